@@ -1,0 +1,1 @@
+//! chinwag client library (being written).

@@ -1,0 +1,130 @@
+//! The frame header and the frame type numbers.
+//!
+//! ```text
+//! +----------------+---------+------------------+----------------+
+//! | length: u32 BE | type: u8| request id: u32 BE| body (length-5) |
+//! +----------------+---------+------------------+----------------+
+//! ```
+//! `length` counts every byte after itself. Client-to-server types are
+//! below 0x80, server-to-client types are 0x80 and above. The numbers of the
+//! seed's nine numbered commands are kept (TRANSFER = 0 ... REGISTER = 8).
+
+/// Bytes of the length prefix.
+pub const LENGTH_SIZE: usize = 4;
+/// Bytes of type + request id, the smallest legal value of `length`.
+pub const HEADER_SIZE: usize = 5;
+
+/// A client-chosen number that the server copies into the reply, so that a
+/// client may pipeline requests. Zero marks frames that answer no request
+/// (events, and errors the server raises on its own).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u32);
+
+impl RequestId {
+    /// The id of frames that answer no request.
+    pub const NONE: RequestId = RequestId(0);
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A decoded frame: its request id and its typed body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet<T> {
+    pub id: RequestId,
+    pub body: T,
+}
+
+impl<T> Packet<T> {
+    pub fn new(id: RequestId, body: T) -> Self {
+        Packet { id, body }
+    }
+}
+
+macro_rules! frame_types {
+    ($($(#[$doc:meta])* $name:ident = $value:literal,)*) => {
+        /// Every frame type of protocol version 1.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum FrameType {
+            $($(#[$doc])* $name = $value,)*
+        }
+
+        impl FrameType {
+            /// The frame type for a wire byte, if it is one this version knows.
+            pub fn from_u8(value: u8) -> Option<FrameType> {
+                match value {
+                    $($value => Some(FrameType::$name),)*
+                    _ => None,
+                }
+            }
+
+            /// The name used in `docs/protocol.md` and in logs.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(FrameType::$name => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+frame_types! {
+    /// Send a message to one user (seed type 0).
+    Transfer = 0x00,
+    /// Send a message to every other online user (seed type 1).
+    Broadcast = 0x01,
+    /// List the online users (seed type 2).
+    GetAllUser = 0x02,
+    /// Leave cleanly (seed type 3).
+    Logout = 0x03,
+    /// Disconnect a user; administrators only (seed type 4).
+    Kickout = 0x04,
+    /// Mute a user; administrators only (seed type 5).
+    Bantalk = 0x05,
+    /// Become administrator with the server's admin password (seed type 6).
+    Admin = 0x06,
+    /// Echo a text back to the sender (seed type 7).
+    Reflect = 0x07,
+    /// Claim a name for this connection (seed type 8).
+    Register = 0x08,
+    /// Stop the server; administrators only.
+    Shutdown = 0x09,
+    /// Lift a mute; administrators only.
+    Unmute = 0x0A,
+    /// Keep-alive; answered with PONG.
+    Ping = 0x0B,
+    /// First frame of every connection: magic and protocol version.
+    Hello = 0x0C,
+
+    /// Answer to HELLO: the version in use and the server's limits.
+    Welcome = 0x80,
+    /// Generic success.
+    Ok = 0x81,
+    /// Failure, with a code and a human-readable message.
+    Error = 0x82,
+    /// Answer to REGISTER.
+    Registered = 0x83,
+    /// Answer to TRANSFER and BROADCAST: the stored message id.
+    Sent = 0x84,
+    /// Answer to GETALLUSER.
+    UserList = 0x85,
+    /// Answer to REFLECT.
+    Echo = 0x86,
+    /// Answer to PING.
+    Pong = 0x87,
+    /// A message delivered to this user (event).
+    Message = 0x90,
+    /// Something happened that this user should know about (event).
+    Notice = 0x91,
+}
+
+impl FrameType {
+    /// Whether a client sends this type (as opposed to the server).
+    pub fn is_request(self) -> bool {
+        (self as u8) < 0x80
+    }
+}

@@ -1,0 +1,342 @@
+//! Client-to-server frames: one type per request.
+//!
+//! The seed's three packet shapes stay visible in the field order:
+//! - register packet: `name | ip | port` (+ `password`)
+//! - transfer packet: `src | dst | content`
+//! - operation packet: `src | dst` (+ the operation's arguments)
+//!
+//! `src` is the sender's name as the client believes it. The server never
+//! trusts it: an empty `src` means "me", and any other value must be the
+//! connection's registered name. Where a request has no recipient, `dst`
+//! must be empty.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use bytestring::ByteString;
+
+use crate::error::{BodyError, EncodeError};
+use crate::frame::{FrameType, RequestId};
+use crate::wire::{Decode, Encode, Reader, put_frame, put_str};
+use crate::{MAGIC, PROTOCOL_VERSION};
+
+/// HELLO: the first frame on every connection.
+/// Body: `magic: 4 bytes "CHWG" | version: u16 | client: str`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hello {
+    pub version: u16,
+    /// Free-form client software name, for logs (`chinwag-cli/0.1.0`).
+    pub client: ByteString,
+}
+
+impl Hello {
+    pub fn current(client: &str) -> Hello {
+        Hello {
+            version: PROTOCOL_VERSION,
+            client: client.into(),
+        }
+    }
+}
+
+/// REGISTER (seed type 8): claim `name` for this connection.
+/// Body: `name: str | ip: str | port: u16 | password: str`.
+/// `ip`/`port` are the address the client advertises (may be empty / 0);
+/// an empty `password` registers as a guest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Register {
+    pub name: ByteString,
+    pub ip: ByteString,
+    pub port: u16,
+    pub password: ByteString,
+}
+
+/// REFLECT (seed type 7): echo `content` back. Body: `src | dst("") | content`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reflect {
+    pub src: ByteString,
+    pub content: ByteString,
+}
+
+/// TRANSFER (seed type 0): send `content` to `dst`. Body: `src | dst | content`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    pub src: ByteString,
+    pub dst: ByteString,
+    pub content: ByteString,
+}
+
+/// BROADCAST (seed type 1): send to everyone else. Body: `src | dst("") | content`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Broadcast {
+    pub src: ByteString,
+    pub content: ByteString,
+}
+
+/// GETALLUSER (seed type 2): list online users. Body: `src | dst("")`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GetAllUser {
+    pub src: ByteString,
+}
+
+/// LOGOUT (seed type 3): leave cleanly. Body: `src | dst("")`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Logout {
+    pub src: ByteString,
+}
+
+/// ADMIN (seed type 6): become administrator.
+/// Body: `src | dst("") | password: str`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admin {
+    pub src: ByteString,
+    pub password: ByteString,
+}
+
+/// KICKOUT (seed type 4): disconnect `dst`. Body: `src | dst | reason: str`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kickout {
+    pub src: ByteString,
+    pub dst: ByteString,
+    pub reason: ByteString,
+}
+
+/// BANTALK (seed type 5): mute `dst` for `duration_secs` (0: until lifted).
+/// Body: `src | dst | duration_secs: u32 | reason: str`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bantalk {
+    pub src: ByteString,
+    pub dst: ByteString,
+    pub duration_secs: u32,
+    pub reason: ByteString,
+}
+
+/// UNMUTE: lift a mute on `dst`. Body: `src | dst`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unmute {
+    pub src: ByteString,
+    pub dst: ByteString,
+}
+
+/// How much a SHUTDOWN stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ShutdownScope {
+    /// The server (node) that received the request.
+    Node = 0,
+    /// Every node of a cluster; the same as `Node` on a single server.
+    Cluster = 1,
+}
+
+/// SHUTDOWN: stop the server. Body: `src | dst("") | scope: u8 | reason: str`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shutdown {
+    pub src: ByteString,
+    pub scope: ShutdownScope,
+    pub reason: ByteString,
+}
+
+/// Every request of protocol version 1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    Hello(Hello),
+    Register(Register),
+    Reflect(Reflect),
+    Transfer(Transfer),
+    Broadcast(Broadcast),
+    GetAllUser(GetAllUser),
+    Logout(Logout),
+    Admin(Admin),
+    Kickout(Kickout),
+    Bantalk(Bantalk),
+    Unmute(Unmute),
+    Shutdown(Shutdown),
+    /// PING: keep-alive, empty body.
+    Ping,
+}
+
+impl Request {
+    pub fn frame_type(&self) -> FrameType {
+        match self {
+            Request::Hello(_) => FrameType::Hello,
+            Request::Register(_) => FrameType::Register,
+            Request::Reflect(_) => FrameType::Reflect,
+            Request::Transfer(_) => FrameType::Transfer,
+            Request::Broadcast(_) => FrameType::Broadcast,
+            Request::GetAllUser(_) => FrameType::GetAllUser,
+            Request::Logout(_) => FrameType::Logout,
+            Request::Admin(_) => FrameType::Admin,
+            Request::Kickout(_) => FrameType::Kickout,
+            Request::Bantalk(_) => FrameType::Bantalk,
+            Request::Unmute(_) => FrameType::Unmute,
+            Request::Shutdown(_) => FrameType::Shutdown,
+            Request::Ping => FrameType::Ping,
+        }
+    }
+
+    fn encode_body(&self, b: &mut BytesMut) -> Result<(), EncodeError> {
+        match self {
+            Request::Hello(r) => {
+                b.put_slice(&MAGIC);
+                b.put_u16(r.version);
+                put_str(b, "client", &r.client)?;
+            }
+            Request::Register(r) => {
+                put_str(b, "name", &r.name)?;
+                put_str(b, "ip", &r.ip)?;
+                b.put_u16(r.port);
+                put_str(b, "password", &r.password)?;
+            }
+            Request::Reflect(r) => transfer_shape(b, &r.src, "", &r.content)?,
+            Request::Transfer(r) => transfer_shape(b, &r.src, &r.dst, &r.content)?,
+            Request::Broadcast(r) => transfer_shape(b, &r.src, "", &r.content)?,
+            Request::GetAllUser(r) => operation_shape(b, &r.src, "")?,
+            Request::Logout(r) => operation_shape(b, &r.src, "")?,
+            Request::Admin(r) => {
+                operation_shape(b, &r.src, "")?;
+                put_str(b, "password", &r.password)?;
+            }
+            Request::Kickout(r) => {
+                operation_shape(b, &r.src, &r.dst)?;
+                put_str(b, "reason", &r.reason)?;
+            }
+            Request::Bantalk(r) => {
+                operation_shape(b, &r.src, &r.dst)?;
+                b.put_u32(r.duration_secs);
+                put_str(b, "reason", &r.reason)?;
+            }
+            Request::Unmute(r) => operation_shape(b, &r.src, &r.dst)?,
+            Request::Shutdown(r) => {
+                operation_shape(b, &r.src, "")?;
+                b.put_u8(r.scope as u8);
+                put_str(b, "reason", &r.reason)?;
+            }
+            Request::Ping => {}
+        }
+        Ok(())
+    }
+}
+
+fn operation_shape(b: &mut BytesMut, src: &str, dst: &str) -> Result<(), EncodeError> {
+    put_str(b, "src", src)?;
+    put_str(b, "dst", dst)
+}
+
+fn transfer_shape(b: &mut BytesMut, src: &str, dst: &str, content: &str) -> Result<(), EncodeError> {
+    operation_shape(b, src, dst)?;
+    put_str(b, "content", content)
+}
+
+/// Reads a `dst` that this request type requires to be empty.
+fn empty_dst(r: &mut Reader) -> Result<(), BodyError> {
+    let dst = r.str("dst")?;
+    if dst.is_empty() {
+        Ok(())
+    } else {
+        Err(BodyError::MustBeEmpty { field: "dst" })
+    }
+}
+
+impl Encode for Request {
+    fn encode(&self, id: RequestId, dst: &mut BytesMut) -> Result<(), EncodeError> {
+        put_frame(dst, self.frame_type(), id, |b| self.encode_body(b))
+    }
+}
+
+impl Decode for Request {
+    fn decode(frame_type: u8, body: Bytes) -> Result<Request, BodyError> {
+        let ty = FrameType::from_u8(frame_type).ok_or(BodyError::UnknownType(frame_type))?;
+        let mut r = Reader::new(body);
+        let request = match ty {
+            FrameType::Hello => {
+                if r.bytes("magic", 4)?[..] != MAGIC {
+                    return Err(BodyError::BadMagic);
+                }
+                Request::Hello(Hello {
+                    version: r.u16("version")?,
+                    client: r.str("client")?,
+                })
+            }
+            FrameType::Register => Request::Register(Register {
+                name: r.str("name")?,
+                ip: r.str("ip")?,
+                port: r.u16("port")?,
+                password: r.str("password")?,
+            }),
+            FrameType::Reflect => {
+                let src = r.str("src")?;
+                empty_dst(&mut r)?;
+                Request::Reflect(Reflect {
+                    src,
+                    content: r.str("content")?,
+                })
+            }
+            FrameType::Transfer => Request::Transfer(Transfer {
+                src: r.str("src")?,
+                dst: r.str("dst")?,
+                content: r.str("content")?,
+            }),
+            FrameType::Broadcast => {
+                let src = r.str("src")?;
+                empty_dst(&mut r)?;
+                Request::Broadcast(Broadcast {
+                    src,
+                    content: r.str("content")?,
+                })
+            }
+            FrameType::GetAllUser => {
+                let src = r.str("src")?;
+                empty_dst(&mut r)?;
+                Request::GetAllUser(GetAllUser { src })
+            }
+            FrameType::Logout => {
+                let src = r.str("src")?;
+                empty_dst(&mut r)?;
+                Request::Logout(Logout { src })
+            }
+            FrameType::Admin => {
+                let src = r.str("src")?;
+                empty_dst(&mut r)?;
+                Request::Admin(Admin {
+                    src,
+                    password: r.str("password")?,
+                })
+            }
+            FrameType::Kickout => Request::Kickout(Kickout {
+                src: r.str("src")?,
+                dst: r.str("dst")?,
+                reason: r.str("reason")?,
+            }),
+            FrameType::Bantalk => Request::Bantalk(Bantalk {
+                src: r.str("src")?,
+                dst: r.str("dst")?,
+                duration_secs: r.u32("duration_secs")?,
+                reason: r.str("reason")?,
+            }),
+            FrameType::Unmute => Request::Unmute(Unmute {
+                src: r.str("src")?,
+                dst: r.str("dst")?,
+            }),
+            FrameType::Shutdown => {
+                let src = r.str("src")?;
+                empty_dst(&mut r)?;
+                let scope = match r.u8("scope")? {
+                    0 => ShutdownScope::Node,
+                    1 => ShutdownScope::Cluster,
+                    other => {
+                        return Err(BodyError::InvalidValue {
+                            field: "scope",
+                            value: other.into(),
+                        });
+                    }
+                };
+                Request::Shutdown(Shutdown {
+                    src,
+                    scope,
+                    reason: r.str("reason")?,
+                })
+            }
+            FrameType::Ping => Request::Ping,
+            server_type => return Err(BodyError::WrongDirection(server_type as u8)),
+        };
+        r.finish()?;
+        Ok(request)
+    }
+}

@@ -1,0 +1,473 @@
+//! Server-to-client frames: replies (carrying the request id they answer)
+//! and events (request id 0).
+
+use bytes::{BufMut, Bytes, BytesMut};
+use bytestring::ByteString;
+
+use crate::error::{BodyError, EncodeError, ErrorCode};
+use crate::frame::{FrameType, RequestId};
+use crate::wire::{Decode, Encode, Reader, put_frame, put_str};
+
+/// Milliseconds since the Unix epoch, UTC.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    pub fn now() -> Timestamp {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp(since.as_millis() as u64)
+    }
+}
+
+/// A server-assigned message id; ids grow with time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(pub u64);
+
+/// A user's role.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Role {
+    #[default]
+    User = 0,
+    Admin = 1,
+}
+
+/// Whether, and until when, a user is muted. On the wire a `u64`: 0 for not
+/// muted, `u64::MAX` for "until lifted", otherwise the [`Timestamp`] at which
+/// the mute ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MuteState {
+    #[default]
+    NotMuted,
+    Until(Timestamp),
+    UntilLifted,
+}
+
+impl MuteState {
+    pub fn to_wire(self) -> u64 {
+        match self {
+            MuteState::NotMuted => 0,
+            MuteState::Until(ts) => ts.0.clamp(1, u64::MAX - 1),
+            MuteState::UntilLifted => u64::MAX,
+        }
+    }
+
+    pub fn from_wire(value: u64) -> MuteState {
+        match value {
+            0 => MuteState::NotMuted,
+            u64::MAX => MuteState::UntilLifted,
+            ts => MuteState::Until(Timestamp(ts)),
+        }
+    }
+
+    /// The state as seen at `now`: a mute that has run out is no mute.
+    pub fn at(self, now: Timestamp) -> MuteState {
+        match self {
+            MuteState::Until(end) if end <= now => MuteState::NotMuted,
+            other => other,
+        }
+    }
+}
+
+/// What a MESSAGE is addressed to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageKind {
+    /// To one user; `to` is that user.
+    Direct,
+    /// To everyone; `to` is empty.
+    Broadcast,
+    /// A kind from a newer server; clients show it like a direct message.
+    Other(u8),
+}
+
+impl MessageKind {
+    pub fn to_u8(self) -> u8 {
+        match self {
+            MessageKind::Direct => 0,
+            MessageKind::Broadcast => 1,
+            MessageKind::Other(k) => k,
+        }
+    }
+
+    pub fn from_u8(value: u8) -> MessageKind {
+        match value {
+            0 => MessageKind::Direct,
+            1 => MessageKind::Broadcast,
+            k => MessageKind::Other(k),
+        }
+    }
+}
+
+/// What a NOTICE reports. Clients ignore kinds they do not know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeKind {
+    /// `subject` came online.
+    Joined,
+    /// `subject` went offline; `text` says why (logout, disconnected,
+    /// kicked by `actor`: reason).
+    Left,
+    /// `subject` (the receiver) was kicked by `actor`; `text` is the reason.
+    /// The connection closes after this notice.
+    Kicked,
+    /// `subject` (the receiver) was muted by `actor` until `until`
+    /// (a [`MuteState`] on the wire); `text` is the reason.
+    Muted,
+    /// `subject` (the receiver) may talk again; `actor` lifted the mute, or
+    /// is empty when it ran out.
+    Unmuted,
+    /// The server is shutting down; `until` is the deadline (a
+    /// [`Timestamp`]) by which every connection will be closed.
+    Shutdown,
+    Other(u8),
+}
+
+impl NoticeKind {
+    pub fn to_u8(self) -> u8 {
+        match self {
+            NoticeKind::Joined => 1,
+            NoticeKind::Left => 2,
+            NoticeKind::Kicked => 3,
+            NoticeKind::Muted => 4,
+            NoticeKind::Unmuted => 5,
+            NoticeKind::Shutdown => 6,
+            NoticeKind::Other(k) => k,
+        }
+    }
+
+    pub fn from_u8(value: u8) -> NoticeKind {
+        match value {
+            1 => NoticeKind::Joined,
+            2 => NoticeKind::Left,
+            3 => NoticeKind::Kicked,
+            4 => NoticeKind::Muted,
+            5 => NoticeKind::Unmuted,
+            6 => NoticeKind::Shutdown,
+            k => NoticeKind::Other(k),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NoticeKind::Joined => "joined",
+            NoticeKind::Left => "left",
+            NoticeKind::Kicked => "kicked",
+            NoticeKind::Muted => "muted",
+            NoticeKind::Unmuted => "unmuted",
+            NoticeKind::Shutdown => "shutdown",
+            NoticeKind::Other(_) => "other",
+        }
+    }
+}
+
+/// WELCOME: answer to HELLO.
+/// Body: `version: u16 | server: str | max_frame: u32 | max_name: u16 |
+/// max_content: u32 | heartbeat_secs: u16`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Welcome {
+    pub version: u16,
+    pub server: ByteString,
+    pub max_frame: u32,
+    pub max_name: u16,
+    pub max_content: u32,
+    /// Send something (a PING will do) at least this often, or the server
+    /// drops the connection after its idle timeout.
+    pub heartbeat_secs: u16,
+}
+
+/// REGISTERED: answer to REGISTER.
+/// Body: `name: str | role: u8 | muted_until: u64 | server_time: u64`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registered {
+    /// The name as registered (its spelling as the server keeps it).
+    pub name: ByteString,
+    pub role: Role,
+    pub muted: MuteState,
+    pub server_time: Timestamp,
+}
+
+/// Whether a sent message reached its recipient live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Handed to the recipients' connections.
+    Delivered,
+    /// Stored for a recipient who is offline.
+    Queued,
+}
+
+/// SENT: answer to TRANSFER and BROADCAST.
+/// Body: `id: u64 | ts: u64 | status: u8 | recipients: u32`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub id: MessageId,
+    pub ts: Timestamp,
+    pub status: DeliveryStatus,
+    /// How many connections the message was handed to.
+    pub recipients: u32,
+}
+
+/// One entry of USER_LIST.
+/// `name: str | role: u8 | muted_until: u64 | addr: str | advertised: str |
+/// connected_at: u64`. `addr`, `advertised` and `connected_at` are empty/0
+/// unless the requester is an administrator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserInfo {
+    pub name: ByteString,
+    pub role: Role,
+    pub muted: MuteState,
+    /// The address the server sees (`ip:port`).
+    pub addr: ByteString,
+    /// The address the client advertised in REGISTER (`ip:port`).
+    pub advertised: ByteString,
+    pub connected_at: Timestamp,
+}
+
+/// MESSAGE: a message for this user (event).
+/// Body: `id: u64 | ts: u64 | kind: u8 | from: str | to: str | text: str`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub id: MessageId,
+    pub ts: Timestamp,
+    pub kind: MessageKind,
+    pub from: ByteString,
+    pub to: ByteString,
+    pub text: ByteString,
+}
+
+/// NOTICE: something this user should know (event).
+/// Body: `kind: u8 | ts: u64 | actor: str | subject: str | until: u64 | text: str`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    pub ts: Timestamp,
+    pub actor: ByteString,
+    pub subject: ByteString,
+    pub until: u64,
+    pub text: ByteString,
+}
+
+/// Every server-to-client frame of protocol version 1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerFrame {
+    Welcome(Welcome),
+    /// OK: generic success. Body: `message: str`.
+    Ok { message: ByteString },
+    /// ERROR. Body: `code: u16 | message: str`.
+    Error { code: ErrorCode, message: ByteString },
+    Registered(Registered),
+    Sent(Sent),
+    /// USER_LIST. Body: `count: u32 | count entries`.
+    UserList(Vec<UserInfo>),
+    /// ECHO: answer to REFLECT. Body: `ts: u64 | content: str`.
+    Echo { ts: Timestamp, content: ByteString },
+    /// PONG: answer to PING. Body: `ts: u64`.
+    Pong { ts: Timestamp },
+    Message(Message),
+    Notice(Notice),
+}
+
+impl ServerFrame {
+    pub fn frame_type(&self) -> FrameType {
+        match self {
+            ServerFrame::Welcome(_) => FrameType::Welcome,
+            ServerFrame::Ok { .. } => FrameType::Ok,
+            ServerFrame::Error { .. } => FrameType::Error,
+            ServerFrame::Registered(_) => FrameType::Registered,
+            ServerFrame::Sent(_) => FrameType::Sent,
+            ServerFrame::UserList(_) => FrameType::UserList,
+            ServerFrame::Echo { .. } => FrameType::Echo,
+            ServerFrame::Pong { .. } => FrameType::Pong,
+            ServerFrame::Message(_) => FrameType::Message,
+            ServerFrame::Notice(_) => FrameType::Notice,
+        }
+    }
+
+    /// An ERROR frame.
+    pub fn error(code: ErrorCode, message: impl Into<ByteString>) -> ServerFrame {
+        ServerFrame::Error {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// An OK frame.
+    pub fn ok(message: impl Into<ByteString>) -> ServerFrame {
+        ServerFrame::Ok {
+            message: message.into(),
+        }
+    }
+
+    fn encode_body(&self, b: &mut BytesMut) -> Result<(), EncodeError> {
+        match self {
+            ServerFrame::Welcome(w) => {
+                b.put_u16(w.version);
+                put_str(b, "server", &w.server)?;
+                b.put_u32(w.max_frame);
+                b.put_u16(w.max_name);
+                b.put_u32(w.max_content);
+                b.put_u16(w.heartbeat_secs);
+            }
+            ServerFrame::Ok { message } => put_str(b, "message", message)?,
+            ServerFrame::Error { code, message } => {
+                b.put_u16(code.as_u16());
+                put_str(b, "message", message)?;
+            }
+            ServerFrame::Registered(r) => {
+                put_str(b, "name", &r.name)?;
+                b.put_u8(r.role as u8);
+                b.put_u64(r.muted.to_wire());
+                b.put_u64(r.server_time.0);
+            }
+            ServerFrame::Sent(s) => {
+                b.put_u64(s.id.0);
+                b.put_u64(s.ts.0);
+                b.put_u8(match s.status {
+                    DeliveryStatus::Delivered => 0,
+                    DeliveryStatus::Queued => 1,
+                });
+                b.put_u32(s.recipients);
+            }
+            ServerFrame::UserList(users) => {
+                let count = u32::try_from(users.len())
+                    .map_err(|_| EncodeError::TooManyEntries { field: "users" })?;
+                b.put_u32(count);
+                for u in users {
+                    put_str(b, "name", &u.name)?;
+                    b.put_u8(u.role as u8);
+                    b.put_u64(u.muted.to_wire());
+                    put_str(b, "addr", &u.addr)?;
+                    put_str(b, "advertised", &u.advertised)?;
+                    b.put_u64(u.connected_at.0);
+                }
+            }
+            ServerFrame::Echo { ts, content } => {
+                b.put_u64(ts.0);
+                put_str(b, "content", content)?;
+            }
+            ServerFrame::Pong { ts } => b.put_u64(ts.0),
+            ServerFrame::Message(m) => {
+                b.put_u64(m.id.0);
+                b.put_u64(m.ts.0);
+                b.put_u8(m.kind.to_u8());
+                put_str(b, "from", &m.from)?;
+                put_str(b, "to", &m.to)?;
+                put_str(b, "text", &m.text)?;
+            }
+            ServerFrame::Notice(n) => {
+                b.put_u8(n.kind.to_u8());
+                b.put_u64(n.ts.0);
+                put_str(b, "actor", &n.actor)?;
+                put_str(b, "subject", &n.subject)?;
+                b.put_u64(n.until);
+                put_str(b, "text", &n.text)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn role(r: &mut Reader) -> Result<Role, BodyError> {
+    match r.u8("role")? {
+        0 => Ok(Role::User),
+        1 => Ok(Role::Admin),
+        other => Err(BodyError::InvalidValue {
+            field: "role",
+            value: other.into(),
+        }),
+    }
+}
+
+impl Encode for ServerFrame {
+    fn encode(&self, id: RequestId, dst: &mut BytesMut) -> Result<(), EncodeError> {
+        put_frame(dst, self.frame_type(), id, |b| self.encode_body(b))
+    }
+}
+
+impl Decode for ServerFrame {
+    fn decode(frame_type: u8, body: Bytes) -> Result<ServerFrame, BodyError> {
+        let ty = FrameType::from_u8(frame_type).ok_or(BodyError::UnknownType(frame_type))?;
+        let mut r = Reader::new(body);
+        let frame = match ty {
+            FrameType::Welcome => ServerFrame::Welcome(Welcome {
+                version: r.u16("version")?,
+                server: r.str("server")?,
+                max_frame: r.u32("max_frame")?,
+                max_name: r.u16("max_name")?,
+                max_content: r.u32("max_content")?,
+                heartbeat_secs: r.u16("heartbeat_secs")?,
+            }),
+            FrameType::Ok => ServerFrame::Ok {
+                message: r.str("message")?,
+            },
+            FrameType::Error => ServerFrame::Error {
+                code: ErrorCode::from_u16(r.u16("code")?),
+                message: r.str("message")?,
+            },
+            FrameType::Registered => ServerFrame::Registered(Registered {
+                name: r.str("name")?,
+                role: role(&mut r)?,
+                muted: MuteState::from_wire(r.u64("muted_until")?),
+                server_time: Timestamp(r.u64("server_time")?),
+            }),
+            FrameType::Sent => ServerFrame::Sent(Sent {
+                id: MessageId(r.u64("id")?),
+                ts: Timestamp(r.u64("ts")?),
+                status: match r.u8("status")? {
+                    0 => DeliveryStatus::Delivered,
+                    1 => DeliveryStatus::Queued,
+                    other => {
+                        return Err(BodyError::InvalidValue {
+                            field: "status",
+                            value: other.into(),
+                        });
+                    }
+                },
+                recipients: r.u32("recipients")?,
+            }),
+            FrameType::UserList => {
+                let count = r.u32("count")?;
+                // Never trust a count for an allocation: every entry takes
+                // at least 29 bytes, so the body bounds the real number.
+                let mut users = Vec::new();
+                for _ in 0..count {
+                    users.push(UserInfo {
+                        name: r.str("name")?,
+                        role: role(&mut r)?,
+                        muted: MuteState::from_wire(r.u64("muted_until")?),
+                        addr: r.str("addr")?,
+                        advertised: r.str("advertised")?,
+                        connected_at: Timestamp(r.u64("connected_at")?),
+                    });
+                }
+                ServerFrame::UserList(users)
+            }
+            FrameType::Echo => ServerFrame::Echo {
+                ts: Timestamp(r.u64("ts")?),
+                content: r.str("content")?,
+            },
+            FrameType::Pong => ServerFrame::Pong {
+                ts: Timestamp(r.u64("ts")?),
+            },
+            FrameType::Message => ServerFrame::Message(Message {
+                id: MessageId(r.u64("id")?),
+                ts: Timestamp(r.u64("ts")?),
+                kind: MessageKind::from_u8(r.u8("kind")?),
+                from: r.str("from")?,
+                to: r.str("to")?,
+                text: r.str("text")?,
+            }),
+            FrameType::Notice => ServerFrame::Notice(Notice {
+                kind: NoticeKind::from_u8(r.u8("kind")?),
+                ts: Timestamp(r.u64("ts")?),
+                actor: r.str("actor")?,
+                subject: r.str("subject")?,
+                until: r.u64("until")?,
+                text: r.str("text")?,
+            }),
+            request_type => return Err(BodyError::WrongDirection(request_type as u8)),
+        };
+        r.finish()?;
+        Ok(frame)
+    }
+}

@@ -1,0 +1,1 @@
+//! chinwag server (being written).
