@@ -76,6 +76,9 @@ error_codes! {
     InvalidContent = 206,
     /// Some other field is out of range.
     InvalidArgument = 207,
+    /// The recipient is online but cannot take the message now (its
+    /// connection is closing, or it is too far behind in reading).
+    Undeliverable = 208,
 
     /// The command is for administrators only.
     Forbidden = 300,

@@ -33,7 +33,7 @@ pub use codec::{ClientCodec, Codec, ServerCodec};
 pub use error::{BodyError, EncodeError, ErrorCode, FrameError, Rejected};
 pub use frame::{FrameType, Packet, RequestId};
 pub use limits::Limits;
-pub use name::{NameError, UserName};
+pub use name::{NameError, NameKey, UserName};
 pub use request::Request;
 pub use server::{MessageId, MessageKind, NoticeKind, ServerFrame, Timestamp};
 pub use text::TextError;

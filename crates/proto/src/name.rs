@@ -39,14 +39,58 @@ impl UserName {
         &self.0
     }
 
-    /// The lower-case form used as the identity of the user.
-    pub fn key(&self) -> String {
-        self.0.to_ascii_lowercase()
+    /// The case-folded identity of the user, for use as a map key.
+    pub fn key(&self) -> NameKey {
+        NameKey::fold(&self.0).unwrap_or(NameKey::EMPTY)
     }
 
     /// Whether `other` (unparsed) names this same user.
     pub fn is(&self, other: &str) -> bool {
         self.0.eq_ignore_ascii_case(other)
+    }
+}
+
+/// A name folded to lower case in a fixed inline buffer: a map key that
+/// costs no allocation to build, so looking up a recipient from a frame's
+/// `dst` field allocates nothing. Two names that differ only in case have
+/// the same key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NameKey {
+    len: u8,
+    bytes: [u8; MAX_NAME_LEN],
+}
+
+impl NameKey {
+    const EMPTY: NameKey = NameKey {
+        len: 0,
+        bytes: [0; MAX_NAME_LEN],
+    };
+
+    /// The key of `name`, or `None` if it is too long to be a name. It does
+    /// not check the other name rules: an invalid name simply matches no
+    /// user.
+    pub fn fold(name: &str) -> Option<NameKey> {
+        if name.len() > MAX_NAME_LEN {
+            return None;
+        }
+        let mut key = NameKey::EMPTY;
+        key.len = name.len() as u8;
+        for (dst, src) in key.bytes.iter_mut().zip(name.bytes()) {
+            *dst = src.to_ascii_lowercase();
+        }
+        Some(key)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Folding ASCII letters keeps UTF-8 valid, and only whole `&str`s
+        // are folded, so this cannot fail.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for NameKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
     }
 }
 
@@ -157,7 +201,10 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.as_str(), "Alice");
         assert!(a.is("ALICE"));
-        let set: HashSet<_> = [a, b].into_iter().collect();
+        let set: HashSet<_> = [a.clone(), b].into_iter().collect();
         assert_eq!(set.len(), 1);
+        assert_eq!(a.key(), NameKey::fold("ALICE").unwrap());
+        assert_eq!(a.key().as_str(), "alice");
+        assert!(NameKey::fold(&"a".repeat(33)).is_none());
     }
 }

@@ -1,1 +1,28 @@
-//! chinwag server (being written).
+//! chinwagd, the chinwag chat server.
+//!
+//! The seed's request flow, one module per step:
+//! socket -> frame -> request -> router -> handler -> state -> outbound
+//! queue -> socket.
+//!
+//! - [`server`]: the listener; accepts connections and runs a
+//!   [`session`] for each, until [`shutdown`].
+//! - [`session`]: one connection: reads frames (the codec is in
+//!   `chinwag-proto`), hands each request to the router, writes replies and
+//!   whatever other connections queued in its [`outbox`].
+//! - [`cmd`]: the router and one handler per command, with the
+//!   preconditions (registered, admin, not muted) enforced in one place.
+//! - [`state`]: who is online and who is muted, shared by all connections.
+//! - [`auth`]: the admin password and the throttle on guessing it.
+//! - [`config`]: defaults, config file, environment and flags.
+
+pub mod auth;
+pub mod cmd;
+pub mod config;
+pub mod outbox;
+pub mod server;
+pub mod session;
+pub mod shutdown;
+pub mod state;
+
+pub use config::Config;
+pub use server::{Handle, Server};

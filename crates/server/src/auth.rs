@@ -1,0 +1,132 @@
+//! The admin password, and the throttle on guessing it.
+
+use std::time::{Duration, Instant};
+
+use subtle::ConstantTimeEq;
+
+/// The server's admin password.
+pub struct AdminSecret {
+    password: String,
+}
+
+impl AdminSecret {
+    pub fn new(password: String) -> AdminSecret {
+        AdminSecret { password }
+    }
+
+    /// A random 24-character password, for a server started without one.
+    pub fn generate() -> AdminSecret {
+        use rand::Rng;
+        use rand::distr::Alphanumeric;
+        let password = rand::rng()
+            .sample_iter(&Alphanumeric)
+            .take(24)
+            .map(char::from)
+            .collect();
+        AdminSecret { password }
+    }
+
+    pub fn reveal(&self) -> &str {
+        &self.password
+    }
+
+    /// Compares in constant time, so response timing tells an attacker
+    /// nothing about how much of a guess was right.
+    pub fn verify(&self, attempt: &str) -> bool {
+        let ok_len = attempt.len() == self.password.len();
+        // Compare against something of the attempt's length either way, so
+        // the time taken does not depend on where the first difference is.
+        let expected = if ok_len {
+            self.password.as_bytes()
+        } else {
+            attempt.as_bytes()
+        };
+        bool::from(attempt.as_bytes().ct_eq(expected)) & ok_len
+    }
+}
+
+impl std::fmt::Debug for AdminSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminSecret(..)")
+    }
+}
+
+/// Slows down repeated wrong passwords on one connection: the first
+/// [`Throttle::FREE_ATTEMPTS`] failures are free, then each further failure
+/// locks the door for twice as long as the last (1 s, 2 s, 4 s, ... up to
+/// 5 min). Time is passed in, so this is tested without sleeping.
+#[derive(Clone, Debug, Default)]
+pub struct Throttle {
+    failures: u32,
+    locked_until: Option<Instant>,
+}
+
+impl Throttle {
+    pub const FREE_ATTEMPTS: u32 = 3;
+    const MAX_LOCK: Duration = Duration::from_secs(300);
+
+    /// `Err(wait)` while locked.
+    pub fn check(&self, now: Instant) -> Result<(), Duration> {
+        match self.locked_until {
+            Some(until) if until > now => Err(until - now),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn failed(&mut self, now: Instant) {
+        self.failures += 1;
+        if self.failures >= Self::FREE_ATTEMPTS {
+            let doublings = (self.failures - Self::FREE_ATTEMPTS).min(16);
+            let lock = Duration::from_secs(1 << doublings).min(Self::MAX_LOCK);
+            self.locked_until = Some(now + lock);
+        }
+    }
+
+    pub fn succeeded(&mut self) {
+        *self = Throttle::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_is_exact() {
+        let secret = AdminSecret::new("s3cret".into());
+        assert!(secret.verify("s3cret"));
+        assert!(!secret.verify("s3cre"));
+        assert!(!secret.verify("s3cret!"));
+        assert!(!secret.verify(""));
+        assert!(!secret.verify("S3CRET"));
+    }
+
+    #[test]
+    fn generated_passwords_are_long_and_differ() {
+        let a = AdminSecret::generate();
+        let b = AdminSecret::generate();
+        assert_eq!(a.reveal().len(), 24);
+        assert_ne!(a.reveal(), b.reveal());
+    }
+
+    #[test]
+    fn throttle_locks_after_free_attempts_and_doubles() {
+        let t0 = Instant::now();
+        let mut throttle = Throttle::default();
+        throttle.failed(t0);
+        throttle.failed(t0);
+        assert_eq!(throttle.check(t0), Ok(()));
+        throttle.failed(t0);
+        assert_eq!(throttle.check(t0), Err(Duration::from_secs(1)));
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(throttle.check(t1), Ok(()));
+        throttle.failed(t1);
+        assert_eq!(throttle.check(t1), Err(Duration::from_secs(2)));
+        for _ in 0..20 {
+            throttle.failed(t1);
+        }
+        assert_eq!(throttle.check(t1), Err(Duration::from_secs(300)));
+        throttle.succeeded();
+        assert_eq!(throttle.check(t1), Ok(()));
+    }
+}

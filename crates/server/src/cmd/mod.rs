@@ -1,0 +1,236 @@
+//! The router: one handler per request type, and the preconditions that
+//! guard them.
+//!
+//! Each handler lives in its own file and has the shape
+//! `fn apply(req, &mut Ctx) -> Reply`: it reads and writes shared state,
+//! queues frames for other connections, and returns the one frame that
+//! answers the request. The session attaches the request id and writes it.
+//! Preconditions (handshake done, registered, `src` is really the sender,
+//! not muted, administrator) are in one table, [`need`], enforced once in
+//! [`dispatch`] before any handler runs.
+
+mod admin;
+mod bantalk;
+mod broadcast;
+mod getalluser;
+mod hello;
+mod kickout;
+mod logout;
+mod ping;
+mod reflect;
+mod register;
+mod shutdown;
+mod transfer;
+mod unmute;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chinwag_proto::server::{MuteState, Timestamp};
+use chinwag_proto::{ErrorCode, Request, ServerFrame};
+
+use crate::session::{Conn, Leave, Phase};
+use crate::state::{Peer, State};
+
+/// The clock, read once per batch of requests and passed in, so that
+/// handlers are deterministic for a given `now`.
+#[derive(Clone, Copy, Debug)]
+pub struct Now {
+    pub wall: Timestamp,
+    pub mono: Instant,
+}
+
+impl Now {
+    pub fn current() -> Now {
+        Now {
+            wall: Timestamp::now(),
+            mono: Instant::now(),
+        }
+    }
+}
+
+/// What a handler works with.
+pub struct Ctx<'a> {
+    pub state: &'a Arc<State>,
+    pub conn: &'a mut Conn,
+    pub now: Now,
+}
+
+impl Ctx<'_> {
+    /// The registered peer. Handlers that need [`Need::Registered`] or more
+    /// can rely on it; the others must not call this.
+    fn me(&self) -> Result<&Arc<Peer>, CmdError> {
+        self.conn
+            .peer
+            .as_ref()
+            .ok_or_else(|| CmdError::new(ErrorCode::NotRegistered, "register first"))
+    }
+}
+
+/// A failed request: becomes an ERROR frame; the connection lives on unless
+/// the handler also set `conn.leave`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CmdError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl CmdError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> CmdError {
+        CmdError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+pub type Reply = Result<ServerFrame, CmdError>;
+
+/// What a request needs before its handler may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Need {
+    /// Only HELLO itself.
+    Nothing,
+    /// HELLO was answered.
+    Handshake,
+    /// REGISTER succeeded (and `src`, if given, is the registered name).
+    Registered,
+    /// Registered and not muted.
+    Talk,
+    /// Registered as an administrator.
+    Admin,
+}
+
+/// The precondition table.
+pub fn need(req: &Request) -> Need {
+    match req {
+        Request::Hello(_) => Need::Nothing,
+        Request::Register(_) | Request::Ping | Request::Logout(_) => Need::Handshake,
+        Request::Reflect(_) | Request::GetAllUser(_) | Request::Admin(_) => Need::Registered,
+        Request::Transfer(_) | Request::Broadcast(_) => Need::Talk,
+        Request::Kickout(_) | Request::Bantalk(_) | Request::Unmute(_) | Request::Shutdown(_) => {
+            Need::Admin
+        }
+    }
+}
+
+/// The `src` field of a request that has one.
+fn src(req: &Request) -> Option<&str> {
+    Some(match req {
+        Request::Hello(_) | Request::Register(_) | Request::Ping => return None,
+        Request::Reflect(r) => &r.src,
+        Request::Transfer(r) => &r.src,
+        Request::Broadcast(r) => &r.src,
+        Request::GetAllUser(r) => &r.src,
+        Request::Logout(r) => &r.src,
+        Request::Admin(r) => &r.src,
+        Request::Kickout(r) => &r.src,
+        Request::Bantalk(r) => &r.src,
+        Request::Unmute(r) => &r.src,
+        Request::Shutdown(r) => &r.src,
+    })
+}
+
+/// Checks the preconditions, then runs the handler.
+pub fn dispatch(ctx: &mut Ctx<'_>, req: Request) -> Reply {
+    check(ctx, &req)?;
+    match req {
+        Request::Hello(r) => hello::apply(r, ctx),
+        Request::Register(r) => register::apply(r, ctx),
+        Request::Reflect(r) => reflect::apply(r, ctx),
+        Request::Transfer(r) => transfer::apply(r, ctx),
+        Request::Broadcast(r) => broadcast::apply(r, ctx),
+        Request::GetAllUser(r) => getalluser::apply(r, ctx),
+        Request::Logout(r) => logout::apply(r, ctx),
+        Request::Admin(r) => admin::apply(r, ctx),
+        Request::Kickout(r) => kickout::apply(r, ctx),
+        Request::Bantalk(r) => bantalk::apply(r, ctx),
+        Request::Unmute(r) => unmute::apply(r, ctx),
+        Request::Shutdown(r) => shutdown::apply(r, ctx),
+        Request::Ping => ping::apply(ctx),
+    }
+}
+
+fn check(ctx: &mut Ctx<'_>, req: &Request) -> Result<(), CmdError> {
+    let need = need(req);
+    if ctx.conn.phase == Phase::AwaitHello && need != Need::Nothing {
+        ctx.conn.leave = Some(Leave::Protocol("no HELLO"));
+        return Err(CmdError::new(
+            ErrorCode::HandshakeRequired,
+            "the first frame must be HELLO",
+        ));
+    }
+    if need < Need::Registered {
+        return Ok(());
+    }
+    let me = ctx.me()?;
+    if let Some(src) = src(req)
+        && !src.is_empty()
+        && !me.name.is(src)
+    {
+        return Err(CmdError::new(
+            ErrorCode::SpoofedSource,
+            format!("src is {src:?} but you are registered as {}", me.name),
+        ));
+    }
+    match need {
+        Need::Talk => match me.muted(ctx.now.wall) {
+            MuteState::NotMuted => Ok(()),
+            MuteState::UntilLifted => Err(CmdError::new(
+                ErrorCode::Muted,
+                "you are muted until an administrator lifts it",
+            )),
+            MuteState::Until(end) => Err(CmdError::new(
+                ErrorCode::Muted,
+                format!(
+                    "you are muted for another {}",
+                    format_remaining(end, ctx.now.wall)
+                ),
+            )),
+        },
+        Need::Admin if !me.is_admin() => Err(CmdError::new(
+            ErrorCode::Forbidden,
+            "only administrators may do that (see ADMIN)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// "59s", "4m 59s": time left until `end`, rounded up to whole seconds.
+pub fn format_remaining(end: Timestamp, now: Timestamp) -> String {
+    let secs = end.0.saturating_sub(now.0).div_ceil(1000);
+    humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
+}
+
+/// Checks a message text against the server's limit.
+fn check_text(text: &str, ctx: &Ctx<'_>) -> Result<(), CmdError> {
+    chinwag_proto::text::validate(text, ctx.state.config.limits.max_content as usize)
+        .map_err(|e| CmdError::new(ErrorCode::InvalidContent, e.to_string()))
+}
+
+/// The online user a moderation command targets.
+fn target(ctx: &Ctx<'_>, dst: &str) -> Result<Arc<Peer>, CmdError> {
+    ctx.state.users.get(dst).ok_or_else(|| no_such_user(dst))
+}
+
+fn no_such_user(name: &str) -> CmdError {
+    CmdError::new(
+        ErrorCode::NoSuchUser,
+        format!("no user named {name:?} is online"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remaining_time_rounds_up() {
+        assert_eq!(format_remaining(Timestamp(60_000), Timestamp(1_000)), "59s");
+        assert_eq!(format_remaining(Timestamp(1_500), Timestamp(1_000)), "1s");
+        assert_eq!(
+            format_remaining(Timestamp(300_000), Timestamp(1_000)),
+            "4m 59s"
+        );
+    }
+}

@@ -1,0 +1,283 @@
+//! Server configuration, layered: built-in defaults, then the config file,
+//! then environment variables, then command-line flags (each overrides the
+//! one before).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chinwag_proto::Limits;
+use chinwag_proto::limits::MAX_FIELD_LEN;
+use serde::Deserialize;
+
+/// The resolved configuration the server runs with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address of the native protocol listener.
+    pub listen: String,
+    /// The password of the ADMIN command. `None`: generate one at start-up.
+    pub admin_password: Option<String>,
+    /// The name announced in WELCOME.
+    pub server_name: String,
+    pub limits: Limits,
+    /// How often clients should send something; the idle timeout is twice
+    /// this.
+    pub heartbeat: Duration,
+    /// Time allowed from connecting to a completed REGISTER.
+    pub handshake_timeout: Duration,
+    /// Time allowed to deliver what is queued once a shutdown starts.
+    pub shutdown_grace: Duration,
+    /// Most frames waiting in one connection's outbound queue.
+    pub outbox_frames: usize,
+    /// Most bytes waiting in one connection's outbound queue.
+    pub outbox_bytes: usize,
+    /// Most connections at once; more are answered ServerBusy and closed.
+    pub max_connections: usize,
+    /// Undecodable frames tolerated on one connection before it is closed.
+    pub max_bad_frames: u32,
+    /// Join and leave notices go to everyone only while at most this many
+    /// users are online: beyond that, announcing every arrival to every user
+    /// costs more than it is worth.
+    pub presence_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:7070".into(),
+            admin_password: None,
+            server_name: format!("chinwagd/{}", env!("CARGO_PKG_VERSION")),
+            limits: Limits::DEFAULT,
+            heartbeat: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(5),
+            outbox_frames: 4096,
+            outbox_bytes: 1024 * 1024,
+            max_connections: 20_000,
+            max_bad_frames: 10,
+            presence_limit: 1000,
+        }
+    }
+}
+
+impl Config {
+    pub fn idle_timeout(&self) -> Duration {
+        self.heartbeat * 2
+    }
+
+    /// Checks that the values make sense together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        let bad = |what: String| Err(ConfigError::Invalid(what));
+        if l.max_content == 0 || l.max_content as usize > MAX_FIELD_LEN {
+            return bad(format!("max_content must be 1..={MAX_FIELD_LEN}"));
+        }
+        // A TRANSFER carries src, dst and content plus 11 bytes of framing.
+        let needed = l.max_content as u64 + 2 * (2 + u64::from(l.max_name)) + 2 + 5;
+        if u64::from(l.max_frame) < needed {
+            return bad(format!(
+                "max_frame ({}) must be at least {needed} to carry max_content ({})",
+                l.max_frame, l.max_content
+            ));
+        }
+        if self.heartbeat.is_zero() || self.heartbeat > Duration::from_secs(u16::MAX.into()) {
+            return bad("heartbeat must be between 1s and 18h".into());
+        }
+        if self.outbox_frames == 0 || self.outbox_bytes < l.max_frame as usize {
+            return bad("outbox_bytes must hold at least one max_frame".into());
+        }
+        if self.admin_password.as_deref() == Some("") {
+            return bad("the admin password cannot be empty".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {error}")]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("config file {path}: {error}")]
+    Parse {
+        path: PathBuf,
+        error: Box<toml::de::Error>,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The settings a config file (TOML) or the command line may give. Every
+/// field is optional: what is absent falls through to the layer below.
+#[derive(Clone, Debug, Default, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct Settings {
+    /// Address to listen on for the native protocol [default: 127.0.0.1:7070]
+    #[arg(long, env = "CHINWAG_LISTEN")]
+    pub listen: Option<String>,
+    /// Password of the ADMIN command; generated and logged if unset
+    #[arg(long, env = "CHINWAG_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Server name announced to clients
+    #[arg(long, env = "CHINWAG_SERVER_NAME")]
+    pub server_name: Option<String>,
+    /// Largest frame accepted from a client, in bytes [default: 8192]
+    #[arg(long, env = "CHINWAG_MAX_FRAME")]
+    pub max_frame: Option<u32>,
+    /// Longest message text, in bytes [default: 4096]
+    #[arg(long, env = "CHINWAG_MAX_CONTENT")]
+    pub max_content: Option<u32>,
+    /// Keep-alive interval announced to clients; idle connections are closed
+    /// after twice this [default: 30s]
+    #[arg(long, env = "CHINWAG_HEARTBEAT", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "humantime_opt")]
+    pub heartbeat: Option<Duration>,
+    /// Time allowed between connecting and REGISTER [default: 10s]
+    #[arg(long, env = "CHINWAG_HANDSHAKE_TIMEOUT", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "humantime_opt")]
+    pub handshake_timeout: Option<Duration>,
+    /// Time allowed to flush queued frames on shutdown [default: 5s]
+    #[arg(long, env = "CHINWAG_SHUTDOWN_GRACE", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "humantime_opt")]
+    pub shutdown_grace: Option<Duration>,
+    /// Most frames queued for one connection [default: 4096]
+    #[arg(long, env = "CHINWAG_OUTBOX_FRAMES")]
+    pub outbox_frames: Option<usize>,
+    /// Most bytes queued for one connection [default: 1048576]
+    #[arg(long, env = "CHINWAG_OUTBOX_BYTES")]
+    pub outbox_bytes: Option<usize>,
+    /// Most connections at once [default: 20000]
+    #[arg(long, env = "CHINWAG_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Undecodable frames tolerated per connection [default: 10]
+    #[arg(long, env = "CHINWAG_MAX_BAD_FRAMES")]
+    pub max_bad_frames: Option<u32>,
+    /// Announce joins and leaves only while at most this many users are
+    /// online [default: 1000]
+    #[arg(long, env = "CHINWAG_PRESENCE_LIMIT")]
+    pub presence_limit: Option<usize>,
+}
+
+impl Settings {
+    /// Reads a TOML config file.
+    pub fn from_file(path: &std::path::Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: path.into(),
+            error,
+        })?;
+        toml::from_str(&text).map_err(|error| ConfigError::Parse {
+            path: path.into(),
+            error: Box::new(error),
+        })
+    }
+
+    /// Applies the settings that are present onto `config`.
+    pub fn apply(self, config: &mut Config) {
+        let Settings {
+            listen,
+            admin_password,
+            server_name,
+            max_frame,
+            max_content,
+            heartbeat,
+            handshake_timeout,
+            shutdown_grace,
+            outbox_frames,
+            outbox_bytes,
+            max_connections,
+            max_bad_frames,
+            presence_limit,
+        } = self;
+        set(&mut config.listen, listen);
+        if admin_password.is_some() {
+            config.admin_password = admin_password;
+        }
+        set(&mut config.server_name, server_name);
+        set(&mut config.limits.max_frame, max_frame);
+        set(&mut config.limits.max_content, max_content);
+        set(&mut config.heartbeat, heartbeat);
+        set(&mut config.handshake_timeout, handshake_timeout);
+        set(&mut config.shutdown_grace, shutdown_grace);
+        set(&mut config.outbox_frames, outbox_frames);
+        set(&mut config.outbox_bytes, outbox_bytes);
+        set(&mut config.max_connections, max_connections);
+        set(&mut config.max_bad_frames, max_bad_frames);
+        set(&mut config.presence_limit, presence_limit);
+    }
+}
+
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *slot = value;
+    }
+}
+
+/// Builds the configuration: defaults, then the file (if any), then
+/// `overrides` (flags, which clap has already merged with the environment).
+pub fn resolve(file: Option<&std::path::Path>, overrides: Settings) -> Result<Config, ConfigError> {
+    let mut config = Config::default();
+    if let Some(path) = file {
+        Settings::from_file(path)?.apply(&mut config);
+    }
+    overrides.apply(&mut config);
+    config.validate()?;
+    Ok(config)
+}
+
+/// Durations in the config file are written the human way: "30s", "5m".
+mod humantime_opt {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = std::env::temp_dir().join(format!("chinwag-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("chinwagd.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nheartbeat = \"10s\"\nmax_content = 1000\n",
+        )
+        .unwrap();
+        let flags = Settings {
+            listen: Some("127.0.0.1:9001".into()),
+            ..Settings::default()
+        };
+        let config = resolve(Some(&path), flags).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9001", "flag beats file");
+        assert_eq!(config.heartbeat, Duration::from_secs(10), "file beats default");
+        assert_eq!(config.limits.max_content, 1000);
+        assert_eq!(config.shutdown_grace, Duration::from_secs(5), "default");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        let dir = std::env::temp_dir().join(format!("chinwag-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        assert!(matches!(
+            resolve(Some(&path), Settings::default()),
+            Err(ConfigError::Parse { .. })
+        ));
+        let flags = Settings {
+            max_content: Some(9000),
+            ..Settings::default()
+        };
+        assert!(matches!(resolve(None, flags), Err(ConfigError::Invalid(_))));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,364 @@
+//! One connection, from accept to close.
+//!
+//! A single task owns the socket. It reads frames, runs each through the
+//! router, writes the replies into its write buffer, and moves frames that
+//! other connections queued in its [`Outbox`] into the same buffer. Reading,
+//! writing and draining the outbox are branches of one `select!`, so a
+//! client that does not read stalls only its own requests (reading pauses
+//! while the write buffer is above a high-water mark), never anyone else.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use chinwag_proto::server::{Notice, NoticeKind};
+use chinwag_proto::wire::Encode;
+use chinwag_proto::{ErrorCode, RequestId, ServerCodec, ServerFrame};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_util::codec::Decoder;
+use tracing::Instrument;
+
+use crate::auth::Throttle;
+use crate::cmd::{self, CmdError, Ctx, Now};
+use crate::outbox::Outbox;
+use crate::state::{ConnId, Peer, State};
+
+/// Stop reading requests while this much is waiting to be written.
+const HIGH_WATER: usize = 64 * 1024;
+/// How long a closing connection may take to flush what it still has.
+const CLOSE_FLUSH: Duration = Duration::from_secs(5);
+/// Read at least this much at a time.
+const READ_CHUNK: usize = 4096;
+
+/// Where a connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    AwaitHello,
+    AwaitRegister,
+    Registered,
+}
+
+/// Why a connection ends; its text is what the others are told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Leave {
+    Logout,
+    Disconnected,
+    TimedOut,
+    SlowConsumer,
+    /// Kicked: the kicking session already released the name and told
+    /// everyone.
+    Kicked,
+    Shutdown,
+    Protocol(&'static str),
+}
+
+impl Leave {
+    fn text(&self) -> &'static str {
+        match self {
+            Leave::Logout => "logout",
+            Leave::Disconnected => "disconnected",
+            Leave::TimedOut => "timed out",
+            Leave::SlowConsumer => "too slow to read its messages",
+            Leave::Kicked => "kicked",
+            Leave::Shutdown => "server shutdown",
+            Leave::Protocol(_) => "protocol error",
+        }
+    }
+}
+
+/// The per-connection state the handlers see.
+pub struct Conn {
+    pub id: ConnId,
+    pub addr: SocketAddr,
+    pub outbox: Arc<Outbox>,
+    pub phase: Phase,
+    /// Set once REGISTER succeeds.
+    pub peer: Option<Arc<Peer>>,
+    pub throttle: Throttle,
+    /// Set to end the connection after what is queued has been written.
+    pub leave: Option<Leave>,
+    bad_frames: u32,
+}
+
+/// Serves one connection until it ends.
+pub async fn run<S>(stream: S, addr: SocketAddr, state: Arc<State>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let id = state.next_conn_id();
+    let span = tracing::info_span!("conn", %id, %addr, user = tracing::field::Empty);
+    let outbox = Arc::new(Outbox::new(
+        state.config.outbox_frames,
+        state.config.outbox_bytes,
+    ));
+    let session = Session {
+        codec: ServerCodec::new(state.config.limits.max_frame),
+        conn: Conn {
+            id,
+            addr,
+            outbox,
+            phase: Phase::AwaitHello,
+            peer: None,
+            throttle: Throttle::default(),
+            leave: None,
+            bad_frames: 0,
+        },
+        out: BytesMut::new(),
+        state,
+    };
+    session.run(stream).instrument(span).await
+}
+
+struct Session {
+    state: Arc<State>,
+    conn: Conn,
+    codec: ServerCodec,
+    /// Bytes waiting to be written to the socket.
+    out: BytesMut,
+}
+
+impl Session {
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(mut self, stream: S) {
+        let (mut rd, mut wr) = tokio::io::split(stream);
+        let mut rbuf = BytesMut::new();
+        let state = Arc::clone(&self.state);
+        let outbox = Arc::clone(&self.conn.outbox);
+        let started = Instant::now();
+        let mut last_read = started;
+        let mut close_by: Option<Instant> = None;
+        let timer = tokio::time::sleep_until(self.next_deadline(started, last_read).into());
+        tokio::pin!(timer);
+
+        loop {
+            if self.conn.leave.is_some() {
+                if close_by.is_none() {
+                    let deadline = Instant::now() + CLOSE_FLUSH;
+                    close_by = Some(deadline);
+                    timer.as_mut().reset(deadline.into());
+                }
+                // What others queued before we stopped still goes out
+                // (a kick notice, the shutdown notice).
+                self.pull_outbox();
+                if self.out.is_empty() {
+                    break;
+                }
+            }
+            let reading = self.conn.leave.is_none() && self.out.len() < HIGH_WATER;
+            tokio::select! {
+                biased;
+                () = state.shutdown.wait(), if self.conn.leave.is_none() => {
+                    self.conn.leave = Some(Leave::Shutdown);
+                }
+                written = wr.write_buf(&mut self.out), if !self.out.is_empty() => {
+                    match written {
+                        Ok(0) | Err(_) => {
+                            self.conn.leave.get_or_insert(Leave::Disconnected);
+                            break;
+                        }
+                        Ok(_) => {
+                            if self.out.is_empty() && self.out.capacity() > HIGH_WATER {
+                                self.out = BytesMut::new();
+                            }
+                        }
+                    }
+                }
+                () = outbox.ready(), if self.out.len() < HIGH_WATER => self.pull_outbox(),
+                read = read_some(&mut rd, &mut rbuf), if reading => {
+                    match read {
+                        Ok(0) | Err(_) => {
+                            self.conn.leave.get_or_insert(Leave::Disconnected);
+                            break;
+                        }
+                        Ok(_) => {
+                            last_read = Instant::now();
+                            self.handle_input(&mut rbuf);
+                            if rbuf.is_empty() && rbuf.capacity() > 4 * READ_CHUNK {
+                                rbuf = BytesMut::new();
+                            }
+                        }
+                    }
+                }
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if close_by.is_some_and(|deadline| now >= deadline) {
+                        tracing::debug!("gave up flushing a closing connection");
+                        break;
+                    }
+                    if close_by.is_none() {
+                        self.check_timeouts(now, started, last_read);
+                        timer.as_mut().reset(self.next_deadline(started, last_read).into());
+                    }
+                }
+            }
+        }
+        let _ = wr.shutdown().await;
+        self.finish();
+    }
+
+    /// When the handshake or idle timeout would next expire.
+    fn next_deadline(&self, started: Instant, last_read: Instant) -> Instant {
+        let idle = last_read + self.state.config.idle_timeout();
+        if self.conn.phase == Phase::Registered {
+            idle
+        } else {
+            idle.min(started + self.state.config.handshake_timeout)
+        }
+    }
+
+    fn check_timeouts(&mut self, now: Instant, started: Instant, last_read: Instant) {
+        let config = &self.state.config;
+        let (code, message) = if self.conn.phase != Phase::Registered
+            && now >= started + config.handshake_timeout
+        {
+            (
+                ErrorCode::HandshakeTimeout,
+                format!(
+                    "HELLO and REGISTER must complete within {}",
+                    humantime::format_duration(config.handshake_timeout)
+                ),
+            )
+        } else if now >= last_read + config.idle_timeout() {
+            (
+                ErrorCode::IdleTimeout,
+                format!(
+                    "nothing received for {}",
+                    humantime::format_duration(config.idle_timeout())
+                ),
+            )
+        } else {
+            return;
+        };
+        tracing::info!(%message, "closing");
+        self.write_frame(RequestId::NONE, &ServerFrame::error(code, message));
+        self.conn.leave = Some(Leave::TimedOut);
+    }
+
+    /// Decodes and handles every whole frame in `rbuf`.
+    fn handle_input(&mut self, rbuf: &mut BytesMut) {
+        let mut ctx_now = Now::current();
+        if self.conn.outbox.is_closed() && self.conn.leave.is_none() {
+            // Kicked while these frames were on their way.
+            self.conn.leave = Some(Leave::Kicked);
+        }
+        while self.conn.leave.is_none() {
+            match self.codec.decode(rbuf) {
+                Ok(None) => break,
+                Ok(Some(Ok(packet))) => {
+                    let mut ctx = Ctx {
+                        state: &self.state,
+                        conn: &mut self.conn,
+                        now: ctx_now,
+                    };
+                    let reply = cmd::dispatch(&mut ctx, packet.body);
+                    self.write_reply(packet.id, reply);
+                }
+                Ok(Some(Err(rejected))) => {
+                    tracing::debug!(%rejected, "bad frame");
+                    self.conn.bad_frames += 1;
+                    let code = rejected.error.code();
+                    self.write_frame(
+                        rejected.id,
+                        &ServerFrame::error(code, rejected.error.to_string()),
+                    );
+                    if self.conn.bad_frames >= self.state.config.max_bad_frames {
+                        self.write_frame(
+                            RequestId::NONE,
+                            &ServerFrame::error(
+                                ErrorCode::TooManyErrors,
+                                "too many bad frames; closing",
+                            ),
+                        );
+                        self.conn.leave = Some(Leave::Protocol("too many bad frames"));
+                    }
+                }
+                Err(error) => {
+                    tracing::info!(%error, "unreadable stream; closing");
+                    self.write_frame(
+                        RequestId::NONE,
+                        &ServerFrame::error(error.code(), error.to_string()),
+                    );
+                    self.conn.leave = Some(Leave::Protocol("bad frame length"));
+                }
+            }
+            // A long pipelined batch should not run on a stale clock.
+            ctx_now = Now::current();
+        }
+        if self.conn.leave.is_some() {
+            rbuf.clear();
+        }
+    }
+
+    fn write_reply(&mut self, id: RequestId, reply: Result<ServerFrame, CmdError>) {
+        match reply {
+            Ok(frame) => self.write_frame(id, &frame),
+            Err(CmdError { code, message }) => {
+                self.write_frame(id, &ServerFrame::error(code, message))
+            }
+        }
+    }
+
+    /// Appends one frame to the write buffer; the request id is attached
+    /// here and nowhere else.
+    fn write_frame(&mut self, id: RequestId, frame: &ServerFrame) {
+        if let Err(error) = frame.encode(id, &mut self.out) {
+            tracing::error!(%error, "cannot encode reply");
+            let _ = ServerFrame::error(ErrorCode::Internal, "internal error").encode(id, &mut self.out);
+        }
+    }
+
+    /// Moves what other connections queued for us into the write buffer.
+    fn pull_outbox(&mut self) {
+        let drained = self.conn.outbox.drain_into(&mut self.out);
+        if drained.overflowed && self.conn.leave.is_none() {
+            let dropped = self.conn.outbox.discard();
+            tracing::warn!(dropped, "slow consumer; closing");
+            self.write_frame(
+                RequestId::NONE,
+                &ServerFrame::error(
+                    ErrorCode::SlowConsumer,
+                    "you did not read your messages fast enough; some were dropped",
+                ),
+            );
+            self.conn.leave = Some(Leave::SlowConsumer);
+        }
+        if drained.closed && self.conn.leave.is_none() {
+            self.conn.leave = Some(Leave::Kicked);
+        }
+    }
+
+    /// Frees the name and tells the others, unless a kick or the shutdown
+    /// already took care of that.
+    fn finish(mut self) {
+        self.conn.outbox.close_with(None);
+        let leave = self.conn.leave.take().unwrap_or(Leave::Disconnected);
+        if let Some(peer) = self.conn.peer.take() {
+            let released = self.state.users.release(&peer.name, peer.conn);
+            if released && !self.state.shutdown.is_started() {
+                self.state.announce_presence(
+                    &ServerFrame::Notice(Notice {
+                        kind: NoticeKind::Left,
+                        ts: chinwag_proto::Timestamp::now(),
+                        actor: "".into(),
+                        subject: peer.name.as_str().into(),
+                        until: 0,
+                        text: leave.text().into(),
+                    }),
+                    Some(peer.conn),
+                );
+            }
+        }
+        match &leave {
+            Leave::Protocol(why) => tracing::info!(reason = why, "closed"),
+            other => tracing::info!(reason = other.text(), "closed"),
+        }
+    }
+}
+
+/// Reads whatever is available, making room for at least one chunk.
+async fn read_some<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) -> std::io::Result<usize> {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+    rd.read_buf(buf).await
+}
