@@ -4,10 +4,10 @@ use crate::frame::RequestId;
 
 macro_rules! error_codes {
     ($($(#[$doc:meta])* $name:ident = $value:literal,)*) => {
-        /// The code in an ERROR frame. Codes 100-199 are protocol violations
-        /// (the server closes the connection after sending them, except
-        /// `MalformedFrame` and `UnknownFrameType`, see the spec); every other
-        /// code leaves the connection open.
+        /// The code in an ERROR frame: 100-199 protocol violations, 200-299
+        /// request errors, 300-399 permissions, 400-499 load and lifecycle,
+        /// 500-599 server failures. [`ErrorCode::closes_connection`] says
+        /// which codes end the connection.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum ErrorCode {
             $($(#[$doc])* $name,)*
@@ -115,6 +115,7 @@ impl ErrorCode {
                 | ErrorCode::HandshakeTimeout
                 | ErrorCode::IdleTimeout
                 | ErrorCode::TooManyErrors
+                | ErrorCode::ServerBusy
                 | ErrorCode::SlowConsumer
         )
     }
@@ -153,9 +154,7 @@ impl BodyError {
     /// The error code to answer this with.
     pub fn code(&self) -> ErrorCode {
         match self {
-            BodyError::UnknownType(_) | BodyError::WrongDirection(_) => {
-                ErrorCode::UnknownFrameType
-            }
+            BodyError::UnknownType(_) | BodyError::WrongDirection(_) => ErrorCode::UnknownFrameType,
             BodyError::BadMagic => ErrorCode::UnsupportedVersion,
             _ => ErrorCode::MalformedFrame,
         }

@@ -219,7 +219,12 @@ fn operation_shape(b: &mut BytesMut, src: &str, dst: &str) -> Result<(), EncodeE
     put_str(b, "dst", dst)
 }
 
-fn transfer_shape(b: &mut BytesMut, src: &str, dst: &str, content: &str) -> Result<(), EncodeError> {
+fn transfer_shape(
+    b: &mut BytesMut,
+    src: &str,
+    dst: &str,
+    content: &str,
+) -> Result<(), EncodeError> {
     operation_shape(b, src, dst)?;
     put_str(b, "content", content)
 }

@@ -252,17 +252,27 @@ pub struct Notice {
 pub enum ServerFrame {
     Welcome(Welcome),
     /// OK: generic success. Body: `message: str`.
-    Ok { message: ByteString },
+    Ok {
+        message: ByteString,
+    },
     /// ERROR. Body: `code: u16 | message: str`.
-    Error { code: ErrorCode, message: ByteString },
+    Error {
+        code: ErrorCode,
+        message: ByteString,
+    },
     Registered(Registered),
     Sent(Sent),
     /// USER_LIST. Body: `count: u32 | count entries`.
     UserList(Vec<UserInfo>),
     /// ECHO: answer to REFLECT. Body: `ts: u64 | content: str`.
-    Echo { ts: Timestamp, content: ByteString },
+    Echo {
+        ts: Timestamp,
+        content: ByteString,
+    },
     /// PONG: answer to PING. Body: `ts: u64`.
-    Pong { ts: Timestamp },
+    Pong {
+        ts: Timestamp,
+    },
     Message(Message),
     Notice(Notice),
 }
@@ -428,7 +438,7 @@ impl Decode for ServerFrame {
             FrameType::UserList => {
                 let count = r.u32("count")?;
                 // Never trust a count for an allocation: every entry takes
-                // at least 29 bytes, so the body bounds the real number.
+                // at least 23 bytes, so the body bounds the real number.
                 let mut users = Vec::new();
                 for _ in 0..count {
                     users.push(UserInfo {

@@ -56,6 +56,9 @@ mod tests {
             validate("\u{1b}[2J", 10),
             Err(TextError::ControlChar('\u{1b}'))
         );
-        assert_eq!(validate("a\u{7f}", 10), Err(TextError::ControlChar('\u{7f}')));
+        assert_eq!(
+            validate("a\u{7f}", 10),
+            Err(TextError::ControlChar('\u{7f}'))
+        );
     }
 }

@@ -73,11 +73,7 @@ impl Reader {
 }
 
 /// Appends a `u16` length and the string's bytes.
-pub fn put_str(
-    dst: &mut impl BufMut,
-    field: &'static str,
-    value: &str,
-) -> Result<(), EncodeError> {
+pub fn put_str(dst: &mut impl BufMut, field: &'static str, value: &str) -> Result<(), EncodeError> {
     if value.len() > MAX_FIELD_LEN {
         return Err(EncodeError::FieldTooLong {
             field,
@@ -114,7 +110,10 @@ pub fn put_frame(
     let len = dst.len() - start - crate::frame::LENGTH_SIZE;
     let Ok(len) = u32::try_from(len) else {
         dst.truncate(start);
-        return Err(EncodeError::FieldTooLong { field: "frame", len });
+        return Err(EncodeError::FieldTooLong {
+            field: "frame",
+            len,
+        });
     };
     dst[start..start + 4].copy_from_slice(&len.to_be_bytes());
     Ok(())

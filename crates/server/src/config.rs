@@ -257,7 +257,11 @@ mod tests {
         };
         let config = resolve(Some(&path), flags).unwrap();
         assert_eq!(config.listen, "127.0.0.1:9001", "flag beats file");
-        assert_eq!(config.heartbeat, Duration::from_secs(10), "file beats default");
+        assert_eq!(
+            config.heartbeat,
+            Duration::from_secs(10),
+            "file beats default"
+        );
         assert_eq!(config.limits.max_content, 1000);
         assert_eq!(config.shutdown_grace, Duration::from_secs(5), "default");
         std::fs::remove_dir_all(&dir).unwrap();

@@ -64,7 +64,9 @@ impl Outbox {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding this lock cannot leave `Inner` half-updated
         // in a way that matters (counters are advisory), so carry on.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Queues a frame for writing. Never waits.
@@ -134,6 +136,16 @@ impl Outbox {
         }
     }
 
+    /// The flags a drain would report, without taking any frame.
+    pub fn status(&self) -> Drained {
+        let inner = self.lock();
+        Drained {
+            frames: 0,
+            closed: inner.closed,
+            overflowed: inner.overflowed,
+        }
+    }
+
     /// Drops whatever is queued (for a reader that fell too far behind).
     pub fn discard(&self) -> usize {
         let mut inner = self.lock();
@@ -175,7 +187,10 @@ mod tests {
         let outbox = Outbox::new(10, 100);
         outbox.push(Bytes::from_static(b"a")).unwrap();
         outbox.close_with(Some(Bytes::from_static(b"bye")));
-        assert_eq!(outbox.push(Bytes::from_static(b"c")), Err(PushError::Closed));
+        assert_eq!(
+            outbox.push(Bytes::from_static(b"c")),
+            Err(PushError::Closed)
+        );
         let mut buf = BytesMut::new();
         let drained = outbox.drain_into(&mut buf);
         assert_eq!(&buf[..], b"abye");

@@ -160,10 +160,16 @@ impl Session {
                             if self.out.is_empty() && self.out.capacity() > HIGH_WATER {
                                 self.out = BytesMut::new();
                             }
+                            // Room again: take what queued up meanwhile.
+                            if self.out.len() < HIGH_WATER {
+                                self.pull_outbox();
+                            }
                         }
                     }
                 }
-                () = outbox.ready(), if self.out.len() < HIGH_WATER => self.pull_outbox(),
+                // Always watched, even while the write buffer is full, so
+                // an overflow is noticed at once.
+                () = outbox.ready() => self.pull_outbox(),
                 read = read_some(&mut rd, &mut rbuf), if reading => {
                     match read {
                         Ok(0) | Err(_) => {
@@ -208,27 +214,26 @@ impl Session {
 
     fn check_timeouts(&mut self, now: Instant, started: Instant, last_read: Instant) {
         let config = &self.state.config;
-        let (code, message) = if self.conn.phase != Phase::Registered
-            && now >= started + config.handshake_timeout
-        {
-            (
-                ErrorCode::HandshakeTimeout,
-                format!(
-                    "HELLO and REGISTER must complete within {}",
-                    humantime::format_duration(config.handshake_timeout)
-                ),
-            )
-        } else if now >= last_read + config.idle_timeout() {
-            (
-                ErrorCode::IdleTimeout,
-                format!(
-                    "nothing received for {}",
-                    humantime::format_duration(config.idle_timeout())
-                ),
-            )
-        } else {
-            return;
-        };
+        let (code, message) =
+            if self.conn.phase != Phase::Registered && now >= started + config.handshake_timeout {
+                (
+                    ErrorCode::HandshakeTimeout,
+                    format!(
+                        "HELLO and REGISTER must complete within {}",
+                        humantime::format_duration(config.handshake_timeout)
+                    ),
+                )
+            } else if now >= last_read + config.idle_timeout() {
+                (
+                    ErrorCode::IdleTimeout,
+                    format!(
+                        "nothing received for {}",
+                        humantime::format_duration(config.idle_timeout())
+                    ),
+                )
+            } else {
+                return;
+            };
         tracing::info!(%message, "closing");
         self.write_frame(RequestId::NONE, &ServerFrame::error(code, message));
         self.conn.leave = Some(Leave::TimedOut);
@@ -303,13 +308,19 @@ impl Session {
     fn write_frame(&mut self, id: RequestId, frame: &ServerFrame) {
         if let Err(error) = frame.encode(id, &mut self.out) {
             tracing::error!(%error, "cannot encode reply");
-            let _ = ServerFrame::error(ErrorCode::Internal, "internal error").encode(id, &mut self.out);
+            let _ =
+                ServerFrame::error(ErrorCode::Internal, "internal error").encode(id, &mut self.out);
         }
     }
 
-    /// Moves what other connections queued for us into the write buffer.
+    /// Moves what other connections queued for us into the write buffer
+    /// (while there is room), and deals with an overflow or a kick.
     fn pull_outbox(&mut self) {
-        let drained = self.conn.outbox.drain_into(&mut self.out);
+        let drained = if self.out.len() < HIGH_WATER || self.conn.leave.is_some() {
+            self.conn.outbox.drain_into(&mut self.out)
+        } else {
+            self.conn.outbox.status()
+        };
         if drained.overflowed && self.conn.leave.is_none() {
             let dropped = self.conn.outbox.discard();
             tracing::warn!(dropped, "slow consumer; closing");
@@ -320,18 +331,18 @@ impl Session {
                     "you did not read your messages fast enough; some were dropped",
                 ),
             );
-            self.conn.leave = Some(Leave::SlowConsumer);
+            // Free the name now: the flush that follows may take until its
+            // deadline, and nobody should be sending to this reader meanwhile.
+            self.depart(Leave::SlowConsumer);
         }
         if drained.closed && self.conn.leave.is_none() {
             self.conn.leave = Some(Leave::Kicked);
         }
     }
 
-    /// Frees the name and tells the others, unless a kick or the shutdown
-    /// already took care of that.
-    fn finish(mut self) {
-        self.conn.outbox.close_with(None);
-        let leave = self.conn.leave.take().unwrap_or(Leave::Disconnected);
+    /// Marks the connection as leaving; frees the name and tells the others,
+    /// unless a kick or the shutdown already took care of that.
+    fn depart(&mut self, leave: Leave) {
         if let Some(peer) = self.conn.peer.take() {
             let released = self.state.users.release(&peer.name, peer.conn);
             if released && !self.state.shutdown.is_started() {
@@ -348,6 +359,13 @@ impl Session {
                 );
             }
         }
+        self.conn.leave.get_or_insert(leave);
+    }
+
+    fn finish(mut self) {
+        self.conn.outbox.close_with(None);
+        let leave = self.conn.leave.clone().unwrap_or(Leave::Disconnected);
+        self.depart(leave.clone());
         match &leave {
             Leave::Protocol(why) => tracing::info!(reason = why, "closed"),
             other => tracing::info!(reason = other.text(), "closed"),

@@ -29,14 +29,16 @@ pub fn apply(req: Bantalk, ctx: &mut Ctx<'_>) -> Reply {
         },
     );
     victim.set_muted(until);
-    let _ = victim.outbox.push(encode_event(&ServerFrame::Notice(Notice {
-        kind: NoticeKind::Muted,
-        ts: ctx.now.wall,
-        actor: admin.as_str().into(),
-        subject: victim.name.as_str().into(),
-        until: until.to_wire(),
-        text: req.reason.clone(),
-    })));
+    let _ = victim
+        .outbox
+        .push(encode_event(&ServerFrame::Notice(Notice {
+            kind: NoticeKind::Muted,
+            ts: ctx.now.wall,
+            actor: admin.as_str().into(),
+            subject: victim.name.as_str().into(),
+            until: until.to_wire(),
+            text: req.reason.clone(),
+        })));
     if req.duration_secs > 0 {
         schedule_expiry(
             Arc::clone(ctx.state),

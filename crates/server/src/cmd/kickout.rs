@@ -1,8 +1,8 @@
 //! KICKOUT: tell the target why, disconnect it, tell everyone else.
 
+use chinwag_proto::ServerFrame;
 use chinwag_proto::request::Kickout;
 use chinwag_proto::server::{Notice, NoticeKind};
-use chinwag_proto::ServerFrame;
 
 use super::{Ctx, Reply, no_such_user, target};
 use crate::state::encode_event;

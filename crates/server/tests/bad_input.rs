@@ -1,0 +1,333 @@
+//! Malformed frames, protocol violations, timeouts and slow readers, sent
+//! over raw sockets: each gets a defined answer, and other clients carry on.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use chinwag_proto::request::{Broadcast, Hello, Register, Request};
+use chinwag_proto::server::NoticeKind;
+use chinwag_proto::wire::Encode;
+use chinwag_proto::{ClientCodec, ErrorCode, Packet, RequestId, ServerFrame};
+use common::*;
+use futures::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio_util::codec::Framed;
+
+/// A bare connection that speaks frames without the client library.
+struct Raw {
+    framed: Framed<TcpStream, ClientCodec>,
+}
+
+impl Raw {
+    async fn connect(server: &TestServer) -> Raw {
+        let stream = TcpStream::connect(server.addr).await.unwrap();
+        Raw {
+            framed: Framed::new(stream, ClientCodec::client()),
+        }
+    }
+
+    /// Like `connect`, with a small socket receive buffer, so that a client
+    /// that stops reading backs up into the server quickly.
+    async fn connect_small_buffer(server: &TestServer) -> Raw {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket.connect(server.addr).await.unwrap();
+        Raw {
+            framed: Framed::new(stream, ClientCodec::client()),
+        }
+    }
+
+    /// Connects, says HELLO and registers `name`.
+    async fn registered(server: &TestServer, name: &str) -> Raw {
+        let raw = Raw::connect(server).await;
+        raw.register(name).await
+    }
+
+    async fn register(mut self, name: &str) -> Raw {
+        let raw = &mut self;
+        raw.send(1, Request::Hello(Hello::current("raw-test")))
+            .await;
+        assert!(matches!(raw.recv().await.1, ServerFrame::Welcome(_)));
+        raw.send(
+            2,
+            Request::Register(Register {
+                name: name.into(),
+                ip: "".into(),
+                port: 0,
+                password: "".into(),
+            }),
+        )
+        .await;
+        assert!(matches!(raw.recv().await.1, ServerFrame::Registered(_)));
+        self
+    }
+
+    async fn send(&mut self, id: u32, req: Request) {
+        self.framed
+            .send(Packet::new(RequestId(id), req))
+            .await
+            .unwrap();
+    }
+
+    async fn send_bytes(&mut self, bytes: &[u8]) {
+        self.framed.get_mut().write_all(bytes).await.unwrap();
+    }
+
+    async fn recv(&mut self) -> (RequestId, ServerFrame) {
+        let packet = tokio::time::timeout(PATIENCE, self.framed.next())
+            .await
+            .expect("timed out")
+            .expect("connection closed")
+            .expect("undecodable frame")
+            .expect("rejected frame");
+        (packet.id, packet.body)
+    }
+
+    /// The next ERROR frame's id and code.
+    async fn error(&mut self) -> (u32, ErrorCode) {
+        match self.recv().await {
+            (id, ServerFrame::Error { code, .. }) => (id.0, code),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    async fn assert_closed(&mut self) {
+        let next = tokio::time::timeout(PATIENCE, self.framed.next())
+            .await
+            .expect("timed out waiting for close");
+        assert!(
+            matches!(next, None | Some(Err(_))),
+            "expected close, got {next:?}"
+        );
+    }
+
+    /// PING and wait for the PONG, skipping events (join notices) on the way.
+    async fn ping_ok(&mut self, id: u32) {
+        self.send(id, Request::Ping).await;
+        loop {
+            match self.recv().await {
+                (RequestId::NONE, ServerFrame::Notice(_) | ServerFrame::Message(_)) => continue,
+                (got, frame) => {
+                    assert_eq!(got.0, id);
+                    assert!(matches!(frame, ServerFrame::Pong { .. }), "{frame:?}");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A frame with the given type, id and raw body.
+fn frame(frame_type: u8, id: u32, body: &[u8]) -> Bytes {
+    let mut b = BytesMut::new();
+    b.put_u32(5 + body.len() as u32);
+    b.put_u8(frame_type);
+    b.put_u32(id);
+    b.put_slice(body);
+    b.freeze()
+}
+
+#[tokio::test]
+async fn a_malformed_body_gets_an_error_and_the_connection_goes_on() {
+    let server = start().await;
+    let mut raw = Raw::registered(&server, "alice").await;
+    // TRANSFER whose `dst` says 200 bytes follow but only 3 do.
+    raw.send_bytes(&frame(0x00, 7, &[0, 0, 0, 200, b'b', b'o', b'b']))
+        .await;
+    assert_eq!(raw.error().await, (7, ErrorCode::MalformedFrame));
+    // Invalid UTF-8 in the content.
+    raw.send_bytes(&frame(0x07, 8, &[0, 0, 0, 0, 0, 2, 0xff, 0xfe]))
+        .await;
+    assert_eq!(raw.error().await, (8, ErrorCode::MalformedFrame));
+    // Trailing bytes after a PING.
+    raw.send_bytes(&frame(0x0B, 9, &[1, 2, 3])).await;
+    assert_eq!(raw.error().await, (9, ErrorCode::MalformedFrame));
+    // An unknown type, and a server-only type sent by a client.
+    raw.send_bytes(&frame(0x7e, 10, b"")).await;
+    assert_eq!(raw.error().await, (10, ErrorCode::UnknownFrameType));
+    raw.send_bytes(&frame(0x90, 11, b"")).await;
+    assert_eq!(raw.error().await, (11, ErrorCode::UnknownFrameType));
+    raw.ping_ok(12).await;
+}
+
+#[tokio::test]
+async fn an_oversized_frame_closes_only_that_connection() {
+    let server = start().await;
+    let mut bystander = Raw::registered(&server, "bystander").await;
+    let mut raw = Raw::registered(&server, "mallory").await;
+    // A length far above the limit: refused from the prefix alone.
+    raw.send_bytes(&[0x7f, 0xff, 0xff, 0xff, 0x00]).await;
+    assert_eq!(raw.error().await, (0, ErrorCode::FrameTooLarge));
+    raw.assert_closed().await;
+    // A length below the header size is just as fatal.
+    let mut raw = Raw::registered(&server, "mallory2").await;
+    raw.send_bytes(&[0, 0, 0, 2, 0, 0]).await;
+    assert_eq!(raw.error().await, (0, ErrorCode::FrameTooLarge));
+    raw.assert_closed().await;
+
+    bystander.ping_ok(3).await;
+    let mut fresh = Raw::registered(&server, "fresh").await;
+    fresh.ping_ok(3).await;
+}
+
+#[tokio::test]
+async fn too_many_bad_frames_close_the_connection() {
+    let server = start().await;
+    let mut raw = Raw::registered(&server, "mallory").await;
+    for id in 1..=10 {
+        raw.send_bytes(&frame(0x7e, id, b"")).await;
+    }
+    for id in 1..=10 {
+        assert_eq!(raw.error().await, (id, ErrorCode::UnknownFrameType));
+    }
+    assert_eq!(raw.error().await, (0, ErrorCode::TooManyErrors));
+    raw.assert_closed().await;
+}
+
+#[tokio::test]
+async fn the_first_frame_must_be_hello() {
+    let server = start().await;
+    let mut raw = Raw::connect(&server).await;
+    raw.send(1, Request::Ping).await;
+    assert_eq!(raw.error().await, (1, ErrorCode::HandshakeRequired));
+    raw.assert_closed().await;
+}
+
+#[tokio::test]
+async fn an_unknown_version_or_bad_magic_is_refused() {
+    let server = start().await;
+    let mut raw = Raw::connect(&server).await;
+    raw.send(
+        1,
+        Request::Hello(Hello {
+            version: 99,
+            client: "future".into(),
+        }),
+    )
+    .await;
+    assert_eq!(raw.error().await, (1, ErrorCode::UnsupportedVersion));
+    raw.assert_closed().await;
+
+    let mut raw = Raw::connect(&server).await;
+    raw.send_bytes(&frame(0x0C, 1, b"HTTP\x00\x01\x00\x00"))
+        .await;
+    assert_eq!(raw.error().await, (1, ErrorCode::UnsupportedVersion));
+}
+
+#[tokio::test]
+async fn something_that_is_not_chinwag_is_refused() {
+    let server = start().await;
+    let mut raw = Raw::connect(&server).await;
+    raw.send_bytes(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(raw.error().await, (0, ErrorCode::FrameTooLarge));
+    raw.assert_closed().await;
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_handshake_timeout() {
+    let server = start_with(chinwag_server::Config {
+        handshake_timeout: Duration::from_millis(300),
+        ..config()
+    })
+    .await;
+    let mut raw = Raw::connect(&server).await;
+    assert_eq!(raw.error().await, (0, ErrorCode::HandshakeTimeout));
+    raw.assert_closed().await;
+    assert_eq!(server.handle.connections(), 0);
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_after_the_idle_timeout() {
+    let server = start_with(chinwag_server::Config {
+        heartbeat: Duration::from_millis(200),
+        ..config()
+    })
+    .await;
+    let mut raw = Raw::registered(&server, "sleepy").await;
+    assert_eq!(raw.error().await, (0, ErrorCode::IdleTimeout));
+    raw.assert_closed().await;
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_are_told_the_server_is_busy() {
+    let server = start_with(chinwag_server::Config {
+        max_connections: 2,
+        ..config()
+    })
+    .await;
+    let mut a = Raw::registered(&server, "a").await;
+    let _b = Raw::registered(&server, "b").await;
+    let mut c = Raw::connect(&server).await;
+    assert_eq!(c.error().await, (0, ErrorCode::ServerBusy));
+    c.assert_closed().await;
+    a.ping_ok(5).await;
+}
+
+#[tokio::test]
+async fn a_reader_that_never_reads_is_cut_off_without_slowing_the_others() {
+    let server = start_with(chinwag_server::Config {
+        outbox_frames: 64,
+        outbox_bytes: 64 * 1024,
+        ..config()
+    })
+    .await;
+    // The stuck reader registers, then never reads another byte.
+    let stuck = Raw::connect_small_buffer(&server)
+        .await
+        .register("stuck")
+        .await;
+    let (alice, mut alice_events) = user(&server, "alice").await;
+    let (_bob, mut bob_events) = user(&server, "bob").await;
+
+    let text = "x".repeat(4000);
+    let mut stuck_left = false;
+    let mut sent = 0;
+    // Enough to fill the stuck reader's socket buffers and its queue many
+    // times over; bounded in count, so the test ends by itself.
+    for _ in 0..10_000 {
+        alice.broadcast(&text).await.unwrap();
+        sent += 1;
+        // Drain bob as a well-behaved client would.
+        while let Ok(Some(_)) =
+            tokio::time::timeout(Duration::from_millis(0), bob_events.recv()).await
+        {}
+        if server.handle.state().users.get("stuck").is_none() {
+            stuck_left = true;
+            break;
+        }
+    }
+    assert!(
+        stuck_left,
+        "the stuck reader was never cut off ({sent} sent)"
+    );
+    let left = notice(&mut alice_events, NoticeKind::Left).await;
+    assert_eq!(&*left.subject, "stuck");
+    // Everyone else is fine.
+    alice.send("bob", "still here").await.unwrap();
+    assert_eq!(alice.users().await.unwrap().len(), 2);
+    drop(stuck);
+}
+
+#[tokio::test]
+async fn a_client_may_pipeline_requests_without_waiting() {
+    let server = start().await;
+    let mut raw = Raw::registered(&server, "piper").await;
+    let mut batch = BytesMut::new();
+    for id in 100..200u32 {
+        Request::Broadcast(Broadcast {
+            src: "".into(),
+            content: format!("n{id}").into(),
+        })
+        .encode(RequestId(id), &mut batch)
+        .unwrap();
+    }
+    raw.send_bytes(&batch).await;
+    for id in 100..200u32 {
+        let (got, frame) = raw.recv().await;
+        assert_eq!(got.0, id, "replies come back in order");
+        assert!(matches!(frame, ServerFrame::Sent(_)), "{frame:?}");
+    }
+}

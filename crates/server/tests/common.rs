@@ -1,0 +1,103 @@
+//! Shared test helpers: a real server on 127.0.0.1:0, and clients.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chinwag_client::{Client, ConnectOptions, Event, Events};
+use chinwag_proto::server::{Notice, NoticeKind};
+use chinwag_server::{Config, Handle, Server};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+
+/// How long a test waits for something that should happen at once. Only a
+/// guard against hanging forever, never a performance assertion.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub handle: Handle,
+    pub task: JoinHandle<()>,
+}
+
+pub fn config() -> Config {
+    Config {
+        listen: "127.0.0.1:0".into(),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        ..Config::default()
+    }
+}
+
+pub async fn start() -> TestServer {
+    start_with(config()).await
+}
+
+pub async fn start_with(config: Config) -> TestServer {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = Server::new(listener, config);
+    let addr = server.local_addr().unwrap();
+    let handle = server.handle();
+    let task = tokio::spawn(server.run());
+    TestServer { addr, handle, task }
+}
+
+/// A connected, registered client.
+pub async fn user(server: &TestServer, name: &str) -> (Client, Events) {
+    let (client, events) = connect(server).await;
+    client.register(name, None).await.unwrap();
+    (client, events)
+}
+
+/// A connected client that has done HELLO but not REGISTER.
+pub async fn connect(server: &TestServer) -> (Client, Events) {
+    Client::connect(server.addr, ConnectOptions::default())
+        .await
+        .unwrap()
+}
+
+/// A registered administrator.
+pub async fn admin(server: &TestServer, name: &str) -> (Client, Events) {
+    let (client, events) = user(server, name).await;
+    client.admin(ADMIN_PASSWORD).await.unwrap();
+    (client, events)
+}
+
+/// The next event, failing the test if none comes.
+pub async fn next_event(events: &mut Events) -> Event {
+    tokio::time::timeout(PATIENCE, events.recv())
+        .await
+        .expect("timed out waiting for an event")
+        .expect("event stream ended")
+}
+
+/// Skips events until one matches.
+pub async fn wait_for<T>(events: &mut Events, mut pick: impl FnMut(Event) -> Option<T>) -> T {
+    loop {
+        if let Some(found) = pick(next_event(events).await) {
+            return found;
+        }
+    }
+}
+
+/// Waits for a notice of `kind`.
+pub async fn notice(events: &mut Events, kind: NoticeKind) -> Notice {
+    wait_for(events, |e| match e {
+        Event::Notice(n) if n.kind == kind => Some(n),
+        _ => None,
+    })
+    .await
+}
+
+/// Waits until the connection has ended.
+pub async fn closed(events: &mut Events) {
+    wait_for(events, |e| matches!(e, Event::Closed { .. }).then_some(())).await;
+    assert!(
+        tokio::time::timeout(PATIENCE, events.recv())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
