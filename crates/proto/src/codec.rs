@@ -72,7 +72,9 @@ pub fn split_frame(
     }
     let total = LENGTH_SIZE + len as usize;
     if src.len() < total {
-        src.reserve(total - src.len());
+        // No reserve for the declared length: a peer could announce large
+        // frames on many connections and never send them. The buffer grows
+        // as bytes actually arrive.
         return Ok(None);
     }
     let mut frame = src.split_to(total);

@@ -266,7 +266,9 @@ impl Session {
                         rejected.id,
                         &ServerFrame::error(code, rejected.error.to_string()),
                     );
-                    if self.conn.bad_frames >= self.state.config.max_bad_frames {
+                    if code.closes_connection() {
+                        self.conn.leave = Some(Leave::Protocol("refused handshake"));
+                    } else if self.conn.bad_frames >= self.state.config.max_bad_frames {
                         self.write_frame(
                             RequestId::NONE,
                             &ServerFrame::error(

@@ -331,3 +331,31 @@ async fn a_client_may_pipeline_requests_without_waiting() {
         assert!(matches!(frame, ServerFrame::Sent(_)), "{frame:?}");
     }
 }
+
+#[tokio::test]
+async fn a_bad_magic_closes_the_connection() {
+    let server = start().await;
+    let mut raw = Raw::connect(&server).await;
+    raw.send_bytes(&frame(0x0C, 1, b"HTTP\x00\x01\x00\x00"))
+        .await;
+    assert_eq!(raw.error().await, (1, ErrorCode::UnsupportedVersion));
+    raw.assert_closed().await;
+}
+
+#[tokio::test]
+async fn src_is_checked_before_register_and_on_logout() {
+    use chinwag_proto::request::Logout;
+    let server = start().await;
+    let mut raw = Raw::connect(&server).await;
+    raw.send(1, Request::Hello(Hello::current("raw-test")))
+        .await;
+    raw.recv().await;
+    raw.send(2, Request::Logout(Logout { src: "bob".into() }))
+        .await;
+    assert_eq!(raw.error().await, (2, ErrorCode::SpoofedSource));
+    let mut raw = Raw::registered(&server, "alice").await;
+    raw.send(3, Request::Logout(Logout { src: "bob".into() }))
+        .await;
+    assert_eq!(raw.error().await, (3, ErrorCode::SpoofedSource));
+    raw.ping_ok(4).await;
+}

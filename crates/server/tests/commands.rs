@@ -447,3 +447,30 @@ async fn concurrent_registration_of_one_name_has_exactly_one_winner() {
     }
     assert_eq!(winners, 1);
 }
+
+#[tokio::test]
+async fn reasons_follow_the_text_rules() {
+    use chinwag_proto::request::{Bantalk, Kickout, Request};
+    let server = start().await;
+    let (root, _) = admin(&server, "root").await;
+    let (_bob, _) = user(&server, "bob").await;
+    // Raw requests: the client library would refuse these locally.
+    let kick = root
+        .request(Request::Kickout(Kickout {
+            src: "".into(),
+            dst: "bob".into(),
+            reason: "\u{1b}[2Jgotcha".into(),
+        }))
+        .await;
+    assert_eq!(code(kick), ErrorCode::InvalidContent);
+    let mute = root
+        .request(Request::Bantalk(Bantalk {
+            src: "".into(),
+            dst: "bob".into(),
+            duration_secs: 0,
+            reason: "\u{7}beep".into(),
+        }))
+        .await;
+    assert_eq!(code(mute), ErrorCode::InvalidContent);
+    assert_eq!(root.users().await.unwrap().len(), 2, "nothing happened");
+}

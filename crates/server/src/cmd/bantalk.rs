@@ -7,11 +7,12 @@ use chinwag_proto::request::Bantalk;
 use chinwag_proto::server::{MuteState, Notice, NoticeKind, Timestamp};
 use chinwag_proto::{NameKey, ServerFrame};
 
-use super::{Ctx, Reply, format_remaining, target};
+use super::{Ctx, Reply, check_reason, format_remaining, target};
 use crate::state::{Mute, State, encode_event};
 
 pub fn apply(req: Bantalk, ctx: &mut Ctx<'_>) -> Reply {
     let admin = ctx.me()?.name.clone();
+    check_reason(&req.reason, ctx)?;
     let victim = target(ctx, &req.dst)?;
     let until = match req.duration_secs {
         0 => MuteState::UntilLifted,

@@ -4,11 +4,12 @@ use chinwag_proto::ServerFrame;
 use chinwag_proto::request::Kickout;
 use chinwag_proto::server::{Notice, NoticeKind};
 
-use super::{Ctx, Reply, no_such_user, target};
+use super::{Ctx, Reply, check_reason, no_such_user, target};
 use crate::state::encode_event;
 
 pub fn apply(req: Kickout, ctx: &mut Ctx<'_>) -> Reply {
     let admin = ctx.me()?.name.clone();
+    check_reason(&req.reason, ctx)?;
     let victim = target(ctx, &req.dst)?;
     // Releasing the name here, not in the victim's session, means the
     // victim's next frame (already in flight) finds it is no longer

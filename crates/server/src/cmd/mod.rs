@@ -160,19 +160,29 @@ fn check(ctx: &mut Ctx<'_>, req: &Request) -> Result<(), CmdError> {
             "the first frame must be HELLO",
         ));
     }
+    if let Some(src) = src(req)
+        && !src.is_empty()
+    {
+        match &ctx.conn.peer {
+            Some(me) if me.name.is(src) => {}
+            Some(me) => {
+                return Err(CmdError::new(
+                    ErrorCode::SpoofedSource,
+                    format!("src is {src:?} but you are registered as {}", me.name),
+                ));
+            }
+            None => {
+                return Err(CmdError::new(
+                    ErrorCode::SpoofedSource,
+                    format!("src is {src:?} but you have not registered; leave it empty"),
+                ));
+            }
+        }
+    }
     if need < Need::Registered {
         return Ok(());
     }
     let me = ctx.me()?;
-    if let Some(src) = src(req)
-        && !src.is_empty()
-        && !me.name.is(src)
-    {
-        return Err(CmdError::new(
-            ErrorCode::SpoofedSource,
-            format!("src is {src:?} but you are registered as {}", me.name),
-        ));
-    }
     match need {
         Need::Talk => match me.muted(ctx.now.wall) {
             MuteState::NotMuted => Ok(()),
@@ -206,6 +216,16 @@ pub fn format_remaining(end: Timestamp, now: Timestamp) -> String {
 fn check_text(text: &str, ctx: &Ctx<'_>) -> Result<(), CmdError> {
     chinwag_proto::text::validate(text, ctx.state.config.limits.max_content as usize)
         .map_err(|e| CmdError::new(ErrorCode::InvalidContent, e.to_string()))
+}
+
+/// Checks an optional reason (kick, mute, shutdown): empty, or valid text.
+/// Reasons are shown to other users, so they follow the same rules.
+fn check_reason(reason: &str, ctx: &Ctx<'_>) -> Result<(), CmdError> {
+    if reason.is_empty() {
+        Ok(())
+    } else {
+        check_text(reason, ctx)
+    }
 }
 
 /// The online user a moderation command targets.

@@ -3,10 +3,11 @@
 use chinwag_proto::ServerFrame;
 use chinwag_proto::request::Shutdown;
 
-use super::{Ctx, Reply};
+use super::{Ctx, Reply, check_reason};
 
 pub fn apply(req: Shutdown, ctx: &mut Ctx<'_>) -> Reply {
     let admin = ctx.me()?.name.clone();
+    check_reason(&req.reason, ctx)?;
     let reason = if req.reason.is_empty() {
         format!("shutdown requested by {admin}")
     } else {

@@ -1,0 +1,403 @@
+//! Property tests of the codec: every value survives encode + decode, a
+//! stream of frames decodes the same however it is split, and no input,
+//! however hostile, makes the decoder panic.
+
+use bytes::BytesMut;
+use chinwag_proto::request::{
+    Admin, Bantalk, Broadcast, GetAllUser, Hello, Kickout, Logout, Reflect, Register, Shutdown,
+    ShutdownScope, Transfer, Unmute,
+};
+use chinwag_proto::server::{
+    DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo, Welcome,
+};
+use chinwag_proto::{
+    ByteString, ClientCodec, Codec, ErrorCode, MessageId, MessageKind, NoticeKind, Packet, Request,
+    RequestId, ServerCodec, ServerFrame, Timestamp,
+};
+use proptest::collection::vec;
+use proptest::prelude::*;
+use tokio_util::codec::{Decoder, Encoder};
+
+/// Big enough for any frame the strategies below make.
+const MAX_FRAME: u32 = 64 * 1024;
+
+// ---------------------------------------------------------------- strategies
+
+/// Any string, including empty ones, control characters and non-ASCII text.
+fn text() -> impl Strategy<Value = ByteString> {
+    prop_oneof![
+        Just(String::new()),
+        "[a-zA-Z][a-zA-Z0-9_-]{0,31}",
+        any::<String>(),
+        "\\PC{0,40}",
+    ]
+    .prop_map(ByteString::from)
+}
+
+fn ts() -> impl Strategy<Value = Timestamp> {
+    any::<u64>().prop_map(Timestamp)
+}
+
+fn request_id() -> impl Strategy<Value = RequestId> {
+    any::<u32>().prop_map(RequestId)
+}
+
+fn request() -> impl Strategy<Value = Request> {
+    prop_oneof![
+        (any::<u16>(), text())
+            .prop_map(|(version, client)| Request::Hello(Hello { version, client })),
+        (text(), text(), any::<u16>(), text()).prop_map(|(name, ip, port, password)| {
+            Request::Register(Register {
+                name,
+                ip,
+                port,
+                password,
+            })
+        }),
+        (text(), text()).prop_map(|(src, content)| Request::Reflect(Reflect { src, content })),
+        (text(), text(), text()).prop_map(|(src, dst, content)| Request::Transfer(Transfer {
+            src,
+            dst,
+            content
+        })),
+        (text(), text()).prop_map(|(src, content)| Request::Broadcast(Broadcast { src, content })),
+        text().prop_map(|src| Request::GetAllUser(GetAllUser { src })),
+        text().prop_map(|src| Request::Logout(Logout { src })),
+        (text(), text()).prop_map(|(src, password)| Request::Admin(Admin { src, password })),
+        (text(), text(), text()).prop_map(|(src, dst, reason)| Request::Kickout(Kickout {
+            src,
+            dst,
+            reason
+        })),
+        (text(), text(), any::<u32>(), text()).prop_map(|(src, dst, duration_secs, reason)| {
+            Request::Bantalk(Bantalk {
+                src,
+                dst,
+                duration_secs,
+                reason,
+            })
+        }),
+        (text(), text()).prop_map(|(src, dst)| Request::Unmute(Unmute { src, dst })),
+        (
+            text(),
+            prop_oneof![Just(ShutdownScope::Node), Just(ShutdownScope::Cluster)],
+            text()
+        )
+            .prop_map(|(src, scope, reason)| Request::Shutdown(Shutdown {
+                src,
+                scope,
+                reason
+            })),
+        Just(Request::Ping),
+    ]
+}
+
+fn role() -> impl Strategy<Value = Role> {
+    prop_oneof![Just(Role::User), Just(Role::Admin)]
+}
+
+/// Built through `from_wire`, so the value is the one the wire gives back
+/// (`Until(0)` and `Until(u64::MAX)` have no encoding of their own).
+fn mute_state() -> impl Strategy<Value = MuteState> {
+    prop_oneof![
+        Just(MuteState::NotMuted),
+        Just(MuteState::UntilLifted),
+        any::<u64>().prop_map(MuteState::from_wire),
+    ]
+}
+
+/// Known codes and unknown ones; built through `from_u16` so that a known
+/// number is never represented as `Other`.
+fn error_code() -> impl Strategy<Value = ErrorCode> {
+    const KNOWN: &[u16] = &[
+        100, 101, 102, 103, 104, 105, 106, 107, 200, 201, 202, 203, 204, 205, 206, 207, 300, 301,
+        302, 303, 400, 401, 402, 403, 500, 501,
+    ];
+    prop_oneof![
+        proptest::sample::select(KNOWN).prop_map(ErrorCode::from_u16),
+        any::<u16>().prop_map(ErrorCode::from_u16),
+    ]
+}
+
+fn user_info() -> impl Strategy<Value = UserInfo> {
+    (text(), role(), mute_state(), text(), text(), ts()).prop_map(
+        |(name, role, muted, addr, advertised, connected_at)| UserInfo {
+            name,
+            role,
+            muted,
+            addr,
+            advertised,
+            connected_at,
+        },
+    )
+}
+
+fn server_frame() -> impl Strategy<Value = ServerFrame> {
+    prop_oneof![
+        (
+            any::<u16>(),
+            text(),
+            any::<u32>(),
+            any::<u16>(),
+            any::<u32>(),
+            any::<u16>()
+        )
+            .prop_map(
+                |(version, server, max_frame, max_name, max_content, heartbeat_secs)| {
+                    ServerFrame::Welcome(Welcome {
+                        version,
+                        server,
+                        max_frame,
+                        max_name,
+                        max_content,
+                        heartbeat_secs,
+                    })
+                }
+            ),
+        text().prop_map(|message| ServerFrame::Ok { message }),
+        (error_code(), text()).prop_map(|(code, message)| ServerFrame::Error { code, message }),
+        (text(), role(), mute_state(), ts()).prop_map(|(name, role, muted, server_time)| {
+            ServerFrame::Registered(Registered {
+                name,
+                role,
+                muted,
+                server_time,
+            })
+        }),
+        (
+            any::<u64>(),
+            ts(),
+            prop_oneof![
+                Just(DeliveryStatus::Delivered),
+                Just(DeliveryStatus::Queued)
+            ],
+            any::<u32>()
+        )
+            .prop_map(|(id, ts, status, recipients)| ServerFrame::Sent(Sent {
+                id: MessageId(id),
+                ts,
+                status,
+                recipients,
+            })),
+        vec(user_info(), 0..5).prop_map(ServerFrame::UserList),
+        (ts(), text()).prop_map(|(ts, content)| ServerFrame::Echo { ts, content }),
+        ts().prop_map(|ts| ServerFrame::Pong { ts }),
+        (
+            any::<u64>(),
+            ts(),
+            any::<u8>().prop_map(MessageKind::from_u8),
+            text(),
+            text(),
+            text()
+        )
+            .prop_map(
+                |(id, ts, kind, from, to, text)| ServerFrame::Message(Message {
+                    id: MessageId(id),
+                    ts,
+                    kind,
+                    from,
+                    to,
+                    text,
+                })
+            ),
+        (
+            any::<u8>().prop_map(NoticeKind::from_u8),
+            ts(),
+            text(),
+            text(),
+            any::<u64>(),
+            text()
+        )
+            .prop_map(|(kind, ts, actor, subject, until, text)| {
+                ServerFrame::Notice(Notice {
+                    kind,
+                    ts,
+                    actor,
+                    subject,
+                    until,
+                    text,
+                })
+            }),
+    ]
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn encode_all<In, Out>(packets: &[Packet<Out>]) -> BytesMut
+where
+    Codec<In, Out>: for<'a> Encoder<&'a Packet<Out>, Error = chinwag_proto::EncodeError>,
+{
+    let mut codec = Codec::<In, Out>::new(MAX_FRAME);
+    let mut buf = BytesMut::new();
+    for packet in packets {
+        codec.encode(packet, &mut buf).expect("encode");
+    }
+    buf
+}
+
+/// Feeds `bytes` to `codec` in chunks cut at `cuts`, decoding as far as
+/// possible after each chunk, and returns every item until the first error.
+fn decode_in_chunks<D: Decoder>(
+    codec: &mut D,
+    bytes: &[u8],
+    cuts: &[usize],
+) -> (Vec<D::Item>, Option<D::Error>) {
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    cuts.push(bytes.len());
+    cuts.sort_unstable();
+    let mut buf = BytesMut::new();
+    let mut items = Vec::new();
+    let mut start = 0;
+    for cut in cuts {
+        buf.extend_from_slice(&bytes[start..cut]);
+        start = cut;
+        loop {
+            let before = buf.len();
+            match codec.decode(&mut buf) {
+                Ok(Some(item)) => {
+                    assert!(buf.len() < before, "an item must consume bytes");
+                    items.push(item);
+                }
+                Ok(None) => break,
+                Err(e) => return (items, Some(e)),
+            }
+        }
+    }
+    (items, None)
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 256,
+        ..ProptestConfig::default()
+    }
+}
+
+// ---------------------------------------------------------------- properties
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn request_encode_then_decode_is_identity(id in request_id(), body in request()) {
+        let packet = Packet::new(id, body);
+        let mut buf = encode_all::<ServerFrame, Request>(std::slice::from_ref(&packet));
+        let len = u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize;
+        prop_assert_eq!(len + 4, buf.len(), "length prefix counts the bytes after itself");
+        let decoded = ServerCodec::new(MAX_FRAME).decode(&mut buf).unwrap();
+        prop_assert_eq!(decoded, Some(Ok(packet)));
+        prop_assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn server_frame_encode_then_decode_is_identity(id in request_id(), body in server_frame()) {
+        let packet = Packet::new(id, body);
+        let mut buf = encode_all::<Request, ServerFrame>(std::slice::from_ref(&packet));
+        let len = u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize;
+        prop_assert_eq!(len + 4, buf.len(), "length prefix counts the bytes after itself");
+        let decoded = ClientCodec::new(MAX_FRAME).decode(&mut buf).unwrap();
+        prop_assert_eq!(decoded, Some(Ok(packet)));
+        prop_assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn a_split_request_stream_decodes_to_the_same_frames(
+        packets in vec((request_id(), request()).prop_map(|(i, r)| Packet::new(i, r)), 1..8),
+        cuts in vec(any::<usize>(), 0..12),
+    ) {
+        let bytes = encode_all::<ServerFrame, Request>(&packets);
+        let (items, error) = decode_in_chunks(&mut ServerCodec::new(MAX_FRAME), &bytes, &cuts);
+        prop_assert!(error.is_none());
+        let items: Vec<_> = items.into_iter().map(|i| i.expect("rejected")).collect();
+        prop_assert_eq!(items, packets);
+    }
+
+    #[test]
+    fn a_split_server_stream_decodes_to_the_same_frames(
+        packets in vec((request_id(), server_frame()).prop_map(|(i, f)| Packet::new(i, f)), 1..8),
+        cuts in vec(any::<usize>(), 0..12),
+    ) {
+        let bytes = encode_all::<Request, ServerFrame>(&packets);
+        let (items, error) = decode_in_chunks(&mut ClientCodec::new(MAX_FRAME), &bytes, &cuts);
+        prop_assert!(error.is_none());
+        let items: Vec<_> = items.into_iter().map(|i| i.expect("rejected")).collect();
+        prop_assert_eq!(items, packets);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(
+        bytes in vec(any::<u8>(), 0..600),
+        cuts in vec(any::<usize>(), 0..8),
+        max_frame in prop_oneof![Just(8192u32), Just(64u32), Just(chinwag_proto::limits::MAX_SERVER_FRAME)],
+    ) {
+        decode_in_chunks(&mut ServerCodec::new(max_frame), &bytes, &cuts);
+        decode_in_chunks(&mut ClientCodec::new(max_frame), &bytes, &cuts);
+    }
+
+    /// Random bodies behind a well-formed header reach every body decoder;
+    /// the frame is always consumed whole, decoded or rejected.
+    #[test]
+    fn arbitrary_bodies_are_decoded_or_rejected_whole(
+        frame_type in prop_oneof![0x00u8..=0x0d, 0x80u8..=0x92, any::<u8>()],
+        id in any::<u32>(),
+        body in vec(any::<u8>(), 0..200),
+    ) {
+        let mut frame = BytesMut::new();
+        frame.extend_from_slice(&(5 + body.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&[frame_type]);
+        frame.extend_from_slice(&id.to_be_bytes());
+        frame.extend_from_slice(&body);
+        for server_side in [true, false] {
+            let mut buf = frame.clone();
+            let item = if server_side {
+                ServerCodec::new(MAX_FRAME).decode(&mut buf).map(|i| i.map(|r| r.map(|_| ())))
+            } else {
+                ClientCodec::new(MAX_FRAME).decode(&mut buf).map(|i| i.map(|r| r.map(|_| ())))
+            };
+            match item {
+                Ok(Some(Ok(()))) => {}
+                Ok(Some(Err(rejected))) => {
+                    prop_assert_eq!(rejected.id, RequestId(id));
+                    prop_assert_eq!(rejected.frame_type, frame_type);
+                }
+                other => prop_assert!(false, "unexpected {:?}", other),
+            }
+            prop_assert!(buf.is_empty());
+        }
+    }
+
+    /// Valid frames with one byte changed or the length cut short: the
+    /// decoder must not panic, and a frame it accepts must re-encode to the
+    /// same bytes (there is one encoding per value).
+    #[test]
+    fn mutated_frames_never_panic_and_accepted_ones_are_canonical(
+        req in request(),
+        srv in server_frame(),
+        at in any::<usize>(),
+        xor in 1u8..=255,
+        cut in any::<usize>(),
+    ) {
+        let mut req_bytes = encode_all::<ServerFrame, Request>(&[Packet::new(RequestId(7), req)]);
+        let mut srv_bytes = encode_all::<Request, ServerFrame>(&[Packet::new(RequestId(7), srv)]);
+        for bytes in [&mut req_bytes, &mut srv_bytes] {
+            // Keep the length prefix intact so the body decoders are reached.
+            let at = 4 + at % (bytes.len() - 4);
+            bytes[at] ^= xor;
+        }
+        let mut buf = req_bytes.clone();
+        if let Ok(Some(Ok(packet))) = ServerCodec::new(MAX_FRAME).decode(&mut buf) {
+            let again = encode_all::<ServerFrame, Request>(&[packet]);
+            prop_assert_eq!(&again[..], &req_bytes[..]);
+        }
+        let mut buf = srv_bytes.clone();
+        if let Ok(Some(Ok(packet))) = ClientCodec::new(MAX_FRAME).decode(&mut buf) {
+            let again = encode_all::<Request, ServerFrame>(&[packet]);
+            prop_assert_eq!(&again[..], &srv_bytes[..]);
+        }
+        // A prefix of a frame is never a frame.
+        let cut = cut % req_bytes.len();
+        let mut buf = BytesMut::from(&req_bytes[..cut]);
+        prop_assert!(matches!(ServerCodec::new(MAX_FRAME).decode(&mut buf), Ok(None)));
+        prop_assert_eq!(buf.len(), cut);
+    }
+}

@@ -1,0 +1,698 @@
+//! The test vectors of `docs/protocol.md`, checked against the codec.
+//!
+//! The vectors are read out of the document itself: every block fenced as
+//! ```` ```hex ```` and preceded by a `<!-- vector: NAME -->` marker. Each is
+//! decoded with the codec of the side that receives it, compared with the
+//! typed value below, and (for valid frames) re-encoded and compared byte for
+//! byte. A vector that is wrong, missing from the document, or unknown to this
+//! test fails it.
+
+use std::collections::BTreeMap;
+
+use bytes::BytesMut;
+use chinwag_proto::request::{
+    Admin, Bantalk, Broadcast, GetAllUser, Hello, Kickout, Logout, Reflect, Register, Shutdown,
+    ShutdownScope, Transfer, Unmute,
+};
+use chinwag_proto::server::{
+    DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo, Welcome,
+};
+use chinwag_proto::{
+    BodyError, ClientCodec, ErrorCode, FrameError, Limits, MessageId, MessageKind, NoticeKind,
+    Packet, Rejected, Request, RequestId, ServerCodec, ServerFrame, Timestamp,
+};
+use tokio_util::codec::{Decoder, Encoder};
+
+/// 2023-11-14T22:13:20Z, the base of every timestamp in the vectors.
+const T: u64 = 1_700_000_000_000;
+
+/// What decoding a vector must produce.
+enum Expect {
+    /// A request the server decodes; re-encoding gives the same bytes.
+    Req(u32, Request),
+    /// A server frame the client decodes; re-encoding gives the same bytes.
+    Srv(u32, ServerFrame),
+    /// A request frame the server skips whole, with this error.
+    ReqRejected(Rejected),
+    /// A server frame the client skips whole, with this error.
+    SrvRejected(Rejected),
+    /// A length prefix the server refuses: the stream ends.
+    TooLarge {
+        len: u32,
+        max: u32,
+    },
+    TooShort {
+        len: u32,
+    },
+    /// Not a whole frame yet: nothing is consumed.
+    Incomplete,
+}
+
+fn s(text: &str) -> chinwag_proto::ByteString {
+    text.into()
+}
+
+fn rejected(id: u32, frame_type: u8, error: BodyError) -> Rejected {
+    Rejected {
+        id: RequestId(id),
+        frame_type,
+        error,
+    }
+}
+
+fn expected() -> BTreeMap<&'static str, Expect> {
+    use Expect::*;
+    let mut v = BTreeMap::new();
+
+    // Requests.
+    v.insert(
+        "request/hello",
+        Req(
+            1,
+            Request::Hello(Hello {
+                version: 1,
+                client: s("chinwag-cli/0.1.0"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/register",
+        Req(
+            2,
+            Request::Register(Register {
+                name: s("alice"),
+                ip: s("10.0.0.7"),
+                port: 5555,
+                password: s(""),
+            }),
+        ),
+    );
+    v.insert(
+        "request/reflect",
+        Req(
+            3,
+            Request::Reflect(Reflect {
+                src: s(""),
+                content: s("hi"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/transfer",
+        Req(
+            4,
+            Request::Transfer(Transfer {
+                src: s("alice"),
+                dst: s("bob"),
+                content: s("你好"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/broadcast",
+        Req(
+            5,
+            Request::Broadcast(Broadcast {
+                src: s(""),
+                content: s("hello, everyone"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/getalluser",
+        Req(6, Request::GetAllUser(GetAllUser { src: s("") })),
+    );
+    v.insert(
+        "request/logout",
+        Req(7, Request::Logout(Logout { src: s("alice") })),
+    );
+    v.insert(
+        "request/admin",
+        Req(
+            8,
+            Request::Admin(Admin {
+                src: s(""),
+                password: s("s3cret"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/kickout",
+        Req(
+            9,
+            Request::Kickout(Kickout {
+                src: s(""),
+                dst: s("bob"),
+                reason: s("spam"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/bantalk",
+        Req(
+            10,
+            Request::Bantalk(Bantalk {
+                src: s(""),
+                dst: s("bob"),
+                duration_secs: 60,
+                reason: s("flooding"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/unmute",
+        Req(
+            11,
+            Request::Unmute(Unmute {
+                src: s(""),
+                dst: s("bob"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/shutdown",
+        Req(
+            12,
+            Request::Shutdown(Shutdown {
+                src: s(""),
+                scope: ShutdownScope::Node,
+                reason: s("maintenance"),
+            }),
+        ),
+    );
+    v.insert("request/ping", Req(13, Request::Ping));
+
+    // Server frames.
+    v.insert(
+        "server/welcome",
+        Srv(
+            1,
+            ServerFrame::Welcome(Welcome {
+                version: 1,
+                server: s("chinwagd/0.1.0"),
+                max_frame: Limits::DEFAULT.max_frame,
+                max_name: Limits::DEFAULT.max_name,
+                max_content: Limits::DEFAULT.max_content,
+                heartbeat_secs: 30,
+            }),
+        ),
+    );
+    v.insert(
+        "server/registered",
+        Srv(
+            2,
+            ServerFrame::Registered(Registered {
+                name: s("alice"),
+                role: Role::User,
+                muted: MuteState::NotMuted,
+                server_time: Timestamp(T),
+            }),
+        ),
+    );
+    v.insert(
+        "server/ok",
+        Srv(8, ServerFrame::ok("you are now an administrator")),
+    );
+    v.insert(
+        "server/error",
+        Srv(
+            4,
+            ServerFrame::error(ErrorCode::Muted, "you are muted for another 59s"),
+        ),
+    );
+    v.insert(
+        "server/error-frame-too-large",
+        Srv(
+            0,
+            ServerFrame::error(
+                ErrorCode::FrameTooLarge,
+                // Exactly what the server would say for `bad/oversized`.
+                FrameError::TooLarge {
+                    len: 8193,
+                    max: 8192,
+                }
+                .to_string(),
+            ),
+        ),
+    );
+    v.insert(
+        "server/sent",
+        Srv(
+            4,
+            ServerFrame::Sent(Sent {
+                id: MessageId(42),
+                ts: Timestamp(T + 123),
+                status: DeliveryStatus::Delivered,
+                recipients: 1,
+            }),
+        ),
+    );
+    v.insert(
+        "server/user-list",
+        Srv(
+            6,
+            ServerFrame::UserList(vec![
+                UserInfo {
+                    name: s("alice"),
+                    role: Role::Admin,
+                    muted: MuteState::NotMuted,
+                    addr: s("127.0.0.1:50412"),
+                    advertised: s("10.0.0.7:5555"),
+                    connected_at: Timestamp(T),
+                },
+                UserInfo {
+                    name: s("bob"),
+                    role: Role::User,
+                    muted: MuteState::Until(Timestamp(T + 60_000)),
+                    addr: s("127.0.0.1:50420"),
+                    advertised: s(""),
+                    connected_at: Timestamp(T + 5_000),
+                },
+            ]),
+        ),
+    );
+    v.insert(
+        "server/echo",
+        Srv(
+            3,
+            ServerFrame::Echo {
+                ts: Timestamp(T + 200),
+                content: s("hi"),
+            },
+        ),
+    );
+    v.insert(
+        "server/pong",
+        Srv(
+            13,
+            ServerFrame::Pong {
+                ts: Timestamp(T + 300),
+            },
+        ),
+    );
+    v.insert(
+        "server/message",
+        Srv(
+            0,
+            ServerFrame::Message(Message {
+                id: MessageId(42),
+                ts: Timestamp(T + 123),
+                kind: MessageKind::Direct,
+                from: s("alice"),
+                to: s("bob"),
+                text: s("你好"),
+            }),
+        ),
+    );
+    v.insert(
+        "server/message-broadcast",
+        Srv(
+            0,
+            ServerFrame::Message(Message {
+                id: MessageId(43),
+                ts: Timestamp(T + 400),
+                kind: MessageKind::Broadcast,
+                from: s("alice"),
+                to: s(""),
+                text: s("hello, everyone"),
+            }),
+        ),
+    );
+    v.insert(
+        "server/notice",
+        Srv(
+            0,
+            ServerFrame::Notice(Notice {
+                kind: NoticeKind::Muted,
+                ts: Timestamp(T),
+                actor: s("alice"),
+                subject: s("bob"),
+                until: MuteState::Until(Timestamp(T + 60_000)).to_wire(),
+                text: s("flooding"),
+            }),
+        ),
+    );
+    v.insert(
+        "server/notice-left",
+        Srv(
+            0,
+            ServerFrame::Notice(Notice {
+                kind: NoticeKind::Left,
+                ts: Timestamp(T + 500),
+                actor: s("alice"),
+                subject: s("bob"),
+                until: 0,
+                text: s("kicked by alice: spam"),
+            }),
+        ),
+    );
+    v.insert(
+        "server/notice-shutdown",
+        Srv(
+            0,
+            ServerFrame::Notice(Notice {
+                kind: NoticeKind::Shutdown,
+                ts: Timestamp(T + 1_000),
+                actor: s("alice"),
+                subject: s(""),
+                until: T + 11_000,
+                text: s("maintenance"),
+            }),
+        ),
+    );
+
+    // Bad input.
+    v.insert(
+        "bad/truncated",
+        ReqRejected(rejected(
+            20,
+            0x00,
+            BodyError::Truncated { field: "content" },
+        )),
+    );
+    v.insert(
+        "bad/trailing-bytes",
+        ReqRejected(rejected(21, 0x0b, BodyError::TrailingBytes { extra: 1 })),
+    );
+    v.insert(
+        "bad/oversized",
+        TooLarge {
+            len: 8193,
+            max: 8192,
+        },
+    );
+    v.insert("bad/too-short", TooShort { len: 3 });
+    v.insert(
+        "bad/unknown-type",
+        ReqRejected(rejected(23, 0x0d, BodyError::UnknownType(0x0d))),
+    );
+    v.insert(
+        "bad/wrong-direction",
+        ReqRejected(rejected(24, 0x81, BodyError::WrongDirection(0x81))),
+    );
+    v.insert(
+        "bad/magic",
+        ReqRejected(rejected(25, 0x0c, BodyError::BadMagic)),
+    );
+    v.insert(
+        "bad/dst-not-empty",
+        ReqRejected(rejected(26, 0x01, BodyError::MustBeEmpty { field: "dst" })),
+    );
+    v.insert(
+        "bad/invalid-utf8",
+        ReqRejected(rejected(
+            27,
+            0x07,
+            BodyError::InvalidUtf8 { field: "content" },
+        )),
+    );
+    v.insert("bad/incomplete", Incomplete);
+    v.insert(
+        "bad/unknown-event",
+        SrvRejected(rejected(0, 0x92, BodyError::UnknownType(0x92))),
+    );
+    v
+}
+
+/// Every vector of the document, by name, as bytes.
+fn vectors_in_doc() -> BTreeMap<String, Vec<u8>> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/protocol.md");
+    let doc = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let mut vectors = BTreeMap::new();
+    let mut lines = doc.lines().enumerate();
+    while let Some((n, line)) = lines.next() {
+        let Some(rest) = line.trim().strip_prefix("<!-- vector:") else {
+            continue;
+        };
+        let name = rest
+            .strip_suffix("-->")
+            .unwrap_or_else(|| panic!("line {}: unterminated vector marker", n + 1))
+            .trim()
+            .to_owned();
+        let fence = lines.find(|(_, l)| !l.trim().is_empty());
+        assert!(
+            matches!(fence, Some((_, l)) if l.trim() == "```hex"),
+            "vector {name} (line {}): the marker must be followed by a ```hex block",
+            n + 1
+        );
+        let mut hex = String::new();
+        let mut closed = false;
+        for (_, l) in lines.by_ref() {
+            if l.trim() == "```" {
+                closed = true;
+                break;
+            }
+            let code = l.split('#').next().unwrap_or("");
+            hex.extend(code.chars().filter(|c| !c.is_whitespace() && *c != '|'));
+        }
+        assert!(closed, "vector {name}: unterminated ```hex block");
+        let bytes = decode_hex(&hex).unwrap_or_else(|e| panic!("vector {name}: {e}"));
+        let previous = vectors.insert(name.clone(), bytes);
+        assert!(previous.is_none(), "vector {name} appears twice");
+    }
+    vectors
+}
+
+fn decode_hex(hex: &str) -> Result<Vec<u8>, String> {
+    if hex.len() % 2 == 1 {
+        return Err(format!("odd number of hex digits ({})", hex.len()));
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| format!("bad hex at {i}: {e}")))
+        .collect()
+}
+
+fn server_codec() -> ServerCodec {
+    ServerCodec::new(Limits::DEFAULT.max_frame)
+}
+
+fn check(name: &str, bytes: &[u8], expect: &Expect) {
+    let mut buf = BytesMut::from(bytes);
+    match expect {
+        Expect::Req(id, request) => {
+            let decoded = server_codec().decode(&mut buf);
+            let want = Packet::new(RequestId(*id), request.clone());
+            match decoded {
+                Ok(Some(Ok(packet))) => assert_eq!(packet, want, "{name}: decoded value"),
+                other => panic!("{name}: expected {want:?}, decoded {other:?}"),
+            }
+            assert!(buf.is_empty(), "{name}: {} bytes left over", buf.len());
+            let mut out = BytesMut::new();
+            ClientCodec::client()
+                .encode(&want, &mut out)
+                .unwrap_or_else(|e| panic!("{name}: encoding: {e}"));
+            assert_eq!(hex(&out), hex(bytes), "{name}: re-encoded bytes");
+        }
+        Expect::Srv(id, frame) => {
+            let decoded = ClientCodec::client().decode(&mut buf);
+            let want = Packet::new(RequestId(*id), frame.clone());
+            match decoded {
+                Ok(Some(Ok(packet))) => assert_eq!(packet, want, "{name}: decoded value"),
+                other => panic!("{name}: expected {want:?}, decoded {other:?}"),
+            }
+            assert!(buf.is_empty(), "{name}: {} bytes left over", buf.len());
+            let mut out = BytesMut::new();
+            server_codec()
+                .encode(&want, &mut out)
+                .unwrap_or_else(|e| panic!("{name}: encoding: {e}"));
+            assert_eq!(hex(&out), hex(bytes), "{name}: re-encoded bytes");
+        }
+        Expect::ReqRejected(want) => {
+            match server_codec().decode(&mut buf) {
+                Ok(Some(Err(rejected))) => assert_eq!(&rejected, want, "{name}"),
+                other => panic!("{name}: expected {want:?}, decoded {other:?}"),
+            }
+            assert!(
+                buf.is_empty(),
+                "{name}: the bad frame must be consumed whole"
+            );
+        }
+        Expect::SrvRejected(want) => {
+            match ClientCodec::client().decode(&mut buf) {
+                Ok(Some(Err(rejected))) => assert_eq!(&rejected, want, "{name}"),
+                other => panic!("{name}: expected {want:?}, decoded {other:?}"),
+            }
+            assert!(
+                buf.is_empty(),
+                "{name}: the bad frame must be consumed whole"
+            );
+        }
+        Expect::TooLarge { len, max } => match server_codec().decode(&mut buf) {
+            Err(FrameError::TooLarge { len: l, max: m }) => {
+                assert_eq!((l, m), (*len, *max), "{name}");
+                assert_eq!(
+                    FrameError::TooLarge { len: l, max: m }.code(),
+                    ErrorCode::FrameTooLarge
+                );
+            }
+            other => panic!("{name}: expected TooLarge, decoded {other:?}"),
+        },
+        Expect::TooShort { len } => match server_codec().decode(&mut buf) {
+            Err(e @ FrameError::TooShort { len: l }) => {
+                assert_eq!(l, *len, "{name}");
+                assert_eq!(e.code(), ErrorCode::FrameTooLarge);
+            }
+            other => panic!("{name}: expected TooShort, decoded {other:?}"),
+        },
+        Expect::Incomplete => {
+            match server_codec().decode(&mut buf) {
+                Ok(None) => {}
+                other => panic!("{name}: expected to need more bytes, decoded {other:?}"),
+            }
+            assert_eq!(&buf[..], bytes, "{name}: nothing may be consumed");
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn every_vector_in_the_spec_decodes_and_reencodes_exactly() {
+    let doc = vectors_in_doc();
+    let expected = expected();
+
+    let missing: Vec<_> = expected
+        .keys()
+        .filter(|name| !doc.contains_key(**name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "vectors missing from the spec: {missing:?}"
+    );
+    let unknown: Vec<_> = doc
+        .keys()
+        .filter(|name| !expected.contains_key(name.as_str()))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "vectors in the spec that this test does not check: {unknown:?}"
+    );
+
+    for (name, expect) in &expected {
+        check(name, &doc[*name], expect);
+    }
+}
+
+#[test]
+fn the_spec_has_a_vector_for_every_frame_type() {
+    use chinwag_proto::FrameType;
+    let expected = expected();
+    let mut seen = std::collections::HashSet::new();
+    for expect in expected.values() {
+        match expect {
+            Expect::Req(_, r) => seen.insert(r.frame_type()),
+            Expect::Srv(_, f) => seen.insert(f.frame_type()),
+            _ => false,
+        };
+    }
+    let all = (0..=u8::MAX).filter_map(FrameType::from_u8);
+    let missing: Vec<_> = all.filter(|t| !seen.contains(t)).collect();
+    assert!(
+        missing.is_empty(),
+        "frame types without a vector: {missing:?}"
+    );
+    assert_eq!(seen.len(), 13 + 10);
+}
+
+#[test]
+fn all_good_vectors_decode_as_one_stream() {
+    // The request vectors back to back, as a client would pipeline them.
+    let doc = vectors_in_doc();
+    let expected = expected();
+    let mut stream = BytesMut::new();
+    let mut want = Vec::new();
+    for (name, expect) in &expected {
+        if let Expect::Req(id, request) = expect {
+            stream.extend_from_slice(&doc[*name]);
+            want.push(Packet::new(RequestId(*id), request.clone()));
+        }
+    }
+    let mut codec = server_codec();
+    let mut got = Vec::new();
+    while let Some(item) = codec.decode(&mut stream).expect("stream error") {
+        got.push(item.expect("rejected frame"));
+    }
+    assert_eq!(got, want);
+    assert!(stream.is_empty());
+}
+
+/// The rows of the first table under the heading `heading`, split into cells.
+fn table_rows(heading: &str) -> Vec<Vec<String>> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/protocol.md");
+    let doc = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let section = doc
+        .split_once(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("no heading {heading:?} in the spec"))
+        .1;
+    section
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2) // header and separator
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().trim_matches('`').to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_error_code_table_matches_the_code() {
+    let rows = table_rows("### 8.1 Error codes");
+    let mut known = 0;
+    for row in &rows {
+        let code: u16 = row[0].parse().unwrap_or_else(|_| panic!("bad row {row:?}"));
+        let parsed = ErrorCode::from_u16(code);
+        assert_eq!(parsed.name(), row[1], "name of code {code}");
+        let closes = row[2].starts_with("yes");
+        assert_eq!(
+            parsed.closes_connection(),
+            closes,
+            "`closes` column of {}",
+            row[1]
+        );
+        known += 1;
+    }
+    // Every code the crate knows is in the table.
+    let in_crate = (0..=u16::MAX)
+        .filter(|c| !matches!(ErrorCode::from_u16(*c), ErrorCode::Other(_)))
+        .count();
+    assert_eq!(known, in_crate, "the table lists every code, once");
+}
+
+#[test]
+fn the_frame_type_table_matches_the_code() {
+    use chinwag_proto::FrameType;
+    let rows = table_rows("### 3.1 Frame types");
+    for row in &rows {
+        let number = u8::from_str_radix(row[0].trim_start_matches("0x"), 16)
+            .unwrap_or_else(|_| panic!("bad row {row:?}"));
+        let ty = FrameType::from_u8(number).unwrap_or_else(|| panic!("0x{number:02x} unknown"));
+        assert_eq!(
+            ty.name().to_ascii_uppercase(),
+            row[1].replace('_', ""),
+            "name of 0x{number:02x}"
+        );
+        let direction = if ty.is_request() {
+            "client -> server"
+        } else {
+            "server -> client"
+        };
+        assert_eq!(row[2], direction, "direction of {}", row[1]);
+    }
+    let in_crate = (0..=u8::MAX).filter_map(FrameType::from_u8).count();
+    assert_eq!(
+        rows.len(),
+        in_crate,
+        "the table lists every frame type, once"
+    );
+}
