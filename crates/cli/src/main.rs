@@ -1,1 +1,344 @@
-fn main() {}
+//! `chinwag`: the command-line client.
+//!
+//! - `main.rs`: the clap types and the dispatch.
+//! - [`oneshot`]: commands that connect, do one thing and log out.
+//! - [`listen`]: stay connected and print events.
+//! - [`line`]: the interactive line mode (no command given).
+//! - [`render`]: how events, users and errors look, for humans and as JSON.
+//! - [`session`]: connecting and registering.
+//! - [`exit`]: the exit codes.
+
+mod exit;
+mod line;
+mod listen;
+mod oneshot;
+mod render;
+mod session;
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::exit::{Exit, Failure};
+use crate::oneshot::AdminAction;
+use crate::render::{Clock, Format};
+use crate::session::Target;
+
+const ABOUT: &str = "Talk on a chinwag chat server.";
+
+const LONG_ABOUT: &str = "\
+Talk on a chinwag chat server.
+
+Every command connects to the server, registers as --name, does its work and
+logs out. Without a command, chinwag reads lines from stdin: a line is sent to
+everyone, a line starting with / is a command (/help lists them). Input can be
+piped; at its end chinwag logs out and exits.";
+
+const EXAMPLES: &str = "\
+Examples:
+  chinwag --name alice                         chat interactively (/help for commands)
+  chinwag --name alice send bob see you at 5   send a direct message
+  chinwag --name alice broadcast lunch time    send a message to everyone
+  chinwag --name alice users --json            who is online, as JSON
+  chinwag --name alice listen --json | jq .    follow messages from a script
+  echo hello | chinwag --name alice            send piped lines, then log out
+  CHINWAG_ADMIN_PASSWORD=... chinwag --name root admin mute bob --for 10m --reason spam
+
+Environment:
+  CHINWAG_SERVER, CHINWAG_NAME, CHINWAG_PASSWORD and CHINWAG_ADMIN_PASSWORD stand
+  in for the options of the same name.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chinwag",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = exit::HELP,
+    after_long_help = format!("{EXAMPLES}\n\n{}", exit::HELP),
+)]
+struct Cli {
+    /// The server's address, HOST:PORT.
+    #[arg(
+        long,
+        short,
+        value_name = "ADDR",
+        env = "CHINWAG_SERVER",
+        default_value = "127.0.0.1:7070",
+        global = true
+    )]
+    server: String,
+
+    /// The name to register as: 1 to 32 letters, digits, '_' or '-',
+    /// starting with a letter. Required.
+    #[arg(long, short, value_name = "NAME", env = "CHINWAG_NAME", global = true)]
+    name: Option<String>,
+
+    /// The password of a registered name; without it you join as a guest.
+    #[arg(
+        long,
+        value_name = "PW",
+        env = "CHINWAG_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
+    password: Option<String>,
+
+    /// Show times in UTC rather than local time.
+    #[arg(long, global = true)]
+    utc: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Send a direct message to one user.
+    #[command(after_help = "Example: chinwag --name alice send bob see you at 5")]
+    Send {
+        /// Who gets the message.
+        to: String,
+        /// The message; several words are joined with spaces.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        text: Vec<String>,
+    },
+    /// Send a message to everyone online.
+    #[command(after_help = "Example: chinwag --name alice broadcast lunch time")]
+    Broadcast {
+        /// The message; several words are joined with spaces.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        text: Vec<String>,
+    },
+    /// List the users online.
+    ///
+    /// Shows each user's name, role and mute; administrators also see the
+    /// address and how long each user has been connected.
+    Users {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Have the server echo a text back, and show the round-trip time.
+    Echo {
+        /// The text; several words are joined with spaces.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        text: Vec<String>,
+    },
+    /// Stay connected and print every message and notice, one per line.
+    ///
+    /// Exits 0 when the server shuts down or on Ctrl-C (after logging out),
+    /// 4 when kicked, 3 when the connection is lost otherwise.
+    Listen {
+        /// Print one JSON object per line: {"type":"message"|"notice"|"error", ...}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Administer the server: register, become administrator, then act.
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct AdminArgs {
+    /// The server's administrator password.
+    #[arg(
+        long,
+        value_name = "PW",
+        env = "CHINWAG_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
+    admin_password: String,
+
+    #[command(subcommand)]
+    action: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Disconnect a user.
+    Kick {
+        /// Who to kick.
+        #[arg(value_name = "NAME")]
+        user: String,
+        /// Why; shown to the user.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Stop a user from sending messages.
+    #[command(
+        after_help = "Example: chinwag --name root admin mute bob --for 1h30m --reason flooding"
+    )]
+    Mute {
+        /// Who to mute.
+        #[arg(value_name = "NAME")]
+        user: String,
+        /// How long, like 30s, 10m or 1h30m; without it, until lifted.
+        #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+        duration: Option<Duration>,
+        /// Why; shown to the user.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Lift a mute.
+    Unmute {
+        /// Who may talk again.
+        #[arg(value_name = "NAME")]
+        user: String,
+    },
+    /// Shut the server down; everyone is told, then disconnected.
+    Shutdown {
+        /// Why; shown to everyone.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let Some(name) = cli.name.clone() else {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "--name NAME (or CHINWAG_NAME) is required",
+            )
+            .exit();
+    };
+    let target = Target {
+        server: cli.server.clone(),
+        name,
+        password: cli.password.clone(),
+    };
+    let exit = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(dispatch(cli, target)),
+        Err(error) => Err(Failure {
+            exit: Exit::Refused,
+            message: format!("cannot start the runtime: {error}"),
+        }),
+    };
+    let code = match exit {
+        Ok(exit) => exit.code(),
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            failure.exit.code()
+        }
+    };
+    let _ = std::io::stdout().flush();
+    // Exit at once: the stdin reader thread of the line mode may still be
+    // blocked in a read.
+    std::process::exit(code);
+}
+
+async fn dispatch(cli: Cli, target: Target) -> Result<Exit, Failure> {
+    let clock = if cli.utc { Clock::Utc } else { Clock::Local };
+    let Some(command) = cli.command else {
+        return line::run(&target, clock).await;
+    };
+    match command {
+        Command::Send { to, text } => oneshot::send(&target, &to, &text.join(" ")).await,
+        Command::Broadcast { text } => oneshot::broadcast(&target, &text.join(" ")).await,
+        Command::Users { json } => oneshot::users(&target, json).await,
+        Command::Echo { text } => oneshot::echo(&target, &text.join(" ")).await,
+        Command::Listen { json } => {
+            let format = if json {
+                Format::Json
+            } else {
+                Format::Human(clock)
+            };
+            listen::run(&target, format).await
+        }
+        Command::Admin(AdminArgs {
+            admin_password,
+            action,
+        }) => {
+            let action = match action {
+                AdminCommand::Kick { user, reason } => AdminAction::Kick { name: user, reason },
+                AdminCommand::Mute {
+                    user,
+                    duration,
+                    reason,
+                } => AdminAction::Mute {
+                    name: user,
+                    duration,
+                    reason,
+                },
+                AdminCommand::Unmute { user } => AdminAction::Unmute { name: user },
+                AdminCommand::Shutdown { reason } => AdminAction::Shutdown { reason },
+            };
+            oneshot::admin(&target, &admin_password, action).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn words_are_collected_even_with_dashes() {
+        let cli = Cli::try_parse_from(["chinwag", "--name", "a", "send", "bob", "-5", "degrees"])
+            .unwrap();
+        match cli.command {
+            Some(Command::Send { to, text }) => assert_eq!(
+                (to.as_str(), text.join(" ").as_str()),
+                ("bob", "-5 degrees")
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_target_user_does_not_clobber_the_global_name() {
+        let cli = Cli::try_parse_from([
+            "chinwag",
+            "--name",
+            "root",
+            "admin",
+            "--admin-password",
+            "pw",
+            "kick",
+            "bob",
+        ])
+        .unwrap();
+        assert_eq!(cli.name.as_deref(), Some("root"));
+        match cli.command {
+            Some(Command::Admin(AdminArgs {
+                action: AdminCommand::Kick { user, .. },
+                ..
+            })) => assert_eq!(user, "bob"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn mute_takes_a_humantime_duration() {
+        let cli = Cli::try_parse_from([
+            "chinwag",
+            "-n",
+            "root",
+            "admin",
+            "--admin-password",
+            "pw",
+            "mute",
+            "bob",
+            "--for",
+            "1h30m",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Admin(AdminArgs {
+                action: AdminCommand::Mute { duration, .. },
+                ..
+            })) => assert_eq!(duration, Some(Duration::from_secs(5400))),
+            other => panic!("{other:?}"),
+        }
+    }
+}

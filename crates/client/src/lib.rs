@@ -1,1 +1,41 @@
-//! chinwag client library (being written).
+//! An async client for chinwag.
+//!
+//! [`Client::connect`] opens a connection, says HELLO and returns two
+//! halves: a cheap, cloneable [`Client`] handle that sends requests and
+//! waits for their replies, and an [`Events`] receiver for what the server
+//! sends on its own (messages, notices, errors, and the end of the
+//! connection).
+//!
+//! - [`client`] holds the handle, with one method per request.
+//! - [`connection`] is the owner task that holds the socket, matches
+//!   replies to requests by id, batches writes and sends heartbeats.
+//! - [`event`] has [`Event`] and the [`Events`] receiver.
+//! - [`error`] has [`ClientError`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), chinwag_client::ClientError> {
+//! use chinwag_client::{Client, ConnectOptions, Event};
+//!
+//! let (client, mut events) = Client::connect("127.0.0.1:7070", ConnectOptions::default()).await?;
+//! client.register("alice", None).await?;
+//! client.broadcast("hello, everyone").await?;
+//! while let Some(event) = events.recv().await {
+//!     if let Event::Message(m) = event {
+//!         println!("{} says {}", m.from, m.text);
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod client;
+pub mod connection;
+pub mod error;
+pub mod event;
+
+pub use chinwag_proto::server::{
+    DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo, Welcome,
+};
+pub use chinwag_proto::{ErrorCode, MessageKind, NoticeKind, Request, ServerFrame, Timestamp};
+pub use client::{Client, ConnectOptions, Echo};
+pub use error::ClientError;
+pub use event::{Event, Events};

@@ -1,0 +1,338 @@
+//! The interactive line mode: read lines from stdin, print events as they
+//! arrive. A line is a broadcast unless it starts with `/`.
+//!
+//! Events are printed by their own task, so that a command waiting for its
+//! reply never stops the events (and the replies behind them) from being
+//! read.
+
+use std::io::{BufRead, IsTerminal};
+use std::time::Duration;
+
+use chinwag_client::{Client, ClientError, Message, MessageKind, Sent, Timestamp};
+use tokio::sync::mpsc;
+
+use crate::exit::{Exit, Failure};
+use crate::listen::{self, Ending};
+use crate::render::{self, Clock, Format};
+use crate::session::{self, Target, print_line};
+
+pub const HELP: &str = "\
+commands:
+  TEXT                      send TEXT to everyone
+  /all TEXT                 the same
+  /msg NAME TEXT            send TEXT to NAME only
+  /users                    list who is online
+  /echo TEXT                have the server echo TEXT, and show the round trip
+  /admin PASSWORD           become an administrator
+  /kick NAME [REASON]       disconnect NAME (administrators)
+  /mute NAME [FOR] [REASON] mute NAME for FOR (e.g. 10m), or until lifted (administrators)
+  /unmute NAME              let NAME talk again (administrators)
+  /shutdown [REASON]        stop the server (administrators)
+  /help                     this list
+  /quit                     log out and exit (end of input does the same)";
+
+/// One line of input, understood.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Line {
+    Empty,
+    Broadcast(String),
+    Msg {
+        to: String,
+        text: String,
+    },
+    Users,
+    Echo(String),
+    Admin(String),
+    Kick {
+        name: String,
+        reason: String,
+    },
+    Mute {
+        name: String,
+        duration: Option<Duration>,
+        reason: String,
+    },
+    Unmute(String),
+    Shutdown(String),
+    Help,
+    Quit,
+}
+
+/// Understands a line, or says what is wrong with it.
+pub fn parse(line: &str) -> Result<Line, String> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    let Some(command) = line.strip_prefix('/') else {
+        return Ok(if line.trim().is_empty() {
+            Line::Empty
+        } else {
+            Line::Broadcast(line.to_owned())
+        });
+    };
+    let (verb, rest) = split_word(command);
+    let usage = |u: &str| format!("usage: {u}");
+    Ok(match verb {
+        "all" if !rest.is_empty() => Line::Broadcast(rest.to_owned()),
+        "all" => return Err(usage("/all TEXT")),
+        "msg" => match split_word(rest) {
+            (to, text) if !to.is_empty() && !text.is_empty() => Line::Msg {
+                to: to.to_owned(),
+                text: text.to_owned(),
+            },
+            _ => return Err(usage("/msg NAME TEXT")),
+        },
+        "users" => Line::Users,
+        "echo" if !rest.is_empty() => Line::Echo(rest.to_owned()),
+        "echo" => return Err(usage("/echo TEXT")),
+        "admin" if !rest.is_empty() => Line::Admin(rest.to_owned()),
+        "admin" => return Err(usage("/admin PASSWORD")),
+        "kick" => match split_word(rest) {
+            ("", _) => return Err(usage("/kick NAME [REASON]")),
+            (name, reason) => Line::Kick {
+                name: name.to_owned(),
+                reason: reason.to_owned(),
+            },
+        },
+        "mute" => match split_word(rest) {
+            ("", _) => return Err(usage("/mute NAME [DURATION] [REASON]")),
+            (name, rest) => {
+                let (first, after) = split_word(rest);
+                let (duration, reason) = match humantime::parse_duration(first) {
+                    Ok(d) => (Some(d), after),
+                    Err(_) => (None, rest),
+                };
+                Line::Mute {
+                    name: name.to_owned(),
+                    duration,
+                    reason: reason.to_owned(),
+                }
+            }
+        },
+        "unmute" => match split_word(rest) {
+            ("", _) => return Err(usage("/unmute NAME")),
+            (name, _) => Line::Unmute(name.to_owned()),
+        },
+        "shutdown" => Line::Shutdown(rest.to_owned()),
+        "help" | "?" => Line::Help,
+        "quit" | "exit" => Line::Quit,
+        other => {
+            return Err(format!(
+                "unknown command /{other}; /help lists the commands"
+            ));
+        }
+    })
+}
+
+/// The first word and the rest, both trimmed.
+fn split_word(text: &str) -> (&str, &str) {
+    let text = text.trim_start();
+    match text.split_once(char::is_whitespace) {
+        Some((word, rest)) => (word, rest.trim()),
+        None => (text, ""),
+    }
+}
+
+pub async fn run(target: &Target, clock: Clock) -> Result<Exit, Failure> {
+    let (client, events) = session::open(target).await?;
+    let me = client.name().unwrap_or_else(|| target.name.clone());
+    if std::io::stdin().is_terminal() {
+        let _ = print_line(&format!(
+            "connected to {} as {me}; /help lists the commands",
+            target.server
+        ));
+    }
+    let mut printer = tokio::spawn(async move {
+        let mut events = events;
+        listen::print_events(&mut events, Format::Human(clock)).await
+    });
+    let mut lines = stdin_lines();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let ending = loop {
+        tokio::select! {
+            ending = &mut printer => break ending.unwrap_or(Ending::Lost(None)),
+            line = lines.recv() => {
+                let Some(line) = line else { break Ending::Finished };
+                let line = match parse(&line) {
+                    Ok(Line::Quit) => break Ending::Finished,
+                    Ok(line) => execute(&client, &me, clock, line).await,
+                    Err(problem) => Some(format!("! {problem}")),
+                };
+                if line.is_some_and(|text| print_line(&text).is_err()) {
+                    break Ending::StdoutClosed;
+                }
+            }
+            _ = &mut ctrl_c => break Ending::Finished,
+        }
+    };
+    if ending.wants_logout() {
+        session::logout(&client).await;
+    }
+    ending.exit()
+}
+
+/// Runs one command; returns what to print.
+async fn execute(client: &Client, me: &str, clock: Clock, line: Line) -> Option<String> {
+    let result = match line {
+        Line::Empty | Line::Quit => return None,
+        Line::Help => Ok(HELP.to_owned()),
+        Line::Broadcast(text) => client
+            .broadcast(&text)
+            .await
+            .map(|sent| own_message(sent, me, "", &text, clock)),
+        Line::Msg { to, text } => client
+            .send(&to, &text)
+            .await
+            .map(|sent| own_message(sent, me, &to, &text, clock)),
+        Line::Users => client.users().await.map(|users| {
+            render::users_table(&users, Timestamp::now())
+                .trim_end()
+                .to_owned()
+        }),
+        Line::Echo(text) => client.echo(&text).await.map(|echo| {
+            format!(
+                "echo: {} (rtt {:.3} ms)",
+                render::sanitize(&echo.content),
+                echo.rtt.as_secs_f64() * 1e3
+            )
+        }),
+        Line::Admin(password) => client
+            .admin(&password)
+            .await
+            .map(|()| "you are now an administrator".to_owned()),
+        Line::Kick { name, reason } => client
+            .kick(&name, &reason)
+            .await
+            .map(|()| format!("kicked {name}")),
+        Line::Mute {
+            name,
+            duration,
+            reason,
+        } => client
+            .mute(&name, duration, &reason)
+            .await
+            .map(|()| match duration {
+                Some(d) => format!("muted {name} for {}", render::duration(d)),
+                None => format!("muted {name} until lifted"),
+            }),
+        Line::Unmute(name) => client
+            .unmute(&name)
+            .await
+            .map(|()| format!("unmuted {name}")),
+        Line::Shutdown(reason) => client
+            .shutdown(&reason)
+            .await
+            .map(|()| "the server is shutting down".to_owned()),
+    };
+    Some(match result {
+        Ok(text) => text,
+        Err(ClientError::Server { message, .. }) => format!("! {}", render::sanitize(&message)),
+        Err(other) => format!("! {other}"),
+    })
+}
+
+/// Our own message as the others see it, so the conversation reads whole.
+fn own_message(sent: Sent, me: &str, to: &str, text: &str, clock: Clock) -> String {
+    let kind = if to.is_empty() {
+        MessageKind::Broadcast
+    } else {
+        MessageKind::Direct
+    };
+    let message = Message {
+        id: sent.id,
+        ts: sent.ts,
+        kind,
+        from: me.into(),
+        to: to.into(),
+        text: text.into(),
+    };
+    render::message(&message, clock)
+}
+
+/// Lines of stdin, read on a thread of their own: a blocking read must not
+/// hold up the runtime, and the process may exit while one is pending.
+/// The channel closes at end of input.
+fn stdin_lines() -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel(16);
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match stdin.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf).into_owned();
+                    if tx.blocking_send(line).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_lines_are_broadcasts() {
+        assert_eq!(
+            parse("hello there\n"),
+            Ok(Line::Broadcast("hello there".into()))
+        );
+        assert_eq!(parse("   \r\n"), Ok(Line::Empty));
+        assert_eq!(parse("/all  hi"), Ok(Line::Broadcast("hi".into())));
+    }
+
+    #[test]
+    fn slash_commands() {
+        assert_eq!(
+            parse("/msg bob how are you"),
+            Ok(Line::Msg {
+                to: "bob".into(),
+                text: "how are you".into()
+            })
+        );
+        assert_eq!(parse("/users"), Ok(Line::Users));
+        assert_eq!(parse("/echo  x y"), Ok(Line::Echo("x y".into())));
+        assert_eq!(parse("/admin s3cret"), Ok(Line::Admin("s3cret".into())));
+        assert_eq!(
+            parse("/kick bob spamming again"),
+            Ok(Line::Kick {
+                name: "bob".into(),
+                reason: "spamming again".into()
+            })
+        );
+        assert_eq!(
+            parse("/mute bob 1h30m too loud"),
+            Ok(Line::Mute {
+                name: "bob".into(),
+                duration: Some(Duration::from_secs(5400)),
+                reason: "too loud".into()
+            })
+        );
+        assert_eq!(
+            parse("/mute bob too loud"),
+            Ok(Line::Mute {
+                name: "bob".into(),
+                duration: None,
+                reason: "too loud".into()
+            })
+        );
+        assert_eq!(parse("/unmute bob"), Ok(Line::Unmute("bob".into())));
+        assert_eq!(parse("/quit"), Ok(Line::Quit));
+        assert_eq!(parse("/help"), Ok(Line::Help));
+    }
+
+    #[test]
+    fn bad_commands_say_why() {
+        assert_eq!(parse("/msg bob"), Err("usage: /msg NAME TEXT".into()));
+        assert_eq!(parse("/kick"), Err("usage: /kick NAME [REASON]".into()));
+        assert_eq!(
+            parse("/frobnicate"),
+            Err("unknown command /frobnicate; /help lists the commands".into())
+        );
+    }
+}

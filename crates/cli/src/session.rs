@@ -1,0 +1,52 @@
+//! Connecting and registering, shared by every command.
+
+use std::io::Write;
+use std::time::Duration;
+
+use chinwag_client::{Client, ConnectOptions, Events};
+
+use crate::exit::Failure;
+
+/// How long a polite LOGOUT may take before the program exits anyway.
+const LOGOUT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where to connect and who to be.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub server: String,
+    pub name: String,
+    pub password: Option<String>,
+}
+
+/// Connects, says HELLO and registers as `target.name`.
+pub async fn open(target: &Target) -> Result<(Client, Events), Failure> {
+    let opts = ConnectOptions {
+        client_name: concat!("chinwag-cli/", env!("CARGO_PKG_VERSION")).to_owned(),
+        ..ConnectOptions::default()
+    };
+    let (client, events) = Client::connect(target.server.as_str(), opts)
+        .await
+        .map_err(|e| match e {
+            chinwag_client::ClientError::Server { .. } => Failure::from(e),
+            other => {
+                Failure::connection(format!("could not connect to {}: {other}", target.server))
+            }
+        })?;
+    let password = target.password.as_deref().filter(|p| !p.is_empty());
+    client.register(&target.name, password).await?;
+    Ok((client, events))
+}
+
+/// LOGOUT, without waiting long and without caring whether it worked: the
+/// program is about to exit either way.
+pub async fn logout(client: &Client) {
+    let _ = tokio::time::timeout(LOGOUT_TIMEOUT, client.logout()).await;
+}
+
+/// Prints one line on stdout and flushes it, so that a pipe sees each line
+/// as it happens. An error means stdout is gone (a closed pipe).
+pub fn print_line(line: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()
+}
