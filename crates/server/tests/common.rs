@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+#[path = "common/raw.rs"]
 pub mod raw;
 
 use std::net::SocketAddr;
