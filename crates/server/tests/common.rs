@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+#[path = "common/daemon.rs"]
+pub mod daemon;
 #[path = "common/raw.rs"]
 pub mod raw;
 

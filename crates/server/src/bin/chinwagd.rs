@@ -106,14 +106,15 @@ async fn main() -> anyhow::Result<()> {
     if let Some(addr) = server.metrics_addr() {
         tracing::info!(%addr, "metrics listening");
     }
-    // The plain listener (if any) is logged first: scripts that read the
-    // first "chinwagd listening" line get the plain address.
-    let mut listeners = server.listen_addrs()?;
-    listeners.sort_by_key(|l| l.tls);
-    for listener in listeners {
-        let transport = if listener.tls { "tls" } else { "tcp" };
-        tracing::info!(transport, addr = %listener.addr, "chinwagd listening");
+    // The main listener (--listen) is logged last, so that a script that
+    // reads the log up to "chinwagd listening" has seen every address.
+    let listeners = server.listen_addrs()?;
+    for extra in &listeners[1..] {
+        tracing::info!(addr = %extra.addr, "TLS listening");
     }
+    let main = listeners[0];
+    let transport = if main.tls { "tls" } else { "tcp" };
+    tracing::info!(transport = %transport, addr = %main.addr, "chinwagd listening");
 
     let handle = server.handle();
     tokio::spawn(async move {
