@@ -52,8 +52,8 @@ Examples:
   CHINWAG_ADMIN_PASSWORD=... chinwag --name root admin mute bob --for 10m --reason spam
 
 Environment:
-  CHINWAG_SERVER, CHINWAG_NAME, CHINWAG_PASSWORD and CHINWAG_ADMIN_PASSWORD stand
-  in for the options of the same name.";
+  CHINWAG_SERVER, CHINWAG_NAME, CHINWAG_PASSWORD, CHINWAG_ADMIN_PASSWORD and
+  CHINWAG_CA_FILE stand in for the options of the same name.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -94,6 +94,16 @@ struct Cli {
     /// Show times in UTC rather than local time.
     #[arg(long, global = true)]
     utc: bool,
+
+    /// Connect over TLS, trusting the system's root certificates (or
+    /// --ca-file).
+    #[arg(long, env = "CHINWAG_TLS", global = true)]
+    tls: bool,
+
+    /// Connect over TLS, trusting the certificate authorities in this PEM
+    /// file (for `chinwagd cert`, its ca.pem). Implies --tls.
+    #[arg(long, value_name = "FILE", env = "CHINWAG_CA_FILE", global = true)]
+    ca_file: Option<std::path::PathBuf>,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -214,6 +224,10 @@ fn main() {
         server: cli.server.clone(),
         name,
         password: cli.password.clone(),
+        tls: (cli.tls || cli.ca_file.is_some()).then(|| chinwag_client::TlsOptions {
+            ca_file: cli.ca_file.clone(),
+            server_name: None,
+        }),
     };
     let exit = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

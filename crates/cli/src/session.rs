@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use chinwag_client::{Client, ConnectOptions, Events};
+use chinwag_client::{Client, ConnectOptions, Events, TlsOptions};
 
 use crate::exit::Failure;
 
@@ -16,6 +16,8 @@ pub struct Target {
     pub server: String,
     pub name: String,
     pub password: Option<String>,
+    /// Connect over TLS with these options.
+    pub tls: Option<TlsOptions>,
 }
 
 /// Connects, says HELLO and registers as `target.name`.
@@ -24,14 +26,14 @@ pub async fn open(target: &Target) -> Result<(Client, Events), Failure> {
         client_name: concat!("chinwag-cli/", env!("CARGO_PKG_VERSION")).to_owned(),
         ..ConnectOptions::default()
     };
-    let (client, events) = Client::connect(target.server.as_str(), opts)
-        .await
-        .map_err(|e| match e {
-            chinwag_client::ClientError::Server { .. } => Failure::from(e),
-            other => {
-                Failure::connection(format!("could not connect to {}: {other}", target.server))
-            }
-        })?;
+    let connected = match &target.tls {
+        Some(tls) => Client::connect_tls(&target.server, tls, opts).await,
+        None => Client::connect(target.server.as_str(), opts).await,
+    };
+    let (client, events) = connected.map_err(|e| match e {
+        chinwag_client::ClientError::Server { .. } => Failure::from(e),
+        other => Failure::connection(format!("could not connect to {}: {other}", target.server)),
+    })?;
     let password = target.password.as_deref().filter(|p| !p.is_empty());
     client.register(&target.name, password).await?;
     Ok((client, events))

@@ -99,8 +99,26 @@ impl Client {
         Client::connect_stream(stream, opts).await
     }
 
-    /// Says HELLO over an already open stream (a duplex pipe in tests, TLS
-    /// later) and starts the connection's owner task.
+    /// Connects over TCP, then TLS (checking the server's certificate as
+    /// `tls` says), and says HELLO. `addr` is `host:port`; the host is the
+    /// name the certificate must be valid for, unless `tls` names another.
+    pub async fn connect_tls(
+        addr: &str,
+        tls: &crate::tls::TlsOptions,
+        opts: ConnectOptions,
+    ) -> Result<(Client, Events), ClientError> {
+        let connector = crate::tls::connector(tls)?;
+        let name = crate::tls::server_name(addr, tls)?;
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let stream = tokio::time::timeout(opts.handshake_timeout, connector.connect(name, stream))
+            .await
+            .map_err(|_| ClientError::Protocol("the TLS handshake timed out".into()))??;
+        Client::connect_stream(stream, opts).await
+    }
+
+    /// Says HELLO over an already open stream (a duplex pipe in tests, a
+    /// TLS stream) and starts the connection's owner task.
     pub async fn connect_stream<S>(
         stream: S,
         opts: ConnectOptions,

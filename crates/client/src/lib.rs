@@ -11,6 +11,7 @@
 //!   replies to requests by id, batches writes and sends heartbeats.
 //! - [`event`] has [`Event`] and the [`Events`] receiver.
 //! - [`error`] has [`ClientError`].
+//! - [`tls`] has the options of [`Client::connect_tls`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), chinwag_client::ClientError> {
@@ -31,6 +32,7 @@ pub mod client;
 pub mod connection;
 pub mod error;
 pub mod event;
+pub mod tls;
 
 pub use chinwag_proto::server::{
     DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo, Welcome,
@@ -39,3 +41,4 @@ pub use chinwag_proto::{ErrorCode, MessageKind, NoticeKind, Request, ServerFrame
 pub use client::{Client, ConnectOptions, Echo};
 pub use error::ClientError;
 pub use event::{Event, Events};
+pub use tls::TlsOptions;

@@ -97,6 +97,9 @@ error_codes! {
     ShuttingDown = 402,
     /// The client did not read fast enough and was cut off.
     SlowConsumer = 403,
+    /// The client's address has as many connections open as the server
+    /// allows.
+    TooManyConnections = 404,
 
     /// A bug or unexpected failure in the server.
     Internal = 500,
@@ -117,6 +120,7 @@ impl ErrorCode {
                 | ErrorCode::TooManyErrors
                 | ErrorCode::ServerBusy
                 | ErrorCode::SlowConsumer
+                | ErrorCode::TooManyConnections
         )
     }
 }

@@ -52,18 +52,34 @@ impl std::fmt::Debug for AdminSecret {
 }
 
 /// Slows down repeated wrong passwords on one connection: the first
-/// [`Throttle::FREE_ATTEMPTS`] failures are free, then each further failure
-/// locks the door for twice as long as the last (1 s, 2 s, 4 s, ... up to
-/// 5 min). Time is passed in, so this is tested without sleeping.
-#[derive(Clone, Debug, Default)]
+/// `free_attempts` failures (default [`Throttle::FREE_ATTEMPTS`], the
+/// server setting `password_free_attempts`) are free, then each further
+/// failure locks the door for twice as long as the last (1 s, 2 s, 4 s, ...
+/// up to 5 min). Time is passed in, so this is tested without sleeping.
+#[derive(Clone, Debug)]
 pub struct Throttle {
+    free_attempts: u32,
     failures: u32,
     locked_until: Option<Instant>,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle::new(Throttle::FREE_ATTEMPTS)
+    }
 }
 
 impl Throttle {
     pub const FREE_ATTEMPTS: u32 = 3;
     const MAX_LOCK: Duration = Duration::from_secs(300);
+
+    pub fn new(free_attempts: u32) -> Throttle {
+        Throttle {
+            free_attempts: free_attempts.max(1),
+            failures: 0,
+            locked_until: None,
+        }
+    }
 
     /// `Err(wait)` while locked.
     pub fn check(&self, now: Instant) -> Result<(), Duration> {
@@ -75,15 +91,16 @@ impl Throttle {
 
     pub fn failed(&mut self, now: Instant) {
         self.failures += 1;
-        if self.failures >= Self::FREE_ATTEMPTS {
-            let doublings = (self.failures - Self::FREE_ATTEMPTS).min(16);
+        if self.failures >= self.free_attempts {
+            let doublings = (self.failures - self.free_attempts).min(16);
             let lock = Duration::from_secs(1 << doublings).min(Self::MAX_LOCK);
             self.locked_until = Some(now + lock);
         }
     }
 
     pub fn succeeded(&mut self) {
-        *self = Throttle::default();
+        self.failures = 0;
+        self.locked_until = None;
     }
 }
 
@@ -128,5 +145,13 @@ mod tests {
         assert_eq!(throttle.check(t1), Err(Duration::from_secs(300)));
         throttle.succeeded();
         assert_eq!(throttle.check(t1), Ok(()));
+    }
+
+    #[test]
+    fn free_attempts_are_configurable() {
+        let t0 = Instant::now();
+        let mut throttle = Throttle::new(1);
+        throttle.failed(t0);
+        assert_eq!(throttle.check(t0), Err(Duration::from_secs(1)));
     }
 }

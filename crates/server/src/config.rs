@@ -9,6 +9,8 @@ use chinwag_proto::Limits;
 use chinwag_proto::limits::MAX_FIELD_LEN;
 use serde::Deserialize;
 
+use crate::ratelimit::RateLimits;
+
 /// The resolved configuration the server runs with.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -38,6 +40,34 @@ pub struct Config {
     /// users are online: beyond that, announcing every arrival to every user
     /// costs more than it is worth.
     pub presence_limit: usize,
+    /// Most connections at once from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Apply `max_connections_per_ip` to loopback addresses too (they are
+    /// exempt by default: local tools and benchmarks).
+    pub limit_loopback: bool,
+    /// Per-connection flood control.
+    pub rate: RateLimits,
+    /// REGISTER attempts allowed on one connection before it is closed.
+    pub max_register_attempts: u32,
+    /// Wrong passwords allowed on one connection before each further one
+    /// locks it out for a while (1 s, doubling up to 5 min).
+    pub password_free_attempts: u32,
+    /// Certificate chain (PEM) for TLS; needs `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for TLS; needs `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Where to serve TLS. `None` with `tls` set: `listen` itself is TLS
+    /// and there is no plain listener.
+    pub tls_listen: Option<String>,
+    /// Where to serve `/metrics` and `/healthz`; off when `None`.
+    pub metrics_listen: Option<String>,
+}
+
+/// The PEM files of a TLS listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for Config {
@@ -55,6 +85,15 @@ impl Default for Config {
             max_connections: 20_000,
             max_bad_frames: 10,
             presence_limit: 1000,
+            max_connections_per_ip: 64,
+            limit_loopback: false,
+            rate: RateLimits::DEFAULT,
+            max_register_attempts: 10,
+            password_free_attempts: 3,
+            tls_cert: None,
+            tls_key: None,
+            tls_listen: None,
+            metrics_listen: None,
         }
     }
 }
@@ -62,6 +101,14 @@ impl Default for Config {
 impl Config {
     pub fn idle_timeout(&self) -> Duration {
         self.heartbeat * 2
+    }
+
+    /// The TLS files, when both are set.
+    pub fn tls(&self) -> Option<TlsFiles> {
+        Some(TlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+        })
     }
 
     /// Checks that the values make sense together.
@@ -87,6 +134,37 @@ impl Config {
         }
         if self.admin_password.as_deref() == Some("") {
             return bad("the admin password cannot be empty".into());
+        }
+        if l.max_name == 0 || l.max_name as usize > chinwag_proto::limits::MAX_NAME_LEN {
+            return bad(format!(
+                "max_name must be 1..={}",
+                chinwag_proto::limits::MAX_NAME_LEN
+            ));
+        }
+        if self.max_connections == 0 || self.max_connections_per_ip == 0 {
+            return bad("max_connections and max_connections_per_ip must be at least 1".into());
+        }
+        let r = &self.rate;
+        if r.requests_per_sec > 0 && r.request_burst == 0 {
+            return bad("rate_request_burst must be at least 1".into());
+        }
+        if r.bytes_per_sec > 0 && r.byte_burst < u64::from(l.max_frame) {
+            return bad(format!(
+                "rate_byte_burst ({}) must hold at least one max_frame ({})",
+                r.byte_burst, l.max_frame
+            ));
+        }
+        if r.max_strikes == 0 || r.admin_multiplier == 0 || self.max_register_attempts == 0 {
+            return bad(
+                "rate_strikes, admin_rate_multiplier and max_register_attempts must be at least 1"
+                    .into(),
+            );
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return bad("tls_cert and tls_key go together".into());
+        }
+        if self.tls().is_none() && self.tls_listen.is_some() {
+            return bad("tls_listen needs tls_cert and tls_key".into());
         }
         Ok(())
     }
@@ -157,6 +235,60 @@ pub struct Settings {
     /// online [default: 1000]
     #[arg(long, env = "CHINWAG_PRESENCE_LIMIT")]
     pub presence_limit: Option<usize>,
+    /// Longest user name, in bytes, 1 to 32 [default: 32]
+    #[arg(long, env = "CHINWAG_MAX_NAME")]
+    pub max_name: Option<u16>,
+    /// Most connections at once from one IP address [default: 64]
+    #[arg(long, env = "CHINWAG_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Apply --max-connections-per-ip to loopback addresses too (exempt by
+    /// default) [default: false]
+    #[arg(long, env = "CHINWAG_LIMIT_LOOPBACK", num_args = 0..=1, default_missing_value = "true")]
+    pub limit_loopback: Option<bool>,
+    /// Requests per second allowed per connection, sustained; 0 turns the
+    /// request limit off [default: 5000]
+    #[arg(long, env = "CHINWAG_RATE_REQUESTS")]
+    pub rate_requests: Option<u32>,
+    /// Requests allowed at once above that rate [default: 10000]
+    #[arg(long, env = "CHINWAG_RATE_REQUEST_BURST")]
+    pub rate_request_burst: Option<u32>,
+    /// Bytes per second allowed per connection, sustained; 0 turns the byte
+    /// limit off [default: 16777216]
+    #[arg(long, env = "CHINWAG_RATE_BYTES")]
+    pub rate_bytes: Option<u64>,
+    /// Bytes allowed at once above that rate [default: 33554432]
+    #[arg(long, env = "CHINWAG_RATE_BYTE_BURST")]
+    pub rate_byte_burst: Option<u64>,
+    /// Requests refused with RateLimited before the connection is closed
+    /// [default: 1000]
+    #[arg(long, env = "CHINWAG_RATE_STRIKES")]
+    pub rate_strikes: Option<u32>,
+    /// Administrators' rates and bursts are this many times larger
+    /// [default: 10]
+    #[arg(long, env = "CHINWAG_ADMIN_RATE_MULTIPLIER")]
+    pub admin_rate_multiplier: Option<u32>,
+    /// REGISTER attempts allowed on one connection before it is closed
+    /// [default: 10]
+    #[arg(long, env = "CHINWAG_MAX_REGISTER_ATTEMPTS")]
+    pub max_register_attempts: Option<u32>,
+    /// Wrong passwords allowed per connection before lock-outs start
+    /// [default: 3]
+    #[arg(long, env = "CHINWAG_PASSWORD_FREE_ATTEMPTS")]
+    pub password_free_attempts: Option<u32>,
+    /// TLS certificate chain (PEM); with --tls-key, serves TLS on
+    /// --tls-listen, or on --listen if that is not given
+    #[arg(long, env = "CHINWAG_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM)
+    #[arg(long, env = "CHINWAG_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Address of a TLS listener beside the plain one on --listen
+    #[arg(long, env = "CHINWAG_TLS_LISTEN")]
+    pub tls_listen: Option<String>,
+    /// Serve Prometheus /metrics and /healthz over HTTP on this address
+    /// (keep it on loopback or a private network) [default: off]
+    #[arg(long, env = "CHINWAG_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
 }
 
 impl Settings {
@@ -188,6 +320,21 @@ impl Settings {
             max_connections,
             max_bad_frames,
             presence_limit,
+            max_name,
+            max_connections_per_ip,
+            limit_loopback,
+            rate_requests,
+            rate_request_burst,
+            rate_bytes,
+            rate_byte_burst,
+            rate_strikes,
+            admin_rate_multiplier,
+            max_register_attempts,
+            password_free_attempts,
+            tls_cert,
+            tls_key,
+            tls_listen,
+            metrics_listen,
         } = self;
         set(&mut config.listen, listen);
         if admin_password.is_some() {
@@ -204,6 +351,29 @@ impl Settings {
         set(&mut config.max_connections, max_connections);
         set(&mut config.max_bad_frames, max_bad_frames);
         set(&mut config.presence_limit, presence_limit);
+        set(&mut config.limits.max_name, max_name);
+        set(&mut config.max_connections_per_ip, max_connections_per_ip);
+        set(&mut config.limit_loopback, limit_loopback);
+        set(&mut config.rate.requests_per_sec, rate_requests);
+        set(&mut config.rate.request_burst, rate_request_burst);
+        set(&mut config.rate.bytes_per_sec, rate_bytes);
+        set(&mut config.rate.byte_burst, rate_byte_burst);
+        set(&mut config.rate.max_strikes, rate_strikes);
+        set(&mut config.rate.admin_multiplier, admin_rate_multiplier);
+        set(&mut config.max_register_attempts, max_register_attempts);
+        set(&mut config.password_free_attempts, password_free_attempts);
+        if tls_cert.is_some() {
+            config.tls_cert = tls_cert;
+        }
+        if tls_key.is_some() {
+            config.tls_key = tls_key;
+        }
+        if tls_listen.is_some() {
+            config.tls_listen = tls_listen;
+        }
+        if metrics_listen.is_some() {
+            config.metrics_listen = metrics_listen;
+        }
     }
 }
 

@@ -14,15 +14,27 @@
 //! - [`state`]: who is online and who is muted, shared by all connections.
 //! - [`auth`]: the admin password and the throttle on guessing it.
 //! - [`config`]: defaults, config file, environment and flags.
+//!
+//! Hardening, each in its own module:
+//! - [`admission`]: connection limits, in total and per address.
+//! - [`guard`]: what a request must pass before the router: the rate
+//!   limit ([`ratelimit`]) and the cap on REGISTER attempts.
+//! - [`tls`]: the TLS listener and `chinwagd cert`.
+//! - [`metrics`]: counters, and the `/metrics` + `/healthz` endpoint.
 
+pub mod admission;
 pub mod auth;
 pub mod cmd;
 pub mod config;
+pub mod guard;
+pub mod metrics;
 pub mod outbox;
+pub mod ratelimit;
 pub mod server;
 pub mod session;
 pub mod shutdown;
 pub mod state;
+pub mod tls;
 
 pub use config::Config;
-pub use server::{Handle, Server};
+pub use server::{BindError, Handle, ListenAddr, Server};

@@ -1,24 +1,51 @@
-//! The listener: accepts connections and runs a session for each until
-//! shutdown, then waits (up to the grace period) for them to finish.
+//! The listeners: accept connections (plain TCP, TLS, or both), admit or
+//! refuse each at the door, and run a session for each admitted one until
+//! shutdown; then wait (up to the grace period) for them to finish.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chinwag_proto::wire::Encode;
-use chinwag_proto::{ErrorCode, RequestId, ServerFrame};
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use chinwag_proto::{RequestId, ServerFrame};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
+use crate::admission::Refusal;
 use crate::auth::AdminSecret;
 use crate::config::Config;
-use crate::session;
 use crate::state::State;
+use crate::{metrics, session, tls};
 
 /// A bound server, ready to run.
 pub struct Server {
-    listener: TcpListener,
+    listeners: Vec<Listener>,
+    metrics: Option<TcpListener>,
     state: Arc<State>,
+}
+
+/// One listening socket; `tls` set: every connection on it is TLS.
+struct Listener {
+    tcp: TcpListener,
+    tls: Option<TlsAcceptor>,
+}
+
+/// What a server is listening on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenAddr {
+    pub addr: SocketAddr,
+    pub tls: bool,
+}
+
+/// Why the listeners could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error("cannot listen on {addr}: {error}")]
+    Listen { addr: String, error: std::io::Error },
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// A handle to stop a running server from outside (signals, tests).
@@ -44,21 +71,79 @@ impl Handle {
 }
 
 impl Server {
-    /// Wraps a bound listener. Without a configured admin password, one is
-    /// generated (read it with [`Server::admin_password`]).
+    /// Wraps a bound plain-TCP listener. Without a configured admin
+    /// password, one is generated (read it with [`Server::admin_password`]).
     pub fn new(listener: TcpListener, config: Config) -> Server {
         let admin = match &config.admin_password {
             Some(password) => AdminSecret::new(password.clone()),
             None => AdminSecret::generate(),
         };
         Server {
-            listener,
+            listeners: vec![Listener {
+                tcp: listener,
+                tls: None,
+            }],
+            metrics: None,
             state: State::new(config, admin),
         }
     }
 
-    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
-        self.listener.local_addr()
+    /// Binds what `config` asks for: `listen` (TLS when a certificate is
+    /// configured and `tls_listen` is not), `tls_listen`, `metrics_listen`.
+    pub async fn bind(config: Config) -> Result<Server, BindError> {
+        let acceptor = config.tls().as_ref().map(tls::acceptor).transpose()?;
+        let main = listen(&config.listen).await?;
+        let tls_listen = config.tls_listen.clone();
+        let metrics_listen = config.metrics_listen.clone();
+        let mut server = Server::new(main, config);
+        match (acceptor, tls_listen) {
+            (Some(acceptor), Some(addr)) => {
+                let listener = listen(&addr).await?;
+                server.add_tls_listener(listener, acceptor);
+            }
+            (Some(acceptor), None) => server.listeners[0].tls = Some(acceptor),
+            (None, _) => {}
+        }
+        if let Some(addr) = metrics_listen {
+            server.metrics = Some(listen(&addr).await?);
+        }
+        Ok(server)
+    }
+
+    /// Also serves TLS on `listener`.
+    pub fn add_tls_listener(&mut self, listener: TcpListener, acceptor: TlsAcceptor) {
+        self.listeners.push(Listener {
+            tcp: listener,
+            tls: Some(acceptor),
+        });
+    }
+
+    /// Also serves `/metrics` and `/healthz` on `listener`.
+    pub fn add_metrics_listener(&mut self, listener: TcpListener) {
+        self.metrics = Some(listener);
+    }
+
+    /// The address of the first listener.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listeners[0].tcp.local_addr()
+    }
+
+    /// Every native-protocol listener.
+    pub fn listen_addrs(&self) -> std::io::Result<Vec<ListenAddr>> {
+        self.listeners
+            .iter()
+            .map(|l| {
+                Ok(ListenAddr {
+                    addr: l.tcp.local_addr()?,
+                    tls: l.tls.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    /// The metrics listener's address, if there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn admin_password(&self) -> &str {
@@ -73,40 +158,20 @@ impl Server {
 
     /// Serves until a shutdown is triggered, then drains and returns.
     pub async fn run(self) {
-        let Server { listener, state } = self;
-        let sessions = TaskTracker::new();
-        let mut accept_backoff = Duration::from_millis(10);
-        loop {
-            let accepted = tokio::select! {
-                () = state.shutdown.wait() => break,
-                accepted = listener.accept() => accepted,
-            };
-            let (stream, addr) = match accepted {
-                Ok(pair) => {
-                    accept_backoff = Duration::from_millis(10);
-                    pair
-                }
-                Err(error) => {
-                    // Out of file descriptors and the like: wait rather
-                    // than spin, and keep serving the connections we have.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(accept_backoff).await;
-                    accept_backoff = (accept_backoff * 2).min(Duration::from_secs(1));
-                    continue;
-                }
-            };
-            if !state.try_open_connection() {
-                sessions.spawn(refuse_busy(stream));
-                continue;
-            }
-            let _ = stream.set_nodelay(true);
-            let state = Arc::clone(&state);
-            sessions.spawn(async move {
-                session::run(stream, addr, Arc::clone(&state)).await;
-                state.close_connection();
-            });
+        let Server {
+            listeners,
+            metrics,
+            state,
+        } = self;
+        if let Some(listener) = metrics {
+            tokio::spawn(metrics::http::serve(listener, Arc::clone(&state)));
         }
-        drop(listener);
+        let sessions = TaskTracker::new();
+        let mut accepting = tokio::task::JoinSet::new();
+        for listener in listeners {
+            accepting.spawn(accept_loop(listener, Arc::clone(&state), sessions.clone()));
+        }
+        while accepting.join_next().await.is_some() {}
         sessions.close();
         let grace = state.shutdown.grace() + Duration::from_secs(1);
         if tokio::time::timeout(grace, sessions.wait()).await.is_err() {
@@ -119,13 +184,95 @@ impl Server {
     }
 }
 
-/// Tells a connection over the limit why it is refused, then closes it.
-async fn refuse_busy(mut stream: TcpStream) {
-    let frame = ServerFrame::error(
-        ErrorCode::ServerBusy,
-        "the server is at its connection limit; try again later",
-    );
+async fn listen(addr: &str) -> Result<TcpListener, BindError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|error| BindError::Listen {
+            addr: addr.to_owned(),
+            error,
+        })
+}
+
+/// Accepts on one listener until shutdown.
+async fn accept_loop(listener: Listener, state: Arc<State>, sessions: TaskTracker) {
+    let mut accept_backoff = Duration::from_millis(10);
+    loop {
+        let accepted = tokio::select! {
+            () = state.shutdown.wait() => break,
+            accepted = listener.tcp.accept() => accepted,
+        };
+        let (stream, addr) = match accepted {
+            Ok(pair) => {
+                accept_backoff = Duration::from_millis(10);
+                pair
+            }
+            Err(error) => {
+                // Out of file descriptors and the like: wait rather
+                // than spin, and keep serving the connections we have.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(accept_backoff).await;
+                accept_backoff = (accept_backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let state = Arc::clone(&state);
+        let tls = listener.tls.clone();
+        sessions.spawn(async move {
+            // The place is taken before the TLS handshake, so handshakes
+            // in progress count against the limits too.
+            let admitted = state.admission.admit(addr.ip());
+            match &admitted {
+                Ok(_) => state.metrics.connections_accepted.inc(),
+                Err(refusal) => {
+                    state.metrics.connections_refused.inc();
+                    tracing::info!(%addr, "refused: {}", refusal.message());
+                }
+            }
+            match tls {
+                None => serve(stream, addr, admitted, state).await,
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(stream);
+                    match tokio::time::timeout(state.config.handshake_timeout, handshake).await {
+                        Ok(Ok(stream)) => serve(stream, addr, admitted, state).await,
+                        Ok(Err(error)) => {
+                            state.metrics.tls_handshake_failures.inc();
+                            tracing::debug!(%addr, %error, "TLS handshake failed");
+                        }
+                        Err(_) => {
+                            state.metrics.tls_handshake_failures.inc();
+                            tracing::debug!(%addr, "TLS handshake timed out");
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Runs the session of an admitted connection, or tells a refused one why.
+async fn serve<S>(
+    stream: S,
+    addr: SocketAddr,
+    admitted: Result<crate::admission::Ticket, Refusal>,
+    state: Arc<State>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match admitted {
+        Ok(ticket) => {
+            session::run(stream, addr, state).await;
+            drop(ticket);
+        }
+        Err(refusal) => refuse(stream, refusal, &state).await,
+    }
+}
+
+/// Tells a refused connection why, then closes it.
+async fn refuse<S: AsyncWrite + Unpin>(mut stream: S, refusal: Refusal, state: &State) {
+    let frame = ServerFrame::error(refusal.code(), refusal.message());
     if let Ok(bytes) = frame.to_frame(RequestId::NONE) {
+        state.metrics.error_sent(refusal.code());
         let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&bytes)).await;
     }
     let _ = stream.shutdown().await;

@@ -21,6 +21,7 @@ use tracing::Instrument;
 
 use crate::auth::Throttle;
 use crate::cmd::{self, CmdError, Ctx, Now};
+use crate::guard::{Admit, Guard};
 use crate::outbox::Outbox;
 use crate::state::{ConnId, Peer, State};
 
@@ -100,10 +101,15 @@ where
             outbox,
             phase: Phase::AwaitHello,
             peer: None,
-            throttle: Throttle::default(),
+            throttle: Throttle::new(state.config.password_free_attempts),
             leave: None,
             bad_frames: 0,
         },
+        guard: Guard::new(
+            state.config.rate,
+            state.config.max_register_attempts,
+            Instant::now(),
+        ),
         out: BytesMut::new(),
         state,
     };
@@ -114,6 +120,8 @@ struct Session {
     state: Arc<State>,
     conn: Conn,
     codec: ServerCodec,
+    /// Flood control and the REGISTER cap, checked before the router.
+    guard: Guard,
     /// Bytes waiting to be written to the socket.
     out: BytesMut,
 }
@@ -247,18 +255,49 @@ impl Session {
             self.conn.leave = Some(Leave::Kicked);
         }
         while self.conn.leave.is_none() {
-            match self.codec.decode(rbuf) {
+            let before = rbuf.len();
+            let decoded = self.codec.decode(rbuf);
+            let frame_len = before - rbuf.len();
+            if frame_len > 0 {
+                self.state.metrics.frames_in.inc();
+                self.state.metrics.bytes_in.add(frame_len as u64);
+            }
+            match decoded {
                 Ok(None) => break,
                 Ok(Some(Ok(packet))) => {
-                    let mut ctx = Ctx {
-                        state: &self.state,
-                        conn: &mut self.conn,
-                        now: ctx_now,
-                    };
-                    let reply = cmd::dispatch(&mut ctx, packet.body);
-                    self.write_reply(packet.id, reply);
+                    let admin = self.conn.peer.as_ref().is_some_and(|p| p.is_admin());
+                    match self
+                        .guard
+                        .admit(&packet.body, frame_len, admin, ctx_now.mono)
+                    {
+                        Admit::Pass => {
+                            let mut ctx = Ctx {
+                                state: &self.state,
+                                conn: &mut self.conn,
+                                now: ctx_now,
+                            };
+                            let reply = cmd::dispatch(&mut ctx, packet.body);
+                            self.write_reply(packet.id, reply);
+                        }
+                        Admit::Refuse(error) => {
+                            if error.code == ErrorCode::RateLimited {
+                                self.state.metrics.rate_limited.inc();
+                            }
+                            self.write_reply(packet.id, Err(error));
+                        }
+                        Admit::Close(error, why) => {
+                            if error.code == ErrorCode::RateLimited {
+                                self.state.metrics.rate_limited.inc();
+                                self.state.metrics.rate_limit_disconnects.inc();
+                            }
+                            tracing::info!(reason = why, "closing");
+                            self.write_reply(packet.id, Err(error));
+                            self.conn.leave = Some(Leave::Protocol(why));
+                        }
+                    }
                 }
                 Ok(Some(Err(rejected))) => {
+                    self.state.metrics.frames_rejected.inc();
                     tracing::debug!(%rejected, "bad frame");
                     self.conn.bad_frames += 1;
                     let code = rejected.error.code();
@@ -280,6 +319,7 @@ impl Session {
                     }
                 }
                 Err(error) => {
+                    self.state.metrics.frames_rejected.inc();
                     tracing::info!(%error, "unreadable stream; closing");
                     self.write_frame(
                         RequestId::NONE,
@@ -308,6 +348,10 @@ impl Session {
     /// Appends one frame to the write buffer; the request id is attached
     /// here and nowhere else.
     fn write_frame(&mut self, id: RequestId, frame: &ServerFrame) {
+        self.state.metrics.frames_out.inc();
+        if let ServerFrame::Error { code, .. } = frame {
+            self.state.metrics.error_sent(*code);
+        }
         if let Err(error) = frame.encode(id, &mut self.out) {
             tracing::error!(%error, "cannot encode reply");
             let _ =
@@ -323,23 +367,35 @@ impl Session {
         } else {
             self.conn.outbox.status()
         };
+        self.state.metrics.frames_out.add(drained.frames as u64);
         if drained.overflowed && self.conn.leave.is_none() {
-            let dropped = self.conn.outbox.discard();
-            tracing::warn!(dropped, "slow consumer; closing");
-            self.write_frame(
-                RequestId::NONE,
-                &ServerFrame::error(
-                    ErrorCode::SlowConsumer,
-                    "you did not read your messages fast enough; some were dropped",
-                ),
-            );
-            // Free the name now: the flush that follows may take until its
-            // deadline, and nobody should be sending to this reader meanwhile.
-            self.depart(Leave::SlowConsumer);
+            self.on_outbox_overflow();
         }
         if drained.closed && self.conn.leave.is_none() {
             self.conn.leave = Some(Leave::Kicked);
         }
+    }
+
+    /// The one place that decides what happens to a reader whose outbound
+    /// queue overflowed (by frames or by bytes). Today: drop what is
+    /// queued, say why, and disconnect. Catch-up (NOTICE CatchUp naming the
+    /// last message delivered, then the client reads the rest from history)
+    /// plugs in here once history exists: it would discard the queue, send
+    /// the notice and keep the connection instead of departing.
+    fn on_outbox_overflow(&mut self) {
+        let dropped = self.conn.outbox.discard();
+        self.state.metrics.slow_consumer_disconnects.inc();
+        tracing::warn!(dropped, "slow consumer; closing");
+        self.write_frame(
+            RequestId::NONE,
+            &ServerFrame::error(
+                ErrorCode::SlowConsumer,
+                "you did not read your messages fast enough; some were dropped",
+            ),
+        );
+        // Free the name now: the flush that follows may take until its
+        // deadline, and nobody should be sending to this reader meanwhile.
+        self.depart(Leave::SlowConsumer);
     }
 
     /// Marks the connection as leaving; frees the name and tells the others,

@@ -4,92 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
 use chinwag_client::{Client, ConnectOptions};
 use chinwag_proto::server::NoticeKind;
-use common::{PATIENCE, closed, notice};
-
-/// A `chinwagd` child process, killed (by its PID) if the test fails.
-struct Daemon {
-    child: Child,
-    addr: std::net::SocketAddr,
-    password: Option<String>,
-}
-
-impl Daemon {
-    fn start(extra: &[&str]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chinwagd"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .env_remove("CHINWAG_ADMIN_PASSWORD")
-            .env_remove("CHINWAG_CONFIG")
-            .env("CHINWAG_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot start chinwagd");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut password = None;
-        let addr = loop {
-            let line = rx
-                .recv_timeout(PATIENCE)
-                .expect("chinwagd printed no address");
-            if let Some(rest) = line.split("generated for this run: ").nth(1) {
-                password = Some(rest.trim().to_owned());
-            }
-            if line.contains("chinwagd listening") {
-                let addr = line.split("addr=").nth(1).expect("address in log line");
-                break addr.trim().parse().expect("a socket address");
-            }
-        };
-        Daemon {
-            child,
-            addr,
-            password,
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits for the process to exit and returns its exit code.
-    fn wait(&mut self) -> i32 {
-        let deadline = std::time::Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().expect("exited by a signal");
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "chinwagd did not exit"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+use common::daemon::Daemon;
+use common::{closed, notice};
 
 async fn listener(addr: std::net::SocketAddr, name: &str) -> (Client, chinwag_client::Events) {
     let (client, events) = Client::connect(addr, ConnectOptions::default())

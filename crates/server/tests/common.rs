@@ -2,6 +2,11 @@
 
 #![allow(dead_code)]
 
+#[path = "common/daemon.rs"]
+pub mod daemon;
+#[path = "common/raw.rs"]
+pub mod raw;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

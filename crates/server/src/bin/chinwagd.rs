@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chinwag_server::Server;
 use chinwag_server::config::{self, Settings};
-use clap::Parser;
-use tokio::net::TcpListener;
+use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 /// The chinwag chat server.
@@ -38,13 +37,39 @@ struct Cli {
 
     #[command(flatten)]
     settings: Settings,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Make a certificate for trying TLS out: a throw-away certificate
+    /// authority (ca.pem, for `chinwag --ca-file`) and a server certificate
+    /// it signed (cert.pem and key.pem, for --tls-cert and --tls-key).
+    ///
+    /// For local use only: a public server should use a certificate from a
+    /// real certificate authority.
+    Cert {
+        /// Directory to write ca.pem, cert.pem and key.pem into
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Names the certificate is valid for: DNS names or IP addresses
+        #[arg(long = "name", value_name = "NAME", default_values = ["localhost", "127.0.0.1", "::1"])]
+        names: Vec<String>,
+    },
 }
 
 const EXAMPLES: &str = "\
 Examples:
   chinwagd                                   listen on 127.0.0.1:7070
   chinwagd --listen 0.0.0.0:7070 --admin-password s3cret
-  CHINWAG_HEARTBEAT=15s chinwagd --config /etc/chinwag/chinwagd.toml";
+  CHINWAG_HEARTBEAT=15s chinwagd --config /etc/chinwag/chinwagd.toml
+  chinwagd cert --out tls && chinwagd --tls-cert tls/cert.pem --tls-key tls/key.pem
+                                             TLS only, on 127.0.0.1:7070
+  chinwagd --tls-cert tls/cert.pem --tls-key tls/key.pem --tls-listen 127.0.0.1:7443
+                                             plain on 7070 and TLS on 7443
+  chinwagd --metrics-listen 127.0.0.1:9090   Prometheus /metrics and /healthz";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -55,20 +80,41 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
+    if let Some(Command::Cert { out, names }) = cli.command {
+        let files = chinwag_server::tls::generate(&out, &names)?;
+        println!(
+            "wrote {}, {} and {}\nserve:   chinwagd --tls-cert {} --tls-key {}\nconnect: chinwag --ca-file {} ...",
+            files.ca.display(),
+            files.cert.display(),
+            files.key.display(),
+            files.cert.display(),
+            files.key.display(),
+            files.ca.display(),
+        );
+        return Ok(());
+    }
+
     let config = config::resolve(cli.config.as_deref(), cli.settings)?;
-    let listener = TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let generated = config.admin_password.is_none();
-    let server = Server::new(listener, config);
-    let addr = server.local_addr()?;
+    let server = Server::bind(config).await?;
     if generated {
         tracing::warn!(
             "no admin password configured; generated for this run: {}",
             server.admin_password()
         );
     }
-    tracing::info!(%addr, "chinwagd listening");
+    if let Some(addr) = server.metrics_addr() {
+        tracing::info!(%addr, "metrics listening");
+    }
+    // The main listener (--listen) is logged last, so that a script that
+    // reads the log up to "chinwagd listening" has seen every address.
+    let listeners = server.listen_addrs()?;
+    for extra in &listeners[1..] {
+        tracing::info!(addr = %extra.addr, "TLS listening");
+    }
+    let main = listeners[0];
+    let transport = if main.tls { "tls" } else { "tcp" };
+    tracing::info!(transport = %transport, addr = %main.addr, "chinwagd listening");
 
     let handle = server.handle();
     tokio::spawn(async move {

@@ -18,6 +18,7 @@ pub fn apply(req: Admin, ctx: &mut Ctx<'_>) -> Reply {
     }
     if !ctx.state.admin.verify(&req.password) {
         ctx.conn.throttle.failed(ctx.now.mono);
+        ctx.state.metrics.failed_logins.inc();
         tracing::warn!("wrong admin password");
         return Err(CmdError::new(
             ErrorCode::BadPassword,

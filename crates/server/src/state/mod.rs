@@ -12,15 +12,17 @@ pub mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use chinwag_proto::server::{MessageId, Timestamp};
 use chinwag_proto::wire::Encode;
 use chinwag_proto::{RequestId, ServerFrame};
 
+use crate::admission::{Admission, AdmissionLimits};
 use crate::auth::AdminSecret;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 pub use mutes::{Mute, Mutes};
 pub use users::{Peer, Users};
@@ -42,9 +44,11 @@ pub struct State {
     pub mutes: Mutes,
     pub admin: AdminSecret,
     pub shutdown: Shutdown,
+    /// Connection limits, in total and per address.
+    pub admission: Arc<Admission>,
+    pub metrics: Metrics,
     next_conn: AtomicU64,
     next_message: AtomicU64,
-    connections: AtomicUsize,
 }
 
 impl State {
@@ -57,10 +61,15 @@ impl State {
             mutes: Mutes::default(),
             shutdown: Shutdown::new(config.shutdown_grace),
             admin,
+            admission: Admission::new(AdmissionLimits {
+                max_total: config.max_connections,
+                max_per_ip: config.max_connections_per_ip,
+                limit_loopback: config.limit_loopback,
+            }),
+            metrics: Metrics::default(),
             config,
             next_conn: AtomicU64::new(1),
             next_message: AtomicU64::new(first_id),
-            connections: AtomicUsize::new(0),
         })
     }
 
@@ -72,22 +81,8 @@ impl State {
         MessageId(self.next_message.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Counts a new connection if there is room for it.
-    pub fn try_open_connection(&self) -> bool {
-        let max = self.config.max_connections;
-        self.connections
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .is_ok()
-    }
-
-    pub fn close_connection(&self) {
-        self.connections.fetch_sub(1, Ordering::AcqRel);
-    }
-
     pub fn connection_count(&self) -> usize {
-        self.connections.load(Ordering::Acquire)
+        self.admission.open()
     }
 
     /// Sends an event to every online user except `except`; returns how

@@ -1,0 +1,193 @@
+//! The limits at the door and on each connection: connections per address,
+//! flood control, the REGISTER cap; and the counters that show them on
+//! `/metrics`. Each abuse gets its defined answer while other clients carry
+//! on.
+
+mod common;
+
+use chinwag_proto::ErrorCode;
+use chinwag_proto::request::{Register, Request};
+use chinwag_proto::server::ServerFrame;
+use chinwag_server::Config;
+use chinwag_server::ratelimit::RateLimits;
+use common::raw::Raw;
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[tokio::test]
+async fn connections_over_the_per_address_limit_are_refused_and_counted() {
+    let server = start_with(Config {
+        max_connections_per_ip: 2,
+        limit_loopback: true,
+        ..config()
+    })
+    .await;
+    let mut a = Raw::registered(&server, "a").await;
+    let b = Raw::registered(&server, "b").await;
+    let mut c = Raw::connect(&server).await;
+    assert_eq!(c.error().await, (0, ErrorCode::TooManyConnections));
+    c.assert_closed().await;
+    a.ping_ok(5).await;
+
+    // A place is freed when a connection closes.
+    drop(b);
+    let state = server.handle.state();
+    let freed = async {
+        while state.admission.open() > 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, freed).await.unwrap();
+    Raw::registered(&server, "b2").await.ping_ok(6).await;
+    assert_eq!(state.metrics.connections_refused.get(), 1);
+    assert_eq!(state.metrics.errors_sent(ErrorCode::TooManyConnections), 1);
+}
+
+#[tokio::test]
+async fn loopback_is_exempt_from_the_per_address_limit_by_default() {
+    let server = start_with(Config {
+        max_connections_per_ip: 1,
+        ..config()
+    })
+    .await;
+    let mut a = Raw::registered(&server, "a").await;
+    let mut b = Raw::registered(&server, "b").await;
+    a.ping_ok(3).await;
+    b.ping_ok(3).await;
+}
+
+#[tokio::test]
+async fn a_flood_is_told_to_slow_down_then_cut_off_while_others_carry_on() {
+    let server = start_with(Config {
+        rate: RateLimits {
+            requests_per_sec: 1,
+            request_burst: 10,
+            max_strikes: 5,
+            ..RateLimits::DEFAULT
+        },
+        ..config()
+    })
+    .await;
+    let (alice, _alice_events) = user(&server, "alice").await;
+    // HELLO and REGISTER take 2 of the 10 tokens.
+    let mut flood = Raw::registered(&server, "flood").await;
+    for id in 10..40 {
+        flood.send(id, Request::Ping).await;
+    }
+    let (mut pongs, mut limited) = (0, 0);
+    let last = loop {
+        match flood.recv().await {
+            (_, ServerFrame::Pong { .. }) => pongs += 1,
+            (_, ServerFrame::Error { code, message }) => {
+                assert_eq!(code, ErrorCode::RateLimited);
+                limited += 1;
+                if message.contains("closing") {
+                    break message;
+                }
+            }
+            (_, other) => panic!("unexpected {other:?}"),
+        }
+    };
+    flood.assert_closed().await;
+    assert!(last.contains("faster than this server allows"));
+    // The burst went through (a token may have refilled meanwhile); then
+    // exactly max_strikes refusals, the last of which closes.
+    assert!((8..=10).contains(&pongs), "{pongs} pongs");
+    assert_eq!(limited, 5);
+    // Alice was never slowed down.
+    alice.echo("still here").await.unwrap();
+    let metrics = &server.handle.state().metrics;
+    assert_eq!(metrics.rate_limited.get(), 5);
+    assert_eq!(metrics.rate_limit_disconnects.get(), 1);
+}
+
+#[tokio::test]
+async fn a_register_storm_is_refused_then_closed() {
+    let server = start_with(Config {
+        max_register_attempts: 3,
+        ..config()
+    })
+    .await;
+    let (_alice, _events) = user(&server, "alice").await;
+    let mut storm = Raw::connect(&server).await;
+    storm
+        .send(
+            1,
+            Request::Hello(chinwag_proto::request::Hello::current("storm")),
+        )
+        .await;
+    assert!(matches!(storm.recv().await.1, ServerFrame::Welcome(_)));
+    for id in 2..7 {
+        storm
+            .send(
+                id,
+                Request::Register(Register {
+                    name: "alice".into(),
+                    ip: "".into(),
+                    port: 0,
+                    password: "".into(),
+                }),
+            )
+            .await;
+    }
+    for id in 2..5 {
+        assert_eq!(storm.error().await, (id, ErrorCode::NameTaken));
+    }
+    assert_eq!(storm.error().await, (5, ErrorCode::TooManyAttempts));
+    storm.assert_closed().await;
+}
+
+#[tokio::test]
+async fn metrics_and_health_are_served_over_http() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_addr = metrics_listener.local_addr().unwrap();
+    let mut server = chinwag_server::Server::new(listener, config());
+    server.add_metrics_listener(metrics_listener);
+    let addr = server.local_addr().unwrap();
+    let handle = server.handle();
+    tokio::spawn(server.run());
+    let test_server = TestServer {
+        addr,
+        handle: handle.clone(),
+        task: tokio::spawn(async {}),
+    };
+
+    let mut raw = Raw::registered(&test_server, "alice").await;
+    raw.send_bytes(&common::raw::frame(0x0d, 9, &[])).await;
+    assert_eq!(raw.error().await, (9, ErrorCode::UnknownFrameType));
+
+    let (status, body) = http_get(metrics_addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("chinwag_connections_open 1\n"), "{body}");
+    assert!(body.contains("chinwag_users_online 1\n"));
+    assert!(body.contains("chinwag_connections_accepted_total 1\n"));
+    assert!(body.contains("chinwag_frames_rejected_total 1\n"));
+    assert!(body.contains("chinwag_errors_sent_total{code=\"102\",name=\"UnknownFrameType\"} 1\n"));
+    assert!(body.contains("# TYPE chinwag_frames_in_total counter\n"));
+
+    assert_eq!(
+        http_get(metrics_addr, "/healthz").await,
+        (200, "ok\n".into())
+    );
+    assert_eq!(http_get(metrics_addr, "/nope").await.0, 404);
+    handle.shut_down("test over");
+}
+
+/// A bare HTTP/1.1 GET; returns the status and the body.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
