@@ -61,6 +61,13 @@ pub struct Config {
     pub tls_listen: Option<String>,
     /// Where to serve `/metrics` and `/healthz`; off when `None`.
     pub metrics_listen: Option<String>,
+    /// Cluster mode: the NATS servers to join through; a single node
+    /// when empty.
+    pub cluster: Vec<String>,
+    /// This node's id in a cluster; generated when `None`.
+    pub node_id: Option<String>,
+    /// How long a silent node keeps its users' names.
+    pub node_timeout: Duration,
 }
 
 /// The PEM files of a TLS listener.
@@ -94,6 +101,9 @@ impl Default for Config {
             tls_key: None,
             tls_listen: None,
             metrics_listen: None,
+            cluster: Vec::new(),
+            node_id: None,
+            node_timeout: crate::cluster::ClusterConfig::DEFAULT_NODE_TIMEOUT,
         }
     }
 }
@@ -108,6 +118,23 @@ impl Config {
         Some(TlsFiles {
             cert: self.tls_cert.clone()?,
             key: self.tls_key.clone()?,
+        })
+    }
+
+    /// How to join the cluster, in cluster mode.
+    pub fn cluster(&self) -> Option<crate::cluster::ClusterConfig> {
+        if self.cluster.is_empty() {
+            return None;
+        }
+        let node = match &self.node_id {
+            Some(id) => crate::cluster::NodeId::parse(id).ok()?,
+            None => crate::cluster::NodeId::generate(),
+        };
+        Some(crate::cluster::ClusterConfig {
+            servers: self.cluster.clone(),
+            node,
+            node_timeout: self.node_timeout,
+            request_timeout: crate::cluster::ClusterConfig::DEFAULT_REQUEST_TIMEOUT,
         })
     }
 
@@ -165,6 +192,33 @@ impl Config {
         }
         if self.tls().is_none() && self.tls_listen.is_some() {
             return bad("tls_listen needs tls_cert and tls_key".into());
+        }
+        self.validate_cluster()?;
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_cluster(&self) -> Result<(), ConfigError> {
+        let bad = |what: String| Err(ConfigError::Invalid(what));
+        for url in &self.cluster {
+            let host = url.strip_prefix("nats://").unwrap_or(url);
+            if host.is_empty() || host.contains('/') || !host.contains(':') {
+                return bad(format!(
+                    "cluster: {url:?} is not a NATS address (nats://HOST:PORT)"
+                ));
+            }
+        }
+        if let Some(id) = &self.node_id
+            && let Err(e) = crate::cluster::NodeId::parse(id)
+        {
+            return bad(format!("node_id: {e}"));
+        }
+        if self.node_timeout < std::time::Duration::from_millis(500) {
+            return bad("node_timeout must be at least 500ms".into());
+        }
+        if self.cluster.is_empty() && self.node_id.is_some() {
+            return bad("node_id is for cluster mode: give cluster too".into());
         }
         Ok(())
     }
@@ -289,6 +343,26 @@ pub struct Settings {
     /// (keep it on loopback or a private network) [default: off]
     #[arg(long, env = "CHINWAG_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
+    /// Cluster mode: join the other nodes through these NATS servers
+    /// (JetStream on), comma-separated nats://HOST:PORT; see docs/cluster.md
+    /// [default: off, a single node]
+    #[arg(
+        long,
+        env = "CHINWAG_CLUSTER",
+        value_delimiter = ',',
+        value_name = "URLS"
+    )]
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub cluster: Option<Vec<String>>,
+    /// This node's id in the cluster: letters, digits, '_' and '-'
+    /// [default: generated]
+    #[arg(long, env = "CHINWAG_NODE_ID")]
+    pub node_id: Option<String>,
+    /// A node silent for this long is taken for dead and its users' names
+    /// are freed [default: 6s]
+    #[arg(long, env = "CHINWAG_NODE_TIMEOUT", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "humantime_opt")]
+    pub node_timeout: Option<Duration>,
 }
 
 impl Settings {
@@ -335,6 +409,9 @@ impl Settings {
             tls_key,
             tls_listen,
             metrics_listen,
+            cluster,
+            node_id,
+            node_timeout,
         } = self;
         set(&mut config.listen, listen);
         if admin_password.is_some() {
@@ -374,6 +451,11 @@ impl Settings {
         if metrics_listen.is_some() {
             config.metrics_listen = metrics_listen;
         }
+        set(&mut config.cluster, cluster);
+        if node_id.is_some() {
+            config.node_id = node_id;
+        }
+        set(&mut config.node_timeout, node_timeout);
     }
 }
 
@@ -393,6 +475,21 @@ pub fn resolve(file: Option<&std::path::Path>, overrides: Settings) -> Result<Co
     overrides.apply(&mut config);
     config.validate()?;
     Ok(config)
+}
+
+/// `cluster` in the config file: one URL, a comma-separated list, or an
+/// array of URLs.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(Option::<OneOrMany>::deserialize(d)?.map(|v| match v {
+        OneOrMany::One(text) => text.split(',').map(|s| s.trim().to_owned()).collect(),
+        OneOrMany::Many(urls) => urls,
+    }))
 }
 
 /// Durations in the config file are written the human way: "30s", "5m".

@@ -46,6 +46,8 @@ pub enum BindError {
     Listen { addr: String, error: std::io::Error },
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error("cannot join the cluster: {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// A handle to stop a running server from outside (signals, tests).
@@ -107,7 +109,21 @@ impl Server {
         if let Some(addr) = metrics_listen {
             server.metrics = Some(listen(&addr).await?);
         }
+        server.join_cluster().await?;
         Ok(server)
+    }
+
+    /// In cluster mode, connects to NATS and starts following the other
+    /// nodes, before the first connection is accepted.
+    pub async fn join_cluster(&mut self) -> Result<(), BindError> {
+        let Some(config) = self.state.config.cluster() else {
+            return Ok(());
+        };
+        let listen = self.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let cluster = crate::cluster::Cluster::connect(config, &listen).await?;
+        cluster.start(Arc::clone(&self.state)).await?;
+        self.state.join_cluster(cluster);
+        Ok(())
     }
 
     /// Also serves TLS on `listener`.
@@ -179,6 +195,9 @@ impl Server {
                 left = sessions.len(),
                 "some connections did not close in time"
             );
+        }
+        if let Some(cluster) = state.cluster() {
+            cluster.leave().await;
         }
         tracing::info!("server stopped");
     }

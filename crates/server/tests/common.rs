@@ -4,6 +4,8 @@
 
 #[path = "common/daemon.rs"]
 pub mod daemon;
+#[path = "common/nats.rs"]
+pub mod nats;
 #[path = "common/raw.rs"]
 pub mod raw;
 

@@ -23,6 +23,10 @@ use tracing_subscriber::EnvFilter;
 /// SIGINT and SIGTERM shut the server down gracefully: every client is
 /// told, queued messages are delivered, connections are closed, and the
 /// process exits 0.
+///
+/// With --cluster, this process is one node of a cluster: several
+/// chinwagd share a NATS server (JetStream on) and behave as one server
+/// (see docs/cluster.md).
 #[derive(Debug, Parser)]
 #[command(name = "chinwagd", version, about, long_about, after_help = EXAMPLES)]
 struct Cli {
@@ -69,7 +73,9 @@ Examples:
                                              TLS only, on 127.0.0.1:7070
   chinwagd --tls-cert tls/cert.pem --tls-key tls/key.pem --tls-listen 127.0.0.1:7443
                                              plain on 7070 and TLS on 7443
-  chinwagd --metrics-listen 127.0.0.1:9090   Prometheus /metrics and /healthz";
+  chinwagd --metrics-listen 127.0.0.1:9090   Prometheus /metrics and /healthz
+  chinwagd --cluster nats://127.0.0.1:4222 --node-id n1 --listen 127.0.0.1:7071
+                                             one node of a cluster (docs/cluster.md)";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -101,6 +107,13 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!(
             "no admin password configured; generated for this run: {}",
             server.admin_password()
+        );
+    }
+    if let Some(cluster) = server.handle().state().cluster() {
+        tracing::info!(
+            node = %cluster.node(),
+            nats = %cluster.config().servers.join(","),
+            "joined the cluster"
         );
     }
     if let Some(addr) = server.metrics_addr() {

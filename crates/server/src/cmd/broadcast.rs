@@ -1,10 +1,13 @@
-//! BROADCAST: deliver a message to every other online user.
+//! BROADCAST: deliver a message to every other online user, on every
+//! node of a cluster.
 
-use chinwag_proto::ServerFrame;
 use chinwag_proto::request::Broadcast;
 use chinwag_proto::server::{DeliveryStatus, Message, MessageKind, Sent};
+use chinwag_proto::{ErrorCode, ServerFrame};
 
-use super::{Ctx, Reply, check_text};
+use super::{CmdError, Ctx, Reply, check_text};
+use crate::cluster::NodeMessage;
+use crate::state::encode_event;
 
 pub fn apply(req: Broadcast, ctx: &mut Ctx<'_>) -> Reply {
     check_text(&req.content, ctx)?;
@@ -18,8 +21,28 @@ pub fn apply(req: Broadcast, ctx: &mut Ctx<'_>) -> Reply {
         to: "".into(),
         text: req.content,
     });
-    // Encoded once; every recipient's queue shares the same bytes.
-    let recipients = ctx.state.announce(&message, Some(me.conn));
+    // Encoded once; every recipient's queue shares the same bytes, and
+    // in a cluster one NATS message carries them to all the other nodes.
+    let frame = encode_event(&message);
+    let mut recipients = ctx.state.users.push_to_all(&frame, Some(me.conn));
+    if let Some(cluster) = ctx.state.cluster() {
+        let remote = cluster.remote_count() as u32;
+        cluster
+            .tell_all(NodeMessage::Fanout {
+                except: String::new(),
+                frame,
+            })
+            .map_err(|e| {
+                CmdError::new(
+                    ErrorCode::ClusterUnavailable,
+                    format!(
+                        "delivered only to the {recipients} other users of this node: {}",
+                        CmdError::from(e).message
+                    ),
+                )
+            })?;
+        recipients += remote;
+    }
     Ok(ServerFrame::Sent(Sent {
         id,
         ts: ctx.now.wall,

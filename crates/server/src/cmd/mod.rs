@@ -23,6 +23,10 @@ mod shutdown;
 mod transfer;
 mod unmute;
 
+pub use bantalk::mute_by_name;
+pub use kickout::kick;
+pub use unmute::unmute_by_name;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -233,7 +237,7 @@ fn target(ctx: &Ctx<'_>, dst: &str) -> Result<Arc<Peer>, CmdError> {
     ctx.state.users.get(dst).ok_or_else(|| no_such_user(dst))
 }
 
-fn no_such_user(name: &str) -> CmdError {
+pub fn no_such_user(name: &str) -> CmdError {
     CmdError::new(
         ErrorCode::NoSuchUser,
         format!("no user named {name:?} is online"),

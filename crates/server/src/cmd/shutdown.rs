@@ -1,9 +1,11 @@
-//! SHUTDOWN: stop the server gracefully.
+//! SHUTDOWN: stop the server gracefully: this node, or (scope Cluster)
+//! every node of the cluster.
 
 use chinwag_proto::ServerFrame;
-use chinwag_proto::request::Shutdown;
+use chinwag_proto::request::{Shutdown, ShutdownScope};
 
-use super::{Ctx, Reply, check_reason};
+use super::{CmdError, Ctx, Reply, check_reason};
+use crate::cluster::{NodeMessage, Order};
 
 pub fn apply(req: Shutdown, ctx: &mut Ctx<'_>) -> Reply {
     let admin = ctx.me()?.name.clone();
@@ -14,6 +16,16 @@ pub fn apply(req: Shutdown, ctx: &mut Ctx<'_>) -> Reply {
         req.reason.to_string()
     };
     tracing::warn!(%reason, scope = ?req.scope, "shutdown requested");
+    if req.scope == ShutdownScope::Cluster
+        && let Some(cluster) = ctx.state.cluster()
+    {
+        cluster
+            .tell_all(NodeMessage::Order(Order::Shutdown {
+                admin: admin.to_string(),
+                reason: reason.clone(),
+            }))
+            .map_err(CmdError::from)?;
+    }
     if !ctx.state.shut_down(admin.as_str(), &reason) {
         return Ok(ServerFrame::ok("the server is already shutting down"));
     }

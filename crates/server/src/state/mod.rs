@@ -11,8 +11,8 @@ pub mod mutes;
 pub mod users;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use chinwag_proto::server::{MessageId, Timestamp};
@@ -21,6 +21,7 @@ use chinwag_proto::{RequestId, ServerFrame};
 
 use crate::admission::{Admission, AdmissionLimits};
 use crate::auth::AdminSecret;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
@@ -47,6 +48,9 @@ pub struct State {
     /// Connection limits, in total and per address.
     pub admission: Arc<Admission>,
     pub metrics: Metrics,
+    /// Set in cluster mode, once, before the first connection; see
+    /// [`State::cluster`].
+    cluster: OnceLock<Arc<Cluster>>,
     next_conn: AtomicU64,
     next_message: AtomicU64,
 }
@@ -67,10 +71,29 @@ impl State {
                 limit_loopback: config.limit_loopback,
             }),
             metrics: Metrics::default(),
+            cluster: OnceLock::new(),
             config,
             next_conn: AtomicU64::new(1),
             next_message: AtomicU64::new(first_id),
         })
+    }
+
+    /// The cluster this node belongs to; `None` for a single node, where
+    /// every user is in [`State::users`] and nothing else is asked.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.get()
+    }
+
+    /// Makes this node a member of `cluster`. Only before serving.
+    pub fn join_cluster(&self, cluster: Arc<Cluster>) {
+        if self.cluster.set(cluster).is_err() {
+            tracing::error!("joined a cluster twice; keeping the first");
+        }
+    }
+
+    /// How many users are online: here, or in the whole cluster.
+    pub fn online(&self) -> usize {
+        self.users.len() + self.cluster().map_or(0, |c| c.remote_count())
     }
 
     pub fn next_conn_id(&self) -> ConnId {
@@ -92,11 +115,15 @@ impl State {
         self.users.push_to_all(&frame, except)
     }
 
-    /// Sends a join or leave notice, unless so many users are online that
-    /// presence is no longer announced server-wide.
+    /// Sends a join or leave notice, here and on the other nodes, unless so
+    /// many users are online that presence is no longer announced.
     pub fn announce_presence(&self, event: &ServerFrame, except: Option<ConnId>) {
-        if self.users.len() <= self.config.presence_limit {
-            self.announce(event, except);
+        if self.online() <= self.config.presence_limit {
+            let frame = encode_event(event);
+            self.users.push_to_all(&frame, except);
+            if let Some(cluster) = self.cluster() {
+                cluster.announce(frame, "");
+            }
         }
     }
 }
