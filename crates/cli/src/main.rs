@@ -207,6 +207,9 @@ enum AdminCommand {
         /// Why; shown to everyone.
         #[arg(long, default_value = "")]
         reason: String,
+        /// Stop every node of the cluster, not only the one connected to
+        #[arg(long)]
+        cluster: bool,
     },
 }
 
@@ -289,7 +292,9 @@ async fn dispatch(cli: Cli, target: Target) -> Result<Exit, Failure> {
                     reason,
                 },
                 AdminCommand::Unmute { user } => AdminAction::Unmute { name: user },
-                AdminCommand::Shutdown { reason } => AdminAction::Shutdown { reason },
+                AdminCommand::Shutdown { reason, cluster } => {
+                    AdminAction::Shutdown { reason, cluster }
+                }
             };
             oneshot::admin(&target, &admin_password, action).await
         }
