@@ -295,6 +295,13 @@ async fn connected(
                             Some(Event::Closed { reason }) => reason,
                             _ => None,
                         };
+                        // A request in flight fails now that the connection
+                        // is gone; say so rather than dropping it silently.
+                        if let Some(pending) = running.take()
+                            && let Ok(answer) = tokio::time::timeout(LOGOUT_TIMEOUT, pending).await
+                        {
+                            let _ = out.send(answer).await;
+                        }
                         return match over.take() {
                             Some((why, exit)) => Ending::Over(why, exit),
                             None => Ending::Dropped(reason.unwrap_or_else(|| {
