@@ -123,6 +123,16 @@ pub fn notice(n: &Notice, clock: Clock) -> String {
             format!("you are muted by {actor} {how_long}{reason}")
         }
         NoticeKind::Unmuted => "you may talk again".to_owned(),
+        NoticeKind::Banned => {
+            let how_long = match MuteState::from_wire(n.until) {
+                MuteState::UntilLifted | MuteState::NotMuted => "for good".to_owned(),
+                MuteState::Until(end) => format!("for {}", duration(span(n.ts, end))),
+            };
+            format!(
+                "you were banned by {actor} {how_long}{}",
+                suffix(": ", &text)
+            )
+        }
         NoticeKind::Shutdown => format!("server shutting down{}", suffix(": ", &text)),
         NoticeKind::Other(kind) => format!("notice {kind}{}", suffix(": ", &text)),
     };
@@ -139,7 +149,7 @@ pub fn notice_json(n: &Notice) -> Value {
         "ts": n.ts.0,
     });
     match n.kind {
-        NoticeKind::Muted => {
+        NoticeKind::Muted | NoticeKind::Banned => {
             v["until"] = match MuteState::from_wire(n.until) {
                 MuteState::Until(end) => json!(end.0),
                 MuteState::UntilLifted | MuteState::NotMuted => Value::Null,

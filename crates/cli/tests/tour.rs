@@ -30,6 +30,7 @@ const CHINWAG_ENV: &[&str] = &[
     "CHINWAG_CONFIG",
     "CHINWAG_LISTEN",
     "CHINWAG_LOG",
+    "CHINWAG_DATA",
 ];
 
 fn chinwag_bin() -> PathBuf {
@@ -210,14 +211,22 @@ struct Daemon {
     proc: Proc,
     addr: SocketAddr,
     password: String,
+    /// Its data directory, removed when the test ends.
+    _data: tempfile::TempDir,
 }
 
 impl Daemon {
-    /// `chinwagd --listen 127.0.0.1:0` with no admin password configured.
+    /// `chinwagd --listen 127.0.0.1:0` with no admin password configured
+    /// and a fresh data directory (the only other flag: a newcomer's default
+    /// directory is in their home, which a test must not touch).
     /// Its log goes to stderr, so that is what is read line by line here.
     fn start() -> Daemon {
+        let data = tempfile::tempdir().expect("a temporary data directory");
         let mut command = Command::new(chinwagd_bin());
-        command.args(["--listen", "127.0.0.1:0"]);
+        command
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--data")
+            .arg(data.path());
         for var in CHINWAG_ENV {
             command.env_remove(var);
         }
@@ -266,6 +275,7 @@ impl Daemon {
             proc,
             addr,
             password,
+            _data: data,
         }
     }
 

@@ -51,19 +51,40 @@ impl std::fmt::Debug for AdminSecret {
     }
 }
 
-/// Slows down repeated wrong passwords on one connection: the first
-/// [`Throttle::FREE_ATTEMPTS`] failures are free, then each further failure
-/// locks the door for twice as long as the last (1 s, 2 s, 4 s, ... up to
-/// 5 min). Time is passed in, so this is tested without sleeping.
-#[derive(Clone, Debug, Default)]
+/// Slows down repeated wrong passwords: the first few failures
+/// ([`Throttle::FREE_ATTEMPTS`] on a connection) are free, then each further
+/// failure locks the door for twice as long as the last (1 s, 2 s, 4 s, ...
+/// up to 5 min). Time is passed in, so this is tested without sleeping.
+#[derive(Clone, Debug)]
 pub struct Throttle {
     failures: u32,
+    free: u32,
     locked_until: Option<Instant>,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle::with_free_attempts(Self::FREE_ATTEMPTS)
+    }
 }
 
 impl Throttle {
     pub const FREE_ATTEMPTS: u32 = 3;
     const MAX_LOCK: Duration = Duration::from_secs(300);
+
+    /// A throttle that lets `free` failures pass before the first lock.
+    pub fn with_free_attempts(free: u32) -> Throttle {
+        Throttle {
+            failures: 0,
+            free: free.max(1),
+            locked_until: None,
+        }
+    }
+
+    /// Whether the door is locked at `now`.
+    pub fn is_locked(&self, now: Instant) -> bool {
+        self.check(now).is_err()
+    }
 
     /// `Err(wait)` while locked.
     pub fn check(&self, now: Instant) -> Result<(), Duration> {
@@ -75,15 +96,15 @@ impl Throttle {
 
     pub fn failed(&mut self, now: Instant) {
         self.failures += 1;
-        if self.failures >= Self::FREE_ATTEMPTS {
-            let doublings = (self.failures - Self::FREE_ATTEMPTS).min(16);
+        if self.failures >= self.free {
+            let doublings = (self.failures - self.free).min(16);
             let lock = Duration::from_secs(1 << doublings).min(Self::MAX_LOCK);
             self.locked_until = Some(now + lock);
         }
     }
 
     pub fn succeeded(&mut self) {
-        *self = Throttle::default();
+        *self = Throttle::with_free_attempts(self.free);
     }
 }
 

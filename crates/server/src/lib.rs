@@ -15,14 +15,17 @@
 //! - [`auth`]: the admin password and the throttle on guessing it.
 //! - [`config`]: defaults, config file, environment and flags.
 
+pub mod accounts;
 pub mod auth;
 pub mod cmd;
 pub mod config;
+pub mod inbox;
 pub mod outbox;
 pub mod server;
 pub mod session;
 pub mod shutdown;
 pub mod state;
+pub mod store;
 
 pub use config::Config;
 pub use server::{Handle, Server};

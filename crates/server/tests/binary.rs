@@ -18,15 +18,29 @@ struct Daemon {
     child: Child,
     addr: std::net::SocketAddr,
     password: Option<String>,
+    /// Its data directory, when the test did not give one.
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Daemon {
+    /// A daemon with a fresh temporary data directory.
     fn start(extra: &[&str]) -> Daemon {
+        let data = tempfile::tempdir().unwrap();
+        let mut daemon = Daemon::start_in(data.path(), extra);
+        daemon._data = Some(data);
+        daemon
+    }
+
+    /// A daemon on the data directory `data`.
+    fn start_in(data: &std::path::Path, extra: &[&str]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_chinwagd"))
             .args(["--listen", "127.0.0.1:0"])
+            .arg("--data")
+            .arg(data)
             .args(extra)
             .env_remove("CHINWAG_ADMIN_PASSWORD")
             .env_remove("CHINWAG_CONFIG")
+            .env_remove("CHINWAG_DATA")
             .env("CHINWAG_LOG", "info")
             .stderr(Stdio::piped())
             .spawn()
@@ -55,6 +69,7 @@ impl Daemon {
             child,
             addr,
             password,
+            _data: None,
         }
     }
 
