@@ -33,9 +33,10 @@ pub mod error;
 pub mod event;
 
 pub use chinwag_proto::server::{
-    DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo, Welcome,
+    AuditEntry, DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo,
+    Welcome,
 };
 pub use chinwag_proto::{ErrorCode, MessageKind, NoticeKind, Request, ServerFrame, Timestamp};
-pub use client::{Client, ConnectOptions, Echo};
+pub use client::{Client, ConnectOptions, Echo, HistoryQuery};
 pub use error::ClientError;
 pub use event::{Event, Events};

@@ -50,9 +50,14 @@ pub fn apply(req: Ban, ctx: &mut Ctx<'_>) -> Outcome {
             return CmdError::from(error).into();
         }
         ctx.state.bans.set(ban);
-        let victims = ctx.state.users.find(|peer| match &target {
-            BanTarget::Name(key) => peer.name.key() == *key,
-            BanTarget::Addr(addr) => peer.addr.ip().to_canonical() == *addr,
+        // Not the administrator's own connection, when banning its address.
+        let me = ctx.conn.id;
+        let victims = ctx.state.users.find(|peer| {
+            peer.conn != me
+                && match &target {
+                    BanTarget::Name(key) => peer.name.key() == *key,
+                    BanTarget::Addr(addr) => peer.addr.ip().to_canonical() == *addr,
+                }
         });
         let reason = if req.reason.is_empty() {
             "no reason given"
