@@ -11,8 +11,14 @@
 //!   whatever other connections queued in its [`outbox`].
 //! - [`cmd`]: the router and one handler per command, with the
 //!   preconditions (registered, admin, not muted) enforced in one place.
-//! - [`state`]: who is online and who is muted, shared by all connections.
-//! - [`auth`]: the admin password and the throttle on guessing it.
+//! - [`state`]: who is online, muted or banned, shared by all connections.
+//! - [`store`]: what outlives the process (accounts, roles, mutes, bans,
+//!   the audit log, history, offline queues) behind the `Store` trait,
+//!   with the embedded SQLite backend.
+//! - [`inbox`]: an account's offline queue as its session delivers it.
+//! - [`auth`]: the admin password and the throttle on guessing it;
+//!   [`accounts`]: account passwords (argon2id) and the per-address
+//!   throttle.
 //! - [`config`]: defaults, config file, environment and flags.
 
 pub mod accounts;
