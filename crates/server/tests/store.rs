@@ -217,7 +217,7 @@ async fn accounts_roles_mutes_bans_and_audit() {
         .ban(ban.clone(), audit(AuditAction::Ban, "10.0.0.1"))
         .await
         .unwrap();
-    assert_eq!(store.bans().await.unwrap(), [ban.clone()]);
+    assert_eq!(store.bans().await.unwrap(), std::slice::from_ref(&ban));
     store
         .record(audit(AuditAction::Kick, "carol"))
         .await

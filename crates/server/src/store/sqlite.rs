@@ -1,9 +1,9 @@
 //! The embedded backend: one SQLite database file, `chinwag.db`, in the
 //! data directory.
 //!
-//! - [`writer`]: the single writer thread with group commit.
-//! - [`readers`]: read-only connections for queries.
-//! - [`migrations`]: the versioned schema.
+//! - `writer`: the single writer thread with group commit.
+//! - `readers`: read-only connections for queries.
+//! - `migrations`: the versioned schema.
 //!
 //! WAL mode lets queries run while the writer commits. `synchronous` is
 //! FULL or NORMAL according to [`Durability`].
