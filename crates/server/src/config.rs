@@ -19,7 +19,8 @@ pub enum Signup {
     /// password.
     #[default]
     Open,
-    /// Accounts are created by administrators only (not over the protocol).
+    /// Accounts are created only with `chinwagd admin add` (not over the
+    /// protocol).
     Closed,
 }
 

@@ -190,7 +190,17 @@ async fn admin_subcommands_manage_roles_in_the_data_directory() {
     assert!(!out.status.success(), "no such account yet");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no account named"));
 
-    let mut daemon = Daemon::start_in(data.path(), &["--admin-password", "x"]);
+    let out = chinwagd_admin(data.path(), &["add", "alice", "--password", "short"]);
+    assert!(!out.status.success(), "a bad password");
+    let out = chinwagd_admin(data.path(), &["add", "alice", "--password", "alice-secret"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = chinwagd_admin(data.path(), &["add", "ALICE", "--password", "alice-secret"]);
+    assert!(!out.status.success(), "already an account");
+
+    let mut daemon = Daemon::start_in(
+        data.path(),
+        &["--admin-password", "x", "--signup", "closed"],
+    );
     let (alice, _) = Client::connect(daemon.addr, ConnectOptions::default())
         .await
         .unwrap();

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chinwag_proto::server::Timestamp;
 use chinwag_proto::{NameKey, UserName};
-use chinwag_server::Server;
 use chinwag_server::config::{self, Config, Settings};
 use chinwag_server::store::{AuditAction, AuditRecord, SqliteStore, Store};
+use chinwag_server::{Server, accounts};
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -61,6 +61,14 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
+    /// Create an account (the way to make accounts when sign-up is closed).
+    Add {
+        /// The account's name.
+        name: String,
+        /// Its password, 8 to 256 bytes.
+        #[arg(long, env = "CHINWAG_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
     /// Give an account the administrator role.
     Grant {
         /// The account's name.
@@ -81,6 +89,7 @@ Examples:
   chinwagd --listen 0.0.0.0:7070 --admin-password s3cret
   chinwagd --data /var/lib/chinwag --signup closed
   CHINWAG_HEARTBEAT=15s chinwagd --config /etc/chinwag/chinwagd.toml
+  chinwagd admin add alice --password '…'     create an account (with --signup closed)
   chinwagd admin grant alice                 make the account alice an administrator
   chinwagd admin list";
 
@@ -141,11 +150,28 @@ async fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        AdminCommand::Add { name, password } => add_account(&store, &name, password).await,
         AdminCommand::Grant { name } => set_role(&store, &name, true).await,
         AdminCommand::Revoke { name } => set_role(&store, &name, false).await,
     };
     store.close().await?;
     result
+}
+
+async fn add_account(store: &SqliteStore, name: &str, password: String) -> anyhow::Result<()> {
+    let parsed = UserName::parse(name).with_context(|| format!("invalid name {name:?}"))?;
+    accounts::check_new_password(&password).map_err(|e| anyhow::anyhow!(e.message))?;
+    let hash = accounts::hash(password)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    if !store
+        .create_account(parsed.clone(), hash, Timestamp::now())
+        .await?
+    {
+        anyhow::bail!("{parsed} is already an account");
+    }
+    println!("created the account {parsed}");
+    Ok(())
 }
 
 async fn set_role(store: &SqliteStore, name: &str, admin: bool) -> anyhow::Result<()> {
