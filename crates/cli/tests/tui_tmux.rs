@@ -56,14 +56,17 @@ struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `chinwagd --listen LISTEN` and waits for its address.
-    fn start(listen: &str) -> Daemon {
+    /// Starts `chinwagd --listen LISTEN --data DATA` and waits for its
+    /// address.
+    fn start(listen: &str, data: &std::path::Path) -> Daemon {
         let mut command = Command::new(chinwagd_bin());
         for var in CHINWAG_ENV {
             command.env_remove(var);
         }
         command
             .args(["--listen", listen, "--admin-password", ADMIN_PASSWORD])
+            .arg("--data")
+            .arg(data)
             .env("CHINWAG_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -263,7 +266,8 @@ fn conversation_row(screen: &str, title: &str) -> Option<String> {
 #[test]
 fn two_people_chat_moderate_survive_a_restart_and_quit_cleanly() {
     let tmux = Tmux::new();
-    let daemon = Daemon::start("127.0.0.1:0");
+    let data = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start("127.0.0.1:0", data.path());
     let addr = daemon.addr;
     tmux.open("alice", addr);
     tmux.wait_text("alice", &format!("connected to {addr} as alice"));
@@ -319,7 +323,7 @@ fn two_people_chat_moderate_survive_a_restart_and_quit_cleanly() {
     let addr = daemon.crash();
     tmux.wait_text("alice", "connection lost");
     tmux.wait_text("alice", "offline");
-    let daemon = Daemon::start(&addr.to_string());
+    let daemon = Daemon::start(&addr.to_string(), data.path());
     tmux.wait_text("alice", &format!("reconnected to {addr} as alice"));
     let screen = tmux.wait_text("alice", "online 1");
     assert!(screen.contains(" | alice | online"), "{screen}");

@@ -456,7 +456,10 @@ impl App {
                 }
                 self.notify(text, Tone::Alert);
             }
-            NoticeKind::Kicked | NoticeKind::Shutdown | NoticeKind::Other(_) => {
+            NoticeKind::Kicked
+            | NoticeKind::Banned
+            | NoticeKind::Shutdown
+            | NoticeKind::Other(_) => {
                 self.notify(text, Tone::Alert);
             }
         }

@@ -175,9 +175,8 @@ fn worth_retrying(error: &ClientError) -> bool {
 
 /// Whether a notice means the server ended this session for good.
 fn ends_session(kind: NoticeKind) -> bool {
-    // 8 is Banned, added by the persistence issue; a banned user must not
-    // come straight back either.
-    matches!(kind, NoticeKind::Kicked | NoticeKind::Other(8))
+    // A banned user must not come straight back either.
+    matches!(kind, NoticeKind::Kicked | NoticeKind::Banned)
 }
 
 /// Reconnect delays: doubling from `FIRST` up to `MAX`, with jitter so a
@@ -526,7 +525,7 @@ mod tests {
     #[test]
     fn kicks_and_bans_end_the_session() {
         assert!(ends_session(NoticeKind::Kicked));
-        assert!(ends_session(NoticeKind::Other(8)));
+        assert!(ends_session(NoticeKind::Banned));
         assert!(!ends_session(NoticeKind::Shutdown));
         assert!(!ends_session(NoticeKind::Muted));
     }
