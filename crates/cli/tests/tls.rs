@@ -27,7 +27,8 @@ fn chinwagd_bin() -> PathBuf {
 }
 
 /// The server process, killed by its own handle when dropped.
-struct Server(Child);
+/// The child and its own data directory (never the user's default one).
+struct Server(Child, #[allow(dead_code)] tempfile::TempDir);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -38,8 +39,16 @@ impl Drop for Server {
 
 /// Starts `chinwagd` with `args` and returns it with its main address.
 fn start_server(args: &[&str]) -> (Server, String) {
+    let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(chinwagd_bin())
-        .args(["--listen", "127.0.0.1:0", "--admin-password", "pw"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-password",
+            "pw",
+            "--data",
+        ])
+        .arg(data.path())
         .args(args)
         .env("CHINWAG_LOG", "info")
         .stdout(Stdio::null())
@@ -47,7 +56,7 @@ fn start_server(args: &[&str]) -> (Server, String) {
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    let server = Server(child);
+    let server = Server(child, data);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {

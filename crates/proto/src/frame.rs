@@ -99,6 +99,20 @@ frame_types! {
     Ping = 0x0B,
     /// First frame of every connection: magic and protocol version.
     Hello = 0x0C,
+    /// Change the account's password.
+    Passwd = 0x10,
+    /// Read a page of one conversation's history.
+    History = 0x11,
+    /// Ban a name or an address; administrators only.
+    Ban = 0x12,
+    /// Lift a ban; administrators only.
+    Unban = 0x13,
+    /// Give an account the administrator role; administrators only.
+    Grant = 0x14,
+    /// Take the administrator role from an account; administrators only.
+    Revoke = 0x15,
+    /// Read a page of the audit log; administrators only.
+    Audit = 0x16,
 
     /// Answer to HELLO: the version in use and the server's limits.
     Welcome = 0x80,
@@ -116,6 +130,10 @@ frame_types! {
     Echo = 0x86,
     /// Answer to PING.
     Pong = 0x87,
+    /// Answer to HISTORY.
+    HistoryPage = 0x88,
+    /// Answer to AUDIT.
+    AuditPage = 0x89,
     /// A message delivered to this user (event).
     Message = 0x90,
     /// Something happened that this user should know about (event).

@@ -29,6 +29,7 @@ fn record(node: &str, name: &str) -> PresenceRecord {
         node: node.into(),
         name: name.into(),
         admin: false,
+        account: false,
         muted: 0,
         addr: "127.0.0.1:1".into(),
         advertised: String::new(),

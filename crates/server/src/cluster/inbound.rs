@@ -12,6 +12,7 @@ use super::{Cluster, Inbox};
 use crate::cmd::{self, CmdError};
 use crate::outbox::PushError;
 use crate::state::{ConnId, Mute, State, encode_event};
+use crate::store::{BanRecord, BanTarget};
 
 /// Serves the other nodes' messages until shutdown.
 pub async fn serve(cluster: Arc<Cluster>, state: Arc<State>, mut inbox: Inbox) {
@@ -33,7 +34,7 @@ pub async fn serve(cluster: Arc<Cluster>, state: Arc<State>, mut inbox: Inbox) {
         if origin == cluster.node().as_str() {
             continue;
         }
-        if let Some(reply) = apply(&cluster, &state, decoded)
+        if let Some(reply) = apply(&state, decoded)
             && let Some(to) = message.reply
             && let Err(error) = cluster.client.publish(to, reply.encode()).await
         {
@@ -43,7 +44,7 @@ pub async fn serve(cluster: Arc<Cluster>, state: Arc<State>, mut inbox: Inbox) {
 }
 
 /// Carries out one message; returns the answer for a request.
-fn apply(cluster: &Arc<Cluster>, state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
+fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
     match message {
         NodeMessage::Direct { user, frame } => Some(match state.users.get(&user) {
             None => RemoteReply::error(cmd::no_such_user(&user)),
@@ -97,9 +98,33 @@ fn apply(cluster: &Arc<Cluster>, state: &Arc<State>, message: NodeMessage) -> Op
             cmd::unmute_by_name(state, key, &admin, Timestamp(ts));
             None
         }
+        NodeMessage::Order(Order::Ban {
+            target,
+            until,
+            admin,
+            reason,
+            at,
+        }) => {
+            let ban = BanRecord {
+                target: BanTarget::parse(&target)?,
+                until: MuteState::from_wire(until),
+                by: admin,
+                reason,
+                at: Timestamp(at),
+            };
+            cmd::ban_here(state, ban, None, Timestamp::now());
+            None
+        }
+        NodeMessage::Order(Order::Unban { target }) => {
+            state.bans.lift(&BanTarget::parse(&target)?);
+            None
+        }
+        NodeMessage::Order(Order::Role { user, admin }) => {
+            cmd::set_role(state, &user, admin);
+            None
+        }
         NodeMessage::Order(Order::Shutdown { admin, reason }) => {
             tracing::warn!(%admin, %reason, "cluster-wide shutdown");
-            let _ = cluster;
             state.shut_down(&admin, &reason);
             None
         }

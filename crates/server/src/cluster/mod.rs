@@ -185,7 +185,7 @@ impl Cluster {
 
     /// Fails at once when NATS is down, rather than queueing a request
     /// that nobody will answer in time.
-    fn reachable(&self) -> Result<(), ClusterError> {
+    pub fn ensure_reachable(&self) -> Result<(), ClusterError> {
         if self.is_connected() {
             Ok(())
         } else {
@@ -295,10 +295,12 @@ impl Cluster {
         }
     }
 
-    /// Releases claims whose connection has gone (a release that raced a
-    /// re-check).
+    /// Releases claims whose connection has gone: a release that raced a
+    /// re-check, or a REGISTER whose connection closed while its claim was
+    /// on the way. Young claims are left alone: their REGISTER may still
+    /// be finishing.
     async fn forget_departed(&self, state: &State) {
-        for (name, conn) in self.presence.held() {
+        for (name, conn) in self.presence.held_for(self.config.request_timeout * 2) {
             let online = state
                 .users
                 .get(name.as_str())
@@ -316,7 +318,7 @@ impl Cluster {
         key: NameKey,
         conn: ConnId,
     ) -> Result<(), ClusterError> {
-        self.reachable()?;
+        self.ensure_reachable()?;
         self.presence.claim(key, conn, record).await
     }
 
@@ -362,6 +364,22 @@ impl Cluster {
             .collect()
     }
 
+    /// How many users of the other nodes a ban on `target` matches.
+    pub fn matching(&self, target: &crate::store::BanTarget) -> u32 {
+        use crate::store::BanTarget;
+        self.presence
+            .remote()
+            .iter()
+            .filter(|record| match target {
+                BanTarget::Name(key) => NameKey::fold(&record.name).as_ref() == Some(key),
+                BanTarget::Addr(ip) => record
+                    .addr
+                    .parse::<std::net::SocketAddr>()
+                    .is_ok_and(|a| a.ip().to_canonical() == *ip),
+            })
+            .count() as u32
+    }
+
     /// How many users the other nodes have.
     pub fn remote_count(&self) -> usize {
         self.presence.remote().len()
@@ -373,7 +391,7 @@ impl Cluster {
         node: &NodeId,
         message: NodeMessage,
     ) -> Result<RemoteReply, ClusterError> {
-        self.reachable()?;
+        self.ensure_reachable()?;
         let (headers, body) = message.encode(self.node());
         let answer = self
             .client
@@ -391,7 +409,7 @@ impl Cluster {
     /// Sends a message to every other node (one NATS message; the NATS
     /// server copies it once per node).
     pub async fn publish_all(&self, message: NodeMessage) -> Result<(), ClusterError> {
-        self.reachable()?;
+        self.ensure_reachable()?;
         let (headers, body) = message.encode(self.node());
         self.client
             .publish_with_headers(routing::ALL, headers, body)
@@ -404,7 +422,7 @@ impl Cluster {
     /// publisher task, which sends in queue order (one user's broadcasts
     /// arrive in the order they were sent).
     pub fn tell_all(&self, message: NodeMessage) -> Result<(), ClusterError> {
-        self.reachable()?;
+        self.ensure_reachable()?;
         self.outgoing.try_send(message).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
                 ClusterError::Unavailable("too many messages waiting for NATS".into())

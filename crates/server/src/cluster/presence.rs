@@ -14,6 +14,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::kv::{self, CreateErrorKind, Operation};
 use bytes::Bytes;
@@ -36,6 +37,9 @@ pub struct PresenceRecord {
     /// The spelling the user chose.
     pub name: String,
     pub admin: bool,
+    /// Logged in to an account (which has an offline queue), not a guest.
+    #[serde(default)]
+    pub account: bool,
     /// A `MuteState` in its wire form.
     pub muted: u64,
     pub addr: String,
@@ -49,6 +53,7 @@ impl PresenceRecord {
             node: node.as_str().to_owned(),
             name: peer.name.as_str().to_owned(),
             admin: peer.is_admin(),
+            account: peer.account,
             muted: peer.muted(now).to_wire(),
             addr: peer.addr.to_string(),
             advertised: peer.advertised.clone(),
@@ -95,6 +100,10 @@ struct Claim {
     conn: ConnId,
     revision: u64,
     record: PresenceRecord,
+    /// When it was made: a claim is made before the connection shows up
+    /// in the local directory, so a young one without a user is not yet
+    /// a leftover.
+    at: Instant,
 }
 
 /// What became of a claim this node re-checked (see [`Presence::reconcile`]).
@@ -159,6 +168,7 @@ impl Presence {
                 conn,
                 revision,
                 record,
+                at: Instant::now(),
             },
         );
     }
@@ -365,6 +375,15 @@ impl Presence {
     /// The names this node holds, with the connection holding each.
     pub fn held(&self) -> Vec<(NameKey, ConnId)> {
         self.claims.iter().map(|c| (*c.key(), c.conn)).collect()
+    }
+
+    /// The names this node has held for at least `age`.
+    pub fn held_for(&self, age: Duration) -> Vec<(NameKey, ConnId)> {
+        self.claims
+            .iter()
+            .filter(|c| c.at.elapsed() >= age)
+            .map(|c| (*c.key(), c.conn))
+            .collect()
     }
 }
 

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::NodeId;
 use crate::cmd::{CmdError, Reply};
+use crate::store::BanRecord;
 
 /// The subject every node listens on.
 pub const ALL: &str = "chinwag.all";
@@ -59,8 +60,33 @@ pub enum Order {
         admin: String,
         ts: u64,
     },
+    /// Keep a name or an address out (for every node: each keeps the bans,
+    /// and disconnects the users of its own that the ban matches).
+    Ban {
+        target: String,
+        until: u64,
+        admin: String,
+        reason: String,
+        at: u64,
+    },
+    /// Lift a ban (for every node).
+    Unban { target: String },
+    /// An account holder gained or lost the admin role (for every node).
+    Role { user: String, admin: bool },
     /// Stop every node.
     Shutdown { admin: String, reason: String },
+}
+
+impl Order {
+    pub fn ban(ban: &BanRecord) -> Order {
+        Order::Ban {
+            target: ban.target.to_string(),
+            until: ban.until.to_wire(),
+            admin: ban.by.clone(),
+            reason: ban.reason.clone(),
+            at: ban.at.0,
+        }
+    }
 }
 
 /// A message between nodes.

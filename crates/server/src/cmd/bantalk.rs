@@ -1,6 +1,8 @@
 //! BANTALK: mute a user for a while, or until an administrator lifts it.
-//! In a cluster the user may be on another node: every node is told, as
-//! every node keeps the mutes by name.
+//! The mute is stored (with the audit entry, in one commit) before it takes
+//! effect, so it survives reconnects and restarts. In a cluster the user
+//! may be on another node: every node is told, as each keeps the mutes by
+//! name.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,64 +11,109 @@ use chinwag_proto::request::Bantalk;
 use chinwag_proto::server::{MuteState, Notice, NoticeKind, Timestamp};
 use chinwag_proto::{NameKey, ServerFrame};
 
-use super::{CmdError, Ctx, Reply, check_reason, format_remaining, no_such_user};
+use super::{
+    CmdError, Ctx, Outcome, check_reason, ends_after, format_remaining, later, no_such_user,
+};
 use crate::cluster::{NodeMessage, Order};
 use crate::state::{Mute, State, encode_event};
+use crate::store::{AuditAction, MuteRecord};
 
-pub fn apply(req: Bantalk, ctx: &mut Ctx<'_>) -> Reply {
-    let admin = ctx.me()?.name.clone();
-    check_reason(&req.reason, ctx)?;
-    let until = match req.duration_secs {
-        0 => MuteState::UntilLifted,
-        secs => MuteState::Until(Timestamp(
-            ctx.now.wall.0.saturating_add(u64::from(secs) * 1000),
-        )),
+pub fn apply(req: Bantalk, ctx: &mut Ctx<'_>) -> Outcome {
+    let admin = match ctx.me() {
+        Ok(me) => me.name.clone(),
+        Err(e) => return e.into(),
     };
-    let mute = Mute {
-        until,
-        by: admin.to_string(),
-        reason: req.reason.to_string(),
+    if let Err(e) = check_reason(&req.reason, ctx) {
+        return e.into();
+    }
+    let name = match online_name(ctx, &req.dst) {
+        Ok(name) => name,
+        Err(e) => return e.into(),
     };
-    let name = match ctx.state.users.get(&req.dst) {
-        Some(victim) => victim.name.to_string(),
-        None => {
-            // On another node, or nowhere.
-            let cluster = ctx.state.cluster().ok_or_else(|| no_such_user(&req.dst))?;
-            let remote = cluster
-                .locate(&req.dst)
-                .ok_or_else(|| no_such_user(&req.dst))?;
-            remote.record.name
+    let Some(key) = NameKey::fold(&name) else {
+        return no_such_user(&req.dst).into();
+    };
+    let until = ends_after(req.duration_secs, ctx.now.wall);
+    let write = ctx.state.store.set_mute(
+        MuteRecord {
+            name: key,
+            until,
+            by: admin.to_string(),
+            reason: req.reason.to_string(),
+        },
+        ctx.state.audit(
+            admin.as_str(),
+            AuditAction::Mute,
+            &name,
+            until.to_wire(),
+            &req.reason,
+        ),
+    );
+    later(false, write, move |written, ctx| {
+        if let Err(error) = written {
+            return CmdError::from(error).into();
         }
-    };
-    if let Some(cluster) = ctx.state.cluster() {
-        cluster
-            .tell_all(NodeMessage::Order(Order::Mute {
+        let mute = Mute {
+            until,
+            by: admin.to_string(),
+            reason: req.reason.to_string(),
+        };
+        if let Some(cluster) = ctx.state.cluster() {
+            let order = NodeMessage::Order(Order::Mute {
                 user: name.clone(),
                 admin: admin.to_string(),
                 reason: req.reason.to_string(),
                 until: until.to_wire(),
                 secs: req.duration_secs,
                 ts: ctx.now.wall.0,
-            }))
-            .map_err(CmdError::from)?;
-    }
-    let key = NameKey::fold(&name).ok_or_else(|| no_such_user(&name))?;
-    mute_by_name(ctx.state, key, mute, req.duration_secs, ctx.now.wall);
-    tracing::info!(target_user = %name, secs = req.duration_secs, "muted");
-    Ok(ServerFrame::ok(match until {
-        MuteState::Until(end) => {
-            format!("muted {name} for {}", format_remaining(end, ctx.now.wall))
+            });
+            if let Err(error) = cluster.tell_all(order) {
+                return told_nobody(&name, error);
+            }
         }
-        _ => format!("muted {name} until lifted"),
-    }))
+        mute_by_name(ctx.state, key, mute, req.duration_secs, ctx.now.wall);
+        tracing::info!(target_user = %name, secs = req.duration_secs, "muted");
+        Ok(ServerFrame::ok(match until {
+            MuteState::Until(end) => {
+                format!("muted {name} for {}", format_remaining(end, ctx.now.wall))
+            }
+            _ => format!("muted {name} until lifted"),
+        }))
+        .into()
+    })
 }
 
-/// Records a mute and applies it to the user if the user is on this node:
-/// the user is told, and a timed mute is lifted when it runs out. What a
-/// node does for a BANTALK, its own or another node's.
+/// The spelling of an online user's name: on this node, or (in a
+/// cluster) on another. In a cluster that cannot be reached, fails at
+/// once, before anything is stored.
+pub(super) fn online_name(ctx: &Ctx<'_>, dst: &str) -> Result<String, CmdError> {
+    if let Some(peer) = ctx.state.users.get(dst) {
+        return Ok(peer.name.to_string());
+    }
+    let cluster = ctx.state.cluster().ok_or_else(|| no_such_user(dst))?;
+    let found = cluster.locate(dst).ok_or_else(|| no_such_user(dst))?;
+    cluster.ensure_reachable()?;
+    Ok(found.record.name)
+}
+
+/// The answer when a stored change could not be sent to the other nodes.
+pub(super) fn told_nobody(name: &str, error: crate::cluster::ClusterError) -> Outcome {
+    CmdError::new(
+        chinwag_proto::ErrorCode::ClusterUnavailable,
+        format!(
+            "the change for {name} is stored, but the other nodes could not be told \
+             (they learn it when they restart): {error}"
+        ),
+    )
+    .into()
+}
+
+/// Records a mute and applies it if the user is on this node: the user is
+/// told, and a timed mute is lifted when it runs out. What a node does for
+/// a BANTALK, its own or another node's.
 pub fn mute_by_name(state: &Arc<State>, key: NameKey, mute: Mute, secs: u32, now: Timestamp) {
     let until = mute.until;
-    let reason = mute.reason.clone();
+    let notice_text = mute.reason.clone();
     let admin = mute.by.clone();
     state.mutes.set(key, mute);
     if secs > 0 {
@@ -92,13 +139,14 @@ pub fn mute_by_name(state: &Arc<State>, key: NameKey, mute: Mute, secs: u32, now
             actor: admin.as_str().into(),
             subject: victim.name.as_str().into(),
             until: until.to_wire(),
-            text: reason.into(),
+            text: notice_text.into(),
         })));
 }
 
 /// When a timed mute runs out, tell the user they may talk again (unless
-/// the mute was replaced or lifted in the meantime).
-fn schedule_expiry(state: Arc<State>, key: NameKey, until: MuteState, after: Duration) {
+/// the mute was replaced or lifted in the meantime). The stored row is
+/// left to the next prune: deleting it here could race a newer mute.
+pub fn schedule_expiry(state: Arc<State>, key: NameKey, until: MuteState, after: Duration) {
     tokio::spawn(async move {
         tokio::select! {
             () = tokio::time::sleep(after) => {}

@@ -1,18 +1,29 @@
-//! KICKOUT: tell the target why, disconnect it, tell everyone else.
+//! KICKOUT: tell the target why, disconnect it, tell everyone else, and
+//! log it. In a cluster the target may be on another node: the kick is
+//! sent there and that node's answer is the reply.
 
 use std::sync::Arc;
 
-use chinwag_proto::ServerFrame;
 use chinwag_proto::request::Kickout;
 use chinwag_proto::server::{Notice, NoticeKind, Timestamp};
+use chinwag_proto::{ErrorCode, ServerFrame, UserName};
 
-use super::{Ctx, Reply, check_reason, no_such_user, target};
-use crate::state::{Peer, State, encode_event};
+use super::{CmdError, Ctx, Outcome, check_reason, disconnect, later, no_such_user};
+use crate::cluster::{NodeMessage, Order};
+use crate::state::{Peer, State};
+use crate::store::AuditAction;
 
-pub fn apply(req: Kickout, ctx: &mut Ctx<'_>) -> Reply {
-    let admin = ctx.me()?.name.clone();
-    check_reason(&req.reason, ctx)?;
-    let victim = target(ctx, &req.dst)?;
+pub fn apply(req: Kickout, ctx: &mut Ctx<'_>) -> Outcome {
+    let admin = match ctx.me() {
+        Ok(me) => me.name.clone(),
+        Err(e) => return e.into(),
+    };
+    if let Err(e) = check_reason(&req.reason, ctx) {
+        return e.into();
+    }
+    let Some(victim) = ctx.state.users.get(&req.dst) else {
+        return kick_remote(req, admin, ctx);
+    };
     if !kick(
         ctx.state,
         &victim,
@@ -20,53 +31,78 @@ pub fn apply(req: Kickout, ctx: &mut Ctx<'_>) -> Reply {
         &req.reason,
         ctx.now.wall,
     ) {
-        return Err(no_such_user(&req.dst));
+        return no_such_user(&req.dst).into();
     }
-    Ok(ServerFrame::ok(format!("kicked {}", victim.name)))
+    logged(ctx, &admin, victim.name.as_str(), &req.reason)
 }
 
-/// Kicks a local user: frees the name, tells the victim why, closes its
-/// connection and tells everyone else. `false` if the victim had already
-/// gone. Also what a node does when another node routes a kick to it.
-pub fn kick(
-    state: &Arc<State>,
-    victim: &Arc<Peer>,
-    admin: &str,
-    reason: &str,
-    now: Timestamp,
-) -> bool {
-    // Releasing the name here, not in the victim's session, means the
-    // victim's next frame (already in flight) finds it is no longer
-    // registered, and that the leave notice carries the kick's reason.
-    if !state.users.release(&victim.name, victim.conn) {
-        return false;
-    }
+/// Kicks a user of this node; `false` if the user had already gone. Also
+/// what a node does with a kick another node sends it.
+pub fn kick(state: &State, victim: &Peer, admin: &str, reason: &str, now: Timestamp) -> bool {
     let reason = if reason.is_empty() {
         "no reason given"
     } else {
         reason
     };
-    victim
-        .outbox
-        .close_with(Some(encode_event(&ServerFrame::Notice(Notice {
+    let kicked = disconnect(
+        state,
+        victim,
+        Notice {
             kind: NoticeKind::Kicked,
             ts: now,
             actor: admin.into(),
             subject: victim.name.as_str().into(),
             until: 0,
             text: reason.into(),
-        }))));
-    state.announce_presence(
-        &ServerFrame::Notice(Notice {
-            kind: NoticeKind::Left,
-            ts: now,
-            actor: admin.into(),
-            subject: victim.name.as_str().into(),
-            until: 0,
-            text: format!("kicked by {admin}: {reason}").into(),
-        }),
-        Some(victim.conn),
+        },
+        format!("kicked by {admin}: {reason}"),
     );
-    tracing::info!(target_user = %victim.name, %reason, "kicked");
-    true
+    if kicked {
+        tracing::info!(target_user = %victim.name, %reason, "kicked");
+    }
+    kicked
+}
+
+/// A user not on this node: ask the node the presence mirror names.
+fn kick_remote(req: Kickout, admin: UserName, ctx: &mut Ctx<'_>) -> Outcome {
+    let Some(cluster) = ctx.state.cluster() else {
+        return no_such_user(&req.dst).into();
+    };
+    let Some(found) = cluster.locate(&req.dst) else {
+        return no_such_user(&req.dst).into();
+    };
+    let cluster = Arc::clone(cluster);
+    let name = found.record.name.clone();
+    let order = NodeMessage::Order(Order::Kick {
+        user: name.clone(),
+        admin: admin.to_string(),
+        reason: req.reason.to_string(),
+        ts: ctx.now.wall.0,
+    });
+    let asked = async move { cluster.request(&found.node, order).await };
+    later(false, asked, move |answer, ctx| {
+        match answer.map_err(CmdError::from).and_then(|a| a.into_reply()) {
+            Ok(_) => logged(ctx, &admin, &name, &req.reason),
+            Err(refused) => refused.into(),
+        }
+    })
+}
+
+/// The kick is done; the reply waits until it is in the audit log.
+fn logged(ctx: &mut Ctx<'_>, admin: &UserName, name: &str, reason: &str) -> Outcome {
+    let record =
+        ctx.state.store.record(
+            ctx.state
+                .audit(admin.as_str(), AuditAction::Kick, name, 0, reason),
+        );
+    let name = name.to_owned();
+    later(false, record, move |written, _| {
+        Outcome::Ready(match written {
+            Ok(()) => Ok(ServerFrame::ok(format!("kicked {name}"))),
+            Err(error) => Err(CmdError::new(
+                ErrorCode::StorageFailure,
+                format!("kicked {name}, but the audit log could not record it: {error}"),
+            )),
+        })
+    })
 }

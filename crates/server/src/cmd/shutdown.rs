@@ -1,15 +1,20 @@
-//! SHUTDOWN: stop the server gracefully: this node, or (scope Cluster)
-//! every node of the cluster.
+//! SHUTDOWN: stop the server gracefully (logged by `State::shut_down`):
+//! this node, or (scope Cluster) every node of the cluster.
 
 use chinwag_proto::ServerFrame;
 use chinwag_proto::request::{Shutdown, ShutdownScope};
 
-use super::{CmdError, Ctx, Reply, check_reason};
+use super::{CmdError, Ctx, Outcome, check_reason};
 use crate::cluster::{NodeMessage, Order};
 
-pub fn apply(req: Shutdown, ctx: &mut Ctx<'_>) -> Reply {
-    let admin = ctx.me()?.name.clone();
-    check_reason(&req.reason, ctx)?;
+pub fn apply(req: Shutdown, ctx: &mut Ctx<'_>) -> Outcome {
+    let admin = match ctx.me() {
+        Ok(me) => me.name.clone(),
+        Err(e) => return e.into(),
+    };
+    if let Err(e) = check_reason(&req.reason, ctx) {
+        return e.into();
+    }
     let reason = if req.reason.is_empty() {
         format!("shutdown requested by {admin}")
     } else {
@@ -19,15 +24,16 @@ pub fn apply(req: Shutdown, ctx: &mut Ctx<'_>) -> Reply {
     if req.scope == ShutdownScope::Cluster
         && let Some(cluster) = ctx.state.cluster()
     {
-        cluster
-            .tell_all(NodeMessage::Order(Order::Shutdown {
-                admin: admin.to_string(),
-                reason: reason.clone(),
-            }))
-            .map_err(CmdError::from)?;
+        let order = NodeMessage::Order(Order::Shutdown {
+            admin: admin.to_string(),
+            reason: reason.clone(),
+        });
+        if let Err(error) = cluster.tell_all(order) {
+            return CmdError::from(error).into();
+        }
     }
     if !ctx.state.shut_down(admin.as_str(), &reason) {
-        return Ok(ServerFrame::ok("the server is already shutting down"));
+        return Ok(ServerFrame::ok("the server is already shutting down")).into();
     }
-    Ok(ServerFrame::ok("the server is shutting down"))
+    Ok(ServerFrame::ok("the server is shutting down")).into()
 }

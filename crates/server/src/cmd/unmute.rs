@@ -1,4 +1,5 @@
-//! UNMUTE: lift a mute before it runs out, on every node of a cluster.
+//! UNMUTE: lift a mute before it runs out, in the store first, then on
+//! every node of a cluster.
 
 use std::sync::Arc;
 
@@ -6,31 +7,55 @@ use chinwag_proto::request::Unmute;
 use chinwag_proto::server::{MuteState, Notice, NoticeKind, Timestamp};
 use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
 
-use super::{CmdError, Ctx, Reply, no_such_user};
+use super::bantalk::told_nobody;
+use super::{CmdError, Ctx, Outcome, later, no_such_user};
 use crate::cluster::{NodeMessage, Order};
 use crate::state::{State, encode_event};
+use crate::store::AuditAction;
 
-pub fn apply(req: Unmute, ctx: &mut Ctx<'_>) -> Reply {
-    let admin = ctx.me()?.name.clone();
-    let key = NameKey::fold(&req.dst).ok_or_else(|| no_such_user(&req.dst))?;
+pub fn apply(req: Unmute, ctx: &mut Ctx<'_>) -> Outcome {
+    let admin = match ctx.me() {
+        Ok(me) => me.name.clone(),
+        Err(e) => return e.into(),
+    };
+    let Some(key) = NameKey::fold(&req.dst) else {
+        return no_such_user(&req.dst).into();
+    };
     if ctx.state.mutes.get(&key, ctx.now.wall) == MuteState::NotMuted {
-        return Err(CmdError::new(
+        return CmdError::new(
             ErrorCode::InvalidArgument,
             format!("{} is not muted", req.dst),
-        ));
+        )
+        .into();
     }
-    if let Some(cluster) = ctx.state.cluster() {
-        cluster
-            .tell_all(NodeMessage::Order(Order::Unmute {
+    if let Some(cluster) = ctx.state.cluster()
+        && let Err(error) = cluster.ensure_reachable()
+    {
+        return CmdError::from(error).into();
+    }
+    let write = ctx.state.store.lift_mute(
+        key,
+        ctx.state
+            .audit(admin.as_str(), AuditAction::Unmute, &req.dst, 0, ""),
+    );
+    later(false, write, move |written, ctx| {
+        if let Err(error) = written {
+            return CmdError::from(error).into();
+        }
+        if let Some(cluster) = ctx.state.cluster() {
+            let order = NodeMessage::Order(Order::Unmute {
                 user: req.dst.to_string(),
                 admin: admin.to_string(),
                 ts: ctx.now.wall.0,
-            }))
-            .map_err(CmdError::from)?;
-    }
-    unmute_by_name(ctx.state, key, admin.as_str(), ctx.now.wall);
-    tracing::info!(target_user = %req.dst, "unmuted");
-    Ok(ServerFrame::ok(format!("unmuted {}", req.dst)))
+            });
+            if let Err(error) = cluster.tell_all(order) {
+                return told_nobody(&req.dst, error);
+            }
+        }
+        unmute_by_name(ctx.state, key, admin.as_str(), ctx.now.wall);
+        tracing::info!(target_user = %req.dst, "unmuted");
+        Ok(ServerFrame::ok(format!("unmuted {}", req.dst))).into()
+    })
 }
 
 /// Lifts a mute and tells the user if the user is on this node. What a

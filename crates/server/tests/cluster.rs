@@ -1,0 +1,306 @@
+//! Cluster mode end to end: a real nats-server (JetStream on, its store in
+//! a temporary directory) and three real `chinwagd` processes on loopback,
+//! with clients on different nodes. Every wait is a polling deadline; the
+//! only time asserted is the bound for freeing a dead node's
+//! names (10 s with the default node timeout).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::time::{Duration, Instant};
+
+use chinwag_client::{Client, ClientError, ConnectOptions, Event, Events};
+use chinwag_proto::ErrorCode;
+use chinwag_proto::server::{DeliveryStatus, MessageKind, NoticeKind};
+use common::daemon::Daemon;
+use common::nats::Nats;
+use common::{PATIENCE, closed, notice, wait_for};
+
+const PASSWORD: &str = "cluster-admin-password";
+
+/// A NATS server and three nodes.
+struct Trio {
+    nats: Nats,
+    nodes: Vec<Daemon>,
+}
+
+impl Trio {
+    fn start() -> Trio {
+        let nats = Nats::start();
+        let url = nats.url();
+        let nodes = (1..=3)
+            .map(|n| {
+                Daemon::start(&[
+                    "--cluster",
+                    &url,
+                    "--node-id",
+                    &format!("n{n}"),
+                    "--admin-password",
+                    PASSWORD,
+                ])
+            })
+            .collect();
+        Trio { nats, nodes }
+    }
+
+    fn addr(&self, node: usize) -> SocketAddr {
+        self.nodes[node].addr
+    }
+}
+
+async fn connect(addr: SocketAddr) -> (Client, Events) {
+    Client::connect(addr, ConnectOptions::default())
+        .await
+        .unwrap()
+}
+
+async fn user(addr: SocketAddr, name: &str) -> (Client, Events) {
+    let (client, events) = connect(addr).await;
+    client.register(name, None).await.unwrap();
+    (client, events)
+}
+
+async fn admin(addr: SocketAddr, name: &str) -> (Client, Events) {
+    let (client, events) = user(addr, name).await;
+    client.admin(PASSWORD).await.unwrap();
+    (client, events)
+}
+
+fn code(error: ClientError) -> ErrorCode {
+    match error {
+        ClientError::Server { code, .. } => code,
+        other => panic!("expected an error from the server, got {other}"),
+    }
+}
+
+/// Retries `attempt` until it returns `Some`, for at most `within`.
+async fn eventually<T, F, Fut>(within: Duration, what: &str, mut attempt: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(done) = attempt().await {
+            return done;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until `client`'s GETALLUSER lists exactly `names`.
+async fn until_listed(client: &Client, names: &[&str]) {
+    eventually(PATIENCE, "listing", || async {
+        let listed: Vec<String> = client
+            .users()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.name.to_string())
+            .collect();
+        (listed == names).then_some(())
+    })
+    .await
+}
+
+async fn message(events: &mut Events) -> chinwag_proto::server::Message {
+    wait_for(events, |e| match e {
+        Event::Message(m) => Some(m),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn direct_messages_broadcasts_and_listing_span_nodes() {
+    let trio = Trio::start();
+    let (alice, mut alice_events) = user(trio.addr(0), "alice").await;
+    let (bob, mut bob_events) = user(trio.addr(1), "bob").await;
+    let (carol, mut carol_events) = user(trio.addr(2), "carol").await;
+    until_listed(&carol, &["alice", "bob", "carol"]).await;
+
+    let sent = alice.send("BOB", "hello from n1").await.unwrap();
+    assert_eq!(sent.status, DeliveryStatus::Delivered);
+    let got = message(&mut bob_events).await;
+    assert_eq!(
+        (got.kind, got.from.deref(), got.to.deref(), got.text.deref()),
+        (MessageKind::Direct, "alice", "bob", "hello from n1")
+    );
+    assert_eq!(got.id, sent.id);
+
+    let sent = bob.broadcast("hello everyone").await.unwrap();
+    assert_eq!(sent.recipients, 2);
+    for events in [&mut alice_events, &mut carol_events] {
+        let got = message(events).await;
+        assert_eq!(
+            (got.kind, got.from.deref(), got.text.deref()),
+            (MessageKind::Broadcast, "bob", "hello everyone")
+        );
+    }
+
+    // A name is unique across nodes, in any case.
+    let (dup, _dup_events) = connect(trio.addr(2)).await;
+    assert_eq!(
+        code(dup.register("Alice", None).await.unwrap_err()),
+        ErrorCode::NameTaken
+    );
+    assert_eq!(
+        code(carol.send("nobody", "hi").await.unwrap_err()),
+        ErrorCode::NoSuchUser
+    );
+
+    // Leaving frees the name everywhere and tells the others.
+    bob.logout().await.unwrap();
+    let left = notice(&mut alice_events, NoticeKind::Left).await;
+    assert_eq!(left.subject.deref(), "bob");
+    until_listed(&alice, &["alice", "carol"]).await;
+    let (_bob_again, _e) = user(trio.addr(2), "bob").await;
+    until_listed(&alice, &["alice", "bob", "carol"]).await;
+}
+
+#[tokio::test]
+async fn of_many_registrations_of_one_name_over_three_nodes_exactly_one_wins() {
+    let trio = Trio::start();
+    let mut clients = Vec::new();
+    for i in 0..24 {
+        clients.push(connect(trio.addr(i % 3)).await);
+    }
+    let attempts = clients
+        .iter()
+        .map(|(client, _)| client.register("racer", None));
+    let results = futures::future::join_all(attempts).await;
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(won, 1, "{results:?}");
+    for result in results.into_iter().filter_map(Result::err) {
+        assert_eq!(code(result), ErrorCode::NameTaken);
+    }
+}
+
+#[tokio::test]
+async fn moderation_acts_wherever_the_user_is() {
+    let trio = Trio::start();
+    let (root, _root_events) = admin(trio.addr(0), "root").await;
+    let (bob, mut bob_events) = user(trio.addr(1), "bob").await;
+    let (_carol, mut carol_events) = user(trio.addr(2), "carol").await;
+    until_listed(&root, &["bob", "carol", "root"]).await;
+
+    root.mute("bob", Some(Duration::from_secs(600)), "calm down")
+        .await
+        .unwrap();
+    let muted = notice(&mut bob_events, NoticeKind::Muted).await;
+    assert_eq!(muted.actor.deref(), "root");
+    assert_eq!(
+        code(bob.send("carol", "hi").await.unwrap_err()),
+        ErrorCode::Muted
+    );
+    root.unmute("bob").await.unwrap();
+    notice(&mut bob_events, NoticeKind::Unmuted).await;
+    bob.send("carol", "free again").await.unwrap();
+    assert_eq!(message(&mut carol_events).await.text.deref(), "free again");
+
+    root.kick("bob", "bye").await.unwrap();
+    let kicked = notice(&mut bob_events, NoticeKind::Kicked).await;
+    assert_eq!(kicked.text.deref(), "bye");
+    closed(&mut bob_events).await;
+    let left = notice(&mut carol_events, NoticeKind::Left).await;
+    assert!(left.text.contains("kicked by root"), "{}", left.text);
+    until_listed(&root, &["carol", "root"]).await;
+    assert_eq!(
+        code(root.kick("bob", "again").await.unwrap_err()),
+        ErrorCode::NoSuchUser
+    );
+}
+
+#[tokio::test]
+async fn a_killed_node_frees_its_names_in_time_and_the_others_go_on() {
+    let mut trio = Trio::start();
+    let (alice, _alice_events) = user(trio.addr(0), "alice").await;
+    let (_bob, mut bob_events) = user(trio.addr(1), "bob").await;
+    let (_carol, _carol_events) = user(trio.addr(2), "carol").await;
+    until_listed(&alice, &["alice", "bob", "carol"]).await;
+
+    let killed = Instant::now();
+    trio.nodes[2].child.kill().unwrap();
+    let _ = trio.nodes[2].child.wait();
+    // The bound: at most 10 s with the default node timeout.
+    let bound = Duration::from_secs(10);
+    // A fresh connection per attempt: a connection may only try REGISTER
+    // a few times.
+    let (_again, _again_events) = eventually(bound, "carol's name freed", || async {
+        let (client, events) = connect(trio.addr(0)).await;
+        client.register("carol", None).await.ok()?;
+        Some((client, events))
+    })
+    .await;
+    assert!(killed.elapsed() <= bound);
+    until_listed(&alice, &["alice", "bob", "carol"]).await;
+
+    alice.send("bob", "still here").await.unwrap();
+    assert_eq!(message(&mut bob_events).await.text.deref(), "still here");
+}
+
+#[tokio::test]
+async fn without_nats_local_users_are_served_and_remote_ones_refused_until_it_returns() {
+    let mut trio = Trio::start();
+    let (alice, _alice_events) = user(trio.addr(0), "alice").await;
+    let (_carol, mut carol_events) = user(trio.addr(0), "carol").await;
+    let (_bob, mut bob_events) = user(trio.addr(1), "bob").await;
+    until_listed(&alice, &["alice", "bob", "carol"]).await;
+
+    trio.nats.stop();
+    // Local delivery goes on.
+    alice.send("carol", "local").await.unwrap();
+    assert_eq!(message(&mut carol_events).await.text.deref(), "local");
+    // A user on another node: a clear error, not a hang.
+    let refused = eventually(PATIENCE, "ClusterUnavailable", || async {
+        match alice.send("bob", "remote").await {
+            Err(ClientError::Server {
+                code: ErrorCode::ClusterUnavailable,
+                ..
+            }) => Some(()),
+            _ => None,
+        }
+    });
+    refused.await;
+    let (newcomer, _newcomer_events) = connect(trio.addr(0)).await;
+    assert_eq!(
+        code(newcomer.register("dave", None).await.unwrap_err()),
+        ErrorCode::ClusterUnavailable
+    );
+
+    // NATS comes back (same port, same store): the nodes recover by
+    // themselves.
+    trio.nats.resume();
+    eventually(PATIENCE * 3, "delivery across nodes again", || async {
+        alice.send("bob", "back").await.ok()
+    })
+    .await;
+    assert_eq!(message(&mut bob_events).await.text.deref(), "back");
+    newcomer.register("dave", None).await.unwrap();
+    until_listed(&alice, &["alice", "bob", "carol", "dave"]).await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_one_node_or_the_whole_cluster() {
+    let mut trio = Trio::start();
+    let (root, _root_events) = admin(trio.addr(0), "root").await;
+    let (_bob, mut bob_events) = user(trio.addr(1), "bob").await;
+    let (carol_admin, mut carol_events) = admin(trio.addr(2), "carol").await;
+    until_listed(&root, &["bob", "carol", "root"]).await;
+
+    // Scope Node: only carol's node stops; its users are freed.
+    carol_admin.shutdown("node maintenance").await.unwrap();
+    notice(&mut carol_events, NoticeKind::Shutdown).await;
+    assert_eq!(trio.nodes[2].wait(), 0);
+    until_listed(&root, &["bob", "root"]).await;
+
+    // Scope Cluster: every node stops.
+    root.shutdown_cluster("all down").await.unwrap();
+    let n = notice(&mut bob_events, NoticeKind::Shutdown).await;
+    assert_eq!(n.text.deref(), "all down");
+    closed(&mut bob_events).await;
+    assert_eq!(trio.nodes[0].wait(), 0);
+    assert_eq!(trio.nodes[1].wait(), 0);
+}
