@@ -17,7 +17,7 @@ use crate::admission::Refusal;
 use crate::auth::AdminSecret;
 use crate::config::Config;
 use crate::state::State;
-use crate::store::{Retention, SqliteStore, Store, StoreError};
+use crate::store::{PostgresStore, Retention, SqliteStore, Store, StoreError};
 use crate::{metrics, session, tls};
 
 /// How often old history is pruned, when retention is configured.
@@ -139,7 +139,13 @@ impl Server {
         let main = listen(&config.listen).await?;
         let tls_listen = config.tls_listen.clone();
         let metrics_listen = config.metrics_listen.clone();
-        let mut server = Server::open(main, config)?;
+        let mut server = match config.database.clone() {
+            Some(url) => {
+                let store = PostgresStore::connect(&url).await?;
+                Server::with_store(main, config, Arc::new(store))
+            }
+            None => Server::open(main, config)?,
+        };
         match (acceptor, tls_listen) {
             (Some(acceptor), Some(addr)) => {
                 let listener = listen(&addr).await?;

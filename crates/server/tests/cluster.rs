@@ -1,6 +1,7 @@
 //! Cluster mode end to end: a real nats-server (JetStream on, its store in
-//! a temporary directory) and three real `chinwagd` processes on loopback,
-//! with clients on different nodes. Every wait is a polling deadline; the
+//! a temporary directory), a fresh PostgreSQL database, and three real
+//! `chinwagd` processes on loopback sharing both, with clients on
+//! different nodes. Every wait is a polling deadline; the
 //! only time asserted is the bound for freeing a dead node's
 //! names (10 s with the default node timeout).
 
@@ -10,23 +11,27 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::time::{Duration, Instant};
 
-use chinwag_client::{Client, ClientError, ConnectOptions, Event, Events};
+use chinwag_client::{Client, ClientError, ConnectOptions, Event, Events, HistoryQuery};
 use chinwag_proto::ErrorCode;
 use chinwag_proto::server::{DeliveryStatus, MessageKind, NoticeKind};
 use common::daemon::Daemon;
 use common::nats::Nats;
+use common::postgres::TestDatabase;
 use common::{PATIENCE, closed, notice, wait_for};
 
 const PASSWORD: &str = "cluster-admin-password";
 
-/// A NATS server and three nodes.
+/// A NATS server, a database and three nodes. The nodes are dropped
+/// (killed) first, the database last.
 struct Trio {
-    nats: Nats,
     nodes: Vec<Daemon>,
+    nats: Nats,
+    _db: TestDatabase,
 }
 
 impl Trio {
-    fn start() -> Trio {
+    async fn start() -> Trio {
+        let db = TestDatabase::create().await;
         let nats = Nats::start();
         let url = nats.url();
         let nodes = (1..=3)
@@ -38,10 +43,16 @@ impl Trio {
                     &format!("n{n}"),
                     "--admin-password",
                     PASSWORD,
+                    "--database",
+                    &db.url,
                 ])
             })
             .collect();
-        Trio { nats, nodes }
+        Trio {
+            nodes,
+            nats,
+            _db: db,
+        }
     }
 
     fn addr(&self, node: usize) -> SocketAddr {
@@ -115,7 +126,7 @@ async fn message(events: &mut Events) -> chinwag_proto::server::Message {
 
 #[tokio::test]
 async fn direct_messages_broadcasts_and_listing_span_nodes() {
-    let trio = Trio::start();
+    let trio = Trio::start().await;
     let (alice, mut alice_events) = user(trio.addr(0), "alice").await;
     let (bob, mut bob_events) = user(trio.addr(1), "bob").await;
     let (carol, mut carol_events) = user(trio.addr(2), "carol").await;
@@ -162,7 +173,7 @@ async fn direct_messages_broadcasts_and_listing_span_nodes() {
 
 #[tokio::test]
 async fn of_many_registrations_of_one_name_over_three_nodes_exactly_one_wins() {
-    let trio = Trio::start();
+    let trio = Trio::start().await;
     let mut clients = Vec::new();
     for i in 0..24 {
         clients.push(connect(trio.addr(i % 3)).await);
@@ -180,7 +191,7 @@ async fn of_many_registrations_of_one_name_over_three_nodes_exactly_one_wins() {
 
 #[tokio::test]
 async fn moderation_acts_wherever_the_user_is() {
-    let trio = Trio::start();
+    let trio = Trio::start().await;
     let (root, _root_events) = admin(trio.addr(0), "root").await;
     let (bob, mut bob_events) = user(trio.addr(1), "bob").await;
     let (_carol, mut carol_events) = user(trio.addr(2), "carol").await;
@@ -215,7 +226,7 @@ async fn moderation_acts_wherever_the_user_is() {
 
 #[tokio::test]
 async fn a_killed_node_frees_its_names_in_time_and_the_others_go_on() {
-    let mut trio = Trio::start();
+    let mut trio = Trio::start().await;
     let (alice, _alice_events) = user(trio.addr(0), "alice").await;
     let (_bob, mut bob_events) = user(trio.addr(1), "bob").await;
     let (_carol, _carol_events) = user(trio.addr(2), "carol").await;
@@ -243,7 +254,7 @@ async fn a_killed_node_frees_its_names_in_time_and_the_others_go_on() {
 
 #[tokio::test]
 async fn without_nats_local_users_are_served_and_remote_ones_refused_until_it_returns() {
-    let mut trio = Trio::start();
+    let mut trio = Trio::start().await;
     let (alice, _alice_events) = user(trio.addr(0), "alice").await;
     let (_carol, mut carol_events) = user(trio.addr(0), "carol").await;
     let (_bob, mut bob_events) = user(trio.addr(1), "bob").await;
@@ -284,7 +295,7 @@ async fn without_nats_local_users_are_served_and_remote_ones_refused_until_it_re
 
 #[tokio::test]
 async fn shutdown_stops_one_node_or_the_whole_cluster() {
-    let mut trio = Trio::start();
+    let mut trio = Trio::start().await;
     let (root, _root_events) = admin(trio.addr(0), "root").await;
     let (_bob, mut bob_events) = user(trio.addr(1), "bob").await;
     let (carol_admin, mut carol_events) = admin(trio.addr(2), "carol").await;
@@ -303,4 +314,61 @@ async fn shutdown_stops_one_node_or_the_whole_cluster() {
     closed(&mut bob_events).await;
     assert_eq!(trio.nodes[0].wait(), 0);
     assert_eq!(trio.nodes[1].wait(), 0);
+}
+
+#[tokio::test]
+async fn accounts_offline_delivery_history_and_bans_come_from_the_shared_database() {
+    let trio = Trio::start().await;
+    // An account made on n1 logs in on n2.
+    let (bob, _e) = connect(trio.addr(0)).await;
+    bob.register("bob", Some("bob-password-1")).await.unwrap();
+    bob.logout().await.unwrap();
+    let (alice, _alice_events) = user(trio.addr(1), "alice").await;
+    let sent = alice.send("bob", "while you were away").await.unwrap();
+    assert_eq!(sent.status, DeliveryStatus::Queued);
+
+    // bob logs in on n3: the offline message is delivered there.
+    let (bob, mut bob_events) = connect(trio.addr(2)).await;
+    bob.register("bob", Some("bob-password-1")).await.unwrap();
+    let got = message(&mut bob_events).await;
+    assert_eq!(got.text.deref(), "while you were away");
+    let sent = alice.send("bob", "live now").await.unwrap();
+    assert_eq!(sent.status, DeliveryStatus::Delivered);
+    assert_eq!(message(&mut bob_events).await.text.deref(), "live now");
+
+    // History, read on any node, holds both.
+    let (carol, _carol_events) = user(trio.addr(0), "carol").await;
+    let page = bob
+        .history(&HistoryQuery {
+            with: Some("alice"),
+            before: None,
+            after: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let texts: Vec<&str> = page.iter().map(|m| m.text.deref()).collect();
+    assert_eq!(texts, ["live now", "while you were away"]);
+
+    // A ban placed on n1 reaches bob on n3, and keeps him out everywhere.
+    let (root, _root_events) = admin(trio.addr(0), "root").await;
+    until_listed(&carol, &["alice", "bob", "carol", "root"]).await;
+    root.ban("bob", None, "spam").await.unwrap();
+    let banned = notice(&mut bob_events, NoticeKind::Banned).await;
+    assert_eq!(banned.text.deref(), "spam");
+    closed(&mut bob_events).await;
+    for node in 0..3 {
+        let (again, _e) = connect(trio.addr(node)).await;
+        let refused = eventually(PATIENCE, "bob banned on every node", || async {
+            match again.register("bob", Some("bob-password-1")).await {
+                Err(ClientError::Server {
+                    code: ErrorCode::Banned,
+                    ..
+                }) => Some(()),
+                Ok(_) => panic!("a banned account logged in on node {node}"),
+                Err(_) => None,
+            }
+        });
+        refused.await;
+    }
 }

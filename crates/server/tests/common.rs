@@ -6,6 +6,8 @@
 pub mod daemon;
 #[path = "common/nats.rs"]
 pub mod nats;
+#[path = "common/postgres.rs"]
+pub mod postgres;
 #[path = "common/raw.rs"]
 pub mod raw;
 

@@ -1,13 +1,75 @@
-//! The SQLite store on its own: every method, reopening, and group commit.
+//! The stores on their own: every method, reopening, pruning and
+//! concurrent writes. Every test runs against both backends, the embedded
+//! SQLite one and PostgreSQL (a fresh database per test), through the
+//! `Store` trait alone.
 
+mod common;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use chinwag_proto::server::{MessageId, MuteState, Timestamp};
 use chinwag_proto::{NameKey, UserName};
 use chinwag_server::store::{
     AuditAction, AuditRecord, BanRecord, BanTarget, Conversation, Durability, HistoryQuery,
-    MuteRecord, NewMessage, Retention, SqliteStore, Store, StoreError,
+    MuteRecord, NewMessage, PostgresStore, Retention, SqliteStore, Store, StoreError,
 };
+use common::postgres::TestDatabase;
+
+/// Where a test's store lives; [`Db::open`] opens it, again after a
+/// close to test what survives.
+enum Db {
+    Sqlite(tempfile::TempDir),
+    Postgres(TestDatabase),
+}
+
+impl Db {
+    async fn sqlite() -> Db {
+        Db::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    async fn postgres() -> Db {
+        Db::Postgres(TestDatabase::create().await)
+    }
+
+    async fn open_with(&self, durability: Durability) -> Arc<dyn Store> {
+        match self {
+            Db::Sqlite(dir) => Arc::new(SqliteStore::open(dir.path(), durability).unwrap()),
+            Db::Postgres(db) => Arc::new(PostgresStore::connect(&db.url).await.unwrap()),
+        }
+    }
+
+    async fn open(&self) -> Arc<dyn Store> {
+        self.open_with(Durability::Full).await
+    }
+}
+
+/// Runs each test body once per backend, as `sqlite::NAME` and
+/// `postgres::NAME`.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Db::sqlite().await).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Db::postgres().await).await
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    messages_history_and_the_offline_queue,
+    accounts_roles_mutes_bans_and_audit,
+    pruning_keeps_what_is_queued_and_drops_ended_moderation,
+    concurrent_appends_all_get_distinct_ids,
+    schema_versions,
+);
 
 fn key(name: &str) -> NameKey {
     NameKey::fold(name).unwrap()
@@ -47,10 +109,8 @@ fn page(conversation: Conversation, limit: u32) -> HistoryQuery {
     }
 }
 
-#[tokio::test]
-async fn messages_history_and_the_offline_queue() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path(), Durability::Full).unwrap();
+async fn messages_history_and_the_offline_queue(db: Db) {
+    let store = db.open().await;
     let a = store.append(dm("Alice", "bob", "one", 10)).await.unwrap();
     let b = store.append(dm("bob", "alice", "two", 20)).await.unwrap();
     let c = store
@@ -121,7 +181,7 @@ async fn messages_history_and_the_offline_queue() {
     store.close().await.unwrap();
 
     // Reopened: everything is there, and ids keep growing.
-    let store = SqliteStore::open(dir.path(), Durability::Normal).unwrap();
+    let store = db.open_with(Durability::Normal).await;
     assert_eq!(store.history(page(direct, 10)).await.unwrap().len(), 3);
     assert_eq!(
         store
@@ -140,10 +200,8 @@ async fn messages_history_and_the_offline_queue() {
     );
 }
 
-#[tokio::test]
-async fn accounts_roles_mutes_bans_and_audit() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path(), Durability::Full).unwrap();
+async fn accounts_roles_mutes_bans_and_audit(db: Db) {
+    let store = db.open().await;
     assert!(store.account(key("alice")).await.unwrap().is_none());
     assert!(
         store
@@ -247,10 +305,8 @@ async fn accounts_roles_mutes_bans_and_audit() {
     store.close().await.unwrap();
 }
 
-#[tokio::test]
-async fn pruning_keeps_what_is_queued_and_drops_ended_moderation() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path(), Durability::Full).unwrap();
+async fn pruning_keeps_what_is_queued_and_drops_ended_moderation(db: Db) {
+    let store = db.open().await;
     let old = store.append(dm("a", "b", "old", 1_000)).await.unwrap();
     let queued = store
         .append(NewMessage {
@@ -304,18 +360,115 @@ async fn pruning_keeps_what_is_queued_and_drops_ended_moderation() {
     assert_eq!(texts, ["new 4", "new 3", "new 2", "old but queued"]);
 }
 
-#[tokio::test]
-async fn concurrent_appends_share_commits_and_all_get_distinct_ids() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(SqliteStore::open(dir.path(), Durability::Full).unwrap());
+async fn concurrent_appends_all_get_distinct_ids(db: Db) {
+    let store = db.open().await;
     let appends: Vec<_> = (0..500)
         .map(|i| store.append(dm("a", "b", &format!("m{i}"), i)))
         .collect();
-    let mut ids = futures::future::try_join_all(appends).await.unwrap();
-    // Submitted in order, so committed in order.
-    assert!(ids.windows(2).all(|w| w[0] < w[1]));
-    ids.dedup();
-    assert_eq!(ids.len(), 500);
+    let ids = futures::future::try_join_all(appends).await.unwrap();
+    if let Db::Sqlite(_) = db {
+        // One writer: submitted in order, so committed in order (and in
+        // shared commits).
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    }
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 500);
+    let all = store
+        .history(page(Conversation::Direct(key("a"), key("b")), 1000))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 500, "every acknowledged append is there");
+}
+
+/// Opening twice applies the migrations once; a database from a newer
+/// build is refused.
+async fn schema_versions(db: Db) {
+    let store = db.open().await;
+    store.close().await.unwrap();
+    let store = db.open().await;
+    store.close().await.unwrap();
+    if let Db::Postgres(test_db) = &db {
+        let (client, connection) = tokio_postgres::connect(&test_db.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute("UPDATE schema_version SET version = version + 1")
+            .await
+            .unwrap();
+        match PostgresStore::connect(&test_db.url).await {
+            Err(StoreError::TooNew { .. }) => {}
+            Err(other) => panic!("expected TooNew, got {other}"),
+            Ok(_) => panic!("opened a database from a newer chinwagd"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_a_clear_storage_failure() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://postgres:secret@127.0.0.1:{port}/chinwag");
+    match PostgresStore::connect(&url).await {
+        Err(StoreError::Failed(message)) => {
+            assert!(message.contains("cannot reach PostgreSQL"), "{message}");
+            assert!(!message.contains("secret"), "no password in errors");
+        }
+        Err(other) => panic!("expected Failed, got {other}"),
+        Ok(_) => panic!("connected to nothing"),
+    }
+}
+
+#[tokio::test]
+async fn writes_fail_clearly_while_postgres_is_unreachable_and_none_is_half_done() {
+    let db = TestDatabase::create().await;
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    let kept = store.append(dm("a", "b", "kept", 1)).await.unwrap();
+    // Cut every connection the store has, as a PostgreSQL restart would.
+    terminate_connections(&db).await;
+    // The pool notices a dead connection on its next use; whether a write
+    // fails or reconnects, an acknowledged write is never lost.
+    let after = store.append(dm("a", "b", "after", 2)).await;
+    let history = store
+        .history(page(Conversation::Direct(key("a"), key("b")), 10))
+        .await
+        .unwrap();
+    let ids: Vec<_> = history.iter().map(|m| m.id).collect();
+    assert!(ids.contains(&kept));
+    match after {
+        Ok(id) => assert!(ids.contains(&id), "acknowledged, so stored"),
+        Err(StoreError::Failed(message)) => assert!(message.contains("PostgreSQL"), "{message}"),
+        Err(other) => panic!("unexpected error {other}"),
+    }
+    store.close().await.unwrap();
+    assert_eq!(
+        store.append(dm("a", "b", "x", 3)).await,
+        Err(StoreError::Closed)
+    );
+}
+
+async fn terminate_connections(db: &TestDatabase) {
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let admin = std::env::var("CHINWAG_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&name],
+        )
+        .await
+        .unwrap();
 }
 
 #[test]
