@@ -191,3 +191,38 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
     (status, body)
 }
+
+#[tokio::test]
+async fn a_configured_name_limit_is_announced_and_enforced() {
+    let server = start_with(Config {
+        limits: chinwag_proto::Limits {
+            max_name: 8,
+            ..chinwag_proto::Limits::DEFAULT
+        },
+        ..config()
+    })
+    .await;
+    let (client, _events) = connect(&server).await;
+    assert_eq!(client.welcome().max_name, 8);
+    let error = client.register("ninechars", None).await.unwrap_err();
+    assert_eq!(error.code(), Some(ErrorCode::InvalidName));
+    client.register("eight888", None).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_frame_cut_off_by_a_disconnect_just_ends_the_connection() {
+    let server = start().await;
+    let mut bystander = Raw::registered(&server, "bystander").await;
+    let mut raw = Raw::registered(&server, "cut").await;
+    // A REFLECT announcing 18 bytes, of which only 9 arrive.
+    raw.send_bytes(&[0, 0, 0, 18, 0x07, 0, 0, 0, 3, 0, 0, 0, 0])
+        .await;
+    drop(raw);
+    let gone = async {
+        while server.handle.state().users.get("cut").is_some() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, gone).await.unwrap();
+    bystander.ping_ok(4).await;
+}

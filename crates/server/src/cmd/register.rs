@@ -20,6 +20,13 @@ pub fn apply(req: Register, ctx: &mut Ctx<'_>) -> Reply {
     }
     let name = UserName::parse(&req.name)
         .map_err(|e| CmdError::new(ErrorCode::InvalidName, format!("invalid name: {e}")))?;
+    let max_name = usize::from(ctx.state.config.limits.max_name);
+    if name.as_str().len() > max_name {
+        return Err(CmdError::new(
+            ErrorCode::InvalidName,
+            format!("invalid name: longer than this server's {max_name} bytes"),
+        ));
+    }
     if !req.password.is_empty() {
         return Err(CmdError::new(
             ErrorCode::InvalidArgument,
