@@ -3,7 +3,8 @@
 //! - `main.rs`: the clap types and the dispatch.
 //! - [`oneshot`]: commands that connect, do one thing and log out.
 //! - [`listen`]: stay connected and print events.
-//! - [`line`]: the interactive line mode (no command given).
+//! - [`line`]: the interactive line mode (no command given, no terminal).
+//! - [`tui`]: the full-screen UI (no command given, on a terminal).
 //! - [`render`]: how events, users and errors look, for humans and as JSON.
 //! - [`session`]: connecting and registering.
 //! - [`exit`]: the exit codes.
@@ -14,8 +15,9 @@ mod listen;
 mod oneshot;
 mod render;
 mod session;
+mod tui;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -31,13 +33,17 @@ const LONG_ABOUT: &str = "\
 Talk on a chinwag chat server.
 
 Every command connects to the server, registers as --name, does its work and
-logs out. Without a command, chinwag reads lines from stdin: a line is sent to
-everyone, a line starting with / is a command (/help lists them). Input can be
-piped; at its end chinwag logs out and exits.";
+logs out. Without a command, on a terminal, chinwag opens a full-screen chat:
+conversations on the left, messages in the middle, who is online on the
+right; type to talk, /help lists the commands and keys, and a lost
+connection is re-established by itself. Without a command and with stdin or
+stdout not a terminal, chinwag reads lines from stdin instead: a line is sent
+to everyone, a line starting with / is a command (/help lists them); at the
+end of input it logs out and exits.";
 
 const EXAMPLES: &str = "\
 Examples:
-  chinwag --name alice                         chat interactively (/help for commands)
+  chinwag --name alice                         full-screen chat (/help for commands and keys)
   chinwag --name alice send bob see you at 5   send a direct message
   chinwag --name alice broadcast lunch time    send a message to everyone
   chinwag --name alice users --json            who is online, as JSON
@@ -249,6 +255,9 @@ fn main() {
 async fn dispatch(cli: Cli, target: Target) -> Result<Exit, Failure> {
     let clock = if cli.utc { Clock::Utc } else { Clock::Local };
     let Some(command) = cli.command else {
+        if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+            return tui::run(&target, clock).await;
+        }
         return line::run(&target, clock).await;
     };
     match command {

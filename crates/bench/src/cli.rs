@@ -1,0 +1,59 @@
+//! The command line: options every workload shares, then the workload.
+
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::workload::Workload;
+
+/// Load generator and latency meter for chinwagd.
+///
+/// Drives a running chinwagd over loopback through the chinwag client
+/// library and reports throughput, one-way latency (from timestamps carried
+/// in each message) and lost messages. Every run is bounded by --timeout and
+/// by the counts given, and only loopback servers are accepted.
+///
+/// Exit status: 0 when every run delivered everything, 1 when a run lost
+/// messages or connections, 2 on a usage or set-up error.
+#[derive(Debug, Parser)]
+#[command(name = "chinwag-bench", version, about, long_about, after_help = EXAMPLES)]
+pub struct Cli {
+    /// The server to measure (a loopback address)
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    pub server: String,
+
+    /// The server's process id: report its memory (VmRSS) and CPU time
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+
+    /// Print one JSON object per run instead of a human summary
+    #[arg(long)]
+    pub json: bool,
+
+    /// Upper bound on connecting and sending, per run
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+
+    /// Repeat the workload this many times (a human run ends with the median)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub runs: u32,
+
+    /// Spread client connections over this many source addresses
+    /// (127.0.0.1 ..= 127.0.0.N), so that ephemeral ports do not run out
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=254))]
+    pub sources: u16,
+
+    /// Connections being opened at the same time
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub connect_concurrency: u16,
+
+    #[command(subcommand)]
+    pub workload: Workload,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  chinwag-bench idle --connections 19000 --server-pid $(pidof chinwagd)
+  chinwag-bench dm --pairs 100 --messages 20000 --size 64 --window 16
+  chinwag-bench dm --pairs 100 --messages 2000 --size 64 --window 16 --rate 20000
+  chinwag-bench --json --runs 3 broadcast --members 1000 --senders 4 --messages 500";

@@ -1,0 +1,199 @@
+//! What a line typed into the UI means: text for the open conversation, or
+//! a slash command. The commands every client has are understood by the
+//! line mode's parser ([`crate::line::parse`]), so both modes accept the
+//! same words; only the UI's own commands are parsed here.
+
+use crate::line::{self, Line};
+
+/// One submitted input line, understood.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Nothing to do (an empty line).
+    Empty,
+    /// Text for the open conversation.
+    Say(String),
+    /// A command shared with the line mode: /msg, /all, /users, /echo,
+    /// /admin, /kick, /mute, /unmute, /shutdown, /help, /quit.
+    Shared(Line),
+    /// Open (or switch to) the direct conversation with a user.
+    Query(String),
+    /// Close the open direct conversation.
+    Close,
+    /// Clear the open conversation's scrollback.
+    Clear,
+    /// Show the open conversation's history.
+    History,
+    /// Change the account password.
+    Passwd,
+}
+
+/// Every slash command: name, arguments, what it does. `/help` prints this
+/// and Tab completes the names.
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    (
+        "msg",
+        "NAME TEXT",
+        "send TEXT to NAME and open that conversation",
+    ),
+    (
+        "all",
+        "TEXT",
+        "send TEXT to everyone, whichever conversation is open",
+    ),
+    ("query", "NAME", "open the conversation with NAME"),
+    ("close", "", "close the open direct conversation"),
+    ("users", "", "list who is online"),
+    (
+        "echo",
+        "TEXT",
+        "have the server echo TEXT, with the round-trip time",
+    ),
+    (
+        "history",
+        "",
+        "scroll to the start of this conversation's history",
+    ),
+    ("clear", "", "clear this conversation's scrollback"),
+    ("admin", "PASSWORD", "become an administrator"),
+    ("kick", "NAME [REASON]", "disconnect NAME (administrators)"),
+    (
+        "mute",
+        "NAME [DURATION] [REASON]",
+        "mute NAME for DURATION (e.g. 10m) or until lifted (administrators)",
+    ),
+    ("unmute", "NAME", "let NAME talk again (administrators)"),
+    ("shutdown", "[REASON]", "stop the server (administrators)"),
+    ("passwd", "", "change your account password"),
+    ("help", "", "this list and the keys"),
+    ("quit", "", "log out and exit"),
+];
+
+/// The keys, for `/help` and the README.
+pub const KEYS: &[(&str, &str)] = &[
+    ("Enter", "send the line"),
+    (
+        "Tab",
+        "complete a command or a name; again for the next match",
+    ),
+    ("Up / Down", "earlier / later input lines"),
+    ("PageUp / PageDown", "scroll the messages; mouse wheel too"),
+    ("End (empty line)", "back to the newest message"),
+    (
+        "Alt-Up / Alt-Down, Ctrl-P / Ctrl-N",
+        "previous / next conversation",
+    ),
+    ("Alt-1 .. Alt-9", "open conversation 1 to 9"),
+    (
+        "mouse click",
+        "open a conversation; on a user, talk to them",
+    ),
+    (
+        "Ctrl-A / Ctrl-E, Home / End",
+        "start / end of the input line",
+    ),
+    (
+        "Ctrl-U / Ctrl-K / Ctrl-W",
+        "delete to start / to end / the word before",
+    ),
+    ("Ctrl-L", "redraw the screen"),
+    ("Ctrl-C, Ctrl-D (empty line)", "quit"),
+];
+
+/// Understands an input line, or says what is wrong with it.
+pub fn parse(input: &str) -> Result<Command, String> {
+    let Some(command) = input.strip_prefix('/') else {
+        return Ok(if input.trim().is_empty() {
+            Command::Empty
+        } else {
+            Command::Say(input.to_owned())
+        });
+    };
+    let (verb, rest) = command
+        .trim_start()
+        .split_once(char::is_whitespace)
+        .map_or((command.trim(), ""), |(v, r)| (v, r.trim()));
+    Ok(match verb {
+        "query" | "q" => match rest.split_whitespace().next() {
+            Some(name) => Command::Query(name.to_owned()),
+            None => return Err("usage: /query NAME".to_owned()),
+        },
+        "close" => Command::Close,
+        "clear" => Command::Clear,
+        "history" => Command::History,
+        "passwd" => Command::Passwd,
+        _ => match line::parse(input)? {
+            Line::Empty => Command::Empty,
+            other => Command::Shared(other),
+        },
+    })
+}
+
+/// `/help`: the commands, then the keys, one line each.
+pub fn help() -> Vec<String> {
+    let mut lines = vec!["commands (plain text goes to the open conversation):".to_owned()];
+    for (name, args, what) in COMMANDS {
+        let usage = if args.is_empty() {
+            format!("/{name}")
+        } else {
+            format!("/{name} {args}")
+        };
+        lines.push(format!("  {usage:<32} {what}"));
+    }
+    lines.push("keys:".to_owned());
+    for (key, what) in KEYS {
+        lines.push(format!("  {key:<32} {what}"));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_is_for_the_open_conversation() {
+        assert_eq!(parse("hi 你好"), Ok(Command::Say("hi 你好".into())));
+        assert_eq!(parse("   "), Ok(Command::Empty));
+    }
+
+    #[test]
+    fn shared_commands_come_from_the_line_mode() {
+        assert_eq!(
+            parse("/msg bob hi there"),
+            Ok(Command::Shared(Line::Msg {
+                to: "bob".into(),
+                text: "hi there".into()
+            }))
+        );
+        assert_eq!(
+            parse("/all hello"),
+            Ok(Command::Shared(Line::Broadcast("hello".into())))
+        );
+        assert_eq!(parse("/quit"), Ok(Command::Shared(Line::Quit)));
+        assert_eq!(parse("/msg bob"), Err("usage: /msg NAME TEXT".into()));
+        assert!(
+            parse("/nope")
+                .unwrap_err()
+                .contains("unknown command /nope")
+        );
+    }
+
+    #[test]
+    fn commands_of_the_ui() {
+        assert_eq!(parse("/query Bob"), Ok(Command::Query("Bob".into())));
+        assert_eq!(parse("/query"), Err("usage: /query NAME".into()));
+        assert_eq!(parse("/close"), Ok(Command::Close));
+        assert_eq!(parse("/history"), Ok(Command::History));
+        assert_eq!(parse("/passwd"), Ok(Command::Passwd));
+        assert_eq!(parse("/clear"), Ok(Command::Clear));
+    }
+
+    #[test]
+    fn every_listed_command_parses() {
+        for (name, _, _) in COMMANDS {
+            let line = format!("/{name} bob 10m some text");
+            assert!(parse(&line).is_ok(), "{line}");
+        }
+        assert!(help().iter().any(|l| l.contains("/kick NAME [REASON]")));
+    }
+}

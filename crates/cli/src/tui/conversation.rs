@@ -1,0 +1,184 @@
+//! Conversations: what the left pane lists and the middle pane shows.
+//!
+//! A conversation is identified by its [`ConversationId`]; each kind of
+//! conversation the server offers is one variant (rooms will be one more),
+//! and the rest of the UI only asks the id what it needs: a title, and
+//! where the text typed into it goes.
+
+use chinwag_client::Timestamp;
+use chinwag_proto::MessageId;
+
+/// How many entries a conversation keeps; older ones are dropped.
+pub const SCROLLBACK: usize = 5_000;
+
+/// Which conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ConversationId {
+    /// Broadcasts: everyone online.
+    Everyone,
+    /// Direct messages with one user, keyed by the name in lower case
+    /// (names are unique regardless of case).
+    Direct(String),
+}
+
+impl ConversationId {
+    /// The direct conversation with `name`.
+    pub fn direct(name: &str) -> ConversationId {
+        ConversationId::Direct(name.to_lowercase())
+    }
+}
+
+/// How a line stands out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    /// Joins, leaves, command results.
+    Info,
+    /// Moderation and connection changes: muted, kicked, reconnecting.
+    Alert,
+    /// Something failed.
+    Error,
+}
+
+/// One line of a conversation before wrapping.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body {
+    Message { from: String, text: String },
+    Notice { text: String, tone: Tone },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub ts: Timestamp,
+    /// The server's id of a message; notices have none.
+    pub id: Option<MessageId>,
+    pub body: Body,
+}
+
+#[derive(Clone, Debug)]
+pub struct Conversation {
+    pub id: ConversationId,
+    /// The name shown: "everyone", or the peer's name as the server spells it.
+    pub title: String,
+    pub entries: Vec<Entry>,
+    /// Messages that arrived while the conversation was not open.
+    pub unread: usize,
+    /// How many wrapped lines the view is scrolled up from the bottom.
+    pub scroll: usize,
+}
+
+impl Conversation {
+    pub fn new(id: ConversationId, title: impl Into<String>) -> Conversation {
+        Conversation {
+            id,
+            title: title.into(),
+            entries: Vec::new(),
+            unread: 0,
+            scroll: 0,
+        }
+    }
+
+    /// Adds a message in time order (by timestamp, then id) and returns
+    /// whether it was new: a message already here (same id) is not added
+    /// twice. Messages mostly arrive in order, so this is a push; older
+    /// ones (history, a catch-up after a reconnect) slot in where they
+    /// belong.
+    pub fn add_message(&mut self, id: MessageId, ts: Timestamp, from: &str, text: &str) -> bool {
+        let key = (ts, Some(id));
+        let at = self
+            .entries
+            .iter()
+            .rposition(|e| (e.ts, e.id) <= key)
+            .map_or(0, |i| i + 1);
+        let duplicate = self.entries[..at]
+            .iter()
+            .rev()
+            .take_while(|e| e.ts == ts)
+            .any(|e| e.id == Some(id));
+        if duplicate {
+            return false;
+        }
+        self.entries.insert(
+            at,
+            Entry {
+                ts,
+                id: Some(id),
+                body: Body::Message {
+                    from: from.to_owned(),
+                    text: text.to_owned(),
+                },
+            },
+        );
+        self.trim();
+        true
+    }
+
+    /// Adds a notice at the end.
+    pub fn add_notice(&mut self, ts: Timestamp, text: impl Into<String>, tone: Tone) {
+        self.entries.push(Entry {
+            ts,
+            id: None,
+            body: Body::Notice {
+                text: text.into(),
+                tone,
+            },
+        });
+        self.trim();
+    }
+
+    /// How many of the entries are messages.
+    pub fn message_count(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.body, Body::Message { .. }))
+            .count()
+    }
+
+    fn trim(&mut self) {
+        if self.entries.len() > SCROLLBACK {
+            let excess = self.entries.len() - SCROLLBACK;
+            self.entries.drain(..excess);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(c: &Conversation) -> Vec<String> {
+        c.entries
+            .iter()
+            .map(|e| match &e.body {
+                Body::Message { text, .. } => text.clone(),
+                Body::Notice { text, .. } => format!("* {text}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn messages_are_kept_in_time_order_without_duplicates() {
+        let mut c = Conversation::new(ConversationId::Everyone, "everyone");
+        assert!(c.add_message(MessageId(2), Timestamp(20), "a", "second"));
+        assert!(c.add_message(MessageId(3), Timestamp(30), "a", "third"));
+        assert!(c.add_message(MessageId(1), Timestamp(10), "a", "first"));
+        assert!(!c.add_message(MessageId(2), Timestamp(20), "a", "second"));
+        c.add_notice(Timestamp(31), "bob joined", Tone::Info);
+        assert_eq!(texts(&c), ["first", "second", "third", "* bob joined"]);
+        assert_eq!(c.message_count(), 3);
+    }
+
+    #[test]
+    fn direct_ids_ignore_case() {
+        assert_eq!(ConversationId::direct("Bob"), ConversationId::direct("bOB"));
+    }
+
+    #[test]
+    fn scrollback_is_bounded() {
+        let mut c = Conversation::new(ConversationId::Everyone, "everyone");
+        for i in 0..SCROLLBACK as u64 + 10 {
+            c.add_message(MessageId(i), Timestamp(i), "a", "x");
+        }
+        assert_eq!(c.entries.len(), SCROLLBACK);
+        assert_eq!(c.entries[0].id, Some(MessageId(10)));
+    }
+}

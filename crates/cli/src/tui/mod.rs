@@ -1,0 +1,122 @@
+//! The full-screen terminal UI: conversations on the left, messages in the
+//! middle, who is online on the right, a status line and an input line.
+//!
+//! - [`app`]: the state and every change to it (no I/O; tested directly).
+//! - [`conversation`]: conversation kinds, entries, unread counts.
+//! - [`command`]: what a typed line means.
+//! - [`input`]: the input line's editing, history and completion.
+//! - [`keys`]: keys, mouse and paste.
+//! - [`view`]: layout and drawing.
+//! - [`text`]: widths and wrapping by terminal columns.
+//! - [`net`]: the network task, with reconnects.
+//! - [`terminal`]: raw mode in, terminal restored out, panic included.
+//!
+//! The main loop here waits on terminal input, the network task and a
+//! one-second tick (for countdowns), and redraws after each.
+
+mod app;
+mod command;
+mod conversation;
+mod input;
+mod keys;
+mod net;
+mod terminal;
+mod text;
+mod view;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use chinwag_client::{ClientError, Timestamp};
+use crossterm::event::EventStream;
+use futures::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::exit::{Exit, Failure};
+use crate::render::Clock;
+use crate::session::Target;
+use app::{App, Effect};
+use net::Net;
+use terminal::TerminalGuard;
+
+/// How many queued network events are applied before the next redraw.
+const EVENTS_PER_FRAME: usize = 256;
+
+pub async fn run(target: &Target, clock: Clock) -> Result<Exit, Failure> {
+    // Connect before taking over the screen, so a wrong name or an
+    // unreachable server is reported like in every other mode.
+    let (client, events) = net::connect(target).await.map_err(|e| match e {
+        ClientError::Server { .. } | ClientError::InvalidInput(_) => Failure::from(e),
+        other => Failure::connection(format!("could not connect to {}: {other}", target.server)),
+    })?;
+    let (net, mut from_net) = Net::start(target.clone(), client, events);
+    let mut guard = TerminalGuard::enter()
+        .map_err(|e| Failure::connection(format!("cannot use the terminal: {e}")))?;
+    let mut app = App::new(&target.server, &target.name, clock, Timestamp::now());
+    let size = guard
+        .screen
+        .size()
+        .map_err(|e| Failure::connection(format!("cannot use the terminal: {e}")))?;
+    app.resize(size.width, size.height);
+
+    let mut terminal_events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    let mut hangup = signal(SignalKind::hangup()).ok();
+    'main: loop {
+        app.now = Timestamp::now();
+        if let Err(e) = guard.screen.draw(|frame| view::render(frame, &app)) {
+            drop(guard);
+            net.quit().await;
+            return Err(Failure::connection(format!("cannot draw: {e}")));
+        }
+        let effects = tokio::select! {
+            event = terminal_events.next() => match event {
+                Some(Ok(event)) => keys::on_event(&mut app, event),
+                // The terminal is gone: nobody is left to read the UI.
+                Some(Err(_)) | None => vec![Effect::Quit],
+            },
+            event = from_net.recv() => match event {
+                Some(event) => {
+                    let mut effects = app.on_net(event);
+                    // Apply what else is waiting before drawing again.
+                    for _ in 0..EVENTS_PER_FRAME {
+                        match from_net.try_recv() {
+                            Ok(event) => effects.extend(app.on_net(event)),
+                            Err(_) => break,
+                        }
+                    }
+                    effects
+                }
+                None => vec![Effect::Quit],
+            },
+            _ = tick.tick() => Vec::new(),
+            _ = recv(&mut terminate) => vec![Effect::Quit],
+            _ = recv(&mut hangup) => vec![Effect::Quit],
+        };
+        for effect in effects {
+            match effect {
+                Effect::Net(job) => net.submit(job),
+                Effect::Redraw => {
+                    let _ = guard.screen.clear();
+                }
+                Effect::Quit => break 'main,
+            }
+        }
+    }
+    drop(guard);
+    net.quit().await;
+    Ok(app.exit)
+}
+
+/// The next signal, or never when it could not be set up.
+async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}

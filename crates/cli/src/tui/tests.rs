@@ -1,0 +1,504 @@
+//! The UI without a terminal or a server: network events and keys in,
+//! ratatui's test backend out.
+
+use std::time::Duration;
+
+use chinwag_client::{
+    DeliveryStatus, Event, Message, MessageKind, MuteState, Notice, NoticeKind, Role, Sent,
+    Timestamp, UserInfo,
+};
+use chinwag_proto::MessageId;
+use crossterm::event::{
+    Event as TermEvent, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::app::{App, Effect, Link};
+use super::conversation::ConversationId;
+use super::keys;
+use super::net::{Job, NetEvent, Reply, Request};
+use super::text;
+use super::view;
+use crate::exit::Exit;
+use crate::render::Clock;
+
+/// 14:03:07 UTC on 2023-11-14.
+const T: u64 = 1_699_970_587_000;
+
+fn user(name: &str, role: Role, muted: MuteState) -> UserInfo {
+    UserInfo {
+        name: name.into(),
+        role,
+        muted,
+        addr: "".into(),
+        advertised: "".into(),
+        connected_at: Timestamp(0),
+    }
+}
+
+/// alice, online, with bob and root (an admin) and a muted carol.
+fn app(width: u16, height: u16) -> App {
+    let mut app = App::new("127.0.0.1:7070", "alice", Clock::Utc, Timestamp(T));
+    app.resize(width, height);
+    app.on_net(NetEvent::Online {
+        name: "alice".into(),
+        users: vec![
+            user("root", Role::Admin, MuteState::NotMuted),
+            user("bob", Role::User, MuteState::NotMuted),
+            user("alice", Role::User, MuteState::NotMuted),
+            user("carol", Role::User, MuteState::UntilLifted),
+        ],
+        reconnect: false,
+    });
+    app.current_mut().entries.clear();
+    app
+}
+
+fn message(kind: MessageKind, from: &str, to: &str, text: &str, id: u64) -> NetEvent {
+    NetEvent::Server(Event::Message(Message {
+        id: MessageId(id),
+        ts: Timestamp(T + id * 1000),
+        kind,
+        from: from.into(),
+        to: to.into(),
+        text: text.into(),
+    }))
+}
+
+fn notice(kind: NoticeKind, actor: &str, subject: &str, until: u64, text: &str) -> NetEvent {
+    NetEvent::Server(Event::Notice(Notice {
+        kind,
+        ts: Timestamp(T),
+        actor: actor.into(),
+        subject: subject.into(),
+        until,
+        text: text.into(),
+    }))
+}
+
+/// The screen as rows of text; a wide character is one entry followed by
+/// nothing for the column it covers, as a terminal shows it.
+fn screen(app: &App) -> Vec<String> {
+    let area = app.areas.status;
+    let (width, height) = (area.width, area.y + 2);
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| view::render(frame, app)).unwrap();
+    let buffer = terminal.backend().buffer();
+    (0..height)
+        .map(|y| {
+            let mut row = String::new();
+            let mut x = 0;
+            while x < width {
+                let symbol = buffer[(x, y)].symbol();
+                row.push_str(symbol);
+                x += text::width(symbol).max(1) as u16;
+            }
+            row.trim_end().to_owned()
+        })
+        .collect()
+}
+
+fn shows(app: &App, wanted: &str) -> bool {
+    screen(app).iter().any(|row| row.contains(wanted))
+}
+
+fn key(app: &mut App, code: KeyCode, modifiers: KeyModifiers) -> Vec<Effect> {
+    keys::on_event(app, TermEvent::Key(KeyEvent::new(code, modifiers)))
+}
+
+fn type_line(app: &mut App, line: &str) -> Vec<Effect> {
+    for c in line.chars() {
+        key(app, KeyCode::Char(c), KeyModifiers::NONE);
+    }
+    key(app, KeyCode::Enter, KeyModifiers::NONE)
+}
+
+fn job(origin: ConversationId, request: Request) -> Vec<Effect> {
+    vec![Effect::Net(Job { origin, request })]
+}
+
+fn click(app: &mut App, column: u16, row: u16) {
+    keys::on_event(
+        app,
+        TermEvent::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        }),
+    );
+}
+
+#[test]
+fn the_layout_has_every_pane() {
+    let mut app = app(100, 12);
+    app.on_net(message(MessageKind::Broadcast, "bob", "", "hi all", 1));
+    let rows = screen(&app);
+    let want = [
+        "┌ conversations ───┐┌ everyone ────────────────────────────────────────────────┐┌ online 4 ────────┐",
+        "│1 everyone        ││14:03 bob: hi all                                         ││ alice            │",
+        "│                  ││                                                          ││ bob              │",
+        "│                  ││                                                          ││ carol muted      │",
+        "│                  ││                                                          ││@root             │",
+    ];
+    assert_eq!(rows[..5], want, "{rows:#?}");
+    assert_eq!(rows[10], " 127.0.0.1:7070 | alice | online");
+    assert_eq!(rows[11], "[everyone]");
+}
+
+#[test]
+fn narrow_terminals_drop_the_side_panes() {
+    let app = app(50, 8);
+    let rows = screen(&app);
+    assert!(rows[0].starts_with("┌ everyone "), "{rows:#?}");
+    assert!(!shows(&app, "online 4"));
+    let app = self::app(60, 8);
+    assert!(shows(&app, "conversations") && !shows(&app, "online 4"));
+}
+
+#[test]
+fn wide_characters_wrap_inside_the_pane() {
+    // 50 columns: only the message pane, 48 columns inside its border.
+    let mut app = app(50, 12);
+    let text = "服务器很简单，我们的聊天室支持中文、日本語のテキスト、そして絵文字👍🎉も大丈夫";
+    app.on_net(message(MessageKind::Broadcast, "bob", "", text, 1));
+    let rows = screen(&app);
+    let body: Vec<&str> = rows[1..6]
+        .iter()
+        .map(|r| r.trim_start_matches('│').trim_end_matches('│'))
+        .collect();
+    for row in &body {
+        assert!(text::width(row) <= 48, "{row:?} overflows");
+    }
+    // The first line holds the lead and as many full characters as fit;
+    // the others are indented under the text, and nothing is lost.
+    assert!(body[0].starts_with("14:03 bob: 服务器很简单"), "{body:#?}");
+    assert!(body[1].starts_with("           "), "{body:#?}");
+    let shown: String = body.iter().map(|r| r.trim()).collect::<Vec<_>>().join("");
+    assert!(shown.contains(text), "{shown}\n{body:#?}");
+    assert!(rows.iter().all(|r| text::width(r) <= 50));
+}
+
+#[test]
+fn direct_messages_count_as_unread_until_opened() {
+    let mut app = app(100, 12);
+    app.on_net(message(MessageKind::Direct, "bob", "alice", "psst", 1));
+    app.on_net(message(
+        MessageKind::Direct,
+        "bob",
+        "alice",
+        "are you there?",
+        2,
+    ));
+    assert_eq!(
+        screen(&app)[2],
+        format!("│2 bob            2││{:58}││ bob              │", "")
+    );
+    assert!(shows(&app, "| 2 unread"));
+    key(&mut app, KeyCode::Char('n'), KeyModifiers::CONTROL);
+    assert_eq!(app.current().id, ConversationId::direct("bob"));
+    assert!(shows(&app, "14:03 bob: are you there?"));
+    assert!(shows(&app, "│2 bob             │"));
+    // A broadcast while the direct conversation is open is unread in everyone.
+    app.on_net(message(MessageKind::Broadcast, "root", "", "lunch", 3));
+    assert!(shows(&app, "│1 everyone       1│"));
+    key(&mut app, KeyCode::Char('1'), KeyModifiers::ALT);
+    assert_eq!(app.open, 0);
+    assert!(shows(&app, "│1 everyone        │"));
+}
+
+#[test]
+fn text_goes_to_the_open_conversation() {
+    let mut app = app(100, 12);
+    assert_eq!(
+        type_line(&mut app, "hello 你好"),
+        job(
+            ConversationId::Everyone,
+            Request::Broadcast("hello 你好".into())
+        )
+    );
+    let bob = ConversationId::direct("bob");
+    assert_eq!(
+        type_line(&mut app, "/msg Bob see you"),
+        job(
+            bob.clone(),
+            Request::Send {
+                to: "Bob".into(),
+                text: "see you".into()
+            }
+        )
+    );
+    assert_eq!(app.current().id, bob, "/msg opens the conversation");
+    assert_eq!(
+        type_line(&mut app, "at five"),
+        job(
+            bob.clone(),
+            Request::Send {
+                to: "Bob".into(),
+                text: "at five".into()
+            }
+        )
+    );
+    assert_eq!(
+        type_line(&mut app, "/all everyone hear this"),
+        job(bob.clone(), Request::Broadcast("everyone hear this".into()))
+    );
+    // The server's SENT puts our own message in place.
+    app.on_net(NetEvent::Answer {
+        origin: bob.clone(),
+        result: Ok(Reply::Sent {
+            to: Some("Bob".into()),
+            text: "at five".into(),
+            sent: Sent {
+                id: MessageId(9),
+                ts: Timestamp(T),
+                status: DeliveryStatus::Delivered,
+                recipients: 1,
+            },
+        }),
+    });
+    assert!(shows(&app, "14:03 alice: at five"));
+}
+
+#[test]
+fn every_protocol_command_becomes_a_request() {
+    let mut app = app(100, 12);
+    let here = ConversationId::Everyone;
+    let cases = [
+        ("/users", Request::Users { show: true }),
+        ("/echo ping", Request::Echo("ping".into())),
+        ("/admin s3cret", Request::Admin("s3cret".into())),
+        (
+            "/kick bob spam",
+            Request::Kick {
+                name: "bob".into(),
+                reason: "spam".into(),
+            },
+        ),
+        (
+            "/mute bob 10m calm down",
+            Request::Mute {
+                name: "bob".into(),
+                duration: Some(Duration::from_secs(600)),
+                reason: "calm down".into(),
+            },
+        ),
+        ("/unmute bob", Request::Unmute("bob".into())),
+        ("/shutdown bye", Request::Shutdown("bye".into())),
+    ];
+    for (line, request) in cases {
+        assert_eq!(
+            type_line(&mut app, line),
+            job(here.clone(), request),
+            "{line}"
+        );
+    }
+    assert_eq!(type_line(&mut app, "/quit"), vec![Effect::Quit]);
+}
+
+#[test]
+fn local_commands_and_mistakes_answer_inline() {
+    let mut app = app(160, 40);
+    assert!(type_line(&mut app, "/help").is_empty());
+    assert!(shows(&app, "/mute NAME [DURATION] [REASON]"));
+    assert!(shows(&app, "Alt-1 .. Alt-9"));
+    type_line(&mut app, "/frobnicate");
+    assert!(shows(
+        &app,
+        "! unknown command /frobnicate; /help lists the commands"
+    ));
+    type_line(&mut app, "/msg bob");
+    assert!(shows(&app, "! usage: /msg NAME TEXT"));
+    type_line(&mut app, "/history");
+    assert!(shows(&app, "history from the server is not available"));
+    type_line(&mut app, "/passwd");
+    assert!(shows(&app, "cannot change passwords on this server yet"));
+    type_line(&mut app, "/close");
+    assert!(shows(&app, "the everyone conversation cannot be closed"));
+    type_line(&mut app, "/query carol");
+    assert_eq!(app.current().title, "carol");
+    type_line(&mut app, "/close");
+    assert_eq!(app.conversations.len(), 1);
+}
+
+#[test]
+fn tab_completes_commands_and_names() {
+    let mut app = app(100, 12);
+    for c in "/mu".chars() {
+        key(&mut app, KeyCode::Char(c), KeyModifiers::NONE);
+    }
+    key(&mut app, KeyCode::Tab, KeyModifiers::NONE);
+    assert_eq!(app.input.text(), "/mute ");
+    key(&mut app, KeyCode::Char('c'), KeyModifiers::NONE);
+    key(&mut app, KeyCode::Tab, KeyModifiers::NONE);
+    assert_eq!(app.input.text(), "/mute carol ");
+    assert!(shows(&app, "[everyone] /mute carol"));
+}
+
+#[test]
+fn input_history_comes_back_with_up() {
+    let mut app = app(100, 12);
+    type_line(&mut app, "first");
+    type_line(&mut app, "second");
+    key(&mut app, KeyCode::Up, KeyModifiers::NONE);
+    key(&mut app, KeyCode::Up, KeyModifiers::NONE);
+    assert_eq!(app.input.text(), "first");
+    key(&mut app, KeyCode::Down, KeyModifiers::NONE);
+    assert_eq!(app.input.text(), "second");
+}
+
+#[test]
+fn page_up_scrolls_back_and_page_down_returns() {
+    let mut app = app(100, 12);
+    for i in 1..=30 {
+        app.on_net(message(
+            MessageKind::Broadcast,
+            "bob",
+            "",
+            &format!("line {i}"),
+            i,
+        ));
+    }
+    assert!(shows(&app, "bob: line 30") && !shows(&app, "bob: line 20"));
+    key(&mut app, KeyCode::PageUp, KeyModifiers::NONE);
+    assert!(shows(&app, "bob: line 20") && !shows(&app, "bob: line 30"));
+    assert!(shows(&app, "scrolled up"));
+    for _ in 0..10 {
+        key(&mut app, KeyCode::PageUp, KeyModifiers::NONE);
+    }
+    assert!(shows(&app, "bob: line 1 "), "stops at the top");
+    key(&mut app, KeyCode::PageDown, KeyModifiers::NONE);
+    assert!(
+        !shows(&app, "bob: line 1 "),
+        "one page down leaves the top at once"
+    );
+    key(&mut app, KeyCode::End, KeyModifiers::NONE);
+    assert!(shows(&app, "bob: line 30") && !shows(&app, "scrolled up"));
+}
+
+#[test]
+fn the_mouse_switches_conversations() {
+    let mut app = app(100, 12);
+    app.on_net(message(MessageKind::Direct, "bob", "alice", "hi", 1));
+    // Row 2 of the screen is the second conversation.
+    click(&mut app, 5, 2);
+    assert_eq!(app.current().id, ConversationId::direct("bob"));
+    click(&mut app, 5, 1);
+    assert_eq!(app.open, 0);
+    // A click on carol in the users pane opens a conversation with her.
+    click(&mut app, 85, 3);
+    assert_eq!(app.current().title, "carol");
+}
+
+#[test]
+fn moderation_shows_as_notices_and_markers() {
+    let mut app = app(100, 12);
+    app.on_net(notice(
+        NoticeKind::Muted,
+        "root",
+        "alice",
+        T + 300_000,
+        "flood",
+    ));
+    assert!(shows(&app, "* you are muted by root for 5m (flood)"));
+    assert!(shows(&app, "| muted 5m"));
+    app.on_net(notice(NoticeKind::Unmuted, "", "alice", 0, ""));
+    assert!(shows(&app, "* you may talk again"));
+    assert!(!shows(&app, "| muted"));
+    app.on_net(notice(NoticeKind::Joined, "", "dave", 0, ""));
+    assert!(shows(&app, "* dave joined") && shows(&app, "online 5"));
+    app.on_net(notice(
+        NoticeKind::Left,
+        "",
+        "dave",
+        0,
+        "kicked by root: spam",
+    ));
+    assert!(shows(&app, "* dave left (kicked by root: spam)") && shows(&app, "online 4"));
+    // A refused request says why where it was typed.
+    app.on_net(NetEvent::Answer {
+        origin: ConversationId::Everyone,
+        result: Err("you are muted for another 4m (Muted)".into()),
+    });
+    assert!(shows(&app, "! you are muted for another 4m (Muted)"));
+    // Becoming admin marks us and asks for the user list again.
+    let effects = app.on_net(NetEvent::Answer {
+        origin: ConversationId::Everyone,
+        result: Ok(Reply::Admin),
+    });
+    assert_eq!(
+        effects,
+        job(ConversationId::Everyone, Request::Users { show: false })
+    );
+    assert!(shows(&app, "| alice | online | admin") && shows(&app, "│@alice"));
+}
+
+#[test]
+fn a_lost_connection_is_shown_then_restored() {
+    let mut app = app(160, 12);
+    app.on_net(NetEvent::Lost {
+        why: "the server closed the connection".into(),
+        retry_in: Duration::from_millis(500),
+    });
+    assert!(shows(
+        &app,
+        "connection lost (the server closed the connection); reconnecting in 1s"
+    ));
+    assert!(shows(&app, "| offline: reconnecting in 1s"));
+    app.on_net(NetEvent::Retrying {
+        attempt: 1,
+        why: "connection refused".into(),
+        retry_in: Duration::from_secs(1),
+    });
+    assert!(shows(
+        &app,
+        "offline: attempt 2 in 1s (last: connection refused)"
+    ));
+    app.on_net(NetEvent::Online {
+        name: "alice".into(),
+        users: vec![user("alice", Role::User, MuteState::NotMuted)],
+        reconnect: true,
+    });
+    assert_eq!(app.link, Link::Online);
+    assert!(shows(&app, "* reconnected to 127.0.0.1:7070 as alice"));
+    assert!(shows(&app, "online 1"));
+}
+
+#[test]
+fn a_kick_ends_the_session_for_good() {
+    let mut app = app(160, 12);
+    app.on_net(notice(NoticeKind::Kicked, "root", "alice", 0, "bye"));
+    app.on_net(NetEvent::Ended {
+        why: "kicked by root: bye".into(),
+        exit: Exit::Kicked,
+    });
+    assert!(shows(&app, "* you were kicked by root: bye"));
+    assert!(shows(
+        &app,
+        "kicked by root: bye; not reconnecting. /quit to exit"
+    ));
+    assert!(shows(&app, "| disconnected: kicked by root: bye"));
+    assert_eq!(app.exit, Exit::Kicked);
+}
+
+#[test]
+fn names_have_stable_colours() {
+    assert_eq!(view::name_colour("bob"), view::name_colour("BOB"));
+    let colours: std::collections::HashSet<_> = ["alice", "bob", "carol", "dave", "root"]
+        .iter()
+        .map(|n| format!("{:?}", view::name_colour(n)))
+        .collect();
+    assert!(colours.len() > 1);
+}
+
+#[test]
+fn a_resize_lays_the_panes_out_again() {
+    let mut app = app(100, 12);
+    assert!(app.areas.users.is_some());
+    keys::on_event(&mut app, TermEvent::Resize(50, 10));
+    assert_eq!(app.areas.users, None);
+    assert_eq!(app.areas.conversations, None);
+    assert_eq!(app.areas.input.y, 9);
+    assert!(screen(&app)[0].starts_with("┌ everyone "));
+}

@@ -1,0 +1,354 @@
+//! Drawing: the layout of the panes and how each looks. Reads the
+//! [`App`], never changes it.
+//!
+//! ```text
+//! ┌conversations┐┌everyone──────────────────┐┌online 3──┐
+//! │1 everyone   ││14:03 alice: hi           ││@alice    │
+//! │2 bob       2││14:04 * bob joined        ││ bob      │
+//! └─────────────┘└──────────────────────────┘└──────────┘
+//!  status line
+//!  input line
+//! ```
+//! Narrow terminals drop the users pane, then the conversations pane.
+
+use chinwag_client::{MuteState, Role};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use crate::render::{self, Clock};
+use crate::tui::app::{App, Link};
+use crate::tui::conversation::{Body, Conversation, ConversationId, Tone};
+use crate::tui::text;
+
+/// Outer widths of the side panes.
+const CONVERSATIONS_WIDTH: u16 = 20;
+const USERS_WIDTH: u16 = 20;
+
+/// Where each pane is. The side panes are `None` when the terminal is too
+/// narrow for them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Areas {
+    pub conversations: Option<Rect>,
+    pub messages: Rect,
+    pub users: Option<Rect>,
+    pub status: Rect,
+    pub input: Rect,
+}
+
+impl Areas {
+    /// The message pane inside its border.
+    pub fn messages_inner(&self) -> Rect {
+        inner(self.messages)
+    }
+}
+
+fn inner(area: Rect) -> Rect {
+    Block::bordered().inner(area)
+}
+
+pub fn layout(area: Rect) -> Areas {
+    let [main, status, input] = Layout::vertical([
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let (conversations, messages, users) = if area.width >= 80 {
+        let [c, m, u] = Layout::horizontal([
+            Constraint::Length(CONVERSATIONS_WIDTH),
+            Constraint::Min(20),
+            Constraint::Length(USERS_WIDTH),
+        ])
+        .areas(main);
+        (Some(c), m, Some(u))
+    } else if area.width >= 56 {
+        let [c, m] =
+            Layout::horizontal([Constraint::Length(CONVERSATIONS_WIDTH), Constraint::Min(20)])
+                .areas(main);
+        (Some(c), m, None)
+    } else {
+        (None, main, None)
+    };
+    Areas {
+        conversations,
+        messages,
+        users,
+        status,
+        input,
+    }
+}
+
+/// A colour for a name, the same every time and for every client: a hash
+/// of the name (ignoring case) picks from colours readable on dark and
+/// light backgrounds alike.
+pub fn name_colour(name: &str) -> Color {
+    const PALETTE: [Color; 10] = [
+        Color::Red,
+        Color::Green,
+        Color::Yellow,
+        Color::Blue,
+        Color::Magenta,
+        Color::Cyan,
+        Color::LightRed,
+        Color::LightGreen,
+        Color::LightBlue,
+        Color::LightMagenta,
+    ];
+    // FNV-1a: stable across runs and versions, unlike std's hasher.
+    let hash = name
+        .to_lowercase()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    PALETTE[(hash % PALETTE.len() as u64) as usize]
+}
+
+const TIME: Style = Style::new().fg(Color::DarkGray);
+
+/// A conversation as lines of at most `width` columns: `HH:MM sender: text`
+/// with continuation lines indented under the text, notices marked `*`,
+/// errors `!`.
+pub fn wrapped_lines(
+    conversation: &Conversation,
+    me: &str,
+    clock: Clock,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for entry in &conversation.entries {
+        let time = format!("{} ", clock.hms(entry.ts).get(..5).unwrap_or("??:??"));
+        let (lead, text, style) = match &entry.body {
+            Body::Message { from, text } => {
+                let mut name = Style::new().fg(name_colour(from));
+                if from.eq_ignore_ascii_case(me) {
+                    name = name.add_modifier(Modifier::BOLD);
+                }
+                let lead = vec![
+                    Span::styled(time, TIME),
+                    Span::styled(from.clone(), name),
+                    Span::raw(": "),
+                ];
+                (lead, text, Style::new())
+            }
+            Body::Notice { text, tone } => {
+                let (mark, style) = match tone {
+                    Tone::Info => ("* ", Style::new().fg(Color::Cyan)),
+                    Tone::Alert => (
+                        "* ",
+                        Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                    ),
+                    Tone::Error => ("! ", Style::new().fg(Color::Red)),
+                };
+                (
+                    vec![Span::styled(time, TIME), Span::styled(mark, style)],
+                    text,
+                    style,
+                )
+            }
+        };
+        let lead_width: usize = lead.iter().map(|s| text::width(&s.content)).sum();
+        // Indent under the text when that leaves a usable column, else a little.
+        let indent = if width >= lead_width + 12 {
+            lead_width
+        } else {
+            2
+        };
+        let first = width.saturating_sub(lead_width);
+        let rest = width.saturating_sub(indent);
+        let mut pieces = if first == 0 {
+            // Not even the lead fits: the text starts on the next line.
+            let mut p = vec![String::new()];
+            p.extend(text::wrap(text, rest, rest));
+            p
+        } else {
+            text::wrap(text, first, rest)
+        }
+        .into_iter();
+        let mut first_line = lead;
+        first_line.push(Span::styled(pieces.next().unwrap_or_default(), style));
+        lines.push(Line::from(first_line));
+        for piece in pieces {
+            lines.push(Line::from(vec![
+                Span::raw(" ".repeat(indent)),
+                Span::styled(piece, style),
+            ]));
+        }
+    }
+    lines
+}
+
+pub fn render(frame: &mut Frame, app: &App) {
+    let areas = layout(frame.area());
+    if let Some(area) = areas.conversations {
+        conversations(frame, app, area);
+    }
+    messages(frame, app, areas.messages);
+    if let Some(area) = areas.users {
+        users(frame, app, area);
+    }
+    status(frame, app, areas.status);
+    input(frame, app, areas.input);
+}
+
+fn conversations(frame: &mut Frame, app: &App, area: Rect) {
+    let block = Block::bordered().title(" conversations ");
+    let inner = block.inner(area);
+    let width = inner.width as usize;
+    let rows: Vec<Line> = app
+        .conversations
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let key = if i < 9 {
+                format!("{} ", i + 1)
+            } else {
+                "  ".to_owned()
+            };
+            let unread = if c.unread > 0 {
+                format!(" {}", c.unread.min(999))
+            } else {
+                String::new()
+            };
+            let room = width.saturating_sub(key.len() + unread.len());
+            let title = text::ellipsize(&c.title, room);
+            let pad = " ".repeat(room.saturating_sub(text::width(&title)));
+            let mut style = Style::new();
+            if c.unread > 0 {
+                style = style.add_modifier(Modifier::BOLD);
+            }
+            if i == app.open {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+            let title_style = match &c.id {
+                ConversationId::Everyone => style,
+                ConversationId::Direct(_) => style.fg(name_colour(&c.title)),
+            };
+            Line::from(vec![
+                Span::styled(key, style),
+                Span::styled(title, title_style),
+                Span::styled(pad, style),
+                Span::styled(unread, style.fg(Color::Yellow)),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(rows).block(block), area);
+}
+
+fn messages(frame: &mut Frame, app: &App, area: Rect) {
+    let conversation = app.current();
+    let mut title = match &conversation.id {
+        ConversationId::Everyone => " everyone ".to_owned(),
+        ConversationId::Direct(_) => format!(" {} (direct) ", conversation.title),
+    };
+    let inner = inner(area);
+    let lines = wrapped_lines(conversation, &app.me, app.clock, inner.width as usize);
+    let height = inner.height as usize;
+    let scroll = conversation.scroll.min(lines.len().saturating_sub(height));
+    if scroll > 0 {
+        title.push_str(&format!("[scrolled up {scroll} lines; PageDown] "));
+    }
+    let end = lines.len() - scroll;
+    let start = end.saturating_sub(height);
+    let visible: Vec<Line> = lines[start..end].to_vec();
+    let block = Block::bordered().title(text::ellipsize(&title, inner.width as usize));
+    frame.render_widget(Paragraph::new(visible).block(block), area);
+}
+
+fn users(frame: &mut Frame, app: &App, area: Rect) {
+    let block = Block::bordered().title(format!(" online {} ", app.users.len()));
+    let inner = block.inner(area);
+    let width = inner.width as usize;
+    let height = inner.height as usize;
+    let mut rows: Vec<Line> = Vec::new();
+    for (i, user) in app.users.iter().enumerate() {
+        if rows.len() + 1 == height && i + 1 < app.users.len() {
+            rows.push(Line::styled(
+                format!("… {} more", app.users.len() - i),
+                Style::new().fg(Color::DarkGray),
+            ));
+            break;
+        }
+        let marker = if user.role == Role::Admin { "@" } else { " " };
+        let muted = user.muted.at(app.now) != MuteState::NotMuted;
+        let suffix = if muted { " muted" } else { "" };
+        let name = text::ellipsize(
+            &render::sanitize(&user.name),
+            width.saturating_sub(1 + suffix.len()),
+        );
+        let mut style = Style::new().fg(name_colour(&user.name));
+        if user.name.eq_ignore_ascii_case(&app.me) {
+            style = style.add_modifier(Modifier::BOLD);
+        }
+        rows.push(Line::from(vec![
+            Span::styled(marker, Style::new().fg(Color::Yellow)),
+            Span::styled(name, style),
+            Span::styled(suffix, Style::new().fg(Color::Red)),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(rows).block(block), area);
+}
+
+fn status(frame: &mut Frame, app: &App, area: Rect) {
+    let retry_secs = |at: &chinwag_client::Timestamp| at.0.saturating_sub(app.now.0).div_ceil(1000);
+    let link = match &app.link {
+        Link::Online => "online".to_owned(),
+        Link::Reconnecting {
+            attempt,
+            retry_at,
+            why,
+        } => match why {
+            None => format!("offline: reconnecting in {}s", retry_secs(retry_at)),
+            Some(why) => format!(
+                "offline: attempt {attempt} in {}s (last: {why})",
+                retry_secs(retry_at)
+            ),
+        },
+        Link::Ended(why) => format!("disconnected: {why}"),
+    };
+    let mut parts = vec![app.server.clone(), app.me.clone(), link];
+    if app.is_admin() {
+        parts.push("admin".to_owned());
+    }
+    match app.my_mute() {
+        MuteState::NotMuted => {}
+        MuteState::UntilLifted => parts.push("muted".to_owned()),
+        MuteState::Until(end) => parts.push(format!(
+            "muted {}",
+            render::duration(std::time::Duration::from_millis(
+                end.0.saturating_sub(app.now.0) + 999
+            ))
+        )),
+    }
+    let unread: usize = app.conversations.iter().map(|c| c.unread).sum();
+    if unread > 0 {
+        parts.push(format!("{unread} unread"));
+    }
+    let line = format!(" {}", parts.join(" | "));
+    let style = match app.link {
+        Link::Online => Style::new().bg(Color::Blue).fg(Color::White),
+        _ => Style::new().bg(Color::Red).fg(Color::White),
+    };
+    let line = text::ellipsize(&render::sanitize(&line), area.width as usize);
+    frame.render_widget(Paragraph::new(line).style(style), area);
+}
+
+fn input(frame: &mut Frame, app: &App, area: Rect) {
+    let prefix = format!("[{}] ", app.current().title);
+    let prefix = text::ellipsize(&prefix, (area.width as usize) / 3);
+    let room = (area.width as usize).saturating_sub(text::width(&prefix) + 1);
+    // Keep the cursor in view: show the end of what is before it.
+    let before = text::fit_end(app.input.before_cursor(), room);
+    let after = &app.input.text()[app.input.before_cursor().len()..];
+    let after = text::fit(after, room - text::width(before));
+    let cursor_x = area.x + (text::width(&prefix) + text::width(before)) as u16;
+    let line = Line::from(vec![
+        Span::styled(prefix, Style::new().fg(Color::DarkGray)),
+        Span::raw(format!("{before}{after}")),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+    frame.set_cursor_position((cursor_x, area.y));
+}
