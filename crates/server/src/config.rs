@@ -246,17 +246,17 @@ pub struct Settings {
     #[arg(long, env = "CHINWAG_LIMIT_LOOPBACK", num_args = 0..=1, default_missing_value = "true")]
     pub limit_loopback: Option<bool>,
     /// Requests per second allowed per connection, sustained; 0 turns the
-    /// request limit off [default: 5000]
+    /// request limit off [default: 20000]
     #[arg(long, env = "CHINWAG_RATE_REQUESTS")]
     pub rate_requests: Option<u32>,
-    /// Requests allowed at once above that rate [default: 10000]
+    /// Requests allowed at once above that rate [default: 40000]
     #[arg(long, env = "CHINWAG_RATE_REQUEST_BURST")]
     pub rate_request_burst: Option<u32>,
     /// Bytes per second allowed per connection, sustained; 0 turns the byte
-    /// limit off [default: 16777216]
+    /// limit off [default: 33554432]
     #[arg(long, env = "CHINWAG_RATE_BYTES")]
     pub rate_bytes: Option<u64>,
-    /// Bytes allowed at once above that rate [default: 33554432]
+    /// Bytes allowed at once above that rate [default: 67108864]
     #[arg(long, env = "CHINWAG_RATE_BYTE_BURST")]
     pub rate_byte_burst: Option<u64>,
     /// Requests refused with RateLimited before the connection is closed

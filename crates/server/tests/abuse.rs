@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_util::codec::FramedRead;
 
-/// Requests the flooder pipelines: far above the default burst (10 000)
+/// Requests the flooder pipelines: far above the burst (5 000, set below)
 /// plus strikes (1 000), so it must be cut off.
 const FLOOD: u32 = 40_000;
 /// Garbage connections, each sending this many random bytes.
@@ -147,7 +147,17 @@ fn metric(text: &str, name: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_clients_cannot_crash_stall_or_bloat_the_server() {
-    let daemon = Daemon::start(&["--admin-password", "pw", "--metrics-listen", "127.0.0.1:0"]);
+    let daemon = Daemon::start(&[
+        "--admin-password",
+        "pw",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        // Lower than the default, so the flood is over quickly.
+        "--rate-requests",
+        "5000",
+        "--rate-request-burst",
+        "5000",
+    ]);
     let metrics_addr = daemon.metrics_addr.expect("metrics address logged");
 
     // The well-behaved pair, and readers that keep up.

@@ -122,12 +122,7 @@ async fn a_silent_connection_is_closed_after_the_handshake_timeout() {
     // The server lingers until the client closes its side too (so that a
     // client still sending does not lose the error); then the place is free.
     drop(raw);
-    let freed = async {
-        while server.handle.connections() > 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(PATIENCE, freed).await.unwrap();
+    until("the place is free", || server.handle.connections() == 0).await;
 }
 
 #[tokio::test]

@@ -33,12 +33,7 @@ async fn connections_over_the_per_address_limit_are_refused_and_counted() {
     // A place is freed when a connection closes.
     drop(b);
     let state = server.handle.state();
-    let freed = async {
-        while state.admission.open() > 1 {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(PATIENCE, freed).await.unwrap();
+    until("the place is free", || state.admission.open() == 1).await;
     Raw::registered(&server, "b2").await.ping_ok(6).await;
     assert_eq!(state.metrics.connections_refused.get(), 1);
     assert_eq!(state.metrics.errors_sent(ErrorCode::TooManyConnections), 1);
@@ -218,11 +213,7 @@ async fn a_frame_cut_off_by_a_disconnect_just_ends_the_connection() {
     raw.send_bytes(&[0, 0, 0, 18, 0x07, 0, 0, 0, 3, 0, 0, 0, 0])
         .await;
     drop(raw);
-    let gone = async {
-        while server.handle.state().users.get("cut").is_some() {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(PATIENCE, gone).await.unwrap();
+    let users = &server.handle.state().users;
+    until("cut is gone", || users.get("cut").is_none()).await;
     bystander.ping_ok(4).await;
 }
