@@ -454,4 +454,51 @@ mod tests {
         assert!(matches!(resolve(None, flags), Err(ConfigError::Invalid(_))));
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn hardening_settings_are_checked_together() {
+        let invalid = |settings: Settings| {
+            assert!(
+                matches!(
+                    resolve(None, settings.clone()),
+                    Err(ConfigError::Invalid(_))
+                ),
+                "{settings:?}"
+            );
+        };
+        invalid(Settings {
+            tls_cert: Some("cert.pem".into()),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            tls_listen: Some("127.0.0.1:0".into()),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            rate_byte_burst: Some(100),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            max_name: Some(33),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            max_connections_per_ip: Some(0),
+            ..Settings::default()
+        });
+        let config = resolve(
+            None,
+            Settings {
+                rate_requests: Some(0),
+                limit_loopback: Some(true),
+                tls_cert: Some("c.pem".into()),
+                tls_key: Some("k.pem".into()),
+                ..Settings::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(config.rate.requests_per_sec, 0, "0 turns it off");
+        assert!(config.limit_loopback);
+        assert_eq!(config.tls().unwrap().key, PathBuf::from("k.pem"));
+    }
 }
