@@ -51,6 +51,13 @@ fn check(req: &Register, ctx: &Ctx<'_>) -> Result<UserName, CmdError> {
     }
     let name = UserName::parse(&req.name)
         .map_err(|e| CmdError::new(ErrorCode::InvalidName, format!("invalid name: {e}")))?;
+    let max_name = usize::from(ctx.state.config.limits.max_name);
+    if name.as_str().len() > max_name {
+        return Err(CmdError::new(
+            ErrorCode::InvalidName,
+            format!("invalid name: longer than this server's {max_name} bytes"),
+        ));
+    }
     advertised_addr(&req.ip, req.port)?;
     let ip = ctx.conn.addr.ip();
     if let Some(ban) = ctx.state.bans.keeps_out(&name.key(), ip, ctx.now.wall) {
