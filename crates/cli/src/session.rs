@@ -3,7 +3,9 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use chinwag_client::{Client, ClientError, ConnectOptions, ErrorCode, Events, TlsOptions};
+use chinwag_client::{
+    Client, ClientError, ConnectOptions, ErrorCode, Events, RegisterOptions, TlsOptions,
+};
 
 use crate::exit::Failure;
 
@@ -20,8 +22,18 @@ pub struct Target {
     pub tls: Option<TlsOptions>,
 }
 
+/// Whether a session shows incoming messages, and so should be handed the
+/// messages that arrived while the account was offline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offline {
+    /// `listen` and the line mode: deliver the queue.
+    Take,
+    /// One-shot commands: leave the queue for a client that shows it.
+    Leave,
+}
+
 /// Connects, says HELLO and registers as `target.name`.
-pub async fn open(target: &Target) -> Result<(Client, Events), Failure> {
+pub async fn open(target: &Target, offline: Offline) -> Result<(Client, Events), Failure> {
     let opts = ConnectOptions {
         client_name: concat!("chinwag-cli/", env!("CARGO_PKG_VERSION")).to_owned(),
         ..ConnectOptions::default()
@@ -35,7 +47,11 @@ pub async fn open(target: &Target) -> Result<(Client, Events), Failure> {
         other => Failure::connection(format!("could not connect to {}: {other}", target.server)),
     })?;
     let password = target.password.as_deref().filter(|p| !p.is_empty());
-    match client.register(&target.name, password).await {
+    let options = RegisterOptions {
+        take_offline: offline == Offline::Take,
+        ..RegisterOptions::default()
+    };
+    match client.register_with(&target.name, password, &options).await {
         Ok(_) => {}
         // The name is an account and no password was given: at a terminal,
         // ask for it.
@@ -44,7 +60,9 @@ pub async fn open(target: &Target) -> Result<(Client, Events), Failure> {
             ..
         }) if password.is_none() && std::io::stdin().is_terminal() => {
             let password = prompt(&format!("password for {}: ", target.name))?;
-            client.register(&target.name, Some(&password)).await?;
+            client
+                .register_with(&target.name, Some(&password), &options)
+                .await?;
         }
         Err(e) => return Err(e.into()),
     }

@@ -14,6 +14,8 @@
 //!   [`Encoder`](tokio_util::codec::Encoder) pair for either side.
 //! - [`name`], [`text`], [`limits`]: what a valid name and message are.
 //! - [`error`]: error codes carried in ERROR frames, and decode errors.
+//! - [`fuzzing`]: the entry points of the fuzz targets (`fuzz/`), which the
+//!   test suite also runs over the committed seed corpus.
 //!
 //! `docs/protocol.md` is the normative description; the test vectors there
 //! are checked by `tests/vectors.rs`.
@@ -21,6 +23,7 @@
 pub mod codec;
 pub mod error;
 pub mod frame;
+pub mod fuzzing;
 pub mod limits;
 pub mod name;
 pub mod request;

@@ -372,17 +372,17 @@ pub struct Settings {
     #[arg(long, env = "CHINWAG_LIMIT_LOOPBACK", num_args = 0..=1, default_missing_value = "true")]
     pub limit_loopback: Option<bool>,
     /// Requests per second allowed per connection, sustained; 0 turns the
-    /// request limit off [default: 5000]
+    /// request limit off [default: 20000]
     #[arg(long, env = "CHINWAG_RATE_REQUESTS")]
     pub rate_requests: Option<u32>,
-    /// Requests allowed at once above that rate [default: 10000]
+    /// Requests allowed at once above that rate [default: 40000]
     #[arg(long, env = "CHINWAG_RATE_REQUEST_BURST")]
     pub rate_request_burst: Option<u32>,
     /// Bytes per second allowed per connection, sustained; 0 turns the byte
-    /// limit off [default: 16777216]
+    /// limit off [default: 33554432]
     #[arg(long, env = "CHINWAG_RATE_BYTES")]
     pub rate_bytes: Option<u64>,
-    /// Bytes allowed at once above that rate [default: 33554432]
+    /// Bytes allowed at once above that rate [default: 67108864]
     #[arg(long, env = "CHINWAG_RATE_BYTE_BURST")]
     pub rate_byte_burst: Option<u64>,
     /// Requests refused with RateLimited before the connection is closed
@@ -679,5 +679,52 @@ mod tests {
         };
         assert!(matches!(resolve(None, flags), Err(ConfigError::Invalid(_))));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn hardening_settings_are_checked_together() {
+        let invalid = |settings: Settings| {
+            assert!(
+                matches!(
+                    resolve(None, settings.clone()),
+                    Err(ConfigError::Invalid(_))
+                ),
+                "{settings:?}"
+            );
+        };
+        invalid(Settings {
+            tls_cert: Some("cert.pem".into()),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            tls_listen: Some("127.0.0.1:0".into()),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            rate_byte_burst: Some(100),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            max_name: Some(33),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            max_connections_per_ip: Some(0),
+            ..Settings::default()
+        });
+        let config = resolve(
+            None,
+            Settings {
+                rate_requests: Some(0),
+                limit_loopback: Some(true),
+                tls_cert: Some("c.pem".into()),
+                tls_key: Some("k.pem".into()),
+                ..Settings::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(config.rate.requests_per_sec, 0, "0 turns it off");
+        assert!(config.limit_loopback);
+        assert_eq!(config.tls().unwrap().key, PathBuf::from("k.pem"));
     }
 }

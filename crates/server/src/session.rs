@@ -42,6 +42,10 @@ const HIGH_WATER: usize = 64 * 1024;
 const CLOSE_FLUSH: Duration = Duration::from_secs(5);
 /// Read at least this much at a time.
 const READ_CHUNK: usize = 4096;
+/// How long, and how much, to keep reading from a client the server has
+/// closed, so that it sees the final error (see [`linger`]).
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1024 * 1024;
 /// Most requests waiting for the store at once; reading pauses beyond.
 const MAX_IN_FLIGHT: usize = 256;
 
@@ -275,6 +279,17 @@ impl Session {
             }
         }
         let _ = wr.shutdown().await;
+        if !matches!(
+            self.conn.leave,
+            None | Some(Leave::Disconnected | Leave::Shutdown)
+        ) {
+            // The server ended it: free the name now, then linger. (Not on
+            // shutdown: that has its own deadline.)
+            self.conn.outbox.close_with(None);
+            let leave = self.conn.leave.clone().unwrap_or(Leave::Disconnected);
+            self.depart(leave);
+            linger(&mut rd).await;
+        }
         self.finish();
     }
 
@@ -590,6 +605,25 @@ impl Session {
             other => tracing::info!(reason = other.text(), "closed"),
         }
     }
+}
+
+/// After closing our side, reads and discards what the client still sends,
+/// until it closes too (or for [`LINGER`] / [`LINGER_BYTES`] at most).
+/// Closing a socket that has unread input makes the kernel send a reset,
+/// and a reset can make the client lose what we sent last: the error
+/// that says why it was closed.
+async fn linger<R: AsyncRead + Unpin>(rd: &mut R) {
+    let drain = async {
+        let mut sink = [0u8; READ_CHUNK];
+        let mut total = 0;
+        while total < LINGER_BYTES {
+            match rd.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 /// Reads whatever is available, making room for at least one chunk.

@@ -140,3 +140,15 @@ pub async fn closed(events: &mut Events) {
             .is_none()
     );
 }
+
+/// Waits until `done` holds, polling; fails the test if it never does.
+pub async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let poll = async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, poll)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting until {what}"));
+}

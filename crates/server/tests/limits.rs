@@ -33,12 +33,7 @@ async fn connections_over_the_per_address_limit_are_refused_and_counted() {
     // A place is freed when a connection closes.
     drop(b);
     let state = server.handle.state();
-    let freed = async {
-        while state.admission.open() > 1 {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(PATIENCE, freed).await.unwrap();
+    until("the place is free", || state.admission.open() == 1).await;
     Raw::registered(&server, "b2").await.ping_ok(6).await;
     assert_eq!(state.metrics.connections_refused.get(), 1);
     assert_eq!(state.metrics.errors_sent(ErrorCode::TooManyConnections), 1);
@@ -127,6 +122,7 @@ async fn a_register_storm_is_refused_then_closed() {
                     ip: "".into(),
                     port: 0,
                     password: "".into(),
+                    take_offline: true,
                 }),
             )
             .await;
@@ -190,4 +186,35 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let status = response[9..12].parse().unwrap();
     let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
     (status, body)
+}
+
+#[tokio::test]
+async fn a_configured_name_limit_is_announced_and_enforced() {
+    let server = start_with(Config {
+        limits: chinwag_proto::Limits {
+            max_name: 8,
+            ..chinwag_proto::Limits::DEFAULT
+        },
+        ..config()
+    })
+    .await;
+    let (client, _events) = connect(&server).await;
+    assert_eq!(client.welcome().max_name, 8);
+    let error = client.register("ninechars", None).await.unwrap_err();
+    assert_eq!(error.code(), Some(ErrorCode::InvalidName));
+    client.register("eight888", None).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_frame_cut_off_by_a_disconnect_just_ends_the_connection() {
+    let server = start().await;
+    let mut bystander = Raw::registered(&server, "bystander").await;
+    let mut raw = Raw::registered(&server, "cut").await;
+    // A REFLECT announcing 18 bytes, of which only 9 arrive.
+    raw.send_bytes(&[0, 0, 0, 18, 0x07, 0, 0, 0, 3, 0, 0, 0, 0])
+        .await;
+    drop(raw);
+    let users = &server.handle.state().users;
+    until("cut is gone", || users.get("cut").is_none()).await;
+    bystander.ping_ok(4).await;
 }

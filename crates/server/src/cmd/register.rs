@@ -53,6 +53,13 @@ fn check(req: &Register, ctx: &Ctx<'_>) -> Result<UserName, CmdError> {
     }
     let name = UserName::parse(&req.name)
         .map_err(|e| CmdError::new(ErrorCode::InvalidName, format!("invalid name: {e}")))?;
+    let max_name = usize::from(ctx.state.config.limits.max_name);
+    if name.as_str().len() > max_name {
+        return Err(CmdError::new(
+            ErrorCode::InvalidName,
+            format!("invalid name: longer than this server's {max_name} bytes"),
+        ));
+    }
     advertised_addr(&req.ip, req.port)?;
     let ip = ctx.conn.addr.ip();
     if let Some(ban) = ctx.state.bans.keeps_out(&name.key(), ip, ctx.now.wall) {
@@ -244,7 +251,9 @@ fn finish(req: Register, name: UserName, login: Login, ctx: &mut Ctx<'_>) -> Out
     tracing::info!(account, "registered");
     ctx.conn.phase = Phase::Registered;
     ctx.conn.peer = Some(Arc::clone(&peer));
-    if account {
+    // A connection that shows no messages (a one-shot command) leaves the
+    // queue for the next one that does.
+    if account && req.take_offline {
         let key = name.key();
         let delivered = ctx.state.delivered_mark(&key);
         ctx.conn.inbox = Some(Inbox::new(key, Arc::clone(&peer.inbox), delivered));
