@@ -382,7 +382,7 @@ impl Cluster {
 
     /// How many users the other nodes have.
     pub fn remote_count(&self) -> usize {
-        self.presence.remote().len()
+        self.presence.remote_count()
     }
 
     /// Sends a request to one node and waits for its answer.

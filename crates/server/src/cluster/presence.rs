@@ -230,6 +230,14 @@ impl Presence {
             .collect()
     }
 
+    /// How many users the other nodes have: the mirror less this node's
+    /// own claims. Called for every broadcast and presence notice, so it
+    /// counts rather than walks the mirror; it can be off by a claim in
+    /// flight.
+    pub fn remote_count(&self) -> usize {
+        self.mirror.len().saturating_sub(self.claims.len())
+    }
+
     /// The other nodes that have users on them.
     pub fn remote_nodes(&self) -> HashSet<NodeId> {
         self.mirror
