@@ -186,6 +186,10 @@ pub fn flow_report(
         result.sent_per_sec
     );
     summary.push_str(&format!("\n  latency {}", result.latency));
+    summary.push_str(&format!(
+        "\n  chinwag-bench used {:.2}s CPU",
+        result.bench_cpu_secs
+    ));
     if result.send_errors > 0 {
         summary.push_str(&format!(
             "\n  {} sends refused; first: {}",
@@ -213,6 +217,17 @@ pub fn flow_report(
     if result.timed_out {
         summary.push_str("\n  hit --timeout before every message was sent");
     }
+    let mut fields = serde_json::to_value(&result).unwrap_or(Value::Null);
+    // Server CPU per delivery: the per-core cost, less sensitive than
+    // throughput to what else the machine is doing.
+    let cpu_per_delivery = server
+        .as_ref()
+        .filter(|_| result.delivered > 0)
+        .map(|s| (s.cpu_secs * 1e7 / result.delivered as f64).round() / 10.0);
+    if let (Some(us), Value::Object(fields)) = (cpu_per_delivery, &mut fields) {
+        fields.insert("server_cpu_us_per_delivery".into(), us.into());
+        summary.push_str(&format!("\n  server CPU per delivery: {us}µs"));
+    }
     Report {
         workload,
         run: env.run,
@@ -224,7 +239,7 @@ pub fn flow_report(
         rate: result.delivered_per_sec,
         rate_unit: "deliveries/s",
         p99_us: result.latency.p99_us,
-        result: serde_json::to_value(&result).unwrap_or(Value::Null),
+        result: fields,
         server,
         summary,
     }
