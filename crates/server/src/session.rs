@@ -81,6 +81,22 @@ pub struct Conn {
     bad_frames: u32,
 }
 
+impl Conn {
+    /// A connection that has just been accepted: no HELLO yet.
+    pub fn new(id: ConnId, addr: SocketAddr, outbox: Arc<Outbox>) -> Conn {
+        Conn {
+            id,
+            addr,
+            outbox,
+            phase: Phase::AwaitHello,
+            peer: None,
+            throttle: Throttle::default(),
+            leave: None,
+            bad_frames: 0,
+        }
+    }
+}
+
 /// Serves one connection until it ends.
 pub async fn run<S>(stream: S, addr: SocketAddr, state: Arc<State>)
 where
@@ -94,16 +110,7 @@ where
     ));
     let session = Session {
         codec: ServerCodec::new(state.config.limits.max_frame),
-        conn: Conn {
-            id,
-            addr,
-            outbox,
-            phase: Phase::AwaitHello,
-            peer: None,
-            throttle: Throttle::default(),
-            leave: None,
-            bad_frames: 0,
-        },
+        conn: Conn::new(id, addr, outbox),
         out: BytesMut::new(),
         state,
     };
