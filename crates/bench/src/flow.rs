@@ -196,6 +196,12 @@ impl<R: Route> Flow<R> {
         }
     }
 
+    /// The connection of sender `index`, for requests before the run
+    /// starts (its events are being drained, so replies get through).
+    pub fn sender_client(&self, index: usize) -> Option<&Client> {
+        self.senders.get(index).map(|s| &s.client)
+    }
+
     /// Sends everything, drains, and measures.
     pub async fn run(self) -> FlowResult {
         let Flow {
@@ -347,8 +353,9 @@ async fn receive(
     let mut latency = Latency::default();
     let mut last_error = None;
     let closed = loop {
+        // Not biased: a stream of events must not keep `stop` from being
+        // seen.
         let event = tokio::select! {
-            biased;
             event = events.recv() => event,
             () = stop.cancelled() => break None,
         };

@@ -32,7 +32,31 @@ pub enum Workload {
 }
 
 impl Workload {
+    /// Runs the workload once. Each workload bounds its own phases; as a
+    /// last resort, a run that outlives `--timeout` plus its drain time
+    /// and a minute is abandoned with an error.
     pub async fn run(&self, env: &Env) -> anyhow::Result<Report> {
+        let limit = env.timeout + self.drain() + Duration::from_secs(60);
+        tokio::time::timeout(limit, self.run_unbounded(env))
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "run {} did not finish within {}; giving up",
+                    env.run,
+                    humantime::format_duration(limit)
+                )
+            })?
+    }
+
+    fn drain(&self) -> Duration {
+        match self {
+            Workload::Idle(args) => args.hold,
+            Workload::Dm(args) => args.flow.drain,
+            Workload::Broadcast(args) => args.flow.drain,
+        }
+    }
+
+    async fn run_unbounded(&self, env: &Env) -> anyhow::Result<Report> {
         match self {
             Workload::Idle(args) => idle::run(args, env).await,
             Workload::Dm(args) => dm::run(args, env).await,
