@@ -136,8 +136,18 @@ impl Session {
         let mut close_by: Option<Instant> = None;
         let timer = tokio::time::sleep_until(self.next_deadline(started, last_read).into());
         tokio::pin!(timer);
+        // Every connection waits on the same shutdown token, and creating,
+        // polling and dropping its future takes the token's process-wide
+        // locks. So the future is made once, polled last (only when the
+        // session is about to sleep), and a busy session notices the
+        // shutdown through a plain atomic load at the top of each turn.
+        let shutdown = state.shutdown.wait();
+        tokio::pin!(shutdown);
 
         loop {
+            if self.conn.leave.is_none() && state.shutdown.is_triggered() {
+                self.conn.leave = Some(Leave::Shutdown);
+            }
             if self.conn.leave.is_some() {
                 if close_by.is_none() {
                     let deadline = Instant::now() + CLOSE_FLUSH;
@@ -154,9 +164,6 @@ impl Session {
             let reading = self.conn.leave.is_none() && self.out.len() < HIGH_WATER;
             tokio::select! {
                 biased;
-                () = state.shutdown.wait(), if self.conn.leave.is_none() => {
-                    self.conn.leave = Some(Leave::Shutdown);
-                }
                 written = wr.write_buf(&mut self.out), if !self.out.is_empty() => {
                     match written {
                         Ok(0) | Err(_) => {
@@ -164,7 +171,11 @@ impl Session {
                             break;
                         }
                         Ok(_) => {
-                            if self.out.is_empty() && self.out.capacity() > HIGH_WATER {
+                            // Give an idle connection's buffer back: most
+                            // connections are idle most of the time, and
+                            // an allocation per write burst costs far less
+                            // than the system call it goes with.
+                            if self.out.is_empty() {
                                 self.out = BytesMut::new();
                             }
                             // Room again: take what queued up meanwhile.
@@ -186,9 +197,14 @@ impl Session {
                         Ok(_) => {
                             last_read = Instant::now();
                             self.handle_input(&mut rbuf);
-                            if rbuf.is_empty() && rbuf.capacity() > 4 * READ_CHUNK {
+                            // As for `out`: no idle read buffer per
+                            // connection.
+                            if rbuf.is_empty() {
                                 rbuf = BytesMut::new();
                             }
+                            // Deliveries queued meanwhile leave with the
+                            // replies, in the same write.
+                            self.pull_outbox();
                         }
                     }
                 }
@@ -202,6 +218,9 @@ impl Session {
                         self.check_timeouts(now, started, last_read);
                         timer.as_mut().reset(self.next_deadline(started, last_read).into());
                     }
+                }
+                () = &mut shutdown, if self.conn.leave.is_none() => {
+                    self.conn.leave = Some(Leave::Shutdown);
                 }
             }
         }
