@@ -30,6 +30,11 @@ pub struct Cli {
     #[arg(long)]
     pub json: bool,
 
+    /// Also append each run's JSON object to this file (with human output
+    /// on stdout)
+    #[arg(long, value_name = "FILE")]
+    pub json_out: Option<std::path::PathBuf>,
+
     /// Upper bound on connecting and sending, per run
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,

@@ -27,7 +27,9 @@ fn chinwagd_bin() -> PathBuf {
 }
 
 /// The server process, killed by its own handle when dropped.
-struct Server(Child);
+/// A `chinwagd` this test started, with its own data directory; killed on
+/// drop.
+struct Server(Child, tempfile::TempDir);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -38,8 +40,11 @@ impl Drop for Server {
 
 /// Starts `chinwagd` with `args` and returns it with its main address.
 fn start_server(args: &[&str]) -> (Server, String) {
+    let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(chinwagd_bin())
         .args(["--listen", "127.0.0.1:0", "--admin-password", "pw"])
+        .arg("--data")
+        .arg(data.path())
         .args(args)
         .env("CHINWAG_LOG", "info")
         .stdout(Stdio::null())
@@ -47,7 +52,7 @@ fn start_server(args: &[&str]) -> (Server, String) {
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    let server = Server(child);
+    let server = Server(child, data);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
