@@ -6,6 +6,7 @@
 //! - [`line`]: the interactive line mode (no command given, no terminal).
 //! - [`tui`]: the full-screen UI (no command given, on a terminal).
 //! - [`render`]: how events, users and errors look, for humans and as JSON.
+//! - [`rooms`]: the room commands, and how rooms look.
 //! - [`session`]: connecting and registering.
 //! - [`exit`]: the exit codes.
 
@@ -14,6 +15,7 @@ mod line;
 mod listen;
 mod oneshot;
 mod render;
+mod rooms;
 mod session;
 mod tui;
 
@@ -48,6 +50,8 @@ Examples:
   chinwag --name alice broadcast lunch time    send a message to everyone
   chinwag --name alice users --json            who is online, as JSON
   chinwag --name alice listen --json | jq .    follow messages from a script
+  chinwag --name bob listen --join '#general'  join a room and follow it
+  chinwag --name alice rooms                   list the rooms
   echo hello | chinwag --name alice            send piped lines, then log out
   CHINWAG_ADMIN_PASSWORD=... chinwag --name root admin mute bob --for 10m --reason spam
 
@@ -147,12 +151,20 @@ enum Command {
     /// Exits 0 when the server shuts down or on Ctrl-C (after logging out),
     /// 4 when kicked, 3 when the connection is lost otherwise.
     Listen {
-        /// Print one JSON object per line: {"type":"message"|"notice"|"error", ...}.
+        /// Print one JSON object per line:
+        /// {"type":"message"|"notice"|"room_notice"|"error", ...}; a room
+        /// message has a "room" field.
         #[arg(long)]
         json: bool,
+        /// Join this room first (repeat for more); a guest's membership
+        /// lasts as long as `listen` runs.
+        #[arg(long = "join", value_name = "ROOM")]
+        rooms: Vec<String>,
     },
     /// Administer the server: register, become administrator, then act.
     Admin(AdminArgs),
+    #[command(flatten)]
+    Rooms(rooms::RoomCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -265,14 +277,15 @@ async fn dispatch(cli: Cli, target: Target) -> Result<Exit, Failure> {
         Command::Broadcast { text } => oneshot::broadcast(&target, &text.join(" ")).await,
         Command::Users { json } => oneshot::users(&target, json).await,
         Command::Echo { text } => oneshot::echo(&target, &text.join(" ")).await,
-        Command::Listen { json } => {
+        Command::Listen { json, rooms } => {
             let format = if json {
                 Format::Json
             } else {
                 Format::Human(clock)
             };
-            listen::run(&target, format).await
+            listen::run(&target, format, &rooms).await
         }
+        Command::Rooms(command) => rooms::run(&target, command).await,
         Command::Admin(AdminArgs {
             admin_password,
             action,

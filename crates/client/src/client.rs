@@ -395,28 +395,28 @@ impl Client {
         }
     }
 
-    async fn expect_ok(&self, request: Request) -> Result<(), ClientError> {
+    pub(crate) async fn expect_ok(&self, request: Request) -> Result<(), ClientError> {
         match self.request(request).await? {
             ServerFrame::Ok { .. } => Ok(()),
             other => Err(unexpected("OK", &other)),
         }
     }
 
-    async fn expect_sent(&self, request: Request) -> Result<Sent, ClientError> {
+    pub(crate) async fn expect_sent(&self, request: Request) -> Result<Sent, ClientError> {
         match self.request(request).await? {
             ServerFrame::Sent(sent) => Ok(sent),
             other => Err(unexpected("SENT", &other)),
         }
     }
 
-    fn check_text(&self, text: &str) -> Result<(), ClientError> {
+    pub(crate) fn check_text(&self, text: &str) -> Result<(), ClientError> {
         let max = self.shared.welcome.max_content as usize;
         chinwag_proto::text::validate(text, max)
             .map_err(|e| ClientError::InvalidInput(e.to_string()))
     }
 
     /// A reason may be empty; otherwise it follows the rules of a text.
-    fn check_reason(&self, reason: &str) -> Result<(), ClientError> {
+    pub(crate) fn check_reason(&self, reason: &str) -> Result<(), ClientError> {
         if reason.is_empty() {
             return Ok(());
         }
@@ -460,20 +460,20 @@ async fn read_welcome<S: AsyncRead + Unpin>(
     }
 }
 
-fn check_name(name: &str) -> Result<(), ClientError> {
+pub(crate) fn check_name(name: &str) -> Result<(), ClientError> {
     UserName::parse(name)
         .map(drop)
         .map_err(|e| ClientError::InvalidInput(format!("invalid name {name:?}: {e}")))
 }
 
 /// Whole seconds for BANTALK: rounded up, at least 1.
-fn mute_secs(duration: Duration) -> Result<u32, ClientError> {
+pub(crate) fn mute_secs(duration: Duration) -> Result<u32, ClientError> {
     let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
     u32::try_from(secs.max(1))
         .map_err(|_| ClientError::InvalidInput(format!("a mute of {secs}s is too long")))
 }
 
-fn unexpected(wanted: &str, got: &ServerFrame) -> ClientError {
+pub(crate) fn unexpected(wanted: &str, got: &ServerFrame) -> ClientError {
     ClientError::Protocol(format!(
         "expected {wanted}, got {}",
         got.frame_type().name()

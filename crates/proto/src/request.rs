@@ -15,6 +15,7 @@ use bytestring::ByteString;
 
 use crate::error::{BodyError, EncodeError};
 use crate::frame::{FrameType, RequestId};
+use crate::room::RoomRequest;
 use crate::wire::{Decode, Encode, Reader, put_frame, put_str};
 use crate::{MAGIC, PROTOCOL_VERSION};
 
@@ -150,6 +151,8 @@ pub enum Request {
     Shutdown(Shutdown),
     /// PING: keep-alive, empty body.
     Ping,
+    /// A room request (types 0x20-0x2F).
+    Room(RoomRequest),
 }
 
 impl Request {
@@ -168,6 +171,7 @@ impl Request {
             Request::Unmute(_) => FrameType::Unmute,
             Request::Shutdown(_) => FrameType::Shutdown,
             Request::Ping => FrameType::Ping,
+            Request::Room(r) => r.frame_type(),
         }
     }
 
@@ -209,6 +213,7 @@ impl Request {
                 put_str(b, "reason", &r.reason)?;
             }
             Request::Ping => {}
+            Request::Room(r) => r.encode_body(b)?,
         }
         Ok(())
     }
@@ -339,6 +344,9 @@ impl Decode for Request {
                 })
             }
             FrameType::Ping => Request::Ping,
+            room if room.is_room_request() => {
+                Request::Room(RoomRequest::decode_body(room, &mut r)?)
+            }
             server_type => return Err(BodyError::WrongDirection(server_type as u8)),
         };
         r.finish()?;

@@ -63,6 +63,20 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     ("unmute", "NAME", "let NAME talk again (administrators)"),
     ("shutdown", "[REASON]", "stop the server (administrators)"),
+    (
+        "join",
+        "#ROOM [PASSWORD]",
+        "join ROOM (creating it) and open its conversation",
+    ),
+    ("leave", "[#ROOM] [REASON]", "leave ROOM, or this room"),
+    ("say", "#ROOM TEXT", "send TEXT to ROOM"),
+    (
+        "topic",
+        "[#ROOM] [TEXT]",
+        "show the room's topic, or set it (operators)",
+    ),
+    ("members", "[#ROOM]", "list the room's members"),
+    ("rooms", "", "list the rooms"),
     ("passwd", "", "change your account password"),
     ("help", "", "this list and the keys"),
     ("quit", "", "log out and exit"),
@@ -190,8 +204,13 @@ mod tests {
 
     #[test]
     fn every_listed_command_parses() {
-        for (name, _, _) in COMMANDS {
-            let line = format!("/{name} bob 10m some text");
+        for (name, args, _) in COMMANDS {
+            let target = if args.contains('#') {
+                "#general"
+            } else {
+                "bob"
+            };
+            let line = format!("/{name} {target} 10m some text");
             assert!(parse(&line).is_ok(), "{line}");
         }
         assert!(help().iter().any(|l| l.contains("/kick NAME [REASON]")));

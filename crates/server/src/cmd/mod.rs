@@ -19,6 +19,7 @@ mod logout;
 mod ping;
 mod reflect;
 mod register;
+pub mod room;
 mod shutdown;
 mod transfer;
 mod unmute;
@@ -111,6 +112,7 @@ pub fn need(req: &Request) -> Need {
         Request::Kickout(_) | Request::Bantalk(_) | Request::Unmute(_) | Request::Shutdown(_) => {
             Need::Admin
         }
+        Request::Room(r) => room::need(r),
     }
 }
 
@@ -128,6 +130,7 @@ fn src(req: &Request) -> Option<&str> {
         Request::Bantalk(r) => &r.src,
         Request::Unmute(r) => &r.src,
         Request::Shutdown(r) => &r.src,
+        Request::Room(r) => r.src(),
     })
 }
 
@@ -148,6 +151,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, req: Request) -> Reply {
         Request::Unmute(r) => unmute::apply(r, ctx),
         Request::Shutdown(r) => shutdown::apply(r, ctx),
         Request::Ping => ping::apply(ctx),
+        Request::Room(r) => room::dispatch(r, ctx),
     }
 }
 

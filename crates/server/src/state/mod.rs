@@ -3,11 +3,15 @@
 //! - [`users`]: who is online, and the handle to reach each of them.
 //! - [`mutes`]: who may not talk, kept by name so a mute outlives the
 //!   connection it was placed on.
+//! - [`rooms`]: named group conversations, their members and moderation.
 //!
 //! Lock order, where more than one is taken: a `users` shard, then a
-//! connection's outbox. Mutes are never held together with either.
+//! connection's outbox. Mutes are never held together with either. Rooms
+//! have their own order (see [`rooms`]); a room's lock is never taken
+//! while a `users` shard is held.
 
 pub mod mutes;
+pub mod rooms;
 pub mod users;
 
 use std::net::SocketAddr;
@@ -25,6 +29,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 pub use mutes::{Mute, Mutes};
+pub use rooms::{Room, Rooms};
 pub use users::{Peer, Users};
 
 /// A connection's number, unique for the life of the process.
@@ -42,6 +47,7 @@ pub struct State {
     pub config: Config,
     pub users: Users,
     pub mutes: Mutes,
+    pub rooms: Rooms,
     pub admin: AdminSecret,
     pub shutdown: Shutdown,
     /// Connection limits, in total and per address.
@@ -59,6 +65,7 @@ impl State {
         Arc::new(State {
             users: Users::default(),
             mutes: Mutes::default(),
+            rooms: Rooms::new(config.max_rooms, config.max_rooms_per_user),
             shutdown: Shutdown::new(config.shutdown_grace),
             admin,
             admission: Admission::new(AdmissionLimits {
