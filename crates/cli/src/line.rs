@@ -35,6 +35,11 @@ commands:
   /topic #ROOM [TEXT]       show ROOM's topic, or set it (operators)
   /members #ROOM            list ROOM's members
   /rooms                    list the rooms
+  /op #ROOM NAME            make NAME an operator of ROOM (its owner); /deop undoes it
+  /rkick #ROOM NAME [REASON]   put NAME out of ROOM (room operators)
+  /rmute #ROOM NAME [FOR] [REASON]  mute NAME in ROOM (room operators); /runmute lifts it
+  /invite #ROOM NAME        let NAME into ROOM once (room operators)
+  /mode #ROOM [+i|-i] [+k PASSWORD|-k]  invite-only on/off, password on/off
   /help                     this list
   /quit                     log out and exit (end of input does the same)";
 

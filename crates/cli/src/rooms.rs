@@ -208,63 +208,197 @@ pub async fn run(target: &Target, command: RoomCommand) -> Result<Exit, Failure>
     .await
 }
 
+/// A moderation act on a room, from the command line or a typed line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Act {
+    Op(String),
+    Deop(String),
+    Kick {
+        user: String,
+        reason: String,
+    },
+    Mute {
+        user: String,
+        duration: Option<Duration>,
+        reason: String,
+    },
+    Unmute(String),
+    Invite(String),
+    /// `None` keeps a setting as it is; `password: Some(None)` removes it.
+    Mode {
+        invite_only: Option<bool>,
+        password: Option<Option<String>>,
+    },
+}
+
+impl Moderate {
+    fn into_act(self) -> (String, Act) {
+        match self {
+            Moderate::Op { room, user } => (room, Act::Op(user)),
+            Moderate::Deop { room, user } => (room, Act::Deop(user)),
+            Moderate::Kick { room, user, reason } => (room, Act::Kick { user, reason }),
+            Moderate::Mute {
+                room,
+                user,
+                duration,
+                reason,
+            } => (
+                room,
+                Act::Mute {
+                    user,
+                    duration,
+                    reason,
+                },
+            ),
+            Moderate::Unmute { room, user } => (room, Act::Unmute(user)),
+            Moderate::Invite { room, user } => (room, Act::Invite(user)),
+            Moderate::Mode {
+                room,
+                invite_only,
+                room_password,
+                no_password,
+            } => (
+                room,
+                Act::Mode {
+                    invite_only,
+                    password: if no_password {
+                        Some(None)
+                    } else {
+                        room_password.map(Some)
+                    },
+                },
+            ),
+        }
+    }
+}
+
 async fn moderate(
     client: &chinwag_client::Client,
     action: Moderate,
 ) -> Result<String, chinwag_client::ClientError> {
-    Ok(match action {
-        Moderate::Op { room, user } => {
-            client.room_op(&room, &user, true).await?;
+    let (room, act) = action.into_act();
+    apply(client, &room, act).await
+}
+
+/// Does a moderation act; returns what to tell the user.
+pub async fn apply(
+    client: &chinwag_client::Client,
+    room: &str,
+    act: Act,
+) -> Result<String, chinwag_client::ClientError> {
+    Ok(match act {
+        Act::Op(user) => {
+            client.room_op(room, &user, true).await?;
             format!("{user} is now an operator of {room}")
         }
-        Moderate::Deop { room, user } => {
-            client.room_op(&room, &user, false).await?;
+        Act::Deop(user) => {
+            client.room_op(room, &user, false).await?;
             format!("{user} is now a member of {room}")
         }
-        Moderate::Kick { room, user, reason } => {
-            client.room_kick(&room, &user, &reason).await?;
+        Act::Kick { user, reason } => {
+            client.room_kick(room, &user, &reason).await?;
             format!("kicked {user} out of {room}")
         }
-        Moderate::Mute {
-            room,
+        Act::Mute {
             user,
             duration,
             reason,
         } => {
-            client.room_mute(&room, &user, duration, &reason).await?;
+            client.room_mute(room, &user, duration, &reason).await?;
             match duration {
                 Some(d) => format!("muted {user} in {room} for {}", render::duration(d)),
                 None => format!("muted {user} in {room} until lifted"),
             }
         }
-        Moderate::Unmute { room, user } => {
-            client.room_unmute(&room, &user).await?;
+        Act::Unmute(user) => {
+            client.room_unmute(room, &user).await?;
             format!("{user} may talk in {room} again")
         }
-        Moderate::Invite { room, user } => {
-            client.invite(&room, &user).await?;
+        Act::Invite(user) => {
+            client.invite(room, &user).await?;
             format!("invited {user} to {room}")
         }
-        Moderate::Mode {
-            room,
+        Act::Mode {
             invite_only,
-            room_password,
-            no_password,
+            password,
         } => {
-            // Flags not given keep their current value.
-            let current = client
-                .room(&room)
-                .await?
-                .map(|r| r.mode)
-                .unwrap_or_default();
+            // What is not given keeps its current value.
+            let current = client.room(room).await?.map(|r| r.mode).unwrap_or_default();
             let invite_only = invite_only.unwrap_or(current.invite_only());
-            let password = !no_password && (room_password.is_some() || current.password());
-            let mode = RoomMode::new(invite_only, password);
+            let (has_password, new_password) = match password {
+                None => (current.password(), None),
+                Some(None) => (false, None),
+                Some(Some(p)) => (true, Some(p)),
+            };
+            let mode = RoomMode::new(invite_only, has_password);
             client
-                .room_mode(&room, mode, room_password.as_deref())
+                .room_mode(room, mode, new_password.as_deref())
                 .await?;
             format!("{room} is now {mode}")
         }
+    })
+}
+
+/// Understands a moderation line (`/op`, `/deop`, `/rkick`, `/rmute`,
+/// `/runmute`, `/invite`, `/mode`); `None` if `verb` is not one.
+fn parse_act(verb: &str, rest: &str) -> Option<Result<Act, String>> {
+    let usage = |u: &str| Err(format!("usage: /{verb} {u}"));
+    let (user, after) = split_word(rest);
+    let needs_user = |act: fn(String) -> Act| {
+        if user.is_empty() {
+            usage("[#ROOM] NAME")
+        } else {
+            Ok(act(user.to_owned()))
+        }
+    };
+    Some(match verb {
+        "op" => needs_user(Act::Op),
+        "deop" => needs_user(Act::Deop),
+        "runmute" => needs_user(Act::Unmute),
+        "invite" => needs_user(Act::Invite),
+        "rkick" if !user.is_empty() => Ok(Act::Kick {
+            user: user.to_owned(),
+            reason: after.to_owned(),
+        }),
+        "rkick" => usage("[#ROOM] NAME [REASON]"),
+        "rmute" if !user.is_empty() => {
+            let (first, rest) = split_word(after);
+            let (duration, reason) = match humantime::parse_duration(first) {
+                Ok(d) => (Some(d), rest),
+                Err(_) => (None, after),
+            };
+            Ok(Act::Mute {
+                user: user.to_owned(),
+                duration,
+                reason: reason.to_owned(),
+            })
+        }
+        "rmute" => usage("[#ROOM] NAME [DURATION] [REASON]"),
+        "mode" => {
+            let mut invite_only = None;
+            let mut password = None;
+            let mut words = rest.split_whitespace();
+            while let Some(word) = words.next() {
+                match word {
+                    "+i" => invite_only = Some(true),
+                    "-i" => invite_only = Some(false),
+                    "-k" => password = Some(None),
+                    "+k" => match words.next() {
+                        Some(p) => password = Some(Some(p.to_owned())),
+                        None => return Some(usage("[#ROOM] [+i|-i] [+k PASSWORD|-k]")),
+                    },
+                    _ => return Some(usage("[#ROOM] [+i|-i] [+k PASSWORD|-k]")),
+                }
+            }
+            if invite_only.is_none() && password.is_none() {
+                return Some(usage("[#ROOM] [+i|-i] [+k PASSWORD|-k]"));
+            }
+            Ok(Act::Mode {
+                invite_only,
+                password,
+            })
+        }
+        _ => return None,
     })
 }
 
@@ -572,6 +706,9 @@ pub enum RoomLine {
     Members(Option<String>),
     /// `/rooms`
     List,
+    /// `/op`, `/deop`, `/rkick`, `/rmute`, `/runmute`, `/invite`, `/mode`,
+    /// each with an optional `#room` first.
+    Moderate { room: Option<String>, act: Act },
 }
 
 /// Understands a room command (`verb` without its `/`); `None` if `verb`
@@ -610,7 +747,10 @@ pub fn parse_line(verb: &str, rest: &str) -> Option<Result<RoomLine, String>> {
         }),
         "members" | "names" => Ok(RoomLine::Members(room)),
         "rooms" | "list" => Ok(RoomLine::List),
-        _ => return None,
+        _ => {
+            return parse_act(verb, after_room)
+                .map(|act| act.map(|act| RoomLine::Moderate { room, act }));
+        }
     })
 }
 
@@ -640,6 +780,8 @@ pub enum RoomReply {
         members: Vec<MemberInfo>,
     },
     List(Vec<RoomInfo>),
+    /// A moderation act was done; what to say.
+    Done(String),
 }
 
 /// Runs a room command whose room is known.
@@ -682,6 +824,10 @@ pub async fn execute(
             RoomReply::Members { room, members }
         }
         RoomLine::List => RoomReply::List(client.rooms().await?),
+        RoomLine::Moderate { room, act } => {
+            let room = which(room, "/op #ROOM NAME and the like")?;
+            RoomReply::Done(apply(client, &room, act).await?)
+        }
     })
 }
 
@@ -746,6 +892,7 @@ pub fn describe(reply: &RoomReply, me: &str, clock: Clock) -> String {
         }
         RoomReply::List(rooms) if rooms.is_empty() => "there are no rooms".to_owned(),
         RoomReply::List(rooms) => rooms_table(rooms).trim_end().to_owned(),
+        RoomReply::Done(text) => text.clone(),
     }
 }
 
@@ -807,5 +954,37 @@ mod line_tests {
             Some(Err("usage: /join #ROOM [PASSWORD]".into()))
         );
         assert_eq!(parse_line("msg", "bob hi"), None);
+        assert_eq!(
+            parse_line("rmute", "#general carol 10m calm down"),
+            Some(Ok(RoomLine::Moderate {
+                room: Some("#general".into()),
+                act: Act::Mute {
+                    user: "carol".into(),
+                    duration: Some(Duration::from_secs(600)),
+                    reason: "calm down".into()
+                }
+            }))
+        );
+        assert_eq!(
+            parse_line("op", "bob"),
+            Some(Ok(RoomLine::Moderate {
+                room: None,
+                act: Act::Op("bob".into())
+            }))
+        );
+        assert_eq!(
+            parse_line("mode", "#k +i +k s3cret"),
+            Some(Ok(RoomLine::Moderate {
+                room: Some("#k".into()),
+                act: Act::Mode {
+                    invite_only: Some(true),
+                    password: Some(Some("s3cret".into()))
+                }
+            }))
+        );
+        assert_eq!(
+            parse_line("mode", "#k sideways"),
+            Some(Err("usage: /mode [#ROOM] [+i|-i] [+k PASSWORD|-k]".into()))
+        );
     }
 }

@@ -343,6 +343,7 @@ impl App {
             RoomLine::Leave { room: None, reason } => RoomLine::Leave { room: open, reason },
             RoomLine::Topic { room: None, text } => RoomLine::Topic { room: open, text },
             RoomLine::Members(None) => RoomLine::Members(open),
+            RoomLine::Moderate { room: None, act } => RoomLine::Moderate { room: open, act },
             other => other,
         }
     }
@@ -625,7 +626,10 @@ impl App {
                 let text = rooms::describe(&reply, &me, self.clock);
                 self.conversations[room].add_notice(now, text, Tone::Info);
             }
-            RoomReply::Topic(_) | RoomReply::Members { .. } | RoomReply::List(_) => {
+            RoomReply::Topic(_)
+            | RoomReply::Members { .. }
+            | RoomReply::List(_)
+            | RoomReply::Done(_) => {
                 for line in rooms::describe(&reply, &me, self.clock).lines() {
                     self.conversations[index].add_notice(now, line, Tone::Info);
                 }

@@ -77,6 +77,31 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     ("members", "[#ROOM]", "list the room's members"),
     ("rooms", "", "list the rooms"),
+    (
+        "op",
+        "[#ROOM] NAME",
+        "make NAME an operator (room owner); /deop undoes it",
+    ),
+    (
+        "rkick",
+        "[#ROOM] NAME [REASON]",
+        "put NAME out of the room (room operators)",
+    ),
+    (
+        "rmute",
+        "[#ROOM] NAME [DURATION] [REASON]",
+        "mute NAME in the room (room operators); /runmute lifts it",
+    ),
+    (
+        "invite",
+        "[#ROOM] NAME",
+        "let NAME into the room once (room operators)",
+    ),
+    (
+        "mode",
+        "[#ROOM] +i|-i|+k PASSWORD|-k",
+        "invite-only and password on or off (room operators)",
+    ),
     ("passwd", "", "change your account password"),
     ("help", "", "this list and the keys"),
     ("quit", "", "log out and exit"),
@@ -205,12 +230,11 @@ mod tests {
     #[test]
     fn every_listed_command_parses() {
         for (name, args, _) in COMMANDS {
-            let target = if args.contains('#') {
-                "#general"
-            } else {
-                "bob"
+            let line = match (*name, args.contains('#')) {
+                ("mode", _) => "/mode #general +i".to_owned(),
+                (_, true) => format!("/{name} #general bob 10m some text"),
+                (_, false) => format!("/{name} bob 10m some text"),
             };
-            let line = format!("/{name} {target} 10m some text");
             assert!(parse(&line).is_ok(), "{line}");
         }
         assert!(help().iter().any(|l| l.contains("/kick NAME [REASON]")));
