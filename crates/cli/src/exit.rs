@@ -14,7 +14,7 @@ pub enum Exit {
     Usage = 2,
     /// 3: could not connect, or the connection was lost.
     Connection = 3,
-    /// 4: an administrator kicked this user.
+    /// 4: an administrator kicked (or banned) this user.
     Kicked = 4,
 }
 
@@ -31,7 +31,7 @@ Exit status:
   1  the server refused the request; `error: <message> (<CODE>)` is printed
   2  usage error: bad arguments, or an invalid name or text
   3  could not connect, or the connection was lost
-  4  kicked by an administrator";
+  4  kicked or banned by an administrator";
 
 /// A command that failed: what to print on stderr and how to exit.
 #[derive(Debug)]

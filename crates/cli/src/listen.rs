@@ -9,7 +9,7 @@ use crate::session::{self, Target, print_line};
 /// Why printing events stopped.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ending {
-    /// An administrator kicked us (the notice was printed).
+    /// An administrator kicked or banned us (the notice was printed).
     Kicked,
     /// The server is shutting down (the notice was printed).
     Shutdown,
@@ -51,7 +51,9 @@ pub async fn print_events(events: &mut Events, format: Format) -> Ending {
             return Ending::StdoutClosed;
         }
         match event {
-            Event::Notice(n) if n.kind == NoticeKind::Kicked => return Ending::Kicked,
+            Event::Notice(n) if matches!(n.kind, NoticeKind::Kicked | NoticeKind::Banned) => {
+                return Ending::Kicked;
+            }
             Event::Notice(n) if n.kind == NoticeKind::Shutdown => return Ending::Shutdown,
             _ => {}
         }

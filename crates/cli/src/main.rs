@@ -53,7 +53,11 @@ Examples:
   chinwag --name bob listen --join '#general'  join a room and follow it
   chinwag --name alice rooms                   list the rooms
   echo hello | chinwag --name alice            send piped lines, then log out
+  chinwag --name alice --password PW send bob hi    log in to (or create) the account alice
+  chinwag --name alice --password PW history bob --limit 50
+  chinwag --name alice --password PW passwd          change alice's password (asks for the new one)
   CHINWAG_ADMIN_PASSWORD=... chinwag --name root admin mute bob --for 10m --reason spam
+  chinwag --name carol --password PW admin ban bob --for 1d --reason spam   (carol holds the admin role)
 
 Environment:
   CHINWAG_SERVER, CHINWAG_NAME, CHINWAG_PASSWORD, CHINWAG_ADMIN_PASSWORD and
@@ -85,7 +89,9 @@ struct Cli {
     #[arg(long, short, value_name = "NAME", env = "CHINWAG_NAME", global = true)]
     name: Option<String>,
 
-    /// The password of a registered name; without it you join as a guest.
+    /// The password of an account: logs in to it, or creates it if the name
+    /// is free. Without it you join as a guest (at a terminal you are asked
+    /// for it if the name turns out to be an account).
     #[arg(
         long,
         value_name = "PW",
@@ -161,7 +167,36 @@ enum Command {
         #[arg(long = "join", value_name = "ROOM")]
         rooms: Vec<String>,
     },
-    /// Administer the server: register, become administrator, then act.
+    /// Change the password of the account --name (--password is the
+    /// current one).
+    Passwd {
+        /// The new password; asked for at a terminal when omitted (safer:
+        /// arguments are visible to other users of the machine).
+        new: Option<String>,
+    },
+    /// Show stored messages of a conversation, oldest line first.
+    #[command(after_help = "Example: chinwag --name alice --password PW history bob --limit 50")]
+    History {
+        /// A user's name for your direct messages with them (accounts
+        /// only), a room you are in (`#general`; from an id you saw with
+        /// --after, what you missed), or `all` for the broadcasts.
+        #[arg(value_name = "NAME|#ROOM|all")]
+        with: String,
+        /// Only messages with an id below this (to scroll back).
+        #[arg(long, value_name = "ID")]
+        before: Option<u64>,
+        /// Only messages with an id above this (to read forward).
+        #[arg(long, value_name = "ID")]
+        after: Option<u64>,
+        /// How many messages, at most 500.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=500))]
+        limit: u16,
+        /// Print one JSON object per line, like `listen --json`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Administer the server: register, become administrator (with the
+    /// admin password, or as an account holding the role), then act.
     Admin(AdminArgs),
     #[command(flatten)]
     Rooms(rooms::RoomCommand),
@@ -169,14 +204,15 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct AdminArgs {
-    /// The server's administrator password.
+    /// The server's administrator password; not needed by an account that
+    /// holds the administrator role.
     #[arg(
         long,
         value_name = "PW",
         env = "CHINWAG_ADMIN_PASSWORD",
         hide_env_values = true
     )]
-    admin_password: String,
+    admin_password: Option<String>,
 
     #[command(subcommand)]
     action: AdminCommand,
@@ -220,6 +256,47 @@ enum AdminCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Keep a user name or an IP address out, and disconnect it.
+    #[command(after_help = "Example: chinwag --name root admin ban bob --for 1d --reason spam")]
+    Ban {
+        /// A user name or an IP address.
+        #[arg(value_name = "NAME|ADDR")]
+        target: String,
+        /// How long, like 30m or 7d; without it, for good.
+        #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+        duration: Option<Duration>,
+        /// Why; shown to the user.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Lift a ban.
+    Unban {
+        /// The banned user name or IP address.
+        #[arg(value_name = "NAME|ADDR")]
+        target: String,
+    },
+    /// Give an account the administrator role.
+    Grant {
+        #[arg(value_name = "NAME")]
+        user: String,
+    },
+    /// Take the administrator role from an account.
+    Revoke {
+        #[arg(value_name = "NAME")]
+        user: String,
+    },
+    /// Show the audit log of administrator actions, newest first.
+    Audit {
+        /// Only entries with an id below this (the next page).
+        #[arg(long, value_name = "ID")]
+        before: Option<u64>,
+        /// How many entries, at most 500.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=500))]
+        limit: u16,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() {
@@ -245,7 +322,13 @@ fn main() {
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(dispatch(cli, target)),
+        Ok(runtime) => {
+            let exit = runtime.block_on(dispatch(cli, target));
+            // Do not wait for blocking work still running (a stdin read, a
+            // name lookup): the answer is known, and waiting could hang.
+            runtime.shutdown_background();
+            exit
+        }
         Err(error) => Err(Failure {
             exit: Exit::Refused,
             message: format!("cannot start the runtime: {error}"),
@@ -285,6 +368,48 @@ async fn dispatch(cli: Cli, target: Target) -> Result<Exit, Failure> {
             };
             listen::run(&target, format, &rooms).await
         }
+        Command::Passwd { new } => {
+            let new = match new {
+                Some(new) => new,
+                None if std::io::stdin().is_terminal() => {
+                    let new = session::prompt("new password: ")?;
+                    if session::prompt("new password again: ")? != new {
+                        return Err(Failure {
+                            exit: Exit::Usage,
+                            message: "the two passwords differ".into(),
+                        });
+                    }
+                    new
+                }
+                None => {
+                    return Err(Failure {
+                        exit: Exit::Usage,
+                        message: "give the new password as an argument".into(),
+                    });
+                }
+            };
+            oneshot::passwd(&target, &new).await
+        }
+        Command::History {
+            with,
+            before,
+            after,
+            limit,
+            json,
+        } => {
+            let query = chinwag_client::HistoryQuery {
+                with: (with != "all").then_some(with.as_str()),
+                before,
+                after,
+                limit,
+            };
+            let format = if json {
+                Format::Json
+            } else {
+                Format::Human(clock)
+            };
+            oneshot::history(&target, query, format).await
+        }
         Command::Rooms(command) => rooms::run(&target, command).await,
         Command::Admin(AdminArgs {
             admin_password,
@@ -303,8 +428,29 @@ async fn dispatch(cli: Cli, target: Target) -> Result<Exit, Failure> {
                 },
                 AdminCommand::Unmute { user } => AdminAction::Unmute { name: user },
                 AdminCommand::Shutdown { reason } => AdminAction::Shutdown { reason },
+                AdminCommand::Ban {
+                    target,
+                    duration,
+                    reason,
+                } => AdminAction::Ban {
+                    target,
+                    duration,
+                    reason,
+                },
+                AdminCommand::Unban { target } => AdminAction::Unban { target },
+                AdminCommand::Grant { user } => AdminAction::Grant { name: user },
+                AdminCommand::Revoke { user } => AdminAction::Revoke { name: user },
+                AdminCommand::Audit {
+                    before,
+                    limit,
+                    json,
+                } => AdminAction::Audit {
+                    before,
+                    limit,
+                    json,
+                },
             };
-            oneshot::admin(&target, &admin_password, action).await
+            oneshot::admin(&target, admin_password.as_deref(), action).await
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use chinwag_client::{Client, DeliveryStatus, Timestamp};
+use chinwag_client::{Client, DeliveryStatus, HistoryQuery, Timestamp};
 
 use crate::exit::{Exit, Failure};
 use crate::render;
@@ -26,6 +26,25 @@ pub enum AdminAction {
     },
     Shutdown {
         reason: String,
+    },
+    Ban {
+        target: String,
+        duration: Option<Duration>,
+        reason: String,
+    },
+    Unban {
+        target: String,
+    },
+    Grant {
+        name: String,
+    },
+    Revoke {
+        name: String,
+    },
+    Audit {
+        before: Option<u64>,
+        limit: u16,
+        json: bool,
     },
 }
 
@@ -86,9 +105,53 @@ pub async fn echo(target: &Target, text: &str) -> Result<Exit, Failure> {
     .await
 }
 
-pub async fn admin(target: &Target, password: &str, action: AdminAction) -> Result<Exit, Failure> {
+/// `chinwag passwd`: changes the account's password (`--password` is the
+/// current one).
+pub async fn passwd(target: &Target, new: &str) -> Result<Exit, Failure> {
+    let Some(old) = target.password.clone() else {
+        return Err(Failure {
+            exit: Exit::Usage,
+            message: "give the current password with --password (or CHINWAG_PASSWORD)".into(),
+        });
+    };
     with_session(target, |client| async move {
-        client.admin(password).await?;
+        client.passwd(&old, new).await?;
+        print("password changed")
+    })
+    .await
+}
+
+/// `chinwag history`: one page of a conversation, oldest line first (the
+/// server sends newest first), or JSON lines.
+pub async fn history(
+    target: &Target,
+    query: HistoryQuery<'_>,
+    format: render::Format,
+) -> Result<Exit, Failure> {
+    with_session(target, |client| async move {
+        let page = client.history(&query).await?;
+        for message in page.iter().rev() {
+            print(&match format {
+                render::Format::Json => render::message_json(message).to_string(),
+                render::Format::Human(clock) => render::message(message, clock),
+            })?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+pub async fn admin(
+    target: &Target,
+    password: Option<&str>,
+    action: AdminAction,
+) -> Result<Exit, Failure> {
+    with_session(target, |client| async move {
+        // Role holders are administrators already; others need the
+        // server's admin password.
+        if let Some(password) = password {
+            client.admin(password).await?;
+        }
         let done = match action {
             AdminAction::Kick { name, reason } => {
                 client.kick(&name, &reason).await?;
@@ -112,6 +175,41 @@ pub async fn admin(target: &Target, password: &str, action: AdminAction) -> Resu
             AdminAction::Shutdown { reason } => {
                 client.shutdown(&reason).await?;
                 "the server is shutting down".to_owned()
+            }
+            AdminAction::Ban {
+                target,
+                duration,
+                reason,
+            } => {
+                client.ban(&target, duration, &reason).await?;
+                match duration {
+                    Some(d) => format!("banned {target} for {}", render::duration(d)),
+                    None => format!("banned {target} for good"),
+                }
+            }
+            AdminAction::Unban { target } => {
+                client.unban(&target).await?;
+                format!("unbanned {target}")
+            }
+            AdminAction::Grant { name } => {
+                client.grant(&name).await?;
+                format!("{name} is now an administrator")
+            }
+            AdminAction::Revoke { name } => {
+                client.revoke(&name).await?;
+                format!("{name} is no longer an administrator")
+            }
+            AdminAction::Audit {
+                before,
+                limit,
+                json,
+            } => {
+                let entries = client.audit(before, limit).await?;
+                return if json {
+                    print(&render::audit_json(&entries).to_string())
+                } else {
+                    print(render::audit_table(&entries, Timestamp::now()).trim_end())
+                };
             }
         };
         print(&done)

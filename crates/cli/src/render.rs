@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use chinwag_client::{
-    ErrorCode, Event, Message, MessageKind, MuteState, Notice, NoticeKind, Role, Timestamp,
-    UserInfo,
+    AuditEntry, ErrorCode, Event, Message, MessageKind, MuteState, Notice, NoticeKind, Role,
+    Timestamp, UserInfo,
 };
 use serde_json::{Value, json};
 
@@ -130,6 +130,16 @@ pub fn notice(n: &Notice, clock: Clock) -> String {
             format!("you are muted by {actor} {how_long}{reason}")
         }
         NoticeKind::Unmuted => "you may talk again".to_owned(),
+        NoticeKind::Banned => {
+            let how_long = match MuteState::from_wire(n.until) {
+                MuteState::UntilLifted | MuteState::NotMuted => "for good".to_owned(),
+                MuteState::Until(end) => format!("for {}", duration(span(n.ts, end))),
+            };
+            format!(
+                "you were banned by {actor} {how_long}{}",
+                suffix(": ", &text)
+            )
+        }
         NoticeKind::Shutdown => format!("server shutting down{}", suffix(": ", &text)),
         // Room kinds travel in ROOM_NOTICE frames ([`rooms::notice`]); one
         // in a NOTICE is shown like any unknown kind.
@@ -148,7 +158,7 @@ pub fn notice_json(n: &Notice) -> Value {
         "ts": n.ts.0,
     });
     match n.kind {
-        NoticeKind::Muted => {
+        NoticeKind::Muted | NoticeKind::Banned => {
             v["until"] = match MuteState::from_wire(n.until) {
                 MuteState::Until(end) => json!(end.0),
                 MuteState::UntilLifted | MuteState::NotMuted => Value::Null,
@@ -204,6 +214,59 @@ pub fn users_table(users: &[UserInfo], now: Timestamp) -> String {
         rows.push(row);
     }
     table(&rows)
+}
+
+/// The audit log as an aligned table, newest first.
+pub fn audit_table(entries: &[AuditEntry], now: Timestamp) -> String {
+    let mut rows = vec![
+        ["ID", "WHEN", "ACTOR", "ACTION", "TARGET", "UNTIL", "REASON"]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>(),
+    ];
+    for e in entries {
+        rows.push(vec![
+            e.id.to_string(),
+            format!("{} ago", duration(span(e.ts, now))),
+            or_dash(&e.actor),
+            sanitize(&e.action).into_owned(),
+            or_dash(&e.target),
+            match MuteState::from_wire(e.until) {
+                MuteState::NotMuted => "-".to_owned(),
+                MuteState::UntilLifted => "for good".to_owned(),
+                MuteState::Until(end) if end <= now => "ended".to_owned(),
+                MuteState::Until(end) => format!("in {}", duration(span(now, end))),
+            },
+            or_dash(&e.reason),
+        ]);
+    }
+    table(&rows)
+}
+
+/// The audit log as a JSON array; `until` is a timestamp, `null` for good,
+/// or absent.
+pub fn audit_json(entries: &[AuditEntry]) -> Value {
+    Value::Array(
+        entries
+            .iter()
+            .map(|e| {
+                let mut v = json!({
+                    "id": e.id,
+                    "ts": e.ts.0,
+                    "actor": &*e.actor,
+                    "action": &*e.action,
+                    "target": &*e.target,
+                    "reason": &*e.reason,
+                });
+                match MuteState::from_wire(e.until) {
+                    MuteState::NotMuted => {}
+                    MuteState::UntilLifted => v["until"] = Value::Null,
+                    MuteState::Until(end) => v["until"] = json!(end.0),
+                }
+                v
+            })
+            .collect(),
+    )
 }
 
 pub fn users_json(users: &[UserInfo]) -> Value {

@@ -1,9 +1,9 @@
 //! Connecting and registering, shared by every command.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use chinwag_client::{Client, ConnectOptions, Events, TlsOptions};
+use chinwag_client::{Client, ClientError, ConnectOptions, ErrorCode, Events, TlsOptions};
 
 use crate::exit::Failure;
 
@@ -35,8 +35,28 @@ pub async fn open(target: &Target) -> Result<(Client, Events), Failure> {
         other => Failure::connection(format!("could not connect to {}: {other}", target.server)),
     })?;
     let password = target.password.as_deref().filter(|p| !p.is_empty());
-    client.register(&target.name, password).await?;
+    match client.register(&target.name, password).await {
+        Ok(_) => {}
+        // The name is an account and no password was given: at a terminal,
+        // ask for it.
+        Err(ClientError::Server {
+            code: ErrorCode::AccountRequired,
+            ..
+        }) if password.is_none() && std::io::stdin().is_terminal() => {
+            let password = prompt(&format!("password for {}: ", target.name))?;
+            client.register(&target.name, Some(&password)).await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
     Ok((client, events))
+}
+
+/// Reads a password from the terminal without echoing it.
+pub fn prompt(question: &str) -> Result<String, Failure> {
+    rpassword::prompt_password(question).map_err(|e| Failure {
+        exit: crate::exit::Exit::Usage,
+        message: format!("cannot read a password from the terminal: {e}"),
+    })
 }
 
 /// LOGOUT, without waiting long and without caring whether it worked: the

@@ -30,6 +30,7 @@ const CHINWAG_ENV: &[&str] = &[
     "CHINWAG_CONFIG",
     "CHINWAG_LISTEN",
     "CHINWAG_LOG",
+    "CHINWAG_DATA",
 ];
 
 fn chinwag_bin() -> PathBuf {
@@ -210,14 +211,30 @@ struct Daemon {
     proc: Proc,
     addr: SocketAddr,
     password: String,
+    /// Its data directory when the test did not give one, removed when the
+    /// test ends.
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Daemon {
-    /// `chinwagd --listen 127.0.0.1:0` with no admin password configured.
+    /// `chinwagd --listen 127.0.0.1:0` with no admin password configured
+    /// and a fresh data directory (the only other flag: a newcomer's default
+    /// directory is in their home, which a test must not touch).
     /// Its log goes to stderr, so that is what is read line by line here.
     fn start() -> Daemon {
+        let data = tempfile::tempdir().expect("a temporary data directory");
+        let mut daemon = Daemon::start_in(data.path());
+        daemon._data = Some(data);
+        daemon
+    }
+
+    /// The same on the data directory `data`, which the test keeps.
+    fn start_in(data: &std::path::Path) -> Daemon {
         let mut command = Command::new(chinwagd_bin());
-        command.args(["--listen", "127.0.0.1:0"]);
+        command
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--data")
+            .arg(data);
         for var in CHINWAG_ENV {
             command.env_remove(var);
         }
@@ -266,6 +283,7 @@ impl Daemon {
             proc,
             addr,
             password,
+            _data: None,
         }
     }
 
@@ -517,6 +535,63 @@ fn the_readme_tour_with_the_real_binaries() {
         "chinwag after shutdown",
     );
     assert_eq!(out.code, 3, "stderr: {}", out.stderr);
+}
+
+/// The README's accounts section: an account's name needs its password, a
+/// message to an offline account waits for it, and history is still there
+/// after the server restarts.
+#[test]
+fn accounts_offline_delivery_and_history_across_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start_in(data.path());
+    let alice = |daemon: &Daemon, args: &[&str]| {
+        daemon.run(
+            "alice",
+            &[&["--password", "alice-secret"][..], args].concat(),
+        )
+    };
+    let bob_pw = ["--password", "bob-secret"];
+
+    // Registering with a password creates the account.
+    let out = daemon.run("bob", &[&bob_pw[..], &["users"]].concat());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = alice(&daemon, &["send", "bob", "see you"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, ["queued for bob (offline)"]);
+    // Nobody else is alice, not even without a terminal to ask on.
+    let out = daemon.run("alice", &["send", "bob", "it's me, honest"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("(AccountRequired)"), "{}", out.stderr);
+    let out = daemon.run("alice", &["--password", "guess-guess", "users"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("(BadPassword)"), "{}", out.stderr);
+
+    // The server goes away (killed: what it acknowledged is on disk).
+    drop(daemon);
+    let daemon = Daemon::start_in(data.path());
+    let mut bob = daemon.spawn(
+        "bob listen --json",
+        "bob",
+        &[&bob_pw[..], &["listen", "--json"]].concat(),
+        false,
+    );
+    let message = bob.expect_json("the queued message", |v| v["type"] == "message");
+    assert_eq!(message["from"], "alice", "{message}");
+    assert_eq!(message["text"], "see you", "{message}");
+
+    let out = alice(&daemon, &["history", "bob", "--json", "--limit", "5"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.len(), 1, "{:?}", out.stdout);
+    let line: Value = serde_json::from_str(&out.stdout[0]).unwrap();
+    assert_eq!(line["id"], message["id"]);
+    assert_eq!(line["text"], "see you");
+
+    // Passwords change; the old one stops working.
+    let out = alice(&daemon, &["passwd", "alice-secret-2"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, ["password changed"]);
+    let out = alice(&daemon, &["users"]);
+    assert_eq!(out.code, 1, "the old password: {:?}", out.stdout);
 }
 
 /// The README's rooms tour with guests: a room made in the line mode,

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chinwag_proto::request::{
-    Admin, Bantalk, Broadcast, GetAllUser, Hello, Kickout, Logout, Reflect, Register, Shutdown,
-    ShutdownScope, Transfer, Unmute,
+    Admin, Audit, BROADCAST_CONVERSATION, Ban, Bantalk, Broadcast, GetAllUser, Hello, History,
+    Kickout, Logout, Passwd, Reflect, Register, Shutdown, ShutdownScope, Target, Transfer, Unmute,
 };
-use chinwag_proto::server::{Registered, Sent, UserInfo, Welcome};
+use chinwag_proto::server::{AuditEntry, Message, Registered, Sent, UserInfo, Welcome};
 use chinwag_proto::wire::Encode;
 use chinwag_proto::{
     ClientCodec, PROTOCOL_VERSION, Request, RequestId, ServerFrame, Timestamp, UserName,
@@ -340,6 +340,128 @@ impl Client {
         .await
     }
 
+    /// PASSWD: changes the password of the account this connection is
+    /// logged in to.
+    pub async fn passwd(&self, old: &str, new: &str) -> Result<(), ClientError> {
+        self.expect_ok(Request::Passwd(Passwd {
+            src: "".into(),
+            old: old.into(),
+            new: new.into(),
+        }))
+        .await
+    }
+
+    /// HISTORY: a page of the conversation with `with` (a user name, or
+    /// `None` for the broadcast channel), newest first. `before` / `after`
+    /// bound the message ids; `limit` is at most 500.
+    pub async fn history(&self, query: &HistoryQuery<'_>) -> Result<Vec<Message>, ClientError> {
+        let dst = match query.with {
+            // A room's history is read by its name (`#general`).
+            Some(room) if room.starts_with('#') => {
+                chinwag_proto::RoomName::parse(room).map_err(|e| {
+                    ClientError::InvalidInput(format!("invalid room name {room:?}: {e}"))
+                })?;
+                room
+            }
+            Some(name) => {
+                check_name(name)?;
+                name
+            }
+            None => BROADCAST_CONVERSATION,
+        };
+        if query.limit == 0 {
+            return Err(ClientError::InvalidInput("limit must be at least 1".into()));
+        }
+        let request = Request::History(History {
+            src: "".into(),
+            dst: dst.into(),
+            before: query.before.unwrap_or(0),
+            after: query.after.unwrap_or(0),
+            limit: query.limit,
+        });
+        match self.request(request).await? {
+            ServerFrame::HistoryPage(messages) => Ok(messages),
+            other => Err(unexpected("HISTORY_PAGE", &other)),
+        }
+    }
+
+    /// BAN: keeps a user name or an IP address out for `duration` (rounded
+    /// up to whole seconds), or for good when `None` (administrators only).
+    pub async fn ban(
+        &self,
+        target: &str,
+        duration: Option<Duration>,
+        reason: &str,
+    ) -> Result<(), ClientError> {
+        check_ban_target(target)?;
+        self.check_reason(reason)?;
+        let duration_secs = match duration {
+            None => 0,
+            Some(d) => mute_secs(d)?,
+        };
+        self.expect_ok(Request::Ban(Ban {
+            src: "".into(),
+            dst: target.into(),
+            duration_secs,
+            reason: reason.into(),
+        }))
+        .await
+    }
+
+    /// UNBAN: lifts a ban on a user name or an IP address (administrators
+    /// only).
+    pub async fn unban(&self, target: &str) -> Result<(), ClientError> {
+        check_ban_target(target)?;
+        self.expect_ok(Request::Unban(Target {
+            src: "".into(),
+            dst: target.into(),
+        }))
+        .await
+    }
+
+    /// GRANT: gives the account `name` the administrator role
+    /// (administrators only).
+    pub async fn grant(&self, name: &str) -> Result<(), ClientError> {
+        check_name(name)?;
+        self.expect_ok(Request::Grant(Target {
+            src: "".into(),
+            dst: name.into(),
+        }))
+        .await
+    }
+
+    /// REVOKE: takes the administrator role from the account `name`
+    /// (administrators only).
+    pub async fn revoke(&self, name: &str) -> Result<(), ClientError> {
+        check_name(name)?;
+        self.expect_ok(Request::Revoke(Target {
+            src: "".into(),
+            dst: name.into(),
+        }))
+        .await
+    }
+
+    /// AUDIT: up to `limit` audit log entries with an id below `before`
+    /// (from the newest when `None`), newest first (administrators only).
+    pub async fn audit(
+        &self,
+        before: Option<u64>,
+        limit: u16,
+    ) -> Result<Vec<AuditEntry>, ClientError> {
+        if limit == 0 {
+            return Err(ClientError::InvalidInput("limit must be at least 1".into()));
+        }
+        let request = Request::Audit(Audit {
+            src: "".into(),
+            before: before.unwrap_or(0),
+            limit,
+        });
+        match self.request(request).await? {
+            ServerFrame::AuditPage(entries) => Ok(entries),
+            other => Err(unexpected("AUDIT_PAGE", &other)),
+        }
+    }
+
     /// LOGOUT: waits for the server's OK; the server then closes the
     /// connection, and [`Events`] ends with [`Event::Closed`].
     pub async fn logout(&self) -> Result<(), ClientError> {
@@ -458,6 +580,43 @@ async fn read_welcome<S: AsyncRead + Unpin>(
             other => return Err(unexpected("WELCOME", &other)),
         }
     }
+}
+
+/// Which page of a conversation [`Client::history`] asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryQuery<'a> {
+    /// The other user of a direct conversation, or a room (`#general`);
+    /// `None` for broadcasts.
+    pub with: Option<&'a str>,
+    /// Only messages with an id below this.
+    pub before: Option<u64>,
+    /// Only messages with an id above this.
+    pub after: Option<u64>,
+    pub limit: u16,
+}
+
+impl<'a> HistoryQuery<'a> {
+    /// The newest `limit` messages of a conversation.
+    pub fn newest(with: Option<&'a str>, limit: u16) -> HistoryQuery<'a> {
+        HistoryQuery {
+            with,
+            before: None,
+            after: None,
+            limit,
+        }
+    }
+}
+
+/// A ban target is a user name or an IP address literal.
+fn check_ban_target(target: &str) -> Result<(), ClientError> {
+    if target.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    UserName::parse(target).map(drop).map_err(|e| {
+        ClientError::InvalidInput(format!(
+            "{target:?} is neither an IP address nor a valid name: {e}"
+        ))
+    })
 }
 
 pub(crate) fn check_name(name: &str) -> Result<(), ClientError> {

@@ -38,12 +38,13 @@ pub mod tls;
 
 pub use chinwag_proto::room::{MemberInfo, RoomInfo, RoomMode, RoomNotice};
 pub use chinwag_proto::server::{
-    DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo, Welcome,
+    AuditEntry, DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo,
+    Welcome,
 };
 pub use chinwag_proto::{
     ErrorCode, MessageKind, NoticeKind, Request, RoomRole, ServerFrame, Timestamp,
 };
-pub use client::{Client, ConnectOptions, Echo};
+pub use client::{Client, ConnectOptions, Echo, HistoryQuery};
 pub use error::ClientError;
 pub use event::{Event, Events};
 pub use tls::TlsOptions;

@@ -98,6 +98,14 @@ error_codes! {
     Muted = 302,
     /// Too many failed attempts; the message says when to retry.
     TooManyAttempts = 303,
+    /// The name or address is banned; the message gives the reason and
+    /// the end of the ban.
+    Banned = 304,
+    /// The name belongs to an account (give its password), or the server
+    /// admits no guests, or the request needs an account.
+    AccountRequired = 305,
+    /// This server does not let new accounts be created over the protocol.
+    SignupClosed = 306,
     /// The room is invite-only and the sender was not invited.
     InviteOnly = 307,
     /// The room's password was missing or wrong.

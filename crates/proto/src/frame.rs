@@ -99,6 +99,20 @@ frame_types! {
     Ping = 0x0B,
     /// First frame of every connection: magic and protocol version.
     Hello = 0x0C,
+    /// Change the account's password.
+    Passwd = 0x10,
+    /// Read a page of one conversation's history.
+    History = 0x11,
+    /// Ban a name or an address; administrators only.
+    Ban = 0x12,
+    /// Lift a ban; administrators only.
+    Unban = 0x13,
+    /// Give an account the administrator role; administrators only.
+    Grant = 0x14,
+    /// Take the administrator role from an account; administrators only.
+    Revoke = 0x15,
+    /// Read a page of the audit log; administrators only.
+    Audit = 0x16,
 
     /// Join a room, creating it if it does not exist.
     Join = 0x20,
@@ -141,6 +155,10 @@ frame_types! {
     Echo = 0x86,
     /// Answer to PING.
     Pong = 0x87,
+    /// Answer to HISTORY.
+    HistoryPage = 0x88,
+    /// Answer to AUDIT.
+    AuditPage = 0x89,
     /// Answer to ROOMS, JOIN and TOPIC: rooms with their topic and size.
     RoomList = 0x8A,
     /// Answer to MEMBERS.

@@ -134,6 +134,52 @@ pub struct Shutdown {
     pub reason: ByteString,
 }
 
+/// PASSWD: change the account's password.
+/// Body: `src | dst("") | old: str | new: str`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Passwd {
+    pub src: ByteString,
+    pub old: ByteString,
+    pub new: ByteString,
+}
+
+/// The conversation a HISTORY request reads: `dst` is a user name (the
+/// direct conversation between the sender and that user) or
+/// [`BROADCAST_CONVERSATION`].
+pub const BROADCAST_CONVERSATION: &str = "*";
+
+/// HISTORY: a page of one conversation, newest first.
+/// Body: `src | dst | before: u64 | after: u64 | limit: u16`.
+/// `before`/`after` are message ids (0: no bound).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct History {
+    pub src: ByteString,
+    pub dst: ByteString,
+    pub before: u64,
+    pub after: u64,
+    pub limit: u16,
+}
+
+/// BAN: keep a name or an address out for `duration_secs` (0: for good).
+/// Body: `src | dst | duration_secs: u32 | reason: str`; `dst` is a user
+/// name or an IP address literal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ban {
+    pub src: ByteString,
+    pub dst: ByteString,
+    pub duration_secs: u32,
+    pub reason: ByteString,
+}
+
+/// AUDIT: a page of the audit log, newest first.
+/// Body: `src | dst("") | before: u64 | limit: u16` (`before` 0: newest).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Audit {
+    pub src: ByteString,
+    pub before: u64,
+    pub limit: u16,
+}
+
 /// Every request of protocol version 1.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
@@ -151,8 +197,26 @@ pub enum Request {
     Shutdown(Shutdown),
     /// PING: keep-alive, empty body.
     Ping,
+    Passwd(Passwd),
+    History(History),
+    Ban(Ban),
+    /// UNBAN: lift the ban on a name or address. Body: `src | dst`.
+    Unban(Target),
+    /// GRANT: give the account `dst` the administrator role. Body: `src | dst`.
+    Grant(Target),
+    /// REVOKE: take the administrator role from `dst`. Body: `src | dst`.
+    Revoke(Target),
+    Audit(Audit),
     /// A room request (types 0x20-0x2F).
     Room(RoomRequest),
+}
+
+/// The body of requests that are just an operation packet with a target:
+/// `src | dst`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub src: ByteString,
+    pub dst: ByteString,
 }
 
 impl Request {
@@ -171,6 +235,13 @@ impl Request {
             Request::Unmute(_) => FrameType::Unmute,
             Request::Shutdown(_) => FrameType::Shutdown,
             Request::Ping => FrameType::Ping,
+            Request::Passwd(_) => FrameType::Passwd,
+            Request::History(_) => FrameType::History,
+            Request::Ban(_) => FrameType::Ban,
+            Request::Unban(_) => FrameType::Unban,
+            Request::Grant(_) => FrameType::Grant,
+            Request::Revoke(_) => FrameType::Revoke,
+            Request::Audit(_) => FrameType::Audit,
             Request::Room(r) => r.frame_type(),
         }
     }
@@ -213,6 +284,30 @@ impl Request {
                 put_str(b, "reason", &r.reason)?;
             }
             Request::Ping => {}
+            Request::Passwd(r) => {
+                operation_shape(b, &r.src, "")?;
+                put_str(b, "old", &r.old)?;
+                put_str(b, "new", &r.new)?;
+            }
+            Request::History(r) => {
+                operation_shape(b, &r.src, &r.dst)?;
+                b.put_u64(r.before);
+                b.put_u64(r.after);
+                b.put_u16(r.limit);
+            }
+            Request::Ban(r) => {
+                operation_shape(b, &r.src, &r.dst)?;
+                b.put_u32(r.duration_secs);
+                put_str(b, "reason", &r.reason)?;
+            }
+            Request::Unban(r) | Request::Grant(r) | Request::Revoke(r) => {
+                operation_shape(b, &r.src, &r.dst)?
+            }
+            Request::Audit(r) => {
+                operation_shape(b, &r.src, "")?;
+                b.put_u64(r.before);
+                b.put_u16(r.limit);
+            }
             Request::Room(r) => r.encode_body(b)?,
         }
         Ok(())
@@ -242,6 +337,13 @@ fn empty_dst(r: &mut Reader) -> Result<(), BodyError> {
     } else {
         Err(BodyError::MustBeEmpty { field: "dst" })
     }
+}
+
+fn target(r: &mut Reader) -> Result<Target, BodyError> {
+    Ok(Target {
+        src: r.str("src")?,
+        dst: r.str("dst")?,
+    })
 }
 
 impl Encode for Request {
@@ -344,6 +446,40 @@ impl Decode for Request {
                 })
             }
             FrameType::Ping => Request::Ping,
+            FrameType::Passwd => {
+                let src = r.str("src")?;
+                empty_dst(&mut r)?;
+                Request::Passwd(Passwd {
+                    src,
+                    old: r.str("old")?,
+                    new: r.str("new")?,
+                })
+            }
+            FrameType::History => Request::History(History {
+                src: r.str("src")?,
+                dst: r.str("dst")?,
+                before: r.u64("before")?,
+                after: r.u64("after")?,
+                limit: r.u16("limit")?,
+            }),
+            FrameType::Ban => Request::Ban(Ban {
+                src: r.str("src")?,
+                dst: r.str("dst")?,
+                duration_secs: r.u32("duration_secs")?,
+                reason: r.str("reason")?,
+            }),
+            FrameType::Unban => Request::Unban(target(&mut r)?),
+            FrameType::Grant => Request::Grant(target(&mut r)?),
+            FrameType::Revoke => Request::Revoke(target(&mut r)?),
+            FrameType::Audit => {
+                let src = r.str("src")?;
+                empty_dst(&mut r)?;
+                Request::Audit(Audit {
+                    src,
+                    before: r.u64("before")?,
+                    limit: r.u16("limit")?,
+                })
+            }
             room if room.is_room_request() => {
                 Request::Room(RoomRequest::decode_body(room, &mut r)?)
             }

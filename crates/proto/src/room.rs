@@ -116,6 +116,13 @@ impl RoomKey {
     }
 }
 
+impl RoomKey {
+    /// The folded name, without its `#`.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
 impl std::fmt::Debug for RoomKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "\"#{}\"", self.0.as_str())

@@ -125,6 +125,10 @@ pub enum NoticeKind {
     /// The server is shutting down; `until` is the deadline (a
     /// [`Timestamp`]) by which every connection will be closed.
     Shutdown,
+    /// `subject` (the receiver) was banned by `actor` until `until` (a
+    /// [`MuteState`] on the wire: `u64::MAX` for good); `text` is the
+    /// reason. The connection closes after this notice.
+    Banned,
     /// Room notices (ROOM_NOTICE frames), kinds 9 and up.
     /// `subject` joined the room.
     RoomJoined,
@@ -156,6 +160,7 @@ impl NoticeKind {
             NoticeKind::Muted => 4,
             NoticeKind::Unmuted => 5,
             NoticeKind::Shutdown => 6,
+            NoticeKind::Banned => 8,
             NoticeKind::RoomJoined => 9,
             NoticeKind::RoomLeft => 10,
             NoticeKind::RoomTopic => 11,
@@ -177,6 +182,7 @@ impl NoticeKind {
             4 => NoticeKind::Muted,
             5 => NoticeKind::Unmuted,
             6 => NoticeKind::Shutdown,
+            8 => NoticeKind::Banned,
             9 => NoticeKind::RoomJoined,
             10 => NoticeKind::RoomLeft,
             11 => NoticeKind::RoomTopic,
@@ -198,6 +204,7 @@ impl NoticeKind {
             NoticeKind::Muted => "muted",
             NoticeKind::Unmuted => "unmuted",
             NoticeKind::Shutdown => "shutdown",
+            NoticeKind::Banned => "banned",
             NoticeKind::RoomJoined => "room-joined",
             NoticeKind::RoomLeft => "room-left",
             NoticeKind::RoomTopic => "room-topic",
@@ -298,6 +305,26 @@ pub struct Notice {
     pub text: ByteString,
 }
 
+/// One entry of AUDIT_PAGE: an administrator's action.
+/// `id: u64 | ts: u64 | actor: str | action: str | target: str | until: u64 |
+/// reason: str`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: u64,
+    pub ts: Timestamp,
+    /// Who did it (empty for the server itself, e.g. a shutdown on SIGTERM).
+    pub actor: ByteString,
+    /// What: `elevate`, `kick`, `mute`, `unmute`, `ban`, `unban`, `grant`,
+    /// `revoke`, `shutdown`.
+    pub action: ByteString,
+    /// To whom: a user name, an address, or empty.
+    pub target: ByteString,
+    /// For mutes and bans, when it ends, as a [`MuteState`] on the wire;
+    /// otherwise 0.
+    pub until: u64,
+    pub reason: ByteString,
+}
+
 /// Every server-to-client frame of protocol version 1.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerFrame {
@@ -326,6 +353,12 @@ pub enum ServerFrame {
     },
     Message(Message),
     Notice(Notice),
+    /// HISTORY_PAGE: answer to HISTORY, newest first.
+    /// Body: `count: u32 | count entries`, each laid out like a MESSAGE body.
+    HistoryPage(Vec<Message>),
+    /// AUDIT_PAGE: answer to AUDIT, newest first.
+    /// Body: `count: u32 | count entries`.
+    AuditPage(Vec<AuditEntry>),
     /// ROOM_LIST: answer to ROOMS, JOIN and TOPIC.
     /// Body: `count: u32 | count entries`.
     RoomList(Vec<RoomInfo>),
@@ -351,6 +384,8 @@ impl ServerFrame {
             ServerFrame::Pong { .. } => FrameType::Pong,
             ServerFrame::Message(_) => FrameType::Message,
             ServerFrame::Notice(_) => FrameType::Notice,
+            ServerFrame::HistoryPage(_) => FrameType::HistoryPage,
+            ServerFrame::AuditPage(_) => FrameType::AuditPage,
             ServerFrame::RoomList(_) => FrameType::RoomList,
             ServerFrame::MemberList { .. } => FrameType::MemberList,
             ServerFrame::RoomNotice(_) => FrameType::RoomNotice,
@@ -403,9 +438,7 @@ impl ServerFrame {
                 b.put_u32(s.recipients);
             }
             ServerFrame::UserList(users) => {
-                let count = u32::try_from(users.len())
-                    .map_err(|_| EncodeError::TooManyEntries { field: "users" })?;
-                b.put_u32(count);
+                put_count(b, "users", users.len())?;
                 for u in users {
                     put_str(b, "name", &u.name)?;
                     b.put_u8(u.role as u8);
@@ -420,14 +453,7 @@ impl ServerFrame {
                 put_str(b, "content", content)?;
             }
             ServerFrame::Pong { ts } => b.put_u64(ts.0),
-            ServerFrame::Message(m) => {
-                b.put_u64(m.id.0);
-                b.put_u64(m.ts.0);
-                b.put_u8(m.kind.to_u8());
-                put_str(b, "from", &m.from)?;
-                put_str(b, "to", &m.to)?;
-                put_str(b, "text", &m.text)?;
-            }
+            ServerFrame::Message(m) => put_message(b, m)?,
             ServerFrame::Notice(n) => {
                 b.put_u8(n.kind.to_u8());
                 b.put_u64(n.ts.0);
@@ -436,8 +462,26 @@ impl ServerFrame {
                 b.put_u64(n.until);
                 put_str(b, "text", &n.text)?;
             }
+            ServerFrame::HistoryPage(messages) => {
+                put_count(b, "messages", messages.len())?;
+                for m in messages {
+                    put_message(b, m)?;
+                }
+            }
+            ServerFrame::AuditPage(entries) => {
+                put_count(b, "entries", entries.len())?;
+                for e in entries {
+                    b.put_u64(e.id);
+                    b.put_u64(e.ts.0);
+                    put_str(b, "actor", &e.actor)?;
+                    put_str(b, "action", &e.action)?;
+                    put_str(b, "target", &e.target)?;
+                    b.put_u64(e.until);
+                    put_str(b, "reason", &e.reason)?;
+                }
+            }
             ServerFrame::RoomList(rooms) => {
-                put_count(b, rooms.len(), "rooms")?;
+                put_count(b, "rooms", rooms.len())?;
                 for room in rooms {
                     put_str(b, "room", &room.room)?;
                     put_str(b, "topic", &room.topic)?;
@@ -448,7 +492,7 @@ impl ServerFrame {
             }
             ServerFrame::MemberList { room, members } => {
                 put_str(b, "room", room)?;
-                put_count(b, members.len(), "members")?;
+                put_count(b, "members", members.len())?;
                 for m in members {
                     put_str(b, "name", &m.name)?;
                     b.put_u8(m.role as u8);
@@ -470,10 +514,30 @@ impl ServerFrame {
     }
 }
 
-fn put_count(b: &mut BytesMut, len: usize, field: &'static str) -> Result<(), EncodeError> {
-    let count = u32::try_from(len).map_err(|_| EncodeError::TooManyEntries { field })?;
+fn put_count(b: &mut BytesMut, field: &'static str, n: usize) -> Result<(), EncodeError> {
+    let count = u32::try_from(n).map_err(|_| EncodeError::TooManyEntries { field })?;
     b.put_u32(count);
     Ok(())
+}
+
+fn put_message(b: &mut BytesMut, m: &Message) -> Result<(), EncodeError> {
+    b.put_u64(m.id.0);
+    b.put_u64(m.ts.0);
+    b.put_u8(m.kind.to_u8());
+    put_str(b, "from", &m.from)?;
+    put_str(b, "to", &m.to)?;
+    put_str(b, "text", &m.text)
+}
+
+fn message(r: &mut Reader) -> Result<Message, BodyError> {
+    Ok(Message {
+        id: MessageId(r.u64("id")?),
+        ts: Timestamp(r.u64("ts")?),
+        kind: MessageKind::from_u8(r.u8("kind")?),
+        from: r.str("from")?,
+        to: r.str("to")?,
+        text: r.str("text")?,
+    })
 }
 
 fn role(r: &mut Reader) -> Result<Role, BodyError> {
@@ -558,14 +622,32 @@ impl Decode for ServerFrame {
             FrameType::Pong => ServerFrame::Pong {
                 ts: Timestamp(r.u64("ts")?),
             },
-            FrameType::Message => ServerFrame::Message(Message {
-                id: MessageId(r.u64("id")?),
-                ts: Timestamp(r.u64("ts")?),
-                kind: MessageKind::from_u8(r.u8("kind")?),
-                from: r.str("from")?,
-                to: r.str("to")?,
-                text: r.str("text")?,
-            }),
+            FrameType::Message => ServerFrame::Message(message(&mut r)?),
+            FrameType::HistoryPage => {
+                // As for USER_LIST: the count bounds nothing; the body does.
+                let count = r.u32("count")?;
+                let mut messages = Vec::new();
+                for _ in 0..count {
+                    messages.push(message(&mut r)?);
+                }
+                ServerFrame::HistoryPage(messages)
+            }
+            FrameType::AuditPage => {
+                let count = r.u32("count")?;
+                let mut entries = Vec::new();
+                for _ in 0..count {
+                    entries.push(AuditEntry {
+                        id: r.u64("id")?,
+                        ts: Timestamp(r.u64("ts")?),
+                        actor: r.str("actor")?,
+                        action: r.str("action")?,
+                        target: r.str("target")?,
+                        until: r.u64("until")?,
+                        reason: r.str("reason")?,
+                    });
+                }
+                ServerFrame::AuditPage(entries)
+            }
             FrameType::Notice => ServerFrame::Notice(Notice {
                 kind: NoticeKind::from_u8(r.u8("kind")?),
                 ts: Timestamp(r.u64("ts")?),

@@ -11,15 +11,16 @@ use std::collections::BTreeMap;
 
 use bytes::BytesMut;
 use chinwag_proto::request::{
-    Admin, Bantalk, Broadcast, GetAllUser, Hello, Kickout, Logout, Reflect, Register, Shutdown,
-    ShutdownScope, Transfer, Unmute,
+    Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Kickout, Logout, Passwd,
+    Reflect, Register, Shutdown, ShutdownScope, Target, Transfer, Unmute,
 };
 use chinwag_proto::room::{
     Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
     RoomOp, RoomSend, RoomUnmute, SetRoomMode, Topic,
 };
 use chinwag_proto::server::{
-    DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo, Welcome,
+    AuditEntry, DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo,
+    Welcome,
 };
 use chinwag_proto::{
     BodyError, ClientCodec, ErrorCode, FrameError, Limits, MessageId, MessageKind, NoticeKind,
@@ -186,6 +187,60 @@ fn expected() -> BTreeMap<&'static str, Expect> {
         ),
     );
     v.insert("request/ping", Req(13, Request::Ping));
+    v.insert(
+        "request/passwd",
+        Req(
+            30,
+            Request::Passwd(Passwd {
+                src: s(""),
+                old: s("old-secret"),
+                new: s("new-secret-1"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/history",
+        Req(
+            31,
+            Request::History(History {
+                src: s(""),
+                dst: s("bob"),
+                before: 43,
+                after: 0,
+                limit: 50,
+            }),
+        ),
+    );
+    v.insert(
+        "request/ban",
+        Req(
+            32,
+            Request::Ban(Ban {
+                src: s(""),
+                dst: s("bob"),
+                duration_secs: 3600,
+                reason: s("spam"),
+            }),
+        ),
+    );
+    let target = |dst: &str| Target {
+        src: s(""),
+        dst: s(dst),
+    };
+    v.insert("request/unban", Req(33, Request::Unban(target("10.0.0.9"))));
+    v.insert("request/grant", Req(34, Request::Grant(target("carol"))));
+    v.insert("request/revoke", Req(35, Request::Revoke(target("carol"))));
+    v.insert(
+        "request/audit",
+        Req(
+            36,
+            Request::Audit(Audit {
+                src: s(""),
+                before: 0,
+                limit: 20,
+            }),
+        ),
+    );
 
     // Server frames.
     v.insert(
@@ -348,6 +403,59 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 subject: s("bob"),
                 until: 0,
                 text: s("kicked by alice: spam"),
+            }),
+        ),
+    );
+    v.insert(
+        "server/history-page",
+        Srv(
+            31,
+            ServerFrame::HistoryPage(vec![
+                Message {
+                    id: MessageId(42),
+                    ts: Timestamp(T + 123),
+                    kind: MessageKind::Direct,
+                    from: s("alice"),
+                    to: s("bob"),
+                    text: s("你好"),
+                },
+                Message {
+                    id: MessageId(41),
+                    ts: Timestamp(T + 100),
+                    kind: MessageKind::Direct,
+                    from: s("bob"),
+                    to: s("alice"),
+                    text: s("hi"),
+                },
+            ]),
+        ),
+    );
+    v.insert(
+        "server/audit-page",
+        Srv(
+            36,
+            ServerFrame::AuditPage(vec![AuditEntry {
+                id: 7,
+                ts: Timestamp(T + 2_000),
+                actor: s("root"),
+                action: s("ban"),
+                target: s("bob"),
+                until: T + 3_602_000,
+                reason: s("spam"),
+            }]),
+        ),
+    );
+    v.insert(
+        "server/notice-banned",
+        Srv(
+            0,
+            ServerFrame::Notice(Notice {
+                kind: NoticeKind::Banned,
+                ts: Timestamp(T + 2_000),
+                actor: s("root"),
+                subject: s("bob"),
+                until: T + 3_602_000,
+                text: s("spam"),
             }),
         ),
     );
@@ -823,7 +931,9 @@ fn the_spec_has_a_vector_for_every_frame_type() {
         missing.is_empty(),
         "frame types without a vector: {missing:?}"
     );
-    assert_eq!(seen.len(), 13 + 12 + 10 + 3);
+    // 20 requests and 12 server frames, then 12 room requests and 3 room
+    // frames.
+    assert_eq!(seen.len(), 20 + 12 + 12 + 3);
 }
 
 #[test]

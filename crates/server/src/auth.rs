@@ -51,21 +51,21 @@ impl std::fmt::Debug for AdminSecret {
     }
 }
 
-/// Slows down repeated wrong passwords on one connection: the first
-/// `free_attempts` failures (default [`Throttle::FREE_ATTEMPTS`], the
-/// server setting `password_free_attempts`) are free, then each further
+/// Slows down repeated wrong passwords: the first few failures (the server
+/// setting `password_free_attempts`, default [`Throttle::FREE_ATTEMPTS`] on a
+/// connection) are free, then each further
 /// failure locks the door for twice as long as the last (1 s, 2 s, 4 s, ...
 /// up to 5 min). Time is passed in, so this is tested without sleeping.
 #[derive(Clone, Debug)]
 pub struct Throttle {
-    free_attempts: u32,
     failures: u32,
+    free: u32,
     locked_until: Option<Instant>,
 }
 
 impl Default for Throttle {
     fn default() -> Self {
-        Throttle::new(Throttle::FREE_ATTEMPTS)
+        Throttle::with_free_attempts(Self::FREE_ATTEMPTS)
     }
 }
 
@@ -73,12 +73,18 @@ impl Throttle {
     pub const FREE_ATTEMPTS: u32 = 3;
     const MAX_LOCK: Duration = Duration::from_secs(300);
 
-    pub fn new(free_attempts: u32) -> Throttle {
+    /// A throttle that lets `free` failures pass before the first lock.
+    pub fn with_free_attempts(free: u32) -> Throttle {
         Throttle {
-            free_attempts: free_attempts.max(1),
             failures: 0,
+            free: free.max(1),
             locked_until: None,
         }
+    }
+
+    /// Whether the door is locked at `now`.
+    pub fn is_locked(&self, now: Instant) -> bool {
+        self.check(now).is_err()
     }
 
     /// `Err(wait)` while locked.
@@ -91,16 +97,15 @@ impl Throttle {
 
     pub fn failed(&mut self, now: Instant) {
         self.failures += 1;
-        if self.failures >= self.free_attempts {
-            let doublings = (self.failures - self.free_attempts).min(16);
+        if self.failures >= self.free {
+            let doublings = (self.failures - self.free).min(16);
             let lock = Duration::from_secs(1 << doublings).min(Self::MAX_LOCK);
             self.locked_until = Some(now + lock);
         }
     }
 
     pub fn succeeded(&mut self) {
-        self.failures = 0;
-        self.locked_until = None;
+        *self = Throttle::with_free_attempts(self.free);
     }
 }
 
@@ -150,7 +155,7 @@ mod tests {
     #[test]
     fn free_attempts_are_configurable() {
         let t0 = Instant::now();
-        let mut throttle = Throttle::new(1);
+        let mut throttle = Throttle::with_free_attempts(1);
         throttle.failed(t0);
         assert_eq!(throttle.check(t0), Err(Duration::from_secs(1)));
     }

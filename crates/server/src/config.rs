@@ -10,6 +10,31 @@ use chinwag_proto::limits::MAX_FIELD_LEN;
 use serde::Deserialize;
 
 use crate::ratelimit::RateLimits;
+pub use crate::store::Durability;
+
+/// Whether REGISTER with a password may create an account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Signup {
+    /// Anyone may create an account by registering a new name with a
+    /// password.
+    #[default]
+    Open,
+    /// Accounts are created only with `chinwagd admin add` (not over the
+    /// protocol).
+    Closed,
+}
+
+/// Whether REGISTER without a password is allowed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Guests {
+    /// Anyone may use a name that is not an account, without a password.
+    #[default]
+    Allow,
+    /// Only accounts may log in.
+    Deny,
+}
 
 /// The resolved configuration the server runs with.
 #[derive(Clone, Debug)]
@@ -65,6 +90,17 @@ pub struct Config {
     pub tls_listen: Option<String>,
     /// Where to serve `/metrics` and `/healthz`; off when `None`.
     pub metrics_listen: Option<String>,
+    /// Where the database lives. `None`: a temporary directory, removed
+    /// when the server is dropped (tests, benchmarks); `chinwagd` always
+    /// sets one.
+    pub data_dir: Option<PathBuf>,
+    pub durability: Durability,
+    pub signup: Signup,
+    pub guests: Guests,
+    /// Delete messages older than this (none: keep them).
+    pub history_max_age: Option<Duration>,
+    /// Keep at most this many messages (none: no limit).
+    pub history_max_count: Option<u64>,
 }
 
 /// The PEM files of a TLS listener.
@@ -100,8 +136,32 @@ impl Default for Config {
             tls_key: None,
             tls_listen: None,
             metrics_listen: None,
+            data_dir: None,
+            durability: Durability::Full,
+            signup: Signup::Open,
+            guests: Guests::Allow,
+            history_max_age: None,
+            history_max_count: None,
         }
     }
+}
+
+/// The data directory `chinwagd` uses when none is configured:
+/// `$XDG_DATA_HOME/chinwag`, else `~/.local/share/chinwag`, else
+/// `./chinwag-data`.
+pub fn default_data_dir() -> PathBuf {
+    let from_env = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(xdg) = from_env("XDG_DATA_HOME") {
+        return xdg.join("chinwag");
+    }
+    if let Some(home) = from_env("HOME") {
+        return home.join(".local/share/chinwag");
+    }
+    PathBuf::from("chinwag-data")
 }
 
 impl Config {
@@ -174,6 +234,12 @@ impl Config {
         }
         if self.tls().is_none() && self.tls_listen.is_some() {
             return bad("tls_listen needs tls_cert and tls_key".into());
+        }
+        if self.history_max_count == Some(0) {
+            return bad("history_max_count must be at least 1 (leave it unset to keep all)".into());
+        }
+        if self.history_max_age.is_some_and(|age| age.is_zero()) {
+            return bad("history_max_age must be above 0 (leave it unset to keep all)".into());
         }
         Ok(())
     }
@@ -304,6 +370,31 @@ pub struct Settings {
     /// (keep it on loopback or a private network) [default: off]
     #[arg(long, env = "CHINWAG_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
+    /// Data directory: the database of accounts, history, mutes, bans and
+    /// the audit log; created on first start
+    /// [default: $XDG_DATA_HOME/chinwag or ~/.local/share/chinwag]
+    #[arg(long, value_name = "DIR", env = "CHINWAG_DATA", global = true)]
+    pub data: Option<PathBuf>,
+    /// full: every acknowledged write is synced to disk (survives power
+    /// loss); normal: synced at checkpoints (survives a crash of chinwagd,
+    /// not of the machine) [default: full]
+    #[arg(long, value_enum, env = "CHINWAG_DURABILITY")]
+    pub durability: Option<Durability>,
+    /// Whether registering a new name with a password creates an account
+    /// [default: open]
+    #[arg(long, value_enum, env = "CHINWAG_SIGNUP")]
+    pub signup: Option<Signup>,
+    /// Whether names that are not accounts may be used without a password
+    /// [default: allow]
+    #[arg(long, value_enum, env = "CHINWAG_GUESTS")]
+    pub guests: Option<Guests>,
+    /// Delete messages older than this, like 30d [default: keep]
+    #[arg(long, env = "CHINWAG_HISTORY_MAX_AGE", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "humantime_opt")]
+    pub history_max_age: Option<Duration>,
+    /// Keep at most this many messages [default: no limit]
+    #[arg(long, env = "CHINWAG_HISTORY_MAX_COUNT")]
+    pub history_max_count: Option<u64>,
 }
 
 impl Settings {
@@ -352,6 +443,12 @@ impl Settings {
             tls_key,
             tls_listen,
             metrics_listen,
+            data,
+            durability,
+            signup,
+            guests,
+            history_max_age,
+            history_max_count,
         } = self;
         set(&mut config.listen, listen);
         if admin_password.is_some() {
@@ -392,6 +489,18 @@ impl Settings {
         }
         if metrics_listen.is_some() {
             config.metrics_listen = metrics_listen;
+        }
+        if data.is_some() {
+            config.data_dir = data;
+        }
+        set(&mut config.durability, durability);
+        set(&mut config.signup, signup);
+        set(&mut config.guests, guests);
+        if history_max_age.is_some() {
+            config.history_max_age = history_max_age;
+        }
+        if history_max_count.is_some() {
+            config.history_max_count = history_max_count;
         }
     }
 }

@@ -11,8 +11,14 @@
 //!   whatever other connections queued in its [`outbox`].
 //! - [`cmd`]: the router and one handler per command, with the
 //!   preconditions (registered, admin, not muted) enforced in one place.
-//! - [`state`]: who is online and who is muted, shared by all connections.
-//! - [`auth`]: the admin password and the throttle on guessing it.
+//! - [`state`]: who is online, muted or banned, shared by all connections.
+//! - [`store`]: what outlives the process (accounts, roles, mutes, bans,
+//!   the audit log, history, offline queues) behind the `Store` trait,
+//!   with the embedded SQLite backend.
+//! - [`inbox`]: an account's offline queue as its session delivers it.
+//! - [`auth`]: the admin password and the throttle on guessing it;
+//!   [`accounts`]: account passwords (argon2id) and the per-address
+//!   throttle.
 //! - [`config`]: defaults, config file, environment and flags.
 //!
 //! Hardening, each in its own module:
@@ -22,11 +28,13 @@
 //! - [`tls`]: the TLS listener and `chinwagd cert`.
 //! - [`metrics`]: counters, and the `/metrics` + `/healthz` endpoint.
 
+pub mod accounts;
 pub mod admission;
 pub mod auth;
 pub mod cmd;
 pub mod config;
 pub mod guard;
+pub mod inbox;
 pub mod metrics;
 pub mod outbox;
 pub mod ratelimit;
@@ -34,6 +42,7 @@ pub mod server;
 pub mod session;
 pub mod shutdown;
 pub mod state;
+pub mod store;
 pub mod tls;
 
 pub use config::Config;

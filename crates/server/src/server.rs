@@ -17,13 +17,20 @@ use crate::admission::Refusal;
 use crate::auth::AdminSecret;
 use crate::config::Config;
 use crate::state::State;
+use crate::store::{Retention, SqliteStore, Store, StoreError};
 use crate::{metrics, session, tls};
+
+/// How often old history is pruned, when retention is configured.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// A bound server, ready to run.
 pub struct Server {
     listeners: Vec<Listener>,
     metrics: Option<TcpListener>,
     state: Arc<State>,
+    /// The data directory when none was configured; removed on drop, after
+    /// the state (and its store) is gone.
+    _scratch: Option<tempfile::TempDir>,
 }
 
 /// One listening socket; `tls` set: every connection on it is TLS.
@@ -46,6 +53,8 @@ pub enum BindError {
     Listen { addr: String, error: std::io::Error },
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A handle to stop a running server from outside (signals, tests).
@@ -71,9 +80,41 @@ impl Handle {
 }
 
 impl Server {
-    /// Wraps a bound plain-TCP listener. Without a configured admin
-    /// password, one is generated (read it with [`Server::admin_password`]).
+    /// Wraps a bound listener and opens the database in
+    /// `config.data_dir` (a temporary directory if it is `None`). Without
+    /// a configured admin password, one is generated (read it with
+    /// [`Server::admin_password`]).
+    pub fn open(listener: TcpListener, config: Config) -> Result<Server, StoreError> {
+        let (dir, scratch) = match &config.data_dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let scratch = tempfile::Builder::new()
+                    .prefix("chinwag-data-")
+                    .tempdir()
+                    .map_err(|e| StoreError::DataDir {
+                        dir: std::env::temp_dir().display().to_string(),
+                        error: e.to_string(),
+                    })?;
+                (scratch.path().to_owned(), Some(scratch))
+            }
+        };
+        let store = SqliteStore::open(&dir, config.durability)?;
+        let mut server = Server::with_store(listener, config, Arc::new(store));
+        server._scratch = scratch;
+        Ok(server)
+    }
+
+    /// Like [`Server::open`], but panics if the database cannot be opened.
+    /// For tests and benchmarks, which run with a temporary data directory.
     pub fn new(listener: TcpListener, config: Config) -> Server {
+        match Server::open(listener, config) {
+            Ok(server) => server,
+            Err(error) => panic!("cannot open the server's database: {error}"),
+        }
+    }
+
+    /// Wraps a bound listener with a store opened by the caller.
+    pub fn with_store(listener: TcpListener, config: Config, store: Arc<dyn Store>) -> Server {
         let admin = match &config.admin_password {
             Some(password) => AdminSecret::new(password.clone()),
             None => AdminSecret::generate(),
@@ -84,7 +125,8 @@ impl Server {
                 tls: None,
             }],
             metrics: None,
-            state: State::new(config, admin),
+            state: State::new(config, admin, store),
+            _scratch: None,
         }
     }
 
@@ -95,7 +137,7 @@ impl Server {
         let main = listen(&config.listen).await?;
         let tls_listen = config.tls_listen.clone();
         let metrics_listen = config.metrics_listen.clone();
-        let mut server = Server::new(main, config);
+        let mut server = Server::open(main, config)?;
         match (acceptor, tls_listen) {
             (Some(acceptor), Some(addr)) => {
                 let listener = listen(&addr).await?;
@@ -156,17 +198,30 @@ impl Server {
         }
     }
 
-    /// Serves until a shutdown is triggered, then drains and returns.
+    /// Serves until a shutdown is triggered, then drains, closes the store
+    /// and returns. See [`Server::serve`] for the one way it can fail,
+    /// which this only logs.
     pub async fn run(self) {
+        if let Err(error) = self.serve().await {
+            tracing::error!(%error, "the server could not start");
+        }
+    }
+
+    /// [`Server::run`], failing if the stored mutes and bans cannot be
+    /// loaded (then no connection is accepted).
+    pub async fn serve(self) -> Result<(), StoreError> {
         let Server {
             listeners,
             metrics,
             state,
+            _scratch,
         } = self;
+        state.load().await?;
         if let Some(listener) = metrics {
             tokio::spawn(metrics::http::serve(listener, Arc::clone(&state)));
         }
         let sessions = TaskTracker::new();
+        spawn_pruning(&state, &sessions);
         let mut accepting = tokio::task::JoinSet::new();
         for listener in listeners {
             accepting.spawn(accept_loop(listener, Arc::clone(&state), sessions.clone()));
@@ -180,8 +235,40 @@ impl Server {
                 "some connections did not close in time"
             );
         }
+        // Every write already submitted is committed before this returns.
+        if let Err(error) = state.store.close().await {
+            tracing::error!(%error, "closing the store failed");
+        }
         tracing::info!("server stopped");
+        Ok(())
     }
+}
+
+/// Deletes history beyond the retention limits (and ended mutes and bans)
+/// at start-up and every [`PRUNE_EVERY`] while the server runs.
+fn spawn_pruning(state: &Arc<State>, tasks: &TaskTracker) {
+    let retention = Retention {
+        max_age: state.config.history_max_age,
+        max_count: state.config.history_max_count,
+    };
+    let state = Arc::clone(state);
+    tasks.spawn(async move {
+        loop {
+            match state
+                .store
+                .prune(retention, chinwag_proto::Timestamp::now())
+                .await
+            {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "pruned old messages"),
+                Err(error) => tracing::warn!(%error, "pruning failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(PRUNE_EVERY) => {}
+                () = state.shutdown.wait() => return,
+            }
+        }
+    });
 }
 
 async fn listen(addr: &str) -> Result<TcpListener, BindError> {

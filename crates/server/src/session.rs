@@ -6,6 +6,12 @@
 //! writing and draining the outbox are branches of one `select!`, so a
 //! client that does not read stalls only its own requests (reading pauses
 //! while the write buffer is above a high-water mark), never anyone else.
+//!
+//! Requests that wait for the store (see [`cmd::Later`]) are polled
+//! together in a [`FuturesOrdered`]: their work overlaps (pipelined sends
+//! share a commit), but their results are applied and their replies written
+//! strictly in request order. An account's offline queue is fetched and
+//! written here too ([`Inbox`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,15 +21,20 @@ use bytes::BytesMut;
 use chinwag_proto::server::{Notice, NoticeKind};
 use chinwag_proto::wire::Encode;
 use chinwag_proto::{ErrorCode, RequestId, ServerCodec, ServerFrame};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::Decoder;
 use tracing::Instrument;
 
 use crate::auth::Throttle;
-use crate::cmd::{self, CmdError, Ctx, Now};
+use crate::cmd::{self, CmdError, Completion, Ctx, Now, Outcome};
 use crate::guard::{Admit, Guard};
+use crate::inbox::{self, Inbox};
 use crate::outbox::Outbox;
 use crate::state::{ConnId, Peer, State};
+use crate::store::{StoreFuture, StoredMessage};
 
 /// Stop reading requests while this much is waiting to be written.
 const HIGH_WATER: usize = 64 * 1024;
@@ -31,6 +42,12 @@ const HIGH_WATER: usize = 64 * 1024;
 const CLOSE_FLUSH: Duration = Duration::from_secs(5);
 /// Read at least this much at a time.
 const READ_CHUNK: usize = 4096;
+/// Most requests waiting for the store at once; reading pauses beyond.
+const MAX_IN_FLIGHT: usize = 256;
+
+/// A request waiting for its work: its id, whether it is exclusive, and
+/// what to do when the work is done.
+type Pending = BoxFuture<'static, (RequestId, bool, Completion)>;
 
 /// Where a connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +96,8 @@ pub struct Conn {
     pub throttle: Throttle,
     /// Set to end the connection after what is queued has been written.
     pub leave: Option<Leave>,
+    /// Set when logged in to an account: its offline queue.
+    pub inbox: Option<Inbox>,
     bad_frames: u32,
 }
 
@@ -101,8 +120,9 @@ where
             outbox,
             phase: Phase::AwaitHello,
             peer: None,
-            throttle: Throttle::new(state.config.password_free_attempts),
+            throttle: Throttle::with_free_attempts(state.config.password_free_attempts),
             leave: None,
+            inbox: None,
             bad_frames: 0,
         },
         guard: Guard::new(
@@ -111,6 +131,9 @@ where
             Instant::now(),
         ),
         out: BytesMut::new(),
+        pending: FuturesOrdered::new(),
+        exclusive: 0,
+        written: 0,
         state,
     };
     session.run(stream).instrument(span).await
@@ -124,6 +147,12 @@ struct Session {
     guard: Guard,
     /// Bytes waiting to be written to the socket.
     out: BytesMut,
+    /// Requests waiting for their work, in request order.
+    pending: FuturesOrdered<Pending>,
+    /// How many of them are exclusive: while any is, no request is read.
+    exclusive: usize,
+    /// Bytes written to the socket so far.
+    written: u64,
 }
 
 impl Session {
@@ -137,6 +166,7 @@ impl Session {
         let mut close_by: Option<Instant> = None;
         let timer = tokio::time::sleep_until(self.next_deadline(started, last_read).into());
         tokio::pin!(timer);
+        let mut fetch: Option<StoreFuture<Vec<StoredMessage>>> = None;
 
         loop {
             if self.conn.leave.is_some() {
@@ -146,13 +176,22 @@ impl Session {
                     timer.as_mut().reset(deadline.into());
                 }
                 // What others queued before we stopped still goes out
-                // (a kick notice, the shutdown notice).
+                // (a kick notice, the shutdown notice), and so do the
+                // answers to requests still waiting for the store.
                 self.pull_outbox();
-                if self.out.is_empty() {
+                if self.out.is_empty() && self.pending.is_empty() {
                     break;
                 }
+            } else if fetch.is_none() && self.out.len() < HIGH_WATER {
+                fetch = self.start_fetch();
             }
-            let reading = self.conn.leave.is_none() && self.out.len() < HIGH_WATER;
+            let reading =
+                self.conn.leave.is_none() && self.out.len() < HIGH_WATER && !self.blocked();
+            let wake = self
+                .conn
+                .inbox
+                .as_ref()
+                .map(|inbox| Arc::clone(&inbox.wake));
             tokio::select! {
                 biased;
                 () = state.shutdown.wait(), if self.conn.leave.is_none() => {
@@ -164,7 +203,9 @@ impl Session {
                             self.conn.leave.get_or_insert(Leave::Disconnected);
                             break;
                         }
-                        Ok(_) => {
+                        Ok(n) => {
+                            self.written += n as u64;
+                            self.acknowledge_inbox();
                             if self.out.is_empty() && self.out.capacity() > HIGH_WATER {
                                 self.out = BytesMut::new();
                             }
@@ -178,6 +219,33 @@ impl Session {
                 // Always watched, even while the write buffer is full, so
                 // an overflow is noticed at once.
                 () = outbox.ready() => self.pull_outbox(),
+                Some((id, exclusive, completion)) = self.pending.next(), if !self.pending.is_empty() => {
+                    if exclusive {
+                        self.exclusive -= 1;
+                    }
+                    let outcome = {
+                        let mut ctx = Ctx {
+                            state: &self.state,
+                            conn: &mut self.conn,
+                            now: Now::current(),
+                        };
+                        completion(&mut ctx)
+                    };
+                    self.answer_first(id, exclusive, outcome);
+                    // Frames that arrived while we waited.
+                    if !self.blocked() {
+                        self.handle_input(&mut rbuf);
+                    }
+                }
+                fetched = async { fetch.as_mut().expect("guarded").await }, if fetch.is_some() => {
+                    fetch = None;
+                    self.deliver_inbox(fetched);
+                }
+                () = async { wake.as_ref().expect("guarded").notified().await }, if wake.is_some() => {
+                    if let Some(inbox) = &mut self.conn.inbox {
+                        inbox.wanted = true;
+                    }
+                }
                 read = read_some(&mut rd, &mut rbuf), if reading => {
                     match read {
                         Ok(0) | Err(_) => {
@@ -247,14 +315,104 @@ impl Session {
         self.conn.leave = Some(Leave::TimedOut);
     }
 
-    /// Decodes and handles every whole frame in `rbuf`.
+    /// Whether no further request may be read for now.
+    fn blocked(&self) -> bool {
+        self.exclusive > 0 || self.pending.len() >= MAX_IN_FLIGHT
+    }
+
+    /// Answers a request: at once if nothing is waiting before it, else in
+    /// its turn.
+    fn answer(&mut self, id: RequestId, outcome: Outcome) {
+        match outcome {
+            Outcome::Ready(reply) if self.pending.is_empty() => self.write_reply(id, reply),
+            Outcome::Ready(reply) => {
+                let done: Completion = Box::new(move |_| Outcome::Ready(reply));
+                self.pending
+                    .push_back(Box::pin(std::future::ready((id, false, done))));
+            }
+            Outcome::Later(later) => {
+                if later.exclusive {
+                    self.exclusive += 1;
+                }
+                let exclusive = later.exclusive;
+                self.pending
+                    .push_back(Box::pin(async move { (id, exclusive, later.work.await) }));
+            }
+        }
+    }
+
+    /// Like [`Session::answer`], for the request at the head of the line,
+    /// whose completion asked for more work: it stays first.
+    fn answer_first(&mut self, id: RequestId, exclusive: bool, outcome: Outcome) {
+        match outcome {
+            Outcome::Ready(reply) => self.write_reply(id, reply),
+            Outcome::Later(later) => {
+                let exclusive = exclusive || later.exclusive;
+                if exclusive {
+                    self.exclusive += 1;
+                }
+                self.pending
+                    .push_front(Box::pin(async move { (id, exclusive, later.work.await) }));
+            }
+        }
+    }
+
+    /// The next fetch of the offline queue, if one is wanted.
+    fn start_fetch(&mut self) -> Option<StoreFuture<Vec<StoredMessage>>> {
+        let inbox = self.conn.inbox.as_mut().filter(|inbox| inbox.wanted)?;
+        inbox.wanted = false;
+        Some(
+            self.state
+                .store
+                .pending(inbox.user, inbox.last_sent, inbox::BATCH),
+        )
+    }
+
+    /// Writes fetched offline messages, in order, with their original ids
+    /// and timestamps.
+    fn deliver_inbox(&mut self, fetched: Result<Vec<StoredMessage>, crate::store::StoreError>) {
+        let messages = match fetched {
+            Ok(messages) => messages,
+            Err(error) => {
+                // They stay queued for the next login (or the next wake).
+                tracing::error!(%error, "cannot read the offline queue");
+                return;
+            }
+        };
+        let Some(last) = messages.last().map(|m| m.id) else {
+            return;
+        };
+        for message in &messages {
+            self.write_frame(RequestId::NONE, &ServerFrame::Message(message.to_message()));
+        }
+        let mark = self.written + self.out.len() as u64;
+        if let Some(inbox) = &mut self.conn.inbox {
+            tracing::debug!(count = messages.len(), "delivering offline messages");
+            inbox.last_sent = last;
+            inbox.unacked = Some((mark, last));
+            inbox.wanted = messages.len() as u32 == inbox::BATCH;
+        }
+    }
+
+    /// Tells the store which offline messages the socket has taken.
+    fn acknowledge_inbox(&mut self) {
+        let Some(inbox) = &mut self.conn.inbox else {
+            return;
+        };
+        if let Some(up_to) = inbox.take_due(self.written) {
+            self.state.mark_delivered(inbox.user, up_to);
+        }
+    }
+
+    /// Decodes and handles every whole frame in `rbuf`, until a request
+    /// must be waited for.
     fn handle_input(&mut self, rbuf: &mut BytesMut) {
         let mut ctx_now = Now::current();
         if self.conn.outbox.is_closed() && self.conn.leave.is_none() {
             // Kicked while these frames were on their way.
             self.conn.leave = Some(Leave::Kicked);
         }
-        while self.conn.leave.is_none() {
+        while self.conn.leave.is_none() && !self.blocked() {
             let before = rbuf.len();
             let decoded = self.codec.decode(rbuf);
             let frame_len = before - rbuf.len();
@@ -276,14 +434,14 @@ impl Session {
                                 conn: &mut self.conn,
                                 now: ctx_now,
                             };
-                            let reply = cmd::dispatch(&mut ctx, packet.body);
-                            self.write_reply(packet.id, reply);
+                            let outcome = cmd::dispatch(&mut ctx, packet.body);
+                            self.answer(packet.id, outcome);
                         }
                         Admit::Refuse(error) => {
                             if error.code == ErrorCode::RateLimited {
                                 self.state.metrics.rate_limited.inc();
                             }
-                            self.write_reply(packet.id, Err(error));
+                            self.answer(packet.id, Outcome::Ready(Err(error)));
                         }
                         Admit::Close(error, why) => {
                             if error.code == ErrorCode::RateLimited {
@@ -291,7 +449,7 @@ impl Session {
                                 self.state.metrics.rate_limit_disconnects.inc();
                             }
                             tracing::info!(reason = why, "closing");
-                            self.write_reply(packet.id, Err(error));
+                            self.answer(packet.id, Outcome::Ready(Err(error)));
                             self.conn.leave = Some(Leave::Protocol(why));
                         }
                     }
@@ -301,9 +459,9 @@ impl Session {
                     tracing::debug!(%rejected, "bad frame");
                     self.conn.bad_frames += 1;
                     let code = rejected.error.code();
-                    self.write_frame(
+                    self.answer(
                         rejected.id,
-                        &ServerFrame::error(code, rejected.error.to_string()),
+                        Outcome::Ready(Err(CmdError::new(code, rejected.error.to_string()))),
                     );
                     if code.closes_connection() {
                         self.conn.leave = Some(Leave::Protocol("refused handshake"));

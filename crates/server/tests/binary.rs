@@ -5,11 +5,12 @@
 mod common;
 
 use std::process::Command;
+use std::time::Duration;
 
 use chinwag_client::{Client, ConnectOptions};
 use chinwag_proto::server::NoticeKind;
 use common::daemon::Daemon;
-use common::{closed, notice};
+use common::{PATIENCE, closed, notice};
 
 async fn listener(addr: std::net::SocketAddr, name: &str) -> (Client, chinwag_client::Events) {
     let (client, events) = Client::connect(addr, ConnectOptions::default())
@@ -74,4 +75,155 @@ fn bad_configuration_is_a_clear_error() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot read config file"), "{stderr}");
+}
+
+/// `chinwagd admin ...` on a data directory.
+fn chinwagd_admin(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_chinwagd"))
+        .arg("--data")
+        .arg(data)
+        .arg("admin")
+        .args(args)
+        .env("CHINWAG_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn admin_subcommands_manage_roles_in_the_data_directory() {
+    let data = tempfile::tempdir().unwrap();
+    let out = chinwagd_admin(data.path(), &["grant", "alice"]);
+    assert!(!out.status.success(), "no such account yet");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no account named"));
+
+    let out = chinwagd_admin(data.path(), &["add", "alice", "--password", "short"]);
+    assert!(!out.status.success(), "a bad password");
+    let out = chinwagd_admin(data.path(), &["add", "alice", "--password", "alice-secret"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = chinwagd_admin(data.path(), &["add", "ALICE", "--password", "alice-secret"]);
+    assert!(!out.status.success(), "already an account");
+
+    let mut daemon = Daemon::start_in(
+        data.path(),
+        &["--admin-password", "x", "--signup", "closed"],
+    );
+    let (alice, _) = Client::connect(daemon.addr, ConnectOptions::default())
+        .await
+        .unwrap();
+    alice.register("alice", Some("alice-secret")).await.unwrap();
+    alice.logout().await.unwrap();
+
+    // While the server runs: applies from the next login.
+    let out = chinwagd_admin(data.path(), &["grant", "alice"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = chinwagd_admin(data.path(), &["list"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "alice\n");
+    let (alice, _) = Client::connect(daemon.addr, ConnectOptions::default())
+        .await
+        .unwrap();
+    let registered = alice.register("alice", Some("alice-secret")).await.unwrap();
+    assert_eq!(registered.role, chinwag_proto::server::Role::Admin);
+    let log = alice.audit(None, 10).await.unwrap();
+    assert_eq!((&*log[0].actor, &*log[0].action), ("@console", "grant"));
+    alice.shutdown("done").await.unwrap();
+    assert_eq!(daemon.wait(), 0);
+
+    let out = chinwagd_admin(data.path(), &["revoke", "alice"]);
+    assert!(out.status.success());
+    let out = chinwagd_admin(data.path(), &["list"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+}
+
+/// kill -9 under load: every message the server acknowledged is in history
+/// after a restart.
+#[tokio::test]
+async fn acknowledged_messages_survive_kill_dash_nine() {
+    use std::sync::{Arc, Mutex};
+
+    let data = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::start_in(data.path(), &["--admin-password", "x"]);
+    let mut clients = Vec::new();
+    for name in ["alice", "bob"] {
+        let (client, events) = Client::connect(daemon.addr, ConnectOptions::default())
+            .await
+            .unwrap();
+        client
+            .register(name, Some(&format!("{name}-secret")))
+            .await
+            .unwrap();
+        drop(events);
+        clients.push(client);
+    }
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let mut senders = Vec::new();
+    for task in 0..8 {
+        let client = clients[task % 2].clone();
+        let acked = Arc::clone(&acked);
+        senders.push(tokio::spawn(async move {
+            for i in 0.. {
+                let text = format!("t{task} m{i}");
+                let sent = if task % 4 == 0 {
+                    client.broadcast(&text).await
+                } else {
+                    client.send(["bob", "alice"][task % 2], &text).await
+                };
+                match sent {
+                    Ok(sent) => acked.lock().unwrap().push((sent.id, text)),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    // Kill while sends are in flight, once a good number were acknowledged.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while acked.lock().unwrap().len() < 300 {
+        assert!(std::time::Instant::now() < deadline, "too few acks");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+    for sender in senders {
+        tokio::time::timeout(PATIENCE, sender)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+
+    let daemon = Daemon::start_in(data.path(), &["--admin-password", "x"]);
+    let (alice, _) = Client::connect(daemon.addr, ConnectOptions::default())
+        .await
+        .unwrap();
+    alice.register("alice", Some("alice-secret")).await.unwrap();
+    let mut stored = std::collections::HashMap::new();
+    for with in [Some("bob"), Some("alice"), None] {
+        let mut before = None;
+        loop {
+            let page = alice
+                .history(&chinwag_client::HistoryQuery {
+                    before,
+                    ..chinwag_client::HistoryQuery::newest(with, 500)
+                })
+                .await
+                .unwrap();
+            for m in &page {
+                stored.insert(m.id, m.text.to_string());
+            }
+            match page.last() {
+                Some(last) if page.len() == 500 => before = Some(last.id.0),
+                _ => break,
+            }
+        }
+    }
+    let lost: Vec<_> = acked
+        .iter()
+        .filter(|(id, text)| stored.get(id) != Some(text))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged messages are not in history: {:?}",
+        lost.len(),
+        acked.len(),
+        &lost[..lost.len().min(5)]
+    );
 }

@@ -40,6 +40,36 @@ pub async fn start() -> TestServer {
     start_with(config()).await
 }
 
+/// A server on the data directory `dir`, so that a test can restart it.
+pub async fn start_in(dir: &std::path::Path) -> TestServer {
+    start_with(Config {
+        data_dir: Some(dir.to_owned()),
+        ..config()
+    })
+    .await
+}
+
+impl TestServer {
+    /// Shuts the server down and waits until it has closed its store.
+    pub async fn stop(self) {
+        self.handle.shut_down("test over");
+        tokio::time::timeout(PATIENCE, self.task)
+            .await
+            .expect("the server did not stop")
+            .unwrap();
+    }
+}
+
+/// A connected client logged in to the account `name` (created with
+/// `password` if it does not exist).
+pub async fn account(server: &TestServer, name: &str, password: &str) -> (Client, Events) {
+    let (client, events) = connect(server).await;
+    client.register(name, Some(password)).await.unwrap();
+    (client, events)
+}
+
+/// A server; with `config.data_dir` unset it gets a temporary data
+/// directory of its own.
 pub async fn start_with(config: Config) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = Server::new(listener, config);

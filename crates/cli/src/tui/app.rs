@@ -33,10 +33,10 @@ pub enum Effect {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Link {
     Online,
-    /// Lost; the next attempt is in `retry_secs`.
+    /// Lost; the next attempt is at `retry_at`.
     Reconnecting {
         attempt: u32,
-        retry_secs: u64,
+        retry_at: Timestamp,
         /// Why the last attempt failed, if one did.
         why: Option<String>,
     },
@@ -389,7 +389,7 @@ impl App {
             NetEvent::Lost { why, retry_in } => {
                 self.link = Link::Reconnecting {
                     attempt: 1,
-                    retry_secs: retry_in.as_secs_f64().ceil() as u64,
+                    retry_at: self.later(retry_in),
                     why: None,
                 };
                 self.users.clear();
@@ -409,7 +409,7 @@ impl App {
             } => {
                 self.link = Link::Reconnecting {
                     attempt: attempt + 1,
-                    retry_secs: retry_in.as_secs_f64().ceil() as u64,
+                    retry_at: self.later(retry_in),
                     why: Some(why),
                 };
             }
@@ -426,6 +426,10 @@ impl App {
             NetEvent::Answer { origin, result } => return self.on_answer(origin, result),
         }
         Vec::new()
+    }
+
+    fn later(&self, delay: std::time::Duration) -> Timestamp {
+        Timestamp(self.now.0.saturating_add(delay.as_millis() as u64))
     }
 
     fn set_users(&mut self, mut users: Vec<UserInfo>) {
@@ -509,6 +513,12 @@ impl App {
                 {
                     user.muted = muted;
                 }
+                self.notify(text, Tone::Alert);
+            }
+            NoticeKind::Kicked
+            | NoticeKind::Banned
+            | NoticeKind::Shutdown
+            | NoticeKind::Other(_) => {
                 self.notify(text, Tone::Alert);
             }
             _ => self.notify(text, Tone::Alert),

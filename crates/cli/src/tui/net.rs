@@ -179,9 +179,8 @@ fn worth_retrying(error: &ClientError) -> bool {
 
 /// Whether a notice means the server ended this session for good.
 fn ends_session(kind: NoticeKind) -> bool {
-    // 8 is Banned, added by the persistence issue; a banned user must not
-    // come straight back either.
-    matches!(kind, NoticeKind::Kicked | NoticeKind::Other(8))
+    // A banned user must not come straight back either.
+    matches!(kind, NoticeKind::Kicked | NoticeKind::Banned)
 }
 
 /// Reconnect delays: doubling from `FIRST` up to `MAX`, with jitter so a
@@ -299,6 +298,13 @@ async fn connected(
                             Some(Event::Closed { reason }) => reason,
                             _ => None,
                         };
+                        // A request in flight fails now that the connection
+                        // is gone; say so rather than dropping it silently.
+                        if let Some(pending) = running.take()
+                            && let Ok(answer) = tokio::time::timeout(LOGOUT_TIMEOUT, pending).await
+                        {
+                            let _ = out.send(answer).await;
+                        }
                         return match over.take() {
                             Some((why, exit)) => Ending::Over(why, exit),
                             None => Ending::Dropped(reason.unwrap_or_else(|| {
@@ -524,7 +530,7 @@ mod tests {
     #[test]
     fn kicks_and_bans_end_the_session() {
         assert!(ends_session(NoticeKind::Kicked));
-        assert!(ends_session(NoticeKind::Other(8)));
+        assert!(ends_session(NoticeKind::Banned));
         assert!(!ends_session(NoticeKind::Shutdown));
         assert!(!ends_session(NoticeKind::Muted));
     }

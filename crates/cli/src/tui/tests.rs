@@ -495,6 +495,17 @@ fn names_have_stable_colours() {
 }
 
 #[test]
+fn a_resize_lays_the_panes_out_again() {
+    let mut app = app(100, 12);
+    assert!(app.areas.users.is_some());
+    keys::on_event(&mut app, TermEvent::Resize(50, 10));
+    assert_eq!(app.areas.users, None);
+    assert_eq!(app.areas.conversations, None);
+    assert_eq!(app.areas.input.y, 9);
+    assert!(screen(&app)[0].starts_with("┌ everyone "));
+}
+
+#[test]
 fn rooms_are_conversations() {
     use crate::rooms::{RoomLine, RoomReply};
     use chinwag_client::{RoomInfo, RoomMode, RoomNotice, RoomRole};

@@ -296,17 +296,19 @@ fn users(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 fn status(frame: &mut Frame, app: &App, area: Rect) {
+    let retry_secs = |at: &chinwag_client::Timestamp| at.0.saturating_sub(app.now.0).div_ceil(1000);
     let link = match &app.link {
         Link::Online => "online".to_owned(),
         Link::Reconnecting {
             attempt,
-            retry_secs,
+            retry_at,
             why,
         } => match why {
-            None => format!("offline: reconnecting in {retry_secs}s"),
-            Some(why) => {
-                format!("offline: attempt {attempt} in {retry_secs}s (last: {why})")
-            }
+            None => format!("offline: reconnecting in {}s", retry_secs(retry_at)),
+            Some(why) => format!(
+                "offline: attempt {attempt} in {}s (last: {why})",
+                retry_secs(retry_at)
+            ),
         },
         Link::Ended(why) => format!("disconnected: {why}"),
     };

@@ -4,8 +4,11 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use chinwag_server::Server;
-use chinwag_server::config::{self, Settings};
+use chinwag_proto::server::Timestamp;
+use chinwag_proto::{NameKey, UserName};
+use chinwag_server::config::{self, Config, Settings};
+use chinwag_server::store::{AuditAction, AuditRecord, SqliteStore, Store};
+use chinwag_server::{Server, accounts};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -19,6 +22,9 @@ use tracing_subscriber::EnvFilter;
 /// Without an admin password (--admin-password, CHINWAG_ADMIN_PASSWORD or
 /// `admin_password` in the config file) a strong one is generated and
 /// logged once at start-up.
+///
+/// Accounts, history, mutes, bans and the audit log are kept in an embedded
+/// SQLite database in the data directory (--data), created on first start.
 ///
 /// SIGINT and SIGTERM shut the server down gracefully: every client is
 /// told, queued messages are delivered, connections are closed, and the
@@ -38,6 +44,7 @@ struct Cli {
     #[command(flatten)]
     settings: Settings,
 
+    /// Without a command, run the server.
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -58,18 +65,51 @@ enum Command {
         #[arg(long = "name", value_name = "NAME", default_values = ["localhost", "127.0.0.1", "::1"])]
         names: Vec<String>,
     },
+    /// Manage the administrator role of accounts, directly in the data
+    /// directory (the server may be running; a change applies from the
+    /// account's next login).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an account (the way to make accounts when sign-up is closed).
+    Add {
+        /// The account's name.
+        name: String,
+        /// Its password, 8 to 256 bytes.
+        #[arg(long, env = "CHINWAG_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Give an account the administrator role.
+    Grant {
+        /// The account's name.
+        name: String,
+    },
+    /// Take the administrator role from an account.
+    Revoke {
+        /// The account's name.
+        name: String,
+    },
+    /// List the accounts that hold the administrator role.
+    List,
 }
 
 const EXAMPLES: &str = "\
 Examples:
   chinwagd                                   listen on 127.0.0.1:7070
   chinwagd --listen 0.0.0.0:7070 --admin-password s3cret
+  chinwagd --data /var/lib/chinwag --signup closed
   CHINWAG_HEARTBEAT=15s chinwagd --config /etc/chinwag/chinwagd.toml
   chinwagd cert --out tls && chinwagd --tls-cert tls/cert.pem --tls-key tls/key.pem
                                              TLS only, on 127.0.0.1:7070
   chinwagd --tls-cert tls/cert.pem --tls-key tls/key.pem --tls-listen 127.0.0.1:7443
                                              plain on 7070 and TLS on 7443
-  chinwagd --metrics-listen 127.0.0.1:9090   Prometheus /metrics and /healthz";
+  chinwagd --metrics-listen 127.0.0.1:9090   Prometheus /metrics and /healthz
+  chinwagd admin add alice --password '…'     create an account (with --signup closed)
+  chinwagd admin grant alice                 make the account alice an administrator
+  chinwagd admin list";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -94,9 +134,17 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let config = config::resolve(cli.config.as_deref(), cli.settings)?;
+    let mut config = config::resolve(cli.config.as_deref(), cli.settings)?;
+    let data_dir = config
+        .data_dir
+        .get_or_insert_with(config::default_data_dir)
+        .clone();
+    if let Some(Command::Admin(command)) = cli.command {
+        return admin(&config, command).await;
+    }
     let generated = config.admin_password.is_none();
     let server = Server::bind(config).await?;
+    tracing::info!(data = %data_dir.display(), "database open");
     if generated {
         tracing::warn!(
             "no admin password configured; generated for this run: {}",
@@ -122,7 +170,75 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!("{reason}; shutting down");
         handle.shut_down(&format!("the server is shutting down ({reason})"));
     });
-    server.run().await;
+    server.serve().await?;
+    Ok(())
+}
+
+/// `chinwagd admin ...`: role changes straight in the database, logged in
+/// the audit log with the actor `@console`.
+async fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
+    let dir = config
+        .data_dir
+        .clone()
+        .unwrap_or_else(config::default_data_dir);
+    let store = SqliteStore::open(&dir, config.durability)?;
+    let result = match command {
+        AdminCommand::List => {
+            for name in store.admins().await? {
+                println!("{name}");
+            }
+            Ok(())
+        }
+        AdminCommand::Add { name, password } => add_account(&store, &name, password).await,
+        AdminCommand::Grant { name } => set_role(&store, &name, true).await,
+        AdminCommand::Revoke { name } => set_role(&store, &name, false).await,
+    };
+    store.close().await?;
+    result
+}
+
+async fn add_account(store: &SqliteStore, name: &str, password: String) -> anyhow::Result<()> {
+    let parsed = UserName::parse(name).with_context(|| format!("invalid name {name:?}"))?;
+    accounts::check_new_password(&password).map_err(|e| anyhow::anyhow!(e.message))?;
+    let hash = accounts::hash(password)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    if !store
+        .create_account(parsed.clone(), hash, Timestamp::now())
+        .await?
+    {
+        anyhow::bail!("{parsed} is already an account");
+    }
+    println!("created the account {parsed}");
+    Ok(())
+}
+
+async fn set_role(store: &SqliteStore, name: &str, admin: bool) -> anyhow::Result<()> {
+    let parsed = UserName::parse(name).with_context(|| format!("invalid name {name:?}"))?;
+    let key: NameKey = parsed.key();
+    let audit = AuditRecord {
+        ts: Timestamp::now(),
+        actor: "@console".into(),
+        action: if admin {
+            AuditAction::Grant
+        } else {
+            AuditAction::Revoke
+        },
+        target: parsed.to_string(),
+        until: 0,
+        reason: String::new(),
+    };
+    if !store.set_admin(key, admin, audit).await? {
+        anyhow::bail!(
+            "there is no account named {name:?} in {}",
+            store.path().display()
+        );
+    }
+    if admin {
+        println!("{parsed} is now an administrator (from its next login)");
+    } else {
+        println!("{parsed} is no longer an administrator (from its next login)");
+    }
     Ok(())
 }
 

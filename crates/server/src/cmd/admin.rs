@@ -1,35 +1,50 @@
 //! ADMIN: become administrator with the server's admin password.
 
+use std::sync::Arc;
+
+use chinwag_proto::ServerFrame;
 use chinwag_proto::request::Admin;
-use chinwag_proto::{ErrorCode, ServerFrame};
 
-use super::{CmdError, Ctx, Reply};
+use super::{CmdError, Ctx, Outcome, later};
+use crate::accounts::too_many_attempts;
+use crate::store::AuditAction;
 
-pub fn apply(req: Admin, ctx: &mut Ctx<'_>) -> Reply {
-    let me = std::sync::Arc::clone(ctx.me()?);
+pub fn apply(req: Admin, ctx: &mut Ctx<'_>) -> Outcome {
+    let me = match ctx.me() {
+        Ok(me) => Arc::clone(me),
+        Err(e) => return e.into(),
+    };
     if let Err(wait) = ctx.conn.throttle.check(ctx.now.mono) {
-        return Err(CmdError::new(
-            ErrorCode::TooManyAttempts,
-            format!(
-                "too many wrong passwords; try again in {}s",
-                wait.as_secs_f64().ceil() as u64
-            ),
-        ));
+        return too_many_attempts(wait).into();
     }
     if !ctx.state.admin.verify(&req.password) {
         ctx.conn.throttle.failed(ctx.now.mono);
         ctx.state.metrics.failed_logins.inc();
         tracing::warn!("wrong admin password");
-        return Err(CmdError::new(
-            ErrorCode::BadPassword,
+        return CmdError::new(
+            chinwag_proto::ErrorCode::BadPassword,
             "wrong admin password",
-        ));
+        )
+        .into();
     }
     ctx.conn.throttle.succeeded();
     if me.is_admin() {
-        return Ok(ServerFrame::ok("you are already an administrator"));
+        return Ok(ServerFrame::ok("you are already an administrator")).into();
     }
-    me.set_admin(true);
-    tracing::info!("elevated to administrator");
-    Ok(ServerFrame::ok("you are now an administrator"))
+    // Elevated only once the audit log has it.
+    let record = ctx.state.store.record(ctx.state.audit(
+        me.name.as_str(),
+        AuditAction::Elevate,
+        me.name.as_str(),
+        0,
+        "",
+    ));
+    later(true, record, move |written, _| {
+        if let Err(error) = written {
+            return CmdError::from(error).into();
+        }
+        me.set_admin(true);
+        tracing::info!("elevated to administrator");
+        Ok(ServerFrame::ok("you are now an administrator")).into()
+    })
 }

@@ -2,36 +2,49 @@
 //! guard them.
 //!
 //! Each handler lives in its own file and has the shape
-//! `fn apply(req, &mut Ctx) -> Reply`: it reads and writes shared state,
+//! `fn apply(req, &mut Ctx) -> Outcome`: it reads and writes shared state,
 //! queues frames for other connections, and returns the one frame that
-//! answers the request. The session attaches the request id and writes it.
+//! answers the request ([`Outcome::Ready`]), or, when it needs the store or
+//! a password hash, the work to wait for and what to do once it is done
+//! ([`Outcome::Later`], built with [`later`]). The session runs pending work
+//! concurrently but applies the results and writes the replies in request
+//! order, attaching the request id in one place.
 //! Preconditions (handshake done, registered, `src` is really the sender,
 //! not muted, administrator) are in one table, [`need`], enforced once in
 //! [`dispatch`] before any handler runs.
 
 mod admin;
+mod audit;
+mod ban;
 mod bantalk;
 mod broadcast;
 mod getalluser;
+mod grant;
 mod hello;
+mod history;
 mod kickout;
 mod logout;
+mod passwd;
 mod ping;
 mod reflect;
 mod register;
 pub mod room;
 mod shutdown;
 mod transfer;
+mod unban;
 mod unmute;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
 use chinwag_proto::server::{MuteState, Timestamp};
 use chinwag_proto::{ErrorCode, Request, ServerFrame};
+use futures::future::BoxFuture;
 
 use crate::session::{Conn, Leave, Phase};
 use crate::state::{Peer, State};
+use crate::store::StoreError;
 
 /// The clock, read once per batch of requests and passed in, so that
 /// handlers are deterministic for a given `now`.
@@ -87,6 +100,61 @@ impl CmdError {
 
 pub type Reply = Result<ServerFrame, CmdError>;
 
+impl From<StoreError> for CmdError {
+    fn from(error: StoreError) -> CmdError {
+        CmdError::new(ErrorCode::StorageFailure, error.to_string())
+    }
+}
+
+/// What to do once a request's pending work is done; runs in the session,
+/// in request order, with the connection's state at hand.
+pub type Completion = Box<dyn FnOnce(&mut Ctx<'_>) -> Outcome + Send>;
+
+/// Work a request waits for (the store, a password hash) before it can be
+/// answered.
+pub struct Later {
+    pub work: BoxFuture<'static, Completion>,
+    /// The session reads no further request until this one is answered.
+    /// Set for requests whose outcome the next ones depend on (REGISTER,
+    /// password checks and their throttle); left unset for sends, so that
+    /// pipelined messages share a commit.
+    pub exclusive: bool,
+}
+
+/// How a handler answers.
+pub enum Outcome {
+    Ready(Reply),
+    Later(Later),
+}
+
+impl From<Reply> for Outcome {
+    fn from(reply: Reply) -> Outcome {
+        Outcome::Ready(reply)
+    }
+}
+
+impl From<CmdError> for Outcome {
+    fn from(error: CmdError) -> Outcome {
+        Outcome::Ready(Err(error))
+    }
+}
+
+/// An answer that waits for `work`, then runs `then` in the session.
+pub fn later<T, W, F>(exclusive: bool, work: W, then: F) -> Outcome
+where
+    T: Send + 'static,
+    W: Future<Output = T> + Send + 'static,
+    F: FnOnce(T, &mut Ctx<'_>) -> Outcome + Send + 'static,
+{
+    Outcome::Later(Later {
+        work: Box::pin(async move {
+            let value = work.await;
+            Box::new(move |ctx: &mut Ctx<'_>| then(value, ctx)) as Completion
+        }),
+        exclusive,
+    })
+}
+
 /// What a request needs before its handler may run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Need {
@@ -107,11 +175,21 @@ pub fn need(req: &Request) -> Need {
     match req {
         Request::Hello(_) => Need::Nothing,
         Request::Register(_) | Request::Ping | Request::Logout(_) => Need::Handshake,
-        Request::Reflect(_) | Request::GetAllUser(_) | Request::Admin(_) => Need::Registered,
+        Request::Reflect(_)
+        | Request::GetAllUser(_)
+        | Request::Admin(_)
+        | Request::Passwd(_)
+        | Request::History(_) => Need::Registered,
         Request::Transfer(_) | Request::Broadcast(_) => Need::Talk,
-        Request::Kickout(_) | Request::Bantalk(_) | Request::Unmute(_) | Request::Shutdown(_) => {
-            Need::Admin
-        }
+        Request::Kickout(_)
+        | Request::Bantalk(_)
+        | Request::Unmute(_)
+        | Request::Shutdown(_)
+        | Request::Ban(_)
+        | Request::Unban(_)
+        | Request::Grant(_)
+        | Request::Revoke(_)
+        | Request::Audit(_) => Need::Admin,
         Request::Room(r) => room::need(r),
     }
 }
@@ -130,27 +208,41 @@ fn src(req: &Request) -> Option<&str> {
         Request::Bantalk(r) => &r.src,
         Request::Unmute(r) => &r.src,
         Request::Shutdown(r) => &r.src,
+        Request::Passwd(r) => &r.src,
+        Request::History(r) => &r.src,
+        Request::Ban(r) => &r.src,
+        Request::Unban(r) | Request::Grant(r) | Request::Revoke(r) => &r.src,
+        Request::Audit(r) => &r.src,
         Request::Room(r) => r.src(),
     })
 }
 
 /// Checks the preconditions, then runs the handler.
-pub fn dispatch(ctx: &mut Ctx<'_>, req: Request) -> Reply {
-    check(ctx, &req)?;
+pub fn dispatch(ctx: &mut Ctx<'_>, req: Request) -> Outcome {
+    if let Err(error) = check(ctx, &req) {
+        return error.into();
+    }
     match req {
-        Request::Hello(r) => hello::apply(r, ctx),
+        Request::Hello(r) => hello::apply(r, ctx).into(),
         Request::Register(r) => register::apply(r, ctx),
-        Request::Reflect(r) => reflect::apply(r, ctx),
+        Request::Reflect(r) => reflect::apply(r, ctx).into(),
         Request::Transfer(r) => transfer::apply(r, ctx),
         Request::Broadcast(r) => broadcast::apply(r, ctx),
-        Request::GetAllUser(r) => getalluser::apply(r, ctx),
-        Request::Logout(r) => logout::apply(r, ctx),
+        Request::GetAllUser(r) => getalluser::apply(r, ctx).into(),
+        Request::Logout(r) => logout::apply(r, ctx).into(),
         Request::Admin(r) => admin::apply(r, ctx),
         Request::Kickout(r) => kickout::apply(r, ctx),
         Request::Bantalk(r) => bantalk::apply(r, ctx),
         Request::Unmute(r) => unmute::apply(r, ctx),
         Request::Shutdown(r) => shutdown::apply(r, ctx),
-        Request::Ping => ping::apply(ctx),
+        Request::Ping => ping::apply(ctx).into(),
+        Request::Passwd(r) => passwd::apply(r, ctx),
+        Request::History(r) => history::apply(r, ctx),
+        Request::Ban(r) => ban::apply(r, ctx),
+        Request::Unban(r) => unban::apply(r, ctx),
+        Request::Grant(r) => grant::apply(r, true, ctx),
+        Request::Revoke(r) => grant::apply(r, false, ctx),
+        Request::Audit(r) => audit::apply(r, ctx),
         Request::Room(r) => room::dispatch(r, ctx),
     }
 }
@@ -242,6 +334,65 @@ fn no_such_user(name: &str) -> CmdError {
         ErrorCode::NoSuchUser,
         format!("no user named {name:?} is online"),
     )
+}
+
+/// Most entries in one HISTORY_PAGE or AUDIT_PAGE; a larger `limit` is
+/// cut to this.
+pub const MAX_PAGE: u16 = 500;
+
+/// A page size from a request: 1 to [`MAX_PAGE`].
+fn page_limit(limit: u16) -> Result<u32, CmdError> {
+    if limit == 0 {
+        return Err(CmdError::new(
+            ErrorCode::InvalidArgument,
+            "limit must be at least 1",
+        ));
+    }
+    Ok(u32::from(limit.min(MAX_PAGE)))
+}
+
+/// The end of a mute or ban of `secs` seconds from `now` (0: for good).
+fn ends_after(secs: u32, now: Timestamp) -> MuteState {
+    match secs {
+        0 => MuteState::UntilLifted,
+        secs => MuteState::Until(Timestamp(now.0.saturating_add(u64::from(secs) * 1000))),
+    }
+}
+
+/// Disconnects an online user: it gets `notice` as its last frame, and
+/// everyone else a Left notice with `left_text`. Returns `false` if the
+/// user had already gone.
+fn disconnect(
+    state: &State,
+    victim: &Peer,
+    notice: chinwag_proto::server::Notice,
+    left_text: String,
+) -> bool {
+    // Releasing the name here, not in the victim's session, means the
+    // victim's next frame (already in flight) finds it is no longer
+    // registered, and that the leave notice carries the reason.
+    if !state.users.release(&victim.name, victim.conn) {
+        return false;
+    }
+    let actor = notice.actor.clone();
+    let ts = notice.ts;
+    victim
+        .outbox
+        .close_with(Some(crate::state::encode_event(&ServerFrame::Notice(
+            notice,
+        ))));
+    state.announce_presence(
+        &ServerFrame::Notice(chinwag_proto::server::Notice {
+            kind: chinwag_proto::NoticeKind::Left,
+            ts,
+            actor,
+            subject: victim.name.as_str().into(),
+            until: 0,
+            text: left_text.into(),
+        }),
+        Some(victim.conn),
+    );
+    true
 }
 
 #[cfg(test)]

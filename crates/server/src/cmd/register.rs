@@ -1,17 +1,48 @@
-//! REGISTER: claim a name for this connection.
+//! REGISTER: claim a name for this connection, as a guest or by logging in
+//! to an account (creating it if sign-up is open).
+//!
+//! Checked before any slow work: the name, the advertised address, bans,
+//! whether someone online has the name, the password throttles. Then, off
+//! the connection task: the account lookup and the argon2 hash. The
+//! session reads no further request until the answer is in.
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chinwag_proto::request::Register;
-use chinwag_proto::server::{Notice, NoticeKind, Registered};
+use chinwag_proto::server::{MuteState, Notice, NoticeKind, Registered};
 use chinwag_proto::{ErrorCode, ServerFrame, UserName};
 
-use super::{CmdError, Ctx, Reply};
+use super::bantalk::schedule_expiry;
+use super::{CmdError, Ctx, Outcome, format_remaining, later};
+use crate::accounts::{self, too_many_attempts};
+use crate::config::{Guests, Signup};
+use crate::inbox::Inbox;
 use crate::session::Phase;
 use crate::state::Peer;
+use crate::store::{BanRecord, Store, StoreError};
 
-pub fn apply(req: Register, ctx: &mut Ctx<'_>) -> Reply {
+/// How a REGISTER was admitted.
+enum Login {
+    Guest,
+    /// An existing account, with its role.
+    Account {
+        admin: bool,
+    },
+    /// A new account, just created.
+    Created,
+}
+
+pub fn apply(req: Register, ctx: &mut Ctx<'_>) -> Outcome {
+    match check(&req, ctx) {
+        Ok(name) => login(req, name, ctx),
+        Err(e) => e.into(),
+    }
+}
+
+/// Everything that needs neither the store nor a hash.
+fn check(req: &Register, ctx: &Ctx<'_>) -> Result<UserName, CmdError> {
     if let Some(me) = &ctx.conn.peer {
         return Err(CmdError::new(
             ErrorCode::AlreadyRegistered,
@@ -20,36 +51,161 @@ pub fn apply(req: Register, ctx: &mut Ctx<'_>) -> Reply {
     }
     let name = UserName::parse(&req.name)
         .map_err(|e| CmdError::new(ErrorCode::InvalidName, format!("invalid name: {e}")))?;
-    if !req.password.is_empty() {
-        return Err(CmdError::new(
-            ErrorCode::InvalidArgument,
-            "this server has no accounts: register without a password",
-        ));
+    advertised_addr(&req.ip, req.port)?;
+    let ip = ctx.conn.addr.ip();
+    if let Some(ban) = ctx.state.bans.keeps_out(&name.key(), ip, ctx.now.wall) {
+        return Err(banned(&ban, ctx));
     }
-    let advertised = advertised_addr(&req.ip, req.port)?;
+    if ctx.state.users.get(name.as_str()).is_some() {
+        return Err(name_taken(&name));
+    }
+    if !req.password.is_empty() {
+        ctx.conn
+            .throttle
+            .check(ctx.now.mono)
+            .and_then(|()| ctx.state.address_throttle.check(ip, ctx.now.mono))
+            .map_err(too_many_attempts)?;
+    }
+    Ok(name)
+}
 
-    let peer = Arc::new(Peer::new(
-        ctx.conn.id,
-        name.clone(),
-        Arc::clone(&ctx.conn.outbox),
-        ctx.conn.addr,
-        advertised,
-        ctx.now.wall,
-    ));
-    ctx.state.users.claim(Arc::clone(&peer)).map_err(|_| {
-        CmdError::new(
-            ErrorCode::NameTaken,
-            format!("the name {name} is taken by someone online"),
+fn login(req: Register, name: UserName, ctx: &mut Ctx<'_>) -> Outcome {
+    let store = Arc::clone(&ctx.state.store);
+    let config = &ctx.state.config;
+    let (signup, guests) = (config.signup, config.guests);
+    let password = req.password.to_string();
+    let key = name.key();
+    let spelling = name.clone();
+    let work = async move {
+        let account = store.account(key).await?;
+        admit(&*store, account, spelling, password, signup, guests).await
+    };
+    later(true, work, move |admitted, ctx| {
+        let with_password = !req.password.is_empty();
+        let login = match admitted {
+            Ok(Ok(login)) => login,
+            Ok(Err(refused)) => {
+                if with_password && refused.code == ErrorCode::BadPassword {
+                    ctx.conn.throttle.failed(ctx.now.mono);
+                    ctx.state
+                        .address_throttle
+                        .failed(ctx.conn.addr.ip(), ctx.now.mono);
+                    tracing::warn!(user = %name, "wrong account password");
+                }
+                return refused.into();
+            }
+            Err(error) => return CmdError::from(error).into(),
+        };
+        if with_password {
+            ctx.conn.throttle.succeeded();
+        }
+        finish(req, name, login, ctx)
+    })
+}
+
+/// Decides whether the name may be used, creating the account if asked.
+async fn admit(
+    store: &dyn Store,
+    account: Option<crate::store::Account>,
+    name: UserName,
+    password: String,
+    signup: Signup,
+    guests: Guests,
+) -> Result<Result<Login, CmdError>, StoreError> {
+    match (account, password.is_empty()) {
+        (Some(_), true) => Ok(Err(CmdError::new(
+            ErrorCode::AccountRequired,
+            format!("{name} is a registered account; log in with its password"),
+        ))),
+        (None, true) if guests == Guests::Deny => Ok(Err(CmdError::new(
+            ErrorCode::AccountRequired,
+            "this server admits accounts only: register with a password",
+        ))),
+        (None, true) => Ok(Ok(Login::Guest)),
+        (Some(account), false) => {
+            if accounts::verify(password, account.password_hash).await {
+                Ok(Ok(Login::Account {
+                    admin: account.admin,
+                }))
+            } else {
+                Ok(Err(CmdError::new(
+                    ErrorCode::BadPassword,
+                    format!("wrong password for {name}"),
+                )))
+            }
+        }
+        (None, false) => {
+            if signup == Signup::Closed {
+                return Ok(Err(CmdError::new(
+                    ErrorCode::SignupClosed,
+                    format!("{name} has no account and this server does not create accounts"),
+                )));
+            }
+            if let Err(refused) = accounts::check_new_password(&password) {
+                return Ok(Err(refused));
+            }
+            let hash = match accounts::hash(password).await {
+                Ok(hash) => hash,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            if store
+                .create_account(name.clone(), hash, chinwag_proto::Timestamp::now())
+                .await?
+            {
+                tracing::info!(user = %name, "account created");
+                Ok(Ok(Login::Created))
+            } else {
+                Ok(Err(CmdError::new(
+                    ErrorCode::NameTaken,
+                    format!("{name} was registered by someone else just now"),
+                )))
+            }
+        }
+    }
+}
+
+/// Claims the name and tells everyone.
+fn finish(req: Register, name: UserName, login: Login, ctx: &mut Ctx<'_>) -> Outcome {
+    let account = !matches!(login, Login::Guest);
+    let advertised = match advertised_addr(&req.ip, req.port) {
+        Ok(advertised) => advertised,
+        Err(e) => return e.into(),
+    };
+    let peer = Arc::new(
+        Peer::new(
+            ctx.conn.id,
+            name.clone(),
+            Arc::clone(&ctx.conn.outbox),
+            ctx.conn.addr,
+            advertised,
+            ctx.now.wall,
         )
-    })?;
+        .with_account(account),
+    );
+    if ctx.state.users.claim(Arc::clone(&peer)).is_err() {
+        return name_taken(&name).into();
+    }
+    // Role holders are administrators from login on.
+    peer.set_admin(matches!(login, Login::Account { admin: true }));
     // Claim first, then read the mute: see state::mutes for why this order.
     let muted = ctx.state.mutes.get(&name.key(), ctx.now.wall);
     peer.set_muted(muted);
+    if let MuteState::Until(end) = muted {
+        let left = Duration::from_millis(end.0.saturating_sub(ctx.now.wall.0));
+        schedule_expiry(Arc::clone(ctx.state), name.key(), muted, left);
+    }
 
     tracing::Span::current().record("user", name.as_str());
-    tracing::info!("registered");
+    tracing::info!(account, "registered");
     ctx.conn.phase = Phase::Registered;
     ctx.conn.peer = Some(Arc::clone(&peer));
+    if account {
+        // An account's rooms outlive its connections: reach it there again.
+        ctx.state.rooms.attach(&peer);
+        let key = name.key();
+        let delivered = ctx.state.delivered_mark(&key);
+        ctx.conn.inbox = Some(Inbox::new(key, Arc::clone(&peer.inbox), delivered));
+    }
     ctx.state.announce_presence(
         &ServerFrame::Notice(Notice {
             kind: NoticeKind::Joined,
@@ -67,6 +223,31 @@ pub fn apply(req: Register, ctx: &mut Ctx<'_>) -> Reply {
         muted,
         server_time: ctx.now.wall,
     }))
+    .into()
+}
+
+fn name_taken(name: &UserName) -> CmdError {
+    CmdError::new(
+        ErrorCode::NameTaken,
+        format!("the name {name} is taken by someone online"),
+    )
+}
+
+/// The error for a banned name or address: the reason and how long.
+pub fn banned(ban: &BanRecord, ctx: &Ctx<'_>) -> CmdError {
+    let how_long = match ban.until {
+        MuteState::Until(end) => format!("for another {}", format_remaining(end, ctx.now.wall)),
+        _ => "for good".to_owned(),
+    };
+    let reason = if ban.reason.is_empty() {
+        "no reason given"
+    } else {
+        &ban.reason
+    };
+    CmdError::new(
+        ErrorCode::Banned,
+        format!("{} is banned {how_long}: {reason}", ban.target),
+    )
 }
 
 /// The address a client advertises: empty, or an IP address and a port.

@@ -1,44 +1,143 @@
-//! TRANSFER: deliver a message to one online user.
+//! TRANSFER: store a direct message, then deliver it: live to an online
+//! recipient, or into the offline queue of an account that is offline.
+//!
+//! The message reaches the recipient only after it is stored, so what a
+//! user saw and what history says always agree, and the SENT the sender
+//! gets means the message is durable.
+
+use std::sync::Arc;
 
 use chinwag_proto::request::Transfer;
-use chinwag_proto::server::{DeliveryStatus, Message, MessageKind, Sent};
-use chinwag_proto::{ErrorCode, ServerFrame};
+use chinwag_proto::server::{DeliveryStatus, Message, MessageId, MessageKind, Sent, Timestamp};
+use chinwag_proto::{ByteString, ErrorCode, NameKey, ServerFrame, UserName};
 
-use super::{CmdError, Ctx, Reply, check_text, no_such_user};
-use crate::outbox::PushError;
-use crate::state::encode_event;
+use super::{CmdError, Ctx, Outcome, check_text, later, no_such_user};
+use crate::state::{Peer, encode_event};
+use crate::store::{NewMessage, StoreError};
 
-pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Reply {
-    check_text(&req.content, ctx)?;
-    let me = ctx.me()?;
-    let to = ctx
-        .state
-        .users
-        .get(&req.dst)
-        .ok_or_else(|| no_such_user(&req.dst))?;
-    let id = ctx.state.next_message_id();
+pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
+    if let Err(e) = check_text(&req.content, ctx) {
+        return e.into();
+    }
+    let me = match ctx.me() {
+        Ok(me) => Arc::clone(me),
+        Err(e) => return e.into(),
+    };
+    let ts = ctx.now.wall;
+    let store = Arc::clone(&ctx.state.store);
+    if let Some(to) = ctx.state.users.get(&req.dst) {
+        let append = store.append(NewMessage {
+            ts,
+            from: me.name.clone(),
+            to: Some(to.name.clone()),
+            text: req.content.to_string(),
+            queue_for: None,
+        });
+        return later(false, append, move |stored, ctx| match stored {
+            Ok(id) => deliver(ctx, &me, &to, id, ts, req.content),
+            Err(error) => not_stored(error),
+        });
+    }
+    // Not online: an account gets it later; anyone else does not exist.
+    let Some(key) = NameKey::fold(&req.dst) else {
+        return no_such_user(&req.dst).into();
+    };
+    let from = me.name.clone();
+    let text = req.content.to_string();
+    let work = async move {
+        let Some(account) = store.account(key).await? else {
+            return Ok(None);
+        };
+        let to = UserName::parse(&account.name)
+            .map_err(|e| StoreError::Failed(format!("stored account name: {e}")))?;
+        let id = store
+            .append(NewMessage {
+                ts,
+                from,
+                to: Some(to.clone()),
+                text,
+                queue_for: Some(key),
+            })
+            .await?;
+        Ok::<_, StoreError>(Some((id, to)))
+    };
+    later(false, work, move |stored, ctx| match stored {
+        Ok(Some((id, to))) => queued(ctx, &to, id, ts),
+        Ok(None) => no_such_user(&req.dst).into(),
+        Err(error) => not_stored(error),
+    })
+}
+
+/// Hands a stored message to the recipient's connection. If the recipient
+/// has gone (or fell too far behind) since the send, an account gets it
+/// in its offline queue instead.
+fn deliver(
+    ctx: &mut Ctx<'_>,
+    me: &Peer,
+    to: &Arc<Peer>,
+    id: MessageId,
+    ts: Timestamp,
+    text: ByteString,
+) -> Outcome {
+    // Whoever holds the name now: the recipient may have reconnected.
+    let current = ctx.state.users.get(to.name.as_str());
     let frame = encode_event(&ServerFrame::Message(Message {
         id,
-        ts: ctx.now.wall,
+        ts,
         kind: MessageKind::Direct,
         from: me.name.as_str().into(),
         to: to.name.as_str().into(),
-        text: req.content,
+        text,
     }));
-    match to.outbox.push(frame) {
-        Ok(()) => Ok(ServerFrame::Sent(Sent {
-            id,
-            ts: ctx.now.wall,
-            status: DeliveryStatus::Delivered,
-            recipients: 1,
-        })),
-        Err(PushError::Full) => Err(CmdError::new(
-            ErrorCode::Undeliverable,
-            format!("{} is not reading fast enough; not delivered", to.name),
-        )),
-        Err(PushError::Closed) => Err(CmdError::new(
-            ErrorCode::Undeliverable,
-            format!("{} is disconnecting; not delivered", to.name),
-        )),
+    if let Some(peer) = &current
+        && peer.outbox.push(frame).is_ok()
+    {
+        return sent(id, ts, DeliveryStatus::Delivered, 1);
     }
+    let account = current.as_ref().map_or(to.account, |peer| peer.account);
+    if !account {
+        return CmdError::new(
+            ErrorCode::Undeliverable,
+            format!(
+                "{} is disconnecting or not reading fast enough; not delivered",
+                to.name
+            ),
+        )
+        .into();
+    }
+    let name = to.name.clone();
+    let enqueue = ctx.state.store.enqueue(name.key(), id);
+    later(false, enqueue, move |written, ctx| match written {
+        Ok(()) => queued(ctx, &name, id, ts),
+        Err(error) => not_stored(error),
+    })
+}
+
+/// The answer for a message in an offline queue; wakes the recipient's
+/// session if it logged in meanwhile, so the message is not left waiting
+/// for the next login.
+fn queued(ctx: &mut Ctx<'_>, to: &UserName, id: MessageId, ts: Timestamp) -> Outcome {
+    if let Some(peer) = ctx.state.users.get(to.as_str()) {
+        peer.inbox.notify_one();
+    }
+    sent(id, ts, DeliveryStatus::Queued, 0)
+}
+
+fn sent(id: MessageId, ts: Timestamp, status: DeliveryStatus, recipients: u32) -> Outcome {
+    Ok(ServerFrame::Sent(Sent {
+        id,
+        ts,
+        status,
+        recipients,
+    }))
+    .into()
+}
+
+/// A send whose message could not be stored: nothing was delivered.
+pub fn not_stored(error: StoreError) -> Outcome {
+    CmdError::new(
+        ErrorCode::StorageFailure,
+        format!("the message could not be stored and was not sent: {error}"),
+    )
+    .into()
 }

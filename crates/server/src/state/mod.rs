@@ -3,6 +3,13 @@
 //! - [`users`]: who is online, and the handle to reach each of them.
 //! - [`mutes`]: who may not talk, kept by name so a mute outlives the
 //!   connection it was placed on.
+//! - [`bans`]: who may not log in.
+//! - the [`Store`]: everything that outlives the process. Mutes and bans
+//!   are written through to it and loaded from it at start-up.
+//!
+//! Lock order, where more than one is taken: a `users` shard, then a
+//! connection's outbox. Mutes, bans and the delivery marks are never held
+//! together with either.
 //! - [`rooms`]: named group conversations, their members and moderation.
 //!
 //! Lock order, where more than one is taken: a `users` shard, then a
@@ -10,24 +17,29 @@
 //! have their own order (see [`rooms`]); a room's lock is never taken
 //! while a `users` shard is held.
 
+pub mod bans;
 pub mod mutes;
 pub mod rooms;
 pub mod users;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use chinwag_proto::server::{MessageId, Timestamp};
 use chinwag_proto::wire::Encode;
-use chinwag_proto::{RequestId, ServerFrame};
+use chinwag_proto::{NameKey, RequestId, ServerFrame};
 
+use crate::accounts::AddressThrottle;
 use crate::admission::{Admission, AdmissionLimits};
 use crate::auth::AdminSecret;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
+use crate::store::{AuditAction, AuditRecord, Store, StoreError};
+pub use bans::Bans;
 pub use mutes::{Mute, Mutes};
 pub use rooms::{Room, Rooms};
 pub use users::{Peer, Users};
@@ -53,20 +65,28 @@ pub struct State {
     /// Connection limits, in total and per address.
     pub admission: Arc<Admission>,
     pub metrics: Metrics,
+    pub bans: Bans,
+    pub store: Arc<dyn Store>,
+    /// Wrong passwords per client address.
+    pub address_throttle: AddressThrottle,
+    /// For each account, the newest offline message already handed to its
+    /// socket. The store learns it a moment later (its write is queued);
+    /// this keeps a quick re-login from being handed it again meanwhile.
+    delivered: Mutex<HashMap<NameKey, MessageId>>,
     next_conn: AtomicU64,
-    next_message: AtomicU64,
 }
 
 impl State {
-    pub fn new(config: Config, admin: AdminSecret) -> Arc<State> {
-        // Message ids start from the clock (in microseconds) so that they
-        // keep growing across restarts.
-        let first_id = Timestamp::now().0.saturating_mul(1000);
+    pub fn new(config: Config, admin: AdminSecret, store: Arc<dyn Store>) -> Arc<State> {
         Arc::new(State {
             users: Users::default(),
             mutes: Mutes::default(),
-            rooms: Rooms::new(config.max_rooms, config.max_rooms_per_user),
+            bans: Bans::default(),
+            rooms: Rooms::new(config.max_rooms, config.max_rooms_per_user)
+                .with_store(Arc::clone(&store)),
             shutdown: Shutdown::new(config.shutdown_grace),
+            address_throttle: AddressThrottle::default(),
+            delivered: Mutex::new(HashMap::new()),
             admin,
             admission: Admission::new(AdmissionLimits {
                 max_total: config.max_connections,
@@ -75,17 +95,90 @@ impl State {
             }),
             metrics: Metrics::default(),
             config,
+            store,
             next_conn: AtomicU64::new(1),
-            next_message: AtomicU64::new(first_id),
         })
+    }
+
+    /// Loads what must be in memory before the first connection: mutes and
+    /// bans.
+    pub async fn load(&self) -> Result<(), StoreError> {
+        let now = Timestamp::now();
+        for mute in self.store.mutes().await? {
+            if mute.until.at(now) != chinwag_proto::server::MuteState::NotMuted {
+                self.mutes.set(
+                    mute.name,
+                    Mute {
+                        until: mute.until,
+                        by: mute.by,
+                        reason: mute.reason,
+                    },
+                );
+            }
+        }
+        for ban in self.store.bans().await? {
+            self.bans.set(ban);
+        }
+        self.rooms.restore(self.store.rooms().await?);
+        Ok(())
     }
 
     pub fn next_conn_id(&self) -> ConnId {
         ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
     }
 
-    pub fn next_message_id(&self) -> MessageId {
-        MessageId(self.next_message.fetch_add(1, Ordering::Relaxed))
+    /// The newest offline message already handed to `user`'s socket.
+    pub fn delivered_mark(&self, user: &NameKey) -> MessageId {
+        let marks = self.delivered.lock().unwrap_or_else(|p| p.into_inner());
+        marks.get(user).copied().unwrap_or_default()
+    }
+
+    /// Records that `user`'s offline messages up to `id` reached its
+    /// socket, and has the store drop them from the queue.
+    pub fn mark_delivered(self: &Arc<Self>, user: NameKey, id: MessageId) {
+        self.delivered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user, id);
+        let state = Arc::clone(self);
+        let write = self.store.delivered(user, id);
+        tokio::spawn(async move {
+            match write.await {
+                Ok(()) => {
+                    // The store knows now; forget the mark unless a newer
+                    // one replaced it.
+                    let mut marks = state.delivered.lock().unwrap_or_else(|p| p.into_inner());
+                    if marks.get(&user) == Some(&id) {
+                        marks.remove(&user);
+                    }
+                }
+                // The mark stays, so this process does not deliver them
+                // twice; after a restart they are delivered again (see
+                // docs/storage.md).
+                Err(error) => {
+                    tracing::error!(%error, "cannot drop delivered messages from the queue")
+                }
+            }
+        });
+    }
+
+    /// An audit record of an action taken now.
+    pub fn audit(
+        &self,
+        actor: &str,
+        action: AuditAction,
+        target: &str,
+        until: u64,
+        reason: &str,
+    ) -> AuditRecord {
+        AuditRecord {
+            ts: Timestamp::now(),
+            actor: actor.to_owned(),
+            action,
+            target: target.to_owned(),
+            until,
+            reason: reason.to_owned(),
+        }
     }
 
     pub fn connection_count(&self) -> usize {
@@ -115,6 +208,17 @@ impl State {
         if !self.shutdown.begin(reason) {
             return false;
         }
+        // Submitted before the store closes (the server closes it only once
+        // every connection is done); a failure is logged, and the shutdown
+        // goes ahead regardless.
+        let record = self
+            .store
+            .record(self.audit(actor, AuditAction::Shutdown, "", 0, reason));
+        tokio::spawn(async move {
+            if let Err(error) = record.await {
+                tracing::error!(%error, "cannot record the shutdown in the audit log");
+            }
+        });
         let notice = ServerFrame::Notice(chinwag_proto::server::Notice {
             kind: chinwag_proto::NoticeKind::Shutdown,
             ts: Timestamp::now(),

@@ -17,6 +17,13 @@
 //! Lock order: a room's lock, then a registry shard (when an empty room is
 //! deleted), then a shard of the per-user index. Nobody takes a room's lock
 //! while holding a registry or index shard.
+//!
+//! Persistence: a room's settings, its accounts' memberships and its mutes
+//! are written through to the [`Store`] while the room's lock is held (the
+//! submission is synchronous, so writes reach the store in the order the
+//! changes happened). A guest's membership ends with its connection and is
+//! never written; an account's lasts until it leaves, across disconnects
+//! (its member entry is then offline) and restarts.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -30,6 +37,7 @@ use dashmap::DashMap;
 use super::ConnId;
 use super::users::Peer;
 use crate::outbox::PushError;
+use crate::store::{MemberRecord, RoomMeta, RoomRecord, RoomWrite, Store};
 
 /// Longest topic, in bytes.
 pub const MAX_TOPIC: usize = 256;
@@ -51,6 +59,19 @@ pub struct Member {
     since: u64,
     /// The member's connection while online.
     pub peer: Option<Arc<Peer>>,
+    /// An account's membership (kept while offline, and stored); else a
+    /// guest's (ends with its connection).
+    pub account: bool,
+}
+
+impl Member {
+    fn record(&self) -> MemberRecord {
+        MemberRecord {
+            name: self.name.as_str().to_owned(),
+            role: self.role,
+            since: self.since,
+        }
+    }
 }
 
 /// What a room holds besides its name; read and written under its lock.
@@ -89,10 +110,21 @@ impl RoomState {
         self.members.get(user).map_or(RoomRole::None, |m| m.role)
     }
 
-    /// Changes a member's role (nothing if `user` is not a member).
-    pub fn set_role(&mut self, user: &NameKey, role: RoomRole) {
-        if let Some(member) = self.members.get_mut(user) {
-            member.role = role;
+    /// Changes a member's role (nothing if `user` is not a member);
+    /// returns what to store, for an account.
+    pub fn set_role(&mut self, user: &NameKey, role: RoomRole) -> Option<MemberRecord> {
+        let member = self.members.get_mut(user)?;
+        member.role = role;
+        member.account.then(|| member.record())
+    }
+
+    /// The settings to store.
+    pub fn meta(&self, name: &RoomName) -> RoomMeta {
+        RoomMeta {
+            name: name.as_str().to_owned(),
+            topic: self.topic.clone(),
+            mode: self.mode.bits(),
+            password: self.password.clone(),
         }
     }
 
@@ -197,6 +229,7 @@ impl RoomState {
                 role,
                 since,
                 peer: Some(Arc::clone(peer)),
+                account: peer.account,
             },
         );
         self.recipients = None;
@@ -322,6 +355,8 @@ pub struct Departure {
 /// Every room on the server.
 pub struct Rooms {
     registry: DashMap<RoomKey, Arc<Room>>,
+    /// Where rooms are written through; none in unit tests.
+    store: Option<Arc<dyn Store>>,
     /// The rooms each user is in: to leave them all on disconnect and to
     /// count them against the per-user limit.
     joined: DashMap<NameKey, HashSet<RoomKey>>,
@@ -333,10 +368,112 @@ impl Rooms {
     pub fn new(max_rooms: usize, max_per_user: usize) -> Rooms {
         Rooms {
             registry: DashMap::new(),
+            store: None,
             joined: DashMap::new(),
             max_rooms,
             max_per_user,
         }
+    }
+
+    /// Writes rooms through to `store`.
+    pub fn with_store(mut self, store: Arc<dyn Store>) -> Rooms {
+        self.store = Some(store);
+        self
+    }
+
+    /// Writes a change through to the store. Called under the room's lock:
+    /// the write is submitted at once (so in order); its result is only
+    /// logged, since the change has been made in memory already.
+    pub fn save(&self, write: RoomWrite) {
+        let Some(store) = &self.store else { return };
+        let done = store.write_room(write);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = done.await {
+                    tracing::error!(%error, "cannot store a room change");
+                }
+            });
+        }
+    }
+
+    /// Rebuilds the stored rooms at start-up, every member offline. A room
+    /// with no members left (only guests were in it) is deleted.
+    pub fn restore(&self, records: Vec<RoomRecord>) {
+        for record in records {
+            let Ok(name) = RoomName::parse(&record.meta.name) else {
+                tracing::warn!(room = %record.meta.name, "skipping a stored room with a bad name");
+                continue;
+            };
+            if record.members.is_empty() {
+                self.save(RoomWrite::Delete(name.key()));
+                continue;
+            }
+            let mut state = RoomState {
+                topic: record.meta.topic,
+                mode: RoomMode::from_bits(record.meta.mode).unwrap_or_default(),
+                password: record.meta.password,
+                ..RoomState::default()
+            };
+            for m in record.members {
+                let Ok(user) = UserName::parse(&m.name) else {
+                    continue;
+                };
+                state.next_since = state.next_since.max(m.since + 1);
+                self.joined
+                    .entry(user.key())
+                    .or_default()
+                    .insert(name.key());
+                state.members.insert(
+                    user.key(),
+                    Member {
+                        name: user,
+                        role: m.role,
+                        since: m.since,
+                        peer: None,
+                        account: true,
+                    },
+                );
+            }
+            state.mutes.extend(record.mutes);
+            self.registry.insert(
+                name.key(),
+                Arc::new(Room {
+                    name,
+                    state: RwLock::new(state),
+                }),
+            );
+        }
+    }
+
+    /// An account logged in: its memberships reach this connection now.
+    pub fn attach(&self, peer: &Arc<Peer>) {
+        let user = peer.name.key();
+        for room in self.rooms_of(&user) {
+            let mut state = room.write();
+            if let Some(member) = state.members.get_mut(&user)
+                && member.account
+            {
+                member.peer = Some(Arc::clone(peer));
+                state.recipients = None;
+            }
+        }
+    }
+
+    /// `conn` ended: an account member in `room` goes offline (and stays a
+    /// member); returns `false` then. Anyone else is not touched here.
+    pub fn detach(&self, room: &Room, user: &NameKey, conn: ConnId) -> bool {
+        let mut state = room.write();
+        let Some(member) = state.members.get_mut(user) else {
+            return false;
+        };
+        if !member.account {
+            return false;
+        }
+        if member.peer.as_ref().is_some_and(|p| p.conn == conn) {
+            member.peer = None;
+            state.recipients = None;
+        }
+        true
     }
 
     /// The room called `name` (any case), if it exists.
@@ -430,6 +567,7 @@ impl Rooms {
                     (!password.is_empty()).then(|| password.to_owned()),
                 );
                 state.add(peer, RoomRole::Owner);
+                self.save(RoomWrite::Meta(state.meta(&room.name)));
                 Joined::Created
             } else {
                 let invited = state.is_invited(&user);
@@ -443,6 +581,11 @@ impl Rooms {
                 state.add(peer, RoomRole::Member);
                 Joined::Joined
             };
+            if let Some(member) = state.members.get(&user)
+                && member.account
+            {
+                self.save(RoomWrite::Member(key, member.record()));
+            }
             self.joined.entry(user).or_default().insert(key);
             drop(state);
             return Ok((room, outcome));
@@ -496,6 +639,16 @@ impl Rooms {
         self.joined.remove_if(user, |_, keys| keys.is_empty());
         if state.is_empty() {
             self.delete(room, &mut state);
+            self.save(RoomWrite::Delete(room.name.key()));
+        } else {
+            if member.account {
+                self.save(RoomWrite::RemoveMember(room.name.key(), *user));
+            }
+            if let Some(heir) = &new_owner
+                && let Some(record) = state.set_role(&heir.key(), RoomRole::Owner)
+            {
+                self.save(RoomWrite::Member(room.name.key(), record));
+            }
         }
         let remaining = state.recipients();
         Some(Departure {

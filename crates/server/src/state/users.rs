@@ -15,6 +15,7 @@ use chinwag_proto::server::{MuteState, Role, Timestamp, UserInfo};
 use chinwag_proto::{NameKey, UserName};
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
+use tokio::sync::Notify;
 
 use super::ConnId;
 use crate::outbox::{Outbox, PushError};
@@ -30,6 +31,11 @@ pub struct Peer {
     /// The address the client advertised in REGISTER (`ip:port`), or "".
     pub advertised: String,
     pub connected_at: Timestamp,
+    /// Logged in to an account (with its password), not as a guest.
+    pub account: bool,
+    /// Woken when a message was queued for this account while it is
+    /// online, so its session fetches it.
+    pub inbox: Arc<Notify>,
     admin: AtomicBool,
     /// A `MuteState` in its wire form, so the hot path reads it without a
     /// lock.
@@ -52,9 +58,17 @@ impl Peer {
             addr,
             advertised,
             connected_at,
+            account: false,
+            inbox: Arc::new(Notify::new()),
             admin: AtomicBool::new(false),
             muted: AtomicU64::new(0),
         }
+    }
+
+    /// Marks the peer as logged in to an account.
+    pub fn with_account(mut self, account: bool) -> Peer {
+        self.account = account;
+        self
     }
 
     pub fn is_admin(&self) -> bool {
@@ -164,6 +178,15 @@ impl Users {
             }
         }
         delivered
+    }
+
+    /// Everyone online for whom `pick` is true.
+    pub fn find(&self, pick: impl Fn(&Peer) -> bool) -> Vec<Arc<Peer>> {
+        self.online
+            .iter()
+            .filter(|peer| pick(peer))
+            .map(|peer| Arc::clone(&peer))
+            .collect()
     }
 
     /// Everyone online, sorted by name.

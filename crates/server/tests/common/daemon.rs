@@ -19,6 +19,8 @@ pub struct Daemon {
     pub metrics_addr: Option<SocketAddr>,
     /// The generated admin password, if one was logged.
     pub password: Option<String>,
+    /// Its data directory, when the test did not give one.
+    _data: Option<tempfile::TempDir>,
 }
 
 /// The socket address after `addr=` in a log line.
@@ -29,12 +31,24 @@ fn addr_in(line: &str) -> SocketAddr {
 }
 
 impl Daemon {
+    /// A daemon with a fresh temporary data directory.
     pub fn start(extra: &[&str]) -> Daemon {
+        let data = tempfile::tempdir().unwrap();
+        let mut daemon = Daemon::start_in(data.path(), extra);
+        daemon._data = Some(data);
+        daemon
+    }
+
+    /// A daemon on the data directory `data`.
+    pub fn start_in(data: &std::path::Path, extra: &[&str]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_chinwagd"))
             .args(["--listen", "127.0.0.1:0"])
+            .arg("--data")
+            .arg(data)
             .args(extra)
             .env_remove("CHINWAG_ADMIN_PASSWORD")
             .env_remove("CHINWAG_CONFIG")
+            .env_remove("CHINWAG_DATA")
             .env("CHINWAG_LOG", "info")
             .stderr(Stdio::piped())
             .spawn()
@@ -71,6 +85,7 @@ impl Daemon {
             tls_addr,
             metrics_addr,
             password,
+            _data: None,
         }
     }
 

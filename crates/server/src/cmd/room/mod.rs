@@ -25,7 +25,7 @@ use chinwag_proto::room::RoomNotice;
 use chinwag_proto::server::Timestamp;
 use chinwag_proto::{ErrorCode, NameKey, NoticeKind, RoomName, RoomRequest, RoomRole, ServerFrame};
 
-use super::{CmdError, Ctx, Need, Reply};
+use super::{CmdError, Ctx, Need, Outcome};
 use crate::state::rooms::{RoomState, deliver};
 use crate::state::{ConnId, Peer, Room, State, encode_event};
 
@@ -47,20 +47,20 @@ pub fn need(req: &RoomRequest) -> Need {
     }
 }
 
-pub fn dispatch(req: RoomRequest, ctx: &mut Ctx<'_>) -> Reply {
+pub fn dispatch(req: RoomRequest, ctx: &mut Ctx<'_>) -> Outcome {
     match req {
-        RoomRequest::Join(r) => join::apply(r, ctx),
-        RoomRequest::Part(r) => part::apply(r, ctx),
+        RoomRequest::Join(r) => join::apply(r, ctx).into(),
+        RoomRequest::Part(r) => part::apply(r, ctx).into(),
         RoomRequest::Send(r) => send::apply(r, ctx),
-        RoomRequest::List { .. } => list::apply(ctx),
-        RoomRequest::Members(r) => members::apply(r, ctx),
-        RoomRequest::Topic(r) => topic::apply(r, ctx),
-        RoomRequest::Op(r) => op::apply(r, ctx),
-        RoomRequest::Kick(r) => kick::apply(r, ctx),
-        RoomRequest::Mute(r) => mute::apply(r, ctx),
-        RoomRequest::Mode(r) => mode::apply(r, ctx),
-        RoomRequest::Invite(r) => invite::apply(r, ctx),
-        RoomRequest::Unmute(r) => unmute::apply(r, ctx),
+        RoomRequest::List { .. } => list::apply(ctx).into(),
+        RoomRequest::Members(r) => members::apply(r, ctx).into(),
+        RoomRequest::Topic(r) => topic::apply(r, ctx).into(),
+        RoomRequest::Op(r) => op::apply(r, ctx).into(),
+        RoomRequest::Kick(r) => kick::apply(r, ctx).into(),
+        RoomRequest::Mute(r) => mute::apply(r, ctx).into(),
+        RoomRequest::Mode(r) => mode::apply(r, ctx).into(),
+        RoomRequest::Invite(r) => invite::apply(r, ctx).into(),
+        RoomRequest::Unmute(r) => unmute::apply(r, ctx).into(),
     }
 }
 
@@ -236,12 +236,16 @@ fn announce_departure(
     }
 }
 
-/// A connection ended: a guest's memberships end with it. Not announced
-/// during a shutdown (everyone got NOTICE Shutdown).
+/// A connection ended: a guest's memberships end with it (not announced
+/// during a shutdown: everyone got NOTICE Shutdown); an account's go
+/// offline and stay.
 pub fn disconnected(state: &State, peer: &Peer, why: &str) {
     let user = peer.name.key();
     let now = Timestamp::now();
     for room in state.rooms.rooms_of(&user) {
+        if state.rooms.detach(&room, &user, peer.conn) {
+            continue;
+        }
         let Some(departure) = state.rooms.leave(&room, &user, Some(peer.conn)) else {
             continue;
         };

@@ -7,6 +7,7 @@ use chinwag_proto::{ErrorCode, NoticeKind, RoomRole, ServerFrame};
 use super::{acting_rank, check_room_text, find, notice, tell_members};
 use crate::cmd::{CmdError, Ctx, Reply};
 use crate::state::rooms::MAX_PASSWORD;
+use crate::store::RoomWrite;
 
 pub fn apply(req: SetRoomMode, ctx: &mut Ctx<'_>) -> Reply {
     let me = ctx.me()?;
@@ -29,6 +30,9 @@ pub fn apply(req: SetRoomMode, ctx: &mut Ctx<'_>) -> Reply {
         }
         let password = (!req.password.is_empty()).then(|| req.password.to_string());
         state.set_mode(req.mode, password);
+        ctx.state
+            .rooms
+            .save(RoomWrite::Meta(state.meta(&room.name)));
     }
     let frame = notice(
         NoticeKind::RoomMode,

@@ -7,6 +7,7 @@ use chinwag_proto::{NoticeKind, RoomRole, ServerFrame};
 
 use super::{acting_rank, find, notice, target_member, tell_user};
 use crate::cmd::{Ctx, Reply, check_reason, format_remaining};
+use crate::store::RoomWrite;
 
 pub fn apply(req: RoomMute, ctx: &mut Ctx<'_>) -> Reply {
     let me = ctx.me()?;
@@ -23,6 +24,9 @@ pub fn apply(req: RoomMute, ctx: &mut Ctx<'_>) -> Reply {
         let rank = acting_rank(&state, me, &room, RoomRole::Operator)?;
         let (key, name) = target_member(&state, &room, rank, &req.user)?;
         state.mute(key, until, ctx.now.wall);
+        ctx.state
+            .rooms
+            .save(RoomWrite::Mute(room.name.key(), key, until));
         name
     };
     tell_user(

@@ -5,6 +5,7 @@ use chinwag_proto::{ErrorCode, NameKey, NoticeKind, RoomRole, ServerFrame};
 
 use super::{acting_rank, find, notice, tell_members};
 use crate::cmd::{CmdError, Ctx, Reply};
+use crate::store::RoomWrite;
 
 pub fn apply(req: RoomOp, ctx: &mut Ctx<'_>) -> Reply {
     let me = ctx.me()?;
@@ -31,7 +32,11 @@ pub fn apply(req: RoomOp, ctx: &mut Ctx<'_>) -> Reply {
                 format!("{name} owns {}; the owner's role cannot change", room.name),
             ));
         }
-        state.set_role(&key, role);
+        if let Some(record) = state.set_role(&key, role) {
+            ctx.state
+                .rooms
+                .save(RoomWrite::Member(room.name.key(), record));
+        }
         name
     };
     let frame = notice(

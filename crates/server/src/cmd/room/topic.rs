@@ -6,6 +6,7 @@ use chinwag_proto::{NoticeKind, RoomRole, ServerFrame};
 use super::{acting_rank, check_room_text, find, notice, tell_members};
 use crate::cmd::{Ctx, Reply};
 use crate::state::rooms::MAX_TOPIC;
+use crate::store::RoomWrite;
 
 pub fn apply(req: Topic, ctx: &mut Ctx<'_>) -> Reply {
     let me = std::sync::Arc::clone(ctx.me()?);
@@ -15,6 +16,9 @@ pub fn apply(req: Topic, ctx: &mut Ctx<'_>) -> Reply {
         let mut state = room.write();
         acting_rank(&state, &me, &room, RoomRole::Operator)?;
         state.topic = req.topic.to_string();
+        ctx.state
+            .rooms
+            .save(RoomWrite::Meta(state.meta(&room.name)));
     }
     let frame = notice(
         NoticeKind::RoomTopic,

@@ -5,6 +5,7 @@ use chinwag_proto::{ErrorCode, NameKey, NoticeKind, RoomRole, ServerFrame};
 
 use super::{acting_rank, find, notice, tell_user};
 use crate::cmd::{CmdError, Ctx, Reply};
+use crate::store::RoomWrite;
 
 pub fn apply(req: RoomUnmute, ctx: &mut Ctx<'_>) -> Reply {
     let me = ctx.me()?;
@@ -13,10 +14,17 @@ pub fn apply(req: RoomUnmute, ctx: &mut Ctx<'_>) -> Reply {
         let mut state = room.write();
         acting_rank(&state, me, &room, RoomRole::Operator)?;
         match NameKey::fold(&req.user) {
-            Some(key) => (
-                state.unmute(&key, ctx.now.wall),
-                state.member(&key).map(|m| m.name.clone()),
-            ),
+            Some(key) => {
+                let lifted = state.unmute(&key, ctx.now.wall);
+                if lifted {
+                    ctx.state.rooms.save(RoomWrite::Mute(
+                        room.name.key(),
+                        key,
+                        chinwag_proto::server::MuteState::NotMuted,
+                    ));
+                }
+                (lifted, state.member(&key).map(|m| m.name.clone()))
+            }
             None => (false, None),
         }
     };

@@ -1,0 +1,355 @@
+//! The full-screen UI end to end: the real `chinwag` binary in tmux panes
+//! (so it has a real terminal) against a real `chinwagd`. Keys are typed
+//! with `send-keys`, the screen is read with `capture-pane`, and every
+//! wait polls the screen with a deadline.
+//!
+//! The tmux server is a private one (`tmux -L <unique name>`), killed when
+//! the test ends; `chinwagd` is found next to `chinwag` in the target
+//! directory (see `tour.rs`). `./scripts/test` installs tmux if missing.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long to wait for something that should happen at once. Only a guard
+/// against hanging forever, never a performance assertion.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// How often the screen is read while waiting.
+const POLL: Duration = Duration::from_millis(50);
+
+const ADMIN_PASSWORD: &str = "tmux-test-admin";
+
+/// Environment variables that would change what a child does.
+const CHINWAG_ENV: &[&str] = &[
+    "CHINWAG_SERVER",
+    "CHINWAG_NAME",
+    "CHINWAG_PASSWORD",
+    "CHINWAG_ADMIN_PASSWORD",
+    "CHINWAG_CONFIG",
+    "CHINWAG_LISTEN",
+    "CHINWAG_LOG",
+];
+
+fn chinwag_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_chinwag"))
+}
+
+fn chinwagd_bin() -> PathBuf {
+    let path = chinwag_bin().with_file_name(format!("chinwagd{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "the server binary is missing: {} does not exist; build it with \
+         `cargo build -p chinwag-server --bin chinwagd` or run `cargo test --workspace`",
+        path.display()
+    );
+    path
+}
+
+/// A `chinwagd` this test started, killed (by its own handle) on drop.
+struct Daemon {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Daemon {
+    /// Starts `chinwagd --listen LISTEN --data DATA` and waits for its
+    /// address.
+    fn start(listen: &str, data: &std::path::Path) -> Daemon {
+        let mut command = Command::new(chinwagd_bin());
+        for var in CHINWAG_ENV {
+            command.env_remove(var);
+        }
+        command
+            .args(["--listen", listen, "--admin-password", ADMIN_PASSWORD])
+            .arg("--data")
+            .arg(data)
+            .env("CHINWAG_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("cannot start chinwagd");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + PATIENCE;
+        let addr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = lines
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("chinwagd did not say where it listens: {e}"));
+            if line.contains("chinwagd listening") {
+                let addr = line.split("addr=").nth(1).expect("addr= in the log line");
+                break addr.trim().parse().expect("a socket address after addr=");
+            }
+        };
+        // Keep draining its log so it never blocks on a full pipe.
+        std::thread::spawn(move || while lines.recv().is_ok() {});
+        Daemon { child, addr }
+    }
+
+    /// Kills the server abruptly, as a crash would.
+    fn crash(mut self) -> SocketAddr {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.addr
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A private tmux server; each user is one session (one pane) in it.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new() -> Tmux {
+        let found = Command::new("tmux").arg("-V").output();
+        assert!(
+            found.as_ref().is_ok_and(|o| o.status.success()),
+            "this test needs tmux (`./scripts/test` installs it; or apt-get install tmux): {found:?}"
+        );
+        let socket = format!("chinwag-tui-test-{}", std::process::id());
+        Tmux { socket }
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new("tmux");
+        for var in CHINWAG_ENV {
+            command.env_remove(var);
+        }
+        command.env("LC_ALL", "C.UTF-8").env_remove("TMUX").args([
+            "-u",
+            "-L",
+            &self.socket,
+            "-f",
+            "/dev/null",
+        ]);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let output = self.command().args(args).output().expect("cannot run tmux");
+        assert!(
+            output.status.success(),
+            "tmux {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// Opens a 100x30 terminal running `chinwag --name NAME` (the UI).
+    fn open(&self, name: &str, server: SocketAddr) {
+        let bin = chinwag_bin();
+        let server = server.to_string();
+        self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "100",
+            "-y",
+            "30",
+            "--",
+            bin.to_str().unwrap(),
+            "--server",
+            &server,
+            "--name",
+            name,
+            // The pane stays after the program exits, so its exit status
+            // and the terminal it left behind can be inspected.
+            ";",
+            "set-option",
+            "-w",
+            "-t",
+            name,
+            "remain-on-exit",
+            "on",
+        ]);
+    }
+
+    fn screen(&self, name: &str) -> String {
+        let out = self.run(&["capture-pane", "-p", "-t", name]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A tmux format about the pane, like `#{pane_dead}`.
+    fn pane(&self, name: &str, format: &str) -> String {
+        let out = self.run(&["display-message", "-p", "-t", name, format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Types `text` literally, then Enter.
+    fn type_line(&self, name: &str, text: &str) {
+        self.run(&["send-keys", "-t", name, "-l", text]);
+        self.run(&["send-keys", "-t", name, "Enter"]);
+    }
+
+    /// Presses keys named the tmux way (`C-n`, `M-1`, `PageUp`).
+    fn press(&self, name: &str, key: &str) {
+        self.run(&["send-keys", "-t", name, key]);
+    }
+
+    /// Polls `name`'s screen until `wanted` holds; returns that screen.
+    fn wait_for(&self, name: &str, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let screen = self.screen(name);
+            if wanted(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: no {what} within {PATIENCE:?}; the screen:\n{screen}"
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    fn wait_text(&self, name: &str, text: &str) -> String {
+        self.wait_for(name, &format!("{text:?}"), |s| s.contains(text))
+    }
+
+    /// Waits for the program in `name` to exit; returns its exit status.
+    fn wait_exit(&self, name: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            // The status can lag a moment behind the pane's death.
+            let status = self.pane(
+                name,
+                "#{?pane_dead,#{pane_dead_status}#{?pane_dead_signal,signal #{pane_dead_signal},},}",
+            );
+            if !status.is_empty() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not exit within {PATIENCE:?}; the screen:\n{}",
+                self.screen(name)
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").output();
+    }
+}
+
+/// The conversation list's row for `title` (the left pane, 20 columns).
+fn conversation_row(screen: &str, title: &str) -> Option<String> {
+    screen
+        .lines()
+        .map(|line| line.chars().take(20).collect::<String>())
+        .find(|row| row.trim_matches('│').split_whitespace().nth(1) == Some(title))
+}
+
+#[test]
+fn two_people_chat_moderate_survive_a_restart_and_quit_cleanly() {
+    let tmux = Tmux::new();
+    let data = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start("127.0.0.1:0", data.path());
+    let addr = daemon.addr;
+    tmux.open("alice", addr);
+    tmux.wait_text("alice", &format!("connected to {addr} as alice"));
+    tmux.open("bob", addr);
+    tmux.wait_text("bob", &format!("connected to {addr} as bob"));
+    tmux.wait_text("alice", "bob joined");
+    let screen = tmux.wait_text("alice", "online 2");
+    assert!(
+        screen.contains(&format!(" {addr} | alice | online")),
+        "{screen}"
+    );
+
+    // A broadcast, in Chinese too.
+    tmux.type_line("alice", "hello bob 你好，世界");
+    tmux.wait_text("bob", "alice: hello bob 你好，世界");
+
+    // A direct message shows as unread until alice opens it.
+    tmux.type_line("bob", "/msg alice psst, over here");
+    tmux.wait_text("bob", "alice (direct)");
+    let screen = tmux.wait_for("alice", "an unread count for bob", |s| {
+        conversation_row(s, "bob").is_some_and(|row| row.trim_end_matches('│').ends_with(" 1"))
+    });
+    assert!(screen.contains("| 1 unread"), "{screen}");
+    tmux.press("alice", "C-n");
+    let screen = tmux.wait_text("alice", "bob (direct)");
+    assert!(screen.contains("bob: psst, over here"), "{screen}");
+    assert!(
+        conversation_row(&screen, "bob").is_some_and(|row| !row.contains(" 1")),
+        "opening it clears the count:\n{screen}"
+    );
+    tmux.type_line("alice", "hi bob");
+    tmux.wait_text("bob", "alice: hi bob");
+    // Alt-1 goes back to everyone.
+    tmux.press("alice", "M-1");
+    tmux.wait_text("alice", "┌ everyone ");
+
+    // alice becomes administrator, mutes bob, then kicks him.
+    tmux.type_line("alice", &format!("/admin {ADMIN_PASSWORD}"));
+    tmux.wait_text("alice", "you are now an administrator");
+    tmux.type_line("alice", "/mute bob 5m calm down");
+    tmux.wait_text("alice", "muted bob for 5m");
+    tmux.wait_text("alice", " bob muted");
+    tmux.wait_text("bob", "you are muted by alice for 5m (calm down)");
+    tmux.type_line("bob", "can I talk?");
+    tmux.wait_text("bob", "! you are muted for another");
+    tmux.type_line("alice", "/kick bob bye now");
+    tmux.wait_text("bob", "you were kicked by alice: bye now");
+    tmux.wait_text("bob", "not reconnecting");
+    tmux.wait_text("alice", "bob left (kicked by alice: bye now)");
+
+    // The server crashes and comes back on the same address: alice's UI
+    // reconnects by itself and registers again.
+    let addr = daemon.crash();
+    tmux.wait_text("alice", "connection lost");
+    tmux.wait_text("alice", "offline");
+    let daemon = Daemon::start(&addr.to_string(), data.path());
+    tmux.wait_text("alice", &format!("reconnected to {addr} as alice"));
+    let screen = tmux.wait_text("alice", "online 1");
+    assert!(screen.contains(" | alice | online"), "{screen}");
+    tmux.type_line("alice", "anyone back?");
+    tmux.wait_text("alice", "alice: anyone back?");
+    // Kicked bob stayed out.
+    let screen = tmux.screen("bob");
+    assert!(!screen.contains("reconnected"), "{screen}");
+    assert!(screen.contains("disconnected: kicked by alice"), "{screen}");
+
+    // Quitting leaves the terminal as it was: main screen, no mouse
+    // reporting, nothing of the UI left; kicked bob exits 4. (tmux reports
+    // no cursor for any dead pane, so the cursor cannot be checked here.)
+    tmux.type_line("alice", "/quit");
+    assert_eq!(tmux.wait_exit("alice"), "0");
+    assert_eq!(
+        tmux.pane("alice", "#{?alternate_on,alternate,main}"),
+        "main"
+    );
+    assert_eq!(
+        tmux.pane("alice", "#{?mouse_any_flag,mouse,no mouse}"),
+        "no mouse"
+    );
+    assert!(!tmux.screen("alice").contains("conversations"));
+    tmux.press("bob", "C-c");
+    assert_eq!(tmux.wait_exit("bob"), "4");
+    assert_eq!(tmux.pane("bob", "#{?alternate_on,alternate,main}"), "main");
+    drop(daemon);
+}

@@ -1,0 +1,158 @@
+//! Account passwords: the rules for a new one, argon2id hashing on a
+//! blocking thread (hashing is slow on purpose and must not stall a
+//! connection task), and the per-address throttle on wrong passwords.
+//! Passwords are never logged.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use chinwag_proto::ErrorCode;
+
+use crate::auth::Throttle;
+use crate::cmd::CmdError;
+
+/// Shortest password a new account or PASSWD accepts, in bytes.
+pub const MIN_PASSWORD: usize = 8;
+/// Longest password, in bytes.
+pub const MAX_PASSWORD: usize = 256;
+
+/// Checks a new password against the rules.
+pub fn check_new_password(password: &str) -> Result<(), CmdError> {
+    if password.len() < MIN_PASSWORD || password.len() > MAX_PASSWORD {
+        return Err(CmdError::new(
+            ErrorCode::InvalidArgument,
+            format!("a password must be {MIN_PASSWORD} to {MAX_PASSWORD} bytes long"),
+        ));
+    }
+    if password.chars().any(char::is_control) {
+        return Err(CmdError::new(
+            ErrorCode::InvalidArgument,
+            "a password cannot contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Hashes a password with argon2id and a fresh random salt, as a PHC
+/// string (`$argon2id$v=19$...`).
+pub async fn hash(password: String) -> Result<String, CmdError> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|hash| hash.to_string())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r)
+    .map_err(|e| {
+        CmdError::new(
+            ErrorCode::Internal,
+            format!("cannot hash the password: {e}"),
+        )
+    })
+}
+
+/// Whether `password` matches the stored PHC string. A hash that does not
+/// parse matches nothing.
+pub async fn verify(password: String, phc: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&phc).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Wrong passwords counted per client address, so that opening a new
+/// connection for every guess does not get round the per-connection
+/// throttle. More generous than the per-connection one: several people may
+/// share an address.
+#[derive(Default)]
+pub struct AddressThrottle {
+    by_addr: Mutex<HashMap<IpAddr, Throttle>>,
+}
+
+impl AddressThrottle {
+    /// Failures from one address before the first lock-out.
+    pub const FREE_ATTEMPTS: u32 = 10;
+    /// Above this many addresses tracked, the ones not locked are forgotten.
+    const MAX_TRACKED: usize = 10_000;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Throttle>> {
+        self.by_addr.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `Err(wait)` while `addr` is locked out.
+    pub fn check(&self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
+        self.lock().get(&addr).map_or(Ok(()), |t| t.check(now))
+    }
+
+    pub fn failed(&self, addr: IpAddr, now: Instant) {
+        let mut map = self.lock();
+        if map.len() >= Self::MAX_TRACKED {
+            map.retain(|_, t| t.is_locked(now));
+        }
+        map.entry(addr)
+            .or_insert_with(|| Throttle::with_free_attempts(Self::FREE_ATTEMPTS))
+            .failed(now);
+    }
+}
+
+/// The error for a locked door.
+pub fn too_many_attempts(wait: Duration) -> CmdError {
+    CmdError::new(
+        ErrorCode::TooManyAttempts,
+        format!(
+            "too many wrong passwords; try again in {}s",
+            wait.as_secs_f64().ceil() as u64
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_differ() {
+        let a = hash("correct horse".into()).await.unwrap();
+        let b = hash("correct horse".into()).await.unwrap();
+        assert!(a.starts_with("$argon2id$"));
+        assert_ne!(a, b, "salted");
+        assert!(verify("correct horse".into(), a.clone()).await);
+        assert!(!verify("correct horsE".into(), a).await);
+        assert!(!verify("x".into(), "not a hash".into()).await);
+    }
+
+    #[test]
+    fn new_password_rules() {
+        assert!(check_new_password("12345678").is_ok());
+        assert!(check_new_password("1234567").is_err());
+        assert!(check_new_password(&"x".repeat(257)).is_err());
+        assert!(check_new_password("abc\ndefgh").is_err());
+    }
+
+    #[test]
+    fn addresses_lock_after_their_free_attempts() {
+        let guard = AddressThrottle::default();
+        let addr: IpAddr = "10.0.0.1".parse().unwrap();
+        let now = Instant::now();
+        for _ in 0..AddressThrottle::FREE_ATTEMPTS - 1 {
+            guard.failed(addr, now);
+        }
+        assert!(guard.check(addr, now).is_ok());
+        guard.failed(addr, now);
+        assert_eq!(guard.check(addr, now), Err(Duration::from_secs(1)));
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        assert!(guard.check(other, now).is_ok());
+    }
+}

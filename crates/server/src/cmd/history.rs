@@ -1,0 +1,75 @@
+//! HISTORY: a page of one conversation the sender is part of: a direct
+//! conversation (accounts only: a guest name is anyone's, so its history
+//! is nobody's), the broadcast channel, or a room the sender is a member
+//! of (administrators: any room).
+
+use chinwag_proto::request::{BROADCAST_CONVERSATION, History};
+use chinwag_proto::server::MessageId;
+use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
+
+use super::{CmdError, Ctx, Outcome, later, page_limit};
+use crate::store::{Conversation, HistoryQuery};
+
+pub fn apply(req: History, ctx: &mut Ctx<'_>) -> Outcome {
+    match query(&req, ctx) {
+        Ok(query) => later(
+            false,
+            ctx.state.store.history(query),
+            |page, _| match page {
+                Ok(messages) => Ok(ServerFrame::HistoryPage(
+                    messages.iter().map(|m| m.to_message()).collect(),
+                ))
+                .into(),
+                Err(error) => CmdError::from(error).into(),
+            },
+        ),
+        Err(e) => e.into(),
+    }
+}
+
+fn query(req: &History, ctx: &Ctx<'_>) -> Result<HistoryQuery, CmdError> {
+    let me = ctx.me()?;
+    let limit = page_limit(req.limit)?;
+    let conversation = if &*req.dst == BROADCAST_CONVERSATION {
+        Conversation::Broadcast
+    } else if req.dst.starts_with('#') {
+        room_conversation(&req.dst, ctx)?
+    } else {
+        if !me.account {
+            return Err(CmdError::new(
+                ErrorCode::AccountRequired,
+                "only accounts have direct message history; guests may read `*`",
+            ));
+        }
+        let peer = NameKey::fold(&req.dst).ok_or_else(|| {
+            CmdError::new(
+                ErrorCode::InvalidArgument,
+                format!("{:?} is neither a user name nor `*`", &*req.dst),
+            )
+        })?;
+        Conversation::Direct(me.name.key(), peer)
+    };
+    let bound = |id: u64| (id != 0).then_some(MessageId(id));
+    Ok(HistoryQuery {
+        conversation,
+        before: bound(req.before),
+        after: bound(req.after),
+        limit,
+    })
+}
+
+/// A room's history is for its members (and administrators). A member
+/// who was offline reads what it missed here, from the last id it saw.
+fn room_conversation(name: &str, ctx: &Ctx<'_>) -> Result<Conversation, CmdError> {
+    let me = ctx.me()?;
+    let room = ctx.state.rooms.get(name).ok_or_else(|| {
+        CmdError::new(ErrorCode::NoSuchRoom, format!("there is no room {name:?}"))
+    })?;
+    if !me.is_admin() && room.read().member(&me.name.key()).is_none() {
+        return Err(CmdError::new(
+            ErrorCode::NotAMember,
+            format!("only members of {} may read its history", room.name),
+        ));
+    }
+    Ok(Conversation::Room(room.name.key()))
+}

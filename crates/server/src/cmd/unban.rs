@@ -1,0 +1,46 @@
+//! UNBAN: lift a ban on a name or an address.
+
+use chinwag_proto::request::Target;
+use chinwag_proto::{ErrorCode, ServerFrame};
+
+use super::{CmdError, Ctx, Outcome, later};
+use crate::store::{AuditAction, BanTarget};
+
+pub fn apply(req: Target, ctx: &mut Ctx<'_>) -> Outcome {
+    let admin = match ctx.me() {
+        Ok(me) => me.name.clone(),
+        Err(e) => return e.into(),
+    };
+    let Some(target) = BanTarget::parse(&req.dst) else {
+        return CmdError::new(
+            ErrorCode::InvalidArgument,
+            format!("{:?} is neither a user name nor an IP address", &*req.dst),
+        )
+        .into();
+    };
+    let audit = ctx.state.audit(
+        admin.as_str(),
+        AuditAction::Unban,
+        &target.to_string(),
+        0,
+        "",
+    );
+    let write = ctx.state.store.unban(target.clone(), audit);
+    later(false, write, move |lifted, ctx| {
+        if lifted.is_ok() {
+            ctx.state.bans.lift(&target);
+        }
+        match lifted {
+            Ok(true) => {
+                tracing::info!(%target, "unbanned");
+                Ok(ServerFrame::ok(format!("unbanned {target}"))).into()
+            }
+            Ok(false) => CmdError::new(
+                ErrorCode::InvalidArgument,
+                format!("{target} is not banned"),
+            )
+            .into(),
+            Err(error) => CmdError::from(error).into(),
+        }
+    })
+}

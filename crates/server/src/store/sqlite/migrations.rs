@@ -1,0 +1,125 @@
+//! Versioned schema migrations. The database's `user_version` is the number
+//! of migrations applied; each start applies the missing ones in order, each
+//! in its own transaction. Append new migrations; never edit an old one.
+
+use rusqlite::Connection;
+
+use crate::store::StoreError;
+
+/// Migration `i` brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "
+    CREATE TABLE messages (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts        INTEGER NOT NULL,
+        conv      TEXT NOT NULL,     -- '*' or the two folded names, 'a b'
+        sender    TEXT NOT NULL,
+        recipient TEXT NOT NULL,     -- '' for a broadcast
+        text      TEXT NOT NULL
+    );
+    CREATE INDEX messages_by_conv ON messages (conv, id);
+    CREATE TABLE inbox (
+        user_key   TEXT NOT NULL,
+        message_id INTEGER NOT NULL REFERENCES messages (id),
+        PRIMARY KEY (user_key, message_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE accounts (
+        name_key      TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        admin         INTEGER NOT NULL DEFAULT 0,
+        created_at    INTEGER NOT NULL
+    );
+    CREATE TABLE mutes (
+        name_key TEXT PRIMARY KEY,
+        until    INTEGER NOT NULL,   -- a mute state on the wire
+        by       TEXT NOT NULL,
+        reason   TEXT NOT NULL
+    );
+    CREATE TABLE bans (
+        target TEXT PRIMARY KEY,     -- a folded name or an IP address
+        kind   INTEGER NOT NULL,     -- 0 name, 1 address
+        until  INTEGER NOT NULL,     -- a mute state on the wire
+        by     TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at     INTEGER NOT NULL
+    );
+    CREATE TABLE audit (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts     INTEGER NOT NULL,
+        actor  TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        until  INTEGER NOT NULL,
+        reason TEXT NOT NULL
+    );
+    ",
+    // 2: rooms. Messages to a room go to `messages` under conv '#room'.
+    "
+    CREATE TABLE rooms (
+        room_key TEXT PRIMARY KEY,   -- the folded name without '#'
+        name     TEXT NOT NULL,      -- as created, with '#'
+        topic    TEXT NOT NULL,
+        mode     INTEGER NOT NULL,   -- ROOM_MODE flags
+        password TEXT                -- NULL: none
+    );
+    CREATE TABLE room_members (
+        room_key TEXT NOT NULL REFERENCES rooms (room_key) ON DELETE CASCADE,
+        name_key TEXT NOT NULL,
+        name     TEXT NOT NULL,
+        role     INTEGER NOT NULL,   -- 1 member, 2 operator, 3 owner
+        since    INTEGER NOT NULL,
+        PRIMARY KEY (room_key, name_key)
+    ) WITHOUT ROWID;
+    CREATE TABLE room_mutes (
+        room_key TEXT NOT NULL REFERENCES rooms (room_key) ON DELETE CASCADE,
+        name_key TEXT NOT NULL,
+        until    INTEGER NOT NULL,   -- a mute state on the wire
+        PRIMARY KEY (room_key, name_key)
+    ) WITHOUT ROWID;
+    ",
+];
+
+/// The schema version this build creates.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`LATEST`]; refuses one from a newer build.
+pub fn apply(conn: &mut Connection) -> Result<i64, StoreError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > LATEST {
+        return Err(StoreError::TooNew {
+            found,
+            known: LATEST,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(version = index + 1, "applied schema migration");
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_once_and_refuses_newer() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(apply(&mut conn).unwrap(), 0);
+        assert_eq!(apply(&mut conn).unwrap(), LATEST, "nothing to do twice");
+        conn.pragma_update(None, "user_version", LATEST + 1)
+            .unwrap();
+        assert_eq!(
+            apply(&mut conn).unwrap_err(),
+            StoreError::TooNew {
+                found: LATEST + 1,
+                known: LATEST
+            }
+        );
+    }
+}

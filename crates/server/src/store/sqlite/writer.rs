@@ -1,0 +1,400 @@
+//! The one writer: a thread that owns the write connection and commits
+//! writes in groups.
+//!
+//! Callers send a [`Job`] and await its oneshot. The thread takes the first
+//! job waiting, then every other job already queued (up to [`MAX_BATCH`]),
+//! applies them all in one transaction (each inside its own savepoint, so
+//! one failing write does not undo the others) and commits once: one sync
+//! to disk pays for the whole group. Only then are the replies sent, so a
+//! reply always means "durable". If the commit fails (a full disk), every
+//! job of the group gets the error and nothing of it is kept.
+
+use std::sync::mpsc;
+
+use chinwag_proto::server::{MessageId, MuteState, Timestamp};
+use chinwag_proto::{NameKey, UserName};
+use rusqlite::{Connection, TransactionBehavior, params};
+use tokio::sync::oneshot;
+
+use crate::store::{
+    AuditRecord, BanRecord, BanTarget, Conversation, MuteRecord, NewMessage, NewRoomMessage,
+    Retention, RoomWrite, StoreError,
+};
+
+/// Most jobs committed together.
+const MAX_BATCH: usize = 512;
+
+/// One write.
+#[derive(Debug)]
+pub enum Op {
+    Append(NewMessage),
+    AppendRoom(NewRoomMessage),
+    Room(RoomWrite),
+    Enqueue(NameKey, MessageId),
+    Delivered(NameKey, MessageId),
+    CreateAccount {
+        name: UserName,
+        password_hash: String,
+        now: Timestamp,
+    },
+    SetPassword(NameKey, String),
+    SetAdmin(NameKey, bool, AuditRecord),
+    SetMute(MuteRecord, AuditRecord),
+    LiftMute(NameKey, AuditRecord),
+    Ban(BanRecord, AuditRecord),
+    Unban(BanTarget, AuditRecord),
+    Record(AuditRecord),
+    Prune(Retention, Timestamp),
+    /// Caps the database's size, to test what a full disk does.
+    LimitPages(u64),
+    /// Ends the writer after this group.
+    Close,
+}
+
+/// What a write returns.
+#[derive(Debug)]
+pub enum Done {
+    Id(MessageId),
+    Unit,
+    Flag(bool),
+    Count(u64),
+}
+
+pub struct Job {
+    pub op: Op,
+    pub reply: oneshot::Sender<Result<Done, StoreError>>,
+}
+
+/// Runs until every sender is gone or a [`Op::Close`] is committed.
+pub fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let closing = batch.iter().any(|job| matches!(job.op, Op::Close));
+        commit(&mut conn, batch);
+        if closing {
+            break;
+        }
+    }
+    // Fold the WAL back into the database file, so a backup of the file
+    // alone is complete. Harmless if it fails: the WAL is replayed on open.
+    if let Err(error) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+        tracing::debug!(%error, "checkpoint on close failed");
+    }
+}
+
+fn commit(conn: &mut Connection, batch: Vec<Job>) {
+    let results = match apply_batch(conn, &batch) {
+        Ok(results) => results,
+        Err(error) => {
+            tracing::error!(%error, writes = batch.len(), "commit failed; nothing of it was kept");
+            batch.iter().map(|_| Err(error.clone())).collect()
+        }
+    };
+    for (job, result) in batch.into_iter().zip(results) {
+        // The caller may have gone away (its connection closed); the write
+        // stands either way.
+        let _ = job.reply.send(result);
+    }
+}
+
+fn apply_batch(
+    conn: &mut Connection,
+    batch: &[Job],
+) -> Result<Vec<Result<Done, StoreError>>, StoreError> {
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let mut sp = tx.savepoint()?;
+        match apply(&sp, &job.op) {
+            Ok(done) => {
+                sp.commit()?;
+                results.push(Ok(done));
+            }
+            Err(error) => {
+                tracing::warn!(%error, op = ?job.op, "write failed");
+                sp.rollback()?;
+                drop(sp);
+                results.push(Err(StoreError::from(error)));
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
+    Ok(match op {
+        Op::Append(m) => {
+            let conversation = match &m.to {
+                Some(to) => Conversation::Direct(m.from.key(), to.key()),
+                None => Conversation::Broadcast,
+            };
+            conn.prepare_cached(
+                "INSERT INTO messages (ts, conv, sender, recipient, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                m.ts.0 as i64,
+                conversation.key(),
+                m.from.as_str(),
+                m.to.as_ref().map_or("", |to| to.as_str()),
+                m.text,
+            ])?;
+            let id = conn.last_insert_rowid();
+            if let Some(user) = &m.queue_for {
+                enqueue(conn, user, id)?;
+            }
+            Done::Id(MessageId(id as u64))
+        }
+        Op::AppendRoom(m) => {
+            conn.prepare_cached(
+                "INSERT INTO messages (ts, conv, sender, recipient, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                m.ts.0 as i64,
+                Conversation::Room(m.room.key()).key(),
+                m.from.as_str(),
+                m.room.as_str(),
+                m.text,
+            ])?;
+            Done::Id(MessageId(conn.last_insert_rowid() as u64))
+        }
+        Op::Room(write) => {
+            write_room(conn, write)?;
+            Done::Unit
+        }
+        Op::Enqueue(user, id) => {
+            enqueue(conn, user, id.0 as i64)?;
+            Done::Unit
+        }
+        Op::Delivered(user, up_to) => {
+            conn.prepare_cached("DELETE FROM inbox WHERE user_key = ?1 AND message_id <= ?2")?
+                .execute(params![user.as_str(), up_to.0 as i64])?;
+            Done::Unit
+        }
+        Op::CreateAccount {
+            name,
+            password_hash,
+            now,
+        } => {
+            let added = conn.execute(
+                "INSERT OR IGNORE INTO accounts (name_key, name, password_hash, admin, created_at)
+                 VALUES (?1, ?2, ?3, 0, ?4)",
+                params![
+                    name.key().as_str(),
+                    name.as_str(),
+                    password_hash,
+                    now.0 as i64
+                ],
+            )?;
+            Done::Flag(added == 1)
+        }
+        Op::SetPassword(name, hash) => {
+            let changed = conn.execute(
+                "UPDATE accounts SET password_hash = ?2 WHERE name_key = ?1",
+                params![name.as_str(), hash],
+            )?;
+            Done::Flag(changed == 1)
+        }
+        Op::SetAdmin(name, admin, audit) => {
+            let changed = conn.execute(
+                "UPDATE accounts SET admin = ?2 WHERE name_key = ?1",
+                params![name.as_str(), *admin],
+            )?;
+            if changed == 1 {
+                record(conn, audit)?;
+            }
+            Done::Flag(changed == 1)
+        }
+        Op::SetMute(mute, audit) => {
+            conn.execute(
+                "INSERT OR REPLACE INTO mutes (name_key, until, by, reason) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    mute.name.as_str(),
+                    mute.until.to_wire() as i64,
+                    mute.by,
+                    mute.reason
+                ],
+            )?;
+            record(conn, audit)?;
+            Done::Unit
+        }
+        Op::LiftMute(name, audit) => {
+            let removed = conn.execute(
+                "DELETE FROM mutes WHERE name_key = ?1",
+                params![name.as_str()],
+            )?;
+            record(conn, audit)?;
+            Done::Flag(removed == 1)
+        }
+        Op::Ban(ban, audit) => {
+            let kind = match ban.target {
+                BanTarget::Name(_) => 0,
+                BanTarget::Addr(_) => 1,
+            };
+            conn.execute(
+                "INSERT OR REPLACE INTO bans (target, kind, until, by, reason, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    ban.target.to_string(),
+                    kind,
+                    ban.until.to_wire() as i64,
+                    ban.by,
+                    ban.reason,
+                    ban.at.0 as i64
+                ],
+            )?;
+            record(conn, audit)?;
+            Done::Unit
+        }
+        Op::Unban(target, audit) => {
+            let removed = conn.execute(
+                "DELETE FROM bans WHERE target = ?1",
+                params![target.to_string()],
+            )?;
+            if removed == 1 {
+                record(conn, audit)?;
+            }
+            Done::Flag(removed == 1)
+        }
+        Op::Record(audit) => {
+            record(conn, audit)?;
+            Done::Unit
+        }
+        Op::Prune(retention, now) => Done::Count(prune(conn, retention, *now)?),
+        Op::LimitPages(pages) => {
+            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+            Done::Unit
+        }
+        Op::Close => Done::Unit,
+    })
+}
+
+fn write_room(conn: &Connection, write: &RoomWrite) -> rusqlite::Result<()> {
+    match write {
+        RoomWrite::Meta(meta) => {
+            let key = chinwag_proto::RoomKey::fold(&meta.name);
+            conn.prepare_cached(
+                "INSERT INTO rooms (room_key, name, topic, mode, password)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (room_key) DO UPDATE SET
+                   topic = excluded.topic, mode = excluded.mode, password = excluded.password",
+            )?
+            .execute(params![
+                key.as_ref().map_or("", |k| k.as_str()),
+                meta.name,
+                meta.topic,
+                meta.mode,
+                meta.password
+            ])?;
+        }
+        RoomWrite::Delete(room) => {
+            // Members and mutes go with it (ON DELETE CASCADE needs the
+            // foreign_keys pragma; say it explicitly instead).
+            for table in ["room_members", "room_mutes", "rooms"] {
+                conn.prepare_cached(&format!("DELETE FROM {table} WHERE room_key = ?1"))?
+                    .execute(params![room.as_str()])?;
+            }
+        }
+        RoomWrite::Member(room, m) => {
+            let key = NameKey::fold(&m.name);
+            conn.prepare_cached(
+                "INSERT INTO room_members (room_key, name_key, name, role, since)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (room_key, name_key) DO UPDATE SET role = excluded.role",
+            )?
+            .execute(params![
+                room.as_str(),
+                key.as_ref().map_or("", |k| k.as_str()),
+                m.name,
+                m.role as u8,
+                m.since as i64
+            ])?;
+        }
+        RoomWrite::RemoveMember(room, user) => {
+            conn.prepare_cached("DELETE FROM room_members WHERE room_key = ?1 AND name_key = ?2")?
+                .execute(params![room.as_str(), user.as_str()])?;
+        }
+        RoomWrite::Mute(room, user, MuteState::NotMuted) => {
+            conn.prepare_cached("DELETE FROM room_mutes WHERE room_key = ?1 AND name_key = ?2")?
+                .execute(params![room.as_str(), user.as_str()])?;
+        }
+        RoomWrite::Mute(room, user, until) => {
+            conn.prepare_cached(
+                "INSERT INTO room_mutes (room_key, name_key, until) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (room_key, name_key) DO UPDATE SET until = excluded.until",
+            )?
+            .execute(params![
+                room.as_str(),
+                user.as_str(),
+                until.to_wire() as i64
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn enqueue(conn: &Connection, user: &NameKey, id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO inbox (user_key, message_id) VALUES (?1, ?2)")?
+        .execute(params![user.as_str(), id])?;
+    Ok(())
+}
+
+fn record(conn: &Connection, audit: &AuditRecord) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO audit (ts, actor, action, target, until, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            audit.ts.0 as i64,
+            audit.actor,
+            audit.action.as_str(),
+            audit.target,
+            audit.until as i64,
+            audit.reason
+        ],
+    )?;
+    Ok(())
+}
+
+/// Mute states are stored as their wire `u64` in an `i64` column: the
+/// "until lifted" value `u64::MAX` reads back as -1.
+pub fn mute_from_column(value: i64) -> MuteState {
+    MuteState::from_wire(value as u64)
+}
+
+fn prune(conn: &Connection, retention: &Retention, now: Timestamp) -> rusqlite::Result<u64> {
+    let mut deleted = 0;
+    // Never delete what an offline user is still waiting for.
+    if let Some(age) = retention.max_age {
+        let cutoff = now.0.saturating_sub(age.as_millis() as u64) as i64;
+        deleted += conn.execute(
+            "DELETE FROM messages WHERE ts < ?1
+             AND id NOT IN (SELECT message_id FROM inbox)",
+            params![cutoff],
+        )?;
+    }
+    if let Some(count) = retention.max_count {
+        deleted += conn.execute(
+            "DELETE FROM messages
+             WHERE id <= (SELECT id FROM messages ORDER BY id DESC LIMIT 1 OFFSET ?1)
+             AND id NOT IN (SELECT message_id FROM inbox)",
+            params![count as i64],
+        )?;
+    }
+    // Ended mutes and bans: a timed one ends at `until`; -1 is "for good".
+    let now = now.0 as i64;
+    conn.execute(
+        "DELETE FROM mutes WHERE until > 0 AND until <= ?1",
+        params![now],
+    )?;
+    conn.execute(
+        "DELETE FROM bans WHERE until > 0 AND until <= ?1",
+        params![now],
+    )?;
+    Ok(deleted as u64)
+}

@@ -1,0 +1,329 @@
+//! The SQLite store on its own: every method, reopening, and group commit.
+
+use std::time::Duration;
+
+use chinwag_proto::server::{MessageId, MuteState, Timestamp};
+use chinwag_proto::{NameKey, UserName};
+use chinwag_server::store::{
+    AuditAction, AuditRecord, BanRecord, BanTarget, Conversation, Durability, HistoryQuery,
+    MuteRecord, NewMessage, Retention, SqliteStore, Store, StoreError,
+};
+
+fn key(name: &str) -> NameKey {
+    NameKey::fold(name).unwrap()
+}
+
+fn name(name: &str) -> UserName {
+    UserName::parse(name).unwrap()
+}
+
+fn dm(from: &str, to: &str, text: &str, ts: u64) -> NewMessage {
+    NewMessage {
+        ts: Timestamp(ts),
+        from: name(from),
+        to: Some(name(to)),
+        text: text.into(),
+        queue_for: None,
+    }
+}
+
+fn audit(action: AuditAction, target: &str) -> AuditRecord {
+    AuditRecord {
+        ts: Timestamp(1),
+        actor: "root".into(),
+        action,
+        target: target.into(),
+        until: 0,
+        reason: "why".into(),
+    }
+}
+
+fn page(conversation: Conversation, limit: u32) -> HistoryQuery {
+    HistoryQuery {
+        conversation,
+        before: None,
+        after: None,
+        limit,
+    }
+}
+
+#[tokio::test]
+async fn messages_history_and_the_offline_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), Durability::Full).unwrap();
+    let a = store.append(dm("Alice", "bob", "one", 10)).await.unwrap();
+    let b = store.append(dm("bob", "alice", "two", 20)).await.unwrap();
+    let c = store
+        .append(NewMessage {
+            to: None,
+            ..dm("alice", "bob", "all", 30)
+        })
+        .await
+        .unwrap();
+    let d = store
+        .append(NewMessage {
+            queue_for: Some(key("bob")),
+            ..dm("alice", "bob", "queued", 40)
+        })
+        .await
+        .unwrap();
+    assert!(a < b && b < c && c < d);
+
+    let direct = Conversation::Direct(key("BOB"), key("alice"));
+    let all = store.history(page(direct.clone(), 10)).await.unwrap();
+    let texts: Vec<_> = all.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["queued", "two", "one"]);
+    assert_eq!(all[2].from, "Alice", "the spelling is kept");
+    assert_eq!(all[2].ts, Timestamp(10));
+    let broadcast = store
+        .history(page(Conversation::Broadcast, 10))
+        .await
+        .unwrap();
+    assert_eq!(broadcast.len(), 1);
+    assert_eq!(broadcast[0].to, "");
+
+    let before = store
+        .history(HistoryQuery {
+            before: Some(d),
+            ..page(direct.clone(), 1)
+        })
+        .await
+        .unwrap();
+    assert_eq!(before[0].id, b);
+    let after = store
+        .history(HistoryQuery {
+            after: Some(a),
+            ..page(direct.clone(), 1)
+        })
+        .await
+        .unwrap();
+    assert_eq!(after[0].id, b, "the one right after");
+
+    // The queue: only bob's, oldest first, above a mark, until delivered.
+    store.enqueue(key("bob"), a).await.unwrap();
+    let waiting = store.pending(key("bob"), MessageId(0), 10).await.unwrap();
+    assert_eq!(
+        waiting.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [a, d],
+        "oldest first"
+    );
+    assert!(
+        store
+            .pending(key("alice"), MessageId(0), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.pending(key("bob"), a, 10).await.unwrap().len(), 1);
+    store.delivered(key("bob"), a).await.unwrap();
+    let waiting = store.pending(key("bob"), MessageId(0), 10).await.unwrap();
+    assert_eq!(waiting.iter().map(|m| m.id).collect::<Vec<_>>(), [d]);
+    store.close().await.unwrap();
+
+    // Reopened: everything is there, and ids keep growing.
+    let store = SqliteStore::open(dir.path(), Durability::Normal).unwrap();
+    assert_eq!(store.history(page(direct, 10)).await.unwrap().len(), 3);
+    assert_eq!(
+        store
+            .pending(key("bob"), MessageId(0), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let e = store.append(dm("alice", "bob", "later", 50)).await.unwrap();
+    assert!(e > d);
+    store.close().await.unwrap();
+    assert_eq!(
+        store.append(dm("alice", "bob", "x", 1)).await,
+        Err(StoreError::Closed)
+    );
+}
+
+#[tokio::test]
+async fn accounts_roles_mutes_bans_and_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), Durability::Full).unwrap();
+    assert!(store.account(key("alice")).await.unwrap().is_none());
+    assert!(
+        store
+            .create_account(name("Alice"), "hash1".into(), Timestamp(5))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .create_account(name("ALICE"), "hash2".into(), Timestamp(6))
+            .await
+            .unwrap(),
+        "one account per name, any spelling"
+    );
+    let account = store.account(key("alice")).await.unwrap().unwrap();
+    assert_eq!(
+        (account.name.as_str(), account.password_hash.as_str()),
+        ("Alice", "hash1")
+    );
+    assert!(!account.admin);
+    assert!(!format!("{account:?}").contains("hash1"), "never in logs");
+    assert!(
+        store
+            .set_password(key("alice"), "hash3".into())
+            .await
+            .unwrap()
+    );
+    assert!(!store.set_password(key("nobody"), "x".into()).await.unwrap());
+
+    assert!(
+        store
+            .set_admin(key("alice"), true, audit(AuditAction::Grant, "alice"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_admin(key("nobody"), true, audit(AuditAction::Grant, "nobody"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.admins().await.unwrap(), ["Alice"]);
+
+    let mute = MuteRecord {
+        name: key("bob"),
+        until: MuteState::UntilLifted,
+        by: "root".into(),
+        reason: "loud".into(),
+    };
+    store
+        .set_mute(mute.clone(), audit(AuditAction::Mute, "bob"))
+        .await
+        .unwrap();
+    assert_eq!(store.mutes().await.unwrap(), [mute]);
+    assert!(
+        store
+            .lift_mute(key("bob"), audit(AuditAction::Unmute, "bob"))
+            .await
+            .unwrap()
+    );
+    assert!(store.mutes().await.unwrap().is_empty());
+
+    let ban = BanRecord {
+        target: BanTarget::parse("10.0.0.1").unwrap(),
+        until: MuteState::Until(Timestamp(1_000)),
+        by: "root".into(),
+        reason: "bots".into(),
+        at: Timestamp(1),
+    };
+    store
+        .ban(ban.clone(), audit(AuditAction::Ban, "10.0.0.1"))
+        .await
+        .unwrap();
+    assert_eq!(store.bans().await.unwrap(), std::slice::from_ref(&ban));
+    store
+        .record(audit(AuditAction::Kick, "carol"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .unban(ban.target.clone(), audit(AuditAction::Unban, "10.0.0.1"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .unban(ban.target.clone(), audit(AuditAction::Unban, "10.0.0.1"))
+            .await
+            .unwrap(),
+        "not banned: nothing logged"
+    );
+
+    let log = store.audit_log(None, 100).await.unwrap();
+    let actions: Vec<_> = log.iter().map(|e| &*e.action).collect();
+    assert_eq!(actions, ["unban", "kick", "ban", "unmute", "mute", "grant"]);
+    let older = store.audit_log(Some(log[1].id), 2).await.unwrap();
+    assert_eq!(
+        older.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [log[2].id, log[3].id]
+    );
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn pruning_keeps_what_is_queued_and_drops_ended_moderation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path(), Durability::Full).unwrap();
+    let old = store.append(dm("a", "b", "old", 1_000)).await.unwrap();
+    let queued = store
+        .append(NewMessage {
+            queue_for: Some(key("b")),
+            ..dm("a", "b", "old but queued", 1_000)
+        })
+        .await
+        .unwrap();
+    for i in 0..5 {
+        store
+            .append(dm("a", "b", &format!("new {i}"), 100_000))
+            .await
+            .unwrap();
+    }
+    store
+        .set_mute(
+            MuteRecord {
+                name: key("b"),
+                until: MuteState::Until(Timestamp(50_000)),
+                by: "root".into(),
+                reason: String::new(),
+            },
+            audit(AuditAction::Mute, "b"),
+        )
+        .await
+        .unwrap();
+    let retention = Retention {
+        max_age: Some(Duration::from_secs(10)),
+        max_count: None,
+    };
+    let deleted = store.prune(retention, Timestamp(100_000)).await.unwrap();
+    assert_eq!(deleted, 1);
+    let left = store
+        .history(page(Conversation::Direct(key("a"), key("b")), 100))
+        .await
+        .unwrap();
+    assert!(left.iter().all(|m| m.id != old));
+    assert!(left.iter().any(|m| m.id == queued), "still waiting for b");
+    assert!(store.mutes().await.unwrap().is_empty(), "the mute ended");
+
+    let retention = Retention {
+        max_age: None,
+        max_count: Some(3),
+    };
+    store.prune(retention, Timestamp(100_000)).await.unwrap();
+    let left = store
+        .history(page(Conversation::Direct(key("a"), key("b")), 100))
+        .await
+        .unwrap();
+    let texts: Vec<_> = left.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["new 4", "new 3", "new 2", "old but queued"]);
+}
+
+#[tokio::test]
+async fn concurrent_appends_share_commits_and_all_get_distinct_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SqliteStore::open(dir.path(), Durability::Full).unwrap());
+    let appends: Vec<_> = (0..500)
+        .map(|i| store.append(dm("a", "b", &format!("m{i}"), i)))
+        .collect();
+    let mut ids = futures::future::try_join_all(appends).await.unwrap();
+    // Submitted in order, so committed in order.
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    ids.dedup();
+    assert_eq!(ids.len(), 500);
+}
+
+#[test]
+fn a_data_directory_that_cannot_be_created_is_a_clear_error() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let error = match SqliteStore::open(&file.path().join("sub"), Durability::Full) {
+        Err(error) => error,
+        Ok(_) => panic!("opened a data directory inside a file"),
+    };
+    assert!(matches!(error, StoreError::DataDir { .. }), "{error}");
+}
