@@ -425,3 +425,113 @@ async fn a_larger_room_gets_every_message_in_order() {
         }
     }
 }
+
+#[tokio::test]
+async fn rooms_survive_a_restart_with_their_history() {
+    use chinwag_client::HistoryQuery;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_in(dir.path()).await;
+    let (alice, _) = account(&server, "alice", "alice-secret").await;
+    let (bob, mut bob_events) = account(&server, "bob", "bob-secret").await;
+    let (carol, _) = account(&server, "carol", "carol-secret").await;
+    let (guest, _) = user(&server, "gus").await;
+    alice.join("#General", None).await.unwrap();
+    for c in [&bob, &carol, &guest] {
+        c.join("#general", None).await.unwrap();
+    }
+    alice.set_topic("#general", "kept").await.unwrap();
+    alice.room_op("#general", "bob", true).await.unwrap();
+    alice
+        .room_mode("#general", RoomMode::new(false, true), Some("pw"))
+        .await
+        .unwrap();
+    bob.room_mute("#general", "carol", None, "").await.unwrap();
+    let first = alice.say("#general", "before bob left").await.unwrap();
+    assert_eq!(&*message(&mut bob_events).await.text, "before bob left");
+
+    // bob goes offline: still a member, listed offline; the messages he
+    // misses are in the room's history.
+    bob.logout().await.unwrap();
+    let members = alice.members("#general").await.unwrap();
+    let bob_entry = members.iter().find(|m| &*m.name == "bob").unwrap();
+    assert!(!bob_entry.online);
+    assert_eq!(bob_entry.role, RoomRole::Operator);
+    let missed = alice.say("#general", "while bob was away").await.unwrap();
+    assert_eq!(missed.recipients, 2, "carol and gus, not offline bob");
+    drop((alice, carol, guest));
+    server.stop().await;
+
+    let server = start_in(dir.path()).await;
+    let (bob, mut bob_events) = account(&server, "bob", "bob-secret").await;
+    let info = bob
+        .room("#general")
+        .await
+        .unwrap()
+        .expect("the room is back");
+    assert_eq!(&*info.room, "#General");
+    assert_eq!(&*info.topic, "kept");
+    assert_eq!(info.members, 3, "the guest's membership ended");
+    assert_eq!(info.role, RoomRole::Operator);
+    assert!(info.mode.password());
+    let members = bob.members("#general").await.unwrap();
+    let roles: Vec<_> = members.iter().map(|m| (&*m.name, m.role)).collect();
+    assert_eq!(
+        roles,
+        [
+            ("alice", RoomRole::Owner),
+            ("bob", RoomRole::Operator),
+            ("carol", RoomRole::Member)
+        ]
+    );
+    assert_eq!(
+        members[2].muted,
+        MuteState::UntilLifted,
+        "the room mute too"
+    );
+
+    // What bob missed, from the last message he saw.
+    let page = bob
+        .history(&HistoryQuery {
+            with: Some("#general"),
+            before: None,
+            after: Some(first.id.0),
+            limit: 50,
+        })
+        .await
+        .unwrap();
+    let texts: Vec<_> = page.iter().map(|m| (&*m.text, m.kind)).collect();
+    assert_eq!(texts, [("while bob was away", MessageKind::Room)]);
+    assert_eq!(&*page[0].to, "#General");
+    let all = bob
+        .history(&HistoryQuery::newest(Some("#general"), 10))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+
+    // The membership works at once: alice's message reaches bob.
+    let (alice, _) = account(&server, "alice", "alice-secret").await;
+    alice.say("#general", "welcome back").await.unwrap();
+    assert_eq!(&*message(&mut bob_events).await.text, "welcome back");
+    // The password is back too, and the history is for members only.
+    let (dave, _) = account(&server, "dave", "dave-secret").await;
+    assert_eq!(
+        code(dave.join("#general", Some("nope")).await),
+        ErrorCode::RoomPassword
+    );
+    assert_eq!(
+        code(
+            dave.history(&HistoryQuery::newest(Some("#general"), 10))
+                .await
+        ),
+        ErrorCode::NotAMember
+    );
+    // Leaving is for good: after another restart, carol is gone.
+    let (carol, _) = account(&server, "carol", "carol-secret").await;
+    carol.leave("#general", "").await.unwrap();
+    drop((alice, bob, carol, dave));
+    server.stop().await;
+    let server = start_in(dir.path()).await;
+    let (alice, _) = account(&server, "alice", "alice-secret").await;
+    assert_eq!(alice.members("#general").await.unwrap().len(), 2);
+    server.stop().await;
+}
