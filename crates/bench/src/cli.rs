@@ -61,4 +61,5 @@ Examples:
   chinwag-bench idle --connections 19000 --server-pid $(pidof chinwagd)
   chinwag-bench dm --pairs 100 --messages 20000 --size 64 --window 16
   chinwag-bench dm --pairs 100 --messages 2000 --size 64 --window 16 --rate 20000
-  chinwag-bench --json --runs 3 broadcast --members 1000 --senders 4 --messages 500";
+  chinwag-bench --json --runs 3 broadcast --members 1000 --senders 4 --messages 500
+  chinwag-bench --sources 16 room --members 10000 --senders 4 --messages 200";

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use crate::exit::{Exit, Failure};
 use crate::listen::{self, Ending};
 use crate::render::{self, Clock, Format};
+use crate::rooms::{self, RoomLine};
 use crate::session::{self, Target, print_line};
 
 pub const HELP: &str = "\
@@ -28,6 +29,17 @@ commands:
   /mute NAME [FOR] [REASON] mute NAME for FOR (e.g. 10m), or until lifted (administrators)
   /unmute NAME              let NAME talk again (administrators)
   /shutdown [REASON]        stop the server (administrators)
+  /join #ROOM [PASSWORD]    join ROOM, creating it if it does not exist
+  /leave #ROOM [REASON]     leave ROOM
+  /say #ROOM TEXT           send TEXT to ROOM
+  /topic #ROOM [TEXT]       show ROOM's topic, or set it (operators)
+  /members #ROOM            list ROOM's members
+  /rooms                    list the rooms
+  /op #ROOM NAME            make NAME an operator of ROOM (its owner); /deop undoes it
+  /rkick #ROOM NAME [REASON]   put NAME out of ROOM (room operators)
+  /rmute #ROOM NAME [FOR] [REASON]  mute NAME in ROOM (room operators); /runmute lifts it
+  /invite #ROOM NAME        let NAME into ROOM once (room operators)
+  /mode #ROOM [+i|-i] [+k PASSWORD|-k]  invite-only on/off, password on/off
   /help                     this list
   /quit                     log out and exit (end of input does the same)";
 
@@ -54,6 +66,8 @@ pub enum Line {
     },
     Unmute(String),
     Shutdown(String),
+    /// A room command: /join, /leave, /say, /topic, /members, /rooms.
+    Room(RoomLine),
     Help,
     Quit,
 }
@@ -70,6 +84,9 @@ pub fn parse(line: &str) -> Result<Line, String> {
     };
     let (verb, rest) = split_word(command);
     let usage = |u: &str| format!("usage: {u}");
+    if let Some(room) = rooms::parse_line(verb, rest) {
+        return room.map(Line::Room);
+    }
     Ok(match verb {
         "all" if !rest.is_empty() => Line::Broadcast(rest.to_owned()),
         "all" => return Err(usage("/all TEXT")),
@@ -222,6 +239,9 @@ async fn execute(client: &Client, me: &str, clock: Clock, line: Line) -> Option<
             .shutdown(&reason)
             .await
             .map(|()| "the server is shutting down".to_owned()),
+        Line::Room(line) => rooms::execute(client, line)
+            .await
+            .map(|reply| rooms::describe(&reply, me, clock)),
     };
     Some(match result {
         Ok(text) => text,

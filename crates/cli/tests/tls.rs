@@ -29,12 +29,15 @@ fn chinwagd_bin() -> PathBuf {
 /// The server process, killed by its own handle when dropped.
 /// A `chinwagd` this test started, with its own data directory; killed on
 /// drop.
-struct Server(Child, tempfile::TempDir);
+struct Server {
+    child: Child,
+    _data: tempfile::TempDir,
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -52,7 +55,7 @@ fn start_server(args: &[&str]) -> (Server, String) {
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    let server = Server(child, data);
+    let server = Server { child, _data: data };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {

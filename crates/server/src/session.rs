@@ -604,6 +604,7 @@ impl Session {
     /// unless a kick or the shutdown already took care of that.
     fn depart(&mut self, leave: Leave) {
         if let Some(peer) = self.conn.peer.take() {
+            cmd::room::disconnected(&self.state, &peer, leave.text());
             let released = self.state.users.release(&peer.name, peer.conn);
             if released && !self.state.shutdown.is_started() {
                 self.state.announce_presence(

@@ -7,6 +7,7 @@
 pub mod broadcast;
 pub mod dm;
 pub mod idle;
+pub mod room;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -29,6 +30,8 @@ pub enum Workload {
     Dm(dm::DmArgs),
     /// Members of the whole server, some of whom broadcast to all others
     Broadcast(broadcast::BroadcastArgs),
+    /// Members of one room, some of whom send to it
+    Room(room::RoomArgs),
 }
 
 impl Workload {
@@ -53,6 +56,7 @@ impl Workload {
             Workload::Idle(args) => args.hold,
             Workload::Dm(args) => args.flow.drain,
             Workload::Broadcast(args) => args.flow.drain,
+            Workload::Room(args) => args.flow.drain,
         }
     }
 
@@ -61,6 +65,7 @@ impl Workload {
             Workload::Idle(args) => idle::run(args, env).await,
             Workload::Dm(args) => dm::run(args, env).await,
             Workload::Broadcast(args) => broadcast::run(args, env).await,
+            Workload::Room(args) => room::run(args, env).await,
         }
     }
 }

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::exit::Exit;
+use crate::rooms::{self, RoomLine, RoomReply};
 use crate::session::Target;
 use crate::tui::conversation::ConversationId;
 
@@ -52,6 +53,8 @@ pub enum Request {
     },
     Unmute(String),
     Shutdown(String),
+    /// A room command, its room filled in.
+    Room(RoomLine),
 }
 
 /// A request and the conversation its answer belongs in.
@@ -79,6 +82,7 @@ pub enum Reply {
     Done(String),
     /// ADMIN succeeded.
     Admin,
+    Room(RoomReply),
 }
 
 /// What the UI hears from the network task.
@@ -480,6 +484,7 @@ async fn execute(client: &Client, request: Request) -> Result<Reply, String> {
             .shutdown(&reason)
             .await
             .map(|()| Reply::Done("the server is shutting down".to_owned())),
+        Request::Room(line) => rooms::execute(client, line).await.map(Reply::Room),
     };
     result.map_err(|e| match e {
         ClientError::Server { message, code } => crate::render::error(code, &message),
