@@ -3,7 +3,9 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use chinwag_client::{Client, ClientError, ConnectOptions, ErrorCode, Events, TlsOptions};
+use chinwag_client::{
+    Client, ClientError, ConnectOptions, ErrorCode, Events, Registered, TlsOptions,
+};
 
 use crate::exit::Failure;
 
@@ -20,23 +22,36 @@ pub struct Target {
     pub tls: Option<TlsOptions>,
 }
 
+/// A connection registered as its target's name.
+pub struct Session {
+    pub client: Client,
+    pub events: Events,
+    pub registered: Registered,
+    /// The password asked for at the terminal, if the name turned out to
+    /// be an account and none was given: whoever reconnects needs it.
+    pub prompted: Option<String>,
+}
+
 /// Connects, says HELLO and registers as `target.name`.
 pub async fn open(target: &Target) -> Result<(Client, Events), Failure> {
     let opts = ConnectOptions {
         client_name: concat!("chinwag-cli/", env!("CARGO_PKG_VERSION")).to_owned(),
         ..ConnectOptions::default()
     };
-    let connected = match &target.tls {
-        Some(tls) => Client::connect_tls(&target.server, tls, opts).await,
-        None => Client::connect(target.server.as_str(), opts).await,
-    };
-    let (client, events) = connected.map_err(|e| match e {
-        chinwag_client::ClientError::Server { .. } => Failure::from(e),
+    let session = login(target, opts).await?;
+    Ok((session.client, session.events))
+}
+
+/// Connects and registers; at a terminal, asks for the password when the
+/// name is an account and none was given.
+pub async fn login(target: &Target, opts: ConnectOptions) -> Result<Session, Failure> {
+    let (client, events) = connect(target, opts).await.map_err(|e| match e {
+        ClientError::Server { .. } => Failure::from(e),
         other => Failure::connection(format!("could not connect to {}: {other}", target.server)),
     })?;
     let password = target.password.as_deref().filter(|p| !p.is_empty());
-    match client.register(&target.name, password).await {
-        Ok(_) => {}
+    let (registered, prompted) = match client.register(&target.name, password).await {
+        Ok(registered) => (registered, None),
         // The name is an account and no password was given: at a terminal,
         // ask for it.
         Err(ClientError::Server {
@@ -44,11 +59,37 @@ pub async fn open(target: &Target) -> Result<(Client, Events), Failure> {
             ..
         }) if password.is_none() && std::io::stdin().is_terminal() => {
             let password = prompt(&format!("password for {}: ", target.name))?;
-            client.register(&target.name, Some(&password)).await?;
+            let registered = client.register(&target.name, Some(&password)).await?;
+            (registered, Some(password))
         }
         Err(e) => return Err(e.into()),
+    };
+    Ok(Session {
+        client,
+        events,
+        registered,
+        prompted,
+    })
+}
+
+/// Connects and registers without asking anything (for reconnects, when
+/// the terminal belongs to the UI).
+pub async fn register(
+    target: &Target,
+    opts: ConnectOptions,
+) -> Result<(Client, Events, Registered), ClientError> {
+    let (client, events) = connect(target, opts).await?;
+    let password = target.password.as_deref().filter(|p| !p.is_empty());
+    let registered = client.register(&target.name, password).await?;
+    Ok((client, events, registered))
+}
+
+/// Connects (over TLS when asked) and says HELLO.
+async fn connect(target: &Target, opts: ConnectOptions) -> Result<(Client, Events), ClientError> {
+    match &target.tls {
+        Some(tls) => Client::connect_tls(&target.server, tls, opts).await,
+        None => Client::connect(target.server.as_str(), opts).await,
     }
-    Ok((client, events))
 }
 
 /// Reads a password from the terminal without echoing it.

@@ -26,6 +26,29 @@ impl ConversationId {
     pub fn direct(name: &str) -> ConversationId {
         ConversationId::Direct(name.to_lowercase())
     }
+
+    /// Whether the server keeps this conversation's history for guests
+    /// too: the broadcasts, yes; direct messages are kept for accounts.
+    pub fn history_for_guests(&self) -> bool {
+        match self {
+            ConversationId::Everyone => true,
+            ConversationId::Direct(_) => false,
+        }
+    }
+}
+
+/// How much of a conversation's stored history the server has sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backlog {
+    /// Nothing asked for yet.
+    #[default]
+    Unasked,
+    /// A page is on its way.
+    Loading,
+    /// Some pages came; older ones may exist.
+    Partial,
+    /// The server has nothing older: the conversation starts here.
+    Complete,
 }
 
 /// How a line stands out.
@@ -64,6 +87,9 @@ pub struct Conversation {
     pub unread: usize,
     /// How many wrapped lines the view is scrolled up from the bottom.
     pub scroll: usize,
+    /// Of the unread messages, how many were queued while we were away.
+    pub unread_away: usize,
+    pub backlog: Backlog,
 }
 
 impl Conversation {
@@ -74,6 +100,8 @@ impl Conversation {
             entries: Vec::new(),
             unread: 0,
             scroll: 0,
+            unread_away: 0,
+            backlog: Backlog::Unasked,
         }
     }
 
@@ -125,12 +153,15 @@ impl Conversation {
         self.trim();
     }
 
-    /// How many of the entries are messages.
-    pub fn message_count(&self) -> usize {
-        self.entries
-            .iter()
-            .filter(|e| matches!(e.body, Body::Message { .. }))
-            .count()
+    /// The oldest message's id: history pages go back from there.
+    pub fn oldest_id(&self) -> Option<MessageId> {
+        self.entries.iter().filter_map(|e| e.id).min()
+    }
+
+    /// Marks everything read.
+    pub fn read(&mut self) {
+        self.unread = 0;
+        self.unread_away = 0;
     }
 
     fn trim(&mut self) {
@@ -164,7 +195,7 @@ mod tests {
         assert!(!c.add_message(MessageId(2), Timestamp(20), "a", "second"));
         c.add_notice(Timestamp(31), "bob joined", Tone::Info);
         assert_eq!(texts(&c), ["first", "second", "third", "* bob joined"]);
-        assert_eq!(c.message_count(), 3);
+        assert_eq!(c.oldest_id(), Some(MessageId(1)));
     }
 
     #[test]
