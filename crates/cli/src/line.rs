@@ -167,7 +167,7 @@ fn split_word(text: &str) -> (&str, &str) {
 }
 
 pub async fn run(target: &Target, clock: Clock) -> Result<Exit, Failure> {
-    let (client, events) = session::open(target).await?;
+    let (client, events) = session::open(target, session::Offline::Take).await?;
     let me = client.name().unwrap_or_else(|| target.name.clone());
     if std::io::stdin().is_terminal() {
         let _ = print_line(&format!(

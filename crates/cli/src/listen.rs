@@ -62,7 +62,7 @@ pub async fn print_events(events: &mut Events, format: Format) -> Ending {
 }
 
 pub async fn run(target: &Target, format: Format) -> Result<Exit, Failure> {
-    let (client, mut events) = session::open(target).await?;
+    let (client, mut events) = session::open(target, session::Offline::Take).await?;
     let ctrl_c = tokio::signal::ctrl_c();
     let ending = tokio::select! {
         ending = print_events(&mut events, format) => ending,

@@ -55,7 +55,7 @@ where
     Fut: Future<Output = Result<(), Failure>>,
 {
     // Events are not needed: dropping them discards them.
-    let (client, _) = session::open(target).await?;
+    let (client, _) = session::open(target, session::Offline::Leave).await?;
     let result = action(client.clone()).await;
     session::logout(&client).await;
     result.map(|()| Exit::Success)

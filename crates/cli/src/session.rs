@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use chinwag_client::{
-    Client, ClientError, ConnectOptions, ErrorCode, Events, Registered, TlsOptions,
+    Client, ClientError, ConnectOptions, ErrorCode, Events, RegisterOptions, Registered, TlsOptions,
 };
 
 use crate::exit::Failure;
@@ -22,6 +22,25 @@ pub struct Target {
     pub tls: Option<TlsOptions>,
 }
 
+/// Whether a session shows incoming messages, and so should be handed the
+/// messages that arrived while the account was offline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offline {
+    /// The UI, `listen` and the line mode: deliver the queue.
+    Take,
+    /// One-shot commands: leave the queue for a client that shows it.
+    Leave,
+}
+
+impl Offline {
+    fn options(self) -> RegisterOptions {
+        RegisterOptions {
+            take_offline: self == Offline::Take,
+            ..RegisterOptions::default()
+        }
+    }
+}
+
 /// A connection registered as its target's name.
 pub struct Session {
     pub client: Client,
@@ -33,24 +52,30 @@ pub struct Session {
 }
 
 /// Connects, says HELLO and registers as `target.name`.
-pub async fn open(target: &Target) -> Result<(Client, Events), Failure> {
+pub async fn open(target: &Target, offline: Offline) -> Result<(Client, Events), Failure> {
     let opts = ConnectOptions {
         client_name: concat!("chinwag-cli/", env!("CARGO_PKG_VERSION")).to_owned(),
         ..ConnectOptions::default()
     };
-    let session = login(target, opts).await?;
+    let session = login(target, opts, offline).await?;
     Ok((session.client, session.events))
 }
 
 /// Connects and registers; at a terminal, asks for the password when the
 /// name is an account and none was given.
-pub async fn login(target: &Target, opts: ConnectOptions) -> Result<Session, Failure> {
+pub async fn login(
+    target: &Target,
+    opts: ConnectOptions,
+    offline: Offline,
+) -> Result<Session, Failure> {
     let (client, events) = connect(target, opts).await.map_err(|e| match e {
         ClientError::Server { .. } => Failure::from(e),
         other => Failure::connection(format!("could not connect to {}: {other}", target.server)),
     })?;
     let password = target.password.as_deref().filter(|p| !p.is_empty());
-    let (registered, prompted) = match client.register(&target.name, password).await {
+    let options = offline.options();
+    let (registered, prompted) = match client.register_with(&target.name, password, &options).await
+    {
         Ok(registered) => (registered, None),
         // The name is an account and no password was given: at a terminal,
         // ask for it.
@@ -59,7 +84,9 @@ pub async fn login(target: &Target, opts: ConnectOptions) -> Result<Session, Fai
             ..
         }) if password.is_none() && std::io::stdin().is_terminal() => {
             let password = prompt(&format!("password for {}: ", target.name))?;
-            let registered = client.register(&target.name, Some(&password)).await?;
+            let registered = client
+                .register_with(&target.name, Some(&password), &options)
+                .await?;
             (registered, Some(password))
         }
         Err(e) => return Err(e.into()),
@@ -77,10 +104,13 @@ pub async fn login(target: &Target, opts: ConnectOptions) -> Result<Session, Fai
 pub async fn register(
     target: &Target,
     opts: ConnectOptions,
+    offline: Offline,
 ) -> Result<(Client, Events, Registered), ClientError> {
     let (client, events) = connect(target, opts).await?;
     let password = target.password.as_deref().filter(|p| !p.is_empty());
-    let registered = client.register(&target.name, password).await?;
+    let registered = client
+        .register_with(&target.name, password, &offline.options())
+        .await?;
     Ok((client, events, registered))
 }
 

@@ -37,9 +37,11 @@ impl Drop for Server {
 }
 
 /// Starts `chinwagd` with `args` and returns it with its main address.
-fn start_server(args: &[&str]) -> (Server, String) {
+fn start_server(data: &std::path::Path, args: &[&str]) -> (Server, String) {
     let mut child = Command::new(chinwagd_bin())
         .args(["--listen", "127.0.0.1:0", "--admin-password", "pw"])
+        .arg("--data")
+        .arg(data)
         .args(args)
         .env("CHINWAG_LOG", "info")
         .stdout(Stdio::null())
@@ -90,12 +92,16 @@ fn the_cli_talks_tls_to_a_server_with_a_generated_certificate() {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     let ca = dir.join("ca.pem");
-    let (_server, addr) = start_server(&[
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
+    let data = tempfile::tempdir().unwrap();
+    let (_server, addr) = start_server(
+        data.path(),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
 
     let ca = ca.to_str().unwrap();
     let out = chinwag(&[

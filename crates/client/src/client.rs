@@ -46,6 +46,30 @@ pub struct ConnectOptions {
     pub handshake_timeout: Duration,
 }
 
+/// What REGISTER says beyond the name and the password.
+#[derive(Clone, Debug)]
+pub struct RegisterOptions {
+    /// The address the client advertises (the seed's `ip`); may be empty.
+    pub ip: String,
+    /// The port the client advertises (the seed's `port`); 0 for none.
+    pub port: u16,
+    /// Take the account's messages that arrived while it was offline.
+    /// Default `true`; a client that will not show messages (a one-shot
+    /// command) says `false`, and the queue waits for the next one that
+    /// does.
+    pub take_offline: bool,
+}
+
+impl Default for RegisterOptions {
+    fn default() -> Self {
+        RegisterOptions {
+            ip: String::new(),
+            port: 0,
+            take_offline: true,
+        }
+    }
+}
+
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
@@ -197,12 +221,28 @@ impl Client {
         ip: &str,
         port: u16,
     ) -> Result<Registered, ClientError> {
+        let options = RegisterOptions {
+            ip: ip.to_owned(),
+            port,
+            ..RegisterOptions::default()
+        };
+        self.register_with(name, password, &options).await
+    }
+
+    /// REGISTER with every option.
+    pub async fn register_with(
+        &self,
+        name: &str,
+        password: Option<&str>,
+        options: &RegisterOptions,
+    ) -> Result<Registered, ClientError> {
         check_name(name)?;
         let request = Request::Register(Register {
             name: name.into(),
-            ip: ip.into(),
-            port,
+            ip: options.ip.as_str().into(),
+            port: options.port,
             password: password.unwrap_or("").into(),
+            take_offline: options.take_offline,
         });
         match self.request(request).await? {
             ServerFrame::Registered(registered) => {

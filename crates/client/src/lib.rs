@@ -39,7 +39,7 @@ pub use chinwag_proto::server::{
     Welcome,
 };
 pub use chinwag_proto::{ErrorCode, MessageKind, NoticeKind, Request, ServerFrame, Timestamp};
-pub use client::{Client, ConnectOptions, Echo, HistoryQuery};
+pub use client::{Client, ConnectOptions, Echo, HistoryQuery, RegisterOptions};
 pub use error::ClientError;
 pub use event::{Event, Events};
 pub use tls::TlsOptions;

@@ -37,15 +37,36 @@ impl Hello {
 }
 
 /// REGISTER (seed type 8): claim `name` for this connection.
-/// Body: `name: str | ip: str | port: u16 | password: str`.
+/// Body: `name: str | ip: str | port: u16 | password: str [| options: u8]`.
 /// `ip`/`port` are the address the client advertises (may be empty / 0);
-/// an empty `password` registers as a guest.
+/// an empty `password` registers as a guest. `options` is present only
+/// when some bit of it is set (see [`Register::SKIP_OFFLINE`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Register {
     pub name: ByteString,
     pub ip: ByteString,
     pub port: u16,
     pub password: ByteString,
+    /// Whether this connection takes the account's queue of messages that
+    /// arrived while it was offline. A one-shot command says no, so that
+    /// the queue waits for a client that shows messages.
+    pub take_offline: bool,
+}
+
+impl Register {
+    /// `options` bit: do not hand this connection the offline queue.
+    pub const SKIP_OFFLINE: u8 = 0x01;
+    /// Every `options` bit this version knows.
+    const KNOWN_OPTIONS: u8 = Register::SKIP_OFFLINE;
+
+    /// The `options` byte; 0 means it is left off the wire.
+    fn options(&self) -> u8 {
+        if self.take_offline {
+            0
+        } else {
+            Register::SKIP_OFFLINE
+        }
+    }
 }
 
 /// REFLECT (seed type 7): echo `content` back. Body: `src | dst("") | content`.
@@ -254,6 +275,10 @@ impl Request {
                 put_str(b, "ip", &r.ip)?;
                 b.put_u16(r.port);
                 put_str(b, "password", &r.password)?;
+                let options = r.options();
+                if options != 0 {
+                    b.put_u8(options);
+                }
             }
             Request::Reflect(r) => transfer_shape(b, &r.src, "", &r.content)?,
             Request::Transfer(r) => transfer_shape(b, &r.src, &r.dst, &r.content)?,
@@ -361,12 +386,34 @@ impl Decode for Request {
                     client: r.str("client")?,
                 })
             }
-            FrameType::Register => Request::Register(Register {
-                name: r.str("name")?,
-                ip: r.str("ip")?,
-                port: r.u16("port")?,
-                password: r.str("password")?,
-            }),
+            FrameType::Register => {
+                let name = r.str("name")?;
+                let ip = r.str("ip")?;
+                let port = r.u16("port")?;
+                let password = r.str("password")?;
+                // Absent means 0; present, it must say something (so that
+                // every body has one encoding) and only known bits.
+                let options = if r.is_empty() {
+                    0
+                } else {
+                    match r.u8("options")? {
+                        o if o == 0 || o & !Register::KNOWN_OPTIONS != 0 => {
+                            return Err(BodyError::InvalidValue {
+                                field: "options",
+                                value: o.into(),
+                            });
+                        }
+                        o => o,
+                    }
+                };
+                Request::Register(Register {
+                    name,
+                    ip,
+                    port,
+                    password,
+                    take_offline: options & Register::SKIP_OFFLINE == 0,
+                })
+            }
             FrameType::Reflect => {
                 let src = r.str("src")?;
                 empty_dst(&mut r)?;
@@ -479,5 +526,41 @@ impl Decode for Request {
         };
         r.finish()?;
         Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::{BufMut, BytesMut};
+
+    use super::*;
+    use crate::error::BodyError;
+    use crate::wire::Decode;
+
+    /// A REGISTER body for bob (guest, nothing advertised) ending in
+    /// `options`.
+    fn register_with_options(options: &[u8]) -> Result<Request, BodyError> {
+        let mut body = BytesMut::new();
+        crate::wire::put_str(&mut body, "name", "bob").unwrap();
+        crate::wire::put_str(&mut body, "ip", "").unwrap();
+        body.put_u16(0);
+        crate::wire::put_str(&mut body, "password", "").unwrap();
+        body.put_slice(options);
+        Request::decode(FrameType::Register as u8, body.freeze())
+    }
+
+    #[test]
+    fn register_options_are_optional_and_strict() {
+        let Ok(Request::Register(plain)) = register_with_options(&[]) else {
+            panic!("no options is fine")
+        };
+        assert!(plain.take_offline);
+        let Ok(Request::Register(skip)) = register_with_options(&[Register::SKIP_OFFLINE]) else {
+            panic!("SKIP_OFFLINE is known")
+        };
+        assert!(!skip.take_offline);
+        for bad in [&[0x00][..], &[0x02], &[0x01, 0x00]] {
+            assert!(register_with_options(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -60,6 +60,11 @@ impl Reader {
         ByteString::try_from(raw).map_err(|_| BodyError::InvalidUtf8 { field })
     }
 
+    /// Whether every byte has been read (for a trailing optional field).
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+
     /// Ends the body: bytes left over make the frame malformed.
     pub fn finish(self) -> Result<(), BodyError> {
         if self.body.is_empty() {

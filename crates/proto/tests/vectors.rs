@@ -85,6 +85,20 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 ip: s("10.0.0.7"),
                 port: 5555,
                 password: s(""),
+                take_offline: true,
+            }),
+        ),
+    );
+    v.insert(
+        "request/register-skip-offline",
+        Req(
+            2,
+            Request::Register(Register {
+                name: s("bob"),
+                ip: s(""),
+                port: 0,
+                password: s("hunter22"),
+                take_offline: false,
             }),
         ),
     );

@@ -92,6 +92,7 @@ mod tests {
             ip: "".into(),
             port: 0,
             password: "".into(),
+            take_offline: true,
         })
     }
 

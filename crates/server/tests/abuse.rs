@@ -52,6 +52,7 @@ fn handshake(name: &str) -> Vec<u8> {
             ip: "".into(),
             port: 0,
             password: "".into(),
+            take_offline: true,
         })
         .to_frame(RequestId(2))
         .unwrap(),

@@ -100,6 +100,7 @@ async fn invalid_names_are_refused_by_the_server() {
                 ip: "".into(),
                 port: 0,
                 password: "".into(),
+                take_offline: true,
             }))
             .await;
         assert_eq!(code(reply), ErrorCode::InvalidName, "{bad:?}");

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use chinwag_client::{ClientError, Event, HistoryQuery, Message};
+use chinwag_client::{ClientError, Event, HistoryQuery, Message, RegisterOptions};
 use chinwag_proto::ErrorCode;
 use chinwag_proto::server::{DeliveryStatus, MessageKind};
 use chinwag_server::Server;
@@ -173,6 +173,44 @@ async fn offline_messages_arrive_in_order_exactly_once_across_a_restart() {
         "marker 2",
         "no redelivery after a restart"
     );
+}
+
+#[tokio::test]
+async fn a_connection_that_skips_the_offline_queue_leaves_it_for_the_next() {
+    let server = start().await;
+    account(&server, "bob", "bob-secret")
+        .await
+        .0
+        .logout()
+        .await
+        .unwrap();
+    let (alice, _) = user(&server, "alice").await;
+    let sent = alice.send("bob", "while away").await.unwrap();
+    assert_eq!(sent.status, DeliveryStatus::Queued);
+
+    // A one-shot command logs in as bob and takes nothing.
+    let (quick, mut quick_events) = connect(&server).await;
+    let options = RegisterOptions {
+        take_offline: false,
+        ..RegisterOptions::default()
+    };
+    quick
+        .register_with("bob", Some("bob-secret"), &options)
+        .await
+        .unwrap();
+    quick.echo("flush").await.unwrap();
+    quick.logout().await.unwrap();
+    while let Some(event) = quick_events.recv().await {
+        assert!(
+            !matches!(event, Event::Message(_)),
+            "a connection that skips the queue got {event:?}"
+        );
+    }
+
+    // The next ordinary login gets the message.
+    let (_bob, mut events) = account(&server, "bob", "bob-secret").await;
+    let m = next_message(&mut events).await;
+    assert_eq!((&*m.text, m.id), ("while away", sent.id));
 }
 
 #[tokio::test]

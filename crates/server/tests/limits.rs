@@ -122,6 +122,7 @@ async fn a_register_storm_is_refused_then_closed() {
                     ip: "".into(),
                     port: 0,
                     password: "".into(),
+                    take_offline: true,
                 }),
             )
             .await;

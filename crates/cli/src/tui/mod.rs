@@ -48,7 +48,7 @@ pub async fn run(target: &Target, clock: Clock) -> Result<Exit, Failure> {
     // Connect before taking over the screen, so a wrong name or an
     // unreachable server is reported like in every other mode.
     // A password asked for here is kept for reconnects.
-    let session = session::login(target, net::options()).await?;
+    let session = session::login(target, net::options(), session::Offline::Take).await?;
     let mut for_net = target.clone();
     if session.prompted.is_some() {
         for_net.password = session.prompted;

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::exit::Exit;
-use crate::session::Target;
+use crate::session::{Offline, Target};
 use crate::tui::conversation::ConversationId;
 
 /// How many events may wait for the UI before the connection stops reading.
@@ -404,7 +404,7 @@ async fn reconnect_loop(
     let mut attempt = 1;
     loop {
         let failure = tokio::select! {
-            result = crate::session::register(target, options()) => match result {
+            result = crate::session::register(target, options(), Offline::Take) => match result {
                 Ok(connection) => return Some(connection),
                 Err(error) => error,
             },

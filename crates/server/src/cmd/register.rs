@@ -206,7 +206,9 @@ fn finish(req: Register, name: UserName, login: Login, ctx: &mut Ctx<'_>) -> Out
     tracing::info!(account, "registered");
     ctx.conn.phase = Phase::Registered;
     ctx.conn.peer = Some(Arc::clone(&peer));
-    if account {
+    // A connection that shows no messages (a one-shot command) leaves the
+    // queue for the next one that does.
+    if account && req.take_offline {
         let key = name.key();
         let delivered = ctx.state.delivered_mark(&key);
         ctx.conn.inbox = Some(Inbox::new(key, Arc::clone(&peer.inbox), delivered));

@@ -53,6 +53,7 @@ impl Raw {
                 ip: "".into(),
                 port: 0,
                 password: "".into(),
+                take_offline: true,
             }),
         )
         .await;
