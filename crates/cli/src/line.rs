@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use crate::exit::{Exit, Failure};
 use crate::listen::{self, Ending};
 use crate::render::{self, Clock, Format};
+use crate::rooms::{self, RoomLine};
 use crate::session::{self, Target, print_line};
 
 pub const HELP: &str = "\
@@ -29,8 +30,19 @@ commands:
   /mute NAME [FOR] [REASON] mute NAME for FOR (e.g. 10m), or until lifted (administrators)
   /unmute NAME              let NAME talk again (administrators)
   /shutdown [REASON]        stop the server (administrators)
-  /history [NAME|all]       the last messages with NAME (accounts), or of everyone
+  /history [NAME|#ROOM|all] the last messages with NAME (accounts), of ROOM, or of everyone
   /passwd OLD NEW           change your account's password
+  /join #ROOM [PASSWORD]    join ROOM, creating it if it does not exist
+  /leave #ROOM [REASON]     leave ROOM
+  /say #ROOM TEXT           send TEXT to ROOM
+  /topic #ROOM [TEXT]       show ROOM's topic, or set it (operators)
+  /members #ROOM            list ROOM's members
+  /rooms                    list the rooms
+  /op #ROOM NAME            make NAME an operator of ROOM (its owner); /deop undoes it
+  /rkick #ROOM NAME [REASON]   put NAME out of ROOM (room operators)
+  /rmute #ROOM NAME [FOR] [REASON]  mute NAME in ROOM (room operators); /runmute lifts it
+  /invite #ROOM NAME        let NAME into ROOM once (room operators)
+  /mode #ROOM [+i|-i] [+k PASSWORD|-k]  invite-only on/off, password on/off
   /help                     this list
   /quit                     log out and exit (end of input does the same)";
 
@@ -67,6 +79,8 @@ pub enum Line {
         old: String,
         new: String,
     },
+    /// A room command: /join, /leave, /say, /topic, /members, /rooms.
+    Room(RoomLine),
     Help,
     Quit,
 }
@@ -86,6 +100,9 @@ pub fn parse(line: &str) -> Result<Line, String> {
     };
     let (verb, rest) = split_word(command);
     let usage = |u: &str| format!("usage: {u}");
+    if let Some(room) = rooms::parse_line(verb, rest) {
+        return room.map(Line::Room);
+    }
     Ok(match verb {
         "all" if !rest.is_empty() => Line::Broadcast(rest.to_owned()),
         "all" => return Err(usage("/all TEXT")),
@@ -136,7 +153,7 @@ pub fn parse(line: &str) -> Result<Line, String> {
             (name, "") => Line::History {
                 with: Some(name.to_owned()),
             },
-            _ => return Err(usage("/history [NAME|all]")),
+            _ => return Err(usage("/history [NAME|#ROOM|all]")),
         },
         "passwd" => match split_word(rest) {
             (old, new) if !old.is_empty() && !new.is_empty() && !new.contains(' ') => {
@@ -277,6 +294,9 @@ async fn execute(client: &Client, me: &str, clock: Clock, line: Line) -> Option<
             .passwd(&old, &new)
             .await
             .map(|()| "password changed".to_owned()),
+        Line::Room(line) => rooms::execute(client, line)
+            .await
+            .map(|reply| rooms::describe(&reply, me, clock)),
     };
     Some(match result {
         Ok(text) => text,
@@ -409,7 +429,7 @@ mod tests {
         assert_eq!(parse("/kick"), Err("usage: /kick NAME [REASON]".into()));
         assert_eq!(
             parse("/history bob carol"),
-            Err("usage: /history [NAME|all]".into())
+            Err("usage: /history [NAME|#ROOM|all]".into())
         );
         for bad in ["/passwd", "/passwd only-one", "/passwd a b c"] {
             assert_eq!(parse(bad), Err("usage: /passwd OLD NEW".into()), "{bad}");

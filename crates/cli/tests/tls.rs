@@ -27,21 +27,27 @@ fn chinwagd_bin() -> PathBuf {
 }
 
 /// The server process, killed by its own handle when dropped.
-struct Server(Child);
+/// A `chinwagd` this test started, with its own data directory; killed on
+/// drop.
+struct Server {
+    child: Child,
+    _data: tempfile::TempDir,
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
 /// Starts `chinwagd` with `args` and returns it with its main address.
-fn start_server(data: &std::path::Path, args: &[&str]) -> (Server, String) {
+fn start_server(args: &[&str]) -> (Server, String) {
+    let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(chinwagd_bin())
         .args(["--listen", "127.0.0.1:0", "--admin-password", "pw"])
         .arg("--data")
-        .arg(data)
+        .arg(data.path())
         .args(args)
         .env("CHINWAG_LOG", "info")
         .stdout(Stdio::null())
@@ -49,7 +55,7 @@ fn start_server(data: &std::path::Path, args: &[&str]) -> (Server, String) {
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    let server = Server(child);
+    let server = Server { child, _data: data };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -92,16 +98,12 @@ fn the_cli_talks_tls_to_a_server_with_a_generated_certificate() {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     let ca = dir.join("ca.pem");
-    let data = tempfile::tempdir().unwrap();
-    let (_server, addr) = start_server(
-        data.path(),
-        &[
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ],
-    );
+    let (_server, addr) = start_server(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
 
     let ca = ca.to_str().unwrap();
     let out = chinwag(&[

@@ -4,13 +4,15 @@
 //! field (`now`), set by the main loop, so tests control time.
 
 use chinwag_client::{
-    Event, Message, MessageKind, MuteState, Notice, NoticeKind, Role, Timestamp, UserInfo,
+    Event, Message, MessageKind, MuteState, Notice, NoticeKind, Role, RoomNotice, Timestamp,
+    UserInfo,
 };
 use chinwag_proto::request::BROADCAST_CONVERSATION;
 
 use crate::exit::Exit;
 use crate::line::{HISTORY_PAGE, Line};
 use crate::render::{self, Clock};
+use crate::rooms::{self, RoomLine, RoomReply};
 use crate::tui::command::{self, Command};
 use crate::tui::conversation::{Backlog, Conversation, ConversationId, Tone};
 use crate::tui::input::Input;
@@ -160,6 +162,25 @@ impl App {
         })
     }
 
+    /// The conversation of the room `name`, started if need be.
+    fn room(&mut self, name: &str) -> usize {
+        let id = ConversationId::room(name);
+        self.index_of(&id).unwrap_or_else(|| {
+            self.conversations.push(Conversation::new(id, name));
+            self.conversations.len() - 1
+        })
+    }
+
+    /// The rooms this session has a conversation for (to join again after
+    /// a reconnect: a guest's memberships end with its connection).
+    fn room_titles(&self) -> Vec<String> {
+        self.conversations
+            .iter()
+            .filter(|c| matches!(c.id, ConversationId::Room(_)))
+            .map(|c| c.title.clone())
+            .collect()
+    }
+
     /// Opens the direct conversation with `name`.
     pub fn query(&mut self, name: &str) -> Vec<Effect> {
         if name.eq_ignore_ascii_case(&self.me) {
@@ -171,8 +192,9 @@ impl App {
         }
     }
 
-    /// Opens a conversation. A direct conversation opened for the first
-    /// time loads its recent history (for accounts: a guest has none).
+    /// Opens a conversation. A direct conversation or a room opened for
+    /// the first time loads its recent history (a guest has no direct
+    /// message history); everyone's loads on request.
     pub fn switch_to(&mut self, index: usize) -> Vec<Effect> {
         if index >= self.conversations.len() {
             return Vec::new();
@@ -181,7 +203,8 @@ impl App {
         let conversation = &mut self.conversations[index];
         conversation.read();
         let first_time = conversation.backlog == Backlog::Unasked;
-        if first_time && self.account && matches!(conversation.id, ConversationId::Direct(_)) {
+        let kept = self.account || conversation.id.history_for_guests();
+        if first_time && kept && conversation.id != ConversationId::Everyone {
             self.load_history(index, Shown::Quietly)
         } else {
             Vec::new()
@@ -240,7 +263,8 @@ impl App {
         conversation.backlog = Backlog::Loading;
         let with = match &conversation.id {
             ConversationId::Everyone => None,
-            ConversationId::Direct(_) => Some(conversation.title.clone()),
+            // The peer's name, or the room's (`#general`).
+            ConversationId::Direct(_) | ConversationId::Room(_) => Some(conversation.title.clone()),
         };
         let request = Request::History {
             with,
@@ -387,6 +411,10 @@ impl App {
                     let to = self.current().title.clone();
                     self.job(Request::Send { to, text })
                 }
+                ConversationId::Room(_) => {
+                    let room = self.current().title.clone();
+                    self.job(Request::Room(RoomLine::Say { room, text }))
+                }
             },
             Command::Query(name) => self.query(&name),
             Command::Close => {
@@ -402,6 +430,8 @@ impl App {
                 let conversation = self.current_mut();
                 conversation.entries.clear();
                 conversation.scroll = 0;
+                // /history starts over from the newest page.
+                conversation.backlog = Backlog::Unasked;
                 Vec::new()
             }
             Command::PasswordPrompt => {
@@ -421,6 +451,7 @@ impl App {
         let index = match with.as_deref() {
             None => self.open,
             Some(BROADCAST_CONVERSATION) => 0,
+            Some(room) if room.starts_with('#') => self.room(room),
             Some(name) if name.eq_ignore_ascii_case(&self.me) => {
                 self.notify("that is you", Tone::Error);
                 return Vec::new();
@@ -477,8 +508,24 @@ impl App {
                 }
                 Request::Passwd { old, new }
             }
+            Line::Room(line) => Request::Room(self.in_open_room(line)),
         };
         self.job(request)
+    }
+
+    /// Fills in the open room where a room command left it out.
+    fn in_open_room(&self, line: RoomLine) -> RoomLine {
+        let open = match &self.current().id {
+            ConversationId::Room(_) => Some(self.current().title.clone()),
+            _ => None,
+        };
+        match line {
+            RoomLine::Leave { room: None, reason } => RoomLine::Leave { room: open, reason },
+            RoomLine::Topic { room: None, text } => RoomLine::Topic { room: open, text },
+            RoomLine::Members(None) => RoomLine::Members(open),
+            RoomLine::Moderate { room: None, act } => RoomLine::Moderate { room: open, act },
+            other => other,
+        }
     }
 
     // ---- the network ---------------------------------------------------
@@ -506,6 +553,22 @@ impl App {
                     )
                 };
                 self.notify(text, if reconnect { Tone::Alert } else { Tone::Info });
+                if reconnect {
+                    // A guest's rooms ended with the old connection.
+                    return self
+                        .room_titles()
+                        .into_iter()
+                        .map(|room| {
+                            Effect::Net(Job {
+                                origin: ConversationId::room(&room),
+                                request: Request::Room(RoomLine::Join {
+                                    room,
+                                    password: None,
+                                }),
+                            })
+                        })
+                        .collect();
+                }
             }
             NetEvent::Lost { why, retry_in } => {
                 self.link = Link::Reconnecting {
@@ -562,6 +625,7 @@ impl App {
         match event {
             Event::Message(message) => self.on_message(&message),
             Event::Notice(notice) => self.on_notice(&notice),
+            Event::RoomNotice(notice) => self.on_room_notice(&notice),
             Event::Error { code, message } => self.notify(
                 format!("server: {}", render::error(code, &message)),
                 Tone::Error,
@@ -573,6 +637,7 @@ impl App {
     fn on_message(&mut self, m: &Message) {
         let index = match m.kind {
             MessageKind::Broadcast => 0,
+            MessageKind::Room => self.room(&m.to),
             MessageKind::Direct | MessageKind::Other(_) => self.direct(&m.from),
         };
         let from = render::sanitize(&m.from);
@@ -646,7 +711,21 @@ impl App {
             | NoticeKind::Other(_) => {
                 self.notify(text, Tone::Alert);
             }
+            _ => self.notify(text, Tone::Alert),
         }
+    }
+
+    /// A room notice goes to its room's conversation (opened if need be).
+    fn on_room_notice(&mut self, n: &RoomNotice) {
+        let tone = match n.kind {
+            NoticeKind::RoomKicked
+            | NoticeKind::RoomMuted
+            | NoticeKind::RoomUnmuted
+            | NoticeKind::RoomInvited => Tone::Alert,
+            _ => Tone::Info,
+        };
+        let index = self.room(&render::sanitize(&n.room));
+        self.conversations[index].add_notice(n.ts, rooms::notice_body(n), tone);
     }
 
     /// Files an answer where it was asked. After a change of roles or
@@ -743,6 +822,7 @@ impl App {
                 "password changed; reconnecting uses the new one",
                 Tone::Info,
             ),
+            Reply::Room(reply) => return self.on_room_reply(index, reply),
         }
         Vec::new()
     }
@@ -785,6 +865,39 @@ impl App {
         if added > 0 && index == self.open {
             self.scroll(isize::MAX);
         }
+    }
+
+    fn on_room_reply(&mut self, index: usize, reply: RoomReply) -> Vec<Effect> {
+        let now = self.now;
+        let me = self.me.clone();
+        match &reply {
+            RoomReply::Joined(info) => {
+                let room = self.room(&render::sanitize(&info.room));
+                // The server's spelling of the name wins.
+                self.conversations[room].title = render::sanitize(&info.room).into_owned();
+                let text = rooms::describe(&reply, &me, self.clock);
+                self.conversations[room].add_notice(now, text, Tone::Info);
+                return self.switch_to(room);
+            }
+            RoomReply::Sent { room, text, sent } => {
+                let room = self.room(room);
+                self.conversations[room].add_message(sent.id, sent.ts, &me, text);
+            }
+            RoomReply::Left(room) => {
+                let room = self.room(room);
+                let text = rooms::describe(&reply, &me, self.clock);
+                self.conversations[room].add_notice(now, text, Tone::Info);
+            }
+            RoomReply::Topic(_)
+            | RoomReply::Members { .. }
+            | RoomReply::List(_)
+            | RoomReply::Done(_) => {
+                for line in rooms::describe(&reply, &me, self.clock).lines() {
+                    self.conversations[index].add_notice(now, line, Tone::Info);
+                }
+            }
+        }
+        Vec::new()
     }
 
     fn refresh_users(&self, origin: ConversationId) -> Vec<Effect> {

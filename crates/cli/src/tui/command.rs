@@ -49,8 +49,8 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     (
         "history",
-        "[NAME|all]",
-        "load earlier messages of this conversation (or with NAME, or everyone's) from the server",
+        "[NAME|#ROOM|all]",
+        "load earlier messages of this conversation (or NAME's, ROOM's, everyone's) from the server",
     ),
     ("clear", "", "clear this conversation's scrollback"),
     ("admin", "PASSWORD", "become an administrator"),
@@ -62,6 +62,45 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     ("unmute", "NAME", "let NAME talk again (administrators)"),
     ("shutdown", "[REASON]", "stop the server (administrators)"),
+    (
+        "join",
+        "#ROOM [PASSWORD]",
+        "join ROOM (creating it) and open its conversation",
+    ),
+    ("leave", "[#ROOM] [REASON]", "leave ROOM, or this room"),
+    ("say", "#ROOM TEXT", "send TEXT to ROOM"),
+    (
+        "topic",
+        "[#ROOM] [TEXT]",
+        "show the room's topic, or set it (operators)",
+    ),
+    ("members", "[#ROOM]", "list the room's members"),
+    ("rooms", "", "list the rooms"),
+    (
+        "op",
+        "[#ROOM] NAME",
+        "make NAME an operator (room owner); /deop undoes it",
+    ),
+    (
+        "rkick",
+        "[#ROOM] NAME [REASON]",
+        "put NAME out of the room (room operators)",
+    ),
+    (
+        "rmute",
+        "[#ROOM] NAME [DURATION] [REASON]",
+        "mute NAME in the room (room operators); /runmute lifts it",
+    ),
+    (
+        "invite",
+        "[#ROOM] NAME",
+        "let NAME into the room once (room operators)",
+    ),
+    (
+        "mode",
+        "[#ROOM] +i|-i|+k PASSWORD|-k",
+        "invite-only and password on or off (room operators)",
+    ),
     (
         "passwd",
         "[OLD NEW]",
@@ -226,11 +265,15 @@ mod tests {
 
     #[test]
     fn every_listed_command_parses() {
-        for (name, _, _) in COMMANDS {
-            let parses = ["bob 10m some text", "bob", "old new"]
-                .iter()
-                .any(|args| parse(&format!("/{name} {args}")).is_ok());
-            assert!(parses, "/{name}");
+        for (name, args, _) in COMMANDS {
+            let line = match (*name, args.contains('#')) {
+                ("mode", _) => "/mode #general +i".to_owned(),
+                ("passwd", _) => "/passwd old new".to_owned(),
+                ("history", _) => "/history bob".to_owned(),
+                (_, true) => format!("/{name} #general bob 10m some text"),
+                (_, false) => format!("/{name} bob 10m some text"),
+            };
+            assert!(parse(&line).is_ok(), "{line}");
         }
         assert!(help().iter().any(|l| l.contains("/kick NAME [REASON]")));
     }

@@ -1,7 +1,7 @@
 //! Conversations: what the left pane lists and the middle pane shows.
 //!
 //! A conversation is identified by its [`ConversationId`]; each kind of
-//! conversation the server offers is one variant (rooms will be one more),
+//! conversation the server offers is one variant (everyone, direct, room),
 //! and the rest of the UI only asks the id what it needs: a title, and
 //! where the text typed into it goes.
 
@@ -19,6 +19,8 @@ pub enum ConversationId {
     /// Direct messages with one user, keyed by the name in lower case
     /// (names are unique regardless of case).
     Direct(String),
+    /// A room, keyed by its name (with `#`) in lower case.
+    Room(String),
 }
 
 impl ConversationId {
@@ -27,11 +29,17 @@ impl ConversationId {
         ConversationId::Direct(name.to_lowercase())
     }
 
+    /// The conversation of the room `name`.
+    pub fn room(name: &str) -> ConversationId {
+        ConversationId::Room(name.to_lowercase())
+    }
+
     /// Whether the server keeps this conversation's history for guests
-    /// too: the broadcasts, yes; direct messages are kept for accounts.
+    /// too: the broadcasts and rooms (for their members), yes; direct
+    /// messages are kept for accounts only.
     pub fn history_for_guests(&self) -> bool {
         match self {
-            ConversationId::Everyone => true,
+            ConversationId::Everyone | ConversationId::Room(_) => true,
             ConversationId::Direct(_) => false,
         }
     }

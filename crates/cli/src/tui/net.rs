@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::exit::Exit;
+use crate::rooms::{self, RoomLine, RoomReply};
 use crate::session::{Offline, Target};
 use crate::tui::conversation::ConversationId;
 
@@ -66,6 +67,8 @@ pub enum Request {
         old: String,
         new: String,
     },
+    /// A room command, its room filled in.
+    Room(RoomLine),
 }
 
 /// A request and the conversation its answer belongs in.
@@ -102,6 +105,7 @@ pub enum Reply {
     },
     /// PASSWD succeeded; reconnects use the new password.
     PasswordChanged,
+    Room(RoomReply),
 }
 
 /// What the UI hears from the network task.
@@ -542,6 +546,7 @@ async fn execute(client: &Client, request: Request) -> Result<Reply, String> {
             .passwd(&old, &new)
             .await
             .map(|()| Reply::PasswordChanged),
+        Request::Room(line) => rooms::execute(client, line).await.map(Reply::Room),
     };
     result.map_err(|e| match e {
         ClientError::Server { message, code } => crate::render::error(code, &message),

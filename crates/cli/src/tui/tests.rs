@@ -301,7 +301,9 @@ fn every_protocol_command_becomes_a_request() {
 
 #[test]
 fn local_commands_and_mistakes_answer_inline() {
-    let mut app = app(160, 40);
+    // Tall enough that /history's scroll to the top still shows its answer
+    // below the whole /help.
+    let mut app = app(160, 60);
     assert!(type_line(&mut app, "/help").is_empty());
     assert!(shows(&app, "/mute NAME [DURATION] [REASON]"));
     assert!(shows(&app, "Alt-1 .. Alt-9"));
@@ -764,5 +766,113 @@ fn passwd_asks_without_showing_or_keeping_the_passwords() {
     assert!(
         !screen.contains("secret") && !screen.contains("hunter2"),
         "{screen}"
+    );
+}
+
+#[test]
+fn rooms_are_conversations() {
+    use crate::rooms::{RoomLine, RoomReply};
+    use chinwag_client::{RoomInfo, RoomMode, RoomNotice, RoomRole};
+
+    let mut app = app(120, 30);
+    // /join asks the server; the answer opens the room's conversation.
+    let effects = type_line(&mut app, "/join #general");
+    assert_eq!(
+        effects,
+        job(
+            ConversationId::Everyone,
+            Request::Room(RoomLine::Join {
+                room: "#general".into(),
+                password: None
+            })
+        )
+    );
+    let effects = app.on_net(NetEvent::Answer {
+        origin: ConversationId::Everyone,
+        result: Ok(Reply::Room(RoomReply::Joined(RoomInfo {
+            room: "#General".into(),
+            topic: "chat".into(),
+            members: 2,
+            mode: RoomMode::default(),
+            role: RoomRole::Member,
+        }))),
+    });
+    assert_eq!(app.current().id, ConversationId::room("#general"));
+    // Opened for the first time, it loads its history (guests too).
+    assert_eq!(
+        effects,
+        job(
+            ConversationId::room("#general"),
+            history(Some("#General"), None, false)
+        )
+    );
+    assert_eq!(app.current().title, "#General");
+    assert!(shows(
+        &app,
+        "you are in #General (2 members, you are member); topic: chat"
+    ));
+
+    // Typing in it sends to the room; /leave and /topic mean this room.
+    let room = ConversationId::room("#general");
+    assert_eq!(
+        type_line(&mut app, "hello room"),
+        job(
+            room.clone(),
+            Request::Room(RoomLine::Say {
+                room: "#General".into(),
+                text: "hello room".into()
+            })
+        )
+    );
+    assert_eq!(
+        type_line(&mut app, "/topic"),
+        job(
+            room.clone(),
+            Request::Room(RoomLine::Topic {
+                room: Some("#General".into()),
+                text: String::new()
+            })
+        )
+    );
+
+    // Room messages and notices land in the room, not in "everyone".
+    app.switch_to(0);
+    app.on_net(message(MessageKind::Room, "bob", "#General", "hi all", 5));
+    let index = app.conversations.iter().position(|c| c.id == room).unwrap();
+    assert_eq!(app.conversations[index].unread, 1);
+    app.on_net(NetEvent::Server(Event::RoomNotice(RoomNotice {
+        kind: NoticeKind::RoomTopic,
+        ts: Timestamp(T),
+        room: "#General".into(),
+        actor: "bob".into(),
+        subject: "".into(),
+        until: 0,
+        text: "new topic".into(),
+    })));
+    app.switch_to(index);
+    assert!(shows(&app, "bob: hi all"));
+    assert!(shows(&app, "bob set the topic: new topic"));
+
+    // After a reconnect the rooms are joined again.
+    app.on_net(NetEvent::Lost {
+        why: "gone".into(),
+        retry_in: Duration::from_secs(1),
+    });
+    let effects = app.on_net(NetEvent::Online {
+        name: "alice".into(),
+        users: vec![],
+        reconnect: true,
+        account: false,
+        since: Timestamp(T),
+    });
+    assert_eq!(
+        effects,
+        job(
+            room,
+            Request::Room(RoomLine::Join {
+                room: "#General".into(),
+                password: None
+            })
+        )
     );
 }

@@ -234,7 +234,9 @@ fn conversations(frame: &mut Frame, app: &App, area: Rect) {
             }
             let title_style = match &c.id {
                 ConversationId::Everyone => style,
-                ConversationId::Direct(_) => style.fg(name_colour(&c.title)),
+                ConversationId::Direct(_) | ConversationId::Room(_) => {
+                    style.fg(name_colour(&c.title))
+                }
             };
             Line::from(vec![
                 Span::styled(key, style),
@@ -252,6 +254,7 @@ fn messages(frame: &mut Frame, app: &App, area: Rect) {
     let mut title = match &conversation.id {
         ConversationId::Everyone => " everyone ".to_owned(),
         ConversationId::Direct(_) => format!(" {} (direct) ", conversation.title),
+        ConversationId::Room(_) => format!(" {} ", conversation.title),
     };
     let inner = inner(area);
     let lines = wrapped_lines(conversation, &app.me, app.clock, inner.width as usize);
