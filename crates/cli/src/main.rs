@@ -38,14 +38,19 @@ Every command connects to the server, registers as --name, does its work and
 logs out. Without a command, on a terminal, chinwag opens a full-screen chat:
 conversations on the left, messages in the middle, who is online on the
 right; type to talk, /help lists the commands and keys, and a lost
-connection is re-established by itself. Without a command and with stdin or
-stdout not a terminal, chinwag reads lines from stdin instead: a line is sent
-to everyone, a line starting with / is a command (/help lists them); at the
-end of input it logs out and exits.";
+connection is re-established by itself. With an account (--password, or the
+prompt shown before the screen is taken over), direct messages sent while
+you were away arrive as unread, /history and PageUp load earlier messages
+from the server, and /passwd changes the password without showing it.
+Without a command and with stdin or stdout not a terminal, chinwag reads
+lines from stdin instead: a line is sent to everyone, a line starting with /
+is a command (/help lists them, /history and /passwd among them); at the end
+of input it logs out and exits.";
 
 const EXAMPLES: &str = "\
 Examples:
   chinwag --name alice                         full-screen chat (/help for commands and keys)
+  chinwag --name alice --password PW           the same, logged in to the account alice
   chinwag --name alice send bob see you at 5   send a direct message
   chinwag --name alice broadcast lunch time    send a message to everyone
   chinwag --name alice users --json            who is online, as JSON

@@ -586,6 +586,24 @@ fn accounts_offline_delivery_and_history_across_a_restart() {
     assert_eq!(line["id"], message["id"]);
     assert_eq!(line["text"], "see you");
 
+    // The line mode reads history and changes passwords too (and back).
+    let mut line = daemon.spawn(
+        "alice (line mode)",
+        "alice",
+        &["--password", "alice-secret"],
+        true,
+    );
+    line.type_line("/history bob");
+    line.expect("the stored message", |l| {
+        l.ends_with("] alice -> bob: see you")
+    });
+    line.type_line("/passwd alice-secret alice-secret-2");
+    line.expect("the change", |l| l == "password changed");
+    line.type_line("/passwd alice-secret-2 alice-secret");
+    line.expect("the change back", |l| l == "password changed");
+    line.close_stdin();
+    assert_eq!(line.finish().code, 0);
+
     // Passwords change; the old one stops working.
     let out = alice(&daemon, &["passwd", "alice-secret-2"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
