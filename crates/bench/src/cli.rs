@@ -32,6 +32,11 @@ pub struct Cli {
     #[arg(long)]
     pub json: bool,
 
+    /// Also append each run's JSON object to this file (with human output
+    /// on stdout)
+    #[arg(long, value_name = "FILE")]
+    pub json_out: Option<std::path::PathBuf>,
+
     /// Upper bound on connecting and sending, per run
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
@@ -59,5 +64,6 @@ Examples:
   chinwag-bench dm --pairs 100 --messages 20000 --size 64 --window 16
   chinwag-bench dm --pairs 100 --messages 2000 --size 64 --window 16 --rate 20000
   chinwag-bench --json --runs 3 broadcast --members 1000 --senders 4 --messages 500
+  chinwag-bench --sources 16 room --members 10000 --senders 4 --messages 200
   chinwag-bench --server 127.0.0.1:7071,127.0.0.1:7072,127.0.0.1:7073 dm --pairs 100
                                              across the nodes of a cluster";

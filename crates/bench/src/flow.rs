@@ -93,6 +93,9 @@ pub struct FlowResult {
     pub timed_out: bool,
     /// From the first send to the last delivery.
     pub elapsed_secs: f64,
+    /// CPU time the benchmark itself used meanwhile: when it nears
+    /// `elapsed_secs` × cores, the load generator is the bottleneck.
+    pub bench_cpu_secs: f64,
     #[serde(flatten)]
     pub latency: LatencySummary,
 }
@@ -193,6 +196,12 @@ impl<R: Route> Flow<R> {
         }
     }
 
+    /// The connection of sender `index`, for requests before the run
+    /// starts (its events are being drained, so replies get through).
+    pub fn sender_client(&self, index: usize) -> Option<&Client> {
+        self.senders.get(index).map(|s| &s.client)
+    }
+
     /// Sends everything, drains, and measures.
     pub async fn run(self) -> FlowResult {
         let Flow {
@@ -204,6 +213,8 @@ impl<R: Route> Flow<R> {
             expected,
             plan,
         } = self;
+        let own_cpu = || crate::sys::cpu_time(std::process::id()).unwrap_or_default();
+        let cpu_before = own_cpu();
         let start_ns = clock.now_ns();
         let pace = plan.rate.map(|rate| {
             // Each sender sends every `interval`; senders are staggered across
@@ -297,6 +308,7 @@ impl<R: Route> Flow<R> {
             close_reason,
             timed_out,
             elapsed_secs: round3(elapsed.as_secs_f64()),
+            bench_cpu_secs: round3(own_cpu().saturating_sub(cpu_before).as_secs_f64()),
             latency: latency.summary(),
         }
     }
@@ -341,8 +353,9 @@ async fn receive(
     let mut latency = Latency::default();
     let mut last_error = None;
     let closed = loop {
+        // Not biased: a stream of events must not keep `stop` from being
+        // seen.
         let event = tokio::select! {
-            biased;
             event = events.recv() => event,
             () = stop.cancelled() => break None,
         };
@@ -355,7 +368,7 @@ async fn receive(
                     latency.record_ns(now.saturating_sub(stamp.sent_ns));
                 }
             }
-            Some(Event::Notice(_)) => {
+            Some(Event::Notice(_) | Event::RoomNotice(_)) => {
                 tracker.notices.fetch_add(1, Ordering::Relaxed);
             }
             Some(Event::Error { code, message }) => {

@@ -1,6 +1,9 @@
 //! `chinwag-bench`: see `chinwag-bench --help` and docs/BENCHMARKS.md.
 
+use std::io::Write;
 use std::process::ExitCode;
+
+use anyhow::Context;
 
 use chinwag_bench::cli::Cli;
 use chinwag_bench::report::{self, Report};
@@ -50,10 +53,24 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         run: 0,
         prefix: name_prefix(),
     };
+    let mut json_out = match &cli.json_out {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open --json-out {}", path.display()))?,
+        ),
+        None => None,
+    };
     let mut reports: Vec<Report> = Vec::new();
     for run in 1..=cli.runs {
         env.run = run;
         let report = cli.workload.run(&env).await?;
+        if let Some(file) = &mut json_out {
+            writeln!(file, "{}", report.json())
+                .with_context(|| format!("cannot write to {:?}", cli.json_out))?;
+        }
         if cli.json {
             println!("{}", report.json());
         } else {

@@ -146,6 +146,26 @@ fn broadcast_reaches_every_other_member() {
 }
 
 #[test]
+fn room_reaches_every_other_member_of_the_room() {
+    let reports = bench_json(&[
+        "room",
+        "--members",
+        "6",
+        "--senders",
+        "2",
+        "--messages",
+        "10",
+        "--window",
+        "2",
+    ]);
+    let report = &reports[0];
+    assert_eq!(report["workload"], "room");
+    assert_eq!(report["params"]["members"], 6);
+    assert_eq!(u64_field(report, "recipients_mismatch"), 0, "{report}");
+    check_flow(report, 2 * 10 * 5);
+}
+
+#[test]
 fn idle_reports_connections_and_server_memory() {
     // The server runs in this process, so this process's id is its PID.
     let pid = std::process::id().to_string();

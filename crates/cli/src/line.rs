@@ -8,12 +8,14 @@
 use std::io::{BufRead, IsTerminal};
 use std::time::Duration;
 
-use chinwag_client::{Client, ClientError, Message, MessageKind, Sent, Timestamp};
+use chinwag_client::{Client, ClientError, HistoryQuery, Message, MessageKind, Sent, Timestamp};
+use chinwag_proto::request::BROADCAST_CONVERSATION;
 use tokio::sync::mpsc;
 
 use crate::exit::{Exit, Failure};
 use crate::listen::{self, Ending};
 use crate::render::{self, Clock, Format};
+use crate::rooms::{self, RoomLine};
 use crate::session::{self, Target, print_line};
 
 pub const HELP: &str = "\
@@ -28,6 +30,19 @@ commands:
   /mute NAME [FOR] [REASON] mute NAME for FOR (e.g. 10m), or until lifted (administrators)
   /unmute NAME              let NAME talk again (administrators)
   /shutdown [REASON]        stop the server (administrators)
+  /history [NAME|#ROOM|all] the last messages with NAME (accounts), of ROOM, or of everyone
+  /passwd OLD NEW           change your account's password
+  /join #ROOM [PASSWORD]    join ROOM, creating it if it does not exist
+  /leave #ROOM [REASON]     leave ROOM
+  /say #ROOM TEXT           send TEXT to ROOM
+  /topic #ROOM [TEXT]       show ROOM's topic, or set it (operators)
+  /members #ROOM            list ROOM's members
+  /rooms                    list the rooms
+  /op #ROOM NAME            make NAME an operator of ROOM (its owner); /deop undoes it
+  /rkick #ROOM NAME [REASON]   put NAME out of ROOM (room operators)
+  /rmute #ROOM NAME [FOR] [REASON]  mute NAME in ROOM (room operators); /runmute lifts it
+  /invite #ROOM NAME        let NAME into ROOM once (room operators)
+  /mode #ROOM [+i|-i] [+k PASSWORD|-k]  invite-only on/off, password on/off
   /help                     this list
   /quit                     log out and exit (end of input does the same)";
 
@@ -54,9 +69,24 @@ pub enum Line {
     },
     Unmute(String),
     Shutdown(String),
+    /// Stored messages of a conversation: `with` a user, `*` for the
+    /// broadcasts, or `None` for the default one (everyone in the line
+    /// mode, the open conversation in the UI).
+    History {
+        with: Option<String>,
+    },
+    Passwd {
+        old: String,
+        new: String,
+    },
+    /// A room command: /join, /leave, /say, /topic, /members, /rooms.
+    Room(RoomLine),
     Help,
     Quit,
 }
+
+/// How many messages `/history` shows.
+pub const HISTORY_PAGE: u16 = 50;
 
 /// Understands a line, or says what is wrong with it.
 pub fn parse(line: &str) -> Result<Line, String> {
@@ -70,6 +100,9 @@ pub fn parse(line: &str) -> Result<Line, String> {
     };
     let (verb, rest) = split_word(command);
     let usage = |u: &str| format!("usage: {u}");
+    if let Some(room) = rooms::parse_line(verb, rest) {
+        return room.map(Line::Room);
+    }
     Ok(match verb {
         "all" if !rest.is_empty() => Line::Broadcast(rest.to_owned()),
         "all" => return Err(usage("/all TEXT")),
@@ -112,6 +145,25 @@ pub fn parse(line: &str) -> Result<Line, String> {
             (name, _) => Line::Unmute(name.to_owned()),
         },
         "shutdown" => Line::Shutdown(rest.to_owned()),
+        "history" => match split_word(rest) {
+            ("", _) => Line::History { with: None },
+            ("all" | BROADCAST_CONVERSATION, "") => Line::History {
+                with: Some(BROADCAST_CONVERSATION.to_owned()),
+            },
+            (name, "") => Line::History {
+                with: Some(name.to_owned()),
+            },
+            _ => return Err(usage("/history [NAME|#ROOM|all]")),
+        },
+        "passwd" => match split_word(rest) {
+            (old, new) if !old.is_empty() && !new.is_empty() && !new.contains(' ') => {
+                Line::Passwd {
+                    old: old.to_owned(),
+                    new: new.to_owned(),
+                }
+            }
+            _ => return Err(usage("/passwd OLD NEW")),
+        },
         "help" | "?" => Line::Help,
         "quit" | "exit" => Line::Quit,
         other => {
@@ -222,6 +274,29 @@ async fn execute(client: &Client, me: &str, clock: Clock, line: Line) -> Option<
             .shutdown(&reason)
             .await
             .map(|()| "the server is shutting down".to_owned()),
+        Line::History { with } => {
+            let with = with.filter(|w| w != BROADCAST_CONVERSATION);
+            let query = HistoryQuery::newest(with.as_deref(), HISTORY_PAGE);
+            client.history(&query).await.map(|page| {
+                if page.is_empty() {
+                    return "no stored messages".to_owned();
+                }
+                // The server sends newest first; read oldest first.
+                let lines: Vec<String> = page
+                    .iter()
+                    .rev()
+                    .map(|m| render::message(m, clock))
+                    .collect();
+                lines.join("\n")
+            })
+        }
+        Line::Passwd { old, new } => client
+            .passwd(&old, &new)
+            .await
+            .map(|()| "password changed".to_owned()),
+        Line::Room(line) => rooms::execute(client, line)
+            .await
+            .map(|reply| rooms::describe(&reply, me, clock)),
     };
     Some(match result {
         Ok(text) => text,
@@ -322,6 +397,28 @@ mod tests {
             })
         );
         assert_eq!(parse("/unmute bob"), Ok(Line::Unmute("bob".into())));
+        assert_eq!(parse("/history"), Ok(Line::History { with: None }));
+        for everyone in ["/history all", "/history *"] {
+            assert_eq!(
+                parse(everyone),
+                Ok(Line::History {
+                    with: Some("*".into())
+                })
+            );
+        }
+        assert_eq!(
+            parse("/history Bob"),
+            Ok(Line::History {
+                with: Some("Bob".into())
+            })
+        );
+        assert_eq!(
+            parse("/passwd old-one new-one"),
+            Ok(Line::Passwd {
+                old: "old-one".into(),
+                new: "new-one".into()
+            })
+        );
         assert_eq!(parse("/quit"), Ok(Line::Quit));
         assert_eq!(parse("/help"), Ok(Line::Help));
     }
@@ -330,6 +427,13 @@ mod tests {
     fn bad_commands_say_why() {
         assert_eq!(parse("/msg bob"), Err("usage: /msg NAME TEXT".into()));
         assert_eq!(parse("/kick"), Err("usage: /kick NAME [REASON]".into()));
+        assert_eq!(
+            parse("/history bob carol"),
+            Err("usage: /history [NAME|#ROOM|all]".into())
+        );
+        for bad in ["/passwd", "/passwd only-one", "/passwd a b c"] {
+            assert_eq!(parse(bad), Err("usage: /passwd OLD NEW".into()), "{bad}");
+        }
         assert_eq!(
             parse("/frobnicate"),
             Err("unknown command /frobnicate; /help lists the commands".into())

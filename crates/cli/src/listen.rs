@@ -61,8 +61,13 @@ pub async fn print_events(events: &mut Events, format: Format) -> Ending {
     Ending::Lost(None)
 }
 
-pub async fn run(target: &Target, format: Format) -> Result<Exit, Failure> {
+pub async fn run(target: &Target, format: Format, rooms: &[String]) -> Result<Exit, Failure> {
     let (client, mut events) = session::open(target, session::Offline::Take).await?;
+    // Joined before printing starts: the events wait in their channel
+    // meanwhile (far fewer than its bound), and print in order after.
+    for room in rooms {
+        client.join(room, None).await?;
+    }
     let ctrl_c = tokio::signal::ctrl_c();
     let ending = tokio::select! {
         ending = print_events(&mut events, format) => ending,

@@ -6,6 +6,7 @@
 //! - [`line`]: the interactive line mode (no command given, no terminal).
 //! - [`tui`]: the full-screen UI (no command given, on a terminal).
 //! - [`render`]: how events, users and errors look, for humans and as JSON.
+//! - [`rooms`]: the room commands, and how rooms look.
 //! - [`session`]: connecting and registering.
 //! - [`exit`]: the exit codes.
 
@@ -14,6 +15,7 @@ mod line;
 mod listen;
 mod oneshot;
 mod render;
+mod rooms;
 mod session;
 mod tui;
 
@@ -36,18 +38,25 @@ Every command connects to the server, registers as --name, does its work and
 logs out. Without a command, on a terminal, chinwag opens a full-screen chat:
 conversations on the left, messages in the middle, who is online on the
 right; type to talk, /help lists the commands and keys, and a lost
-connection is re-established by itself. Without a command and with stdin or
-stdout not a terminal, chinwag reads lines from stdin instead: a line is sent
-to everyone, a line starting with / is a command (/help lists them); at the
-end of input it logs out and exits.";
+connection is re-established by itself. With an account (--password, or the
+prompt shown before the screen is taken over), direct messages sent while
+you were away arrive as unread, /history and PageUp load earlier messages
+from the server, and /passwd changes the password without showing it.
+Without a command and with stdin or stdout not a terminal, chinwag reads
+lines from stdin instead: a line is sent to everyone, a line starting with /
+is a command (/help lists them, /history and /passwd among them); at the end
+of input it logs out and exits.";
 
 const EXAMPLES: &str = "\
 Examples:
   chinwag --name alice                         full-screen chat (/help for commands and keys)
+  chinwag --name alice --password PW           the same, logged in to the account alice
   chinwag --name alice send bob see you at 5   send a direct message
   chinwag --name alice broadcast lunch time    send a message to everyone
   chinwag --name alice users --json            who is online, as JSON
   chinwag --name alice listen --json | jq .    follow messages from a script
+  chinwag --name bob listen --join '#general'  join a room and follow it
+  chinwag --name alice rooms                   list the rooms
   echo hello | chinwag --name alice            send piped lines, then log out
   chinwag --name alice --password PW send bob hi    log in to (or create) the account alice
   chinwag --name alice --password PW history bob --limit 50
@@ -153,9 +162,15 @@ enum Command {
     /// Exits 0 when the server shuts down or on Ctrl-C (after logging out),
     /// 4 when kicked, 3 when the connection is lost otherwise.
     Listen {
-        /// Print one JSON object per line: {"type":"message"|"notice"|"error", ...}.
+        /// Print one JSON object per line:
+        /// {"type":"message"|"notice"|"room_notice"|"error", ...}; a room
+        /// message has a "room" field.
         #[arg(long)]
         json: bool,
+        /// Join this room first (repeat for more); a guest's membership
+        /// lasts as long as `listen` runs.
+        #[arg(long = "join", value_name = "ROOM")]
+        rooms: Vec<String>,
     },
     /// Change the password of the account --name (--password is the
     /// current one).
@@ -168,8 +183,9 @@ enum Command {
     #[command(after_help = "Example: chinwag --name alice --password PW history bob --limit 50")]
     History {
         /// A user's name for your direct messages with them (accounts
-        /// only), or `all` for the broadcasts.
-        #[arg(value_name = "NAME|all")]
+        /// only), a room you are in (`#general`; from an id you saw with
+        /// --after, what you missed), or `all` for the broadcasts.
+        #[arg(value_name = "NAME|#ROOM|all")]
         with: String,
         /// Only messages with an id below this (to scroll back).
         #[arg(long, value_name = "ID")]
@@ -187,6 +203,8 @@ enum Command {
     /// Administer the server: register, become administrator (with the
     /// admin password, or as an account holding the role), then act.
     Admin(AdminArgs),
+    #[command(flatten)]
+    Rooms(rooms::RoomCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -350,13 +368,13 @@ async fn dispatch(cli: Cli, target: Target) -> Result<Exit, Failure> {
         Command::Broadcast { text } => oneshot::broadcast(&target, &text.join(" ")).await,
         Command::Users { json } => oneshot::users(&target, json).await,
         Command::Echo { text } => oneshot::echo(&target, &text.join(" ")).await,
-        Command::Listen { json } => {
+        Command::Listen { json, rooms } => {
             let format = if json {
                 Format::Json
             } else {
                 Format::Human(clock)
             };
-            listen::run(&target, format).await
+            listen::run(&target, format, &rooms).await
         }
         Command::Passwd { new } => {
             let new = match new {
@@ -400,6 +418,7 @@ async fn dispatch(cli: Cli, target: Target) -> Result<Exit, Failure> {
             };
             oneshot::history(&target, query, format).await
         }
+        Command::Rooms(command) => rooms::run(&target, command).await,
         Command::Admin(AdminArgs {
             admin_password,
             action,

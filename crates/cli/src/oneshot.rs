@@ -50,7 +50,7 @@ pub enum AdminAction {
 }
 
 /// Runs `action` on a fresh, registered connection, then logs out.
-async fn with_session<F, Fut>(target: &Target, action: F) -> Result<Exit, Failure>
+pub async fn with_session<F, Fut>(target: &Target, action: F) -> Result<Exit, Failure>
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = Result<(), Failure>>,
@@ -62,7 +62,7 @@ where
     result.map(|()| Exit::Success)
 }
 
-fn print(line: &str) -> Result<(), Failure> {
+pub fn print(line: &str) -> Result<(), Failure> {
     print_line(line).map_err(|e| Failure::connection(format!("cannot write to stdout: {e}")))
 }
 

@@ -13,6 +13,8 @@ use chinwag_client::{
 };
 use serde_json::{Value, json};
 
+use crate::rooms;
+
 /// Which time zone `[HH:MM:SS]` is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Clock {
@@ -55,6 +57,8 @@ pub fn event(event: &Event, format: Format, now: Timestamp) -> Option<String> {
         (Event::Message(m), Format::Json) => message_json(m).to_string(),
         (Event::Notice(n), Format::Human(clock)) => notice(n, clock),
         (Event::Notice(n), Format::Json) => notice_json(n).to_string(),
+        (Event::RoomNotice(n), Format::Human(clock)) => rooms::notice(n, clock),
+        (Event::RoomNotice(n), Format::Json) => rooms::notice_json(n).to_string(),
         (Event::Error { code, message }, Format::Human(clock)) => {
             format!("[{}] ! {}", clock.hms(now), error(*code, message))
         }
@@ -69,7 +73,7 @@ pub fn event(event: &Event, format: Format, now: Timestamp) -> Option<String> {
 pub fn message(m: &Message, clock: Clock) -> String {
     let to = match m.kind {
         MessageKind::Broadcast => Cow::Borrowed("everyone"),
-        MessageKind::Direct | MessageKind::Other(_) => sanitize(&m.to),
+        MessageKind::Direct | MessageKind::Room | MessageKind::Other(_) => sanitize(&m.to),
     };
     format!(
         "[{}] {} -> {}: {}",
@@ -84,6 +88,7 @@ pub fn message_json(m: &Message) -> Value {
     let kind = match m.kind {
         MessageKind::Direct => "direct",
         MessageKind::Broadcast => "broadcast",
+        MessageKind::Room => "room",
         MessageKind::Other(_) => "other",
     };
     let mut v = json!({
@@ -94,8 +99,10 @@ pub fn message_json(m: &Message) -> Value {
         "text": &*m.text,
         "ts": m.ts.0,
     });
-    if m.kind != MessageKind::Broadcast {
-        v["to"] = json!(&*m.to);
+    match m.kind {
+        MessageKind::Broadcast => {}
+        MessageKind::Room => v["room"] = json!(&*m.to),
+        MessageKind::Direct | MessageKind::Other(_) => v["to"] = json!(&*m.to),
     }
     v
 }
@@ -134,7 +141,9 @@ pub fn notice(n: &Notice, clock: Clock) -> String {
             )
         }
         NoticeKind::Shutdown => format!("server shutting down{}", suffix(": ", &text)),
-        NoticeKind::Other(kind) => format!("notice {kind}{}", suffix(": ", &text)),
+        // Room kinds travel in ROOM_NOTICE frames ([`rooms::notice`]); one
+        // in a NOTICE is shown like any unknown kind.
+        other => format!("notice {}{}", other.to_u8(), suffix(": ", &text)),
     };
     format!("[{}] * {body}", clock.hms(n.ts))
 }
@@ -370,7 +379,7 @@ fn or_dash(text: &str) -> String {
 }
 
 /// Left-aligned columns separated by two spaces, no trailing blanks.
-fn table(rows: &[Vec<String>]) -> String {
+pub fn table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use chinwag_client::{
-    Client, ClientError, ConnectOptions, ErrorCode, Events, RegisterOptions, TlsOptions,
+    Client, ClientError, ConnectOptions, ErrorCode, Events, RegisterOptions, Registered, TlsOptions,
 };
 
 use crate::exit::Failure;
@@ -26,10 +26,29 @@ pub struct Target {
 /// messages that arrived while the account was offline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Offline {
-    /// `listen` and the line mode: deliver the queue.
+    /// The UI, `listen` and the line mode: deliver the queue.
     Take,
     /// One-shot commands: leave the queue for a client that shows it.
     Leave,
+}
+
+impl Offline {
+    fn options(self) -> RegisterOptions {
+        RegisterOptions {
+            take_offline: self == Offline::Take,
+            ..RegisterOptions::default()
+        }
+    }
+}
+
+/// A connection registered as its target's name.
+pub struct Session {
+    pub client: Client,
+    pub events: Events,
+    pub registered: Registered,
+    /// The password asked for at the terminal, if the name turned out to
+    /// be an account and none was given: whoever reconnects needs it.
+    pub prompted: Option<String>,
 }
 
 /// Connects, says HELLO and registers as `target.name`.
@@ -38,21 +57,26 @@ pub async fn open(target: &Target, offline: Offline) -> Result<(Client, Events),
         client_name: concat!("chinwag-cli/", env!("CARGO_PKG_VERSION")).to_owned(),
         ..ConnectOptions::default()
     };
-    let connected = match &target.tls {
-        Some(tls) => Client::connect_tls(&target.server, tls, opts).await,
-        None => Client::connect(target.server.as_str(), opts).await,
-    };
-    let (client, events) = connected.map_err(|e| match e {
-        chinwag_client::ClientError::Server { .. } => Failure::from(e),
+    let session = login(target, opts, offline).await?;
+    Ok((session.client, session.events))
+}
+
+/// Connects and registers; at a terminal, asks for the password when the
+/// name is an account and none was given.
+pub async fn login(
+    target: &Target,
+    opts: ConnectOptions,
+    offline: Offline,
+) -> Result<Session, Failure> {
+    let (client, events) = connect(target, opts).await.map_err(|e| match e {
+        ClientError::Server { .. } => Failure::from(e),
         other => Failure::connection(format!("could not connect to {}: {other}", target.server)),
     })?;
     let password = target.password.as_deref().filter(|p| !p.is_empty());
-    let options = RegisterOptions {
-        take_offline: offline == Offline::Take,
-        ..RegisterOptions::default()
-    };
-    match client.register_with(&target.name, password, &options).await {
-        Ok(_) => {}
+    let options = offline.options();
+    let (registered, prompted) = match client.register_with(&target.name, password, &options).await
+    {
+        Ok(registered) => (registered, None),
         // The name is an account and no password was given: at a terminal,
         // ask for it.
         Err(ClientError::Server {
@@ -60,13 +84,42 @@ pub async fn open(target: &Target, offline: Offline) -> Result<(Client, Events),
             ..
         }) if password.is_none() && std::io::stdin().is_terminal() => {
             let password = prompt(&format!("password for {}: ", target.name))?;
-            client
+            let registered = client
                 .register_with(&target.name, Some(&password), &options)
                 .await?;
+            (registered, Some(password))
         }
         Err(e) => return Err(e.into()),
+    };
+    Ok(Session {
+        client,
+        events,
+        registered,
+        prompted,
+    })
+}
+
+/// Connects and registers without asking anything (for reconnects, when
+/// the terminal belongs to the UI).
+pub async fn register(
+    target: &Target,
+    opts: ConnectOptions,
+    offline: Offline,
+) -> Result<(Client, Events, Registered), ClientError> {
+    let (client, events) = connect(target, opts).await?;
+    let password = target.password.as_deref().filter(|p| !p.is_empty());
+    let registered = client
+        .register_with(&target.name, password, &offline.options())
+        .await?;
+    Ok((client, events, registered))
+}
+
+/// Connects (over TLS when asked) and says HELLO.
+async fn connect(target: &Target, opts: ConnectOptions) -> Result<(Client, Events), ClientError> {
+    match &target.tls {
+        Some(tls) => Client::connect_tls(&target.server, tls, opts).await,
+        None => Client::connect(target.server.as_str(), opts).await,
     }
-    Ok((client, events))
 }
 
 /// Reads a password from the terminal without echoing it.

@@ -27,13 +27,17 @@ fn chinwagd_bin() -> PathBuf {
 }
 
 /// The server process, killed by its own handle when dropped.
-/// The child and its own data directory (never the user's default one).
-struct Server(Child, #[allow(dead_code)] tempfile::TempDir);
+/// A `chinwagd` this test started, with its own data directory; killed on
+/// drop.
+struct Server {
+    child: Child,
+    _data: tempfile::TempDir,
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -41,13 +45,8 @@ impl Drop for Server {
 fn start_server(args: &[&str]) -> (Server, String) {
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(chinwagd_bin())
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-password",
-            "pw",
-            "--data",
-        ])
+        .args(["--listen", "127.0.0.1:0", "--admin-password", "pw"])
+        .arg("--data")
         .arg(data.path())
         .args(args)
         .env("CHINWAG_LOG", "info")
@@ -56,7 +55,7 @@ fn start_server(args: &[&str]) -> (Server, String) {
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    let server = Server(child, data);
+    let server = Server { child, _data: data };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {

@@ -586,10 +586,105 @@ fn accounts_offline_delivery_and_history_across_a_restart() {
     assert_eq!(line["id"], message["id"]);
     assert_eq!(line["text"], "see you");
 
+    // The line mode reads history and changes passwords too (and back).
+    let mut line = daemon.spawn(
+        "alice (line mode)",
+        "alice",
+        &["--password", "alice-secret"],
+        true,
+    );
+    line.type_line("/history bob");
+    line.expect("the stored message", |l| {
+        l.ends_with("] alice -> bob: see you")
+    });
+    line.type_line("/passwd alice-secret alice-secret-2");
+    line.expect("the change", |l| l == "password changed");
+    line.type_line("/passwd alice-secret-2 alice-secret");
+    line.expect("the change back", |l| l == "password changed");
+    line.close_stdin();
+    assert_eq!(line.finish().code, 0);
+
     // Passwords change; the old one stops working.
     let out = alice(&daemon, &["passwd", "alice-secret-2"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, ["password changed"]);
     let out = alice(&daemon, &["users"]);
     assert_eq!(out.code, 1, "the old password: {:?}", out.stdout);
+}
+
+/// The README's rooms tour with guests: a room made in the line mode,
+/// followed by `listen --join`, its topic, the room list, moderation by an
+/// administrator, and a non-member refused.
+#[test]
+fn rooms_with_the_real_binaries() {
+    let daemon = Daemon::start();
+
+    let mut alice = daemon.spawn("alice (line mode)", "alice", &[], true);
+    alice.type_line("/join #general");
+    alice.expect("alice's join", |l| {
+        l.contains("you are in #general (1 member, you are owner)")
+    });
+
+    let mut bob = daemon.spawn(
+        "bob listen",
+        "bob",
+        &["listen", "--json", "--join", "#general"],
+        false,
+    );
+    alice.expect("bob's arrival", |l| l.contains("* #general: bob joined"));
+
+    alice.type_line("/say #general hello room");
+    let m = bob.expect_json("the room message", |v| v["type"] == "message");
+    assert_eq!(m["kind"], "room");
+    assert_eq!(m["room"], "#general");
+    assert_eq!(m["from"], "alice");
+    assert_eq!(m["text"], "hello room");
+    assert!(
+        m.get("to").is_none(),
+        "a room message has `room`, not `to`: {m}"
+    );
+
+    alice.type_line("/topic #general all things chinwag");
+    let n = bob.expect_json("the topic", |v| v["type"] == "room_notice");
+    assert_eq!(n["kind"], "room-topic");
+    assert_eq!(n["text"], "all things chinwag");
+
+    let rooms = daemon.run("carol", &["rooms", "--json"]);
+    assert_eq!(rooms.code, 0, "{}", rooms.stderr);
+    let rooms: Value = serde_json::from_str(&rooms.stdout.join("\n")).unwrap();
+    assert_eq!(rooms[0]["room"], "#general");
+    assert_eq!(rooms[0]["members"], 2);
+    assert_eq!(rooms[0]["topic"], "all things chinwag");
+
+    let members = daemon.run("carol", &["members", "#general"]);
+    assert_eq!(members.code, 0, "{}", members.stderr);
+    assert!(
+        members.stdout[1].starts_with("alice  owner"),
+        "{:?}",
+        members.stdout
+    );
+
+    // carol is not a member: refused, exit 1, with the code.
+    let refused = daemon.run("carol", &["say", "#general", "let me in"]);
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("NotAMember"), "{}", refused.stderr);
+
+    // An administrator moderates the room without being in it.
+    let mut kick = daemon.chinwag(
+        "root",
+        &["room", "kick", "#general", "bob", "--reason", "testing"],
+    );
+    kick.env("CHINWAG_ADMIN_PASSWORD", &daemon.password);
+    let kicked = oneshot(kick, "root room kick");
+    assert_eq!(kicked.code, 0, "{}", kicked.stderr);
+    assert_eq!(kicked.stdout, ["kicked bob out of #general"]);
+    let n = bob.expect_json("the room kick", |v| v["type"] == "room_notice");
+    assert_eq!(n["kind"], "room-kicked");
+    assert_eq!(n["actor"], "root");
+    alice.expect("bob leaving", |l| {
+        l.contains("* #general: bob left (kicked by root: testing)")
+    });
+
+    alice.close_stdin();
+    assert_eq!(alice.finish().code, 0);
 }

@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,9 @@ const PATIENCE: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(50);
 
 const ADMIN_PASSWORD: &str = "tmux-test-admin";
+
+/// What the pane's shell prints when the program exits: `[chinwag exited N]`.
+const EXITED: &str = "[chinwag exited ";
 
 /// Environment variables that would change what a child does.
 const CHINWAG_ENV: &[&str] = &[
@@ -125,7 +129,13 @@ impl Tmux {
             found.as_ref().is_ok_and(|o| o.status.success()),
             "this test needs tmux (`./scripts/test` installs it; or apt-get install tmux): {found:?}"
         );
-        let socket = format!("chinwag-tui-test-{}", std::process::id());
+        // One tmux server per test: tests run in parallel threads.
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let socket = format!(
+            "chinwag-tui-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         Tmux { socket }
     }
 
@@ -168,21 +178,25 @@ impl Tmux {
             "-y",
             "30",
             "--",
+            // A shell waits for the program and prints its exit status,
+            // then keeps the pane (and the terminal the program left
+            // behind) for inspection. tmux's own `pane_dead_status` was
+            // seen to lag: the exited program stayed an unreaped zombie
+            // of the tmux server for over 15 s.
+            "sh",
+            "-c",
+            &format!("\"$0\" \"$@\"; echo \"{EXITED}$?]\"; exec sleep 3600"),
             bin.to_str().unwrap(),
             "--server",
             &server,
             "--name",
             name,
-            // The pane stays after the program exits, so its exit status
-            // and the terminal it left behind can be inspected.
-            ";",
-            "set-option",
-            "-w",
-            "-t",
-            name,
-            "remain-on-exit",
-            "on",
         ]);
+    }
+
+    /// Types `text` literally, with no Enter.
+    fn type_text(&self, name: &str, text: &str) {
+        self.run(&["send-keys", "-t", name, "-l", text]);
     }
 
     fn screen(&self, name: &str) -> String {
@@ -229,23 +243,12 @@ impl Tmux {
 
     /// Waits for the program in `name` to exit; returns its exit status.
     fn wait_exit(&self, name: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            // The status can lag a moment behind the pane's death.
-            let status = self.pane(
-                name,
-                "#{?pane_dead,#{pane_dead_status}#{?pane_dead_signal,signal #{pane_dead_signal},},}",
-            );
-            if !status.is_empty() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name} did not exit within {PATIENCE:?}; the screen:\n{}",
-                self.screen(name)
-            );
-            std::thread::sleep(POLL);
-        }
+        let screen = self.wait_text(name, EXITED);
+        let status = screen
+            .split(EXITED)
+            .nth(1)
+            .and_then(|s| s.split(']').next());
+        status.expect("an exit status after the marker").to_owned()
     }
 }
 
@@ -253,6 +256,23 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.command().arg("kill-server").output();
     }
+}
+
+/// Runs a one-shot `chinwag --server ADDR --name NAME ARGS...` to the end;
+/// returns its stdout, after checking it succeeded.
+fn chinwag(server: SocketAddr, name: &str, args: &[&str]) -> String {
+    let mut command = Command::new(chinwag_bin());
+    for var in CHINWAG_ENV {
+        command.env_remove(var);
+    }
+    let out = command
+        .args(["--server", &server.to_string(), "--name", name])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run chinwag");
+    assert!(out.status.success(), "chinwag {name} {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The conversation list's row for `title` (the left pane, 20 columns).
@@ -335,10 +355,14 @@ fn two_people_chat_moderate_survive_a_restart_and_quit_cleanly() {
     assert!(screen.contains("disconnected: kicked by alice"), "{screen}");
 
     // Quitting leaves the terminal as it was: main screen, no mouse
-    // reporting, nothing of the UI left; kicked bob exits 4. (tmux reports
-    // no cursor for any dead pane, so the cursor cannot be checked here.)
+    // reporting, a visible cursor, nothing of the UI left; kicked bob
+    // exits 4.
     tmux.type_line("alice", "/quit");
     assert_eq!(tmux.wait_exit("alice"), "0");
+    assert_eq!(
+        tmux.pane("alice", "#{?cursor_flag,cursor,no cursor}"),
+        "cursor"
+    );
     assert_eq!(
         tmux.pane("alice", "#{?alternate_on,alternate,main}"),
         "main"
@@ -351,5 +375,85 @@ fn two_people_chat_moderate_survive_a_restart_and_quit_cleanly() {
     tmux.press("bob", "C-c");
     assert_eq!(tmux.wait_exit("bob"), "4");
     assert_eq!(tmux.pane("bob", "#{?alternate_on,alternate,main}"), "main");
+    drop(daemon);
+}
+
+#[test]
+fn an_account_gets_what_came_while_away_and_its_history_after_a_restart() {
+    let tmux = Tmux::new();
+    let data = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start("127.0.0.1:0", data.path());
+    let addr = daemon.addr;
+    // dora's account exists; while she is away, erin (a guest) writes to
+    // her and to everyone.
+    chinwag(addr, "dora", &["--password", "first-secret", "users"]);
+    chinwag(addr, "erin", &["broadcast", "said before dora came"]);
+    chinwag(addr, "erin", &["send", "dora", "while you were away"]);
+
+    // No --password: the UI asks for it on the plain terminal, before it
+    // takes the screen over.
+    tmux.open("dora", addr);
+    tmux.wait_text("dora", "password for dora:");
+    tmux.type_line("dora", "first-secret");
+    tmux.wait_text("dora", &format!("connected to {addr} as dora"));
+    let screen = tmux.wait_for("dora", "erin's queued message as unread", |s| {
+        conversation_row(s, "erin").is_some_and(|row| row.trim_end_matches('│').ends_with(" 1"))
+    });
+    assert!(
+        screen.contains("| 1 unread, 1 sent while you were away"),
+        "{screen}"
+    );
+    // Opening it shows the message and loads the conversation's history.
+    tmux.press("dora", "C-n");
+    tmux.wait_text("dora", "erin (direct)");
+    tmux.wait_text("dora", "erin: while you were away");
+    let screen = tmux.wait_text("dora", "— start of the conversation —");
+    assert!(!screen.contains("unread"), "{screen}");
+
+    // A new password through the hidden prompt; it never shows.
+    tmux.type_line("dora", "/passwd");
+    tmux.wait_text("dora", "current password (hidden");
+    tmux.type_line("dora", "first-secret");
+    tmux.wait_text("dora", "new password (hidden");
+    tmux.type_line("dora", "second-secret");
+    tmux.wait_text("dora", "new password again (hidden");
+    tmux.type_text("dora", "second-secret");
+    let screen = tmux.screen("dora");
+    assert!(!screen.contains("secret"), "{screen}");
+    tmux.press("dora", "Enter");
+    let screen = tmux.wait_text("dora", "password changed");
+    assert!(!screen.contains("secret"), "{screen}");
+
+    // The server restarts: the UI logs in again, with the new password.
+    let addr = daemon.crash();
+    tmux.wait_text("dora", "connection lost");
+    let daemon = Daemon::start(&addr.to_string(), data.path());
+    tmux.wait_text("dora", &format!("reconnected to {addr} as dora"));
+    // The broadcast from before she came is in the everyone history.
+    tmux.press("dora", "M-1");
+    tmux.wait_text("dora", "┌ everyone ");
+    tmux.type_line("dora", "/history");
+    tmux.wait_text("dora", "erin: said before dora came");
+    tmux.wait_text("dora", "— start of the conversation —");
+
+    // A ban ends the session for good: no reconnecting, exit 4.
+    chinwag(
+        addr,
+        "root",
+        &[
+            "admin",
+            "--admin-password",
+            ADMIN_PASSWORD,
+            "ban",
+            "dora",
+            "--reason",
+            "enough",
+        ],
+    );
+    tmux.wait_text("dora", "banned by root: enough; not reconnecting");
+    tmux.wait_text("dora", "| disconnected: banned by root");
+    tmux.press("dora", "C-c");
+    assert_eq!(tmux.wait_exit("dora"), "4");
+    assert_eq!(tmux.pane("dora", "#{?alternate_on,alternate,main}"), "main");
     drop(daemon);
 }

@@ -396,6 +396,13 @@ impl Client {
     /// bound the message ids; `limit` is at most 500.
     pub async fn history(&self, query: &HistoryQuery<'_>) -> Result<Vec<Message>, ClientError> {
         let dst = match query.with {
+            // A room's history is read by its name (`#general`).
+            Some(room) if room.starts_with('#') => {
+                chinwag_proto::RoomName::parse(room).map_err(|e| {
+                    ClientError::InvalidInput(format!("invalid room name {room:?}: {e}"))
+                })?;
+                room
+            }
             Some(name) => {
                 check_name(name)?;
                 name
@@ -562,28 +569,28 @@ impl Client {
         }
     }
 
-    async fn expect_ok(&self, request: Request) -> Result<(), ClientError> {
+    pub(crate) async fn expect_ok(&self, request: Request) -> Result<(), ClientError> {
         match self.request(request).await? {
             ServerFrame::Ok { .. } => Ok(()),
             other => Err(unexpected("OK", &other)),
         }
     }
 
-    async fn expect_sent(&self, request: Request) -> Result<Sent, ClientError> {
+    pub(crate) async fn expect_sent(&self, request: Request) -> Result<Sent, ClientError> {
         match self.request(request).await? {
             ServerFrame::Sent(sent) => Ok(sent),
             other => Err(unexpected("SENT", &other)),
         }
     }
 
-    fn check_text(&self, text: &str) -> Result<(), ClientError> {
+    pub(crate) fn check_text(&self, text: &str) -> Result<(), ClientError> {
         let max = self.shared.welcome.max_content as usize;
         chinwag_proto::text::validate(text, max)
             .map_err(|e| ClientError::InvalidInput(e.to_string()))
     }
 
     /// A reason may be empty; otherwise it follows the rules of a text.
-    fn check_reason(&self, reason: &str) -> Result<(), ClientError> {
+    pub(crate) fn check_reason(&self, reason: &str) -> Result<(), ClientError> {
         if reason.is_empty() {
             return Ok(());
         }
@@ -630,7 +637,8 @@ async fn read_welcome<S: AsyncRead + Unpin>(
 /// Which page of a conversation [`Client::history`] asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HistoryQuery<'a> {
-    /// The other user of a direct conversation; `None` for broadcasts.
+    /// The other user of a direct conversation, or a room (`#general`);
+    /// `None` for broadcasts.
     pub with: Option<&'a str>,
     /// Only messages with an id below this.
     pub before: Option<u64>,
@@ -663,20 +671,20 @@ fn check_ban_target(target: &str) -> Result<(), ClientError> {
     })
 }
 
-fn check_name(name: &str) -> Result<(), ClientError> {
+pub(crate) fn check_name(name: &str) -> Result<(), ClientError> {
     UserName::parse(name)
         .map(drop)
         .map_err(|e| ClientError::InvalidInput(format!("invalid name {name:?}: {e}")))
 }
 
 /// Whole seconds for BANTALK: rounded up, at least 1.
-fn mute_secs(duration: Duration) -> Result<u32, ClientError> {
+pub(crate) fn mute_secs(duration: Duration) -> Result<u32, ClientError> {
     let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
     u32::try_from(secs.max(1))
         .map_err(|_| ClientError::InvalidInput(format!("a mute of {secs}s is too long")))
 }
 
-fn unexpected(wanted: &str, got: &ServerFrame) -> ClientError {
+pub(crate) fn unexpected(wanted: &str, got: &ServerFrame) -> ClientError {
     ClientError::Protocol(format!(
         "expected {wanted}, got {}",
         got.frame_type().name()

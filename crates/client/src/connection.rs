@@ -240,6 +240,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
         match packet.body {
             ServerFrame::Message(message) => self.push_event(Event::Message(message)),
             ServerFrame::Notice(notice) => self.push_event(Event::Notice(notice)),
+            ServerFrame::RoomNotice(notice) => self.push_event(Event::RoomNotice(notice)),
             ServerFrame::Error { code, message } => {
                 let message = message.to_string();
                 self.server_error = Some((code, message.clone()));

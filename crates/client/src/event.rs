@@ -4,6 +4,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use chinwag_proto::ErrorCode;
+use chinwag_proto::room::RoomNotice;
 use chinwag_proto::server::{Message, Notice};
 use tokio::sync::mpsc;
 
@@ -16,6 +17,9 @@ pub enum Event {
     /// Something this user should know: a join, a leave, a kick, a mute,
     /// a shutdown.
     Notice(Notice),
+    /// Something that happened in a room this user is in (or was put out
+    /// of, or invited to): a join, a leave, a topic, a kick, a mute.
+    RoomNotice(RoomNotice),
     /// An ERROR the server raised on its own, usually right before it
     /// closes the connection (`IdleTimeout`, `SlowConsumer`, ...).
     Error { code: ErrorCode, message: String },

@@ -6,7 +6,8 @@
 //! sends on its own (messages, notices, errors, and the end of the
 //! connection).
 //!
-//! - [`client`] holds the handle, with one method per request.
+//! - [`client`] holds the handle, with one method per request; [`rooms`]
+//!   adds the room requests to it.
 //! - [`connection`] is the owner task that holds the socket, matches
 //!   replies to requests by id, batches writes and sends heartbeats.
 //! - [`event`] has [`Event`] and the [`Events`] receiver.
@@ -32,13 +33,17 @@ pub mod client;
 pub mod connection;
 pub mod error;
 pub mod event;
+pub mod rooms;
 pub mod tls;
 
+pub use chinwag_proto::room::{MemberInfo, RoomInfo, RoomMode, RoomNotice};
 pub use chinwag_proto::server::{
     AuditEntry, DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo,
     Welcome,
 };
-pub use chinwag_proto::{ErrorCode, MessageKind, NoticeKind, Request, ServerFrame, Timestamp};
+pub use chinwag_proto::{
+    ErrorCode, MessageKind, NoticeKind, Request, RoomRole, ServerFrame, Timestamp,
+};
 pub use client::{Client, ConnectOptions, Echo, HistoryQuery, RegisterOptions};
 pub use error::ClientError;
 pub use event::{Event, Events};

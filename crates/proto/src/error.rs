@@ -79,6 +79,16 @@ error_codes! {
     /// The recipient is online but cannot take the message now (its
     /// connection is closing, or it is too far behind in reading).
     Undeliverable = 208,
+    /// No room has that name.
+    NoSuchRoom = 209,
+    /// The request needs the sender (or the target) to be a member of the
+    /// room.
+    NotAMember = 210,
+    /// The room name breaks the room name rules.
+    InvalidRoomName = 211,
+    /// The sender is in as many rooms as the server allows, or the server
+    /// has as many rooms as it allows.
+    TooManyRooms = 212,
 
     /// The command is for administrators only.
     Forbidden = 300,
@@ -96,6 +106,12 @@ error_codes! {
     AccountRequired = 305,
     /// This server does not let new accounts be created over the protocol.
     SignupClosed = 306,
+    /// The room is invite-only and the sender was not invited.
+    InviteOnly = 307,
+    /// The room's password was missing or wrong.
+    RoomPassword = 308,
+    /// The request is for the room's operators (or its owner) only.
+    NotRoomOperator = 309,
 
     /// The client sends faster than its rate limit.
     RateLimited = 400,

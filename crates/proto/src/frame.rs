@@ -114,6 +114,31 @@ frame_types! {
     /// Read a page of the audit log; administrators only.
     Audit = 0x16,
 
+    /// Join a room, creating it if it does not exist.
+    Join = 0x20,
+    /// Leave a room.
+    Part = 0x21,
+    /// Send a message to a room.
+    RoomSend = 0x22,
+    /// List the rooms.
+    Rooms = 0x23,
+    /// List a room's members.
+    Members = 0x24,
+    /// Set a room's topic.
+    Topic = 0x25,
+    /// Name or unname a room operator; the room's owner only.
+    RoomOp = 0x26,
+    /// Put a member out of a room; room operators only.
+    RoomKick = 0x27,
+    /// Mute a member in a room; room operators only.
+    RoomMute = 0x28,
+    /// Make a room invite-only or password-protected; room operators only.
+    RoomMode = 0x29,
+    /// Let a user into a room whatever its mode; room operators only.
+    Invite = 0x2A,
+    /// Lift a member's mute in a room; room operators only.
+    RoomUnmute = 0x2B,
+
     /// Answer to HELLO: the version in use and the server's limits.
     Welcome = 0x80,
     /// Generic success.
@@ -134,6 +159,12 @@ frame_types! {
     HistoryPage = 0x88,
     /// Answer to AUDIT.
     AuditPage = 0x89,
+    /// Answer to ROOMS, JOIN and TOPIC: rooms with their topic and size.
+    RoomList = 0x8A,
+    /// Answer to MEMBERS.
+    MemberList = 0x8B,
+    /// Something happened in a room this user is in (event).
+    RoomNotice = 0x8C,
     /// A message delivered to this user (event).
     Message = 0x90,
     /// Something happened that this user should know about (event).
@@ -144,5 +175,10 @@ impl FrameType {
     /// Whether a client sends this type (as opposed to the server).
     pub fn is_request(self) -> bool {
         (self as u8) < 0x80
+    }
+
+    /// Whether this is one of the room requests (0x20-0x2F).
+    pub fn is_room_request(self) -> bool {
+        (0x20..=0x2F).contains(&(self as u8))
     }
 }

@@ -10,6 +10,7 @@
 //! - [`request`]: one type per client request (the seed's ten commands and a
 //!   few more), with their encoders and decoders.
 //! - [`server`]: replies and events the server sends.
+//! - [`room`]: room names, the room requests and the room frames' bodies.
 //! - [`codec`]: a `tokio_util` [`Decoder`](tokio_util::codec::Decoder) /
 //!   [`Encoder`](tokio_util::codec::Encoder) pair for either side.
 //! - [`name`], [`text`], [`limits`]: what a valid name and message are.
@@ -27,6 +28,7 @@ pub mod fuzzing;
 pub mod limits;
 pub mod name;
 pub mod request;
+pub mod room;
 pub mod server;
 pub mod text;
 pub mod wire;
@@ -38,6 +40,7 @@ pub use frame::{FrameType, Packet, RequestId};
 pub use limits::Limits;
 pub use name::{NameError, NameKey, UserName};
 pub use request::Request;
+pub use room::{RoomKey, RoomName, RoomNameError, RoomRequest, RoomRole};
 pub use server::{MessageId, MessageKind, NoticeKind, ServerFrame, Timestamp};
 pub use text::TextError;
 

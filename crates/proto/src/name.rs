@@ -61,7 +61,7 @@ pub struct NameKey {
 }
 
 impl NameKey {
-    const EMPTY: NameKey = NameKey {
+    pub(crate) const EMPTY: NameKey = NameKey {
         len: 0,
         bytes: [0; MAX_NAME_LEN],
     };

@@ -15,6 +15,7 @@ use bytestring::ByteString;
 
 use crate::error::{BodyError, EncodeError};
 use crate::frame::{FrameType, RequestId};
+use crate::room::RoomRequest;
 use crate::wire::{Decode, Encode, Reader, put_frame, put_str};
 use crate::{MAGIC, PROTOCOL_VERSION};
 
@@ -227,6 +228,8 @@ pub enum Request {
     /// REVOKE: take the administrator role from `dst`. Body: `src | dst`.
     Revoke(Target),
     Audit(Audit),
+    /// A room request (types 0x20-0x2F).
+    Room(RoomRequest),
 }
 
 /// The body of requests that are just an operation packet with a target:
@@ -260,6 +263,7 @@ impl Request {
             Request::Grant(_) => FrameType::Grant,
             Request::Revoke(_) => FrameType::Revoke,
             Request::Audit(_) => FrameType::Audit,
+            Request::Room(r) => r.frame_type(),
         }
     }
 
@@ -329,6 +333,7 @@ impl Request {
                 b.put_u64(r.before);
                 b.put_u16(r.limit);
             }
+            Request::Room(r) => r.encode_body(b)?,
         }
         Ok(())
     }
@@ -521,6 +526,9 @@ impl Decode for Request {
                     before: r.u64("before")?,
                     limit: r.u16("limit")?,
                 })
+            }
+            room if room.is_room_request() => {
+                Request::Room(RoomRequest::decode_body(room, &mut r)?)
             }
             server_type => return Err(BodyError::WrongDirection(server_type as u8)),
         };

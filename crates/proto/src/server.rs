@@ -6,6 +6,7 @@ use bytestring::ByteString;
 
 use crate::error::{BodyError, EncodeError, ErrorCode};
 use crate::frame::{FrameType, RequestId};
+use crate::room::{MemberInfo, RoomInfo, RoomNotice, room_mode, room_role};
 use crate::wire::{Decode, Encode, Reader, put_frame, put_str};
 
 /// Milliseconds since the Unix epoch, UTC.
@@ -78,6 +79,8 @@ pub enum MessageKind {
     Direct,
     /// To everyone; `to` is empty.
     Broadcast,
+    /// To a room's members; `to` is the room (`#general`).
+    Room,
     /// A kind from a newer server; clients show it like a direct message.
     Other(u8),
 }
@@ -87,6 +90,7 @@ impl MessageKind {
         match self {
             MessageKind::Direct => 0,
             MessageKind::Broadcast => 1,
+            MessageKind::Room => 2,
             MessageKind::Other(k) => k,
         }
     }
@@ -95,6 +99,7 @@ impl MessageKind {
         match value {
             0 => MessageKind::Direct,
             1 => MessageKind::Broadcast,
+            2 => MessageKind::Room,
             k => MessageKind::Other(k),
         }
     }
@@ -124,6 +129,25 @@ pub enum NoticeKind {
     /// [`MuteState`] on the wire: `u64::MAX` for good); `text` is the
     /// reason. The connection closes after this notice.
     Banned,
+    /// Room notices (ROOM_NOTICE frames), kinds 9 and up.
+    /// `subject` joined the room.
+    RoomJoined,
+    /// `subject` left the room; `text` says why, `actor` kicked them.
+    RoomLeft,
+    /// `actor` set the room's topic to `text` (empty: cleared).
+    RoomTopic,
+    /// `subject` (the receiver) was put out of the room by `actor`.
+    RoomKicked,
+    /// `subject` (the receiver) was muted in the room until `until`.
+    RoomMuted,
+    /// `subject` (the receiver) may talk in the room again.
+    RoomUnmuted,
+    /// `subject`'s role in the room is now `until` (a room role).
+    RoomRole,
+    /// `actor` set the room's mode to `until` (the mode bits).
+    RoomMode,
+    /// `actor` invited `subject` (the receiver) into the room.
+    RoomInvited,
     Other(u8),
 }
 
@@ -137,6 +161,15 @@ impl NoticeKind {
             NoticeKind::Unmuted => 5,
             NoticeKind::Shutdown => 6,
             NoticeKind::Banned => 8,
+            NoticeKind::RoomJoined => 9,
+            NoticeKind::RoomLeft => 10,
+            NoticeKind::RoomTopic => 11,
+            NoticeKind::RoomKicked => 12,
+            NoticeKind::RoomMuted => 13,
+            NoticeKind::RoomUnmuted => 14,
+            NoticeKind::RoomRole => 15,
+            NoticeKind::RoomMode => 16,
+            NoticeKind::RoomInvited => 17,
             NoticeKind::Other(k) => k,
         }
     }
@@ -150,6 +183,15 @@ impl NoticeKind {
             5 => NoticeKind::Unmuted,
             6 => NoticeKind::Shutdown,
             8 => NoticeKind::Banned,
+            9 => NoticeKind::RoomJoined,
+            10 => NoticeKind::RoomLeft,
+            11 => NoticeKind::RoomTopic,
+            12 => NoticeKind::RoomKicked,
+            13 => NoticeKind::RoomMuted,
+            14 => NoticeKind::RoomUnmuted,
+            15 => NoticeKind::RoomRole,
+            16 => NoticeKind::RoomMode,
+            17 => NoticeKind::RoomInvited,
             k => NoticeKind::Other(k),
         }
     }
@@ -163,6 +205,15 @@ impl NoticeKind {
             NoticeKind::Unmuted => "unmuted",
             NoticeKind::Shutdown => "shutdown",
             NoticeKind::Banned => "banned",
+            NoticeKind::RoomJoined => "room-joined",
+            NoticeKind::RoomLeft => "room-left",
+            NoticeKind::RoomTopic => "room-topic",
+            NoticeKind::RoomKicked => "room-kicked",
+            NoticeKind::RoomMuted => "room-muted",
+            NoticeKind::RoomUnmuted => "room-unmuted",
+            NoticeKind::RoomRole => "room-role",
+            NoticeKind::RoomMode => "room-mode",
+            NoticeKind::RoomInvited => "room-invited",
             NoticeKind::Other(_) => "other",
         }
     }
@@ -308,6 +359,16 @@ pub enum ServerFrame {
     /// AUDIT_PAGE: answer to AUDIT, newest first.
     /// Body: `count: u32 | count entries`.
     AuditPage(Vec<AuditEntry>),
+    /// ROOM_LIST: answer to ROOMS, JOIN and TOPIC.
+    /// Body: `count: u32 | count entries`.
+    RoomList(Vec<RoomInfo>),
+    /// MEMBER_LIST: answer to MEMBERS.
+    /// Body: `room: str | count: u32 | count entries`.
+    MemberList {
+        room: ByteString,
+        members: Vec<MemberInfo>,
+    },
+    RoomNotice(RoomNotice),
 }
 
 impl ServerFrame {
@@ -325,6 +386,9 @@ impl ServerFrame {
             ServerFrame::Notice(_) => FrameType::Notice,
             ServerFrame::HistoryPage(_) => FrameType::HistoryPage,
             ServerFrame::AuditPage(_) => FrameType::AuditPage,
+            ServerFrame::RoomList(_) => FrameType::RoomList,
+            ServerFrame::MemberList { .. } => FrameType::MemberList,
+            ServerFrame::RoomNotice(_) => FrameType::RoomNotice,
         }
     }
 
@@ -415,6 +479,35 @@ impl ServerFrame {
                     b.put_u64(e.until);
                     put_str(b, "reason", &e.reason)?;
                 }
+            }
+            ServerFrame::RoomList(rooms) => {
+                put_count(b, "rooms", rooms.len())?;
+                for room in rooms {
+                    put_str(b, "room", &room.room)?;
+                    put_str(b, "topic", &room.topic)?;
+                    b.put_u32(room.members);
+                    b.put_u8(room.mode.bits());
+                    b.put_u8(room.role as u8);
+                }
+            }
+            ServerFrame::MemberList { room, members } => {
+                put_str(b, "room", room)?;
+                put_count(b, "members", members.len())?;
+                for m in members {
+                    put_str(b, "name", &m.name)?;
+                    b.put_u8(m.role as u8);
+                    b.put_u8(u8::from(m.online));
+                    b.put_u64(m.muted.to_wire());
+                }
+            }
+            ServerFrame::RoomNotice(n) => {
+                b.put_u8(n.kind.to_u8());
+                b.put_u64(n.ts.0);
+                put_str(b, "room", &n.room)?;
+                put_str(b, "actor", &n.actor)?;
+                put_str(b, "subject", &n.subject)?;
+                b.put_u64(n.until);
+                put_str(b, "text", &n.text)?;
             }
         }
         Ok(())
@@ -558,6 +651,54 @@ impl Decode for ServerFrame {
             FrameType::Notice => ServerFrame::Notice(Notice {
                 kind: NoticeKind::from_u8(r.u8("kind")?),
                 ts: Timestamp(r.u64("ts")?),
+                actor: r.str("actor")?,
+                subject: r.str("subject")?,
+                until: r.u64("until")?,
+                text: r.str("text")?,
+            }),
+            FrameType::RoomList => {
+                let count = r.u32("count")?;
+                // As for USER_LIST: the body, not the count, bounds the
+                // entries (each takes at least 10 bytes).
+                let mut rooms = Vec::new();
+                for _ in 0..count {
+                    rooms.push(RoomInfo {
+                        room: r.str("room")?,
+                        topic: r.str("topic")?,
+                        members: r.u32("members")?,
+                        mode: room_mode(&mut r)?,
+                        role: room_role(&mut r)?,
+                    });
+                }
+                ServerFrame::RoomList(rooms)
+            }
+            FrameType::MemberList => {
+                let room = r.str("room")?;
+                let count = r.u32("count")?;
+                let mut members = Vec::new();
+                for _ in 0..count {
+                    members.push(MemberInfo {
+                        name: r.str("name")?,
+                        role: room_role(&mut r)?,
+                        online: match r.u8("online")? {
+                            0 => false,
+                            1 => true,
+                            other => {
+                                return Err(BodyError::InvalidValue {
+                                    field: "online",
+                                    value: other.into(),
+                                });
+                            }
+                        },
+                        muted: MuteState::from_wire(r.u64("muted_until")?),
+                    });
+                }
+                ServerFrame::MemberList { room, members }
+            }
+            FrameType::RoomNotice => ServerFrame::RoomNotice(RoomNotice {
+                kind: NoticeKind::from_u8(r.u8("kind")?),
+                ts: Timestamp(r.u64("ts")?),
+                room: r.str("room")?,
                 actor: r.str("actor")?,
                 subject: r.str("subject")?,
                 until: r.u64("until")?,

@@ -7,12 +7,16 @@ use chinwag_proto::request::{
     Admin, Bantalk, Broadcast, GetAllUser, Hello, Kickout, Logout, Reflect, Register, Shutdown,
     ShutdownScope, Transfer, Unmute,
 };
+use chinwag_proto::room::{
+    Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
+    RoomOp, RoomSend, RoomUnmute, SetRoomMode, Topic,
+};
 use chinwag_proto::server::{
     DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo, Welcome,
 };
 use chinwag_proto::{
     ByteString, ClientCodec, Codec, ErrorCode, MessageId, MessageKind, NoticeKind, Packet, Request,
-    RequestId, ServerCodec, ServerFrame, Timestamp,
+    RequestId, RoomRequest, RoomRole, ServerCodec, ServerFrame, Timestamp,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -92,6 +96,138 @@ fn request() -> impl Strategy<Value = Request> {
                 reason
             })),
         Just(Request::Ping),
+        room_request().prop_map(Request::Room),
+    ]
+}
+
+fn room_mode() -> impl Strategy<Value = RoomMode> {
+    (0u8..=3).prop_map(|bits| RoomMode::from_bits(bits).expect("bits 0-3 are valid"))
+}
+
+fn room_role() -> impl Strategy<Value = RoomRole> {
+    (0u8..=3).prop_map(|role| RoomRole::from_u8(role).expect("roles 0-3 are valid"))
+}
+
+fn room_request() -> impl Strategy<Value = RoomRequest> {
+    prop_oneof![
+        (text(), text(), text()).prop_map(|(src, room, password)| RoomRequest::Join(Join {
+            src,
+            room,
+            password
+        })),
+        (text(), text(), text()).prop_map(|(src, room, reason)| RoomRequest::Part(Part {
+            src,
+            room,
+            reason
+        })),
+        (text(), text(), text()).prop_map(|(src, room, content)| RoomRequest::Send(RoomSend {
+            src,
+            room,
+            content
+        })),
+        text().prop_map(|src| RoomRequest::List { src }),
+        (text(), text()).prop_map(|(src, room)| RoomRequest::Members(Members { src, room })),
+        (text(), text(), text()).prop_map(|(src, room, topic)| RoomRequest::Topic(Topic {
+            src,
+            room,
+            topic
+        })),
+        (text(), text(), text(), any::<bool>()).prop_map(|(src, room, user, operator)| {
+            RoomRequest::Op(RoomOp {
+                src,
+                room,
+                user,
+                operator,
+            })
+        }),
+        (text(), text(), text(), text()).prop_map(|(src, room, user, reason)| {
+            RoomRequest::Kick(RoomKick {
+                src,
+                room,
+                user,
+                reason,
+            })
+        }),
+        (text(), text(), text(), any::<u32>(), text()).prop_map(
+            |(src, room, user, duration_secs, reason)| RoomRequest::Mute(RoomMute {
+                src,
+                room,
+                user,
+                duration_secs,
+                reason,
+            })
+        ),
+        (text(), text(), room_mode(), text()).prop_map(|(src, room, mode, password)| {
+            RoomRequest::Mode(SetRoomMode {
+                src,
+                room,
+                mode,
+                password,
+            })
+        }),
+        (text(), text(), text()).prop_map(|(src, room, user)| RoomRequest::Invite(Invite {
+            src,
+            room,
+            user
+        })),
+        (text(), text(), text()).prop_map(|(src, room, user)| RoomRequest::Unmute(RoomUnmute {
+            src,
+            room,
+            user
+        })),
+    ]
+}
+
+fn room_frame() -> impl Strategy<Value = ServerFrame> {
+    prop_oneof![
+        vec(
+            (text(), text(), any::<u32>(), room_mode(), room_role()).prop_map(
+                |(room, topic, members, mode, role)| RoomInfo {
+                    room,
+                    topic,
+                    members,
+                    mode,
+                    role,
+                }
+            ),
+            0..5
+        )
+        .prop_map(ServerFrame::RoomList),
+        (
+            text(),
+            vec(
+                (text(), room_role(), any::<bool>(), mute_state()).prop_map(
+                    |(name, role, online, muted)| MemberInfo {
+                        name,
+                        role,
+                        online,
+                        muted,
+                    }
+                ),
+                0..5
+            )
+        )
+            .prop_map(|(room, members)| ServerFrame::MemberList { room, members }),
+        (
+            any::<u8>().prop_map(NoticeKind::from_u8),
+            ts(),
+            text(),
+            text(),
+            text(),
+            any::<u64>(),
+            text()
+        )
+            .prop_map(|(kind, ts, room, actor, subject, until, text)| {
+                ServerFrame::RoomNotice(RoomNotice {
+                    kind,
+                    ts,
+                    room,
+                    actor,
+                    subject,
+                    until,
+                    text,
+                })
+            }),
     ]
 }
 
@@ -114,7 +250,8 @@ fn mute_state() -> impl Strategy<Value = MuteState> {
 fn error_code() -> impl Strategy<Value = ErrorCode> {
     const KNOWN: &[u16] = &[
         100, 101, 102, 103, 104, 105, 106, 107, 200, 201, 202, 203, 204, 205, 206, 207, 300, 301,
-        302, 303, 400, 401, 402, 403, 404, 500, 501, 502,
+        302, 303, 304, 305, 306, 307, 308, 309, 400, 401, 402, 403, 404, 500, 501, 502, 209, 210,
+        211, 212,
     ];
     prop_oneof![
         proptest::sample::select(KNOWN).prop_map(ErrorCode::from_u16),
@@ -221,6 +358,7 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                     text,
                 })
             }),
+        room_frame(),
     ]
 }
 
@@ -341,7 +479,7 @@ proptest! {
     /// the frame is always consumed whole, decoded or rejected.
     #[test]
     fn arbitrary_bodies_are_decoded_or_rejected_whole(
-        frame_type in prop_oneof![0x00u8..=0x0d, 0x80u8..=0x92, any::<u8>()],
+        frame_type in prop_oneof![0x00u8..=0x0d, 0x20u8..=0x2c, 0x80u8..=0x92, any::<u8>()],
         id in any::<u32>(),
         body in vec(any::<u8>(), 0..200),
     ) {

@@ -14,13 +14,18 @@ use chinwag_proto::request::{
     Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Kickout, Logout, Passwd,
     Reflect, Register, Shutdown, ShutdownScope, Target, Transfer, Unmute,
 };
+use chinwag_proto::room::{
+    Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
+    RoomOp, RoomSend, RoomUnmute, SetRoomMode, Topic,
+};
 use chinwag_proto::server::{
     AuditEntry, DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo,
     Welcome,
 };
 use chinwag_proto::{
     BodyError, ClientCodec, ErrorCode, FrameError, Limits, MessageId, MessageKind, NoticeKind,
-    Packet, Rejected, Request, RequestId, ServerCodec, ServerFrame, Timestamp,
+    Packet, Rejected, Request, RequestId, RoomRequest, RoomRole, ServerCodec, ServerFrame,
+    Timestamp,
 };
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -483,6 +488,8 @@ fn expected() -> BTreeMap<&'static str, Expect> {
         ),
     );
 
+    rooms(&mut v);
+
     // Bad input.
     v.insert(
         "bad/truncated",
@@ -528,12 +535,230 @@ fn expected() -> BTreeMap<&'static str, Expect> {
             BodyError::InvalidUtf8 { field: "content" },
         )),
     );
+    v.insert(
+        "bad/room-mode-bits",
+        ReqRejected(rejected(
+            52,
+            0x29,
+            BodyError::InvalidValue {
+                field: "mode",
+                value: 4,
+            },
+        )),
+    );
     v.insert("bad/incomplete", Incomplete);
     v.insert(
         "bad/unknown-event",
         SrvRejected(rejected(0, 0x92, BodyError::UnknownType(0x92))),
     );
     v
+}
+
+/// The vectors of section 12, Rooms.
+fn rooms(v: &mut BTreeMap<&'static str, Expect>) {
+    use Expect::*;
+    let general = || s("#general");
+    let room = |id: u32, r: RoomRequest| Req(id, Request::Room(r));
+    v.insert(
+        "request/join",
+        room(
+            40,
+            RoomRequest::Join(Join {
+                src: s(""),
+                room: general(),
+                password: s(""),
+            }),
+        ),
+    );
+    v.insert(
+        "request/part",
+        room(
+            41,
+            RoomRequest::Part(Part {
+                src: s(""),
+                room: general(),
+                reason: s("bye"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/room-send",
+        room(
+            42,
+            RoomRequest::Send(RoomSend {
+                src: s("alice"),
+                room: general(),
+                content: s("hi all"),
+            }),
+        ),
+    );
+    v.insert("request/rooms", room(43, RoomRequest::List { src: s("") }));
+    v.insert(
+        "request/members",
+        room(
+            44,
+            RoomRequest::Members(Members {
+                src: s(""),
+                room: general(),
+            }),
+        ),
+    );
+    v.insert(
+        "request/topic",
+        room(
+            45,
+            RoomRequest::Topic(Topic {
+                src: s(""),
+                room: general(),
+                topic: s("Rust chat"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/room-op",
+        room(
+            46,
+            RoomRequest::Op(RoomOp {
+                src: s(""),
+                room: general(),
+                user: s("bob"),
+                operator: true,
+            }),
+        ),
+    );
+    v.insert(
+        "request/room-kick",
+        room(
+            47,
+            RoomRequest::Kick(RoomKick {
+                src: s(""),
+                room: general(),
+                user: s("carol"),
+                reason: s("spam"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/room-mute",
+        room(
+            48,
+            RoomRequest::Mute(RoomMute {
+                src: s(""),
+                room: general(),
+                user: s("carol"),
+                duration_secs: 300,
+                reason: s("calm down"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/room-mode",
+        room(
+            49,
+            RoomRequest::Mode(SetRoomMode {
+                src: s(""),
+                room: general(),
+                mode: RoomMode::new(true, true),
+                password: s("s3cret"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/invite",
+        room(
+            50,
+            RoomRequest::Invite(Invite {
+                src: s(""),
+                room: general(),
+                user: s("dave"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/room-unmute",
+        room(
+            51,
+            RoomRequest::Unmute(RoomUnmute {
+                src: s(""),
+                room: general(),
+                user: s("carol"),
+            }),
+        ),
+    );
+    v.insert(
+        "server/room-list",
+        Srv(
+            43,
+            ServerFrame::RoomList(vec![
+                RoomInfo {
+                    room: general(),
+                    topic: s("Rust chat"),
+                    members: 3,
+                    mode: RoomMode::default(),
+                    role: RoomRole::Owner,
+                },
+                RoomInfo {
+                    room: s("#ops"),
+                    topic: s(""),
+                    members: 1,
+                    mode: RoomMode::new(true, false),
+                    role: RoomRole::None,
+                },
+            ]),
+        ),
+    );
+    v.insert(
+        "server/member-list",
+        Srv(
+            44,
+            ServerFrame::MemberList {
+                room: general(),
+                members: vec![
+                    MemberInfo {
+                        name: s("alice"),
+                        role: RoomRole::Owner,
+                        online: true,
+                        muted: MuteState::NotMuted,
+                    },
+                    MemberInfo {
+                        name: s("carol"),
+                        role: RoomRole::Member,
+                        online: false,
+                        muted: MuteState::Until(Timestamp(T + 300_000)),
+                    },
+                ],
+            },
+        ),
+    );
+    v.insert(
+        "server/room-notice",
+        Srv(
+            0,
+            ServerFrame::RoomNotice(RoomNotice {
+                kind: NoticeKind::RoomTopic,
+                ts: Timestamp(T + 600),
+                room: general(),
+                actor: s("alice"),
+                subject: s(""),
+                until: 0,
+                text: s("Rust chat"),
+            }),
+        ),
+    );
+    v.insert(
+        "server/message-room",
+        Srv(
+            0,
+            ServerFrame::Message(Message {
+                id: MessageId(44),
+                ts: Timestamp(T + 700),
+                kind: MessageKind::Room,
+                from: s("alice"),
+                to: general(),
+                text: s("hi all"),
+            }),
+        ),
+    );
 }
 
 /// Every vector of the document, by name, as bytes.
@@ -720,7 +945,9 @@ fn the_spec_has_a_vector_for_every_frame_type() {
         missing.is_empty(),
         "frame types without a vector: {missing:?}"
     );
-    assert_eq!(seen.len(), 20 + 12);
+    // 20 requests and 12 server frames, then 12 room requests and 3 room
+    // frames.
+    assert_eq!(seen.len(), 20 + 12 + 12 + 3);
 }
 
 #[test]

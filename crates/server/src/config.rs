@@ -67,6 +67,10 @@ pub struct Config {
     pub presence_limit: usize,
     /// Most connections at once from one IP address.
     pub max_connections_per_ip: usize,
+    /// Most rooms the server holds.
+    pub max_rooms: usize,
+    /// Most rooms one user may be a member of.
+    pub max_rooms_per_user: usize,
     /// Apply `max_connections_per_ip` to loopback addresses too (they are
     /// exempt by default: local tools and benchmarks).
     pub limit_loopback: bool,
@@ -132,6 +136,8 @@ impl Default for Config {
             max_bad_frames: 10,
             presence_limit: 1000,
             max_connections_per_ip: 64,
+            max_rooms: 10_000,
+            max_rooms_per_user: 100,
             limit_loopback: false,
             rate: RateLimits::DEFAULT,
             max_register_attempts: 10,
@@ -231,6 +237,9 @@ impl Config {
                 "max_name must be 1..={}",
                 chinwag_proto::limits::MAX_NAME_LEN
             ));
+        }
+        if self.max_rooms == 0 || self.max_rooms_per_user == 0 {
+            return bad("max_rooms and max_rooms_per_user must be at least 1".into());
         }
         if self.max_connections == 0 || self.max_connections_per_ip == 0 {
             return bad("max_connections and max_connections_per_ip must be at least 1".into());
@@ -367,6 +376,12 @@ pub struct Settings {
     /// Most connections at once from one IP address [default: 64]
     #[arg(long, env = "CHINWAG_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
+    /// Most rooms on the server [default: 10000]
+    #[arg(long, env = "CHINWAG_MAX_ROOMS")]
+    pub max_rooms: Option<usize>,
+    /// Most rooms one user may be in [default: 100]
+    #[arg(long, env = "CHINWAG_MAX_ROOMS_PER_USER")]
+    pub max_rooms_per_user: Option<usize>,
     /// Apply --max-connections-per-ip to loopback addresses too (exempt by
     /// default) [default: false]
     #[arg(long, env = "CHINWAG_LIMIT_LOOPBACK", num_args = 0..=1, default_missing_value = "true")]
@@ -503,6 +518,8 @@ impl Settings {
             presence_limit,
             max_name,
             max_connections_per_ip,
+            max_rooms,
+            max_rooms_per_user,
             limit_loopback,
             rate_requests,
             rate_request_burst,
@@ -544,6 +561,8 @@ impl Settings {
         set(&mut config.presence_limit, presence_limit);
         set(&mut config.limits.max_name, max_name);
         set(&mut config.max_connections_per_ip, max_connections_per_ip);
+        set(&mut config.max_rooms, max_rooms);
+        set(&mut config.max_rooms_per_user, max_rooms_per_user);
         set(&mut config.limit_loopback, limit_loopback);
         set(&mut config.rate.requests_per_sec, rate_requests);
         set(&mut config.rate.request_burst, rate_request_burst);

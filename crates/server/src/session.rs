@@ -105,6 +105,23 @@ pub struct Conn {
     bad_frames: u32,
 }
 
+impl Conn {
+    /// A connection that has just been accepted: no HELLO yet.
+    pub fn new(id: ConnId, addr: SocketAddr, outbox: Arc<Outbox>) -> Conn {
+        Conn {
+            id,
+            addr,
+            outbox,
+            phase: Phase::AwaitHello,
+            peer: None,
+            throttle: Throttle::default(),
+            leave: None,
+            inbox: None,
+            bad_frames: 0,
+        }
+    }
+}
+
 /// Serves one connection until it ends.
 pub async fn run<S>(stream: S, addr: SocketAddr, state: Arc<State>)
 where
@@ -119,15 +136,8 @@ where
     let session = Session {
         codec: ServerCodec::new(state.config.limits.max_frame),
         conn: Conn {
-            id,
-            addr,
-            outbox,
-            phase: Phase::AwaitHello,
-            peer: None,
             throttle: Throttle::with_free_attempts(state.config.password_free_attempts),
-            leave: None,
-            inbox: None,
-            bad_frames: 0,
+            ..Conn::new(id, addr, outbox)
         },
         guard: Guard::new(
             state.config.rate,
@@ -171,8 +181,18 @@ impl Session {
         let timer = tokio::time::sleep_until(self.next_deadline(started, last_read).into());
         tokio::pin!(timer);
         let mut fetch: Option<StoreFuture<Vec<StoredMessage>>> = None;
+        // Every connection waits on the same shutdown token, and creating,
+        // polling and dropping its future takes the token's process-wide
+        // locks. So the future is made once, polled last (only when the
+        // session is about to sleep), and a busy session notices the
+        // shutdown through a plain atomic load at the top of each turn.
+        let shutdown = state.shutdown.wait();
+        tokio::pin!(shutdown);
 
         loop {
+            if self.conn.leave.is_none() && state.shutdown.is_triggered() {
+                self.conn.leave = Some(Leave::Shutdown);
+            }
             if self.conn.leave.is_some() {
                 if close_by.is_none() {
                     let deadline = Instant::now() + CLOSE_FLUSH;
@@ -198,9 +218,6 @@ impl Session {
                 .map(|inbox| Arc::clone(&inbox.wake));
             tokio::select! {
                 biased;
-                () = state.shutdown.wait(), if self.conn.leave.is_none() => {
-                    self.conn.leave = Some(Leave::Shutdown);
-                }
                 written = wr.write_buf(&mut self.out), if !self.out.is_empty() => {
                     match written {
                         Ok(0) | Err(_) => {
@@ -210,7 +227,11 @@ impl Session {
                         Ok(n) => {
                             self.written += n as u64;
                             self.acknowledge_inbox();
-                            if self.out.is_empty() && self.out.capacity() > HIGH_WATER {
+                            // Give an idle connection's buffer back: most
+                            // connections are idle most of the time, and
+                            // an allocation per write burst costs far less
+                            // than the system call it goes with.
+                            if self.out.is_empty() {
                                 self.out = BytesMut::new();
                             }
                             // Room again: take what queued up meanwhile.
@@ -259,9 +280,14 @@ impl Session {
                         Ok(_) => {
                             last_read = Instant::now();
                             self.handle_input(&mut rbuf);
-                            if rbuf.is_empty() && rbuf.capacity() > 4 * READ_CHUNK {
+                            // As for `out`: no idle read buffer per
+                            // connection.
+                            if rbuf.is_empty() {
                                 rbuf = BytesMut::new();
                             }
+                            // Deliveries queued meanwhile leave with the
+                            // replies, in the same write.
+                            self.pull_outbox();
                         }
                     }
                 }
@@ -275,6 +301,9 @@ impl Session {
                         self.check_timeouts(now, started, last_read);
                         timer.as_mut().reset(self.next_deadline(started, last_read).into());
                     }
+                }
+                () = &mut shutdown, if self.conn.leave.is_none() => {
+                    self.conn.leave = Some(Leave::Shutdown);
                 }
             }
         }
@@ -575,6 +604,7 @@ impl Session {
     /// unless a kick or the shutdown already took care of that.
     fn depart(&mut self, leave: Leave) {
         if let Some(peer) = self.conn.peer.take() {
+            cmd::room::disconnected(&self.state, &peer, leave.text());
             let released = self.state.users.release(&peer.name, peer.conn);
             if let Some(cluster) = self.state.cluster() {
                 cluster.release(peer.name.key(), peer.conn);

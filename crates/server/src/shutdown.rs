@@ -2,6 +2,7 @@
 //! loop watch, and the deadline by which everything must be closed.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chinwag_proto::server::Timestamp;
@@ -9,6 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 pub struct Shutdown {
     token: CancellationToken,
+    /// Mirrors the token for [`Shutdown::is_triggered`]: a plain load,
+    /// where asking the token takes its (process-wide) lock.
+    triggered: AtomicBool,
     grace: Duration,
     reason: Mutex<Option<String>>,
 }
@@ -17,6 +21,7 @@ impl Shutdown {
     pub fn new(grace: Duration) -> Shutdown {
         Shutdown {
             token: CancellationToken::new(),
+            triggered: AtomicBool::new(false),
             grace,
             reason: Mutex::new(None),
         }
@@ -35,7 +40,14 @@ impl Shutdown {
 
     /// Tells every loop to wind down. Call after announcing.
     pub fn trigger(&self) {
+        self.triggered.store(true, Ordering::Release);
         self.token.cancel();
+    }
+
+    /// Whether [`Shutdown::trigger`] was called; cheap enough for every turn
+    /// of a connection loop.
+    pub fn is_triggered(&self) -> bool {
+        self.triggered.load(Ordering::Acquire)
     }
 
     pub fn is_started(&self) -> bool {

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chinwag_proto::server::{MessageId, MuteState, Timestamp};
-use chinwag_proto::{NameKey, UserName};
+use chinwag_proto::{NameKey, RoomName, RoomRole, UserName};
 use chinwag_server::store::{
     AuditAction, AuditRecord, BanRecord, BanTarget, Conversation, Durability, HistoryQuery,
-    MuteRecord, NewMessage, PostgresStore, Retention, SqliteStore, Store, StoreError,
+    MemberRecord, MuteRecord, NewMessage, NewRoomMessage, PostgresStore, Retention, RoomMeta,
+    RoomRecord, RoomWrite, SqliteStore, Store, StoreError,
 };
 use common::postgres::TestDatabase;
 
@@ -69,6 +70,7 @@ on_both_backends!(
     pruning_keeps_what_is_queued_and_drops_ended_moderation,
     concurrent_appends_all_get_distinct_ids,
     schema_versions,
+    rooms_and_their_messages,
 );
 
 fn key(name: &str) -> NameKey {
@@ -380,6 +382,112 @@ async fn concurrent_appends_all_get_distinct_ids(db: Db) {
         .await
         .unwrap();
     assert_eq!(all.len(), 500, "every acknowledged append is there");
+}
+
+async fn rooms_and_their_messages(db: Db) {
+    let store = db.open().await;
+    let room = RoomName::parse("#Rust").unwrap();
+    let key = room.key();
+    let meta = RoomMeta {
+        name: "#Rust".into(),
+        topic: "crabs".into(),
+        mode: 3,
+        password: Some("pw".into()),
+    };
+    store
+        .write_room(RoomWrite::Meta(meta.clone()))
+        .await
+        .unwrap();
+    let owner = MemberRecord {
+        name: "Alice".into(),
+        role: RoomRole::Owner,
+        since: 1,
+    };
+    let member = MemberRecord {
+        name: "bob".into(),
+        role: RoomRole::Member,
+        since: 2,
+    };
+    for m in [&owner, &member] {
+        store
+            .write_room(RoomWrite::Member(key, m.clone()))
+            .await
+            .unwrap();
+    }
+    let op = MemberRecord {
+        role: RoomRole::Operator,
+        ..member.clone()
+    };
+    store
+        .write_room(RoomWrite::Member(key, op.clone()))
+        .await
+        .unwrap();
+    store
+        .write_room(RoomWrite::Mute(
+            key,
+            self::key("bob"),
+            MuteState::UntilLifted,
+        ))
+        .await
+        .unwrap();
+    let rooms = store.rooms().await.unwrap();
+    assert_eq!(
+        rooms,
+        [RoomRecord {
+            meta: meta.clone(),
+            members: vec![owner.clone(), op],
+            mutes: vec![(self::key("bob"), MuteState::UntilLifted)],
+        }]
+    );
+    store
+        .write_room(RoomWrite::Mute(key, self::key("bob"), MuteState::NotMuted))
+        .await
+        .unwrap();
+    store
+        .write_room(RoomWrite::RemoveMember(key, self::key("bob")))
+        .await
+        .unwrap();
+    let rooms = store.rooms().await.unwrap();
+    assert_eq!((rooms[0].members.len(), rooms[0].mutes.len()), (1, 0));
+
+    let first = store.append(dm("a", "b", "direct", 1)).await.unwrap();
+    let said = store
+        .append_room(NewRoomMessage {
+            ts: Timestamp(2),
+            from: name("alice"),
+            room: room.clone(),
+            text: "hello room".into(),
+        })
+        .await
+        .unwrap();
+    assert!(said > first, "one id sequence for every message");
+    let said_there = store
+        .history(page(Conversation::Room(key), 10))
+        .await
+        .unwrap();
+    assert_eq!(said_there.len(), 1);
+    let m = &said_there[0];
+    assert_eq!(
+        (m.to.as_str(), m.text.as_str(), m.kind()),
+        (
+            "#Rust",
+            "hello room",
+            chinwag_proto::server::MessageKind::Room
+        )
+    );
+
+    store.write_room(RoomWrite::Delete(key)).await.unwrap();
+    assert!(store.rooms().await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .history(page(Conversation::Room(key), 10))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "a deleted room keeps its history"
+    );
+    store.close().await.unwrap();
 }
 
 /// Opening twice applies the migrations once; a database from a newer

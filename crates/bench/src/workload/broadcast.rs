@@ -3,7 +3,7 @@
 //! they would receive the broadcasts too (the run reports it if the server
 //! counts other recipients).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use chinwag_client::{Client, ClientError};
@@ -38,6 +38,24 @@ impl Route for Everyone {
     }
 }
 
+/// Waits (briefly) until our members are the only users online: users
+/// of an earlier run may still be on their way out, and anyone else online
+/// would receive the broadcasts too.
+async fn wait_until_alone(client: &Client, members: usize) -> anyhow::Result<()> {
+    let mut online = 0;
+    for _ in 0..100 {
+        online = client.users().await?.len();
+        if online == members {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!(
+        "{} other users are online; the broadcast workload needs the server to itself",
+        online.saturating_sub(members)
+    )
+}
+
 pub async fn run(args: &BroadcastArgs, env: &Env) -> anyhow::Result<Report> {
     if args.members < 2 || args.members > MAX_MEMBERS {
         bail!("--members must be 2..={MAX_MEMBERS}");
@@ -69,6 +87,11 @@ pub async fn run(args: &BroadcastArgs, env: &Env) -> anyhow::Result<Report> {
     }
 
     let flow = Flow::prepare(senders, events, args.flow.plan(deadline)).await;
+    if let Some(client) = flow.sender_client(0) {
+        tokio::time::timeout_at(deadline.into(), wait_until_alone(client, args.members))
+            .await
+            .map_err(|_| anyhow::anyhow!("--timeout passed while checking who is online"))??;
+    }
     let probe = ServerProbe::start(env.server_pid)?;
     let result = flow.run().await;
     let server = probe.map(ServerProbe::finish).transpose()?;

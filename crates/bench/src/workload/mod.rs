@@ -7,6 +7,7 @@
 pub mod broadcast;
 pub mod dm;
 pub mod idle;
+pub mod room;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -29,14 +30,42 @@ pub enum Workload {
     Dm(dm::DmArgs),
     /// Members of the whole server, some of whom broadcast to all others
     Broadcast(broadcast::BroadcastArgs),
+    /// Members of one room, some of whom send to it
+    Room(room::RoomArgs),
 }
 
 impl Workload {
+    /// Runs the workload once. Each workload bounds its own phases; as a
+    /// last resort, a run that outlives `--timeout` plus its drain time
+    /// and a minute is abandoned with an error.
     pub async fn run(&self, env: &Env) -> anyhow::Result<Report> {
+        let limit = env.timeout + self.drain() + Duration::from_secs(60);
+        tokio::time::timeout(limit, self.run_unbounded(env))
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "run {} did not finish within {}; giving up",
+                    env.run,
+                    humantime::format_duration(limit)
+                )
+            })?
+    }
+
+    fn drain(&self) -> Duration {
+        match self {
+            Workload::Idle(args) => args.hold,
+            Workload::Dm(args) => args.flow.drain,
+            Workload::Broadcast(args) => args.flow.drain,
+            Workload::Room(args) => args.flow.drain,
+        }
+    }
+
+    async fn run_unbounded(&self, env: &Env) -> anyhow::Result<Report> {
         match self {
             Workload::Idle(args) => idle::run(args, env).await,
             Workload::Dm(args) => dm::run(args, env).await,
             Workload::Broadcast(args) => broadcast::run(args, env).await,
+            Workload::Room(args) => room::run(args, env).await,
         }
     }
 }
@@ -188,6 +217,10 @@ pub fn flow_report(
         result.sent_per_sec
     );
     summary.push_str(&format!("\n  latency {}", result.latency));
+    summary.push_str(&format!(
+        "\n  chinwag-bench used {:.2}s CPU",
+        result.bench_cpu_secs
+    ));
     if result.send_errors > 0 {
         summary.push_str(&format!(
             "\n  {} sends refused; first: {}",
@@ -215,6 +248,17 @@ pub fn flow_report(
     if result.timed_out {
         summary.push_str("\n  hit --timeout before every message was sent");
     }
+    let mut fields = serde_json::to_value(&result).unwrap_or(Value::Null);
+    // Server CPU per delivery: the per-core cost, less sensitive than
+    // throughput to what else the machine is doing.
+    let cpu_per_delivery = server
+        .as_ref()
+        .filter(|_| result.delivered > 0)
+        .map(|s| (s.cpu_secs * 1e7 / result.delivered as f64).round() / 10.0);
+    if let (Some(us), Value::Object(fields)) = (cpu_per_delivery, &mut fields) {
+        fields.insert("server_cpu_us_per_delivery".into(), us.into());
+        summary.push_str(&format!("\n  server CPU per delivery: {us}µs"));
+    }
     Report {
         workload,
         run: env.run,
@@ -226,7 +270,7 @@ pub fn flow_report(
         rate: result.delivered_per_sec,
         rate_unit: "deliveries/s",
         p99_us: result.latency.p99_us,
-        result: serde_json::to_value(&result).unwrap_or(Value::Null),
+        result: fields,
         server,
         summary,
     }

@@ -4,17 +4,28 @@
 //! field (`now`), set by the main loop, so tests control time.
 
 use chinwag_client::{
-    Event, Message, MessageKind, MuteState, Notice, NoticeKind, Role, Timestamp, UserInfo,
+    Event, Message, MessageKind, MuteState, Notice, NoticeKind, Role, RoomNotice, Timestamp,
+    UserInfo,
 };
+use chinwag_proto::request::BROADCAST_CONVERSATION;
 
 use crate::exit::Exit;
-use crate::line::Line;
+use crate::line::{HISTORY_PAGE, Line};
 use crate::render::{self, Clock};
+use crate::rooms::{self, RoomLine, RoomReply};
 use crate::tui::command::{self, Command};
-use crate::tui::conversation::{Conversation, ConversationId, Tone};
+use crate::tui::conversation::{Backlog, Conversation, ConversationId, Tone};
 use crate::tui::input::Input;
 use crate::tui::net::{Job, NetEvent, Reply, Request};
 use crate::tui::view::{self, Areas};
+
+/// Whether the user asked for a page of history (and hears how it went)
+/// or the UI did, quietly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shown {
+    Told,
+    Quietly,
+}
 
 /// What the main loop must do after a change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,10 +53,34 @@ pub enum Link {
     Ended(String),
 }
 
+/// `/passwd` without arguments asks three questions; the answers are never
+/// shown, nor kept in the input history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PasswordPrompt {
+    Old,
+    New { old: String },
+    Again { old: String, new: String },
+}
+
+impl PasswordPrompt {
+    pub fn question(&self) -> &'static str {
+        match self {
+            PasswordPrompt::Old => "current password",
+            PasswordPrompt::New { .. } => "new password",
+            PasswordPrompt::Again { .. } => "new password again",
+        }
+    }
+}
+
 pub struct App {
     /// The server's address as given.
     pub server: String,
     pub me: String,
+    /// Logged in to an account rather than as a guest.
+    pub account: bool,
+    /// The server's time at the last login: direct messages older than
+    /// this were queued while we were away.
+    pub since: Timestamp,
     pub link: Link,
     pub clock: Clock,
     pub now: Timestamp,
@@ -56,6 +91,8 @@ pub struct App {
     /// Who is online, sorted by name.
     pub users: Vec<UserInfo>,
     pub input: Input,
+    /// A password prompt in progress: the input line is hidden.
+    pub prompt: Option<PasswordPrompt>,
     /// Where the panes are, for mouse clicks and paging.
     pub areas: Areas,
     /// How the program ends when the user quits.
@@ -67,6 +104,8 @@ impl App {
         App {
             server: server.to_owned(),
             me: me.to_owned(),
+            account: false,
+            since: now,
             link: Link::Online,
             clock,
             now,
@@ -74,6 +113,7 @@ impl App {
             open: 0,
             users: Vec::new(),
             input: Input::default(),
+            prompt: None,
             areas: Areas::default(),
             exit: Exit::Success,
         }
@@ -122,30 +162,120 @@ impl App {
         })
     }
 
+    /// The conversation of the room `name`, started if need be.
+    fn room(&mut self, name: &str) -> usize {
+        let id = ConversationId::room(name);
+        self.index_of(&id).unwrap_or_else(|| {
+            self.conversations.push(Conversation::new(id, name));
+            self.conversations.len() - 1
+        })
+    }
+
+    /// The rooms this session has a conversation for (to join again after
+    /// a reconnect: a guest's memberships end with its connection).
+    fn room_titles(&self) -> Vec<String> {
+        self.conversations
+            .iter()
+            .filter(|c| matches!(c.id, ConversationId::Room(_)))
+            .map(|c| c.title.clone())
+            .collect()
+    }
+
     /// Opens the direct conversation with `name`.
-    pub fn query(&mut self, name: &str) {
+    pub fn query(&mut self, name: &str) -> Vec<Effect> {
         if name.eq_ignore_ascii_case(&self.me) {
             self.notify("that is you", Tone::Error);
+            Vec::new()
         } else {
             let index = self.direct(name);
-            self.switch_to(index);
+            self.switch_to(index)
         }
     }
 
-    pub fn switch_to(&mut self, index: usize) {
-        if index < self.conversations.len() {
-            self.open = index;
-            self.conversations[index].unread = 0;
+    /// Opens a conversation. A direct conversation or a room opened for
+    /// the first time loads its recent history (a guest has no direct
+    /// message history); everyone's loads on request.
+    pub fn switch_to(&mut self, index: usize) -> Vec<Effect> {
+        if index >= self.conversations.len() {
+            return Vec::new();
+        }
+        self.open = index;
+        let conversation = &mut self.conversations[index];
+        conversation.read();
+        let first_time = conversation.backlog == Backlog::Unasked;
+        let kept = self.account || conversation.id.history_for_guests();
+        if first_time && kept && conversation.id != ConversationId::Everyone {
+            self.load_history(index, Shown::Quietly)
+        } else {
+            Vec::new()
         }
     }
 
-    pub fn next_conversation(&mut self) {
-        self.switch_to((self.open + 1) % self.conversations.len());
+    pub fn next_conversation(&mut self) -> Vec<Effect> {
+        self.switch_to((self.open + 1) % self.conversations.len())
     }
 
-    pub fn previous_conversation(&mut self) {
+    pub fn previous_conversation(&mut self) -> Vec<Effect> {
         let n = self.conversations.len();
-        self.switch_to((self.open + n - 1) % n);
+        self.switch_to((self.open + n - 1) % n)
+    }
+
+    /// Asks for the page of a conversation's history before its oldest
+    /// message. The answer is filed by [`Conversation::add_message`],
+    /// which puts older messages in order and skips those already here.
+    fn load_history(&mut self, index: usize, shown: Shown) -> Vec<Effect> {
+        let account = self.account;
+        let now = self.now;
+        let conversation = &mut self.conversations[index];
+        let say = |c: &mut Conversation, text: &str, tone| {
+            if shown == Shown::Told {
+                c.add_notice(now, text, tone);
+            }
+        };
+        if !account && !conversation.id.history_for_guests() {
+            say(
+                conversation,
+                "the server keeps direct messages for accounts only; \
+                 log in with --password to have their history",
+                Tone::Error,
+            );
+            return Vec::new();
+        }
+        match conversation.backlog {
+            Backlog::Loading => {
+                say(
+                    conversation,
+                    "earlier messages are on their way",
+                    Tone::Info,
+                );
+                return Vec::new();
+            }
+            Backlog::Complete => {
+                say(
+                    conversation,
+                    "no earlier messages: this is the start of the conversation",
+                    Tone::Info,
+                );
+                return Vec::new();
+            }
+            Backlog::Unasked | Backlog::Partial => {}
+        }
+        conversation.backlog = Backlog::Loading;
+        let with = match &conversation.id {
+            ConversationId::Everyone => None,
+            // The peer's name, or the room's (`#general`).
+            ConversationId::Direct(_) | ConversationId::Room(_) => Some(conversation.title.clone()),
+        };
+        let request = Request::History {
+            with,
+            before: conversation.oldest_id().map(|id| id.0),
+            limit: HISTORY_PAGE,
+            shown: shown == Shown::Told,
+        };
+        vec![Effect::Net(Job {
+            origin: conversation.id.clone(),
+            request,
+        })]
     }
 
     /// Adds a notice to the open conversation.
@@ -170,6 +300,20 @@ impl App {
         (self.areas.messages_inner().height as isize - 1).max(1)
     }
 
+    /// PageUp: a page back; at the top already, the server is asked for
+    /// earlier messages, which then appear above without moving the view.
+    pub fn page_up(&mut self) -> Vec<Effect> {
+        let before = self.current().scroll;
+        self.scroll(self.page());
+        let stuck = self.current().scroll == before;
+        let may_load = self.account || self.current().id.history_for_guests();
+        if stuck && may_load && self.current().backlog != Backlog::Loading {
+            self.load_history(self.open, Shown::Quietly)
+        } else {
+            Vec::new()
+        }
+    }
+
     // ---- input ---------------------------------------------------------
 
     /// Names Tab may complete: who is online and who we talk with.
@@ -192,7 +336,13 @@ impl App {
 
     /// Enter: acts on the input line.
     pub fn submit(&mut self) -> Vec<Effect> {
-        let line = self.input.submit();
+        if let Some(prompt) = self.prompt.take() {
+            return self.answer_prompt(prompt);
+        }
+        let line = self.input.take();
+        if !command::is_secret(&line) {
+            self.input.remember(&line);
+        }
         self.current_mut().scroll = 0;
         match command::parse(&line) {
             Ok(command) => self.run(command),
@@ -201,6 +351,48 @@ impl App {
                 Vec::new()
             }
         }
+    }
+
+    /// Esc: gives up a password prompt.
+    pub fn cancel_prompt(&mut self) {
+        if self.prompt.take().is_some() {
+            self.input.take();
+            self.notify("password not changed", Tone::Info);
+        }
+    }
+
+    fn answer_prompt(&mut self, prompt: PasswordPrompt) -> Vec<Effect> {
+        let answer = self.input.take();
+        if answer.is_empty() {
+            self.notify("password not changed", Tone::Info);
+            return Vec::new();
+        }
+        self.prompt = match prompt {
+            PasswordPrompt::Old => Some(PasswordPrompt::New { old: answer }),
+            PasswordPrompt::New { old } => Some(PasswordPrompt::Again { old, new: answer }),
+            PasswordPrompt::Again { old, new } => {
+                if answer != new {
+                    self.notify(
+                        "the new passwords differ; password not changed",
+                        Tone::Error,
+                    );
+                    return Vec::new();
+                }
+                return self.job(Request::Passwd { old, new });
+            }
+        };
+        Vec::new()
+    }
+
+    /// Whether a password can be changed; says why not.
+    fn may_change_password(&mut self) -> bool {
+        if !self.account {
+            self.notify(
+                "guests have no password; log in with --password to make this name an account",
+                Tone::Error,
+            );
+        }
+        self.account
     }
 
     fn job(&self, request: Request) -> Vec<Effect> {
@@ -219,57 +411,62 @@ impl App {
                     let to = self.current().title.clone();
                     self.job(Request::Send { to, text })
                 }
+                ConversationId::Room(_) => {
+                    let room = self.current().title.clone();
+                    self.job(Request::Room(RoomLine::Say { room, text }))
+                }
             },
-            Command::Query(name) => {
-                self.query(&name);
-                Vec::new()
-            }
+            Command::Query(name) => self.query(&name),
             Command::Close => {
                 if self.open == 0 {
                     self.notify("the everyone conversation cannot be closed", Tone::Error);
+                    Vec::new()
                 } else {
                     self.conversations.remove(self.open);
-                    self.switch_to(self.open - 1);
+                    self.switch_to(self.open - 1)
                 }
-                Vec::new()
             }
             Command::Clear => {
                 let conversation = self.current_mut();
                 conversation.entries.clear();
                 conversation.scroll = 0;
+                // /history starts over from the newest page.
+                conversation.backlog = Backlog::Unasked;
                 Vec::new()
             }
-            Command::History => {
-                self.show_history();
-                Vec::new()
-            }
-            Command::Passwd => {
-                self.notify(
-                    "this client cannot change passwords on this server yet",
-                    Tone::Error,
-                );
+            Command::PasswordPrompt => {
+                if self.may_change_password() {
+                    self.prompt = Some(PasswordPrompt::Old);
+                }
                 Vec::new()
             }
             Command::Shared(line) => self.run_shared(line),
         }
     }
 
-    /// `/history`: what this session has seen of the open conversation.
-    /// The server keeps no history it can send yet, so this scrolls to the
-    /// start of the scrollback; once it can, the answer's messages go
-    /// through [`Conversation::add_message`], which files older messages
-    /// in order and skips those already shown.
-    fn show_history(&mut self) {
-        let count = self.current().message_count();
-        self.notify(
-            format!(
-                "history from the server is not available; this session's scrollback \
-                 holds {count} message{} here (PageUp/PageDown to read)",
-                if count == 1 { "" } else { "s" }
-            ),
-            Tone::Info,
-        );
-        self.scroll(isize::MAX);
+    /// `/history [NAME|all]`: earlier messages of the open conversation,
+    /// or of the one named (opened first).
+    fn history(&mut self, with: Option<String>) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let index = match with.as_deref() {
+            None => self.open,
+            Some(BROADCAST_CONVERSATION) => 0,
+            Some(room) if room.starts_with('#') => self.room(room),
+            Some(name) if name.eq_ignore_ascii_case(&self.me) => {
+                self.notify("that is you", Tone::Error);
+                return Vec::new();
+            }
+            Some(name) => self.direct(name),
+        };
+        if index != self.open {
+            // Opening it may already load a page; asking again would only
+            // say it is on its way.
+            effects = self.switch_to(index);
+        }
+        if effects.is_empty() {
+            effects = self.load_history(index, Shown::Told);
+        }
+        effects
     }
 
     fn run_shared(&mut self, line: Line) -> Vec<Effect> {
@@ -285,8 +482,9 @@ impl App {
             Line::Broadcast(text) => Request::Broadcast(text),
             Line::Msg { to, text } => {
                 let index = self.direct(&to);
-                self.switch_to(index);
-                Request::Send { to, text }
+                let mut effects = self.switch_to(index);
+                effects.extend(self.job(Request::Send { to, text }));
+                return effects;
             }
             Line::Users => Request::Users { show: true },
             Line::Echo(text) => Request::Echo(text),
@@ -303,8 +501,31 @@ impl App {
             },
             Line::Unmute(name) => Request::Unmute(name),
             Line::Shutdown(reason) => Request::Shutdown(reason),
+            Line::History { with } => return self.history(with),
+            Line::Passwd { old, new } => {
+                if !self.may_change_password() {
+                    return Vec::new();
+                }
+                Request::Passwd { old, new }
+            }
+            Line::Room(line) => Request::Room(self.in_open_room(line)),
         };
         self.job(request)
+    }
+
+    /// Fills in the open room where a room command left it out.
+    fn in_open_room(&self, line: RoomLine) -> RoomLine {
+        let open = match &self.current().id {
+            ConversationId::Room(_) => Some(self.current().title.clone()),
+            _ => None,
+        };
+        match line {
+            RoomLine::Leave { room: None, reason } => RoomLine::Leave { room: open, reason },
+            RoomLine::Topic { room: None, text } => RoomLine::Topic { room: open, text },
+            RoomLine::Members(None) => RoomLine::Members(open),
+            RoomLine::Moderate { room: None, act } => RoomLine::Moderate { room: open, act },
+            other => other,
+        }
     }
 
     // ---- the network ---------------------------------------------------
@@ -315,8 +536,12 @@ impl App {
                 name,
                 users,
                 reconnect,
+                account,
+                since,
             } => {
                 self.me = name;
+                self.account = account;
+                self.since = since;
                 self.set_users(users);
                 self.link = Link::Online;
                 let text = if reconnect {
@@ -328,6 +553,22 @@ impl App {
                     )
                 };
                 self.notify(text, if reconnect { Tone::Alert } else { Tone::Info });
+                if reconnect {
+                    // A guest's rooms ended with the old connection.
+                    return self
+                        .room_titles()
+                        .into_iter()
+                        .map(|room| {
+                            Effect::Net(Job {
+                                origin: ConversationId::room(&room),
+                                request: Request::Room(RoomLine::Join {
+                                    room,
+                                    password: None,
+                                }),
+                            })
+                        })
+                        .collect();
+                }
             }
             NetEvent::Lost { why, retry_in } => {
                 self.link = Link::Reconnecting {
@@ -384,6 +625,7 @@ impl App {
         match event {
             Event::Message(message) => self.on_message(&message),
             Event::Notice(notice) => self.on_notice(&notice),
+            Event::RoomNotice(notice) => self.on_room_notice(&notice),
             Event::Error { code, message } => self.notify(
                 format!("server: {}", render::error(code, &message)),
                 Tone::Error,
@@ -395,13 +637,20 @@ impl App {
     fn on_message(&mut self, m: &Message) {
         let index = match m.kind {
             MessageKind::Broadcast => 0,
+            MessageKind::Room => self.room(&m.to),
             MessageKind::Direct | MessageKind::Other(_) => self.direct(&m.from),
         };
         let from = render::sanitize(&m.from);
         let text = render::sanitize(&m.text);
+        // Queued messages come at login with their original time; a live
+        // one cannot be older than the login.
+        let sent_while_away = m.kind == MessageKind::Direct && m.ts < self.since;
         let conversation = &mut self.conversations[index];
         if conversation.add_message(m.id, m.ts, &from, &text) && index != self.open {
             conversation.unread += 1;
+            if sent_while_away {
+                conversation.unread_away += 1;
+            }
         }
     }
 
@@ -462,19 +711,45 @@ impl App {
             | NoticeKind::Other(_) => {
                 self.notify(text, Tone::Alert);
             }
+            _ => self.notify(text, Tone::Alert),
         }
+    }
+
+    /// A room notice goes to its room's conversation (opened if need be).
+    fn on_room_notice(&mut self, n: &RoomNotice) {
+        let tone = match n.kind {
+            NoticeKind::RoomKicked
+            | NoticeKind::RoomMuted
+            | NoticeKind::RoomUnmuted
+            | NoticeKind::RoomInvited => Tone::Alert,
+            _ => Tone::Info,
+        };
+        let index = self.room(&render::sanitize(&n.room));
+        self.conversations[index].add_notice(n.ts, rooms::notice_body(n), tone);
     }
 
     /// Files an answer where it was asked. After a change of roles or
     /// mutes the user list is asked for again, to show the new markers.
     fn on_answer(&mut self, origin: ConversationId, result: Result<Reply, String>) -> Vec<Effect> {
+        let found = self.index_of(&origin);
+        if found.is_none() && matches!(result, Ok(Reply::History { .. })) {
+            // Closed meanwhile: its history belongs nowhere else.
+            return Vec::new();
+        }
         // The conversation may have been closed meanwhile.
-        let index = self.index_of(&origin).unwrap_or(self.open);
+        let index = found.unwrap_or(self.open);
         let now = self.now;
         let reply = match result {
             Ok(reply) => reply,
             Err(problem) => {
-                self.conversations[index].add_notice(now, problem, Tone::Error);
+                let conversation = &mut self.conversations[index];
+                // Most likely the page's own failure (answers come in the
+                // order asked); if not, a later page is at worst asked for
+                // twice, and add_message skips the repeats.
+                if conversation.backlog == Backlog::Loading {
+                    conversation.backlog = Backlog::Partial;
+                }
+                conversation.add_notice(now, problem, Tone::Error);
                 return Vec::new();
             }
         };
@@ -536,6 +811,90 @@ impl App {
             Reply::Done(text) => {
                 self.conversations[index].add_notice(now, text, Tone::Info);
                 return self.refresh_users(origin);
+            }
+            Reply::History {
+                messages,
+                limit,
+                shown,
+            } => self.file_history(index, &messages, limit, shown),
+            Reply::PasswordChanged => self.conversations[index].add_notice(
+                now,
+                "password changed; reconnecting uses the new one",
+                Tone::Info,
+            ),
+            Reply::Room(reply) => return self.on_room_reply(index, reply),
+        }
+        Vec::new()
+    }
+
+    /// Files a page of history into its conversation. Asked for with
+    /// /history, it says what came and shows the page's start; asked for
+    /// by PageUp or by opening, the view stays where it is.
+    fn file_history(&mut self, index: usize, page: &[Message], limit: u16, shown: bool) {
+        let now = self.now;
+        let conversation = &mut self.conversations[index];
+        let added = page
+            .iter()
+            .filter(|m| {
+                let from = render::sanitize(&m.from);
+                let text = render::sanitize(&m.text);
+                conversation.add_message(m.id, m.ts, &from, &text)
+            })
+            .count();
+        conversation.backlog = if page.len() < usize::from(limit) {
+            Backlog::Complete
+        } else {
+            Backlog::Partial
+        };
+        if !shown {
+            return;
+        }
+        let plural = if added == 1 { "" } else { "s" };
+        let text = match (added, conversation.backlog) {
+            (0, Backlog::Complete) => {
+                "no earlier messages: this is the start of the conversation".to_owned()
+            }
+            (n, Backlog::Complete) => {
+                format!("{n} earlier message{plural} from the server, back to the start")
+            }
+            (n, _) => format!(
+                "{n} earlier message{plural} from the server; /history or PageUp at the top for more"
+            ),
+        };
+        conversation.add_notice(now, text, Tone::Info);
+        if added > 0 && index == self.open {
+            self.scroll(isize::MAX);
+        }
+    }
+
+    fn on_room_reply(&mut self, index: usize, reply: RoomReply) -> Vec<Effect> {
+        let now = self.now;
+        let me = self.me.clone();
+        match &reply {
+            RoomReply::Joined(info) => {
+                let room = self.room(&render::sanitize(&info.room));
+                // The server's spelling of the name wins.
+                self.conversations[room].title = render::sanitize(&info.room).into_owned();
+                let text = rooms::describe(&reply, &me, self.clock);
+                self.conversations[room].add_notice(now, text, Tone::Info);
+                return self.switch_to(room);
+            }
+            RoomReply::Sent { room, text, sent } => {
+                let room = self.room(room);
+                self.conversations[room].add_message(sent.id, sent.ts, &me, text);
+            }
+            RoomReply::Left(room) => {
+                let room = self.room(room);
+                let text = rooms::describe(&reply, &me, self.clock);
+                self.conversations[room].add_notice(now, text, Tone::Info);
+            }
+            RoomReply::Topic(_)
+            | RoomReply::Members { .. }
+            | RoomReply::List(_)
+            | RoomReply::Done(_) => {
+                for line in rooms::describe(&reply, &me, self.clock).lines() {
+                    self.conversations[index].add_notice(now, line, Tone::Info);
+                }
             }
         }
         Vec::new()

@@ -13,7 +13,8 @@ pub enum Command {
     /// Text for the open conversation.
     Say(String),
     /// A command shared with the line mode: /msg, /all, /users, /echo,
-    /// /admin, /kick, /mute, /unmute, /shutdown, /help, /quit.
+    /// /admin, /kick, /mute, /unmute, /shutdown, /history, /passwd, /help,
+    /// /quit.
     Shared(Line),
     /// Open (or switch to) the direct conversation with a user.
     Query(String),
@@ -21,10 +22,8 @@ pub enum Command {
     Close,
     /// Clear the open conversation's scrollback.
     Clear,
-    /// Show the open conversation's history.
-    History,
-    /// Change the account password.
-    Passwd,
+    /// `/passwd` alone: ask for the passwords without showing them.
+    PasswordPrompt,
 }
 
 /// Every slash command: name, arguments, what it does. `/help` prints this
@@ -50,8 +49,8 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     (
         "history",
-        "",
-        "scroll to the start of this conversation's history",
+        "[NAME|#ROOM|all]",
+        "load earlier messages of this conversation (or NAME's, ROOM's, everyone's) from the server",
     ),
     ("clear", "", "clear this conversation's scrollback"),
     ("admin", "PASSWORD", "become an administrator"),
@@ -63,7 +62,50 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     ("unmute", "NAME", "let NAME talk again (administrators)"),
     ("shutdown", "[REASON]", "stop the server (administrators)"),
-    ("passwd", "", "change your account password"),
+    (
+        "join",
+        "#ROOM [PASSWORD]",
+        "join ROOM (creating it) and open its conversation",
+    ),
+    ("leave", "[#ROOM] [REASON]", "leave ROOM, or this room"),
+    ("say", "#ROOM TEXT", "send TEXT to ROOM"),
+    (
+        "topic",
+        "[#ROOM] [TEXT]",
+        "show the room's topic, or set it (operators)",
+    ),
+    ("members", "[#ROOM]", "list the room's members"),
+    ("rooms", "", "list the rooms"),
+    (
+        "op",
+        "[#ROOM] NAME",
+        "make NAME an operator (room owner); /deop undoes it",
+    ),
+    (
+        "rkick",
+        "[#ROOM] NAME [REASON]",
+        "put NAME out of the room (room operators)",
+    ),
+    (
+        "rmute",
+        "[#ROOM] NAME [DURATION] [REASON]",
+        "mute NAME in the room (room operators); /runmute lifts it",
+    ),
+    (
+        "invite",
+        "[#ROOM] NAME",
+        "let NAME into the room once (room operators)",
+    ),
+    (
+        "mode",
+        "[#ROOM] +i|-i|+k PASSWORD|-k",
+        "invite-only and password on or off (room operators)",
+    ),
+    (
+        "passwd",
+        "[OLD NEW]",
+        "change your account's password; alone, asks without showing it",
+    ),
     ("help", "", "this list and the keys"),
     ("quit", "", "log out and exit"),
 ];
@@ -76,7 +118,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "complete a command or a name; again for the next match",
     ),
     ("Up / Down", "earlier / later input lines"),
-    ("PageUp / PageDown", "scroll the messages; mouse wheel too"),
+    (
+        "PageUp / PageDown",
+        "scroll the messages (mouse wheel too); PageUp at the top loads earlier ones",
+    ),
     ("End (empty line)", "back to the newest message"),
     (
         "Alt-Up / Alt-Down, Ctrl-P / Ctrl-N",
@@ -96,6 +141,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "delete to start / to end / the word before",
     ),
     ("Ctrl-L", "redraw the screen"),
+    ("Esc", "cancel a password prompt"),
     ("Ctrl-C, Ctrl-D (empty line)", "quit"),
 ];
 
@@ -119,13 +165,19 @@ pub fn parse(input: &str) -> Result<Command, String> {
         },
         "close" => Command::Close,
         "clear" => Command::Clear,
-        "history" => Command::History,
-        "passwd" => Command::Passwd,
+        "passwd" if rest.is_empty() => Command::PasswordPrompt,
         _ => match line::parse(input)? {
             Line::Empty => Command::Empty,
             other => Command::Shared(other),
         },
     })
+}
+
+/// Whether a typed line may hold a password, and so must not be kept in
+/// the input history.
+pub fn is_secret(input: &str) -> bool {
+    let verb = input.split_whitespace().next().unwrap_or("");
+    matches!(verb, "/admin" | "/passwd")
 }
 
 /// `/help`: the commands, then the keys, one line each.
@@ -183,15 +235,44 @@ mod tests {
         assert_eq!(parse("/query Bob"), Ok(Command::Query("Bob".into())));
         assert_eq!(parse("/query"), Err("usage: /query NAME".into()));
         assert_eq!(parse("/close"), Ok(Command::Close));
-        assert_eq!(parse("/history"), Ok(Command::History));
-        assert_eq!(parse("/passwd"), Ok(Command::Passwd));
+        assert_eq!(parse("/passwd"), Ok(Command::PasswordPrompt));
         assert_eq!(parse("/clear"), Ok(Command::Clear));
     }
 
     #[test]
+    fn history_and_passwd_are_the_line_modes() {
+        assert_eq!(
+            parse("/history"),
+            Ok(Command::Shared(Line::History { with: None }))
+        );
+        assert_eq!(
+            parse("/history bob"),
+            Ok(Command::Shared(Line::History {
+                with: Some("bob".into())
+            }))
+        );
+        assert_eq!(
+            parse("/passwd old new"),
+            Ok(Command::Shared(Line::Passwd {
+                old: "old".into(),
+                new: "new".into()
+            }))
+        );
+        assert!(is_secret("/passwd old new"));
+        assert!(is_secret(" /admin pw"));
+        assert!(!is_secret("/msg bob my /passwd is"));
+    }
+
+    #[test]
     fn every_listed_command_parses() {
-        for (name, _, _) in COMMANDS {
-            let line = format!("/{name} bob 10m some text");
+        for (name, args, _) in COMMANDS {
+            let line = match (*name, args.contains('#')) {
+                ("mode", _) => "/mode #general +i".to_owned(),
+                ("passwd", _) => "/passwd old new".to_owned(),
+                ("history", _) => "/history bob".to_owned(),
+                (_, true) => format!("/{name} #general bob 10m some text"),
+                (_, false) => format!("/{name} bob 10m some text"),
+            };
             assert!(parse(&line).is_ok(), "{line}");
         }
         assert!(help().iter().any(|l| l.contains("/kick NAME [REASON]")));

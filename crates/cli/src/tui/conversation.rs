@@ -1,7 +1,7 @@
 //! Conversations: what the left pane lists and the middle pane shows.
 //!
 //! A conversation is identified by its [`ConversationId`]; each kind of
-//! conversation the server offers is one variant (rooms will be one more),
+//! conversation the server offers is one variant (everyone, direct, room),
 //! and the rest of the UI only asks the id what it needs: a title, and
 //! where the text typed into it goes.
 
@@ -19,6 +19,8 @@ pub enum ConversationId {
     /// Direct messages with one user, keyed by the name in lower case
     /// (names are unique regardless of case).
     Direct(String),
+    /// A room, keyed by its name (with `#`) in lower case.
+    Room(String),
 }
 
 impl ConversationId {
@@ -26,6 +28,35 @@ impl ConversationId {
     pub fn direct(name: &str) -> ConversationId {
         ConversationId::Direct(name.to_lowercase())
     }
+
+    /// The conversation of the room `name`.
+    pub fn room(name: &str) -> ConversationId {
+        ConversationId::Room(name.to_lowercase())
+    }
+
+    /// Whether the server keeps this conversation's history for guests
+    /// too: the broadcasts and rooms (for their members), yes; direct
+    /// messages are kept for accounts only.
+    pub fn history_for_guests(&self) -> bool {
+        match self {
+            ConversationId::Everyone | ConversationId::Room(_) => true,
+            ConversationId::Direct(_) => false,
+        }
+    }
+}
+
+/// How much of a conversation's stored history the server has sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backlog {
+    /// Nothing asked for yet.
+    #[default]
+    Unasked,
+    /// A page is on its way.
+    Loading,
+    /// Some pages came; older ones may exist.
+    Partial,
+    /// The server has nothing older: the conversation starts here.
+    Complete,
 }
 
 /// How a line stands out.
@@ -64,6 +95,9 @@ pub struct Conversation {
     pub unread: usize,
     /// How many wrapped lines the view is scrolled up from the bottom.
     pub scroll: usize,
+    /// Of the unread messages, how many were queued while we were away.
+    pub unread_away: usize,
+    pub backlog: Backlog,
 }
 
 impl Conversation {
@@ -74,6 +108,8 @@ impl Conversation {
             entries: Vec::new(),
             unread: 0,
             scroll: 0,
+            unread_away: 0,
+            backlog: Backlog::Unasked,
         }
     }
 
@@ -125,12 +161,15 @@ impl Conversation {
         self.trim();
     }
 
-    /// How many of the entries are messages.
-    pub fn message_count(&self) -> usize {
-        self.entries
-            .iter()
-            .filter(|e| matches!(e.body, Body::Message { .. }))
-            .count()
+    /// The oldest message's id: history pages go back from there.
+    pub fn oldest_id(&self) -> Option<MessageId> {
+        self.entries.iter().filter_map(|e| e.id).min()
+    }
+
+    /// Marks everything read.
+    pub fn read(&mut self) {
+        self.unread = 0;
+        self.unread_away = 0;
     }
 
     fn trim(&mut self) {
@@ -164,7 +203,7 @@ mod tests {
         assert!(!c.add_message(MessageId(2), Timestamp(20), "a", "second"));
         c.add_notice(Timestamp(31), "bob joined", Tone::Info);
         assert_eq!(texts(&c), ["first", "second", "third", "* bob joined"]);
-        assert_eq!(c.message_count(), 3);
+        assert_eq!(c.oldest_id(), Some(MessageId(1)));
     }
 
     #[test]

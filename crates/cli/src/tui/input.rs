@@ -113,20 +113,29 @@ impl Input {
         self.cursor = start;
     }
 
-    /// Takes the line out for sending and remembers it in the history.
-    pub fn submit(&mut self) -> String {
+    /// Takes the line out without remembering it (a password).
+    pub fn take(&mut self) -> String {
         self.completion = None;
         self.browsing = None;
         self.draft.clear();
         self.cursor = 0;
-        let line = std::mem::take(&mut self.text);
-        if !line.trim().is_empty() && self.history.last() != Some(&line) {
-            self.history.push(line.clone());
+        std::mem::take(&mut self.text)
+    }
+
+    /// Adds a line to the history Up brings back.
+    pub fn remember(&mut self, line: &str) {
+        if !line.trim().is_empty() && self.history.last().map(String::as_str) != Some(line) {
+            self.history.push(line.to_owned());
             if self.history.len() > HISTORY {
                 self.history.remove(0);
             }
         }
-        line
+    }
+
+    /// Whether Up would bring `line` back (for tests of what is kept).
+    #[cfg(test)]
+    pub fn remembers(&self, needle: &str) -> bool {
+        self.history.iter().any(|l| l.contains(needle))
     }
 
     /// Up: the previous submitted line.
@@ -280,7 +289,8 @@ mod tests {
         let mut input = Input::default();
         for line in ["one", "two", "two"] {
             input.insert(line);
-            assert_eq!(input.submit(), line);
+            assert_eq!(input.take(), line);
+            input.remember(line);
         }
         input.insert("dra");
         input.history_back();

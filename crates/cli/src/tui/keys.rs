@@ -14,10 +14,7 @@ const WHEEL_LINES: isize = 3;
 pub fn on_event(app: &mut App, event: Event) -> Vec<Effect> {
     match event {
         Event::Key(key) if key.kind != KeyEventKind::Release => on_key(app, key),
-        Event::Mouse(mouse) => {
-            on_mouse(app, mouse);
-            Vec::new()
-        }
+        Event::Mouse(mouse) => on_mouse(app, mouse),
         Event::Paste(text) => {
             // One line: a pasted newline must not send half a paste.
             let text: String = text
@@ -38,16 +35,20 @@ pub fn on_event(app: &mut App, event: Event) -> Vec<Effect> {
 pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let alt = key.modifiers.contains(KeyModifiers::ALT);
+    // A password prompt has no history to browse and nothing to complete.
+    let prompting = app.prompt.is_some();
     match key.code {
         KeyCode::Char('c') if ctrl => return vec![Effect::Quit],
+        KeyCode::Esc => app.cancel_prompt(),
+        KeyCode::Up | KeyCode::Down | KeyCode::Tab if prompting => {}
         KeyCode::Char('d') if ctrl && app.input.is_empty() => return vec![Effect::Quit],
         KeyCode::Char('l') if ctrl => return vec![Effect::Redraw],
-        KeyCode::Char('n') if ctrl => app.next_conversation(),
-        KeyCode::Char('p') if ctrl => app.previous_conversation(),
-        KeyCode::Down if alt => app.next_conversation(),
-        KeyCode::Up if alt => app.previous_conversation(),
+        KeyCode::Char('n') if ctrl => return app.next_conversation(),
+        KeyCode::Char('p') if ctrl => return app.previous_conversation(),
+        KeyCode::Down if alt => return app.next_conversation(),
+        KeyCode::Up if alt => return app.previous_conversation(),
         KeyCode::Char(digit @ '1'..='9') if alt => {
-            app.switch_to(digit as usize - '1' as usize);
+            return app.switch_to(digit as usize - '1' as usize);
         }
         KeyCode::Char('a') if ctrl => app.input.home(),
         KeyCode::Char('e') if ctrl => app.input.end(),
@@ -67,30 +68,31 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         KeyCode::End => app.input.end(),
         KeyCode::Up => app.input.history_back(),
         KeyCode::Down => app.input.history_forward(),
-        KeyCode::PageUp => app.scroll(app.page()),
+        KeyCode::PageUp => return app.page_up(),
         KeyCode::PageDown => app.scroll(-app.page()),
         _ => {}
     }
     Vec::new()
 }
 
-fn on_mouse(app: &mut App, mouse: MouseEvent) {
+fn on_mouse(app: &mut App, mouse: MouseEvent) -> Vec<Effect> {
     let at = Position::new(mouse.column, mouse.row);
     match mouse.kind {
         MouseEventKind::ScrollUp if app.areas.messages.contains(at) => app.scroll(WHEEL_LINES),
         MouseEventKind::ScrollDown if app.areas.messages.contains(at) => app.scroll(-WHEEL_LINES),
         MouseEventKind::Down(MouseButton::Left) => {
             if let Some(row) = row_in(app.areas.conversations, at) {
-                app.switch_to(row);
+                return app.switch_to(row);
             } else if let Some(row) = row_in(app.areas.users, at)
                 && let Some(user) = app.users.get(row)
             {
                 let name = user.name.to_string();
-                app.query(&name);
+                return app.query(&name);
             }
         }
         _ => {}
     }
+    Vec::new()
 }
 
 /// Which row inside the border of `pane` a click hit.

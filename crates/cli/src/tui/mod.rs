@@ -29,14 +29,14 @@ mod tests;
 
 use std::time::Duration;
 
-use chinwag_client::{ClientError, Timestamp};
+use chinwag_client::Timestamp;
 use crossterm::event::EventStream;
 use futures::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::exit::{Exit, Failure};
 use crate::render::Clock;
-use crate::session::Target;
+use crate::session::{self, Target};
 use app::{App, Effect};
 use net::Net;
 use terminal::TerminalGuard;
@@ -47,11 +47,14 @@ const EVENTS_PER_FRAME: usize = 256;
 pub async fn run(target: &Target, clock: Clock) -> Result<Exit, Failure> {
     // Connect before taking over the screen, so a wrong name or an
     // unreachable server is reported like in every other mode.
-    let (client, events) = net::connect(target).await.map_err(|e| match e {
-        ClientError::Server { .. } | ClientError::InvalidInput(_) => Failure::from(e),
-        other => Failure::connection(format!("could not connect to {}: {other}", target.server)),
-    })?;
-    let (net, mut from_net) = Net::start(target.clone(), client, events);
+    // A password asked for here is kept for reconnects.
+    let session = session::login(target, net::options(), session::Offline::Take).await?;
+    let mut for_net = target.clone();
+    if session.prompted.is_some() {
+        for_net.password = session.prompted;
+    }
+    let (net, mut from_net) =
+        Net::start(for_net, session.client, session.events, session.registered);
     let mut guard = TerminalGuard::enter()
         .map_err(|e| Failure::connection(format!("cannot use the terminal: {e}")))?;
     let mut app = App::new(&target.server, &target.name, clock, Timestamp::now());

@@ -10,14 +10,16 @@
 use std::time::Duration;
 
 use chinwag_client::{
-    Client, ClientError, ConnectOptions, Echo, ErrorCode, Event, Events, NoticeKind, Sent, UserInfo,
+    Client, ClientError, ConnectOptions, Echo, ErrorCode, Event, Events, HistoryQuery, Message,
+    NoticeKind, Registered, Sent, Timestamp, UserInfo,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::exit::Exit;
-use crate::session::Target;
+use crate::rooms::{self, RoomLine, RoomReply};
+use crate::session::{Offline, Target};
 use crate::tui::conversation::ConversationId;
 
 /// How many events may wait for the UI before the connection stops reading.
@@ -52,6 +54,21 @@ pub enum Request {
     },
     Unmute(String),
     Shutdown(String),
+    /// A page of a conversation's stored messages: with a user, or the
+    /// broadcasts (`with` is `None`), older than `before`. `shown` when the
+    /// user asked (/history, PageUp) rather than a conversation opening.
+    History {
+        with: Option<String>,
+        before: Option<u64>,
+        limit: u16,
+        shown: bool,
+    },
+    Passwd {
+        old: String,
+        new: String,
+    },
+    /// A room command, its room filled in.
+    Room(RoomLine),
 }
 
 /// A request and the conversation its answer belongs in.
@@ -79,6 +96,16 @@ pub enum Reply {
     Done(String),
     /// ADMIN succeeded.
     Admin,
+    /// A page of history, newest first, as asked for by
+    /// [`Request::History`].
+    History {
+        messages: Vec<Message>,
+        limit: u16,
+        shown: bool,
+    },
+    /// PASSWD succeeded; reconnects use the new password.
+    PasswordChanged,
+    Room(RoomReply),
 }
 
 /// What the UI hears from the network task.
@@ -89,6 +116,11 @@ pub enum NetEvent {
         name: String,
         users: Vec<UserInfo>,
         reconnect: bool,
+        /// Logged in to an account (a guest has no direct message history).
+        account: bool,
+        /// The server's time at login: direct messages older than this
+        /// were queued while the account was away.
+        since: Timestamp,
     },
     /// The connection was lost; a reconnect follows after `retry_in`.
     Lost { why: String, retry_in: Duration },
@@ -121,10 +153,11 @@ impl Net {
         target: Target,
         client: Client,
         events: Events,
+        registered: Registered,
     ) -> (Net, mpsc::Receiver<NetEvent>) {
         let (jobs, job_rx) = mpsc::unbounded_channel();
         let (out, rx) = mpsc::channel(EVENT_BUFFER);
-        let task = tokio::spawn(run(target, client, events, job_rx, out));
+        let task = tokio::spawn(run(target, (client, events, registered), job_rx, out));
         (Net { jobs, task }, rx)
     }
 
@@ -146,18 +179,17 @@ impl Net {
     }
 }
 
-/// Connects, says HELLO and registers.
-pub async fn connect(target: &Target) -> Result<(Client, Events), ClientError> {
-    let opts = ConnectOptions {
+/// How the UI's connections introduce themselves.
+pub fn options() -> ConnectOptions {
+    ConnectOptions {
         client_name: concat!("chinwag-tui/", env!("CARGO_PKG_VERSION")).to_owned(),
         event_buffer: EVENT_BUFFER,
         ..ConnectOptions::default()
-    };
-    let (client, events) = Client::connect(target.server.as_str(), opts).await?;
-    let password = target.password.as_deref().filter(|p| !p.is_empty());
-    client.register(&target.name, password).await?;
-    Ok((client, events))
+    }
 }
+
+/// A registered connection: the client, its events and the REGISTERED.
+type Connection = (Client, Events, Registered);
 
 /// Whether a failed (re)connect is worth retrying: the network and the
 /// server's load are, the server refusing who we are is not.
@@ -222,17 +254,16 @@ enum Ending {
 }
 
 async fn run(
-    target: Target,
-    client: Client,
-    events: Events,
+    mut target: Target,
+    first: Connection,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     out: mpsc::Sender<NetEvent>,
 ) {
     let mut backoff = Backoff::new();
-    let mut connection = Some((client, events));
+    let mut connection = Some(first);
     let mut reconnect = false;
     loop {
-        let (client, events) = match connection.take() {
+        let (client, events, registered) = match connection.take() {
             Some(c) => c,
             None => match reconnect_loop(&target, &mut backoff, &mut jobs, &out).await {
                 Some(c) => c,
@@ -245,13 +276,15 @@ async fn run(
             name,
             users,
             reconnect,
+            account: target.password.as_deref().is_some_and(|p| !p.is_empty()),
+            since: registered.server_time,
         };
         if out.send(online).await.is_err() {
             return;
         }
         reconnect = true;
         let since = Instant::now();
-        match connected(&client, events, &mut jobs, &out).await {
+        match connected(&client, events, &mut jobs, &out, &mut target.password).await {
             Ending::Quit => {
                 let _ = tokio::time::timeout(LOGOUT_TIMEOUT, client.logout()).await;
                 return;
@@ -275,15 +308,20 @@ async fn run(
     }
 }
 
+/// A job being run: its answer, and the new password when it changed it.
+type Running = std::pin::Pin<Box<dyn Future<Output = (NetEvent, Option<String>)> + Send>>;
+
 /// Serves one connection: forwards its events, runs jobs one at a time (so
 /// messages go out in the order they were typed) while events keep flowing.
+/// A changed password is kept in `password` for the next reconnect.
 async fn connected(
     client: &Client,
     mut events: Events,
     jobs: &mut mpsc::UnboundedReceiver<Job>,
     out: &mpsc::Sender<NetEvent>,
+    password: &mut Option<String>,
 ) -> Ending {
-    let mut running: Option<std::pin::Pin<Box<dyn Future<Output = NetEvent> + Send>>> = None;
+    let mut running: Option<Running> = None;
     let mut over: Option<(String, Exit)> = None;
     loop {
         tokio::select! {
@@ -297,7 +335,7 @@ async fn connected(
                         // A request in flight fails now that the connection
                         // is gone; say so rather than dropping it silently.
                         if let Some(pending) = running.take()
-                            && let Ok(answer) = tokio::time::timeout(LOGOUT_TIMEOUT, pending).await
+                            && let Ok((answer, _)) = tokio::time::timeout(LOGOUT_TIMEOUT, pending).await
                         {
                             let _ = out.send(answer).await;
                         }
@@ -319,8 +357,11 @@ async fn connected(
                     return Ending::Quit;
                 }
             }
-            answer = async { running.as_mut().expect("guarded").await }, if running.is_some() => {
+            (answer, changed) = async { running.as_mut().expect("guarded").await }, if running.is_some() => {
                 running = None;
+                if changed.is_some() {
+                    *password = changed;
+                }
                 if out.send(answer).await.is_err() {
                     return Ending::Quit;
                 }
@@ -329,10 +370,13 @@ async fn connected(
                 let Some(job) = job else { return Ending::Quit };
                 let client = client.clone();
                 running = Some(Box::pin(async move {
-                    NetEvent::Answer {
-                        origin: job.origin,
-                        result: execute(&client, job.request).await,
-                    }
+                    let changed = match &job.request {
+                        Request::Passwd { new, .. } => Some(new.clone()),
+                        _ => None,
+                    };
+                    let result = execute(&client, job.request).await;
+                    let changed = changed.filter(|_| result.is_ok());
+                    (NetEvent::Answer { origin: job.origin, result }, changed)
                 }));
             }
         }
@@ -360,11 +404,11 @@ async fn reconnect_loop(
     backoff: &mut Backoff,
     jobs: &mut mpsc::UnboundedReceiver<Job>,
     out: &mpsc::Sender<NetEvent>,
-) -> Option<(Client, Events)> {
+) -> Option<Connection> {
     let mut attempt = 1;
     loop {
         let failure = tokio::select! {
-            result = connect(target) => match result {
+            result = crate::session::register(target, options(), Offline::Take) => match result {
                 Ok(connection) => return Some(connection),
                 Err(error) => error,
             },
@@ -480,6 +524,29 @@ async fn execute(client: &Client, request: Request) -> Result<Reply, String> {
             .shutdown(&reason)
             .await
             .map(|()| Reply::Done("the server is shutting down".to_owned())),
+        Request::History {
+            with,
+            before,
+            limit,
+            shown,
+        } => {
+            let query = HistoryQuery {
+                with: with.as_deref(),
+                before,
+                after: None,
+                limit,
+            };
+            client.history(&query).await.map(|messages| Reply::History {
+                messages,
+                limit,
+                shown,
+            })
+        }
+        Request::Passwd { old, new } => client
+            .passwd(&old, &new)
+            .await
+            .map(|()| Reply::PasswordChanged),
+        Request::Room(line) => rooms::execute(client, line).await.map(Reply::Room),
     };
     result.map_err(|e| match e {
         ClientError::Server { message, code } => crate::render::error(code, &message),

@@ -50,6 +50,8 @@ fn app(width: u16, height: u16) -> App {
             user("carol", Role::User, MuteState::UntilLifted),
         ],
         reconnect: false,
+        account: false,
+        since: Timestamp(T),
     });
     app.current_mut().entries.clear();
     app
@@ -299,7 +301,9 @@ fn every_protocol_command_becomes_a_request() {
 
 #[test]
 fn local_commands_and_mistakes_answer_inline() {
-    let mut app = app(160, 40);
+    // Tall enough that /history's scroll to the top still shows its answer
+    // below the whole /help.
+    let mut app = app(160, 60);
     assert!(type_line(&mut app, "/help").is_empty());
     assert!(shows(&app, "/mute NAME [DURATION] [REASON]"));
     assert!(shows(&app, "Alt-1 .. Alt-9"));
@@ -310,10 +314,13 @@ fn local_commands_and_mistakes_answer_inline() {
     ));
     type_line(&mut app, "/msg bob");
     assert!(shows(&app, "! usage: /msg NAME TEXT"));
-    type_line(&mut app, "/history");
-    assert!(shows(&app, "history from the server is not available"));
-    type_line(&mut app, "/passwd");
-    assert!(shows(&app, "cannot change passwords on this server yet"));
+    assert!(type_line(&mut app, "/passwd").is_empty());
+    assert!(shows(
+        &app,
+        "! guests have no password; log in with --password"
+    ));
+    assert!(type_line(&mut app, "/passwd old new").is_empty());
+    assert!(!app.input.remembers("old new"));
     type_line(&mut app, "/close");
     assert!(shows(&app, "the everyone conversation cannot be closed"));
     type_line(&mut app, "/query carol");
@@ -459,6 +466,8 @@ fn a_lost_connection_is_shown_then_restored() {
         name: "alice".into(),
         users: vec![user("alice", Role::User, MuteState::NotMuted)],
         reconnect: true,
+        account: false,
+        since: Timestamp(T),
     });
     assert_eq!(app.link, Link::Online);
     assert!(shows(&app, "* reconnected to 127.0.0.1:7070 as alice"));
@@ -501,4 +510,369 @@ fn a_resize_lays_the_panes_out_again() {
     assert_eq!(app.areas.conversations, None);
     assert_eq!(app.areas.input.y, 9);
     assert!(screen(&app)[0].starts_with("┌ everyone "));
+}
+
+/// alice logged in to her account; the login was at message 10's time,
+/// and the clock is past every message of these tests.
+fn account_app(width: u16, height: u16) -> App {
+    let mut app = app(width, height);
+    app.now = Timestamp(T + 1_000_000);
+    app.on_net(NetEvent::Online {
+        name: "alice".into(),
+        users: app.users.clone(),
+        reconnect: false,
+        account: true,
+        since: Timestamp(T + 10_000),
+    });
+    app.current_mut().entries.clear();
+    app
+}
+
+fn stored(kind: MessageKind, from: &str, to: &str, text: &str, id: u64) -> Message {
+    match message(kind, from, to, text, id) {
+        NetEvent::Server(Event::Message(m)) => m,
+        _ => unreachable!(),
+    }
+}
+
+/// The server's answer to a HISTORY request: `ids` newest first.
+fn page(origin: ConversationId, with: &str, ids: &[u64], limit: u16, shown: bool) -> NetEvent {
+    let messages = ids
+        .iter()
+        .map(|&id| match with {
+            "" => stored(MessageKind::Broadcast, "bob", "", &format!("old {id}"), id),
+            _ => stored(MessageKind::Direct, with, "alice", &format!("old {id}"), id),
+        })
+        .collect();
+    NetEvent::Answer {
+        origin,
+        result: Ok(Reply::History {
+            messages,
+            limit,
+            shown,
+        }),
+    }
+}
+
+fn history(with: Option<&str>, before: Option<u64>, shown: bool) -> Request {
+    Request::History {
+        with: with.map(str::to_owned),
+        before,
+        limit: crate::line::HISTORY_PAGE,
+        shown,
+    }
+}
+
+#[test]
+fn opening_a_direct_conversation_loads_its_history_once() {
+    let mut app = account_app(100, 16);
+    let bob = ConversationId::direct("bob");
+    // A live message first: history goes back from it.
+    app.on_net(message(MessageKind::Direct, "bob", "alice", "live 12", 12));
+    assert_eq!(
+        key(&mut app, KeyCode::Char('n'), KeyModifiers::CONTROL),
+        job(bob.clone(), history(Some("bob"), Some(12), false))
+    );
+    assert!(shows(&app, "— loading earlier messages… —"));
+    // Newest first, as the server sends it, and one already shown.
+    app.on_net(page(bob.clone(), "bob", &[12, 7, 3], 50, false));
+    let rows = screen(&app);
+    let at = |text: &str| rows.iter().position(|r| r.contains(text));
+    assert!(
+        at("— start of the conversation —") < at("bob: old 3"),
+        "{rows:#?}"
+    );
+    assert!(at("bob: old 3") < at("bob: old 7"), "{rows:#?}");
+    assert!(at("bob: old 7") < at("bob: live 12"), "{rows:#?}");
+    assert!(!shows(&app, "old 12"), "message 12 was already there");
+    assert!(!shows(&app, "earlier message"), "a quiet load says nothing");
+    // Back and forth: not loaded again.
+    assert!(key(&mut app, KeyCode::Char('n'), KeyModifiers::CONTROL).is_empty());
+    assert!(key(&mut app, KeyCode::Char('n'), KeyModifiers::CONTROL).is_empty());
+    // At the start already, /history says so without asking.
+    assert!(type_line(&mut app, "/history").is_empty());
+    assert!(shows(&app, "* no earlier messages: this is the start"));
+}
+
+#[test]
+fn history_pages_back_with_the_command_and_page_up() {
+    let mut app = account_app(160, 16);
+    let everyone = ConversationId::Everyone;
+    app.on_net(message(MessageKind::Broadcast, "bob", "", "live 200", 200));
+    assert_eq!(
+        type_line(&mut app, "/history"),
+        job(everyone.clone(), history(None, Some(200), true))
+    );
+    // A full page: there may be more.
+    let ids: Vec<u64> = (150..200).rev().collect();
+    app.on_net(page(everyone.clone(), "", &ids, 50, true));
+    // The page's start is shown; at the bottom, what came.
+    assert!(shows(&app, "bob: old 150"));
+    assert!(!shows(&app, "live 200"));
+    key(&mut app, KeyCode::End, KeyModifiers::NONE);
+    assert!(shows(
+        &app,
+        "* 50 earlier messages from the server; /history or PageUp at the top for more"
+    ));
+    key(&mut app, KeyCode::Char('/'), KeyModifiers::NONE);
+    key(&mut app, KeyCode::Backspace, KeyModifiers::NONE);
+    for _ in 0..20 {
+        key(&mut app, KeyCode::PageUp, KeyModifiers::NONE);
+        if shows(&app, "bob: old 150") {
+            break;
+        }
+    }
+    // PageUp at the top asks for the next page, once.
+    assert_eq!(
+        key(&mut app, KeyCode::PageUp, KeyModifiers::NONE),
+        job(everyone.clone(), history(None, Some(150), false))
+    );
+    assert!(key(&mut app, KeyCode::PageUp, KeyModifiers::NONE).is_empty());
+    // It lands above without moving the view.
+    let before = screen(&app);
+    app.on_net(page(everyone.clone(), "", &[149, 148], 50, false));
+    let after = screen(&app);
+    assert_eq!(before[2..12], after[2..12], "{before:#?}\n{after:#?}");
+    key(&mut app, KeyCode::PageUp, KeyModifiers::NONE);
+    assert!(shows(&app, "— start of the conversation —"));
+    assert!(shows(&app, "bob: old 148"));
+    // /history NAME opens the conversation, which loads it.
+    let carol = ConversationId::direct("carol");
+    assert_eq!(
+        type_line(&mut app, "/history carol"),
+        job(carol.clone(), history(Some("carol"), None, false))
+    );
+    assert_eq!(app.current().id, carol);
+    // A failure is said, and the next /history tries again.
+    app.on_net(NetEvent::Answer {
+        origin: carol.clone(),
+        result: Err("the server could not read its storage (StorageFailure)".into()),
+    });
+    assert!(shows(&app, "! the server could not read its storage"));
+    assert_eq!(
+        type_line(&mut app, "/history"),
+        job(carol, history(Some("carol"), None, true))
+    );
+}
+
+#[test]
+fn guests_are_told_direct_history_is_for_accounts() {
+    let mut app = app(120, 16);
+    // Opening a direct conversation asks nothing.
+    assert!(type_line(&mut app, "/query bob").is_empty());
+    assert!(type_line(&mut app, "/history").is_empty());
+    assert!(shows(
+        &app,
+        "! the server keeps direct messages for accounts only"
+    ));
+    assert!(key(&mut app, KeyCode::PageUp, KeyModifiers::NONE).is_empty());
+    // The broadcasts' history is anyone's.
+    key(&mut app, KeyCode::Char('1'), KeyModifiers::ALT);
+    assert_eq!(
+        type_line(&mut app, "/history"),
+        job(ConversationId::Everyone, history(None, None, true))
+    );
+}
+
+#[test]
+fn messages_queued_while_away_count_as_unread() {
+    let mut app = account_app(120, 16);
+    // Delivered at login with their original times (before the login).
+    app.on_net(message(
+        MessageKind::Direct,
+        "bob",
+        "alice",
+        "are you there?",
+        4,
+    ));
+    app.on_net(message(MessageKind::Direct, "bob", "alice", "call me", 5));
+    app.on_net(message(MessageKind::Direct, "carol", "alice", "lunch?", 6));
+    // And one live, after the login.
+    app.on_net(message(MessageKind::Direct, "carol", "alice", "now?", 11));
+    assert_eq!(app.conversations[1].unread, 2);
+    assert_eq!(app.conversations[2].unread, 2);
+    assert!(shows(&app, "| 4 unread, 3 sent while you were away"));
+    key(&mut app, KeyCode::Char('2'), KeyModifiers::ALT);
+    assert!(shows(&app, "bob: call me"));
+    assert!(shows(&app, "| 2 unread, 1 sent while you were away"));
+    key(&mut app, KeyCode::Char('3'), KeyModifiers::ALT);
+    assert!(!shows(&app, "unread"));
+}
+
+#[test]
+fn passwd_asks_without_showing_or_keeping_the_passwords() {
+    let mut app = account_app(120, 16);
+    assert!(type_line(&mut app, "/passwd").is_empty());
+    assert!(shows(
+        &app,
+        "current password (hidden; Enter, or Esc to cancel):"
+    ));
+    assert!(type_line(&mut app, "old-secret").is_empty());
+    assert!(shows(&app, "new password (hidden"));
+    // Up brings back no earlier line into a prompt.
+    key(&mut app, KeyCode::Up, KeyModifiers::NONE);
+    assert!(type_line(&mut app, "new-secret").is_empty());
+    assert!(shows(&app, "new password again (hidden"));
+    for c in "new-secret".chars() {
+        key(&mut app, KeyCode::Char(c), KeyModifiers::NONE);
+        assert!(!shows(&app, "new-"), "nothing of a password is drawn");
+    }
+    assert_eq!(
+        key(&mut app, KeyCode::Enter, KeyModifiers::NONE),
+        job(
+            ConversationId::Everyone,
+            Request::Passwd {
+                old: "old-secret".into(),
+                new: "new-secret".into()
+            }
+        )
+    );
+    assert!(app.prompt.is_none());
+    app.on_net(NetEvent::Answer {
+        origin: ConversationId::Everyone,
+        result: Ok(Reply::PasswordChanged),
+    });
+    assert!(shows(&app, "* password changed"));
+
+    // The two new ones differ.
+    for line in ["/passwd", "a", "b", "c"] {
+        assert!(type_line(&mut app, line).is_empty());
+    }
+    assert!(shows(
+        &app,
+        "! the new passwords differ; password not changed"
+    ));
+    // Esc gives up.
+    type_line(&mut app, "/passwd");
+    key(&mut app, KeyCode::Char('x'), KeyModifiers::NONE);
+    key(&mut app, KeyCode::Esc, KeyModifiers::NONE);
+    assert!(app.prompt.is_none() && app.input.is_empty());
+    // On one line it works too; neither form is kept for Up.
+    assert_eq!(
+        type_line(&mut app, "/passwd new-secret newer-secret"),
+        job(
+            ConversationId::Everyone,
+            Request::Passwd {
+                old: "new-secret".into(),
+                new: "newer-secret".into()
+            }
+        )
+    );
+    type_line(&mut app, "/admin hunter2");
+    for secret in ["secret", "hunter2", "a", "b", "c", "x"] {
+        assert!(!app.input.remembers(secret), "{secret} is kept");
+    }
+    let screen = screen(&app).join("\n");
+    assert!(
+        !screen.contains("secret") && !screen.contains("hunter2"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn rooms_are_conversations() {
+    use crate::rooms::{RoomLine, RoomReply};
+    use chinwag_client::{RoomInfo, RoomMode, RoomNotice, RoomRole};
+
+    let mut app = app(120, 30);
+    // /join asks the server; the answer opens the room's conversation.
+    let effects = type_line(&mut app, "/join #general");
+    assert_eq!(
+        effects,
+        job(
+            ConversationId::Everyone,
+            Request::Room(RoomLine::Join {
+                room: "#general".into(),
+                password: None
+            })
+        )
+    );
+    let effects = app.on_net(NetEvent::Answer {
+        origin: ConversationId::Everyone,
+        result: Ok(Reply::Room(RoomReply::Joined(RoomInfo {
+            room: "#General".into(),
+            topic: "chat".into(),
+            members: 2,
+            mode: RoomMode::default(),
+            role: RoomRole::Member,
+        }))),
+    });
+    assert_eq!(app.current().id, ConversationId::room("#general"));
+    // Opened for the first time, it loads its history (guests too).
+    assert_eq!(
+        effects,
+        job(
+            ConversationId::room("#general"),
+            history(Some("#General"), None, false)
+        )
+    );
+    assert_eq!(app.current().title, "#General");
+    assert!(shows(
+        &app,
+        "you are in #General (2 members, you are member); topic: chat"
+    ));
+
+    // Typing in it sends to the room; /leave and /topic mean this room.
+    let room = ConversationId::room("#general");
+    assert_eq!(
+        type_line(&mut app, "hello room"),
+        job(
+            room.clone(),
+            Request::Room(RoomLine::Say {
+                room: "#General".into(),
+                text: "hello room".into()
+            })
+        )
+    );
+    assert_eq!(
+        type_line(&mut app, "/topic"),
+        job(
+            room.clone(),
+            Request::Room(RoomLine::Topic {
+                room: Some("#General".into()),
+                text: String::new()
+            })
+        )
+    );
+
+    // Room messages and notices land in the room, not in "everyone".
+    app.switch_to(0);
+    app.on_net(message(MessageKind::Room, "bob", "#General", "hi all", 5));
+    let index = app.conversations.iter().position(|c| c.id == room).unwrap();
+    assert_eq!(app.conversations[index].unread, 1);
+    app.on_net(NetEvent::Server(Event::RoomNotice(RoomNotice {
+        kind: NoticeKind::RoomTopic,
+        ts: Timestamp(T),
+        room: "#General".into(),
+        actor: "bob".into(),
+        subject: "".into(),
+        until: 0,
+        text: "new topic".into(),
+    })));
+    app.switch_to(index);
+    assert!(shows(&app, "bob: hi all"));
+    assert!(shows(&app, "bob set the topic: new topic"));
+
+    // After a reconnect the rooms are joined again.
+    app.on_net(NetEvent::Lost {
+        why: "gone".into(),
+        retry_in: Duration::from_secs(1),
+    });
+    let effects = app.on_net(NetEvent::Online {
+        name: "alice".into(),
+        users: vec![],
+        reconnect: true,
+        account: false,
+        since: Timestamp(T),
+    });
+    assert_eq!(
+        effects,
+        job(
+            room,
+            Request::Room(RoomLine::Join {
+                room: "#General".into(),
+                password: None
+            })
+        )
+    );
 }

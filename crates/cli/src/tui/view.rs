@@ -20,7 +20,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use crate::render::{self, Clock};
 use crate::tui::app::{App, Link};
-use crate::tui::conversation::{Body, Conversation, ConversationId, Tone};
+use crate::tui::conversation::{Backlog, Body, Conversation, ConversationId, Tone};
 use crate::tui::text;
 
 /// Outer widths of the side panes.
@@ -119,6 +119,15 @@ pub fn wrapped_lines(
     width: usize,
 ) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
+    let marker = match conversation.backlog {
+        Backlog::Loading => Some("loading earlier messages…"),
+        Backlog::Complete => Some("start of the conversation"),
+        Backlog::Unasked | Backlog::Partial => None,
+    };
+    if let Some(marker) = marker {
+        let marker = text::ellipsize(&format!("— {marker} —"), width);
+        lines.push(Line::styled(marker, TIME));
+    }
     for entry in &conversation.entries {
         let time = format!("{} ", clock.hms(entry.ts).get(..5).unwrap_or("??:??"));
         let (lead, text, style) = match &entry.body {
@@ -225,7 +234,9 @@ fn conversations(frame: &mut Frame, app: &App, area: Rect) {
             }
             let title_style = match &c.id {
                 ConversationId::Everyone => style,
-                ConversationId::Direct(_) => style.fg(name_colour(&c.title)),
+                ConversationId::Direct(_) | ConversationId::Room(_) => {
+                    style.fg(name_colour(&c.title))
+                }
             };
             Line::from(vec![
                 Span::styled(key, style),
@@ -243,6 +254,7 @@ fn messages(frame: &mut Frame, app: &App, area: Rect) {
     let mut title = match &conversation.id {
         ConversationId::Everyone => " everyone ".to_owned(),
         ConversationId::Direct(_) => format!(" {} (direct) ", conversation.title),
+        ConversationId::Room(_) => format!(" {} ", conversation.title),
     };
     let inner = inner(area);
     let lines = wrapped_lines(conversation, &app.me, app.clock, inner.width as usize);
@@ -324,8 +336,11 @@ fn status(frame: &mut Frame, app: &App, area: Rect) {
         )),
     }
     let unread: usize = app.conversations.iter().map(|c| c.unread).sum();
-    if unread > 0 {
-        parts.push(format!("{unread} unread"));
+    let away: usize = app.conversations.iter().map(|c| c.unread_away).sum();
+    match (unread, away) {
+        (0, _) => {}
+        (n, 0) => parts.push(format!("{n} unread")),
+        (n, away) => parts.push(format!("{n} unread, {away} sent while you were away")),
     }
     let line = format!(" {}", parts.join(" | "));
     let style = match app.link {
@@ -337,6 +352,18 @@ fn status(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 fn input(frame: &mut Frame, app: &App, area: Rect) {
+    if let Some(prompt) = &app.prompt {
+        // Nothing of a password is drawn, not even its length.
+        let question = format!("{} (hidden; Enter, or Esc to cancel): ", prompt.question());
+        let question = text::ellipsize(&question, area.width as usize);
+        let cursor_x = area.x + text::width(&question) as u16;
+        frame.render_widget(
+            Paragraph::new(question).style(Style::new().fg(Color::Yellow)),
+            area,
+        );
+        frame.set_cursor_position((cursor_x.min(area.right().saturating_sub(1)), area.y));
+        return;
+    }
     let prefix = format!("[{}] ", app.current().title);
     let prefix = text::ellipsize(&prefix, (area.width as usize) / 3);
     let room = (area.width as usize).saturating_sub(text::width(&prefix) + 1);

@@ -1,6 +1,7 @@
 //! HISTORY: a page of one conversation the sender is part of: a direct
 //! conversation (accounts only: a guest name is anyone's, so its history
-//! is nobody's) or the broadcast channel.
+//! is nobody's), the broadcast channel, or a room the sender is a member
+//! of (administrators: any room).
 
 use chinwag_proto::request::{BROADCAST_CONVERSATION, History};
 use chinwag_proto::server::MessageId;
@@ -31,6 +32,8 @@ fn query(req: &History, ctx: &Ctx<'_>) -> Result<HistoryQuery, CmdError> {
     let limit = page_limit(req.limit)?;
     let conversation = if &*req.dst == BROADCAST_CONVERSATION {
         Conversation::Broadcast
+    } else if req.dst.starts_with('#') {
+        room_conversation(&req.dst, ctx)?
     } else {
         if !me.account {
             return Err(CmdError::new(
@@ -53,4 +56,20 @@ fn query(req: &History, ctx: &Ctx<'_>) -> Result<HistoryQuery, CmdError> {
         after: bound(req.after),
         limit,
     })
+}
+
+/// A room's history is for its members (and administrators). A member
+/// who was offline reads what it missed here, from the last id it saw.
+fn room_conversation(name: &str, ctx: &Ctx<'_>) -> Result<Conversation, CmdError> {
+    let me = ctx.me()?;
+    let room = ctx.state.rooms.get(name).ok_or_else(|| {
+        CmdError::new(ErrorCode::NoSuchRoom, format!("there is no room {name:?}"))
+    })?;
+    if !me.is_admin() && room.read().member(&me.name.key()).is_none() {
+        return Err(CmdError::new(
+            ErrorCode::NotAMember,
+            format!("only members of {} may read its history", room.name),
+        ));
+    }
+    Ok(Conversation::Room(room.name.key()))
 }

@@ -28,6 +28,7 @@ mod passwd;
 mod ping;
 mod reflect;
 mod register;
+pub mod room;
 mod shutdown;
 mod transfer;
 mod unban;
@@ -195,6 +196,7 @@ pub fn need(req: &Request) -> Need {
         | Request::Grant(_)
         | Request::Revoke(_)
         | Request::Audit(_) => Need::Admin,
+        Request::Room(r) => room::need(r),
     }
 }
 
@@ -217,6 +219,7 @@ fn src(req: &Request) -> Option<&str> {
         Request::Ban(r) => &r.src,
         Request::Unban(r) | Request::Grant(r) | Request::Revoke(r) => &r.src,
         Request::Audit(r) => &r.src,
+        Request::Room(r) => r.src(),
     })
 }
 
@@ -246,6 +249,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, req: Request) -> Outcome {
         Request::Grant(r) => grant::apply(r, true, ctx),
         Request::Revoke(r) => grant::apply(r, false, ctx),
         Request::Audit(r) => audit::apply(r, ctx),
+        Request::Room(r) => room::dispatch(r, ctx),
     }
 }
 

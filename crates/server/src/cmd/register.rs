@@ -251,6 +251,10 @@ fn finish(req: Register, name: UserName, login: Login, ctx: &mut Ctx<'_>) -> Out
     tracing::info!(account, "registered");
     ctx.conn.phase = Phase::Registered;
     ctx.conn.peer = Some(Arc::clone(&peer));
+    if account {
+        // An account's rooms outlive its connections: reach it there again.
+        ctx.state.rooms.attach(&peer);
+    }
     // A connection that shows no messages (a one-shot command) leaves the
     // queue for the next one that does.
     if account && req.take_offline {

@@ -10,9 +10,16 @@
 //! Lock order, where more than one is taken: a `users` shard, then a
 //! connection's outbox. Mutes, bans and the delivery marks are never held
 //! together with either.
+//! - [`rooms`]: named group conversations, their members and moderation.
+//!
+//! Lock order, where more than one is taken: a `users` shard, then a
+//! connection's outbox. Mutes are never held together with either. Rooms
+//! have their own order (see [`rooms`]); a room's lock is never taken
+//! while a `users` shard is held.
 
 pub mod bans;
 pub mod mutes;
+pub mod rooms;
 pub mod users;
 
 use std::collections::HashMap;
@@ -35,6 +42,7 @@ use crate::shutdown::Shutdown;
 use crate::store::{AuditAction, AuditRecord, Store, StoreError};
 pub use bans::Bans;
 pub use mutes::{Mute, Mutes};
+pub use rooms::{Room, Rooms};
 pub use users::{Peer, Users};
 
 /// A connection's number, unique for the life of the process.
@@ -52,6 +60,7 @@ pub struct State {
     pub config: Config,
     pub users: Users,
     pub mutes: Mutes,
+    pub rooms: Rooms,
     pub admin: AdminSecret,
     pub shutdown: Shutdown,
     /// Connection limits, in total and per address.
@@ -77,6 +86,8 @@ impl State {
             users: Users::default(),
             mutes: Mutes::default(),
             bans: Bans::default(),
+            rooms: Rooms::new(config.max_rooms, config.max_rooms_per_user)
+                .with_store(Arc::clone(&store)),
             shutdown: Shutdown::new(config.shutdown_grace),
             address_throttle: AddressThrottle::default(),
             delivered: Mutex::new(HashMap::new()),
@@ -113,6 +124,7 @@ impl State {
         for ban in self.store.bans().await? {
             self.bans.set(ban);
         }
+        self.rooms.restore(self.store.rooms().await?);
         Ok(())
     }
 

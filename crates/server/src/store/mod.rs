@@ -13,6 +13,7 @@
 //! says). The server acknowledges nothing to a client before that.
 
 pub mod postgres;
+pub mod rooms;
 pub mod sqlite;
 
 use std::fmt;
@@ -20,10 +21,11 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use chinwag_proto::server::{AuditEntry, Message, MessageId, MessageKind, MuteState, Timestamp};
-use chinwag_proto::{NameKey, UserName};
+use chinwag_proto::{NameKey, RoomKey, UserName};
 use futures::future::BoxFuture;
 
 pub use postgres::PostgresStore;
+pub use rooms::{MemberRecord, NewRoomMessage, RoomMeta, RoomRecord, RoomWrite};
 pub use sqlite::SqliteStore;
 
 /// What every store method returns.
@@ -97,6 +99,8 @@ impl StoredMessage {
     pub fn kind(&self) -> MessageKind {
         if self.to.is_empty() {
             MessageKind::Broadcast
+        } else if self.to.starts_with('#') {
+            MessageKind::Room
         } else {
             MessageKind::Direct
         }
@@ -121,6 +125,8 @@ pub enum Conversation {
     Direct(NameKey, NameKey),
     /// Every broadcast.
     Broadcast,
+    /// Every message to a room.
+    Room(RoomKey),
 }
 
 impl Conversation {
@@ -130,6 +136,8 @@ impl Conversation {
     pub fn key(&self) -> String {
         match self {
             Conversation::Broadcast => "*".to_owned(),
+            // No user name starts with '#', so this key is a room's alone.
+            Conversation::Room(room) => format!("#{}", room.as_str()),
             Conversation::Direct(a, b) => {
                 let (lo, hi) = if a.as_str() <= b.as_str() {
                     (a, b)
@@ -335,6 +343,14 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes history beyond the retention limits, and mutes and bans
     /// that have ended. Returns how many messages were deleted.
     fn prune(&self, retention: Retention, now: Timestamp) -> StoreFuture<u64>;
+    /// Stores a message to a room (history under `#room`) and returns its
+    /// id, from the same sequence as [`Store::append`].
+    fn append_room(&self, message: NewRoomMessage) -> StoreFuture<MessageId>;
+    /// Writes one change to a room's stored state.
+    fn write_room(&self, write: RoomWrite) -> StoreFuture<()>;
+    /// Every stored room, with its account members and mutes.
+    fn rooms(&self) -> StoreFuture<Vec<RoomRecord>>;
+
     /// Finishes every write already submitted, then refuses new ones.
     fn close(&self) -> StoreFuture<()>;
 }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chinwag_proto::server::{AuditEntry, MessageId, MuteState, Timestamp};
-use chinwag_proto::{NameKey, UserName};
+use chinwag_proto::{NameKey, RoomKey, RoomRole, UserName};
 use deadpool_postgres::{Pool, PoolConfig, Runtime, Timeouts};
 use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
@@ -23,8 +23,9 @@ use tokio_postgres::types::ToSql;
 pub use migrations::LATEST as SCHEMA_VERSION;
 
 use super::{
-    Account, AuditRecord, BanRecord, BanTarget, Conversation, HistoryQuery, MuteRecord, NewMessage,
-    Retention, Store, StoreError, StoreFuture, StoredMessage,
+    Account, AuditRecord, BanRecord, BanTarget, Conversation, HistoryQuery, MemberRecord,
+    MuteRecord, NewMessage, NewRoomMessage, Retention, RoomMeta, RoomRecord, RoomWrite, Store,
+    StoreError, StoreFuture, StoredMessage,
 };
 
 /// How long a call waits for a connection (or to open one) before it
@@ -581,12 +582,178 @@ impl Store for PostgresStore {
         })
     }
 
+    fn append_room(&self, m: NewRoomMessage) -> StoreFuture<MessageId> {
+        let client = self.client();
+        Box::pin(async move {
+            let client = client.await?;
+            let row = client
+                .query_one(
+                    "INSERT INTO messages (ts, conv, sender, recipient, text)
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    &[
+                        &(m.ts.0 as i64),
+                        &Conversation::Room(m.room.key()).key(),
+                        &m.from.as_str(),
+                        &m.room.as_str(),
+                        &m.text,
+                    ],
+                )
+                .await
+                .map_err(failed)?;
+            Ok(MessageId(row.get::<_, i64>(0) as u64))
+        })
+    }
+
+    fn write_room(&self, write: RoomWrite) -> StoreFuture<()> {
+        let client = self.client();
+        Box::pin(async move {
+            let mut client = client.await?;
+            let tx = client.transaction().await.map_err(failed)?;
+            room_write(&tx, &write).await.map_err(failed)?;
+            tx.commit().await.map_err(failed)
+        })
+    }
+
+    fn rooms(&self) -> StoreFuture<Vec<RoomRecord>> {
+        let client = self.client();
+        Box::pin(async move {
+            let client = client.await?;
+            let rows = client
+                .query(
+                    "SELECT room_key, name, topic, mode, password FROM rooms",
+                    &[],
+                )
+                .await
+                .map_err(failed)?;
+            let mut rooms = Vec::with_capacity(rows.len());
+            for row in rows {
+                let key: String = row.get(0);
+                let meta = RoomMeta {
+                    name: row.get(1),
+                    topic: row.get(2),
+                    mode: row.get::<_, i16>(3) as u8,
+                    password: row.get(4),
+                };
+                let members = client
+                    .query(
+                        "SELECT name, role, since FROM room_members WHERE room_key = $1
+                         ORDER BY since",
+                        &[&key],
+                    )
+                    .await
+                    .map_err(failed)?
+                    .iter()
+                    .filter_map(|m| {
+                        // A row we did not write (a bad role) is skipped.
+                        let role = RoomRole::from_u8(m.get::<_, i16>(1) as u8)
+                            .filter(|r| *r != RoomRole::None)?;
+                        Some(MemberRecord {
+                            name: m.get(0),
+                            role,
+                            since: m.get::<_, i64>(2) as u64,
+                        })
+                    })
+                    .collect();
+                let mutes = client
+                    .query(
+                        r#"SELECT name_key, "until" FROM room_mutes WHERE room_key = $1"#,
+                        &[&key],
+                    )
+                    .await
+                    .map_err(failed)?
+                    .iter()
+                    .filter_map(|m| Some((NameKey::fold(m.get(0))?, mute_state(m.get(1)))))
+                    .collect();
+                rooms.push(RoomRecord {
+                    meta,
+                    members,
+                    mutes,
+                });
+            }
+            Ok(rooms)
+        })
+    }
+
     fn close(&self) -> StoreFuture<()> {
         self.closed.store(true, Ordering::Release);
         // Calls already holding a connection finish; waiting ones fail.
         self.pool.close();
         Box::pin(async { Ok(()) })
     }
+}
+
+/// One change to a stored room, as the SQLite backend writes it.
+async fn room_write(
+    tx: &deadpool_postgres::Transaction<'_>,
+    write: &RoomWrite,
+) -> Result<(), tokio_postgres::Error> {
+    match write {
+        RoomWrite::Meta(meta) => {
+            let key = RoomKey::fold(&meta.name);
+            tx.execute(
+                "INSERT INTO rooms (room_key, name, topic, mode, password)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (room_key) DO UPDATE SET
+                   topic = EXCLUDED.topic, mode = EXCLUDED.mode, password = EXCLUDED.password",
+                &[
+                    &key.as_ref().map_or("", |k| k.as_str()),
+                    &meta.name,
+                    &meta.topic,
+                    &i16::from(meta.mode),
+                    &meta.password,
+                ],
+            )
+            .await?;
+        }
+        RoomWrite::Delete(room) => {
+            for table in ["room_members", "room_mutes", "rooms"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE room_key = $1"),
+                    &[&room.as_str()],
+                )
+                .await?;
+            }
+        }
+        RoomWrite::Member(room, m) => {
+            let key = NameKey::fold(&m.name);
+            tx.execute(
+                "INSERT INTO room_members (room_key, name_key, name, role, since)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (room_key, name_key) DO UPDATE SET role = EXCLUDED.role",
+                &[
+                    &room.as_str(),
+                    &key.as_ref().map_or("", |k| k.as_str()),
+                    &m.name,
+                    &i16::from(m.role as u8),
+                    &(m.since as i64),
+                ],
+            )
+            .await?;
+        }
+        RoomWrite::RemoveMember(room, user) => {
+            tx.execute(
+                "DELETE FROM room_members WHERE room_key = $1 AND name_key = $2",
+                &[&room.as_str(), &user.as_str()],
+            )
+            .await?;
+        }
+        RoomWrite::Mute(room, user, MuteState::NotMuted) => {
+            tx.execute(
+                "DELETE FROM room_mutes WHERE room_key = $1 AND name_key = $2",
+                &[&room.as_str(), &user.as_str()],
+            )
+            .await?;
+        }
+        RoomWrite::Mute(room, user, until) => {
+            tx.execute(
+                r#"INSERT INTO room_mutes (room_key, name_key, "until") VALUES ($1, $2, $3)
+                   ON CONFLICT (room_key, name_key) DO UPDATE SET "until" = EXCLUDED."until""#,
+                &[&room.as_str(), &user.as_str(), &(until.to_wire() as i64)],
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use chinwag_proto::server::{AuditEntry, MessageId, Timestamp};
-use chinwag_proto::{NameKey, UserName};
+use chinwag_proto::{NameKey, RoomRole, UserName};
 use rusqlite::{Connection, Row, params};
 use tokio::sync::oneshot;
 
@@ -26,8 +26,9 @@ use readers::Readers;
 use writer::{Done, Job, Op, mute_from_column};
 
 use super::{
-    Account, AuditRecord, BanRecord, BanTarget, Durability, HistoryQuery, MuteRecord, NewMessage,
-    Retention, Store, StoreError, StoreFuture, StoredMessage,
+    Account, AuditRecord, BanRecord, BanTarget, Durability, HistoryQuery, MemberRecord, MuteRecord,
+    NewMessage, NewRoomMessage, Retention, RoomMeta, RoomRecord, RoomWrite, Store, StoreError,
+    StoreFuture, StoredMessage,
 };
 
 /// The database file's name inside the data directory.
@@ -340,6 +341,82 @@ impl Store for SqliteStore {
                 })
             })?
             .collect()
+        })
+    }
+
+    fn append_room(&self, message: NewRoomMessage) -> StoreFuture<MessageId> {
+        let done = self.submit(Op::AppendRoom(message));
+        Box::pin(async move {
+            match done.await? {
+                Done::Id(id) => Ok(id),
+                other => Err(StoreError::Failed(format!("writer answered {other:?}"))),
+            }
+        })
+    }
+
+    fn write_room(&self, write: RoomWrite) -> StoreFuture<()> {
+        unit(self.submit(Op::Room(write)))
+    }
+
+    fn rooms(&self) -> StoreFuture<Vec<RoomRecord>> {
+        self.readers.run(|conn| {
+            let mut rooms: Vec<(String, RoomRecord)> = Vec::new();
+            let mut stmt =
+                conn.prepare_cached("SELECT room_key, name, topic, mode, password FROM rooms")?;
+            for row in stmt.query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    RoomMeta {
+                        name: row.get(1)?,
+                        topic: row.get(2)?,
+                        mode: row.get(3)?,
+                        password: row.get(4)?,
+                    },
+                ))
+            })? {
+                let (key, meta) = row?;
+                let mut members = Vec::new();
+                let mut stmt = conn.prepare_cached(
+                    "SELECT name, role, since FROM room_members WHERE room_key = ?1 ORDER BY since",
+                )?;
+                for m in stmt.query_map(params![key], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, u8>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                })? {
+                    let (name, role, since) = m?;
+                    // A row we did not write (a bad role) is skipped.
+                    if let Some(role) = RoomRole::from_u8(role).filter(|r| *r != RoomRole::None) {
+                        members.push(MemberRecord {
+                            name,
+                            role,
+                            since: since as u64,
+                        });
+                    }
+                }
+                let mut mutes = Vec::new();
+                let mut stmt = conn
+                    .prepare_cached("SELECT name_key, until FROM room_mutes WHERE room_key = ?1")?;
+                for m in stmt.query_map(params![key], |row| {
+                    Ok((row.get::<_, String>(0)?, mute_from_column(row.get(1)?)))
+                })? {
+                    let (name, until) = m?;
+                    if let Some(name) = NameKey::fold(&name) {
+                        mutes.push((name, until));
+                    }
+                }
+                rooms.push((
+                    key,
+                    RoomRecord {
+                        meta,
+                        members,
+                        mutes,
+                    },
+                ));
+            }
+            Ok(rooms.into_iter().map(|(_, r)| r).collect())
         })
     }
 

@@ -58,6 +58,30 @@ const MIGRATIONS: &[&str] = &[
         reason  TEXT NOT NULL
     );
     "#,
+    // 2: rooms. Messages to a room go to `messages` under conv '#room'.
+    r#"
+    CREATE TABLE rooms (
+        room_key TEXT PRIMARY KEY,   -- the folded name without '#'
+        name     TEXT NOT NULL,      -- as created, with '#'
+        topic    TEXT NOT NULL,
+        mode     SMALLINT NOT NULL,  -- ROOM_MODE flags
+        password TEXT                -- NULL: none
+    );
+    CREATE TABLE room_members (
+        room_key TEXT NOT NULL REFERENCES rooms (room_key) ON DELETE CASCADE,
+        name_key TEXT NOT NULL,
+        name     TEXT NOT NULL,
+        role     SMALLINT NOT NULL,  -- 1 member, 2 operator, 3 owner
+        since    BIGINT NOT NULL,
+        PRIMARY KEY (room_key, name_key)
+    );
+    CREATE TABLE room_mutes (
+        room_key TEXT NOT NULL REFERENCES rooms (room_key) ON DELETE CASCADE,
+        name_key TEXT NOT NULL,
+        "until"  BIGINT NOT NULL,    -- a mute state on the wire
+        PRIMARY KEY (room_key, name_key)
+    );
+    "#,
 ];
 
 /// The schema version this build creates.

@@ -17,7 +17,8 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use crate::store::{
-    AuditRecord, BanRecord, BanTarget, Conversation, MuteRecord, NewMessage, Retention, StoreError,
+    AuditRecord, BanRecord, BanTarget, Conversation, MuteRecord, NewMessage, NewRoomMessage,
+    Retention, RoomWrite, StoreError,
 };
 
 /// Most jobs committed together.
@@ -27,6 +28,8 @@ const MAX_BATCH: usize = 512;
 #[derive(Debug)]
 pub enum Op {
     Append(NewMessage),
+    AppendRoom(NewRoomMessage),
+    Room(RoomWrite),
     Enqueue(NameKey, MessageId),
     Delivered(NameKey, MessageId),
     CreateAccount {
@@ -148,6 +151,23 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
             }
             Done::Id(MessageId(id as u64))
         }
+        Op::AppendRoom(m) => {
+            conn.prepare_cached(
+                "INSERT INTO messages (ts, conv, sender, recipient, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                m.ts.0 as i64,
+                Conversation::Room(m.room.key()).key(),
+                m.from.as_str(),
+                m.room.as_str(),
+                m.text,
+            ])?;
+            Done::Id(MessageId(conn.last_insert_rowid() as u64))
+        }
+        Op::Room(write) => {
+            write_room(conn, write)?;
+            Done::Unit
+        }
         Op::Enqueue(user, id) => {
             enqueue(conn, user, id.0 as i64)?;
             Done::Unit
@@ -253,6 +273,70 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
         }
         Op::Close => Done::Unit,
     })
+}
+
+fn write_room(conn: &Connection, write: &RoomWrite) -> rusqlite::Result<()> {
+    match write {
+        RoomWrite::Meta(meta) => {
+            let key = chinwag_proto::RoomKey::fold(&meta.name);
+            conn.prepare_cached(
+                "INSERT INTO rooms (room_key, name, topic, mode, password)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (room_key) DO UPDATE SET
+                   topic = excluded.topic, mode = excluded.mode, password = excluded.password",
+            )?
+            .execute(params![
+                key.as_ref().map_or("", |k| k.as_str()),
+                meta.name,
+                meta.topic,
+                meta.mode,
+                meta.password
+            ])?;
+        }
+        RoomWrite::Delete(room) => {
+            // Members and mutes go with it (ON DELETE CASCADE needs the
+            // foreign_keys pragma; say it explicitly instead).
+            for table in ["room_members", "room_mutes", "rooms"] {
+                conn.prepare_cached(&format!("DELETE FROM {table} WHERE room_key = ?1"))?
+                    .execute(params![room.as_str()])?;
+            }
+        }
+        RoomWrite::Member(room, m) => {
+            let key = NameKey::fold(&m.name);
+            conn.prepare_cached(
+                "INSERT INTO room_members (room_key, name_key, name, role, since)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (room_key, name_key) DO UPDATE SET role = excluded.role",
+            )?
+            .execute(params![
+                room.as_str(),
+                key.as_ref().map_or("", |k| k.as_str()),
+                m.name,
+                m.role as u8,
+                m.since as i64
+            ])?;
+        }
+        RoomWrite::RemoveMember(room, user) => {
+            conn.prepare_cached("DELETE FROM room_members WHERE room_key = ?1 AND name_key = ?2")?
+                .execute(params![room.as_str(), user.as_str()])?;
+        }
+        RoomWrite::Mute(room, user, MuteState::NotMuted) => {
+            conn.prepare_cached("DELETE FROM room_mutes WHERE room_key = ?1 AND name_key = ?2")?
+                .execute(params![room.as_str(), user.as_str()])?;
+        }
+        RoomWrite::Mute(room, user, until) => {
+            conn.prepare_cached(
+                "INSERT INTO room_mutes (room_key, name_key, until) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (room_key, name_key) DO UPDATE SET until = excluded.until",
+            )?
+            .execute(params![
+                room.as_str(),
+                user.as_str(),
+                until.to_wire() as i64
+            ])?;
+        }
+    }
+    Ok(())
 }
 
 fn enqueue(conn: &Connection, user: &NameKey, id: i64) -> rusqlite::Result<()> {

@@ -1,0 +1,256 @@
+//! The room commands, one file per request, and what they share: finding
+//! the room, the sender's standing in it, and telling its members.
+//!
+//! Rooms are a sub-protocol (requests 0x20-0x2F), so the router hands every
+//! [`RoomRequest`] to [`dispatch`] here, and the precondition table for
+//! them is [`need`].
+
+mod invite;
+mod join;
+mod kick;
+mod list;
+mod members;
+mod mode;
+mod mute;
+mod op;
+mod part;
+mod send;
+mod topic;
+mod unmute;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chinwag_proto::room::RoomNotice;
+use chinwag_proto::server::Timestamp;
+use chinwag_proto::{ErrorCode, NameKey, NoticeKind, RoomName, RoomRequest, RoomRole, ServerFrame};
+
+use super::{CmdError, Ctx, Need, Outcome};
+use crate::state::rooms::{RoomState, deliver};
+use crate::state::{ConnId, Peer, Room, State, encode_event};
+
+/// The precondition table for room requests.
+pub fn need(req: &RoomRequest) -> Need {
+    match req {
+        RoomRequest::Send(_) => Need::Talk,
+        RoomRequest::Join(_)
+        | RoomRequest::Part(_)
+        | RoomRequest::List { .. }
+        | RoomRequest::Members(_)
+        | RoomRequest::Topic(_)
+        | RoomRequest::Op(_)
+        | RoomRequest::Kick(_)
+        | RoomRequest::Mute(_)
+        | RoomRequest::Mode(_)
+        | RoomRequest::Invite(_)
+        | RoomRequest::Unmute(_) => Need::Registered,
+    }
+}
+
+pub fn dispatch(req: RoomRequest, ctx: &mut Ctx<'_>) -> Outcome {
+    match req {
+        RoomRequest::Join(r) => join::apply(r, ctx).into(),
+        RoomRequest::Part(r) => part::apply(r, ctx).into(),
+        RoomRequest::Send(r) => send::apply(r, ctx),
+        RoomRequest::List { .. } => list::apply(ctx).into(),
+        RoomRequest::Members(r) => members::apply(r, ctx).into(),
+        RoomRequest::Topic(r) => topic::apply(r, ctx).into(),
+        RoomRequest::Op(r) => op::apply(r, ctx).into(),
+        RoomRequest::Kick(r) => kick::apply(r, ctx).into(),
+        RoomRequest::Mute(r) => mute::apply(r, ctx).into(),
+        RoomRequest::Mode(r) => mode::apply(r, ctx).into(),
+        RoomRequest::Invite(r) => invite::apply(r, ctx).into(),
+        RoomRequest::Unmute(r) => unmute::apply(r, ctx).into(),
+    }
+}
+
+/// A room name from a request, checked against the rules.
+fn room_name(name: &str) -> Result<RoomName, CmdError> {
+    RoomName::parse(name).map_err(|e| {
+        CmdError::new(
+            ErrorCode::InvalidRoomName,
+            format!("invalid room name {name:?}: {e}"),
+        )
+    })
+}
+
+/// The existing room a request names.
+fn find(ctx: &Ctx<'_>, name: &str) -> Result<Arc<Room>, CmdError> {
+    let name = room_name(name)?;
+    ctx.state
+        .rooms
+        .get(name.as_str())
+        .ok_or_else(|| CmdError::new(ErrorCode::NoSuchRoom, format!("there is no room {name}")))
+}
+
+fn not_a_member(room: &Room) -> CmdError {
+    CmdError::new(
+        ErrorCode::NotAMember,
+        format!("you are not a member of {}", room.name),
+    )
+}
+
+/// The rank `me` acts with in a room that needs at least `needed`:
+/// administrators act as owners; members below `needed` are refused.
+fn acting_rank(
+    state: &RoomState,
+    me: &Peer,
+    room: &Room,
+    needed: RoomRole,
+) -> Result<RoomRole, CmdError> {
+    if me.is_admin() {
+        return Ok(RoomRole::Owner);
+    }
+    match state.role_of(&me.name.key()) {
+        RoomRole::None => Err(not_a_member(room)),
+        role if role >= needed => Ok(role),
+        _ => Err(CmdError::new(
+            ErrorCode::NotRoomOperator,
+            format!(
+                "only the {} of {} may do that",
+                if needed == RoomRole::Owner {
+                    "owner"
+                } else {
+                    "operators"
+                },
+                room.name
+            ),
+        )),
+    }
+}
+
+/// The member a moderation request targets; it must rank below the actor.
+fn target_member(
+    state: &RoomState,
+    room: &Room,
+    rank: RoomRole,
+    user: &str,
+) -> Result<(NameKey, chinwag_proto::UserName), CmdError> {
+    let member = NameKey::fold(user)
+        .and_then(|key| state.member(&key).map(|m| (key, m)))
+        .ok_or_else(|| {
+            CmdError::new(
+                ErrorCode::NotAMember,
+                format!("{user:?} is not a member of {}", room.name),
+            )
+        })?;
+    let (key, member) = member;
+    if member.role >= rank {
+        return Err(CmdError::new(
+            ErrorCode::NotRoomOperator,
+            format!(
+                "{} is the room's {}; you cannot do that to them",
+                member.name,
+                member.role.name()
+            ),
+        ));
+    }
+    Ok((key, member.name.clone()))
+}
+
+/// Checks an optional room text (topic, reason, password) and its length.
+fn check_room_text(text: &str, max: usize, what: &str, ctx: &Ctx<'_>) -> Result<(), CmdError> {
+    if text.len() > max {
+        return Err(CmdError::new(
+            ErrorCode::InvalidContent,
+            format!(
+                "a {what} is at most {max} bytes, this one is {}",
+                text.len()
+            ),
+        ));
+    }
+    super::check_reason(text, ctx)
+}
+
+/// A ROOM_NOTICE, encoded once for every member it goes to.
+fn notice(
+    kind: NoticeKind,
+    ts: Timestamp,
+    room: &Room,
+    actor: &str,
+    subject: &str,
+    until: u64,
+    text: &str,
+) -> Bytes {
+    encode_event(&ServerFrame::RoomNotice(RoomNotice {
+        kind,
+        ts,
+        room: room.name.as_str().into(),
+        actor: actor.into(),
+        subject: subject.into(),
+        until,
+        text: text.into(),
+    }))
+}
+
+/// Tells every online member of `room` but `except`.
+fn tell_members(room: &Room, frame: &Bytes, except: Option<ConnId>) {
+    deliver(&room.recipients(), frame, except);
+}
+
+/// Tells one user, if online.
+fn tell_user(state: &State, user: &str, frame: Bytes) {
+    if let Some(peer) = state.users.get(user) {
+        let _ = peer.outbox.push(frame);
+    }
+}
+
+/// Whether joins and leaves in a room of `members` are announced.
+fn announces_presence(state: &State, members: usize) -> bool {
+    members <= state.config.presence_limit
+}
+
+/// After a member left: tell the others (within the presence limit) and
+/// announce an inherited ownership.
+fn announce_departure(
+    state: &State,
+    room: &Room,
+    departure: &crate::state::rooms::Departure,
+    actor: &str,
+    why: &str,
+    now: Timestamp,
+) {
+    if announces_presence(state, departure.members + 1) {
+        let left = notice(
+            NoticeKind::RoomLeft,
+            now,
+            room,
+            actor,
+            departure.member.name.as_str(),
+            0,
+            why,
+        );
+        deliver(&departure.remaining, &left, None);
+    }
+    if let Some(owner) = &departure.new_owner {
+        let role = notice(
+            NoticeKind::RoomRole,
+            now,
+            room,
+            "",
+            owner.as_str(),
+            RoomRole::Owner as u64,
+            "",
+        );
+        deliver(&departure.remaining, &role, None);
+    }
+}
+
+/// A connection ended: a guest's memberships end with it (not announced
+/// during a shutdown: everyone got NOTICE Shutdown); an account's go
+/// offline and stay.
+pub fn disconnected(state: &State, peer: &Peer, why: &str) {
+    let user = peer.name.key();
+    let now = Timestamp::now();
+    for room in state.rooms.rooms_of(&user) {
+        if state.rooms.detach(&room, &user, peer.conn) {
+            continue;
+        }
+        let Some(departure) = state.rooms.leave(&room, &user, Some(peer.conn)) else {
+            continue;
+        };
+        if !state.shutdown.is_started() {
+            announce_departure(state, &room, &departure, "", why, now);
+        }
+    }
+}

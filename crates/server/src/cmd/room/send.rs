@@ -1,0 +1,92 @@
+//! ROOM_SEND: store a message to a room, then deliver it to every online
+//! member of the room.
+//!
+//! As for direct messages, the message reaches the members only after it
+//! is stored: history (`HISTORY #room`) and what members saw agree, and a
+//! member who was offline reads what it missed there.
+
+use std::sync::Arc;
+
+use chinwag_proto::room::RoomSend;
+use chinwag_proto::server::{DeliveryStatus, Message, MessageKind, MuteState, Sent};
+use chinwag_proto::{ErrorCode, ServerFrame};
+
+use super::{find, not_a_member};
+use crate::cmd::transfer::not_stored;
+use crate::cmd::{CmdError, Ctx, Outcome, check_text, format_remaining, later};
+use crate::state::encode_event;
+use crate::state::rooms::deliver;
+use crate::store::NewRoomMessage;
+
+pub fn apply(req: RoomSend, ctx: &mut Ctx<'_>) -> Outcome {
+    match check(&req, ctx) {
+        Ok(outcome) => outcome,
+        Err(e) => e.into(),
+    }
+}
+
+fn check(req: &RoomSend, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
+    check_text(&req.content, ctx)?;
+    let me = Arc::clone(ctx.me()?);
+    let room = find(ctx, &req.room)?;
+    {
+        let state = room.read();
+        let key = me.name.key();
+        if state.member(&key).is_none() {
+            return Err(not_a_member(&room));
+        }
+        match state.muted(&key, ctx.now.wall) {
+            MuteState::NotMuted => {}
+            MuteState::UntilLifted => {
+                return Err(CmdError::new(
+                    ErrorCode::Muted,
+                    format!("you are muted in {} until an operator lifts it", room.name),
+                ));
+            }
+            MuteState::Until(end) => {
+                return Err(CmdError::new(
+                    ErrorCode::Muted,
+                    format!(
+                        "you are muted in {} for another {}",
+                        room.name,
+                        format_remaining(end, ctx.now.wall)
+                    ),
+                ));
+            }
+        }
+    }
+    let ts = ctx.now.wall;
+    let text = req.content.clone();
+    let append = ctx.state.store.append_room(NewRoomMessage {
+        ts,
+        from: me.name.clone(),
+        room: room.name.clone(),
+        text: text.to_string(),
+    });
+    Ok(later(false, append, move |stored, _ctx| {
+        let id = match stored {
+            Ok(id) => id,
+            Err(error) => return not_stored(error),
+        };
+        // The room's lock is not held for the fan-out: the recipients are
+        // an `Arc` snapshot, and the frame is encoded once, its bytes
+        // shared by every recipient's queue.
+        let recipients = room.recipients();
+        let frame = encode_event(&ServerFrame::Message(Message {
+            id,
+            ts,
+            kind: MessageKind::Room,
+            from: me.name.as_str().into(),
+            to: room.name.as_str().into(),
+            text,
+        }));
+        let delivered = deliver(&recipients, &frame, Some(me.conn));
+        Ok(ServerFrame::Sent(Sent {
+            id,
+            ts,
+            status: DeliveryStatus::Delivered,
+            recipients: delivered,
+        }))
+        .into()
+    }))
+}

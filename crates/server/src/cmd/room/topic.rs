@@ -1,0 +1,34 @@
+//! TOPIC: set or clear a room's topic (operators).
+
+use chinwag_proto::room::Topic;
+use chinwag_proto::{NoticeKind, RoomRole, ServerFrame};
+
+use super::{acting_rank, check_room_text, find, notice, tell_members};
+use crate::cmd::{Ctx, Reply};
+use crate::state::rooms::MAX_TOPIC;
+use crate::store::RoomWrite;
+
+pub fn apply(req: Topic, ctx: &mut Ctx<'_>) -> Reply {
+    let me = std::sync::Arc::clone(ctx.me()?);
+    let room = find(ctx, &req.room)?;
+    check_room_text(&req.topic, MAX_TOPIC, "topic", ctx)?;
+    {
+        let mut state = room.write();
+        acting_rank(&state, &me, &room, RoomRole::Operator)?;
+        state.topic = req.topic.to_string();
+        ctx.state
+            .rooms
+            .save(RoomWrite::Meta(state.meta(&room.name)));
+    }
+    let frame = notice(
+        NoticeKind::RoomTopic,
+        ctx.now.wall,
+        &room,
+        me.name.as_str(),
+        "",
+        0,
+        &req.topic,
+    );
+    tell_members(&room, &frame, Some(me.conn));
+    Ok(ServerFrame::RoomList(vec![room.info(&me.name.key())]))
+}

@@ -1,0 +1,815 @@
+//! Rooms: the registry of named group conversations, their members, topics
+//! and moderation state.
+//!
+//! Locking, and why it is cheap:
+//! - The registry is a sharded map (`DashMap`) from room key to
+//!   `Arc<Room>`, like the directory of users: looking a room up takes a
+//!   read lock on one shard only.
+//! - Each room has its own `RwLock`. Sending to a room takes the read lock
+//!   just long enough to check the sender and clone an `Arc` of the room's
+//!   recipient list (built once and kept until membership or presence
+//!   changes), so senders in one room never wait on each other.
+//! - The frame is pushed to the recipients' outboxes after the lock is
+//!   released. Pushing never waits (see [`Outbox`](crate::outbox::Outbox)),
+//!   and only each connection's own session writes to its socket, so no lock
+//!   is ever held while writing to a socket.
+//!
+//! Lock order: a room's lock, then a registry shard (when an empty room is
+//! deleted), then a shard of the per-user index. Nobody takes a room's lock
+//! while holding a registry or index shard.
+//!
+//! Persistence: a room's settings, its accounts' memberships and its mutes
+//! are written through to the [`Store`] while the room's lock is held (the
+//! submission is synchronous, so writes reach the store in the order the
+//! changes happened). A guest's membership ends with its connection and is
+//! never written; an account's lasts until it leaves, across disconnects
+//! (its member entry is then offline) and restarts.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use bytes::Bytes;
+use chinwag_proto::room::{MemberInfo, RoomInfo, RoomMode};
+use chinwag_proto::server::{MuteState, Timestamp};
+use chinwag_proto::{NameKey, RoomKey, RoomName, RoomRole, UserName};
+use dashmap::DashMap;
+
+use super::ConnId;
+use super::users::Peer;
+use crate::outbox::PushError;
+use crate::store::{MemberRecord, RoomMeta, RoomRecord, RoomWrite, Store};
+
+/// Longest topic, in bytes.
+pub const MAX_TOPIC: usize = 256;
+/// Longest room password, in bytes.
+pub const MAX_PASSWORD: usize = 64;
+/// Most invitations a room keeps at once.
+pub const MAX_INVITATIONS: usize = 1000;
+
+/// The connections a room message goes to, shared by every send until the
+/// membership or someone's presence changes.
+pub type Recipients = Arc<[Arc<Peer>]>;
+
+/// One member of a room.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub name: UserName,
+    pub role: RoomRole,
+    /// Order of joining, to pick a new owner when the owner leaves.
+    since: u64,
+    /// The member's connection while online.
+    pub peer: Option<Arc<Peer>>,
+    /// An account's membership (kept while offline, and stored); else a
+    /// guest's (ends with its connection).
+    pub account: bool,
+}
+
+impl Member {
+    fn record(&self) -> MemberRecord {
+        MemberRecord {
+            name: self.name.as_str().to_owned(),
+            role: self.role,
+            since: self.since,
+        }
+    }
+}
+
+/// What a room holds besides its name; read and written under its lock.
+#[derive(Debug, Default)]
+pub struct RoomState {
+    pub topic: String,
+    pub mode: RoomMode,
+    password: Option<String>,
+    members: HashMap<NameKey, Member>,
+    invited: HashSet<NameKey>,
+    /// Mutes by name, so that leaving and joining again lifts none.
+    mutes: HashMap<NameKey, MuteState>,
+    next_since: u64,
+    /// Built on demand; `None` after any change that affects it.
+    recipients: Option<Recipients>,
+    /// Set when the last member left and the room left the registry: a
+    /// joiner that looked it up just before must look again.
+    deleted: bool,
+}
+
+impl RoomState {
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    pub fn member(&self, user: &NameKey) -> Option<&Member> {
+        self.members.get(user)
+    }
+
+    /// `user`'s role: [`RoomRole::None`] when not a member.
+    pub fn role_of(&self, user: &NameKey) -> RoomRole {
+        self.members.get(user).map_or(RoomRole::None, |m| m.role)
+    }
+
+    /// Changes a member's role (nothing if `user` is not a member);
+    /// returns what to store, for an account.
+    pub fn set_role(&mut self, user: &NameKey, role: RoomRole) -> Option<MemberRecord> {
+        let member = self.members.get_mut(user)?;
+        member.role = role;
+        member.account.then(|| member.record())
+    }
+
+    /// The settings to store.
+    pub fn meta(&self, name: &RoomName) -> RoomMeta {
+        RoomMeta {
+            name: name.as_str().to_owned(),
+            topic: self.topic.clone(),
+            mode: self.mode.bits(),
+            password: self.password.clone(),
+        }
+    }
+
+    /// `user`'s mute in this room at `now`.
+    pub fn muted(&self, user: &NameKey, now: Timestamp) -> MuteState {
+        self.mutes
+            .get(user)
+            .map_or(MuteState::NotMuted, |m| m.at(now))
+    }
+
+    pub fn mute(&mut self, user: NameKey, until: MuteState, now: Timestamp) {
+        // Mutes that ran out are dropped here rather than by a timer.
+        self.mutes.retain(|_, m| m.at(now) != MuteState::NotMuted);
+        self.mutes.insert(user, until);
+    }
+
+    /// Lifts a mute; returns whether one was in force at `now`.
+    pub fn unmute(&mut self, user: &NameKey, now: Timestamp) -> bool {
+        self.mutes
+            .remove(user)
+            .is_some_and(|m| m.at(now) != MuteState::NotMuted)
+    }
+
+    pub fn has_password(&self) -> bool {
+        self.password.is_some()
+    }
+
+    /// Compares in constant time, like the admin password.
+    pub fn password_matches(&self, given: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.password
+            .as_deref()
+            .is_some_and(|p| bool::from(p.as_bytes().ct_eq(given.as_bytes())))
+    }
+
+    /// Sets the mode; `password` is the new one (`None`: keep the current
+    /// one if the mode still has a password, else drop it).
+    pub fn set_mode(&mut self, mode: RoomMode, password: Option<String>) {
+        self.mode = mode;
+        if !mode.password() {
+            self.password = None;
+        } else if password.is_some() {
+            self.password = password;
+        }
+    }
+
+    /// Records an invitation; `false` if too many are pending.
+    pub fn invite(&mut self, user: NameKey) -> bool {
+        if self.invited.len() >= MAX_INVITATIONS && !self.invited.contains(&user) {
+            return false;
+        }
+        self.invited.insert(user);
+        true
+    }
+
+    pub fn is_invited(&self, user: &NameKey) -> bool {
+        self.invited.contains(user)
+    }
+
+    /// The connections of the online members, built once per change.
+    fn recipients(&mut self) -> Recipients {
+        if let Some(list) = &self.recipients {
+            return Arc::clone(list);
+        }
+        let list: Recipients = self
+            .members
+            .values()
+            .filter_map(|m| m.peer.clone())
+            .collect();
+        self.recipients = Some(Arc::clone(&list));
+        list
+    }
+
+    /// The owner, then operators, then members, each by name.
+    pub fn member_list(&self, now: Timestamp) -> Vec<MemberInfo> {
+        let mut members: Vec<&Member> = self.members.values().collect();
+        members.sort_by_cached_key(|m| {
+            (
+                std::cmp::Reverse(m.role),
+                m.name.as_str().to_ascii_lowercase(),
+            )
+        });
+        members
+            .into_iter()
+            .map(|m| MemberInfo {
+                name: m.name.as_str().into(),
+                role: m.role,
+                online: m.peer.is_some(),
+                muted: self.muted(&m.name.key(), now),
+            })
+            .collect()
+    }
+
+    fn add(&mut self, peer: &Arc<Peer>, role: RoomRole) {
+        let since = self.next_since;
+        self.next_since += 1;
+        self.invited.remove(&peer.name.key());
+        self.members.insert(
+            peer.name.key(),
+            Member {
+                name: peer.name.clone(),
+                role,
+                since,
+                peer: Some(Arc::clone(peer)),
+                account: peer.account,
+            },
+        );
+        self.recipients = None;
+    }
+
+    /// Removes a member. If it was the owner, the longest-standing
+    /// operator, else the longest-standing member, becomes owner; returns
+    /// the removed member and the new owner.
+    fn remove(&mut self, user: &NameKey) -> Option<(Member, Option<UserName>)> {
+        let gone = self.members.remove(user)?;
+        self.recipients = None;
+        let mut heir = None;
+        if gone.role == RoomRole::Owner
+            && let Some(next) = self
+                .members
+                .values_mut()
+                .max_by_key(|m| (m.role, std::cmp::Reverse(m.since)))
+        {
+            next.role = RoomRole::Owner;
+            heir = Some(next.name.clone());
+        }
+        Some((gone, heir))
+    }
+}
+
+/// One room.
+#[derive(Debug)]
+pub struct Room {
+    pub name: RoomName,
+    state: RwLock<RoomState>,
+}
+
+impl Room {
+    fn new(name: RoomName) -> Room {
+        Room {
+            name,
+            state: RwLock::new(RoomState::default()),
+        }
+    }
+
+    // A panic under a room's lock cannot leave its state half-written in a
+    // way that matters more than losing the room would; carry on.
+    pub fn read(&self) -> RwLockReadGuard<'_, RoomState> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, RoomState> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The connections a message to this room goes to. Usually a read lock
+    /// and an `Arc` clone; after a change, the list is rebuilt once.
+    pub fn recipients(&self) -> Recipients {
+        if let Some(list) = &self.read().recipients {
+            return Arc::clone(list);
+        }
+        self.write().recipients()
+    }
+
+    /// How the room looks to `viewer`, for ROOM_LIST.
+    pub fn info(&self, viewer: &NameKey) -> RoomInfo {
+        let state = self.read();
+        RoomInfo {
+            room: self.name.as_str().into(),
+            topic: state.topic.as_str().into(),
+            members: u32::try_from(state.len()).unwrap_or(u32::MAX),
+            mode: state.mode,
+            role: state.role_of(viewer),
+        }
+    }
+}
+
+/// Queues an encoded frame for every recipient but `except`; returns how
+/// many took it. A full queue marks that reader as slow (its session cuts
+/// it off) and holds up nobody else.
+pub fn deliver(recipients: &[Arc<Peer>], frame: &Bytes, except: Option<ConnId>) -> u32 {
+    let mut delivered = 0;
+    for peer in recipients {
+        if Some(peer.conn) == except {
+            continue;
+        }
+        match peer.outbox.push(frame.clone()) {
+            Ok(()) => delivered += 1,
+            Err(PushError::Full | PushError::Closed) => {}
+        }
+    }
+    delivered
+}
+
+/// Why a JOIN was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinRefused {
+    InviteOnly,
+    BadPassword,
+    /// The user is in `max_rooms_per_user` rooms already.
+    UserLimit(usize),
+    /// The server holds `max_rooms` rooms already.
+    ServerLimit(usize),
+}
+
+/// What a successful JOIN did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Joined {
+    /// The room did not exist; the joiner owns it.
+    Created,
+    Joined,
+    /// The joiner was a member already; nothing changed.
+    AlreadyMember,
+}
+
+/// What a departure changed.
+#[derive(Debug)]
+pub struct Departure {
+    pub member: Member,
+    /// Who owns the room now, if the owner left and someone inherited it.
+    pub new_owner: Option<UserName>,
+    /// The online members who remain, to tell.
+    pub remaining: Recipients,
+    /// How many members remain.
+    pub members: usize,
+}
+
+/// Every room on the server.
+pub struct Rooms {
+    registry: DashMap<RoomKey, Arc<Room>>,
+    /// Where rooms are written through; none in unit tests.
+    store: Option<Arc<dyn Store>>,
+    /// The rooms each user is in: to leave them all on disconnect and to
+    /// count them against the per-user limit.
+    joined: DashMap<NameKey, HashSet<RoomKey>>,
+    max_rooms: usize,
+    max_per_user: usize,
+}
+
+impl Rooms {
+    pub fn new(max_rooms: usize, max_per_user: usize) -> Rooms {
+        Rooms {
+            registry: DashMap::new(),
+            store: None,
+            joined: DashMap::new(),
+            max_rooms,
+            max_per_user,
+        }
+    }
+
+    /// Writes rooms through to `store`.
+    pub fn with_store(mut self, store: Arc<dyn Store>) -> Rooms {
+        self.store = Some(store);
+        self
+    }
+
+    /// Writes a change through to the store. Called under the room's lock:
+    /// the write is submitted at once (so in order); its result is only
+    /// logged, since the change has been made in memory already.
+    pub fn save(&self, write: RoomWrite) {
+        let Some(store) = &self.store else { return };
+        let done = store.write_room(write);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = done.await {
+                    tracing::error!(%error, "cannot store a room change");
+                }
+            });
+        }
+    }
+
+    /// Rebuilds the stored rooms at start-up, every member offline. A room
+    /// with no members left (only guests were in it) is deleted.
+    pub fn restore(&self, records: Vec<RoomRecord>) {
+        for record in records {
+            let Ok(name) = RoomName::parse(&record.meta.name) else {
+                tracing::warn!(room = %record.meta.name, "skipping a stored room with a bad name");
+                continue;
+            };
+            if record.members.is_empty() {
+                self.save(RoomWrite::Delete(name.key()));
+                continue;
+            }
+            let mut state = RoomState {
+                topic: record.meta.topic,
+                mode: RoomMode::from_bits(record.meta.mode).unwrap_or_default(),
+                password: record.meta.password,
+                ..RoomState::default()
+            };
+            for m in record.members {
+                let Ok(user) = UserName::parse(&m.name) else {
+                    continue;
+                };
+                state.next_since = state.next_since.max(m.since + 1);
+                self.joined
+                    .entry(user.key())
+                    .or_default()
+                    .insert(name.key());
+                state.members.insert(
+                    user.key(),
+                    Member {
+                        name: user,
+                        role: m.role,
+                        since: m.since,
+                        peer: None,
+                        account: true,
+                    },
+                );
+            }
+            state.mutes.extend(record.mutes);
+            self.registry.insert(
+                name.key(),
+                Arc::new(Room {
+                    name,
+                    state: RwLock::new(state),
+                }),
+            );
+        }
+    }
+
+    /// An account logged in: its memberships reach this connection now.
+    pub fn attach(&self, peer: &Arc<Peer>) {
+        let user = peer.name.key();
+        for room in self.rooms_of(&user) {
+            let mut state = room.write();
+            if let Some(member) = state.members.get_mut(&user)
+                && member.account
+            {
+                member.peer = Some(Arc::clone(peer));
+                state.recipients = None;
+            }
+        }
+    }
+
+    /// `conn` ended: an account member in `room` goes offline (and stays a
+    /// member); returns `false` then. Anyone else is not touched here.
+    pub fn detach(&self, room: &Room, user: &NameKey, conn: ConnId) -> bool {
+        let mut state = room.write();
+        let Some(member) = state.members.get_mut(user) else {
+            return false;
+        };
+        if !member.account {
+            return false;
+        }
+        if member.peer.as_ref().is_some_and(|p| p.conn == conn) {
+            member.peer = None;
+            state.recipients = None;
+        }
+        true
+    }
+
+    /// The room called `name` (any case), if it exists.
+    pub fn get(&self, name: &str) -> Option<Arc<Room>> {
+        let key = RoomKey::fold(name)?;
+        self.registry.get(&key).map(|room| Arc::clone(&room))
+    }
+
+    pub fn len(&self) -> usize {
+        self.registry.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.registry.is_empty()
+    }
+
+    /// Every room, sorted by name.
+    pub fn all(&self) -> Vec<Arc<Room>> {
+        let mut rooms: Vec<Arc<Room>> = self.registry.iter().map(|r| Arc::clone(&r)).collect();
+        rooms.sort_by_cached_key(|r| r.name.as_str().to_ascii_lowercase());
+        rooms
+    }
+
+    /// The rooms `user` is a member of.
+    pub fn rooms_of(&self, user: &NameKey) -> Vec<Arc<Room>> {
+        let keys: Vec<RoomKey> = match self.joined.get(user) {
+            Some(keys) => keys.iter().copied().collect(),
+            None => return Vec::new(),
+        };
+        keys.iter()
+            .filter_map(|key| self.registry.get(key).map(|r| Arc::clone(&r)))
+            .collect()
+    }
+
+    fn count_of(&self, user: &NameKey) -> usize {
+        self.joined.get(user).map_or(0, |keys| keys.len())
+    }
+
+    /// Joins `peer` to the room `name`, creating it (owned by `peer`, with
+    /// `password` if not empty) if it does not exist. An administrator
+    /// (`admin`) gets past the room's mode.
+    pub fn join(
+        &self,
+        name: &RoomName,
+        peer: &Arc<Peer>,
+        password: &str,
+        admin: bool,
+    ) -> Result<(Arc<Room>, Joined), JoinRefused> {
+        let user = peer.name.key();
+        let key = name.key();
+        loop {
+            let existing = self.registry.get(&key).map(|r| Arc::clone(&r));
+            let room = match existing {
+                Some(room) => room,
+                None => {
+                    if self.count_of(&user) >= self.max_per_user {
+                        return Err(JoinRefused::UserLimit(self.max_per_user));
+                    }
+                    if self.registry.len() >= self.max_rooms {
+                        return Err(JoinRefused::ServerLimit(self.max_rooms));
+                    }
+                    // The shard guard is dropped at the end of this
+                    // statement, before the room's lock is taken.
+                    Arc::clone(
+                        &self
+                            .registry
+                            .entry(key)
+                            .or_insert_with(|| Arc::new(Room::new(name.clone()))),
+                    )
+                }
+            };
+            let mut state = room.write();
+            if state.deleted {
+                continue;
+            }
+            if state.members.contains_key(&user) {
+                return Ok((Arc::clone(&room), Joined::AlreadyMember));
+            }
+            if self.count_of(&user) >= self.max_per_user {
+                return Err(self.refuse_into(
+                    &room,
+                    state,
+                    JoinRefused::UserLimit(self.max_per_user),
+                ));
+            }
+            let outcome = if state.is_empty() {
+                // A new room (or one whose last member left while we
+                // looked it up and was not yet deleted): the joiner owns it.
+                state.set_mode(
+                    RoomMode::new(false, !password.is_empty()),
+                    (!password.is_empty()).then(|| password.to_owned()),
+                );
+                state.add(peer, RoomRole::Owner);
+                self.save(RoomWrite::Meta(state.meta(&room.name)));
+                Joined::Created
+            } else {
+                let invited = state.is_invited(&user);
+                if state.mode.invite_only() && !invited && !admin {
+                    return Err(JoinRefused::InviteOnly);
+                }
+                if state.mode.password() && !invited && !admin && !state.password_matches(password)
+                {
+                    return Err(JoinRefused::BadPassword);
+                }
+                state.add(peer, RoomRole::Member);
+                Joined::Joined
+            };
+            if let Some(member) = state.members.get(&user)
+                && member.account
+            {
+                self.save(RoomWrite::Member(key, member.record()));
+            }
+            self.joined.entry(user).or_default().insert(key);
+            drop(state);
+            return Ok((room, outcome));
+        }
+    }
+
+    /// Refuses a join into a room that this join may have created: an
+    /// empty room is deleted again rather than left behind.
+    fn refuse_into(
+        &self,
+        room: &Arc<Room>,
+        mut state: RwLockWriteGuard<'_, RoomState>,
+        why: JoinRefused,
+    ) -> JoinRefused {
+        if state.is_empty() {
+            self.delete(room, &mut state);
+        }
+        why
+    }
+
+    fn delete(&self, room: &Arc<Room>, state: &mut RoomState) {
+        state.deleted = true;
+        self.registry
+            .remove_if(&room.name.key(), |_, r| Arc::ptr_eq(r, room));
+    }
+
+    /// Removes `user` from `room`. With `conn`, only if the membership is
+    /// held by that connection (a guest's connection ending must not
+    /// remove a newer connection's membership under the same name).
+    /// Deletes the room when it is left empty.
+    pub fn leave(
+        &self,
+        room: &Arc<Room>,
+        user: &NameKey,
+        conn: Option<ConnId>,
+    ) -> Option<Departure> {
+        let mut state = room.write();
+        if let Some(conn) = conn {
+            let held = state
+                .member(user)
+                .and_then(|m| m.peer.as_ref())
+                .is_some_and(|p| p.conn == conn);
+            if !held {
+                return None;
+            }
+        }
+        let (member, new_owner) = state.remove(user)?;
+        if let Some(mut keys) = self.joined.get_mut(user) {
+            keys.remove(&room.name.key());
+        }
+        self.joined.remove_if(user, |_, keys| keys.is_empty());
+        if state.is_empty() {
+            self.delete(room, &mut state);
+            self.save(RoomWrite::Delete(room.name.key()));
+        } else {
+            if member.account {
+                self.save(RoomWrite::RemoveMember(room.name.key(), *user));
+            }
+            if let Some(heir) = &new_owner
+                && let Some(record) = state.set_role(&heir.key(), RoomRole::Owner)
+            {
+                self.save(RoomWrite::Member(room.name.key(), record));
+            }
+        }
+        let remaining = state.recipients();
+        Some(Departure {
+            member,
+            new_owner,
+            remaining,
+            members: state.len(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::Outbox;
+
+    fn peer(conn: u64, name: &str) -> Arc<Peer> {
+        Arc::new(Peer::new(
+            ConnId(conn),
+            UserName::parse(name).unwrap(),
+            Arc::new(Outbox::new(16, 4096)),
+            "127.0.0.1:1".parse().unwrap(),
+            String::new(),
+            Timestamp(0),
+        ))
+    }
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap()
+    }
+
+    #[test]
+    fn the_creator_owns_the_room_and_others_join_as_members() {
+        let rooms = Rooms::new(10, 10);
+        let (alice, bob) = (peer(1, "alice"), peer(2, "bob"));
+        let (r, how) = rooms.join(&room("#General"), &alice, "", false).unwrap();
+        assert_eq!(how, Joined::Created);
+        let (r2, how) = rooms.join(&room("#general"), &bob, "", false).unwrap();
+        assert_eq!(how, Joined::Joined);
+        assert!(Arc::ptr_eq(&r, &r2), "one room, whatever the case");
+        assert_eq!(r.name.as_str(), "#General", "the creator's spelling");
+        assert_eq!(r.read().role_of(&alice.name.key()), RoomRole::Owner);
+        assert_eq!(r.read().role_of(&bob.name.key()), RoomRole::Member);
+        assert_eq!(
+            rooms.join(&room("#general"), &bob, "", false).unwrap().1,
+            Joined::AlreadyMember
+        );
+        assert_eq!(r.recipients().len(), 2);
+        assert_eq!(rooms.rooms_of(&bob.name.key()).len(), 1);
+    }
+
+    #[test]
+    fn ownership_passes_to_the_oldest_operator_then_member_and_empty_rooms_go() {
+        let rooms = Rooms::new(10, 10);
+        let people: Vec<_> = ["a", "b", "c", "d"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| peer(i as u64, n))
+            .collect();
+        let (r, _) = rooms.join(&room("#x"), &people[0], "", false).unwrap();
+        for p in &people[1..] {
+            rooms.join(&room("#x"), p, "", false).unwrap();
+        }
+        r.write()
+            .set_role(&people[3].name.key(), RoomRole::Operator);
+        let gone = rooms.leave(&r, &people[0].name.key(), None).unwrap();
+        assert_eq!(gone.new_owner.unwrap().as_str(), "d", "the operator first");
+        let gone = rooms.leave(&r, &people[3].name.key(), None).unwrap();
+        assert_eq!(
+            gone.new_owner.unwrap().as_str(),
+            "b",
+            "then the oldest member"
+        );
+        assert_eq!(gone.remaining.len(), 2);
+        rooms.leave(&r, &people[1].name.key(), None).unwrap();
+        rooms.leave(&r, &people[2].name.key(), None).unwrap();
+        assert!(rooms.get("#x").is_none(), "the empty room is deleted");
+        assert!(rooms.rooms_of(&people[2].name.key()).is_empty());
+        // Joining again creates it afresh.
+        let (_, how) = rooms.join(&room("#x"), &people[2], "", false).unwrap();
+        assert_eq!(how, Joined::Created);
+    }
+
+    #[test]
+    fn a_leave_for_an_old_connection_spares_the_new_one() {
+        let rooms = Rooms::new(10, 10);
+        let (r, _) = rooms
+            .join(&room("#x"), &peer(7, "alice"), "", false)
+            .unwrap();
+        assert!(
+            rooms
+                .leave(&r, &NameKey::fold("alice").unwrap(), Some(ConnId(6)))
+                .is_none()
+        );
+        assert!(
+            rooms
+                .leave(&r, &NameKey::fold("alice").unwrap(), Some(ConnId(7)))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn modes_gate_joining() {
+        let rooms = Rooms::new(10, 10);
+        let (owner, bob, carol, root) = (
+            peer(1, "o"),
+            peer(2, "bob"),
+            peer(3, "carol"),
+            peer(4, "root"),
+        );
+        let (r, _) = rooms.join(&room("#k"), &owner, "pw", false).unwrap();
+        assert!(r.read().mode.password());
+        assert_eq!(
+            rooms.join(&room("#k"), &bob, "nope", false).unwrap_err(),
+            JoinRefused::BadPassword
+        );
+        rooms.join(&room("#k"), &bob, "pw", false).unwrap();
+        r.write().set_mode(RoomMode::new(true, true), None);
+        assert!(r.read().password_matches("pw"), "the password is kept");
+        assert_eq!(
+            rooms.join(&room("#k"), &carol, "pw", false).unwrap_err(),
+            JoinRefused::InviteOnly
+        );
+        r.write().invite(carol.name.key());
+        rooms.join(&room("#k"), &carol, "", false).unwrap();
+        assert!(!r.read().is_invited(&carol.name.key()), "used up");
+        rooms.join(&room("#k"), &root, "", true).unwrap();
+        r.write().set_mode(RoomMode::default(), None);
+        assert!(!r.read().has_password());
+    }
+
+    #[test]
+    fn limits_hold_and_refused_creations_leave_nothing_behind() {
+        let rooms = Rooms::new(2, 1);
+        let (a, b) = (peer(1, "a"), peer(2, "b"));
+        rooms.join(&room("#one"), &a, "", false).unwrap();
+        assert_eq!(
+            rooms.join(&room("#two"), &a, "", false).unwrap_err(),
+            JoinRefused::UserLimit(1)
+        );
+        assert!(rooms.get("#two").is_none());
+        rooms.join(&room("#two"), &b, "", false).unwrap();
+        assert_eq!(
+            rooms
+                .join(&room("#three"), &peer(3, "c"), "", false)
+                .unwrap_err(),
+            JoinRefused::ServerLimit(2)
+        );
+        assert_eq!(rooms.len(), 2);
+    }
+
+    #[test]
+    fn room_mutes_outlive_membership_and_run_out() {
+        let mut state = RoomState::default();
+        let bob = NameKey::fold("bob").unwrap();
+        state.mute(bob, MuteState::Until(Timestamp(1000)), Timestamp(0));
+        assert_eq!(
+            state.muted(&bob, Timestamp(999)),
+            MuteState::Until(Timestamp(1000))
+        );
+        assert_eq!(state.muted(&bob, Timestamp(1000)), MuteState::NotMuted);
+        assert!(!state.unmute(&bob, Timestamp(2000)), "it had run out");
+    }
+}

@@ -1,0 +1,63 @@
+//! What the store keeps of rooms: their messages (history, conversation
+//! `#room`), and the state that outlives a restart: name, topic, mode,
+//! password, the memberships of accounts (guests' end with their
+//! connection, so they are never written) and room mutes.
+//!
+//! The server changes a room in memory first and writes the change
+//! through ([`RoomWrite`]) while it still holds the room's lock, so the
+//! writes reach the store in the order the changes happened.
+
+use chinwag_proto::server::{MuteState, Timestamp};
+use chinwag_proto::{NameKey, RoomKey, RoomName, RoomRole, UserName};
+
+/// A message to a room.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRoomMessage {
+    pub ts: Timestamp,
+    pub from: UserName,
+    pub room: RoomName,
+    pub text: String,
+}
+
+/// A room's own settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomMeta {
+    /// The spelling it was created with, `#` included.
+    pub name: String,
+    pub topic: String,
+    /// The mode flags (ROOM_MODE's `mode`).
+    pub mode: u8,
+    pub password: Option<String>,
+}
+
+/// An account's membership.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberRecord {
+    /// The account's spelling.
+    pub name: String,
+    pub role: RoomRole,
+    /// Order of joining (who inherits the room).
+    pub since: u64,
+}
+
+/// A room as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomRecord {
+    pub meta: RoomMeta,
+    pub members: Vec<MemberRecord>,
+    pub mutes: Vec<(NameKey, MuteState)>,
+}
+
+/// One change to a stored room.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoomWrite {
+    /// Creates the room or replaces its settings.
+    Meta(RoomMeta),
+    /// Deletes the room with its members and mutes (not its history).
+    Delete(RoomKey),
+    /// Adds a member or changes its role.
+    Member(RoomKey, MemberRecord),
+    RemoveMember(RoomKey, NameKey),
+    /// Sets a room mute; `NotMuted` removes it.
+    Mute(RoomKey, NameKey, MuteState),
+}
