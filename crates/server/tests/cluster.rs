@@ -372,3 +372,38 @@ async fn accounts_offline_delivery_history_and_bans_come_from_the_shared_databas
         refused.await;
     }
 }
+
+#[tokio::test]
+async fn room_messages_reach_the_members_on_every_node() {
+    let trio = Trio::start().await;
+    let (alice, _alice_events) = user(trio.addr(0), "alice").await;
+    let (bob, mut bob_events) = user(trio.addr(1), "bob").await;
+    let (carol, mut carol_events) = user(trio.addr(2), "carol").await;
+    let (_dave, mut dave_events) = user(trio.addr(2), "dave").await;
+    for member in [&alice, &bob, &carol] {
+        member.join("#rust", None).await.unwrap();
+    }
+    alice.say("#rust", "hello room").await.unwrap();
+    for events in [&mut bob_events, &mut carol_events] {
+        let got = message(events).await;
+        assert_eq!(
+            (got.kind, got.from.deref(), got.to.deref(), got.text.deref()),
+            (MessageKind::Room, "alice", "#rust", "hello room")
+        );
+    }
+    // dave, on carol's node but not in the room, gets nothing of it: the
+    // next message he sees is the one sent to him.
+    carol.send("dave", "after").await.unwrap();
+    assert_eq!(message(&mut dave_events).await.text.deref(), "after");
+    // The history of the room is the shared one.
+    let page = bob
+        .history(&HistoryQuery {
+            with: Some("#rust"),
+            before: None,
+            after: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+}

@@ -11,6 +11,7 @@ use super::routing::{NodeMessage, Order, RemoteReply};
 use super::{Cluster, Inbox};
 use crate::cmd::{self, CmdError};
 use crate::outbox::PushError;
+use crate::state::rooms::deliver;
 use crate::state::{ConnId, Mute, State, encode_event};
 use crate::store::{BanRecord, BanTarget};
 
@@ -63,6 +64,12 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
         NodeMessage::Fanout { except, frame } => {
             let except = state.users.get(&except).map(|p| p.conn);
             state.users.push_to_all(&frame, except);
+            None
+        }
+        NodeMessage::Room { room, frame } => {
+            if let Some(room) = state.rooms.get(&room) {
+                deliver(&room.recipients(), &frame, None);
+            }
             None
         }
         NodeMessage::Order(Order::Kick {

@@ -3,10 +3,10 @@
 //! - `chinwag.node.<id>`: what is for one node: a direct message for one of
 //!   its users, an order about one of its users (kick). These are requests:
 //!   the node answers with a [`RemoteReply`].
-//! - `chinwag.all`: what is for every node: broadcasts and presence
-//!   notices (one NATS message reaches every node: the NATS server makes
-//!   one copy per node, never one per user), mute changes, the
-//!   cluster-wide shutdown.
+//! - `chinwag.all`: what is for every node: broadcasts, room messages and
+//!   presence notices (one NATS message reaches every node: the NATS
+//!   server makes one copy per node, never one per user), mute, ban and
+//!   role changes, the cluster-wide shutdown.
 //!
 //! A message says what it is in the `Chinwag-Op` header. Messages for
 //! users carry the MESSAGE or NOTICE frame already encoded, as the body,
@@ -33,6 +33,7 @@ pub fn node_subject(node: &NodeId) -> String {
 const OP: &str = "Chinwag-Op";
 const USER: &str = "Chinwag-User";
 const ORIGIN: &str = "Chinwag-Origin";
+const ROOM: &str = "Chinwag-Room";
 
 /// An order about a user, carried as JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +104,12 @@ pub enum NodeMessage {
         except: String,
         frame: Bytes,
     },
+    /// An encoded room message for the receiving node's members of
+    /// `room`.
+    Room {
+        room: String,
+        frame: Bytes,
+    },
     Order(Order),
 }
 
@@ -121,6 +128,11 @@ impl NodeMessage {
             NodeMessage::Fanout { except, frame } => {
                 headers.insert(OP, "fanout");
                 headers.insert(USER, except.as_str());
+                frame.clone()
+            }
+            NodeMessage::Room { room, frame } => {
+                headers.insert(OP, "room");
+                headers.insert(ROOM, room.as_str());
                 frame.clone()
             }
             NodeMessage::Order(order) => {
@@ -146,6 +158,10 @@ impl NodeMessage {
             },
             "fanout" => NodeMessage::Fanout {
                 except: get(USER).unwrap_or_default(),
+                frame: body,
+            },
+            "room" => NodeMessage::Room {
+                room: get(ROOM)?,
                 frame: body,
             },
             "order" => NodeMessage::Order(serde_json::from_slice(&body).ok()?),
@@ -220,6 +236,10 @@ mod tests {
             NodeMessage::Fanout {
                 except: "".into(),
                 frame: Bytes::from_static(b"x"),
+            },
+            NodeMessage::Room {
+                room: "#rust".into(),
+                frame: Bytes::from_static(b"y"),
             },
             NodeMessage::Order(Order::Kick {
                 user: "bob".into(),
