@@ -196,6 +196,8 @@ impl Config {
         if self.cluster.is_empty() {
             return None;
         }
+        // `resolve` gives every cluster node an id; a config built by hand
+        // without one gets a fresh one here.
         let node = match &self.node_id {
             Some(id) => crate::cluster::NodeId::parse(id).ok()?,
             None => crate::cluster::NodeId::generate(),
@@ -621,6 +623,9 @@ pub fn resolve(file: Option<&std::path::Path>, overrides: Settings) -> Result<Co
         Settings::from_file(path)?.apply(&mut config);
     }
     overrides.apply(&mut config);
+    if !config.cluster.is_empty() && config.node_id.is_none() {
+        config.node_id = Some(crate::cluster::NodeId::generate().to_string());
+    }
     config.validate()?;
     Ok(config)
 }
@@ -745,5 +750,66 @@ mod tests {
         assert_eq!(config.rate.requests_per_sec, 0, "0 turns it off");
         assert!(config.limit_loopback);
         assert_eq!(config.tls().unwrap().key, PathBuf::from("k.pem"));
+    }
+
+    #[test]
+    fn cluster_settings() {
+        let invalid = |settings: Settings| {
+            assert!(
+                matches!(
+                    resolve(None, settings.clone()),
+                    Err(ConfigError::Invalid(_))
+                ),
+                "{settings:?}"
+            );
+        };
+        let cluster = |urls: &[&str]| Some(urls.iter().map(|u| u.to_string()).collect());
+        invalid(Settings {
+            cluster: cluster(&["nats://host"]),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            cluster: cluster(&["nats://host:4222"]),
+            node_id: Some("a.b".into()),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            node_id: Some("n1".into()),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            cluster: cluster(&["nats://host:4222"]),
+            node_timeout: Some(Duration::from_millis(100)),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            database: Some("mysql://db".into()),
+            ..Settings::default()
+        });
+        assert!(
+            Config::default().cluster().is_none(),
+            "a single node by default"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(
+            &path,
+            "cluster = \"nats://a:4222, nats://b:4222\"\nnode_id = \"n1\"\n\
+             node_timeout = \"3s\"\ndatabase = \"postgres://db/chat\"\n",
+        )
+        .unwrap();
+        let config = resolve(Some(&path), Settings::default()).unwrap();
+        let joined = config.cluster().unwrap();
+        assert_eq!(joined.servers, ["nats://a:4222", "nats://b:4222"]);
+        assert_eq!(joined.node.as_str(), "n1");
+        assert_eq!(joined.node_timeout, Duration::from_secs(3));
+        assert_eq!(config.database.as_deref(), Some("postgres://db/chat"));
+        std::fs::write(&path, "cluster = [\"nats://a:4222\"]\n").unwrap();
+        let config = resolve(Some(&path), Settings::default()).unwrap();
+        assert_eq!(config.cluster, ["nats://a:4222"]);
+        let node = config.cluster().unwrap().node;
+        assert!(node.as_str().starts_with("n-"), "generated: {node}");
+        assert_eq!(config.cluster().unwrap().node, node, "once, at resolve");
     }
 }

@@ -540,13 +540,28 @@ async fn writes_fail_clearly_while_postgres_is_unreachable_and_none_is_half_done
     let kept = store.append(dm("a", "b", "kept", 1)).await.unwrap();
     // Cut every connection the store has, as a PostgreSQL restart would.
     terminate_connections(&db).await;
-    // The pool notices a dead connection on its next use; whether a write
-    // fails or reconnects, an acknowledged write is never lost.
+    // A pooled connection is found dead when it is used: that call fails
+    // with a clear error, the connection is dropped, and the next calls
+    // open new ones. Whether the write below fails or not, an
+    // acknowledged write is never lost.
     let after = store.append(dm("a", "b", "after", 2)).await;
-    let history = store
-        .history(page(Conversation::Direct(key("a"), key("b")), 10))
-        .await
-        .unwrap();
+    let mut history = None;
+    for _ in 0..20 {
+        match store
+            .history(page(Conversation::Direct(key("a"), key("b")), 10))
+            .await
+        {
+            Ok(found) => {
+                history = Some(found);
+                break;
+            }
+            Err(StoreError::Failed(message)) => {
+                assert!(message.contains("PostgreSQL"), "{message}")
+            }
+            Err(other) => panic!("unexpected error {other}"),
+        }
+    }
+    let history = history.expect("the store recovers from lost connections");
     let ids: Vec<_> = history.iter().map(|m| m.id).collect();
     assert!(ids.contains(&kept));
     match after {
@@ -554,9 +569,11 @@ async fn writes_fail_clearly_while_postgres_is_unreachable_and_none_is_half_done
         Err(StoreError::Failed(message)) => assert!(message.contains("PostgreSQL"), "{message}"),
         Err(other) => panic!("unexpected error {other}"),
     }
+    let again = store.append(dm("a", "b", "again", 3)).await.unwrap();
+    assert!(again > kept);
     store.close().await.unwrap();
     assert_eq!(
-        store.append(dm("a", "b", "x", 3)).await,
+        store.append(dm("a", "b", "x", 4)).await,
         Err(StoreError::Closed)
     );
 }
