@@ -407,3 +407,36 @@ async fn room_messages_reach_the_members_on_every_node() {
         .unwrap();
     assert_eq!(page.len(), 1);
 }
+
+#[tokio::test]
+async fn nodes_recover_from_a_nats_restart_that_lost_its_data() {
+    let mut trio = Trio::start().await;
+    let (alice, _alice_events) = user(trio.addr(0), "alice").await;
+    let (_bob, mut bob_events) = user(trio.addr(1), "bob").await;
+    until_listed(&alice, &["alice", "bob"]).await;
+
+    trio.nats.stop();
+    trio.nats.wipe();
+    trio.nats.resume();
+    // The buckets are set up again and every node claims its users anew.
+    eventually(PATIENCE * 3, "delivery across nodes again", || async {
+        alice.send("bob", "still there?").await.ok()
+    })
+    .await;
+    assert_eq!(message(&mut bob_events).await.text.deref(), "still there?");
+    // A new name can be claimed (the presence bucket is back), and every
+    // node's view, rebuilt from the new bucket, has bob again: his node
+    // claimed his name anew.
+    let (_carol, _carol_events) = eventually(PATIENCE * 3, "registering again", || async {
+        let (client, events) = connect(trio.addr(2)).await;
+        client.register("carol", None).await.ok()?;
+        Some((client, events))
+    })
+    .await;
+    until_listed(&alice, &["alice", "bob", "carol"]).await;
+    let (newcomer, _e) = connect(trio.addr(2)).await;
+    assert_eq!(
+        code(newcomer.register("bob", None).await.unwrap_err()),
+        ErrorCode::NameTaken
+    );
+}

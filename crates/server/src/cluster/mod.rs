@@ -90,6 +90,8 @@ impl From<ClusterError> for CmdError {
 pub struct Cluster {
     config: ClusterConfig,
     client: Client,
+    /// For setting the buckets up again after NATS lost them.
+    js: jetstream::Context,
     presence: Presence,
     liveness: liveness::Liveness,
     /// Woken when the connection to NATS comes back: the mirror is
@@ -150,8 +152,7 @@ impl Cluster {
         let js = jetstream::ContextBuilder::new()
             .timeout(config.request_timeout)
             .build(client.clone());
-        let presence_kv = bucket(&js, presence::BUCKET, Duration::ZERO).await?;
-        let nodes_kv = bucket(&js, liveness::BUCKET, config.node_timeout).await?;
+        let (presence_kv, nodes_kv) = buckets(&js, config.node_timeout).await?;
         let beat = Beat {
             listen: listen.to_owned(),
             started: Timestamp::now().0,
@@ -163,6 +164,7 @@ impl Cluster {
             presence: Presence::new(presence_kv, node.clone()),
             liveness: liveness::Liveness::new(nodes_kv, node, &beat),
             client,
+            js,
             config,
             reconnected,
         };
@@ -255,7 +257,13 @@ impl Cluster {
                 continue;
             }
             if let Err(error) = self.liveness.beat().await {
+                // Connected but the beat failed: NATS may have come back
+                // without its JetStream data. Set the buckets up again;
+                // the next round claims this node's names anew.
                 tracing::debug!(%error, "heartbeat failed");
+                if let Err(error) = buckets(&self.js, self.config.node_timeout).await {
+                    tracing::debug!(%error, "cannot set the buckets up");
+                }
                 continue;
             }
             for lost in self.presence.reconcile().await {
@@ -463,6 +471,18 @@ impl Cluster {
             }
         }
     }
+}
+
+/// Opens (creating them the first time) the presence and the nodes
+/// buckets.
+async fn buckets(
+    js: &jetstream::Context,
+    node_timeout: Duration,
+) -> Result<(kv::Store, kv::Store), ClusterError> {
+    Ok((
+        bucket(js, presence::BUCKET, Duration::ZERO).await?,
+        bucket(js, liveness::BUCKET, node_timeout).await?,
+    ))
 }
 
 /// Opens a key-value bucket, creating it the first time. The bucket's

@@ -252,9 +252,10 @@ impl Presence {
     /// starts over.
     pub async fn follow(&self) -> Result<(), ClusterError> {
         let mut watch = self.kv.watch_with_history(">").await.map_err(unavailable)?;
-        // Whatever the mirror held may be stale by now: start from the
-        // bucket's own history.
-        self.mirror.retain(|_, l| l.node == self.node);
+        // Whatever the mirror held may be stale by now (this node's own
+        // entries too: NATS may have lost them): start from the bucket's
+        // own history. The next re-check claims again what is missing.
+        self.mirror.clear();
         while let Some(entry) = watch.next().await {
             let entry = entry.map_err(unavailable)?;
             let Some(key) = NameKey::fold(&entry.key) else {

@@ -87,6 +87,14 @@ impl Nats {
         }
     }
 
+    /// Deletes the server's JetStream store (while it is stopped): it
+    /// comes back having forgotten every bucket.
+    pub fn wipe(&mut self) {
+        assert!(self.child.is_none(), "stop nats-server first");
+        std::fs::remove_dir_all(&self.dir).unwrap();
+        std::fs::create_dir_all(&self.dir).unwrap();
+    }
+
     /// Kills the server (an outage); [`Nats::resume`] brings it back.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
