@@ -13,7 +13,6 @@
 //!   on it.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::kv::{self, CreateErrorKind, Operation};
@@ -395,6 +394,3 @@ impl Presence {
             .collect()
     }
 }
-
-/// Shared by the cluster's tasks.
-pub type SharedPresence = Arc<Presence>;
