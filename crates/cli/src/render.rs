@@ -134,6 +134,9 @@ pub fn notice(n: &Notice, clock: Clock) -> String {
             )
         }
         NoticeKind::Shutdown => format!("server shutting down{}", suffix(": ", &text)),
+        // The client library delivers it once it has caught up; its text
+        // says how many messages were read from history.
+        NoticeKind::CatchUp => text.to_string(),
         NoticeKind::Other(kind) => format!("notice {kind}{}", suffix(": ", &text)),
     };
     format!("[{}] * {body}", clock.hms(n.ts))
