@@ -118,15 +118,22 @@ pub enum Conversation {
     Direct(NameKey, NameKey),
     /// Every broadcast.
     Broadcast,
+    /// For queries only (nothing is filed under it): every conversation
+    /// this account may read, the broadcast channel and its direct
+    /// conversations, in one id order. What a reader catching up fetches.
+    Reader(NameKey),
 }
 
 impl Conversation {
     /// The key messages are filed under: `*` for broadcasts, the two
     /// folded names in order for a direct conversation (so both sides
-    /// find it under the same key).
+    /// find it under the same key). For [`Conversation::Reader`], the
+    /// reader's folded name, which the query matches against both halves
+    /// of a direct key.
     pub fn key(&self) -> String {
         match self {
             Conversation::Broadcast => "*".to_owned(),
+            Conversation::Reader(me) => me.as_str().to_owned(),
             Conversation::Direct(a, b) => {
                 let (lo, hi) = if a.as_str() <= b.as_str() {
                     (a, b)
