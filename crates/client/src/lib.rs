@@ -9,6 +9,8 @@
 //! - [`client`] holds the handle, with one method per request.
 //! - [`connection`] is the owner task that holds the socket, matches
 //!   replies to requests by id, batches writes and sends heartbeats.
+//! - [`catchup`] reads what a slow connection missed from history after
+//!   NOTICE CatchUp, so a slow reader becomes a late reader.
 //! - [`event`] has [`Event`] and the [`Events`] receiver.
 //! - [`error`] has [`ClientError`].
 //! - [`tls`] has the options of [`Client::connect_tls`].
@@ -28,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod catchup;
 pub mod client;
 pub mod connection;
 pub mod error;
