@@ -12,7 +12,8 @@
 //!   order as ordinary messages.
 //! - Live messages that arrive meanwhile (the first `@me` request resumes
 //!   live delivery) are held back: those a page brings anyway are
-//!   dropped, the rest are delivered after the last page, in id order.
+//!   dropped, the rest are delivered after the last page (and the
+//!   CatchUp notice that marks its end), in id order.
 //! - Any message whose id lies in a range read from history is a
 //!   duplicate from then on and is dropped; so every message is delivered
 //!   exactly once.
@@ -178,10 +179,11 @@ impl CatchUp {
         let Some(mut active) = self.active.take() else {
             return step;
         };
-        step.deliver
-            .extend(active.held.into_values().map(Deliver::Message));
+        // History is done; what was held back is live again.
         active.notice.text = format!("caught up on {} messages", active.read).into();
         step.deliver.push(Deliver::Done(active.notice));
+        step.deliver
+            .extend(active.held.into_values().map(Deliver::Message));
         step
     }
 
@@ -190,10 +192,10 @@ impl CatchUp {
         let Some(mut active) = self.active.take() else {
             return Step::default();
         };
-        let mut deliver: Vec<Deliver> = active.held.into_values().map(Deliver::Message).collect();
         active.notice.text =
             format!("could not read the missed messages from history: {why}").into();
-        deliver.push(Deliver::Done(active.notice));
+        let mut deliver = vec![Deliver::Done(active.notice)];
+        deliver.extend(active.held.into_values().map(Deliver::Message));
         Step {
             deliver,
             fetch_after: None,
@@ -291,7 +293,7 @@ mod tests {
         let mut want: Vec<u64> = (511..=1000).collect();
         want.extend([1200, 1201]);
         assert_eq!(ids(&step), want);
-        let Some(Deliver::Done(done)) = step.deliver.last() else {
+        let Some(Deliver::Done(done)) = step.deliver.get(490) else {
             panic!("{step:?}")
         };
         assert_eq!(&*done.text, "caught up on 990 messages");

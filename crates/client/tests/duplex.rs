@@ -499,8 +499,8 @@ async fn catch_up_reads_what_was_missed_and_delivers_each_message_once() {
             "5",
             "6",
             "7",
-            "9",
             "caught up on 4 messages",
+            "9",
             "10"
         ]
     );

@@ -261,6 +261,12 @@ impl Outbox {
         self.ready.notify_one();
     }
 
+    /// How many frames, and bytes, are queued now.
+    pub fn queued(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.frames.len(), inner.bytes)
+    }
+
     pub fn is_closed(&self) -> bool {
         self.lock().closed
     }
