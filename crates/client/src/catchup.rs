@@ -22,7 +22,7 @@
 //! reaches id `m` holds every message of the reader's conversations up to
 //! `m`: ranges read from history have no holes.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chinwag_proto::server::{Message, Notice};
 
@@ -33,6 +33,11 @@ pub const PAGE: u16 = 500;
 const MAX_HELD: usize = 4096;
 /// How many ranges read from history are remembered for de-duplication.
 const MAX_RANGES: usize = 32;
+/// How many ids of messages delivered live are remembered: a message
+/// delivered just before a CatchUp may have an id above its resume point
+/// (messages committed together can reach a reader in any order), and
+/// then comes again in the first page.
+const MAX_RECENT: usize = 1024;
 
 /// What the connection should do next.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -55,6 +60,8 @@ pub struct CatchUp {
     active: Option<Active>,
     /// Id ranges `(after, up_to]` delivered from history.
     ranges: VecDeque<(u64, u64)>,
+    /// The newest ids delivered live.
+    recent: BTreeSet<u64>,
     /// Messages delivered from history, in total.
     pub total: u64,
 }
@@ -129,7 +136,10 @@ impl CatchUp {
             // Not catching up, or one the pages have passed without it:
             // a message the server still had for us from before the
             // resume point.
-            _ => Some(message),
+            _ => {
+                self.remember(id);
+                Some(message)
+            }
         }
     }
 
@@ -145,7 +155,7 @@ impl CatchUp {
         for message in page {
             let id = message.id.0;
             active.held.remove(&id);
-            if !in_ranges(&self.ranges, id) {
+            if !in_ranges(&self.ranges, id) && !self.recent.remove(&id) {
                 active.read += 1;
                 self.total += 1;
                 step.deliver.push(Deliver::Message(message));
@@ -182,8 +192,10 @@ impl CatchUp {
         // History is done; what was held back is live again.
         active.notice.text = format!("caught up on {} messages", active.read).into();
         step.deliver.push(Deliver::Done(active.notice));
-        step.deliver
-            .extend(active.held.into_values().map(Deliver::Message));
+        for (id, message) in active.held {
+            self.remember(id);
+            step.deliver.push(Deliver::Message(message));
+        }
         step
     }
 
@@ -199,6 +211,14 @@ impl CatchUp {
         Step {
             deliver,
             fetch_after: None,
+        }
+    }
+
+    /// Notes a message delivered live.
+    fn remember(&mut self, id: u64) {
+        self.recent.insert(id);
+        if self.recent.len() > MAX_RECENT {
+            self.recent.pop_first();
         }
     }
 
@@ -339,6 +359,16 @@ mod tests {
         let step = c.on_page(5, page(6..=6));
         assert!(step.fetch_after.is_none());
         assert_eq!(ids(&step).len(), 1 + MAX_HELD);
+    }
+
+    #[test]
+    fn a_message_delivered_live_just_before_the_notice_is_not_repeated() {
+        let mut c = CatchUp::default();
+        // 12 reached the reader before 11, which was dropped.
+        assert_eq!(c.on_live(msg(12)), Some(msg(12)));
+        c.on_notice(notice(10));
+        let step = c.on_page(10, page(11..=13));
+        assert_eq!(ids(&step), [11, 13]);
     }
 
     #[test]
