@@ -37,6 +37,12 @@ use crate::event::Event;
 /// command channel then fills up and callers wait (backpressure).
 const WRITE_HIGH_WATER: usize = 64 * 1024;
 
+/// How often, and how far apart, a page of catch-up that the server
+/// refused (RateLimited, StorageFailure) is asked for again before the
+/// catch-up gives up.
+const PAGE_RETRIES: u32 = 5;
+const PAGE_RETRY_DELAY: Duration = Duration::from_millis(500);
+
 /// How long a closing connection may take to flush what is left.
 const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -163,6 +169,10 @@ pub(crate) struct Connection<S> {
     /// Whether to catch up after NOTICE CatchUp (and to tell the server so).
     catch_up_enabled: bool,
     catch_up: CatchUp,
+    /// A refused catch-up page to ask for again, when, and how many times
+    /// in a row pages were refused.
+    page_retry: Option<(Instant, u64)>,
+    page_failures: u32,
     ids: IdGen,
     heartbeat: Option<Duration>,
     last_write: Instant,
@@ -196,6 +206,8 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             internal: HashMap::new(),
             catch_up_enabled: false,
             catch_up: CatchUp::default(),
+            page_retry: None,
+            page_failures: 0,
             ids: IdGen::starting_at(first_id),
             heartbeat,
             last_write: Instant::now(),
@@ -216,6 +228,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                 .heartbeat
                 .map(|every| self.last_write + every)
                 .unwrap_or_else(far_future);
+            let retry_at = self.page_retry.map_or_else(far_future, |(at, _)| at);
             // Not `biased`: under a flood of incoming frames the write and
             // command branches must still get their turn.
             tokio::select! {
@@ -250,6 +263,11 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                     }
                 }
                 _ = self.events.closed(), if !self.commands_open => break End::Abandoned,
+                _ = tokio::time::sleep_until(retry_at), if self.page_retry.is_some() => {
+                    if let Some((_, after)) = self.page_retry.take() {
+                        self.send_internal(Internal::Page { after });
+                    }
+                }
                 _ = tokio::time::sleep_until(ping_at), if self.heartbeat.is_some() => {
                     self.send_heartbeat();
                 }
@@ -337,7 +355,16 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             return;
         };
         let step = match reply {
-            Ok(ServerFrame::HistoryPage(page)) => self.catch_up.on_page(after, page),
+            Ok(ServerFrame::HistoryPage(page)) => {
+                self.page_failures = 0;
+                self.catch_up.on_page(after, page)
+            }
+            Ok(ServerFrame::Error { code, message }) if self.page_failures < PAGE_RETRIES => {
+                tracing::debug!(?code, %message, "catch-up page refused; asking again");
+                self.page_failures += 1;
+                self.page_retry = Some((Instant::now() + PAGE_RETRY_DELAY, after));
+                return;
+            }
             Ok(ServerFrame::Error { message, .. }) => self.catch_up.on_failure(&message),
             Ok(other) => self
                 .catch_up

@@ -549,3 +549,57 @@ async fn without_catch_up_the_notice_is_just_an_event() {
     task.await.unwrap();
     assert_eq!(client.caught_up(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_catch_up_page_is_asked_for_again() {
+    let (client, mut events, mut server) = connect().await;
+    let task = tokio::spawn(async move {
+        let req = recv(&mut server).await;
+        let registered = Registered {
+            name: "alice".into(),
+            role: Role::User,
+            muted: MuteState::NotMuted,
+            server_time: Timestamp(5),
+        };
+        reply(&mut server, req.id, ServerFrame::Registered(registered)).await;
+        let opt_in = expect_history_me(&mut server, 0, 1).await;
+        reply(&mut server, opt_in, ServerFrame::HistoryPage(vec![])).await;
+        let notice = chinwag_client::Notice {
+            kind: chinwag_client::NoticeKind::CatchUp,
+            ts: Timestamp(9),
+            actor: "".into(),
+            subject: "alice".into(),
+            until: 20,
+            text: "1 messages dropped".into(),
+        };
+        reply(&mut server, RequestId::NONE, ServerFrame::Notice(notice)).await;
+        let page = expect_history_me(&mut server, 20, 500).await;
+        let refused = ServerFrame::error(ErrorCode::RateLimited, "slow down");
+        reply(&mut server, page, refused).await;
+        let page = expect_history_me(&mut server, 20, 500).await;
+        reply(
+            &mut server,
+            page,
+            ServerFrame::HistoryPage(vec![numbered(21)]),
+        )
+        .await;
+        server
+    });
+    client.register("alice", None).await.unwrap();
+    match next(&mut events).await {
+        Event::Message(m) => assert_eq!(m.id.0, 21),
+        other => panic!("{other:?}"),
+    }
+    match next(&mut events).await {
+        Event::Notice(n) => assert_eq!(&*n.text, "caught up on 1 messages"),
+        other => panic!("{other:?}"),
+    }
+    task.await.unwrap();
+}
+
+async fn next(events: &mut chinwag_client::Events) -> Event {
+    tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("no event")
+        .expect("events ended")
+}
