@@ -221,6 +221,39 @@ async fn an_account_catches_up_on_direct_messages_too() {
 }
 
 #[tokio::test]
+async fn an_account_catches_up_on_its_rooms_too() {
+    let server = server().await;
+    let (bob, mut bob_events) = slow_reader(&server, "bob", Some("bob-password")).await;
+    let (alice, _alice_events) = account(&server, "alice", "alice-password").await;
+    alice.join("#general", None).await.unwrap();
+    // Bob's own join reply comes back even though he reads no events.
+    bob.join("#general", None).await.unwrap();
+    let pad = "r".repeat(1000);
+    let mut sent = Vec::new();
+    let mut extra = None;
+    while extra != Some(0) {
+        assert!(sent.len() < MAX_SENDS, "bob never fell behind");
+        let reply = alice
+            .say("#general", &format!("{} {pad}", sent.len()))
+            .await
+            .unwrap();
+        sent.push(reply.id.0);
+        assert_bounded(&server, "bob");
+        extra = match extra {
+            None if server.handle.state().metrics.catch_ups.get() > 0 => Some(OUTBOX_FRAMES),
+            None => None,
+            Some(n) => Some(n - 1),
+        };
+    }
+    let (got, notice) = read_until(&mut bob_events, *sent.last().unwrap(), true).await;
+    assert_eq!(got, sent, "every room message once, in order");
+    assert!(notice.is_some());
+    assert!(bob.caught_up() > 0);
+    assert_eq!(metric(&server, |m| m.slow_consumer_disconnects.get()), 0);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_guest_that_would_lose_direct_messages_is_disconnected() {
     let server = server().await;
     let (_bob, mut bob_events) = slow_reader(&server, "bob", None).await;
