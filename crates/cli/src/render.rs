@@ -141,6 +141,9 @@ pub fn notice(n: &Notice, clock: Clock) -> String {
             )
         }
         NoticeKind::Shutdown => format!("server shutting down{}", suffix(": ", &text)),
+        // The client library delivers it once it has caught up; its text
+        // says how many messages were read from history.
+        NoticeKind::CatchUp => text.to_string(),
         // Room kinds travel in ROOM_NOTICE frames ([`rooms::notice`]); one
         // in a NOTICE is shown like any unknown kind.
         other => format!("notice {}{}", other.to_u8(), suffix(": ", &text)),

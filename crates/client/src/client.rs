@@ -44,6 +44,14 @@ pub struct ConnectOptions {
     pub heartbeat: bool,
     /// How long to wait for WELCOME after HELLO. Default 10 s.
     pub handshake_timeout: Duration,
+    /// Catch up instead of being disconnected when this connection falls
+    /// too far behind in reading: after REGISTER the client tells the
+    /// server it can (`HISTORY @me`, limit 1), and on NOTICE CatchUp it
+    /// reads what it missed from history and delivers it as ordinary
+    /// [`Event::Message`](crate::Event::Message)s, each once, in order,
+    /// followed by the CatchUp notice (its text says how many; see
+    /// [`Client::caught_up`]). Default `true`.
+    pub catch_up: bool,
 }
 
 /// What REGISTER says beyond the name and the password.
@@ -77,6 +85,7 @@ impl Default for ConnectOptions {
             event_buffer: 1024,
             heartbeat: true,
             handshake_timeout: Duration::from_secs(10),
+            catch_up: true,
         }
     }
 }
@@ -174,7 +183,8 @@ impl Client {
             heartbeat,
             HELLO_ID.0 + 1,
             Arc::clone(&shared),
-        );
+        )
+        .with_catch_up(opts.catch_up);
         tokio::spawn(connection.run());
         let client = Client {
             commands: command_tx,
@@ -195,6 +205,12 @@ impl Client {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// How many messages this connection has delivered from history while
+    /// catching up (see [`ConnectOptions::catch_up`]).
+    pub fn caught_up(&self) -> u64 {
+        self.shared.caught_up.load(Ordering::Relaxed)
     }
 
     /// Whether the connection has ended.

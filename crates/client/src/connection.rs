@@ -11,27 +11,37 @@
 //! drained into the write buffer before it is written, so pipelined requests
 //! leave in few system calls.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use chinwag_proto::request::{History, MY_CONVERSATIONS};
 use chinwag_proto::server::Welcome;
 use chinwag_proto::wire::Encode;
-use chinwag_proto::{ClientCodec, ErrorCode, Packet, Rejected, Request, RequestId, ServerFrame};
+use chinwag_proto::{
+    ClientCodec, ErrorCode, NoticeKind, Packet, Rejected, Request, RequestId, ServerFrame,
+};
 use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 
+use crate::catchup::{self, CatchUp, Deliver, Step};
 use crate::error::ClientError;
 use crate::event::Event;
 
 /// Stop taking commands while this much is waiting to be written: the
 /// command channel then fills up and callers wait (backpressure).
 const WRITE_HIGH_WATER: usize = 64 * 1024;
+
+/// How often, and how far apart, a page of catch-up that the server
+/// refused (RateLimited, StorageFailure) is asked for again before the
+/// catch-up gives up.
+const PAGE_RETRIES: u32 = 5;
+const PAGE_RETRY_DELAY: Duration = Duration::from_millis(500);
 
 /// How long a closing connection may take to flush what is left.
 const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -64,6 +74,8 @@ pub(crate) struct Shared {
     pub closed: AtomicBool,
     /// The id-0 ERROR that preceded the end of the connection, if any.
     pub close_error: OnceLock<(ErrorCode, String)>,
+    /// Messages delivered from history after NOTICE CatchUp, in total.
+    pub caught_up: AtomicU64,
 }
 
 impl Shared {
@@ -73,6 +85,7 @@ impl Shared {
             name: Mutex::new(None),
             closed: AtomicBool::new(false),
             close_error: OnceLock::new(),
+            caught_up: AtomicU64::new(0),
         }
     }
 
@@ -115,6 +128,16 @@ impl IdGen {
     }
 }
 
+/// A request the connection sends on its own behalf.
+#[derive(Clone, Copy, Debug)]
+enum Internal {
+    /// `HISTORY @me` right after REGISTERED: tells the server this client
+    /// catches up rather than being disconnected when it falls behind.
+    OptIn,
+    /// A page of what was missed, after this id.
+    Page { after: u64 },
+}
+
 /// How the loop ended.
 enum End {
     /// The server closed the connection.
@@ -137,9 +160,19 @@ pub(crate) struct Connection<S> {
     commands_open: bool,
     events: mpsc::Sender<Event>,
     events_open: bool,
-    /// An event that found the channel full; reading waits until it is sent.
-    held_event: Option<Event>,
+    /// Events that found the channel full, in order; reading waits until
+    /// they are sent.
+    backlog: VecDeque<Event>,
     pending: HashMap<u32, Reply>,
+    /// Requests of the connection's own (catch-up), by id.
+    internal: HashMap<u32, Internal>,
+    /// Whether to catch up after NOTICE CatchUp (and to tell the server so).
+    catch_up_enabled: bool,
+    catch_up: CatchUp,
+    /// A refused catch-up page to ask for again, when, and how many times
+    /// in a row pages were refused.
+    page_retry: Option<(Instant, u64)>,
+    page_failures: u32,
     ids: IdGen,
     heartbeat: Option<Duration>,
     last_write: Instant,
@@ -168,8 +201,13 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             commands_open: true,
             events,
             events_open: true,
-            held_event: None,
+            backlog: VecDeque::new(),
             pending: HashMap::new(),
+            internal: HashMap::new(),
+            catch_up_enabled: false,
+            catch_up: CatchUp::default(),
+            page_retry: None,
+            page_failures: 0,
             ids: IdGen::starting_at(first_id),
             heartbeat,
             last_write: Instant::now(),
@@ -178,23 +216,30 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
         }
     }
 
+    /// Catch up after NOTICE CatchUp (see [`crate::catchup`]).
+    pub fn with_catch_up(mut self, on: bool) -> Self {
+        self.catch_up_enabled = on;
+        self
+    }
+
     pub async fn run(mut self) {
         let end = loop {
             let ping_at = self
                 .heartbeat
                 .map(|every| self.last_write + every)
                 .unwrap_or_else(far_future);
+            let retry_at = self.page_retry.map_or_else(far_future, |(at, _)| at);
             // Not `biased`: under a flood of incoming frames the write and
             // command branches must still get their turn.
             tokio::select! {
-                delivered = deliver(&self.events, &mut self.held_event),
-                    if self.held_event.is_some() =>
+                delivered = deliver(&self.events, &mut self.backlog),
+                    if !self.backlog.is_empty() =>
                 {
                     if !delivered {
                         self.drop_events();
                     }
                 }
-                frame = self.reader.next(), if self.held_event.is_none() => match frame {
+                frame = self.reader.next(), if self.backlog.is_empty() => match frame {
                     Some(Ok(Ok(packet))) => self.on_frame(packet),
                     Some(Ok(Err(rejected))) => self.on_rejected(rejected),
                     Some(Err(error)) => break End::Failed(format!("bad frame from server: {error}")),
@@ -218,6 +263,11 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                     }
                 }
                 _ = self.events.closed(), if !self.commands_open => break End::Abandoned,
+                _ = tokio::time::sleep_until(retry_at), if self.page_retry.is_some() => {
+                    if let Some((_, after)) = self.page_retry.take() {
+                        self.send_internal(Internal::Page { after });
+                    }
+                }
                 _ = tokio::time::sleep_until(ping_at), if self.heartbeat.is_some() => {
                     self.send_heartbeat();
                 }
@@ -228,6 +278,13 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
 
     fn on_frame(&mut self, packet: Packet<ServerFrame>) {
         if packet.id != RequestId::NONE {
+            if let Some(internal) = self.internal.remove(&packet.id.0) {
+                self.on_internal_reply(internal, Ok(packet.body));
+                return;
+            }
+            if self.catch_up_enabled && matches!(packet.body, ServerFrame::Registered(_)) {
+                self.send_internal(Internal::OptIn);
+            }
             match self.pending.remove(&packet.id.0) {
                 Some(reply) => {
                     // The caller may have given up waiting: nothing to do.
@@ -238,7 +295,18 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             return;
         }
         match packet.body {
+            ServerFrame::Message(message) if self.catch_up_enabled => {
+                if let Some(message) = self.catch_up.on_live(message) {
+                    self.push_event(Event::Message(message));
+                }
+            }
             ServerFrame::Message(message) => self.push_event(Event::Message(message)),
+            ServerFrame::Notice(notice)
+                if self.catch_up_enabled && notice.kind == NoticeKind::CatchUp =>
+            {
+                let step = self.catch_up.on_notice(notice);
+                self.apply(step);
+            }
             ServerFrame::Notice(notice) => self.push_event(Event::Notice(notice)),
             ServerFrame::RoomNotice(notice) => self.push_event(Event::RoomNotice(notice)),
             ServerFrame::Error { code, message } => {
@@ -250,7 +318,84 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
         }
     }
 
+    /// A free request id: not waited for by a caller nor by catch-up.
+    fn next_id(&mut self) -> RequestId {
+        let (pending, internal) = (&self.pending, &self.internal);
+        self.ids
+            .next(|id| pending.contains_key(&id) || internal.contains_key(&id))
+    }
+
+    /// Sends a request of the connection's own: `HISTORY @me`.
+    fn send_internal(&mut self, internal: Internal) {
+        let (after, limit) = match internal {
+            Internal::OptIn => (0, 1),
+            Internal::Page { after } => (after, catchup::PAGE),
+        };
+        let request = Request::History(History {
+            src: "".into(),
+            dst: MY_CONVERSATIONS.into(),
+            before: 0,
+            after,
+            limit,
+        });
+        let id = self.next_id();
+        match self.encode(&request, id) {
+            Ok(()) => {
+                self.internal.insert(id.0, internal);
+            }
+            Err(error) => self.on_internal_reply(internal, Err(error.to_string())),
+        }
+    }
+
+    fn on_internal_reply(&mut self, internal: Internal, reply: Result<ServerFrame, String>) {
+        let Internal::Page { after } = internal else {
+            // The opt-in's page itself is of no interest.
+            if let Ok(ServerFrame::Error { code, message }) = &reply {
+                tracing::debug!(?code, %message, "the server does not offer catch-up");
+            }
+            return;
+        };
+        let step = match reply {
+            Ok(ServerFrame::HistoryPage(page)) => {
+                self.page_failures = 0;
+                self.catch_up.on_page(after, page)
+            }
+            Ok(ServerFrame::Error { code, message }) if self.page_failures < PAGE_RETRIES => {
+                tracing::debug!(?code, %message, "catch-up page refused; asking again");
+                self.page_failures += 1;
+                self.page_retry = Some((Instant::now() + PAGE_RETRY_DELAY, after));
+                return;
+            }
+            Ok(ServerFrame::Error { message, .. }) => self.catch_up.on_failure(&message),
+            Ok(other) => self
+                .catch_up
+                .on_failure(&format!("unexpected {}", other.frame_type().name())),
+            Err(why) => self.catch_up.on_failure(&why),
+        };
+        self.apply(step);
+    }
+
+    /// Carries out a catch-up step: deliver, then ask for the next page.
+    fn apply(&mut self, step: Step) {
+        for item in step.deliver {
+            match item {
+                Deliver::Message(message) => self.push_event(Event::Message(message)),
+                Deliver::Done(notice) => self.push_event(Event::Notice(notice)),
+            }
+        }
+        self.shared
+            .caught_up
+            .store(self.catch_up.total, Ordering::Relaxed);
+        if let Some(after) = step.fetch_after {
+            self.send_internal(Internal::Page { after });
+        }
+    }
+
     fn on_rejected(&mut self, rejected: Rejected) {
+        if let Some(internal) = self.internal.remove(&rejected.id.0) {
+            self.on_internal_reply(internal, Err(format!("undecodable reply: {rejected}")));
+            return;
+        }
         match self.pending.remove(&rejected.id.0) {
             Some(reply) if rejected.id != RequestId::NONE => {
                 let error = ClientError::Protocol(format!("undecodable reply: {rejected}"));
@@ -265,9 +410,13 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
         if !self.events_open {
             return;
         }
+        if !self.backlog.is_empty() {
+            self.backlog.push_back(event);
+            return;
+        }
         match self.events.try_send(event) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(event)) => self.held_event = Some(event),
+            Err(mpsc::error::TrySendError::Full(event)) => self.backlog.push_back(event),
             Err(mpsc::error::TrySendError::Closed(_)) => self.drop_events(),
         }
     }
@@ -275,7 +424,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
     /// The application dropped `Events`: discard events from now on.
     fn drop_events(&mut self) {
         self.events_open = false;
-        self.held_event = None;
+        self.backlog.clear();
     }
 
     /// Takes `first` and every command already queued, up to the high-water
@@ -296,8 +445,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                 if reply.is_closed() {
                     return;
                 }
-                let pending = &self.pending;
-                let id = self.ids.next(|id| pending.contains_key(&id));
+                let id = self.next_id();
                 match self.encode(&request, id) {
                     Ok(()) => {
                         self.pending.insert(id.0, reply);
@@ -308,7 +456,10 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                 }
             }
             Command::RawRequest { id, bytes, reply } => {
-                if id == RequestId::NONE || self.pending.contains_key(&id.0) {
+                if id == RequestId::NONE
+                    || self.pending.contains_key(&id.0)
+                    || self.internal.contains_key(&id.0)
+                {
                     let error = ClientError::InvalidInput(format!("request id {id} is not free"));
                     let _ = reply.send(Err(error));
                     return;
@@ -346,8 +497,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
     }
 
     fn send_heartbeat(&mut self) {
-        let pending = &self.pending;
-        let id = self.ids.next(|id| pending.contains_key(&id));
+        let id = self.next_id();
         // Nobody waits for the PONG: a reply to no pending id is dropped.
         if let Err(error) = self.encode(&Request::Ping, id) {
             tracing::debug!(%error, "could not send a heartbeat");
@@ -406,19 +556,21 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             }
             End::Failed(reason) => Some(reason),
         };
-        if let Some(event) = self.held_event.take() {
-            let _ = self.events.send(event).await;
+        for event in std::mem::take(&mut self.backlog) {
+            if self.events.send(event).await.is_err() {
+                return;
+            }
         }
         let _ = self.events.send(Event::Closed { reason }).await;
     }
 }
 
-/// Sends the held event once the channel has room; `false` if the
-/// receiver is gone.
-async fn deliver(events: &mpsc::Sender<Event>, held: &mut Option<Event>) -> bool {
+/// Sends the oldest held-back event once the channel has room; `false` if
+/// the receiver is gone.
+async fn deliver(events: &mpsc::Sender<Event>, backlog: &mut VecDeque<Event>) -> bool {
     match events.reserve().await {
         Ok(permit) => {
-            if let Some(event) = held.take() {
+            if let Some(event) = backlog.pop_front() {
                 permit.send(event);
             }
             true

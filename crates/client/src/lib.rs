@@ -10,6 +10,8 @@
 //!   adds the room requests to it.
 //! - [`connection`] is the owner task that holds the socket, matches
 //!   replies to requests by id, batches writes and sends heartbeats.
+//! - [`catchup`] reads what a slow connection missed from history after
+//!   NOTICE CatchUp, so a slow reader becomes a late reader.
 //! - [`event`] has [`Event`] and the [`Events`] receiver.
 //! - [`error`] has [`ClientError`].
 //! - [`tls`] has the options of [`Client::connect_tls`].
@@ -29,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod catchup;
 pub mod client;
 pub mod connection;
 pub mod error;

@@ -403,3 +403,203 @@ async fn logout_then_closed() {
     task.await.unwrap();
     assert_eq!(events.recv().await, Some(Event::Closed { reason: None }));
 }
+
+fn numbered(id: u64) -> Message {
+    Message {
+        id: MessageId(id),
+        text: format!("m{id}").into(),
+        kind: MessageKind::Broadcast,
+        to: "".into(),
+        ..message("")
+    }
+}
+
+async fn expect_history_me(server: &mut Server, after: u64, limit: u16) -> RequestId {
+    let req = recv(server).await;
+    let Request::History(h) = &req.body else {
+        panic!("expected HISTORY, got {req:?}")
+    };
+    assert_eq!(
+        (&*h.dst, h.before, h.after, h.limit),
+        ("@me", 0, after, limit)
+    );
+    req.id
+}
+
+#[tokio::test]
+async fn catch_up_reads_what_was_missed_and_delivers_each_message_once() {
+    let (client, mut events, mut server) = connect().await;
+    let task = tokio::spawn(async move {
+        let req = recv(&mut server).await;
+        let registered = Registered {
+            name: "alice".into(),
+            role: Role::User,
+            muted: MuteState::NotMuted,
+            server_time: Timestamp(5),
+        };
+        reply(&mut server, req.id, ServerFrame::Registered(registered)).await;
+        // The client says it can catch up.
+        let opt_in = expect_history_me(&mut server, 0, 1).await;
+        reply(&mut server, opt_in, ServerFrame::HistoryPage(vec![])).await;
+        for id in 1..=3 {
+            let frame = ServerFrame::Message(numbered(id));
+            reply(&mut server, RequestId::NONE, frame).await;
+        }
+        // It fell behind: 4 to 7 were dropped.
+        let notice = chinwag_client::Notice {
+            kind: chinwag_client::NoticeKind::CatchUp,
+            ts: Timestamp(9),
+            actor: "".into(),
+            subject: "alice".into(),
+            until: 3,
+            text: "4 messages dropped".into(),
+        };
+        reply(&mut server, RequestId::NONE, ServerFrame::Notice(notice)).await;
+        let page = expect_history_me(&mut server, 3, 500).await;
+        // Live delivery resumed with that request: one the page also has,
+        // one after it.
+        for id in [6, 9] {
+            let frame = ServerFrame::Message(numbered(id));
+            reply(&mut server, RequestId::NONE, frame).await;
+        }
+        let newest_first = (4..=7).rev().map(numbered).collect();
+        reply(&mut server, page, ServerFrame::HistoryPage(newest_first)).await;
+        // A late duplicate, then live as usual.
+        for id in [5, 10] {
+            let frame = ServerFrame::Message(numbered(id));
+            reply(&mut server, RequestId::NONE, frame).await;
+        }
+        server
+    });
+    client.register("alice", None).await.unwrap();
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+            Ok(Some(Event::Message(m))) => {
+                seen.push(m.id.0.to_string());
+                if m.id.0 == 10 {
+                    break;
+                }
+            }
+            Ok(Some(Event::Notice(n))) => {
+                assert_eq!(n.kind, chinwag_client::NoticeKind::CatchUp);
+                assert_eq!(n.until, 3);
+                seen.push(n.text.to_string());
+            }
+            other => panic!("{other:?} after {seen:?}"),
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "1",
+            "2",
+            "3",
+            "4",
+            "5",
+            "6",
+            "7",
+            "caught up on 4 messages",
+            "9",
+            "10"
+        ]
+    );
+    assert_eq!(client.caught_up(), 4);
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn without_catch_up_the_notice_is_just_an_event() {
+    let opts = ConnectOptions {
+        client_name: "test-client".into(),
+        heartbeat: false,
+        catch_up: false,
+        ..ConnectOptions::default()
+    };
+    let (client, mut events, mut server) = connect_with(opts, 30).await;
+    let task = tokio::spawn(async move {
+        let req = recv(&mut server).await;
+        let registered = Registered {
+            name: "alice".into(),
+            role: Role::User,
+            muted: MuteState::NotMuted,
+            server_time: Timestamp(5),
+        };
+        reply(&mut server, req.id, ServerFrame::Registered(registered)).await;
+        let notice = chinwag_client::Notice {
+            kind: chinwag_client::NoticeKind::CatchUp,
+            ts: Timestamp(9),
+            actor: "".into(),
+            subject: "alice".into(),
+            until: 3,
+            text: "dropped".into(),
+        };
+        reply(&mut server, RequestId::NONE, ServerFrame::Notice(notice)).await;
+        // No HISTORY follows: the next request is this PING.
+        let req = recv(&mut server).await;
+        assert_eq!(req.body, Request::Ping);
+        reply(&mut server, req.id, ServerFrame::Pong { ts: Timestamp(1) }).await;
+    });
+    client.register("alice", None).await.unwrap();
+    match events.recv().await {
+        Some(Event::Notice(n)) => assert_eq!(&*n.text, "dropped"),
+        other => panic!("{other:?}"),
+    }
+    client.ping().await.unwrap();
+    task.await.unwrap();
+    assert_eq!(client.caught_up(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_catch_up_page_is_asked_for_again() {
+    let (client, mut events, mut server) = connect().await;
+    let task = tokio::spawn(async move {
+        let req = recv(&mut server).await;
+        let registered = Registered {
+            name: "alice".into(),
+            role: Role::User,
+            muted: MuteState::NotMuted,
+            server_time: Timestamp(5),
+        };
+        reply(&mut server, req.id, ServerFrame::Registered(registered)).await;
+        let opt_in = expect_history_me(&mut server, 0, 1).await;
+        reply(&mut server, opt_in, ServerFrame::HistoryPage(vec![])).await;
+        let notice = chinwag_client::Notice {
+            kind: chinwag_client::NoticeKind::CatchUp,
+            ts: Timestamp(9),
+            actor: "".into(),
+            subject: "alice".into(),
+            until: 20,
+            text: "1 messages dropped".into(),
+        };
+        reply(&mut server, RequestId::NONE, ServerFrame::Notice(notice)).await;
+        let page = expect_history_me(&mut server, 20, 500).await;
+        let refused = ServerFrame::error(ErrorCode::RateLimited, "slow down");
+        reply(&mut server, page, refused).await;
+        let page = expect_history_me(&mut server, 20, 500).await;
+        reply(
+            &mut server,
+            page,
+            ServerFrame::HistoryPage(vec![numbered(21)]),
+        )
+        .await;
+        server
+    });
+    client.register("alice", None).await.unwrap();
+    match next(&mut events).await {
+        Event::Message(m) => assert_eq!(m.id.0, 21),
+        other => panic!("{other:?}"),
+    }
+    match next(&mut events).await {
+        Event::Notice(n) => assert_eq!(&*n.text, "caught up on 1 messages"),
+        other => panic!("{other:?}"),
+    }
+    task.await.unwrap();
+}
+
+async fn next(events: &mut chinwag_client::Events) -> Event {
+    tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("no event")
+        .expect("events ended")
+}

@@ -166,8 +166,14 @@ pub struct Passwd {
 
 /// The conversation a HISTORY request reads: `dst` is a user name (the
 /// direct conversation between the sender and that user) or
-/// [`BROADCAST_CONVERSATION`].
+/// [`BROADCAST_CONVERSATION`] or [`MY_CONVERSATIONS`].
 pub const BROADCAST_CONVERSATION: &str = "*";
+
+/// HISTORY `dst` for every conversation the sender may read at once (the
+/// broadcast channel, plus an account's direct conversations), in one id
+/// order: what a reader that got NOTICE CatchUp fetches. Names cannot
+/// start with `@`, so it never names a user.
+pub const MY_CONVERSATIONS: &str = "@me";
 
 /// HISTORY: a page of one conversation, newest first.
 /// Body: `src | dst | before: u64 | after: u64 | limit: u16`.

@@ -125,6 +125,13 @@ pub enum NoticeKind {
     /// The server is shutting down; `until` is the deadline (a
     /// [`Timestamp`]) by which every connection will be closed.
     Shutdown,
+    /// The receiver fell behind in reading: the server dropped the live
+    /// messages it had queued for it and sends it none until it reads
+    /// them from history. `until` is the resume point, a message id: every
+    /// message for the receiver with a larger id may be missing; fetch them
+    /// with HISTORY [`MY_CONVERSATIONS`](crate::request::MY_CONVERSATIONS)
+    /// `after` it.
+    CatchUp,
     /// `subject` (the receiver) was banned by `actor` until `until` (a
     /// [`MuteState`] on the wire: `u64::MAX` for good); `text` is the
     /// reason. The connection closes after this notice.
@@ -160,6 +167,7 @@ impl NoticeKind {
             NoticeKind::Muted => 4,
             NoticeKind::Unmuted => 5,
             NoticeKind::Shutdown => 6,
+            NoticeKind::CatchUp => 7,
             NoticeKind::Banned => 8,
             NoticeKind::RoomJoined => 9,
             NoticeKind::RoomLeft => 10,
@@ -182,6 +190,7 @@ impl NoticeKind {
             4 => NoticeKind::Muted,
             5 => NoticeKind::Unmuted,
             6 => NoticeKind::Shutdown,
+            7 => NoticeKind::CatchUp,
             8 => NoticeKind::Banned,
             9 => NoticeKind::RoomJoined,
             10 => NoticeKind::RoomLeft,
@@ -204,6 +213,7 @@ impl NoticeKind {
             NoticeKind::Muted => "muted",
             NoticeKind::Unmuted => "unmuted",
             NoticeKind::Shutdown => "shutdown",
+            NoticeKind::CatchUp => "catch-up",
             NoticeKind::Banned => "banned",
             NoticeKind::RoomJoined => "room-joined",
             NoticeKind::RoomLeft => "room-left",

@@ -226,6 +226,19 @@ fn expected() -> BTreeMap<&'static str, Expect> {
         ),
     );
     v.insert(
+        "request/history-me",
+        Req(
+            37,
+            Request::History(History {
+                src: s(""),
+                dst: s("@me"),
+                before: 0,
+                after: 42,
+                limit: 500,
+            }),
+        ),
+    );
+    v.insert(
         "request/ban",
         Req(
             32,
@@ -470,6 +483,20 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 subject: s("bob"),
                 until: T + 3_602_000,
                 text: s("spam"),
+            }),
+        ),
+    );
+    v.insert(
+        "server/notice-catch-up",
+        Srv(
+            0,
+            ServerFrame::Notice(Notice {
+                kind: NoticeKind::CatchUp,
+                ts: Timestamp(T + 3_000),
+                actor: s(""),
+                subject: s("bob"),
+                until: 42,
+                text: s("3 messages dropped"),
             }),
         ),
     );

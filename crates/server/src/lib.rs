@@ -15,6 +15,8 @@
 //! - [`store`]: what outlives the process (accounts, roles, mutes, bans,
 //!   the audit log, history, offline queues) behind the `Store` trait,
 //!   with the embedded SQLite backend.
+//! - [`catchup`]: how often a slow reader may be caught up from history
+//!   (the [`outbox`] switches it) before it is disconnected.
 //! - [`inbox`]: an account's offline queue as its session delivers it.
 //! - [`auth`]: the admin password and the throttle on guessing it;
 //!   [`accounts`]: account passwords (argon2id) and the per-address
@@ -33,6 +35,7 @@
 pub mod accounts;
 pub mod admission;
 pub mod auth;
+pub mod catchup;
 pub mod cluster;
 pub mod cmd;
 pub mod config;

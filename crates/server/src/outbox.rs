@@ -2,24 +2,42 @@
 //!
 //! Anyone may push (a sender's session delivering a message, an admin's
 //! session delivering a notice); only the connection's own session drains
-//! it. A push never waits: when the queue is full the frame is refused and
-//! the queue is marked overflowed, so a slow reader can never stall the
-//! sender or grow the server's memory. The session then deals with its slow
-//! reader.
+//! it. A push never waits, so a slow reader can never stall the sender or
+//! grow the server's memory. When the queue is full:
+//!
+//! - a reader that has shown it can catch up (it sent `HISTORY @me`)
+//!   and whose queued messages are all in history it may
+//!   read is switched to **catch-up**, under the lock, by the push that
+//!   found it full: every queued MESSAGE is dropped (other frames stay, in
+//!   order), the resume point is set just below the smallest dropped (or
+//!   refused) message id, and from then on messages above the resume point
+//!   are refused until the reader asks for history (`HISTORY @me`, see
+//!   [`Outbox::reader_fetches_history`]). The session sends NOTICE CatchUp.
+//! - otherwise (a guest's direct message would be lost, the catch-up budget
+//!   is spent, nothing but notices fill the queue, or it overflows while
+//!   catching up) the frame is refused and the queue marked overflowed;
+//!   the session disconnects the reader with SlowConsumer.
 //!
 //! A `std::sync::Mutex` is right here: the critical sections are a few
 //! pointer moves, never held across `.await` or I/O.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use chinwag_proto::frame::{FrameType, HEADER_SIZE, LENGTH_SIZE};
+use chinwag_proto::server::MessageId;
+use chinwag_proto::{MessageKind, RequestId};
 use tokio::sync::Notify;
+
+use crate::catchup::Budget;
 
 /// Why a frame was not queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PushError {
-    /// The queue is at its limit; the reader is too slow.
+    /// The queue is at its limit, or the reader is catching up; the reader
+    /// is too slow.
     Full,
     /// The connection is closing; nothing more is accepted.
     Closed,
@@ -35,10 +53,41 @@ pub struct Outbox {
 
 #[derive(Debug, Default)]
 struct Inner {
-    frames: VecDeque<Bytes>,
+    frames: VecDeque<Queued>,
     bytes: usize,
     closed: bool,
     overflowed: bool,
+    /// `None` until the reader shows it can catch up (HISTORY `@me`).
+    catch_up: Option<CatchUpState>,
+}
+
+#[derive(Debug, Default)]
+struct CatchUpState {
+    /// The reader may read its direct messages in history (an account).
+    direct_in_history: bool,
+    budget: Budget,
+    /// While catching up: messages above this id are refused.
+    resume: Option<MessageId>,
+    /// A catch-up began and the session has not sent its notice yet.
+    started: Option<CatchUpStart>,
+}
+
+#[derive(Debug)]
+struct Queued {
+    frame: Bytes,
+    /// Set for a MESSAGE frame: its id, and whether the reader can read
+    /// it in history.
+    message: Option<(MessageId, bool)>,
+}
+
+/// A catch-up the session must announce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CatchUpStart {
+    /// Every message above this id may be missing; the reader reads them
+    /// from history.
+    pub resume: MessageId,
+    /// How many queued or refused messages were dropped.
+    pub dropped: usize,
 }
 
 /// What a drain found besides frames.
@@ -47,8 +96,40 @@ pub struct Drained {
     pub frames: usize,
     /// `close` was called: finish writing and end the connection.
     pub closed: bool,
-    /// A push was refused because the queue was full.
+    /// A push was refused and the reader cannot catch up: disconnect it.
     pub overflowed: bool,
+    /// The reader was switched to catch-up: tell it.
+    pub catch_up: Option<CatchUpStart>,
+}
+
+/// The byte offsets of a MESSAGE frame's `id` and `kind` (protocol.md,
+/// sections 3 and 7.9): the header, then `id: u64 | ts: u64 | kind: u8`.
+const MESSAGE_ID_AT: usize = LENGTH_SIZE + HEADER_SIZE;
+const MESSAGE_KIND_AT: usize = MESSAGE_ID_AT + 16;
+
+/// The id of a MESSAGE frame, and whether a reader who can (or cannot)
+/// read its direct conversations finds it in history; `None` for any
+/// other frame. Frames here come from the server's own encoder.
+fn message_of(frame: &[u8], direct_in_history: bool) -> Option<(MessageId, bool)> {
+    if frame.get(LENGTH_SIZE) != Some(&(FrameType::Message as u8))
+        || frame.get(LENGTH_SIZE + 1..MESSAGE_ID_AT) != Some(&RequestId::NONE.0.to_be_bytes())
+    {
+        return None;
+    }
+    let id = u64::from_be_bytes(
+        frame
+            .get(MESSAGE_ID_AT..MESSAGE_ID_AT + 8)?
+            .try_into()
+            .ok()?,
+    );
+    let in_history = match MessageKind::from_u8(*frame.get(MESSAGE_KIND_AT)?) {
+        MessageKind::Broadcast => true,
+        // An account's rooms are stored with it, so `@me` finds them; a
+        // guest's are not.
+        MessageKind::Direct | MessageKind::Room => direct_in_history,
+        MessageKind::Other(_) => false,
+    };
+    Some((MessageId(id), in_history))
 }
 
 impl Outbox {
@@ -69,16 +150,41 @@ impl Outbox {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The reader asked for history of all its conversations (HISTORY
+    /// `@me`), so it knows how to catch up: from now on an overflow
+    /// switches it to catch-up rather than disconnecting it. An account
+    /// reads its direct messages in history; a guest only broadcasts.
+    ///
+    /// If it was catching up, that ends: messages are queued again.
+    /// Whatever was refused before this was stored before it was refused,
+    /// so the history reads that follow find it. Returns whether it was
+    /// catching up.
+    pub fn reader_fetches_history(&self, direct_in_history: bool) -> bool {
+        let mut inner = self.lock();
+        let state = inner.catch_up.get_or_insert_with(CatchUpState::default);
+        state.direct_in_history = direct_in_history;
+        state.resume.take().is_some()
+    }
+
     /// Queues a frame for writing. Never waits.
     pub fn push(&self, frame: Bytes) -> Result<(), PushError> {
         let mut inner = self.lock();
         if inner.closed {
             return Err(PushError::Closed);
         }
-        if inner.overflowed
-            || inner.frames.len() >= self.max_frames
-            || inner.bytes + frame.len() > self.max_bytes
-        {
+        let message = message_of(&frame, inner.direct_in_history());
+        if inner.refuses(message) {
+            return Err(PushError::Full);
+        }
+        if !inner.overflowed && !self.fits(&inner, &frame) {
+            self.begin_catch_up(&mut inner, message, Instant::now());
+            // The message that found the queue full is above the new
+            // resume point: it is read from history too.
+            if inner.refuses(message) {
+                return Err(PushError::Full);
+            }
+        }
+        if inner.overflowed || !self.fits(&inner, &frame) {
             let first = !inner.overflowed;
             inner.overflowed = true;
             drop(inner);
@@ -89,13 +195,54 @@ impl Outbox {
         }
         let was_empty = inner.frames.is_empty();
         inner.bytes += frame.len();
-        inner.frames.push_back(frame);
+        inner.frames.push_back(Queued { frame, message });
         drop(inner);
         // One wake-up per batch: the session drains everything at once.
         if was_empty {
             self.ready.notify_one();
         }
         Ok(())
+    }
+
+    fn fits(&self, inner: &Inner, frame: &Bytes) -> bool {
+        inner.frames.len() < self.max_frames && inner.bytes + frame.len() <= self.max_bytes
+    }
+
+    /// Switches a full queue to catch-up, if the reader can catch up:
+    /// it knows how, is not catching up already, within its budget, and every
+    /// message it would lose (the queued ones and `incoming`) in history
+    /// it may read. Otherwise leaves everything as it is.
+    fn begin_catch_up(&self, inner: &mut Inner, incoming: Option<(MessageId, bool)>, now: Instant) {
+        let Inner {
+            frames,
+            bytes,
+            catch_up: Some(state),
+            ..
+        } = inner
+        else {
+            return;
+        };
+        if state.resume.is_some() {
+            return;
+        }
+        let lost = || frames.iter().filter_map(|q| q.message).chain(incoming);
+        if lost().any(|(_, in_history)| !in_history) {
+            return;
+        }
+        // A queue full of notices alone is not helped by dropping messages.
+        let Some(oldest) = lost().map(|(id, _)| id).min() else {
+            return;
+        };
+        if !state.budget.try_start(now) {
+            return;
+        }
+        let dropped = lost().count();
+        frames.retain(|q| q.message.is_none());
+        *bytes = frames.iter().map(|q| q.frame.len()).sum();
+        let resume = MessageId(oldest.0.saturating_sub(1));
+        state.resume = Some(resume);
+        state.started = Some(CatchUpStart { resume, dropped });
+        self.ready.notify_one();
     }
 
     /// Queues a last frame (if any) and refuses everything after it.
@@ -106,11 +253,20 @@ impl Outbox {
         }
         if let Some(frame) = last {
             inner.bytes += frame.len();
-            inner.frames.push_back(frame);
+            inner.frames.push_back(Queued {
+                frame,
+                message: None,
+            });
         }
         inner.closed = true;
         drop(inner);
         self.ready.notify_one();
+    }
+
+    /// How many frames, and bytes, are queued now.
+    pub fn queued(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.frames.len(), inner.bytes)
     }
 
     pub fn is_closed(&self) -> bool {
@@ -122,8 +278,8 @@ impl Outbox {
         let mut inner = self.lock();
         let frames = inner.frames.len();
         dst.reserve(inner.bytes);
-        for frame in inner.frames.drain(..) {
-            dst.extend_from_slice(&frame);
+        for queued in inner.frames.drain(..) {
+            dst.extend_from_slice(&queued.frame);
         }
         inner.bytes = 0;
         if inner.frames.capacity() > 64 {
@@ -131,19 +287,13 @@ impl Outbox {
         }
         Drained {
             frames,
-            closed: inner.closed,
-            overflowed: inner.overflowed,
+            ..inner.flags()
         }
     }
 
     /// The flags a drain would report, without taking any frame.
     pub fn status(&self) -> Drained {
-        let inner = self.lock();
-        Drained {
-            frames: 0,
-            closed: inner.closed,
-            overflowed: inner.overflowed,
-        }
+        self.lock().flags()
     }
 
     /// Drops whatever is queued (for a reader that fell too far behind).
@@ -158,6 +308,31 @@ impl Outbox {
     /// Waits until something was pushed, the queue overflowed or it closed.
     pub async fn ready(&self) {
         self.ready.notified().await
+    }
+}
+
+impl Inner {
+    fn direct_in_history(&self) -> bool {
+        self.catch_up.as_ref().is_some_and(|s| s.direct_in_history)
+    }
+
+    /// Whether `message` is refused because the reader is catching up:
+    /// it is above the resume point. (A message at or below it, pushed
+    /// late by a slow sender, is not in what the reader will fetch, so it
+    /// is still queued.)
+    fn refuses(&self, message: Option<(MessageId, bool)>) -> bool {
+        let resume = self.catch_up.as_ref().and_then(|s| s.resume);
+        matches!((resume, message), (Some(resume), Some((id, _))) if id > resume)
+    }
+
+    /// The flags of a drain; hands a catch-up start to the session once.
+    fn flags(&mut self) -> Drained {
+        Drained {
+            frames: 0,
+            closed: self.closed,
+            overflowed: self.overflowed,
+            catch_up: self.catch_up.as_mut().and_then(|s| s.started.take()),
+        }
     }
 }
 
@@ -195,6 +370,177 @@ mod tests {
         let drained = outbox.drain_into(&mut buf);
         assert_eq!(&buf[..], b"abye");
         assert!(drained.closed);
+    }
+
+    fn message(id: u64, kind: MessageKind) -> Bytes {
+        crate::state::encode_event(&chinwag_proto::ServerFrame::Message(
+            chinwag_proto::server::Message {
+                id: MessageId(id),
+                ts: chinwag_proto::Timestamp(1),
+                kind,
+                from: "alice".into(),
+                to: if kind == MessageKind::Direct {
+                    "bob".into()
+                } else {
+                    "".into()
+                },
+                text: "hi".into(),
+            },
+        ))
+    }
+
+    fn notice() -> Bytes {
+        crate::state::encode_event(&chinwag_proto::ServerFrame::Notice(
+            chinwag_proto::server::Notice {
+                kind: chinwag_proto::NoticeKind::Joined,
+                ts: chinwag_proto::Timestamp(1),
+                actor: "".into(),
+                subject: "carol".into(),
+                until: 0,
+                text: "".into(),
+            },
+        ))
+    }
+
+    fn drain(outbox: &Outbox) -> (Vec<Bytes>, Drained) {
+        let mut buf = BytesMut::new();
+        let drained = outbox.drain_into(&mut buf);
+        let mut frames = Vec::new();
+        while !buf.is_empty() {
+            let len = u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize;
+            frames.push(buf.split_to(4 + len).freeze());
+        }
+        (frames, drained)
+    }
+
+    #[test]
+    fn reads_the_id_of_a_message_frame_only() {
+        assert_eq!(
+            message_of(&message(7, MessageKind::Broadcast), false),
+            Some((MessageId(7), true))
+        );
+        assert_eq!(
+            message_of(&message(8, MessageKind::Direct), false),
+            Some((MessageId(8), false))
+        );
+        assert_eq!(
+            message_of(&message(8, MessageKind::Direct), true),
+            Some((MessageId(8), true))
+        );
+        assert_eq!(
+            message_of(&message(9, MessageKind::Other(5)), true),
+            Some((MessageId(9), false))
+        );
+        assert_eq!(message_of(&notice(), true), None);
+        assert_eq!(message_of(b"", true), None);
+    }
+
+    #[test]
+    fn an_overflow_switches_a_registered_reader_to_catch_up() {
+        let outbox = Outbox::new(3, 10_000);
+        outbox.reader_fetches_history(false);
+        outbox.push(message(11, MessageKind::Broadcast)).unwrap();
+        outbox.push(notice()).unwrap();
+        outbox.push(message(10, MessageKind::Broadcast)).unwrap();
+        // Full: the two queued messages and this one are dropped, the
+        // notice stays, and the resume point is below the oldest of them.
+        assert_eq!(
+            outbox.push(message(12, MessageKind::Broadcast)),
+            Err(PushError::Full)
+        );
+        // Room again for notices, not for messages above the resume point.
+        outbox.push(notice()).unwrap();
+        assert_eq!(
+            outbox.push(message(13, MessageKind::Broadcast)),
+            Err(PushError::Full)
+        );
+        // A message at or below it, pushed late, is not in what the reader
+        // will fetch: it is still queued.
+        outbox.push(message(9, MessageKind::Broadcast)).unwrap();
+        let (frames, drained) = drain(&outbox);
+        assert_eq!(
+            frames,
+            vec![notice(), notice(), message(9, MessageKind::Broadcast)]
+        );
+        assert_eq!(
+            drained.catch_up,
+            Some(CatchUpStart {
+                resume: MessageId(9),
+                dropped: 3
+            })
+        );
+        assert!(!drained.overflowed);
+        assert_eq!(outbox.status().catch_up, None, "announced once");
+
+        assert!(outbox.reader_fetches_history(false));
+        assert!(!outbox.reader_fetches_history(false));
+        outbox.push(message(14, MessageKind::Broadcast)).unwrap();
+        assert_eq!(drain(&outbox).0, vec![message(14, MessageKind::Broadcast)]);
+    }
+
+    #[test]
+    fn a_reader_that_cannot_catch_up_overflows() {
+        // Never asked for HISTORY @me: does not know how to catch up.
+        let outbox = Outbox::new(1, 10_000);
+        outbox.push(message(1, MessageKind::Broadcast)).unwrap();
+        assert!(outbox.push(message(2, MessageKind::Broadcast)).is_err());
+        assert!(outbox.status().overflowed);
+
+        // A guest would lose a direct message it cannot read in history.
+        let outbox = Outbox::new(1, 10_000);
+        outbox.reader_fetches_history(false);
+        outbox.push(message(1, MessageKind::Direct)).unwrap();
+        assert!(outbox.push(message(2, MessageKind::Broadcast)).is_err());
+        assert!(outbox.status().overflowed);
+
+        // An account would not.
+        let outbox = Outbox::new(1, 10_000);
+        outbox.reader_fetches_history(true);
+        outbox.push(message(1, MessageKind::Direct)).unwrap();
+        assert!(outbox.push(message(2, MessageKind::Broadcast)).is_err());
+        let status = outbox.status();
+        assert!(!status.overflowed);
+        assert_eq!(status.catch_up.map(|c| c.resume), Some(MessageId(0)));
+
+        // Only notices queued: dropping messages does not help.
+        let outbox = Outbox::new(1, 10_000);
+        outbox.reader_fetches_history(true);
+        outbox.push(notice()).unwrap();
+        assert!(outbox.push(notice()).is_err());
+        assert!(outbox.status().overflowed);
+
+        // Overflowing while catching up.
+        let outbox = Outbox::new(1, 10_000);
+        outbox.reader_fetches_history(true);
+        outbox.push(message(1, MessageKind::Broadcast)).unwrap();
+        assert!(outbox.push(message(2, MessageKind::Broadcast)).is_err());
+        outbox.push(notice()).unwrap();
+        assert!(!outbox.status().overflowed);
+        assert!(outbox.push(notice()).is_err());
+        assert!(outbox.status().overflowed);
+    }
+
+    #[test]
+    fn catch_ups_are_budgeted() {
+        let outbox = Outbox::new(1, 10_000);
+        outbox.reader_fetches_history(true);
+        let mut id = 0;
+        for _ in 0..crate::catchup::MAX_CATCH_UPS {
+            id += 2;
+            outbox.push(message(id, MessageKind::Broadcast)).unwrap();
+            assert!(
+                outbox
+                    .push(message(id + 1, MessageKind::Broadcast))
+                    .is_err()
+            );
+            let (_, drained) = drain(&outbox);
+            assert!(drained.catch_up.is_some() && !drained.overflowed);
+            assert!(outbox.reader_fetches_history(true));
+        }
+        outbox.push(message(100, MessageKind::Broadcast)).unwrap();
+        assert!(outbox.push(message(101, MessageKind::Broadcast)).is_err());
+        let drained = outbox.status();
+        assert!(drained.overflowed && drained.catch_up.is_none());
     }
 
     #[tokio::test]

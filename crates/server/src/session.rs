@@ -32,7 +32,7 @@ use crate::auth::Throttle;
 use crate::cmd::{self, CmdError, Completion, Ctx, Now, Outcome};
 use crate::guard::{Admit, Guard};
 use crate::inbox::{self, Inbox};
-use crate::outbox::Outbox;
+use crate::outbox::{CatchUpStart, Outbox};
 use crate::state::{ConnId, Peer, State};
 use crate::store::{StoreFuture, StoredMessage};
 
@@ -562,7 +562,8 @@ impl Session {
     }
 
     /// Moves what other connections queued for us into the write buffer
-    /// (while there is room), and deals with an overflow or a kick.
+    /// (while there is room), and deals with a catch-up, an overflow or a
+    /// kick.
     fn pull_outbox(&mut self) {
         let drained = if self.out.len() < HIGH_WATER || self.conn.leave.is_some() {
             self.conn.outbox.drain_into(&mut self.out)
@@ -570,6 +571,11 @@ impl Session {
             self.conn.outbox.status()
         };
         self.state.metrics.frames_out.add(drained.frames as u64);
+        if let Some(start) = drained.catch_up
+            && self.conn.leave.is_none()
+        {
+            self.on_catch_up(start);
+        }
         if drained.overflowed && self.conn.leave.is_none() {
             self.on_outbox_overflow();
         }
@@ -578,12 +584,47 @@ impl Session {
         }
     }
 
+    /// The outbox switched this reader to catch-up: its queued messages
+    /// were dropped. Every message up to the resume point is already in
+    /// the write buffer (or, pushed late, still queued), so the notice goes
+    /// right after them; the reader then reads the rest from history
+    /// (HISTORY `@me` after the resume point), which resumes live delivery.
+    fn on_catch_up(&mut self, start: CatchUpStart) {
+        self.state.metrics.catch_ups.inc();
+        self.state
+            .metrics
+            .catch_up_dropped
+            .add(start.dropped as u64);
+        tracing::info!(
+            dropped = start.dropped,
+            resume = start.resume.0,
+            "slow reader; catching up from history"
+        );
+        let subject = self
+            .conn
+            .peer
+            .as_ref()
+            .map(|peer| peer.name.as_str().into())
+            .unwrap_or_default();
+        self.write_frame(
+            RequestId::NONE,
+            &ServerFrame::Notice(Notice {
+                kind: NoticeKind::CatchUp,
+                ts: chinwag_proto::Timestamp::now(),
+                actor: "".into(),
+                subject,
+                until: start.resume.0,
+                text: format!("{} messages dropped", start.dropped).into(),
+            }),
+        );
+    }
+
     /// The one place that decides what happens to a reader whose outbound
-    /// queue overflowed (by frames or by bytes). Today: drop what is
-    /// queued, say why, and disconnect. Catch-up (NOTICE CatchUp naming the
-    /// last message delivered, then the client reads the rest from history)
-    /// plugs in here once history exists: it would discard the queue, send
-    /// the notice and keep the connection instead of departing.
+    /// queue overflowed (by frames or by bytes) and that the outbox could
+    /// not switch to catch-up (see [`crate::outbox`]: a guest whose direct
+    /// messages would be lost, a queue full of notices, an overflow while
+    /// catching up, or too many catch-ups): drop what is queued, say why,
+    /// and disconnect.
     fn on_outbox_overflow(&mut self) {
         let dropped = self.conn.outbox.discard();
         self.state.metrics.slow_consumer_disconnects.inc();

@@ -1,6 +1,7 @@
 //! Hostile clients against a real `chinwagd` process, all at once: one
 //! floods requests, some send garbage, one registers and never reads while
-//! broadcasts pour in. Meanwhile a well-behaved pair keeps talking. The
+//! broadcasts pour in (and one more that can catch up from history, so it
+//! is kept on instead of cut off). Meanwhile a well-behaved pair keeps talking. The
 //! server must answer each abuse as documented (docs/security.md), keep
 //! serving the good clients, keep its memory bounded (RSS from /proc), and
 //! show it all on /metrics.
@@ -10,7 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chinwag_client::{Client, ConnectOptions, Event};
-use chinwag_proto::request::{Hello, Register, Request};
+use chinwag_proto::request::{Hello, History, MY_CONVERSATIONS, Register, Request};
 use chinwag_proto::wire::Encode;
 use chinwag_proto::{ClientCodec, ErrorCode, RequestId, ServerFrame};
 use common::PATIENCE;
@@ -180,6 +181,25 @@ async fn hostile_clients_cannot_crash_stall_or_bloat_the_server() {
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stuck = socket.connect(daemon.addr).await.unwrap();
     stuck.write_all(&handshake("stuck")).await.unwrap();
+    // Another, which says it can catch up (HISTORY @me) and then never
+    // reads either: it is switched to catch-up, and what waits for it
+    // stays bounded however much is broadcast.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut late = socket.connect(daemon.addr).await.unwrap();
+    let mut opt_in = handshake("late");
+    opt_in.extend_from_slice(
+        &Request::History(History {
+            src: "".into(),
+            dst: MY_CONVERSATIONS.into(),
+            before: 0,
+            after: 0,
+            limit: 1,
+        })
+        .to_frame(RequestId(3))
+        .unwrap(),
+    );
+    late.write_all(&opt_in).await.unwrap();
 
     let rss_before = daemon.rss_kib().expect("RSS readable from /proc");
 
@@ -234,13 +254,15 @@ async fn hostile_clients_cannot_crash_stall_or_bloat_the_server() {
             "{code:?}"
         );
     }
-    // The stuck reader was cut off: it is no longer online.
+    // The stuck reader was cut off: it is no longer online. The one that
+    // can catch up is still there.
     let users = good.users().await.unwrap();
     assert!(users.iter().all(|u| &*u.name != "stuck"));
+    assert!(users.iter().any(|u| &*u.name == "late"));
     assert_eq!(
         users.len(),
-        3 + READERS,
-        "good, friend, broadcaster, readers"
+        4 + READERS,
+        "good, friend, broadcaster, late, readers"
     );
 
     let growth_kib = rss_after.saturating_sub(rss_before);
@@ -248,8 +270,9 @@ async fn hostile_clients_cannot_crash_stall_or_bloat_the_server() {
         "abuse: {rounds} rounds, worst good-client delivery {worst:?}; \
          RSS {rss_before} KiB -> {rss_after} KiB"
     );
-    // Unbounded, the stuck reader's queue alone would hold the whole 20 MB
-    // of broadcasts. Bounded, it holds at most 1 MiB before it is cut off.
+    // Unbounded, each stuck reader's queue alone would hold the whole 20 MB
+    // of broadcasts. Bounded, one holds at most 1 MiB before it is cut
+    // off, the other at most 1 MiB before it is caught up, and then none.
     assert!(
         growth_kib < 16 * 1024,
         "RSS grew by {growth_kib} KiB ({rss_before} -> {rss_after})"
@@ -261,13 +284,15 @@ async fn hostile_clients_cannot_crash_stall_or_bloat_the_server() {
     assert!(metric(&text, "chinwag_rate_limit_disconnects_total") >= 1);
     assert!(metric(&text, "chinwag_rate_limited_total") >= 1);
     assert!(metric(&text, "chinwag_slow_consumer_disconnects_total") >= 1);
+    assert_eq!(metric(&text, "chinwag_catch_ups_total"), 1, "{text}");
     assert!(metric(&text, "chinwag_frames_rejected_total") >= GARBAGE_CONNECTIONS as u64);
     assert_eq!(
         metric(&text, "chinwag_users_online"),
-        3 + READERS as u64,
+        4 + READERS as u64,
         "{text}"
     );
     drop(stuck);
+    drop(late);
     good_drain.abort();
     for (client, task) in readers {
         drop(client);

@@ -71,6 +71,7 @@ on_both_backends!(
     concurrent_appends_all_get_distinct_ids,
     schema_versions,
     rooms_and_their_messages,
+    a_reader_pages_through_all_its_conversations_in_id_order,
 );
 
 fn key(name: &str) -> NameKey {
@@ -200,6 +201,46 @@ async fn messages_history_and_the_offline_queue(db: Db) {
         store.append(dm("alice", "bob", "x", 1)).await,
         Err(StoreError::Closed)
     );
+}
+
+async fn a_reader_pages_through_all_its_conversations_in_id_order(db: Db) {
+    let store = db.open().await;
+    let broadcast = |text: &str| NewMessage {
+        to: None,
+        ..dm("carol", "carol", text, 1)
+    };
+    let mut mine = Vec::new();
+    mine.push(store.append(dm("alice", "bob", "to bob", 1)).await.unwrap());
+    // Not bob's: names that contain or look like his.
+    store.append(dm("alice", "bob_x", "no", 1)).await.unwrap();
+    store.append(dm("abob", "carol", "no", 1)).await.unwrap();
+    store.append(dm("bobx", "bo", "no", 1)).await.unwrap();
+    mine.push(store.append(broadcast("all")).await.unwrap());
+    mine.push(store.append(dm("BOB", "zed", "from bob", 1)).await.unwrap());
+    mine.push(store.append(dm("bob", "bob", "to self", 1)).await.unwrap());
+
+    let reader = Conversation::Reader(key("Bob"));
+    let everything = store.history(page(reader.clone(), 10)).await.unwrap();
+    let ids: Vec<_> = everything.iter().rev().map(|m| m.id).collect();
+    assert_eq!(ids, mine);
+    // Reading forward from a resume point, a page at a time.
+    let mut after = mine[0];
+    let mut read = Vec::new();
+    loop {
+        let page = store
+            .history(HistoryQuery {
+                after: Some(after),
+                ..page(reader.clone(), 2)
+            })
+            .await
+            .unwrap();
+        read.extend(page.iter().rev().map(|m| m.id));
+        match page.first() {
+            Some(newest) if page.len() == 2 => after = newest.id,
+            _ => break,
+        }
+    }
+    assert_eq!(read, mine[1..]);
 }
 
 async fn accounts_roles_mutes_bans_and_audit(db: Db) {

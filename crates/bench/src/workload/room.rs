@@ -50,7 +50,12 @@ pub async fn run(args: &RoomArgs, env: &Env) -> anyhow::Result<Report> {
         bail!("--senders must be 1..=--members");
     }
     let deadline = Instant::now() + env.timeout;
-    let members = fleet::open(&env.fleet(deadline, 1024), args.members, |i| {
+    // Nobody reads events until the flow starts, and until then each
+    // member is told of up to `presence_limit` (1,000 by default) users
+    // coming online and as many joining the room. A member whose event
+    // buffer fills stops reading its socket, and then its JOIN reply never
+    // arrives: the buffer holds both with room to spare.
+    let members = fleet::open(&env.fleet(deadline, 4096), args.members, |i| {
         env.name("m", i)
     })
     .await

@@ -708,6 +708,7 @@ impl App {
             NoticeKind::Kicked
             | NoticeKind::Banned
             | NoticeKind::Shutdown
+            | NoticeKind::CatchUp
             | NoticeKind::Other(_) => {
                 self.notify(text, Tone::Alert);
             }

@@ -1,9 +1,16 @@
 //! HISTORY: a page of one conversation the sender is part of: a direct
 //! conversation (accounts only: a guest name is anyone's, so its history
-//! is nobody's), the broadcast channel, or a room the sender is a member
-//! of (administrators: any room).
+//! is nobody's), the broadcast channel, a room the sender is a member of
+//! (administrators: any room), or `@me`: all of the sender's at once.
+//!
+//! `@me` is how a reader catching up (NOTICE CatchUp) reads what it
+//! missed, so it also resumes live delivery to it, before the page is
+//! read: every message refused meanwhile was stored before it was
+//! refused, so the reads that follow find it. A reader that has never
+//! sent `@me` does not know about catch-up and is disconnected when it
+//! falls behind (see [`crate::outbox`]).
 
-use chinwag_proto::request::{BROADCAST_CONVERSATION, History};
+use chinwag_proto::request::{BROADCAST_CONVERSATION, History, MY_CONVERSATIONS};
 use chinwag_proto::server::MessageId;
 use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
 
@@ -34,6 +41,15 @@ fn query(req: &History, ctx: &Ctx<'_>) -> Result<HistoryQuery, CmdError> {
         Conversation::Broadcast
     } else if req.dst.starts_with('#') {
         room_conversation(&req.dst, ctx)?
+    } else if &*req.dst == MY_CONVERSATIONS {
+        if ctx.conn.outbox.reader_fetches_history(me.account) {
+            tracing::debug!("catching up; live delivery resumes");
+        }
+        if me.account {
+            Conversation::Reader(me.name.key())
+        } else {
+            Conversation::Broadcast
+        }
     } else {
         if !me.account {
             return Err(CmdError::new(

@@ -30,6 +30,11 @@ pub struct Metrics {
     pub rate_limit_disconnects: Counter,
     /// Connections closed because their outbound queue overflowed.
     pub slow_consumer_disconnects: Counter,
+    /// Slow readers switched to catch-up instead of being disconnected.
+    pub catch_ups: Counter,
+    /// Messages dropped from slow readers' queues when they were switched
+    /// to catch-up, for them to read from history.
+    pub catch_up_dropped: Counter,
     /// Wrong passwords (ADMIN, and accounts once they exist).
     pub failed_logins: Counter,
     /// ERROR frames sent, by code.
@@ -75,7 +80,7 @@ impl Metrics {
     /// The Prometheus text exposition format (version 0.0.4).
     pub fn render(&self, open_connections: usize, online_users: usize) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, &Counter); 11] = [
+        let counters: [(&str, &str, &Counter); 13] = [
             (
                 "connections_accepted_total",
                 "Connections accepted.",
@@ -117,6 +122,16 @@ impl Metrics {
                 "slow_consumer_disconnects_total",
                 "Connections closed because they did not read fast enough.",
                 &self.slow_consumer_disconnects,
+            ),
+            (
+                "catch_ups_total",
+                "Slow readers switched to catch-up from history instead of disconnected.",
+                &self.catch_ups,
+            ),
+            (
+                "catch_up_dropped_total",
+                "Queued messages dropped when slow readers were switched to catch-up.",
+                &self.catch_up_dropped,
             ),
             (
                 "failed_logins_total",

@@ -127,17 +127,25 @@ pub enum Conversation {
     Broadcast,
     /// Every message to a room.
     Room(RoomKey),
+    /// For queries only (nothing is filed under it): every conversation
+    /// this account may read, the broadcast channel, its direct
+    /// conversations and its rooms, in one id order. What a reader
+    /// catching up fetches.
+    Reader(NameKey),
 }
 
 impl Conversation {
     /// The key messages are filed under: `*` for broadcasts, the two
     /// folded names in order for a direct conversation (so both sides
-    /// find it under the same key).
+    /// find it under the same key). For [`Conversation::Reader`], the
+    /// reader's folded name, which the query matches against both halves
+    /// of a direct key.
     pub fn key(&self) -> String {
         match self {
             Conversation::Broadcast => "*".to_owned(),
             // No user name starts with '#', so this key is a room's alone.
             Conversation::Room(room) => format!("#{}", room.as_str()),
+            Conversation::Reader(me) => me.as_str().to_owned(),
             Conversation::Direct(a, b) => {
                 let (lo, hi) = if a.as_str() <= b.as_str() {
                     (a, b)

@@ -262,6 +262,18 @@ impl Store for PostgresStore {
 
     fn history(&self, query: HistoryQuery) -> StoreFuture<Vec<StoredMessage>> {
         let conv = query.conversation.key();
+        // As in SQLite: direct keys are `lo hi` and names hold no space,
+        // so a reader's conversations are `*`, the keys that start or end
+        // with its name and a space, and `#room` for its rooms.
+        let filter = match query.conversation {
+            Conversation::Reader(_) => {
+                "(conv = '*' OR starts_with(conv, $1 || ' ') OR right(conv, length($1) + 1) = ' ' || $1
+                  OR conv IN (SELECT '#' || room_key FROM room_members WHERE name_key = $1))"
+            }
+            Conversation::Broadcast | Conversation::Direct(..) | Conversation::Room(_) => {
+                "conv = $1"
+            }
+        };
         let limit = i64::from(query.limit);
         let after = query.after.map_or(0, |id| id.0 as i64);
         if let (None, Some(_)) = (query.before, query.after) {
@@ -269,7 +281,7 @@ impl Store for PostgresStore {
             return self.query(
                 format!(
                     "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages
-                     WHERE conv = $1 AND id > $2 ORDER BY id ASC LIMIT $3) page
+                     WHERE {filter} AND id > $2 ORDER BY id ASC LIMIT $3) page
                      ORDER BY id DESC"
                 ),
                 vec![boxed(conv), boxed(after), boxed(limit)],
@@ -280,7 +292,7 @@ impl Store for PostgresStore {
         self.query(
             format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages
-                 WHERE conv = $1 AND id < $2 AND id > $3 ORDER BY id DESC LIMIT $4"
+                 WHERE {filter} AND id < $2 AND id > $3 ORDER BY id DESC LIMIT $4"
             ),
             vec![boxed(conv), boxed(before), boxed(after), boxed(limit)],
             message,

@@ -26,9 +26,9 @@ use readers::Readers;
 use writer::{Done, Job, Op, mute_from_column};
 
 use super::{
-    Account, AuditRecord, BanRecord, BanTarget, Durability, HistoryQuery, MemberRecord, MuteRecord,
-    NewMessage, NewRoomMessage, Retention, RoomMeta, RoomRecord, RoomWrite, Store, StoreError,
-    StoreFuture, StoredMessage,
+    Account, AuditRecord, BanRecord, BanTarget, Conversation, Durability, HistoryQuery,
+    MemberRecord, MuteRecord, NewMessage, NewRoomMessage, Retention, RoomMeta, RoomRecord,
+    RoomWrite, Store, StoreError, StoreFuture, StoredMessage,
 };
 
 /// The database file's name inside the data directory.
@@ -149,13 +149,27 @@ impl Store for SqliteStore {
     fn history(&self, query: HistoryQuery) -> StoreFuture<Vec<StoredMessage>> {
         self.readers.run(move |conn| {
             let conv = query.conversation.key();
+            // Direct keys are `lo hi` and names hold no space, so a
+            // reader's conversations are `*`, the keys that start or end
+            // with its name and a space, and `#room` for its rooms.
+            let filter = match query.conversation {
+                Conversation::Reader(_) => {
+                    "(conv = '*' OR substr(conv, 1, length(?1) + 1) = ?1 || ' '
+                      OR substr(conv, -length(?1) - 1) = ' ' || ?1
+                      OR conv IN (SELECT '#' || room_key FROM room_members
+                                  WHERE name_key = ?1))"
+                }
+                Conversation::Broadcast | Conversation::Direct(..) | Conversation::Room(_) => {
+                    "conv = ?1"
+                }
+            };
             let limit = i64::from(query.limit);
             let after = query.after.map_or(0, |id| id.0 as i64);
             let rows = if let (None, Some(_)) = (query.before, query.after) {
                 // The page right after `after`, turned newest first.
                 let mut stmt = conn.prepare_cached(&format!(
                     "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages
-                     WHERE conv = ?1 AND id > ?2 ORDER BY id ASC LIMIT ?3)
+                     WHERE {filter} AND id > ?2 ORDER BY id ASC LIMIT ?3)
                      ORDER BY id DESC"
                 ))?;
                 stmt.query_map(params![conv, after, limit], message)?
@@ -164,7 +178,7 @@ impl Store for SqliteStore {
                 let before = query.before.map_or(i64::MAX, |id| id.0 as i64);
                 let mut stmt = conn.prepare_cached(&format!(
                     "SELECT {MESSAGE_COLUMNS} FROM messages
-                     WHERE conv = ?1 AND id < ?2 AND id > ?3 ORDER BY id DESC LIMIT ?4"
+                     WHERE {filter} AND id < ?2 AND id > ?3 ORDER BY id DESC LIMIT ?4"
                 ))?;
                 stmt.query_map(params![conv, before, after, limit], message)?
                     .collect::<rusqlite::Result<Vec<_>>>()?
