@@ -18,9 +18,11 @@ use crate::workload::Workload;
 #[derive(Debug, Parser)]
 #[command(name = "chinwag-bench", version, about, long_about, after_help = EXAMPLES)]
 pub struct Cli {
-    /// The server to measure (a loopback address)
-    #[arg(long, default_value = "127.0.0.1:7070")]
-    pub server: String,
+    /// The server to measure (a loopback address). Several, comma-separated,
+    /// are the nodes of one cluster: connections are spread over them in
+    /// turn, and a dm pair's sender and receiver are on different nodes
+    #[arg(long, default_value = "127.0.0.1:7070", value_delimiter = ',')]
+    pub server: Vec<String>,
 
     /// The server's process id: report its memory (VmRSS) and CPU time
     #[arg(long)]
@@ -62,4 +64,6 @@ Examples:
   chinwag-bench dm --pairs 100 --messages 20000 --size 64 --window 16
   chinwag-bench dm --pairs 100 --messages 2000 --size 64 --window 16 --rate 20000
   chinwag-bench --json --runs 3 broadcast --members 1000 --senders 4 --messages 500
-  chinwag-bench --sources 16 room --members 10000 --senders 4 --messages 200";
+  chinwag-bench --sources 16 room --members 10000 --senders 4 --messages 200
+  chinwag-bench --server 127.0.0.1:7071,127.0.0.1:7072,127.0.0.1:7073 dm --pairs 100
+                                             across the nodes of a cluster";

@@ -14,7 +14,8 @@ use crate::target::source_addr;
 /// How to open the connections.
 #[derive(Clone, Debug)]
 pub struct FleetSpec {
-    pub server: SocketAddr,
+    /// Connection `i` goes to `servers[i % servers.len()]`.
+    pub servers: Vec<SocketAddr>,
     /// Spread source addresses over 127.0.0.1 .. 127.0.0.`sources`.
     pub sources: usize,
     /// Connections being opened at the same time.
@@ -110,15 +111,26 @@ enum ConnectError {
     TimedOut,
 }
 
+impl FleetSpec {
+    /// The same, with every connection one node further on: a pair's two
+    /// ends land on different nodes of a cluster.
+    pub fn shifted(&self) -> FleetSpec {
+        let mut spec = self.clone();
+        spec.servers.rotate_left(1);
+        spec
+    }
+}
+
 async fn connect(spec: &FleetSpec, index: usize, name: &str) -> Result<Member, ConnectError> {
-    let socket = match spec.server {
+    let server = spec.servers[index % spec.servers.len()];
+    let socket = match server {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
     };
-    if let Some(source) = source_addr(spec.server, index, spec.sources) {
+    if let Some(source) = source_addr(server, index, spec.sources) {
         socket.bind(source)?;
     }
-    let stream = socket.connect(spec.server).await?;
+    let stream = socket.connect(server).await?;
     stream.set_nodelay(true)?;
     let options = ConnectOptions {
         client_name: concat!("chinwag-bench/", env!("CARGO_PKG_VERSION")).to_owned(),

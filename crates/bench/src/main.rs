@@ -32,7 +32,11 @@ fn main() -> ExitCode {
 
 /// Runs the workload `--runs` times; `Ok(false)` if any run lost something.
 async fn run(cli: Cli) -> anyhow::Result<bool> {
-    let server = target::resolve_loopback(&cli.server)?;
+    let servers = cli
+        .server
+        .iter()
+        .map(|addr| target::resolve_loopback(addr))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     if let Some(pid) = cli.server_pid {
         sys::check_pid(pid)?;
     }
@@ -41,7 +45,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Err(error) => eprintln!("chinwag-bench: cannot raise the open file limit: {error}"),
     }
     let mut env = Env {
-        server,
+        servers,
         server_pid: cli.server_pid,
         timeout: cli.timeout,
         sources: usize::from(cli.sources),

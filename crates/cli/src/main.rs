@@ -260,6 +260,9 @@ enum AdminCommand {
         /// Why; shown to everyone.
         #[arg(long, default_value = "")]
         reason: String,
+        /// Stop every node of the cluster, not only the one connected to
+        #[arg(long)]
+        cluster: bool,
     },
     /// Keep a user name or an IP address out, and disconnect it.
     #[command(after_help = "Example: chinwag --name root admin ban bob --for 1d --reason spam")]
@@ -432,7 +435,9 @@ async fn dispatch(cli: Cli, target: Target) -> Result<Exit, Failure> {
                     reason,
                 },
                 AdminCommand::Unmute { user } => AdminAction::Unmute { name: user },
-                AdminCommand::Shutdown { reason } => AdminAction::Shutdown { reason },
+                AdminCommand::Shutdown { reason, cluster } => {
+                    AdminAction::Shutdown { reason, cluster }
+                }
                 AdminCommand::Ban {
                     target,
                     duration,

@@ -26,6 +26,7 @@ pub enum AdminAction {
     },
     Shutdown {
         reason: String,
+        cluster: bool,
     },
     Ban {
         target: String,
@@ -172,9 +173,19 @@ pub async fn admin(
                 client.unmute(&name).await?;
                 format!("unmuted {name}")
             }
-            AdminAction::Shutdown { reason } => {
+            AdminAction::Shutdown {
+                reason,
+                cluster: false,
+            } => {
                 client.shutdown(&reason).await?;
                 "the server is shutting down".to_owned()
+            }
+            AdminAction::Shutdown {
+                reason,
+                cluster: true,
+            } => {
+                client.shutdown_cluster(&reason).await?;
+                "every node of the cluster is shutting down".to_owned()
             }
             AdminAction::Ban {
                 target,

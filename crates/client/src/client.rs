@@ -518,6 +518,18 @@ impl Client {
         }
     }
 
+    /// SHUTDOWN with scope Cluster: stops every node of a cluster (the
+    /// same as [`Client::shutdown`] on a single server).
+    pub async fn shutdown_cluster(&self, reason: &str) -> Result<(), ClientError> {
+        self.check_reason(reason)?;
+        self.expect_ok(Request::Shutdown(Shutdown {
+            src: "".into(),
+            scope: ShutdownScope::Cluster,
+            reason: reason.into(),
+        }))
+        .await
+    }
+
     /// LOGOUT: waits for the server's OK; the server then closes the
     /// connection, and [`Events`] ends with [`Event::Closed`].
     pub async fn logout(&self) -> Result<(), ClientError> {

@@ -129,6 +129,9 @@ error_codes! {
     Internal = 500,
     /// The server could not store something; nothing was acknowledged.
     StorageFailure = 501,
+    /// The request needs another node of the cluster and the cluster's
+    /// messaging system cannot be reached now; retry later.
+    ClusterUnavailable = 502,
 }
 
 impl ErrorCode {

@@ -250,8 +250,8 @@ fn mute_state() -> impl Strategy<Value = MuteState> {
 fn error_code() -> impl Strategy<Value = ErrorCode> {
     const KNOWN: &[u16] = &[
         100, 101, 102, 103, 104, 105, 106, 107, 200, 201, 202, 203, 204, 205, 206, 207, 300, 301,
-        302, 303, 304, 305, 306, 307, 308, 309, 400, 401, 402, 403, 404, 500, 501, 209, 210, 211,
-        212,
+        302, 303, 304, 305, 306, 307, 308, 309, 400, 401, 402, 403, 404, 500, 501, 502, 209, 210,
+        211, 212,
     ];
     prop_oneof![
         proptest::sample::select(KNOWN).prop_map(ErrorCode::from_u16),

@@ -101,6 +101,16 @@ pub struct Config {
     pub history_max_age: Option<Duration>,
     /// Keep at most this many messages (none: no limit).
     pub history_max_count: Option<u64>,
+    /// A PostgreSQL database (`postgres://...`) to use instead of the
+    /// embedded one; the nodes of a cluster share one.
+    pub database: Option<String>,
+    /// Cluster mode: the NATS servers to join through; a single node
+    /// when empty.
+    pub cluster: Vec<String>,
+    /// This node's id in a cluster; generated when `None`.
+    pub node_id: Option<String>,
+    /// How long a silent node keeps its users' names.
+    pub node_timeout: Duration,
 }
 
 /// The PEM files of a TLS listener.
@@ -142,6 +152,10 @@ impl Default for Config {
             guests: Guests::Allow,
             history_max_age: None,
             history_max_count: None,
+            database: None,
+            cluster: Vec::new(),
+            node_id: None,
+            node_timeout: crate::cluster::ClusterConfig::DEFAULT_NODE_TIMEOUT,
         }
     }
 }
@@ -174,6 +188,25 @@ impl Config {
         Some(TlsFiles {
             cert: self.tls_cert.clone()?,
             key: self.tls_key.clone()?,
+        })
+    }
+
+    /// How to join the cluster, in cluster mode.
+    pub fn cluster(&self) -> Option<crate::cluster::ClusterConfig> {
+        if self.cluster.is_empty() {
+            return None;
+        }
+        // `resolve` gives every cluster node an id; a config built by hand
+        // without one gets a fresh one here.
+        let node = match &self.node_id {
+            Some(id) => crate::cluster::NodeId::parse(id).ok()?,
+            None => crate::cluster::NodeId::generate(),
+        };
+        Some(crate::cluster::ClusterConfig {
+            servers: self.cluster.clone(),
+            node,
+            node_timeout: self.node_timeout,
+            request_timeout: crate::cluster::ClusterConfig::DEFAULT_REQUEST_TIMEOUT,
         })
     }
 
@@ -240,6 +273,35 @@ impl Config {
         }
         if self.history_max_age.is_some_and(|age| age.is_zero()) {
             return bad("history_max_age must be above 0 (leave it unset to keep all)".into());
+        }
+        self.validate_cluster()
+    }
+
+    fn validate_cluster(&self) -> Result<(), ConfigError> {
+        let bad = |what: String| Err(ConfigError::Invalid(what));
+        for url in &self.cluster {
+            let host = url.strip_prefix("nats://").unwrap_or(url);
+            if host.is_empty() || host.contains('/') || !host.contains(':') {
+                return bad(format!(
+                    "cluster: {url:?} is not a NATS address (nats://HOST:PORT)"
+                ));
+            }
+        }
+        if let Some(id) = &self.node_id
+            && let Err(e) = crate::cluster::NodeId::parse(id)
+        {
+            return bad(format!("node_id: {e}"));
+        }
+        if self.node_timeout < Duration::from_millis(500) {
+            return bad("node_timeout must be at least 500ms".into());
+        }
+        if self.cluster.is_empty() && self.node_id.is_some() {
+            return bad("node_id is for cluster mode: give cluster too".into());
+        }
+        if let Some(url) = &self.database
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return bad("database must be a PostgreSQL URL (postgres://USER@HOST/DB)".into());
         }
         Ok(())
     }
@@ -395,6 +457,36 @@ pub struct Settings {
     /// Keep at most this many messages [default: no limit]
     #[arg(long, env = "CHINWAG_HISTORY_MAX_COUNT")]
     pub history_max_count: Option<u64>,
+    /// Keep everything in this PostgreSQL database instead of the embedded
+    /// one (postgres://USER[:PASSWORD]@HOST[:PORT]/DB); the nodes of a
+    /// cluster share one [default: the embedded database in --data]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CHINWAG_DATABASE",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+    /// Cluster mode: join the other nodes through these NATS servers
+    /// (JetStream on), comma-separated nats://HOST:PORT; see docs/cluster.md
+    /// [default: off, a single node]
+    #[arg(
+        long,
+        env = "CHINWAG_CLUSTER",
+        value_delimiter = ',',
+        value_name = "URLS"
+    )]
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub cluster: Option<Vec<String>>,
+    /// This node's id in the cluster: letters, digits, '_' and '-'
+    /// [default: generated]
+    #[arg(long, env = "CHINWAG_NODE_ID")]
+    pub node_id: Option<String>,
+    /// A node silent for this long is taken for dead and its users' names
+    /// are freed [default: 6s]
+    #[arg(long, env = "CHINWAG_NODE_TIMEOUT", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "humantime_opt")]
+    pub node_timeout: Option<Duration>,
 }
 
 impl Settings {
@@ -449,6 +541,10 @@ impl Settings {
             guests,
             history_max_age,
             history_max_count,
+            database,
+            cluster,
+            node_id,
+            node_timeout,
         } = self;
         set(&mut config.listen, listen);
         if admin_password.is_some() {
@@ -502,6 +598,14 @@ impl Settings {
         if history_max_count.is_some() {
             config.history_max_count = history_max_count;
         }
+        if database.is_some() {
+            config.database = database;
+        }
+        set(&mut config.cluster, cluster);
+        if node_id.is_some() {
+            config.node_id = node_id;
+        }
+        set(&mut config.node_timeout, node_timeout);
     }
 }
 
@@ -519,8 +623,26 @@ pub fn resolve(file: Option<&std::path::Path>, overrides: Settings) -> Result<Co
         Settings::from_file(path)?.apply(&mut config);
     }
     overrides.apply(&mut config);
+    if !config.cluster.is_empty() && config.node_id.is_none() {
+        config.node_id = Some(crate::cluster::NodeId::generate().to_string());
+    }
     config.validate()?;
     Ok(config)
+}
+
+/// `cluster` in the config file: one URL, a comma-separated list, or an
+/// array of URLs.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(Option::<OneOrMany>::deserialize(d)?.map(|v| match v {
+        OneOrMany::One(text) => text.split(',').map(|s| s.trim().to_owned()).collect(),
+        OneOrMany::Many(urls) => urls,
+    }))
 }
 
 /// Durations in the config file are written the human way: "30s", "5m".
@@ -628,5 +750,66 @@ mod tests {
         assert_eq!(config.rate.requests_per_sec, 0, "0 turns it off");
         assert!(config.limit_loopback);
         assert_eq!(config.tls().unwrap().key, PathBuf::from("k.pem"));
+    }
+
+    #[test]
+    fn cluster_settings() {
+        let invalid = |settings: Settings| {
+            assert!(
+                matches!(
+                    resolve(None, settings.clone()),
+                    Err(ConfigError::Invalid(_))
+                ),
+                "{settings:?}"
+            );
+        };
+        let cluster = |urls: &[&str]| Some(urls.iter().map(|u| u.to_string()).collect());
+        invalid(Settings {
+            cluster: cluster(&["nats://host"]),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            cluster: cluster(&["nats://host:4222"]),
+            node_id: Some("a.b".into()),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            node_id: Some("n1".into()),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            cluster: cluster(&["nats://host:4222"]),
+            node_timeout: Some(Duration::from_millis(100)),
+            ..Settings::default()
+        });
+        invalid(Settings {
+            database: Some("mysql://db".into()),
+            ..Settings::default()
+        });
+        assert!(
+            Config::default().cluster().is_none(),
+            "a single node by default"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(
+            &path,
+            "cluster = \"nats://a:4222, nats://b:4222\"\nnode_id = \"n1\"\n\
+             node_timeout = \"3s\"\ndatabase = \"postgres://db/chat\"\n",
+        )
+        .unwrap();
+        let config = resolve(Some(&path), Settings::default()).unwrap();
+        let joined = config.cluster().unwrap();
+        assert_eq!(joined.servers, ["nats://a:4222", "nats://b:4222"]);
+        assert_eq!(joined.node.as_str(), "n1");
+        assert_eq!(joined.node_timeout, Duration::from_secs(3));
+        assert_eq!(config.database.as_deref(), Some("postgres://db/chat"));
+        std::fs::write(&path, "cluster = [\"nats://a:4222\"]\n").unwrap();
+        let config = resolve(Some(&path), Settings::default()).unwrap();
+        assert_eq!(config.cluster, ["nats://a:4222"]);
+        let node = config.cluster().unwrap().node;
+        assert!(node.as_str().starts_with("n-"), "generated: {node}");
+        assert_eq!(config.cluster().unwrap().node, node, "once, at resolve");
     }
 }

@@ -29,11 +29,14 @@
 //!   limit ([`ratelimit`]) and the cap on REGISTER attempts.
 //! - [`tls`]: the TLS listener and `chinwagd cert`.
 //! - [`metrics`]: counters, and the `/metrics` + `/healthz` endpoint.
+//!
+//! - [`cluster`]: cluster mode, many nodes as one server over NATS.
 
 pub mod accounts;
 pub mod admission;
 pub mod auth;
 pub mod catchup;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod guard;

@@ -17,7 +17,7 @@ use crate::admission::Refusal;
 use crate::auth::AdminSecret;
 use crate::config::Config;
 use crate::state::State;
-use crate::store::{Retention, SqliteStore, Store, StoreError};
+use crate::store::{PostgresStore, Retention, SqliteStore, Store, StoreError};
 use crate::{metrics, session, tls};
 
 /// How often old history is pruned, when retention is configured.
@@ -55,6 +55,8 @@ pub enum BindError {
     Tls(#[from] tls::TlsError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot join the cluster: {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// A handle to stop a running server from outside (signals, tests).
@@ -137,7 +139,13 @@ impl Server {
         let main = listen(&config.listen).await?;
         let tls_listen = config.tls_listen.clone();
         let metrics_listen = config.metrics_listen.clone();
-        let mut server = Server::open(main, config)?;
+        let mut server = match config.database.clone() {
+            Some(url) => {
+                let store = PostgresStore::connect(&url).await?;
+                Server::with_store(main, config, Arc::new(store))
+            }
+            None => Server::open(main, config)?,
+        };
         match (acceptor, tls_listen) {
             (Some(acceptor), Some(addr)) => {
                 let listener = listen(&addr).await?;
@@ -149,7 +157,21 @@ impl Server {
         if let Some(addr) = metrics_listen {
             server.metrics = Some(listen(&addr).await?);
         }
+        server.join_cluster().await?;
         Ok(server)
+    }
+
+    /// In cluster mode, connects to NATS and starts following the other
+    /// nodes, before the first connection is accepted.
+    pub async fn join_cluster(&mut self) -> Result<(), BindError> {
+        let Some(config) = self.state.config.cluster() else {
+            return Ok(());
+        };
+        let listen = self.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let cluster = crate::cluster::Cluster::connect(config, &listen).await?;
+        cluster.start(Arc::clone(&self.state)).await?;
+        self.state.join_cluster(cluster);
+        Ok(())
     }
 
     /// Also serves TLS on `listener`.
@@ -234,6 +256,9 @@ impl Server {
                 left = sessions.len(),
                 "some connections did not close in time"
             );
+        }
+        if let Some(cluster) = state.cluster() {
+            cluster.leave().await;
         }
         // Every write already submitted is committed before this returns.
         if let Err(error) = state.store.close().await {

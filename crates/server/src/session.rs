@@ -647,6 +647,9 @@ impl Session {
         if let Some(peer) = self.conn.peer.take() {
             cmd::room::disconnected(&self.state, &peer, leave.text());
             let released = self.state.users.release(&peer.name, peer.conn);
+            if let Some(cluster) = self.state.cluster() {
+                cluster.release(peer.name.key(), peer.conn);
+            }
             if released && !self.state.shutdown.is_started() {
                 self.state.announce_presence(
                     &ServerFrame::Notice(Notice {

@@ -4,6 +4,10 @@
 
 #[path = "common/daemon.rs"]
 pub mod daemon;
+#[path = "common/nats.rs"]
+pub mod nats;
+#[path = "common/postgres.rs"]
+pub mod postgres;
 #[path = "common/raw.rs"]
 pub mod raw;
 

@@ -1,13 +1,78 @@
-//! The SQLite store on its own: every method, reopening, and group commit.
+//! The stores on their own: every method, reopening, pruning and
+//! concurrent writes. Every test runs against both backends, the embedded
+//! SQLite one and PostgreSQL (a fresh database per test), through the
+//! `Store` trait alone.
 
+mod common;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use chinwag_proto::server::{MessageId, MuteState, Timestamp};
-use chinwag_proto::{NameKey, UserName};
+use chinwag_proto::{NameKey, RoomName, RoomRole, UserName};
 use chinwag_server::store::{
     AuditAction, AuditRecord, BanRecord, BanTarget, Conversation, Durability, HistoryQuery,
-    MuteRecord, NewMessage, Retention, SqliteStore, Store, StoreError,
+    MemberRecord, MuteRecord, NewMessage, NewRoomMessage, PostgresStore, Retention, RoomMeta,
+    RoomRecord, RoomWrite, SqliteStore, Store, StoreError,
 };
+use common::postgres::TestDatabase;
+
+/// Where a test's store lives; [`Db::open`] opens it, again after a
+/// close to test what survives.
+enum Db {
+    Sqlite(tempfile::TempDir),
+    Postgres(TestDatabase),
+}
+
+impl Db {
+    async fn sqlite() -> Db {
+        Db::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    async fn postgres() -> Db {
+        Db::Postgres(TestDatabase::create().await)
+    }
+
+    async fn open_with(&self, durability: Durability) -> Arc<dyn Store> {
+        match self {
+            Db::Sqlite(dir) => Arc::new(SqliteStore::open(dir.path(), durability).unwrap()),
+            Db::Postgres(db) => Arc::new(PostgresStore::connect(&db.url).await.unwrap()),
+        }
+    }
+
+    async fn open(&self) -> Arc<dyn Store> {
+        self.open_with(Durability::Full).await
+    }
+}
+
+/// Runs each test body once per backend, as `sqlite::NAME` and
+/// `postgres::NAME`.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Db::sqlite().await).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Db::postgres().await).await
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    messages_history_and_the_offline_queue,
+    accounts_roles_mutes_bans_and_audit,
+    a_reader_pages_through_all_its_conversations_in_id_order,
+    pruning_keeps_what_is_queued_and_drops_ended_moderation,
+    concurrent_appends_all_get_distinct_ids,
+    schema_versions,
+    rooms_and_their_messages,
+);
 
 fn key(name: &str) -> NameKey {
     NameKey::fold(name).unwrap()
@@ -47,10 +112,8 @@ fn page(conversation: Conversation, limit: u32) -> HistoryQuery {
     }
 }
 
-#[tokio::test]
-async fn messages_history_and_the_offline_queue() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path(), Durability::Full).unwrap();
+async fn messages_history_and_the_offline_queue(db: Db) {
+    let store = db.open().await;
     let a = store.append(dm("Alice", "bob", "one", 10)).await.unwrap();
     let b = store.append(dm("bob", "alice", "two", 20)).await.unwrap();
     let c = store
@@ -121,7 +184,7 @@ async fn messages_history_and_the_offline_queue() {
     store.close().await.unwrap();
 
     // Reopened: everything is there, and ids keep growing.
-    let store = SqliteStore::open(dir.path(), Durability::Normal).unwrap();
+    let store = db.open_with(Durability::Normal).await;
     assert_eq!(store.history(page(direct, 10)).await.unwrap().len(), 3);
     assert_eq!(
         store
@@ -140,10 +203,8 @@ async fn messages_history_and_the_offline_queue() {
     );
 }
 
-#[tokio::test]
-async fn a_reader_pages_through_all_its_conversations_in_id_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path(), Durability::Full).unwrap();
+async fn a_reader_pages_through_all_its_conversations_in_id_order(db: Db) {
+    let store = db.open().await;
     let broadcast = |text: &str| NewMessage {
         to: None,
         ..dm("carol", "carol", text, 1)
@@ -182,10 +243,8 @@ async fn a_reader_pages_through_all_its_conversations_in_id_order() {
     assert_eq!(read, mine[1..]);
 }
 
-#[tokio::test]
-async fn accounts_roles_mutes_bans_and_audit() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path(), Durability::Full).unwrap();
+async fn accounts_roles_mutes_bans_and_audit(db: Db) {
+    let store = db.open().await;
     assert!(store.account(key("alice")).await.unwrap().is_none());
     assert!(
         store
@@ -289,10 +348,8 @@ async fn accounts_roles_mutes_bans_and_audit() {
     store.close().await.unwrap();
 }
 
-#[tokio::test]
-async fn pruning_keeps_what_is_queued_and_drops_ended_moderation() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path(), Durability::Full).unwrap();
+async fn pruning_keeps_what_is_queued_and_drops_ended_moderation(db: Db) {
+    let store = db.open().await;
     let old = store.append(dm("a", "b", "old", 1_000)).await.unwrap();
     let queued = store
         .append(NewMessage {
@@ -346,18 +403,238 @@ async fn pruning_keeps_what_is_queued_and_drops_ended_moderation() {
     assert_eq!(texts, ["new 4", "new 3", "new 2", "old but queued"]);
 }
 
-#[tokio::test]
-async fn concurrent_appends_share_commits_and_all_get_distinct_ids() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(SqliteStore::open(dir.path(), Durability::Full).unwrap());
+async fn concurrent_appends_all_get_distinct_ids(db: Db) {
+    let store = db.open().await;
     let appends: Vec<_> = (0..500)
         .map(|i| store.append(dm("a", "b", &format!("m{i}"), i)))
         .collect();
-    let mut ids = futures::future::try_join_all(appends).await.unwrap();
-    // Submitted in order, so committed in order.
-    assert!(ids.windows(2).all(|w| w[0] < w[1]));
-    ids.dedup();
-    assert_eq!(ids.len(), 500);
+    let ids = futures::future::try_join_all(appends).await.unwrap();
+    if let Db::Sqlite(_) = db {
+        // One writer: submitted in order, so committed in order (and in
+        // shared commits).
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    }
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 500);
+    let all = store
+        .history(page(Conversation::Direct(key("a"), key("b")), 1000))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 500, "every acknowledged append is there");
+}
+
+async fn rooms_and_their_messages(db: Db) {
+    let store = db.open().await;
+    let room = RoomName::parse("#Rust").unwrap();
+    let key = room.key();
+    let meta = RoomMeta {
+        name: "#Rust".into(),
+        topic: "crabs".into(),
+        mode: 3,
+        password: Some("pw".into()),
+    };
+    store
+        .write_room(RoomWrite::Meta(meta.clone()))
+        .await
+        .unwrap();
+    let owner = MemberRecord {
+        name: "Alice".into(),
+        role: RoomRole::Owner,
+        since: 1,
+    };
+    let member = MemberRecord {
+        name: "bob".into(),
+        role: RoomRole::Member,
+        since: 2,
+    };
+    for m in [&owner, &member] {
+        store
+            .write_room(RoomWrite::Member(key, m.clone()))
+            .await
+            .unwrap();
+    }
+    let op = MemberRecord {
+        role: RoomRole::Operator,
+        ..member.clone()
+    };
+    store
+        .write_room(RoomWrite::Member(key, op.clone()))
+        .await
+        .unwrap();
+    store
+        .write_room(RoomWrite::Mute(
+            key,
+            self::key("bob"),
+            MuteState::UntilLifted,
+        ))
+        .await
+        .unwrap();
+    let rooms = store.rooms().await.unwrap();
+    assert_eq!(
+        rooms,
+        [RoomRecord {
+            meta: meta.clone(),
+            members: vec![owner.clone(), op],
+            mutes: vec![(self::key("bob"), MuteState::UntilLifted)],
+        }]
+    );
+    store
+        .write_room(RoomWrite::Mute(key, self::key("bob"), MuteState::NotMuted))
+        .await
+        .unwrap();
+    store
+        .write_room(RoomWrite::RemoveMember(key, self::key("bob")))
+        .await
+        .unwrap();
+    let rooms = store.rooms().await.unwrap();
+    assert_eq!((rooms[0].members.len(), rooms[0].mutes.len()), (1, 0));
+
+    let first = store.append(dm("a", "b", "direct", 1)).await.unwrap();
+    let said = store
+        .append_room(NewRoomMessage {
+            ts: Timestamp(2),
+            from: name("alice"),
+            room: room.clone(),
+            text: "hello room".into(),
+        })
+        .await
+        .unwrap();
+    assert!(said > first, "one id sequence for every message");
+    let said_there = store
+        .history(page(Conversation::Room(key), 10))
+        .await
+        .unwrap();
+    assert_eq!(said_there.len(), 1);
+    let m = &said_there[0];
+    assert_eq!(
+        (m.to.as_str(), m.text.as_str(), m.kind()),
+        (
+            "#Rust",
+            "hello room",
+            chinwag_proto::server::MessageKind::Room
+        )
+    );
+
+    store.write_room(RoomWrite::Delete(key)).await.unwrap();
+    assert!(store.rooms().await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .history(page(Conversation::Room(key), 10))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "a deleted room keeps its history"
+    );
+    store.close().await.unwrap();
+}
+
+/// Opening twice applies the migrations once; a database from a newer
+/// build is refused.
+async fn schema_versions(db: Db) {
+    let store = db.open().await;
+    store.close().await.unwrap();
+    let store = db.open().await;
+    store.close().await.unwrap();
+    if let Db::Postgres(test_db) = &db {
+        let (client, connection) = tokio_postgres::connect(&test_db.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute("UPDATE schema_version SET version = version + 1")
+            .await
+            .unwrap();
+        match PostgresStore::connect(&test_db.url).await {
+            Err(StoreError::TooNew { .. }) => {}
+            Err(other) => panic!("expected TooNew, got {other}"),
+            Ok(_) => panic!("opened a database from a newer chinwagd"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_a_clear_storage_failure() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://postgres:secret@127.0.0.1:{port}/chinwag");
+    match PostgresStore::connect(&url).await {
+        Err(StoreError::Failed(message)) => {
+            assert!(message.contains("cannot reach PostgreSQL"), "{message}");
+            assert!(!message.contains("secret"), "no password in errors");
+        }
+        Err(other) => panic!("expected Failed, got {other}"),
+        Ok(_) => panic!("connected to nothing"),
+    }
+}
+
+#[tokio::test]
+async fn writes_fail_clearly_while_postgres_is_unreachable_and_none_is_half_done() {
+    let db = TestDatabase::create().await;
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    let kept = store.append(dm("a", "b", "kept", 1)).await.unwrap();
+    // Cut every connection the store has, as a PostgreSQL restart would.
+    terminate_connections(&db).await;
+    // A pooled connection is found dead when it is used: that call fails
+    // with a clear error, the connection is dropped, and the next calls
+    // open new ones. Whether the write below fails or not, an
+    // acknowledged write is never lost.
+    let after = store.append(dm("a", "b", "after", 2)).await;
+    let mut history = None;
+    for _ in 0..20 {
+        match store
+            .history(page(Conversation::Direct(key("a"), key("b")), 10))
+            .await
+        {
+            Ok(found) => {
+                history = Some(found);
+                break;
+            }
+            Err(StoreError::Failed(message)) => {
+                assert!(message.contains("PostgreSQL"), "{message}")
+            }
+            Err(other) => panic!("unexpected error {other}"),
+        }
+    }
+    let history = history.expect("the store recovers from lost connections");
+    let ids: Vec<_> = history.iter().map(|m| m.id).collect();
+    assert!(ids.contains(&kept));
+    match after {
+        Ok(id) => assert!(ids.contains(&id), "acknowledged, so stored"),
+        Err(StoreError::Failed(message)) => assert!(message.contains("PostgreSQL"), "{message}"),
+        Err(other) => panic!("unexpected error {other}"),
+    }
+    let again = store.append(dm("a", "b", "again", 3)).await.unwrap();
+    assert!(again > kept);
+    store.close().await.unwrap();
+    assert_eq!(
+        store.append(dm("a", "b", "x", 4)).await,
+        Err(StoreError::Closed)
+    );
+}
+
+async fn terminate_connections(db: &TestDatabase) {
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let admin = std::env::var("CHINWAG_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&name],
+        )
+        .await
+        .unwrap();
 }
 
 #[test]

@@ -44,7 +44,8 @@ pub async fn run(args: &DmArgs, env: &Env) -> anyhow::Result<Report> {
     }
     let deadline = Instant::now() + env.timeout;
     let spec = env.fleet(deadline, 1024);
-    let receivers = fleet::open(&spec, args.pairs, |i| env.name("r", i))
+    // In a cluster, receiver i is on the node after sender i's.
+    let receivers = fleet::open(&spec.shifted(), args.pairs, |i| env.name("r", i))
         .await
         .all()?;
     let senders = fleet::open(&spec, args.pairs, |i| env.name("s", i))

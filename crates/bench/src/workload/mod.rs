@@ -73,7 +73,8 @@ impl Workload {
 /// What every workload runs with.
 #[derive(Clone, Debug)]
 pub struct Env {
-    pub server: SocketAddr,
+    /// The server, or the nodes of a cluster (never empty).
+    pub servers: Vec<SocketAddr>,
     pub server_pid: Option<u32>,
     pub timeout: Duration,
     pub sources: usize,
@@ -93,9 +94,10 @@ impl Env {
     }
 
     /// How to open connections; they must be registered by `deadline`.
+    /// Connection `i` goes to node `i % nodes`.
     pub fn fleet(&self, deadline: Instant, event_buffer: usize) -> FleetSpec {
         FleetSpec {
-            server: self.server,
+            servers: self.servers.clone(),
             sources: self.sources,
             concurrency: self.connect_concurrency,
             deadline,

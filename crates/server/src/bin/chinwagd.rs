@@ -7,7 +7,7 @@ use anyhow::Context;
 use chinwag_proto::server::Timestamp;
 use chinwag_proto::{NameKey, UserName};
 use chinwag_server::config::{self, Config, Settings};
-use chinwag_server::store::{AuditAction, AuditRecord, SqliteStore, Store};
+use chinwag_server::store::{AuditAction, AuditRecord, PostgresStore, SqliteStore, Store};
 use chinwag_server::{Server, accounts};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -24,7 +24,9 @@ use tracing_subscriber::EnvFilter;
 /// logged once at start-up.
 ///
 /// Accounts, history, mutes, bans and the audit log are kept in an embedded
-/// SQLite database in the data directory (--data), created on first start.
+/// SQLite database in the data directory (--data), created on first start,
+/// or in a PostgreSQL database (--database), which the nodes of a cluster
+/// share.
 ///
 /// SIGINT and SIGTERM shut the server down gracefully: every client is
 /// told, queued messages are delivered, connections are closed, and the
@@ -109,7 +111,10 @@ Examples:
   chinwagd --metrics-listen 127.0.0.1:9090   Prometheus /metrics and /healthz
   chinwagd admin add alice --password '…'     create an account (with --signup closed)
   chinwagd admin grant alice                 make the account alice an administrator
-  chinwagd admin list";
+  chinwagd admin list
+  chinwagd --cluster nats://127.0.0.1:4222 --node-id n1 --listen 127.0.0.1:7071 \\
+           --database postgres://chinwag@127.0.0.1/chinwag
+                                             one node of a cluster (docs/cluster.md)";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -143,8 +148,12 @@ async fn main() -> anyhow::Result<()> {
         return admin(&config, command).await;
     }
     let generated = config.admin_password.is_none();
+    let database = config.database.clone();
     let server = Server::bind(config).await?;
-    tracing::info!(data = %data_dir.display(), "database open");
+    match database {
+        Some(_) => tracing::info!("PostgreSQL database open"),
+        None => tracing::info!(data = %data_dir.display(), "database open"),
+    }
     if generated {
         tracing::warn!(
             "no admin password configured; generated for this run: {}",
@@ -177,11 +186,22 @@ async fn main() -> anyhow::Result<()> {
 /// `chinwagd admin ...`: role changes straight in the database, logged in
 /// the audit log with the actor `@console`.
 async fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
-    let dir = config
-        .data_dir
-        .clone()
-        .unwrap_or_else(config::default_data_dir);
-    let store = SqliteStore::open(&dir, config.durability)?;
+    let (store, place): (Box<dyn Store>, String) = match &config.database {
+        Some(url) => (
+            Box::new(PostgresStore::connect(url).await?),
+            "the database".to_owned(),
+        ),
+        None => {
+            let dir = config
+                .data_dir
+                .clone()
+                .unwrap_or_else(config::default_data_dir);
+            let store = SqliteStore::open(&dir, config.durability)?;
+            let place = store.path().display().to_string();
+            (Box::new(store), place)
+        }
+    };
+    let store = &*store;
     let result = match command {
         AdminCommand::List => {
             for name in store.admins().await? {
@@ -189,15 +209,15 @@ async fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        AdminCommand::Add { name, password } => add_account(&store, &name, password).await,
-        AdminCommand::Grant { name } => set_role(&store, &name, true).await,
-        AdminCommand::Revoke { name } => set_role(&store, &name, false).await,
+        AdminCommand::Add { name, password } => add_account(store, &name, password).await,
+        AdminCommand::Grant { name } => set_role(store, &place, &name, true).await,
+        AdminCommand::Revoke { name } => set_role(store, &place, &name, false).await,
     };
     store.close().await?;
     result
 }
 
-async fn add_account(store: &SqliteStore, name: &str, password: String) -> anyhow::Result<()> {
+async fn add_account(store: &dyn Store, name: &str, password: String) -> anyhow::Result<()> {
     let parsed = UserName::parse(name).with_context(|| format!("invalid name {name:?}"))?;
     accounts::check_new_password(&password).map_err(|e| anyhow::anyhow!(e.message))?;
     let hash = accounts::hash(password)
@@ -213,7 +233,7 @@ async fn add_account(store: &SqliteStore, name: &str, password: String) -> anyho
     Ok(())
 }
 
-async fn set_role(store: &SqliteStore, name: &str, admin: bool) -> anyhow::Result<()> {
+async fn set_role(store: &dyn Store, place: &str, name: &str, admin: bool) -> anyhow::Result<()> {
     let parsed = UserName::parse(name).with_context(|| format!("invalid name {name:?}"))?;
     let key: NameKey = parsed.key();
     let audit = AuditRecord {
@@ -229,10 +249,7 @@ async fn set_role(store: &SqliteStore, name: &str, admin: bool) -> anyhow::Resul
         reason: String::new(),
     };
     if !store.set_admin(key, admin, audit).await? {
-        anyhow::bail!(
-            "there is no account named {name:?} in {}",
-            store.path().display()
-        );
+        anyhow::bail!("there is no account named {name:?} in {place}");
     }
     if admin {
         println!("{parsed} is now an administrator (from its next login)");

@@ -39,11 +39,14 @@ pub fn apply(req: Admin, ctx: &mut Ctx<'_>) -> Outcome {
         0,
         "",
     ));
-    later(true, record, move |written, _| {
+    later(true, record, move |written, ctx| {
         if let Err(error) = written {
             return CmdError::from(error).into();
         }
         me.set_admin(true);
+        if let Some(cluster) = ctx.state.cluster() {
+            cluster.republish(&me);
+        }
         tracing::info!("elevated to administrator");
         Ok(ServerFrame::ok("you are now an administrator")).into()
     })

@@ -1,14 +1,18 @@
 //! BAN: keep a name or an address out, for a while or for good. The ban is
 //! stored (with its audit entry, in one commit), then whoever it matches
-//! online gets NOTICE Banned and is disconnected.
+//! online, on any node of a cluster, gets NOTICE Banned and is
+//! disconnected.
 
 use chinwag_proto::request::Ban;
-use chinwag_proto::server::{MuteState, Notice, NoticeKind};
+use chinwag_proto::server::{MuteState, Notice, NoticeKind, Timestamp};
 use chinwag_proto::{ErrorCode, ServerFrame};
 
+use super::bantalk::told_nobody;
 use super::{
     CmdError, Ctx, Outcome, check_reason, disconnect, ends_after, format_remaining, later,
 };
+use crate::cluster::{NodeMessage, Order};
+use crate::state::{ConnId, State};
 use crate::store::{AuditAction, BanRecord, BanTarget};
 
 pub fn apply(req: Ban, ctx: &mut Ctx<'_>) -> Outcome {
@@ -44,53 +48,73 @@ pub fn apply(req: Ban, ctx: &mut Ctx<'_>) -> Outcome {
         until.to_wire(),
         &req.reason,
     );
+    if let Some(cluster) = ctx.state.cluster()
+        && let Err(error) = cluster.ensure_reachable()
+    {
+        return CmdError::from(error).into();
+    }
     let write = ctx.state.store.ban(ban.clone(), audit);
     later(false, write, move |written, ctx| {
         if let Err(error) = written {
             return CmdError::from(error).into();
         }
-        ctx.state.bans.set(ban);
-        // Not the administrator's own connection, when banning its address.
-        let me = ctx.conn.id;
-        let victims = ctx.state.users.find(|peer| {
-            peer.conn != me
-                && match &target {
-                    BanTarget::Name(key) => peer.name.key() == *key,
-                    BanTarget::Addr(addr) => peer.addr.ip().to_canonical() == *addr,
-                }
-        });
-        let reason = if req.reason.is_empty() {
-            "no reason given"
-        } else {
-            &req.reason
-        };
-        let mut disconnected = 0;
-        for victim in victims {
-            let notice = Notice {
-                kind: NoticeKind::Banned,
-                ts: ctx.now.wall,
-                actor: admin.as_str().into(),
-                subject: victim.name.as_str().into(),
-                until: until.to_wire(),
-                text: reason.into(),
-            };
-            if disconnect(
-                ctx.state,
-                &victim,
-                notice,
-                format!("banned by {admin}: {reason}"),
-            ) {
-                disconnected += 1;
+        let mut closed = 0;
+        if let Some(cluster) = ctx.state.cluster() {
+            closed += cluster.matching(&ban.target);
+            if let Err(error) = cluster.tell_all(NodeMessage::Order(Order::ban(&ban))) {
+                return told_nobody(&ban.target.to_string(), error);
             }
         }
-        tracing::info!(%target, disconnected, "banned");
+        // Not the administrator's own connection, when banning its address.
+        closed += ban_here(ctx.state, ban, Some(ctx.conn.id), ctx.now.wall);
+        tracing::info!(%target, closed, "banned");
         let how_long = match until {
             MuteState::Until(end) => format!("for {}", format_remaining(end, ctx.now.wall)),
             _ => "for good".to_owned(),
         };
         Ok(ServerFrame::ok(format!(
-            "banned {target} {how_long}; {disconnected} connection(s) closed"
+            "banned {target} {how_long}; {closed} connection(s) closed"
         )))
         .into()
     })
+}
+
+/// Records a ban and disconnects the users of this node it matches
+/// (except `spare`); returns how many. What a node does for a BAN, its own
+/// or another node's.
+pub fn ban_here(state: &State, ban: BanRecord, spare: Option<ConnId>, now: Timestamp) -> u32 {
+    let victims = state.users.find(|peer| {
+        Some(peer.conn) != spare
+            && match &ban.target {
+                BanTarget::Name(key) => peer.name.key() == *key,
+                BanTarget::Addr(addr) => peer.addr.ip().to_canonical() == *addr,
+            }
+    });
+    let reason = if ban.reason.is_empty() {
+        "no reason given".to_owned()
+    } else {
+        ban.reason.clone()
+    };
+    let (admin, until) = (ban.by.clone(), ban.until);
+    state.bans.set(ban);
+    let mut disconnected = 0;
+    for victim in victims {
+        let notice = Notice {
+            kind: NoticeKind::Banned,
+            ts: now,
+            actor: admin.as_str().into(),
+            subject: victim.name.as_str().into(),
+            until: until.to_wire(),
+            text: reason.as_str().into(),
+        };
+        if disconnect(
+            state,
+            &victim,
+            notice,
+            format!("banned by {admin}: {reason}"),
+        ) {
+            disconnected += 1;
+        }
+    }
+    disconnected
 }

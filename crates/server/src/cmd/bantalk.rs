@@ -1,6 +1,8 @@
 //! BANTALK: mute a user for a while, or until an administrator lifts it.
 //! The mute is stored (with the audit entry, in one commit) before it takes
-//! effect, so it survives reconnects and restarts.
+//! effect, so it survives reconnects and restarts. In a cluster the user
+//! may be on another node: every node is told, as each keeps the mutes by
+//! name.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +11,10 @@ use chinwag_proto::request::Bantalk;
 use chinwag_proto::server::{MuteState, Notice, NoticeKind, Timestamp};
 use chinwag_proto::{NameKey, ServerFrame};
 
-use super::{CmdError, Ctx, Outcome, check_reason, ends_after, format_remaining, later, target};
+use super::{
+    CmdError, Ctx, Outcome, check_reason, ends_after, format_remaining, later, no_such_user,
+};
+use crate::cluster::{NodeMessage, Order};
 use crate::state::{Mute, State, encode_event};
 use crate::store::{AuditAction, MuteRecord};
 
@@ -18,12 +23,17 @@ pub fn apply(req: Bantalk, ctx: &mut Ctx<'_>) -> Outcome {
         Ok(me) => me.name.clone(),
         Err(e) => return e.into(),
     };
-    let victim = match check_reason(&req.reason, ctx).and_then(|()| target(ctx, &req.dst)) {
-        Ok(victim) => victim,
+    if let Err(e) = check_reason(&req.reason, ctx) {
+        return e.into();
+    }
+    let name = match online_name(ctx, &req.dst) {
+        Ok(name) => name,
         Err(e) => return e.into(),
     };
+    let Some(key) = NameKey::fold(&name) else {
+        return no_such_user(&req.dst).into();
+    };
     let until = ends_after(req.duration_secs, ctx.now.wall);
-    let key = victim.name.key();
     let write = ctx.state.store.set_mute(
         MuteRecord {
             name: key,
@@ -34,7 +44,7 @@ pub fn apply(req: Bantalk, ctx: &mut Ctx<'_>) -> Outcome {
         ctx.state.audit(
             admin.as_str(),
             AuditAction::Mute,
-            victim.name.as_str(),
+            &name,
             until.to_wire(),
             &req.reason,
         ),
@@ -43,47 +53,94 @@ pub fn apply(req: Bantalk, ctx: &mut Ctx<'_>) -> Outcome {
         if let Err(error) = written {
             return CmdError::from(error).into();
         }
-        ctx.state.mutes.set(
-            key,
-            Mute {
-                until,
-                by: admin.to_string(),
+        let mute = Mute {
+            until,
+            by: admin.to_string(),
+            reason: req.reason.to_string(),
+        };
+        if let Some(cluster) = ctx.state.cluster() {
+            let order = NodeMessage::Order(Order::Mute {
+                user: name.clone(),
+                admin: admin.to_string(),
                 reason: req.reason.to_string(),
-            },
-        );
-        // The victim may have reconnected meanwhile: mute whoever has the
-        // name now.
-        let victim = ctx.state.users.get(victim.name.as_str()).unwrap_or(victim);
-        victim.set_muted(until);
-        let _ = victim
-            .outbox
-            .push(encode_event(&ServerFrame::Notice(Notice {
-                kind: NoticeKind::Muted,
-                ts: ctx.now.wall,
-                actor: admin.as_str().into(),
-                subject: victim.name.as_str().into(),
                 until: until.to_wire(),
-                text: req.reason.clone(),
-            })));
-        if req.duration_secs > 0 {
-            schedule_expiry(
-                Arc::clone(ctx.state),
-                key,
-                until,
-                Duration::from_secs(req.duration_secs.into()),
-            );
+                secs: req.duration_secs,
+                ts: ctx.now.wall.0,
+            });
+            if let Err(error) = cluster.tell_all(order) {
+                return told_nobody(&name, error);
+            }
         }
-        tracing::info!(target_user = %victim.name, secs = req.duration_secs, "muted");
+        mute_by_name(ctx.state, key, mute, req.duration_secs, ctx.now.wall);
+        tracing::info!(target_user = %name, secs = req.duration_secs, "muted");
         Ok(ServerFrame::ok(match until {
-            MuteState::Until(end) => format!(
-                "muted {} for {}",
-                victim.name,
-                format_remaining(end, ctx.now.wall)
-            ),
-            _ => format!("muted {} until lifted", victim.name),
+            MuteState::Until(end) => {
+                format!("muted {name} for {}", format_remaining(end, ctx.now.wall))
+            }
+            _ => format!("muted {name} until lifted"),
         }))
         .into()
     })
+}
+
+/// The spelling of an online user's name: on this node, or (in a
+/// cluster) on another. In a cluster that cannot be reached, fails at
+/// once, before anything is stored.
+pub(super) fn online_name(ctx: &Ctx<'_>, dst: &str) -> Result<String, CmdError> {
+    if let Some(peer) = ctx.state.users.get(dst) {
+        return Ok(peer.name.to_string());
+    }
+    let cluster = ctx.state.cluster().ok_or_else(|| no_such_user(dst))?;
+    let found = cluster.locate(dst).ok_or_else(|| no_such_user(dst))?;
+    cluster.ensure_reachable()?;
+    Ok(found.record.name)
+}
+
+/// The answer when a stored change could not be sent to the other nodes.
+pub(super) fn told_nobody(name: &str, error: crate::cluster::ClusterError) -> Outcome {
+    CmdError::new(
+        chinwag_proto::ErrorCode::ClusterUnavailable,
+        format!(
+            "the change for {name} is stored, but the other nodes could not be told \
+             (they learn it when they restart): {error}"
+        ),
+    )
+    .into()
+}
+
+/// Records a mute and applies it if the user is on this node: the user is
+/// told, and a timed mute is lifted when it runs out. What a node does for
+/// a BANTALK, its own or another node's.
+pub fn mute_by_name(state: &Arc<State>, key: NameKey, mute: Mute, secs: u32, now: Timestamp) {
+    let until = mute.until;
+    let notice_text = mute.reason.clone();
+    let admin = mute.by.clone();
+    state.mutes.set(key, mute);
+    if secs > 0 {
+        schedule_expiry(
+            Arc::clone(state),
+            key,
+            until,
+            Duration::from_secs(secs.into()),
+        );
+    }
+    let Some(victim) = state.users.get(key.as_str()) else {
+        return;
+    };
+    victim.set_muted(until);
+    if let Some(cluster) = state.cluster() {
+        cluster.republish(&victim);
+    }
+    let _ = victim
+        .outbox
+        .push(encode_event(&ServerFrame::Notice(Notice {
+            kind: NoticeKind::Muted,
+            ts: now,
+            actor: admin.as_str().into(),
+            subject: victim.name.as_str().into(),
+            until: until.to_wire(),
+            text: notice_text.into(),
+        })));
 }
 
 /// When a timed mute runs out, tell the user they may talk again (unless
@@ -100,6 +157,9 @@ pub fn schedule_expiry(state: Arc<State>, key: NameKey, until: MuteState, after:
         }
         if let Some(peer) = state.users.get(key.as_str()) {
             peer.set_muted(MuteState::NotMuted);
+            if let Some(cluster) = state.cluster() {
+                cluster.republish(&peer);
+            }
             let _ = peer.outbox.push(encode_event(&ServerFrame::Notice(Notice {
                 kind: NoticeKind::Unmuted,
                 ts: Timestamp::now(),

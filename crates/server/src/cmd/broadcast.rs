@@ -1,13 +1,16 @@
-//! BROADCAST: store a message, then deliver it to every other online user.
+//! BROADCAST: store a message, then deliver it to every other online user,
+//! on every node of a cluster.
 
 use std::sync::Arc;
 
-use chinwag_proto::ServerFrame;
 use chinwag_proto::request::Broadcast;
 use chinwag_proto::server::{DeliveryStatus, Message, MessageKind, Sent};
+use chinwag_proto::{ErrorCode, ServerFrame};
 
 use super::transfer::not_stored;
-use super::{Ctx, Outcome, check_text, later};
+use super::{CmdError, Ctx, Outcome, check_text, later};
+use crate::cluster::NodeMessage;
+use crate::state::encode_event;
 use crate::store::NewMessage;
 
 pub fn apply(req: Broadcast, ctx: &mut Ctx<'_>) -> Outcome {
@@ -39,8 +42,28 @@ pub fn apply(req: Broadcast, ctx: &mut Ctx<'_>) -> Outcome {
             to: "".into(),
             text: req.content,
         });
-        // Encoded once; every recipient's queue shares the same bytes.
-        let recipients = ctx.state.announce(&message, Some(me.conn));
+        // Encoded once; every recipient's queue shares the same bytes, and
+        // in a cluster one NATS message carries them to all other nodes.
+        let frame = encode_event(&message);
+        let mut recipients = ctx.state.users.push_to_all(&frame, Some(me.conn));
+        if let Some(cluster) = ctx.state.cluster() {
+            let remote = cluster.remote_count() as u32;
+            let fanout = NodeMessage::Fanout {
+                except: String::new(),
+                frame,
+            };
+            if let Err(error) = cluster.tell_all(fanout) {
+                return CmdError::new(
+                    ErrorCode::ClusterUnavailable,
+                    format!(
+                        "stored, and delivered only to the {recipients} other users of this node: {}",
+                        CmdError::from(error).message
+                    ),
+                )
+                .into();
+            }
+            recipients += remote;
+        }
         Ok(ServerFrame::Sent(Sent {
             id,
             ts,

@@ -8,7 +8,12 @@ use super::{Ctx, Reply};
 
 pub fn apply(_req: GetAllUser, ctx: &mut Ctx<'_>) -> Reply {
     let for_admin = ctx.me()?.is_admin();
-    Ok(ServerFrame::UserList(
-        ctx.state.users.list(ctx.now.wall, for_admin),
-    ))
+    let mut users = ctx.state.users.list(ctx.now.wall, for_admin);
+    // In a cluster, the others come from this node's presence mirror: no
+    // round trip.
+    if let Some(cluster) = ctx.state.cluster() {
+        users.extend(cluster.remote_users(ctx.now.wall, for_admin));
+        users.sort_by_cached_key(|u| u.name.to_ascii_lowercase());
+    }
+    Ok(ServerFrame::UserList(users))
 }

@@ -1,11 +1,16 @@
 //! KICKOUT: tell the target why, disconnect it, tell everyone else, and
-//! log it.
+//! log it. In a cluster the target may be on another node: the kick is
+//! sent there and that node's answer is the reply.
+
+use std::sync::Arc;
 
 use chinwag_proto::request::Kickout;
-use chinwag_proto::server::{Notice, NoticeKind};
-use chinwag_proto::{ErrorCode, ServerFrame};
+use chinwag_proto::server::{Notice, NoticeKind, Timestamp};
+use chinwag_proto::{ErrorCode, ServerFrame, UserName};
 
-use super::{CmdError, Ctx, Outcome, check_reason, disconnect, later, no_such_user, target};
+use super::{CmdError, Ctx, Outcome, check_reason, disconnect, later, no_such_user};
+use crate::cluster::{NodeMessage, Order};
+use crate::state::{Peer, State};
 use crate::store::AuditAction;
 
 pub fn apply(req: Kickout, ctx: &mut Ctx<'_>) -> Outcome {
@@ -13,41 +18,84 @@ pub fn apply(req: Kickout, ctx: &mut Ctx<'_>) -> Outcome {
         Ok(me) => me.name.clone(),
         Err(e) => return e.into(),
     };
-    let victim = match check_reason(&req.reason, ctx).and_then(|()| target(ctx, &req.dst)) {
-        Ok(victim) => victim,
-        Err(e) => return e.into(),
+    if let Err(e) = check_reason(&req.reason, ctx) {
+        return e.into();
+    }
+    let Some(victim) = ctx.state.users.get(&req.dst) else {
+        return kick_remote(req, admin, ctx);
     };
-    let reason = if req.reason.is_empty() {
-        "no reason given"
-    } else {
-        &req.reason
-    };
-    let kicked = disconnect(
+    if !kick(
         ctx.state,
         &victim,
+        admin.as_str(),
+        &req.reason,
+        ctx.now.wall,
+    ) {
+        return no_such_user(&req.dst).into();
+    }
+    logged(ctx, &admin, victim.name.as_str(), &req.reason)
+}
+
+/// Kicks a user of this node; `false` if the user had already gone. Also
+/// what a node does with a kick another node sends it.
+pub fn kick(state: &State, victim: &Peer, admin: &str, reason: &str, now: Timestamp) -> bool {
+    let reason = if reason.is_empty() {
+        "no reason given"
+    } else {
+        reason
+    };
+    let kicked = disconnect(
+        state,
+        victim,
         Notice {
             kind: NoticeKind::Kicked,
-            ts: ctx.now.wall,
-            actor: admin.as_str().into(),
+            ts: now,
+            actor: admin.into(),
             subject: victim.name.as_str().into(),
             until: 0,
             text: reason.into(),
         },
         format!("kicked by {admin}: {reason}"),
     );
-    if !kicked {
-        return no_such_user(&req.dst).into();
+    if kicked {
+        tracing::info!(target_user = %victim.name, %reason, "kicked");
     }
-    tracing::info!(target_user = %victim.name, %reason, "kicked");
-    // The kick is done; the reply waits until it is in the audit log.
-    let record = ctx.state.store.record(ctx.state.audit(
-        admin.as_str(),
-        AuditAction::Kick,
-        victim.name.as_str(),
-        0,
-        &req.reason,
-    ));
-    let name = victim.name.clone();
+    kicked
+}
+
+/// A user not on this node: ask the node the presence mirror names.
+fn kick_remote(req: Kickout, admin: UserName, ctx: &mut Ctx<'_>) -> Outcome {
+    let Some(cluster) = ctx.state.cluster() else {
+        return no_such_user(&req.dst).into();
+    };
+    let Some(found) = cluster.locate(&req.dst) else {
+        return no_such_user(&req.dst).into();
+    };
+    let cluster = Arc::clone(cluster);
+    let name = found.record.name.clone();
+    let order = NodeMessage::Order(Order::Kick {
+        user: name.clone(),
+        admin: admin.to_string(),
+        reason: req.reason.to_string(),
+        ts: ctx.now.wall.0,
+    });
+    let asked = async move { cluster.request(&found.node, order).await };
+    later(false, asked, move |answer, ctx| {
+        match answer.map_err(CmdError::from).and_then(|a| a.into_reply()) {
+            Ok(_) => logged(ctx, &admin, &name, &req.reason),
+            Err(refused) => refused.into(),
+        }
+    })
+}
+
+/// The kick is done; the reply waits until it is in the audit log.
+fn logged(ctx: &mut Ctx<'_>, admin: &UserName, name: &str, reason: &str) -> Outcome {
+    let record =
+        ctx.state.store.record(
+            ctx.state
+                .audit(admin.as_str(), AuditAction::Kick, name, 0, reason),
+        );
+    let name = name.to_owned();
     later(false, record, move |written, _| {
         Outcome::Ready(match written {
             Ok(()) => Ok(ServerFrame::ok(format!("kicked {name}"))),

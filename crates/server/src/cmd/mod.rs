@@ -34,6 +34,12 @@ mod transfer;
 mod unban;
 mod unmute;
 
+pub use ban::ban_here;
+pub use bantalk::mute_by_name;
+pub use grant::set_role;
+pub use kickout::kick;
+pub use unmute::unmute_by_name;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
@@ -324,12 +330,7 @@ fn check_reason(reason: &str, ctx: &Ctx<'_>) -> Result<(), CmdError> {
     }
 }
 
-/// The online user a moderation command targets.
-fn target(ctx: &Ctx<'_>, dst: &str) -> Result<Arc<Peer>, CmdError> {
-    ctx.state.users.get(dst).ok_or_else(|| no_such_user(dst))
-}
-
-fn no_such_user(name: &str) -> CmdError {
+pub fn no_such_user(name: &str) -> CmdError {
     CmdError::new(
         ErrorCode::NoSuchUser,
         format!("no user named {name:?} is online"),
@@ -362,7 +363,7 @@ fn ends_after(secs: u32, now: Timestamp) -> MuteState {
 /// Disconnects an online user: it gets `notice` as its last frame, and
 /// everyone else a Left notice with `left_text`. Returns `false` if the
 /// user had already gone.
-fn disconnect(
+pub fn disconnect(
     state: &State,
     victim: &Peer,
     notice: chinwag_proto::server::Notice,

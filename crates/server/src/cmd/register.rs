@@ -17,10 +17,12 @@ use chinwag_proto::{ErrorCode, ServerFrame, UserName};
 use super::bantalk::schedule_expiry;
 use super::{CmdError, Ctx, Outcome, format_remaining, later};
 use crate::accounts::{self, too_many_attempts};
+use crate::cluster::presence::PresenceRecord;
+use crate::cluster::{Cluster, ClusterError};
 use crate::config::{Guests, Signup};
 use crate::inbox::Inbox;
 use crate::session::Phase;
-use crate::state::Peer;
+use crate::state::{ConnId, Peer};
 use crate::store::{BanRecord, Store, StoreError};
 
 /// How a REGISTER was admitted.
@@ -66,6 +68,12 @@ fn check(req: &Register, ctx: &Ctx<'_>) -> Result<UserName, CmdError> {
     if ctx.state.users.get(name.as_str()).is_some() {
         return Err(name_taken(&name));
     }
+    if let Some(cluster) = ctx.state.cluster() {
+        if cluster.locate(name.as_str()).is_some() {
+            return Err(name_taken(&name));
+        }
+        cluster.ensure_reachable()?;
+    }
     if !req.password.is_empty() {
         ctx.conn
             .throttle
@@ -83,9 +91,22 @@ fn login(req: Register, name: UserName, ctx: &mut Ctx<'_>) -> Outcome {
     let password = req.password.to_string();
     let key = name.key();
     let spelling = name.clone();
+    let claim = cluster_claim(&req, &name, ctx);
     let work = async move {
         let account = store.account(key).await?;
-        admit(&*store, account, spelling, password, signup, guests).await
+        let admitted = admit(&*store, account, spelling.clone(), password, signup, guests).await?;
+        // In a cluster the name is claimed cluster-wide before it is taken
+        // here: of several nodes racing for it, exactly one gets it.
+        if let (Ok(login), Some((cluster, mut record, conn))) = (&admitted, claim) {
+            record.admin = matches!(login, Login::Account { admin: true });
+            record.account = !matches!(login, Login::Guest);
+            match cluster.claim(record, key, conn).await {
+                Ok(()) => {}
+                Err(ClusterError::Taken) => return Ok(Err(name_taken(&spelling))),
+                Err(error) => return Ok(Err(CmdError::from(error))),
+            }
+        }
+        Ok::<_, StoreError>(admitted)
     };
     later(true, work, move |admitted, ctx| {
         let with_password = !req.password.is_empty();
@@ -171,6 +192,27 @@ async fn admit(
     }
 }
 
+/// What a cluster claim needs, made up front (the work runs off the
+/// connection); `None` on a single node.
+fn cluster_claim(
+    req: &Register,
+    name: &UserName,
+    ctx: &Ctx<'_>,
+) -> Option<(Arc<Cluster>, PresenceRecord, ConnId)> {
+    let cluster = ctx.state.cluster()?;
+    let record = PresenceRecord {
+        node: cluster.node().to_string(),
+        name: name.to_string(),
+        admin: false,
+        account: false,
+        muted: ctx.state.mutes.get(&name.key(), ctx.now.wall).to_wire(),
+        addr: ctx.conn.addr.to_string(),
+        advertised: advertised_addr(&req.ip, req.port).unwrap_or_default(),
+        since: ctx.now.wall.0,
+    };
+    Some((Arc::clone(cluster), record, ctx.conn.id))
+}
+
 /// Claims the name and tells everyone.
 fn finish(req: Register, name: UserName, login: Login, ctx: &mut Ctx<'_>) -> Outcome {
     let account = !matches!(login, Login::Guest);
@@ -190,6 +232,9 @@ fn finish(req: Register, name: UserName, login: Login, ctx: &mut Ctx<'_>) -> Out
         .with_account(account),
     );
     if ctx.state.users.claim(Arc::clone(&peer)).is_err() {
+        if let Some(cluster) = ctx.state.cluster() {
+            cluster.release(name.key(), ctx.conn.id);
+        }
         return name_taken(&name).into();
     }
     // Role holders are administrators from login on.

@@ -1,9 +1,11 @@
-//! SHUTDOWN: stop the server gracefully (logged by `State::shut_down`).
+//! SHUTDOWN: stop the server gracefully (logged by `State::shut_down`):
+//! this node, or (scope Cluster) every node of the cluster.
 
 use chinwag_proto::ServerFrame;
-use chinwag_proto::request::Shutdown;
+use chinwag_proto::request::{Shutdown, ShutdownScope};
 
-use super::{Ctx, Outcome, check_reason};
+use super::{CmdError, Ctx, Outcome, check_reason};
+use crate::cluster::{NodeMessage, Order};
 
 pub fn apply(req: Shutdown, ctx: &mut Ctx<'_>) -> Outcome {
     let admin = match ctx.me() {
@@ -19,6 +21,17 @@ pub fn apply(req: Shutdown, ctx: &mut Ctx<'_>) -> Outcome {
         req.reason.to_string()
     };
     tracing::warn!(%reason, scope = ?req.scope, "shutdown requested");
+    if req.scope == ShutdownScope::Cluster
+        && let Some(cluster) = ctx.state.cluster()
+    {
+        let order = NodeMessage::Order(Order::Shutdown {
+            admin: admin.to_string(),
+            reason: reason.clone(),
+        });
+        if let Err(error) = cluster.tell_all(order) {
+            return CmdError::from(error).into();
+        }
+    }
     if !ctx.state.shut_down(admin.as_str(), &reason) {
         return Ok(ServerFrame::ok("the server is already shutting down")).into();
     }

@@ -1,5 +1,6 @@
 //! TRANSFER: store a direct message, then deliver it: live to an online
-//! recipient, or into the offline queue of an account that is offline.
+//! recipient (through its node, in a cluster), or into the offline queue
+//! of an account that is offline.
 //!
 //! The message reaches the recipient only after it is stored, so what a
 //! user saw and what history says always agree, and the SENT the sender
@@ -12,6 +13,8 @@ use chinwag_proto::server::{DeliveryStatus, Message, MessageId, MessageKind, Sen
 use chinwag_proto::{ByteString, ErrorCode, NameKey, ServerFrame, UserName};
 
 use super::{CmdError, Ctx, Outcome, check_text, later, no_such_user};
+use crate::cluster::NodeMessage;
+use crate::cluster::presence::Located;
 use crate::state::{Peer, encode_event};
 use crate::store::{NewMessage, StoreError};
 
@@ -37,6 +40,16 @@ pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
             Ok(id) => deliver(ctx, &me, &to, id, ts, req.content),
             Err(error) => not_stored(error),
         });
+    }
+    if let Some(cluster) = ctx.state.cluster() {
+        if let Some(found) = cluster.locate(&req.dst) {
+            return send_remote(ctx, me, found, req.content);
+        }
+        // Cut off from the cluster, this node cannot know whether the
+        // recipient is online elsewhere.
+        if let Err(error) = cluster.ensure_reachable() {
+            return CmdError::from(error).into();
+        }
     }
     // Not online: an account gets it later; anyone else does not exist.
     let Some(key) = NameKey::fold(&req.dst) else {
@@ -110,6 +123,68 @@ fn deliver(
     later(false, enqueue, move |written, ctx| match written {
         Ok(()) => queued(ctx, &name, id, ts),
         Err(error) => not_stored(error),
+    })
+}
+
+/// A recipient on another node: store the message, then ask that node to
+/// deliver it. If it cannot (the recipient left or fell behind, or the
+/// node did not answer), an account gets it in its offline queue, as for
+/// a local recipient.
+fn send_remote(ctx: &mut Ctx<'_>, me: Arc<Peer>, found: Located, text: ByteString) -> Outcome {
+    let Some(cluster) = ctx.state.cluster().map(Arc::clone) else {
+        return no_such_user(&found.record.name).into();
+    };
+    if let Err(error) = cluster.ensure_reachable() {
+        return CmdError::from(error).into();
+    }
+    let Ok(to) = UserName::parse(&found.record.name) else {
+        return no_such_user(&found.record.name).into();
+    };
+    let account = found.record.account;
+    let store = Arc::clone(&ctx.state.store);
+    let ts = ctx.now.wall;
+    let work = async move {
+        let id = store
+            .append(NewMessage {
+                ts,
+                from: me.name.clone(),
+                to: Some(to.clone()),
+                text: text.to_string(),
+                queue_for: None,
+            })
+            .await?;
+        let frame = encode_event(&ServerFrame::Message(Message {
+            id,
+            ts,
+            kind: MessageKind::Direct,
+            from: me.name.as_str().into(),
+            to: to.as_str().into(),
+            text,
+        }));
+        let message = NodeMessage::Direct {
+            user: to.to_string(),
+            frame,
+        };
+        let answer = cluster.request(&found.node, message).await;
+        Ok::<_, StoreError>((id, to, answer))
+    };
+    later(false, work, move |done, ctx| {
+        let (id, to, answer) = match done {
+            Ok(done) => done,
+            Err(error) => return not_stored(error),
+        };
+        let refusal = match answer.map_err(CmdError::from).and_then(|a| a.into_reply()) {
+            Ok(_) => return sent(id, ts, DeliveryStatus::Delivered, 1),
+            Err(refusal) => refusal,
+        };
+        if !account {
+            return refusal.into();
+        }
+        let enqueue = ctx.state.store.enqueue(to.key(), id);
+        later(false, enqueue, move |written, ctx| match written {
+            Ok(()) => queued(ctx, &to, id, ts),
+            Err(error) => not_stored(error),
+        })
     })
 }
 

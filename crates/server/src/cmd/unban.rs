@@ -1,9 +1,11 @@
-//! UNBAN: lift a ban on a name or an address.
+//! UNBAN: lift a ban on a name or an address, on every node of a cluster.
 
 use chinwag_proto::request::Target;
 use chinwag_proto::{ErrorCode, ServerFrame};
 
+use super::bantalk::told_nobody;
 use super::{CmdError, Ctx, Outcome, later};
+use crate::cluster::{NodeMessage, Order};
 use crate::store::{AuditAction, BanTarget};
 
 pub fn apply(req: Target, ctx: &mut Ctx<'_>) -> Outcome {
@@ -25,10 +27,23 @@ pub fn apply(req: Target, ctx: &mut Ctx<'_>) -> Outcome {
         0,
         "",
     );
+    if let Some(cluster) = ctx.state.cluster()
+        && let Err(error) = cluster.ensure_reachable()
+    {
+        return CmdError::from(error).into();
+    }
     let write = ctx.state.store.unban(target.clone(), audit);
     later(false, write, move |lifted, ctx| {
         if lifted.is_ok() {
             ctx.state.bans.lift(&target);
+            if let Some(cluster) = ctx.state.cluster() {
+                let order = NodeMessage::Order(Order::Unban {
+                    target: target.to_string(),
+                });
+                if let Err(error) = cluster.tell_all(order) {
+                    return told_nobody(&target.to_string(), error);
+                }
+            }
         }
         match lifted {
             Ok(true) => {

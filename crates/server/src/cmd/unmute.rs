@@ -1,11 +1,16 @@
-//! UNMUTE: lift a mute before it runs out, in the store first.
+//! UNMUTE: lift a mute before it runs out, in the store first, then on
+//! every node of a cluster.
+
+use std::sync::Arc;
 
 use chinwag_proto::request::Unmute;
-use chinwag_proto::server::{MuteState, Notice, NoticeKind};
+use chinwag_proto::server::{MuteState, Notice, NoticeKind, Timestamp};
 use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
 
+use super::bantalk::told_nobody;
 use super::{CmdError, Ctx, Outcome, later, no_such_user};
-use crate::state::encode_event;
+use crate::cluster::{NodeMessage, Order};
+use crate::state::{State, encode_event};
 use crate::store::AuditAction;
 
 pub fn apply(req: Unmute, ctx: &mut Ctx<'_>) -> Outcome {
@@ -23,6 +28,11 @@ pub fn apply(req: Unmute, ctx: &mut Ctx<'_>) -> Outcome {
         )
         .into();
     }
+    if let Some(cluster) = ctx.state.cluster()
+        && let Err(error) = cluster.ensure_reachable()
+    {
+        return CmdError::from(error).into();
+    }
     let write = ctx.state.store.lift_mute(
         key,
         ctx.state
@@ -32,19 +42,39 @@ pub fn apply(req: Unmute, ctx: &mut Ctx<'_>) -> Outcome {
         if let Err(error) = written {
             return CmdError::from(error).into();
         }
-        ctx.state.mutes.lift(&key, ctx.now.wall);
-        if let Some(peer) = ctx.state.users.get(&req.dst) {
-            peer.set_muted(MuteState::NotMuted);
-            let _ = peer.outbox.push(encode_event(&ServerFrame::Notice(Notice {
-                kind: NoticeKind::Unmuted,
-                ts: ctx.now.wall,
-                actor: admin.as_str().into(),
-                subject: peer.name.as_str().into(),
-                until: 0,
-                text: "".into(),
-            })));
+        if let Some(cluster) = ctx.state.cluster() {
+            let order = NodeMessage::Order(Order::Unmute {
+                user: req.dst.to_string(),
+                admin: admin.to_string(),
+                ts: ctx.now.wall.0,
+            });
+            if let Err(error) = cluster.tell_all(order) {
+                return told_nobody(&req.dst, error);
+            }
         }
+        unmute_by_name(ctx.state, key, admin.as_str(), ctx.now.wall);
         tracing::info!(target_user = %req.dst, "unmuted");
         Ok(ServerFrame::ok(format!("unmuted {}", req.dst))).into()
     })
+}
+
+/// Lifts a mute and tells the user if the user is on this node. What a
+/// node does for an UNMUTE, its own or another node's.
+pub fn unmute_by_name(state: &Arc<State>, key: NameKey, admin: &str, now: Timestamp) {
+    state.mutes.lift(&key, now);
+    let Some(peer) = state.users.get(key.as_str()) else {
+        return;
+    };
+    peer.set_muted(MuteState::NotMuted);
+    if let Some(cluster) = state.cluster() {
+        cluster.republish(&peer);
+    }
+    let _ = peer.outbox.push(encode_event(&ServerFrame::Notice(Notice {
+        kind: NoticeKind::Unmuted,
+        ts: now,
+        actor: admin.into(),
+        subject: peer.name.as_str().into(),
+        until: 0,
+        text: "".into(),
+    })));
 }

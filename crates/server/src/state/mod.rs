@@ -25,7 +25,7 @@ pub mod users;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use chinwag_proto::server::{MessageId, Timestamp};
@@ -35,6 +35,7 @@ use chinwag_proto::{NameKey, RequestId, ServerFrame};
 use crate::accounts::AddressThrottle;
 use crate::admission::{Admission, AdmissionLimits};
 use crate::auth::AdminSecret;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
@@ -73,6 +74,9 @@ pub struct State {
     /// socket. The store learns it a moment later (its write is queued);
     /// this keeps a quick re-login from being handed it again meanwhile.
     delivered: Mutex<HashMap<NameKey, MessageId>>,
+    /// Set in cluster mode, once, before the first connection; see
+    /// [`State::cluster`].
+    cluster: OnceLock<Arc<Cluster>>,
     next_conn: AtomicU64,
 }
 
@@ -96,6 +100,7 @@ impl State {
             metrics: Metrics::default(),
             config,
             store,
+            cluster: OnceLock::new(),
             next_conn: AtomicU64::new(1),
         })
     }
@@ -192,12 +197,34 @@ impl State {
         self.users.push_to_all(&frame, except)
     }
 
-    /// Sends a join or leave notice, unless so many users are online that
-    /// presence is no longer announced server-wide.
+    /// Sends a join or leave notice, here and on the other nodes, unless so
+    /// many users are online that presence is no longer announced.
     pub fn announce_presence(&self, event: &ServerFrame, except: Option<ConnId>) {
-        if self.users.len() <= self.config.presence_limit {
-            self.announce(event, except);
+        if self.online() <= self.config.presence_limit {
+            let frame = encode_event(event);
+            self.users.push_to_all(&frame, except);
+            if let Some(cluster) = self.cluster() {
+                cluster.announce(frame, "");
+            }
         }
+    }
+
+    /// The cluster this node belongs to; `None` for a single node, where
+    /// every user is in [`State::users`] and nothing else is asked.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.get()
+    }
+
+    /// Makes this node a member of `cluster`. Only before serving.
+    pub fn join_cluster(&self, cluster: Arc<Cluster>) {
+        if self.cluster.set(cluster).is_err() {
+            tracing::error!("joined a cluster twice; keeping the first");
+        }
+    }
+
+    /// How many users are online: here, or in the whole cluster.
+    pub fn online(&self) -> usize {
+        self.users.len() + self.cluster().map_or(0, |c| c.remote_count())
     }
 }
 

@@ -5,12 +5,14 @@
 //! method returns a boxed future, so a handler never blocks its connection
 //! task on the database and a second backend (PostgreSQL, for a cluster)
 //! can be added without touching the handlers. [`sqlite`] is the embedded
-//! backend used by `chinwagd`.
+//! backend used by `chinwagd`; [`postgres`] the shared one a cluster's
+//! nodes use (`--database`).
 //!
 //! The promise every backend keeps: when a write's future resolves `Ok`,
 //! the write is durable (committed, and synced as the durability setting
 //! says). The server acknowledges nothing to a client before that.
 
+pub mod postgres;
 pub mod rooms;
 pub mod sqlite;
 
@@ -22,6 +24,7 @@ use chinwag_proto::server::{AuditEntry, Message, MessageId, MessageKind, MuteSta
 use chinwag_proto::{NameKey, RoomKey, UserName};
 use futures::future::BoxFuture;
 
+pub use postgres::PostgresStore;
 pub use rooms::{MemberRecord, NewRoomMessage, RoomMeta, RoomRecord, RoomWrite};
 pub use sqlite::SqliteStore;
 

@@ -1,5 +1,5 @@
 //! ROOM_SEND: store a message to a room, then deliver it to every online
-//! member of the room.
+//! member of the room, on every node of a cluster.
 //!
 //! As for direct messages, the message reaches the members only after it
 //! is stored: history (`HISTORY #room`) and what members saw agree, and a
@@ -12,6 +12,7 @@ use chinwag_proto::server::{DeliveryStatus, Message, MessageKind, MuteState, Sen
 use chinwag_proto::{ErrorCode, ServerFrame};
 
 use super::{find, not_a_member};
+use crate::cluster::NodeMessage;
 use crate::cmd::transfer::not_stored;
 use crate::cmd::{CmdError, Ctx, Outcome, check_text, format_remaining, later};
 use crate::state::encode_event;
@@ -63,7 +64,7 @@ fn check(req: &RoomSend, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
         room: room.name.clone(),
         text: text.to_string(),
     });
-    Ok(later(false, append, move |stored, _ctx| {
+    Ok(later(false, append, move |stored, ctx| {
         let id = match stored {
             Ok(id) => id,
             Err(error) => return not_stored(error),
@@ -81,6 +82,24 @@ fn check(req: &RoomSend, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
             text,
         }));
         let delivered = deliver(&recipients, &frame, Some(me.conn));
+        // In a cluster, the members on other nodes get it through one NATS
+        // message; each node hands it to its own members of the room.
+        if let Some(cluster) = ctx.state.cluster() {
+            let message = NodeMessage::Room {
+                room: room.name.to_string(),
+                frame,
+            };
+            if let Err(error) = cluster.tell_all(message) {
+                return CmdError::new(
+                    ErrorCode::ClusterUnavailable,
+                    format!(
+                        "stored, and delivered only to the {delivered} other members on this node: {}",
+                        CmdError::from(error).message
+                    ),
+                )
+                .into();
+            }
+        }
         Ok(ServerFrame::Sent(Sent {
             id,
             ts,

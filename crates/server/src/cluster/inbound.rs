@@ -1,0 +1,163 @@
+//! What a node does with a message from another: the receiving half of
+//! every cross-node command.
+
+use std::sync::Arc;
+
+use chinwag_proto::server::{MuteState, Notice, NoticeKind, Timestamp};
+use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
+use futures::StreamExt;
+
+use super::routing::{NodeMessage, Order, RemoteReply};
+use super::{Cluster, Inbox};
+use crate::cmd::{self, CmdError};
+use crate::outbox::PushError;
+use crate::state::rooms::deliver;
+use crate::state::{ConnId, Mute, State, encode_event};
+use crate::store::{BanRecord, BanTarget};
+
+/// Serves the other nodes' messages until shutdown.
+pub async fn serve(cluster: Arc<Cluster>, state: Arc<State>, mut inbox: Inbox) {
+    loop {
+        let message = tokio::select! {
+            () = state.shutdown.wait() => return,
+            message = inbox.next() => match message {
+                Some(message) => message,
+                None => return,
+            },
+        };
+        let Some((origin, decoded)) =
+            NodeMessage::decode(message.headers.as_ref(), message.payload.clone())
+        else {
+            tracing::warn!(subject = %message.subject, "unreadable message from the cluster");
+            continue;
+        };
+        // `chinwag.all` comes back to its sender too.
+        if origin == cluster.node().as_str() {
+            continue;
+        }
+        if let Some(reply) = apply(&state, decoded)
+            && let Some(to) = message.reply
+            && let Err(error) = cluster.client.publish(to, reply.encode()).await
+        {
+            tracing::debug!(%error, "cannot answer another node");
+        }
+    }
+}
+
+/// Carries out one message; returns the answer for a request.
+fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
+    match message {
+        NodeMessage::Direct { user, frame } => Some(match state.users.get(&user) {
+            None => RemoteReply::error(cmd::no_such_user(&user)),
+            Some(peer) => match peer.outbox.push(frame) {
+                Ok(()) => RemoteReply::ok("delivered"),
+                Err(PushError::Full) => RemoteReply::error(CmdError::new(
+                    ErrorCode::Undeliverable,
+                    format!("{} is not reading fast enough; not delivered", peer.name),
+                )),
+                Err(PushError::Closed) => RemoteReply::error(CmdError::new(
+                    ErrorCode::Undeliverable,
+                    format!("{} is disconnecting; not delivered", peer.name),
+                )),
+            },
+        }),
+        NodeMessage::Fanout { except, frame } => {
+            let except = state.users.get(&except).map(|p| p.conn);
+            state.users.push_to_all(&frame, except);
+            None
+        }
+        NodeMessage::Room { room, frame } => {
+            if let Some(room) = state.rooms.get(&room) {
+                deliver(&room.recipients(), &frame, None);
+            }
+            None
+        }
+        NodeMessage::Order(Order::Kick {
+            user,
+            admin,
+            reason,
+            ts,
+        }) => Some(match state.users.get(&user) {
+            Some(victim) if cmd::kick(state, &victim, &admin, &reason, Timestamp(ts)) => {
+                RemoteReply::ok(format!("kicked {}", victim.name))
+            }
+            _ => RemoteReply::error(cmd::no_such_user(&user)),
+        }),
+        NodeMessage::Order(Order::Mute {
+            user,
+            admin,
+            reason,
+            until,
+            secs,
+            ts,
+        }) => {
+            let key = NameKey::fold(&user)?;
+            let mute = Mute {
+                until: MuteState::from_wire(until),
+                by: admin,
+                reason,
+            };
+            cmd::mute_by_name(state, key, mute, secs, Timestamp(ts));
+            None
+        }
+        NodeMessage::Order(Order::Unmute { user, admin, ts }) => {
+            let key = NameKey::fold(&user)?;
+            cmd::unmute_by_name(state, key, &admin, Timestamp(ts));
+            None
+        }
+        NodeMessage::Order(Order::Ban {
+            target,
+            until,
+            admin,
+            reason,
+            at,
+        }) => {
+            let ban = BanRecord {
+                target: BanTarget::parse(&target)?,
+                until: MuteState::from_wire(until),
+                by: admin,
+                reason,
+                at: Timestamp(at),
+            };
+            cmd::ban_here(state, ban, None, Timestamp::now());
+            None
+        }
+        NodeMessage::Order(Order::Unban { target }) => {
+            state.bans.lift(&BanTarget::parse(&target)?);
+            None
+        }
+        NodeMessage::Order(Order::Role { user, admin }) => {
+            cmd::set_role(state, &user, admin);
+            None
+        }
+        NodeMessage::Order(Order::Shutdown { admin, reason }) => {
+            tracing::warn!(%admin, %reason, "cluster-wide shutdown");
+            state.shut_down(&admin, &reason);
+            None
+        }
+    }
+}
+
+/// A local user whose name another node holds now (this node was cut off
+/// long enough to be taken for dead): it must go, and is told why.
+pub fn lost_name(state: &Arc<State>, name: NameKey, conn: ConnId) {
+    let Some(peer) = state.users.get(name.as_str()).filter(|p| p.conn == conn) else {
+        return;
+    };
+    if !state.users.release(&peer.name, conn) {
+        return;
+    }
+    tracing::warn!(user = %peer.name, "name lost to another node while cut off from the cluster");
+    peer.outbox
+        .close_with(Some(encode_event(&ServerFrame::Notice(Notice {
+            kind: NoticeKind::Kicked,
+            ts: Timestamp::now(),
+            actor: "".into(),
+            subject: peer.name.as_str().into(),
+            until: 0,
+            text:
+                "this server lost touch with the cluster and your name was taken on another node; \
+                   reconnect"
+                    .into(),
+        }))));
+}

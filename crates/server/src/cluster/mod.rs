@@ -1,0 +1,520 @@
+//! Cluster mode: many `chinwagd` nodes that behave as one server.
+//!
+//! The nodes do not talk to each other directly and run no consensus of
+//! their own: they share a NATS server (with JetStream) for routing and
+//! presence, and (with persistence) a PostgreSQL database for everything
+//! durable. See `docs/cluster.md` for the picture.
+//!
+//! - [`node`]: node ids.
+//! - [`presence`]: who is online on which node: a key-value bucket claimed
+//!   atomically, and each node's mirror of it.
+//! - [`liveness`]: heartbeats, and freeing the names of a node that
+//!   stopped beating.
+//! - [`routing`]: the subjects and the messages between nodes.
+//! - [`inbound`]: what a node does with a message from another.
+//!
+//! A single node (no `--cluster`) has no [`Cluster`]: `State::cluster` is
+//! empty, handlers find every user in the local directory, and nothing of
+//! this module runs. Handlers turn to the cluster only for a user who is
+//! not local, and local deliveries never go through NATS.
+
+pub mod inbound;
+pub mod liveness;
+pub mod node;
+pub mod presence;
+pub mod routing;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv};
+use async_nats::{Client, ConnectOptions};
+use bytes::Bytes;
+use chinwag_proto::server::{Timestamp, UserInfo};
+use chinwag_proto::{ErrorCode, NameKey};
+use tokio::sync::{Notify, mpsc};
+
+use crate::cmd::CmdError;
+use crate::state::{ConnId, Peer, State};
+pub use liveness::Beat;
+pub use node::NodeId;
+use presence::{Located, Presence, PresenceRecord, Recheck};
+pub use routing::{NodeMessage, Order, RemoteReply};
+
+/// How a node joins a cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// NATS server URLs (`nats://host:port`); the client fails over between
+    /// them.
+    pub servers: Vec<String>,
+    pub node: NodeId,
+    /// A node that has not beaten for this long is taken for dead and its
+    /// users' names are freed.
+    pub node_timeout: Duration,
+    /// How long to wait for another node's answer.
+    pub request_timeout: Duration,
+}
+
+impl ClusterConfig {
+    pub const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(6);
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterError {
+    /// NATS cannot be reached, or did not answer in time.
+    #[error("the cluster is unavailable: {0}")]
+    Unavailable(String),
+    /// A name claim lost: someone holds the name.
+    #[error("the name is taken")]
+    Taken,
+}
+
+pub(crate) fn unavailable(error: impl std::fmt::Display) -> ClusterError {
+    ClusterError::Unavailable(error.to_string())
+}
+
+impl From<ClusterError> for CmdError {
+    fn from(error: ClusterError) -> CmdError {
+        match error {
+            ClusterError::Unavailable(why) => CmdError::new(
+                ErrorCode::ClusterUnavailable,
+                format!("the rest of the cluster cannot be reached now ({why}); try again later"),
+            ),
+            ClusterError::Taken => CmdError::new(ErrorCode::NameTaken, "the name is taken"),
+        }
+    }
+}
+
+/// This node's membership of a cluster.
+pub struct Cluster {
+    config: ClusterConfig,
+    client: Client,
+    /// For setting the buckets up again after NATS lost them.
+    js: jetstream::Context,
+    presence: Presence,
+    liveness: liveness::Liveness,
+    /// Woken when the connection to NATS comes back: the mirror is
+    /// rebuilt and the claims re-checked.
+    reconnected: Arc<Notify>,
+    /// Messages for every node, waiting for the publisher task.
+    outgoing: mpsc::Sender<NodeMessage>,
+    queued: std::sync::Mutex<Option<mpsc::Receiver<NodeMessage>>>,
+}
+
+/// Most messages for all nodes waiting to be published; beyond that NATS
+/// is too slow and senders are told the cluster is unavailable.
+const OUTGOING: usize = 16 * 1024;
+
+impl Cluster {
+    /// Connects to NATS, sets up the buckets and beats once, so that the
+    /// node is known before its first user registers. Fails if NATS cannot
+    /// be reached now; later outages are survived (see [`Cluster::start`]).
+    pub async fn connect(
+        config: ClusterConfig,
+        listen: &str,
+    ) -> Result<Arc<Cluster>, ClusterError> {
+        let reconnected = Arc::new(Notify::new());
+        let wake = Arc::clone(&reconnected);
+        let node = config.node.clone();
+        let client = ConnectOptions::new()
+            .name(format!("chinwagd {node}"))
+            .connection_timeout(config.request_timeout)
+            .request_timeout(Some(config.request_timeout))
+            // Retry for ever, but quickly: a node without NATS serves only
+            // its own users.
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis((100 * attempts as u64).min(1000))
+            })
+            .event_callback(move |event| {
+                let wake = Arc::clone(&wake);
+                async move {
+                    match event {
+                        async_nats::Event::Connected => {
+                            tracing::info!("connected to NATS");
+                            wake.notify_one();
+                        }
+                        async_nats::Event::Disconnected => {
+                            tracing::warn!("lost the connection to NATS; serving local users only")
+                        }
+                        other => tracing::debug!(event = %other, "NATS"),
+                    }
+                }
+            })
+            .connect(config.servers.as_slice())
+            .await
+            .map_err(|e| {
+                ClusterError::Unavailable(format!(
+                    "cannot connect to NATS at {}: {e}",
+                    config.servers.join(",")
+                ))
+            })?;
+        let js = jetstream::ContextBuilder::new()
+            .timeout(config.request_timeout)
+            .build(client.clone());
+        let (presence_kv, nodes_kv) = buckets(&js, config.node_timeout).await?;
+        let beat = Beat {
+            listen: listen.to_owned(),
+            started: Timestamp::now().0,
+        };
+        let (outgoing, queued) = mpsc::channel(OUTGOING);
+        let cluster = Cluster {
+            outgoing,
+            queued: std::sync::Mutex::new(Some(queued)),
+            presence: Presence::new(presence_kv, node.clone()),
+            liveness: liveness::Liveness::new(nodes_kv, node, &beat),
+            client,
+            js,
+            config,
+            reconnected,
+        };
+        cluster.liveness.beat().await?;
+        Ok(Arc::new(cluster))
+    }
+
+    pub fn node(&self) -> &NodeId {
+        &self.config.node
+    }
+
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
+    /// Whether NATS can be reached now.
+    pub fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Fails at once when NATS is down, rather than queueing a request
+    /// that nobody will answer in time.
+    pub fn ensure_reachable(&self) -> Result<(), ClusterError> {
+        if self.is_connected() {
+            Ok(())
+        } else {
+            Err(ClusterError::Unavailable("not connected to NATS".into()))
+        }
+    }
+
+    /// Starts what keeps this node in the cluster, until shutdown: the
+    /// listeners for the other nodes' messages, the presence mirror, the
+    /// heartbeat, the re-check of claims and the reaper.
+    pub async fn start(self: &Arc<Self>, state: Arc<State>) -> Result<(), ClusterError> {
+        let mine = self
+            .client
+            .subscribe(routing::node_subject(self.node()))
+            .await
+            .map_err(unavailable)?;
+        let all = self
+            .client
+            .subscribe(routing::ALL)
+            .await
+            .map_err(unavailable)?;
+        // Both are flushed before the first user can register, so nothing
+        // sent to this node after that is missed.
+        self.client.flush().await.map_err(unavailable)?;
+        let inbox = futures::stream::select(mine, all);
+        tokio::spawn(inbound::serve(Arc::clone(self), Arc::clone(&state), inbox));
+        tokio::spawn(Arc::clone(self).follow(Arc::clone(&state)));
+        let queued = self.queued.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(queued) = queued {
+            tokio::spawn(Arc::clone(self).publish(Arc::clone(&state), queued));
+        }
+        tokio::spawn(Arc::clone(self).maintain(state));
+        Ok(())
+    }
+
+    /// Keeps the presence mirror up to date, starting over whenever the
+    /// watch ends or NATS comes back.
+    async fn follow(self: Arc<Self>, state: Arc<State>) {
+        loop {
+            tokio::select! {
+                () = state.shutdown.wait() => return,
+                () = self.reconnected.notified() => continue,
+                followed = self.presence.follow() => {
+                    if let Err(error) = followed {
+                        tracing::debug!(%error, "presence watch ended");
+                    }
+                }
+            }
+            tokio::select! {
+                () = state.shutdown.wait() => return,
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    }
+
+    /// Beats, re-checks this node's claims and frees the names of dead
+    /// nodes, several times per node timeout.
+    async fn maintain(self: Arc<Self>, state: Arc<State>) {
+        let mut tick = tokio::time::interval(liveness::beat_interval(self.config.node_timeout));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = state.shutdown.wait() => break,
+                _ = tick.tick() => {}
+            }
+            if !self.is_connected() {
+                continue;
+            }
+            if let Err(error) = self.liveness.beat().await {
+                // Connected but the beat failed: NATS may have come back
+                // without its JetStream data. Set the buckets up again;
+                // the next round claims this node's names anew.
+                tracing::debug!(%error, "heartbeat failed");
+                if let Err(error) = buckets(&self.js, self.config.node_timeout).await {
+                    tracing::debug!(%error, "cannot set the buckets up");
+                }
+                continue;
+            }
+            for lost in self.presence.reconcile().await {
+                if let Recheck::Lost { name, conn } = lost {
+                    inbound::lost_name(&state, name, conn);
+                }
+            }
+            self.forget_departed(&state).await;
+            for node in self.presence.remote_nodes() {
+                if let Ok(false) = self.liveness.is_alive(&node).await {
+                    let freed = self.presence.reap(&node).await;
+                    if freed > 0 {
+                        tracing::warn!(%node, freed, "node stopped beating; freed its names");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Leaves the cluster on a clean shutdown: frees the names still held
+    /// and the heartbeat, so the others need not wait for the timeout.
+    pub async fn leave(&self) {
+        let leaving = async {
+            for (name, conn) in self.presence.held() {
+                self.presence.release(name, conn).await;
+            }
+            self.liveness.leave().await;
+            let _ = self.client.flush().await;
+        };
+        if tokio::time::timeout(self.config.request_timeout, leaving)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "could not leave the cluster in time; the others will time this node out"
+            );
+        }
+    }
+
+    /// Releases claims whose connection has gone: a release that raced a
+    /// re-check, or a REGISTER whose connection closed while its claim was
+    /// on the way. Young claims are left alone: their REGISTER may still
+    /// be finishing.
+    async fn forget_departed(&self, state: &State) {
+        for (name, conn) in self.presence.held_for(self.config.request_timeout * 2) {
+            let online = state
+                .users
+                .get(name.as_str())
+                .is_some_and(|p| p.conn == conn);
+            if !online {
+                self.presence.release(name, conn).await;
+            }
+        }
+    }
+
+    /// Claims `peer`'s name cluster-wide.
+    pub async fn claim(
+        &self,
+        record: PresenceRecord,
+        key: NameKey,
+        conn: ConnId,
+    ) -> Result<(), ClusterError> {
+        self.ensure_reachable()?;
+        self.presence.claim(key, conn, record).await
+    }
+
+    /// The record a peer claims its name with.
+    pub fn record(&self, peer: &Peer, now: Timestamp) -> PresenceRecord {
+        PresenceRecord::of(peer, self.node(), now)
+    }
+
+    /// Frees a name this node claimed (in the background).
+    pub fn release(self: &Arc<Self>, key: NameKey, conn: ConnId) {
+        let cluster = Arc::clone(self);
+        tokio::spawn(async move { cluster.presence.release(key, conn).await });
+    }
+
+    /// Publishes a change of a local user's role or mute (in the
+    /// background), for the others' GETALLUSER.
+    pub fn republish(self: &Arc<Self>, peer: &Peer) {
+        let cluster = Arc::clone(self);
+        let (admin, muted) = (peer.is_admin(), peer.muted(Timestamp::now()).to_wire());
+        let key = peer.name.key();
+        tokio::spawn(async move {
+            cluster
+                .presence
+                .update(key, |record| {
+                    record.admin = admin;
+                    record.muted = muted;
+                })
+                .await
+        });
+    }
+
+    /// The node a user who is not local is on.
+    pub fn locate(&self, name: &str) -> Option<Located> {
+        self.presence.locate(name)
+    }
+
+    /// The users of the other nodes, as USER_LIST shows them.
+    pub fn remote_users(&self, now: Timestamp, for_admin: bool) -> Vec<UserInfo> {
+        self.presence
+            .remote()
+            .iter()
+            .map(|record| record.info(now, for_admin))
+            .collect()
+    }
+
+    /// How many users of the other nodes a ban on `target` matches.
+    pub fn matching(&self, target: &crate::store::BanTarget) -> u32 {
+        use crate::store::BanTarget;
+        self.presence
+            .remote()
+            .iter()
+            .filter(|record| match target {
+                BanTarget::Name(key) => NameKey::fold(&record.name).as_ref() == Some(key),
+                BanTarget::Addr(ip) => record
+                    .addr
+                    .parse::<std::net::SocketAddr>()
+                    .is_ok_and(|a| a.ip().to_canonical() == *ip),
+            })
+            .count() as u32
+    }
+
+    /// How many users the other nodes have.
+    pub fn remote_count(&self) -> usize {
+        self.presence.remote_count()
+    }
+
+    /// Sends a request to one node and waits for its answer.
+    pub async fn request(
+        &self,
+        node: &NodeId,
+        message: NodeMessage,
+    ) -> Result<RemoteReply, ClusterError> {
+        self.ensure_reachable()?;
+        let (headers, body) = message.encode(self.node());
+        let answer = self
+            .client
+            .request_with_headers(routing::node_subject(node), headers, body)
+            .await
+            .map_err(|e| match e.kind() {
+                async_nats::RequestErrorKind::NoResponders => {
+                    ClusterError::Unavailable(format!("node {node} does not answer"))
+                }
+                _ => ClusterError::Unavailable(format!("no answer from node {node}: {e}")),
+            })?;
+        RemoteReply::decode(&answer.payload).map_err(|e| ClusterError::Unavailable(e.message))
+    }
+
+    /// Sends a message to every other node (one NATS message; the NATS
+    /// server copies it once per node).
+    pub async fn publish_all(&self, message: NodeMessage) -> Result<(), ClusterError> {
+        self.ensure_reachable()?;
+        let (headers, body) = message.encode(self.node());
+        self.client
+            .publish_with_headers(routing::ALL, headers, body)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// [`Cluster::publish_all`] from a handler that does not wait for it:
+    /// fails at once if NATS is down, else queues the message for the
+    /// publisher task, which sends in queue order (one user's broadcasts
+    /// arrive in the order they were sent).
+    pub fn tell_all(&self, message: NodeMessage) -> Result<(), ClusterError> {
+        self.ensure_reachable()?;
+        self.outgoing.try_send(message).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                ClusterError::Unavailable("too many messages waiting for NATS".into())
+            }
+            mpsc::error::TrySendError::Closed(_) => {
+                ClusterError::Unavailable("this node is leaving the cluster".into())
+            }
+        })
+    }
+
+    /// Presence notices for the other nodes; dropped if NATS is down.
+    pub fn announce(&self, frame: Bytes, except: &str) {
+        let _ = self.tell_all(NodeMessage::Fanout {
+            except: except.to_owned(),
+            frame,
+        });
+    }
+
+    /// Sends what [`Cluster::tell_all`] queued, in order.
+    async fn publish(self: Arc<Self>, state: Arc<State>, mut queue: mpsc::Receiver<NodeMessage>) {
+        loop {
+            let message = tokio::select! {
+                // What was queued before the shutdown (the cluster-wide
+                // shutdown order itself) still goes out.
+                () = state.shutdown.wait() => {
+                    while let Ok(message) = queue.try_recv() {
+                        let _ = self.publish_all(message).await;
+                    }
+                    break;
+                }
+                message = queue.recv() => match message {
+                    Some(message) => message,
+                    None => break,
+                },
+            };
+            if let Err(error) = self.publish_all(message).await {
+                tracing::warn!(%error, "cannot tell the cluster");
+            }
+        }
+    }
+}
+
+/// Opens (creating them the first time) the presence and the nodes
+/// buckets.
+async fn buckets(
+    js: &jetstream::Context,
+    node_timeout: Duration,
+) -> Result<(kv::Store, kv::Store), ClusterError> {
+    Ok((
+        bucket(js, presence::BUCKET, Duration::ZERO).await?,
+        bucket(js, liveness::BUCKET, node_timeout).await?,
+    ))
+}
+
+/// Opens a key-value bucket, creating it the first time. The bucket's
+/// stream is set up here, as a key-value bucket's stream is, rather than
+/// with `create_key_value`, whose account-info query this client cannot
+/// read from nats-server 2.9.
+async fn bucket(
+    js: &jetstream::Context,
+    name: &str,
+    max_age: Duration,
+) -> Result<kv::Store, ClusterError> {
+    let opened = async {
+        js.get_or_create_stream(jetstream::stream::Config {
+            name: format!("KV_{name}"),
+            subjects: vec![format!("$KV.{name}.>")],
+            max_messages_per_subject: 1,
+            max_age,
+            discard: jetstream::stream::DiscardPolicy::New,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            storage: jetstream::stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        js.get_key_value(name).await.map_err(|e| e.to_string())
+    };
+    opened
+        .await
+        .map_err(|e| ClusterError::Unavailable(format!("cannot open the {name} bucket: {e}")))
+}
+
+/// What a node listens on: its own subject and the one for all.
+pub(crate) type Inbox = futures::stream::Select<async_nats::Subscriber, async_nats::Subscriber>;

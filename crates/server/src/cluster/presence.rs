@@ -1,0 +1,400 @@
+//! Presence: who is online, on which node.
+//!
+//! The `chinwag_presence` key-value bucket maps the folded name of every
+//! online user to a [`PresenceRecord`] naming the node it is connected to.
+//! - A node claims a name with the bucket's atomic `create`: of any number
+//!   of nodes racing for one name, exactly one succeeds. Nobody checks
+//!   first and sets after.
+//! - It frees the name with a delete that expects the revision it created,
+//!   so it never frees a claim made by someone else since.
+//! - Every node keeps a mirror of the whole bucket, fed by a watch, so
+//!   finding a user's node or listing everyone costs no round trip. The
+//!   mirror lags the bucket by a message's flight time; claims do not rely
+//!   on it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::kv::{self, CreateErrorKind, Operation};
+use bytes::Bytes;
+use chinwag_proto::NameKey;
+use chinwag_proto::server::{MuteState, Role, Timestamp, UserInfo};
+use dashmap::DashMap;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::{ClusterError, NodeId, unavailable};
+use crate::state::{ConnId, Peer};
+
+pub const BUCKET: &str = "chinwag_presence";
+
+/// What the bucket says about one online user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceRecord {
+    /// The node the user is connected to.
+    pub node: String,
+    /// The spelling the user chose.
+    pub name: String,
+    pub admin: bool,
+    /// Logged in to an account (which has an offline queue), not a guest.
+    #[serde(default)]
+    pub account: bool,
+    /// A `MuteState` in its wire form.
+    pub muted: u64,
+    pub addr: String,
+    pub advertised: String,
+    pub since: u64,
+}
+
+impl PresenceRecord {
+    pub fn of(peer: &Peer, node: &NodeId, now: Timestamp) -> PresenceRecord {
+        PresenceRecord {
+            node: node.as_str().to_owned(),
+            name: peer.name.as_str().to_owned(),
+            admin: peer.is_admin(),
+            account: peer.account,
+            muted: peer.muted(now).to_wire(),
+            addr: peer.addr.to_string(),
+            advertised: peer.advertised.clone(),
+            since: peer.connected_at.0,
+        }
+    }
+
+    /// How the user appears in USER_LIST, as [`Peer::info`] shows a local
+    /// one.
+    pub fn info(&self, now: Timestamp, for_admin: bool) -> UserInfo {
+        let shown = |text: &str| if for_admin { text.into() } else { "".into() };
+        UserInfo {
+            name: self.name.as_str().into(),
+            role: if self.admin { Role::Admin } else { Role::User },
+            muted: MuteState::from_wire(self.muted).at(now),
+            addr: shown(&self.addr),
+            advertised: shown(&self.advertised),
+            connected_at: Timestamp(if for_admin { self.since } else { 0 }),
+        }
+    }
+
+    fn encode(&self) -> Bytes {
+        serde_json::to_vec(self)
+            .map(Bytes::from)
+            .unwrap_or_default()
+    }
+
+    fn decode(value: &[u8]) -> Option<PresenceRecord> {
+        serde_json::from_slice(value).ok()
+    }
+}
+
+/// One entry of the mirror.
+#[derive(Clone, Debug)]
+pub struct Located {
+    pub node: NodeId,
+    pub record: PresenceRecord,
+    pub revision: u64,
+}
+
+/// A name this node holds.
+#[derive(Clone, Debug)]
+struct Claim {
+    conn: ConnId,
+    revision: u64,
+    record: PresenceRecord,
+    /// When it was made: a claim is made before the connection shows up
+    /// in the local directory, so a young one without a user is not yet
+    /// a leftover.
+    at: Instant,
+}
+
+/// What became of a claim this node re-checked (see [`Presence::reconcile`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Recheck {
+    Held,
+    /// Another node holds the name now: the local user must go.
+    Lost {
+        name: NameKey,
+        conn: ConnId,
+    },
+}
+
+pub struct Presence {
+    kv: kv::Store,
+    node: NodeId,
+    /// The whole bucket, as the watch last told it.
+    mirror: DashMap<NameKey, Located>,
+    /// The names this node holds, with the revision of each claim.
+    claims: DashMap<NameKey, Claim>,
+}
+
+impl Presence {
+    pub fn new(kv: kv::Store, node: NodeId) -> Presence {
+        Presence {
+            kv,
+            node,
+            mirror: DashMap::new(),
+            claims: DashMap::new(),
+        }
+    }
+
+    /// Claims `record.name` for `conn`, atomically across the cluster.
+    pub async fn claim(
+        &self,
+        key: NameKey,
+        conn: ConnId,
+        record: PresenceRecord,
+    ) -> Result<(), ClusterError> {
+        match self.kv.create(key.as_str(), record.encode()).await {
+            Ok(revision) => {
+                self.remember(key, conn, revision, record);
+                Ok(())
+            }
+            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Err(ClusterError::Taken),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    fn remember(&self, key: NameKey, conn: ConnId, revision: u64, record: PresenceRecord) {
+        self.mirror.insert(
+            key,
+            Located {
+                node: self.node.clone(),
+                record: record.clone(),
+                revision,
+            },
+        );
+        self.claims.insert(
+            key,
+            Claim {
+                conn,
+                revision,
+                record,
+                at: Instant::now(),
+            },
+        );
+    }
+
+    /// Frees the name if `conn` holds it. The delete expects the claim's
+    /// revision: if the reaper or a resync replaced it, nothing is lost.
+    pub async fn release(&self, key: NameKey, conn: ConnId) {
+        let Some((_, claim)) = self.claims.remove_if(&key, |_, c| c.conn == conn) else {
+            return;
+        };
+        self.mirror
+            .remove_if(&key, |_, l| l.revision == claim.revision);
+        if let Err(error) = self
+            .kv
+            .delete_expect_revision(key.as_str(), Some(claim.revision))
+            .await
+        {
+            // The reaper of another node frees it if the bucket kept it.
+            tracing::debug!(%error, user = key.as_str(), "cannot release a name");
+        }
+    }
+
+    /// Rewrites this node's record of `key` (a role or mute changed).
+    pub async fn update(&self, key: NameKey, change: impl FnOnce(&mut PresenceRecord)) {
+        let Some(mut claim) = self.claims.get(&key).map(|c| c.clone()) else {
+            return;
+        };
+        change(&mut claim.record);
+        match self
+            .kv
+            .update(key.as_str(), claim.record.encode(), claim.revision)
+            .await
+        {
+            Ok(revision) => {
+                if let Some(mut held) = self.claims.get_mut(&key)
+                    && held.conn == claim.conn
+                {
+                    held.revision = revision;
+                    held.record = claim.record;
+                }
+            }
+            Err(error) => tracing::debug!(%error, user = key.as_str(), "cannot update presence"),
+        }
+    }
+
+    /// The node another user is on, if the mirror knows one.
+    pub fn locate(&self, name: &str) -> Option<Located> {
+        let key = NameKey::fold(name)?;
+        let found = self.mirror.get(&key)?;
+        (found.node != self.node).then(|| found.clone())
+    }
+
+    /// The users of the other nodes.
+    pub fn remote(&self) -> Vec<PresenceRecord> {
+        self.mirror
+            .iter()
+            .filter(|l| l.node != self.node)
+            .map(|l| l.record.clone())
+            .collect()
+    }
+
+    /// How many users the other nodes have: the mirror less this node's
+    /// own claims. Called for every broadcast and presence notice, so it
+    /// counts rather than walks the mirror; it can be off by a claim in
+    /// flight.
+    pub fn remote_count(&self) -> usize {
+        self.mirror.len().saturating_sub(self.claims.len())
+    }
+
+    /// The other nodes that have users on them.
+    pub fn remote_nodes(&self) -> HashSet<NodeId> {
+        self.mirror
+            .iter()
+            .filter(|l| l.node != self.node)
+            .map(|l| l.node.clone())
+            .collect()
+    }
+
+    /// Follows the bucket into the mirror until the watch ends (the
+    /// connection dropped, or the server restarted); the caller then
+    /// starts over.
+    pub async fn follow(&self) -> Result<(), ClusterError> {
+        let mut watch = self.kv.watch_with_history(">").await.map_err(unavailable)?;
+        // Whatever the mirror held may be stale by now (this node's own
+        // entries too: NATS may have lost them): start from the bucket's
+        // own history. The next re-check claims again what is missing.
+        self.mirror.clear();
+        while let Some(entry) = watch.next().await {
+            let entry = entry.map_err(unavailable)?;
+            let Some(key) = NameKey::fold(&entry.key) else {
+                continue;
+            };
+            match entry.operation {
+                Operation::Put => {
+                    let Some(record) = PresenceRecord::decode(&entry.value) else {
+                        tracing::warn!(key = entry.key, "unreadable presence record");
+                        continue;
+                    };
+                    let Ok(node) = NodeId::parse(&record.node) else {
+                        continue;
+                    };
+                    let newer = self
+                        .mirror
+                        .get(&key)
+                        .is_none_or(|l| l.revision < entry.revision);
+                    if newer {
+                        self.mirror.insert(
+                            key,
+                            Located {
+                                node,
+                                record,
+                                revision: entry.revision,
+                            },
+                        );
+                    }
+                }
+                Operation::Delete | Operation::Purge => {
+                    self.mirror
+                        .remove_if(&key, |_, l| l.revision < entry.revision);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes sure the bucket still says this node holds every name it
+    /// holds. After a partition or a NATS restart another node may have
+    /// reaped them: each is claimed again, unless someone else holds it
+    /// by now.
+    pub async fn reconcile(&self) -> Vec<Recheck> {
+        let held: Vec<(NameKey, Claim)> = self
+            .claims
+            .iter()
+            .map(|c| (*c.key(), c.value().clone()))
+            .collect();
+        let mut lost = Vec::new();
+        for (key, claim) in held {
+            let intact = self
+                .mirror
+                .get(&key)
+                .is_some_and(|l| l.node == self.node && l.revision == claim.revision);
+            if intact {
+                continue;
+            }
+            match self.recheck(key, &claim).await {
+                Ok(Recheck::Held) => {}
+                Ok(lost_one) => lost.push(lost_one),
+                Err(error) => {
+                    tracing::debug!(%error, "cannot re-check presence");
+                    break;
+                }
+            }
+        }
+        lost
+    }
+
+    async fn recheck(&self, key: NameKey, claim: &Claim) -> Result<Recheck, ClusterError> {
+        match self.kv.entry(key.as_str()).await.map_err(unavailable)? {
+            Some(entry) if entry.operation == Operation::Put => {
+                let owner = PresenceRecord::decode(&entry.value).map(|r| r.node);
+                if owner.as_deref() == Some(self.node.as_str()) {
+                    if self.claims.get(&key).is_some_and(|c| c.conn == claim.conn) {
+                        self.remember(key, claim.conn, entry.revision, claim.record.clone());
+                    }
+                    return Ok(Recheck::Held);
+                }
+            }
+            _ if self.claims.get(&key).is_none_or(|c| c.conn != claim.conn) => {
+                // Released meanwhile: nothing to claim again.
+                return Ok(Recheck::Held);
+            }
+            _ => match self.claim(key, claim.conn, claim.record.clone()).await {
+                Ok(()) => {
+                    tracing::info!(user = key.as_str(), "claimed again after losing it");
+                    return Ok(Recheck::Held);
+                }
+                Err(ClusterError::Taken) => {}
+                Err(error) => return Err(error),
+            },
+        }
+        self.claims.remove_if(&key, |_, c| c.conn == claim.conn);
+        Ok(Recheck::Lost {
+            name: key,
+            conn: claim.conn,
+        })
+    }
+
+    /// Frees every name the mirror says `node` holds: it has stopped
+    /// beating. Each delete expects the revision seen, so a name claimed
+    /// again meanwhile stays.
+    pub async fn reap(&self, node: &NodeId) -> usize {
+        let doomed: Vec<(NameKey, u64)> = self
+            .mirror
+            .iter()
+            .filter(|l| &l.node == node)
+            .map(|l| (*l.key(), l.revision))
+            .collect();
+        let mut freed = 0;
+        for (key, revision) in doomed {
+            if self
+                .kv
+                .delete_expect_revision(key.as_str(), Some(revision))
+                .await
+                .is_ok()
+            {
+                self.mirror.remove_if(&key, |_, l| l.revision == revision);
+                freed += 1;
+            }
+        }
+        freed
+    }
+
+    /// The names this node holds, with the connection holding each.
+    pub fn held(&self) -> Vec<(NameKey, ConnId)> {
+        self.claims.iter().map(|c| (*c.key(), c.conn)).collect()
+    }
+
+    /// The names this node has held for at least `age`.
+    pub fn held_for(&self, age: Duration) -> Vec<(NameKey, ConnId)> {
+        self.claims
+            .iter()
+            .filter(|c| c.at.elapsed() >= age)
+            .map(|c| (*c.key(), c.conn))
+            .collect()
+    }
+}
+
+/// Shared by the cluster's tasks.
+pub type SharedPresence = Arc<Presence>;

@@ -1,0 +1,442 @@
+//! Cluster mode end to end: a real nats-server (JetStream on, its store in
+//! a temporary directory), a fresh PostgreSQL database, and three real
+//! `chinwagd` processes on loopback sharing both, with clients on
+//! different nodes. Every wait is a polling deadline; the
+//! only time asserted is the bound for freeing a dead node's
+//! names (10 s with the default node timeout).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::time::{Duration, Instant};
+
+use chinwag_client::{Client, ClientError, ConnectOptions, Event, Events, HistoryQuery};
+use chinwag_proto::ErrorCode;
+use chinwag_proto::server::{DeliveryStatus, MessageKind, NoticeKind};
+use common::daemon::Daemon;
+use common::nats::Nats;
+use common::postgres::TestDatabase;
+use common::{PATIENCE, closed, notice, wait_for};
+
+const PASSWORD: &str = "cluster-admin-password";
+
+/// A NATS server, a database and three nodes. The nodes are dropped
+/// (killed) first, the database last.
+struct Trio {
+    nodes: Vec<Daemon>,
+    nats: Nats,
+    _db: TestDatabase,
+}
+
+impl Trio {
+    async fn start() -> Trio {
+        let db = TestDatabase::create().await;
+        let nats = Nats::start();
+        let url = nats.url();
+        let nodes = (1..=3)
+            .map(|n| {
+                Daemon::start(&[
+                    "--cluster",
+                    &url,
+                    "--node-id",
+                    &format!("n{n}"),
+                    "--admin-password",
+                    PASSWORD,
+                    "--database",
+                    &db.url,
+                ])
+            })
+            .collect();
+        Trio {
+            nodes,
+            nats,
+            _db: db,
+        }
+    }
+
+    fn addr(&self, node: usize) -> SocketAddr {
+        self.nodes[node].addr
+    }
+}
+
+async fn connect(addr: SocketAddr) -> (Client, Events) {
+    Client::connect(addr, ConnectOptions::default())
+        .await
+        .unwrap()
+}
+
+async fn user(addr: SocketAddr, name: &str) -> (Client, Events) {
+    let (client, events) = connect(addr).await;
+    client.register(name, None).await.unwrap();
+    (client, events)
+}
+
+async fn admin(addr: SocketAddr, name: &str) -> (Client, Events) {
+    let (client, events) = user(addr, name).await;
+    client.admin(PASSWORD).await.unwrap();
+    (client, events)
+}
+
+fn code(error: ClientError) -> ErrorCode {
+    match error {
+        ClientError::Server { code, .. } => code,
+        other => panic!("expected an error from the server, got {other}"),
+    }
+}
+
+/// Retries `attempt` until it returns `Some`, for at most `within`.
+async fn eventually<T, F, Fut>(within: Duration, what: &str, mut attempt: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(done) = attempt().await {
+            return done;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until `client`'s GETALLUSER lists exactly `names`.
+async fn until_listed(client: &Client, names: &[&str]) {
+    eventually(PATIENCE, "listing", || async {
+        let listed: Vec<String> = client
+            .users()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.name.to_string())
+            .collect();
+        (listed == names).then_some(())
+    })
+    .await
+}
+
+async fn message(events: &mut Events) -> chinwag_proto::server::Message {
+    wait_for(events, |e| match e {
+        Event::Message(m) => Some(m),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn direct_messages_broadcasts_and_listing_span_nodes() {
+    let trio = Trio::start().await;
+    let (alice, mut alice_events) = user(trio.addr(0), "alice").await;
+    let (bob, mut bob_events) = user(trio.addr(1), "bob").await;
+    let (carol, mut carol_events) = user(trio.addr(2), "carol").await;
+    until_listed(&carol, &["alice", "bob", "carol"]).await;
+
+    let sent = alice.send("BOB", "hello from n1").await.unwrap();
+    assert_eq!(sent.status, DeliveryStatus::Delivered);
+    let got = message(&mut bob_events).await;
+    assert_eq!(
+        (got.kind, got.from.deref(), got.to.deref(), got.text.deref()),
+        (MessageKind::Direct, "alice", "bob", "hello from n1")
+    );
+    assert_eq!(got.id, sent.id);
+
+    let sent = bob.broadcast("hello everyone").await.unwrap();
+    assert_eq!(sent.recipients, 2);
+    for events in [&mut alice_events, &mut carol_events] {
+        let got = message(events).await;
+        assert_eq!(
+            (got.kind, got.from.deref(), got.text.deref()),
+            (MessageKind::Broadcast, "bob", "hello everyone")
+        );
+    }
+
+    // A name is unique across nodes, in any case.
+    let (dup, _dup_events) = connect(trio.addr(2)).await;
+    assert_eq!(
+        code(dup.register("Alice", None).await.unwrap_err()),
+        ErrorCode::NameTaken
+    );
+    assert_eq!(
+        code(carol.send("nobody", "hi").await.unwrap_err()),
+        ErrorCode::NoSuchUser
+    );
+
+    // Leaving frees the name everywhere and tells the others.
+    bob.logout().await.unwrap();
+    let left = notice(&mut alice_events, NoticeKind::Left).await;
+    assert_eq!(left.subject.deref(), "bob");
+    until_listed(&alice, &["alice", "carol"]).await;
+    let (_bob_again, _e) = user(trio.addr(2), "bob").await;
+    until_listed(&alice, &["alice", "bob", "carol"]).await;
+}
+
+#[tokio::test]
+async fn of_many_registrations_of_one_name_over_three_nodes_exactly_one_wins() {
+    let trio = Trio::start().await;
+    let mut clients = Vec::new();
+    for i in 0..24 {
+        clients.push(connect(trio.addr(i % 3)).await);
+    }
+    let attempts = clients
+        .iter()
+        .map(|(client, _)| client.register("racer", None));
+    let results = futures::future::join_all(attempts).await;
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(won, 1, "{results:?}");
+    for result in results.into_iter().filter_map(Result::err) {
+        assert_eq!(code(result), ErrorCode::NameTaken);
+    }
+}
+
+#[tokio::test]
+async fn moderation_acts_wherever_the_user_is() {
+    let trio = Trio::start().await;
+    let (root, _root_events) = admin(trio.addr(0), "root").await;
+    let (bob, mut bob_events) = user(trio.addr(1), "bob").await;
+    let (_carol, mut carol_events) = user(trio.addr(2), "carol").await;
+    until_listed(&root, &["bob", "carol", "root"]).await;
+
+    root.mute("bob", Some(Duration::from_secs(600)), "calm down")
+        .await
+        .unwrap();
+    let muted = notice(&mut bob_events, NoticeKind::Muted).await;
+    assert_eq!(muted.actor.deref(), "root");
+    assert_eq!(
+        code(bob.send("carol", "hi").await.unwrap_err()),
+        ErrorCode::Muted
+    );
+    root.unmute("bob").await.unwrap();
+    notice(&mut bob_events, NoticeKind::Unmuted).await;
+    bob.send("carol", "free again").await.unwrap();
+    assert_eq!(message(&mut carol_events).await.text.deref(), "free again");
+
+    root.kick("bob", "bye").await.unwrap();
+    let kicked = notice(&mut bob_events, NoticeKind::Kicked).await;
+    assert_eq!(kicked.text.deref(), "bye");
+    closed(&mut bob_events).await;
+    let left = notice(&mut carol_events, NoticeKind::Left).await;
+    assert!(left.text.contains("kicked by root"), "{}", left.text);
+    until_listed(&root, &["carol", "root"]).await;
+    assert_eq!(
+        code(root.kick("bob", "again").await.unwrap_err()),
+        ErrorCode::NoSuchUser
+    );
+}
+
+#[tokio::test]
+async fn a_killed_node_frees_its_names_in_time_and_the_others_go_on() {
+    let mut trio = Trio::start().await;
+    let (alice, _alice_events) = user(trio.addr(0), "alice").await;
+    let (_bob, mut bob_events) = user(trio.addr(1), "bob").await;
+    let (_carol, _carol_events) = user(trio.addr(2), "carol").await;
+    until_listed(&alice, &["alice", "bob", "carol"]).await;
+
+    let killed = Instant::now();
+    trio.nodes[2].child.kill().unwrap();
+    let _ = trio.nodes[2].child.wait();
+    // The bound: at most 10 s with the default node timeout.
+    let bound = Duration::from_secs(10);
+    // A fresh connection per attempt: a connection may only try REGISTER
+    // a few times.
+    let (_again, _again_events) = eventually(bound, "carol's name freed", || async {
+        let (client, events) = connect(trio.addr(0)).await;
+        client.register("carol", None).await.ok()?;
+        Some((client, events))
+    })
+    .await;
+    assert!(killed.elapsed() <= bound);
+    until_listed(&alice, &["alice", "bob", "carol"]).await;
+
+    alice.send("bob", "still here").await.unwrap();
+    assert_eq!(message(&mut bob_events).await.text.deref(), "still here");
+}
+
+#[tokio::test]
+async fn without_nats_local_users_are_served_and_remote_ones_refused_until_it_returns() {
+    let mut trio = Trio::start().await;
+    let (alice, _alice_events) = user(trio.addr(0), "alice").await;
+    let (_carol, mut carol_events) = user(trio.addr(0), "carol").await;
+    let (_bob, mut bob_events) = user(trio.addr(1), "bob").await;
+    until_listed(&alice, &["alice", "bob", "carol"]).await;
+
+    trio.nats.stop();
+    // Local delivery goes on.
+    alice.send("carol", "local").await.unwrap();
+    assert_eq!(message(&mut carol_events).await.text.deref(), "local");
+    // A user on another node: a clear error, not a hang.
+    let refused = eventually(PATIENCE, "ClusterUnavailable", || async {
+        match alice.send("bob", "remote").await {
+            Err(ClientError::Server {
+                code: ErrorCode::ClusterUnavailable,
+                ..
+            }) => Some(()),
+            _ => None,
+        }
+    });
+    refused.await;
+    let (newcomer, _newcomer_events) = connect(trio.addr(0)).await;
+    assert_eq!(
+        code(newcomer.register("dave", None).await.unwrap_err()),
+        ErrorCode::ClusterUnavailable
+    );
+
+    // NATS comes back (same port, same store): the nodes recover by
+    // themselves.
+    trio.nats.resume();
+    eventually(PATIENCE * 3, "delivery across nodes again", || async {
+        alice.send("bob", "back").await.ok()
+    })
+    .await;
+    assert_eq!(message(&mut bob_events).await.text.deref(), "back");
+    newcomer.register("dave", None).await.unwrap();
+    until_listed(&alice, &["alice", "bob", "carol", "dave"]).await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_one_node_or_the_whole_cluster() {
+    let mut trio = Trio::start().await;
+    let (root, _root_events) = admin(trio.addr(0), "root").await;
+    let (_bob, mut bob_events) = user(trio.addr(1), "bob").await;
+    let (carol_admin, mut carol_events) = admin(trio.addr(2), "carol").await;
+    until_listed(&root, &["bob", "carol", "root"]).await;
+
+    // Scope Node: only carol's node stops; its users are freed.
+    carol_admin.shutdown("node maintenance").await.unwrap();
+    notice(&mut carol_events, NoticeKind::Shutdown).await;
+    assert_eq!(trio.nodes[2].wait(), 0);
+    until_listed(&root, &["bob", "root"]).await;
+
+    // Scope Cluster: every node stops.
+    root.shutdown_cluster("all down").await.unwrap();
+    let n = notice(&mut bob_events, NoticeKind::Shutdown).await;
+    assert_eq!(n.text.deref(), "all down");
+    closed(&mut bob_events).await;
+    assert_eq!(trio.nodes[0].wait(), 0);
+    assert_eq!(trio.nodes[1].wait(), 0);
+}
+
+#[tokio::test]
+async fn accounts_offline_delivery_history_and_bans_come_from_the_shared_database() {
+    let trio = Trio::start().await;
+    // An account made on n1 logs in on n2.
+    let (bob, _e) = connect(trio.addr(0)).await;
+    bob.register("bob", Some("bob-password-1")).await.unwrap();
+    bob.logout().await.unwrap();
+    let (alice, _alice_events) = user(trio.addr(1), "alice").await;
+    let sent = alice.send("bob", "while you were away").await.unwrap();
+    assert_eq!(sent.status, DeliveryStatus::Queued);
+
+    // bob logs in on n3: the offline message is delivered there.
+    let (bob, mut bob_events) = connect(trio.addr(2)).await;
+    bob.register("bob", Some("bob-password-1")).await.unwrap();
+    let got = message(&mut bob_events).await;
+    assert_eq!(got.text.deref(), "while you were away");
+    let sent = alice.send("bob", "live now").await.unwrap();
+    assert_eq!(sent.status, DeliveryStatus::Delivered);
+    assert_eq!(message(&mut bob_events).await.text.deref(), "live now");
+
+    // History, read on any node, holds both.
+    let (carol, _carol_events) = user(trio.addr(0), "carol").await;
+    let page = bob
+        .history(&HistoryQuery {
+            with: Some("alice"),
+            before: None,
+            after: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let texts: Vec<&str> = page.iter().map(|m| m.text.deref()).collect();
+    assert_eq!(texts, ["live now", "while you were away"]);
+
+    // A ban placed on n1 reaches bob on n3, and keeps him out everywhere.
+    let (root, _root_events) = admin(trio.addr(0), "root").await;
+    until_listed(&carol, &["alice", "bob", "carol", "root"]).await;
+    root.ban("bob", None, "spam").await.unwrap();
+    let banned = notice(&mut bob_events, NoticeKind::Banned).await;
+    assert_eq!(banned.text.deref(), "spam");
+    closed(&mut bob_events).await;
+    for node in 0..3 {
+        let (again, _e) = connect(trio.addr(node)).await;
+        let refused = eventually(PATIENCE, "bob banned on every node", || async {
+            match again.register("bob", Some("bob-password-1")).await {
+                Err(ClientError::Server {
+                    code: ErrorCode::Banned,
+                    ..
+                }) => Some(()),
+                Ok(_) => panic!("a banned account logged in on node {node}"),
+                Err(_) => None,
+            }
+        });
+        refused.await;
+    }
+}
+
+#[tokio::test]
+async fn room_messages_reach_the_members_on_every_node() {
+    let trio = Trio::start().await;
+    let (alice, _alice_events) = user(trio.addr(0), "alice").await;
+    let (bob, mut bob_events) = user(trio.addr(1), "bob").await;
+    let (carol, mut carol_events) = user(trio.addr(2), "carol").await;
+    let (_dave, mut dave_events) = user(trio.addr(2), "dave").await;
+    for member in [&alice, &bob, &carol] {
+        member.join("#rust", None).await.unwrap();
+    }
+    alice.say("#rust", "hello room").await.unwrap();
+    for events in [&mut bob_events, &mut carol_events] {
+        let got = message(events).await;
+        assert_eq!(
+            (got.kind, got.from.deref(), got.to.deref(), got.text.deref()),
+            (MessageKind::Room, "alice", "#rust", "hello room")
+        );
+    }
+    // dave, on carol's node but not in the room, gets nothing of it: the
+    // next message he sees is the one sent to him.
+    carol.send("dave", "after").await.unwrap();
+    assert_eq!(message(&mut dave_events).await.text.deref(), "after");
+    // The history of the room is the shared one.
+    let page = bob
+        .history(&HistoryQuery {
+            with: Some("#rust"),
+            before: None,
+            after: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+}
+
+#[tokio::test]
+async fn nodes_recover_from_a_nats_restart_that_lost_its_data() {
+    let mut trio = Trio::start().await;
+    let (alice, _alice_events) = user(trio.addr(0), "alice").await;
+    let (_bob, mut bob_events) = user(trio.addr(1), "bob").await;
+    until_listed(&alice, &["alice", "bob"]).await;
+
+    trio.nats.stop();
+    trio.nats.wipe();
+    trio.nats.resume();
+    // The buckets are set up again and every node claims its users anew.
+    eventually(PATIENCE * 3, "delivery across nodes again", || async {
+        alice.send("bob", "still there?").await.ok()
+    })
+    .await;
+    assert_eq!(message(&mut bob_events).await.text.deref(), "still there?");
+    // A new name can be claimed (the presence bucket is back), and every
+    // node's view, rebuilt from the new bucket, has bob again: his node
+    // claimed his name anew.
+    let (_carol, _carol_events) = eventually(PATIENCE * 3, "registering again", || async {
+        let (client, events) = connect(trio.addr(2)).await;
+        client.register("carol", None).await.ok()?;
+        Some((client, events))
+    })
+    .await;
+    until_listed(&alice, &["alice", "bob", "carol"]).await;
+    let (newcomer, _e) = connect(trio.addr(2)).await;
+    assert_eq!(
+        code(newcomer.register("bob", None).await.unwrap_err()),
+        ErrorCode::NameTaken
+    );
+}

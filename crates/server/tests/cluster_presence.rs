@@ -1,0 +1,139 @@
+//! The cluster's presence layer against a real nats-server: name claims
+//! are atomic across nodes, a released name can be claimed again, and an
+//! outage is reported at once and survived.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chinwag_proto::NameKey;
+use chinwag_server::cluster::presence::PresenceRecord;
+use chinwag_server::cluster::{Cluster, ClusterConfig, ClusterError, NodeId};
+use chinwag_server::state::ConnId;
+use common::PATIENCE;
+use common::nats::Nats;
+
+async fn node(nats: &Nats, id: &str) -> Arc<Cluster> {
+    let config = ClusterConfig {
+        servers: vec![nats.url()],
+        node: NodeId::parse(id).unwrap(),
+        node_timeout: ClusterConfig::DEFAULT_NODE_TIMEOUT,
+        request_timeout: Duration::from_secs(2),
+    };
+    Cluster::connect(config, "127.0.0.1:0").await.unwrap()
+}
+
+fn record(node: &str, name: &str) -> PresenceRecord {
+    PresenceRecord {
+        node: node.into(),
+        name: name.into(),
+        admin: false,
+        account: false,
+        muted: 0,
+        addr: "127.0.0.1:1".into(),
+        advertised: String::new(),
+        since: 0,
+    }
+}
+
+fn key(name: &str) -> NameKey {
+    NameKey::fold(name).unwrap()
+}
+
+#[tokio::test]
+async fn of_many_concurrent_claims_exactly_one_wins() {
+    let nats = Nats::start();
+    let nodes = [
+        node(&nats, "n1").await,
+        node(&nats, "n2").await,
+        node(&nats, "n3").await,
+    ];
+    for round in 0..3 {
+        let name = format!("racer{round}");
+        let mut attempts = Vec::new();
+        for i in 0..30u64 {
+            let node = Arc::clone(&nodes[i as usize % 3]);
+            let record = record(node.node().as_str(), &name);
+            let key = key(&name);
+            attempts.push(tokio::spawn(async move {
+                node.claim(record, key, ConnId(i)).await
+            }));
+        }
+        let mut won = 0;
+        for attempt in attempts {
+            match attempt.await.unwrap() {
+                Ok(()) => won += 1,
+                Err(ClusterError::Taken) => {}
+                Err(other) => panic!("unexpected failure: {other}"),
+            }
+        }
+        assert_eq!(won, 1, "exactly one claim of {name} wins");
+    }
+}
+
+#[tokio::test]
+async fn a_released_name_can_be_claimed_again() {
+    let nats = Nats::start();
+    let (a, b) = (node(&nats, "a").await, node(&nats, "b").await);
+    a.claim(record("a", "Alice"), key("alice"), ConnId(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.claim(record("b", "ALICE"), key("alice"), ConnId(1)).await,
+        Err(ClusterError::Taken),
+        "names are the same in any case"
+    );
+    a.release(key("alice"), ConnId(2));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        b.claim(record("b", "alice"), key("alice"), ConnId(1)).await,
+        Err(ClusterError::Taken),
+        "another connection's release frees nothing"
+    );
+    a.release(key("alice"), ConnId(1));
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match b.claim(record("b", "alice"), key("alice"), ConnId(1)).await {
+            Ok(()) => break,
+            Err(ClusterError::Taken) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(other) => panic!("the released name was not freed: {other}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_outage_is_reported_at_once_and_survived() {
+    let mut nats = Nats::start();
+    let a = node(&nats, "a").await;
+    nats.stop();
+    let deadline = Instant::now() + PATIENCE;
+    while a.is_connected() {
+        assert!(Instant::now() < deadline, "the outage went unnoticed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    match a.claim(record("a", "bob"), key("bob"), ConnId(1)).await {
+        Err(ClusterError::Unavailable(_)) => {}
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    nats.resume();
+    let deadline = Instant::now() + PATIENCE;
+    while !a.is_connected() {
+        assert!(Instant::now() < deadline, "did not reconnect");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match a.claim(record("a", "bob"), key("bob"), ConnId(1)).await {
+            Ok(()) => break,
+            Err(ClusterError::Unavailable(_)) if Instant::now() < deadline => {
+                // JetStream may take a moment to come back after the
+                // connection does.
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            other => panic!("no recovery: {other:?}"),
+        }
+    }
+}
