@@ -166,6 +166,36 @@ fn room_reaches_every_other_member_of_the_room() {
 }
 
 #[test]
+fn history_reads_the_whole_conversation_back() {
+    // 10 messages in pages of 4, read twice over: 4 + 4 + 2, then again.
+    let reports = bench_json(&[
+        "history",
+        "--messages",
+        "10",
+        "--readers",
+        "2",
+        "--pages",
+        "6",
+        "--page-size",
+        "4",
+    ]);
+    let report = &reports[0];
+    assert_eq!(report["workload"], "history");
+    assert_eq!(u64_field(report, "written"), 10);
+    assert_eq!(u64_field(report, "pages"), 2 * 6);
+    assert_eq!(u64_field(report, "messages_read"), 2 * 2 * 10, "{report}");
+    for field in ["pages_per_sec", "messages_read_per_sec"] {
+        assert!(
+            report[field].as_f64().is_some_and(|x| x > 0.0),
+            "{field}: {report}"
+        );
+    }
+    for field in ["p50_us", "p99_us", "p999_us", "max_us"] {
+        u64_field(report, field);
+    }
+}
+
+#[test]
 fn idle_reports_connections_and_server_memory() {
     // The server runs in this process, so this process's id is its PID.
     let pid = std::process::id().to_string();

@@ -67,11 +67,11 @@ macro_rules! on_both_backends {
 on_both_backends!(
     messages_history_and_the_offline_queue,
     accounts_roles_mutes_bans_and_audit,
+    a_reader_pages_through_all_its_conversations_in_id_order,
     pruning_keeps_what_is_queued_and_drops_ended_moderation,
     concurrent_appends_all_get_distinct_ids,
     schema_versions,
     rooms_and_their_messages,
-    a_reader_pages_through_all_its_conversations_in_id_order,
 );
 
 fn key(name: &str) -> NameKey {

@@ -6,6 +6,7 @@
 
 pub mod broadcast;
 pub mod dm;
+pub mod history;
 pub mod idle;
 pub mod room;
 
@@ -32,6 +33,9 @@ pub enum Workload {
     Broadcast(broadcast::BroadcastArgs),
     /// Members of one room, some of whom send to it
     Room(room::RoomArgs),
+    /// A long conversation, then readers paging through it: pages read per
+    /// second and page latency
+    History(history::HistoryArgs),
 }
 
 impl Workload {
@@ -57,6 +61,7 @@ impl Workload {
             Workload::Dm(args) => args.flow.drain,
             Workload::Broadcast(args) => args.flow.drain,
             Workload::Room(args) => args.flow.drain,
+            Workload::History(_) => Duration::ZERO,
         }
     }
 
@@ -66,6 +71,7 @@ impl Workload {
             Workload::Dm(args) => dm::run(args, env).await,
             Workload::Broadcast(args) => broadcast::run(args, env).await,
             Workload::Room(args) => room::run(args, env).await,
+            Workload::History(args) => history::run(args, env).await,
         }
     }
 }

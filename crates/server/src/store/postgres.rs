@@ -262,13 +262,14 @@ impl Store for PostgresStore {
 
     fn history(&self, query: HistoryQuery) -> StoreFuture<Vec<StoredMessage>> {
         let conv = query.conversation.key();
-        // As in SQLite: direct keys are `lo hi` and names hold no space,
-        // so a reader's conversations are `*`, the keys that start or end
-        // with its name and a space, and `#room` for its rooms.
+        // As in the SQLite store: a reader's conversations are `*`, the
+        // direct keys (`lo hi`) with its name on either side, and its rooms.
         let filter = match query.conversation {
             Conversation::Reader(_) => {
-                "(conv = '*' OR starts_with(conv, $1 || ' ') OR right(conv, length($1) + 1) = ' ' || $1
-                  OR conv IN (SELECT '#' || room_key FROM room_members WHERE name_key = $1))"
+                "(conv = '*' OR left(conv, length($1) + 1) = $1 || ' '
+                  OR right(conv, length($1) + 1) = ' ' || $1
+                  OR conv IN (SELECT '#' || room_key FROM room_members
+                              WHERE name_key = $1))"
             }
             Conversation::Broadcast | Conversation::Direct(..) | Conversation::Room(_) => {
                 "conv = $1"
