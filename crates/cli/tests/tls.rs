@@ -2,31 +2,18 @@
 //! `chinwagd` serves TLS with them, and `chinwag --ca-file` talks to it; a
 //! `chinwag` without TLS on the TLS-only port fails with a clear error.
 //!
-//! `chinwagd` is found next to `chinwag` (see tests/tour.rs).
+//! `chinwagd` is found next to `chinwag` (see tests/common).
 
+mod common;
+
+use common::{chinwag_bin, chinwagd_bin};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
-fn chinwag_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_chinwag"))
-}
-
-fn chinwagd_bin() -> PathBuf {
-    let path = chinwag_bin().with_file_name(format!("chinwagd{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `cargo build -p chinwag-server` or run `cargo test --workspace`",
-        path.display()
-    );
-    path
-}
-
-/// The server process, killed by its own handle when dropped.
 /// A `chinwagd` this test started, with its own data directory; killed on
 /// drop.
 struct Server {

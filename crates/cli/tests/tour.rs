@@ -6,48 +6,22 @@
 //! `chinwag` in the same target directory, where `cargo test --workspace`
 //! (or `cargo build -p chinwag-server`) puts it.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::{CHINWAG_ENV, chinwag_bin, chinwagd_bin};
 use serde_json::Value;
 
 /// How long to wait for something that should happen at once. Only a guard
 /// against hanging forever, never a performance assertion.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Environment variables that would change what a child does.
-const CHINWAG_ENV: &[&str] = &[
-    "CHINWAG_SERVER",
-    "CHINWAG_NAME",
-    "CHINWAG_PASSWORD",
-    "CHINWAG_ADMIN_PASSWORD",
-    "CHINWAG_CONFIG",
-    "CHINWAG_LISTEN",
-    "CHINWAG_LOG",
-    "CHINWAG_DATA",
-];
-
-fn chinwag_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_chinwag"))
-}
-
-fn chinwagd_bin() -> PathBuf {
-    let path = chinwag_bin().with_file_name(format!("chinwagd{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "the server binary is missing: {} does not exist. This test runs the real \
-         `chinwagd`; build it first with `cargo build -p chinwag-server --bin chinwagd`, \
-         or run `cargo test --workspace`, which builds it.",
-        path.display()
-    );
-    path
-}
 
 /// A child process the test started. Its stdout arrives line by line on a
 /// channel (read by a thread), its stderr is collected; it is killed, by

@@ -7,9 +7,11 @@
 //! the test ends; `chinwagd` is found next to `chinwag` in the target
 //! directory (see `tour.rs`). `./scripts/test` installs tmux if missing.
 
+mod common;
+
+use common::{CHINWAG_ENV, chinwag_bin, chinwagd_bin};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
@@ -26,32 +28,6 @@ const ADMIN_PASSWORD: &str = "tmux-test-admin";
 
 /// What the pane's shell prints when the program exits: `[chinwag exited N]`.
 const EXITED: &str = "[chinwag exited ";
-
-/// Environment variables that would change what a child does.
-const CHINWAG_ENV: &[&str] = &[
-    "CHINWAG_SERVER",
-    "CHINWAG_NAME",
-    "CHINWAG_PASSWORD",
-    "CHINWAG_ADMIN_PASSWORD",
-    "CHINWAG_CONFIG",
-    "CHINWAG_LISTEN",
-    "CHINWAG_LOG",
-];
-
-fn chinwag_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_chinwag"))
-}
-
-fn chinwagd_bin() -> PathBuf {
-    let path = chinwag_bin().with_file_name(format!("chinwagd{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "the server binary is missing: {} does not exist; build it with \
-         `cargo build -p chinwag-server --bin chinwagd` or run `cargo test --workspace`",
-        path.display()
-    );
-    path
-}
 
 /// A `chinwagd` this test started, killed (by its own handle) on drop.
 struct Daemon {
