@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use chinwag_proto::server::{Notice, NoticeKind};
 use chinwag_proto::wire::Encode;
-use chinwag_proto::{ErrorCode, RequestId, ServerCodec, ServerFrame};
+use chinwag_proto::{ErrorCode, FrameType, RequestId, ServerCodec, ServerFrame};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
@@ -502,12 +502,20 @@ impl Session {
                     self.state.metrics.frames_rejected.inc();
                     tracing::debug!(%rejected, "bad frame");
                     self.conn.bad_frames += 1;
-                    let code = rejected.error.code();
+                    let mut code = rejected.error.code();
+                    let mut message = rejected.error.to_string();
+                    let before_hello = self.conn.phase == Phase::AwaitHello;
+                    // The first frame must be a HELLO: anything else that
+                    // comes first, readable or not, ends the connection.
+                    if before_hello && rejected.frame_type != FrameType::Hello as u8 {
+                        code = ErrorCode::HandshakeRequired;
+                        message = format!("the first frame must be HELLO ({message})");
+                    }
                     self.answer(
                         rejected.id,
-                        Outcome::Ready(Err(CmdError::new(code, rejected.error.to_string()))),
+                        Outcome::Ready(Err(CmdError::new(code, message))),
                     );
-                    if code.closes_connection() {
+                    if code.closes_connection() || before_hello {
                         self.conn.leave = Some(Leave::Protocol("refused handshake"));
                     } else if self.conn.bad_frames >= self.state.config.max_bad_frames {
                         self.write_frame(

@@ -77,6 +77,18 @@ async fn the_first_frame_must_be_hello() {
     raw.send(1, Request::Ping).await;
     assert_eq!(raw.error().await, (1, ErrorCode::HandshakeRequired));
     raw.assert_closed().await;
+
+    // An unknown frame type first: the same, not a second chance.
+    let mut raw = Raw::connect(&server).await;
+    raw.send_bytes(&frame(0x7e, 2, b"")).await;
+    assert_eq!(raw.error().await, (2, ErrorCode::HandshakeRequired));
+    raw.assert_closed().await;
+
+    // A HELLO cut short: malformed, and the connection ends.
+    let mut raw = Raw::connect(&server).await;
+    raw.send_bytes(&frame(0x0C, 3, b"CHW")).await;
+    assert_eq!(raw.error().await, (3, ErrorCode::MalformedFrame));
+    raw.assert_closed().await;
 }
 
 #[tokio::test]
