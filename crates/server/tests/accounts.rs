@@ -204,6 +204,41 @@ async fn a_mute_survives_reconnecting_and_a_restart() {
 }
 
 #[tokio::test]
+async fn an_offline_account_can_be_muted_before_it_logs_in() {
+    let server = start().await;
+    account(&server, "Bob", "bob-secret")
+        .await
+        .0
+        .logout()
+        .await
+        .unwrap();
+    let (root, _) = admin(&server, "root").await;
+    root.mute("bob", Some(Duration::from_secs(600)), "cool off")
+        .await
+        .unwrap();
+    // Neither online nor an account: nobody to mute.
+    assert_eq!(
+        code(root.mute("nobody", None, "").await),
+        ErrorCode::NoSuchUser
+    );
+    let (bob_conn, _) = connect(&server).await;
+    let registered = bob_conn.register("bob", Some("bob-secret")).await.unwrap();
+    assert!(
+        matches!(registered.muted, MuteState::Until(_)),
+        "{:?}",
+        registered.muted
+    );
+    assert_eq!(code(bob_conn.broadcast("hi").await), ErrorCode::Muted);
+    let audit = root.audit(None, 10).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| &*e.action == "mute" && &*e.target == "Bob"),
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
 async fn bans_disconnect_keep_out_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let server = start_in(dir.path()).await;

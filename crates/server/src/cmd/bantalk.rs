@@ -1,6 +1,7 @@
 //! BANTALK: mute a user for a while, or until an administrator lifts it.
 //! The mute is stored (with the audit entry, in one commit) before it takes
-//! effect, so it survives reconnects and restarts. In a cluster the user
+//! effect, so it survives reconnects and restarts. An offline account can
+//! be muted too, from its next login on. In a cluster the user
 //! may be on another node: every node is told, as each keeps the mutes by
 //! name.
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use chinwag_proto::request::Bantalk;
 use chinwag_proto::server::{MuteState, Notice, NoticeKind, Timestamp};
-use chinwag_proto::{NameKey, ServerFrame};
+use chinwag_proto::{ErrorCode, NameKey, ServerFrame, UserName};
 
 use super::{
     CmdError, Ctx, Outcome, check_reason, ends_after, format_remaining, later, no_such_user,
@@ -26,10 +27,31 @@ pub fn apply(req: Bantalk, ctx: &mut Ctx<'_>) -> Outcome {
     if let Err(e) = check_reason(&req.reason, ctx) {
         return e.into();
     }
-    let name = match online_name(ctx, &req.dst) {
-        Ok(name) => name,
-        Err(e) => return e.into(),
-    };
+    match online_name(ctx, &req.dst) {
+        Ok(name) => mute(req, admin, name, ctx),
+        // Offline: an account can be muted before its next login.
+        Err(e) if e.code == ErrorCode::NoSuchUser => {
+            let Some(key) = NameKey::fold(&req.dst) else {
+                return e.into();
+            };
+            let store = Arc::clone(&ctx.state.store);
+            later(
+                false,
+                async move { store.account(key).await },
+                move |account, ctx| match account {
+                    Ok(Some(account)) => mute(req, admin, account.name, ctx),
+                    Ok(None) => no_such_user(&req.dst).into(),
+                    Err(error) => CmdError::from(error).into(),
+                },
+            )
+        }
+        Err(e) => e.into(),
+    }
+}
+
+/// Stores the mute of `name` (spelled as the user or account spells it),
+/// then applies it wherever the user is.
+fn mute(req: Bantalk, admin: UserName, name: String, ctx: &mut Ctx<'_>) -> Outcome {
     let Some(key) = NameKey::fold(&name) else {
         return no_such_user(&req.dst).into();
     };
