@@ -66,6 +66,12 @@ pub struct RegisterOptions {
     /// command) says `false`, and the queue waits for the next one that
     /// does.
     pub take_offline: bool,
+    /// Be one of several sessions of the account: log in even while the
+    /// account is online elsewhere (with the same password), receive its
+    /// messages, and see what its other sessions send. Default `true`;
+    /// `false` asks for the account alone (a second login is refused with
+    /// NameTaken, as before sessions existed).
+    pub multi_session: bool,
 }
 
 impl Default for RegisterOptions {
@@ -74,6 +80,7 @@ impl Default for RegisterOptions {
             ip: String::new(),
             port: 0,
             take_offline: true,
+            multi_session: true,
         }
     }
 }
@@ -259,6 +266,7 @@ impl Client {
             port: options.port,
             password: password.unwrap_or("").into(),
             take_offline: options.take_offline,
+            multi_session: options.multi_session,
         });
         match self.request(request).await? {
             ServerFrame::Registered(registered) => {

@@ -41,7 +41,8 @@ impl Hello {
 /// Body: `name: str | ip: str | port: u16 | password: str [| options: u8]`.
 /// `ip`/`port` are the address the client advertises (may be empty / 0);
 /// an empty `password` registers as a guest. `options` is present only
-/// when some bit of it is set (see [`Register::SKIP_OFFLINE`]).
+/// when some bit of it is set (see [`Register::SKIP_OFFLINE`] and
+/// [`Register::MULTI_SESSION`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Register {
     pub name: ByteString,
@@ -52,21 +53,32 @@ pub struct Register {
     /// arrived while it was offline. A one-shot command says no, so that
     /// the queue waits for a client that shows messages.
     pub take_offline: bool,
+    /// Whether this connection may share its account with the account's
+    /// other sessions (each receives the account's messages, and sees
+    /// what the others send). Without it, a connection is the account's
+    /// only session, as clients that predate sessions expect.
+    pub multi_session: bool,
 }
 
 impl Register {
     /// `options` bit: do not hand this connection the offline queue.
     pub const SKIP_OFFLINE: u8 = 0x01;
+    /// `options` bit: this connection may be one of several sessions of
+    /// its account.
+    pub const MULTI_SESSION: u8 = 0x02;
     /// Every `options` bit this version knows.
-    const KNOWN_OPTIONS: u8 = Register::SKIP_OFFLINE;
+    const KNOWN_OPTIONS: u8 = Register::SKIP_OFFLINE | Register::MULTI_SESSION;
 
     /// The `options` byte; 0 means it is left off the wire.
     fn options(&self) -> u8 {
-        if self.take_offline {
-            0
-        } else {
-            Register::SKIP_OFFLINE
+        let mut options = 0;
+        if !self.take_offline {
+            options |= Register::SKIP_OFFLINE;
         }
+        if self.multi_session {
+            options |= Register::MULTI_SESSION;
+        }
+        options
     }
 }
 
@@ -423,6 +435,7 @@ impl Decode for Request {
                     port,
                     password,
                     take_offline: options & Register::SKIP_OFFLINE == 0,
+                    multi_session: options & Register::MULTI_SESSION != 0,
                 })
             }
             FrameType::Reflect => {
@@ -573,7 +586,13 @@ mod tests {
             panic!("SKIP_OFFLINE is known")
         };
         assert!(!skip.take_offline);
-        for bad in [&[0x00][..], &[0x02], &[0x01, 0x00]] {
+        let Ok(Request::Register(both)) =
+            register_with_options(&[Register::SKIP_OFFLINE | Register::MULTI_SESSION])
+        else {
+            panic!("both bits are known")
+        };
+        assert!(!both.take_offline && both.multi_session);
+        for bad in [&[0x00][..], &[0x04], &[0x80], &[0x01, 0x00]] {
             assert!(register_with_options(bad).is_err(), "{bad:?}");
         }
     }

@@ -50,17 +50,24 @@ fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
         (any::<u16>(), text())
             .prop_map(|(version, client)| Request::Hello(Hello { version, client })),
-        (text(), text(), any::<u16>(), text(), any::<bool>()).prop_map(
-            |(name, ip, port, password, take_offline)| {
+        (
+            text(),
+            text(),
+            any::<u16>(),
+            text(),
+            any::<bool>(),
+            any::<bool>()
+        )
+            .prop_map(|(name, ip, port, password, take_offline, multi_session)| {
                 Request::Register(Register {
                     name,
                     ip,
                     port,
                     password,
                     take_offline,
+                    multi_session,
                 })
-            }
-        ),
+            }),
         (text(), text()).prop_map(|(src, content)| Request::Reflect(Reflect { src, content })),
         (text(), text(), text()).prop_map(|(src, dst, content)| Request::Transfer(Transfer {
             src,

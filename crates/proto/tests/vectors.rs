@@ -91,6 +91,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 port: 5555,
                 password: s(""),
                 take_offline: true,
+                multi_session: false,
             }),
         ),
     );
@@ -104,6 +105,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 port: 0,
                 password: s("hunter22"),
                 take_offline: false,
+                multi_session: false,
             }),
         ),
     );

@@ -67,6 +67,9 @@ pub struct Config {
     pub presence_limit: usize,
     /// Most connections at once from one IP address.
     pub max_connections_per_ip: usize,
+    /// Most sessions one account may have online at once (clients that
+    /// ask to share their account; guests always have one).
+    pub max_sessions: usize,
     /// Most rooms the server holds.
     pub max_rooms: usize,
     /// Most rooms one user may be a member of.
@@ -136,6 +139,7 @@ impl Default for Config {
             max_bad_frames: 10,
             presence_limit: 1000,
             max_connections_per_ip: 64,
+            max_sessions: crate::state::users::DEFAULT_MAX_SESSIONS,
             max_rooms: 10_000,
             max_rooms_per_user: 100,
             limit_loopback: false,

@@ -93,6 +93,7 @@ mod tests {
             port: 0,
             password: "".into(),
             take_offline: true,
+            multi_session: false,
         })
     }
 

@@ -11,7 +11,10 @@
 //!   whatever other connections queued in its [`outbox`].
 //! - [`cmd`]: the router and one handler per command, with the
 //!   preconditions (registered, admin, not muted) enforced in one place.
-//! - [`state`]: who is online, muted or banned, shared by all connections.
+//! - [`state`]: who is online (each user with its sessions), muted or
+//!   banned, shared by all connections.
+//! - [`event`]: the typed events that queues hold, rendered by each
+//!   session at the edge.
 //! - [`store`]: what outlives the process (accounts, roles, mutes, bans,
 //!   the audit log, history, offline queues) behind the `Store` trait,
 //!   with the embedded SQLite backend.
@@ -39,6 +42,7 @@ pub mod catchup;
 pub mod cluster;
 pub mod cmd;
 pub mod config;
+pub mod event;
 pub mod guard;
 pub mod inbox;
 pub mod metrics;

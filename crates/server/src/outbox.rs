@@ -1,4 +1,4 @@
-//! The bounded queue of frames waiting to be written to one connection.
+//! The bounded queue of events waiting to be written to one connection.
 //!
 //! Anyone may push (a sender's session delivering a message, an admin's
 //! session delivering a notice); only the connection's own session drains
@@ -25,13 +25,12 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
-use chinwag_proto::frame::{FrameType, HEADER_SIZE, LENGTH_SIZE};
+use chinwag_proto::MessageKind;
 use chinwag_proto::server::MessageId;
-use chinwag_proto::{MessageKind, RequestId};
 use tokio::sync::Notify;
 
 use crate::catchup::Budget;
+use crate::event::Shared;
 
 /// Why a frame was not queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,9 +73,9 @@ struct CatchUpState {
 
 #[derive(Debug)]
 struct Queued {
-    frame: Bytes,
-    /// Set for a MESSAGE frame: its id, and whether the reader can read
-    /// it in history.
+    event: Shared,
+    /// Set for a message: its id, and whether the reader can read it in
+    /// history.
     message: Option<(MessageId, bool)>,
 }
 
@@ -102,34 +101,19 @@ pub struct Drained {
     pub catch_up: Option<CatchUpStart>,
 }
 
-/// The byte offsets of a MESSAGE frame's `id` and `kind` (protocol.md,
-/// sections 3 and 7.9): the header, then `id: u64 | ts: u64 | kind: u8`.
-const MESSAGE_ID_AT: usize = LENGTH_SIZE + HEADER_SIZE;
-const MESSAGE_KIND_AT: usize = MESSAGE_ID_AT + 16;
-
-/// The id of a MESSAGE frame, and whether a reader who can (or cannot)
+/// The id of a message event, and whether a reader who can (or cannot)
 /// read its direct conversations finds it in history; `None` for any
-/// other frame. Frames here come from the server's own encoder.
-fn message_of(frame: &[u8], direct_in_history: bool) -> Option<(MessageId, bool)> {
-    if frame.get(LENGTH_SIZE) != Some(&(FrameType::Message as u8))
-        || frame.get(LENGTH_SIZE + 1..MESSAGE_ID_AT) != Some(&RequestId::NONE.0.to_be_bytes())
-    {
-        return None;
-    }
-    let id = u64::from_be_bytes(
-        frame
-            .get(MESSAGE_ID_AT..MESSAGE_ID_AT + 8)?
-            .try_into()
-            .ok()?,
-    );
-    let in_history = match MessageKind::from_u8(*frame.get(MESSAGE_KIND_AT)?) {
+/// other event.
+fn message_of(event: &Shared, direct_in_history: bool) -> Option<(MessageId, bool)> {
+    let (id, kind) = event.message_id()?;
+    let in_history = match kind {
         MessageKind::Broadcast => true,
         // An account's rooms are stored with it, so `@me` finds them; a
         // guest's are not.
         MessageKind::Direct | MessageKind::Room => direct_in_history,
         MessageKind::Other(_) => false,
     };
-    Some((MessageId(id), in_history))
+    Some((id, in_history))
 }
 
 impl Outbox {
@@ -166,17 +150,17 @@ impl Outbox {
         state.resume.take().is_some()
     }
 
-    /// Queues a frame for writing. Never waits.
-    pub fn push(&self, frame: Bytes) -> Result<(), PushError> {
+    /// Queues an event for writing. Never waits.
+    pub fn push(&self, event: Shared) -> Result<(), PushError> {
         let mut inner = self.lock();
         if inner.closed {
             return Err(PushError::Closed);
         }
-        let message = message_of(&frame, inner.direct_in_history());
+        let message = message_of(&event, inner.direct_in_history());
         if inner.refuses(message) {
             return Err(PushError::Full);
         }
-        if !inner.overflowed && !self.fits(&inner, &frame) {
+        if !inner.overflowed && !self.fits(&inner, &event) {
             self.begin_catch_up(&mut inner, message, Instant::now());
             // The message that found the queue full is above the new
             // resume point: it is read from history too.
@@ -184,7 +168,7 @@ impl Outbox {
                 return Err(PushError::Full);
             }
         }
-        if inner.overflowed || !self.fits(&inner, &frame) {
+        if inner.overflowed || !self.fits(&inner, &event) {
             let first = !inner.overflowed;
             inner.overflowed = true;
             drop(inner);
@@ -194,8 +178,8 @@ impl Outbox {
             return Err(PushError::Full);
         }
         let was_empty = inner.frames.is_empty();
-        inner.bytes += frame.len();
-        inner.frames.push_back(Queued { frame, message });
+        inner.bytes += event.size();
+        inner.frames.push_back(Queued { event, message });
         drop(inner);
         // One wake-up per batch: the session drains everything at once.
         if was_empty {
@@ -204,8 +188,8 @@ impl Outbox {
         Ok(())
     }
 
-    fn fits(&self, inner: &Inner, frame: &Bytes) -> bool {
-        inner.frames.len() < self.max_frames && inner.bytes + frame.len() <= self.max_bytes
+    fn fits(&self, inner: &Inner, event: &Shared) -> bool {
+        inner.frames.len() < self.max_frames && inner.bytes + event.size() <= self.max_bytes
     }
 
     /// Switches a full queue to catch-up, if the reader can catch up:
@@ -238,23 +222,23 @@ impl Outbox {
         }
         let dropped = lost().count();
         frames.retain(|q| q.message.is_none());
-        *bytes = frames.iter().map(|q| q.frame.len()).sum();
+        *bytes = frames.iter().map(|q| q.event.size()).sum();
         let resume = MessageId(oldest.0.saturating_sub(1));
         state.resume = Some(resume);
         state.started = Some(CatchUpStart { resume, dropped });
         self.ready.notify_one();
     }
 
-    /// Queues a last frame (if any) and refuses everything after it.
-    pub fn close_with(&self, last: Option<Bytes>) {
+    /// Queues a last event (if any) and refuses everything after it.
+    pub fn close_with(&self, last: Option<Shared>) {
         let mut inner = self.lock();
         if inner.closed {
             return;
         }
-        if let Some(frame) = last {
-            inner.bytes += frame.len();
+        if let Some(event) = last {
+            inner.bytes += event.size();
             inner.frames.push_back(Queued {
-                frame,
+                event,
                 message: None,
             });
         }
@@ -273,14 +257,12 @@ impl Outbox {
         self.lock().closed
     }
 
-    /// Moves every queued frame into `dst`, the connection's write buffer.
-    pub fn drain_into(&self, dst: &mut BytesMut) -> Drained {
+    /// Moves every queued event into `dst`, for the session to render.
+    pub fn drain_into(&self, dst: &mut Vec<Shared>) -> Drained {
         let mut inner = self.lock();
         let frames = inner.frames.len();
-        dst.reserve(inner.bytes);
-        for queued in inner.frames.drain(..) {
-            dst.extend_from_slice(&queued.frame);
-        }
+        dst.reserve(frames);
+        dst.extend(inner.frames.drain(..).map(|queued| queued.event));
         inner.bytes = 0;
         if inner.frames.capacity() > 64 {
             inner.frames.shrink_to(16);
@@ -340,77 +322,73 @@ impl Inner {
 mod tests {
     use super::*;
 
+    use crate::event::Event;
+    use chinwag_proto::ServerFrame;
+
+    /// An OK event whose text is `text`: weighs the overhead plus its length.
+    fn text(text: &str) -> Shared {
+        Event::new(ServerFrame::ok(text.to_owned()))
+    }
+
     #[test]
     fn bounded_by_frames_and_bytes() {
-        let outbox = Outbox::new(2, 10);
-        assert_eq!(outbox.push(Bytes::from_static(b"abcd")), Ok(()));
-        assert_eq!(outbox.push(Bytes::from_static(b"efgh")), Ok(()));
-        assert_eq!(outbox.push(Bytes::from_static(b"i")), Err(PushError::Full));
-        let mut buf = BytesMut::new();
-        let drained = outbox.drain_into(&mut buf);
-        assert_eq!(&buf[..], b"abcdefgh");
+        let a = text("abcd").size();
+        let outbox = Outbox::new(2, 2 * a + 1);
+        assert_eq!(outbox.push(text("abcd")), Ok(()));
+        assert_eq!(outbox.push(text("efgh")), Ok(()));
+        assert_eq!(outbox.push(text("i")), Err(PushError::Full));
+        let (events, drained) = drain(&outbox);
+        assert_eq!(events, vec![text("abcd"), text("efgh")]);
         assert_eq!(drained.frames, 2);
         assert!(drained.overflowed);
 
-        let outbox = Outbox::new(100, 10);
-        assert_eq!(outbox.push(Bytes::from_static(b"0123456789")), Ok(()));
-        assert_eq!(outbox.push(Bytes::from_static(b"x")), Err(PushError::Full));
+        let outbox = Outbox::new(100, text("0123456789").size());
+        assert_eq!(outbox.push(text("0123456789")), Ok(()));
+        assert_eq!(outbox.push(text("x")), Err(PushError::Full));
     }
 
     #[test]
     fn close_delivers_the_last_frame_then_refuses() {
-        let outbox = Outbox::new(10, 100);
-        outbox.push(Bytes::from_static(b"a")).unwrap();
-        outbox.close_with(Some(Bytes::from_static(b"bye")));
-        assert_eq!(
-            outbox.push(Bytes::from_static(b"c")),
-            Err(PushError::Closed)
-        );
-        let mut buf = BytesMut::new();
-        let drained = outbox.drain_into(&mut buf);
-        assert_eq!(&buf[..], b"abye");
+        let outbox = Outbox::new(10, 1000);
+        outbox.push(text("a")).unwrap();
+        outbox.close_with(Some(text("bye")));
+        assert_eq!(outbox.push(text("c")), Err(PushError::Closed));
+        let (events, drained) = drain(&outbox);
+        assert_eq!(events, vec![text("a"), text("bye")]);
         assert!(drained.closed);
     }
 
-    fn message(id: u64, kind: MessageKind) -> Bytes {
-        crate::state::encode_event(&chinwag_proto::ServerFrame::Message(
-            chinwag_proto::server::Message {
-                id: MessageId(id),
-                ts: chinwag_proto::Timestamp(1),
-                kind,
-                from: "alice".into(),
-                to: if kind == MessageKind::Direct {
-                    "bob".into()
-                } else {
-                    "".into()
-                },
-                text: "hi".into(),
+    fn message(id: u64, kind: MessageKind) -> Shared {
+        Event::new(ServerFrame::Message(chinwag_proto::server::Message {
+            id: MessageId(id),
+            ts: chinwag_proto::Timestamp(1),
+            kind,
+            from: "alice".into(),
+            to: if kind == MessageKind::Direct {
+                "bob".into()
+            } else {
+                "".into()
             },
-        ))
+            text: "hi".into(),
+        }))
     }
 
-    fn notice() -> Bytes {
-        crate::state::encode_event(&chinwag_proto::ServerFrame::Notice(
-            chinwag_proto::server::Notice {
-                kind: chinwag_proto::NoticeKind::Joined,
-                ts: chinwag_proto::Timestamp(1),
-                actor: "".into(),
-                subject: "carol".into(),
-                until: 0,
-                text: "".into(),
-            },
-        ))
+    fn notice() -> Shared {
+        Event::new(ServerFrame::Notice(chinwag_proto::server::Notice {
+            kind: chinwag_proto::NoticeKind::Joined,
+            ts: chinwag_proto::Timestamp(1),
+            actor: "".into(),
+            subject: "carol".into(),
+            until: 0,
+            text: "".into(),
+        }))
     }
 
-    fn drain(outbox: &Outbox) -> (Vec<Bytes>, Drained) {
-        let mut buf = BytesMut::new();
-        let drained = outbox.drain_into(&mut buf);
-        let mut frames = Vec::new();
-        while !buf.is_empty() {
-            let len = u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize;
-            frames.push(buf.split_to(4 + len).freeze());
-        }
-        (frames, drained)
+    /// The events drained, compared by what they say.
+    fn drain(outbox: &Outbox) -> (Vec<Shared>, Drained) {
+        let mut events = Vec::new();
+        let drained = outbox.drain_into(&mut events);
+        (events, drained)
     }
 
     #[test]
@@ -432,7 +410,7 @@ mod tests {
             Some((MessageId(9), false))
         );
         assert_eq!(message_of(&notice(), true), None);
-        assert_eq!(message_of(b"", true), None);
+        assert_eq!(message_of(&text("hi"), true), None);
     }
 
     #[test]
@@ -549,7 +527,7 @@ mod tests {
         let pusher = outbox.clone();
         let waiter = tokio::spawn(async move { outbox.ready().await });
         tokio::task::yield_now().await;
-        pusher.push(Bytes::from_static(b"x")).unwrap();
+        pusher.push(text("x")).unwrap();
         waiter.await.unwrap();
     }
 }

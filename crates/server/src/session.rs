@@ -30,10 +30,11 @@ use tracing::Instrument;
 
 use crate::auth::Throttle;
 use crate::cmd::{self, CmdError, Completion, Ctx, Now, Outcome};
+use crate::event::{self, Shared};
 use crate::guard::{Admit, Guard};
 use crate::inbox::{self, Inbox};
 use crate::outbox::{CatchUpStart, Outbox};
-use crate::state::{ConnId, Peer, State};
+use crate::state::{ConnId, Peer, Released, State};
 use crate::store::{StoreFuture, StoredMessage};
 
 /// Stop reading requests while this much is waiting to be written.
@@ -95,7 +96,7 @@ pub struct Conn {
     pub addr: SocketAddr,
     pub outbox: Arc<Outbox>,
     pub phase: Phase,
-    /// Set once REGISTER succeeds.
+    /// Set once REGISTER succeeds: the user, shared by its sessions.
     pub peer: Option<Arc<Peer>>,
     pub throttle: Throttle,
     /// Set to end the connection after what is queued has been written.
@@ -145,6 +146,7 @@ where
             Instant::now(),
         ),
         out: BytesMut::new(),
+        drained: Vec::new(),
         pending: FuturesOrdered::new(),
         exclusive: 0,
         written: 0,
@@ -161,6 +163,9 @@ struct Session {
     guard: Guard,
     /// Bytes waiting to be written to the socket.
     out: BytesMut,
+    /// Events taken from the outbox, to be rendered into `out` (kept to
+    /// reuse its allocation).
+    drained: Vec<Shared>,
     /// Requests waiting for their work, in request order.
     pending: FuturesOrdered<Pending>,
     /// How many of them are exclusive: while any is, no request is read.
@@ -564,8 +569,10 @@ impl Session {
         }
         if let Err(error) = frame.encode(id, &mut self.out) {
             tracing::error!(%error, "cannot encode reply");
-            let _ =
-                ServerFrame::error(ErrorCode::Internal, "internal error").encode(id, &mut self.out);
+            self.out.extend_from_slice(&event::encode(
+                id,
+                &ServerFrame::error(ErrorCode::Internal, "internal error"),
+            ));
         }
     }
 
@@ -574,7 +581,16 @@ impl Session {
     /// kick.
     fn pull_outbox(&mut self) {
         let drained = if self.out.len() < HIGH_WATER || self.conn.leave.is_some() {
-            self.conn.outbox.drain_into(&mut self.out)
+            let drained = self.conn.outbox.drain_into(&mut self.drained);
+            // Rendered here, at the edge: the first session to write an
+            // event encodes it, the others reuse its bytes.
+            for event in self.drained.drain(..) {
+                self.out.extend_from_slice(event.native());
+            }
+            if self.drained.capacity() > 64 {
+                self.drained = Vec::new();
+            }
+            drained
         } else {
             self.conn.outbox.status()
         };
@@ -649,27 +665,30 @@ impl Session {
         self.depart(Leave::SlowConsumer);
     }
 
-    /// Marks the connection as leaving; frees the name and tells the others,
-    /// unless a kick or the shutdown already took care of that.
+    /// Marks the connection as leaving and ends its session; when it was
+    /// the user's last, frees the name and tells the others (unless a kick
+    /// or the shutdown already took care of that).
     fn depart(&mut self, leave: Leave) {
         if let Some(peer) = self.conn.peer.take() {
-            cmd::room::disconnected(&self.state, &peer, leave.text());
-            let released = self.state.users.release(&peer.name, peer.conn);
-            if let Some(cluster) = self.state.cluster() {
-                cluster.release(peer.name.key(), peer.conn);
-            }
-            if released && !self.state.shutdown.is_started() {
-                self.state.announce_presence(
-                    &ServerFrame::Notice(Notice {
-                        kind: NoticeKind::Left,
-                        ts: chinwag_proto::Timestamp::now(),
-                        actor: "".into(),
-                        subject: peer.name.as_str().into(),
-                        until: 0,
-                        text: leave.text().into(),
-                    }),
-                    Some(peer.conn),
-                );
+            let released = self.state.users.release(&peer.name, peer.id, self.conn.id);
+            if released == Released::Last {
+                cmd::room::disconnected(&self.state, &peer, leave.text());
+                if let Some(cluster) = self.state.cluster() {
+                    cluster.release(peer.name.key(), peer.id);
+                }
+                if !self.state.shutdown.is_started() {
+                    self.state.announce_presence(
+                        ServerFrame::Notice(Notice {
+                            kind: NoticeKind::Left,
+                            ts: chinwag_proto::Timestamp::now(),
+                            actor: "".into(),
+                            subject: peer.name.as_str().into(),
+                            until: 0,
+                            text: leave.text().into(),
+                        }),
+                        &peer.name.key(),
+                    );
+                }
             }
         }
         self.conn.leave.get_or_insert(leave);

@@ -54,6 +54,7 @@ fn handshake(name: &str) -> Vec<u8> {
             port: 0,
             password: "".into(),
             take_offline: true,
+            multi_session: false,
         })
         .to_frame(RequestId(2))
         .unwrap(),

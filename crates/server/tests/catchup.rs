@@ -51,14 +51,16 @@ fn metric(server: &TestServer, pick: impl Fn(&chinwag_server::metrics::Metrics) 
     pick(&server.handle.state().metrics)
 }
 
-/// The reader's queue on the server never holds more than its bounds.
+/// The reader's queues on the server never hold more than their bounds.
 fn assert_bounded(server: &TestServer, name: &str) {
     if let Some(peer) = server.handle.state().users.get(name) {
-        let (frames, bytes) = peer.outbox.queued();
-        assert!(
-            frames <= OUTBOX_FRAMES && bytes <= OUTBOX_BYTES,
-            "{frames} frames, {bytes} bytes"
-        );
+        for session in peer.sessions().iter() {
+            let (frames, bytes) = session.outbox.queued();
+            assert!(
+                frames <= OUTBOX_FRAMES && bytes <= OUTBOX_BYTES,
+                "{frames} frames, {bytes} bytes"
+            );
+        }
     }
 }
 

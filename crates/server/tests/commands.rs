@@ -101,6 +101,7 @@ async fn invalid_names_are_refused_by_the_server() {
                 port: 0,
                 password: "".into(),
                 take_offline: true,
+                multi_session: false,
             }))
             .await;
         assert_eq!(code(reply), ErrorCode::InvalidName, "{bad:?}");

@@ -192,6 +192,7 @@ async fn a_connection_that_skips_the_offline_queue_leaves_it_for_the_next() {
     let (quick, mut quick_events) = connect(&server).await;
     let options = RegisterOptions {
         take_offline: false,
+        multi_session: false,
         ..RegisterOptions::default()
     };
     quick

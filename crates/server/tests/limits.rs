@@ -123,6 +123,7 @@ async fn a_register_storm_is_refused_then_closed() {
                     port: 0,
                     password: "".into(),
                     take_offline: true,
+                    multi_session: false,
                 }),
             )
             .await;

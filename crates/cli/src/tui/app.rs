@@ -635,9 +635,13 @@ impl App {
     }
 
     fn on_message(&mut self, m: &Message) {
+        // Sent by another session of this account: ours, in the
+        // conversation with its recipient, and never unread.
+        let own = m.from.eq_ignore_ascii_case(&self.me);
         let index = match m.kind {
             MessageKind::Broadcast => 0,
             MessageKind::Room => self.room(&m.to),
+            MessageKind::Direct | MessageKind::Other(_) if own => self.direct(&m.to),
             MessageKind::Direct | MessageKind::Other(_) => self.direct(&m.from),
         };
         let from = render::sanitize(&m.from);
@@ -646,7 +650,7 @@ impl App {
         // one cannot be older than the login.
         let sent_while_away = m.kind == MessageKind::Direct && m.ts < self.since;
         let conversation = &mut self.conversations[index];
-        if conversation.add_message(m.id, m.ts, &from, &text) && index != self.open {
+        if conversation.add_message(m.id, m.ts, &from, &text) && index != self.open && !own {
             conversation.unread += 1;
             if sent_while_away {
                 conversation.unread_away += 1;

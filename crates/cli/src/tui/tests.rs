@@ -183,6 +183,20 @@ fn wide_characters_wrap_inside_the_pane() {
 }
 
 #[test]
+fn what_another_session_sent_goes_to_its_recipient_and_is_not_unread() {
+    let mut app = app(100, 12);
+    // alice, on another device, wrote to bob.
+    app.on_net(message(MessageKind::Direct, "alice", "bob", "on my way", 1));
+    assert_eq!(
+        screen(&app)[2],
+        format!("│2 bob             ││{:58}││ bob              │", "")
+    );
+    assert!(!shows(&app, "unread"));
+    key(&mut app, KeyCode::Char('n'), KeyModifiers::CONTROL);
+    assert!(shows(&app, "alice: on my way"));
+}
+
+#[test]
 fn direct_messages_count_as_unread_until_opened() {
     let mut app = app(100, 12);
     app.on_net(message(MessageKind::Direct, "bob", "alice", "psst", 1));

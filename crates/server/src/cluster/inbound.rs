@@ -10,9 +10,9 @@ use futures::StreamExt;
 use super::routing::{NodeMessage, Order, RemoteReply};
 use super::{Cluster, Inbox};
 use crate::cmd::{self, CmdError};
-use crate::outbox::PushError;
+use crate::event::Event;
 use crate::state::rooms::deliver;
-use crate::state::{ConnId, Mute, State, encode_event};
+use crate::state::{ConnId, Mute, State};
 use crate::store::{BanRecord, BanTarget};
 
 /// Serves the other nodes' messages until shutdown.
@@ -47,28 +47,30 @@ pub async fn serve(cluster: Arc<Cluster>, state: Arc<State>, mut inbox: Inbox) {
 /// Carries out one message; returns the answer for a request.
 fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
     match message {
-        NodeMessage::Direct { user, frame } => Some(match state.users.get(&user) {
+        NodeMessage::Direct { user, event } => Some(match state.users.get(&user) {
             None => RemoteReply::error(cmd::no_such_user(&user)),
-            Some(peer) => match peer.outbox.push(frame) {
-                Ok(()) => RemoteReply::ok("delivered"),
-                Err(PushError::Full) => RemoteReply::error(CmdError::new(
+            Some(peer) => match peer.push(&event.into_event(), None) {
+                0 => RemoteReply::error(CmdError::new(
                     ErrorCode::Undeliverable,
-                    format!("{} is not reading fast enough; not delivered", peer.name),
+                    format!(
+                        "{} is disconnecting or not reading fast enough; not delivered",
+                        peer.name
+                    ),
                 )),
-                Err(PushError::Closed) => RemoteReply::error(CmdError::new(
-                    ErrorCode::Undeliverable,
-                    format!("{} is disconnecting; not delivered", peer.name),
-                )),
+                _ => RemoteReply::ok("delivered"),
             },
         }),
-        NodeMessage::Fanout { except, frame } => {
-            let except = state.users.get(&except).map(|p| p.conn);
-            state.users.push_to_all(&frame, except);
+        NodeMessage::Fanout { except, event } => {
+            let event = event.into_event();
+            match NameKey::fold(&except) {
+                Some(except) => state.users.push_to_others(&event, &except),
+                None => state.users.push_to_all(&event, None),
+            };
             None
         }
-        NodeMessage::Room { room, frame } => {
+        NodeMessage::Room { room, event } => {
             if let Some(room) = state.rooms.get(&room) {
-                deliver(&room.recipients(), &frame, None);
+                deliver(&room.recipients(), &event.into_event(), None);
             }
             None
         }
@@ -139,25 +141,25 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
 }
 
 /// A local user whose name another node holds now (this node was cut off
-/// long enough to be taken for dead): it must go, and is told why.
+/// long enough to be taken for dead): it must go, with every session, and
+/// is told why.
 pub fn lost_name(state: &Arc<State>, name: NameKey, conn: ConnId) {
-    let Some(peer) = state.users.get(name.as_str()).filter(|p| p.conn == conn) else {
+    let Some(peer) = state.users.get(name.as_str()).filter(|p| p.id == conn) else {
         return;
     };
-    if !state.users.release(&peer.name, conn) {
+    if !state.users.remove(&peer.name, conn) {
         return;
     }
     tracing::warn!(user = %peer.name, "name lost to another node while cut off from the cluster");
-    peer.outbox
-        .close_with(Some(encode_event(&ServerFrame::Notice(Notice {
-            kind: NoticeKind::Kicked,
-            ts: Timestamp::now(),
-            actor: "".into(),
-            subject: peer.name.as_str().into(),
-            until: 0,
-            text:
-                "this server lost touch with the cluster and your name was taken on another node; \
+    cmd::room::disconnected(state, &peer, "lost to another node");
+    peer.close_all(&Event::new(ServerFrame::Notice(Notice {
+        kind: NoticeKind::Kicked,
+        ts: Timestamp::now(),
+        actor: "".into(),
+        subject: peer.name.as_str().into(),
+        until: 0,
+        text: "this server lost touch with the cluster and your name was taken on another node; \
                    reconnect"
-                    .into(),
-        }))));
+            .into(),
+    })));
 }

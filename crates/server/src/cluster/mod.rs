@@ -29,17 +29,17 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 use async_nats::{Client, ConnectOptions};
-use bytes::Bytes;
 use chinwag_proto::server::{Timestamp, UserInfo};
 use chinwag_proto::{ErrorCode, NameKey};
 use tokio::sync::{Notify, mpsc};
 
 use crate::cmd::CmdError;
+use crate::event::Shared;
 use crate::state::{ConnId, Peer, State};
 pub use liveness::Beat;
 pub use node::NodeId;
 use presence::{Located, Presence, PresenceRecord, Recheck};
-pub use routing::{NodeMessage, Order, RemoteReply};
+pub use routing::{NodeEvent, NodeMessage, Order, RemoteReply};
 
 /// How a node joins a cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -309,10 +309,7 @@ impl Cluster {
     /// be finishing.
     async fn forget_departed(&self, state: &State) {
         for (name, conn) in self.presence.held_for(self.config.request_timeout * 2) {
-            let online = state
-                .users
-                .get(name.as_str())
-                .is_some_and(|p| p.conn == conn);
+            let online = state.users.get(name.as_str()).is_some_and(|p| p.id == conn);
             if !online {
                 self.presence.release(name, conn).await;
             }
@@ -441,12 +438,15 @@ impl Cluster {
         })
     }
 
-    /// Presence notices for the other nodes; dropped if NATS is down.
-    pub fn announce(&self, frame: Bytes, except: &str) {
-        let _ = self.tell_all(NodeMessage::Fanout {
-            except: except.to_owned(),
-            frame,
-        });
+    /// Presence notices for the other nodes' users but `except` (a name);
+    /// dropped if NATS is down.
+    pub fn announce(&self, event: Shared, except: &str) {
+        if let Some(event) = NodeEvent::of(&event) {
+            let _ = self.tell_all(NodeMessage::Fanout {
+                except: except.to_owned(),
+                event,
+            });
+        }
     }
 
     /// Sends what [`Cluster::tell_all`] queued, in order.

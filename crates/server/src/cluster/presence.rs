@@ -48,15 +48,20 @@ pub struct PresenceRecord {
 
 impl PresenceRecord {
     pub fn of(peer: &Peer, node: &NodeId, now: Timestamp) -> PresenceRecord {
+        let first = peer.first();
         PresenceRecord {
             node: node.as_str().to_owned(),
             name: peer.name.as_str().to_owned(),
             admin: peer.is_admin(),
             account: peer.account,
             muted: peer.muted(now).to_wire(),
-            addr: peer.addr.to_string(),
-            advertised: peer.advertised.clone(),
-            since: peer.connected_at.0,
+            addr: first
+                .as_ref()
+                .map_or_else(String::new, |l| l.addr.to_string()),
+            advertised: first
+                .as_ref()
+                .map_or_else(String::new, |l| l.advertised.clone()),
+            since: first.as_ref().map_or(0, |l| l.connected_at.0),
         }
     }
 

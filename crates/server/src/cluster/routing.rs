@@ -8,18 +8,22 @@
 //!   server makes one copy per node, never one per user), mute, ban and
 //!   role changes, the cluster-wide shutdown.
 //!
-//! A message says what it is in the `Chinwag-Op` header. Messages for
-//! users carry the MESSAGE or NOTICE frame already encoded, as the body,
-//! so the receiving node queues the very bytes it got, without decoding
-//! or encoding anything; orders carry JSON.
+//! A message says what it is in the `Chinwag-Op` header and which version
+//! of this format it is in `Chinwag-Version`. Messages for users carry the
+//! typed event ([`NodeEvent`], JSON), never a client protocol's frame: the
+//! receiving node queues it as an event, and each of its front ends renders
+//! it for its clients. Orders carry JSON too.
 
 use async_nats::HeaderMap;
 use bytes::Bytes;
-use chinwag_proto::ErrorCode;
+use chinwag_proto::room::RoomNotice;
+use chinwag_proto::server::{Message, MessageId, MessageKind, Notice, NoticeKind, Timestamp};
+use chinwag_proto::{ErrorCode, ServerFrame};
 use serde::{Deserialize, Serialize};
 
 use super::NodeId;
 use crate::cmd::{CmdError, Reply};
+use crate::event::{Event, Shared};
 use crate::store::BanRecord;
 
 /// The subject every node listens on.
@@ -30,7 +34,11 @@ pub fn node_subject(node: &NodeId) -> String {
     format!("chinwag.node.{node}")
 }
 
+/// The version of this format. A node ignores messages of another.
+pub const VERSION: &str = "1";
+
 const OP: &str = "Chinwag-Op";
+const VERSION_HEADER: &str = "Chinwag-Version";
 const USER: &str = "Chinwag-User";
 const ORIGIN: &str = "Chinwag-Origin";
 const ROOM: &str = "Chinwag-Room";
@@ -90,25 +98,143 @@ impl Order {
     }
 }
 
+/// An event for users of another node, in this format's own terms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum NodeEvent {
+    Message {
+        id: u64,
+        ts: u64,
+        kind: u8,
+        from: String,
+        to: String,
+        text: String,
+    },
+    Notice {
+        kind: u8,
+        ts: u64,
+        actor: String,
+        subject: String,
+        until: u64,
+        text: String,
+    },
+    RoomNotice {
+        kind: u8,
+        ts: u64,
+        room: String,
+        actor: String,
+        subject: String,
+        until: u64,
+        text: String,
+    },
+}
+
+impl NodeEvent {
+    /// The event in this format; `None` for what never crosses nodes
+    /// (replies).
+    pub fn of(event: &Event) -> Option<NodeEvent> {
+        Some(match event.frame() {
+            ServerFrame::Message(m) => NodeEvent::Message {
+                id: m.id.0,
+                ts: m.ts.0,
+                kind: m.kind.to_u8(),
+                from: m.from.to_string(),
+                to: m.to.to_string(),
+                text: m.text.to_string(),
+            },
+            ServerFrame::Notice(n) => NodeEvent::Notice {
+                kind: n.kind.to_u8(),
+                ts: n.ts.0,
+                actor: n.actor.to_string(),
+                subject: n.subject.to_string(),
+                until: n.until,
+                text: n.text.to_string(),
+            },
+            ServerFrame::RoomNotice(n) => NodeEvent::RoomNotice {
+                kind: n.kind.to_u8(),
+                ts: n.ts.0,
+                room: n.room.to_string(),
+                actor: n.actor.to_string(),
+                subject: n.subject.to_string(),
+                until: n.until,
+                text: n.text.to_string(),
+            },
+            _ => return None,
+        })
+    }
+
+    /// The event for this node's queues.
+    pub fn into_event(self) -> Shared {
+        Event::new(match self {
+            NodeEvent::Message {
+                id,
+                ts,
+                kind,
+                from,
+                to,
+                text,
+            } => ServerFrame::Message(Message {
+                id: MessageId(id),
+                ts: Timestamp(ts),
+                kind: MessageKind::from_u8(kind),
+                from: from.into(),
+                to: to.into(),
+                text: text.into(),
+            }),
+            NodeEvent::Notice {
+                kind,
+                ts,
+                actor,
+                subject,
+                until,
+                text,
+            } => ServerFrame::Notice(Notice {
+                kind: NoticeKind::from_u8(kind),
+                ts: Timestamp(ts),
+                actor: actor.into(),
+                subject: subject.into(),
+                until,
+                text: text.into(),
+            }),
+            NodeEvent::RoomNotice {
+                kind,
+                ts,
+                room,
+                actor,
+                subject,
+                until,
+                text,
+            } => ServerFrame::RoomNotice(RoomNotice {
+                kind: NoticeKind::from_u8(kind),
+                ts: Timestamp(ts),
+                room: room.into(),
+                actor: actor.into(),
+                subject: subject.into(),
+                until,
+                text: text.into(),
+            }),
+        })
+    }
+}
+
 /// A message between nodes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeMessage {
-    /// An encoded frame for one user of the receiving node.
+    /// An event for one user of the receiving node (all its sessions).
     Direct {
         user: String,
-        frame: Bytes,
+        event: NodeEvent,
     },
-    /// An encoded frame for every user of the receiving node except
-    /// `except` (a name; empty: nobody).
+    /// An event for every user of the receiving node except `except` (a
+    /// name; empty: nobody).
     Fanout {
         except: String,
-        frame: Bytes,
+        event: NodeEvent,
     },
-    /// An encoded room message for the receiving node's members of
-    /// `room`.
+    /// A room event for the receiving node's members of `room`.
     Room {
         room: String,
-        frame: Bytes,
+        event: NodeEvent,
     },
     Order(Order),
 }
@@ -119,27 +245,26 @@ impl NodeMessage {
     pub fn encode(&self, origin: &NodeId) -> (HeaderMap, Bytes) {
         let mut headers = HeaderMap::new();
         headers.insert(ORIGIN, origin.as_str());
+        headers.insert(VERSION_HEADER, VERSION);
         let body = match self {
-            NodeMessage::Direct { user, frame } => {
+            NodeMessage::Direct { user, event } => {
                 headers.insert(OP, "direct");
                 headers.insert(USER, user.as_str());
-                frame.clone()
+                json(event)
             }
-            NodeMessage::Fanout { except, frame } => {
+            NodeMessage::Fanout { except, event } => {
                 headers.insert(OP, "fanout");
                 headers.insert(USER, except.as_str());
-                frame.clone()
+                json(event)
             }
-            NodeMessage::Room { room, frame } => {
+            NodeMessage::Room { room, event } => {
                 headers.insert(OP, "room");
                 headers.insert(ROOM, room.as_str());
-                frame.clone()
+                json(event)
             }
             NodeMessage::Order(order) => {
                 headers.insert(OP, "order");
-                serde_json::to_vec(order)
-                    .map(Bytes::from)
-                    .unwrap_or_default()
+                json(order)
             }
         };
         (headers, body)
@@ -151,24 +276,35 @@ impl NodeMessage {
         let headers = headers?;
         let get = |name: &str| headers.get(name).map(|v| v.as_str().to_owned());
         let origin = get(ORIGIN)?;
+        if get(VERSION_HEADER)?.as_str() != VERSION {
+            return None;
+        }
+        let event = || serde_json::from_slice::<NodeEvent>(&body).ok();
         let message = match get(OP)?.as_str() {
             "direct" => NodeMessage::Direct {
                 user: get(USER)?,
-                frame: body,
+                event: event()?,
             },
             "fanout" => NodeMessage::Fanout {
                 except: get(USER).unwrap_or_default(),
-                frame: body,
+                event: event()?,
             },
             "room" => NodeMessage::Room {
                 room: get(ROOM)?,
-                frame: body,
+                event: event()?,
             },
             "order" => NodeMessage::Order(serde_json::from_slice(&body).ok()?),
             _ => return None,
         };
         Some((origin, message))
     }
+}
+
+/// A body in JSON.
+fn json<T: Serialize>(value: &T) -> Bytes {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .unwrap_or_default()
 }
 
 /// A node's answer to a request: the reply the requesting client gets,
@@ -231,15 +367,37 @@ mod tests {
         let messages = [
             NodeMessage::Direct {
                 user: "bob".into(),
-                frame: Bytes::from_static(b"\x00\x00\x00\x05frame"),
+                event: NodeEvent::Message {
+                    id: 7,
+                    ts: 1,
+                    kind: 0,
+                    from: "alice".into(),
+                    to: "bob".into(),
+                    text: "hi".into(),
+                },
             },
             NodeMessage::Fanout {
                 except: "".into(),
-                frame: Bytes::from_static(b"x"),
+                event: NodeEvent::Notice {
+                    kind: 0,
+                    ts: 2,
+                    actor: "".into(),
+                    subject: "carol".into(),
+                    until: 0,
+                    text: "".into(),
+                },
             },
             NodeMessage::Room {
                 room: "#rust".into(),
-                frame: Bytes::from_static(b"y"),
+                event: NodeEvent::RoomNotice {
+                    kind: 9,
+                    ts: 3,
+                    room: "#rust".into(),
+                    actor: "alice".into(),
+                    subject: "bob".into(),
+                    until: 0,
+                    text: "topic".into(),
+                },
             },
             NodeMessage::Order(Order::Kick {
                 user: "bob".into(),
@@ -259,6 +417,32 @@ mod tests {
             assert_eq!(back, message);
         }
         assert_eq!(NodeMessage::decode(None, Bytes::new()), None);
+        // Another version of the format is not read.
+        let (mut headers, body) = messages_of_another_version(&origin);
+        headers.insert(VERSION_HEADER, "2");
+        assert_eq!(NodeMessage::decode(Some(&headers), body), None);
+    }
+
+    fn messages_of_another_version(origin: &NodeId) -> (HeaderMap, Bytes) {
+        NodeMessage::Order(Order::Unban {
+            target: "bob".into(),
+        })
+        .encode(origin)
+    }
+
+    #[test]
+    fn events_cross_unchanged() {
+        let event = Event::new(ServerFrame::Message(Message {
+            id: MessageId(9),
+            ts: Timestamp(5),
+            kind: MessageKind::Room,
+            from: "alice".into(),
+            to: "#rust".into(),
+            text: "hello".into(),
+        }));
+        let crossed = NodeEvent::of(&event).unwrap().into_event();
+        assert_eq!(crossed, event);
+        assert_eq!(NodeEvent::of(&Event::new(ServerFrame::ok("fine"))), None);
     }
 
     #[test]

@@ -66,7 +66,8 @@ pub fn apply(req: Ban, ctx: &mut Ctx<'_>) -> Outcome {
             }
         }
         // Not the administrator's own connection, when banning its address.
-        closed += ban_here(ctx.state, ban, Some(ctx.conn.id), ctx.now.wall);
+        let spare = ctx.conn.peer.as_ref().map(|me| me.id);
+        closed += ban_here(ctx.state, ban, spare, ctx.now.wall);
         tracing::info!(%target, closed, "banned");
         let how_long = match until {
             MuteState::Until(end) => format!("for {}", format_remaining(end, ctx.now.wall)),
@@ -79,15 +80,21 @@ pub fn apply(req: Ban, ctx: &mut Ctx<'_>) -> Outcome {
     })
 }
 
-/// Records a ban and disconnects the users of this node it matches
-/// (except `spare`); returns how many. What a node does for a BAN, its own
-/// or another node's.
+/// Records a ban and disconnects the users of this node it matches, with
+/// every session (except the user online as `spare`, a [`Peer::id`]: the
+/// administrator banning its own address); returns how many. What a node
+/// does for a BAN, its own or another node's.
+///
+/// [`Peer::id`]: crate::state::Peer::id
 pub fn ban_here(state: &State, ban: BanRecord, spare: Option<ConnId>, now: Timestamp) -> u32 {
     let victims = state.users.find(|peer| {
-        Some(peer.conn) != spare
+        Some(peer.id) != spare
             && match &ban.target {
                 BanTarget::Name(key) => peer.name.key() == *key,
-                BanTarget::Addr(addr) => peer.addr.ip().to_canonical() == *addr,
+                BanTarget::Addr(addr) => peer
+                    .sessions()
+                    .iter()
+                    .any(|link| link.addr.ip().to_canonical() == *addr),
             }
     });
     let reason = if ban.reason.is_empty() {

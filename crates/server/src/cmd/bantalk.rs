@@ -16,7 +16,8 @@ use super::{
     CmdError, Ctx, Outcome, check_reason, ends_after, format_remaining, later, no_such_user,
 };
 use crate::cluster::{NodeMessage, Order};
-use crate::state::{Mute, State, encode_event};
+use crate::event::Event;
+use crate::state::{Mute, State};
 use crate::store::{AuditAction, MuteRecord};
 
 pub fn apply(req: Bantalk, ctx: &mut Ctx<'_>) -> Outcome {
@@ -153,16 +154,17 @@ pub fn mute_by_name(state: &Arc<State>, key: NameKey, mute: Mute, secs: u32, now
     if let Some(cluster) = state.cluster() {
         cluster.republish(&victim);
     }
-    let _ = victim
-        .outbox
-        .push(encode_event(&ServerFrame::Notice(Notice {
+    victim.push(
+        &Event::new(ServerFrame::Notice(Notice {
             kind: NoticeKind::Muted,
             ts: now,
             actor: admin.as_str().into(),
             subject: victim.name.as_str().into(),
             until: until.to_wire(),
             text: notice_text.into(),
-        })));
+        })),
+        None,
+    );
 }
 
 /// When a timed mute runs out, tell the user they may talk again (unless
@@ -182,14 +184,17 @@ pub fn schedule_expiry(state: Arc<State>, key: NameKey, until: MuteState, after:
             if let Some(cluster) = state.cluster() {
                 cluster.republish(&peer);
             }
-            let _ = peer.outbox.push(encode_event(&ServerFrame::Notice(Notice {
-                kind: NoticeKind::Unmuted,
-                ts: Timestamp::now(),
-                actor: "".into(),
-                subject: peer.name.as_str().into(),
-                until: 0,
-                text: "the mute ran out".into(),
-            })));
+            peer.push(
+                &Event::new(ServerFrame::Notice(Notice {
+                    kind: NoticeKind::Unmuted,
+                    ts: Timestamp::now(),
+                    actor: "".into(),
+                    subject: peer.name.as_str().into(),
+                    until: 0,
+                    text: "the mute ran out".into(),
+                })),
+                None,
+            );
         }
     });
 }

@@ -9,8 +9,8 @@ use chinwag_proto::{ErrorCode, ServerFrame};
 
 use super::transfer::not_stored;
 use super::{CmdError, Ctx, Outcome, check_text, later};
-use crate::cluster::NodeMessage;
-use crate::state::encode_event;
+use crate::cluster::{NodeEvent, NodeMessage};
+use crate::event::Event;
 use crate::store::NewMessage;
 
 pub fn apply(req: Broadcast, ctx: &mut Ctx<'_>) -> Outcome {
@@ -42,15 +42,18 @@ pub fn apply(req: Broadcast, ctx: &mut Ctx<'_>) -> Outcome {
             to: "".into(),
             text: req.content,
         });
-        // Encoded once; every recipient's queue shares the same bytes, and
-        // in a cluster one NATS message carries them to all other nodes.
-        let frame = encode_event(&message);
-        let mut recipients = ctx.state.users.push_to_all(&frame, Some(me.conn));
-        if let Some(cluster) = ctx.state.cluster() {
+        // One event, shared by every recipient's queue (the sender's other
+        // sessions included); in a cluster one NATS message carries it to
+        // all other nodes.
+        let event = Event::new(message);
+        let mut recipients = ctx.state.users.push_to_all(&event, Some(&ctx.sender(&me)));
+        if let Some(cluster) = ctx.state.cluster()
+            && let Some(event) = NodeEvent::of(&event)
+        {
             let remote = cluster.remote_count() as u32;
             let fanout = NodeMessage::Fanout {
                 except: String::new(),
-                frame,
+                event,
             };
             if let Err(error) = cluster.tell_all(fanout) {
                 return CmdError::new(

@@ -48,8 +48,9 @@ use chinwag_proto::server::{MuteState, Timestamp};
 use chinwag_proto::{ErrorCode, Request, ServerFrame};
 use futures::future::BoxFuture;
 
+use crate::event::Event;
 use crate::session::{Conn, Leave, Phase};
-use crate::state::{Peer, State};
+use crate::state::{Peer, Sender, State};
 use crate::store::StoreError;
 
 /// The clock, read once per batch of requests and passed in, so that
@@ -77,6 +78,14 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Who is sending this request: the user and this session.
+    pub fn sender(&self, me: &Peer) -> Sender {
+        Sender {
+            user: me.name.key(),
+            conn: self.conn.id,
+        }
+    }
+
     /// The registered peer. Handlers that need [`Need::Registered`] or more
     /// can rely on it; the others must not call this.
     fn me(&self) -> Result<&Arc<Peer>, CmdError> {
@@ -360,30 +369,31 @@ fn ends_after(secs: u32, now: Timestamp) -> MuteState {
     }
 }
 
-/// Disconnects an online user: it gets `notice` as its last frame, and
-/// everyone else a Left notice with `left_text`. Returns `false` if the
-/// user had already gone.
+/// Disconnects an online user with every session: each gets `notice` as
+/// its last event, the user's rooms and cluster claim are let go, and
+/// everyone else gets a Left notice with `left_text`. Returns `false` if
+/// the user had already gone.
 pub fn disconnect(
     state: &State,
     victim: &Peer,
     notice: chinwag_proto::server::Notice,
     left_text: String,
 ) -> bool {
-    // Releasing the name here, not in the victim's session, means the
-    // victim's next frame (already in flight) finds it is no longer
-    // registered, and that the leave notice carries the reason.
-    if !state.users.release(&victim.name, victim.conn) {
+    // Taking the name here, not in the victim's sessions, means that their
+    // next frames (already in flight) find they are no longer registered,
+    // and that the leave notice carries the reason.
+    if !state.users.remove(&victim.name, victim.id) {
         return false;
     }
     let actor = notice.actor.clone();
     let ts = notice.ts;
-    victim
-        .outbox
-        .close_with(Some(crate::state::encode_event(&ServerFrame::Notice(
-            notice,
-        ))));
+    victim.close_all(&Event::new(ServerFrame::Notice(notice)));
+    room::disconnected(state, victim, &left_text);
+    if let Some(cluster) = state.cluster() {
+        cluster.release(victim.name.key(), victim.id);
+    }
     state.announce_presence(
-        &ServerFrame::Notice(chinwag_proto::server::Notice {
+        ServerFrame::Notice(chinwag_proto::server::Notice {
             kind: chinwag_proto::NoticeKind::Left,
             ts,
             actor,
@@ -391,7 +401,7 @@ pub fn disconnect(
             until: 0,
             text: left_text.into(),
         }),
-        Some(victim.conn),
+        &victim.name.key(),
     );
     true
 }

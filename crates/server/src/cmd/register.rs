@@ -22,7 +22,7 @@ use crate::cluster::{Cluster, ClusterError};
 use crate::config::{Guests, Signup};
 use crate::inbox::Inbox;
 use crate::session::Phase;
-use crate::state::{ConnId, Peer};
+use crate::state::{Claimed, ConnId, Link, Peer};
 use crate::store::{BanRecord, Store, StoreError};
 
 /// How a REGISTER was admitted.
@@ -65,10 +65,18 @@ fn check(req: &Register, ctx: &Ctx<'_>) -> Result<UserName, CmdError> {
     if let Some(ban) = ctx.state.bans.keeps_out(&name.key(), ip, ctx.now.wall) {
         return Err(banned(&ban, ctx));
     }
-    if ctx.state.users.get(name.as_str()).is_some() {
+    // An account online here may take one more session (its password is
+    // checked below); any other name online is taken.
+    let online_here = ctx.state.users.get(name.as_str()).is_some();
+    if online_here
+        && (req.password.is_empty()
+            || !ctx.state.users.may_log_in(name.as_str(), req.multi_session))
+    {
         return Err(name_taken(&name));
     }
-    if let Some(cluster) = ctx.state.cluster() {
+    if let Some(cluster) = ctx.state.cluster()
+        && !online_here
+    {
         if cluster.locate(name.as_str()).is_some() {
             return Err(name_taken(&name));
         }
@@ -92,6 +100,7 @@ fn login(req: Register, name: UserName, ctx: &mut Ctx<'_>) -> Outcome {
     let key = name.key();
     let spelling = name.clone();
     let claim = cluster_claim(&req, &name, ctx);
+    let claiming = claim.is_some();
     let work = async move {
         let account = store.account(key).await?;
         let admitted = admit(&*store, account, spelling.clone(), password, signup, guests).await?;
@@ -127,7 +136,7 @@ fn login(req: Register, name: UserName, ctx: &mut Ctx<'_>) -> Outcome {
         if with_password {
             ctx.conn.throttle.succeeded();
         }
-        finish(req, name, login, ctx)
+        finish(req, name, login, claiming, ctx)
     })
 }
 
@@ -193,13 +202,17 @@ async fn admit(
 }
 
 /// What a cluster claim needs, made up front (the work runs off the
-/// connection); `None` on a single node.
+/// connection); `None` on a single node, and for a session joining an
+/// account online here (its first session holds the claim).
 fn cluster_claim(
     req: &Register,
     name: &UserName,
     ctx: &Ctx<'_>,
 ) -> Option<(Arc<Cluster>, PresenceRecord, ConnId)> {
     let cluster = ctx.state.cluster()?;
+    if ctx.state.users.get(name.as_str()).is_some() {
+        return None;
+    }
     let record = PresenceRecord {
         node: cluster.node().to_string(),
         name: name.to_string(),
@@ -213,45 +226,78 @@ fn cluster_claim(
     Some((Arc::clone(cluster), record, ctx.conn.id))
 }
 
-/// Claims the name and tells everyone.
-fn finish(req: Register, name: UserName, login: Login, ctx: &mut Ctx<'_>) -> Outcome {
+/// Brings the user online with this session, or adds this session to the
+/// account online already, and tells everyone of a user who came online.
+fn finish(
+    req: Register,
+    name: UserName,
+    login: Login,
+    claimed_in_cluster: bool,
+    ctx: &mut Ctx<'_>,
+) -> Outcome {
     let account = !matches!(login, Login::Guest);
     let advertised = match advertised_addr(&req.ip, req.port) {
         Ok(advertised) => advertised,
         Err(e) => return e.into(),
     };
-    let peer = Arc::new(
-        Peer::new(
+    let link = Arc::new(
+        Link::new(
             ctx.conn.id,
-            name.clone(),
             Arc::clone(&ctx.conn.outbox),
             ctx.conn.addr,
             advertised,
             ctx.now.wall,
         )
-        .with_account(account),
+        .shared(account && req.multi_session),
     );
-    if ctx.state.users.claim(Arc::clone(&peer)).is_err() {
-        if let Some(cluster) = ctx.state.cluster() {
+    let release_claim = |ctx: &Ctx<'_>| {
+        if let Some(cluster) = ctx.state.cluster().filter(|_| claimed_in_cluster) {
             cluster.release(name.key(), ctx.conn.id);
         }
-        return name_taken(&name).into();
+    };
+    let fresh = Peer::new(name.clone(), Arc::clone(&link)).with_account(account);
+    let claimed = match ctx.state.users.claim(fresh) {
+        Ok(claimed) => claimed,
+        Err(_) => {
+            release_claim(ctx);
+            return name_taken(&name).into();
+        }
+    };
+    let first = matches!(claimed, Claimed::First(_));
+    if first && ctx.state.cluster().is_some() && !claimed_in_cluster {
+        // The account's other session left while this login was checked,
+        // and with it the claim this session meant to share.
+        ctx.state.users.release(&name, ctx.conn.id, ctx.conn.id);
+        return CmdError::new(
+            ErrorCode::ClusterUnavailable,
+            format!("{name}'s other session left just now; log in again"),
+        )
+        .into();
     }
+    let peer = Arc::clone(claimed.peer());
     // Role holders are administrators from login on.
-    peer.set_admin(matches!(login, Login::Account { admin: true }));
-    // Claim first, then read the mute: see state::mutes for why this order.
-    let muted = ctx.state.mutes.get(&name.key(), ctx.now.wall);
-    peer.set_muted(muted);
-    if let MuteState::Until(end) = muted {
-        let left = Duration::from_millis(end.0.saturating_sub(ctx.now.wall.0));
-        schedule_expiry(Arc::clone(ctx.state), name.key(), muted, left);
+    if matches!(login, Login::Account { admin: true }) {
+        peer.set_admin(true);
     }
+    let muted = if first {
+        // Claim first, then read the mute: see state::mutes for why this
+        // order.
+        let muted = ctx.state.mutes.get(&name.key(), ctx.now.wall);
+        peer.set_muted(muted);
+        if let MuteState::Until(end) = muted {
+            let left = Duration::from_millis(end.0.saturating_sub(ctx.now.wall.0));
+            schedule_expiry(Arc::clone(ctx.state), name.key(), muted, left);
+        }
+        muted
+    } else {
+        peer.muted(ctx.now.wall)
+    };
 
     tracing::Span::current().record("user", name.as_str());
-    tracing::info!(account, "registered");
+    tracing::info!(account, sessions = peer.sessions().len(), "registered");
     ctx.conn.phase = Phase::Registered;
     ctx.conn.peer = Some(Arc::clone(&peer));
-    if account {
+    if account && first {
         // An account's rooms outlive its connections: reach it there again.
         ctx.state.rooms.attach(&peer);
     }
@@ -260,21 +306,24 @@ fn finish(req: Register, name: UserName, login: Login, ctx: &mut Ctx<'_>) -> Out
     if account && req.take_offline {
         let key = name.key();
         let delivered = ctx.state.delivered_mark(&key);
-        ctx.conn.inbox = Some(Inbox::new(key, Arc::clone(&peer.inbox), delivered));
+        ctx.conn.inbox = Some(Inbox::new(key, Arc::clone(&link.inbox), delivered));
     }
-    ctx.state.announce_presence(
-        &ServerFrame::Notice(Notice {
-            kind: NoticeKind::Joined,
-            ts: ctx.now.wall,
-            actor: "".into(),
-            subject: name.as_str().into(),
-            until: 0,
-            text: "".into(),
-        }),
-        Some(ctx.conn.id),
-    );
+    // Others see the user come online once, with its first session.
+    if first {
+        ctx.state.announce_presence(
+            ServerFrame::Notice(Notice {
+                kind: NoticeKind::Joined,
+                ts: ctx.now.wall,
+                actor: "".into(),
+                subject: name.as_str().into(),
+                until: 0,
+                text: "".into(),
+            }),
+            &name.key(),
+        );
+    }
     Ok(ServerFrame::Registered(Registered {
-        name: name.as_str().into(),
+        name: peer.name.as_str().into(),
         role: peer.role(),
         muted,
         server_time: ctx.now.wall,

@@ -13,9 +13,10 @@ use chinwag_proto::server::{DeliveryStatus, Message, MessageId, MessageKind, Sen
 use chinwag_proto::{ByteString, ErrorCode, NameKey, ServerFrame, UserName};
 
 use super::{CmdError, Ctx, Outcome, check_text, later, no_such_user};
-use crate::cluster::NodeMessage;
 use crate::cluster::presence::Located;
-use crate::state::{Peer, encode_event};
+use crate::cluster::{ClusterError, NodeEvent, NodeMessage};
+use crate::event::{Event, Shared};
+use crate::state::Peer;
 use crate::store::{NewMessage, StoreError};
 
 pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
@@ -75,18 +76,48 @@ pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
         Ok::<_, StoreError>(Some((id, to)))
     };
     later(false, work, move |stored, ctx| match stored {
-        Ok(Some((id, to))) => queued(ctx, &to, id, ts),
+        Ok(Some((id, to))) => {
+            echo(ctx, &me, &to, &direct(id, ts, &me.name, &to, req.content));
+            queued(ctx, &to, id, ts)
+        }
         Ok(None) => no_such_user(&req.dst).into(),
         Err(error) => not_stored(error),
     })
 }
 
-/// Hands a stored message to the recipient's connection. If the recipient
-/// has gone (or fell too far behind) since the send, an account gets it
-/// in its offline queue instead.
+/// The MESSAGE event of a direct message.
+fn direct(
+    id: MessageId,
+    ts: Timestamp,
+    from: &UserName,
+    to: &UserName,
+    text: ByteString,
+) -> Shared {
+    Event::new(ServerFrame::Message(Message {
+        id,
+        ts,
+        kind: MessageKind::Direct,
+        from: from.as_str().into(),
+        to: to.as_str().into(),
+        text,
+    }))
+}
+
+/// Shows the sender's other sessions what this one sent (as IRCv3's
+/// echo-message does for other devices). A message to oneself already
+/// reached every session.
+fn echo(ctx: &Ctx<'_>, me: &Peer, to: &UserName, event: &Shared) {
+    if me.name.key() != to.key() {
+        me.push(event, Some(ctx.conn.id));
+    }
+}
+
+/// Hands a stored message to every session of the recipient. If the
+/// recipient has gone (or fell too far behind) since the send, an account
+/// gets it in its offline queue instead.
 fn deliver(
     ctx: &mut Ctx<'_>,
-    me: &Peer,
+    me: &Arc<Peer>,
     to: &Arc<Peer>,
     id: MessageId,
     ts: Timestamp,
@@ -94,17 +125,11 @@ fn deliver(
 ) -> Outcome {
     // Whoever holds the name now: the recipient may have reconnected.
     let current = ctx.state.users.get(to.name.as_str());
-    let frame = encode_event(&ServerFrame::Message(Message {
-        id,
-        ts,
-        kind: MessageKind::Direct,
-        from: me.name.as_str().into(),
-        to: to.name.as_str().into(),
-        text,
-    }));
+    let event = direct(id, ts, &me.name, &to.name, text);
     if let Some(peer) = &current
-        && peer.outbox.push(frame).is_ok()
+        && peer.push(&event, None) > 0
     {
+        echo(ctx, me, &to.name, &event);
         return sent(id, ts, DeliveryStatus::Delivered, 1);
     }
     let account = current.as_ref().map_or(to.account, |peer| peer.account);
@@ -120,8 +145,12 @@ fn deliver(
     }
     let name = to.name.clone();
     let enqueue = ctx.state.store.enqueue(name.key(), id);
+    let me = Arc::clone(me);
     later(false, enqueue, move |written, ctx| match written {
-        Ok(()) => queued(ctx, &name, id, ts),
+        Ok(()) => {
+            echo(ctx, &me, &name, &event);
+            queued(ctx, &name, id, ts)
+        }
         Err(error) => not_stored(error),
     })
 }
@@ -143,38 +172,38 @@ fn send_remote(ctx: &mut Ctx<'_>, me: Arc<Peer>, found: Located, text: ByteStrin
     let account = found.record.account;
     let store = Arc::clone(&ctx.state.store);
     let ts = ctx.now.wall;
+    let from = me.name.clone();
     let work = async move {
         let id = store
             .append(NewMessage {
                 ts,
-                from: me.name.clone(),
+                from: from.clone(),
                 to: Some(to.clone()),
                 text: text.to_string(),
                 queue_for: None,
             })
             .await?;
-        let frame = encode_event(&ServerFrame::Message(Message {
-            id,
-            ts,
-            kind: MessageKind::Direct,
-            from: me.name.as_str().into(),
-            to: to.as_str().into(),
-            text,
-        }));
-        let message = NodeMessage::Direct {
+        let event = direct(id, ts, &from, &to, text);
+        let message = NodeEvent::of(&event).map(|event| NodeMessage::Direct {
             user: to.to_string(),
-            frame,
+            event,
+        });
+        let answer = match message {
+            Some(message) => cluster.request(&found.node, message).await,
+            None => Err(ClusterError::Unavailable("not a message".into())),
         };
-        let answer = cluster.request(&found.node, message).await;
-        Ok::<_, StoreError>((id, to, answer))
+        Ok::<_, StoreError>((id, to, event, answer))
     };
     later(false, work, move |done, ctx| {
-        let (id, to, answer) = match done {
+        let (id, to, event, answer) = match done {
             Ok(done) => done,
             Err(error) => return not_stored(error),
         };
         let refusal = match answer.map_err(CmdError::from).and_then(|a| a.into_reply()) {
-            Ok(_) => return sent(id, ts, DeliveryStatus::Delivered, 1),
+            Ok(_) => {
+                echo(ctx, &me, &to, &event);
+                return sent(id, ts, DeliveryStatus::Delivered, 1);
+            }
             Err(refusal) => refusal,
         };
         if !account {
@@ -182,22 +211,24 @@ fn send_remote(ctx: &mut Ctx<'_>, me: Arc<Peer>, found: Located, text: ByteStrin
         }
         let enqueue = ctx.state.store.enqueue(to.key(), id);
         later(false, enqueue, move |written, ctx| match written {
-            Ok(()) => queued(ctx, &to, id, ts),
+            Ok(()) => {
+                echo(ctx, &me, &to, &event);
+                queued(ctx, &to, id, ts)
+            }
             Err(error) => not_stored(error),
         })
     })
 }
 
 /// The answer for a message in an offline queue; wakes the recipient's
-/// session if it logged in meanwhile, so the message is not left waiting
+/// sessions if it logged in meanwhile, so the message is not left waiting
 /// for the next login.
 fn queued(ctx: &mut Ctx<'_>, to: &UserName, id: MessageId, ts: Timestamp) -> Outcome {
     if let Some(peer) = ctx.state.users.get(to.as_str()) {
-        peer.inbox.notify_one();
+        peer.wake_inboxes();
     }
     sent(id, ts, DeliveryStatus::Queued, 0)
 }
-
 fn sent(id: MessageId, ts: Timestamp, status: DeliveryStatus, recipients: u32) -> Outcome {
     Ok(ServerFrame::Sent(Sent {
         id,

@@ -10,7 +10,8 @@ use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
 use super::bantalk::told_nobody;
 use super::{CmdError, Ctx, Outcome, later, no_such_user};
 use crate::cluster::{NodeMessage, Order};
-use crate::state::{State, encode_event};
+use crate::event::Event;
+use crate::state::State;
 use crate::store::AuditAction;
 
 pub fn apply(req: Unmute, ctx: &mut Ctx<'_>) -> Outcome {
@@ -69,12 +70,15 @@ pub fn unmute_by_name(state: &Arc<State>, key: NameKey, admin: &str, now: Timest
     if let Some(cluster) = state.cluster() {
         cluster.republish(&peer);
     }
-    let _ = peer.outbox.push(encode_event(&ServerFrame::Notice(Notice {
-        kind: NoticeKind::Unmuted,
-        ts: now,
-        actor: admin.into(),
-        subject: peer.name.as_str().into(),
-        until: 0,
-        text: "".into(),
-    })));
+    peer.push(
+        &Event::new(ServerFrame::Notice(Notice {
+            kind: NoticeKind::Unmuted,
+            ts: now,
+            actor: admin.into(),
+            subject: peer.name.as_str().into(),
+            until: 0,
+            text: "".into(),
+        })),
+        None,
+    );
 }

@@ -27,23 +27,22 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use bytes::Bytes;
 use chinwag_proto::server::{MessageId, Timestamp};
-use chinwag_proto::wire::Encode;
-use chinwag_proto::{NameKey, RequestId, ServerFrame};
+use chinwag_proto::{NameKey, ServerFrame};
 
 use crate::accounts::AddressThrottle;
 use crate::admission::{Admission, AdmissionLimits};
 use crate::auth::AdminSecret;
 use crate::cluster::Cluster;
 use crate::config::Config;
+use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::store::{AuditAction, AuditRecord, Store, StoreError};
 pub use bans::Bans;
 pub use mutes::{Mute, Mutes};
 pub use rooms::{Room, Rooms};
-pub use users::{Peer, Users};
+pub use users::{Claimed, Link, Peer, Released, Sender, Users};
 
 /// A connection's number, unique for the life of the process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,7 +82,7 @@ pub struct State {
 impl State {
     pub fn new(config: Config, admin: AdminSecret, store: Arc<dyn Store>) -> Arc<State> {
         Arc::new(State {
-            users: Users::default(),
+            users: Users::new(config.max_sessions),
             mutes: Mutes::default(),
             bans: Bans::default(),
             rooms: Rooms::new(config.max_rooms, config.max_rooms_per_user)
@@ -190,21 +189,21 @@ impl State {
         self.admission.open()
     }
 
-    /// Sends an event to every online user except `except`; returns how
-    /// many got it. The frame is encoded once and its bytes shared.
-    pub fn announce(&self, event: &ServerFrame, except: Option<ConnId>) -> u32 {
-        let frame = encode_event(event);
-        self.users.push_to_all(&frame, except)
+    /// Sends an event to every online session; returns how many users got
+    /// it. The event is shared by every queue.
+    pub fn announce(&self, event: ServerFrame) -> u32 {
+        self.users.push_to_all(&Event::new(event), None)
     }
 
-    /// Sends a join or leave notice, here and on the other nodes, unless so
-    /// many users are online that presence is no longer announced.
-    pub fn announce_presence(&self, event: &ServerFrame, except: Option<ConnId>) {
+    /// Sends a join or leave notice about `subject` to everyone else, here
+    /// and on the other nodes, unless so many users are online that
+    /// presence is no longer announced.
+    pub fn announce_presence(&self, event: ServerFrame, subject: &NameKey) {
         if self.online() <= self.config.presence_limit {
-            let frame = encode_event(event);
-            self.users.push_to_all(&frame, except);
+            let event = Event::new(event);
+            self.users.push_to_others(&event, subject);
             if let Some(cluster) = self.cluster() {
-                cluster.announce(frame, "");
+                cluster.announce(event, subject.as_str());
             }
         }
     }
@@ -254,31 +253,9 @@ impl State {
             until: self.shutdown.deadline().0,
             text: reason.into(),
         });
-        self.announce(&notice, None);
+        self.announce(notice);
         self.shutdown.trigger();
         true
-    }
-}
-
-/// Encodes a server frame that answers no request.
-pub fn encode_event(event: &ServerFrame) -> Bytes {
-    encode(RequestId::NONE, event)
-}
-
-/// Encodes a server frame. Every string the server sends is bounded by the
-/// limits it validated on the way in (names <= 32 bytes, text <=
-/// max_content, which `Config::validate` keeps below a field's capacity), so
-/// encoding cannot fail; if it somehow did, the peer gets an Internal error
-/// instead of a corrupt frame.
-pub fn encode(id: RequestId, frame: &ServerFrame) -> Bytes {
-    match frame.to_frame(id) {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            tracing::error!(%error, frame = frame.frame_type().name(), "cannot encode frame");
-            ServerFrame::error(chinwag_proto::ErrorCode::Internal, "internal error")
-                .to_frame(id)
-                .unwrap_or_default()
-        }
     }
 }
 

@@ -28,15 +28,14 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use bytes::Bytes;
 use chinwag_proto::room::{MemberInfo, RoomInfo, RoomMode};
 use chinwag_proto::server::{MuteState, Timestamp};
 use chinwag_proto::{NameKey, RoomKey, RoomName, RoomRole, UserName};
 use dashmap::DashMap;
 
 use super::ConnId;
-use super::users::Peer;
-use crate::outbox::PushError;
+use super::users::{Peer, Sender};
+use crate::event::Shared;
 use crate::store::{MemberRecord, RoomMeta, RoomRecord, RoomWrite, Store};
 
 /// Longest topic, in bytes.
@@ -302,18 +301,16 @@ impl Room {
     }
 }
 
-/// Queues an encoded frame for every recipient but `except`; returns how
-/// many took it. A full queue marks that reader as slow (its session cuts
-/// it off) and holds up nobody else.
-pub fn deliver(recipients: &[Arc<Peer>], frame: &Bytes, except: Option<ConnId>) -> u32 {
+/// Queues an event for every session of every recipient but the sending
+/// session (the sender's other sessions get it too); returns how many
+/// other members took it. A full queue marks that reader as slow (its
+/// session cuts it off) and holds up nobody else.
+pub fn deliver(recipients: &[Arc<Peer>], event: &Shared, sender: Option<&Sender>) -> u32 {
     let mut delivered = 0;
     for peer in recipients {
-        if Some(peer.conn) == except {
-            continue;
-        }
-        match peer.outbox.push(frame.clone()) {
-            Ok(()) => delivered += 1,
-            Err(PushError::Full | PushError::Closed) => {}
+        let took = peer.push(event, sender.map(|s| s.conn));
+        if took > 0 && sender.is_none_or(|s| s.user != peer.name.key()) {
+            delivered += 1;
         }
     }
     delivered
@@ -459,8 +456,9 @@ impl Rooms {
         }
     }
 
-    /// `conn` ended: an account member in `room` goes offline (and stays a
-    /// member); returns `false` then. Anyone else is not touched here.
+    /// The stay online `conn` (a [`Peer::id`]) ended: an account member in
+    /// `room` goes offline (and stays a member); returns `false` then.
+    /// Anyone else is not touched here.
     pub fn detach(&self, room: &Room, user: &NameKey, conn: ConnId) -> bool {
         let mut state = room.write();
         let Some(member) = state.members.get_mut(user) else {
@@ -469,7 +467,7 @@ impl Rooms {
         if !member.account {
             return false;
         }
-        if member.peer.as_ref().is_some_and(|p| p.conn == conn) {
+        if member.peer.as_ref().is_some_and(|p| p.id == conn) {
             member.peer = None;
             state.recipients = None;
         }
@@ -612,9 +610,10 @@ impl Rooms {
             .remove_if(&room.name.key(), |_, r| Arc::ptr_eq(r, room));
     }
 
-    /// Removes `user` from `room`. With `conn`, only if the membership is
-    /// held by that connection (a guest's connection ending must not
-    /// remove a newer connection's membership under the same name).
+    /// Removes `user` from `room`. With `conn` (a [`Peer::id`]), only if
+    /// the membership is held by that stay online (a guest's connection
+    /// ending must not remove a newer connection's membership under the
+    /// same name).
     /// Deletes the room when it is left empty.
     pub fn leave(
         &self,
@@ -627,7 +626,7 @@ impl Rooms {
             let held = state
                 .member(user)
                 .and_then(|m| m.peer.as_ref())
-                .is_some_and(|p| p.conn == conn);
+                .is_some_and(|p| p.id == conn);
             if !held {
                 return None;
             }
@@ -666,14 +665,14 @@ mod tests {
     use crate::outbox::Outbox;
 
     fn peer(conn: u64, name: &str) -> Arc<Peer> {
-        Arc::new(Peer::new(
+        let link = crate::state::Link::new(
             ConnId(conn),
-            UserName::parse(name).unwrap(),
             Arc::new(Outbox::new(16, 4096)),
             "127.0.0.1:1".parse().unwrap(),
             String::new(),
             Timestamp(0),
-        ))
+        );
+        Arc::new(Peer::new(UserName::parse(name).unwrap(), Arc::new(link)))
     }
 
     fn room(name: &str) -> RoomName {

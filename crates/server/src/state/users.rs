@@ -5,12 +5,16 @@
 //! is the seed's lesson (readers need no exclusive lock; writers do).
 //! Registration uses the map's entry API, so of many connections racing
 //! for one name exactly one wins.
+//!
+//! A name online is a [`Peer`]: a guest from one session, or an account
+//! from one or several (each a [`Link`], up to a configured limit, when
+//! every one of them asked to share the account). Others see the user
+//! come online with its first session and go with its last.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
-use bytes::Bytes;
 use chinwag_proto::server::{MuteState, Role, Timestamp, UserInfo};
 use chinwag_proto::{NameKey, UserName};
 use dashmap::DashMap;
@@ -18,50 +22,85 @@ use dashmap::mapref::entry::Entry;
 use tokio::sync::Notify;
 
 use super::ConnId;
+use crate::event::Shared;
 use crate::outbox::{Outbox, PushError};
 
-/// One registered connection, as the rest of the server sees it.
+/// One session of an online user: a registered connection, and how to
+/// reach it.
 #[derive(Debug)]
-pub struct Peer {
+pub struct Link {
     pub conn: ConnId,
-    pub name: UserName,
     pub outbox: Arc<Outbox>,
     /// The address the server sees.
     pub addr: SocketAddr,
     /// The address the client advertised in REGISTER (`ip:port`), or "".
     pub advertised: String,
     pub connected_at: Timestamp,
-    /// Logged in to an account (with its password), not as a guest.
-    pub account: bool,
-    /// Woken when a message was queued for this account while it is
-    /// online, so its session fetches it.
+    /// Woken when a message was queued for the account while this session
+    /// is online, so that it fetches it (if it takes the offline queue).
     pub inbox: Arc<Notify>,
-    admin: AtomicBool,
-    /// A `MuteState` in its wire form, so the hot path reads it without a
-    /// lock.
-    muted: AtomicU64,
+    /// The client asked to share its account with other sessions
+    /// (REGISTER option MULTI_SESSION). A session that did not is alone.
+    pub shared: bool,
 }
 
-impl Peer {
+impl Link {
     pub fn new(
         conn: ConnId,
-        name: UserName,
         outbox: Arc<Outbox>,
         addr: SocketAddr,
         advertised: String,
         connected_at: Timestamp,
-    ) -> Peer {
-        Peer {
+    ) -> Link {
+        Link {
             conn,
-            name,
             outbox,
             addr,
             advertised,
             connected_at,
-            account: false,
             inbox: Arc::new(Notify::new()),
+            shared: false,
+        }
+    }
+
+    /// Marks the session as willing to share its account.
+    pub fn shared(mut self, shared: bool) -> Link {
+        self.shared = shared;
+        self
+    }
+}
+
+/// One online user, as the rest of the server sees it: a name with its
+/// role and mute, and the sessions it is online from (one for a guest;
+/// up to the configured limit for an account).
+#[derive(Debug)]
+pub struct Peer {
+    /// The connection that brought the name online. It identifies this
+    /// stay online (a later login under the same name is another `Peer`),
+    /// and keys the name's claim in a cluster.
+    pub id: ConnId,
+    pub name: UserName,
+    /// Logged in to an account (with its password), not as a guest.
+    pub account: bool,
+    admin: AtomicBool,
+    /// A `MuteState` in its wire form, so the hot path reads it without a
+    /// lock.
+    muted: AtomicU64,
+    /// Copied on write: a login or a departure replaces the list, and a
+    /// delivery reads a snapshot without holding the lock.
+    sessions: RwLock<Arc<[Arc<Link>]>>,
+}
+
+impl Peer {
+    /// A user coming online from its first session.
+    pub fn new(name: UserName, first: Arc<Link>) -> Peer {
+        Peer {
+            id: first.conn,
+            name,
+            account: false,
             admin: AtomicBool::new(false),
             muted: AtomicU64::new(0),
+            sessions: RwLock::new(Arc::from(vec![first])),
         }
     }
 
@@ -96,56 +135,237 @@ impl Peer {
         self.muted.store(state.to_wire(), Ordering::Release);
     }
 
+    /// The sessions online now.
+    pub fn sessions(&self) -> Arc<[Arc<Link>]> {
+        Arc::clone(&self.sessions.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The session that has been online longest: what others are shown
+    /// of the user (its address, since when).
+    pub fn first(&self) -> Option<Arc<Link>> {
+        self.sessions().first().cloned()
+    }
+
+    /// Queues `event` for every session but `except`; returns how many
+    /// took it. A full queue marks that session as slow and does not hold
+    /// up the others.
+    pub fn push(&self, event: &Shared, except: Option<ConnId>) -> u32 {
+        let mut took = 0;
+        for link in self.sessions().iter() {
+            if Some(link.conn) == except {
+                continue;
+            }
+            match link.outbox.push(Arc::clone(event)) {
+                Ok(()) => took += 1,
+                Err(PushError::Full | PushError::Closed) => {}
+            }
+        }
+        took
+    }
+
+    /// Ends every session: each gets `last` as its final event.
+    pub fn close_all(&self, last: &Shared) {
+        for link in self.sessions().iter() {
+            link.outbox.close_with(Some(Arc::clone(last)));
+        }
+    }
+
+    /// Wakes the sessions that take the offline queue.
+    pub fn wake_inboxes(&self) {
+        for link in self.sessions().iter() {
+            link.inbox.notify_one();
+        }
+    }
+
     /// How this user appears in USER_LIST; addresses only for admins.
     pub fn info(&self, now: Timestamp, for_admin: bool) -> UserInfo {
+        let first = self.first().filter(|_| for_admin);
         UserInfo {
             name: self.name.as_str().into(),
             role: self.role(),
             muted: self.muted(now),
-            addr: if for_admin {
-                self.addr.to_string().into()
-            } else {
-                "".into()
-            },
-            advertised: if for_admin {
-                self.advertised.as_str().into()
-            } else {
-                "".into()
-            },
-            connected_at: if for_admin {
-                self.connected_at
-            } else {
-                Timestamp(0)
-            },
+            addr: first
+                .as_ref()
+                .map_or_else(|| "".into(), |l| l.addr.to_string().into()),
+            advertised: first
+                .as_ref()
+                .map_or_else(|| "".into(), |l| l.advertised.as_str().into()),
+            connected_at: first.as_ref().map_or(Timestamp(0), |l| l.connected_at),
         }
     }
+
+    fn with_session(&self, link: Arc<Link>) {
+        let mut sessions = self.sessions.write().unwrap_or_else(|p| p.into_inner());
+        let mut list = sessions.to_vec();
+        list.push(link);
+        *sessions = Arc::from(list);
+    }
+
+    /// Removes session `conn`; returns how many remain, or `None` if it
+    /// was not one of them.
+    fn without_session(&self, conn: ConnId) -> Option<usize> {
+        let mut sessions = self.sessions.write().unwrap_or_else(|p| p.into_inner());
+        if !sessions.iter().any(|l| l.conn == conn) {
+            return None;
+        }
+        let list: Vec<Arc<Link>> = sessions
+            .iter()
+            .filter(|l| l.conn != conn)
+            .cloned()
+            .collect();
+        let left = list.len();
+        *sessions = Arc::from(list);
+        Some(left)
+    }
+}
+
+/// Who sent something: its user and the session it came from. The
+/// session already knows what it sent; the user's other sessions are told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sender {
+    pub user: NameKey,
+    pub conn: ConnId,
 }
 
 /// The name is in use by someone online.
 #[derive(Debug)]
 pub struct NameTaken;
 
-#[derive(Default)]
-pub struct Users {
-    online: DashMap<NameKey, Arc<Peer>>,
+/// How a login found the name.
+#[derive(Debug)]
+pub enum Claimed {
+    /// The user came online with this session.
+    First(Arc<Peer>),
+    /// The account was online already; this session joined it.
+    Joined(Arc<Peer>),
 }
 
+impl Claimed {
+    pub fn peer(&self) -> &Arc<Peer> {
+        match self {
+            Claimed::First(peer) | Claimed::Joined(peer) => peer,
+        }
+    }
+}
+
+/// What a session's departure left behind.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Released {
+    /// The session was not (or no longer) online: a kick or a newer login
+    /// already took care of it.
+    NotHeld,
+    /// Other sessions of the account are still online.
+    OthersRemain,
+    /// It was the last: the user went offline.
+    Last,
+}
+
+/// The online users, by name.
+pub struct Users {
+    online: DashMap<NameKey, Arc<Peer>>,
+    /// Most sessions one account may have online at once.
+    max_sessions: usize,
+}
+
+impl Default for Users {
+    fn default() -> Users {
+        Users::new(DEFAULT_MAX_SESSIONS)
+    }
+}
+
+/// Most sessions per account unless configured otherwise.
+pub const DEFAULT_MAX_SESSIONS: usize = 8;
+
 impl Users {
-    /// Claims the peer's name; fails if anyone online has it.
-    pub fn claim(&self, peer: Arc<Peer>) -> Result<(), NameTaken> {
+    pub fn new(max_sessions: usize) -> Users {
+        Users {
+            online: DashMap::new(),
+            max_sessions: max_sessions.max(1),
+        }
+    }
+
+    /// Brings `peer` online, or, when its account is online already and
+    /// every session involved agreed to share it, adds `peer`'s session to
+    /// the one online. Fails if the name is held otherwise.
+    pub fn claim(&self, peer: Peer) -> Result<Claimed, NameTaken> {
         match self.online.entry(peer.name.key()) {
-            Entry::Occupied(_) => Err(NameTaken),
             Entry::Vacant(slot) => {
-                slot.insert(peer);
-                Ok(())
+                let peer = Arc::new(peer);
+                slot.insert(Arc::clone(&peer));
+                Ok(Claimed::First(peer))
+            }
+            Entry::Occupied(slot) => {
+                let online = slot.get();
+                let link = peer.first().ok_or(NameTaken)?;
+                if !self.may_join(online, &peer, &link) {
+                    return Err(NameTaken);
+                }
+                online.with_session(link);
+                Ok(Claimed::Joined(Arc::clone(online)))
             }
         }
     }
 
-    /// Frees the name if `conn` still holds it. Returns whether it did.
-    pub fn release(&self, name: &UserName, conn: ConnId) -> bool {
+    /// Whether a new session of `peer` may join `online`: both are the
+    /// account, every session asked to share it, and there is room.
+    fn may_join(&self, online: &Peer, peer: &Peer, link: &Link) -> bool {
+        let sessions = online.sessions();
+        online.account
+            && peer.account
+            && link.shared
+            && sessions.iter().all(|l| l.shared)
+            && sessions.len() < self.max_sessions
+    }
+
+    /// Whether a login of `name` as the account, from a session that
+    /// shares (`shared`), would find a place: the name is offline, or
+    /// online as the account with room for one more shared session.
+    pub fn may_log_in(&self, name: &str, shared: bool) -> bool {
+        match self.get(name) {
+            None => true,
+            Some(online) => {
+                let sessions = online.sessions();
+                online.account
+                    && shared
+                    && sessions.iter().all(|l| l.shared)
+                    && sessions.len() < self.max_sessions
+            }
+        }
+    }
+
+    /// Ends session `conn` of the user `name`, whose stay online is
+    /// `peer_id`; removes the user when it was the last.
+    pub fn release(&self, name: &UserName, peer_id: ConnId, conn: ConnId) -> Released {
+        let key = name.key();
+        let Some(peer) = self.online.get(&key).map(|p| Arc::clone(&p)) else {
+            return Released::NotHeld;
+        };
+        if peer.id != peer_id {
+            return Released::NotHeld;
+        }
+        match peer.without_session(conn) {
+            None => Released::NotHeld,
+            Some(0) => {
+                // Removed only if it is still the same stay (and still
+                // empty): a login racing this departure may have joined.
+                let removed = self
+                    .online
+                    .remove_if(&key, |_, p| p.id == peer_id && p.sessions().is_empty());
+                if removed.is_some() {
+                    Released::Last
+                } else {
+                    Released::OthersRemain
+                }
+            }
+            Some(_) => Released::OthersRemain,
+        }
+    }
+
+    /// Takes the user offline with every session (a kick, a ban), if
+    /// `peer_id` still holds the name. Returns whether it did.
+    pub fn remove(&self, name: &UserName, peer_id: ConnId) -> bool {
         self.online
-            .remove_if(&name.key(), |_, peer| peer.conn == conn)
+            .remove_if(&name.key(), |_, peer| peer.id == peer_id)
             .is_some()
     }
 
@@ -155,6 +375,7 @@ impl Users {
         self.online.get(&key).map(|peer| Arc::clone(&peer))
     }
 
+    /// How many users are online (not sessions).
     pub fn len(&self) -> usize {
         self.online.len()
     }
@@ -163,18 +384,29 @@ impl Users {
         self.online.is_empty()
     }
 
-    /// Queues `frame` for every online user except `except`. Returns how
-    /// many accepted it; a full queue marks that reader as slow and does not
-    /// hold up anyone else.
-    pub fn push_to_all(&self, frame: &Bytes, except: Option<ConnId>) -> u32 {
+    /// Queues `event` for every session of every online user except the
+    /// sending session, if any (its user's other sessions get it too).
+    /// Returns how many other users it reached; a full queue marks that
+    /// reader as slow and does not hold up anyone else.
+    pub fn push_to_all(&self, event: &Shared, sender: Option<&Sender>) -> u32 {
         let mut delivered = 0;
         for peer in self.online.iter() {
-            if Some(peer.conn) == except {
-                continue;
+            let took = peer.push(event, sender.map(|s| s.conn));
+            if took > 0 && sender.is_none_or(|s| s.user != *peer.key()) {
+                delivered += 1;
             }
-            match peer.outbox.push(frame.clone()) {
-                Ok(()) => delivered += 1,
-                Err(PushError::Full | PushError::Closed) => {}
+        }
+        delivered
+    }
+
+    /// Queues `event` for every online user but `except` (all its
+    /// sessions): presence notices, which a user's own sessions do not
+    /// need.
+    pub fn push_to_others(&self, event: &Shared, except: &NameKey) -> u32 {
+        let mut delivered = 0;
+        for peer in self.online.iter() {
+            if peer.key() != except && peer.push(event, None) > 0 {
+                delivered += 1;
             }
         }
         delivered

@@ -54,6 +54,7 @@ impl Raw {
                 port: 0,
                 password: "".into(),
                 take_offline: true,
+                multi_session: false,
             }),
         )
         .await;

@@ -28,15 +28,18 @@ pub fn apply(req: RoomKick, ctx: &mut Ctx<'_>) -> Reply {
     };
     let victim = departure.member.name.clone();
     if let Some(peer) = &departure.member.peer {
-        let _ = peer.outbox.push(notice(
-            NoticeKind::RoomKicked,
-            ctx.now.wall,
-            &room,
-            me.name.as_str(),
-            victim.as_str(),
-            0,
-            reason,
-        ));
+        peer.push(
+            &notice(
+                NoticeKind::RoomKicked,
+                ctx.now.wall,
+                &room,
+                me.name.as_str(),
+                victim.as_str(),
+                0,
+                reason,
+            ),
+            None,
+        );
     }
     announce_departure(
         ctx.state,

@@ -20,14 +20,14 @@ mod unmute;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use chinwag_proto::room::RoomNotice;
 use chinwag_proto::server::Timestamp;
 use chinwag_proto::{ErrorCode, NameKey, NoticeKind, RoomName, RoomRequest, RoomRole, ServerFrame};
 
 use super::{CmdError, Ctx, Need, Outcome};
+use crate::event::{Event, Shared};
 use crate::state::rooms::{RoomState, deliver};
-use crate::state::{ConnId, Peer, Room, State, encode_event};
+use crate::state::{Peer, Room, Sender, State};
 
 /// The precondition table for room requests.
 pub fn need(req: &RoomRequest) -> Need {
@@ -162,7 +162,7 @@ fn check_room_text(text: &str, max: usize, what: &str, ctx: &Ctx<'_>) -> Result<
     super::check_reason(text, ctx)
 }
 
-/// A ROOM_NOTICE, encoded once for every member it goes to.
+/// A ROOM_NOTICE, one event shared by every member it goes to.
 fn notice(
     kind: NoticeKind,
     ts: Timestamp,
@@ -171,8 +171,8 @@ fn notice(
     subject: &str,
     until: u64,
     text: &str,
-) -> Bytes {
-    encode_event(&ServerFrame::RoomNotice(RoomNotice {
+) -> Shared {
+    Event::new(ServerFrame::RoomNotice(RoomNotice {
         kind,
         ts,
         room: room.name.as_str().into(),
@@ -183,15 +183,15 @@ fn notice(
     }))
 }
 
-/// Tells every online member of `room` but `except`.
-fn tell_members(room: &Room, frame: &Bytes, except: Option<ConnId>) {
-    deliver(&room.recipients(), frame, except);
+/// Tells every online member of `room` but the session that caused it.
+fn tell_members(room: &Room, event: &Shared, sender: Option<&Sender>) {
+    deliver(&room.recipients(), event, sender);
 }
 
-/// Tells one user, if online.
-fn tell_user(state: &State, user: &str, frame: Bytes) {
+/// Tells one user (every session), if online.
+fn tell_user(state: &State, user: &str, event: Shared) {
     if let Some(peer) = state.users.get(user) {
-        let _ = peer.outbox.push(frame);
+        peer.push(&event, None);
     }
 }
 
@@ -243,10 +243,10 @@ pub fn disconnected(state: &State, peer: &Peer, why: &str) {
     let user = peer.name.key();
     let now = Timestamp::now();
     for room in state.rooms.rooms_of(&user) {
-        if state.rooms.detach(&room, &user, peer.conn) {
+        if state.rooms.detach(&room, &user, peer.id) {
             continue;
         }
-        let Some(departure) = state.rooms.leave(&room, &user, Some(peer.conn)) else {
+        let Some(departure) = state.rooms.leave(&room, &user, Some(peer.id)) else {
             continue;
         };
         if !state.shutdown.is_started() {

@@ -12,10 +12,10 @@ use chinwag_proto::server::{DeliveryStatus, Message, MessageKind, MuteState, Sen
 use chinwag_proto::{ErrorCode, ServerFrame};
 
 use super::{find, not_a_member};
-use crate::cluster::NodeMessage;
+use crate::cluster::{NodeEvent, NodeMessage};
 use crate::cmd::transfer::not_stored;
 use crate::cmd::{CmdError, Ctx, Outcome, check_text, format_remaining, later};
-use crate::state::encode_event;
+use crate::event::Event;
 use crate::state::rooms::deliver;
 use crate::store::NewRoomMessage;
 
@@ -70,10 +70,10 @@ fn check(req: &RoomSend, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
             Err(error) => return not_stored(error),
         };
         // The room's lock is not held for the fan-out: the recipients are
-        // an `Arc` snapshot, and the frame is encoded once, its bytes
-        // shared by every recipient's queue.
+        // an `Arc` snapshot, and the event is one, shared by every
+        // recipient's queue (and rendered once per wire format).
         let recipients = room.recipients();
-        let frame = encode_event(&ServerFrame::Message(Message {
+        let event = Event::new(ServerFrame::Message(Message {
             id,
             ts,
             kind: MessageKind::Room,
@@ -81,13 +81,15 @@ fn check(req: &RoomSend, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
             to: room.name.as_str().into(),
             text,
         }));
-        let delivered = deliver(&recipients, &frame, Some(me.conn));
+        let delivered = deliver(&recipients, &event, Some(&ctx.sender(&me)));
         // In a cluster, the members on other nodes get it through one NATS
         // message; each node hands it to its own members of the room.
-        if let Some(cluster) = ctx.state.cluster() {
+        if let Some(cluster) = ctx.state.cluster()
+            && let Some(event) = NodeEvent::of(&event)
+        {
             let message = NodeMessage::Room {
                 room: room.name.to_string(),
-                frame,
+                event,
             };
             if let Err(error) = cluster.tell_all(message) {
                 return CmdError::new(
