@@ -6,6 +6,13 @@
 //! typed value below, and (for valid frames) re-encoded and compared byte for
 //! byte. A vector that is wrong, missing from the document, or unknown to this
 //! test fails it.
+//!
+//! The document's tables and lists of frame types and error codes are
+//! checked against the crate too: the frame type table (3.1), the lists of
+//! replies and events (4), the precondition table (6.2), the room request
+//! table (12.3), the reserved ranges (10.2) and the error codes (8.1). A
+//! frame type added to the crate and forgotten in any of them fails here, as
+//! does one without a vector.
 
 use std::collections::BTreeMap;
 
@@ -23,9 +30,9 @@ use chinwag_proto::server::{
     Welcome,
 };
 use chinwag_proto::{
-    BodyError, ClientCodec, ErrorCode, FrameError, Limits, MessageId, MessageKind, NoticeKind,
-    Packet, Rejected, Request, RequestId, RoomRequest, RoomRole, ServerCodec, ServerFrame,
-    Timestamp,
+    BodyError, ClientCodec, ErrorCode, FrameError, FrameType, Limits, MessageId, MessageKind,
+    NoticeKind, Packet, Rejected, Request, RequestId, RoomRequest, RoomRole, ServerCodec,
+    ServerFrame, Timestamp,
 };
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -792,8 +799,7 @@ fn rooms(v: &mut BTreeMap<&'static str, Expect>) {
 
 /// Every vector of the document, by name, as bytes.
 fn vectors_in_doc() -> BTreeMap<String, Vec<u8>> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/protocol.md");
-    let doc = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let doc = protocol_md();
     let mut vectors = BTreeMap::new();
     let mut lines = doc.lines().enumerate();
     while let Some((n, line)) = lines.next() {
@@ -957,29 +963,6 @@ fn every_vector_in_the_spec_decodes_and_reencodes_exactly() {
 }
 
 #[test]
-fn the_spec_has_a_vector_for_every_frame_type() {
-    use chinwag_proto::FrameType;
-    let expected = expected();
-    let mut seen = std::collections::HashSet::new();
-    for expect in expected.values() {
-        match expect {
-            Expect::Req(_, r) => seen.insert(r.frame_type()),
-            Expect::Srv(_, f) => seen.insert(f.frame_type()),
-            _ => false,
-        };
-    }
-    let all = (0..=u8::MAX).filter_map(FrameType::from_u8);
-    let missing: Vec<_> = all.filter(|t| !seen.contains(t)).collect();
-    assert!(
-        missing.is_empty(),
-        "frame types without a vector: {missing:?}"
-    );
-    // 20 requests and 12 server frames, then 12 room requests and 3 room
-    // frames.
-    assert_eq!(seen.len(), 20 + 12 + 12 + 3);
-}
-
-#[test]
 fn all_good_vectors_decode_as_one_stream() {
     // The request vectors back to back, as a client would pipeline them.
     let doc = vectors_in_doc();
@@ -1001,15 +984,34 @@ fn all_good_vectors_decode_as_one_stream() {
     assert!(stream.is_empty());
 }
 
+// The tables and lists of the spec that name frame types or error codes.
+// Every frame type the crate defines must appear in each list where it
+// belongs, so that a frame type added to the code and forgotten in the
+// document fails here.
+
+/// The text of `docs/protocol.md`.
+fn protocol_md() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/protocol.md");
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+}
+
+/// The text under the heading `heading` (a whole line, e.g. `## 4. Request
+/// ids`), up to the next heading of any level.
+fn section(heading: &str) -> String {
+    let doc = protocol_md();
+    let (_, after) = doc
+        .split_once(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("no heading {heading:?} in the spec"));
+    after
+        .lines()
+        .take_while(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The rows of the first table under the heading `heading`, split into cells.
 fn table_rows(heading: &str) -> Vec<Vec<String>> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/protocol.md");
-    let doc = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
-    let section = doc
-        .split_once(&format!("\n{heading}\n"))
-        .unwrap_or_else(|| panic!("no heading {heading:?} in the spec"))
-        .1;
-    section
+    section(heading)
         .lines()
         .skip_while(|l| !l.starts_with('|'))
         .take_while(|l| l.starts_with('|'))
@@ -1021,6 +1023,58 @@ fn table_rows(heading: &str) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect()
+}
+
+/// Every frame type the crate defines.
+fn all_frame_types() -> Vec<FrameType> {
+    (0..=u8::MAX).filter_map(FrameType::from_u8).collect()
+}
+
+/// The frame type the spec spells `name` (`ROOM_SEND` for `RoomSend`).
+fn frame_type_named(name: &str) -> FrameType {
+    let unspaced = name.replace('_', "");
+    all_frame_types()
+        .into_iter()
+        .find(|t| t.name().eq_ignore_ascii_case(&unspaced))
+        .unwrap_or_else(|| {
+            panic!("the spec names {name:?}, a frame type the crate does not define")
+        })
+}
+
+/// The "answered by / meaning" cell of the frame type table (3.1) for `ty`:
+/// what answers a request, or what a server frame is.
+fn meaning(ty: FrameType) -> String {
+    table_rows("### 3.1 Frame types")
+        .into_iter()
+        .find(|row| frame_type_named(&row[1]) == ty)
+        .unwrap_or_else(|| panic!("{ty:?} is not in the frame type table (3.1)"))
+        .swap_remove(3)
+}
+
+/// Whether the frame type table (3.1) calls a server frame an event.
+fn is_event(ty: FrameType) -> bool {
+    let meaning = meaning(ty);
+    assert!(
+        meaning.starts_with("event") || meaning.starts_with("reply"),
+        "{ty:?} is neither a reply nor an event in the frame type table (3.1): {meaning:?}"
+    );
+    meaning.starts_with("event")
+}
+
+/// Fails unless `listed` holds each of `belong` once, and nothing else.
+fn assert_lists_exactly(list: &str, listed: &[FrameType], belong: &[FrameType]) {
+    let missing: Vec<_> = belong.iter().filter(|t| !listed.contains(t)).collect();
+    let stray: Vec<_> = listed.iter().filter(|t| !belong.contains(t)).collect();
+    let twice: Vec<_> = listed
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| listed[..*i].contains(t))
+        .map(|(_, t)| t)
+        .collect();
+    assert!(
+        missing.is_empty() && stray.is_empty() && twice.is_empty(),
+        "{list}: missing {missing:?}, not belonging there {stray:?}, listed twice {twice:?}"
+    );
 }
 
 #[test]
@@ -1049,28 +1103,151 @@ fn the_error_code_table_matches_the_code() {
 
 #[test]
 fn the_frame_type_table_matches_the_code() {
-    use chinwag_proto::FrameType;
     let rows = table_rows("### 3.1 Frame types");
+    let mut listed = Vec::new();
     for row in &rows {
         let number = u8::from_str_radix(row[0].trim_start_matches("0x"), 16)
             .unwrap_or_else(|_| panic!("bad row {row:?}"));
         let ty = FrameType::from_u8(number).unwrap_or_else(|| panic!("0x{number:02x} unknown"));
-        assert_eq!(
-            ty.name().to_ascii_uppercase(),
-            row[1].replace('_', ""),
-            "name of 0x{number:02x}"
-        );
+        assert_eq!(frame_type_named(&row[1]), ty, "name of 0x{number:02x}");
         let direction = if ty.is_request() {
             "client -> server"
         } else {
             "server -> client"
         };
         assert_eq!(row[2], direction, "direction of {}", row[1]);
+        listed.push(ty);
     }
-    let in_crate = (0..=u8::MAX).filter_map(FrameType::from_u8).count();
-    assert_eq!(
-        rows.len(),
-        in_crate,
-        "the table lists every frame type, once"
+    assert_lists_exactly("the frame type table (3.1)", &listed, &all_frame_types());
+}
+
+#[test]
+fn the_spec_has_a_vector_for_every_frame_type() {
+    let with_vector: Vec<FrameType> = expected()
+        .values()
+        .filter_map(|expect| match expect {
+            Expect::Req(_, r) => Some(r.frame_type()),
+            Expect::Srv(_, f) => Some(f.frame_type()),
+            _ => None,
+        })
+        .collect();
+    let missing: Vec<_> = all_frame_types()
+        .into_iter()
+        .filter(|t| !with_vector.contains(t))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "frame types without a vector in the spec: {missing:?}"
     );
+}
+
+/// The frame names in the parentheses of the bullet of section 4 that
+/// starts with `start`: `(WELCOME, OK, ... or MEMBER_LIST)`.
+fn request_ids_list(start: &str) -> Vec<FrameType> {
+    let section = section("## 4. Request ids");
+    let bullet = section
+        .split("\n- ")
+        .find(|b| b.trim_start_matches("- ").starts_with(start))
+        .unwrap_or_else(|| panic!("no bullet starting {start:?} in section 4"));
+    let (_, list) = bullet
+        .split_once('(')
+        .unwrap_or_else(|| panic!("no list in the bullet {start:?}"));
+    let (list, _) = list.split_once(')').expect("unclosed list");
+    list.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|word| !word.is_empty() && *word != "or")
+        .map(frame_type_named)
+        .collect()
+}
+
+#[test]
+fn section_4_lists_every_reply_and_every_event() {
+    let server_frames: Vec<_> = all_frame_types()
+        .into_iter()
+        .filter(|t| !t.is_request())
+        .collect();
+    let (events, replies): (Vec<_>, Vec<_>) = server_frames.into_iter().partition(|t| is_event(*t));
+    assert_lists_exactly(
+        "section 4's list of replies",
+        &request_ids_list("The server answers **every** request"),
+        &replies,
+    );
+    assert_lists_exactly(
+        "section 4's list of events",
+        &request_ids_list("Events"),
+        &events,
+    );
+}
+
+/// Checks a table of requests in the spec: its first column lists exactly
+/// the request types `belongs` picks, and its success reply (column
+/// `reply_column`) is the one the frame type table (3.1) gives.
+fn check_request_table(heading: &str, reply_column: usize, belongs: fn(FrameType) -> bool) {
+    let rows = table_rows(heading);
+    let listed: Vec<_> = rows.iter().map(|row| frame_type_named(&row[0])).collect();
+    let belong: Vec<_> = all_frame_types()
+        .into_iter()
+        .filter(|t| belongs(*t))
+        .collect();
+    assert_lists_exactly(heading, &listed, &belong);
+    for (row, ty) in rows.iter().zip(listed) {
+        assert_eq!(
+            row[reply_column].split_whitespace().next(),
+            meaning(ty).split_whitespace().next(),
+            "success reply of {} under {heading:?} and in the frame type table (3.1)",
+            row[0]
+        );
+    }
+}
+
+#[test]
+fn the_precondition_table_lists_every_request() {
+    check_request_table("### 6.2 Preconditions", 4, FrameType::is_request);
+}
+
+#[test]
+fn the_room_request_table_lists_every_room_request() {
+    check_request_table("### 12.3 Requests", 2, FrameType::is_room_request);
+}
+
+#[test]
+fn the_reserved_ranges_assign_exactly_the_defined_types() {
+    // The ranges of 10.2 follow each other from 0x00 to 0xFF; those marked
+    // "(assigned" hold every defined frame type and nothing else.
+    let mut next = 0;
+    let mut assigned = Vec::new();
+    for row in table_rows("### 10.2 Reserved frame type ranges") {
+        let range = row[0].replace('`', "");
+        let bound = |hex: &str| {
+            u8::from_str_radix(hex.trim_start_matches("0x"), 16)
+                .unwrap_or_else(|_| panic!("bad range {range:?}"))
+        };
+        let (low, high) = range
+            .split_once('-')
+            .map(|(low, high)| (bound(low), bound(high)))
+            .unwrap_or_else(|| panic!("bad range {range:?}"));
+        assert_eq!(
+            u16::from(low),
+            next,
+            "range {range} must follow the one before"
+        );
+        next = u16::from(high) + 1;
+        if row[1].contains("(assigned") {
+            assigned.extend(low..=high);
+        }
+    }
+    assert_eq!(next, 0x100, "the ranges must end at 0xFF");
+    let unknown: Vec<_> = assigned
+        .iter()
+        .filter(|n| FrameType::from_u8(**n).is_none())
+        .map(|n| format!("0x{n:02X}"))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "assigned in 10.2 but not defined: {unknown:?}"
+    );
+    let defined: Vec<_> = assigned
+        .into_iter()
+        .filter_map(FrameType::from_u8)
+        .collect();
+    assert_lists_exactly("the assigned ranges (10.2)", &defined, &all_frame_types());
 }
