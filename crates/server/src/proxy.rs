@@ -243,9 +243,10 @@ pub enum Refused {
     Invalid(String),
     #[error("no PROXY protocol header within the handshake timeout; closing")]
     NoHeader,
-    #[error("the connection closed before a PROXY protocol header")]
+    /// Not a refusal: the peer went away first.
+    #[error("the connection closed during the PROXY protocol step")]
     Closed,
-    #[error("reading the PROXY protocol header failed: {0}")]
+    #[error("the connection failed during the PROXY protocol step: {0}")]
     Io(#[from] std::io::Error),
 }
 
@@ -258,8 +259,10 @@ pub enum Arrival {
         stream: TcpStream,
         client: SocketAddr,
     },
-    /// An untrusted listener's connection sent nothing before the
-    /// deadline: the listener's protocol answers it as a silent client.
+    /// An untrusted listener's connection sent nothing that decides
+    /// (nothing, or the beginning of a signature) before the deadline: the
+    /// listener's protocol answers it as a client that never started its
+    /// handshake.
     Silent(TcpStream),
     Refused(Refused),
 }
@@ -295,11 +298,11 @@ pub async fn arrive(
         }
     } else {
         match tokio::time::timeout_at(deadline, sniff_stream(&stream)).await {
-            Ok(Ok(Sniffed::NotHeader)) => Arrival::Client {
+            Ok(Ok(false)) => Arrival::Client {
                 stream,
                 client: peer,
             },
-            Ok(Ok(_)) => Arrival::Refused(Refused::Untrusted),
+            Ok(Ok(true)) => Arrival::Refused(Refused::Untrusted),
             Ok(Err(refused)) => Arrival::Refused(refused),
             Err(_) => Arrival::Silent(stream),
         }
@@ -332,7 +335,7 @@ async fn read_header(stream: &mut TcpStream) -> Result<Header, Refused> {
 }
 
 /// Peeks until the first bytes decide whether a header opens the stream.
-async fn sniff_stream(stream: &TcpStream) -> Result<Sniffed, Refused> {
+async fn sniff_stream(stream: &TcpStream) -> Result<bool, Refused> {
     let mut first = [0u8; V2_SIGNATURE.len()];
     loop {
         let arrived = stream.peek(&mut first).await?;
@@ -340,8 +343,9 @@ async fn sniff_stream(stream: &TcpStream) -> Result<Sniffed, Refused> {
             return Err(Refused::Closed);
         }
         match sniff(&first[..arrived]) {
+            Sniffed::Header => return Ok(true),
+            Sniffed::NotHeader => return Ok(false),
             Sniffed::Undecided => tokio::time::sleep(SNIFF_RETRY).await,
-            decided => return Ok(decided),
         }
     }
 }

@@ -387,6 +387,9 @@ async fn arrive(
     };
     match proxy::arrive(stream, peer, trusted, deadline).await {
         proxy::Arrival::Client { stream, client } => {
+            if client != peer {
+                tracing::debug!(proxy = %peer, %client, "the PROXY protocol header names the client");
+            }
             let admitted = admitted.unwrap_or_else(|| admit(client, state));
             Some((stream, client, admitted))
         }
@@ -405,8 +408,9 @@ async fn arrive(
             }
             None
         }
-        proxy::Arrival::Refused(closed @ proxy::Refused::Closed) => {
-            tracing::debug!(addr = %peer, "{closed}");
+        // Gone before it said anything: a port scan, a health check.
+        proxy::Arrival::Refused(gone @ (proxy::Refused::Closed | proxy::Refused::Io(_))) => {
+            tracing::debug!(addr = %peer, "{gone}");
             None
         }
         proxy::Arrival::Refused(refused) => {

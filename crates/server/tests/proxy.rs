@@ -346,3 +346,15 @@ async fn on_a_tls_listener_the_header_comes_before_the_handshake() {
     assert!(connector.connect(name, bare).await.is_err());
     server.stop().await;
 }
+
+#[test]
+fn the_setting_comes_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chinwagd.toml");
+    std::fs::write(&path, "proxy_protocol = true\n").unwrap();
+    let settings = chinwag_server::config::Settings::default();
+    let config = chinwag_server::config::resolve(Some(&path), settings).unwrap();
+    assert!(config.proxy_protocol);
+    let default = chinwag_server::config::resolve(None, Default::default()).unwrap();
+    assert!(!default.proxy_protocol, "off unless asked for");
+}
