@@ -376,7 +376,7 @@ async fn arrive(
     state: &Arc<State>,
 ) -> Option<(TcpStream, SocketAddr, Result<Ticket, Refusal>)> {
     let trusted = state.config.proxy_protocol;
-    let admitted = if trusted {
+    let admitted_early = if trusted {
         None
     } else {
         let admitted = admit(peer, state);
@@ -390,11 +390,11 @@ async fn arrive(
             if client != peer {
                 tracing::debug!(proxy = %peer, %client, "the PROXY protocol header names the client");
             }
-            let admitted = admitted.unwrap_or_else(|| admit(client, state));
+            let admitted = admitted_early.unwrap_or_else(|| admit(client, state));
             Some((stream, client, admitted))
         }
-        // Not a byte by the deadline: answered as a client that never
-        // started its handshake.
+        // Nothing decisive by the deadline: answered as the session
+        // answers a client that never started its handshake.
         proxy::Arrival::Silent(stream) => {
             if tls {
                 state.metrics.tls_handshake_failures.inc();
