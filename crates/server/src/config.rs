@@ -77,6 +77,9 @@ pub struct Config {
     /// Apply `max_connections_per_ip` to loopback addresses too (they are
     /// exempt by default: local tools and benchmarks).
     pub limit_loopback: bool,
+    /// The client listeners are reached through a proxy that opens every
+    /// connection with a PROXY protocol header naming the real client.
+    pub proxy_protocol: bool,
     /// Per-connection flood control.
     pub rate: RateLimits,
     /// REGISTER attempts allowed on one connection before it is closed.
@@ -143,6 +146,7 @@ impl Default for Config {
             max_rooms: 10_000,
             max_rooms_per_user: 100,
             limit_loopback: false,
+            proxy_protocol: false,
             rate: RateLimits::DEFAULT,
             max_register_attempts: 10,
             password_free_attempts: 3,
@@ -392,6 +396,11 @@ pub struct Settings {
     /// default) [default: false]
     #[arg(long, env = "CHINWAG_LIMIT_LOOPBACK", num_args = 0..=1, default_missing_value = "true")]
     pub limit_loopback: Option<bool>,
+    /// The client listeners are behind a trusted proxy that sends a PROXY
+    /// protocol header (v1 or v2) first on every connection; without one a
+    /// connection is closed (see docs/security.md) [default: false]
+    #[arg(long, env = "CHINWAG_PROXY_PROTOCOL", num_args = 0..=1, default_missing_value = "true")]
+    pub proxy_protocol: Option<bool>,
     /// Requests per second allowed per connection, sustained; 0 turns the
     /// request limit off [default: 20000]
     #[arg(long, env = "CHINWAG_RATE_REQUESTS")]
@@ -527,6 +536,7 @@ impl Settings {
             max_rooms,
             max_rooms_per_user,
             limit_loopback,
+            proxy_protocol,
             rate_requests,
             rate_request_burst,
             rate_bytes,
@@ -570,6 +580,7 @@ impl Settings {
         set(&mut config.max_rooms, max_rooms);
         set(&mut config.max_rooms_per_user, max_rooms_per_user);
         set(&mut config.limit_loopback, limit_loopback);
+        set(&mut config.proxy_protocol, proxy_protocol);
         set(&mut config.rate.requests_per_sec, rate_requests);
         set(&mut config.rate.request_burst, rate_request_burst);
         set(&mut config.rate.bytes_per_sec, rate_bytes);

@@ -28,6 +28,8 @@
 //!
 //! Hardening, each in its own module:
 //! - [`admission`]: connection limits, in total and per address.
+//! - [`proxy`]: the PROXY protocol, the real client's address behind a
+//!   trusted load balancer.
 //! - [`guard`]: what a request must pass before the router: the rate
 //!   limit ([`ratelimit`]) and the cap on REGISTER attempts.
 //! - [`tls`]: the TLS listener and `chinwagd cert`.
@@ -47,6 +49,7 @@ pub mod guard;
 pub mod inbox;
 pub mod metrics;
 pub mod outbox;
+pub mod proxy;
 pub mod ratelimit;
 pub mod server;
 pub mod session;

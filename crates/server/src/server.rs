@@ -7,18 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chinwag_proto::wire::Encode;
-use chinwag_proto::{RequestId, ServerFrame};
+use chinwag_proto::{ErrorCode, RequestId, ServerFrame};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
-use crate::admission::Refusal;
+use crate::admission::{Refusal, Ticket};
 use crate::auth::AdminSecret;
 use crate::config::Config;
 use crate::state::State;
 use crate::store::{PostgresStore, Retention, SqliteStore, Store, StoreError};
-use crate::{metrics, session, tls};
+use crate::{metrics, proxy, session, tls};
 
 /// How often old history is pruned, when retention is configured.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
@@ -331,21 +332,18 @@ async fn accept_loop(listener: Listener, state: Arc<State>, sessions: TaskTracke
         let state = Arc::clone(&state);
         let tls = listener.tls.clone();
         sessions.spawn(async move {
-            // The place is taken before the TLS handshake, so handshakes
-            // in progress count against the limits too.
-            let admitted = state.admission.admit(addr.ip());
-            match &admitted {
-                Ok(_) => state.metrics.connections_accepted.inc(),
-                Err(refusal) => {
-                    state.metrics.connections_refused.inc();
-                    tracing::info!(%addr, "refused: {}", refusal.message());
-                }
-            }
+            // The PROXY header, the TLS handshake and HELLO each have the
+            // handshake timeout from here.
+            let deadline = Instant::now() + state.config.handshake_timeout;
+            let arrived = arrive(stream, addr, tls.is_some(), deadline, &state).await;
+            let Some((stream, addr, admitted)) = arrived else {
+                return;
+            };
             match tls {
                 None => serve(stream, addr, admitted, state).await,
                 Some(acceptor) => {
                     let handshake = acceptor.accept(stream);
-                    match tokio::time::timeout(state.config.handshake_timeout, handshake).await {
+                    match tokio::time::timeout_at(deadline, handshake).await {
                         Ok(Ok(stream)) => serve(stream, addr, admitted, state).await,
                         Ok(Err(error)) => {
                             state.metrics.tls_handshake_failures.inc();
@@ -362,13 +360,82 @@ async fn accept_loop(listener: Listener, state: Arc<State>, sessions: TaskTracke
     }
 }
 
+/// The PROXY protocol step and the place at the door, in the order the
+/// listener needs; `None` when the connection was closed on the way.
+///
+/// Behind a trusted proxy the socket's address is the proxy's: the place
+/// is taken once the header has named the real client. Elsewhere it is
+/// taken at once, so that connections that have not spoken yet count
+/// against the limits too, and a refused one is told without having to
+/// speak first.
+async fn arrive(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: bool,
+    deadline: Instant,
+    state: &Arc<State>,
+) -> Option<(TcpStream, SocketAddr, Result<Ticket, Refusal>)> {
+    let trusted = state.config.proxy_protocol;
+    let admitted_early = if trusted {
+        None
+    } else {
+        let admitted = admit(peer, state);
+        if admitted.is_err() {
+            return Some((stream, peer, admitted));
+        }
+        Some(admitted)
+    };
+    match proxy::arrive(stream, peer, trusted, deadline).await {
+        proxy::Arrival::Client { stream, client } => {
+            if client != peer {
+                tracing::debug!(proxy = %peer, %client, "the PROXY protocol header names the client");
+            }
+            let admitted = admitted_early.unwrap_or_else(|| admit(client, state));
+            Some((stream, client, admitted))
+        }
+        // Nothing decisive by the deadline: answered as the session
+        // answers a client that never started its handshake.
+        proxy::Arrival::Silent(stream) => {
+            if tls {
+                state.metrics.tls_handshake_failures.inc();
+                tracing::debug!(addr = %peer, "TLS handshake timed out");
+            } else {
+                let message = format!(
+                    "HELLO and REGISTER must complete within {}",
+                    humantime::format_duration(state.config.handshake_timeout)
+                );
+                tell_and_close(stream, ErrorCode::HandshakeTimeout, &message, state).await;
+            }
+            None
+        }
+        // Gone before it said anything: a port scan, a health check.
+        proxy::Arrival::Refused(gone @ (proxy::Refused::Closed | proxy::Refused::Io(_))) => {
+            tracing::debug!(addr = %peer, "{gone}");
+            None
+        }
+        proxy::Arrival::Refused(refused) => {
+            tracing::warn!(addr = %peer, "{refused}");
+            None
+        }
+    }
+}
+
+/// Takes a place for a connection from `addr`, counting the outcome.
+fn admit(addr: SocketAddr, state: &State) -> Result<Ticket, Refusal> {
+    let admitted = state.admission.admit(addr.ip());
+    match &admitted {
+        Ok(_) => state.metrics.connections_accepted.inc(),
+        Err(refusal) => {
+            state.metrics.connections_refused.inc();
+            tracing::info!(%addr, "refused: {}", refusal.message());
+        }
+    }
+    admitted
+}
+
 /// Runs the session of an admitted connection, or tells a refused one why.
-async fn serve<S>(
-    stream: S,
-    addr: SocketAddr,
-    admitted: Result<crate::admission::Ticket, Refusal>,
-    state: Arc<State>,
-) where
+async fn serve<S>(stream: S, addr: SocketAddr, admitted: Result<Ticket, Refusal>, state: Arc<State>)
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     match admitted {
@@ -381,10 +448,20 @@ async fn serve<S>(
 }
 
 /// Tells a refused connection why, then closes it.
-async fn refuse<S: AsyncWrite + Unpin>(mut stream: S, refusal: Refusal, state: &State) {
-    let frame = ServerFrame::error(refusal.code(), refusal.message());
+async fn refuse<S: AsyncWrite + Unpin>(stream: S, refusal: Refusal, state: &State) {
+    tell_and_close(stream, refusal.code(), &refusal.message(), state).await;
+}
+
+/// Sends one ERROR frame (id 0), then closes the stream.
+async fn tell_and_close<S: AsyncWrite + Unpin>(
+    mut stream: S,
+    code: ErrorCode,
+    message: &str,
+    state: &State,
+) {
+    let frame = ServerFrame::error(code, message);
     if let Ok(bytes) = frame.to_frame(RequestId::NONE) {
-        state.metrics.error_sent(refusal.code());
+        state.metrics.error_sent(code);
         let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&bytes)).await;
     }
     let _ = stream.shutdown().await;
