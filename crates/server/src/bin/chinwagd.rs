@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chinwag_proto::server::Timestamp;
 use chinwag_proto::{NameKey, UserName};
-use chinwag_server::config::{self, Config, Settings};
+use chinwag_server::config::{self, Config, Setting, Shape};
 use chinwag_server::store::{AuditAction, AuditRecord, PostgresStore, SqliteStore, Store};
 use chinwag_server::{Server, accounts};
-use clap::{Parser, Subcommand};
+use clap::builder::PossibleValuesParser;
+use clap::{Arg, ArgAction, ArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 /// The chinwag chat server.
@@ -44,7 +45,7 @@ struct Cli {
     log: String,
 
     #[command(flatten)]
-    settings: Settings,
+    settings: SettingFlags,
 
     /// Without a command, run the server.
     #[command(subcommand)]
@@ -98,6 +99,82 @@ enum AdminCommand {
     List,
 }
 
+/// The flags of the server's settings, one per row of the library's table
+/// (`config::SECTIONS`), where each setting's name, help and default are
+/// declared; the environment and the config file are read by
+/// `config::resolve`, from the same rows.
+#[derive(Debug)]
+struct SettingFlags {
+    /// (setting name, value) for each setting given on the command line.
+    given: Vec<(&'static str, String)>,
+}
+
+/// The settings `chinwagd admin` uses: accepted after `admin` too.
+const ADMIN_SETTINGS: &[&str] = &["data", "database", "durability"];
+
+impl clap::Args for SettingFlags {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for section in config::SECTIONS {
+            for setting in section.settings {
+                cmd = cmd.arg(flag(section.heading, setting));
+            }
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl clap::FromArgMatches for SettingFlags {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let given = config::settings()
+            .filter_map(|setting| {
+                let values: Vec<&str> = matches
+                    .get_many::<String>(setting.name)?
+                    .map(String::as_str)
+                    .collect();
+                // A list given several times is one list.
+                Some((setting.name, values.join(",")))
+            })
+            .collect();
+        Ok(SettingFlags { given })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+/// A setting's flag. It has no clap default (the layers below the flags
+/// would never show through): its help shows the default from the row.
+fn flag(heading: &'static str, setting: &'static Setting) -> Arg {
+    let default = setting.default_text();
+    let check = move |text: &str| setting.check(text).map(|()| text.to_owned());
+    let arg = Arg::new(setting.name)
+        .long(setting.flag())
+        .value_name(setting.value_name)
+        .help(format!("{} [default: {default}]", setting.help))
+        .long_help(format!(
+            "{}\n\n[env: {}]\n[default: {default}]",
+            setting.help,
+            setting.env_var()
+        ))
+        .help_heading(heading)
+        .global(ADMIN_SETTINGS.contains(&setting.name));
+    match setting.shape {
+        Shape::Value => arg.value_parser(check),
+        Shape::Switch => arg
+            .value_parser(check)
+            .num_args(0..=1)
+            .default_missing_value("true"),
+        Shape::List => arg.value_parser(check).action(ArgAction::Append),
+        Shape::Choice(names) => arg.value_parser(PossibleValuesParser::new(names)),
+    }
+}
+
 const EXAMPLES: &str = "\
 Examples:
   chinwagd                                   listen on 127.0.0.1:7070
@@ -139,7 +216,11 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let mut config = config::resolve(cli.config.as_deref(), cli.settings)?;
+    let mut config = config::resolve(
+        cli.config.as_deref(),
+        &|var| std::env::var_os(var),
+        &cli.settings.given,
+    )?;
     let data_dir = config
         .data_dir
         .get_or_insert_with(config::default_data_dir)
