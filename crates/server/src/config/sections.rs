@@ -33,7 +33,7 @@ const SERVER: Section = Section {
             "PASSWORD",
             "Password of the ADMIN command"
         )
-        .unset("generated and logged at start-up"),
+        .when_unset("generated and logged at start-up"),
         setting!(
             "server_name",
             server_name: String,
@@ -47,7 +47,7 @@ const SERVER: Section = Section {
             "Serve Prometheus /metrics and /healthz over HTTP on this address \
              (keep it on loopback or a private network)"
         )
-        .unset("off"),
+        .when_unset("off"),
     ],
 };
 
@@ -61,21 +61,21 @@ const TLS: Section = Section {
             "TLS certificate chain (PEM); with --tls-key, serves TLS on \
              --tls-listen, or on --listen if that is not given"
         )
-        .unset("none, no TLS"),
+        .when_unset("none, no TLS"),
         setting!(
             "tls_key",
             tls_key: Option<std::path::PathBuf>,
             "FILE",
             "TLS private key (PEM)"
         )
-        .unset("none"),
+        .when_unset("none"),
         setting!(
             "tls_listen",
             tls_listen: Option<String>,
             "ADDR",
             "Address of a TLS listener beside the plain one on --listen"
         )
-        .unset("none, --listen serves TLS"),
+        .when_unset("none, --listen serves TLS"),
     ],
 };
 
@@ -225,7 +225,7 @@ const STORAGE: Section = Section {
             "Data directory: the database of accounts, history, mutes, bans \
              and the audit log; created on first start"
         )
-        .unset("$XDG_DATA_HOME/chinwag or ~/.local/share/chinwag"),
+        .when_unset("$XDG_DATA_HOME/chinwag or ~/.local/share/chinwag"),
         setting!(
             "durability",
             durability: super::Durability,
@@ -242,21 +242,21 @@ const STORAGE: Section = Section {
              embedded one (postgres://USER[:PASSWORD]@HOST[:PORT]/DB); the \
              nodes of a cluster share one"
         )
-        .unset("the embedded database in --data"),
+        .when_unset("the embedded database in --data"),
         setting!(
             "history_max_age",
             history_max_age: Option<std::time::Duration>,
             "DURATION",
             "Delete messages older than this, like 30d"
         )
-        .unset("keep"),
+        .when_unset("keep"),
         setting!(
             "history_max_count",
             history_max_count: Option<u64>,
             "N",
             "Keep at most this many messages"
         )
-        .unset("no limit"),
+        .when_unset("no limit"),
     ],
 };
 
@@ -271,14 +271,14 @@ const CLUSTER: Section = Section {
              (JetStream on), comma-separated nats://HOST:PORT; see \
              docs/cluster.md"
         )
-        .unset("off, a single node"),
+        .when_unset("off, a single node"),
         setting!(
             "node_id",
             node_id: Option<String>,
             "ID",
             "This node's id in the cluster: letters, digits, '_' and '-'"
         )
-        .unset("generated"),
+        .when_unset("generated"),
         setting!(
             "node_timeout",
             node_timeout: std::time::Duration,

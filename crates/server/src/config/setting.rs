@@ -88,8 +88,9 @@ impl Setting {
         self.read(&mut Config::default(), Input::Text(text))
     }
 
-    /// Sets the unset phrase (see [`Setting::unset`]).
-    pub const fn unset(mut self, meaning: &'static str) -> Setting {
+    /// Says what having no value means (see [`Setting::unset`]), for a
+    /// setting that has none by default.
+    pub const fn when_unset(mut self, meaning: &'static str) -> Setting {
         self.unset = meaning;
         self
     }
