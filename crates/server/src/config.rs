@@ -1,20 +1,32 @@
 //! Server configuration, layered: built-in defaults, then the config file,
 //! then environment variables, then command-line flags (each overrides the
 //! one before).
+//!
+//! [`Config`] is what the server runs with, and its `Default` holds the
+//! defaults. Each setting is one row ([`Setting`]) in [`SECTIONS`]: its
+//! name, which is also its config file key, flag and environment variable,
+//! its help, and the field it fills. [`resolve`] applies the layers through
+//! those rows; `chinwagd` turns them into its flags and shows each default
+//! read from `Config::default()`.
 
-use std::path::PathBuf;
+mod sections;
+mod setting;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chinwag_proto::Limits;
 use chinwag_proto::limits::MAX_FIELD_LEN;
-use serde::Deserialize;
 
 use crate::ratelimit::RateLimits;
 pub use crate::store::Durability;
+pub use sections::SECTIONS;
+pub(crate) use setting::setting;
+pub use setting::{Input, Section, Setting, SettingValue, Shape};
 
 /// Whether REGISTER with a password may create an account.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Signup {
     /// Anyone may create an account by registering a new name with a
     /// password.
@@ -26,8 +38,7 @@ pub enum Signup {
 }
 
 /// Whether REGISTER without a password is allowed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Guests {
     /// Anyone may use a name that is not an account, without a password.
     #[default]
@@ -36,8 +47,9 @@ pub enum Guests {
     Deny,
 }
 
-/// The resolved configuration the server runs with.
-#[derive(Clone, Debug)]
+/// The resolved configuration the server runs with. Its `Default` is the
+/// one place the defaults of its own fields are written.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// Address of the native protocol listener.
     pub listen: String,
@@ -327,317 +339,28 @@ pub enum ConfigError {
         path: PathBuf,
         error: Box<toml::de::Error>,
     },
+    #[error("{origin}: {message}")]
+    Setting { origin: String, message: String },
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }
 
-/// The settings a config file (TOML) or the command line may give. Every
-/// field is optional: what is absent falls through to the layer below.
-#[derive(Clone, Debug, Default, Deserialize, clap::Args)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct Settings {
-    /// Address to listen on for the native protocol [default: 127.0.0.1:7070]
-    #[arg(long, env = "CHINWAG_LISTEN")]
-    pub listen: Option<String>,
-    /// Password of the ADMIN command; generated and logged if unset
-    #[arg(long, env = "CHINWAG_ADMIN_PASSWORD", hide_env_values = true)]
-    pub admin_password: Option<String>,
-    /// Server name announced to clients
-    #[arg(long, env = "CHINWAG_SERVER_NAME")]
-    pub server_name: Option<String>,
-    /// Largest frame accepted from a client, in bytes [default: 8192]
-    #[arg(long, env = "CHINWAG_MAX_FRAME")]
-    pub max_frame: Option<u32>,
-    /// Longest message text, in bytes [default: 4096]
-    #[arg(long, env = "CHINWAG_MAX_CONTENT")]
-    pub max_content: Option<u32>,
-    /// Keep-alive interval announced to clients; idle connections are closed
-    /// after twice this [default: 30s]
-    #[arg(long, env = "CHINWAG_HEARTBEAT", value_parser = humantime::parse_duration)]
-    #[serde(default, with = "humantime_opt")]
-    pub heartbeat: Option<Duration>,
-    /// Time allowed between connecting and REGISTER [default: 10s]
-    #[arg(long, env = "CHINWAG_HANDSHAKE_TIMEOUT", value_parser = humantime::parse_duration)]
-    #[serde(default, with = "humantime_opt")]
-    pub handshake_timeout: Option<Duration>,
-    /// Time allowed to flush queued frames on shutdown [default: 5s]
-    #[arg(long, env = "CHINWAG_SHUTDOWN_GRACE", value_parser = humantime::parse_duration)]
-    #[serde(default, with = "humantime_opt")]
-    pub shutdown_grace: Option<Duration>,
-    /// Most frames queued for one connection [default: 4096]
-    #[arg(long, env = "CHINWAG_OUTBOX_FRAMES")]
-    pub outbox_frames: Option<usize>,
-    /// Most bytes queued for one connection [default: 1048576]
-    #[arg(long, env = "CHINWAG_OUTBOX_BYTES")]
-    pub outbox_bytes: Option<usize>,
-    /// Most connections at once [default: 20000]
-    #[arg(long, env = "CHINWAG_MAX_CONNECTIONS")]
-    pub max_connections: Option<usize>,
-    /// Undecodable frames tolerated per connection [default: 10]
-    #[arg(long, env = "CHINWAG_MAX_BAD_FRAMES")]
-    pub max_bad_frames: Option<u32>,
-    /// Announce joins and leaves only while at most this many users are
-    /// online [default: 1000]
-    #[arg(long, env = "CHINWAG_PRESENCE_LIMIT")]
-    pub presence_limit: Option<usize>,
-    /// Longest user name, in bytes, 1 to 32 [default: 32]
-    #[arg(long, env = "CHINWAG_MAX_NAME")]
-    pub max_name: Option<u16>,
-    /// Most connections at once from one IP address [default: 64]
-    #[arg(long, env = "CHINWAG_MAX_CONNECTIONS_PER_IP")]
-    pub max_connections_per_ip: Option<usize>,
-    /// Most rooms on the server [default: 10000]
-    #[arg(long, env = "CHINWAG_MAX_ROOMS")]
-    pub max_rooms: Option<usize>,
-    /// Most rooms one user may be in [default: 100]
-    #[arg(long, env = "CHINWAG_MAX_ROOMS_PER_USER")]
-    pub max_rooms_per_user: Option<usize>,
-    /// Apply --max-connections-per-ip to loopback addresses too (exempt by
-    /// default) [default: false]
-    #[arg(long, env = "CHINWAG_LIMIT_LOOPBACK", num_args = 0..=1, default_missing_value = "true")]
-    pub limit_loopback: Option<bool>,
-    /// The client listeners are behind a trusted proxy that sends a PROXY
-    /// protocol header (v1 or v2) first on every connection; without one a
-    /// connection is closed (see docs/security.md) [default: false]
-    #[arg(long, env = "CHINWAG_PROXY_PROTOCOL", num_args = 0..=1, default_missing_value = "true")]
-    pub proxy_protocol: Option<bool>,
-    /// Requests per second allowed per connection, sustained; 0 turns the
-    /// request limit off [default: 20000]
-    #[arg(long, env = "CHINWAG_RATE_REQUESTS")]
-    pub rate_requests: Option<u32>,
-    /// Requests allowed at once above that rate [default: 40000]
-    #[arg(long, env = "CHINWAG_RATE_REQUEST_BURST")]
-    pub rate_request_burst: Option<u32>,
-    /// Bytes per second allowed per connection, sustained; 0 turns the byte
-    /// limit off [default: 33554432]
-    #[arg(long, env = "CHINWAG_RATE_BYTES")]
-    pub rate_bytes: Option<u64>,
-    /// Bytes allowed at once above that rate [default: 67108864]
-    #[arg(long, env = "CHINWAG_RATE_BYTE_BURST")]
-    pub rate_byte_burst: Option<u64>,
-    /// Requests refused with RateLimited before the connection is closed
-    /// [default: 1000]
-    #[arg(long, env = "CHINWAG_RATE_STRIKES")]
-    pub rate_strikes: Option<u32>,
-    /// Administrators' rates and bursts are this many times larger
-    /// [default: 10]
-    #[arg(long, env = "CHINWAG_ADMIN_RATE_MULTIPLIER")]
-    pub admin_rate_multiplier: Option<u32>,
-    /// REGISTER attempts allowed on one connection before it is closed
-    /// [default: 10]
-    #[arg(long, env = "CHINWAG_MAX_REGISTER_ATTEMPTS")]
-    pub max_register_attempts: Option<u32>,
-    /// Wrong passwords allowed per connection before lock-outs start
-    /// [default: 3]
-    #[arg(long, env = "CHINWAG_PASSWORD_FREE_ATTEMPTS")]
-    pub password_free_attempts: Option<u32>,
-    /// TLS certificate chain (PEM); with --tls-key, serves TLS on
-    /// --tls-listen, or on --listen if that is not given
-    #[arg(long, env = "CHINWAG_TLS_CERT")]
-    pub tls_cert: Option<PathBuf>,
-    /// TLS private key (PEM)
-    #[arg(long, env = "CHINWAG_TLS_KEY")]
-    pub tls_key: Option<PathBuf>,
-    /// Address of a TLS listener beside the plain one on --listen
-    #[arg(long, env = "CHINWAG_TLS_LISTEN")]
-    pub tls_listen: Option<String>,
-    /// Serve Prometheus /metrics and /healthz over HTTP on this address
-    /// (keep it on loopback or a private network) [default: off]
-    #[arg(long, env = "CHINWAG_METRICS_LISTEN")]
-    pub metrics_listen: Option<String>,
-    /// Data directory: the database of accounts, history, mutes, bans and
-    /// the audit log; created on first start
-    /// [default: $XDG_DATA_HOME/chinwag or ~/.local/share/chinwag]
-    #[arg(long, value_name = "DIR", env = "CHINWAG_DATA", global = true)]
-    pub data: Option<PathBuf>,
-    /// full: every acknowledged write is synced to disk (survives power
-    /// loss); normal: synced at checkpoints (survives a crash of chinwagd,
-    /// not of the machine) [default: full]
-    #[arg(long, value_enum, env = "CHINWAG_DURABILITY")]
-    pub durability: Option<Durability>,
-    /// Whether registering a new name with a password creates an account
-    /// [default: open]
-    #[arg(long, value_enum, env = "CHINWAG_SIGNUP")]
-    pub signup: Option<Signup>,
-    /// Whether names that are not accounts may be used without a password
-    /// [default: allow]
-    #[arg(long, value_enum, env = "CHINWAG_GUESTS")]
-    pub guests: Option<Guests>,
-    /// Delete messages older than this, like 30d [default: keep]
-    #[arg(long, env = "CHINWAG_HISTORY_MAX_AGE", value_parser = humantime::parse_duration)]
-    #[serde(default, with = "humantime_opt")]
-    pub history_max_age: Option<Duration>,
-    /// Keep at most this many messages [default: no limit]
-    #[arg(long, env = "CHINWAG_HISTORY_MAX_COUNT")]
-    pub history_max_count: Option<u64>,
-    /// Keep everything in this PostgreSQL database instead of the embedded
-    /// one (postgres://USER[:PASSWORD]@HOST[:PORT]/DB); the nodes of a
-    /// cluster share one [default: the embedded database in --data]
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "CHINWAG_DATABASE",
-        hide_env_values = true
-    )]
-    pub database: Option<String>,
-    /// Cluster mode: join the other nodes through these NATS servers
-    /// (JetStream on), comma-separated nats://HOST:PORT; see docs/cluster.md
-    /// [default: off, a single node]
-    #[arg(
-        long,
-        env = "CHINWAG_CLUSTER",
-        value_delimiter = ',',
-        value_name = "URLS"
-    )]
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub cluster: Option<Vec<String>>,
-    /// This node's id in the cluster: letters, digits, '_' and '-'
-    /// [default: generated]
-    #[arg(long, env = "CHINWAG_NODE_ID")]
-    pub node_id: Option<String>,
-    /// A node silent for this long is taken for dead and its users' names
-    /// are freed [default: 6s]
-    #[arg(long, env = "CHINWAG_NODE_TIMEOUT", value_parser = humantime::parse_duration)]
-    #[serde(default, with = "humantime_opt")]
-    pub node_timeout: Option<Duration>,
-}
-
-impl Settings {
-    /// Reads a TOML config file.
-    pub fn from_file(path: &std::path::Path) -> Result<Settings, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-            path: path.into(),
-            error,
-        })?;
-        toml::from_str(&text).map_err(|error| ConfigError::Parse {
-            path: path.into(),
-            error: Box::new(error),
-        })
-    }
-
-    /// Applies the settings that are present onto `config`.
-    pub fn apply(self, config: &mut Config) {
-        let Settings {
-            listen,
-            admin_password,
-            server_name,
-            max_frame,
-            max_content,
-            heartbeat,
-            handshake_timeout,
-            shutdown_grace,
-            outbox_frames,
-            outbox_bytes,
-            max_connections,
-            max_bad_frames,
-            presence_limit,
-            max_name,
-            max_connections_per_ip,
-            max_rooms,
-            max_rooms_per_user,
-            limit_loopback,
-            proxy_protocol,
-            rate_requests,
-            rate_request_burst,
-            rate_bytes,
-            rate_byte_burst,
-            rate_strikes,
-            admin_rate_multiplier,
-            max_register_attempts,
-            password_free_attempts,
-            tls_cert,
-            tls_key,
-            tls_listen,
-            metrics_listen,
-            data,
-            durability,
-            signup,
-            guests,
-            history_max_age,
-            history_max_count,
-            database,
-            cluster,
-            node_id,
-            node_timeout,
-        } = self;
-        set(&mut config.listen, listen);
-        if admin_password.is_some() {
-            config.admin_password = admin_password;
-        }
-        set(&mut config.server_name, server_name);
-        set(&mut config.limits.max_frame, max_frame);
-        set(&mut config.limits.max_content, max_content);
-        set(&mut config.heartbeat, heartbeat);
-        set(&mut config.handshake_timeout, handshake_timeout);
-        set(&mut config.shutdown_grace, shutdown_grace);
-        set(&mut config.outbox_frames, outbox_frames);
-        set(&mut config.outbox_bytes, outbox_bytes);
-        set(&mut config.max_connections, max_connections);
-        set(&mut config.max_bad_frames, max_bad_frames);
-        set(&mut config.presence_limit, presence_limit);
-        set(&mut config.limits.max_name, max_name);
-        set(&mut config.max_connections_per_ip, max_connections_per_ip);
-        set(&mut config.max_rooms, max_rooms);
-        set(&mut config.max_rooms_per_user, max_rooms_per_user);
-        set(&mut config.limit_loopback, limit_loopback);
-        set(&mut config.proxy_protocol, proxy_protocol);
-        set(&mut config.rate.requests_per_sec, rate_requests);
-        set(&mut config.rate.request_burst, rate_request_burst);
-        set(&mut config.rate.bytes_per_sec, rate_bytes);
-        set(&mut config.rate.byte_burst, rate_byte_burst);
-        set(&mut config.rate.max_strikes, rate_strikes);
-        set(&mut config.rate.admin_multiplier, admin_rate_multiplier);
-        set(&mut config.max_register_attempts, max_register_attempts);
-        set(&mut config.password_free_attempts, password_free_attempts);
-        if tls_cert.is_some() {
-            config.tls_cert = tls_cert;
-        }
-        if tls_key.is_some() {
-            config.tls_key = tls_key;
-        }
-        if tls_listen.is_some() {
-            config.tls_listen = tls_listen;
-        }
-        if metrics_listen.is_some() {
-            config.metrics_listen = metrics_listen;
-        }
-        if data.is_some() {
-            config.data_dir = data;
-        }
-        set(&mut config.durability, durability);
-        set(&mut config.signup, signup);
-        set(&mut config.guests, guests);
-        if history_max_age.is_some() {
-            config.history_max_age = history_max_age;
-        }
-        if history_max_count.is_some() {
-            config.history_max_count = history_max_count;
-        }
-        if database.is_some() {
-            config.database = database;
-        }
-        set(&mut config.cluster, cluster);
-        if node_id.is_some() {
-            config.node_id = node_id;
-        }
-        set(&mut config.node_timeout, node_timeout);
-    }
-}
-
-fn set<T>(slot: &mut T, value: Option<T>) {
-    if let Some(value) = value {
-        *slot = value;
-    }
-}
-
-/// Builds the configuration: defaults, then the file (if any), then
-/// `overrides` (flags, which clap has already merged with the environment).
-pub fn resolve(file: Option<&std::path::Path>, overrides: Settings) -> Result<Config, ConfigError> {
+/// Builds the configuration from its layers, each overriding the one
+/// before: the defaults, the config file `file` (if any), the environment
+/// (`env` gives a variable's value by name; chinwagd passes
+/// `std::env::var_os`), and the `flags` given, as (setting name, value).
+/// An empty environment variable counts as unset.
+pub fn resolve(
+    file: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<OsString>,
+    flags: &[(&str, String)],
+) -> Result<Config, ConfigError> {
     let mut config = Config::default();
     if let Some(path) = file {
-        Settings::from_file(path)?.apply(&mut config);
+        apply_file(&mut config, path)?;
     }
-    overrides.apply(&mut config);
+    apply_env(&mut config, env)?;
+    apply_flags(&mut config, flags)?;
     if !config.cluster.is_empty() && config.node_id.is_none() {
         config.node_id = Some(crate::cluster::NodeId::generate().to_string());
     }
@@ -645,122 +368,368 @@ pub fn resolve(file: Option<&std::path::Path>, overrides: Settings) -> Result<Co
     Ok(config)
 }
 
-/// `cluster` in the config file: one URL, a comma-separated list, or an
-/// array of URLs.
-fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-    }
-    Ok(Option::<OneOrMany>::deserialize(d)?.map(|v| match v {
-        OneOrMany::One(text) => text.split(',').map(|s| s.trim().to_owned()).collect(),
-        OneOrMany::Many(urls) => urls,
-    }))
+/// Every setting, section by section.
+pub fn settings() -> impl Iterator<Item = &'static Setting> {
+    SECTIONS.iter().flat_map(|section| section.settings)
 }
 
-/// Durations in the config file are written the human way: "30s", "5m".
-mod humantime_opt {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
+/// The setting named `name` (its config file key).
+pub fn setting_named(name: &str) -> Option<&'static Setting> {
+    settings().find(|setting| setting.name == name)
+}
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom))
-            .transpose()
+/// The config file: a TOML table whose keys are settings' names.
+fn apply_file(config: &mut Config, path: &Path) -> Result<(), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: path.into(),
+        error,
+    })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|error| ConfigError::Parse {
+        path: path.into(),
+        error: Box::new(error),
+    })?;
+    for (key, value) in &table {
+        let origin = || format!("config file {}, key {key}", path.display());
+        let setting = setting_named(key).ok_or_else(|| ConfigError::Setting {
+            origin: origin(),
+            message: "there is no such setting (chinwagd --help lists them)".into(),
+        })?;
+        setting
+            .read(config, Input::Toml(value))
+            .map_err(|message| ConfigError::Setting {
+                origin: origin(),
+                message,
+            })?;
     }
+    Ok(())
+}
+
+fn apply_env(
+    config: &mut Config,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<(), ConfigError> {
+    for setting in settings() {
+        let var = setting.env_var();
+        let Some(value) = env(&var).filter(|value| !value.is_empty()) else {
+            continue;
+        };
+        let origin = || format!("environment variable {var}");
+        let text = value.into_string().map_err(|_| ConfigError::Setting {
+            origin: origin(),
+            message: "not valid UTF-8".into(),
+        })?;
+        setting
+            .read(config, Input::Text(&text))
+            .map_err(|message| ConfigError::Setting {
+                origin: origin(),
+                message,
+            })?;
+    }
+    Ok(())
+}
+
+fn apply_flags(config: &mut Config, flags: &[(&str, String)]) -> Result<(), ConfigError> {
+    for (name, text) in flags {
+        let setting = setting_named(name)
+            .ok_or_else(|| ConfigError::Invalid(format!("there is no setting named {name:?}")))?;
+        setting
+            .read(config, Input::Text(text))
+            .map_err(|message| ConfigError::Setting {
+                origin: format!("--{}", setting.flag()),
+                message,
+            })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+
+    fn no_env(_: &str) -> Option<OsString> {
+        None
+    }
+
+    fn with_flags(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let flags: Vec<(&str, String)> = pairs.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        resolve(None, &no_env, &flags)
+    }
+
+    fn invalid(pairs: &[(&str, &str)]) {
+        assert!(
+            matches!(with_flags(pairs), Err(ConfigError::Invalid(_))),
+            "{pairs:?}"
+        );
+    }
 
     #[test]
     fn layers_apply_in_order() {
-        let dir = std::env::temp_dir().join(format!("chinwag-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("chinwagd.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chinwagd.toml");
         std::fs::write(
             &path,
-            "listen = \"127.0.0.1:9000\"\nheartbeat = \"10s\"\nmax_content = 1000\n",
+            "listen = \"127.0.0.1:9000\"\nheartbeat = \"10s\"\nmax_content = 1000\nmax_name = 20\n",
         )
         .unwrap();
-        let flags = Settings {
-            listen: Some("127.0.0.1:9001".into()),
-            ..Settings::default()
-        };
-        let config = resolve(Some(&path), flags).unwrap();
-        assert_eq!(config.listen, "127.0.0.1:9001", "flag beats file");
+        let env: HashMap<&str, &str> = [
+            ("CHINWAG_HEARTBEAT", "20s"),
+            ("CHINWAG_MAX_NAME", "24"),
+            ("CHINWAG_SHUTDOWN_GRACE", ""),
+            ("CHINWAG_NOT_A_SETTING", "x"),
+        ]
+        .into();
+        let env = |var: &str| env.get(var).map(OsString::from);
+        let flags = [("max_name", "28".to_owned())];
+        let config = resolve(Some(&path), &env, &flags).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9000", "file beats default");
+        assert_eq!(config.limits.max_content, 1000, "file beats default");
+        assert_eq!(config.heartbeat, Duration::from_secs(20), "env beats file");
+        assert_eq!(config.limits.max_name, 28, "flag beats env and file");
         assert_eq!(
-            config.heartbeat,
-            Duration::from_secs(10),
-            "file beats default"
+            config.shutdown_grace,
+            Duration::from_secs(5),
+            "default; an empty variable is unset"
         );
-        assert_eq!(config.limits.max_content, 1000);
-        assert_eq!(config.shutdown_grace, Duration::from_secs(5), "default");
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(config.max_rooms, Config::default().max_rooms, "default");
+    }
+
+    /// Every setting, through the file and through flags, fills its own
+    /// field (a row pointing at the wrong field fails here).
+    #[test]
+    fn every_setting_fills_its_field() {
+        let every = [
+            ("listen", "10.0.0.1:1"),
+            ("admin_password", "pw"),
+            ("server_name", "name"),
+            ("metrics_listen", "10.0.0.1:2"),
+            ("tls_cert", "c.pem"),
+            ("tls_key", "k.pem"),
+            ("tls_listen", "10.0.0.1:3"),
+            ("signup", "closed"),
+            ("guests", "deny"),
+            ("max_register_attempts", "4"),
+            ("password_free_attempts", "5"),
+            ("max_connections", "6"),
+            ("max_connections_per_ip", "7"),
+            ("limit_loopback", "true"),
+            ("proxy_protocol", "true"),
+            ("max_sessions", "3"),
+            ("heartbeat", "8s"),
+            ("handshake_timeout", "9s"),
+            ("shutdown_grace", "10s"),
+            ("outbox_frames", "11"),
+            ("outbox_bytes", "12"),
+            ("max_bad_frames", "13"),
+            ("max_frame", "14"),
+            ("max_content", "15"),
+            ("max_name", "16"),
+            ("max_rooms", "17"),
+            ("max_rooms_per_user", "18"),
+            ("presence_limit", "19"),
+            ("rate_requests", "20"),
+            ("rate_request_burst", "21"),
+            ("rate_bytes", "22"),
+            ("rate_byte_burst", "23"),
+            ("rate_strikes", "24"),
+            ("admin_rate_multiplier", "25"),
+            ("data", "/d"),
+            ("durability", "normal"),
+            ("database", "postgres://db/x"),
+            ("history_max_age", "26s"),
+            ("history_max_count", "27"),
+            ("cluster", "nats://a:1,nats://b:2"),
+            ("node_id", "n28"),
+            ("node_timeout", "29s"),
+        ];
+        let secs = Duration::from_secs;
+        let expected = Config {
+            listen: "10.0.0.1:1".into(),
+            admin_password: Some("pw".into()),
+            server_name: "name".into(),
+            metrics_listen: Some("10.0.0.1:2".into()),
+            tls_cert: Some("c.pem".into()),
+            tls_key: Some("k.pem".into()),
+            tls_listen: Some("10.0.0.1:3".into()),
+            signup: Signup::Closed,
+            guests: Guests::Deny,
+            max_register_attempts: 4,
+            password_free_attempts: 5,
+            max_connections: 6,
+            max_connections_per_ip: 7,
+            limit_loopback: true,
+            proxy_protocol: true,
+            max_sessions: 3,
+            heartbeat: secs(8),
+            handshake_timeout: secs(9),
+            shutdown_grace: secs(10),
+            outbox_frames: 11,
+            outbox_bytes: 12,
+            max_bad_frames: 13,
+            limits: Limits {
+                max_frame: 14,
+                max_content: 15,
+                max_name: 16,
+            },
+            max_rooms: 17,
+            max_rooms_per_user: 18,
+            presence_limit: 19,
+            rate: RateLimits {
+                requests_per_sec: 20,
+                request_burst: 21,
+                bytes_per_sec: 22,
+                byte_burst: 23,
+                max_strikes: 24,
+                admin_multiplier: 25,
+            },
+            data_dir: Some("/d".into()),
+            durability: Durability::Normal,
+            database: Some("postgres://db/x".into()),
+            history_max_age: Some(secs(26)),
+            history_max_count: Some(27),
+            cluster: vec!["nats://a:1".into(), "nats://b:2".into()],
+            node_id: Some("n28".into()),
+            node_timeout: secs(29),
+        };
+        assert_eq!(every.len(), settings().count(), "a value for each");
+
+        let flags: Vec<(&str, String)> = every.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        let mut config = Config::default();
+        apply_flags(&mut config, &flags).unwrap();
+        assert_eq!(config, expected, "from flags");
+
+        // The file writes numbers and booleans as TOML's own.
+        let file: String = every
+            .iter()
+            .map(|(key, value)| {
+                if value.parse::<u64>().is_ok() || *value == "true" {
+                    format!("{key} = {value}\n")
+                } else {
+                    format!("{key} = {value:?}\n")
+                }
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("every.toml");
+        std::fs::write(&path, file).unwrap();
+        let mut config = Config::default();
+        apply_file(&mut config, &path).unwrap();
+        assert_eq!(config, expected, "from the file");
+    }
+
+    /// The default `--help` shows for a setting reads back as the real
+    /// default; a setting without one says what that means.
+    #[test]
+    fn every_default_text_reads_back_as_the_default() {
+        let defaults = Config::default();
+        for setting in settings() {
+            let shown = setting.show(&defaults);
+            assert_eq!(
+                shown.is_none(),
+                !setting.unset.is_empty(),
+                "{}: an unset phrase exactly when there is no default value",
+                setting.name
+            );
+            let Some(text) = shown else { continue };
+            assert_eq!(setting.default_text(), text);
+            let mut config = Config::default();
+            setting.read(&mut config, Input::Text(&text)).unwrap();
+            assert_eq!(config, defaults, "{}: {text:?}", setting.name);
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_follow_one_rule() {
+        let mut seen = std::collections::HashSet::new();
+        for setting in settings() {
+            assert!(seen.insert(setting.name), "{} twice", setting.name);
+            assert!(
+                setting
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{}",
+                setting.name
+            );
+        }
+        let heartbeat = setting_named("heartbeat").unwrap();
+        assert_eq!(heartbeat.flag(), "heartbeat");
+        let per_ip = setting_named("max_connections_per_ip").unwrap();
+        assert_eq!(per_ip.flag(), "max-connections-per-ip");
+        assert_eq!(per_ip.env_var(), "CHINWAG_MAX_CONNECTIONS_PER_IP");
+        assert_eq!(setting_named("data").unwrap().env_var(), "CHINWAG_DATA");
     }
 
     #[test]
     fn rejects_unknown_keys_and_bad_values() {
-        let dir = std::env::temp_dir().join(format!("chinwag-config-bad-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("bad.toml");
-        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        let from_file = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            resolve(Some(&path), &no_env, &[]).unwrap_err().to_string()
+        };
+        let error = from_file("lisen = \"x\"\n");
+        assert!(
+            error.contains("key lisen: there is no such setting"),
+            "{error}"
+        );
+        let error = from_file("max_frame = \"big\"\n");
+        assert!(
+            error.contains("key max_frame: expected a number"),
+            "{error}"
+        );
+        let error = from_file("heartbeat = 30\n");
+        assert!(
+            error.contains("key heartbeat: expected a string"),
+            "{error}"
+        );
+        let error = from_file("limit_loopback = \"yes\"\n");
+        assert!(error.contains("expected true or false"), "{error}");
+        let error = from_file("max_name = -1\n");
+        assert!(error.contains("-1 is not a whole number"), "{error}");
         assert!(matches!(
-            resolve(Some(&path), Settings::default()),
+            resolve(Some(&path), &no_env, &[]),
+            Err(ConfigError::Setting { .. })
+        ));
+        std::fs::write(&path, "listen = \n").unwrap();
+        assert!(matches!(
+            resolve(Some(&path), &no_env, &[]),
             Err(ConfigError::Parse { .. })
         ));
-        let flags = Settings {
-            max_content: Some(9000),
-            ..Settings::default()
-        };
-        assert!(matches!(resolve(None, flags), Err(ConfigError::Invalid(_))));
-        std::fs::remove_dir_all(&dir).unwrap();
+
+        let env = |var: &str| (var == "CHINWAG_HEARTBEAT").then(|| OsString::from("soon"));
+        let error = resolve(None, &env, &[]).unwrap_err().to_string();
+        assert!(
+            error.starts_with("environment variable CHINWAG_HEARTBEAT: \"soon\" is not a duration"),
+            "{error}"
+        );
+        let error = with_flags(&[("signup", "maybe")]).unwrap_err().to_string();
+        assert!(
+            error.contains("--signup: \"maybe\" is not one of: open, closed"),
+            "{error}"
+        );
+        let error = with_flags(&[("max_rooms", "many")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--max-rooms: \"many\""), "{error}");
+        invalid(&[("no_such_setting", "1")]);
+        invalid(&[("max_content", "9000")]);
     }
 
     #[test]
     fn hardening_settings_are_checked_together() {
-        let invalid = |settings: Settings| {
-            assert!(
-                matches!(
-                    resolve(None, settings.clone()),
-                    Err(ConfigError::Invalid(_))
-                ),
-                "{settings:?}"
-            );
-        };
-        invalid(Settings {
-            tls_cert: Some("cert.pem".into()),
-            ..Settings::default()
-        });
-        invalid(Settings {
-            tls_listen: Some("127.0.0.1:0".into()),
-            ..Settings::default()
-        });
-        invalid(Settings {
-            rate_byte_burst: Some(100),
-            ..Settings::default()
-        });
-        invalid(Settings {
-            max_name: Some(33),
-            ..Settings::default()
-        });
-        invalid(Settings {
-            max_connections_per_ip: Some(0),
-            ..Settings::default()
-        });
-        let config = resolve(
-            None,
-            Settings {
-                rate_requests: Some(0),
-                limit_loopback: Some(true),
-                tls_cert: Some("c.pem".into()),
-                tls_key: Some("k.pem".into()),
-                ..Settings::default()
-            },
-        )
+        invalid(&[("tls_cert", "cert.pem")]);
+        invalid(&[("tls_listen", "127.0.0.1:0")]);
+        invalid(&[("rate_byte_burst", "100")]);
+        invalid(&[("max_name", "33")]);
+        invalid(&[("max_connections_per_ip", "0")]);
+        let config = with_flags(&[
+            ("rate_requests", "0"),
+            ("limit_loopback", "true"),
+            ("tls_cert", "c.pem"),
+            ("tls_key", "k.pem"),
+        ])
         .unwrap();
         assert_eq!(config.rate.requests_per_sec, 0, "0 turns it off");
         assert!(config.limit_loopback);
@@ -769,38 +738,11 @@ mod tests {
 
     #[test]
     fn cluster_settings() {
-        let invalid = |settings: Settings| {
-            assert!(
-                matches!(
-                    resolve(None, settings.clone()),
-                    Err(ConfigError::Invalid(_))
-                ),
-                "{settings:?}"
-            );
-        };
-        let cluster = |urls: &[&str]| Some(urls.iter().map(|u| u.to_string()).collect());
-        invalid(Settings {
-            cluster: cluster(&["nats://host"]),
-            ..Settings::default()
-        });
-        invalid(Settings {
-            cluster: cluster(&["nats://host:4222"]),
-            node_id: Some("a.b".into()),
-            ..Settings::default()
-        });
-        invalid(Settings {
-            node_id: Some("n1".into()),
-            ..Settings::default()
-        });
-        invalid(Settings {
-            cluster: cluster(&["nats://host:4222"]),
-            node_timeout: Some(Duration::from_millis(100)),
-            ..Settings::default()
-        });
-        invalid(Settings {
-            database: Some("mysql://db".into()),
-            ..Settings::default()
-        });
+        invalid(&[("cluster", "nats://host")]);
+        invalid(&[("cluster", "nats://host:4222"), ("node_id", "a.b")]);
+        invalid(&[("node_id", "n1")]);
+        invalid(&[("cluster", "nats://host:4222"), ("node_timeout", "100ms")]);
+        invalid(&[("database", "mysql://db")]);
         assert!(
             Config::default().cluster().is_none(),
             "a single node by default"
@@ -814,14 +756,14 @@ mod tests {
              node_timeout = \"3s\"\ndatabase = \"postgres://db/chat\"\n",
         )
         .unwrap();
-        let config = resolve(Some(&path), Settings::default()).unwrap();
+        let config = resolve(Some(&path), &no_env, &[]).unwrap();
         let joined = config.cluster().unwrap();
         assert_eq!(joined.servers, ["nats://a:4222", "nats://b:4222"]);
         assert_eq!(joined.node.as_str(), "n1");
         assert_eq!(joined.node_timeout, Duration::from_secs(3));
         assert_eq!(config.database.as_deref(), Some("postgres://db/chat"));
         std::fs::write(&path, "cluster = [\"nats://a:4222\"]\n").unwrap();
-        let config = resolve(Some(&path), Settings::default()).unwrap();
+        let config = resolve(Some(&path), &no_env, &[]).unwrap();
         assert_eq!(config.cluster, ["nats://a:4222"]);
         let node = config.cluster().unwrap().node;
         assert!(node.as_str().starts_with("n-"), "generated: {node}");

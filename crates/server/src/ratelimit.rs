@@ -10,6 +10,8 @@
 
 use std::time::Instant;
 
+use crate::config::{Section, setting};
+
 /// The limits of one connection. A rate of 0 turns that bucket off.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateLimits {
@@ -41,6 +43,52 @@ impl RateLimits {
         admin_multiplier: 10,
     };
 }
+
+/// The rate limits' settings, under their heading in `chinwagd --help`;
+/// their defaults are [`RateLimits::DEFAULT`].
+pub(crate) const SETTINGS: Section = Section {
+    heading: "Rate limits",
+    settings: &[
+        setting!(
+            "rate_requests",
+            rate.requests_per_sec: u32,
+            "N",
+            "Requests per second allowed per connection, sustained; 0 turns \
+             the request limit off"
+        ),
+        setting!(
+            "rate_request_burst",
+            rate.request_burst: u32,
+            "N",
+            "Requests allowed at once above that rate"
+        ),
+        setting!(
+            "rate_bytes",
+            rate.bytes_per_sec: u64,
+            "BYTES",
+            "Bytes per second allowed per connection, sustained; 0 turns the \
+             byte limit off"
+        ),
+        setting!(
+            "rate_byte_burst",
+            rate.byte_burst: u64,
+            "BYTES",
+            "Bytes allowed at once above that rate"
+        ),
+        setting!(
+            "rate_strikes",
+            rate.max_strikes: u32,
+            "N",
+            "Requests refused with RateLimited before the connection is closed"
+        ),
+        setting!(
+            "admin_rate_multiplier",
+            rate.admin_multiplier: u32,
+            "N",
+            "Administrators' rates and bursts are this many times larger"
+        ),
+    ],
+};
 
 /// What to do with one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

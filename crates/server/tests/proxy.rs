@@ -352,9 +352,9 @@ fn the_setting_comes_from_the_config_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("chinwagd.toml");
     std::fs::write(&path, "proxy_protocol = true\n").unwrap();
-    let settings = chinwag_server::config::Settings::default();
-    let config = chinwag_server::config::resolve(Some(&path), settings).unwrap();
+    let no_env = |_: &str| None;
+    let config = chinwag_server::config::resolve(Some(&path), &no_env, &[]).unwrap();
     assert!(config.proxy_protocol);
-    let default = chinwag_server::config::resolve(None, Default::default()).unwrap();
+    let default = chinwag_server::config::resolve(None, &no_env, &[]).unwrap();
     assert!(!default.proxy_protocol, "off unless asked for");
 }

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chinwag_proto::server::Timestamp;
 use chinwag_proto::{NameKey, UserName};
-use chinwag_server::config::{self, Config, Settings};
+use chinwag_server::config::{self, Config, Setting, Shape};
 use chinwag_server::store::{AuditAction, AuditRecord, PostgresStore, SqliteStore, Store};
 use chinwag_server::{Server, accounts};
-use clap::{Parser, Subcommand};
+use clap::builder::PossibleValuesParser;
+use clap::{Arg, ArgAction, ArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 /// The chinwag chat server.
@@ -44,7 +45,7 @@ struct Cli {
     log: String,
 
     #[command(flatten)]
-    settings: Settings,
+    settings: SettingFlags,
 
     /// Without a command, run the server.
     #[command(subcommand)]
@@ -98,6 +99,82 @@ enum AdminCommand {
     List,
 }
 
+/// The flags of the server's settings, one per row of the library's table
+/// (`config::SECTIONS`), where each setting's name, help and default are
+/// declared; the environment and the config file are read by
+/// `config::resolve`, from the same rows.
+#[derive(Debug)]
+struct SettingFlags {
+    /// (setting name, value) for each setting given on the command line.
+    given: Vec<(&'static str, String)>,
+}
+
+/// The settings `chinwagd admin` uses: accepted after `admin` too.
+const ADMIN_SETTINGS: &[&str] = &["data", "database", "durability"];
+
+impl clap::Args for SettingFlags {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for section in config::SECTIONS {
+            for setting in section.settings {
+                cmd = cmd.arg(flag(section.heading, setting));
+            }
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl clap::FromArgMatches for SettingFlags {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let given = config::settings()
+            .filter_map(|setting| {
+                let values: Vec<&str> = matches
+                    .get_many::<String>(setting.name)?
+                    .map(String::as_str)
+                    .collect();
+                // A list given several times is one list.
+                Some((setting.name, values.join(",")))
+            })
+            .collect();
+        Ok(SettingFlags { given })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+/// A setting's flag. It has no clap default (the layers below the flags
+/// would never show through): its help shows the default from the row.
+fn flag(heading: &'static str, setting: &'static Setting) -> Arg {
+    let default = setting.default_text();
+    let check = move |text: &str| setting.check(text).map(|()| text.to_owned());
+    let arg = Arg::new(setting.name)
+        .long(setting.flag())
+        .value_name(setting.value_name)
+        .help(format!("{} [default: {default}]", setting.help))
+        .long_help(format!(
+            "{}\n\n[env: {}]\n[default: {default}]",
+            setting.help,
+            setting.env_var()
+        ))
+        .help_heading(heading)
+        .global(ADMIN_SETTINGS.contains(&setting.name));
+    match setting.shape {
+        Shape::Value => arg.value_parser(check),
+        Shape::Switch => arg
+            .value_parser(check)
+            .num_args(0..=1)
+            .default_missing_value("true"),
+        Shape::List => arg.value_parser(check).action(ArgAction::Append),
+        Shape::Choice(names) => arg.value_parser(PossibleValuesParser::new(names)),
+    }
+}
+
 const EXAMPLES: &str = "\
 Examples:
   chinwagd                                   listen on 127.0.0.1:7070
@@ -139,7 +216,11 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let mut config = config::resolve(cli.config.as_deref(), cli.settings)?;
+    let mut config = config::resolve(
+        cli.config.as_deref(),
+        &|var| std::env::var_os(var),
+        &cli.settings.given,
+    )?;
     let data_dir = config
         .data_dir
         .get_or_insert_with(config::default_data_dir)
@@ -280,5 +361,139 @@ async fn wait_for_signal() -> &'static str {
     {
         let _ = tokio::signal::ctrl_c().await;
         "received Ctrl-C"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn no_env(_: &str) -> Option<OsString> {
+        None
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("chinwagd").chain(args.iter().copied()))
+    }
+
+    /// The default `help` shows for `setting`, from its flag's entry.
+    fn shown_default(help: &str, setting: &Setting) -> String {
+        // An entry starts on a line of its own: "      --listen <ADDR>".
+        let flag = format!("\n      --{} ", setting.flag());
+        let entry = &help[help
+            .find(&flag)
+            .unwrap_or_else(|| panic!("{flag} in {help}"))..];
+        let start = entry.find("[default: ").expect("a default") + "[default: ".len();
+        let next_flag = entry[flag.len()..]
+            .find("\n      --")
+            .map(|at| at + flag.len());
+        assert!(
+            next_flag.is_none_or(|next| start < next),
+            "{flag} has no default of its own"
+        );
+        let end = start + entry[start..].find(']').expect("closing ]");
+        entry[start..end].to_owned()
+    }
+
+    /// The defaults `chinwagd --help` and `-h` show, given back as flags,
+    /// make exactly `Config::default()`; a setting without a default says
+    /// what that means and has none.
+    #[test]
+    fn help_shows_the_real_defaults() {
+        let long = Cli::command().render_long_help().to_string();
+        let short = Cli::command().render_help().to_string();
+        let mut args = Vec::new();
+        for setting in config::settings() {
+            let shown = shown_default(&long, setting);
+            assert_eq!(shown, shown_default(&short, setting), "{}", setting.name);
+            assert!(
+                long.contains(&format!("[env: {}]", setting.env_var())),
+                "{}",
+                setting.name
+            );
+            match setting.show(&Config::default()) {
+                Some(_) => args.push(format!("--{}={shown}", setting.flag())),
+                None => assert_eq!(shown, setting.unset, "{}", setting.name),
+            }
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let cli = parse(&args).unwrap();
+        let config = config::resolve(None, &no_env, &cli.settings.given).unwrap();
+        assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn flags_beat_the_environment_which_beats_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("chinwagd.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nmax_name = 20\nheartbeat = \"10s\"\n\
+             cluster = \"nats://file:1\"\n",
+        )
+        .unwrap();
+        let cli = parse(&[
+            "--config",
+            file.to_str().unwrap(),
+            "--max-name",
+            "28",
+            "--limit-loopback",
+            "--cluster",
+            "nats://a:1",
+            "--cluster",
+            "nats://b:2,nats://c:3",
+        ])
+        .unwrap();
+        let env = |var: &str| match var {
+            "CHINWAG_HEARTBEAT" => Some("20s".into()),
+            "CHINWAG_MAX_NAME" => Some("24".into()),
+            _ => None,
+        };
+        let config = config::resolve(cli.config.as_deref(), &env, &cli.settings.given).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9000", "the file");
+        assert_eq!(config.heartbeat, std::time::Duration::from_secs(20), "env");
+        assert_eq!(config.limits.max_name, 28, "the flag");
+        assert!(config.limit_loopback, "a switch alone is true");
+        assert_eq!(
+            config.cluster,
+            ["nats://a:1", "nats://b:2", "nats://c:3"],
+            "a list given twice is one list, and replaces the file's"
+        );
+        assert_eq!(config.max_rooms, Config::default().max_rooms, "default");
+    }
+
+    #[test]
+    fn flags_are_checked_where_they_are_given() {
+        let cli = parse(&[
+            "admin",
+            "list",
+            "--data",
+            "/srv/chat",
+            "--durability",
+            "normal",
+        ]);
+        let given = cli.unwrap().settings.given;
+        assert_eq!(
+            given,
+            [
+                ("data", "/srv/chat".to_owned()),
+                ("durability", "normal".to_owned())
+            ],
+            "the admin command's settings go after it too"
+        );
+        let cli = parse(&["--limit-loopback=false"]).unwrap();
+        assert_eq!(cli.settings.given, [("limit_loopback", "false".to_owned())]);
+
+        let error = parse(&["--heartbeat", "soon"]).unwrap_err().to_string();
+        assert!(error.contains("\"soon\" is not a duration"), "{error}");
+        let error = parse(&["--signup", "maybe"]).unwrap_err().to_string();
+        assert!(error.contains("possible values: open, closed"), "{error}");
+        let error = parse(&["--listen", "a:1", "--listen", "b:2"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(parse(&["--max-rooms", "-1"]).is_err());
     }
 }

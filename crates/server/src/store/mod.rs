@@ -60,8 +60,7 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 /// How hard a commit works to survive a crash.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Durability {
     /// Every commit is synced to disk before it is acknowledged: survives
     /// a process crash and a power loss.
