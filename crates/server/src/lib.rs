@@ -49,6 +49,7 @@ pub mod session;
 pub mod shutdown;
 pub mod state;
 pub mod store;
+pub mod store_wire;
 pub mod tls;
 
 pub use config::Config;

@@ -16,9 +16,10 @@ use chinwag_proto::{NameKey, UserName};
 use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
+use crate::store::rows::mute_column;
 use crate::store::{
-    AuditRecord, BanRecord, BanTarget, Conversation, MuteRecord, NewMessage, NewRoomMessage,
-    Retention, RoomWrite, StoreError,
+    AuditRecord, BanRecord, BanTarget, MuteRecord, NewMessage, NewRoomMessage, Retention,
+    RoomWrite, StoreError,
 };
 
 /// Most jobs committed together.
@@ -157,18 +158,14 @@ fn apply_batch(
 fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
     Ok(match op {
         Op::Append(m) => {
-            let conversation = match &m.to {
-                Some(to) => Conversation::Direct(m.from.key(), to.key()),
-                None => Conversation::Broadcast,
-            };
             conn.prepare_cached(
                 "INSERT INTO messages (ts, conv, sender, recipient, text) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![
                 m.ts.0 as i64,
-                conversation.key(),
+                m.conversation().to_column(),
                 m.from.as_str(),
-                m.to.as_ref().map_or("", |to| to.as_str()),
+                m.recipient(),
                 m.text,
             ])?;
             let id = conn.last_insert_rowid();
@@ -183,7 +180,7 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
             )?
             .execute(params![
                 m.ts.0 as i64,
-                Conversation::Room(m.room.key()).key(),
+                m.conversation().to_column(),
                 m.from.as_str(),
                 m.room.as_str(),
                 m.text,
@@ -242,7 +239,7 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
                 "INSERT OR REPLACE INTO mutes (name_key, until, by, reason) VALUES (?1, ?2, ?3, ?4)",
                 params![
                     mute.name.as_str(),
-                    mute.until.to_wire() as i64,
+                    mute_column(mute.until),
                     mute.by,
                     mute.reason
                 ],
@@ -269,7 +266,7 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
                 params![
                     ban.target.to_string(),
                     kind,
-                    ban.until.to_wire() as i64,
+                    mute_column(ban.until),
                     ban.by,
                     ban.reason,
                     ban.at.0 as i64
@@ -355,11 +352,7 @@ fn write_room(conn: &Connection, write: &RoomWrite) -> rusqlite::Result<()> {
                 "INSERT INTO room_mutes (room_key, name_key, until) VALUES (?1, ?2, ?3)
                  ON CONFLICT (room_key, name_key) DO UPDATE SET until = excluded.until",
             )?
-            .execute(params![
-                room.as_str(),
-                user.as_str(),
-                until.to_wire() as i64
-            ])?;
+            .execute(params![room.as_str(), user.as_str(), mute_column(*until)])?;
         }
     }
     Ok(())
@@ -385,12 +378,6 @@ fn record(conn: &Connection, audit: &AuditRecord) -> rusqlite::Result<()> {
         ],
     )?;
     Ok(())
-}
-
-/// Mute states are stored as their wire `u64` in an `i64` column: the
-/// "until lifted" value `u64::MAX` reads back as -1.
-pub fn mute_from_column(value: i64) -> MuteState {
-    MuteState::from_wire(value as u64)
 }
 
 fn prune(conn: &Connection, retention: &Retention, now: Timestamp) -> rusqlite::Result<u64> {
