@@ -362,8 +362,10 @@ async fn accounts_roles_mutes_bans_and_audit(db: Db) {
     );
 
     let log = store.audit_log(None, 100).await.unwrap();
-    let actions: Vec<_> = log.iter().map(|e| &*e.action).collect();
-    assert_eq!(actions, ["unban", "kick", "ban", "unmute", "mute", "grant"]);
+    let actions: Vec<_> = log.iter().map(|e| e.record.action).collect();
+    use AuditAction::*;
+    assert_eq!(actions, [Unban, Kick, Ban, Unmute, Mute, Grant]);
+    assert_eq!(log[1].record, audit(Kick, "carol"), "as it was written");
     let older = store.audit_log(Some(log[1].id), 2).await.unwrap();
     assert_eq!(
         older.iter().map(|e| e.id).collect::<Vec<_>>(),

@@ -34,7 +34,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use chinwag_proto::server::{AuditEntry, MessageId, MuteState, Timestamp};
+use chinwag_proto::server::{MessageId, MuteState, Timestamp};
 use chinwag_proto::{NameKey, RoomKey, UserName};
 use futures::future::BoxFuture;
 
@@ -238,6 +238,14 @@ pub struct AuditRecord {
     pub reason: String,
 }
 
+/// An entry of the audit log, as the log returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditLogEntry {
+    /// Its place in the log: ids grow with every entry.
+    pub id: u64,
+    pub record: AuditRecord,
+}
+
 /// What an administrator did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuditAction {
@@ -253,6 +261,25 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
+    const ALL: [AuditAction; 9] = [
+        AuditAction::Elevate,
+        AuditAction::Kick,
+        AuditAction::Mute,
+        AuditAction::Unmute,
+        AuditAction::Ban,
+        AuditAction::Unban,
+        AuditAction::Grant,
+        AuditAction::Revoke,
+        AuditAction::Shutdown,
+    ];
+
+    /// The action [`AuditAction::as_str`] names.
+    pub fn parse(text: &str) -> Option<AuditAction> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|action| action.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::Elevate => "elevate",
@@ -332,7 +359,7 @@ pub trait Store: Send + Sync + 'static {
     fn record(&self, audit: AuditRecord) -> StoreFuture<()>;
     /// A page of the audit log, newest first: entries with an id below
     /// `before` (all when `None`).
-    fn audit_log(&self, before: Option<u64>, limit: u32) -> StoreFuture<Vec<AuditEntry>>;
+    fn audit_log(&self, before: Option<u64>, limit: u32) -> StoreFuture<Vec<AuditLogEntry>>;
 
     /// Deletes history beyond the retention limits, and mutes and bans
     /// that have ended. Returns how many messages were deleted.

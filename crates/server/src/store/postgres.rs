@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chinwag_proto::server::{AuditEntry, MessageId, MuteState, Timestamp};
+use chinwag_proto::server::{MessageId, MuteState, Timestamp};
 use chinwag_proto::{NameKey, RoomKey, UserName};
 use deadpool_postgres::{Pool, PoolConfig, Runtime, Timeouts};
 use tokio_postgres::NoTls;
@@ -28,8 +28,8 @@ use super::rows::{
     ROOM_COLUMNS, ROOM_MUTE_COLUMNS, mute_column,
 };
 use super::{
-    Account, AuditRecord, BanRecord, BanTarget, HistoryQuery, MuteRecord, NewMessage,
-    NewRoomMessage, Retention, RoomRecord, RoomWrite, Store, StoreError, StoreFuture,
+    Account, AuditLogEntry, AuditRecord, BanRecord, BanTarget, HistoryQuery, MuteRecord,
+    NewMessage, NewRoomMessage, Retention, RoomRecord, RoomWrite, Store, StoreError, StoreFuture,
     StoredMessage,
 };
 
@@ -453,7 +453,7 @@ impl Store for PostgresStore {
         })
     }
 
-    fn audit_log(&self, before: Option<u64>, limit: u32) -> StoreFuture<Vec<AuditEntry>> {
+    fn audit_log(&self, before: Option<u64>, limit: u32) -> StoreFuture<Vec<AuditLogEntry>> {
         let before = before.map_or(i64::MAX, |id| id as i64);
         self.query(
             format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE id < $1 ORDER BY id DESC LIMIT $2"),

@@ -8,12 +8,13 @@
 //! refusing to start over it), and a message whose conversation cannot be
 //! read is an error.
 
-use chinwag_proto::server::{AuditEntry, MessageId, MuteState, Timestamp};
+use chinwag_proto::server::{MessageId, MuteState, Timestamp};
 use chinwag_proto::{NameKey, RoomRole};
 
 use super::conversation::ConversationKey;
 use super::{
-    Account, BanRecord, BanTarget, MemberRecord, MuteRecord, RoomMeta, StoreError, StoredMessage,
+    Account, AuditAction, AuditLogEntry, AuditRecord, BanRecord, BanTarget, MemberRecord,
+    MuteRecord, RoomMeta, StoreError, StoredMessage,
 };
 
 /// The values of one result row, by column index (from 0).
@@ -101,15 +102,22 @@ pub fn ban(row: &dyn Columns) -> Result<Option<BanRecord>, StoreError> {
 /// The columns [`audit_entry`] reads, from `audit`.
 pub const AUDIT_COLUMNS: &str = r#"id, ts, actor, action, target, "until", reason"#;
 
-pub fn audit_entry(row: &dyn Columns) -> Result<AuditEntry, StoreError> {
-    Ok(AuditEntry {
-        id: row.int(0)? as u64,
-        ts: Timestamp(row.int(1)? as u64),
-        actor: row.text(2)?.into(),
-        action: row.text(3)?.into(),
-        target: row.text(4)?.into(),
-        until: row.int(5)? as u64,
-        reason: row.text(6)?.into(),
+pub fn audit_entry(row: &dyn Columns) -> Result<AuditLogEntry, StoreError> {
+    let id = row.int(0)? as u64;
+    let action = row.text(3)?;
+    let action = AuditAction::parse(&action).ok_or_else(|| {
+        StoreError::Failed(format!("audit entry {id}: {action:?} is not an action"))
+    })?;
+    Ok(AuditLogEntry {
+        id,
+        record: AuditRecord {
+            ts: Timestamp(row.int(1)? as u64),
+            actor: row.text(2)?,
+            action,
+            target: row.text(4)?,
+            until: row.int(5)? as u64,
+            reason: row.text(6)?,
+        },
     })
 }
 

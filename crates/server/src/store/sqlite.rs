@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use chinwag_proto::server::{AuditEntry, MessageId, Timestamp};
+use chinwag_proto::server::{MessageId, Timestamp};
 use chinwag_proto::{NameKey, UserName};
 use rusqlite::{Connection, Row, params};
 use tokio::sync::oneshot;
@@ -31,9 +31,9 @@ use super::rows::{
     ROOM_COLUMNS, ROOM_MUTE_COLUMNS,
 };
 use super::{
-    Account, AuditRecord, BanRecord, BanTarget, Durability, HistoryQuery, MuteRecord, NewMessage,
-    NewRoomMessage, Retention, RoomRecord, RoomWrite, Store, StoreError, StoreFuture,
-    StoredMessage,
+    Account, AuditLogEntry, AuditRecord, BanRecord, BanTarget, Durability, HistoryQuery,
+    MuteRecord, NewMessage, NewRoomMessage, Retention, RoomRecord, RoomWrite, Store, StoreError,
+    StoreFuture, StoredMessage,
 };
 
 /// The database file's name inside the data directory.
@@ -282,7 +282,7 @@ impl Store for SqliteStore {
         unit(self.submit(Op::Record(audit)))
     }
 
-    fn audit_log(&self, before: Option<u64>, limit: u32) -> StoreFuture<Vec<AuditEntry>> {
+    fn audit_log(&self, before: Option<u64>, limit: u32) -> StoreFuture<Vec<AuditLogEntry>> {
         self.readers.run(move |conn| {
             let before = before.map_or(i64::MAX, |id| id as i64);
             let sql = format!(
