@@ -18,7 +18,8 @@
 //!   encoding in the `conv` column;
 //! - `query`: the rules of a history page and of the offline queue, as SQL
 //!   both dialects run;
-//! - `rows`: the mapping of a result row to a store record.
+//! - `rows`: the mapping of a result row to a store record;
+//! - `writes`: what a change to a stored room and pruning run.
 //!
 //! The store returns its own records; turning them into wire frames is the
 //! server's business (`crate::store_wire`).
@@ -29,6 +30,7 @@ mod query;
 pub mod rooms;
 mod rows;
 pub mod sqlite;
+mod writes;
 
 use std::fmt;
 use std::net::IpAddr;

@@ -14,11 +14,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chinwag_proto::server::{MessageId, MuteState, Timestamp};
-use chinwag_proto::{NameKey, RoomKey, UserName};
+use bytes::BytesMut;
+use chinwag_proto::server::{MessageId, Timestamp};
+use chinwag_proto::{NameKey, UserName};
 use deadpool_postgres::{Pool, PoolConfig, Runtime, Timeouts};
 use tokio_postgres::NoTls;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::{IsNull, ToSql, Type};
 
 pub use migrations::LATEST as SCHEMA_VERSION;
 
@@ -27,6 +28,7 @@ use super::rows::{
     self, ACCOUNT_COLUMNS, AUDIT_COLUMNS, BAN_COLUMNS, Columns, MEMBER_COLUMNS, MUTE_COLUMNS,
     ROOM_COLUMNS, ROOM_MUTE_COLUMNS, mute_column,
 };
+use super::writes::{self, Statement, Value};
 use super::{
     Account, AuditLogEntry, AuditRecord, BanRecord, BanTarget, HistoryQuery, MuteRecord,
     NewMessage, NewRoomMessage, Retention, RoomRecord, RoomWrite, Store, StoreError, StoreFuture,
@@ -463,49 +465,18 @@ impl Store for PostgresStore {
     }
 
     fn prune(&self, retention: Retention, now: Timestamp) -> StoreFuture<u64> {
+        let plan = writes::prune(&retention, now, placeholder);
         let client = self.client();
         Box::pin(async move {
             let mut client = client.await?;
             let tx = client.transaction().await.map_err(failed)?;
             let mut deleted = 0;
-            // Never delete what an offline user is still waiting for.
-            if let Some(age) = retention.max_age {
-                let cutoff = now.0.saturating_sub(age.as_millis() as u64) as i64;
-                deleted += tx
-                    .execute(
-                        "DELETE FROM messages WHERE ts < $1
-                         AND id NOT IN (SELECT message_id FROM inbox)",
-                        &[&cutoff],
-                    )
-                    .await
-                    .map_err(failed)?;
+            for statement in &plan.messages {
+                deleted += run(&tx, statement).await?;
             }
-            if let Some(count) = retention.max_count {
-                deleted += tx
-                    .execute(
-                        "DELETE FROM messages
-                         WHERE id <= (SELECT id FROM messages ORDER BY id DESC LIMIT 1 OFFSET $1)
-                         AND id NOT IN (SELECT message_id FROM inbox)",
-                        &[&(count as i64)],
-                    )
-                    .await
-                    .map_err(failed)?;
+            for statement in &plan.moderation {
+                run(&tx, statement).await?;
             }
-            // Ended mutes and bans: a timed one ends at `until`; -1 is
-            // "for good".
-            let now = now.0 as i64;
-            tx.execute(
-                r#"DELETE FROM mutes WHERE "until" > 0 AND "until" <= $1"#,
-                &[&now],
-            )
-            .await
-            .map_err(failed)?;
-            tx.execute(
-                r#"DELETE FROM bans WHERE "until" > 0 AND "until" <= $1"#,
-                &[&now],
-            )
-            .await
-            .map_err(failed)?;
             tx.commit().await.map_err(failed)?;
             Ok(deleted)
         })
@@ -538,7 +509,9 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let mut client = client.await?;
             let tx = client.transaction().await.map_err(failed)?;
-            room_write(&tx, &write).await.map_err(failed)?;
+            for statement in writes::room_write(&write, placeholder) {
+                run(&tx, &statement).await?;
+            }
             tx.commit().await.map_err(failed)
         })
     }
@@ -583,78 +556,43 @@ impl Store for PostgresStore {
     }
 }
 
-/// One change to a stored room, as the SQLite backend writes it.
-async fn room_write(
+/// Runs one shared statement; returns how many rows it changed.
+async fn run(
     tx: &deadpool_postgres::Transaction<'_>,
-    write: &RoomWrite,
-) -> Result<(), tokio_postgres::Error> {
-    match write {
-        RoomWrite::Meta(meta) => {
-            let key = RoomKey::fold(&meta.name);
-            tx.execute(
-                "INSERT INTO rooms (room_key, name, topic, mode, password)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (room_key) DO UPDATE SET
-                   topic = EXCLUDED.topic, mode = EXCLUDED.mode, password = EXCLUDED.password",
-                &[
-                    &key.as_ref().map_or("", |k| k.as_str()),
-                    &meta.name,
-                    &meta.topic,
-                    &i16::from(meta.mode),
-                    &meta.password,
-                ],
-            )
-            .await?;
-        }
-        RoomWrite::Delete(room) => {
-            for table in ["room_members", "room_mutes", "rooms"] {
-                tx.execute(
-                    &format!("DELETE FROM {table} WHERE room_key = $1"),
-                    &[&room.as_str()],
-                )
-                .await?;
-            }
-        }
-        RoomWrite::Member(room, m) => {
-            let key = NameKey::fold(&m.name);
-            tx.execute(
-                "INSERT INTO room_members (room_key, name_key, name, role, since)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (room_key, name_key) DO UPDATE SET role = EXCLUDED.role",
-                &[
-                    &room.as_str(),
-                    &key.as_ref().map_or("", |k| k.as_str()),
-                    &m.name,
-                    &i16::from(m.role as u8),
-                    &(m.since as i64),
-                ],
-            )
-            .await?;
-        }
-        RoomWrite::RemoveMember(room, user) => {
-            tx.execute(
-                "DELETE FROM room_members WHERE room_key = $1 AND name_key = $2",
-                &[&room.as_str(), &user.as_str()],
-            )
-            .await?;
-        }
-        RoomWrite::Mute(room, user, MuteState::NotMuted) => {
-            tx.execute(
-                "DELETE FROM room_mutes WHERE room_key = $1 AND name_key = $2",
-                &[&room.as_str(), &user.as_str()],
-            )
-            .await?;
-        }
-        RoomWrite::Mute(room, user, until) => {
-            tx.execute(
-                r#"INSERT INTO room_mutes (room_key, name_key, "until") VALUES ($1, $2, $3)
-                   ON CONFLICT (room_key, name_key) DO UPDATE SET "until" = EXCLUDED."until""#,
-                &[&room.as_str(), &user.as_str(), &mute_column(*until)],
-            )
-            .await?;
+    statement: &Statement,
+) -> Result<u64, StoreError> {
+    let params: Vec<&(dyn ToSql + Sync)> = statement
+        .params
+        .iter()
+        .map(|value| value as &(dyn ToSql + Sync))
+        .collect();
+    tx.execute(&statement.sql, &params).await.map_err(failed)
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            // Small numbers (a room's mode, a member's role) are SMALLINTs.
+            Value::Int(value) if *ty == Type::INT2 => i16::try_from(*value)?.to_sql(ty, out),
+            Value::Int(value) if *ty == Type::INT4 => i32::try_from(*value)?.to_sql(ty, out),
+            Value::Int(value) => value.to_sql(ty, out),
+            Value::Text(text) => text.to_sql(ty, out),
+            Value::MaybeText(text) => text.to_sql(ty, out),
         }
     }
-    Ok(())
+
+    fn accepts(ty: &Type) -> bool {
+        <i16 as ToSql>::accepts(ty)
+            || <i32 as ToSql>::accepts(ty)
+            || <i64 as ToSql>::accepts(ty)
+            || <String as ToSql>::accepts(ty)
+    }
+
+    tokio_postgres::types::to_sql_checked!();
 }
 
 #[cfg(test)]
