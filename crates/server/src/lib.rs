@@ -14,7 +14,8 @@
 //! - [`state`]: who is online, muted or banned, shared by all connections.
 //! - [`store`]: what outlives the process (accounts, roles, mutes, bans,
 //!   the audit log, history, offline queues) behind the `Store` trait,
-//!   with the embedded SQLite backend.
+//!   with the embedded SQLite backend and the shared PostgreSQL one;
+//!   [`store_wire`] turns its records into wire frames.
 //! - [`catchup`]: how often a slow reader may be caught up from history
 //!   (the [`outbox`] switches it) before it is disconnected.
 //! - [`inbox`]: an account's offline queue as its session delivers it.
