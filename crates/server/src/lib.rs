@@ -17,7 +17,8 @@
 //!   session at the edge.
 //! - [`store`]: what outlives the process (accounts, roles, mutes, bans,
 //!   the audit log, history, offline queues) behind the `Store` trait,
-//!   with the embedded SQLite backend.
+//!   with the embedded SQLite backend and the shared PostgreSQL one;
+//!   [`store_wire`] turns its records into wire frames.
 //! - [`catchup`]: how often a slow reader may be caught up from history
 //!   (the [`outbox`] switches it) before it is disconnected.
 //! - [`inbox`]: an account's offline queue as its session delivers it.
@@ -56,6 +57,7 @@ pub mod session;
 pub mod shutdown;
 pub mod state;
 pub mod store;
+pub mod store_wire;
 pub mod tls;
 
 pub use config::Config;

@@ -36,6 +36,7 @@ use crate::inbox::{self, Inbox};
 use crate::outbox::{CatchUpStart, Outbox};
 use crate::state::{ConnId, Peer, Released, State};
 use crate::store::{StoreFuture, StoredMessage};
+use crate::store_wire;
 
 /// Stop reading requests while this much is waiting to be written.
 const HIGH_WATER: usize = 64 * 1024;
@@ -432,7 +433,10 @@ impl Session {
             return;
         };
         for message in &messages {
-            self.write_frame(RequestId::NONE, &ServerFrame::Message(message.to_message()));
+            self.write_frame(
+                RequestId::NONE,
+                &ServerFrame::Message(store_wire::message(message)),
+            );
         }
         let mark = self.written + self.out.len() as u64;
         if let Some(inbox) = &mut self.conn.inbox {

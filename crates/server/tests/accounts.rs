@@ -11,7 +11,7 @@ use chinwag_proto::ErrorCode;
 use chinwag_proto::server::{MuteState, NoticeKind, Role};
 use chinwag_server::Config;
 use chinwag_server::config::{Guests, Signup};
-use chinwag_server::store::{Durability, SqliteStore, Store};
+use chinwag_server::store::{AuditAction, Durability, SqliteStore, Store};
 use common::*;
 
 fn code(result: Result<impl std::fmt::Debug, ClientError>) -> ErrorCode {
@@ -357,9 +357,9 @@ async fn the_audit_log_shows_who_did_what() {
         .unwrap();
     // Read straight from the data directory: the shutdown is logged too.
     let store = SqliteStore::open(dir.path(), Durability::Full).unwrap();
-    let newest = store.audit_log(None, 1).await.unwrap();
-    assert_eq!(&*newest[0].action, "shutdown");
-    assert_eq!(&*newest[0].actor, "root");
-    assert_eq!(&*newest[0].reason, "maintenance");
+    let newest = &store.audit_log(None, 1).await.unwrap()[0].record;
+    assert_eq!(newest.action, AuditAction::Shutdown);
+    assert_eq!(newest.actor, "root");
+    assert_eq!(newest.reason, "maintenance");
     store.close().await.unwrap();
 }

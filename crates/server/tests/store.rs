@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chinwag_proto::server::{MessageId, MuteState, Timestamp};
-use chinwag_proto::{NameKey, RoomName, RoomRole, UserName};
+use chinwag_proto::{NameKey, RoomKey, RoomName, RoomRole, UserName};
 use chinwag_server::store::{
-    AuditAction, AuditRecord, BanRecord, BanTarget, Conversation, Durability, HistoryQuery,
-    MemberRecord, MuteRecord, NewMessage, NewRoomMessage, PostgresStore, Retention, RoomMeta,
-    RoomRecord, RoomWrite, SqliteStore, Store, StoreError,
+    AuditAction, AuditRecord, BanRecord, BanTarget, Conversation, ConversationKey, Durability,
+    HistoryQuery, MemberRecord, MuteRecord, NewMessage, NewRoomMessage, PostgresStore, Retention,
+    RoomMeta, RoomRecord, RoomWrite, SqliteStore, Store, StoreError,
 };
 use common::postgres::TestDatabase;
 
@@ -42,6 +42,24 @@ impl Db {
 
     async fn open(&self) -> Arc<dyn Store> {
         self.open_with(Durability::Full).await
+    }
+
+    /// Runs SQL on the database directly, as another program (or an older
+    /// chinwagd) would.
+    async fn run_sql(&self, sql: &str) {
+        match self {
+            Db::Sqlite(dir) => rusqlite::Connection::open(dir.path().join("chinwag.db"))
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap(),
+            Db::Postgres(db) => {
+                let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(connection);
+                client.batch_execute(sql).await.unwrap();
+            }
+        }
     }
 }
 
@@ -72,6 +90,7 @@ on_both_backends!(
     concurrent_appends_all_get_distinct_ids,
     schema_versions,
     rooms_and_their_messages,
+    rows_an_older_chinwagd_wrote_read_back_with_typed_keys,
 );
 
 fn key(name: &str) -> NameKey {
@@ -138,12 +157,17 @@ async fn messages_history_and_the_offline_queue(db: Db) {
     assert_eq!(texts, ["queued", "two", "one"]);
     assert_eq!(all[2].from, "Alice", "the spelling is kept");
     assert_eq!(all[2].ts, Timestamp(10));
+    assert!(
+        all.iter()
+            .all(|m| m.conversation == ConversationKey::direct(key("alice"), key("bob")))
+    );
     let broadcast = store
         .history(page(Conversation::Broadcast, 10))
         .await
         .unwrap();
     assert_eq!(broadcast.len(), 1);
     assert_eq!(broadcast[0].to, "");
+    assert_eq!(broadcast[0].conversation, ConversationKey::Broadcast);
 
     let before = store
         .history(HistoryQuery {
@@ -338,8 +362,10 @@ async fn accounts_roles_mutes_bans_and_audit(db: Db) {
     );
 
     let log = store.audit_log(None, 100).await.unwrap();
-    let actions: Vec<_> = log.iter().map(|e| &*e.action).collect();
-    assert_eq!(actions, ["unban", "kick", "ban", "unmute", "mute", "grant"]);
+    let actions: Vec<_> = log.iter().map(|e| e.record.action).collect();
+    use AuditAction::*;
+    assert_eq!(actions, [Unban, Kick, Ban, Unmute, Mute, Grant]);
+    assert_eq!(log[1].record, audit(Kick, "carol"), "as it was written");
     let older = store.audit_log(Some(log[1].id), 2).await.unwrap();
     assert_eq!(
         older.iter().map(|e| e.id).collect::<Vec<_>>(),
@@ -509,12 +535,8 @@ async fn rooms_and_their_messages(db: Db) {
     assert_eq!(said_there.len(), 1);
     let m = &said_there[0];
     assert_eq!(
-        (m.to.as_str(), m.text.as_str(), m.kind()),
-        (
-            "#Rust",
-            "hello room",
-            chinwag_proto::server::MessageKind::Room
-        )
+        (m.to.as_str(), m.text.as_str(), m.conversation),
+        ("#Rust", "hello room", ConversationKey::Room(key))
     );
 
     store.write_room(RoomWrite::Delete(key)).await.unwrap();
@@ -528,6 +550,68 @@ async fn rooms_and_their_messages(db: Db) {
         1,
         "a deleted room keeps its history"
     );
+    store.close().await.unwrap();
+}
+
+/// The `conv` column keeps the format every chinwagd wrote (`*`, `#room`,
+/// `a b`): rows written before the keys were typed read back as typed
+/// keys, and a value no chinwagd wrote is a clear error, not a guess.
+async fn rows_an_older_chinwagd_wrote_read_back_with_typed_keys(db: Db) {
+    db.open().await.close().await.unwrap();
+    db.run_sql(
+        "INSERT INTO messages (ts, conv, sender, recipient, text) VALUES
+           (1, '*', 'Carol', '', 'to all'),
+           (2, 'alice bob', 'Bob', 'Alice', 'direct'),
+           (3, '#rust', 'alice', '#Rust', 'to the room');
+         INSERT INTO rooms (room_key, name, topic, mode, password)
+           VALUES ('rust', '#Rust', '', 0, NULL);
+         INSERT INTO room_members (room_key, name_key, name, role, since)
+           VALUES ('rust', 'alice', 'alice', 3, 1);",
+    )
+    .await;
+    let store = db.open().await;
+    let mine = store
+        .history(page(Conversation::Reader(key("Alice")), 10))
+        .await
+        .unwrap();
+    let read: Vec<_> = mine
+        .iter()
+        .map(|m| (m.conversation, m.to.as_str(), m.text.as_str()))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            (
+                ConversationKey::Room(RoomKey::fold("#rust").unwrap()),
+                "#Rust",
+                "to the room"
+            ),
+            (
+                ConversationKey::direct(key("bob"), key("alice")),
+                "Alice",
+                "direct"
+            ),
+            (ConversationKey::Broadcast, "", "to all"),
+        ]
+    );
+    store.close().await.unwrap();
+
+    // Two spaces: alice's by its prefix, but not a key any chinwagd wrote.
+    db.run_sql(
+        "INSERT INTO messages (ts, conv, sender, recipient, text)
+           VALUES (4, 'alice  bob', 'bob', 'alice', 'odd')",
+    )
+    .await;
+    let store = db.open().await;
+    match store
+        .history(page(Conversation::Reader(key("alice")), 10))
+        .await
+    {
+        Err(StoreError::Failed(message)) => {
+            assert!(message.contains("is not a conversation key"), "{message}")
+        }
+        other => panic!("expected a storage failure, got {other:?}"),
+    }
     store.close().await.unwrap();
 }
 

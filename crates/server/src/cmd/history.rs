@@ -16,6 +16,7 @@ use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
 
 use super::{CmdError, Ctx, Outcome, later, page_limit};
 use crate::store::{Conversation, HistoryQuery};
+use crate::store_wire;
 
 pub fn apply(req: History, ctx: &mut Ctx<'_>) -> Outcome {
     match query(&req, ctx) {
@@ -24,7 +25,7 @@ pub fn apply(req: History, ctx: &mut Ctx<'_>) -> Outcome {
             ctx.state.store.history(query),
             |page, _| match page {
                 Ok(messages) => Ok(ServerFrame::HistoryPage(
-                    messages.iter().map(|m| m.to_message()).collect(),
+                    messages.iter().map(store_wire::message).collect(),
                 ))
                 .into(),
                 Err(error) => CmdError::from(error).into(),

@@ -11,19 +11,36 @@
 //! The promise every backend keeps: when a write's future resolves `Ok`,
 //! the write is durable (committed, and synced as the durability setting
 //! says). The server acknowledges nothing to a client before that.
+//!
+//! The two backends share their semantics; each keeps only its SQL
+//! dialect and its way of running statements:
+//! - [`conversation`]: the typed key a message is filed under, and its one
+//!   encoding in the `conv` column;
+//! - `query`: the rules of a history page and of the offline queue, as SQL
+//!   both dialects run;
+//! - `rows`: the mapping of a result row to a store record;
+//! - `writes`: what a change to a stored room and pruning run.
+//!
+//! The store returns its own records; turning them into wire frames is the
+//! server's business (`crate::store_wire`).
 
+pub mod conversation;
 pub mod postgres;
+mod query;
 pub mod rooms;
+mod rows;
 pub mod sqlite;
+mod writes;
 
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use chinwag_proto::server::{AuditEntry, Message, MessageId, MessageKind, MuteState, Timestamp};
+use chinwag_proto::server::{MessageId, MuteState, Timestamp};
 use chinwag_proto::{NameKey, RoomKey, UserName};
 use futures::future::BoxFuture;
 
+pub use conversation::{BadConversationKey, ConversationKey, DirectPair};
 pub use postgres::PostgresStore;
 pub use rooms::{MemberRecord, NewRoomMessage, RoomMeta, RoomRecord, RoomWrite};
 pub use sqlite::SqliteStore;
@@ -83,38 +100,34 @@ pub struct NewMessage {
     pub queue_for: Option<NameKey>,
 }
 
+impl NewMessage {
+    /// The conversation it is filed under.
+    pub fn conversation(&self) -> ConversationKey {
+        match &self.to {
+            Some(to) => ConversationKey::direct(self.from.key(), to.key()),
+            None => ConversationKey::Broadcast,
+        }
+    }
+
+    /// What [`StoredMessage::to`] reads back.
+    pub fn recipient(&self) -> &str {
+        self.to.as_ref().map_or("", |to| to.as_str())
+    }
+}
+
 /// A stored message, as history and the offline queue return it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredMessage {
     pub id: MessageId,
     pub ts: Timestamp,
+    /// The conversation it is filed under, which says its kind.
+    pub conversation: ConversationKey,
+    /// The sender's spelling.
     pub from: String,
-    /// The recipient's name; empty for a broadcast.
+    /// The recipient's spelling as it was sent to: a user name, a room
+    /// name with its `#`, or empty for a broadcast.
     pub to: String,
     pub text: String,
-}
-
-impl StoredMessage {
-    pub fn kind(&self) -> MessageKind {
-        if self.to.is_empty() {
-            MessageKind::Broadcast
-        } else if self.to.starts_with('#') {
-            MessageKind::Room
-        } else {
-            MessageKind::Direct
-        }
-    }
-
-    pub fn to_message(&self) -> Message {
-        Message {
-            id: self.id,
-            ts: self.ts,
-            kind: self.kind(),
-            from: self.from.as_str().into(),
-            to: self.to.as_str().into(),
-            text: self.text.as_str().into(),
-        }
-    }
 }
 
 /// Which conversation a history query reads.
@@ -126,35 +139,10 @@ pub enum Conversation {
     Broadcast,
     /// Every message to a room.
     Room(RoomKey),
-    /// For queries only (nothing is filed under it): every conversation
-    /// this account may read, the broadcast channel, its direct
-    /// conversations and its rooms, in one id order. What a reader
-    /// catching up fetches.
+    /// Every conversation this account may read: the broadcast channel,
+    /// its direct conversations and its rooms, in one id order. What a
+    /// reader catching up fetches.
     Reader(NameKey),
-}
-
-impl Conversation {
-    /// The key messages are filed under: `*` for broadcasts, the two
-    /// folded names in order for a direct conversation (so both sides
-    /// find it under the same key). For [`Conversation::Reader`], the
-    /// reader's folded name, which the query matches against both halves
-    /// of a direct key.
-    pub fn key(&self) -> String {
-        match self {
-            Conversation::Broadcast => "*".to_owned(),
-            // No user name starts with '#', so this key is a room's alone.
-            Conversation::Room(room) => format!("#{}", room.as_str()),
-            Conversation::Reader(me) => me.as_str().to_owned(),
-            Conversation::Direct(a, b) => {
-                let (lo, hi) = if a.as_str() <= b.as_str() {
-                    (a, b)
-                } else {
-                    (b, a)
-                };
-                format!("{} {}", lo.as_str(), hi.as_str())
-            }
-        }
-    }
 }
 
 /// A page of one conversation, newest first.
@@ -251,6 +239,14 @@ pub struct AuditRecord {
     pub reason: String,
 }
 
+/// An entry of the audit log, as the log returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditLogEntry {
+    /// Its place in the log: ids grow with every entry.
+    pub id: u64,
+    pub record: AuditRecord,
+}
+
 /// What an administrator did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuditAction {
@@ -266,6 +262,25 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
+    const ALL: [AuditAction; 9] = [
+        AuditAction::Elevate,
+        AuditAction::Kick,
+        AuditAction::Mute,
+        AuditAction::Unmute,
+        AuditAction::Ban,
+        AuditAction::Unban,
+        AuditAction::Grant,
+        AuditAction::Revoke,
+        AuditAction::Shutdown,
+    ];
+
+    /// The action [`AuditAction::as_str`] names.
+    pub fn parse(text: &str) -> Option<AuditAction> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|action| action.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::Elevate => "elevate",
@@ -345,12 +360,12 @@ pub trait Store: Send + Sync + 'static {
     fn record(&self, audit: AuditRecord) -> StoreFuture<()>;
     /// A page of the audit log, newest first: entries with an id below
     /// `before` (all when `None`).
-    fn audit_log(&self, before: Option<u64>, limit: u32) -> StoreFuture<Vec<AuditEntry>>;
+    fn audit_log(&self, before: Option<u64>, limit: u32) -> StoreFuture<Vec<AuditLogEntry>>;
 
     /// Deletes history beyond the retention limits, and mutes and bans
     /// that have ended. Returns how many messages were deleted.
     fn prune(&self, retention: Retention, now: Timestamp) -> StoreFuture<u64>;
-    /// Stores a message to a room (history under `#room`) and returns its
+    /// Stores a message to a room (history under [`ConversationKey::Room`]) and returns its
     /// id, from the same sequence as [`Store::append`].
     fn append_room(&self, message: NewRoomMessage) -> StoreFuture<MessageId>;
     /// Writes one change to a room's stored state.

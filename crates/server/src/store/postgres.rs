@@ -14,18 +14,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chinwag_proto::server::{AuditEntry, MessageId, MuteState, Timestamp};
-use chinwag_proto::{NameKey, RoomKey, RoomRole, UserName};
+use bytes::BytesMut;
+use chinwag_proto::server::{MessageId, Timestamp};
+use chinwag_proto::{NameKey, UserName};
 use deadpool_postgres::{Pool, PoolConfig, Runtime, Timeouts};
 use tokio_postgres::NoTls;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{IsNull, ToSql, Type};
 
 pub use migrations::LATEST as SCHEMA_VERSION;
 
+use super::query::{HistoryPlan, pending_sql};
+use super::rows::{
+    self, ACCOUNT_COLUMNS, AUDIT_COLUMNS, BAN_COLUMNS, Columns, MEMBER_COLUMNS, MUTE_COLUMNS,
+    ROOM_COLUMNS, ROOM_MUTE_COLUMNS, mute_column,
+};
+use super::writes::{self, Statement, Value};
 use super::{
-    Account, AuditRecord, BanRecord, BanTarget, Conversation, HistoryQuery, MemberRecord,
-    MuteRecord, NewMessage, NewRoomMessage, Retention, RoomMeta, RoomRecord, RoomWrite, Store,
-    StoreError, StoreFuture, StoredMessage,
+    Account, AuditLogEntry, AuditRecord, BanRecord, BanTarget, HistoryQuery, MuteRecord,
+    NewMessage, NewRoomMessage, Retention, RoomRecord, RoomWrite, Store, StoreError, StoreFuture,
+    StoredMessage,
 };
 
 /// How long a call waits for a connection (or to open one) before it
@@ -113,7 +120,7 @@ impl PostgresStore {
         &self,
         sql: String,
         params: Vec<Box<dyn ToSql + Send + Sync>>,
-        row: fn(&tokio_postgres::Row) -> Result<T, tokio_postgres::Error>,
+        record: fn(&dyn Columns) -> Result<T, StoreError>,
     ) -> StoreFuture<Vec<T>> {
         let client = self.client();
         Box::pin(async move {
@@ -124,10 +131,7 @@ impl PostgresStore {
                 .collect();
             let stmt = client.prepare_cached(&sql).await.map_err(failed)?;
             let rows = client.query(&stmt, &params).await.map_err(failed)?;
-            rows.iter()
-                .map(row)
-                .collect::<Result<Vec<T>, _>>()
-                .map_err(failed)
+            rows.iter().map(|row| record(row)).collect()
         })
     }
 
@@ -195,33 +199,41 @@ fn boxed<T: ToSql + Send + Sync + 'static>(value: T) -> Box<dyn ToSql + Send + S
     Box::new(value)
 }
 
-fn message(row: &tokio_postgres::Row) -> Result<StoredMessage, tokio_postgres::Error> {
-    Ok(StoredMessage {
-        id: MessageId(row.try_get::<_, i64>(0)? as u64),
-        ts: Timestamp(row.try_get::<_, i64>(1)? as u64),
-        from: row.try_get(2)?,
-        to: row.try_get(3)?,
-        text: row.try_get(4)?,
-    })
+/// PostgreSQL's spelling of the `n`th parameter.
+fn placeholder(n: usize) -> String {
+    format!("${n}")
 }
 
-/// Mute states are stored as their wire `u64` in a BIGINT: "until lifted"
-/// (`u64::MAX`) reads back as -1, as in SQLite.
-fn mute_state(value: i64) -> MuteState {
-    MuteState::from_wire(value as u64)
-}
+impl Columns for tokio_postgres::Row {
+    fn int(&self, index: usize) -> Result<i64, StoreError> {
+        // Small numbers (a room's mode, a member's role) are SMALLINTs.
+        let column = self.columns().get(index).map(|c| c.type_().clone());
+        match column {
+            Some(Type::INT2) => self.try_get::<_, i16>(index).map(i64::from),
+            Some(Type::INT4) => self.try_get::<_, i32>(index).map(i64::from),
+            _ => self.try_get::<_, i64>(index),
+        }
+        .map_err(failed)
+    }
 
-const MESSAGE_COLUMNS: &str = "id, ts, sender, recipient, text";
+    fn text(&self, index: usize) -> Result<String, StoreError> {
+        self.try_get(index).map_err(failed)
+    }
+
+    fn optional_text(&self, index: usize) -> Result<Option<String>, StoreError> {
+        self.try_get(index).map_err(failed)
+    }
+
+    fn flag(&self, index: usize) -> Result<bool, StoreError> {
+        self.try_get(index).map_err(failed)
+    }
+}
 
 impl Store for PostgresStore {
     fn append(&self, m: NewMessage) -> StoreFuture<MessageId> {
         let client = self.client();
         Box::pin(async move {
             let mut client = client.await?;
-            let conversation = match &m.to {
-                Some(to) => Conversation::Direct(m.from.key(), to.key()),
-                None => Conversation::Broadcast,
-            };
             let tx = client.transaction().await.map_err(failed)?;
             let row = tx
                 .query_one(
@@ -229,9 +241,9 @@ impl Store for PostgresStore {
                      VALUES ($1, $2, $3, $4, $5) RETURNING id",
                     &[
                         &(m.ts.0 as i64),
-                        &conversation.key(),
+                        &m.conversation().to_column(),
                         &m.from.as_str(),
-                        &m.to.as_ref().map_or("", |to| to.as_str()),
+                        &m.recipient(),
                         &m.text,
                     ],
                 )
@@ -261,42 +273,16 @@ impl Store for PostgresStore {
     }
 
     fn history(&self, query: HistoryQuery) -> StoreFuture<Vec<StoredMessage>> {
-        let conv = query.conversation.key();
-        // As in the SQLite store: a reader's conversations are `*`, the
-        // direct keys (`lo hi`) with its name on either side, and its rooms.
-        let filter = match query.conversation {
-            Conversation::Reader(_) => {
-                "(conv = '*' OR left(conv, length($1) + 1) = $1 || ' '
-                  OR right(conv, length($1) + 1) = ' ' || $1
-                  OR conv IN (SELECT '#' || room_key FROM room_members
-                              WHERE name_key = $1))"
-            }
-            Conversation::Broadcast | Conversation::Direct(..) | Conversation::Room(_) => {
-                "conv = $1"
-            }
-        };
-        let limit = i64::from(query.limit);
-        let after = query.after.map_or(0, |id| id.0 as i64);
-        if let (None, Some(_)) = (query.before, query.after) {
-            // The page right after `after`, turned newest first.
-            return self.query(
-                format!(
-                    "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages
-                     WHERE {filter} AND id > $2 ORDER BY id ASC LIMIT $3) page
-                     ORDER BY id DESC"
-                ),
-                vec![boxed(conv), boxed(after), boxed(limit)],
-                message,
-            );
-        }
-        let before = query.before.map_or(i64::MAX, |id| id.0 as i64);
+        let plan = HistoryPlan::new(&query, placeholder);
         self.query(
-            format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages
-                 WHERE {filter} AND id < $2 AND id > $3 ORDER BY id DESC LIMIT $4"
-            ),
-            vec![boxed(conv), boxed(before), boxed(after), boxed(limit)],
-            message,
+            plan.sql,
+            vec![
+                boxed(plan.scope),
+                boxed(plan.after),
+                boxed(plan.before),
+                boxed(plan.limit),
+            ],
+            rows::message,
         )
     }
 
@@ -307,17 +293,13 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> StoreFuture<Vec<StoredMessage>> {
         self.query(
-            "SELECT m.id, m.ts, m.sender, m.recipient, m.text
-             FROM inbox i JOIN messages m ON m.id = i.message_id
-             WHERE i.user_key = $1 AND i.message_id > $2
-             ORDER BY i.message_id ASC LIMIT $3"
-                .to_owned(),
+            pending_sql(placeholder),
             vec![
                 boxed(user.as_str().to_owned()),
                 boxed(after.0 as i64),
                 boxed(i64::from(limit)),
             ],
-            message,
+            rows::message,
         )
     }
 
@@ -330,20 +312,12 @@ impl Store for PostgresStore {
     }
 
     fn account(&self, name: NameKey) -> StoreFuture<Option<Account>> {
-        let rows = self.query(
-            "SELECT name, password_hash, admin, created_at FROM accounts WHERE name_key = $1"
-                .to_owned(),
+        let accounts = self.query(
+            format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name_key = $1"),
             vec![boxed(name.as_str().to_owned())],
-            |row| {
-                Ok(Account {
-                    name: row.try_get(0)?,
-                    password_hash: row.try_get(1)?,
-                    admin: row.try_get(2)?,
-                    created_at: Timestamp(row.try_get::<_, i64>(3)? as u64),
-                })
-            },
+            rows::account,
         );
-        Box::pin(async move { Ok(rows.await?.into_iter().next()) })
+        Box::pin(async move { Ok(accounts.await?.into_iter().next()) })
     }
 
     fn create_account(
@@ -387,7 +361,7 @@ impl Store for PostgresStore {
         self.query(
             "SELECT name FROM accounts WHERE admin ORDER BY name_key".to_owned(),
             Vec::new(),
-            |row| row.try_get(0),
+            |row| row.text(0),
         )
     }
 
@@ -398,7 +372,7 @@ impl Store for PostgresStore {
                SET "until" = EXCLUDED."until", "by" = EXCLUDED."by", reason = EXCLUDED.reason"#,
             vec![
                 boxed(mute.name.as_str().to_owned()),
-                boxed(mute.until.to_wire() as i64),
+                boxed(mute_column(mute.until)),
                 boxed(mute.by),
                 boxed(mute.reason),
             ],
@@ -419,34 +393,12 @@ impl Store for PostgresStore {
     }
 
     fn mutes(&self) -> StoreFuture<Vec<MuteRecord>> {
-        let rows = self.query(
-            r#"SELECT name_key, "until", "by", reason FROM mutes"#.to_owned(),
+        let mutes = self.query(
+            format!("SELECT {MUTE_COLUMNS} FROM mutes"),
             Vec::new(),
-            |row| {
-                Ok((
-                    row.try_get::<_, String>(0)?,
-                    mute_state(row.try_get(1)?),
-                    row.try_get::<_, String>(2)?,
-                    row.try_get::<_, String>(3)?,
-                ))
-            },
+            rows::mute,
         );
-        Box::pin(async move {
-            // A row that is not a valid name was not written by us: skip
-            // it rather than refuse to start.
-            Ok(rows
-                .await?
-                .into_iter()
-                .filter_map(|(key, until, by, reason)| {
-                    Some(MuteRecord {
-                        name: NameKey::fold(&key)?,
-                        until,
-                        by,
-                        reason,
-                    })
-                })
-                .collect())
-        })
+        Box::pin(async move { Ok(mutes.await?.into_iter().flatten().collect()) })
     }
 
     fn ban(&self, ban: BanRecord, audit: AuditRecord) -> StoreFuture<()> {
@@ -463,7 +415,7 @@ impl Store for PostgresStore {
             vec![
                 boxed(ban.target.to_string()),
                 boxed(kind),
-                boxed(ban.until.to_wire() as i64),
+                boxed(mute_column(ban.until)),
                 boxed(ban.by),
                 boxed(ban.reason),
                 boxed(ban.at.0 as i64),
@@ -485,34 +437,12 @@ impl Store for PostgresStore {
     }
 
     fn bans(&self) -> StoreFuture<Vec<BanRecord>> {
-        let rows = self.query(
-            r#"SELECT target, "until", "by", reason, "at" FROM bans"#.to_owned(),
+        let bans = self.query(
+            format!("SELECT {BAN_COLUMNS} FROM bans"),
             Vec::new(),
-            |row| {
-                Ok((
-                    row.try_get::<_, String>(0)?,
-                    mute_state(row.try_get(1)?),
-                    row.try_get::<_, String>(2)?,
-                    row.try_get::<_, String>(3)?,
-                    Timestamp(row.try_get::<_, i64>(4)? as u64),
-                ))
-            },
+            rows::ban,
         );
-        Box::pin(async move {
-            Ok(rows
-                .await?
-                .into_iter()
-                .filter_map(|(target, until, by, reason, at)| {
-                    Some(BanRecord {
-                        target: BanTarget::parse(&target)?,
-                        until,
-                        by,
-                        reason,
-                        at,
-                    })
-                })
-                .collect())
-        })
+        Box::pin(async move { Ok(bans.await?.into_iter().flatten().collect()) })
     }
 
     fn record(&self, audit: AuditRecord) -> StoreFuture<()> {
@@ -525,71 +455,28 @@ impl Store for PostgresStore {
         })
     }
 
-    fn audit_log(&self, before: Option<u64>, limit: u32) -> StoreFuture<Vec<AuditEntry>> {
+    fn audit_log(&self, before: Option<u64>, limit: u32) -> StoreFuture<Vec<AuditLogEntry>> {
         let before = before.map_or(i64::MAX, |id| id as i64);
         self.query(
-            r#"SELECT id, ts, actor, action, target, "until", reason FROM audit
-               WHERE id < $1 ORDER BY id DESC LIMIT $2"#
-                .to_owned(),
+            format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE id < $1 ORDER BY id DESC LIMIT $2"),
             vec![boxed(before), boxed(i64::from(limit))],
-            |row| {
-                Ok(AuditEntry {
-                    id: row.try_get::<_, i64>(0)? as u64,
-                    ts: Timestamp(row.try_get::<_, i64>(1)? as u64),
-                    actor: row.try_get::<_, String>(2)?.into(),
-                    action: row.try_get::<_, String>(3)?.into(),
-                    target: row.try_get::<_, String>(4)?.into(),
-                    until: row.try_get::<_, i64>(5)? as u64,
-                    reason: row.try_get::<_, String>(6)?.into(),
-                })
-            },
+            rows::audit_entry,
         )
     }
 
     fn prune(&self, retention: Retention, now: Timestamp) -> StoreFuture<u64> {
+        let plan = writes::prune(&retention, now, placeholder);
         let client = self.client();
         Box::pin(async move {
             let mut client = client.await?;
             let tx = client.transaction().await.map_err(failed)?;
             let mut deleted = 0;
-            // Never delete what an offline user is still waiting for.
-            if let Some(age) = retention.max_age {
-                let cutoff = now.0.saturating_sub(age.as_millis() as u64) as i64;
-                deleted += tx
-                    .execute(
-                        "DELETE FROM messages WHERE ts < $1
-                         AND id NOT IN (SELECT message_id FROM inbox)",
-                        &[&cutoff],
-                    )
-                    .await
-                    .map_err(failed)?;
+            for statement in &plan.messages {
+                deleted += run(&tx, statement).await?;
             }
-            if let Some(count) = retention.max_count {
-                deleted += tx
-                    .execute(
-                        "DELETE FROM messages
-                         WHERE id <= (SELECT id FROM messages ORDER BY id DESC LIMIT 1 OFFSET $1)
-                         AND id NOT IN (SELECT message_id FROM inbox)",
-                        &[&(count as i64)],
-                    )
-                    .await
-                    .map_err(failed)?;
+            for statement in &plan.moderation {
+                run(&tx, statement).await?;
             }
-            // Ended mutes and bans: a timed one ends at `until`; -1 is
-            // "for good".
-            let now = now.0 as i64;
-            tx.execute(
-                r#"DELETE FROM mutes WHERE "until" > 0 AND "until" <= $1"#,
-                &[&now],
-            )
-            .await
-            .map_err(failed)?;
-            tx.execute(
-                r#"DELETE FROM bans WHERE "until" > 0 AND "until" <= $1"#,
-                &[&now],
-            )
-            .await
-            .map_err(failed)?;
             tx.commit().await.map_err(failed)?;
             Ok(deleted)
         })
@@ -605,7 +492,7 @@ impl Store for PostgresStore {
                      VALUES ($1, $2, $3, $4, $5) RETURNING id",
                     &[
                         &(m.ts.0 as i64),
-                        &Conversation::Room(m.room.key()).key(),
+                        &m.conversation().to_column(),
                         &m.from.as_str(),
                         &m.room.as_str(),
                         &m.text,
@@ -622,7 +509,9 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let mut client = client.await?;
             let tx = client.transaction().await.map_err(failed)?;
-            room_write(&tx, &write).await.map_err(failed)?;
+            for statement in writes::room_write(&write, placeholder) {
+                run(&tx, &statement).await?;
+            }
             tx.commit().await.map_err(failed)
         })
     }
@@ -631,59 +520,31 @@ impl Store for PostgresStore {
         let client = self.client();
         Box::pin(async move {
             let client = client.await?;
-            let rows = client
-                .query(
-                    "SELECT room_key, name, topic, mode, password FROM rooms",
-                    &[],
-                )
+            let rooms = client
+                .query(&format!("SELECT {ROOM_COLUMNS} FROM rooms"), &[])
                 .await
                 .map_err(failed)?;
-            let mut rooms = Vec::with_capacity(rows.len());
-            for row in rows {
-                let key: String = row.get(0);
-                let meta = RoomMeta {
-                    name: row.get(1),
-                    topic: row.get(2),
-                    mode: row.get::<_, i16>(3) as u8,
-                    password: row.get(4),
-                };
-                let members = client
-                    .query(
-                        "SELECT name, role, since FROM room_members WHERE room_key = $1
-                         ORDER BY since",
-                        &[&key],
-                    )
-                    .await
-                    .map_err(failed)?
-                    .iter()
-                    .filter_map(|m| {
-                        // A row we did not write (a bad role) is skipped.
-                        let role = RoomRole::from_u8(m.get::<_, i16>(1) as u8)
-                            .filter(|r| *r != RoomRole::None)?;
-                        Some(MemberRecord {
-                            name: m.get(0),
-                            role,
-                            since: m.get::<_, i64>(2) as u64,
-                        })
-                    })
-                    .collect();
-                let mutes = client
-                    .query(
-                        r#"SELECT name_key, "until" FROM room_mutes WHERE room_key = $1"#,
-                        &[&key],
-                    )
-                    .await
-                    .map_err(failed)?
-                    .iter()
-                    .filter_map(|m| Some((NameKey::fold(m.get(0))?, mute_state(m.get(1)))))
-                    .collect();
-                rooms.push(RoomRecord {
+            let members = format!(
+                "SELECT {MEMBER_COLUMNS} FROM room_members WHERE room_key = $1 ORDER BY since"
+            );
+            let mutes = format!("SELECT {ROOM_MUTE_COLUMNS} FROM room_mutes WHERE room_key = $1");
+            let mut records = Vec::with_capacity(rooms.len());
+            for row in &rooms {
+                let (key, meta) = rows::room(row)?;
+                let mut record = RoomRecord {
                     meta,
-                    members,
-                    mutes,
-                });
+                    members: Vec::new(),
+                    mutes: Vec::new(),
+                };
+                for row in client.query(&members, &[&key]).await.map_err(failed)? {
+                    record.members.extend(rows::member(&row)?);
+                }
+                for row in client.query(&mutes, &[&key]).await.map_err(failed)? {
+                    record.mutes.extend(rows::room_mute(&row)?);
+                }
+                records.push(record);
             }
-            Ok(rooms)
+            Ok(records)
         })
     }
 
@@ -695,78 +556,43 @@ impl Store for PostgresStore {
     }
 }
 
-/// One change to a stored room, as the SQLite backend writes it.
-async fn room_write(
+/// Runs one shared statement; returns how many rows it changed.
+async fn run(
     tx: &deadpool_postgres::Transaction<'_>,
-    write: &RoomWrite,
-) -> Result<(), tokio_postgres::Error> {
-    match write {
-        RoomWrite::Meta(meta) => {
-            let key = RoomKey::fold(&meta.name);
-            tx.execute(
-                "INSERT INTO rooms (room_key, name, topic, mode, password)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (room_key) DO UPDATE SET
-                   topic = EXCLUDED.topic, mode = EXCLUDED.mode, password = EXCLUDED.password",
-                &[
-                    &key.as_ref().map_or("", |k| k.as_str()),
-                    &meta.name,
-                    &meta.topic,
-                    &i16::from(meta.mode),
-                    &meta.password,
-                ],
-            )
-            .await?;
-        }
-        RoomWrite::Delete(room) => {
-            for table in ["room_members", "room_mutes", "rooms"] {
-                tx.execute(
-                    &format!("DELETE FROM {table} WHERE room_key = $1"),
-                    &[&room.as_str()],
-                )
-                .await?;
-            }
-        }
-        RoomWrite::Member(room, m) => {
-            let key = NameKey::fold(&m.name);
-            tx.execute(
-                "INSERT INTO room_members (room_key, name_key, name, role, since)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (room_key, name_key) DO UPDATE SET role = EXCLUDED.role",
-                &[
-                    &room.as_str(),
-                    &key.as_ref().map_or("", |k| k.as_str()),
-                    &m.name,
-                    &i16::from(m.role as u8),
-                    &(m.since as i64),
-                ],
-            )
-            .await?;
-        }
-        RoomWrite::RemoveMember(room, user) => {
-            tx.execute(
-                "DELETE FROM room_members WHERE room_key = $1 AND name_key = $2",
-                &[&room.as_str(), &user.as_str()],
-            )
-            .await?;
-        }
-        RoomWrite::Mute(room, user, MuteState::NotMuted) => {
-            tx.execute(
-                "DELETE FROM room_mutes WHERE room_key = $1 AND name_key = $2",
-                &[&room.as_str(), &user.as_str()],
-            )
-            .await?;
-        }
-        RoomWrite::Mute(room, user, until) => {
-            tx.execute(
-                r#"INSERT INTO room_mutes (room_key, name_key, "until") VALUES ($1, $2, $3)
-                   ON CONFLICT (room_key, name_key) DO UPDATE SET "until" = EXCLUDED."until""#,
-                &[&room.as_str(), &user.as_str(), &(until.to_wire() as i64)],
-            )
-            .await?;
+    statement: &Statement,
+) -> Result<u64, StoreError> {
+    let params: Vec<&(dyn ToSql + Sync)> = statement
+        .params
+        .iter()
+        .map(|value| value as &(dyn ToSql + Sync))
+        .collect();
+    tx.execute(&statement.sql, &params).await.map_err(failed)
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            // Small numbers (a room's mode, a member's role) are SMALLINTs.
+            Value::Int(value) if *ty == Type::INT2 => i16::try_from(*value)?.to_sql(ty, out),
+            Value::Int(value) if *ty == Type::INT4 => i32::try_from(*value)?.to_sql(ty, out),
+            Value::Int(value) => value.to_sql(ty, out),
+            Value::Text(text) => text.to_sql(ty, out),
+            Value::MaybeText(text) => text.to_sql(ty, out),
         }
     }
-    Ok(())
+
+    fn accepts(ty: &Type) -> bool {
+        <i16 as ToSql>::accepts(ty)
+            || <i32 as ToSql>::accepts(ty)
+            || <i64 as ToSql>::accepts(ty)
+            || <String as ToSql>::accepts(ty)
+    }
+
+    tokio_postgres::types::to_sql_checked!();
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! What the store keeps of rooms: their messages (history, conversation
-//! `#room`), and the state that outlives a restart: name, topic, mode,
+//! [`ConversationKey::Room`]), and the state that outlives a restart: name, topic, mode,
 //! password, the memberships of accounts (guests' end with their
 //! connection, so they are never written) and room mutes.
 //!
@@ -10,6 +10,8 @@
 use chinwag_proto::server::{MuteState, Timestamp};
 use chinwag_proto::{NameKey, RoomKey, RoomName, RoomRole, UserName};
 
+use super::ConversationKey;
+
 /// A message to a room.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewRoomMessage {
@@ -17,6 +19,13 @@ pub struct NewRoomMessage {
     pub from: UserName,
     pub room: RoomName,
     pub text: String,
+}
+
+impl NewRoomMessage {
+    /// The conversation it is filed under.
+    pub fn conversation(&self) -> ConversationKey {
+        ConversationKey::Room(self.room.key())
+    }
 }
 
 /// A room's own settings.

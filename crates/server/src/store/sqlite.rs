@@ -16,19 +16,24 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use chinwag_proto::server::{AuditEntry, MessageId, Timestamp};
-use chinwag_proto::{NameKey, RoomRole, UserName};
+use chinwag_proto::server::{MessageId, Timestamp};
+use chinwag_proto::{NameKey, UserName};
 use rusqlite::{Connection, Row, params};
 use tokio::sync::oneshot;
 
 pub use migrations::LATEST as SCHEMA_VERSION;
 use readers::Readers;
-use writer::{Done, Job, Op, mute_from_column};
+use writer::{Done, Job, Op};
 
+use super::query::{HistoryPlan, pending_sql};
+use super::rows::{
+    self, ACCOUNT_COLUMNS, AUDIT_COLUMNS, BAN_COLUMNS, Columns, MEMBER_COLUMNS, MUTE_COLUMNS,
+    ROOM_COLUMNS, ROOM_MUTE_COLUMNS,
+};
 use super::{
-    Account, AuditRecord, BanRecord, BanTarget, Conversation, Durability, HistoryQuery,
-    MemberRecord, MuteRecord, NewMessage, NewRoomMessage, Retention, RoomMeta, RoomRecord,
-    RoomWrite, Store, StoreError, StoreFuture, StoredMessage,
+    Account, AuditLogEntry, AuditRecord, BanRecord, BanTarget, Durability, HistoryQuery,
+    MuteRecord, NewMessage, NewRoomMessage, Retention, RoomRecord, RoomWrite, Store, StoreError,
+    StoreFuture, StoredMessage,
 };
 
 /// The database file's name inside the data directory.
@@ -119,17 +124,44 @@ fn flag(done: StoreFuture<Done>) -> StoreFuture<bool> {
     })
 }
 
-fn message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
-    Ok(StoredMessage {
-        id: MessageId(row.get::<_, i64>(0)? as u64),
-        ts: Timestamp(row.get::<_, i64>(1)? as u64),
-        from: row.get(2)?,
-        to: row.get(3)?,
-        text: row.get(4)?,
-    })
+/// SQLite's spelling of the `n`th parameter.
+fn placeholder(n: usize) -> String {
+    format!("?{n}")
 }
 
-const MESSAGE_COLUMNS: &str = "id, ts, sender, recipient, text";
+impl Columns for Row<'_> {
+    fn int(&self, index: usize) -> Result<i64, StoreError> {
+        Ok(self.get(index)?)
+    }
+
+    fn text(&self, index: usize) -> Result<String, StoreError> {
+        Ok(self.get(index)?)
+    }
+
+    fn optional_text(&self, index: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(index)?)
+    }
+
+    fn flag(&self, index: usize) -> Result<bool, StoreError> {
+        Ok(self.get(index)?)
+    }
+}
+
+/// Runs a prepared query and maps every row with `record`.
+fn query_rows<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    record: fn(&dyn Columns) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next()? {
+        records.push(record(row)?);
+    }
+    Ok(records)
+}
 
 impl Store for SqliteStore {
     fn append(&self, message: NewMessage) -> StoreFuture<MessageId> {
@@ -148,42 +180,13 @@ impl Store for SqliteStore {
 
     fn history(&self, query: HistoryQuery) -> StoreFuture<Vec<StoredMessage>> {
         self.readers.run(move |conn| {
-            let conv = query.conversation.key();
-            // Direct keys are `lo hi` and names hold no space, so a
-            // reader's conversations are `*`, the keys that start or end
-            // with its name and a space, and `#room` for its rooms.
-            let filter = match query.conversation {
-                Conversation::Reader(_) => {
-                    "(conv = '*' OR substr(conv, 1, length(?1) + 1) = ?1 || ' '
-                      OR substr(conv, -length(?1) - 1) = ' ' || ?1
-                      OR conv IN (SELECT '#' || room_key FROM room_members
-                                  WHERE name_key = ?1))"
-                }
-                Conversation::Broadcast | Conversation::Direct(..) | Conversation::Room(_) => {
-                    "conv = ?1"
-                }
-            };
-            let limit = i64::from(query.limit);
-            let after = query.after.map_or(0, |id| id.0 as i64);
-            let rows = if let (None, Some(_)) = (query.before, query.after) {
-                // The page right after `after`, turned newest first.
-                let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages
-                     WHERE {filter} AND id > ?2 ORDER BY id ASC LIMIT ?3)
-                     ORDER BY id DESC"
-                ))?;
-                stmt.query_map(params![conv, after, limit], message)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
-            } else {
-                let before = query.before.map_or(i64::MAX, |id| id.0 as i64);
-                let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM messages
-                     WHERE {filter} AND id < ?2 AND id > ?3 ORDER BY id DESC LIMIT ?4"
-                ))?;
-                stmt.query_map(params![conv, before, after, limit], message)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
-            };
-            Ok(rows)
+            let plan = HistoryPlan::new(&query, placeholder);
+            query_rows(
+                conn,
+                &plan.sql,
+                params![plan.scope, plan.after, plan.before, plan.limit],
+                rows::message,
+            )
         })
     }
 
@@ -194,17 +197,12 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreFuture<Vec<StoredMessage>> {
         self.readers.run(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT m.id, m.ts, m.sender, m.recipient, m.text
-                 FROM inbox i JOIN messages m ON m.id = i.message_id
-                 WHERE i.user_key = ?1 AND i.message_id > ?2
-                 ORDER BY i.message_id ASC LIMIT ?3",
-            )?;
-            stmt.query_map(
+            query_rows(
+                conn,
+                &pending_sql(placeholder),
                 params![user.as_str(), after.0 as i64, i64::from(limit)],
-                message,
-            )?
-            .collect()
+                rows::message,
+            )
         })
     }
 
@@ -214,18 +212,9 @@ impl Store for SqliteStore {
 
     fn account(&self, name: NameKey) -> StoreFuture<Option<Account>> {
         self.readers.run(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT name, password_hash, admin, created_at FROM accounts WHERE name_key = ?1",
-            )?;
-            let mut rows = stmt.query_map(params![name.as_str()], |row| {
-                Ok(Account {
-                    name: row.get(0)?,
-                    password_hash: row.get(1)?,
-                    admin: row.get(2)?,
-                    created_at: Timestamp(row.get::<_, i64>(3)? as u64),
-                })
-            })?;
-            rows.next().transpose()
+            let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name_key = ?1");
+            let accounts = query_rows(conn, &sql, params![name.as_str()], rows::account)?;
+            Ok(accounts.into_iter().next())
         })
     }
 
@@ -252,9 +241,8 @@ impl Store for SqliteStore {
 
     fn admins(&self) -> StoreFuture<Vec<String>> {
         self.readers.run(|conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT name FROM accounts WHERE admin ORDER BY name_key")?;
-            stmt.query_map([], |row| row.get(0))?.collect()
+            let sql = "SELECT name FROM accounts WHERE admin ORDER BY name_key";
+            query_rows(conn, sql, [], |row| row.text(0))
         })
     }
 
@@ -268,30 +256,9 @@ impl Store for SqliteStore {
 
     fn mutes(&self) -> StoreFuture<Vec<MuteRecord>> {
         self.readers.run(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT name_key, until, by, reason FROM mutes")?;
-            let rows = stmt.query_map([], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    mute_from_column(row.get(1)?),
-                    row.get(2)?,
-                    row.get(3)?,
-                ))
-            })?;
-            let mut mutes = Vec::new();
-            for row in rows {
-                let (key, until, by, reason) = row?;
-                // A row that is not a valid name was not written by us:
-                // skip it rather than refuse to start.
-                if let Some(name) = NameKey::fold(&key) {
-                    mutes.push(MuteRecord {
-                        name,
-                        until,
-                        by,
-                        reason,
-                    });
-                }
-            }
-            Ok(mutes)
+            let sql = format!("SELECT {MUTE_COLUMNS} FROM mutes");
+            let mutes = query_rows(conn, &sql, [], rows::mute)?;
+            Ok(mutes.into_iter().flatten().collect())
         })
     }
 
@@ -305,30 +272,9 @@ impl Store for SqliteStore {
 
     fn bans(&self) -> StoreFuture<Vec<BanRecord>> {
         self.readers.run(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT target, until, by, reason, at FROM bans")?;
-            let rows = stmt.query_map([], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    mute_from_column(row.get(1)?),
-                    row.get(2)?,
-                    row.get(3)?,
-                    Timestamp(row.get::<_, i64>(4)? as u64),
-                ))
-            })?;
-            let mut bans = Vec::new();
-            for row in rows {
-                let (target, until, by, reason, at) = row?;
-                if let Some(target) = BanTarget::parse(&target) {
-                    bans.push(BanRecord {
-                        target,
-                        until,
-                        by,
-                        reason,
-                        at,
-                    });
-                }
-            }
-            Ok(bans)
+            let sql = format!("SELECT {BAN_COLUMNS} FROM bans");
+            let bans = query_rows(conn, &sql, [], rows::ban)?;
+            Ok(bans.into_iter().flatten().collect())
         })
     }
 
@@ -336,25 +282,18 @@ impl Store for SqliteStore {
         unit(self.submit(Op::Record(audit)))
     }
 
-    fn audit_log(&self, before: Option<u64>, limit: u32) -> StoreFuture<Vec<AuditEntry>> {
+    fn audit_log(&self, before: Option<u64>, limit: u32) -> StoreFuture<Vec<AuditLogEntry>> {
         self.readers.run(move |conn| {
             let before = before.map_or(i64::MAX, |id| id as i64);
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, ts, actor, action, target, until, reason FROM audit
-                 WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
-            )?;
-            stmt.query_map(params![before, i64::from(limit)], |row| {
-                Ok(AuditEntry {
-                    id: row.get::<_, i64>(0)? as u64,
-                    ts: Timestamp(row.get::<_, i64>(1)? as u64),
-                    actor: row.get::<_, String>(2)?.into(),
-                    action: row.get::<_, String>(3)?.into(),
-                    target: row.get::<_, String>(4)?.into(),
-                    until: row.get::<_, i64>(5)? as u64,
-                    reason: row.get::<_, String>(6)?.into(),
-                })
-            })?
-            .collect()
+            let sql = format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
+            );
+            query_rows(
+                conn,
+                &sql,
+                params![before, i64::from(limit)],
+                rows::audit_entry,
+            )
         })
     }
 
@@ -374,63 +313,30 @@ impl Store for SqliteStore {
 
     fn rooms(&self) -> StoreFuture<Vec<RoomRecord>> {
         self.readers.run(|conn| {
-            let mut rooms: Vec<(String, RoomRecord)> = Vec::new();
-            let mut stmt =
-                conn.prepare_cached("SELECT room_key, name, topic, mode, password FROM rooms")?;
-            for row in stmt.query_map([], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    RoomMeta {
-                        name: row.get(1)?,
-                        topic: row.get(2)?,
-                        mode: row.get(3)?,
-                        password: row.get(4)?,
-                    },
-                ))
-            })? {
-                let (key, meta) = row?;
-                let mut members = Vec::new();
-                let mut stmt = conn.prepare_cached(
-                    "SELECT name, role, since FROM room_members WHERE room_key = ?1 ORDER BY since",
-                )?;
-                for m in stmt.query_map(params![key], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, u8>(1)?,
-                        row.get::<_, i64>(2)?,
-                    ))
-                })? {
-                    let (name, role, since) = m?;
-                    // A row we did not write (a bad role) is skipped.
-                    if let Some(role) = RoomRole::from_u8(role).filter(|r| *r != RoomRole::None) {
-                        members.push(MemberRecord {
-                            name,
-                            role,
-                            since: since as u64,
-                        });
-                    }
-                }
-                let mut mutes = Vec::new();
-                let mut stmt = conn
-                    .prepare_cached("SELECT name_key, until FROM room_mutes WHERE room_key = ?1")?;
-                for m in stmt.query_map(params![key], |row| {
-                    Ok((row.get::<_, String>(0)?, mute_from_column(row.get(1)?)))
-                })? {
-                    let (name, until) = m?;
-                    if let Some(name) = NameKey::fold(&name) {
-                        mutes.push((name, until));
-                    }
-                }
-                rooms.push((
-                    key,
-                    RoomRecord {
-                        meta,
-                        members,
-                        mutes,
-                    },
-                ));
+            let rooms = query_rows(
+                conn,
+                &format!("SELECT {ROOM_COLUMNS} FROM rooms"),
+                [],
+                rows::room,
+            )?;
+            let members = format!(
+                "SELECT {MEMBER_COLUMNS} FROM room_members WHERE room_key = ?1 ORDER BY since"
+            );
+            let mutes = format!("SELECT {ROOM_MUTE_COLUMNS} FROM room_mutes WHERE room_key = ?1");
+            let mut records = Vec::with_capacity(rooms.len());
+            for (key, meta) in rooms {
+                let mut record = RoomRecord {
+                    meta,
+                    members: Vec::new(),
+                    mutes: Vec::new(),
+                };
+                let found = query_rows(conn, &members, params![key], rows::member)?;
+                record.members.extend(found.into_iter().flatten());
+                let found = query_rows(conn, &mutes, params![key], rows::room_mute)?;
+                record.mutes.extend(found.into_iter().flatten());
+                records.push(record);
             }
-            Ok(rooms.into_iter().map(|(_, r)| r).collect())
+            Ok(records)
         })
     }
 

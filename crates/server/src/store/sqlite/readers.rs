@@ -51,7 +51,7 @@ impl Readers {
     pub fn run<T, F>(self: &Arc<Self>, query: F) -> StoreFuture<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let readers = Arc::clone(self);
         Box::pin(async move {
@@ -59,7 +59,7 @@ impl Readers {
                 let conn = readers.take()?;
                 let result = query(&conn);
                 readers.give_back(conn);
-                result.map_err(StoreError::from)
+                result
             })
             .await
             .map_err(|e| StoreError::Failed(format!("reader task failed: {e}")))?

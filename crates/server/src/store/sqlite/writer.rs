@@ -11,14 +11,18 @@
 
 use std::sync::mpsc;
 
-use chinwag_proto::server::{MessageId, MuteState, Timestamp};
+use chinwag_proto::server::{MessageId, Timestamp};
 use chinwag_proto::{NameKey, UserName};
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{Connection, ToSql, TransactionBehavior, params, params_from_iter};
 use tokio::sync::oneshot;
 
+use super::placeholder;
+use crate::store::rows::mute_column;
+use crate::store::writes::{self, Statement, Value};
 use crate::store::{
-    AuditRecord, BanRecord, BanTarget, Conversation, MuteRecord, NewMessage, NewRoomMessage,
-    Retention, RoomWrite, StoreError,
+    AuditRecord, BanRecord, BanTarget, MuteRecord, NewMessage, NewRoomMessage, Retention,
+    RoomWrite, StoreError,
 };
 
 /// Most jobs committed together.
@@ -157,18 +161,14 @@ fn apply_batch(
 fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
     Ok(match op {
         Op::Append(m) => {
-            let conversation = match &m.to {
-                Some(to) => Conversation::Direct(m.from.key(), to.key()),
-                None => Conversation::Broadcast,
-            };
             conn.prepare_cached(
                 "INSERT INTO messages (ts, conv, sender, recipient, text) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![
                 m.ts.0 as i64,
-                conversation.key(),
+                m.conversation().to_column(),
                 m.from.as_str(),
-                m.to.as_ref().map_or("", |to| to.as_str()),
+                m.recipient(),
                 m.text,
             ])?;
             let id = conn.last_insert_rowid();
@@ -183,7 +183,7 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
             )?
             .execute(params![
                 m.ts.0 as i64,
-                Conversation::Room(m.room.key()).key(),
+                m.conversation().to_column(),
                 m.from.as_str(),
                 m.room.as_str(),
                 m.text,
@@ -242,7 +242,7 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
                 "INSERT OR REPLACE INTO mutes (name_key, until, by, reason) VALUES (?1, ?2, ?3, ?4)",
                 params![
                     mute.name.as_str(),
-                    mute.until.to_wire() as i64,
+                    mute_column(mute.until),
                     mute.by,
                     mute.reason
                 ],
@@ -269,7 +269,7 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
                 params![
                     ban.target.to_string(),
                     kind,
-                    ban.until.to_wire() as i64,
+                    mute_column(ban.until),
                     ban.by,
                     ban.reason,
                     ban.at.0 as i64
@@ -302,67 +302,26 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
 }
 
 fn write_room(conn: &Connection, write: &RoomWrite) -> rusqlite::Result<()> {
-    match write {
-        RoomWrite::Meta(meta) => {
-            let key = chinwag_proto::RoomKey::fold(&meta.name);
-            conn.prepare_cached(
-                "INSERT INTO rooms (room_key, name, topic, mode, password)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (room_key) DO UPDATE SET
-                   topic = excluded.topic, mode = excluded.mode, password = excluded.password",
-            )?
-            .execute(params![
-                key.as_ref().map_or("", |k| k.as_str()),
-                meta.name,
-                meta.topic,
-                meta.mode,
-                meta.password
-            ])?;
-        }
-        RoomWrite::Delete(room) => {
-            // Members and mutes go with it (ON DELETE CASCADE needs the
-            // foreign_keys pragma; say it explicitly instead).
-            for table in ["room_members", "room_mutes", "rooms"] {
-                conn.prepare_cached(&format!("DELETE FROM {table} WHERE room_key = ?1"))?
-                    .execute(params![room.as_str()])?;
-            }
-        }
-        RoomWrite::Member(room, m) => {
-            let key = NameKey::fold(&m.name);
-            conn.prepare_cached(
-                "INSERT INTO room_members (room_key, name_key, name, role, since)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (room_key, name_key) DO UPDATE SET role = excluded.role",
-            )?
-            .execute(params![
-                room.as_str(),
-                key.as_ref().map_or("", |k| k.as_str()),
-                m.name,
-                m.role as u8,
-                m.since as i64
-            ])?;
-        }
-        RoomWrite::RemoveMember(room, user) => {
-            conn.prepare_cached("DELETE FROM room_members WHERE room_key = ?1 AND name_key = ?2")?
-                .execute(params![room.as_str(), user.as_str()])?;
-        }
-        RoomWrite::Mute(room, user, MuteState::NotMuted) => {
-            conn.prepare_cached("DELETE FROM room_mutes WHERE room_key = ?1 AND name_key = ?2")?
-                .execute(params![room.as_str(), user.as_str()])?;
-        }
-        RoomWrite::Mute(room, user, until) => {
-            conn.prepare_cached(
-                "INSERT INTO room_mutes (room_key, name_key, until) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (room_key, name_key) DO UPDATE SET until = excluded.until",
-            )?
-            .execute(params![
-                room.as_str(),
-                user.as_str(),
-                until.to_wire() as i64
-            ])?;
-        }
+    for statement in writes::room_write(write, placeholder) {
+        execute(conn, &statement)?;
     }
     Ok(())
+}
+
+/// Runs one shared statement; returns how many rows it changed.
+fn execute(conn: &Connection, statement: &Statement) -> rusqlite::Result<usize> {
+    conn.prepare_cached(&statement.sql)?
+        .execute(params_from_iter(&statement.params))
+}
+
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Value::Int(value) => value.to_sql(),
+            Value::Text(text) => text.to_sql(),
+            Value::MaybeText(text) => text.to_sql(),
+        }
+    }
 }
 
 fn enqueue(conn: &Connection, user: &NameKey, id: i64) -> rusqlite::Result<()> {
@@ -387,40 +346,14 @@ fn record(conn: &Connection, audit: &AuditRecord) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Mute states are stored as their wire `u64` in an `i64` column: the
-/// "until lifted" value `u64::MAX` reads back as -1.
-pub fn mute_from_column(value: i64) -> MuteState {
-    MuteState::from_wire(value as u64)
-}
-
 fn prune(conn: &Connection, retention: &Retention, now: Timestamp) -> rusqlite::Result<u64> {
+    let plan = writes::prune(retention, now, placeholder);
     let mut deleted = 0;
-    // Never delete what an offline user is still waiting for.
-    if let Some(age) = retention.max_age {
-        let cutoff = now.0.saturating_sub(age.as_millis() as u64) as i64;
-        deleted += conn.execute(
-            "DELETE FROM messages WHERE ts < ?1
-             AND id NOT IN (SELECT message_id FROM inbox)",
-            params![cutoff],
-        )?;
+    for statement in &plan.messages {
+        deleted += execute(conn, statement)? as u64;
     }
-    if let Some(count) = retention.max_count {
-        deleted += conn.execute(
-            "DELETE FROM messages
-             WHERE id <= (SELECT id FROM messages ORDER BY id DESC LIMIT 1 OFFSET ?1)
-             AND id NOT IN (SELECT message_id FROM inbox)",
-            params![count as i64],
-        )?;
+    for statement in &plan.moderation {
+        execute(conn, statement)?;
     }
-    // Ended mutes and bans: a timed one ends at `until`; -1 is "for good".
-    let now = now.0 as i64;
-    conn.execute(
-        "DELETE FROM mutes WHERE until > 0 AND until <= ?1",
-        params![now],
-    )?;
-    conn.execute(
-        "DELETE FROM bans WHERE until > 0 AND until <= ?1",
-        params![now],
-    )?;
-    Ok(deleted as u64)
+    Ok(deleted)
 }
