@@ -662,3 +662,85 @@ fn rooms_with_the_real_binaries() {
     alice.close_stdin();
     assert_eq!(alice.finish().code, 0);
 }
+
+/// One account from several terminals at once: bob listens, and while his
+/// listener runs, one-shot commands as bob just work; what they send, his
+/// listener sees as his own; alice, watching, sees bob come online once
+/// and never the one-shots come and go.
+#[test]
+fn an_account_in_several_terminals_at_once() {
+    let daemon = Daemon::start();
+    let bob_pw = ["--password", "bob-secret"];
+    let alice_pw = ["--password", "alice-secret"];
+    let mut alice = daemon.spawn(
+        "alice listen --json",
+        "alice",
+        &[&alice_pw[..], &["listen", "--json"]].concat(),
+        false,
+    );
+    daemon.wait_online("alice");
+    let mut bob = daemon.spawn(
+        "bob listen --json",
+        "bob",
+        &[&bob_pw[..], &["listen", "--json"]].concat(),
+        false,
+    );
+    alice.expect_json("bob joined", |v| {
+        is_notice(v, "joined") && v["subject"] == "bob"
+    });
+
+    // A one-shot as bob beside his listener: it registers, sends, leaves.
+    let out = daemon.run(
+        "bob",
+        &[&bob_pw[..], &["send", "alice", "from my other terminal"]].concat(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let got = alice.expect_json("bob's message", |v| v["type"] == "message");
+    assert_eq!(
+        (got["from"].as_str(), got["text"].as_str()),
+        (Some("bob"), Some("from my other terminal"))
+    );
+    // bob's listener sees it as his own, the same message.
+    let echoed = bob.expect_json("bob's own message", |v| v["type"] == "message");
+    assert_eq!(echoed["id"], got["id"], "{echoed}");
+    assert_eq!(echoed["to"], "alice", "{echoed}");
+    // History and the user list as bob work too.
+    let out = daemon.run(
+        "bob",
+        &[&bob_pw[..], &["history", "alice", "--json"]].concat(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .iter()
+            .any(|l| l.contains("from my other terminal")),
+        "{:?}",
+        out.stdout
+    );
+    let out = daemon.run("bob", &[&bob_pw[..], &["users", "--json"]].concat());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(user_names(&out), ["alice", "bob"].map(String::from).into());
+
+    // alice replies: bob's listener gets it. Then a message of alice's own
+    // marks the end: nothing about bob came between (no leave, no join).
+    let out = daemon.run(
+        "alice",
+        &[&alice_pw[..], &["send", "bob", "got it"]].concat(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let reply = bob.expect_json("alice's reply", |v| {
+        v["type"] == "message" && v["from"] == "alice"
+    });
+    assert_eq!(reply["text"], "got it");
+    let out = daemon.run("bob", &[&bob_pw[..], &["send", "alice", "end"]].concat());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    alice.expect_json("the end marker", |v| {
+        v["type"] == "message" && v["text"] == "end"
+    });
+    let noise: Vec<&String> = alice
+        .seen
+        .iter()
+        .filter(|l| l.contains("\"notice\"") && l.contains("\"bob\""))
+        .collect();
+    assert_eq!(noise.len(), 1, "only bob's first join: {noise:?}");
+}

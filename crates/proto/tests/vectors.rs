@@ -117,6 +117,20 @@ fn expected() -> BTreeMap<&'static str, Expect> {
         ),
     );
     v.insert(
+        "request/register-multi-session",
+        Req(
+            2,
+            Request::Register(Register {
+                name: s("bob"),
+                ip: s(""),
+                port: 0,
+                password: s("hunter22"),
+                take_offline: true,
+                multi_session: true,
+            }),
+        ),
+    );
+    v.insert(
         "request/reflect",
         Req(
             3,
