@@ -4,11 +4,15 @@
 //! socket -> frame -> request -> router -> handler -> state -> outbound
 //! queue -> socket.
 //!
-//! - [`server`]: the listener; accepts connections and runs a
-//!   [`session`] for each, until [`shutdown`].
-//! - [`session`]: one connection: reads frames (the codec is in
-//!   `chinwag-proto`), hands each request to the router, writes replies and
-//!   whatever other connections queued in its [`outbox`].
+//! - [`server`]: the listeners; accept connections and run a front end's
+//!   driver for each, until [`shutdown`].
+//! - [`native`]: the native protocol's driver: owns the socket, frames and
+//!   decodes requests (the codec is in `chinwag-proto`), and renders what
+//!   its session says.
+//! - [`session`]: one connection's life as a state machine without I/O,
+//!   the same for every front end: hands each request to the router,
+//!   answers in request order, and hands over whatever other connections
+//!   queued in its [`outbox`].
 //! - [`cmd`]: the router and one handler per command, with the
 //!   preconditions (registered, admin, not muted) enforced in one place.
 //! - [`state`]: who is online (each user with its sessions), muted or
@@ -49,6 +53,7 @@ pub mod event;
 pub mod guard;
 pub mod inbox;
 pub mod metrics;
+pub mod native;
 pub mod outbox;
 pub mod proxy;
 pub mod ratelimit;

@@ -19,7 +19,7 @@ use crate::auth::AdminSecret;
 use crate::config::Config;
 use crate::state::State;
 use crate::store::{PostgresStore, Retention, SqliteStore, Store, StoreError};
-use crate::{metrics, proxy, session, tls};
+use crate::{metrics, native, proxy, tls};
 
 /// How often old history is pruned, when retention is configured.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
@@ -440,7 +440,7 @@ where
 {
     match admitted {
         Ok(ticket) => {
-            session::run(stream, addr, state).await;
+            native::run(stream, addr, state).await;
             drop(ticket);
         }
         Err(refusal) => refuse(stream, refusal, &state).await,

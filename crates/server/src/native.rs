@@ -1,0 +1,319 @@
+//! The native protocol's driver: one task per connection that owns the
+//! socket, frames and decodes requests with `chinwag-proto`'s codec, hands
+//! them to the protocol-neutral [`Session`], and renders what the session
+//! says (replies, shared events) into binary frames.
+//!
+//! Reading, writing and waiting on the session are branches of one
+//! `select!`, so a client that does not read stalls only its own requests
+//! (reading pauses while the write buffer is above [`HIGH_WATER`]), never
+//! anyone else.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use chinwag_proto::server::MessageId;
+use chinwag_proto::wire::Encode;
+use chinwag_proto::{ErrorCode, FrameType, RequestId, ServerCodec, ServerFrame};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_util::codec::Decoder;
+use tracing::Instrument;
+
+use crate::cmd::{CmdError, Now, Reply};
+use crate::event::{self, Shared};
+use crate::session::{Greeting, HIGH_WATER, Leave, Session, Sink};
+use crate::state::State;
+
+/// Read at least this much at a time.
+const READ_CHUNK: usize = 4096;
+/// How long, and how much, to keep reading from a client the server has
+/// closed, so that it sees the final error (see [`linger`]).
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1024 * 1024;
+
+/// Serves one connection until it ends.
+pub async fn run<S>(stream: S, addr: SocketAddr, state: Arc<State>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let session = Session::new(state, addr, Greeting::Hello, Instant::now());
+    let span = tracing::info_span!("conn", id = %session.id(), %addr, user = tracing::field::Empty);
+    Driver {
+        codec: ServerCodec::new(session.state().config.limits.max_frame),
+        session,
+        out: Frames::default(),
+    }
+    .run(stream)
+    .instrument(span)
+    .await
+}
+
+/// The write side: bytes waiting for the socket, and where in them the
+/// account's offline messages end.
+#[derive(Default)]
+struct Frames {
+    buf: BytesMut,
+    /// Bytes written to the socket so far.
+    written: u64,
+    /// (total bytes written once this mark is out, the offline messages it
+    /// delivers), oldest first.
+    marks: VecDeque<(u64, MessageId)>,
+}
+
+impl Frames {
+    /// Appends one frame; the request id is attached here and nowhere
+    /// else.
+    fn frame(&mut self, id: RequestId, frame: &ServerFrame) {
+        if let Err(error) = frame.encode(id, &mut self.buf) {
+            tracing::error!(%error, "cannot encode reply");
+            self.buf.extend_from_slice(&event::encode(
+                id,
+                &ServerFrame::error(ErrorCode::Internal, "internal error"),
+            ));
+        }
+    }
+
+    /// The offline messages whose marks the socket has now passed: the
+    /// newest of them.
+    fn passed(&mut self) -> Option<MessageId> {
+        let mut newest = None;
+        while let Some(&(at, id)) = self.marks.front() {
+            if self.written < at {
+                break;
+            }
+            newest = Some(id);
+            self.marks.pop_front();
+        }
+        newest
+    }
+}
+
+impl Sink for Frames {
+    fn reply(&mut self, id: RequestId, reply: Reply) {
+        match reply {
+            Ok(frame) => self.frame(id, &frame),
+            Err(CmdError { code, message }) => self.frame(id, &ServerFrame::error(code, message)),
+        }
+    }
+
+    fn event(&mut self, event: &Shared) {
+        // Rendered here, at the edge: the first session to write an event
+        // encodes it, the others reuse its bytes.
+        self.buf.extend_from_slice(event.native());
+    }
+
+    fn delivered_up_to(&mut self, id: MessageId) {
+        let at = self.written + self.buf.len() as u64;
+        self.marks.push_back((at, id));
+    }
+
+    fn backlog(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+struct Driver {
+    session: Session,
+    codec: ServerCodec,
+    out: Frames,
+}
+
+impl Driver {
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(mut self, stream: S) {
+        let (mut rd, mut wr) = tokio::io::split(stream);
+        let mut rbuf = BytesMut::new();
+        let state = Arc::clone(self.session.state());
+        let timer = tokio::time::sleep_until(self.session.deadline().into());
+        tokio::pin!(timer);
+        // Every connection waits on the same shutdown token, and creating,
+        // polling and dropping its future takes the token's process-wide
+        // locks. So the future is made once, polled last (only when the
+        // session is about to sleep), and a busy session notices the
+        // shutdown through a plain atomic load at the top of each turn.
+        let shutdown = state.shutdown.wait();
+        tokio::pin!(shutdown);
+
+        loop {
+            let now = Instant::now();
+            self.session.check(now, self.out.backlog());
+            if self.session.is_leaving() {
+                timer.as_mut().reset(self.session.deadline().into());
+                // What others queued before we stopped still goes out (a
+                // kick notice, the shutdown notice), and so do the answers
+                // to requests still waiting for the store.
+                self.session.pull(&mut self.out);
+                if self.out.buf.is_empty() && self.session.is_done() {
+                    break;
+                }
+            }
+            let reading = self.session.accepts_requests() && self.out.backlog() < HIGH_WATER;
+            tokio::select! {
+                biased;
+                written = wr.write_buf(&mut self.out.buf), if !self.out.buf.is_empty() => {
+                    match written {
+                        Ok(0) | Err(_) => {
+                            self.session.leave(Leave::Disconnected);
+                            break;
+                        }
+                        Ok(n) => {
+                            self.out.written += n as u64;
+                            if let Some(id) = self.out.passed() {
+                                self.session.acknowledge(id);
+                            }
+                            // Give an idle connection's buffer back: most
+                            // connections are idle most of the time, and
+                            // an allocation per write burst costs far less
+                            // than the system call it goes with.
+                            if self.out.buf.is_empty() {
+                                self.out.buf = BytesMut::new();
+                            }
+                            // Room again: take what queued up meanwhile.
+                            if self.out.backlog() < HIGH_WATER {
+                                self.session.pull(&mut self.out);
+                            }
+                        }
+                    }
+                }
+                wake = self.session.wait() => {
+                    self.session.wake(wake, Now::current(), &mut self.out);
+                    // Frames that arrived while a request waited.
+                    self.handle_input(&mut rbuf);
+                }
+                read = read_some(&mut rd, &mut rbuf), if reading => {
+                    match read {
+                        Ok(0) | Err(_) => {
+                            self.session.leave(Leave::Disconnected);
+                            break;
+                        }
+                        Ok(_) => {
+                            self.handle_input(&mut rbuf);
+                            // Bytes left over while the session takes
+                            // requests are a frame begun and not finished.
+                            let partial = !rbuf.is_empty() && self.session.accepts_requests();
+                            self.session.received(Instant::now(), partial);
+                            // As for `out`: no idle read buffer per
+                            // connection.
+                            if rbuf.is_empty() {
+                                rbuf = BytesMut::new();
+                            }
+                            // Deliveries queued meanwhile leave with the
+                            // replies, in the same write.
+                            self.session.pull(&mut self.out);
+                        }
+                    }
+                }
+                () = &mut timer => {
+                    if !self.session.on_timer(Instant::now(), &mut self.out) {
+                        tracing::debug!("gave up flushing a closing connection");
+                        break;
+                    }
+                    timer.as_mut().reset(self.session.deadline().into());
+                }
+                () = &mut shutdown, if !self.session.is_leaving() => {
+                    self.session.leave(Leave::Shutdown);
+                }
+            }
+        }
+        let _ = wr.shutdown().await;
+        if self.session.closed_by_server() {
+            // The server ended it: free the name now, then linger. (Not on
+            // shutdown: that has its own deadline.)
+            self.session.depart_now();
+            linger(&mut rd).await;
+        }
+        self.session.finish();
+    }
+
+    /// Decodes and hands every whole frame in `rbuf` to the session, until
+    /// it takes no more for now.
+    fn handle_input(&mut self, rbuf: &mut BytesMut) {
+        let mut now = Now::current();
+        while self.session.accepts_requests() {
+            let before = rbuf.len();
+            let decoded = self.codec.decode(rbuf);
+            let frame_len = before - rbuf.len();
+            if frame_len > 0 {
+                let metrics = &self.session.state().metrics;
+                metrics.frames_in.inc();
+                metrics.bytes_in.add(frame_len as u64);
+            }
+            match decoded {
+                Ok(None) => break,
+                Ok(Some(Ok(packet))) => {
+                    self.session
+                        .request(now, packet.id, packet.body, frame_len, &mut self.out);
+                }
+                Ok(Some(Err(rejected))) => {
+                    tracing::debug!(%rejected, "bad frame");
+                    let hello = rejected.frame_type == FrameType::Hello as u8;
+                    self.session.malformed(
+                        rejected.id,
+                        rejected.error.code(),
+                        rejected.error.to_string(),
+                        hello,
+                        &mut self.out,
+                    );
+                }
+                Err(error) => {
+                    self.session
+                        .unreadable(error.code(), error.to_string(), &mut self.out);
+                }
+            }
+            // A long pipelined batch should not run on a stale clock.
+            now = Now::current();
+        }
+        if self.session.is_leaving() {
+            rbuf.clear();
+        }
+    }
+}
+
+/// After closing our side, reads and discards what the client still sends,
+/// until it closes too (or for [`LINGER`] / [`LINGER_BYTES`] at most).
+/// Closing a socket that has unread input makes the kernel send a reset,
+/// and a reset can make the client lose what we sent last: the error
+/// that says why it was closed.
+async fn linger<R: AsyncRead + Unpin>(rd: &mut R) {
+    let drain = async {
+        let mut sink = [0u8; READ_CHUNK];
+        let mut total = 0;
+        while total < LINGER_BYTES {
+            match rd.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
+/// Reads whatever is available, making room for at least one chunk.
+async fn read_some<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) -> std::io::Result<usize> {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+    rd.read_buf(buf).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offline_messages_are_acknowledged_only_once_written() {
+        let mut out = Frames::default();
+        out.buf.extend_from_slice(&[0; 500]);
+        out.delivered_up_to(MessageId(7));
+        out.buf.extend_from_slice(&[0; 100]);
+        out.delivered_up_to(MessageId(9));
+        out.written = 499;
+        assert_eq!(out.passed(), None);
+        out.written = 500;
+        assert_eq!(out.passed(), Some(MessageId(7)));
+        assert_eq!(out.passed(), None, "once");
+        out.written = 10_000;
+        assert_eq!(out.passed(), Some(MessageId(9)));
+    }
+}

@@ -1,0 +1,206 @@
+//! The session's lifecycle without a socket: requests in, replies and
+//! events out to a sink, time passed in.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chinwag_proto::request::{Hello, Register, Transfer};
+use chinwag_proto::server::{DeliveryStatus, MessageId};
+use chinwag_proto::{ErrorCode, Request, RequestId, ServerFrame};
+
+use super::*;
+use crate::auth::AdminSecret;
+use crate::config::Config;
+use crate::store::{Durability, SqliteStore};
+
+/// What a session said, in order.
+#[derive(Default)]
+struct Said {
+    replies: Vec<(RequestId, Reply)>,
+    events: Vec<Shared>,
+    delivered: Vec<MessageId>,
+}
+
+impl Sink for Said {
+    fn reply(&mut self, id: RequestId, reply: Reply) {
+        self.replies.push((id, reply));
+    }
+    fn event(&mut self, event: &Shared) {
+        self.events.push(Arc::clone(event));
+    }
+    fn delivered_up_to(&mut self, id: MessageId) {
+        self.delivered.push(id);
+    }
+    fn backlog(&self) -> usize {
+        0
+    }
+}
+
+fn state(dir: &std::path::Path) -> Arc<State> {
+    let store = SqliteStore::open(dir, Durability::Normal).unwrap();
+    State::new(
+        Config::default(),
+        AdminSecret::new("admin-pw".into()),
+        Arc::new(store),
+    )
+}
+
+fn addr() -> std::net::SocketAddr {
+    "127.0.0.1:1".parse().unwrap()
+}
+
+/// Runs the session until the request `id` is answered, acting on what it
+/// waits for (the store, a password hash) as a driver would.
+async fn answer(session: &mut Session, said: &mut Said, id: u32) -> Reply {
+    loop {
+        if let Some(at) = said.replies.iter().position(|(r, _)| r.0 == id) {
+            return said.replies.remove(at).1;
+        }
+        let wake = tokio::time::timeout(Duration::from_secs(10), session.wait())
+            .await
+            .expect("the session answers");
+        session.wake(wake, Now::current(), said);
+    }
+}
+
+async fn registered(state: &Arc<State>, name: &str) -> (Session, Said) {
+    let mut session = Session::new(Arc::clone(state), addr(), Greeting::Hello, Instant::now());
+    let mut said = Said::default();
+    let hello = Request::Hello(Hello::current("test"));
+    session.request(Now::current(), RequestId(1), hello, 10, &mut said);
+    let register = Request::Register(Register {
+        name: name.into(),
+        ip: "".into(),
+        port: 0,
+        password: "".into(),
+        take_offline: true,
+        multi_session: false,
+    });
+    session.request(Now::current(), RequestId(2), register, 10, &mut said);
+    assert!(matches!(
+        answer(&mut session, &mut said, 1).await,
+        Ok(ServerFrame::Welcome(_))
+    ));
+    assert!(matches!(
+        answer(&mut session, &mut said, 2).await,
+        Ok(ServerFrame::Registered(_))
+    ));
+    (session, said)
+}
+
+#[tokio::test]
+async fn two_sessions_talk_without_a_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    let (mut alice, mut alice_said) = registered(&state, "alice").await;
+    let (mut bob, mut bob_said) = registered(&state, "bob").await;
+    // alice was told bob joined: pulled from her queue.
+    alice.pull(&mut alice_said);
+    assert!(alice_said.events.iter().any(|e| matches!(
+        e.frame(),
+        ServerFrame::Notice(n) if n.subject == "bob"
+    )));
+
+    let send = Request::Transfer(Transfer {
+        src: "".into(),
+        dst: "bob".into(),
+        content: "hi".into(),
+    });
+    alice.request(Now::current(), RequestId(3), send, 10, &mut alice_said);
+    let Ok(ServerFrame::Sent(sent)) = answer(&mut alice, &mut alice_said, 3).await else {
+        panic!("a SENT");
+    };
+    assert_eq!(sent.status, DeliveryStatus::Delivered);
+    bob.pull(&mut bob_said);
+    let got = bob_said
+        .events
+        .last()
+        .and_then(|e| e.message().cloned())
+        .unwrap();
+    assert_eq!((got.id, &*got.from, &*got.text), (sent.id, "alice", "hi"));
+
+    // LOGOUT: answered, then the session is done; the others are told.
+    bob.request(
+        Now::current(),
+        RequestId(4),
+        Request::Logout(chinwag_proto::request::Logout { src: "".into() }),
+        10,
+        &mut bob_said,
+    );
+    assert!(matches!(
+        answer(&mut bob, &mut bob_said, 4).await,
+        Ok(ServerFrame::Ok { .. })
+    ));
+    assert!(bob.is_done());
+    bob.finish();
+    alice.pull(&mut alice_said);
+    assert!(matches!(
+        alice_said.events.last().map(|e| e.frame()),
+        Some(ServerFrame::Notice(n)) if n.subject == "bob" && n.text == "logout"
+    ));
+}
+
+#[tokio::test]
+async fn time_is_passed_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    let start = Instant::now();
+    let handshake = state.config.handshake_timeout;
+    let idle = state.config.idle_timeout();
+
+    // Nothing after connecting: the handshake deadline ends it.
+    let mut silent = Session::new(Arc::clone(&state), addr(), Greeting::Hello, start);
+    let mut said = Said::default();
+    assert_eq!(silent.deadline(), start + handshake);
+    assert!(silent.on_timer(start + handshake - Duration::from_millis(1), &mut said));
+    assert!(!silent.is_leaving());
+    silent.on_timer(start + handshake, &mut said);
+    assert!(silent.is_leaving());
+    assert!(matches!(
+        &said.replies[..],
+        [(RequestId::NONE, Err(e))] if e.code == ErrorCode::HandshakeTimeout
+    ));
+
+    // A registered session that starts a request and never finishes it:
+    // the request must be complete within the idle timeout of its start,
+    // however often bytes trickle in.
+    let (mut slow, mut said) = registered(&state, "slow").await;
+    let t0 = Instant::now();
+    slow.received(t0, true);
+    for second in 1..idle.as_secs() {
+        slow.received(t0 + Duration::from_secs(second), true);
+        assert!(slow.on_timer(t0 + Duration::from_secs(second), &mut said));
+        assert!(!slow.is_leaving(), "at {second}s");
+    }
+    assert_eq!(slow.deadline(), t0 + idle);
+    slow.on_timer(t0 + idle, &mut said);
+    assert!(slow.is_leaving());
+    assert!(matches!(
+        said.replies.last(),
+        Some((RequestId::NONE, Err(e))) if e.code == ErrorCode::IdleTimeout
+            && e.message.contains("started and not finished")
+    ));
+}
+
+#[tokio::test]
+async fn a_front_end_without_a_greeting_starts_at_registration() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    let mut session = Session::new(Arc::clone(&state), addr(), Greeting::None, Instant::now());
+    assert_eq!(session.phase(), Phase::AwaitRegister);
+    let mut said = Said::default();
+    let register = Request::Register(Register {
+        name: "carol".into(),
+        ip: "".into(),
+        port: 0,
+        password: "".into(),
+        take_offline: true,
+        multi_session: false,
+    });
+    session.request(Now::current(), RequestId(1), register, 10, &mut said);
+    assert!(matches!(
+        answer(&mut session, &mut said, 1).await,
+        Ok(ServerFrame::Registered(_))
+    ));
+    assert!(state.users.get("carol").is_some());
+}
