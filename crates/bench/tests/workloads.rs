@@ -17,9 +17,12 @@ fn start_server() -> SocketAddr {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            // As scripts/bench runs it: flood control off, as for the
+            // peers it is compared with.
             let config = Config {
                 listen: "127.0.0.1:0".into(),
                 admin_password: Some("bench-test".into()),
+                rate: chinwag_server::ratelimit::RateLimits::OFF,
                 ..Config::default()
             };
             let server = Server::new(listener, config);

@@ -113,7 +113,8 @@ error_codes! {
     /// The request is for the room's operators (or its owner) only.
     NotRoomOperator = 309,
 
-    /// The client sends faster than its rate limit.
+    /// The client kept sending much faster than its rate limit allows
+    /// ("excess flood"); the connection closes.
     RateLimited = 400,
     /// The server is at its connection limit.
     ServerBusy = 401,
@@ -145,6 +146,7 @@ impl ErrorCode {
                 | ErrorCode::HandshakeTimeout
                 | ErrorCode::IdleTimeout
                 | ErrorCode::TooManyErrors
+                | ErrorCode::RateLimited
                 | ErrorCode::ServerBusy
                 | ErrorCode::SlowConsumer
                 | ErrorCode::TooManyConnections

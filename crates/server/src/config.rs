@@ -276,9 +276,9 @@ impl Config {
                 r.byte_burst, l.max_frame
             ));
         }
-        if r.max_strikes == 0 || r.admin_multiplier == 0 || self.max_register_attempts == 0 {
+        if r.max_lag.is_zero() || r.admin_multiplier == 0 || self.max_register_attempts == 0 {
             return bad(
-                "rate_strikes, admin_rate_multiplier and max_register_attempts must be at least 1"
+                "rate_max_lag, admin_rate_multiplier and max_register_attempts must be more than 0"
                     .into(),
             );
         }
@@ -532,7 +532,7 @@ mod tests {
             ("rate_request_burst", "21"),
             ("rate_bytes", "22"),
             ("rate_byte_burst", "23"),
-            ("rate_strikes", "24"),
+            ("rate_max_lag", "24s"),
             ("admin_rate_multiplier", "25"),
             ("data", "/d"),
             ("durability", "normal"),
@@ -580,7 +580,7 @@ mod tests {
                 request_burst: 21,
                 bytes_per_sec: 22,
                 byte_burst: 23,
-                max_strikes: 24,
+                max_lag: secs(24),
                 admin_multiplier: 25,
             },
             data_dir: Some("/d".into()),

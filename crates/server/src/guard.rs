@@ -1,5 +1,5 @@
 //! What a request must pass before the router sees it: the connection's
-//! rate limit, and a cap on REGISTER attempts (a client cycling through
+//! flood control (which may delay it), and a cap on REGISTER attempts (a client cycling through
 //! names, or retrying a taken one in a loop, is told once and then closed).
 //!
 //! Kept apart from the router's preconditions (`cmd::need`): those are
@@ -17,8 +17,8 @@ use crate::ratelimit::{RateLimiter, RateLimits, Verdict};
 pub enum Admit {
     /// Hand it to the router.
     Pass,
-    /// Answer it with this error; the connection goes on.
-    Refuse(CmdError),
+    /// Hand it to the router at this time, not before (flood control).
+    Delay(Instant),
     /// Answer it with this error, then close the connection.
     Close(CmdError, &'static str),
 }
@@ -44,24 +44,20 @@ impl Guard {
     /// not) an administrator.
     pub fn admit(&mut self, req: &Request, frame_len: usize, admin: bool, now: Instant) -> Admit {
         self.rate.set_admin(admin, now);
-        match self.rate.check(frame_len, now) {
-            Verdict::Allow => {}
-            Verdict::SlowDown => {
-                return Admit::Refuse(CmdError::new(
-                    ErrorCode::RateLimited,
-                    "slow down: you are sending faster than this server allows",
-                ));
-            }
+        let admitted = match self.rate.check(frame_len, now) {
+            Verdict::Allow => Admit::Pass,
+            Verdict::Delay(until) => Admit::Delay(until),
             Verdict::Disconnect => {
                 return Admit::Close(
                     CmdError::new(
                         ErrorCode::RateLimited,
-                        "you kept sending faster than this server allows; closing",
+                        "excess flood: you kept sending much faster than this server allows; \
+                         closing",
                     ),
                     "rate limit",
                 );
             }
-        }
+        };
         if matches!(req, Request::Register(_)) {
             self.register_attempts += 1;
             if self.register_attempts > self.max_register_attempts {
@@ -77,7 +73,7 @@ impl Guard {
                 );
             }
         }
-        Admit::Pass
+        admitted
     }
 }
 
@@ -100,7 +96,7 @@ mod tests {
     #[test]
     fn register_attempts_are_capped() {
         let now = Instant::now();
-        let mut guard = Guard::new(RateLimits::DEFAULT, 3, now);
+        let mut guard = Guard::new(RateLimits::OFF, 3, now);
         for _ in 0..3 {
             assert_eq!(guard.admit(&register(), 20, false, now), Admit::Pass);
         }
@@ -112,23 +108,20 @@ mod tests {
     }
 
     #[test]
-    fn the_rate_limit_comes_first() {
+    fn flood_control_delays_then_closes() {
         let now = Instant::now();
         let limits = RateLimits {
             requests_per_sec: 1,
             request_burst: 1,
-            max_strikes: 2,
+            max_lag: std::time::Duration::from_secs(1),
             ..RateLimits::DEFAULT
         };
         let mut guard = Guard::new(limits, 10, now);
         assert_eq!(guard.admit(&Request::Ping, 9, false, now), Admit::Pass);
-        assert!(matches!(
+        assert_eq!(
             guard.admit(&Request::Ping, 9, false, now),
-            Admit::Refuse(CmdError {
-                code: ErrorCode::RateLimited,
-                ..
-            })
-        ));
+            Admit::Delay(now + std::time::Duration::from_secs(1))
+        );
         assert!(matches!(
             guard.admit(&Request::Ping, 9, false, now),
             Admit::Close(

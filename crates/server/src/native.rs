@@ -125,7 +125,8 @@ impl Driver {
         let (mut rd, mut wr) = tokio::io::split(stream);
         let mut rbuf = BytesMut::new();
         let state = Arc::clone(self.session.state());
-        let timer = tokio::time::sleep_until(self.session.deadline().into());
+        let mut armed = self.session.deadline();
+        let timer = tokio::time::sleep_until(armed.into());
         tokio::pin!(timer);
         // Every connection waits on the same shutdown token, and creating,
         // polling and dropping its future takes the token's process-wide
@@ -138,8 +139,13 @@ impl Driver {
         loop {
             let now = Instant::now();
             self.session.check(now, self.out.backlog());
+            // The session's next deadline moves (a request held back by
+            // flood control, a flush when leaving): re-arm only then.
+            if self.session.deadline() != armed {
+                armed = self.session.deadline();
+                timer.as_mut().reset(armed.into());
+            }
             if self.session.is_leaving() {
-                timer.as_mut().reset(self.session.deadline().into());
                 // What others queued before we stopped still goes out (a
                 // kick notice, the shutdown notice), and so do the answers
                 // to requests still waiting for the store.
@@ -209,7 +215,11 @@ impl Driver {
                         tracing::debug!("gave up flushing a closing connection");
                         break;
                     }
-                    timer.as_mut().reset(self.session.deadline().into());
+                    armed = self.session.deadline();
+                    timer.as_mut().reset(armed.into());
+                    // Held-back requests just went: frames behind them too.
+                    self.handle_input(&mut rbuf);
+                    self.session.pull(&mut self.out);
                 }
                 () = &mut shutdown, if !self.session.is_leaving() => {
                     self.session.leave(Leave::Shutdown);

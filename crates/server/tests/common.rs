@@ -32,10 +32,14 @@ pub struct TestServer {
     pub task: JoinHandle<()>,
 }
 
+/// The tests' server: loopback, a known admin password, and flood control
+/// off (tests pipeline thousands of requests, as a bot would; limits.rs
+/// tests flood control itself).
 pub fn config() -> Config {
     Config {
         listen: "127.0.0.1:0".into(),
         admin_password: Some(ADMIN_PASSWORD.into()),
+        rate: chinwag_server::ratelimit::RateLimits::OFF,
         ..Config::default()
     }
 }

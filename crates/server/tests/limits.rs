@@ -53,47 +53,77 @@ async fn loopback_is_exempt_from_the_per_address_limit_by_default() {
 }
 
 #[tokio::test]
-async fn a_flood_is_told_to_slow_down_then_cut_off_while_others_carry_on() {
+async fn requests_beyond_the_burst_are_delayed_not_refused() {
     let server = start_with(Config {
         rate: RateLimits {
-            requests_per_sec: 1,
+            requests_per_sec: 20,
             request_burst: 10,
-            max_strikes: 5,
+            max_lag: std::time::Duration::from_secs(10),
+            ..RateLimits::DEFAULT
+        },
+        ..config()
+    })
+    .await;
+    // HELLO and REGISTER take 2 of the 10 tokens; 20 pings more than the
+    // burst: each gets its PONG, in order, the last ones a little later.
+    let mut paster = Raw::registered(&server, "paster").await;
+    for id in 10..30 {
+        paster.send(id, Request::Ping).await;
+    }
+    for id in 10..30 {
+        let (got, frame) = paster.recv().await;
+        assert_eq!(got.0, id);
+        assert!(matches!(frame, ServerFrame::Pong { .. }), "{frame:?}");
+    }
+    let metrics = &server.handle.state().metrics;
+    assert!(
+        metrics.rate_limited.get() >= 10,
+        "{}",
+        metrics.rate_limited.get()
+    );
+    assert_eq!(metrics.rate_limit_disconnects.get(), 0);
+}
+
+#[tokio::test]
+async fn a_flood_is_slowed_then_cut_off_while_others_carry_on() {
+    let server = start_with(Config {
+        rate: RateLimits {
+            requests_per_sec: 10,
+            request_burst: 10,
+            max_lag: std::time::Duration::from_secs(1),
             ..RateLimits::DEFAULT
         },
         ..config()
     })
     .await;
     let (alice, _alice_events) = user(&server, "alice").await;
-    // HELLO and REGISTER take 2 of the 10 tokens.
+    // HELLO and REGISTER take 2 of the 10 tokens; the next 8 go at once,
+    // the next 10 are held back 0.1 s to 1 s, and one more would wait
+    // longer than a second: the connection is closed.
     let mut flood = Raw::registered(&server, "flood").await;
-    for id in 10..40 {
+    for id in 10..60 {
         flood.send(id, Request::Ping).await;
     }
-    let (mut pongs, mut limited) = (0, 0);
+    let mut pongs = 0;
     let last = loop {
         match flood.recv().await {
             (_, ServerFrame::Pong { .. }) => pongs += 1,
             (_, ServerFrame::Error { code, message }) => {
                 assert_eq!(code, ErrorCode::RateLimited);
-                limited += 1;
-                if message.contains("closing") {
-                    break message;
-                }
+                break message;
             }
             (_, other) => panic!("unexpected {other:?}"),
         }
     };
     flood.assert_closed().await;
-    assert!(last.contains("faster than this server allows"));
-    // The burst went through (a token may have refilled meanwhile); then
-    // exactly max_strikes refusals, the last of which closes.
-    assert!((8..=10).contains(&pongs), "{pongs} pongs");
-    assert_eq!(limited, 5);
+    assert!(
+        last.contains("excess flood") && last.contains("closing"),
+        "{last}"
+    );
+    assert!((8..=20).contains(&pongs), "{pongs} pongs");
     // Alice was never slowed down.
     alice.echo("still here").await.unwrap();
     let metrics = &server.handle.state().metrics;
-    assert_eq!(metrics.rate_limited.get(), 5);
     assert_eq!(metrics.rate_limit_disconnects.get(), 1);
 }
 
@@ -218,4 +248,100 @@ async fn a_frame_cut_off_by_a_disconnect_just_ends_the_connection() {
     let users = &server.handle.state().users;
     until("cut is gone", || users.get("cut").is_none()).await;
     bystander.ping_ok(4).await;
+}
+
+/// The attack the defaults are sized against: a guest pipes 10 000 lines.
+/// The burst reaches the others, then the flooder is cut off for falling
+/// more than 10 s behind; nobody else sees the rest.
+#[tokio::test]
+async fn the_default_flood_control_stops_a_piped_flood_after_its_burst() {
+    let server = start_with(Config {
+        rate: RateLimits::DEFAULT,
+        ..config()
+    })
+    .await;
+    let (watcher, mut watcher_events) = user(&server, "watcher").await;
+    let mut flood = Raw::registered(&server, "flood").await;
+    let mut batch = Vec::new();
+    for id in 10..10_010 {
+        let broadcast = Request::Broadcast(chinwag_proto::request::Broadcast {
+            src: "".into(),
+            content: format!("line {id}").into(),
+        });
+        batch.extend_from_slice(
+            &chinwag_proto::wire::Encode::to_frame(&broadcast, chinwag_proto::RequestId(id))
+                .unwrap(),
+        );
+    }
+    // The server may close the connection before taking all of it.
+    let _ = flood.framed.get_mut().write_all(&batch).await;
+    let last = loop {
+        match flood.recv().await {
+            (_, ServerFrame::Sent(_)) => {}
+            (_, ServerFrame::Error { code, message }) => {
+                assert_eq!(code, ErrorCode::RateLimited, "{message}");
+                break message;
+            }
+            (_, other) => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(last.contains("closing"), "{last}");
+    // The watcher got the burst and no more: a PING behind them drains
+    // what the server sent it before.
+    watcher.ping().await.unwrap();
+    let mut seen = 0;
+    while let Some(event) = watcher_events.try_recv() {
+        if matches!(event, chinwag_client::Event::Message(_)) {
+            seen += 1;
+        }
+    }
+    assert!(
+        (1..=RateLimits::DEFAULT.request_burst as usize).contains(&seen),
+        "{seen} lines reached the watcher"
+    );
+}
+
+/// A request whose bytes trickle in and never complete is not a way to
+/// hold a connection: it must be complete within the idle timeout of its
+/// first byte.
+#[tokio::test]
+async fn a_frame_that_drips_in_and_never_completes_is_cut_off() {
+    let server = start_with(Config {
+        heartbeat: std::time::Duration::from_millis(500),
+        ..config()
+    })
+    .await;
+    let drip = Raw::registered(&server, "drip").await;
+    let (rd, mut wr) = drip.framed.into_inner().into_split();
+    // A PING frame's header promises its body; send one byte every 200 ms
+    // and never the last.
+    let ping =
+        chinwag_proto::wire::Encode::to_frame(&Request::Ping, chinwag_proto::RequestId(7)).unwrap();
+    let dripping = tokio::spawn(async move {
+        for byte in &ping[..ping.len() - 1] {
+            if wr.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        // Hold the connection open until the server gives up on it.
+        tokio::time::sleep(PATIENCE).await;
+    });
+    let mut frames = tokio_util::codec::FramedRead::new(rd, chinwag_proto::ClientCodec::client());
+    let packet = tokio::time::timeout(PATIENCE, futures::StreamExt::next(&mut frames))
+        .await
+        .expect("the server gives up on the frame")
+        .expect("an answer before the close")
+        .expect("decodable")
+        .expect("a known frame");
+    dripping.abort();
+    let (id, frame) = (packet.id, packet.body);
+    assert_eq!(id.0, 0);
+    match frame {
+        ServerFrame::Error { code, message } => {
+            assert_eq!(code, ErrorCode::IdleTimeout);
+            assert!(message.contains("started and not finished"), "{message}");
+        }
+        other => panic!("expected IdleTimeout, got {other:?}"),
+    }
 }

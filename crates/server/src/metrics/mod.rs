@@ -24,7 +24,7 @@ pub struct Metrics {
     pub bytes_in: Counter,
     /// Frames refused by the decoder (bad length, bad body, unknown type).
     pub frames_rejected: Counter,
-    /// Requests refused with RateLimited.
+    /// Requests delayed by flood control.
     pub rate_limited: Counter,
     /// Connections closed for going on past the rate limit.
     pub rate_limit_disconnects: Counter,
@@ -110,7 +110,7 @@ impl Metrics {
             ),
             (
                 "rate_limited_total",
-                "Requests refused with RateLimited.",
+                "Requests delayed by flood control.",
                 &self.rate_limited,
             ),
             (

@@ -19,6 +19,7 @@
 //! offline messages with [`Session::acknowledge`]; stop once
 //! [`Session::is_done`], then call [`Session::finish`].
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -174,6 +175,15 @@ pub struct Session {
     partial_since: Option<Instant>,
     /// Set once leaving: by then what is queued must be written.
     close_by: Option<Instant>,
+    /// Requests flood control holds back, each until its time, in order.
+    delayed: VecDeque<Delayed>,
+}
+
+/// A request held back by flood control.
+struct Delayed {
+    id: RequestId,
+    request: Request,
+    until: Instant,
 }
 
 /// How long a closing connection may take to flush what it still has.
@@ -206,6 +216,7 @@ impl Session {
             last_input: now,
             partial_since: None,
             close_by: None,
+            delayed: VecDeque::new(),
         }
     }
 
@@ -287,20 +298,13 @@ impl Session {
         }
         let admin = self.conn.peer.as_ref().is_some_and(|p| p.is_admin());
         match self.guard.admit(&req, size, admin, now.mono) {
-            Admit::Pass => {
-                let mut ctx = Ctx {
-                    state: &self.state,
-                    conn: &mut self.conn,
-                    now,
-                };
-                let outcome = cmd::dispatch(&mut ctx, req);
-                self.answer(id, outcome, sink);
-            }
-            Admit::Refuse(error) => {
-                if error.code == ErrorCode::RateLimited {
-                    self.state.metrics.rate_limited.inc();
-                }
-                self.answer(id, Outcome::Ready(Err(error)), sink);
+            // Requests keep their order: one that may go now still waits
+            // behind those held back before it.
+            Admit::Pass if self.delayed.is_empty() => self.dispatch(now, id, req, sink),
+            Admit::Pass => self.hold(id, req, now.mono),
+            Admit::Delay(until) => {
+                self.state.metrics.rate_limited.inc();
+                self.hold(id, req, until);
             }
             Admit::Close(error, why) => {
                 if error.code == ErrorCode::RateLimited {
@@ -311,6 +315,39 @@ impl Session {
                 self.answer(id, Outcome::Ready(Err(error)), sink);
                 self.conn.leave = Some(Leave::Protocol(why));
             }
+        }
+    }
+
+    fn dispatch(&mut self, now: Now, id: RequestId, req: Request, sink: &mut dyn Sink) {
+        let mut ctx = Ctx {
+            state: &self.state,
+            conn: &mut self.conn,
+            now,
+        };
+        let outcome = cmd::dispatch(&mut ctx, req);
+        self.answer(id, outcome, sink);
+    }
+
+    /// Holds a request back until `until` (or until those before it went).
+    fn hold(&mut self, id: RequestId, request: Request, until: Instant) {
+        let until = self
+            .delayed
+            .back()
+            .map_or(until, |last| last.until.max(until));
+        self.delayed.push_back(Delayed { id, request, until });
+    }
+
+    /// Carries out the held-back requests whose time has come, in order,
+    /// while the session takes requests.
+    fn release(&mut self, now: Instant, sink: &mut dyn Sink) {
+        while self.accepts_requests()
+            && let Some(next) = self.delayed.front()
+            && next.until <= now
+        {
+            let Some(held) = self.delayed.pop_front() else {
+                break;
+            };
+            self.dispatch(Now::current(), held.id, held.request, sink);
         }
     }
 
@@ -465,6 +502,7 @@ impl Session {
                     completion(&mut ctx)
                 };
                 self.answer_first(id, exclusive, outcome, sink);
+                self.release(now.mono, sink);
             }
             Wake::Fetched(fetched) => self.deliver_inbox(fetched, sink),
             Wake::InboxWoken => {
@@ -623,6 +661,9 @@ impl Session {
         if let Some(since) = self.partial_since {
             deadline = deadline.min(since + config.idle_timeout());
         }
+        if let Some(held) = self.delayed.front() {
+            deadline = deadline.min(held.until);
+        }
         deadline
     }
 
@@ -636,6 +677,7 @@ impl Session {
         if self.conn.leave.is_some() {
             return true;
         }
+        self.release(now, sink);
         let config = &self.state.config;
         let (code, message) = if self.conn.phase != Phase::Registered
             && now >= self.started + config.handshake_timeout
