@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use chinwag_proto::server::MessageId;
 use chinwag_proto::wire::Encode;
 use chinwag_proto::{ErrorCode, FrameType, RequestId, ServerCodec, ServerFrame};
@@ -60,6 +60,9 @@ struct Frames {
     /// (total bytes written once this mark is out, the offline messages it
     /// delivers), oldest first.
     marks: VecDeque<(u64, MessageId)>,
+    /// Bytes of the frame at the head of `buf` still to be written (its
+    /// start went out already); 0 when `buf` starts with a whole frame.
+    head_left: usize,
 }
 
 impl Frames {
@@ -73,6 +76,28 @@ impl Frames {
                 &ServerFrame::error(ErrorCode::Internal, "internal error"),
             ));
         }
+    }
+
+    /// The socket took the first `n` bytes of `buf`: keeps track of where
+    /// the frame at the head now ends, walking the length prefixes of the
+    /// frames that went out.
+    fn advance(&mut self, n: usize) {
+        if n < self.head_left {
+            self.head_left -= n;
+        } else {
+            let mut at = self.head_left;
+            self.head_left = 0;
+            while at < n {
+                let prefix: [u8; 4] = self.buf[at..at + 4].try_into().unwrap_or_default();
+                let end = at + 4 + u32::from_be_bytes(prefix) as usize;
+                if end > n {
+                    self.head_left = end - n;
+                }
+                at = end;
+            }
+        }
+        self.buf.advance(n);
+        self.written += n as u64;
     }
 
     /// The offline messages whose marks the socket has now passed: the
@@ -111,6 +136,15 @@ impl Sink for Frames {
 
     fn backlog(&self) -> usize {
         self.buf.len()
+    }
+
+    fn discard_unwritten(&mut self) {
+        // The frame the socket is in the middle of is finished; the others
+        // are dropped, and so are the marks of offline messages among them
+        // (they stay queued for the next login).
+        self.buf.truncate(self.head_left);
+        let end = self.written + self.head_left as u64;
+        self.marks.retain(|&(at, _)| at <= end);
     }
 }
 
@@ -157,14 +191,14 @@ impl Driver {
             let reading = self.session.accepts_requests() && self.out.backlog() < HIGH_WATER;
             tokio::select! {
                 biased;
-                written = wr.write_buf(&mut self.out.buf), if !self.out.buf.is_empty() => {
+                written = wr.write(&self.out.buf), if !self.out.buf.is_empty() => {
                     match written {
                         Ok(0) | Err(_) => {
                             self.session.leave(Leave::Disconnected);
                             break;
                         }
                         Ok(n) => {
-                            self.out.written += n as u64;
+                            self.out.advance(n);
                             if let Some(id) = self.out.passed() {
                                 self.session.acknowledge(id);
                             }
@@ -310,6 +344,44 @@ async fn read_some<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) -> std:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn frame(len: usize) -> Vec<u8> {
+        let mut frame = (len as u32).to_be_bytes().to_vec();
+        frame.resize(4 + len, 0xAB);
+        frame
+    }
+
+    #[test]
+    fn a_discard_keeps_the_frame_being_written_and_drops_the_rest() {
+        let mut out = Frames::default();
+        for len in [10, 20, 30] {
+            out.buf.extend_from_slice(&frame(len));
+        }
+        out.delivered_up_to(MessageId(5));
+        // The first frame (14 bytes) and 3 bytes of the second went out.
+        out.advance(17);
+        assert_eq!(out.head_left, 21);
+        out.discard_unwritten();
+        assert_eq!(out.buf.len(), 21, "the rest of the second frame");
+        assert!(
+            out.marks.is_empty(),
+            "the offline messages were not written"
+        );
+        // What comes next starts on a frame boundary.
+        out.buf.extend_from_slice(&frame(1));
+        out.advance(21);
+        assert_eq!((out.head_left, out.buf.len()), (0, 5));
+        out.advance(5);
+        assert_eq!((out.head_left, out.written), (0, 43));
+
+        // Nothing half written: everything goes.
+        let mut out = Frames::default();
+        out.buf.extend_from_slice(&frame(8));
+        out.advance(12);
+        out.buf.extend_from_slice(&frame(8));
+        out.discard_unwritten();
+        assert!(out.buf.is_empty());
+    }
 
     #[test]
     fn offline_messages_are_acknowledged_only_once_written() {

@@ -106,6 +106,10 @@ impl Sink for Rendered {
     fn backlog(&self) -> usize {
         self.out.len()
     }
+
+    fn discard_unwritten(&mut self) {
+        self.out.clear();
+    }
 }
 
 /// Serves one line connection with a session of the server's core.

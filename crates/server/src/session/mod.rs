@@ -131,6 +131,10 @@ pub trait Sink {
     /// How much is waiting to be written: the session takes no queued
     /// events beyond [`HIGH_WATER`].
     fn backlog(&self) -> usize;
+    /// Drops what is waiting to be written (finishing only what the socket
+    /// is in the middle of), so that what comes next is read first: the
+    /// reason a slow reader is disconnected.
+    fn discard_unwritten(&mut self);
 }
 
 /// What [`Session::wait`] woke up for.
@@ -631,6 +635,9 @@ impl Session {
     /// catching up, or too many catch-ups): drop what is queued, say why,
     /// and disconnect.
     fn on_outbox_overflow(&mut self, sink: &mut dyn Sink) {
+        // The reason jumps the queue: what waits in the driver and in the
+        // outbox is dropped before it.
+        sink.discard_unwritten();
         let dropped = self.conn.outbox.discard();
         self.state.metrics.slow_consumer_disconnects.inc();
         tracing::warn!(dropped, "slow consumer; closing");

@@ -34,6 +34,10 @@ impl Sink for Said {
     fn backlog(&self) -> usize {
         0
     }
+    fn discard_unwritten(&mut self) {
+        self.replies.clear();
+        self.events.clear();
+    }
 }
 
 fn state(dir: &std::path::Path) -> Arc<State> {
