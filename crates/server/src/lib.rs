@@ -61,9 +61,10 @@ pub mod server;
 pub mod session;
 pub mod shutdown;
 pub mod state;
-pub mod store;
 pub mod store_wire;
 pub mod tls;
 
+/// The storage layer, its own crate: the `Store` trait and its backends.
+pub use chinwag_store as store;
 pub use config::Config;
 pub use server::{BindError, Handle, ListenAddr, Server};

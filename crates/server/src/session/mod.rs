@@ -668,7 +668,11 @@ impl Session {
         if let Some(since) = self.partial_since {
             deadline = deadline.min(since + config.idle_timeout());
         }
-        if let Some(held) = self.delayed.front() {
+        // While a request's work blocks the session, its completion (not
+        // the clock) lets the held-back requests go.
+        if let Some(held) = self.delayed.front()
+            && !self.blocked()
+        {
             deadline = deadline.min(held.until);
         }
         deadline

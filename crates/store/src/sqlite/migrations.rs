@@ -4,7 +4,7 @@
 
 use rusqlite::Connection;
 
-use crate::store::StoreError;
+use crate::StoreError;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[

@@ -18,9 +18,9 @@ use rusqlite::{Connection, ToSql, TransactionBehavior, params, params_from_iter}
 use tokio::sync::oneshot;
 
 use super::placeholder;
-use crate::store::rows::mute_column;
-use crate::store::writes::{self, Statement, Value};
-use crate::store::{
+use crate::rows::mute_column;
+use crate::writes::{self, Statement, Value};
+use crate::{
     AuditRecord, BanRecord, BanTarget, MuteRecord, NewMessage, NewRoomMessage, Retention,
     RoomWrite, StoreError,
 };

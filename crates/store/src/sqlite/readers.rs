@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::store::{StoreError, StoreFuture};
+use crate::{StoreError, StoreFuture};
 
 /// Idle connections kept open.
 const IDLE: usize = 4;

@@ -4,7 +4,7 @@
 //! lock, so nodes starting at once do not apply one twice. Append new
 //! migrations; never edit an old one.
 
-use crate::store::StoreError;
+use crate::StoreError;
 
 use super::failed;
 

@@ -22,7 +22,9 @@
 //! - `writes`: what a change to a stored room and pruning run.
 //!
 //! The store returns its own records; turning them into wire frames is the
-//! server's business (`crate::store_wire`).
+//! server's business (`chinwag_server::store_wire`). This crate knows the
+//! wire protocol's vocabulary (names, ids, timestamps) and nothing else of
+//! chinwag: no sessions, no sockets, no cluster.
 
 pub mod conversation;
 pub mod postgres;
