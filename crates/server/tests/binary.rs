@@ -113,11 +113,20 @@ async fn admin_subcommands_manage_roles_in_the_data_directory() {
     alice.register("alice", Some("alice-secret")).await.unwrap();
     alice.logout().await.unwrap();
 
-    // While the server runs: applies from the next login.
+    // Not while the server runs (it keeps its own view of the roles)...
+    let out = chinwagd_admin(data.path(), &["grant", "alice"]);
+    assert!(!out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("in use by another chinwagd"), "{stderr}");
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait(), 0);
+
+    // ...but once it is stopped.
     let out = chinwagd_admin(data.path(), &["grant", "alice"]);
     assert!(out.status.success(), "{out:?}");
     let out = chinwagd_admin(data.path(), &["list"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "alice\n");
+    let mut daemon = Daemon::start_in(data.path(), &["--admin-password", "x"]);
     let (alice, _) = Client::connect(daemon.addr, ConnectOptions::default())
         .await
         .unwrap();

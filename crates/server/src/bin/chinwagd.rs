@@ -7,7 +7,9 @@ use anyhow::Context;
 use chinwag_proto::server::Timestamp;
 use chinwag_proto::{NameKey, UserName};
 use chinwag_server::config::{self, Config, Setting, Shape};
-use chinwag_server::store::{AuditAction, AuditRecord, PostgresStore, SqliteStore, Store};
+use chinwag_server::store::{
+    AuditAction, AuditRecord, PostgresStore, SqliteStore, Store, StoreError,
+};
 use chinwag_server::{Server, accounts};
 use clap::builder::PossibleValuesParser;
 use clap::{Arg, ArgAction, ArgMatches, Parser, Subcommand};
@@ -68,9 +70,9 @@ enum Command {
         #[arg(long = "name", value_name = "NAME", default_values = ["localhost", "127.0.0.1", "::1"])]
         names: Vec<String>,
     },
-    /// Manage the administrator role of accounts, directly in the data
-    /// directory (the server may be running; a change applies from the
-    /// account's next login).
+    /// Manage accounts and the administrator role directly in the data
+    /// directory, while no chinwagd runs on it (a running server is
+    /// administered over the network: `chinwag admin ...`).
     #[command(subcommand)]
     Admin(AdminCommand),
 }
@@ -277,7 +279,14 @@ async fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
                 .data_dir
                 .clone()
                 .unwrap_or_else(config::default_data_dir);
-            let store = SqliteStore::open(&dir, config.durability)?;
+            let store =
+                SqliteStore::open(&dir, config.durability).map_err(|error| match error {
+                    StoreError::InUse { .. } => anyhow::anyhow!(
+                        "{error} (chinwagd admin needs the server stopped; a running \
+                         server is administered with `chinwag admin ...`)"
+                    ),
+                    other => other.into(),
+                })?;
             let place = store.path().display().to_string();
             (Box::new(store), place)
         }
