@@ -54,12 +54,20 @@ fn a_second_chinwagd_on_the_same_data_directory_is_refused_naming_the_first() {
     let second = chinwagd(data.path(), &["--listen", "127.0.0.1:0"]);
     assert!(!second.status.success(), "{second:?}");
     let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(stderr.contains(&expected), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!("error: {expected}"),
+        "one line, no backtrace"
+    );
 
     let admin = chinwagd(data.path(), &["admin", "list"]);
     assert!(!admin.status.success(), "{admin:?}");
     let stderr = String::from_utf8_lossy(&admin.stderr);
-    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: {expected}")),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("`chinwag admin ...`"), "{stderr}");
 
     // kill -9: no clean-up runs, the lock file stays, and still a new

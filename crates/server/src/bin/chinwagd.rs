@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use chinwag_proto::server::Timestamp;
@@ -195,9 +196,28 @@ Examples:
            --database postgres://chinwag@127.0.0.1/chinwag
                                              one node of a cluster (docs/cluster.md)";
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Runs chinwagd; an error is one line on stderr and exit status 1. (The
+/// `Debug` form `main` would print for an `anyhow::Result` adds a
+/// backtrace under RUST_BACKTRACE=1: noise for an expected error.)
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&anyhow::Error::new(error).context("cannot start the runtime")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+fn fail(error: &anyhow::Error) -> ExitCode {
+    // `{:#}`: the error and its causes on one line.
+    eprintln!("error: {error:#}");
+    ExitCode::FAILURE
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&cli.log).context("invalid --log filter")?)
         .with_writer(std::io::stderr)
