@@ -56,7 +56,10 @@ impl From<ClientError> for Failure {
         let exit = match &error {
             ClientError::Server { .. } => Exit::Refused,
             ClientError::InvalidInput(_) => Exit::Usage,
-            ClientError::Io(_) | ClientError::Protocol(_) | ClientError::Closed => Exit::Connection,
+            ClientError::Io(_)
+            | ClientError::Protocol(_)
+            | ClientError::Tls(_)
+            | ClientError::Closed => Exit::Connection,
         };
         let message = match &error {
             ClientError::Closed => "the connection was lost".to_owned(),

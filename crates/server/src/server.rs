@@ -386,9 +386,18 @@ async fn arrive(
         Some(admitted)
     };
     match proxy::arrive(stream, peer, trusted, deadline).await {
-        proxy::Arrival::Client { stream, client } => {
+        proxy::Arrival::Client {
+            stream,
+            client,
+            tls_hello,
+        } => {
             if client != peer {
                 tracing::debug!(proxy = %peer, %client, "the PROXY protocol header names the client");
+            }
+            if tls_hello && !tls {
+                // Its ClientHello reads as a huge frame length: the session
+                // answers FrameTooLarge, which the client cannot read.
+                tracing::info!(addr = %client, "a TLS client connected to the plain listener");
             }
             let admitted = admitted_early.unwrap_or_else(|| admit(client, state));
             Some((stream, client, admitted))
