@@ -51,7 +51,8 @@ fn a_second_chinwagd_on_the_same_data_directory_is_refused_naming_the_first() {
         first.child.id()
     );
 
-    let second = chinwagd(data.path(), &["--listen", "127.0.0.1:0"]);
+    // Even on the same address: the directory is what it is told about.
+    let second = chinwagd(data.path(), &["--listen", &first.addr.to_string()]);
     assert!(!second.status.success(), "{second:?}");
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(
