@@ -149,8 +149,9 @@ async fn the_plain_listener_logs_a_tls_client() {
 }
 
 /// A self-signed certificate marked as a CA, as `openssl req -x509` makes
-/// it, valid for `names` (expired if `expired`), written to `dir` as
-/// `LABEL.pem` and `LABEL-key.pem`.
+/// it, with the subject CN=localhost and the subject alternative names
+/// `names` (none: as `-subj /CN=localhost` makes it), expired if
+/// `expired`, written to `dir` as `LABEL.pem` and `LABEL-key.pem`.
 fn self_signed_ca(dir: &TempDir, label: &str, names: &[&str], expired: bool) -> TlsFiles {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
@@ -195,16 +196,29 @@ async fn serve_tls(files: &TlsFiles) -> (TestServer, u16) {
 #[tokio::test]
 async fn a_ca_certificate_as_the_servers_own_is_trusted_only_when_pinned() {
     let dir = TempDir::new("tls-pinned");
+    // As `openssl req -x509 ... -subj /CN=localhost` makes it: no host
+    // names but the CN, which webpki does not read; the pin stands alone.
+    let by_hand = self_signed_ca(&dir, "by-hand", &[], false);
+    let (_by_hand_server, by_hand_port) = serve_tls(&by_hand).await;
+    let (client, _events) = Client::connect_tls(
+        &format!("localhost:{by_hand_port}"),
+        &trusting(&by_hand.cert),
+        ConnectOptions::default(),
+    )
+    .await
+    .unwrap();
+    client.register("alice", None).await.unwrap();
+    client.echo("pinned").await.unwrap();
+
+    // With host names: checked.
     let own = self_signed_ca(&dir, "own", &["localhost"], false);
     let (_server, port) = serve_tls(&own).await;
     let addr = format!("localhost:{port}");
-
     let (client, _events) =
         Client::connect_tls(&addr, &trusting(&own.cert), ConnectOptions::default())
             .await
             .unwrap();
-    client.register("alice", None).await.unwrap();
-    client.echo("pinned").await.unwrap();
+    client.register("bob", None).await.unwrap();
 
     // Pinned, but the server is reached by a name it is not valid for.
     let elsewhere = TlsOptions {

@@ -8,8 +8,11 @@
 //! server's certificate is byte for byte one of the CA file's: the user
 //! named that very certificate, and the handshake still proves that the
 //! server holds its private key. Its validity period (checked by webpki
-//! before it looks at the CA flag) and the server name are still checked.
-//! Any other certificate goes through the usual check unchanged.
+//! before it looks at the CA flag) and the server name are still checked,
+//! except that a certificate that names no host at all (only a subject
+//! CN, which `-subj /CN=localhost` makes and webpki does not read) is
+//! taken as the pin alone. Any other certificate goes through the usual
+//! check unchanged.
 
 use std::sync::Arc;
 
@@ -19,7 +22,7 @@ use tokio_rustls::rustls::client::danger::{
 };
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_rustls::rustls::server::ParsedCertificate;
-use tokio_rustls::rustls::{self, DigitallySignedStruct, SignatureScheme};
+use tokio_rustls::rustls::{self, CertificateError, DigitallySignedStruct, SignatureScheme};
 
 use super::is_ca_used_as_server_cert;
 
@@ -58,11 +61,14 @@ impl ServerCertVerifier for PinningVerifier {
                 if is_ca_used_as_server_cert(&error)
                     && self.pinned.iter().any(|pinned| pinned == end_entity) =>
             {
-                rustls::client::verify_server_name(
-                    &ParsedCertificate::try_from(end_entity)?,
-                    server_name,
-                )?;
-                Ok(ServerCertVerified::assertion())
+                let cert = ParsedCertificate::try_from(end_entity)?;
+                match rustls::client::verify_server_name(&cert, server_name) {
+                    Ok(()) => Ok(ServerCertVerified::assertion()),
+                    Err(rustls::Error::InvalidCertificate(
+                        CertificateError::NotValidForNameContext { presented, .. },
+                    )) if presented.is_empty() => Ok(ServerCertVerified::assertion()),
+                    Err(error) => Err(error),
+                }
             }
             other => other,
         }
