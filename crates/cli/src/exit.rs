@@ -7,7 +7,8 @@ use chinwag_client::ClientError;
 pub enum Exit {
     /// 0: the command succeeded (or `listen` saw the server shut down).
     Success = 0,
-    /// 1: the server refused the request.
+    /// 1: the server refused the request (in the line mode: a line
+    /// failed, refused or not understood).
     Refused = 1,
     /// 2: usage error: bad arguments, or a name or text the server's rules
     /// forbid (caught before sending).
@@ -29,6 +30,7 @@ pub const HELP: &str = "\
 Exit status:
   0  success (for `listen` and line mode also: the server shut down)
   1  the server refused the request; `error: <message> (<CODE>)` is printed
+     (line mode: a line failed, refused or not understood; the rest still ran)
   2  usage error: bad arguments, or an invalid name or text
   3  could not connect, or the connection was lost
   4  kicked or banned by an administrator";
@@ -54,7 +56,10 @@ impl From<ClientError> for Failure {
         let exit = match &error {
             ClientError::Server { .. } => Exit::Refused,
             ClientError::InvalidInput(_) => Exit::Usage,
-            ClientError::Io(_) | ClientError::Protocol(_) | ClientError::Closed => Exit::Connection,
+            ClientError::Io(_)
+            | ClientError::Protocol(_)
+            | ClientError::Tls(_)
+            | ClientError::Closed => Exit::Connection,
         };
         let message = match &error {
             ClientError::Closed => "the connection was lost".to_owned(),

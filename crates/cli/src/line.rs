@@ -199,17 +199,24 @@ pub async fn run(target: &Target, clock: Clock) -> Result<Exit, Failure> {
     let mut lines = stdin_lines();
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    // A script learns from the exit status that a line failed; the lines
+    // after it still run.
+    let mut a_line_failed = false;
     let ending = loop {
         tokio::select! {
             ending = &mut printer => break ending.unwrap_or(Ending::Lost(None)),
             line = lines.recv() => {
                 let Some(line) = line else { break Ending::Finished };
-                let line = match parse(&line) {
+                let outcome = match parse(&line) {
                     Ok(Line::Quit) => break Ending::Finished,
                     Ok(line) => execute(&client, &me, clock, line).await,
-                    Err(problem) => Some(format!("! {problem}")),
+                    Err(problem) => Some(Err(problem)),
                 };
-                if line.is_some_and(|text| print_line(&text).is_err()) {
+                let text = outcome.map(|outcome| outcome.unwrap_or_else(|problem| {
+                    a_line_failed = true;
+                    format!("! {problem}")
+                }));
+                if text.is_some_and(|text| print_line(&text).is_err()) {
                     break Ending::StdoutClosed;
                 }
             }
@@ -219,11 +226,19 @@ pub async fn run(target: &Target, clock: Clock) -> Result<Exit, Failure> {
     if ending.wants_logout() {
         session::logout(&client).await;
     }
-    ending.exit()
+    match ending.exit()? {
+        Exit::Success if a_line_failed => Ok(Exit::Refused),
+        exit => Ok(exit),
+    }
 }
 
-/// Runs one command; returns what to print.
-async fn execute(client: &Client, me: &str, clock: Clock, line: Line) -> Option<String> {
+/// Runs one command; returns what to print: its result, or why it failed.
+async fn execute(
+    client: &Client,
+    me: &str,
+    clock: Clock,
+    line: Line,
+) -> Option<Result<String, String>> {
     let result = match line {
         Line::Empty | Line::Quit => return None,
         Line::Help => Ok(HELP.to_owned()),
@@ -298,11 +313,10 @@ async fn execute(client: &Client, me: &str, clock: Clock, line: Line) -> Option<
             .await
             .map(|reply| rooms::describe(&reply, me, clock)),
     };
-    Some(match result {
-        Ok(text) => text,
-        Err(ClientError::Server { message, .. }) => format!("! {}", render::sanitize(&message)),
-        Err(other) => format!("! {other}"),
-    })
+    Some(result.map_err(|error| match error {
+        ClientError::Server { message, .. } => render::sanitize(&message).into_owned(),
+        other => other.to_string(),
+    }))
 }
 
 /// Our own message as the others see it, so the conversation reads whole.

@@ -1,6 +1,7 @@
 //! TLS end to end with the real binaries: `chinwagd cert` makes the files,
 //! `chinwagd` serves TLS with them, and `chinwag --ca-file` talks to it; a
-//! `chinwag` without TLS on the TLS-only port fails with a clear error.
+//! `chinwag` without TLS on the TLS-only port, or with TLS on a plain
+//! port, fails with a clear error.
 //!
 //! `chinwagd` is found next to `chinwag` (see tests/common).
 
@@ -54,7 +55,6 @@ fn start_server(args: &[&str]) -> (Server, String) {
             .recv_timeout(PATIENCE)
             .expect("chinwagd printed no address");
         if line.contains("chinwagd listening") {
-            assert!(line.contains("transport=tls"), "{line}");
             let addr = line.split("addr=").nth(1).unwrap().trim().to_owned();
             return (server, addr);
         }
@@ -108,10 +108,33 @@ fn the_cli_talks_tls_to_a_server_with_a_generated_certificate() {
     assert!(out.status.success(), "{out:?}");
     assert!(stdout.contains("over tls"), "{stdout}");
 
-    // Without --tls the server never answers HELLO: exit 3, a clear message.
+    // Without --tls the server answers HELLO with a TLS alert: exit 3, a
+    // clear message.
     let out = chinwag(&["--server", &addr, "--name", "bob", "users"]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("could not connect"), "{stderr}");
+    assert!(
+        stderr.contains("the server speaks TLS on this port: use --tls or --ca-file"),
+        "{stderr}"
+    );
+
+    // With TLS on a port that speaks none: exit 3, a clear message.
+    let (_plain, plain_addr) = start_server(&[]);
+    let out = chinwag(&[
+        "--server",
+        &plain_addr,
+        "--ca-file",
+        ca,
+        "--name",
+        "carol",
+        "users",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the server did not answer the TLS handshake: it may not speak TLS on this port; leave out --tls/--ca-file"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

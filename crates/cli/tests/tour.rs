@@ -443,10 +443,11 @@ fn the_readme_tour_with_the_real_binaries() {
         (&message["from"], &message["text"]),
         (&"dave".into(), &"hi".into())
     );
-    // The end of input logs dave out.
+    // The end of input logs dave out; a line was refused (muted), so the
+    // exit status is 1, though the lines after it ran.
     dave.close_stdin();
     let out = dave.finish();
-    assert_eq!(out.code, 0, "dave: {}", out.stderr);
+    assert_eq!(out.code, 1, "dave: {}", out.stderr);
 
     let out = daemon.admin(pw, &["unmute", "bob"]);
     assert_eq!(out.code, 0, "unmute failed: {}", out.stderr);
@@ -743,4 +744,26 @@ fn an_account_in_several_terminals_at_once() {
         .filter(|l| l.contains("\"notice\"") && l.contains("\"bob\""))
         .collect();
     assert_eq!(noise.len(), 1, "only bob's first join: {noise:?}");
+
+/// The line mode reads to the end of its input and exits 1 if a line was
+/// not understood, 0 if every line went through.
+#[test]
+fn the_line_mode_exit_status_says_whether_a_line_failed() {
+    let daemon = Daemon::start();
+    let mut fine = daemon.spawn("fine (line mode)", "fine", &[], true);
+    fine.type_line("/echo one");
+    fine.close_stdin();
+    let out = fine.finish();
+    assert_eq!(out.code, 0, "{:?} {}", out.stdout, out.stderr);
+
+    let mut typo = daemon.spawn("typo (line mode)", "typo", &[], true);
+    typo.type_line("/nonsense");
+    typo.type_line("/echo after the typo");
+    typo.close_stdin();
+    let out = typo.finish();
+    assert_eq!(out.code, 1, "{:?} {}", out.stdout, out.stderr);
+    let at = |prefix: &str| out.stdout.iter().position(|l| l.starts_with(prefix));
+    let typo = at("! unknown command /nonsense").expect("the typo's error");
+    let after = at("echo: after the typo").expect("the line after it ran");
+    assert!(typo < after, "{:?}", out.stdout);
 }

@@ -153,7 +153,8 @@ impl Client {
         stream.set_nodelay(true)?;
         let stream = tokio::time::timeout(opts.handshake_timeout, connector.connect(name, stream))
             .await
-            .map_err(|_| ClientError::Protocol("the TLS handshake timed out".into()))??;
+            .map_err(|_| ClientError::Tls(crate::tls::NO_TLS_ANSWER.into()))?
+            .map_err(crate::tls::handshake_error)?;
         Client::connect_stream(stream, opts).await
     }
 
@@ -628,7 +629,13 @@ async fn read_welcome<S: AsyncRead + Unpin>(
     reader: &mut FramedRead<S, ClientCodec>,
 ) -> Result<Welcome, ClientError> {
     loop {
-        let packet = match reader.next().await {
+        let next = reader.next().await;
+        // A TLS server answers HELLO with an alert, which no frame
+        // decodes from.
+        if !matches!(next, Some(Ok(_))) && crate::tls::looks_like_tls_record(reader.read_buffer()) {
+            return Err(ClientError::Tls(crate::tls::TLS_ON_PLAIN.into()));
+        }
+        let packet = match next {
             None => return Err(ClientError::Closed),
             Some(Err(error)) => return Err(ClientError::Protocol(error.to_string())),
             Some(Ok(Err(rejected))) => {

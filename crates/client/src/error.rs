@@ -16,6 +16,10 @@ pub enum ClientError {
     /// unexpected reply type or an undecodable frame.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// TLS on one side only, or a certificate that cannot be trusted; the
+    /// message says what to change.
+    #[error("{0}")]
+    Tls(String),
     /// The connection ended before the reply arrived.
     #[error("the connection is closed")]
     Closed,

@@ -14,7 +14,8 @@
 //!   NOTICE CatchUp, so a slow reader becomes a late reader.
 //! - [`event`] has [`Event`] and the [`Events`] receiver.
 //! - [`error`] has [`ClientError`].
-//! - [`tls`] has the options of [`Client::connect_tls`].
+//! - [`tls`] has the options of [`Client::connect_tls`], the pinning of
+//!   a CA file's certificates, and the words for a failed handshake.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), chinwag_client::ClientError> {

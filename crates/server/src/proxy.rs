@@ -6,7 +6,8 @@
 //! Two halves:
 //! - sans-IO: [`parse`] reads a header from the bytes received so far
 //!   (need more, done, or invalid), and [`sniff`] tells from the first
-//!   bytes whether a connection opens with a header at all;
+//!   bytes whether a connection opens with a header at all (or, while it
+//!   looks, with a TLS handshake, which a plain listener reports);
 //! - [`arrive`]: the step every client listener takes right after accept,
 //!   whatever protocol it speaks. On a listener marked trusted it reads the
 //!   header, and nothing after it, and returns the real client's address;
@@ -86,9 +87,11 @@ pub fn parse(buf: &[u8]) -> Parsed {
 pub enum Sniffed {
     /// The connection opens with "PROXY " or the version 2 signature.
     Header,
-    /// It does not (a chat client's first frame starts with its length,
-    /// a TLS client's with a handshake record).
+    /// It does not (a chat client's first frame starts with its length).
     NotHeader,
+    /// It does not: it opens with a TLS handshake record (type 22,
+    /// version 3.x), a TLS client's ClientHello.
+    TlsHello,
     /// The bytes so far are the beginning of a signature: wait for more.
     Undecided,
 }
@@ -102,6 +105,8 @@ pub fn sniff(first: &[u8]) -> Sniffed {
         Sniffed::Header
     } else if signatures.iter().any(|s| starts_like(first, s)) {
         Sniffed::Undecided
+    } else if first.starts_with(&[0x16, 0x03]) {
+        Sniffed::TlsHello
     } else {
         Sniffed::NotHeader
     }
@@ -258,6 +263,9 @@ pub enum Arrival {
     Client {
         stream: TcpStream,
         client: SocketAddr,
+        /// The first bytes are a TLS ClientHello. Only looked at on an
+        /// untrusted listener (behind a trusted proxy: `false`).
+        tls_hello: bool,
     },
     /// An untrusted listener's connection sent nothing that decides
     /// (nothing, or the beginning of a signature) before the deadline: the
@@ -292,17 +300,19 @@ pub async fn arrive(
             Ok(Ok(header)) => Arrival::Client {
                 stream,
                 client: header.source.unwrap_or(peer),
+                tls_hello: false,
             },
             Ok(Err(refused)) => Arrival::Refused(refused),
             Err(_) => Arrival::Refused(Refused::NoHeader),
         }
     } else {
         match tokio::time::timeout_at(deadline, sniff_stream(&stream)).await {
-            Ok(Ok(false)) => Arrival::Client {
+            Ok(Ok(Sniffed::Header)) => Arrival::Refused(Refused::Untrusted),
+            Ok(Ok(sniffed)) => Arrival::Client {
                 stream,
                 client: peer,
+                tls_hello: sniffed == Sniffed::TlsHello,
             },
-            Ok(Ok(true)) => Arrival::Refused(Refused::Untrusted),
             Ok(Err(refused)) => Arrival::Refused(refused),
             Err(_) => Arrival::Silent(stream),
         }
@@ -334,8 +344,9 @@ async fn read_header(stream: &mut TcpStream) -> Result<Header, Refused> {
     }
 }
 
-/// Peeks until the first bytes decide whether a header opens the stream.
-async fn sniff_stream(stream: &TcpStream) -> Result<bool, Refused> {
+/// Peeks until the first bytes decide whether a header opens the stream;
+/// never [`Sniffed::Undecided`].
+async fn sniff_stream(stream: &TcpStream) -> Result<Sniffed, Refused> {
     let mut first = [0u8; V2_SIGNATURE.len()];
     loop {
         let arrived = stream.peek(&mut first).await?;
@@ -343,9 +354,8 @@ async fn sniff_stream(stream: &TcpStream) -> Result<bool, Refused> {
             return Err(Refused::Closed);
         }
         match sniff(&first[..arrived]) {
-            Sniffed::Header => return Ok(true),
-            Sniffed::NotHeader => return Ok(false),
             Sniffed::Undecided => tokio::time::sleep(SNIFF_RETRY).await,
+            decided => return Ok(decided),
         }
     }
 }
@@ -537,7 +547,8 @@ mod tests {
         assert_eq!(sniff(&[0]), Sniffed::NotHeader);
         assert_eq!(sniff(&[0, 0, 0, 30, 1, 0, 0, 0, 1]), Sniffed::NotHeader);
         // A TLS ClientHello, an HTTP request.
-        assert_eq!(sniff(&[0x16, 3, 1]), Sniffed::NotHeader);
+        assert_eq!(sniff(&[0x16, 3, 1]), Sniffed::TlsHello);
+        assert_eq!(sniff(&[0x16]), Sniffed::NotHeader, "decided on one byte");
         assert_eq!(sniff(b"POST / HTTP/1.1"), Sniffed::NotHeader);
         assert_eq!(sniff(b""), Sniffed::Undecided);
         assert_eq!(sniff(b"PROXY"), Sniffed::Undecided);

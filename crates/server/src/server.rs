@@ -88,21 +88,8 @@ impl Server {
     /// a configured admin password, one is generated (read it with
     /// [`Server::admin_password`]).
     pub fn open(listener: TcpListener, config: Config) -> Result<Server, StoreError> {
-        let (dir, scratch) = match &config.data_dir {
-            Some(dir) => (dir.clone(), None),
-            None => {
-                let scratch = tempfile::Builder::new()
-                    .prefix("chinwag-data-")
-                    .tempdir()
-                    .map_err(|e| StoreError::DataDir {
-                        dir: std::env::temp_dir().display().to_string(),
-                        error: e.to_string(),
-                    })?;
-                (scratch.path().to_owned(), Some(scratch))
-            }
-        };
-        let store = SqliteStore::open(&dir, config.durability)?;
-        let mut server = Server::with_store(listener, config, Arc::new(store));
+        let (store, scratch) = open_sqlite(&config)?;
+        let mut server = Server::with_store(listener, config, store);
         server._scratch = scratch;
         Ok(server)
     }
@@ -137,16 +124,18 @@ impl Server {
     /// configured and `tls_listen` is not), `tls_listen`, `metrics_listen`.
     pub async fn bind(config: Config) -> Result<Server, BindError> {
         let acceptor = config.tls().as_ref().map(tls::acceptor).transpose()?;
+        // The store before the port: a second chinwagd with the same
+        // settings is then told that the data directory is in use, and by
+        // which process, rather than that the address is.
+        let (store, scratch): (Arc<dyn Store>, _) = match &config.database {
+            Some(url) => (Arc::new(PostgresStore::connect(url).await?), None),
+            None => open_sqlite(&config)?,
+        };
         let main = listen(&config.listen).await?;
         let tls_listen = config.tls_listen.clone();
         let metrics_listen = config.metrics_listen.clone();
-        let mut server = match config.database.clone() {
-            Some(url) => {
-                let store = PostgresStore::connect(&url).await?;
-                Server::with_store(main, config, Arc::new(store))
-            }
-            None => Server::open(main, config)?,
-        };
+        let mut server = Server::with_store(main, config, store);
+        server._scratch = scratch;
         match (acceptor, tls_listen) {
             (Some(acceptor), Some(addr)) => {
                 let listener = listen(&addr).await?;
@@ -360,6 +349,26 @@ async fn accept_loop(listener: Listener, state: Arc<State>, sessions: TaskTracke
     }
 }
 
+/// The SQLite store in `config.data_dir`, or in a temporary directory
+/// (returned too, to be removed with the server) if it is `None`.
+fn open_sqlite(config: &Config) -> Result<(Arc<dyn Store>, Option<tempfile::TempDir>), StoreError> {
+    let (dir, scratch) = match &config.data_dir {
+        Some(dir) => (dir.clone(), None),
+        None => {
+            let scratch = tempfile::Builder::new()
+                .prefix("chinwag-data-")
+                .tempdir()
+                .map_err(|e| StoreError::DataDir {
+                    dir: std::env::temp_dir().display().to_string(),
+                    error: e.to_string(),
+                })?;
+            (scratch.path().to_owned(), Some(scratch))
+        }
+    };
+    let store = SqliteStore::open(&dir, config.durability)?;
+    Ok((Arc::new(store), scratch))
+}
+
 /// The PROXY protocol step and the place at the door, in the order the
 /// listener needs; `None` when the connection was closed on the way.
 ///
@@ -386,9 +395,18 @@ async fn arrive(
         Some(admitted)
     };
     match proxy::arrive(stream, peer, trusted, deadline).await {
-        proxy::Arrival::Client { stream, client } => {
+        proxy::Arrival::Client {
+            stream,
+            client,
+            tls_hello,
+        } => {
             if client != peer {
                 tracing::debug!(proxy = %peer, %client, "the PROXY protocol header names the client");
+            }
+            if tls_hello && !tls {
+                // Its ClientHello reads as a huge frame length: the session
+                // answers FrameTooLarge, which the client cannot read.
+                tracing::info!(addr = %client, "a TLS client connected to the plain listener");
             }
             let admitted = admitted_early.unwrap_or_else(|| admit(client, state));
             Some((stream, client, admitted))

@@ -70,11 +70,22 @@ fn bad_configuration_is_a_clear_error() {
 
     let out = Command::new(env!("CARGO_BIN_EXE_chinwagd"))
         .args(["--config", "/nonexistent/chinwagd.toml"])
+        .env("RUST_BACKTRACE", "1")
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot read config file"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = one_line(&out);
+    assert!(
+        stderr.starts_with("error: cannot read config file"),
+        "{stderr}"
+    );
+}
+
+/// The stderr of an expected failure: one line, even under RUST_BACKTRACE.
+fn one_line(out: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    stderr
 }
 
 /// `chinwagd admin ...` on a data directory.
@@ -85,6 +96,7 @@ fn chinwagd_admin(data: &std::path::Path, args: &[&str]) -> std::process::Output
         .arg("admin")
         .args(args)
         .env("CHINWAG_LOG", "warn")
+        .env("RUST_BACKTRACE", "1")
         .output()
         .unwrap()
 }
@@ -93,11 +105,12 @@ fn chinwagd_admin(data: &std::path::Path, args: &[&str]) -> std::process::Output
 async fn admin_subcommands_manage_roles_in_the_data_directory() {
     let data = tempfile::tempdir().unwrap();
     let out = chinwagd_admin(data.path(), &["grant", "alice"]);
-    assert!(!out.status.success(), "no such account yet");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no account named"));
+    assert_eq!(out.status.code(), Some(1), "no such account yet");
+    assert!(one_line(&out).contains("no account named"));
 
     let out = chinwagd_admin(data.path(), &["add", "alice", "--password", "short"]);
-    assert!(!out.status.success(), "a bad password");
+    assert_eq!(out.status.code(), Some(1), "a bad password");
+    one_line(&out);
     let out = chinwagd_admin(data.path(), &["add", "alice", "--password", "alice-secret"]);
     assert!(out.status.success(), "{out:?}");
     let out = chinwagd_admin(data.path(), &["add", "ALICE", "--password", "alice-secret"]);
@@ -113,11 +126,20 @@ async fn admin_subcommands_manage_roles_in_the_data_directory() {
     alice.register("alice", Some("alice-secret")).await.unwrap();
     alice.logout().await.unwrap();
 
-    // While the server runs: applies from the next login.
+    // Not while the server runs (it keeps its own view of the roles)...
+    let out = chinwagd_admin(data.path(), &["grant", "alice"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = one_line(&out);
+    assert!(stderr.contains("in use by another chinwagd"), "{stderr}");
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait(), 0);
+
+    // ...but once it is stopped.
     let out = chinwagd_admin(data.path(), &["grant", "alice"]);
     assert!(out.status.success(), "{out:?}");
     let out = chinwagd_admin(data.path(), &["list"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "alice\n");
+    let mut daemon = Daemon::start_in(data.path(), &["--admin-password", "x"]);
     let (alice, _) = Client::connect(daemon.addr, ConnectOptions::default())
         .await
         .unwrap();

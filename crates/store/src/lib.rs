@@ -70,6 +70,12 @@ pub enum StoreError {
     /// The data directory cannot be used.
     #[error("cannot use data directory {dir}: {error}")]
     DataDir { dir: String, error: String },
+    /// Another process holds the data directory's lock.
+    #[error(
+        "data directory {dir} is in use by another chinwagd{}; stop it or use --data",
+        pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+    )]
+    InUse { dir: String, pid: Option<u32> },
 }
 
 impl From<rusqlite::Error> for StoreError {

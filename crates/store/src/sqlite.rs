@@ -4,10 +4,12 @@
 //! - `writer`: the single writer thread with group commit.
 //! - `readers`: read-only connections for queries.
 //! - `migrations`: the versioned schema.
+//! - `lock`: the data directory's lock, one process at a time.
 //!
 //! WAL mode lets queries run while the writer commits. `synchronous` is
 //! FULL or NORMAL according to [`Durability`].
 
+mod lock;
 mod migrations;
 mod readers;
 mod writer;
@@ -21,6 +23,8 @@ use chinwag_proto::{NameKey, UserName};
 use rusqlite::{Connection, Row, params};
 use tokio::sync::oneshot;
 
+use lock::DataDirLock;
+pub use lock::LOCK_FILE;
 pub use migrations::LATEST as SCHEMA_VERSION;
 use readers::Readers;
 use writer::{Done, Job, Op};
@@ -43,17 +47,20 @@ pub struct SqliteStore {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     readers: Arc<Readers>,
     path: PathBuf,
+    /// Held from open until closed (or dropped).
+    lock: Mutex<Option<DataDirLock>>,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database in `dir`, applies the
-    /// migrations and starts the writer thread.
+    /// Locks `dir` (see `lock`), opens (creating if needed) the database
+    /// in it, applies the migrations and starts the writer thread.
     pub fn open(dir: &Path, durability: Durability) -> Result<SqliteStore, StoreError> {
         let data_dir_error = |error: std::io::Error| StoreError::DataDir {
             dir: dir.display().to_string(),
             error: error.to_string(),
         };
         std::fs::create_dir_all(dir).map_err(data_dir_error)?;
+        let lock = DataDirLock::acquire(dir)?;
         let path = dir.join(DB_FILE);
         let mut conn = Connection::open(&path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
@@ -81,6 +88,7 @@ impl SqliteStore {
             jobs: Mutex::new(Some(tx)),
             readers: Arc::new(Readers::new(path.clone())),
             path,
+            lock: Mutex::new(Some(lock)),
         })
     }
 
@@ -354,8 +362,12 @@ impl Store for SqliteStore {
         let done = self.submit(Op::Close);
         // Refuse anything submitted from now on.
         self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let lock = self.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
         Box::pin(async move {
-            match done.await {
+            let closed = done.await;
+            // The writer is done with the database: another process may open it.
+            drop(lock);
+            match closed {
                 Ok(_) | Err(StoreError::Closed) => Ok(()),
                 Err(error) => Err(error),
             }

@@ -195,7 +195,10 @@ type Connection = (Client, Events, Registered);
 /// server's load are, the server refusing who we are is not.
 fn worth_retrying(error: &ClientError) -> bool {
     match error {
-        ClientError::Io(_) | ClientError::Closed | ClientError::Protocol(_) => true,
+        ClientError::Io(_)
+        | ClientError::Closed
+        | ClientError::Protocol(_)
+        | ClientError::Tls(_) => true,
         ClientError::InvalidInput(_) => false,
         // The old connection may still hold the name until the server
         // notices it is gone; 4xx are load and lifecycle (full, starting).

@@ -2,12 +2,15 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use chinwag_proto::server::Timestamp;
 use chinwag_proto::{NameKey, UserName};
 use chinwag_server::config::{self, Config, Setting, Shape};
-use chinwag_server::store::{AuditAction, AuditRecord, PostgresStore, SqliteStore, Store};
+use chinwag_server::store::{
+    AuditAction, AuditRecord, PostgresStore, SqliteStore, Store, StoreError,
+};
 use chinwag_server::{Server, accounts};
 use clap::builder::PossibleValuesParser;
 use clap::{Arg, ArgAction, ArgMatches, Parser, Subcommand};
@@ -68,9 +71,9 @@ enum Command {
         #[arg(long = "name", value_name = "NAME", default_values = ["localhost", "127.0.0.1", "::1"])]
         names: Vec<String>,
     },
-    /// Manage the administrator role of accounts, directly in the data
-    /// directory (the server may be running; a change applies from the
-    /// account's next login).
+    /// Manage accounts and the administrator role directly in the data
+    /// directory, while no chinwagd runs on it (a running server is
+    /// administered over the network: `chinwag admin ...`).
     #[command(subcommand)]
     Admin(AdminCommand),
 }
@@ -193,9 +196,28 @@ Examples:
            --database postgres://chinwag@127.0.0.1/chinwag
                                              one node of a cluster (docs/cluster.md)";
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Runs chinwagd; an error is one line on stderr and exit status 1. (The
+/// `Debug` form `main` would print for an `anyhow::Result` adds a
+/// backtrace under RUST_BACKTRACE=1: noise for an expected error.)
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&anyhow::Error::new(error).context("cannot start the runtime")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+fn fail(error: &anyhow::Error) -> ExitCode {
+    // `{:#}`: the error and its causes on one line.
+    eprintln!("error: {error:#}");
+    ExitCode::FAILURE
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&cli.log).context("invalid --log filter")?)
         .with_writer(std::io::stderr)
@@ -277,7 +299,14 @@ async fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
                 .data_dir
                 .clone()
                 .unwrap_or_else(config::default_data_dir);
-            let store = SqliteStore::open(&dir, config.durability)?;
+            let store =
+                SqliteStore::open(&dir, config.durability).map_err(|error| match error {
+                    StoreError::InUse { .. } => anyhow::anyhow!(
+                        "{error} (chinwagd admin needs the server stopped; a running \
+                         server is administered with `chinwag admin ...`)"
+                    ),
+                    other => other.into(),
+                })?;
             let place = store.path().display().to_string();
             (Box::new(store), place)
         }

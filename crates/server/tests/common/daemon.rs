@@ -19,6 +19,8 @@ pub struct Daemon {
     pub metrics_addr: Option<SocketAddr>,
     /// The generated admin password, if one was logged.
     pub password: Option<String>,
+    /// Its log (stderr) after the start-up lines, line by line.
+    log: mpsc::Receiver<String>,
     /// Its data directory, when the test did not give one.
     _data: Option<tempfile::TempDir>,
 }
@@ -89,7 +91,21 @@ impl Daemon {
             tls_addr,
             metrics_addr,
             password,
+            log: rx,
             _data: None,
+        }
+    }
+
+    /// Waits for a log line that contains `what` and returns it.
+    pub fn expect_log(&self, what: &str) -> String {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(what) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("chinwagd logged no line with {what:?}"),
+            }
         }
     }
 
