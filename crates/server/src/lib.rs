@@ -11,6 +11,11 @@
 //!   whatever other connections queued in its [`outbox`].
 //! - [`cmd`]: the router and one handler per command, with the
 //!   preconditions (registered, admin, not muted) enforced in one place.
+//!   Handlers map requests to operations; they answer with a [`CmdError`]
+//!   ([`error`]), which every layer may use without importing the router.
+//! - [`ops`]: the domain operations, whoever asks for them (a handler, or
+//!   another node): login and departure, kick, mute, ban, role changes,
+//!   and what the room operations share.
 //! - [`state`]: who is online (each user with its sessions), muted or
 //!   banned, shared by all connections.
 //! - [`event`]: the typed events that queues hold, rendered by each
@@ -45,10 +50,12 @@ pub mod catchup;
 pub mod cluster;
 pub mod cmd;
 pub mod config;
+pub mod error;
 pub mod event;
 pub mod guard;
 pub mod inbox;
 pub mod metrics;
+pub mod ops;
 pub mod outbox;
 pub mod proxy;
 pub mod ratelimit;
@@ -61,4 +68,5 @@ pub mod store_wire;
 pub mod tls;
 
 pub use config::Config;
+pub use error::CmdError;
 pub use server::{BindError, Handle, ListenAddr, Server};

@@ -33,7 +33,7 @@ use chinwag_proto::server::{Timestamp, UserInfo};
 use chinwag_proto::{ErrorCode, NameKey};
 use tokio::sync::{Notify, mpsc};
 
-use crate::cmd::CmdError;
+use crate::error::CmdError;
 use crate::event::Shared;
 use crate::state::{ConnId, Peer, State};
 pub use liveness::Beat;

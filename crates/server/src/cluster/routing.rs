@@ -22,7 +22,7 @@ use chinwag_proto::{ErrorCode, ServerFrame};
 use serde::{Deserialize, Serialize};
 
 use super::NodeId;
-use crate::cmd::{CmdError, Reply};
+use crate::error::{CmdError, Reply};
 use crate::event::{Event, Shared};
 use crate::store::BanRecord;
 

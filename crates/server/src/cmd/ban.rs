@@ -4,15 +4,13 @@
 //! disconnected.
 
 use chinwag_proto::request::Ban;
-use chinwag_proto::server::{MuteState, Notice, NoticeKind, Timestamp};
+use chinwag_proto::server::MuteState;
 use chinwag_proto::{ErrorCode, ServerFrame};
 
 use super::bantalk::told_nobody;
-use super::{
-    CmdError, Ctx, Outcome, check_reason, disconnect, ends_after, format_remaining, later,
-};
+use super::{CmdError, Ctx, Outcome, check_reason, ends_after, format_remaining, later};
 use crate::cluster::{NodeMessage, Order};
-use crate::state::{ConnId, State};
+use crate::ops;
 use crate::store::{AuditAction, BanRecord, BanTarget};
 
 pub fn apply(req: Ban, ctx: &mut Ctx<'_>) -> Outcome {
@@ -67,7 +65,7 @@ pub fn apply(req: Ban, ctx: &mut Ctx<'_>) -> Outcome {
         }
         // Not the administrator's own connection, when banning its address.
         let spare = ctx.conn.peer.as_ref().map(|me| me.id);
-        closed += ban_here(ctx.state, ban, spare, ctx.now.wall);
+        closed += ops::ban::ban(ctx.state, ban, spare, ctx.now.wall);
         tracing::info!(%target, closed, "banned");
         let how_long = match until {
             MuteState::Until(end) => format!("for {}", format_remaining(end, ctx.now.wall)),
@@ -78,50 +76,4 @@ pub fn apply(req: Ban, ctx: &mut Ctx<'_>) -> Outcome {
         )))
         .into()
     })
-}
-
-/// Records a ban and disconnects the users of this node it matches, with
-/// every session (except the user online as `spare`, a [`Peer::id`]: the
-/// administrator banning its own address); returns how many. What a node
-/// does for a BAN, its own or another node's.
-///
-/// [`Peer::id`]: crate::state::Peer::id
-pub fn ban_here(state: &State, ban: BanRecord, spare: Option<ConnId>, now: Timestamp) -> u32 {
-    let victims = state.users.find(|peer| {
-        Some(peer.id) != spare
-            && match &ban.target {
-                BanTarget::Name(key) => peer.name.key() == *key,
-                BanTarget::Addr(addr) => peer
-                    .sessions()
-                    .iter()
-                    .any(|link| link.addr.ip().to_canonical() == *addr),
-            }
-    });
-    let reason = if ban.reason.is_empty() {
-        "no reason given".to_owned()
-    } else {
-        ban.reason.clone()
-    };
-    let (admin, until) = (ban.by.clone(), ban.until);
-    state.bans.set(ban);
-    let mut disconnected = 0;
-    for victim in victims {
-        let notice = Notice {
-            kind: NoticeKind::Banned,
-            ts: now,
-            actor: admin.as_str().into(),
-            subject: victim.name.as_str().into(),
-            until: until.to_wire(),
-            text: reason.as_str().into(),
-        };
-        if disconnect(
-            state,
-            &victim,
-            notice,
-            format!("banned by {admin}: {reason}"),
-        ) {
-            disconnected += 1;
-        }
-    }
-    disconnected
 }

@@ -6,7 +6,7 @@ use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
 
 use super::{CmdError, Ctx, Outcome, later};
 use crate::cluster::{NodeMessage, Order};
-use crate::state::State;
+use crate::ops;
 use crate::store::AuditAction;
 
 pub fn apply(req: Target, grant: bool, ctx: &mut Ctx<'_>) -> Outcome {
@@ -29,7 +29,7 @@ pub fn apply(req: Target, grant: bool, ctx: &mut Ctx<'_>) -> Outcome {
     );
     later(false, write, move |changed, ctx| match changed {
         Ok(true) => {
-            set_role(ctx.state, &req.dst, grant);
+            ops::role::set_role(ctx.state, &req.dst, grant);
             if let Some(cluster) = ctx.state.cluster() {
                 let order = NodeMessage::Order(Order::Role {
                     user: req.dst.to_string(),
@@ -50,19 +50,6 @@ pub fn apply(req: Target, grant: bool, ctx: &mut Ctx<'_>) -> Outcome {
         Ok(false) => no_account(&req.dst).into(),
         Err(error) => CmdError::from(error).into(),
     })
-}
-
-/// Gives or takes the role of an account holder on this node. What a node
-/// does for a GRANT or REVOKE, its own or another node's.
-pub fn set_role(state: &State, name: &str, admin: bool) {
-    if let Some(peer) = state.users.get(name)
-        && peer.account
-    {
-        peer.set_admin(admin);
-        if let Some(cluster) = state.cluster() {
-            cluster.republish(&peer);
-        }
-    }
 }
 
 fn no_account(name: &str) -> CmdError {

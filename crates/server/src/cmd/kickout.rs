@@ -5,12 +5,11 @@
 use std::sync::Arc;
 
 use chinwag_proto::request::Kickout;
-use chinwag_proto::server::{Notice, NoticeKind, Timestamp};
 use chinwag_proto::{ErrorCode, ServerFrame, UserName};
 
-use super::{CmdError, Ctx, Outcome, check_reason, disconnect, later, no_such_user};
+use super::{CmdError, Ctx, Outcome, check_reason, later, no_such_user};
 use crate::cluster::{NodeMessage, Order};
-use crate::state::{Peer, State};
+use crate::ops::kick::kick;
 use crate::store::AuditAction;
 
 pub fn apply(req: Kickout, ctx: &mut Ctx<'_>) -> Outcome {
@@ -34,33 +33,6 @@ pub fn apply(req: Kickout, ctx: &mut Ctx<'_>) -> Outcome {
         return no_such_user(&req.dst).into();
     }
     logged(ctx, &admin, victim.name.as_str(), &req.reason)
-}
-
-/// Kicks a user of this node; `false` if the user had already gone. Also
-/// what a node does with a kick another node sends it.
-pub fn kick(state: &State, victim: &Peer, admin: &str, reason: &str, now: Timestamp) -> bool {
-    let reason = if reason.is_empty() {
-        "no reason given"
-    } else {
-        reason
-    };
-    let kicked = disconnect(
-        state,
-        victim,
-        Notice {
-            kind: NoticeKind::Kicked,
-            ts: now,
-            actor: admin.into(),
-            subject: victim.name.as_str().into(),
-            until: 0,
-            text: reason.into(),
-        },
-        format!("kicked by {admin}: {reason}"),
-    );
-    if kicked {
-        tracing::info!(target_user = %victim.name, %reason, "kicked");
-    }
-    kicked
 }
 
 /// A user not on this node: ask the node the presence mirror names.

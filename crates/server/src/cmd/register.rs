@@ -8,21 +8,21 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chinwag_proto::request::Register;
-use chinwag_proto::server::{MuteState, Notice, NoticeKind, Registered};
+use chinwag_proto::server::{MuteState, Registered};
 use chinwag_proto::{ErrorCode, ServerFrame, UserName};
 
-use super::bantalk::schedule_expiry;
 use super::{CmdError, Ctx, Outcome, format_remaining, later};
 use crate::accounts::{self, too_many_attempts};
 use crate::cluster::presence::PresenceRecord;
 use crate::cluster::{Cluster, ClusterError};
 use crate::config::{Guests, Signup};
 use crate::inbox::Inbox;
+use crate::ops;
+use crate::ops::login::{Online, name_taken};
 use crate::session::Phase;
-use crate::state::{Claimed, ConnId, Link, Peer};
+use crate::state::{ConnId, Link};
 use crate::store::{BanRecord, Store, StoreError};
 
 /// How a REGISTER was admitted.
@@ -226,8 +226,8 @@ fn cluster_claim(
     Some((Arc::clone(cluster), record, ctx.conn.id))
 }
 
-/// Brings the user online with this session, or adds this session to the
-/// account online already, and tells everyone of a user who came online.
+/// Brings the user online with this session (see [`ops::login`]) and
+/// makes this connection a registered one.
 fn finish(
     req: Register,
     name: UserName,
@@ -250,77 +250,27 @@ fn finish(
         )
         .shared(account && req.multi_session),
     );
-    let release_claim = |ctx: &Ctx<'_>| {
-        if let Some(cluster) = ctx.state.cluster().filter(|_| claimed_in_cluster) {
-            cluster.release(name.key(), ctx.conn.id);
-        }
+    let login = ops::login::Login {
+        name: name.clone(),
+        link: Arc::clone(&link),
+        account,
+        admin: matches!(login, Login::Account { admin: true }),
+        claimed_in_cluster,
     };
-    let fresh = Peer::new(name.clone(), Arc::clone(&link)).with_account(account);
-    let claimed = match ctx.state.users.claim(fresh) {
-        Ok(claimed) => claimed,
-        Err(_) => {
-            release_claim(ctx);
-            return name_taken(&name).into();
-        }
+    let Online { peer, muted, .. } = match ops::login::login(ctx.state, login, ctx.now.wall) {
+        Ok(online) => online,
+        Err(refused) => return refused.into(),
     };
-    let first = matches!(claimed, Claimed::First(_));
-    if first && ctx.state.cluster().is_some() && !claimed_in_cluster {
-        // The account's other session left while this login was checked,
-        // and with it the claim this session meant to share.
-        ctx.state.users.release(&name, ctx.conn.id, ctx.conn.id);
-        return CmdError::new(
-            ErrorCode::ClusterUnavailable,
-            format!("{name}'s other session left just now; log in again"),
-        )
-        .into();
-    }
-    let peer = Arc::clone(claimed.peer());
-    // Role holders are administrators from login on.
-    if matches!(login, Login::Account { admin: true }) {
-        peer.set_admin(true);
-    }
-    let muted = if first {
-        // Claim first, then read the mute: see state::mutes for why this
-        // order.
-        let muted = ctx.state.mutes.get(&name.key(), ctx.now.wall);
-        peer.set_muted(muted);
-        if let MuteState::Until(end) = muted {
-            let left = Duration::from_millis(end.0.saturating_sub(ctx.now.wall.0));
-            schedule_expiry(Arc::clone(ctx.state), name.key(), muted, left);
-        }
-        muted
-    } else {
-        peer.muted(ctx.now.wall)
-    };
-
     tracing::Span::current().record("user", name.as_str());
     tracing::info!(account, sessions = peer.sessions().len(), "registered");
     ctx.conn.phase = Phase::Registered;
     ctx.conn.peer = Some(Arc::clone(&peer));
-    if account && first {
-        // An account's rooms outlive its connections: reach it there again.
-        ctx.state.rooms.attach(&peer);
-    }
     // A connection that shows no messages (a one-shot command) leaves the
     // queue for the next one that does.
     if account && req.take_offline {
         let key = name.key();
         let delivered = ctx.state.delivered_mark(&key);
         ctx.conn.inbox = Some(Inbox::new(key, Arc::clone(&link.inbox), delivered));
-    }
-    // Others see the user come online once, with its first session.
-    if first {
-        ctx.state.announce_presence(
-            ServerFrame::Notice(Notice {
-                kind: NoticeKind::Joined,
-                ts: ctx.now.wall,
-                actor: "".into(),
-                subject: name.as_str().into(),
-                until: 0,
-                text: "".into(),
-            }),
-            &name.key(),
-        );
     }
     Ok(ServerFrame::Registered(Registered {
         name: peer.name.as_str().into(),
@@ -329,13 +279,6 @@ fn finish(
         server_time: ctx.now.wall,
     }))
     .into()
-}
-
-fn name_taken(name: &UserName) -> CmdError {
-    CmdError::new(
-        ErrorCode::NameTaken,
-        format!("the name {name} is taken by someone online"),
-    )
 }
 
 /// The error for a banned name or address: the reason and how long.

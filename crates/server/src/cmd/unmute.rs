@@ -1,17 +1,14 @@
 //! UNMUTE: lift a mute before it runs out, in the store first, then on
 //! every node of a cluster.
 
-use std::sync::Arc;
-
 use chinwag_proto::request::Unmute;
-use chinwag_proto::server::{MuteState, Notice, NoticeKind, Timestamp};
+use chinwag_proto::server::MuteState;
 use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
 
 use super::bantalk::told_nobody;
 use super::{CmdError, Ctx, Outcome, later, no_such_user};
 use crate::cluster::{NodeMessage, Order};
-use crate::event::Event;
-use crate::state::State;
+use crate::ops;
 use crate::store::AuditAction;
 
 pub fn apply(req: Unmute, ctx: &mut Ctx<'_>) -> Outcome {
@@ -53,32 +50,8 @@ pub fn apply(req: Unmute, ctx: &mut Ctx<'_>) -> Outcome {
                 return told_nobody(&req.dst, error);
             }
         }
-        unmute_by_name(ctx.state, key, admin.as_str(), ctx.now.wall);
+        ops::mute::unmute(ctx.state, key, admin.as_str(), ctx.now.wall);
         tracing::info!(target_user = %req.dst, "unmuted");
         Ok(ServerFrame::ok(format!("unmuted {}", req.dst))).into()
     })
-}
-
-/// Lifts a mute and tells the user if the user is on this node. What a
-/// node does for an UNMUTE, its own or another node's.
-pub fn unmute_by_name(state: &Arc<State>, key: NameKey, admin: &str, now: Timestamp) {
-    state.mutes.lift(&key, now);
-    let Some(peer) = state.users.get(key.as_str()) else {
-        return;
-    };
-    peer.set_muted(MuteState::NotMuted);
-    if let Some(cluster) = state.cluster() {
-        cluster.republish(&peer);
-    }
-    peer.push(
-        &Event::new(ServerFrame::Notice(Notice {
-            kind: NoticeKind::Unmuted,
-            ts: now,
-            actor: admin.into(),
-            subject: peer.name.as_str().into(),
-            until: 0,
-            text: "".into(),
-        })),
-        None,
-    );
 }
