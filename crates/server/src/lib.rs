@@ -16,6 +16,10 @@
 //! - [`ops`]: the domain operations, whoever asks for them (a handler, or
 //!   another node): login and departure, kick, mute, ban, role changes,
 //!   and what the room operations share.
+//! - [`delivery`]: what handlers ask of the rest of the server (a user, a
+//!   room's members or everyone elsewhere, orders to the other nodes), as
+//!   a trait: [`delivery::Local`] on a single node, the cluster's over
+//!   NATS once the node joined one. Handlers never mention the cluster.
 //! - [`state`]: who is online (each user with its sessions), muted or
 //!   banned, shared by all connections.
 //! - [`event`]: the typed events that queues hold, rendered by each
@@ -41,7 +45,8 @@
 //! - [`tls`]: the TLS listener and `chinwagd cert`.
 //! - [`metrics`]: counters, and the `/metrics` + `/healthz` endpoint.
 //!
-//! - [`cluster`]: cluster mode, many nodes as one server over NATS.
+//! - [`cluster`]: cluster mode, many nodes as one server over NATS: the
+//!   delivery layer across nodes, presence, and the node-to-node format.
 
 pub mod accounts;
 pub mod admission;
@@ -50,6 +55,7 @@ pub mod catchup;
 pub mod cluster;
 pub mod cmd;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod event;
 pub mod guard;

@@ -22,9 +22,9 @@ use chinwag_proto::{ErrorCode, ServerFrame};
 use serde::{Deserialize, Serialize};
 
 use super::NodeId;
+use crate::delivery;
 use crate::error::{CmdError, Reply};
 use crate::event::{Event, Shared};
-use crate::store::BanRecord;
 
 /// The subject every node listens on.
 pub const ALL: &str = "chinwag.all";
@@ -86,14 +86,51 @@ pub enum Order {
     Shutdown { admin: String, reason: String },
 }
 
-impl Order {
-    pub fn ban(ban: &BanRecord) -> Order {
-        Order::Ban {
-            target: ban.target.to_string(),
-            until: ban.until.to_wire(),
-            admin: ban.by.clone(),
-            reason: ban.reason.clone(),
-            at: ban.at.0,
+/// An order from the delivery layer, in this format's own terms.
+impl From<delivery::Order> for Order {
+    fn from(order: delivery::Order) -> Order {
+        match order {
+            delivery::Order::Kick {
+                user,
+                admin,
+                reason,
+                at,
+            } => Order::Kick {
+                user,
+                admin,
+                reason,
+                ts: at.0,
+            },
+            delivery::Order::Mute {
+                user,
+                mute,
+                secs,
+                at,
+            } => Order::Mute {
+                user,
+                admin: mute.by,
+                reason: mute.reason,
+                until: mute.until.to_wire(),
+                secs,
+                ts: at.0,
+            },
+            delivery::Order::Unmute { user, admin, at } => Order::Unmute {
+                user,
+                admin,
+                ts: at.0,
+            },
+            delivery::Order::Ban(ban) => Order::Ban {
+                target: ban.target.to_string(),
+                until: ban.until.to_wire(),
+                admin: ban.by,
+                reason: ban.reason,
+                at: ban.at.0,
+            },
+            delivery::Order::Unban(target) => Order::Unban {
+                target: target.to_string(),
+            },
+            delivery::Order::Role { user, admin } => Order::Role { user, admin },
+            delivery::Order::Shutdown { admin, reason } => Order::Shutdown { admin, reason },
         }
     }
 }

@@ -1,6 +1,6 @@
 //! BAN: keep a name or an address out, for a while or for good. The ban is
 //! stored (with its audit entry, in one commit), then whoever it matches
-//! online, on any node of a cluster, gets NOTICE Banned and is
+//! online, here or on any other node, gets NOTICE Banned and is
 //! disconnected.
 
 use chinwag_proto::request::Ban;
@@ -9,7 +9,7 @@ use chinwag_proto::{ErrorCode, ServerFrame};
 
 use super::bantalk::told_nobody;
 use super::{CmdError, Ctx, Outcome, check_reason, ends_after, format_remaining, later};
-use crate::cluster::{NodeMessage, Order};
+use crate::delivery::Order;
 use crate::ops;
 use crate::store::{AuditAction, BanRecord, BanTarget};
 
@@ -46,9 +46,7 @@ pub fn apply(req: Ban, ctx: &mut Ctx<'_>) -> Outcome {
         until.to_wire(),
         &req.reason,
     );
-    if let Some(cluster) = ctx.state.cluster()
-        && let Err(error) = cluster.ensure_reachable()
-    {
+    if let Err(error) = ctx.state.delivery().reachable() {
         return CmdError::from(error).into();
     }
     let write = ctx.state.store.ban(ban.clone(), audit);
@@ -56,12 +54,10 @@ pub fn apply(req: Ban, ctx: &mut Ctx<'_>) -> Outcome {
         if let Err(error) = written {
             return CmdError::from(error).into();
         }
-        let mut closed = 0;
-        if let Some(cluster) = ctx.state.cluster() {
-            closed += cluster.matching(&ban.target);
-            if let Err(error) = cluster.tell_all(NodeMessage::Order(Order::ban(&ban))) {
-                return told_nobody(&ban.target.to_string(), error);
-            }
+        let delivery = ctx.state.delivery();
+        let mut closed = delivery.matching(&ban.target);
+        if let Err(error) = delivery.order_all(Order::Ban(ban.clone())) {
+            return told_nobody(&ban.target.to_string(), error);
         }
         // Not the administrator's own connection, when banning its address.
         let spare = ctx.conn.peer.as_ref().map(|me| me.id);

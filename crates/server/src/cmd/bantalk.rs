@@ -1,9 +1,9 @@
 //! BANTALK: mute a user for a while, or until an administrator lifts it.
 //! The mute is stored (with the audit entry, in one commit) before it takes
 //! effect, so it survives reconnects and restarts. An offline account can
-//! be muted too, from its next login on. In a cluster the user
-//! may be on another node: every node is told, as each keeps the mutes by
-//! name.
+//! be muted too, from its next login on (see [`crate::ops::mute`]). The
+//! user may be elsewhere (on another node): every node is
+//! told, as each keeps the mutes by name.
 
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use chinwag_proto::{ErrorCode, NameKey, ServerFrame, UserName};
 use super::{
     CmdError, Ctx, Outcome, check_reason, ends_after, format_remaining, later, no_such_user,
 };
-use crate::cluster::{NodeMessage, Order};
+use crate::delivery::{Order, Unavailable};
 use crate::ops;
 use crate::state::Mute;
 use crate::store::{AuditAction, MuteRecord};
@@ -80,18 +80,14 @@ fn mute(req: Bantalk, admin: UserName, name: String, ctx: &mut Ctx<'_>) -> Outco
             by: admin.to_string(),
             reason: req.reason.to_string(),
         };
-        if let Some(cluster) = ctx.state.cluster() {
-            let order = NodeMessage::Order(Order::Mute {
-                user: name.clone(),
-                admin: admin.to_string(),
-                reason: req.reason.to_string(),
-                until: until.to_wire(),
-                secs: req.duration_secs,
-                ts: ctx.now.wall.0,
-            });
-            if let Err(error) = cluster.tell_all(order) {
-                return told_nobody(&name, error);
-            }
+        let order = Order::Mute {
+            user: name.clone(),
+            mute: mute.clone(),
+            secs: req.duration_secs,
+            at: ctx.now.wall,
+        };
+        if let Err(error) = ctx.state.delivery().order_all(order) {
+            return told_nobody(&name, error);
         }
         ops::mute::mute(ctx.state, key, mute, req.duration_secs, ctx.now.wall);
         tracing::info!(target_user = %name, secs = req.duration_secs, "muted");
@@ -105,21 +101,21 @@ fn mute(req: Bantalk, admin: UserName, name: String, ctx: &mut Ctx<'_>) -> Outco
     })
 }
 
-/// The spelling of an online user's name: on this node, or (in a
-/// cluster) on another. In a cluster that cannot be reached, fails at
+/// The spelling of an online user's name: on this node, or elsewhere (on
+/// another node). If elsewhere cannot be reached, fails at
 /// once, before anything is stored.
 pub(super) fn online_name(ctx: &Ctx<'_>, dst: &str) -> Result<String, CmdError> {
     if let Some(peer) = ctx.state.users.get(dst) {
         return Ok(peer.name.to_string());
     }
-    let cluster = ctx.state.cluster().ok_or_else(|| no_such_user(dst))?;
-    let found = cluster.locate(dst).ok_or_else(|| no_such_user(dst))?;
-    cluster.ensure_reachable()?;
-    Ok(found.record.name)
+    let delivery = ctx.state.delivery();
+    let found = delivery.locate(dst).ok_or_else(|| no_such_user(dst))?;
+    delivery.reachable()?;
+    Ok(found.name)
 }
 
 /// The answer when a stored change could not be sent to the other nodes.
-pub(super) fn told_nobody(name: &str, error: crate::cluster::ClusterError) -> Outcome {
+pub(super) fn told_nobody(name: &str, error: Unavailable) -> Outcome {
     CmdError::new(
         chinwag_proto::ErrorCode::ClusterUnavailable,
         format!(

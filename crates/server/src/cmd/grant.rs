@@ -5,7 +5,7 @@ use chinwag_proto::request::Target;
 use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
 
 use super::{CmdError, Ctx, Outcome, later};
-use crate::cluster::{NodeMessage, Order};
+use crate::delivery::Order;
 use crate::ops;
 use crate::store::AuditAction;
 
@@ -30,14 +30,12 @@ pub fn apply(req: Target, grant: bool, ctx: &mut Ctx<'_>) -> Outcome {
     later(false, write, move |changed, ctx| match changed {
         Ok(true) => {
             ops::role::set_role(ctx.state, &req.dst, grant);
-            if let Some(cluster) = ctx.state.cluster() {
-                let order = NodeMessage::Order(Order::Role {
-                    user: req.dst.to_string(),
-                    admin: grant,
-                });
-                if let Err(error) = cluster.tell_all(order) {
-                    return super::bantalk::told_nobody(&req.dst, error);
-                }
+            let order = Order::Role {
+                user: req.dst.to_string(),
+                admin: grant,
+            };
+            if let Err(error) = ctx.state.delivery().order_all(order) {
+                return super::bantalk::told_nobody(&req.dst, error);
             }
             tracing::info!(target_user = %req.dst, grant, "role changed");
             Ok(ServerFrame::ok(if grant {

@@ -1,5 +1,5 @@
-//! UNMUTE: lift a mute before it runs out, in the store first, then on
-//! every node of a cluster.
+//! UNMUTE: lift a mute before it runs out, in the store first, then here
+//! and on every other node.
 
 use chinwag_proto::request::Unmute;
 use chinwag_proto::server::MuteState;
@@ -7,7 +7,7 @@ use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
 
 use super::bantalk::told_nobody;
 use super::{CmdError, Ctx, Outcome, later, no_such_user};
-use crate::cluster::{NodeMessage, Order};
+use crate::delivery::Order;
 use crate::ops;
 use crate::store::AuditAction;
 
@@ -26,9 +26,7 @@ pub fn apply(req: Unmute, ctx: &mut Ctx<'_>) -> Outcome {
         )
         .into();
     }
-    if let Some(cluster) = ctx.state.cluster()
-        && let Err(error) = cluster.ensure_reachable()
-    {
+    if let Err(error) = ctx.state.delivery().reachable() {
         return CmdError::from(error).into();
     }
     let write = ctx.state.store.lift_mute(
@@ -40,15 +38,13 @@ pub fn apply(req: Unmute, ctx: &mut Ctx<'_>) -> Outcome {
         if let Err(error) = written {
             return CmdError::from(error).into();
         }
-        if let Some(cluster) = ctx.state.cluster() {
-            let order = NodeMessage::Order(Order::Unmute {
-                user: req.dst.to_string(),
-                admin: admin.to_string(),
-                ts: ctx.now.wall.0,
-            });
-            if let Err(error) = cluster.tell_all(order) {
-                return told_nobody(&req.dst, error);
-            }
+        let order = Order::Unmute {
+            user: req.dst.to_string(),
+            admin: admin.to_string(),
+            at: ctx.now.wall,
+        };
+        if let Err(error) = ctx.state.delivery().order_all(order) {
+            return told_nobody(&req.dst, error);
         }
         ops::mute::unmute(ctx.state, key, admin.as_str(), ctx.now.wall);
         tracing::info!(target_user = %req.dst, "unmuted");

@@ -24,9 +24,10 @@ pub struct Login {
     pub account: bool,
     /// The account holds the admin role.
     pub admin: bool,
-    /// The name was claimed cluster-wide for this session (a session
-    /// joining an account online here shares its first session's claim).
-    pub claimed_in_cluster: bool,
+    /// The name was claimed beyond this node for this session (see
+    /// [`crate::delivery::Delivery::claim`]); a session joining an account
+    /// online here shares its first session's claim.
+    pub claimed_elsewhere: bool,
 }
 
 /// The user online after a login.
@@ -46,21 +47,21 @@ pub fn login(state: &Arc<State>, login: Login, now: Timestamp) -> Result<Online,
         link,
         account,
         admin,
-        claimed_in_cluster,
+        claimed_elsewhere,
     } = login;
     let conn = link.conn;
     let fresh = Peer::new(name.clone(), link).with_account(account);
     let claimed = match state.users.claim(fresh) {
         Ok(claimed) => claimed,
         Err(_) => {
-            if let Some(cluster) = state.cluster().filter(|_| claimed_in_cluster) {
-                cluster.release(name.key(), conn);
+            if claimed_elsewhere {
+                state.delivery().release(name.key(), conn);
             }
             return Err(name_taken(&name));
         }
     };
     let first = matches!(claimed, Claimed::First(_));
-    if first && state.cluster().is_some() && !claimed_in_cluster {
+    if first && state.delivery().claims_names() && !claimed_elsewhere {
         // The account's other session left while this login was checked,
         // and with it the claim this session meant to share.
         state.users.release(&name, conn, conn);
@@ -144,12 +145,11 @@ pub fn disconnect(state: &State, victim: &Peer, notice: Notice, left_text: Strin
     true
 }
 
-/// A user whose name was freed here: its rooms and its cluster claim go.
+/// A user whose name was freed here: its rooms and its claim beyond this
+/// node go.
 fn offline(state: &State, peer: &Peer, why: &str) {
     rooms::disconnected(state, peer, why);
-    if let Some(cluster) = state.cluster() {
-        cluster.release(peer.name.key(), peer.id);
-    }
+    state.delivery().release(peer.name.key(), peer.id);
 }
 
 /// Tells everyone else that `subject` came (Joined) or went (Left).

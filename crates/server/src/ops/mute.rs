@@ -31,9 +31,7 @@ pub fn mute(state: &Arc<State>, key: NameKey, mute: Mute, secs: u32, now: Timest
         return;
     };
     victim.set_muted(until);
-    if let Some(cluster) = state.cluster() {
-        cluster.republish(&victim);
-    }
+    state.delivery().republish(&victim);
     victim.push(
         &Event::new(ServerFrame::Notice(Notice {
             kind: NoticeKind::Muted,
@@ -61,9 +59,7 @@ pub fn schedule_expiry(state: Arc<State>, key: NameKey, until: MuteState, after:
         }
         if let Some(peer) = state.users.get(key.as_str()) {
             peer.set_muted(MuteState::NotMuted);
-            if let Some(cluster) = state.cluster() {
-                cluster.republish(&peer);
-            }
+            state.delivery().republish(&peer);
             peer.push(
                 &Event::new(ServerFrame::Notice(Notice {
                     kind: NoticeKind::Unmuted,
@@ -87,9 +83,7 @@ pub fn unmute(state: &Arc<State>, key: NameKey, admin: &str, now: Timestamp) {
         return;
     };
     peer.set_muted(MuteState::NotMuted);
-    if let Some(cluster) = state.cluster() {
-        cluster.republish(&peer);
-    }
+    state.delivery().republish(&peer);
     peer.push(
         &Event::new(ServerFrame::Notice(Notice {
             kind: NoticeKind::Unmuted,

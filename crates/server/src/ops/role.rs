@@ -10,8 +10,6 @@ pub fn set_role(state: &State, name: &str, admin: bool) {
         && peer.account
     {
         peer.set_admin(admin);
-        if let Some(cluster) = state.cluster() {
-            cluster.republish(&peer);
-        }
+        state.delivery().republish(&peer);
     }
 }

@@ -1,13 +1,15 @@
 //! What the room operations share: their notices, whether joins and
 //! leaves are announced, and what a user's departure does to its rooms.
 
+use std::sync::Arc;
+
 use chinwag_proto::room::RoomNotice;
 use chinwag_proto::server::Timestamp;
 use chinwag_proto::{NoticeKind, RoomRole, ServerFrame};
 
 use crate::event::{Event, Shared};
 use crate::state::rooms::{Departure, deliver};
-use crate::state::{Peer, Room, State};
+use crate::state::{Peer, Room, Sender, State};
 
 /// A ROOM_NOTICE, one event shared by every member it goes to.
 pub fn notice(
@@ -28,6 +30,24 @@ pub fn notice(
         until,
         text: text.into(),
     }))
+}
+
+/// Tells a room's members: those online here (`recipients`) but the
+/// session that caused it, and those elsewhere; returns how many here took
+/// it. Members elsewhere miss a notice when the rest of the server cannot
+/// be reached, as presence notices are missed.
+pub fn tell_members(
+    state: &State,
+    room: &Room,
+    recipients: &[Arc<Peer>],
+    event: &Shared,
+    sender: Option<&Sender>,
+) -> u32 {
+    let delivered = deliver(recipients, event, sender);
+    if let Err(error) = state.delivery().to_room(&room.name, event) {
+        tracing::debug!(%error, room = %room.name, "room notice not sent elsewhere");
+    }
+    delivered
 }
 
 /// Whether joins and leaves in a room of `members` are announced.
@@ -55,7 +75,7 @@ pub fn announce_departure(
             0,
             why,
         );
-        deliver(&departure.remaining, &left, None);
+        tell_members(state, room, &departure.remaining, &left, None);
     }
     if let Some(owner) = &departure.new_owner {
         let role = notice(
@@ -67,7 +87,7 @@ pub fn announce_departure(
             RoomRole::Owner as u64,
             "",
         );
-        deliver(&departure.remaining, &role, None);
+        tell_members(state, room, &departure.remaining, &role, None);
     }
 }
 

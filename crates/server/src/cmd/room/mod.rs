@@ -25,8 +25,9 @@ use chinwag_proto::{ErrorCode, NameKey, RoomName, RoomRequest, RoomRole};
 
 use super::{CmdError, Ctx, Need, Outcome};
 use crate::event::Shared;
+use crate::ops;
 use crate::ops::rooms::{announce_departure, announces_presence, notice};
-use crate::state::rooms::{RoomState, deliver};
+use crate::state::rooms::RoomState;
 use crate::state::{Peer, Room, Sender, State};
 
 /// The precondition table for room requests.
@@ -162,9 +163,10 @@ fn check_room_text(text: &str, max: usize, what: &str, ctx: &Ctx<'_>) -> Result<
     super::check_reason(text, ctx)
 }
 
-/// Tells every online member of `room` but the session that caused it.
-fn tell_members(room: &Room, event: &Shared, sender: Option<&Sender>) {
-    deliver(&room.recipients(), event, sender);
+/// Tells every member of `room`, here and elsewhere, but the session that
+/// caused it.
+fn tell_members(state: &State, room: &Room, event: &Shared, sender: Option<&Sender>) {
+    ops::rooms::tell_members(state, room, &room.recipients(), event, sender);
 }
 
 /// Tells one user (every session), if online.
