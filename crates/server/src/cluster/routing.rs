@@ -397,6 +397,9 @@ impl RemoteReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chinwag_proto::server::MuteState;
+
+    use crate::store::{BanRecord, BanTarget};
 
     #[test]
     fn messages_round_trip() {
@@ -491,5 +494,57 @@ mod tests {
             .unwrap_err();
         assert_eq!(reply.code, ErrorCode::NoSuchUser);
         assert!(RemoteReply::decode(b"nonsense").is_err());
+    }
+
+    #[test]
+    fn delivery_orders_carry_what_the_receiving_node_reads() {
+        let mute = crate::state::Mute {
+            until: MuteState::Until(Timestamp(9_000)),
+            by: "root".into(),
+            reason: "spam".into(),
+        };
+        let order = Order::from(delivery::Order::Mute {
+            user: "Bob".into(),
+            mute,
+            secs: 8,
+            at: Timestamp(1_000),
+        });
+        assert_eq!(
+            order,
+            Order::Mute {
+                user: "Bob".into(),
+                admin: "root".into(),
+                reason: "spam".into(),
+                until: MuteState::Until(Timestamp(9_000)).to_wire(),
+                secs: 8,
+                ts: 1_000,
+            }
+        );
+        let ban = BanRecord {
+            target: BanTarget::parse("10.0.0.7").unwrap(),
+            until: MuteState::UntilLifted,
+            by: "root".into(),
+            reason: "flood".into(),
+            at: Timestamp(3),
+        };
+        let Order::Ban {
+            target,
+            until,
+            admin,
+            reason,
+            at,
+        } = Order::from(delivery::Order::Ban(ban.clone()))
+        else {
+            panic!("a ban order became another order");
+        };
+        assert_eq!(BanTarget::parse(&target), Some(ban.target.clone()));
+        assert_eq!(MuteState::from_wire(until), ban.until);
+        assert_eq!((admin, reason, at), (ban.by, ban.reason, ban.at.0));
+        assert_eq!(
+            Order::from(delivery::Order::Unban(ban.target)),
+            Order::Unban {
+                target: "10.0.0.7".into()
+            }
+        );
     }
 }
