@@ -120,7 +120,7 @@ pub fn depart(state: &State, peer: &Peer, conn: ConnId, why: &str) {
 }
 
 /// Disconnects an online user with every session: each gets `notice` as
-/// its last event, the user's rooms and cluster claim are let go, and
+/// its last event, the user's rooms and name claim are let go, and
 /// everyone else gets a Left notice with `left_text`. Returns `false` if
 /// the user had already gone.
 pub fn disconnect(state: &State, victim: &Peer, notice: Notice, left_text: String) -> bool {
