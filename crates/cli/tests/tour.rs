@@ -744,6 +744,7 @@ fn an_account_in_several_terminals_at_once() {
         .filter(|l| l.contains("\"notice\"") && l.contains("\"bob\""))
         .collect();
     assert_eq!(noise.len(), 1, "only bob's first join: {noise:?}");
+}
 
 /// The line mode reads to the end of its input and exits 1 if a line was
 /// not understood, 0 if every line went through.

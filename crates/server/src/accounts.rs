@@ -14,7 +14,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use chinwag_proto::ErrorCode;
 
 use crate::auth::Throttle;
-use crate::cmd::CmdError;
+use crate::error::CmdError;
 
 /// Shortest password a new account or PASSWD accepts, in bytes.
 pub const MIN_PASSWORD: usize = 8;

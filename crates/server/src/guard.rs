@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use chinwag_proto::{ErrorCode, Request};
 
-use crate::cmd::CmdError;
+use crate::error::CmdError;
 use crate::ratelimit::{RateLimiter, RateLimits, Verdict};
 
 /// What the session does with a request.

@@ -15,6 +15,15 @@
 //!   queued in its [`outbox`].
 //! - [`cmd`]: the router and one handler per command, with the
 //!   preconditions (registered, admin, not muted) enforced in one place.
+//!   Handlers map requests to operations; they answer with a [`CmdError`]
+//!   ([`error`]), which every layer may use without importing the router.
+//! - [`ops`]: the domain operations, whoever asks for them (a handler, or
+//!   another node): login and departure, kick, mute, ban, role changes,
+//!   and what the room operations share.
+//! - [`delivery`]: what handlers ask of the rest of the server (a user, a
+//!   room's members or everyone elsewhere, orders to the other nodes), as
+//!   a trait: [`delivery::Local`] on a single node, the cluster's over
+//!   NATS once the node joined one. Handlers never mention the cluster.
 //! - [`state`]: who is online (each user with its sessions), muted or
 //!   banned, shared by all connections.
 //! - [`event`]: the typed events that queues hold, rendered by each
@@ -40,7 +49,8 @@
 //! - [`tls`]: the TLS listener and `chinwagd cert`.
 //! - [`metrics`]: counters, and the `/metrics` + `/healthz` endpoint.
 //!
-//! - [`cluster`]: cluster mode, many nodes as one server over NATS.
+//! - [`cluster`]: cluster mode, many nodes as one server over NATS: the
+//!   delivery layer across nodes, presence, and the node-to-node format.
 
 pub mod accounts;
 pub mod admission;
@@ -49,11 +59,14 @@ pub mod catchup;
 pub mod cluster;
 pub mod cmd;
 pub mod config;
+pub mod delivery;
+pub mod error;
 pub mod event;
 pub mod guard;
 pub mod inbox;
 pub mod metrics;
 pub mod native;
+pub mod ops;
 pub mod outbox;
 pub mod proxy;
 pub mod ratelimit;
@@ -67,4 +80,5 @@ pub mod tls;
 /// The storage layer, its own crate: the `Store` trait and its backends.
 pub use chinwag_store as store;
 pub use config::Config;
+pub use error::CmdError;
 pub use server::{BindError, Handle, ListenAddr, Server};

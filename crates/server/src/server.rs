@@ -160,7 +160,8 @@ impl Server {
         let listen = self.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let cluster = crate::cluster::Cluster::connect(config, &listen).await?;
         cluster.start(Arc::clone(&self.state)).await?;
-        self.state.join_cluster(cluster);
+        self.state
+            .deliver_through(Arc::new(crate::cluster::ClusterDelivery::new(cluster)));
         Ok(())
     }
 
@@ -247,9 +248,7 @@ impl Server {
                 "some connections did not close in time"
             );
         }
-        if let Some(cluster) = state.cluster() {
-            cluster.leave().await;
-        }
+        state.delivery().leave().await;
         // Every write already submitted is committed before this returns.
         if let Err(error) = state.store.close().await {
             tracing::error!(%error, "closing the store failed");

@@ -374,9 +374,9 @@ async fn accounts_offline_delivery_history_and_bans_come_from_the_shared_databas
 }
 
 #[tokio::test]
-async fn room_messages_reach_the_members_on_every_node() {
+async fn room_messages_and_notices_reach_the_members_on_every_node() {
     let trio = Trio::start().await;
-    let (alice, _alice_events) = user(trio.addr(0), "alice").await;
+    let (alice, mut alice_events) = user(trio.addr(0), "alice").await;
     let (bob, mut bob_events) = user(trio.addr(1), "bob").await;
     let (carol, mut carol_events) = user(trio.addr(2), "carol").await;
     let (_dave, mut dave_events) = user(trio.addr(2), "dave").await;
@@ -406,6 +406,20 @@ async fn room_messages_reach_the_members_on_every_node() {
         .await
         .unwrap();
     assert_eq!(page.len(), 1);
+    // Room notices cross nodes as messages do: bob leaves on his node, and
+    // the members on the others are told.
+    bob.leave("#rust", "lunch").await.unwrap();
+    for events in [&mut alice_events, &mut carol_events] {
+        let left = wait_for(events, |e| match e {
+            Event::RoomNotice(n) if n.kind == NoticeKind::RoomLeft => Some(n),
+            _ => None,
+        })
+        .await;
+        assert_eq!(
+            (left.room.deref(), left.subject.deref(), left.text.deref()),
+            ("#rust", "bob", "lunch")
+        );
+    }
 }
 
 #[tokio::test]

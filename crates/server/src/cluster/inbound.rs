@@ -9,8 +9,9 @@ use futures::StreamExt;
 
 use super::routing::{NodeMessage, Order, RemoteReply};
 use super::{Cluster, Inbox};
-use crate::cmd::{self, CmdError};
+use crate::error::{CmdError, no_such_user};
 use crate::event::Event;
+use crate::ops;
 use crate::state::rooms::deliver;
 use crate::state::{ConnId, Mute, State};
 use crate::store::{BanRecord, BanTarget};
@@ -48,7 +49,7 @@ pub async fn serve(cluster: Arc<Cluster>, state: Arc<State>, mut inbox: Inbox) {
 fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
     match message {
         NodeMessage::Direct { user, event } => Some(match state.users.get(&user) {
-            None => RemoteReply::error(cmd::no_such_user(&user)),
+            None => RemoteReply::error(no_such_user(&user)),
             Some(peer) => match peer.push(&event.into_event(), None) {
                 0 => RemoteReply::error(CmdError::new(
                     ErrorCode::Undeliverable,
@@ -80,10 +81,10 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
             reason,
             ts,
         }) => Some(match state.users.get(&user) {
-            Some(victim) if cmd::kick(state, &victim, &admin, &reason, Timestamp(ts)) => {
+            Some(victim) if ops::kick::kick(state, &victim, &admin, &reason, Timestamp(ts)) => {
                 RemoteReply::ok(format!("kicked {}", victim.name))
             }
-            _ => RemoteReply::error(cmd::no_such_user(&user)),
+            _ => RemoteReply::error(no_such_user(&user)),
         }),
         NodeMessage::Order(Order::Mute {
             user,
@@ -99,12 +100,12 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
                 by: admin,
                 reason,
             };
-            cmd::mute_by_name(state, key, mute, secs, Timestamp(ts));
+            ops::mute::mute(state, key, mute, secs, Timestamp(ts));
             None
         }
         NodeMessage::Order(Order::Unmute { user, admin, ts }) => {
             let key = NameKey::fold(&user)?;
-            cmd::unmute_by_name(state, key, &admin, Timestamp(ts));
+            ops::mute::unmute(state, key, &admin, Timestamp(ts));
             None
         }
         NodeMessage::Order(Order::Ban {
@@ -121,7 +122,7 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
                 reason,
                 at: Timestamp(at),
             };
-            cmd::ban_here(state, ban, None, Timestamp::now());
+            ops::ban::ban(state, ban, None, Timestamp::now());
             None
         }
         NodeMessage::Order(Order::Unban { target }) => {
@@ -129,7 +130,7 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
             None
         }
         NodeMessage::Order(Order::Role { user, admin }) => {
-            cmd::set_role(state, &user, admin);
+            ops::role::set_role(state, &user, admin);
             None
         }
         NodeMessage::Order(Order::Shutdown { admin, reason }) => {
@@ -151,7 +152,7 @@ pub fn lost_name(state: &Arc<State>, name: NameKey, conn: ConnId) {
         return;
     }
     tracing::warn!(user = %peer.name, "name lost to another node while cut off from the cluster");
-    cmd::room::disconnected(state, &peer, "lost to another node");
+    ops::rooms::disconnected(state, &peer, "lost to another node");
     peer.close_all(&Event::new(ServerFrame::Notice(Notice {
         kind: NoticeKind::Kicked,
         ts: Timestamp::now(),

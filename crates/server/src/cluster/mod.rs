@@ -12,12 +12,17 @@
 //!   stopped beating.
 //! - [`routing`]: the subjects and the messages between nodes.
 //! - [`inbound`]: what a node does with a message from another.
+//! - [`delivery`]: the delivery layer ([`crate::delivery::Delivery`])
+//!   across nodes: what handlers ask of the rest of the server, answered
+//!   through NATS.
 //!
-//! A single node (no `--cluster`) has no [`Cluster`]: `State::cluster` is
-//! empty, handlers find every user in the local directory, and nothing of
-//! this module runs. Handlers turn to the cluster only for a user who is
-//! not local, and local deliveries never go through NATS.
+//! A single node (no `--cluster`) has no [`Cluster`]: it delivers through
+//! [`crate::delivery::Local`], handlers find every user in the local
+//! directory, and nothing of this module runs. Handlers never mention the
+//! cluster: they turn to the delivery layer for a user who is not local,
+//! and local deliveries never go through NATS.
 
+pub mod delivery;
 pub mod inbound;
 pub mod liveness;
 pub mod node;
@@ -29,13 +34,13 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 use async_nats::{Client, ConnectOptions};
+use chinwag_proto::NameKey;
 use chinwag_proto::server::{Timestamp, UserInfo};
-use chinwag_proto::{ErrorCode, NameKey};
 use tokio::sync::{Notify, mpsc};
 
-use crate::cmd::CmdError;
 use crate::event::Shared;
 use crate::state::{ConnId, Peer, State};
+pub use delivery::ClusterDelivery;
 pub use liveness::Beat;
 pub use node::NodeId;
 use presence::{Located, Presence, PresenceRecord, Recheck};
@@ -72,18 +77,6 @@ pub enum ClusterError {
 
 pub(crate) fn unavailable(error: impl std::fmt::Display) -> ClusterError {
     ClusterError::Unavailable(error.to_string())
-}
-
-impl From<ClusterError> for CmdError {
-    fn from(error: ClusterError) -> CmdError {
-        match error {
-            ClusterError::Unavailable(why) => CmdError::new(
-                ErrorCode::ClusterUnavailable,
-                format!("the rest of the cluster cannot be reached now ({why}); try again later"),
-            ),
-            ClusterError::Taken => CmdError::new(ErrorCode::NameTaken, "the name is taken"),
-        }
-    }
 }
 
 /// This node's membership of a cluster.

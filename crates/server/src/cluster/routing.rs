@@ -22,9 +22,9 @@ use chinwag_proto::{ErrorCode, ServerFrame};
 use serde::{Deserialize, Serialize};
 
 use super::NodeId;
-use crate::cmd::{CmdError, Reply};
+use crate::delivery;
+use crate::error::{CmdError, Reply};
 use crate::event::{Event, Shared};
-use crate::store::BanRecord;
 
 /// The subject every node listens on.
 pub const ALL: &str = "chinwag.all";
@@ -86,14 +86,51 @@ pub enum Order {
     Shutdown { admin: String, reason: String },
 }
 
-impl Order {
-    pub fn ban(ban: &BanRecord) -> Order {
-        Order::Ban {
-            target: ban.target.to_string(),
-            until: ban.until.to_wire(),
-            admin: ban.by.clone(),
-            reason: ban.reason.clone(),
-            at: ban.at.0,
+/// An order from the delivery layer, in this format's own terms.
+impl From<delivery::Order> for Order {
+    fn from(order: delivery::Order) -> Order {
+        match order {
+            delivery::Order::Kick {
+                user,
+                admin,
+                reason,
+                at,
+            } => Order::Kick {
+                user,
+                admin,
+                reason,
+                ts: at.0,
+            },
+            delivery::Order::Mute {
+                user,
+                mute,
+                secs,
+                at,
+            } => Order::Mute {
+                user,
+                admin: mute.by,
+                reason: mute.reason,
+                until: mute.until.to_wire(),
+                secs,
+                ts: at.0,
+            },
+            delivery::Order::Unmute { user, admin, at } => Order::Unmute {
+                user,
+                admin,
+                ts: at.0,
+            },
+            delivery::Order::Ban(ban) => Order::Ban {
+                target: ban.target.to_string(),
+                until: ban.until.to_wire(),
+                admin: ban.by,
+                reason: ban.reason,
+                at: ban.at.0,
+            },
+            delivery::Order::Unban(target) => Order::Unban {
+                target: target.to_string(),
+            },
+            delivery::Order::Role { user, admin } => Order::Role { user, admin },
+            delivery::Order::Shutdown { admin, reason } => Order::Shutdown { admin, reason },
         }
     }
 }
@@ -360,6 +397,9 @@ impl RemoteReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chinwag_proto::server::MuteState;
+
+    use crate::store::{BanRecord, BanTarget};
 
     #[test]
     fn messages_round_trip() {
@@ -454,5 +494,57 @@ mod tests {
             .unwrap_err();
         assert_eq!(reply.code, ErrorCode::NoSuchUser);
         assert!(RemoteReply::decode(b"nonsense").is_err());
+    }
+
+    #[test]
+    fn delivery_orders_carry_what_the_receiving_node_reads() {
+        let mute = crate::state::Mute {
+            until: MuteState::Until(Timestamp(9_000)),
+            by: "root".into(),
+            reason: "spam".into(),
+        };
+        let order = Order::from(delivery::Order::Mute {
+            user: "Bob".into(),
+            mute,
+            secs: 8,
+            at: Timestamp(1_000),
+        });
+        assert_eq!(
+            order,
+            Order::Mute {
+                user: "Bob".into(),
+                admin: "root".into(),
+                reason: "spam".into(),
+                until: MuteState::Until(Timestamp(9_000)).to_wire(),
+                secs: 8,
+                ts: 1_000,
+            }
+        );
+        let ban = BanRecord {
+            target: BanTarget::parse("10.0.0.7").unwrap(),
+            until: MuteState::UntilLifted,
+            by: "root".into(),
+            reason: "flood".into(),
+            at: Timestamp(3),
+        };
+        let Order::Ban {
+            target,
+            until,
+            admin,
+            reason,
+            at,
+        } = Order::from(delivery::Order::Ban(ban.clone()))
+        else {
+            panic!("a ban order became another order");
+        };
+        assert_eq!(BanTarget::parse(&target), Some(ban.target.clone()));
+        assert_eq!(MuteState::from_wire(until), ban.until);
+        assert_eq!((admin, reason, at), (ban.by, ban.reason, ban.at.0));
+        assert_eq!(
+            Order::from(delivery::Order::Unban(ban.target)),
+            Order::Unban {
+                target: "10.0.0.7".into()
+            }
+        );
     }
 }

@@ -44,9 +44,7 @@ pub fn apply(req: Admin, ctx: &mut Ctx<'_>) -> Outcome {
             return CmdError::from(error).into();
         }
         me.set_admin(true);
-        if let Some(cluster) = ctx.state.cluster() {
-            cluster.republish(&me);
-        }
+        ctx.state.delivery().republish(&me);
         tracing::info!("elevated to administrator");
         Ok(ServerFrame::ok("you are now an administrator")).into()
     })

@@ -1,18 +1,16 @@
 //! BAN: keep a name or an address out, for a while or for good. The ban is
 //! stored (with its audit entry, in one commit), then whoever it matches
-//! online, on any node of a cluster, gets NOTICE Banned and is
+//! online, here or on any other node, gets NOTICE Banned and is
 //! disconnected.
 
 use chinwag_proto::request::Ban;
-use chinwag_proto::server::{MuteState, Notice, NoticeKind, Timestamp};
+use chinwag_proto::server::MuteState;
 use chinwag_proto::{ErrorCode, ServerFrame};
 
 use super::bantalk::told_nobody;
-use super::{
-    CmdError, Ctx, Outcome, check_reason, disconnect, ends_after, format_remaining, later,
-};
-use crate::cluster::{NodeMessage, Order};
-use crate::state::{ConnId, State};
+use super::{CmdError, Ctx, Outcome, check_reason, ends_after, format_remaining, later};
+use crate::delivery::Order;
+use crate::ops;
 use crate::store::{AuditAction, BanRecord, BanTarget};
 
 pub fn apply(req: Ban, ctx: &mut Ctx<'_>) -> Outcome {
@@ -48,9 +46,7 @@ pub fn apply(req: Ban, ctx: &mut Ctx<'_>) -> Outcome {
         until.to_wire(),
         &req.reason,
     );
-    if let Some(cluster) = ctx.state.cluster()
-        && let Err(error) = cluster.ensure_reachable()
-    {
+    if let Err(error) = ctx.state.delivery().reachable() {
         return CmdError::from(error).into();
     }
     let write = ctx.state.store.ban(ban.clone(), audit);
@@ -58,16 +54,14 @@ pub fn apply(req: Ban, ctx: &mut Ctx<'_>) -> Outcome {
         if let Err(error) = written {
             return CmdError::from(error).into();
         }
-        let mut closed = 0;
-        if let Some(cluster) = ctx.state.cluster() {
-            closed += cluster.matching(&ban.target);
-            if let Err(error) = cluster.tell_all(NodeMessage::Order(Order::ban(&ban))) {
-                return told_nobody(&ban.target.to_string(), error);
-            }
+        let delivery = ctx.state.delivery();
+        let mut closed = delivery.matching(&ban.target);
+        if let Err(error) = delivery.order_all(Order::Ban(ban.clone())) {
+            return told_nobody(&ban.target.to_string(), error);
         }
         // Not the administrator's own connection, when banning its address.
         let spare = ctx.conn.peer.as_ref().map(|me| me.id);
-        closed += ban_here(ctx.state, ban, spare, ctx.now.wall);
+        closed += ops::ban::ban(ctx.state, ban, spare, ctx.now.wall);
         tracing::info!(%target, closed, "banned");
         let how_long = match until {
             MuteState::Until(end) => format!("for {}", format_remaining(end, ctx.now.wall)),
@@ -78,50 +72,4 @@ pub fn apply(req: Ban, ctx: &mut Ctx<'_>) -> Outcome {
         )))
         .into()
     })
-}
-
-/// Records a ban and disconnects the users of this node it matches, with
-/// every session (except the user online as `spare`, a [`Peer::id`]: the
-/// administrator banning its own address); returns how many. What a node
-/// does for a BAN, its own or another node's.
-///
-/// [`Peer::id`]: crate::state::Peer::id
-pub fn ban_here(state: &State, ban: BanRecord, spare: Option<ConnId>, now: Timestamp) -> u32 {
-    let victims = state.users.find(|peer| {
-        Some(peer.id) != spare
-            && match &ban.target {
-                BanTarget::Name(key) => peer.name.key() == *key,
-                BanTarget::Addr(addr) => peer
-                    .sessions()
-                    .iter()
-                    .any(|link| link.addr.ip().to_canonical() == *addr),
-            }
-    });
-    let reason = if ban.reason.is_empty() {
-        "no reason given".to_owned()
-    } else {
-        ban.reason.clone()
-    };
-    let (admin, until) = (ban.by.clone(), ban.until);
-    state.bans.set(ban);
-    let mut disconnected = 0;
-    for victim in victims {
-        let notice = Notice {
-            kind: NoticeKind::Banned,
-            ts: now,
-            actor: admin.as_str().into(),
-            subject: victim.name.as_str().into(),
-            until: until.to_wire(),
-            text: reason.as_str().into(),
-        };
-        if disconnect(
-            state,
-            &victim,
-            notice,
-            format!("banned by {admin}: {reason}"),
-        ) {
-            disconnected += 1;
-        }
-    }
-    disconnected
 }

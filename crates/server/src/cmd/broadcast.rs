@@ -1,15 +1,14 @@
 //! BROADCAST: store a message, then deliver it to every other online user,
-//! on every node of a cluster.
+//! here and on every other node.
 
 use std::sync::Arc;
 
+use chinwag_proto::ServerFrame;
 use chinwag_proto::request::Broadcast;
 use chinwag_proto::server::{DeliveryStatus, Message, MessageKind, Sent};
-use chinwag_proto::{ErrorCode, ServerFrame};
 
-use super::transfer::not_stored;
-use super::{CmdError, Ctx, Outcome, check_text, later};
-use crate::cluster::{NodeEvent, NodeMessage};
+use super::transfer::{not_stored, reached_only_here};
+use super::{Ctx, Outcome, check_text, later};
 use crate::event::Event;
 use crate::store::NewMessage;
 
@@ -43,29 +42,13 @@ pub fn apply(req: Broadcast, ctx: &mut Ctx<'_>) -> Outcome {
             text: req.content,
         });
         // One event, shared by every recipient's queue (the sender's other
-        // sessions included); in a cluster one NATS message carries it to
-        // all other nodes.
+        // sessions included); the delivery layer takes it to everyone
+        // elsewhere (one NATS message for all other nodes).
         let event = Event::new(message);
         let mut recipients = ctx.state.users.push_to_all(&event, Some(&ctx.sender(&me)));
-        if let Some(cluster) = ctx.state.cluster()
-            && let Some(event) = NodeEvent::of(&event)
-        {
-            let remote = cluster.remote_count() as u32;
-            let fanout = NodeMessage::Fanout {
-                except: String::new(),
-                event,
-            };
-            if let Err(error) = cluster.tell_all(fanout) {
-                return CmdError::new(
-                    ErrorCode::ClusterUnavailable,
-                    format!(
-                        "stored, and delivered only to the {recipients} other users of this node: {}",
-                        CmdError::from(error).message
-                    ),
-                )
-                .into();
-            }
-            recipients += remote;
+        match ctx.state.delivery().to_all(&event) {
+            Ok(elsewhere) => recipients += elsewhere,
+            Err(error) => return reached_only_here(recipients, "users of this node", error),
         }
         Ok(ServerFrame::Sent(Sent {
             id,

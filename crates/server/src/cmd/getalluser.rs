@@ -9,10 +9,11 @@ use super::{Ctx, Reply};
 pub fn apply(_req: GetAllUser, ctx: &mut Ctx<'_>) -> Reply {
     let for_admin = ctx.me()?.is_admin();
     let mut users = ctx.state.users.list(ctx.now.wall, for_admin);
-    // In a cluster, the others come from this node's presence mirror: no
-    // round trip.
-    if let Some(cluster) = ctx.state.cluster() {
-        users.extend(cluster.remote_users(ctx.now.wall, for_admin));
+    // The users elsewhere (from this node's presence
+    // mirror: no round trip).
+    let elsewhere = ctx.state.delivery().remote_users(ctx.now.wall, for_admin);
+    if !elsewhere.is_empty() {
+        users.extend(elsewhere);
         users.sort_by_cached_key(|u| u.name.to_ascii_lowercase());
     }
     Ok(ServerFrame::UserList(users))

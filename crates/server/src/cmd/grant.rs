@@ -5,8 +5,8 @@ use chinwag_proto::request::Target;
 use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
 
 use super::{CmdError, Ctx, Outcome, later};
-use crate::cluster::{NodeMessage, Order};
-use crate::state::State;
+use crate::delivery::Order;
+use crate::ops;
 use crate::store::AuditAction;
 
 pub fn apply(req: Target, grant: bool, ctx: &mut Ctx<'_>) -> Outcome {
@@ -29,15 +29,13 @@ pub fn apply(req: Target, grant: bool, ctx: &mut Ctx<'_>) -> Outcome {
     );
     later(false, write, move |changed, ctx| match changed {
         Ok(true) => {
-            set_role(ctx.state, &req.dst, grant);
-            if let Some(cluster) = ctx.state.cluster() {
-                let order = NodeMessage::Order(Order::Role {
-                    user: req.dst.to_string(),
-                    admin: grant,
-                });
-                if let Err(error) = cluster.tell_all(order) {
-                    return super::bantalk::told_nobody(&req.dst, error);
-                }
+            ops::role::set_role(ctx.state, &req.dst, grant);
+            let order = Order::Role {
+                user: req.dst.to_string(),
+                admin: grant,
+            };
+            if let Err(error) = ctx.state.delivery().order_all(order) {
+                return super::bantalk::told_nobody(&req.dst, error);
             }
             tracing::info!(target_user = %req.dst, grant, "role changed");
             Ok(ServerFrame::ok(if grant {
@@ -50,19 +48,6 @@ pub fn apply(req: Target, grant: bool, ctx: &mut Ctx<'_>) -> Outcome {
         Ok(false) => no_account(&req.dst).into(),
         Err(error) => CmdError::from(error).into(),
     })
-}
-
-/// Gives or takes the role of an account holder on this node. What a node
-/// does for a GRANT or REVOKE, its own or another node's.
-pub fn set_role(state: &State, name: &str, admin: bool) {
-    if let Some(peer) = state.users.get(name)
-        && peer.account
-    {
-        peer.set_admin(admin);
-        if let Some(cluster) = state.cluster() {
-            cluster.republish(&peer);
-        }
-    }
 }
 
 fn no_account(name: &str) -> CmdError {

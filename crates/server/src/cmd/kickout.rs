@@ -1,16 +1,14 @@
 //! KICKOUT: tell the target why, disconnect it, tell everyone else, and
-//! log it. In a cluster the target may be on another node: the kick is
-//! sent there and that node's answer is the reply.
-
-use std::sync::Arc;
+//! log it (see [`crate::ops::kick`]). The target may be elsewhere (on
+//! another node): the kick is sent there and the answer from
+//! there is the reply.
 
 use chinwag_proto::request::Kickout;
-use chinwag_proto::server::{Notice, NoticeKind, Timestamp};
 use chinwag_proto::{ErrorCode, ServerFrame, UserName};
 
-use super::{CmdError, Ctx, Outcome, check_reason, disconnect, later, no_such_user};
-use crate::cluster::{NodeMessage, Order};
-use crate::state::{Peer, State};
+use super::{CmdError, Ctx, Outcome, check_reason, later, no_such_user};
+use crate::delivery::Order;
+use crate::ops::kick::kick;
 use crate::store::AuditAction;
 
 pub fn apply(req: Kickout, ctx: &mut Ctx<'_>) -> Outcome {
@@ -36,56 +34,27 @@ pub fn apply(req: Kickout, ctx: &mut Ctx<'_>) -> Outcome {
     logged(ctx, &admin, victim.name.as_str(), &req.reason)
 }
 
-/// Kicks a user of this node; `false` if the user had already gone. Also
-/// what a node does with a kick another node sends it.
-pub fn kick(state: &State, victim: &Peer, admin: &str, reason: &str, now: Timestamp) -> bool {
-    let reason = if reason.is_empty() {
-        "no reason given"
-    } else {
-        reason
-    };
-    let kicked = disconnect(
-        state,
-        victim,
-        Notice {
-            kind: NoticeKind::Kicked,
-            ts: now,
-            actor: admin.into(),
-            subject: victim.name.as_str().into(),
-            until: 0,
-            text: reason.into(),
-        },
-        format!("kicked by {admin}: {reason}"),
-    );
-    if kicked {
-        tracing::info!(target_user = %victim.name, %reason, "kicked");
-    }
-    kicked
-}
-
-/// A user not on this node: ask the node the presence mirror names.
+/// A user not on this node: the kick goes where the user is.
 fn kick_remote(req: Kickout, admin: UserName, ctx: &mut Ctx<'_>) -> Outcome {
-    let Some(cluster) = ctx.state.cluster() else {
+    let delivery = ctx.state.delivery();
+    let Some(found) = delivery.locate(&req.dst) else {
         return no_such_user(&req.dst).into();
     };
-    let Some(found) = cluster.locate(&req.dst) else {
-        return no_such_user(&req.dst).into();
-    };
-    let cluster = Arc::clone(cluster);
-    let name = found.record.name.clone();
-    let order = NodeMessage::Order(Order::Kick {
+    let name = found.name.clone();
+    let order = Order::Kick {
         user: name.clone(),
         admin: admin.to_string(),
         reason: req.reason.to_string(),
-        ts: ctx.now.wall.0,
-    });
-    let asked = async move { cluster.request(&found.node, order).await };
-    later(false, asked, move |answer, ctx| {
-        match answer.map_err(CmdError::from).and_then(|a| a.into_reply()) {
-            Ok(_) => logged(ctx, &admin, &name, &req.reason),
+        at: ctx.now.wall,
+    };
+    later(
+        false,
+        delivery.order(&found, order),
+        move |handed, ctx| match handed.into_result() {
+            Ok(()) => logged(ctx, &admin, &name, &req.reason),
             Err(refused) => refused.into(),
-        }
-    })
+        },
+    )
 }
 
 /// The kick is done; the reply waits until it is in the audit log.

@@ -28,30 +28,24 @@ mod passwd;
 mod ping;
 mod reflect;
 mod register;
-pub mod room;
+mod room;
 mod shutdown;
 mod transfer;
 mod unban;
 mod unmute;
 
-pub use ban::ban_here;
-pub use bantalk::mute_by_name;
-pub use grant::set_role;
-pub use kickout::kick;
-pub use unmute::unmute_by_name;
+pub use crate::error::{CmdError, Reply, no_such_user};
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
 use chinwag_proto::server::{MuteState, Timestamp};
-use chinwag_proto::{ErrorCode, Request, ServerFrame};
+use chinwag_proto::{ErrorCode, Request};
 use futures::future::BoxFuture;
 
-use crate::event::Event;
 use crate::session::{Conn, Leave, Phase};
 use crate::state::{Peer, Sender, State};
-use crate::store::StoreError;
 
 /// The clock, read once per batch of requests and passed in, so that
 /// handlers are deterministic for a given `now`.
@@ -93,31 +87,6 @@ impl Ctx<'_> {
             .peer
             .as_ref()
             .ok_or_else(|| CmdError::new(ErrorCode::NotRegistered, "register first"))
-    }
-}
-
-/// A failed request: becomes an ERROR frame; the connection lives on unless
-/// the handler also set `conn.leave`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CmdError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl CmdError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> CmdError {
-        CmdError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-pub type Reply = Result<ServerFrame, CmdError>;
-
-impl From<StoreError> for CmdError {
-    fn from(error: StoreError) -> CmdError {
-        CmdError::new(ErrorCode::StorageFailure, error.to_string())
     }
 }
 
@@ -339,13 +308,6 @@ fn check_reason(reason: &str, ctx: &Ctx<'_>) -> Result<(), CmdError> {
     }
 }
 
-pub fn no_such_user(name: &str) -> CmdError {
-    CmdError::new(
-        ErrorCode::NoSuchUser,
-        format!("no user named {name:?} is online"),
-    )
-}
-
 /// Most entries in one HISTORY_PAGE or AUDIT_PAGE; a larger `limit` is
 /// cut to this.
 pub const MAX_PAGE: u16 = 500;
@@ -367,43 +329,6 @@ fn ends_after(secs: u32, now: Timestamp) -> MuteState {
         0 => MuteState::UntilLifted,
         secs => MuteState::Until(Timestamp(now.0.saturating_add(u64::from(secs) * 1000))),
     }
-}
-
-/// Disconnects an online user with every session: each gets `notice` as
-/// its last event, the user's rooms and cluster claim are let go, and
-/// everyone else gets a Left notice with `left_text`. Returns `false` if
-/// the user had already gone.
-pub fn disconnect(
-    state: &State,
-    victim: &Peer,
-    notice: chinwag_proto::server::Notice,
-    left_text: String,
-) -> bool {
-    // Taking the name here, not in the victim's sessions, means that their
-    // next frames (already in flight) find they are no longer registered,
-    // and that the leave notice carries the reason.
-    if !state.users.remove(&victim.name, victim.id) {
-        return false;
-    }
-    let actor = notice.actor.clone();
-    let ts = notice.ts;
-    victim.close_all(&Event::new(ServerFrame::Notice(notice)));
-    room::disconnected(state, victim, &left_text);
-    if let Some(cluster) = state.cluster() {
-        cluster.release(victim.name.key(), victim.id);
-    }
-    state.announce_presence(
-        ServerFrame::Notice(chinwag_proto::server::Notice {
-            kind: chinwag_proto::NoticeKind::Left,
-            ts,
-            actor,
-            subject: victim.name.as_str().into(),
-            until: 0,
-            text: left_text.into(),
-        }),
-        &victim.name.key(),
-    );
-    true
 }
 
 #[cfg(test)]

@@ -8,21 +8,20 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chinwag_proto::request::Register;
-use chinwag_proto::server::{MuteState, Notice, NoticeKind, Registered};
+use chinwag_proto::server::{MuteState, Registered};
 use chinwag_proto::{ErrorCode, ServerFrame, UserName};
 
-use super::bantalk::schedule_expiry;
 use super::{CmdError, Ctx, Outcome, format_remaining, later};
 use crate::accounts::{self, too_many_attempts};
-use crate::cluster::presence::PresenceRecord;
-use crate::cluster::{Cluster, ClusterError};
 use crate::config::{Guests, Signup};
+use crate::delivery::{ClaimError, Delivery, NameClaim};
 use crate::inbox::Inbox;
+use crate::ops;
+use crate::ops::login::{Online, name_taken};
 use crate::session::Phase;
-use crate::state::{Claimed, ConnId, Link, Peer};
+use crate::state::Link;
 use crate::store::{BanRecord, Store, StoreError};
 
 /// How a REGISTER was admitted.
@@ -74,13 +73,14 @@ fn check(req: &Register, ctx: &Ctx<'_>) -> Result<UserName, CmdError> {
     {
         return Err(name_taken(&name));
     }
-    if let Some(cluster) = ctx.state.cluster()
-        && !online_here
-    {
-        if cluster.locate(name.as_str()).is_some() {
+    // Nor online elsewhere; and if elsewhere cannot be asked now, whether
+    // it is cannot be known.
+    if !online_here {
+        let delivery = ctx.state.delivery();
+        if delivery.locate(name.as_str()).is_some() {
             return Err(name_taken(&name));
         }
-        cluster.ensure_reachable()?;
+        delivery.reachable()?;
     }
     if !req.password.is_empty() {
         ctx.conn
@@ -99,20 +99,21 @@ fn login(req: Register, name: UserName, ctx: &mut Ctx<'_>) -> Outcome {
     let password = req.password.to_string();
     let key = name.key();
     let spelling = name.clone();
-    let claim = cluster_claim(&req, &name, ctx);
+    let claim = name_claim(&req, &name, ctx);
     let claiming = claim.is_some();
     let work = async move {
         let account = store.account(key).await?;
         let admitted = admit(&*store, account, spelling.clone(), password, signup, guests).await?;
-        // In a cluster the name is claimed cluster-wide before it is taken
-        // here: of several nodes racing for it, exactly one gets it.
-        if let (Ok(login), Some((cluster, mut record, conn))) = (&admitted, claim) {
-            record.admin = matches!(login, Login::Account { admin: true });
-            record.account = !matches!(login, Login::Guest);
-            match cluster.claim(record, key, conn).await {
+        // Where names are claimed beyond this node, the claim comes before
+        // the name is taken here: of several nodes racing for it, exactly
+        // one gets it.
+        if let (Ok(login), Some((delivery, mut claim))) = (&admitted, claim) {
+            claim.admin = matches!(login, Login::Account { admin: true });
+            claim.account = !matches!(login, Login::Guest);
+            match delivery.claim(claim).await {
                 Ok(()) => {}
-                Err(ClusterError::Taken) => return Ok(Err(name_taken(&spelling))),
-                Err(error) => return Ok(Err(CmdError::from(error))),
+                Err(ClaimError::Taken) => return Ok(Err(name_taken(&spelling))),
+                Err(ClaimError::Unavailable(error)) => return Ok(Err(CmdError::from(error))),
             }
         }
         Ok::<_, StoreError>(admitted)
@@ -201,38 +202,39 @@ async fn admit(
     }
 }
 
-/// What a cluster claim needs, made up front (the work runs off the
-/// connection); `None` on a single node, and for a session joining an
-/// account online here (its first session holds the claim).
-fn cluster_claim(
+/// What a claim of the name beyond this node needs, made up front (the
+/// work runs off the connection); `None` where names are not claimed (a
+/// single node), and for a session joining an account online here (its
+/// first session holds the claim).
+fn name_claim(
     req: &Register,
     name: &UserName,
     ctx: &Ctx<'_>,
-) -> Option<(Arc<Cluster>, PresenceRecord, ConnId)> {
-    let cluster = ctx.state.cluster()?;
-    if ctx.state.users.get(name.as_str()).is_some() {
+) -> Option<(Arc<dyn Delivery>, NameClaim)> {
+    let delivery = ctx.state.delivery();
+    if !delivery.claims_names() || ctx.state.users.get(name.as_str()).is_some() {
         return None;
     }
-    let record = PresenceRecord {
-        node: cluster.node().to_string(),
-        name: name.to_string(),
+    let claim = NameClaim {
+        name: name.clone(),
+        conn: ctx.conn.id,
         admin: false,
         account: false,
-        muted: ctx.state.mutes.get(&name.key(), ctx.now.wall).to_wire(),
+        muted: ctx.state.mutes.get(&name.key(), ctx.now.wall),
         addr: ctx.conn.addr.to_string(),
         advertised: advertised_addr(&req.ip, req.port).unwrap_or_default(),
-        since: ctx.now.wall.0,
+        since: ctx.now.wall,
     };
-    Some((Arc::clone(cluster), record, ctx.conn.id))
+    Some((Arc::clone(delivery), claim))
 }
 
-/// Brings the user online with this session, or adds this session to the
-/// account online already, and tells everyone of a user who came online.
+/// Brings the user online with this session (see [`ops::login`]) and
+/// makes this connection a registered one.
 fn finish(
     req: Register,
     name: UserName,
     login: Login,
-    claimed_in_cluster: bool,
+    claimed_elsewhere: bool,
     ctx: &mut Ctx<'_>,
 ) -> Outcome {
     let account = !matches!(login, Login::Guest);
@@ -250,77 +252,27 @@ fn finish(
         )
         .shared(account && req.multi_session),
     );
-    let release_claim = |ctx: &Ctx<'_>| {
-        if let Some(cluster) = ctx.state.cluster().filter(|_| claimed_in_cluster) {
-            cluster.release(name.key(), ctx.conn.id);
-        }
+    let login = ops::login::Login {
+        name: name.clone(),
+        link: Arc::clone(&link),
+        account,
+        admin: matches!(login, Login::Account { admin: true }),
+        claimed_elsewhere,
     };
-    let fresh = Peer::new(name.clone(), Arc::clone(&link)).with_account(account);
-    let claimed = match ctx.state.users.claim(fresh) {
-        Ok(claimed) => claimed,
-        Err(_) => {
-            release_claim(ctx);
-            return name_taken(&name).into();
-        }
+    let Online { peer, muted, .. } = match ops::login::login(ctx.state, login, ctx.now.wall) {
+        Ok(online) => online,
+        Err(refused) => return refused.into(),
     };
-    let first = matches!(claimed, Claimed::First(_));
-    if first && ctx.state.cluster().is_some() && !claimed_in_cluster {
-        // The account's other session left while this login was checked,
-        // and with it the claim this session meant to share.
-        ctx.state.users.release(&name, ctx.conn.id, ctx.conn.id);
-        return CmdError::new(
-            ErrorCode::ClusterUnavailable,
-            format!("{name}'s other session left just now; log in again"),
-        )
-        .into();
-    }
-    let peer = Arc::clone(claimed.peer());
-    // Role holders are administrators from login on.
-    if matches!(login, Login::Account { admin: true }) {
-        peer.set_admin(true);
-    }
-    let muted = if first {
-        // Claim first, then read the mute: see state::mutes for why this
-        // order.
-        let muted = ctx.state.mutes.get(&name.key(), ctx.now.wall);
-        peer.set_muted(muted);
-        if let MuteState::Until(end) = muted {
-            let left = Duration::from_millis(end.0.saturating_sub(ctx.now.wall.0));
-            schedule_expiry(Arc::clone(ctx.state), name.key(), muted, left);
-        }
-        muted
-    } else {
-        peer.muted(ctx.now.wall)
-    };
-
     tracing::Span::current().record("user", name.as_str());
     tracing::info!(account, sessions = peer.sessions().len(), "registered");
     ctx.conn.phase = Phase::Registered;
     ctx.conn.peer = Some(Arc::clone(&peer));
-    if account && first {
-        // An account's rooms outlive its connections: reach it there again.
-        ctx.state.rooms.attach(&peer);
-    }
     // A connection that shows no messages (a one-shot command) leaves the
     // queue for the next one that does.
     if account && req.take_offline {
         let key = name.key();
         let delivered = ctx.state.delivered_mark(&key);
         ctx.conn.inbox = Some(Inbox::new(key, Arc::clone(&link.inbox), delivered));
-    }
-    // Others see the user come online once, with its first session.
-    if first {
-        ctx.state.announce_presence(
-            ServerFrame::Notice(Notice {
-                kind: NoticeKind::Joined,
-                ts: ctx.now.wall,
-                actor: "".into(),
-                subject: name.as_str().into(),
-                until: 0,
-                text: "".into(),
-            }),
-            &name.key(),
-        );
     }
     Ok(ServerFrame::Registered(Registered {
         name: peer.name.as_str().into(),
@@ -329,13 +281,6 @@ fn finish(
         server_time: ctx.now.wall,
     }))
     .into()
-}
-
-fn name_taken(name: &UserName) -> CmdError {
-    CmdError::new(
-        ErrorCode::NameTaken,
-        format!("the name {name} is taken by someone online"),
-    )
 }
 
 /// The error for a banned name or address: the reason and how long.

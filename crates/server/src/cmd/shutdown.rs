@@ -1,11 +1,11 @@
 //! SHUTDOWN: stop the server gracefully (logged by `State::shut_down`):
-//! this node, or (scope Cluster) every node of the cluster.
+//! this node, or (scope Cluster) every node.
 
 use chinwag_proto::ServerFrame;
 use chinwag_proto::request::{Shutdown, ShutdownScope};
 
 use super::{CmdError, Ctx, Outcome, check_reason};
-use crate::cluster::{NodeMessage, Order};
+use crate::delivery::Order;
 
 pub fn apply(req: Shutdown, ctx: &mut Ctx<'_>) -> Outcome {
     let admin = match ctx.me() {
@@ -21,14 +21,12 @@ pub fn apply(req: Shutdown, ctx: &mut Ctx<'_>) -> Outcome {
         req.reason.to_string()
     };
     tracing::warn!(%reason, scope = ?req.scope, "shutdown requested");
-    if req.scope == ShutdownScope::Cluster
-        && let Some(cluster) = ctx.state.cluster()
-    {
-        let order = NodeMessage::Order(Order::Shutdown {
+    if req.scope == ShutdownScope::Cluster {
+        let order = Order::Shutdown {
             admin: admin.to_string(),
             reason: reason.clone(),
-        });
-        if let Err(error) = cluster.tell_all(order) {
+        };
+        if let Err(error) = ctx.state.delivery().order_all(order) {
             return CmdError::from(error).into();
         }
     }

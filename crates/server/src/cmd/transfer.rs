@@ -1,6 +1,6 @@
 //! TRANSFER: store a direct message, then deliver it: live to an online
-//! recipient (through its node, in a cluster), or into the offline queue
-//! of an account that is offline.
+//! recipient (through the delivery layer, if it is elsewhere), or into the
+//! offline queue of an account that is offline.
 //!
 //! The message reaches the recipient only after it is stored, so what a
 //! user saw and what history says always agree, and the SENT the sender
@@ -13,8 +13,7 @@ use chinwag_proto::server::{DeliveryStatus, Message, MessageId, MessageKind, Sen
 use chinwag_proto::{ByteString, ErrorCode, NameKey, ServerFrame, UserName};
 
 use super::{CmdError, Ctx, Outcome, check_text, later, no_such_user};
-use crate::cluster::presence::Located;
-use crate::cluster::{ClusterError, NodeEvent, NodeMessage};
+use crate::delivery::{Elsewhere, Unavailable};
 use crate::event::{Event, Shared};
 use crate::state::Peer;
 use crate::store::{NewMessage, StoreError};
@@ -42,15 +41,13 @@ pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
             Err(error) => not_stored(error),
         });
     }
-    if let Some(cluster) = ctx.state.cluster() {
-        if let Some(found) = cluster.locate(&req.dst) {
-            return send_remote(ctx, me, found, req.content);
-        }
-        // Cut off from the cluster, this node cannot know whether the
-        // recipient is online elsewhere.
-        if let Err(error) = cluster.ensure_reachable() {
-            return CmdError::from(error).into();
-        }
+    if let Some(found) = ctx.state.delivery().locate(&req.dst) {
+        return send_remote(ctx, me, found, req.content);
+    }
+    // Cut off from the other nodes, this node cannot know whether the
+    // recipient is online elsewhere.
+    if let Err(error) = ctx.state.delivery().reachable() {
+        return CmdError::from(error).into();
     }
     // Not online: an account gets it later; anyone else does not exist.
     let Some(key) = NameKey::fold(&req.dst) else {
@@ -155,21 +152,19 @@ fn deliver(
     })
 }
 
-/// A recipient on another node: store the message, then ask that node to
-/// deliver it. If it cannot (the recipient left or fell behind, or the
-/// node did not answer), an account gets it in its offline queue, as for
-/// a local recipient.
-fn send_remote(ctx: &mut Ctx<'_>, me: Arc<Peer>, found: Located, text: ByteString) -> Outcome {
-    let Some(cluster) = ctx.state.cluster().map(Arc::clone) else {
-        return no_such_user(&found.record.name).into();
-    };
-    if let Err(error) = cluster.ensure_reachable() {
+/// A recipient elsewhere (on another node): store the message, then hand
+/// it to the delivery layer. If it cannot be delivered (the recipient left
+/// or fell behind, or its node did not answer), an account gets it in its
+/// offline queue, as for a local recipient.
+fn send_remote(ctx: &mut Ctx<'_>, me: Arc<Peer>, found: Elsewhere, text: ByteString) -> Outcome {
+    let delivery = Arc::clone(ctx.state.delivery());
+    if let Err(error) = delivery.reachable() {
         return CmdError::from(error).into();
     }
-    let Ok(to) = UserName::parse(&found.record.name) else {
-        return no_such_user(&found.record.name).into();
+    let Ok(to) = UserName::parse(&found.name) else {
+        return no_such_user(&found.name).into();
     };
-    let account = found.record.account;
+    let account = found.account;
     let store = Arc::clone(&ctx.state.store);
     let ts = ctx.now.wall;
     let from = me.name.clone();
@@ -184,14 +179,7 @@ fn send_remote(ctx: &mut Ctx<'_>, me: Arc<Peer>, found: Located, text: ByteStrin
             })
             .await?;
         let event = direct(id, ts, &from, &to, text);
-        let message = NodeEvent::of(&event).map(|event| NodeMessage::Direct {
-            user: to.to_string(),
-            event,
-        });
-        let answer = match message {
-            Some(message) => cluster.request(&found.node, message).await,
-            None => Err(ClusterError::Unavailable("not a message".into())),
-        };
+        let answer = delivery.to_user(&found, &event).await;
         Ok::<_, StoreError>((id, to, event, answer))
     };
     later(false, work, move |done, ctx| {
@@ -199,7 +187,7 @@ fn send_remote(ctx: &mut Ctx<'_>, me: Arc<Peer>, found: Located, text: ByteStrin
             Ok(done) => done,
             Err(error) => return not_stored(error),
         };
-        let refusal = match answer.map_err(CmdError::from).and_then(|a| a.into_reply()) {
+        let refusal = match answer.into_result() {
             Ok(_) => {
                 echo(ctx, &me, &to, &event);
                 return sent(id, ts, DeliveryStatus::Delivered, 1);
@@ -244,6 +232,19 @@ pub fn not_stored(error: StoreError) -> Outcome {
     CmdError::new(
         ErrorCode::StorageFailure,
         format!("the message could not be stored and was not sent: {error}"),
+    )
+    .into()
+}
+
+/// A stored message the rest of the server could not be given: only
+/// `reached` recipients here (`whom`) got it.
+pub fn reached_only_here(reached: u32, whom: &str, error: Unavailable) -> Outcome {
+    CmdError::new(
+        ErrorCode::ClusterUnavailable,
+        format!(
+            "stored, and delivered only to the {reached} other {whom}: {}",
+            CmdError::from(error).message
+        ),
     )
     .into()
 }

@@ -1,11 +1,11 @@
-//! UNBAN: lift a ban on a name or an address, on every node of a cluster.
+//! UNBAN: lift a ban on a name or an address, here and on every other node.
 
 use chinwag_proto::request::Target;
 use chinwag_proto::{ErrorCode, ServerFrame};
 
 use super::bantalk::told_nobody;
 use super::{CmdError, Ctx, Outcome, later};
-use crate::cluster::{NodeMessage, Order};
+use crate::delivery::Order;
 use crate::store::{AuditAction, BanTarget};
 
 pub fn apply(req: Target, ctx: &mut Ctx<'_>) -> Outcome {
@@ -27,22 +27,16 @@ pub fn apply(req: Target, ctx: &mut Ctx<'_>) -> Outcome {
         0,
         "",
     );
-    if let Some(cluster) = ctx.state.cluster()
-        && let Err(error) = cluster.ensure_reachable()
-    {
+    if let Err(error) = ctx.state.delivery().reachable() {
         return CmdError::from(error).into();
     }
     let write = ctx.state.store.unban(target.clone(), audit);
     later(false, write, move |lifted, ctx| {
         if lifted.is_ok() {
             ctx.state.bans.lift(&target);
-            if let Some(cluster) = ctx.state.cluster() {
-                let order = NodeMessage::Order(Order::Unban {
-                    target: target.to_string(),
-                });
-                if let Err(error) = cluster.tell_all(order) {
-                    return told_nobody(&target.to_string(), error);
-                }
+            let order = Order::Unban(target.clone());
+            if let Err(error) = ctx.state.delivery().order_all(order) {
+                return told_nobody(&target.to_string(), error);
             }
         }
         match lifted {

@@ -1,17 +1,14 @@
-//! UNMUTE: lift a mute before it runs out, in the store first, then on
-//! every node of a cluster.
-
-use std::sync::Arc;
+//! UNMUTE: lift a mute before it runs out, in the store first, then here
+//! and on every other node.
 
 use chinwag_proto::request::Unmute;
-use chinwag_proto::server::{MuteState, Notice, NoticeKind, Timestamp};
+use chinwag_proto::server::MuteState;
 use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
 
 use super::bantalk::told_nobody;
 use super::{CmdError, Ctx, Outcome, later, no_such_user};
-use crate::cluster::{NodeMessage, Order};
-use crate::event::Event;
-use crate::state::State;
+use crate::delivery::Order;
+use crate::ops;
 use crate::store::AuditAction;
 
 pub fn apply(req: Unmute, ctx: &mut Ctx<'_>) -> Outcome {
@@ -29,9 +26,7 @@ pub fn apply(req: Unmute, ctx: &mut Ctx<'_>) -> Outcome {
         )
         .into();
     }
-    if let Some(cluster) = ctx.state.cluster()
-        && let Err(error) = cluster.ensure_reachable()
-    {
+    if let Err(error) = ctx.state.delivery().reachable() {
         return CmdError::from(error).into();
     }
     let write = ctx.state.store.lift_mute(
@@ -43,42 +38,16 @@ pub fn apply(req: Unmute, ctx: &mut Ctx<'_>) -> Outcome {
         if let Err(error) = written {
             return CmdError::from(error).into();
         }
-        if let Some(cluster) = ctx.state.cluster() {
-            let order = NodeMessage::Order(Order::Unmute {
-                user: req.dst.to_string(),
-                admin: admin.to_string(),
-                ts: ctx.now.wall.0,
-            });
-            if let Err(error) = cluster.tell_all(order) {
-                return told_nobody(&req.dst, error);
-            }
+        let order = Order::Unmute {
+            user: req.dst.to_string(),
+            admin: admin.to_string(),
+            at: ctx.now.wall,
+        };
+        if let Err(error) = ctx.state.delivery().order_all(order) {
+            return told_nobody(&req.dst, error);
         }
-        unmute_by_name(ctx.state, key, admin.as_str(), ctx.now.wall);
+        ops::mute::unmute(ctx.state, key, admin.as_str(), ctx.now.wall);
         tracing::info!(target_user = %req.dst, "unmuted");
         Ok(ServerFrame::ok(format!("unmuted {}", req.dst))).into()
     })
-}
-
-/// Lifts a mute and tells the user if the user is on this node. What a
-/// node does for an UNMUTE, its own or another node's.
-pub fn unmute_by_name(state: &Arc<State>, key: NameKey, admin: &str, now: Timestamp) {
-    state.mutes.lift(&key, now);
-    let Some(peer) = state.users.get(key.as_str()) else {
-        return;
-    };
-    peer.set_muted(MuteState::NotMuted);
-    if let Some(cluster) = state.cluster() {
-        cluster.republish(&peer);
-    }
-    peer.push(
-        &Event::new(ServerFrame::Notice(Notice {
-            kind: NoticeKind::Unmuted,
-            ts: now,
-            actor: admin.into(),
-            subject: peer.name.as_str().into(),
-            until: 0,
-            text: "".into(),
-        })),
-        None,
-    );
 }

@@ -35,8 +35,9 @@ use crate::cmd::{self, CmdError, Completion, Ctx, Now, Outcome, Reply};
 use crate::event::{Event, Shared};
 use crate::guard::{Admit, Guard};
 use crate::inbox::{self, Inbox};
+use crate::ops;
 use crate::outbox::{CatchUpStart, Outbox};
-use crate::state::{ConnId, Peer, Released, State};
+use crate::state::{ConnId, Peer, State};
 use crate::store::{StoreError, StoreFuture, StoredMessage};
 use crate::store_wire;
 
@@ -769,26 +770,7 @@ impl Session {
     /// or the shutdown already took care of that).
     fn depart(&mut self, leave: Leave) {
         if let Some(peer) = self.conn.peer.take() {
-            let released = self.state.users.release(&peer.name, peer.id, self.conn.id);
-            if released == Released::Last {
-                cmd::room::disconnected(&self.state, &peer, leave.text());
-                if let Some(cluster) = self.state.cluster() {
-                    cluster.release(peer.name.key(), peer.id);
-                }
-                if !self.state.shutdown.is_started() {
-                    self.state.announce_presence(
-                        ServerFrame::Notice(Notice {
-                            kind: NoticeKind::Left,
-                            ts: chinwag_proto::Timestamp::now(),
-                            actor: "".into(),
-                            subject: peer.name.as_str().into(),
-                            until: 0,
-                            text: leave.text().into(),
-                        }),
-                        &peer.name.key(),
-                    );
-                }
-            }
+            ops::login::depart(&self.state, &peer, self.conn.id, leave.text());
         }
         self.conn.leave.get_or_insert(leave);
     }

@@ -33,8 +33,8 @@ use chinwag_proto::{NameKey, ServerFrame};
 use crate::accounts::AddressThrottle;
 use crate::admission::{Admission, AdmissionLimits};
 use crate::auth::AdminSecret;
-use crate::cluster::Cluster;
 use crate::config::Config;
+use crate::delivery::{Delivery, Local};
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
@@ -73,9 +73,11 @@ pub struct State {
     /// socket. The store learns it a moment later (its write is queued);
     /// this keeps a quick re-login from being handed it again meanwhile.
     delivered: Mutex<HashMap<NameKey, MessageId>>,
-    /// Set in cluster mode, once, before the first connection; see
-    /// [`State::cluster`].
-    cluster: OnceLock<Arc<Cluster>>,
+    /// How to reach the rest of the server: set in cluster mode, once,
+    /// before the first connection; see [`State::delivery`].
+    delivery: OnceLock<Arc<dyn Delivery>>,
+    /// A single node's delivery, until (unless) the node joins a cluster.
+    local: Arc<dyn Delivery>,
     next_conn: AtomicU64,
 }
 
@@ -99,7 +101,8 @@ impl State {
             metrics: Metrics::default(),
             config,
             store,
-            cluster: OnceLock::new(),
+            delivery: OnceLock::new(),
+            local: Arc::new(Local),
             next_conn: AtomicU64::new(1),
         })
     }
@@ -196,34 +199,33 @@ impl State {
     }
 
     /// Sends a join or leave notice about `subject` to everyone else, here
-    /// and on the other nodes, unless so many users are online that
-    /// presence is no longer announced.
+    /// and elsewhere, unless so many users are online that presence is no
+    /// longer announced.
     pub fn announce_presence(&self, event: ServerFrame, subject: &NameKey) {
         if self.online() <= self.config.presence_limit {
             let event = Event::new(event);
             self.users.push_to_others(&event, subject);
-            if let Some(cluster) = self.cluster() {
-                cluster.announce(event, subject.as_str());
-            }
+            self.delivery().presence(&event, subject);
         }
     }
 
-    /// The cluster this node belongs to; `None` for a single node, where
-    /// every user is in [`State::users`] and nothing else is asked.
-    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
-        self.cluster.get()
+    /// How to reach the rest of the server: [`Local`] for a single node
+    /// (nobody is elsewhere), the cluster's once the node joined one.
+    pub fn delivery(&self) -> &Arc<dyn Delivery> {
+        self.delivery.get().unwrap_or(&self.local)
     }
 
-    /// Makes this node a member of `cluster`. Only before serving.
-    pub fn join_cluster(&self, cluster: Arc<Cluster>) {
-        if self.cluster.set(cluster).is_err() {
+    /// Delivers through `delivery` from now on (a node joining a
+    /// cluster). Only before serving.
+    pub fn deliver_through(&self, delivery: Arc<dyn Delivery>) {
+        if self.delivery.set(delivery).is_err() {
             tracing::error!("joined a cluster twice; keeping the first");
         }
     }
 
     /// How many users are online: here, or in the whole cluster.
     pub fn online(&self) -> usize {
-        self.users.len() + self.cluster().map_or(0, |c| c.remote_count())
+        self.users.len() + self.delivery().remote_count()
     }
 }
 

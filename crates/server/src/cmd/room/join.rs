@@ -30,7 +30,7 @@ pub fn apply(req: Join, ctx: &mut Ctx<'_>) -> Reply {
                 0,
                 "",
             );
-            tell_members(&room, &frame, Some(&ctx.sender(&me)));
+            tell_members(ctx.state, &room, &frame, Some(&ctx.sender(&me)));
         }
     }
     Ok(ServerFrame::RoomList(vec![room.info(&me.name.key())]))

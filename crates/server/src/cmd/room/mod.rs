@@ -1,5 +1,6 @@
 //! The room commands, one file per request, and what they share: finding
-//! the room, the sender's standing in it, and telling its members.
+//! the room, the sender's standing in it, and telling its members. The
+//! notices and what a departure does are operations, in [`crate::ops::rooms`].
 //!
 //! Rooms are a sub-protocol (requests 0x20-0x2F), so the router hands every
 //! [`RoomRequest`] to [`dispatch`] here, and the precondition table for
@@ -20,13 +21,13 @@ mod unmute;
 
 use std::sync::Arc;
 
-use chinwag_proto::room::RoomNotice;
-use chinwag_proto::server::Timestamp;
-use chinwag_proto::{ErrorCode, NameKey, NoticeKind, RoomName, RoomRequest, RoomRole, ServerFrame};
+use chinwag_proto::{ErrorCode, NameKey, RoomName, RoomRequest, RoomRole};
 
 use super::{CmdError, Ctx, Need, Outcome};
-use crate::event::{Event, Shared};
-use crate::state::rooms::{RoomState, deliver};
+use crate::event::Shared;
+use crate::ops;
+use crate::ops::rooms::{announce_departure, announces_presence, notice};
+use crate::state::rooms::RoomState;
 use crate::state::{Peer, Room, Sender, State};
 
 /// The precondition table for room requests.
@@ -162,95 +163,15 @@ fn check_room_text(text: &str, max: usize, what: &str, ctx: &Ctx<'_>) -> Result<
     super::check_reason(text, ctx)
 }
 
-/// A ROOM_NOTICE, one event shared by every member it goes to.
-fn notice(
-    kind: NoticeKind,
-    ts: Timestamp,
-    room: &Room,
-    actor: &str,
-    subject: &str,
-    until: u64,
-    text: &str,
-) -> Shared {
-    Event::new(ServerFrame::RoomNotice(RoomNotice {
-        kind,
-        ts,
-        room: room.name.as_str().into(),
-        actor: actor.into(),
-        subject: subject.into(),
-        until,
-        text: text.into(),
-    }))
-}
-
-/// Tells every online member of `room` but the session that caused it.
-fn tell_members(room: &Room, event: &Shared, sender: Option<&Sender>) {
-    deliver(&room.recipients(), event, sender);
+/// Tells every member of `room`, here and elsewhere, but the session that
+/// caused it.
+fn tell_members(state: &State, room: &Room, event: &Shared, sender: Option<&Sender>) {
+    ops::rooms::tell_members(state, room, &room.recipients(), event, sender);
 }
 
 /// Tells one user (every session), if online.
 fn tell_user(state: &State, user: &str, event: Shared) {
     if let Some(peer) = state.users.get(user) {
         peer.push(&event, None);
-    }
-}
-
-/// Whether joins and leaves in a room of `members` are announced.
-fn announces_presence(state: &State, members: usize) -> bool {
-    members <= state.config.presence_limit
-}
-
-/// After a member left: tell the others (within the presence limit) and
-/// announce an inherited ownership.
-fn announce_departure(
-    state: &State,
-    room: &Room,
-    departure: &crate::state::rooms::Departure,
-    actor: &str,
-    why: &str,
-    now: Timestamp,
-) {
-    if announces_presence(state, departure.members + 1) {
-        let left = notice(
-            NoticeKind::RoomLeft,
-            now,
-            room,
-            actor,
-            departure.member.name.as_str(),
-            0,
-            why,
-        );
-        deliver(&departure.remaining, &left, None);
-    }
-    if let Some(owner) = &departure.new_owner {
-        let role = notice(
-            NoticeKind::RoomRole,
-            now,
-            room,
-            "",
-            owner.as_str(),
-            RoomRole::Owner as u64,
-            "",
-        );
-        deliver(&departure.remaining, &role, None);
-    }
-}
-
-/// A connection ended: a guest's memberships end with it (not announced
-/// during a shutdown: everyone got NOTICE Shutdown); an account's go
-/// offline and stay.
-pub fn disconnected(state: &State, peer: &Peer, why: &str) {
-    let user = peer.name.key();
-    let now = Timestamp::now();
-    for room in state.rooms.rooms_of(&user) {
-        if state.rooms.detach(&room, &user, peer.id) {
-            continue;
-        }
-        let Some(departure) = state.rooms.leave(&room, &user, Some(peer.id)) else {
-            continue;
-        };
-        if !state.shutdown.is_started() {
-            announce_departure(state, &room, &departure, "", why, now);
-        }
     }
 }

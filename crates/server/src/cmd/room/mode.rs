@@ -43,7 +43,7 @@ pub fn apply(req: SetRoomMode, ctx: &mut Ctx<'_>) -> Reply {
         u64::from(req.mode.bits()),
         "",
     );
-    tell_members(&room, &frame, None);
+    tell_members(ctx.state, &room, &frame, None);
     tracing::info!(room = %room.name, mode = %req.mode, "room mode set");
     Ok(ServerFrame::ok(format!(
         "{} is now {}",

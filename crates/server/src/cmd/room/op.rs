@@ -48,7 +48,7 @@ pub fn apply(req: RoomOp, ctx: &mut Ctx<'_>) -> Reply {
         role as u64,
         "",
     );
-    tell_members(&room, &frame, None);
+    tell_members(ctx.state, &room, &frame, None);
     Ok(ServerFrame::ok(format!(
         "{name} is now {} of {}",
         if req.operator {

@@ -1,5 +1,5 @@
 //! ROOM_SEND: store a message to a room, then deliver it to every online
-//! member of the room, on every node of a cluster.
+//! member of the room, here and on every other node.
 //!
 //! As for direct messages, the message reaches the members only after it
 //! is stored: history (`HISTORY #room`) and what members saw agree, and a
@@ -12,8 +12,7 @@ use chinwag_proto::server::{DeliveryStatus, Message, MessageKind, MuteState, Sen
 use chinwag_proto::{ErrorCode, ServerFrame};
 
 use super::{find, not_a_member};
-use crate::cluster::{NodeEvent, NodeMessage};
-use crate::cmd::transfer::not_stored;
+use crate::cmd::transfer::{not_stored, reached_only_here};
 use crate::cmd::{CmdError, Ctx, Outcome, check_text, format_remaining, later};
 use crate::event::Event;
 use crate::state::rooms::deliver;
@@ -82,25 +81,11 @@ fn check(req: &RoomSend, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
             text,
         }));
         let delivered = deliver(&recipients, &event, Some(&ctx.sender(&me)));
-        // In a cluster, the members on other nodes get it through one NATS
-        // message; each node hands it to its own members of the room.
-        if let Some(cluster) = ctx.state.cluster()
-            && let Some(event) = NodeEvent::of(&event)
-        {
-            let message = NodeMessage::Room {
-                room: room.name.to_string(),
-                event,
-            };
-            if let Err(error) = cluster.tell_all(message) {
-                return CmdError::new(
-                    ErrorCode::ClusterUnavailable,
-                    format!(
-                        "stored, and delivered only to the {delivered} other members on this node: {}",
-                        CmdError::from(error).message
-                    ),
-                )
-                .into();
-            }
+        // The members elsewhere get it through the delivery layer (one
+        // NATS message; each node hands it to its own members of the
+        // room).
+        if let Err(error) = ctx.state.delivery().to_room(&room.name, &event) {
+            return reached_only_here(delivered, "members on this node", error);
         }
         Ok(ServerFrame::Sent(Sent {
             id,

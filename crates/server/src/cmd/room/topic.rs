@@ -29,6 +29,6 @@ pub fn apply(req: Topic, ctx: &mut Ctx<'_>) -> Reply {
         0,
         &req.topic,
     );
-    tell_members(&room, &frame, Some(&ctx.sender(&me)));
+    tell_members(ctx.state, &room, &frame, Some(&ctx.sender(&me)));
     Ok(ServerFrame::RoomList(vec![room.info(&me.name.key())]))
 }

@@ -1,0 +1,111 @@
+//! What the room operations share: their notices, whether joins and
+//! leaves are announced, and what a user's departure does to its rooms.
+
+use std::sync::Arc;
+
+use chinwag_proto::room::RoomNotice;
+use chinwag_proto::server::Timestamp;
+use chinwag_proto::{NoticeKind, RoomRole, ServerFrame};
+
+use crate::event::{Event, Shared};
+use crate::state::rooms::{Departure, deliver};
+use crate::state::{Peer, Room, Sender, State};
+
+/// A ROOM_NOTICE, one event shared by every member it goes to.
+pub fn notice(
+    kind: NoticeKind,
+    ts: Timestamp,
+    room: &Room,
+    actor: &str,
+    subject: &str,
+    until: u64,
+    text: &str,
+) -> Shared {
+    Event::new(ServerFrame::RoomNotice(RoomNotice {
+        kind,
+        ts,
+        room: room.name.as_str().into(),
+        actor: actor.into(),
+        subject: subject.into(),
+        until,
+        text: text.into(),
+    }))
+}
+
+/// Tells a room's members: those online here (`recipients`) but the
+/// session that caused it, and those elsewhere; returns how many here took
+/// it. Members elsewhere miss a notice when the rest of the server cannot
+/// be reached, as presence notices are missed.
+pub fn tell_members(
+    state: &State,
+    room: &Room,
+    recipients: &[Arc<Peer>],
+    event: &Shared,
+    sender: Option<&Sender>,
+) -> u32 {
+    let delivered = deliver(recipients, event, sender);
+    if let Err(error) = state.delivery().to_room(&room.name, event) {
+        tracing::debug!(%error, room = %room.name, "room notice not sent elsewhere");
+    }
+    delivered
+}
+
+/// Whether joins and leaves in a room of `members` are announced.
+pub fn announces_presence(state: &State, members: usize) -> bool {
+    members <= state.config.presence_limit
+}
+
+/// After a member left: tell the others (within the presence limit) and
+/// announce an inherited ownership.
+pub fn announce_departure(
+    state: &State,
+    room: &Room,
+    departure: &Departure,
+    actor: &str,
+    why: &str,
+    now: Timestamp,
+) {
+    if announces_presence(state, departure.members + 1) {
+        let left = notice(
+            NoticeKind::RoomLeft,
+            now,
+            room,
+            actor,
+            departure.member.name.as_str(),
+            0,
+            why,
+        );
+        tell_members(state, room, &departure.remaining, &left, None);
+    }
+    if let Some(owner) = &departure.new_owner {
+        let role = notice(
+            NoticeKind::RoomRole,
+            now,
+            room,
+            "",
+            owner.as_str(),
+            RoomRole::Owner as u64,
+            "",
+        );
+        tell_members(state, room, &departure.remaining, &role, None);
+    }
+}
+
+/// A user went offline: a guest's memberships end with it (not announced
+/// during a shutdown: everyone got NOTICE Shutdown); an account's go
+/// offline and stay.
+pub fn disconnected(state: &State, peer: &Peer, why: &str) {
+    let user = peer.name.key();
+    let now = Timestamp::now();
+    for room in state.rooms.rooms_of(&user) {
+        if state.rooms.detach(&room, &user, peer.id) {
+            continue;
+        }
+        let Some(departure) = state.rooms.leave(&room, &user, Some(peer.id)) else {
+            continue;
+        };
+        if !state.shutdown.is_started() {
+            announce_departure(state, &room, &departure, "", why, now);
+        }
+    }
+}
