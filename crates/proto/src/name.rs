@@ -75,19 +75,11 @@ impl UserName {
         if name.len() > MAX_INPUT_LEN {
             return Err(too_long(name));
         }
-        let spelling = UsernameCasePreserved::enforce(name).map_err(refusal)?;
-        check_protocol_rules(&spelling)?;
-        if spelling.len() > MAX_NAME_LEN {
-            return Err(too_long(&spelling));
+        if name.is_ascii() {
+            parse_ascii(name)
+        } else {
+            parse_prepared(name)
         }
-        let folded = UsernameCaseMapped::enforce(spelling.as_ref()).map_err(refusal)?;
-        // Lower case can take more bytes than upper case (`İ` is two, `i̇`
-        // three): the key has to fit too.
-        let key = NameKey::from_folded(&folded).ok_or_else(|| too_long(&folded))?;
-        Ok(UserName {
-            spelling: ByteString::from(spelling.into_owned()),
-            key,
-        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -103,6 +95,40 @@ impl UserName {
     pub fn is(&self, other: &str) -> bool {
         NameKey::fold(other) == Some(self.key)
     }
+}
+
+/// An ASCII name, without the PRECIS machinery: it would change nothing
+/// but case (which the key takes care of), and refuse only what the
+/// protocol's rules refuse already. A proptest checks the two agree.
+fn parse_ascii(name: &str) -> Result<UserName, NameError> {
+    // What PRECIS refuses in ASCII (controls and the space) is reported
+    // first, as it would be.
+    if let Some(bad) = name.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(NameError::BadChar(bad));
+    }
+    check_protocol_rules(name)?;
+    let key = NameKey::fold(name).ok_or_else(|| too_long(name))?;
+    Ok(UserName {
+        spelling: ByteString::from(name.to_owned()),
+        key,
+    })
+}
+
+/// Any name, prepared as PRECIS does, then checked by the protocol's rules.
+fn parse_prepared(name: &str) -> Result<UserName, NameError> {
+    let spelling = UsernameCasePreserved::enforce(name).map_err(refusal)?;
+    check_protocol_rules(&spelling)?;
+    if spelling.len() > MAX_NAME_LEN {
+        return Err(too_long(&spelling));
+    }
+    let folded = UsernameCaseMapped::enforce(spelling.as_ref()).map_err(refusal)?;
+    // Lower case can take more bytes than upper case (`İ` is two, `i̇`
+    // three): the key has to fit too.
+    let key = NameKey::from_folded(&folded).ok_or_else(|| too_long(&folded))?;
+    Ok(UserName {
+        spelling: ByteString::from(spelling.into_owned()),
+        key,
+    })
 }
 
 fn too_long(name: &str) -> NameError {
@@ -381,6 +407,24 @@ mod tests {
             proptest::prop_assert_eq!(parsed.as_str(), name.as_str());
             proptest::prop_assert_eq!(parsed.key().as_str().to_owned(), old_ascii_fold(&name));
             proptest::prop_assert_eq!(NameKey::fold(&name), Some(parsed.key()));
+        }
+
+        #[test]
+        fn ascii_takes_a_short_cut_to_the_same_answer(
+            text in "[a-zA-Z0-9_-]{0,36}[\\x00-\\x7f]{0,2}[a-zA-Z0-9_-]{0,4}"
+        ) {
+            proptest::prop_assume!(!text.is_empty());
+            let short_cut = parse_ascii(&text);
+            let prepared = parse_prepared(&text);
+            proptest::prop_assert_eq!(short_cut.is_ok(), prepared.is_ok());
+            match (short_cut, prepared) {
+                (Ok(a), Ok(b)) => {
+                    proptest::prop_assert_eq!(a.as_str(), b.as_str());
+                    proptest::prop_assert_eq!(a.key(), b.key());
+                }
+                (Err(a), Err(b)) => proptest::prop_assert_eq!(a, b),
+                _ => unreachable!("checked above"),
+            }
         }
 
         #[test]
