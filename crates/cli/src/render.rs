@@ -12,6 +12,7 @@ use chinwag_client::{
     Timestamp, UserInfo,
 };
 use serde_json::{Value, json};
+use unicode_width::UnicodeWidthStr;
 
 use crate::rooms;
 
@@ -382,13 +383,14 @@ fn or_dash(text: &str) -> String {
 }
 
 /// Left-aligned columns separated by two spaces, no trailing blanks.
+/// Aligned by terminal columns, not characters: `小明` takes four.
 pub fn table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
             rows.iter()
                 .filter_map(|r| r.get(c))
-                .map(|cell| cell.chars().count())
+                .map(|cell| cell.width())
                 .max()
                 .unwrap_or(0)
         })
@@ -397,7 +399,8 @@ pub fn table(rows: &[Vec<String>]) -> String {
     for row in rows {
         let mut line = String::new();
         for (cell, width) in row.iter().zip(&widths) {
-            line.push_str(&format!("{cell:<width$}  "));
+            line.push_str(cell);
+            line.push_str(&" ".repeat(width - cell.width() + 2));
         }
         out.push_str(line.trim_end());
         out.push('\n');
@@ -585,6 +588,15 @@ mod tests {
             users_table(&users, Timestamp(T)),
             "NAME  ROLE  MUTED  ADDRESS         ADVERTISED  CONNECTED\n\
              bob   user  -      127.0.0.1:5000  -           1m5s ago\n"
+        );
+        let users = [
+            user("小明", Role::User, MuteState::NotMuted, "", 0),
+            user("José", Role::User, MuteState::NotMuted, "", 0),
+        ];
+        assert_eq!(
+            users_table(&users, Timestamp(T)),
+            "NAME  ROLE  MUTED\n小明  user  -\nJosé  user  -\n",
+            "aligned by terminal columns"
         );
         let v = users_json(&[user(
             "bob",

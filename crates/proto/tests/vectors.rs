@@ -31,8 +31,8 @@ use chinwag_proto::server::{
 };
 use chinwag_proto::{
     BodyError, ClientCodec, ErrorCode, FrameError, FrameType, Limits, MessageId, MessageKind,
-    NoticeKind, Packet, Rejected, Request, RequestId, RoomRequest, RoomRole, ServerCodec,
-    ServerFrame, Timestamp,
+    NameError, NameKey, NoticeKind, Packet, Rejected, Request, RequestId, RoomRequest, RoomRole,
+    ServerCodec, ServerFrame, Timestamp, UserName,
 };
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -1264,4 +1264,65 @@ fn the_reserved_ranges_assign_exactly_the_defined_types() {
         .filter_map(FrameType::from_u8)
         .collect();
     assert_lists_exactly("the assigned ranges (10.2)", &defined, &all_frame_types());
+}
+
+/// A cell of the name table: `\u{...}` escapes replaced by their
+/// characters.
+fn unescape(cell: &str) -> String {
+    let mut out = String::new();
+    let mut rest = cell;
+    while let Some(at) = rest.find("\\u{") {
+        out.push_str(&rest[..at]);
+        let (hex, after) = rest[at + 3..]
+            .split_once('}')
+            .unwrap_or_else(|| panic!("unclosed escape in {cell:?}"));
+        let code = u32::from_str_radix(hex, 16).unwrap_or_else(|_| panic!("bad escape {hex}"));
+        out.push(char::from_u32(code).unwrap_or_else(|| panic!("no character U+{hex}")));
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// How the name table words a result.
+fn name_result(parsed: &Result<UserName, NameError>) -> String {
+    match parsed {
+        Ok(_) => "ok".to_owned(),
+        Err(NameError::Empty) => "refused: empty".to_owned(),
+        Err(NameError::TooLong { .. }) => "refused: too long".to_owned(),
+        Err(NameError::BadStart) => "refused: bad start".to_owned(),
+        Err(NameError::BadChar(c)) => format!("refused: bad char U+{:04X}", u32::from(*c)),
+        Err(NameError::Unassigned(c)) => format!("refused: unassigned U+{:04X}", u32::from(*c)),
+        Err(NameError::Bidi) => "refused: bidi".to_owned(),
+    }
+}
+
+#[test]
+fn the_name_vectors_match_the_name_rules() {
+    let rows = table_rows("### Names");
+    assert!(rows.len() >= 20, "the name table has {} rows", rows.len());
+    for row in &rows {
+        let [input, result, spelling, key, skeleton] = &row[..] else {
+            panic!("a name row has five cells: {row:?}");
+        };
+        let input = unescape(input);
+        let parsed = UserName::parse(&input);
+        assert_eq!(&name_result(&parsed), result, "result for {input:?}");
+        match parsed {
+            Ok(name) => {
+                assert_eq!(name.as_str(), unescape(spelling), "spelling of {input:?}");
+                assert_eq!(name.key().as_str(), unescape(key), "key of {input:?}");
+                assert_eq!(
+                    name.key().skeleton(),
+                    unescape(skeleton),
+                    "skeleton of {input:?}"
+                );
+                assert_eq!(NameKey::fold(&input), Some(name.key()), "fold of {input:?}");
+            }
+            Err(_) => assert!(
+                spelling.is_empty() && key.is_empty() && skeleton.is_empty(),
+                "a refused name has no spelling, key or skeleton: {row:?}"
+            ),
+        }
+    }
 }

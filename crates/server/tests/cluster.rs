@@ -172,6 +172,27 @@ async fn direct_messages_broadcasts_and_listing_span_nodes() {
 }
 
 #[tokio::test]
+async fn unicode_names_are_claimed_and_reached_across_nodes() {
+    let trio = Trio::start().await;
+    let (xiaoming, _) = user(trio.addr(0), "小明").await;
+    let (_jose, mut jose_events) = user(trio.addr(1), "José").await;
+    until_listed(&xiaoming, &["José", "小明"]).await;
+
+    xiaoming.send("JOSÉ", "你好").await.unwrap();
+    let got = message(&mut jose_events).await;
+    assert_eq!(
+        (got.from.deref(), got.to.deref(), got.text.deref()),
+        ("小明", "José", "你好")
+    );
+    // The claim holds on the other nodes too.
+    let (dup, _dup_events) = connect(trio.addr(2)).await;
+    assert_eq!(
+        code(dup.register("小明", None).await.unwrap_err()),
+        ErrorCode::NameTaken
+    );
+}
+
+#[tokio::test]
 async fn of_many_registrations_of_one_name_over_three_nodes_exactly_one_wins() {
     let trio = Trio::start().await;
     let mut clients = Vec::new();

@@ -91,7 +91,9 @@ async fn invalid_names_are_refused_by_the_server() {
         "tab\there",
         "esc\u{1b}",
         &"x".repeat(33),
-        "张三",
+        "a.b",
+        "zero\u{200b}width",
+        "bidi\u{202e}override",
     ] {
         // Raw request: the client library would refuse these locally.
         let reply = c

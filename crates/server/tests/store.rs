@@ -91,6 +91,8 @@ on_both_backends!(
     schema_versions,
     rooms_and_their_messages,
     rows_an_older_chinwagd_wrote_read_back_with_typed_keys,
+    accounts_are_found_by_lookalike_names,
+    migrating_to_skeletons_fills_them_for_existing_accounts,
 );
 
 fn key(name: &str) -> NameKey {
@@ -612,6 +614,61 @@ async fn rows_an_older_chinwagd_wrote_read_back_with_typed_keys(db: Db) {
         }
         other => panic!("expected a storage failure, got {other:?}"),
     }
+    store.close().await.unwrap();
+}
+
+/// An account is found by a name with its confusable skeleton and another
+/// key, never by its own name.
+async fn accounts_are_found_by_lookalike_names(db: Db) {
+    let store = db.open().await;
+    assert!(
+        store
+            .create_account(name("Alice"), "h".into(), Timestamp(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .create_account(name("小明"), "h".into(), Timestamp(1))
+            .await
+            .unwrap()
+    );
+    // A Cyrillic а, and a fullwidth spelling of the same.
+    let found = store.account_like(key("\u{430}lice")).await.unwrap();
+    assert_eq!(found.map(|a| a.name).as_deref(), Some("Alice"));
+    let found = store.account_like(key("ＡＬＩＣＥ\u{430}")).await.unwrap();
+    assert!(found.is_none(), "alicea looks like no account");
+    assert!(store.account_like(key("alice")).await.unwrap().is_none());
+    assert!(store.account_like(key("小明")).await.unwrap().is_none());
+    assert!(store.account_like(key("bob")).await.unwrap().is_none());
+    store.close().await.unwrap();
+}
+
+/// A database from before skeletons were stored gets them for the
+/// accounts it holds when this build opens it.
+async fn migrating_to_skeletons_fills_them_for_existing_accounts(db: Db) {
+    db.open().await.close().await.unwrap();
+    let back_to_version_2 = match &db {
+        Db::Sqlite(_) => "PRAGMA user_version = 2;",
+        Db::Postgres(_) => "UPDATE schema_version SET version = 2;",
+    };
+    db.run_sql(&format!(
+        "DROP INDEX accounts_by_skeleton;
+         ALTER TABLE accounts DROP COLUMN name_skeleton;
+         INSERT INTO accounts (name_key, name, password_hash, admin, created_at)
+           VALUES ('modern', 'Modern', 'h', {no}, 1);
+         {back_to_version_2}",
+        no = if matches!(db, Db::Sqlite(_)) {
+            "0"
+        } else {
+            "FALSE"
+        },
+    ))
+    .await;
+    let store = db.open().await;
+    let found = store.account_like(key("rnodern")).await.unwrap();
+    assert_eq!(found.map(|a| a.name).as_deref(), Some("Modern"));
+    assert!(store.account(key("MODERN")).await.unwrap().is_some());
     store.close().await.unwrap();
 }
 

@@ -335,6 +335,9 @@ pub trait Store: Send + Sync + 'static {
     fn delivered(&self, user: NameKey, up_to: MessageId) -> StoreFuture<()>;
 
     fn account(&self, name: NameKey) -> StoreFuture<Option<Account>>;
+    /// An account whose name looks like `name` (the same confusable
+    /// skeleton, see [`NameKey::skeleton`]) but is another name.
+    fn account_like(&self, name: NameKey) -> StoreFuture<Option<Account>>;
     /// Creates an account; `false` if the name already has one.
     fn create_account(
         &self,

@@ -320,6 +320,18 @@ impl Store for PostgresStore {
         Box::pin(async move { Ok(accounts.await?.into_iter().next()) })
     }
 
+    fn account_like(&self, name: NameKey) -> StoreFuture<Option<Account>> {
+        let accounts = self.query(
+            format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts
+                 WHERE name_skeleton = $1 AND name_key <> $2 LIMIT 1"
+            ),
+            vec![boxed(name.skeleton()), boxed(name.as_str().to_owned())],
+            rows::account,
+        );
+        Box::pin(async move { Ok(accounts.await?.into_iter().next()) })
+    }
+
     fn create_account(
         &self,
         name: UserName,
@@ -327,13 +339,14 @@ impl Store for PostgresStore {
         now: Timestamp,
     ) -> StoreFuture<bool> {
         let done = self.execute(
-            "INSERT INTO accounts (name_key, name, password_hash, admin, created_at)
-             VALUES ($1, $2, $3, FALSE, $4) ON CONFLICT DO NOTHING",
+            "INSERT INTO accounts (name_key, name, password_hash, admin, created_at, name_skeleton)
+             VALUES ($1, $2, $3, FALSE, $4, $5) ON CONFLICT DO NOTHING",
             vec![
                 boxed(name.key().as_str().to_owned()),
                 boxed(name.as_str().to_owned()),
                 boxed(password_hash),
                 boxed(now.0 as i64),
+                boxed(name.key().skeleton()),
             ],
         );
         Box::pin(async move { Ok(done.await? == 1) })

@@ -55,6 +55,13 @@ pub fn message(row: &dyn Columns) -> Result<StoredMessage, StoreError> {
     })
 }
 
+/// The `name_skeleton` column of an account stored under `name_key`.
+pub fn skeleton_of_key(name_key: &str) -> String {
+    // A stored key folds to itself; one that does not (no chinwagd wrote
+    // it) gets a skeleton of its own text, which finds it no lookalike.
+    NameKey::fold(name_key).map_or_else(|| name_key.to_owned(), |key| key.skeleton())
+}
+
 /// The columns [`account`] reads, from `accounts`.
 pub const ACCOUNT_COLUMNS: &str = "name, password_hash, admin, created_at";
 

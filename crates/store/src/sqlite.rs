@@ -226,6 +226,18 @@ impl Store for SqliteStore {
         })
     }
 
+    fn account_like(&self, name: NameKey) -> StoreFuture<Option<Account>> {
+        self.readers.run(move |conn| {
+            let sql = format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts
+                 WHERE name_skeleton = ?1 AND name_key <> ?2 LIMIT 1"
+            );
+            let params = params![name.skeleton(), name.as_str()];
+            let accounts = query_rows(conn, &sql, params, rows::account)?;
+            Ok(accounts.into_iter().next())
+        })
+    }
+
     fn create_account(
         &self,
         name: UserName,

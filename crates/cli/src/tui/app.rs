@@ -14,7 +14,7 @@ use crate::line::{HISTORY_PAGE, Line};
 use crate::render::{self, Clock};
 use crate::rooms::{self, RoomLine, RoomReply};
 use crate::tui::command::{self, Command};
-use crate::tui::conversation::{Backlog, Conversation, ConversationId, Tone};
+use crate::tui::conversation::{Backlog, Conversation, ConversationId, Tone, same_user};
 use crate::tui::input::Input;
 use crate::tui::net::{Job, NetEvent, Reply, Request};
 use crate::tui::view::{self, Areas};
@@ -133,9 +133,7 @@ impl App {
 
     /// My own entry in the user list, if the list has come.
     pub fn my_info(&self) -> Option<&UserInfo> {
-        self.users
-            .iter()
-            .find(|u| u.name.eq_ignore_ascii_case(&self.me))
+        self.users.iter().find(|u| same_user(&u.name, &self.me))
     }
 
     pub fn is_admin(&self) -> bool {
@@ -183,7 +181,7 @@ impl App {
 
     /// Opens the direct conversation with `name`.
     pub fn query(&mut self, name: &str) -> Vec<Effect> {
-        if name.eq_ignore_ascii_case(&self.me) {
+        if same_user(name, &self.me) {
             self.notify("that is you", Tone::Error);
             Vec::new()
         } else {
@@ -452,7 +450,7 @@ impl App {
             None => self.open,
             Some(BROADCAST_CONVERSATION) => 0,
             Some(room) if room.starts_with('#') => self.room(room),
-            Some(name) if name.eq_ignore_ascii_case(&self.me) => {
+            Some(name) if same_user(name, &self.me) => {
                 self.notify("that is you", Tone::Error);
                 return Vec::new();
             }

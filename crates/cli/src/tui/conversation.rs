@@ -6,7 +6,13 @@
 //! where the text typed into it goes.
 
 use chinwag_client::Timestamp;
-use chinwag_proto::MessageId;
+use chinwag_proto::{MessageId, NameKey};
+
+/// Whether two spellings name the same user, as the server decides it: by
+/// the folded key (case, width and Unicode normalisation aside).
+pub fn same_user(a: &str, b: &str) -> bool {
+    NameKey::fold(a).is_some_and(|key| NameKey::fold(b) == Some(key))
+}
 
 /// How many entries a conversation keeps; older ones are dropped.
 pub const SCROLLBACK: usize = 5_000;
@@ -16,8 +22,8 @@ pub const SCROLLBACK: usize = 5_000;
 pub enum ConversationId {
     /// Broadcasts: everyone online.
     Everyone,
-    /// Direct messages with one user, keyed by the name in lower case
-    /// (names are unique regardless of case).
+    /// Direct messages with one user, keyed by the name's folded key
+    /// (`ＡＬＩＣＥ` and `Alice` are one user, see [`same_user`]).
     Direct(String),
     /// A room, keyed by its name (with `#`) in lower case.
     Room(String),
@@ -26,7 +32,9 @@ pub enum ConversationId {
 impl ConversationId {
     /// The direct conversation with `name`.
     pub fn direct(name: &str) -> ConversationId {
-        ConversationId::Direct(name.to_lowercase())
+        ConversationId::Direct(
+            NameKey::fold(name).map_or_else(|| name.to_lowercase(), |k| k.as_str().to_owned()),
+        )
     }
 
     /// The conversation of the room `name`.
@@ -192,6 +200,22 @@ mod tests {
                 Body::Notice { text, .. } => format!("* {text}"),
             })
             .collect()
+    }
+
+    #[test]
+    fn spellings_of_one_name_are_one_user_and_one_conversation() {
+        assert!(same_user("ＡＬＩＣＥ", "alice"));
+        assert!(same_user("Jose\u{301}", "JOSÉ"));
+        assert!(same_user("小明", "小明"));
+        assert!(!same_user("\u{430}lice", "alice"));
+        assert_eq!(
+            ConversationId::direct("ＡＬＩＣＥ"),
+            ConversationId::direct("Alice")
+        );
+        assert_eq!(
+            ConversationId::direct("Łukasz"),
+            ConversationId::Direct("łukasz".into())
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use crate::render::{self, Clock};
 use crate::tui::app::{App, Link};
-use crate::tui::conversation::{Backlog, Body, Conversation, ConversationId, Tone};
+use crate::tui::conversation::{Backlog, Body, Conversation, ConversationId, Tone, same_user};
 use crate::tui::text;
 
 /// Outer widths of the side panes.
@@ -133,7 +133,7 @@ pub fn wrapped_lines(
         let (lead, text, style) = match &entry.body {
             Body::Message { from, text } => {
                 let mut name = Style::new().fg(name_colour(from));
-                if from.eq_ignore_ascii_case(me) {
+                if same_user(from, me) {
                     name = name.add_modifier(Modifier::BOLD);
                 }
                 let lead = vec![
@@ -292,7 +292,7 @@ fn users(frame: &mut Frame, app: &App, area: Rect) {
             width.saturating_sub(1 + suffix.len()),
         );
         let mut style = Style::new().fg(name_colour(&user.name));
-        if user.name.eq_ignore_ascii_case(&app.me) {
+        if same_user(&user.name, &app.me) {
             style = style.add_modifier(Modifier::BOLD);
         }
         rows.push(Line::from(vec![

@@ -1,7 +1,8 @@
 //! Presence: who is online, on which node.
 //!
 //! The `chinwag_presence` key-value bucket maps the folded name of every
-//! online user to a [`PresenceRecord`] naming the node it is connected to.
+//! online user (see [`bucket_key`]) to a [`PresenceRecord`] naming the node
+//! it is connected to.
 //! - A node claims a name with the bucket's atomic `create`: of any number
 //!   of nodes racing for one name, exactly one succeeds. Nobody checks
 //!   first and sets after.
@@ -27,6 +28,35 @@ use super::{ClusterError, NodeId, unavailable};
 use crate::state::{ConnId, Peer};
 
 pub const BUCKET: &str = "chinwag_presence";
+
+/// The bucket key of a name. Bucket keys may hold only ASCII letters,
+/// digits and `-/_=.`: an ASCII name's key is used as it is (as it always
+/// was), a Unicode one as `=` and the hex of its UTF-8. No name holds `=`,
+/// so the two never meet.
+fn bucket_key(key: &NameKey) -> String {
+    let name = key.as_str();
+    if name.is_ascii() {
+        return name.to_owned();
+    }
+    let mut hex = String::with_capacity(1 + 2 * name.len());
+    hex.push('=');
+    for byte in name.bytes() {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}
+
+/// The name key a bucket key stands for, if it is one.
+fn name_key_of(bucket_key: &str) -> Option<NameKey> {
+    let Some(hex) = bucket_key.strip_prefix('=') else {
+        return NameKey::fold(bucket_key);
+    };
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    NameKey::fold(std::str::from_utf8(&bytes).ok()?)
+}
 
 /// What the bucket says about one online user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,7 +177,7 @@ impl Presence {
         conn: ConnId,
         record: PresenceRecord,
     ) -> Result<(), ClusterError> {
-        match self.kv.create(key.as_str(), record.encode()).await {
+        match self.kv.create(bucket_key(&key), record.encode()).await {
             Ok(revision) => {
                 self.remember(key, conn, revision, record);
                 Ok(())
@@ -187,7 +217,7 @@ impl Presence {
             .remove_if(&key, |_, l| l.revision == claim.revision);
         if let Err(error) = self
             .kv
-            .delete_expect_revision(key.as_str(), Some(claim.revision))
+            .delete_expect_revision(bucket_key(&key), Some(claim.revision))
             .await
         {
             // The reaper of another node frees it if the bucket kept it.
@@ -203,7 +233,7 @@ impl Presence {
         change(&mut claim.record);
         match self
             .kv
-            .update(key.as_str(), claim.record.encode(), claim.revision)
+            .update(bucket_key(&key), claim.record.encode(), claim.revision)
             .await
         {
             Ok(revision) => {
@@ -262,7 +292,7 @@ impl Presence {
         self.mirror.clear();
         while let Some(entry) = watch.next().await {
             let entry = entry.map_err(unavailable)?;
-            let Some(key) = NameKey::fold(&entry.key) else {
+            let Some(key) = name_key_of(&entry.key) else {
                 continue;
             };
             match entry.operation {
@@ -330,7 +360,7 @@ impl Presence {
     }
 
     async fn recheck(&self, key: NameKey, claim: &Claim) -> Result<Recheck, ClusterError> {
-        match self.kv.entry(key.as_str()).await.map_err(unavailable)? {
+        match self.kv.entry(bucket_key(&key)).await.map_err(unavailable)? {
             Some(entry) if entry.operation == Operation::Put => {
                 let owner = PresenceRecord::decode(&entry.value).map(|r| r.node);
                 if owner.as_deref() == Some(self.node.as_str()) {
@@ -374,7 +404,7 @@ impl Presence {
         for (key, revision) in doomed {
             if self
                 .kv
-                .delete_expect_revision(key.as_str(), Some(revision))
+                .delete_expect_revision(bucket_key(&key), Some(revision))
                 .await
                 .is_ok()
             {
@@ -397,5 +427,28 @@ impl Presence {
             .filter(|c| c.at.elapsed() >= age)
             .map(|c| (*c.key(), c.conn))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_keys_are_valid_nats_keys_and_read_back() {
+        for name in ["alice", "Bob_2-x", "小明", "José", "Ærøskøbing"] {
+            let key = chinwag_proto::UserName::parse(name).unwrap().key();
+            let in_bucket = bucket_key(&key);
+            assert!(
+                in_bucket
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-/_=.".contains(c)),
+                "{in_bucket}"
+            );
+            assert_eq!(name_key_of(&in_bucket), Some(key), "{name}");
+        }
+        assert_eq!(bucket_key(&NameKey::fold("Alice").unwrap()), "alice");
+        assert_eq!(name_key_of("=zz"), None);
+        assert_eq!(name_key_of("=e5b0"), None, "not whole UTF-8");
     }
 }

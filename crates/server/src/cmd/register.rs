@@ -5,6 +5,10 @@
 //! whether someone online has the name, the password throttles. Then, off
 //! the connection task: the account lookup and the argon2 hash. The
 //! session reads no further request until the answer is in.
+//!
+//! A name that is not an account yet (a guest, or an account being created)
+//! must not look like another's: one with the confusable skeleton of an
+//! account or of a user online under another name is NameTaken.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -37,7 +41,16 @@ enum Login {
 
 pub fn apply(req: Register, ctx: &mut Ctx<'_>) -> Outcome {
     match check(&req, ctx) {
-        Ok(name) => login(req, name, ctx),
+        Ok(name) => {
+            // Looked up now, on the connection task; it counts only if the
+            // name turns out not to be an account.
+            let lookalike = ctx
+                .state
+                .users
+                .lookalike(&name)
+                .map(|peer| peer.name.to_string());
+            login(req, name, lookalike, ctx)
+        }
         Err(e) => e.into(),
     }
 }
@@ -92,7 +105,13 @@ fn check(req: &Register, ctx: &Ctx<'_>) -> Result<UserName, CmdError> {
     Ok(name)
 }
 
-fn login(req: Register, name: UserName, ctx: &mut Ctx<'_>) -> Outcome {
+/// `lookalike_online`: the name of a user online who looks like `name`.
+fn login(
+    req: Register,
+    name: UserName,
+    lookalike_online: Option<String>,
+    ctx: &mut Ctx<'_>,
+) -> Outcome {
     let store = Arc::clone(&ctx.state.store);
     let config = &ctx.state.config;
     let (signup, guests) = (config.signup, config.guests);
@@ -103,7 +122,14 @@ fn login(req: Register, name: UserName, ctx: &mut Ctx<'_>) -> Outcome {
     let claiming = claim.is_some();
     let work = async move {
         let account = store.account(key).await?;
-        let admitted = admit(&*store, account, spelling.clone(), password, signup, guests).await?;
+        let admitted = match account {
+            None => new_name_looks_like(&*store, &spelling, lookalike_online).await?,
+            Some(_) => None,
+        };
+        let admitted = match admitted {
+            Some(refused) => Err(refused),
+            None => admit(&*store, account, spelling.clone(), password, signup, guests).await?,
+        };
         // Where names are claimed beyond this node, the claim comes before
         // the name is taken here: of several nodes racing for it, exactly
         // one gets it.
@@ -139,6 +165,25 @@ fn login(req: Register, name: UserName, ctx: &mut Ctx<'_>) -> Outcome {
         }
         finish(req, name, login, claiming, ctx)
     })
+}
+
+/// The refusal of a name that is no account yet but looks like an
+/// account's or like the name of a user online (`lookalike_online`).
+async fn new_name_looks_like(
+    store: &dyn Store,
+    name: &UserName,
+    lookalike_online: Option<String>,
+) -> Result<Option<CmdError>, StoreError> {
+    let existing = match lookalike_online {
+        Some(online) => Some(online),
+        None => store.account_like(name.key()).await?.map(|a| a.name),
+    };
+    Ok(existing.map(|existing| {
+        CmdError::new(
+            ErrorCode::NameTaken,
+            format!("{name} looks like the existing name {existing}; choose another"),
+        )
+    }))
 }
 
 /// Decides whether the name may be used, creating the account if asked.

@@ -263,6 +263,14 @@ pub enum Released {
 /// The online users, by name.
 pub struct Users {
     online: DashMap<NameKey, Arc<Peer>>,
+    /// The keys online by confusable skeleton, so that a new name that
+    /// looks like one online is found in O(1), not by a scan of everyone.
+    /// Usually one key per skeleton; more only for accounts that predate
+    /// the confusable check. Kept in step with `online` by `claim`,
+    /// `release` and `remove` (updated just after it: a registration racing
+    /// another's may miss the lookalike, and the store check still holds
+    /// for accounts).
+    by_skeleton: DashMap<String, Vec<NameKey>>,
     /// Most sessions one account may have online at once.
     max_sessions: usize,
 }
@@ -280,6 +288,7 @@ impl Users {
     pub fn new(max_sessions: usize) -> Users {
         Users {
             online: DashMap::new(),
+            by_skeleton: DashMap::new(),
             max_sessions: max_sessions.max(1),
         }
     }
@@ -292,6 +301,7 @@ impl Users {
             Entry::Vacant(slot) => {
                 let peer = Arc::new(peer);
                 slot.insert(Arc::clone(&peer));
+                self.index_skeleton(peer.name.key());
                 Ok(Claimed::First(peer))
             }
             Entry::Occupied(slot) => {
@@ -352,6 +362,7 @@ impl Users {
                     .online
                     .remove_if(&key, |_, p| p.id == peer_id && p.sessions().is_empty());
                 if removed.is_some() {
+                    self.unindex_skeleton(key);
                     Released::Last
                 } else {
                     Released::OthersRemain
@@ -364,9 +375,40 @@ impl Users {
     /// Takes the user offline with every session (a kick, a ban), if
     /// `peer_id` still holds the name. Returns whether it did.
     pub fn remove(&self, name: &UserName, peer_id: ConnId) -> bool {
-        self.online
+        let removed = self
+            .online
             .remove_if(&name.key(), |_, peer| peer.id == peer_id)
-            .is_some()
+            .is_some();
+        if removed {
+            self.unindex_skeleton(name.key());
+        }
+        removed
+    }
+
+    /// An online user whose name looks like `name` (the same confusable
+    /// skeleton) but is another name.
+    pub fn lookalike(&self, name: &UserName) -> Option<Arc<Peer>> {
+        let key = name.key();
+        let keys = self.by_skeleton.get(&key.skeleton())?;
+        let other = keys.iter().find(|k| **k != key)?;
+        self.online.get(other).map(|peer| Arc::clone(&peer))
+    }
+
+    fn index_skeleton(&self, key: NameKey) {
+        self.by_skeleton
+            .entry(key.skeleton())
+            .or_default()
+            .push(key);
+    }
+
+    fn unindex_skeleton(&self, key: NameKey) {
+        let skeleton = key.skeleton();
+        if let Entry::Occupied(mut keys) = self.by_skeleton.entry(skeleton) {
+            keys.get_mut().retain(|k| *k != key);
+            if keys.get().is_empty() {
+                keys.remove();
+            }
+        }
     }
 
     /// The online user called `name` (any case), if any.

@@ -5,6 +5,7 @@
 //! migrations; never edit an old one.
 
 use crate::StoreError;
+use crate::rows::skeleton_of_key;
 
 use super::failed;
 
@@ -82,6 +83,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (room_key, name_key)
     );
     "#,
+    // 3: the confusable skeleton of each account's name (UTS #39), to
+    // refuse a new name that looks like an account's. Existing rows are
+    // filled in Rust right after: see `fill_skeletons`.
+    r#"
+    ALTER TABLE accounts ADD COLUMN name_skeleton TEXT NOT NULL DEFAULT '';
+    CREATE INDEX accounts_by_skeleton ON accounts (name_skeleton);
+    "#,
 ];
 
 /// The schema version this build creates.
@@ -114,6 +122,9 @@ pub async fn apply(client: &mut deadpool_postgres::Object) -> Result<i64, StoreE
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         tx.batch_execute(sql).await.map_err(failed)?;
+        if index + 1 == WITH_SKELETONS {
+            fill_skeletons(&tx).await?;
+        }
         tracing::info!(version = index + 1, "applied schema migration");
     }
     if found < LATEST {
@@ -129,4 +140,25 @@ pub async fn apply(client: &mut deadpool_postgres::Object) -> Result<i64, StoreE
     }
     tx.commit().await.map_err(failed)?;
     Ok(found)
+}
+
+/// The migration that adds `accounts.name_skeleton`.
+const WITH_SKELETONS: usize = 3;
+
+/// Computes the skeleton of every account stored before the column existed.
+async fn fill_skeletons(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
+    let rows = tx
+        .query("SELECT name_key FROM accounts", &[])
+        .await
+        .map_err(failed)?;
+    for row in rows {
+        let key: String = row.get(0);
+        tx.execute(
+            "UPDATE accounts SET name_skeleton = $2 WHERE name_key = $1",
+            &[&key, &skeleton_of_key(&key)],
+        )
+        .await
+        .map_err(failed)?;
+    }
+    Ok(())
 }

@@ -2,9 +2,10 @@
 //! of migrations applied; each start applies the missing ones in order, each
 //! in its own transaction. Append new migrations; never edit an old one.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, params};
 
 use crate::StoreError;
+use crate::rows::skeleton_of_key;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -79,6 +80,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (room_key, name_key)
     ) WITHOUT ROWID;
     ",
+    // 3: the confusable skeleton of each account's name (UTS #39), to
+    // refuse a new name that looks like an account's. Existing rows are
+    // filled in Rust right after: see `fill_skeletons`.
+    "
+    ALTER TABLE accounts ADD COLUMN name_skeleton TEXT NOT NULL DEFAULT '';
+    CREATE INDEX accounts_by_skeleton ON accounts (name_skeleton);
+    ",
 ];
 
 /// The schema version this build creates.
@@ -96,11 +104,30 @@ pub fn apply(conn: &mut Connection) -> Result<i64, StoreError> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if index + 1 == WITH_SKELETONS {
+            fill_skeletons(&tx)?;
+        }
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
         tx.commit()?;
         tracing::info!(version = index + 1, "applied schema migration");
     }
     Ok(found)
+}
+
+/// The migration that adds `accounts.name_skeleton`.
+const WITH_SKELETONS: usize = 3;
+
+/// Computes the skeleton of every account stored before the column existed.
+fn fill_skeletons(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    let keys = tx
+        .prepare("SELECT name_key FROM accounts")?
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut fill = tx.prepare("UPDATE accounts SET name_skeleton = ?2 WHERE name_key = ?1")?;
+    for key in keys {
+        fill.execute(params![key, skeleton_of_key(&key)])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

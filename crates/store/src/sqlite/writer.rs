@@ -209,13 +209,15 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
             now,
         } => {
             let added = conn.execute(
-                "INSERT OR IGNORE INTO accounts (name_key, name, password_hash, admin, created_at)
-                 VALUES (?1, ?2, ?3, 0, ?4)",
+                "INSERT OR IGNORE INTO accounts
+                     (name_key, name, password_hash, admin, created_at, name_skeleton)
+                 VALUES (?1, ?2, ?3, 0, ?4, ?5)",
                 params![
                     name.key().as_str(),
                     name.as_str(),
                     password_hash,
-                    now.0 as i64
+                    now.0 as i64,
+                    name.key().skeleton()
                 ],
             )?;
             Done::Flag(added == 1)
