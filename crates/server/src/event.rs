@@ -78,6 +78,11 @@ impl Event {
         self.native
             .get_or_init(|| encode(RequestId::NONE, &self.frame))
     }
+
+    /// The native rendering, if some session made it already.
+    pub fn native_if_rendered(&self) -> Option<&Bytes> {
+        self.native.get()
+    }
 }
 
 /// The bytes of the strings an event carries: what makes one event weigh

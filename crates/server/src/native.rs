@@ -125,8 +125,14 @@ impl Sink for Frames {
 
     fn event(&mut self, event: &Shared) {
         // Rendered here, at the edge: the first session to write an event
-        // encodes it, the others reuse its bytes.
-        self.buf.extend_from_slice(event.native());
+        // encodes it, the others reuse its bytes. An event nobody else
+        // holds any more (a direct message, most often) is encoded straight
+        // into the write buffer, with no copy kept.
+        match event.native_if_rendered() {
+            Some(bytes) => self.buf.extend_from_slice(bytes),
+            None if Arc::strong_count(event) == 1 => self.frame(RequestId::NONE, event.frame()),
+            None => self.buf.extend_from_slice(event.native()),
+        }
     }
 
     fn delivered_up_to(&mut self, id: MessageId) {

@@ -23,6 +23,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use chinwag_proto::MessageKind;
@@ -45,6 +46,9 @@ pub enum PushError {
 #[derive(Debug)]
 pub struct Outbox {
     inner: Mutex<Inner>,
+    /// `Inner::closed`, readable without the lock (the session asks before
+    /// each request).
+    closed: AtomicBool,
     ready: Notify,
     max_frames: usize,
     max_bytes: usize,
@@ -120,6 +124,7 @@ impl Outbox {
     pub fn new(max_frames: usize, max_bytes: usize) -> Outbox {
         Outbox {
             inner: Mutex::new(Inner::default()),
+            closed: AtomicBool::new(false),
             ready: Notify::new(),
             max_frames,
             max_bytes,
@@ -243,6 +248,7 @@ impl Outbox {
             });
         }
         inner.closed = true;
+        self.closed.store(true, Ordering::Release);
         drop(inner);
         self.ready.notify_one();
     }
@@ -254,7 +260,7 @@ impl Outbox {
     }
 
     pub fn is_closed(&self) -> bool {
-        self.lock().closed
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Moves every queued event into `dst`, for the session to render.

@@ -182,6 +182,9 @@ pub struct Session {
     close_by: Option<Instant>,
     /// Requests flood control holds back, each until its time, in order.
     delayed: VecDeque<Delayed>,
+    /// Events taken from the outbox on their way to the sink (kept to
+    /// reuse its allocation).
+    drained: Vec<Shared>,
 }
 
 /// A request held back by flood control.
@@ -222,6 +225,7 @@ impl Session {
             partial_since: None,
             close_by: None,
             delayed: VecDeque::new(),
+            drained: Vec::new(),
         }
     }
 
@@ -571,16 +575,19 @@ impl Session {
     /// driver has room, or regardless when leaving), and deals with a
     /// catch-up, an overflow or a kick.
     pub fn pull(&mut self, sink: &mut dyn Sink) {
-        let outbox = Arc::clone(&self.conn.outbox);
         let drained = if sink.backlog() < HIGH_WATER || self.conn.leave.is_some() {
-            let mut events = Vec::new();
-            let drained = outbox.drain_into(&mut events);
-            for event in &events {
-                sink.event(event);
+            let drained = self.conn.outbox.drain_into(&mut self.drained);
+            // One at a time, each dropped once rendered, so that the sink
+            // sees whether anyone else still holds it.
+            for event in self.drained.drain(..) {
+                sink.event(&event);
+            }
+            if self.drained.capacity() > 64 {
+                self.drained = Vec::new();
             }
             drained
         } else {
-            outbox.status()
+            self.conn.outbox.status()
         };
         self.state.metrics.frames_out.add(drained.frames as u64);
         if let Some(start) = drained.catch_up

@@ -151,7 +151,11 @@ impl Peer {
     /// up the others.
     pub fn push(&self, event: &Shared, except: Option<ConnId>) -> u32 {
         let mut took = 0;
-        for link in self.sessions().iter() {
+        // The read lock is held for the pushes (a push never waits): no
+        // copy of the list per delivery. Lock order: a `Users` shard, then
+        // this list, then an outbox; nobody takes them the other way.
+        let sessions = self.sessions.read().unwrap_or_else(|p| p.into_inner());
+        for link in sessions.iter() {
             if Some(link.conn) == except {
                 continue;
             }
