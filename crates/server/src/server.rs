@@ -19,7 +19,7 @@ use crate::auth::AdminSecret;
 use crate::config::Config;
 use crate::state::State;
 use crate::store::{PostgresStore, Retention, SqliteStore, Store, StoreError};
-use crate::{metrics, native, proxy, tls};
+use crate::{native, proxy, tls};
 
 /// How often old history is pruned, when retention is configured.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
@@ -154,7 +154,7 @@ impl Server {
     /// In cluster mode, connects to NATS and starts following the other
     /// nodes, before the first connection is accepted.
     pub async fn join_cluster(&mut self) -> Result<(), BindError> {
-        let Some(config) = self.state.config.cluster() else {
+        let Some(config) = crate::cluster::ClusterConfig::of(&self.state.config) else {
             return Ok(());
         };
         let listen = self.local_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -231,7 +231,7 @@ impl Server {
         } = self;
         state.load().await?;
         if let Some(listener) = metrics {
-            tokio::spawn(metrics::http::serve(listener, Arc::clone(&state)));
+            tokio::spawn(crate::metrics_http::serve(listener, Arc::clone(&state)));
         }
         let sessions = TaskTracker::new();
         spawn_pruning(&state, &sessions);

@@ -22,9 +22,9 @@ use chinwag_proto::{ErrorCode, ServerFrame};
 use serde::{Deserialize, Serialize};
 
 use super::NodeId;
-use crate::delivery;
-use crate::error::{CmdError, Reply};
-use crate::event::{Event, Shared};
+use chinwag_core::delivery;
+use chinwag_core::error::{CmdError, Reply};
+use chinwag_core::event::{Event, Shared};
 
 /// The subject every node listens on.
 pub const ALL: &str = "chinwag.all";
@@ -399,7 +399,7 @@ mod tests {
     use super::*;
     use chinwag_proto::server::MuteState;
 
-    use crate::store::{BanRecord, BanTarget};
+    use chinwag_core::store::{BanRecord, BanTarget};
 
     #[test]
     fn messages_round_trip() {
@@ -498,7 +498,7 @@ mod tests {
 
     #[test]
     fn delivery_orders_carry_what_the_receiving_node_reads() {
-        let mute = crate::state::Mute {
+        let mute = chinwag_core::state::Mute {
             until: MuteState::Until(Timestamp(9_000)),
             by: "root".into(),
             reason: "spam".into(),

@@ -9,12 +9,12 @@ use futures::StreamExt;
 
 use super::routing::{NodeMessage, Order, RemoteReply};
 use super::{Cluster, Inbox};
-use crate::error::{CmdError, no_such_user};
-use crate::event::Event;
-use crate::ops;
-use crate::state::rooms::deliver;
-use crate::state::{ConnId, Mute, State};
-use crate::store::{BanRecord, BanTarget};
+use chinwag_core::error::{CmdError, no_such_user};
+use chinwag_core::event::Event;
+use chinwag_core::ops;
+use chinwag_core::state::rooms::deliver;
+use chinwag_core::state::{ConnId, Mute, State};
+use chinwag_core::store::{BanRecord, BanTarget};
 
 /// Serves the other nodes' messages until shutdown.
 pub async fn serve(cluster: Arc<Cluster>, state: Arc<State>, mut inbox: Inbox) {

@@ -12,12 +12,12 @@
 //!   stopped beating.
 //! - [`routing`]: the subjects and the messages between nodes.
 //! - [`inbound`]: what a node does with a message from another.
-//! - [`delivery`]: the delivery layer ([`crate::delivery::Delivery`])
+//! - [`delivery`]: the delivery layer ([`chinwag_core::delivery::Delivery`])
 //!   across nodes: what handlers ask of the rest of the server, answered
 //!   through NATS.
 //!
 //! A single node (no `--cluster`) has no [`Cluster`]: it delivers through
-//! [`crate::delivery::Local`], handlers find every user in the local
+//! [`chinwag_core::delivery::Local`], handlers find every user in the local
 //! directory, and nothing of this module runs. Handlers never mention the
 //! cluster: they turn to the delivery layer for a user who is not local,
 //! and local deliveries never go through NATS.
@@ -25,7 +25,6 @@
 pub mod delivery;
 pub mod inbound;
 pub mod liveness;
-pub mod node;
 pub mod presence;
 pub mod routing;
 
@@ -38,11 +37,11 @@ use chinwag_proto::NameKey;
 use chinwag_proto::server::{Timestamp, UserInfo};
 use tokio::sync::{Notify, mpsc};
 
-use crate::event::Shared;
-use crate::state::{ConnId, Peer, State};
+use chinwag_core::event::Shared;
+pub use chinwag_core::node::NodeId;
+use chinwag_core::state::{ConnId, Peer, State};
 pub use delivery::ClusterDelivery;
 pub use liveness::Beat;
-pub use node::NodeId;
 use presence::{Located, Presence, PresenceRecord, Recheck};
 pub use routing::{NodeEvent, NodeMessage, Order, RemoteReply};
 
@@ -61,8 +60,27 @@ pub struct ClusterConfig {
 }
 
 impl ClusterConfig {
-    pub const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(6);
+    pub const DEFAULT_NODE_TIMEOUT: Duration = chinwag_core::config::DEFAULT_NODE_TIMEOUT;
     pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+
+    /// How a node with `config` joins its cluster; `None` for a single
+    /// node. `config::resolve` gives every cluster node an id; a config
+    /// built by hand without one gets a fresh one here.
+    pub fn of(config: &chinwag_core::Config) -> Option<ClusterConfig> {
+        if config.cluster.is_empty() {
+            return None;
+        }
+        let node = match &config.node_id {
+            Some(id) => NodeId::parse(id).ok()?,
+            None => NodeId::generate(),
+        };
+        Some(ClusterConfig {
+            servers: config.cluster.clone(),
+            node,
+            node_timeout: config.node_timeout,
+            request_timeout: ClusterConfig::DEFAULT_REQUEST_TIMEOUT,
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -363,8 +381,8 @@ impl Cluster {
     }
 
     /// How many users of the other nodes a ban on `target` matches.
-    pub fn matching(&self, target: &crate::store::BanTarget) -> u32 {
-        use crate::store::BanTarget;
+    pub fn matching(&self, target: &chinwag_core::store::BanTarget) -> u32 {
+        use chinwag_core::store::BanTarget;
         self.presence
             .remote()
             .iter()

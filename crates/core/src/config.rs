@@ -25,6 +25,10 @@ pub use sections::SECTIONS;
 pub(crate) use setting::setting;
 pub use setting::{Input, Section, Setting, SettingValue, Shape};
 
+/// How long a silent node of a cluster keeps its users' names, unless
+/// configured otherwise.
+pub const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(6);
+
 /// Whether REGISTER with a password may create an account.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Signup {
@@ -175,7 +179,7 @@ impl Default for Config {
             database: None,
             cluster: Vec::new(),
             node_id: None,
-            node_timeout: crate::cluster::ClusterConfig::DEFAULT_NODE_TIMEOUT,
+            node_timeout: DEFAULT_NODE_TIMEOUT,
         }
     }
 }
@@ -208,25 +212,6 @@ impl Config {
         Some(TlsFiles {
             cert: self.tls_cert.clone()?,
             key: self.tls_key.clone()?,
-        })
-    }
-
-    /// How to join the cluster, in cluster mode.
-    pub fn cluster(&self) -> Option<crate::cluster::ClusterConfig> {
-        if self.cluster.is_empty() {
-            return None;
-        }
-        // `resolve` gives every cluster node an id; a config built by hand
-        // without one gets a fresh one here.
-        let node = match &self.node_id {
-            Some(id) => crate::cluster::NodeId::parse(id).ok()?,
-            None => crate::cluster::NodeId::generate(),
-        };
-        Some(crate::cluster::ClusterConfig {
-            servers: self.cluster.clone(),
-            node,
-            node_timeout: self.node_timeout,
-            request_timeout: crate::cluster::ClusterConfig::DEFAULT_REQUEST_TIMEOUT,
         })
     }
 
@@ -308,7 +293,7 @@ impl Config {
             }
         }
         if let Some(id) = &self.node_id
-            && let Err(e) = crate::cluster::NodeId::parse(id)
+            && let Err(e) = crate::node::NodeId::parse(id)
         {
             return bad(format!("node_id: {e}"));
         }
@@ -362,7 +347,7 @@ pub fn resolve(
     apply_env(&mut config, env)?;
     apply_flags(&mut config, flags)?;
     if !config.cluster.is_empty() && config.node_id.is_none() {
-        config.node_id = Some(crate::cluster::NodeId::generate().to_string());
+        config.node_id = Some(crate::node::NodeId::generate().to_string());
     }
     config.validate()?;
     Ok(config)
@@ -744,7 +729,7 @@ mod tests {
         invalid(&[("cluster", "nats://host:4222"), ("node_timeout", "100ms")]);
         invalid(&[("database", "mysql://db")]);
         assert!(
-            Config::default().cluster().is_none(),
+            Config::default().cluster.is_empty(),
             "a single node by default"
         );
 
@@ -757,16 +742,14 @@ mod tests {
         )
         .unwrap();
         let config = resolve(Some(&path), &no_env, &[]).unwrap();
-        let joined = config.cluster().unwrap();
-        assert_eq!(joined.servers, ["nats://a:4222", "nats://b:4222"]);
-        assert_eq!(joined.node.as_str(), "n1");
-        assert_eq!(joined.node_timeout, Duration::from_secs(3));
+        assert_eq!(config.cluster, ["nats://a:4222", "nats://b:4222"]);
+        assert_eq!(config.node_id.as_deref(), Some("n1"));
+        assert_eq!(config.node_timeout, Duration::from_secs(3));
         assert_eq!(config.database.as_deref(), Some("postgres://db/chat"));
         std::fs::write(&path, "cluster = [\"nats://a:4222\"]\n").unwrap();
         let config = resolve(Some(&path), &no_env, &[]).unwrap();
         assert_eq!(config.cluster, ["nats://a:4222"]);
-        let node = config.cluster().unwrap().node;
-        assert!(node.as_str().starts_with("n-"), "generated: {node}");
-        assert_eq!(config.cluster().unwrap().node, node, "once, at resolve");
+        let node = config.node_id.clone().unwrap();
+        assert!(node.starts_with("n-"), "generated at resolve: {node}");
     }
 }

@@ -8,7 +8,7 @@
 //! Time is passed in, and what the session has to say goes to a [`Sink`]
 //! that the driver renders in its own format, so the whole lifecycle is
 //! tested without a socket (see the tests below) and every front end
-//! (the native protocol in [`crate::native`], and later IRC and WebSocket)
+//! (the native protocol in `chinwag-native`, and later IRC and WebSocket)
 //! reuses it untouched.
 //!
 //! The driver's loop: feed decoded requests to [`Session::request`] while

@@ -21,10 +21,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::Decoder;
 use tracing::Instrument;
 
-use crate::cmd::{CmdError, Now, Reply};
-use crate::event::{self, Shared};
-use crate::session::{Greeting, HIGH_WATER, Leave, Session, Sink};
-use crate::state::State;
+use chinwag_core::cmd::{CmdError, Now, Reply};
+use chinwag_core::event::{self, Shared};
+use chinwag_core::session::{Greeting, HIGH_WATER, Leave, Session, Sink};
+use chinwag_core::state::State;
 
 /// Read at least this much at a time.
 const READ_CHUNK: usize = 4096;

@@ -25,7 +25,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::{ClusterError, NodeId, unavailable};
-use crate::state::{ConnId, Peer};
+use chinwag_core::state::{ConnId, Peer};
 
 pub const BUCKET: &str = "chinwag_presence";
 

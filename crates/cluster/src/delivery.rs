@@ -1,4 +1,4 @@
-//! The delivery layer across nodes: [`crate::delivery::Delivery`] over
+//! The delivery layer across nodes: [`chinwag_core::delivery::Delivery`] over
 //! NATS. A user elsewhere is found in this node's presence mirror; events
 //! and orders go out as [`NodeMessage`]s (see [`super::routing`]).
 
@@ -10,10 +10,12 @@ use futures::future::BoxFuture;
 
 use super::presence::PresenceRecord;
 use super::{Cluster, ClusterError, NodeEvent, NodeId, NodeMessage};
-use crate::delivery::{ClaimError, Delivery, Elsewhere, Handed, NameClaim, Order, Unavailable};
-use crate::event::Shared;
-use crate::state::{ConnId, Peer};
-use crate::store::BanTarget;
+use chinwag_core::delivery::{
+    ClaimError, Delivery, Elsewhere, Handed, NameClaim, Order, Unavailable,
+};
+use chinwag_core::event::Shared;
+use chinwag_core::state::{ConnId, Peer};
+use chinwag_core::store::BanTarget;
 
 /// A node's delivery once it joined a cluster.
 pub struct ClusterDelivery {

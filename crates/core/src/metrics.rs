@@ -1,9 +1,8 @@
-//! Counters of what the server did, read by `/metrics` (see [`http`]).
+//! Counters of what the server did, served on `/metrics` by
+//! `chinwag-server`.
 //!
 //! Plain relaxed atomics: each counter is independent and only ever read
 //! for reporting, so no ordering between them is needed.
-
-pub mod http;
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
