@@ -30,6 +30,7 @@ mod reflect;
 mod register;
 mod room;
 mod shutdown;
+pub mod speech;
 mod transfer;
 mod unban;
 mod unmute;
@@ -147,9 +148,9 @@ pub enum Need {
     /// HELLO was answered.
     Handshake,
     /// REGISTER succeeded (and `src`, if given, is the registered name).
+    /// Whether a mute lets the request through is not a need of its own:
+    /// it depends on what the request shows others ([`speech`]).
     Registered,
-    /// Registered and not muted.
-    Talk,
     /// Registered as an administrator.
     Admin,
 }
@@ -164,7 +165,7 @@ pub fn need(req: &Request) -> Need {
         | Request::Admin(_)
         | Request::Passwd(_)
         | Request::History(_) => Need::Registered,
-        Request::Transfer(_) | Request::Broadcast(_) => Need::Talk,
+        Request::Transfer(_) | Request::Broadcast(_) => Need::Registered,
         Request::Kickout(_)
         | Request::Bantalk(_)
         | Request::Unmute(_)
@@ -263,26 +264,75 @@ fn check(ctx: &mut Ctx<'_>, req: &Request) -> Result<(), CmdError> {
         return Ok(());
     }
     let me = ctx.me()?;
-    match need {
-        Need::Talk => match me.muted(ctx.now.wall) {
-            MuteState::NotMuted => Ok(()),
-            MuteState::UntilLifted => Err(CmdError::new(
-                ErrorCode::Muted,
-                "you are muted until an administrator lifts it",
-            )),
-            MuteState::Until(end) => Err(CmdError::new(
-                ErrorCode::Muted,
-                format!(
-                    "you are muted for another {}",
-                    format_remaining(end, ctx.now.wall)
-                ),
-            )),
-        },
-        Need::Admin if !me.is_admin() => Err(CmdError::new(
+    if need == Need::Admin && !me.is_admin() {
+        return Err(CmdError::new(
             ErrorCode::Forbidden,
             "only administrators may do that (see ADMIN)",
+        ));
+    }
+    check_speech(ctx, me, speech::speech(req))
+}
+
+/// The mute rule, one for every request: a muted user puts no text in
+/// front of others (see [`speech`]).
+fn check_speech(ctx: &Ctx<'_>, me: &Peer, said: speech::Speech<'_>) -> Result<(), CmdError> {
+    use speech::Speech;
+    let now = ctx.now.wall;
+    match said {
+        Speech::Silent => Ok(()),
+        Speech::Anywhere(_) | Speech::InRoom { .. } => {
+            muted(me.muted(now), "", now)?;
+            if let Speech::InRoom { room, .. } = said
+                && let Some(room) = ctx.state.rooms.get(room)
+            {
+                // A room mute is the members' business: a non-member is
+                // told it is not one by the handler.
+                let state = room.read();
+                let key = me.name.key();
+                if state.member(&key).is_some() {
+                    muted(state.muted(&key, now), room.name.as_str(), now)?;
+                }
+            }
+            Ok(())
+        }
+        // A muted user may join existing rooms to read, not name new ones.
+        Speech::NewRoom(room) if ctx.state.rooms.get(room).is_none() => {
+            muted(me.muted(now), "", now).map_err(|e| {
+                CmdError::new(
+                    e.code,
+                    format!("{}; a new room's name is text others read", e.message),
+                )
+            })
+        }
+        Speech::NewRoom(_) => Ok(()),
+    }
+}
+
+/// The error for a mute in force: server-wide (`room` empty) or in `room`.
+fn muted(state: MuteState, room: &str, now: Timestamp) -> Result<(), CmdError> {
+    let place = if room.is_empty() {
+        String::new()
+    } else {
+        format!(" in {room}")
+    };
+    let lifter = if room.is_empty() {
+        "an administrator"
+    } else {
+        "an operator"
+    };
+    match state {
+        MuteState::NotMuted => Ok(()),
+        MuteState::UntilLifted => Err(CmdError::new(
+            ErrorCode::Muted,
+            format!("you are muted{place} until {lifter} lifts it"),
         )),
-        _ => Ok(()),
+        MuteState::Until(end) => Err(CmdError::new(
+            ErrorCode::Muted,
+            format!(
+                "you are muted{place} for another {}",
+                format_remaining(end, now)
+            ),
+        )),
     }
 }
 

@@ -33,8 +33,8 @@ use crate::state::{Peer, Room, Sender, State};
 /// The precondition table for room requests.
 pub fn need(req: &RoomRequest) -> Need {
     match req {
-        RoomRequest::Send(_) => Need::Talk,
-        RoomRequest::Join(_)
+        RoomRequest::Send(_)
+        | RoomRequest::Join(_)
         | RoomRequest::Part(_)
         | RoomRequest::List { .. }
         | RoomRequest::Members(_)

@@ -7,13 +7,13 @@
 
 use std::sync::Arc;
 
+use chinwag_proto::ServerFrame;
 use chinwag_proto::room::RoomSend;
-use chinwag_proto::server::{DeliveryStatus, Message, MessageKind, MuteState, Sent};
-use chinwag_proto::{ErrorCode, ServerFrame};
+use chinwag_proto::server::{DeliveryStatus, Message, MessageKind, Sent};
 
 use super::{find, not_a_member};
 use crate::cmd::transfer::{not_stored, reached_only_here};
-use crate::cmd::{CmdError, Ctx, Outcome, check_text, format_remaining, later};
+use crate::cmd::{CmdError, Ctx, Outcome, check_text, later};
 use crate::event::Event;
 use crate::state::rooms::deliver;
 use crate::store::NewRoomMessage;
@@ -35,25 +35,8 @@ fn check(req: &RoomSend, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
         if state.member(&key).is_none() {
             return Err(not_a_member(&room));
         }
-        match state.muted(&key, ctx.now.wall) {
-            MuteState::NotMuted => {}
-            MuteState::UntilLifted => {
-                return Err(CmdError::new(
-                    ErrorCode::Muted,
-                    format!("you are muted in {} until an operator lifts it", room.name),
-                ));
-            }
-            MuteState::Until(end) => {
-                return Err(CmdError::new(
-                    ErrorCode::Muted,
-                    format!(
-                        "you are muted in {} for another {}",
-                        room.name,
-                        format_remaining(end, ctx.now.wall)
-                    ),
-                ));
-            }
-        }
+        // Mutes, server-wide and in this room, were checked by the router
+        // (cmd::speech).
     }
     let ts = ctx.now.wall;
     let text = req.content.clone();
