@@ -295,3 +295,45 @@ async fn a_full_disk_is_an_error_to_the_sender_and_the_server_goes_on() {
     assert!(after.id > before.id);
     assert_eq!(&*next_message(&mut bob_events).await.text, "room again");
 }
+
+/// History belongs to accounts: what a guest called bob was sent is not
+/// readable by whoever later creates the account bob, through its direct
+/// conversation or `@me`; alice, who took part, still reads it.
+#[tokio::test]
+async fn a_later_account_does_not_read_a_guests_direct_messages() {
+    let server = start().await;
+    let (alice, _alice_events) = account(&server, "alice", "alice-secret").await;
+    let (guest, _guest_events) = user(&server, "bob").await;
+    alice.send("bob", "a secret for the guest").await.unwrap();
+    guest.logout().await.unwrap();
+
+    let (bob, _bob_events) = account(&server, "bob", "bob-secret").await;
+    alice.send("bob", "hello, account").await.unwrap();
+    let texts =
+        |page: Vec<Message>| -> Vec<String> { page.iter().map(|m| m.text.to_string()).collect() };
+    let direct = bob
+        .history(&HistoryQuery::newest(Some("alice"), 50))
+        .await
+        .unwrap();
+    assert_eq!(texts(direct), ["hello, account"]);
+    let everything = chinwag_proto::Request::History(chinwag_proto::request::History {
+        src: "".into(),
+        dst: chinwag_proto::request::MY_CONVERSATIONS.into(),
+        before: 0,
+        after: 0,
+        limit: 50,
+    });
+    let chinwag_proto::ServerFrame::HistoryPage(mine) = bob.request(everything).await.unwrap()
+    else {
+        panic!("a HISTORY_PAGE for @me");
+    };
+    assert!(
+        mine.iter().all(|m| &*m.text != "a secret for the guest"),
+        "{mine:?}"
+    );
+    let hers = alice
+        .history(&HistoryQuery::newest(Some("bob"), 50))
+        .await
+        .unwrap();
+    assert_eq!(texts(hers), ["hello, account", "a secret for the guest"]);
+}

@@ -93,6 +93,7 @@ on_both_backends!(
     rows_an_older_chinwagd_wrote_read_back_with_typed_keys,
     accounts_are_found_by_lookalike_names,
     migrating_to_skeletons_fills_them_for_existing_accounts,
+    direct_messages_before_an_account_existed_are_not_its_own,
 );
 
 fn key(name: &str) -> NameKey {
@@ -130,7 +131,54 @@ fn page(conversation: Conversation, limit: u32) -> HistoryQuery {
         before: None,
         after: None,
         limit,
+        direct_since: Timestamp(0),
     }
+}
+
+/// A guest called bob talked with alice at 10; the account bob was created
+/// at 15: the account reads its own direct messages only, in its direct
+/// conversation and in `@me`, and broadcasts of any time.
+async fn direct_messages_before_an_account_existed_are_not_its_own(db: Db) {
+    let store = db.open().await;
+    let guest = store
+        .append(dm("alice", "bob", "to the guest", 10))
+        .await
+        .unwrap();
+    let old_broadcast = store
+        .append(NewMessage {
+            to: None,
+            ..dm("carol", "bob", "hello all", 11)
+        })
+        .await
+        .unwrap();
+    let own = store
+        .append(dm("alice", "bob", "to the account", 20))
+        .await
+        .unwrap();
+    let since = Timestamp(15);
+    let ids = |page: Vec<chinwag_server::store::StoredMessage>| -> Vec<MessageId> {
+        page.iter().map(|m| m.id).collect()
+    };
+    let direct = Conversation::Direct(key("bob"), key("alice"));
+    let read = store
+        .history(HistoryQuery {
+            direct_since: since,
+            ..page(direct.clone(), 10)
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(read), [own]);
+    let read = store
+        .history(HistoryQuery {
+            direct_since: since,
+            ..page(Conversation::Reader(key("bob")), 10)
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(read), [own, old_broadcast]);
+    // Without a bound (alice's view: she took part in both) all of it.
+    let read = store.history(page(direct, 10)).await.unwrap();
+    assert_eq!(ids(read), [own, guest]);
 }
 
 async fn messages_history_and_the_offline_queue(db: Db) {

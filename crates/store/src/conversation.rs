@@ -13,9 +13,9 @@
 use chinwag_proto::{NameKey, RoomKey};
 
 /// The column value of the broadcast channel.
-const BROADCAST: &str = "*";
+pub(crate) const BROADCAST: &str = "*";
 /// What starts a room's column value, before its folded name.
-const ROOM_PREFIX: char = '#';
+pub(crate) const ROOM_PREFIX: char = '#';
 /// What joins the two names of a direct conversation.
 const DIRECT_SEPARATOR: char = ' ';
 

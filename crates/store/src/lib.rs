@@ -163,6 +163,10 @@ pub struct HistoryQuery {
     /// `limit` messages right after it (still sent newest first).
     pub after: Option<MessageId>,
     pub limit: u32,
+    /// Leave out direct messages older than this: the reader's account
+    /// did not exist yet, so they were a guest's of the same name, and are
+    /// not the account's to read. `Timestamp(0)`: no bound.
+    pub direct_since: Timestamp,
 }
 
 /// An account: a name protected by a password.

@@ -281,6 +281,7 @@ impl Store for PostgresStore {
                 boxed(plan.after),
                 boxed(plan.before),
                 boxed(plan.limit),
+                boxed(plan.direct_since),
             ],
             rows::message,
         )

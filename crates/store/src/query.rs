@@ -24,6 +24,8 @@ pub struct HistoryPlan {
     pub before: i64,
     /// 4: at most this many rows.
     pub limit: i64,
+    /// 5: direct messages only from this time on (ms; 0: all).
+    pub direct_since: i64,
 }
 
 impl HistoryPlan {
@@ -42,8 +44,11 @@ impl HistoryPlan {
             Conversation::Direct(a, b) => one(ConversationKey::direct(*a, *b), placeholder),
         };
         let (after, before, limit) = (placeholder(2), placeholder(3), placeholder(4));
+        let since = placeholder(5);
+        let not_direct = direct_excluded();
         let rows = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE {filter} AND id > {after} AND id < {before}"
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE {filter} AND id > {after} AND id < {before} \
+             AND ({not_direct} OR ts >= {since})"
         );
         let sql = if query.after.is_some() && query.before.is_none() {
             format!("SELECT * FROM ({rows} ORDER BY id ASC LIMIT {limit}) page ORDER BY id DESC")
@@ -56,8 +61,18 @@ impl HistoryPlan {
             after: query.after.map_or(0, |id| id.0 as i64),
             before: query.before.map_or(i64::MAX, |id| id.0 as i64),
             limit: i64::from(query.limit),
+            direct_since: query.direct_since.0 as i64,
         }
     }
+}
+
+/// The rows that are no direct message: a broadcast, or a room's.
+fn direct_excluded() -> String {
+    format!(
+        "(conv = '{}' OR substr(conv, 1, 1) = '{}')",
+        super::conversation::BROADCAST,
+        super::conversation::ROOM_PREFIX
+    )
 }
 
 /// The filter "in this one conversation" and its parameter.
@@ -97,6 +112,7 @@ mod tests {
             before: None,
             after: None,
             limit: 5,
+            direct_since: chinwag_proto::server::Timestamp(0),
         }
     }
 

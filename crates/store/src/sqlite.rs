@@ -192,7 +192,13 @@ impl Store for SqliteStore {
             query_rows(
                 conn,
                 &plan.sql,
-                params![plan.scope, plan.after, plan.before, plan.limit],
+                params![
+                    plan.scope,
+                    plan.after,
+                    plan.before,
+                    plan.limit,
+                    plan.direct_since
+                ],
                 rows::message,
             )
         })

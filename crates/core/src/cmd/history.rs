@@ -72,6 +72,9 @@ fn query(req: &History, ctx: &Ctx<'_>) -> Result<HistoryQuery, CmdError> {
         before: bound(req.before),
         after: bound(req.after),
         limit,
+        // History belongs to the account: a guest who used the name before
+        // it existed talked as someone else.
+        direct_since: me.account_since,
     })
 }
 

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use chinwag_proto::request::Register;
-use chinwag_proto::server::{MuteState, Registered};
+use chinwag_proto::server::{MuteState, Registered, Timestamp};
 use chinwag_proto::{ErrorCode, ServerFrame, UserName};
 
 use super::{CmdError, Ctx, Outcome, format_remaining, later};
@@ -31,12 +31,15 @@ use crate::store::{BanRecord, Store, StoreError};
 /// How a REGISTER was admitted.
 enum Login {
     Guest,
-    /// An existing account, with its role.
+    /// An existing account, with its role and when it was created.
     Account {
         admin: bool,
+        since: Timestamp,
     },
     /// A new account, just created.
-    Created,
+    Created {
+        since: Timestamp,
+    },
 }
 
 pub fn apply(req: Register, ctx: &mut Ctx<'_>) -> Outcome {
@@ -134,7 +137,7 @@ fn login(
         // the name is taken here: of several nodes racing for it, exactly
         // one gets it.
         if let (Ok(login), Some((delivery, mut claim))) = (&admitted, claim) {
-            claim.admin = matches!(login, Login::Account { admin: true });
+            claim.admin = matches!(login, Login::Account { admin: true, .. });
             claim.account = !matches!(login, Login::Guest);
             match delivery.claim(claim).await {
                 Ok(()) => {}
@@ -209,6 +212,7 @@ async fn admit(
             if accounts::verify(password, account.password_hash).await {
                 Ok(Ok(Login::Account {
                     admin: account.admin,
+                    since: account.created_at,
                 }))
             } else {
                 Ok(Err(CmdError::new(
@@ -231,12 +235,10 @@ async fn admit(
                 Ok(hash) => hash,
                 Err(refused) => return Ok(Err(refused)),
             };
-            if store
-                .create_account(name.clone(), hash, chinwag_proto::Timestamp::now())
-                .await?
-            {
+            let now = Timestamp::now();
+            if store.create_account(name.clone(), hash, now).await? {
                 tracing::info!(user = %name, "account created");
-                Ok(Ok(Login::Created))
+                Ok(Ok(Login::Created { since: now }))
             } else {
                 Ok(Err(CmdError::new(
                     ErrorCode::NameTaken,
@@ -301,7 +303,11 @@ fn finish(
         name: name.clone(),
         link: Arc::clone(&link),
         account,
-        admin: matches!(login, Login::Account { admin: true }),
+        admin: matches!(login, Login::Account { admin: true, .. }),
+        account_since: match login {
+            Login::Account { since, .. } | Login::Created { since } => since,
+            Login::Guest => Timestamp(0),
+        },
         claimed_elsewhere,
     };
     let Online { peer, muted, .. } = match ops::login::login(ctx.state, login, ctx.now.wall) {

@@ -24,6 +24,9 @@ pub struct Login {
     pub account: bool,
     /// The account holds the admin role.
     pub admin: bool,
+    /// When the account was created (0 for a guest): its direct messages
+    /// begin there.
+    pub account_since: Timestamp,
     /// The name was claimed beyond this node for this session (see
     /// [`crate::delivery::Delivery::claim`]); a session joining an account
     /// online here shares its first session's claim.
@@ -47,10 +50,13 @@ pub fn login(state: &Arc<State>, login: Login, now: Timestamp) -> Result<Online,
         link,
         account,
         admin,
+        account_since,
         claimed_elsewhere,
     } = login;
     let conn = link.conn;
-    let fresh = Peer::new(name.clone(), link).with_account(account);
+    let fresh = Peer::new(name.clone(), link)
+        .with_account(account)
+        .with_account_since(account_since);
     let claimed = match state.users.claim(fresh) {
         Ok(claimed) => claimed,
         Err(_) => {

@@ -82,6 +82,9 @@ pub struct Peer {
     pub name: UserName,
     /// Logged in to an account (with its password), not as a guest.
     pub account: bool,
+    /// When the account was created (0 for a guest). Direct messages of
+    /// the same name from before it were a guest's, not the account's.
+    pub account_since: Timestamp,
     admin: AtomicBool,
     /// A `MuteState` in its wire form, so the hot path reads it without a
     /// lock.
@@ -98,6 +101,7 @@ impl Peer {
             id: first.conn,
             name,
             account: false,
+            account_since: Timestamp(0),
             admin: AtomicBool::new(false),
             muted: AtomicU64::new(0),
             sessions: RwLock::new(Arc::from(vec![first])),
@@ -107,6 +111,12 @@ impl Peer {
     /// Marks the peer as logged in to an account.
     pub fn with_account(mut self, account: bool) -> Peer {
         self.account = account;
+        self
+    }
+
+    /// Records when the peer's account was created.
+    pub fn with_account_since(mut self, since: Timestamp) -> Peer {
+        self.account_since = since;
         self
     }
 
