@@ -1,19 +1,15 @@
 //! Account passwords: the rules for a new one, argon2id hashing on a
 //! blocking thread (hashing is slow on purpose and must not stall a
-//! connection task), and the per-address throttle on wrong passwords.
+//! connection task). Wrong passwords are limited by [`crate::secrets`].
 //! Passwords are never logged.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use chinwag_proto::ErrorCode;
 
-use crate::auth::Throttle;
 use crate::error::CmdError;
 
 /// Shortest password a new account or PASSWD accepts, in bytes.
@@ -72,41 +68,6 @@ pub async fn verify(password: String, phc: String) -> bool {
     .unwrap_or(false)
 }
 
-/// Wrong passwords counted per client address, so that opening a new
-/// connection for every guess does not get round the per-connection
-/// throttle. More generous than the per-connection one: several people may
-/// share an address.
-#[derive(Default)]
-pub struct AddressThrottle {
-    by_addr: Mutex<HashMap<IpAddr, Throttle>>,
-}
-
-impl AddressThrottle {
-    /// Failures from one address before the first lock-out.
-    pub const FREE_ATTEMPTS: u32 = 10;
-    /// Above this many addresses tracked, the ones not locked are forgotten.
-    const MAX_TRACKED: usize = 10_000;
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Throttle>> {
-        self.by_addr.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// `Err(wait)` while `addr` is locked out.
-    pub fn check(&self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
-        self.lock().get(&addr).map_or(Ok(()), |t| t.check(now))
-    }
-
-    pub fn failed(&self, addr: IpAddr, now: Instant) {
-        let mut map = self.lock();
-        if map.len() >= Self::MAX_TRACKED {
-            map.retain(|_, t| t.is_locked(now));
-        }
-        map.entry(addr)
-            .or_insert_with(|| Throttle::with_free_attempts(Self::FREE_ATTEMPTS))
-            .failed(now);
-    }
-}
-
 /// The error for a locked door.
 pub fn too_many_attempts(wait: Duration) -> CmdError {
     CmdError::new(
@@ -139,20 +100,5 @@ mod tests {
         assert!(check_new_password("1234567").is_err());
         assert!(check_new_password(&"x".repeat(257)).is_err());
         assert!(check_new_password("abc\ndefgh").is_err());
-    }
-
-    #[test]
-    fn addresses_lock_after_their_free_attempts() {
-        let guard = AddressThrottle::default();
-        let addr: IpAddr = "10.0.0.1".parse().unwrap();
-        let now = Instant::now();
-        for _ in 0..AddressThrottle::FREE_ATTEMPTS - 1 {
-            guard.failed(addr, now);
-        }
-        assert!(guard.check(addr, now).is_ok());
-        guard.failed(addr, now);
-        assert_eq!(guard.check(addr, now), Err(Duration::from_secs(1)));
-        let other: IpAddr = "10.0.0.2".parse().unwrap();
-        assert!(guard.check(other, now).is_ok());
     }
 }

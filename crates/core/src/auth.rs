@@ -61,6 +61,7 @@ pub struct Throttle {
     failures: u32,
     free: u32,
     locked_until: Option<Instant>,
+    max_lock: Duration,
 }
 
 impl Default for Throttle {
@@ -79,7 +80,14 @@ impl Throttle {
             failures: 0,
             free: free.max(1),
             locked_until: None,
+            max_lock: Self::MAX_LOCK,
         }
+    }
+
+    /// The same, with waits doubling up to `max` instead of 5 min.
+    pub fn with_max_wait(mut self, max: Duration) -> Throttle {
+        self.max_lock = max;
+        self
     }
 
     /// Whether the door is locked at `now`.
@@ -99,13 +107,13 @@ impl Throttle {
         self.failures += 1;
         if self.failures >= self.free {
             let doublings = (self.failures - self.free).min(16);
-            let lock = Duration::from_secs(1 << doublings).min(Self::MAX_LOCK);
+            let lock = Duration::from_secs(1 << doublings).min(self.max_lock);
             self.locked_until = Some(now + lock);
         }
     }
 
     pub fn succeeded(&mut self) {
-        *self = Throttle::with_free_attempts(self.free);
+        *self = Throttle::with_free_attempts(self.free).with_max_wait(self.max_lock);
     }
 }
 

@@ -32,8 +32,9 @@
 //!   (the [`outbox`] switches it) before it is disconnected.
 //! - [`inbox`]: an account's offline queue as its session delivers it.
 //! - [`auth`]: the admin password and the throttle on guessing it;
-//!   [`accounts`]: account passwords (argon2id) and the per-address
-//!   throttle.
+//!   [`accounts`]: account passwords (argon2id); [`secrets`]: the one
+//!   limiter every secret check goes through (per address, per account,
+//!   server-wide).
 //! - [`config`]: every setting, declared once, and its layers (defaults,
 //!   file, environment, flags).
 //! - [`node`]: a node's id in a cluster.
@@ -61,6 +62,7 @@ pub mod node;
 pub mod ops;
 pub mod outbox;
 pub mod ratelimit;
+pub mod secrets;
 pub mod session;
 pub mod shutdown;
 pub mod state;

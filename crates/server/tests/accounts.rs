@@ -363,3 +363,70 @@ async fn the_audit_log_shows_who_did_what() {
     assert_eq!(newest.reason, "maintenance");
     store.close().await.unwrap();
 }
+
+/// A connection from the loopback address `source` (127.0.0.0/8: each is
+/// another address to the server).
+async fn connect_from(
+    server: &TestServer,
+    source: &str,
+) -> (chinwag_client::Client, chinwag_client::Events) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    let stream = socket.connect(server.addr).await.unwrap();
+    chinwag_client::Client::connect_stream(stream, chinwag_client::ConnectOptions::default())
+        .await
+        .unwrap()
+}
+
+/// The brute force that used to work: a fresh connection per guess, spread
+/// over 20 addresses, at one account. Its budget is the account's, whatever
+/// the address: after its free failures every further guess waits
+/// (TooManyAttempts, the password not even looked at), while the owner,
+/// from the address it logged in from before, gets in at once.
+#[tokio::test]
+async fn guesses_from_many_addresses_share_the_accounts_budget() {
+    let server = start().await;
+    let (owner, _events) = account(&server, "alice", ALICE_PW).await;
+    owner.logout().await.unwrap();
+    let (mut checked, mut held_back) = (0, 0);
+    for round in 0..3 {
+        for n in 2..22 {
+            let (client, _events) = connect_from(&server, &format!("127.0.0.{n}")).await;
+            match code(
+                client
+                    .register("alice", Some(&format!("guess-{round}-{n}")))
+                    .await,
+            ) {
+                ErrorCode::BadPassword => checked += 1,
+                ErrorCode::TooManyAttempts => held_back += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert!(
+        (10..=12).contains(&checked),
+        "{checked} guesses checked, {held_back} held back"
+    );
+    // The owner, from 127.0.0.1 where it logged in before, is not held back.
+    let (again, _events) = connect(&server).await;
+    again.register("alice", Some(ALICE_PW)).await.unwrap();
+}
+
+/// The admin password is one budget too, however many connections ask.
+#[tokio::test]
+async fn admin_password_guesses_over_many_connections_are_held_back() {
+    let server = start().await;
+    let (mut checked, mut held_back) = (0, 0);
+    for n in 0..40 {
+        let (client, _events) = user(&server, &format!("guesser{n}")).await;
+        match code(client.admin(&format!("guess-{n}")).await) {
+            ErrorCode::BadPassword => checked += 1,
+            ErrorCode::TooManyAttempts => held_back += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        (10..=12).contains(&checked),
+        "{checked} checked, {held_back} held back"
+    );
+}

@@ -7,6 +7,7 @@ use chinwag_proto::request::Admin;
 
 use super::{CmdError, Ctx, Outcome, later};
 use crate::accounts::too_many_attempts;
+use crate::secrets::Secret;
 use crate::store::AuditAction;
 
 pub fn apply(req: Admin, ctx: &mut Ctx<'_>) -> Outcome {
@@ -14,11 +15,18 @@ pub fn apply(req: Admin, ctx: &mut Ctx<'_>) -> Outcome {
         Ok(me) => Arc::clone(me),
         Err(e) => return e.into(),
     };
-    if let Err(wait) = ctx.conn.throttle.check(ctx.now.mono) {
+    let ip = ctx.conn.addr.ip();
+    if let Err(wait) = ctx
+        .conn
+        .throttle
+        .check(ctx.now.mono)
+        .and_then(|()| ctx.state.secrets.check(Secret::Admin, ip, ctx.now.mono))
+    {
         return too_many_attempts(wait).into();
     }
     if !ctx.state.admin.verify(&req.password) {
         ctx.conn.throttle.failed(ctx.now.mono);
+        ctx.state.secrets.failed(Secret::Admin, ip, ctx.now.mono);
         ctx.state.metrics.failed_logins.inc();
         tracing::warn!("wrong admin password");
         return CmdError::new(
@@ -28,6 +36,7 @@ pub fn apply(req: Admin, ctx: &mut Ctx<'_>) -> Outcome {
         .into();
     }
     ctx.conn.throttle.succeeded();
+    ctx.state.secrets.succeeded(Secret::Admin, ip, ctx.now.mono);
     if me.is_admin() {
         return Ok(ServerFrame::ok("you are already an administrator")).into();
     }

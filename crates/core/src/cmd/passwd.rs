@@ -7,6 +7,7 @@ use chinwag_proto::{ErrorCode, ServerFrame};
 
 use super::{CmdError, Ctx, Outcome, later};
 use crate::accounts::{self, too_many_attempts};
+use crate::secrets::Secret;
 use crate::store::StoreError;
 
 pub fn apply(req: Passwd, ctx: &mut Ctx<'_>) -> Outcome {
@@ -22,12 +23,11 @@ pub fn apply(req: Passwd, ctx: &mut Ctx<'_>) -> Outcome {
         .into();
     }
     let ip = ctx.conn.addr.ip();
-    if let Err(wait) = ctx
-        .conn
-        .throttle
-        .check(ctx.now.mono)
-        .and_then(|()| ctx.state.address_throttle.check(ip, ctx.now.mono))
-    {
+    if let Err(wait) = ctx.conn.throttle.check(ctx.now.mono).and_then(|()| {
+        ctx.state
+            .secrets
+            .check(Secret::Account(me.name.key()), ip, ctx.now.mono)
+    }) {
         return too_many_attempts(wait).into();
     }
     if let Err(e) = accounts::check_new_password(&req.new) {
@@ -58,13 +58,18 @@ pub fn apply(req: Passwd, ctx: &mut Ctx<'_>) -> Outcome {
     later(true, work, move |changed, ctx| match changed {
         Ok(Ok(())) => {
             ctx.conn.throttle.succeeded();
+            ctx.state
+                .secrets
+                .succeeded(Secret::Account(key), ip, ctx.now.mono);
             tracing::info!("password changed");
             Ok(ServerFrame::ok("password changed")).into()
         }
         Ok(Err(refused)) => {
             if refused.code == ErrorCode::BadPassword {
                 ctx.conn.throttle.failed(ctx.now.mono);
-                ctx.state.address_throttle.failed(ip, ctx.now.mono);
+                ctx.state
+                    .secrets
+                    .failed(Secret::Account(key), ip, ctx.now.mono);
             }
             refused.into()
         }

@@ -24,6 +24,7 @@ use crate::delivery::{ClaimError, Delivery, NameClaim};
 use crate::inbox::Inbox;
 use crate::ops;
 use crate::ops::login::{Online, name_taken};
+use crate::secrets::Secret;
 use crate::session::Phase;
 use crate::state::Link;
 use crate::store::{BanRecord, Store, StoreError};
@@ -102,7 +103,11 @@ fn check(req: &Register, ctx: &Ctx<'_>) -> Result<UserName, CmdError> {
         ctx.conn
             .throttle
             .check(ctx.now.mono)
-            .and_then(|()| ctx.state.address_throttle.check(ip, ctx.now.mono))
+            .and_then(|()| {
+                ctx.state
+                    .secrets
+                    .check(Secret::Account(name.key()), ip, ctx.now.mono)
+            })
             .map_err(too_many_attempts)?;
     }
     Ok(name)
@@ -154,9 +159,11 @@ fn login(
             Ok(Err(refused)) => {
                 if with_password && refused.code == ErrorCode::BadPassword {
                     ctx.conn.throttle.failed(ctx.now.mono);
-                    ctx.state
-                        .address_throttle
-                        .failed(ctx.conn.addr.ip(), ctx.now.mono);
+                    ctx.state.secrets.failed(
+                        Secret::Account(name.key()),
+                        ctx.conn.addr.ip(),
+                        ctx.now.mono,
+                    );
                     tracing::warn!(user = %name, "wrong account password");
                 }
                 return refused.into();
@@ -165,6 +172,11 @@ fn login(
         };
         if with_password {
             ctx.conn.throttle.succeeded();
+            ctx.state.secrets.succeeded(
+                Secret::Account(name.key()),
+                ctx.conn.addr.ip(),
+                ctx.now.mono,
+            );
         }
         finish(req, name, login, claiming, ctx)
     })

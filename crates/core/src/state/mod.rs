@@ -30,13 +30,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use chinwag_proto::server::{MessageId, Timestamp};
 use chinwag_proto::{NameKey, ServerFrame};
 
-use crate::accounts::AddressThrottle;
 use crate::admission::{Admission, AdmissionLimits};
 use crate::auth::AdminSecret;
 use crate::config::Config;
 use crate::delivery::{Delivery, Local};
 use crate::event::Event;
 use crate::metrics::Metrics;
+use crate::secrets::SecretGuard;
 use crate::shutdown::Shutdown;
 use crate::store::{AuditAction, AuditRecord, Store, StoreError};
 pub use bans::Bans;
@@ -67,8 +67,8 @@ pub struct State {
     pub metrics: Metrics,
     pub bans: Bans,
     pub store: Arc<dyn Store>,
-    /// Wrong passwords per client address.
-    pub address_throttle: AddressThrottle,
+    /// The limiter every secret check goes through.
+    pub secrets: SecretGuard,
     /// For each account, the newest offline message already handed to its
     /// socket. The store learns it a moment later (its write is queued);
     /// this keeps a quick re-login from being handed it again meanwhile.
@@ -90,7 +90,7 @@ impl State {
             rooms: Rooms::new(config.max_rooms, config.max_rooms_per_user)
                 .with_store(Arc::clone(&store)),
             shutdown: Shutdown::new(config.shutdown_grace),
-            address_throttle: AddressThrottle::default(),
+            secrets: SecretGuard::new(std::time::Instant::now()),
             delivered: Mutex::new(HashMap::new()),
             admin,
             admission: Admission::new(AdmissionLimits {
