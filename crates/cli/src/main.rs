@@ -106,6 +106,18 @@ struct Cli {
     )]
     password: Option<String>,
 
+    /// A file whose first line is the account's password: one file per
+    /// user, so that several users in one shell each keep their own, and
+    /// the password stays out of the shell's history and the process list.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "CHINWAG_PASSWORD_FILE",
+        global = true,
+        conflicts_with = "password"
+    )]
+    password_file: Option<std::path::PathBuf>,
+
     /// Show times in UTC rather than local time.
     #[arg(long, global = true)]
     utc: bool,
@@ -307,6 +319,20 @@ enum AdminCommand {
     },
 }
 
+/// The password in `path`: its first line, without the line ending.
+fn read_password_file(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the password file {}: {e}", path.display()))?;
+    let password = text.lines().next().unwrap_or("");
+    if password.is_empty() {
+        return Err(format!(
+            "the password file {} is empty; its first line is the password",
+            path.display()
+        ));
+    }
+    Ok(password.to_owned())
+}
+
 fn main() {
     let cli = Cli::parse();
     let Some(name) = cli.name.clone() else {
@@ -317,10 +343,20 @@ fn main() {
             )
             .exit();
     };
+    let password = match (&cli.password, &cli.password_file) {
+        (Some(password), _) => Some(password.clone()),
+        (None, Some(path)) => match read_password_file(path) {
+            Ok(password) => Some(password),
+            Err(message) => Cli::command()
+                .error(clap::error::ErrorKind::ValueValidation, message)
+                .exit(),
+        },
+        (None, None) => None,
+    };
     let target = Target {
         server: cli.server.clone(),
         name,
-        password: cli.password.clone(),
+        password,
         tls: (cli.tls || cli.ca_file.is_some()).then(|| chinwag_client::TlsOptions {
             ca_file: cli.ca_file.clone(),
             server_name: None,

@@ -768,3 +768,47 @@ fn the_line_mode_exit_status_says_whether_a_line_failed() {
     let after = at("echo: after the typo").expect("the line after it ran");
     assert!(typo < after, "{:?}", out.stdout);
 }
+
+/// Credentials per user in files, as the README's tours use them: each
+/// user's commands read their own password file; an empty or missing file
+/// is a usage error that says which file.
+#[test]
+fn password_files_keep_each_users_credentials_apart() {
+    let daemon = Daemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    let alice_pw = dir.path().join("alice.pw");
+    let bob_pw = dir.path().join("bob.pw");
+    std::fs::write(&alice_pw, "alice-secret\n").unwrap();
+    std::fs::write(&bob_pw, "bob-secret\n").unwrap();
+    let file = |path: &std::path::Path| path.to_str().unwrap().to_owned();
+    // Creating the accounts, then using them, each with its own file.
+    for (name, path) in [("alice", &alice_pw), ("bob", &bob_pw)] {
+        let out = daemon.run(name, &["--password-file", &file(path), "users"]);
+        assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+    }
+    let out = daemon.run(
+        "alice",
+        &["--password-file", &file(&alice_pw), "send", "bob", "hi"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The wrong file is the wrong password.
+    let out = daemon.run("alice", &["--password-file", &file(&bob_pw), "users"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("(BadPassword)"), "{}", out.stderr);
+    // An empty or missing file says so, as a usage error.
+    let empty = dir.path().join("empty.pw");
+    std::fs::write(&empty, "").unwrap();
+    let out = daemon.run("alice", &["--password-file", &file(&empty), "users"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("is empty"), "{}", out.stderr);
+    let out = daemon.run(
+        "alice",
+        &["--password-file", "/nonexistent/alice.pw", "users"],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("cannot read the password file"),
+        "{}",
+        out.stderr
+    );
+}
