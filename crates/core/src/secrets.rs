@@ -144,9 +144,9 @@ impl SecretGuard {
     }
 
     /// A check of `secret` from `addr` succeeded: the address is known to
-    /// the owner from now on, and its own budget starts again.
+    /// the owner from now on. Its own budget is left as it is: a success
+    /// at an account of one's own must not buy more guesses at others'.
     pub fn succeeded(&self, secret: Secret, addr: IpAddr, now: Instant) {
-        lock(&self.by_addr).remove(&addr);
         let mut known = lock(&self.known);
         if known.len() >= MAX_TRACKED {
             known.retain(|_, at| now.saturating_duration_since(*at) < KNOWN_FOR);
@@ -257,6 +257,21 @@ mod tests {
         // A new address of the owner's waits like anyone's, until it has
         // been used successfully once.
         assert!(guard.check(alice(), ip(6000), later).is_err());
+    }
+
+    #[test]
+    fn logging_in_to_ones_own_account_does_not_reset_an_addresses_budget() {
+        let t0 = Instant::now();
+        let guard = SecretGuard::new(t0);
+        let addr = ip(1);
+        let own = Secret::Account(NameKey::fold("mallory").unwrap());
+        for n in 0..ADDRESS_FREE {
+            let secret = Secret::Account(NameKey::fold(&format!("user{n}")).unwrap());
+            guard.failed(secret, addr, t0);
+        }
+        guard.succeeded(own, addr, t0);
+        let next = Secret::Account(NameKey::fold("victim").unwrap());
+        assert!(guard.check(next, addr, t0).is_err());
     }
 
     #[test]
