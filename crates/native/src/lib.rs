@@ -223,7 +223,7 @@ impl Driver {
                     }
                 }
                 wake = self.session.wait() => {
-                    self.session.wake(wake, Now::current(), &mut self.out);
+                    self.session.wake_all(wake, Now::current(), &mut self.out);
                     // Frames that arrived while a request waited.
                     self.handle_input(&mut rbuf);
                 }

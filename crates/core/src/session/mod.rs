@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 
 use chinwag_proto::server::{MessageId, Notice, NoticeKind};
 use chinwag_proto::{ErrorCode, Request, RequestId, ServerFrame};
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
+use futures::{FutureExt, StreamExt};
 
 use crate::auth::Throttle;
 use crate::cmd::{self, CmdError, Completion, Ctx, Now, Outcome, Reply};
@@ -45,6 +45,9 @@ use crate::store_wire;
 pub const HIGH_WATER: usize = 64 * 1024;
 /// Most requests waiting for the store at once; no more are taken beyond.
 const MAX_IN_FLIGHT: usize = 256;
+/// Most wake-ups [`Session::wake_all`] acts on in one turn, so that a
+/// session whose completions keep coming still lets the driver write.
+const WAKES_AT_ONCE: usize = MAX_IN_FLIGHT;
 
 /// A request waiting for its work: its id, whether it is exclusive, and
 /// what to do when the work is done.
@@ -490,6 +493,21 @@ impl Session {
             }
             () = async { wake.as_ref().expect("guarded").notified().await }, if wake.is_some() => {
                 Wake::InboxWoken
+            }
+        }
+    }
+
+    /// Acts on what [`Session::wait`] returned, then on every further
+    /// wake-up that is already due (at most [`WAKES_AT_ONCE`]): the writes
+    /// of one group commit complete together, and their answers then go to
+    /// the sink in one turn, so the driver writes them in one system call
+    /// instead of one each.
+    pub fn wake_all(&mut self, first: Wake, now: Now, sink: &mut dyn Sink) {
+        self.wake(first, now, sink);
+        for _ in 1..WAKES_AT_ONCE {
+            match self.wait().now_or_never() {
+                Some(wake) => self.wake(wake, now, sink),
+                None => break,
             }
         }
     }

@@ -208,3 +208,39 @@ async fn a_front_end_without_a_greeting_starts_at_registration() {
     ));
     assert!(state.users.get("carol").is_some());
 }
+
+#[tokio::test]
+async fn the_answers_of_one_commit_are_given_in_one_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    let (mut alice, mut said) = registered(&state, "alice").await;
+    let (_bob, _bob_said) = registered(&state, "bob").await;
+    let sends = 3..11;
+    for id in sends.clone() {
+        let send = Request::Transfer(Transfer {
+            src: "".into(),
+            dst: "bob".into(),
+            content: format!("message {id}").as_str().into(),
+        });
+        alice.request(Now::current(), RequestId(id), send, 10, &mut said);
+    }
+    // The writer answers in submission order: once a later write is
+    // answered, every send's write is too.
+    let barrier = crate::store::NewMessage {
+        ts: chinwag_proto::Timestamp::now(),
+        from: chinwag_proto::UserName::parse("carol").unwrap(),
+        to: None,
+        text: "barrier".into(),
+        queue_for: None,
+    };
+    state.store.append(barrier).await.unwrap();
+    said.replies.clear();
+    let wake = alice.wait().await;
+    alice.wake_all(wake, Now::current(), &mut said);
+    let answered: Vec<u32> = said.replies.iter().map(|(id, _)| id.0).collect();
+    assert_eq!(answered, sends.collect::<Vec<_>>(), "all, in order, at once");
+    assert!(said.replies.iter().all(|(_, reply)| matches!(
+        reply,
+        Ok(ServerFrame::Sent(sent)) if sent.status == DeliveryStatus::Delivered
+    )));
+}
