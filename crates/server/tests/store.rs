@@ -88,6 +88,7 @@ on_both_backends!(
     a_reader_pages_through_all_its_conversations_in_id_order,
     pruning_keeps_what_is_queued_and_drops_ended_moderation,
     concurrent_appends_all_get_distinct_ids,
+    appends_of_one_commit_each_get_their_own_row,
     schema_versions,
     rooms_and_their_messages,
     rows_an_older_chinwagd_wrote_read_back_with_typed_keys,
@@ -499,6 +500,79 @@ async fn concurrent_appends_all_get_distinct_ids(db: Db) {
         .await
         .unwrap();
     assert_eq!(all.len(), 500, "every acknowledged append is there");
+}
+
+/// Appends submitted together share commits (and statements): direct
+/// messages, ones queued for an offline account and room messages mixed,
+/// each answered with the id of its own row; the offline queue holds
+/// exactly the queued ones; and ids are never reused, even after the
+/// newest rows are deleted and the store reopened.
+async fn appends_of_one_commit_each_get_their_own_row(db: Db) {
+    let store = db.open().await;
+    let room = RoomName::parse("#batch").unwrap();
+    let appends: Vec<_> = (0..300u64)
+        .map(|i| {
+            let text = format!("m{i}");
+            if i % 5 == 0 {
+                store.append_room(NewRoomMessage {
+                    ts: Timestamp(i),
+                    from: name("alice"),
+                    room: room.clone(),
+                    text,
+                })
+            } else if i % 7 == 0 {
+                store.append(NewMessage {
+                    queue_for: Some(key("bob")),
+                    ..dm("alice", "bob", &text, i)
+                })
+            } else {
+                store.append(dm("alice", "bob", &text, i))
+            }
+        })
+        .collect();
+    let ids = futures::future::try_join_all(appends).await.unwrap();
+    let mut stored = store
+        .history(page(Conversation::Direct(key("alice"), key("bob")), 1000))
+        .await
+        .unwrap();
+    stored.extend(
+        store
+            .history(page(Conversation::Room(room.key()), 1000))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(stored.len(), 300);
+    for (i, id) in ids.iter().enumerate() {
+        let row = stored.iter().find(|m| m.id == *id).expect("its row");
+        assert_eq!(
+            (row.text.as_str(), row.ts),
+            (format!("m{i}").as_str(), Timestamp(i as u64))
+        );
+    }
+    // (Several nodes' commits may interleave on PostgreSQL: the queue is
+    // in id order, which need not be the order of submission there.)
+    let mut queued: Vec<_> = store
+        .pending(key("bob"), MessageId(0), 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    queued.sort();
+    let mut expected: Vec<_> = (0..300)
+        .filter(|i| i % 5 != 0 && i % 7 == 0)
+        .map(|i| ids[i])
+        .collect();
+    expected.sort();
+    assert_eq!(queued, expected);
+
+    let newest = *ids.iter().max().unwrap();
+    store.close().await.unwrap();
+    db.run_sql("DELETE FROM inbox; DELETE FROM messages;").await;
+    let store = db.open().await;
+    let next = store.append(dm("alice", "bob", "after", 1)).await.unwrap();
+    assert!(next > newest, "{next:?} reuses an id up to {newest:?}");
+    store.close().await.unwrap();
 }
 
 async fn rooms_and_their_messages(db: Db) {

@@ -2,6 +2,7 @@
 //! data directory.
 //!
 //! - `writer`: the single writer thread with group commit.
+//! - `append`: message rows, many to an INSERT.
 //! - `readers`: read-only connections for queries.
 //! - `migrations`: the versioned schema.
 //! - `lock`: the data directory's lock, one process at a time.
@@ -9,6 +10,7 @@
 //! WAL mode lets queries run while the writer commits. `synchronous` is
 //! FULL or NORMAL according to [`Durability`].
 
+mod append;
 mod lock;
 mod migrations;
 mod readers;
@@ -78,6 +80,9 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         migrations::apply(&mut conn)?;
+        // Room for every statement the writer runs, the multi-row INSERTs
+        // among them, so none is compiled twice.
+        conn.set_prepared_statement_cache_capacity(64);
 
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()

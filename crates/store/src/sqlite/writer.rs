@@ -17,7 +17,7 @@ use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, ToSql, TransactionBehavior, params, params_from_iter};
 use tokio::sync::oneshot;
 
-use super::placeholder;
+use super::{append, placeholder};
 use crate::rows::mute_column;
 use crate::writes::{self, Statement, Value};
 use crate::{
@@ -56,6 +56,16 @@ pub enum Op {
 }
 
 impl Op {
+    /// The message row of a plain append (one that queues nothing), which
+    /// goes into a multi-row INSERT with its neighbours.
+    fn as_row(&self) -> Option<append::Row<'_>> {
+        match self {
+            Op::Append(m) if m.queue_for.is_none() => Some(append::Row::direct(m)),
+            Op::AppendRoom(m) => Some(append::Row::room(m)),
+            _ => None,
+        }
+    }
+
     /// Whether the write is one SQL statement, which SQLite applies or
     /// undoes as a whole by itself.
     fn is_one_statement(&self) -> bool {
@@ -124,14 +134,37 @@ fn apply_batch(
     batch: &[Job],
 ) -> Result<Vec<Result<Done, StoreError>>, StoreError> {
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut ids = append::next_id(&tx)?;
     let mut results = Vec::with_capacity(batch.len());
-    for job in batch {
+    let mut at = 0;
+    while at < batch.len() {
+        // A run of plain appends goes in as multi-row INSERTs.
+        let rows: Vec<append::Row<'_>> = batch[at..]
+            .iter()
+            .map_while(|job| job.op.as_row())
+            .collect();
+        if !rows.is_empty() {
+            append::insert(&tx, ids, &rows, |i, inserted| {
+                results.push(match inserted {
+                    Ok(id) => Ok(Done::Id(MessageId(id as u64))),
+                    Err(error) => {
+                        tracing::warn!(%error, op = ?batch[at + i].op, "write failed");
+                        Err(StoreError::from(error))
+                    }
+                });
+            });
+            ids += rows.len() as i64;
+            at += rows.len();
+            continue;
+        }
+        let job = &batch[at];
+        at += 1;
         // A single statement is undone on its own if it fails; only a
         // write of several statements needs a savepoint around it (which
         // costs a copy of every page it touches: measured, the biggest
         // share of a message append).
         if job.op.is_one_statement() {
-            match apply(&tx, &job.op) {
+            match apply(&tx, &job.op, &mut ids) {
                 Ok(done) => results.push(Ok(done)),
                 Err(error) => {
                     tracing::warn!(%error, op = ?job.op, "write failed");
@@ -141,7 +174,7 @@ fn apply_batch(
             continue;
         }
         let mut sp = tx.savepoint()?;
-        match apply(&sp, &job.op) {
+        match apply(&sp, &job.op, &mut ids) {
             Ok(done) => {
                 sp.commit()?;
                 results.push(Ok(done));
@@ -158,38 +191,20 @@ fn apply_batch(
     Ok(results)
 }
 
-fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
+/// Applies one write; a message it stores takes the id `ids` (which then
+/// moves on).
+fn apply(conn: &Connection, op: &Op, ids: &mut i64) -> rusqlite::Result<Done> {
     Ok(match op {
         Op::Append(m) => {
-            conn.prepare_cached(
-                "INSERT INTO messages (ts, conv, sender, recipient, text) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                m.ts.0 as i64,
-                m.conversation().to_column(),
-                m.from.as_str(),
-                m.recipient(),
-                m.text,
-            ])?;
-            let id = conn.last_insert_rowid();
+            let id = insert_one(conn, ids, append::Row::direct(m))?;
             if let Some(user) = &m.queue_for {
                 enqueue(conn, user, id)?;
             }
             Done::Id(MessageId(id as u64))
         }
-        Op::AppendRoom(m) => {
-            conn.prepare_cached(
-                "INSERT INTO messages (ts, conv, sender, recipient, text) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                m.ts.0 as i64,
-                m.conversation().to_column(),
-                m.from.as_str(),
-                m.room.as_str(),
-                m.text,
-            ])?;
-            Done::Id(MessageId(conn.last_insert_rowid() as u64))
-        }
+        Op::AppendRoom(m) => Done::Id(MessageId(
+            insert_one(conn, ids, append::Row::room(m))? as u64
+        )),
         Op::Room(write) => {
             write_room(conn, write)?;
             Done::Unit
@@ -301,6 +316,18 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
         }
         Op::Close => Done::Unit,
     })
+}
+
+/// Inserts one message with the next id.
+fn insert_one(conn: &Connection, ids: &mut i64, row: append::Row<'_>) -> rusqlite::Result<i64> {
+    let id = *ids;
+    // Taken even if the insert fails: ids need only grow.
+    *ids += 1;
+    let mut outcome = Ok(id);
+    append::insert(conn, id, std::slice::from_ref(&row), |_, inserted| {
+        outcome = inserted
+    });
+    outcome
 }
 
 fn write_room(conn: &Connection, write: &RoomWrite) -> rusqlite::Result<()> {
