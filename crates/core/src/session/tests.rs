@@ -238,7 +238,11 @@ async fn the_answers_of_one_commit_are_given_in_one_turn() {
     let wake = alice.wait().await;
     alice.wake_all(wake, Now::current(), &mut said);
     let answered: Vec<u32> = said.replies.iter().map(|(id, _)| id.0).collect();
-    assert_eq!(answered, sends.collect::<Vec<_>>(), "all, in order, at once");
+    assert_eq!(
+        answered,
+        sends.collect::<Vec<_>>(),
+        "all, in order, at once"
+    );
     assert!(said.replies.iter().all(|(_, reply)| matches!(
         reply,
         Ok(ServerFrame::Sent(sent)) if sent.status == DeliveryStatus::Delivered
