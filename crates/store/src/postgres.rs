@@ -6,8 +6,10 @@
 //! one database at once; every write is one statement or one transaction,
 //! so they need no coordination of their own. When the database cannot be
 //! reached, calls fail within [`TIMEOUT`] with [`StoreError::Failed`] and
-//! nothing is acknowledged.
+//! nothing is acknowledged. Message appends are written in groups, one
+//! statement and one commit for every append waiting (`append`).
 
+mod append;
 mod migrations;
 
 use std::sync::Arc;
@@ -18,9 +20,11 @@ use bytes::BytesMut;
 use chinwag_proto::server::{MessageId, Timestamp};
 use chinwag_proto::{NameKey, UserName};
 use deadpool_postgres::{Pool, PoolConfig, Runtime, Timeouts};
+use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::NoTls;
 use tokio_postgres::types::{IsNull, ToSql, Type};
 
+use append::Append;
 pub use migrations::LATEST as SCHEMA_VERSION;
 
 use super::query::{HistoryPlan, pending_sql};
@@ -44,6 +48,8 @@ const POOL_SIZE: usize = 16;
 pub struct PostgresStore {
     pool: Pool,
     closed: Arc<AtomicBool>,
+    /// Message appends, written in groups by `append::run`.
+    appends: mpsc::UnboundedSender<Append>,
 }
 
 fn failed(error: impl std::fmt::Display) -> StoreError {
@@ -69,9 +75,13 @@ impl PostgresStore {
         let pool = config
             .create_pool(Some(Runtime::Tokio1), NoTls)
             .map_err(|e| StoreError::Failed(format!("invalid database URL: {e}")))?;
+        let closed = Arc::new(AtomicBool::new(false));
+        let (appends, queued) = mpsc::unbounded_channel();
+        tokio::spawn(append::run(pool.clone(), Arc::clone(&closed), queued));
         let store = PostgresStore {
             pool,
-            closed: Arc::new(AtomicBool::new(false)),
+            closed,
+            appends,
         };
         let mut client = store.pool.get().await.map_err(|e| {
             StoreError::Failed(format!("cannot reach PostgreSQL at {}: {e}", redact(url)))
@@ -95,6 +105,22 @@ impl PostgresStore {
                 .await
                 .map_err(|e| StoreError::Failed(format!("cannot reach PostgreSQL: {e}")))
         }
+    }
+
+    /// Hands a message to the group writer (`append`); resolves once its
+    /// group is committed.
+    fn submit(
+        &self,
+        append: impl FnOnce(oneshot::Sender<Result<MessageId, StoreError>>) -> Append,
+    ) -> StoreFuture<MessageId> {
+        let (reply, answer) = oneshot::channel();
+        let sent = !self.closed.load(Ordering::Acquire) && self.appends.send(append(reply)).is_ok();
+        Box::pin(async move {
+            if !sent {
+                return Err(StoreError::Closed);
+            }
+            answer.await.map_err(|_| StoreError::Closed)?
+        })
     }
 
     /// Runs one statement that changes rows; returns how many.
@@ -231,37 +257,7 @@ impl Columns for tokio_postgres::Row {
 
 impl Store for PostgresStore {
     fn append(&self, m: NewMessage) -> StoreFuture<MessageId> {
-        let client = self.client();
-        Box::pin(async move {
-            let mut client = client.await?;
-            let tx = client.transaction().await.map_err(failed)?;
-            let row = tx
-                .query_one(
-                    "INSERT INTO messages (ts, conv, sender, recipient, text)
-                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                    &[
-                        &(m.ts.0 as i64),
-                        &m.conversation().to_column(),
-                        &m.from.as_str(),
-                        &m.recipient(),
-                        &m.text,
-                    ],
-                )
-                .await
-                .map_err(failed)?;
-            let id: i64 = row.get(0);
-            if let Some(user) = &m.queue_for {
-                tx.execute(
-                    "INSERT INTO inbox (user_key, message_id) VALUES ($1, $2)
-                     ON CONFLICT DO NOTHING",
-                    &[&user.as_str(), &id],
-                )
-                .await
-                .map_err(failed)?;
-            }
-            tx.commit().await.map_err(failed)?;
-            Ok(MessageId(id as u64))
-        })
+        self.submit(|reply| Append::direct(m, reply))
     }
 
     fn enqueue(&self, user: NameKey, id: MessageId) -> StoreFuture<()> {
@@ -497,25 +493,7 @@ impl Store for PostgresStore {
     }
 
     fn append_room(&self, m: NewRoomMessage) -> StoreFuture<MessageId> {
-        let client = self.client();
-        Box::pin(async move {
-            let client = client.await?;
-            let row = client
-                .query_one(
-                    "INSERT INTO messages (ts, conv, sender, recipient, text)
-                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                    &[
-                        &(m.ts.0 as i64),
-                        &m.conversation().to_column(),
-                        &m.from.as_str(),
-                        &m.room.as_str(),
-                        &m.text,
-                    ],
-                )
-                .await
-                .map_err(failed)?;
-            Ok(MessageId(row.get::<_, i64>(0) as u64))
-        })
+        self.submit(|reply| Append::room(m, reply))
     }
 
     fn write_room(&self, write: RoomWrite) -> StoreFuture<()> {
