@@ -28,6 +28,8 @@ use chinwag_core::state::State;
 
 /// Read at least this much at a time.
 const READ_CHUNK: usize = 4096;
+/// What the write buffer starts with when it has to hold anything.
+const WRITE_CHUNK: usize = 4096;
 /// How long, and how much, to keep reading from a client the server has
 /// closed, so that it sees the final error (see [`linger`]).
 const LINGER: Duration = Duration::from_secs(2);
@@ -69,12 +71,22 @@ impl Frames {
     /// Appends one frame; the request id is attached here and nowhere
     /// else.
     fn frame(&mut self, id: RequestId, frame: &ServerFrame) {
+        self.make_room();
         if let Err(error) = frame.encode(id, &mut self.buf) {
             tracing::error!(%error, "cannot encode reply");
             self.buf.extend_from_slice(&event::encode(
                 id,
                 &ServerFrame::error(ErrorCode::Internal, "internal error"),
             ));
+        }
+    }
+
+    /// The buffer is given back whenever it empties (see the driver): the
+    /// first frame after that allocates a chunk at once, so that the frames
+    /// of a burst do not grow it by reallocation one after the other.
+    fn make_room(&mut self) {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(WRITE_CHUNK);
         }
     }
 
@@ -124,6 +136,7 @@ impl Sink for Frames {
     }
 
     fn event(&mut self, event: &Shared) {
+        self.make_room();
         // Rendered here, at the edge: the first session to write an event
         // encodes it, the others reuse its bytes. An event nobody else
         // holds any more (a direct message, most often) is encoded straight

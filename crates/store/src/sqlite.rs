@@ -109,26 +109,31 @@ impl SqliteStore {
         unit(self.submit(Op::LimitPages(pages)))
     }
 
-    fn submit(&self, op: Op) -> StoreFuture<Done> {
+    /// Hands a write to the writer; resolves with its answer. Not boxed:
+    /// each caller boxes the future once, with its answer's mapping inside
+    /// (every message append goes through here).
+    fn submit(&self, op: Op) -> impl Future<Output = Result<Done, StoreError>> + Send + 'static {
         let (reply, rx) = oneshot::channel();
         let sent = match &*self.jobs.lock().unwrap_or_else(|p| p.into_inner()) {
             Some(jobs) => jobs.send(Job { op, reply }).is_ok(),
             None => false,
         };
-        Box::pin(async move {
+        async move {
             if !sent {
                 return Err(StoreError::Closed);
             }
             rx.await.map_err(|_| StoreError::Closed)?
-        })
+        }
     }
 }
 
-fn unit(done: StoreFuture<Done>) -> StoreFuture<()> {
+fn unit(done: impl Future<Output = Result<Done, StoreError>> + Send + 'static) -> StoreFuture<()> {
     Box::pin(async move { done.await.map(drop) })
 }
 
-fn flag(done: StoreFuture<Done>) -> StoreFuture<bool> {
+fn flag(
+    done: impl Future<Output = Result<Done, StoreError>> + Send + 'static,
+) -> StoreFuture<bool> {
     Box::pin(async move {
         match done.await? {
             Done::Flag(flag) => Ok(flag),
