@@ -22,6 +22,8 @@ pub enum Command {
     Close,
     /// Clear the open conversation's scrollback.
     Clear,
+    /// Turn the smart filter of joins and leaves on or off.
+    Filter,
     /// `/passwd` alone: ask for the passwords without showing them.
     PasswordPrompt,
 }
@@ -53,6 +55,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "load earlier messages of this conversation (or NAME's, ROOM's, everyone's) from the server",
     ),
     ("clear", "", "clear this conversation's scrollback"),
+    (
+        "filter",
+        "",
+        "show or fold away joins and leaves of people who have not spoken in 10 minutes",
+    ),
     ("admin", "PASSWORD", "become an administrator"),
     ("kick", "NAME [REASON]", "disconnect NAME (administrators)"),
     (
@@ -165,6 +172,7 @@ pub fn parse(input: &str) -> Result<Command, String> {
         },
         "close" => Command::Close,
         "clear" => Command::Clear,
+        "filter" => Command::Filter,
         "passwd" if rest.is_empty() => Command::PasswordPrompt,
         _ => match line::parse(input)? {
             Line::Empty => Command::Empty,
@@ -237,6 +245,7 @@ mod tests {
         assert_eq!(parse("/close"), Ok(Command::Close));
         assert_eq!(parse("/passwd"), Ok(Command::PasswordPrompt));
         assert_eq!(parse("/clear"), Ok(Command::Clear));
+        assert_eq!(parse("/filter"), Ok(Command::Filter));
     }
 
     #[test]
