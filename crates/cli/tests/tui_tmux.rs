@@ -142,13 +142,20 @@ impl Tmux {
 
     /// Opens a 100x30 terminal running `chinwag --name NAME` (the UI).
     fn open(&self, name: &str, server: SocketAddr) {
+        self.open_as(name, name, server, &[]);
+    }
+
+    /// Opens a 100x30 terminal `session` running `chinwag --name NAME
+    /// EXTRA...`.
+    fn open_as(&self, session: &str, name: &str, server: SocketAddr, extra: &[&str]) {
         let bin = chinwag_bin();
         let server = server.to_string();
-        self.run(&[
+        let shell = format!("\"$0\" \"$@\"; echo \"{EXITED}$?]\"; exec sleep 3600");
+        let mut args = vec![
             "new-session",
             "-d",
             "-s",
-            name,
+            session,
             "-x",
             "100",
             "-y",
@@ -161,13 +168,15 @@ impl Tmux {
             // of the tmux server for over 15 s.
             "sh",
             "-c",
-            &format!("\"$0\" \"$@\"; echo \"{EXITED}$?]\"; exec sleep 3600"),
+            &shell,
             bin.to_str().unwrap(),
             "--server",
             &server,
             "--name",
             name,
-        ]);
+        ];
+        args.extend(extra);
+        self.run(&args);
     }
 
     /// Types `text` literally, with no Enter.
@@ -453,25 +462,7 @@ fn a_cjk_account_opens_with_its_rooms_is_mentioned_and_keeps_its_place_across_a_
     chinwag(addr, "小明", &[&xm[..], &["join", "#rust"]].concat());
     chinwag(addr, "li", &["broadcast", "morning all"]);
 
-    let bin = chinwag_bin();
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "xm",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "--",
-        bin.to_str().unwrap(),
-        "--server",
-        &addr.to_string(),
-        "--name",
-        "小明",
-        "--password",
-        "xiaoming-secret",
-    ]);
+    tmux.open_as("xm", "小明", addr, &xm);
     // It opens with both rooms listed and the latest broadcasts shown.
     let screen = tmux.wait_for("xm", "both rooms listed", |s| {
         conversation_row(s, "#tea").is_some() && conversation_row(s, "#rust").is_some()
