@@ -323,6 +323,13 @@ fn two_people_chat_moderate_survive_a_restart_and_quit_cleanly() {
     tmux.wait_text("bob", "you were kicked by alice: bye now");
     tmux.wait_text("bob", "not reconnecting");
     tmux.wait_text("alice", "bob left (kicked by alice: bye now)");
+    // The audit log, in the UI.
+    tmux.type_line("alice", "/audit");
+    let screen = tmux.wait_text("alice", "ACTION");
+    assert!(
+        screen.contains("kick") && screen.contains("bye now"),
+        "{screen}"
+    );
 
     // The server crashes and comes back on the same address: alice's UI
     // reconnects by itself and registers again.

@@ -551,6 +551,7 @@ impl App {
                 Request::Passwd { old, new }
             }
             Line::Room(line) => Request::Room(self.in_open_room(line)),
+            Line::Moderation(act) => Request::Moderation(act),
         };
         self.job(request)
     }
@@ -927,7 +928,10 @@ impl App {
                 return self.refresh_users(origin);
             }
             Reply::Done(text) => {
-                self.conversations[index].add_notice(now, text, Tone::Info);
+                // An audit table is several lines.
+                for line in text.lines() {
+                    self.conversations[index].add_notice(now, line, Tone::Info);
+                }
                 return self.refresh_users(origin);
             }
             Reply::History {

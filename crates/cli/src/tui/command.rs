@@ -68,6 +68,17 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "mute NAME for DURATION (e.g. 10m) or until lifted (administrators)",
     ),
     ("unmute", "NAME", "let NAME talk again (administrators)"),
+    (
+        "ban",
+        "NAME|ADDRESS [DURATION] [REASON]",
+        "ban an account or an address (CIDR too) for DURATION or for good (administrators)",
+    ),
+    ("unban", "NAME|ADDRESS", "lift a ban (administrators)"),
+    (
+        "audit",
+        "[N]",
+        "the last N (20) moderation acts (administrators)",
+    ),
     ("shutdown", "[REASON]", "stop the server (administrators)"),
     (
         "join",
@@ -279,6 +290,7 @@ mod tests {
                 ("mode", _) => "/mode #general +i".to_owned(),
                 ("passwd", _) => "/passwd old new".to_owned(),
                 ("history", _) => "/history bob".to_owned(),
+                ("audit", _) => "/audit 5".to_owned(),
                 (_, true) => format!("/{name} #general bob 10m some text"),
                 (_, false) => format!("/{name} bob 10m some text"),
             };

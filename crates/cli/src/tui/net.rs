@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::exit::Exit;
+use crate::line::Moderation;
 use crate::rooms::{self, RoomLine, RoomReply};
 use crate::session::{Offline, Target};
 use crate::tui::conversation::ConversationId;
@@ -71,6 +72,8 @@ pub enum Request {
     Room(RoomLine),
     /// The rooms, quietly: to list those I am a member of at login.
     MyRooms,
+    /// /ban, /unban, /audit.
+    Moderation(Moderation),
 }
 
 /// A request and the conversation its answer belongs in.
@@ -555,6 +558,7 @@ async fn execute(client: &Client, request: Request) -> Result<Reply, String> {
             .map(|()| Reply::PasswordChanged),
         Request::Room(line) => rooms::execute(client, line).await.map(Reply::Room),
         Request::MyRooms => client.rooms().await.map(Reply::MyRooms),
+        Request::Moderation(act) => act.execute(client).await.map(Reply::Done),
     };
     result.map_err(|e| match e {
         ClientError::Server { message, code } => crate::render::error(code, &message),

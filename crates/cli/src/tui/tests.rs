@@ -1119,3 +1119,37 @@ fn the_help_scrolls_in_a_short_terminal() {
     key(&mut app, KeyCode::Char('x'), KeyModifiers::NONE);
     assert!(app.help.is_none() && app.input.is_empty());
 }
+
+#[test]
+fn bans_and_the_audit_log_from_the_ui() {
+    use crate::line::Moderation;
+
+    let mut app = app(120, 14);
+    assert_eq!(
+        type_line(&mut app, "/ban eve 1h spam"),
+        job(
+            ConversationId::Everyone,
+            Request::Moderation(Moderation::Ban {
+                target: "eve".into(),
+                duration: Some(Duration::from_secs(3600)),
+                reason: "spam".into()
+            })
+        )
+    );
+    assert_eq!(
+        type_line(&mut app, "/audit 3"),
+        job(
+            ConversationId::Everyone,
+            Request::Moderation(Moderation::Audit { limit: 3 })
+        )
+    );
+    // The table comes as one answer, shown line by line.
+    app.on_net(NetEvent::Answer {
+        origin: ConversationId::Everyone,
+        result: Ok(Reply::Done(
+            "ID  ACTION  TARGET\n7   ban     eve".to_owned(),
+        )),
+    });
+    assert!(shows(&app, "* ID  ACTION  TARGET"));
+    assert!(shows(&app, "* 7   ban     eve"));
+}
