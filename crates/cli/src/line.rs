@@ -140,6 +140,16 @@ impl Moderation {
     }
 }
 
+/// `[DURATION] [REASON]`: a first word that reads as a duration (`10m`)
+/// is one; the rest is the reason.
+fn duration_then_reason(rest: &str) -> (Option<Duration>, &str) {
+    let (first, after) = split_word(rest);
+    match humantime::parse_duration(first) {
+        Ok(d) => (Some(d), after),
+        Err(_) => (None, rest),
+    }
+}
+
 /// How many messages `/history` shows.
 pub const HISTORY_PAGE: u16 = 50;
 
@@ -183,11 +193,7 @@ pub fn parse(line: &str) -> Result<Line, String> {
         "mute" => match split_word(rest) {
             ("", _) => return Err(usage("/mute NAME [DURATION] [REASON]")),
             (name, rest) => {
-                let (first, after) = split_word(rest);
-                let (duration, reason) = match humantime::parse_duration(first) {
-                    Ok(d) => (Some(d), after),
-                    Err(_) => (None, rest),
-                };
+                let (duration, reason) = duration_then_reason(rest);
                 Line::Mute {
                     name: name.to_owned(),
                     duration,
@@ -198,11 +204,7 @@ pub fn parse(line: &str) -> Result<Line, String> {
         "ban" => match split_word(rest) {
             ("", _) => return Err(usage("/ban NAME|ADDRESS [DURATION] [REASON]")),
             (target, rest) => {
-                let (first, after) = split_word(rest);
-                let (duration, reason) = match humantime::parse_duration(first) {
-                    Ok(d) => (Some(d), after),
-                    Err(_) => (None, rest),
-                };
+                let (duration, reason) = duration_then_reason(rest);
                 Line::Moderation(Moderation::Ban {
                     target: target.to_owned(),
                     duration,
