@@ -475,3 +475,40 @@ async fn nodes_recover_from_a_nats_restart_that_lost_its_data() {
         ErrorCode::NameTaken
     );
 }
+
+#[tokio::test]
+async fn password_guesses_spread_over_the_nodes_share_one_budget() {
+    let trio = Trio::start().await;
+    let (dana, _e) = connect(trio.addr(0)).await;
+    dana.register("dana", Some("dana-password-1"))
+        .await
+        .unwrap();
+    dana.logout().await.unwrap();
+    // Wrong guesses, a fresh connection each, going round the nodes. Each
+    // node alone would check 10 before making anyone wait (30 in all);
+    // sharing the outcomes, the cluster checks about 10.
+    let mut checked = 0;
+    let mut held_back = 0;
+    for guess in 0..30 {
+        let (client, _e) = connect(trio.addr(guess % 3)).await;
+        match client
+            .register("dana", Some(&format!("guess-{guess}")))
+            .await
+        {
+            Err(e) => match code(e) {
+                ErrorCode::BadPassword => checked += 1,
+                ErrorCode::TooManyAttempts => held_back += 1,
+                other => panic!("guess {guess}: {other:?}"),
+            },
+            Ok(_) => panic!("a wrong password logged in"),
+        }
+        // Give the outcome the time to reach the other nodes (a guess
+        // takes longer than that in any real attack).
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        checked <= 12,
+        "{checked} guesses checked over three nodes, {held_back} held back"
+    );
+    assert_eq!(checked + held_back, 30);
+}
