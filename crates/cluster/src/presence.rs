@@ -237,11 +237,26 @@ impl Presence {
             .await
         {
             Ok(revision) => {
-                if let Some(mut held) = self.claims.get_mut(&key)
-                    && held.conn == claim.conn
-                {
-                    held.revision = revision;
-                    held.record = claim.record;
+                let still_held = match self.claims.get_mut(&key) {
+                    Some(mut held) if held.conn == claim.conn => {
+                        held.revision = revision;
+                        held.record = claim.record;
+                        true
+                    }
+                    _ => false,
+                };
+                if !still_held {
+                    // Released while this update was on its way: the
+                    // release's delete expected the old revision and
+                    // missed, which left a ghost (listed, and the name
+                    // taken, until this node stopped). This frees it.
+                    if let Err(error) = self
+                        .kv
+                        .delete_expect_revision(bucket_key(&key), Some(revision))
+                        .await
+                    {
+                        tracing::debug!(%error, user = key.as_str(), "cannot release a name");
+                    }
                 }
             }
             Err(error) => tracing::debug!(%error, user = key.as_str(), "cannot update presence"),

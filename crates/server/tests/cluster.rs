@@ -512,3 +512,38 @@ async fn password_guesses_spread_over_the_nodes_share_one_budget() {
     );
     assert_eq!(checked + held_back, 30);
 }
+
+#[tokio::test]
+async fn a_user_who_leaves_right_after_a_role_change_leaves_no_ghost() {
+    let trio = Trio::start().await;
+    let (watcher, _e) = user(trio.addr(1), "watcher").await;
+    // ADMIN rewrites the user's presence record in the background; a
+    // logout right behind it once raced that rewrite and left the name
+    // claimed (and listed as an online admin) until the node stopped.
+    // The name is free a moment after a logout (the release crosses
+    // NATS); a ghost never frees it.
+    for _ in 0..15 {
+        let (client, _events) = register_when_free(trio.addr(0), "fleeting").await;
+        client.admin(PASSWORD).await.unwrap();
+        client.logout().await.unwrap();
+        let (again, _events) = register_when_free(trio.addr(1), "fleeting").await;
+        again.logout().await.unwrap();
+    }
+    // Nobody is left listed but the watcher.
+    until_listed(&watcher, &["watcher"]).await;
+}
+
+/// Registers `name` on the node at `addr` as soon as it is free.
+async fn register_when_free(addr: SocketAddr, name: &str) -> (Client, Events) {
+    eventually(PATIENCE, "the name free", || async {
+        let (client, events) = connect(addr).await;
+        match client.register(name, None).await {
+            Ok(_) => Some((client, events)),
+            Err(e) => match code(e) {
+                ErrorCode::NameTaken => None,
+                other => panic!("registering {name}: {other:?}"),
+            },
+        }
+    })
+    .await
+}
