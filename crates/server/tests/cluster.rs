@@ -268,9 +268,26 @@ async fn a_killed_node_frees_its_names_in_time_and_the_others_go_on() {
     .await;
     assert!(killed.elapsed() <= bound);
     until_listed(&alice, &["alice", "bob", "carol"]).await;
+    // The others were told carol left, by the one node that freed her name.
+    let left = notice(&mut bob_events, NoticeKind::Left).await;
+    assert_eq!(
+        (left.subject.deref(), left.text.deref()),
+        ("carol", "its server node stopped")
+    );
 
     alice.send("bob", "still here").await.unwrap();
-    assert_eq!(message(&mut bob_events).await.text.deref(), "still here");
+    let mut more_leaves = 0;
+    let got = wait_for(&mut bob_events, |e| match e {
+        Event::Notice(n) if n.kind == NoticeKind::Left => {
+            more_leaves += 1;
+            None
+        }
+        Event::Message(m) => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!(got.text.deref(), "still here");
+    assert_eq!(more_leaves, 0, "one leave notice, not one per node");
 }
 
 #[tokio::test]
