@@ -270,8 +270,11 @@ impl Outbox {
         dst.reserve(frames);
         dst.extend(inner.frames.drain(..).map(|queued| queued.event));
         inner.bytes = 0;
-        if inner.frames.capacity() > 64 {
-            inner.frames.shrink_to(16);
+        // A queue that grew for a burst (presence notices of many logins,
+        // a room's traffic) gives its memory back once drained; one sized
+        // for a steady window of direct messages is kept.
+        if inner.frames.capacity() > 16 {
+            inner.frames = VecDeque::new();
         }
         Drained {
             frames,
