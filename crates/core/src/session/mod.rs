@@ -20,8 +20,11 @@
 //! [`Session::is_done`], then call [`Session::finish`].
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use chinwag_proto::server::{MessageId, Notice, NoticeKind};
@@ -50,8 +53,23 @@ const MAX_IN_FLIGHT: usize = 256;
 const WAKES_AT_ONCE: usize = MAX_IN_FLIGHT;
 
 /// A request waiting for its work: its id, whether it is exclusive, and
-/// what to do when the work is done.
-type Pending = BoxFuture<'static, (RequestId, bool, Completion)>;
+/// the work, which yields what to do when it is done. The work is already
+/// boxed: wrapping it in a future of its own would box it again, once per
+/// message sent.
+struct Pending {
+    id: RequestId,
+    exclusive: bool,
+    work: BoxFuture<'static, Completion>,
+}
+
+impl Future for Pending {
+    type Output = (RequestId, bool, Completion);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let completion = ready!(self.work.as_mut().poll(cx));
+        Poll::Ready((self.id, self.exclusive, completion))
+    }
+}
 
 /// Where a connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -433,16 +451,21 @@ impl Session {
             Outcome::Ready(reply) if self.pending.is_empty() => self.say(id, reply, sink),
             Outcome::Ready(reply) => {
                 let done: Completion = Box::new(move |_| Outcome::Ready(reply));
-                self.pending
-                    .push_back(Box::pin(std::future::ready((id, false, done))));
+                self.pending.push_back(Pending {
+                    id,
+                    exclusive: false,
+                    work: Box::pin(std::future::ready(done)),
+                });
             }
             Outcome::Later(later) => {
                 if later.exclusive {
                     self.exclusive += 1;
                 }
-                let exclusive = later.exclusive;
-                self.pending
-                    .push_back(Box::pin(async move { (id, exclusive, later.work.await) }));
+                self.pending.push_back(Pending {
+                    id,
+                    exclusive: later.exclusive,
+                    work: later.work,
+                });
             }
         }
     }
@@ -463,8 +486,11 @@ impl Session {
                 if exclusive {
                     self.exclusive += 1;
                 }
-                self.pending
-                    .push_front(Box::pin(async move { (id, exclusive, later.work.await) }));
+                self.pending.push_front(Pending {
+                    id,
+                    exclusive,
+                    work: later.work,
+                });
             }
         }
     }
