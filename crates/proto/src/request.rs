@@ -230,6 +230,15 @@ pub struct MarkRead {
     pub id: u64,
 }
 
+/// IGNORE: stop being shown `dst`'s messages (`ignore` 1), or be shown
+/// them again (0). Body: `src | dst | ignore: u8`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ignore {
+    pub src: ByteString,
+    pub dst: ByteString,
+    pub ignore: bool,
+}
+
 /// Every request of protocol version 1.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
@@ -261,6 +270,9 @@ pub enum Request {
     /// READ_MARKERS: the sender's account's read markers. Body: `src |
     /// dst("")`.
     ReadMarkers(Target),
+    Ignore(Ignore),
+    /// IGNORES: the names the sender ignores. Body: `src | dst("")`.
+    Ignores(Target),
     /// A room request (types 0x20-0x2F).
     Room(RoomRequest),
 }
@@ -298,6 +310,8 @@ impl Request {
             Request::Audit(_) => FrameType::Audit,
             Request::MarkRead(_) => FrameType::MarkRead,
             Request::ReadMarkers(_) => FrameType::ReadMarkers,
+            Request::Ignore(_) => FrameType::Ignore,
+            Request::Ignores(_) => FrameType::Ignores,
             Request::Room(r) => r.frame_type(),
         }
     }
@@ -373,7 +387,11 @@ impl Request {
                 put_str(b, "conversation", &r.conversation)?;
                 b.put_u64(r.id);
             }
-            Request::ReadMarkers(r) => operation_shape(b, &r.src, &r.dst)?,
+            Request::ReadMarkers(r) | Request::Ignores(r) => operation_shape(b, &r.src, &r.dst)?,
+            Request::Ignore(r) => {
+                operation_shape(b, &r.src, &r.dst)?;
+                b.put_u8(u8::from(r.ignore));
+            }
             Request::Room(r) => r.encode_body(b)?,
         }
         Ok(())
@@ -578,6 +596,28 @@ impl Decode for Request {
                 let src = r.str("src")?;
                 empty_dst(&mut r)?;
                 Request::ReadMarkers(Target {
+                    src,
+                    dst: "".into(),
+                })
+            }
+            FrameType::Ignore => Request::Ignore(Ignore {
+                src: r.str("src")?,
+                dst: r.str("dst")?,
+                ignore: match r.u8("ignore")? {
+                    0 => false,
+                    1 => true,
+                    other => {
+                        return Err(BodyError::InvalidValue {
+                            field: "ignore",
+                            value: u64::from(other),
+                        });
+                    }
+                },
+            }),
+            FrameType::Ignores => {
+                let src = r.str("src")?;
+                empty_dst(&mut r)?;
+                Request::Ignores(Target {
                     src,
                     dst: "".into(),
                 })

@@ -391,6 +391,9 @@ pub enum ServerFrame {
     /// READ_MARKER_LIST: answer to READ_MARKERS.
     /// Body: `count: u32 | count entries`.
     ReadMarkerList(Vec<ReadMarker>),
+    /// IGNORE_LIST: answer to IGNORES. Body: `count: u32 | count names:
+    /// str`.
+    IgnoreList(Vec<ByteString>),
 }
 
 impl ServerFrame {
@@ -412,6 +415,7 @@ impl ServerFrame {
             ServerFrame::MemberList { .. } => FrameType::MemberList,
             ServerFrame::RoomNotice(_) => FrameType::RoomNotice,
             ServerFrame::ReadMarkerList(_) => FrameType::ReadMarkerList,
+            ServerFrame::IgnoreList(_) => FrameType::IgnoreList,
         }
     }
 
@@ -508,6 +512,12 @@ impl ServerFrame {
                 for marker in markers {
                     put_str(b, "conversation", &marker.conversation)?;
                     b.put_u64(marker.id.0);
+                }
+            }
+            ServerFrame::IgnoreList(names) => {
+                put_count(b, "names", names.len())?;
+                for name in names {
+                    put_str(b, "name", name)?;
                 }
             }
             ServerFrame::RoomList(rooms) => {
@@ -696,6 +706,14 @@ impl Decode for ServerFrame {
                     });
                 }
                 ServerFrame::ReadMarkerList(markers)
+            }
+            FrameType::IgnoreList => {
+                let count = r.u32("count")?;
+                let mut names = Vec::new();
+                for _ in 0..count {
+                    names.push(r.str("name")?);
+                }
+                ServerFrame::IgnoreList(names)
             }
             FrameType::RoomList => {
                 let count = r.u32("count")?;

@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 
 use bytes::BytesMut;
 use chinwag_proto::request::{
-    Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Kickout, Logout, MarkRead,
-    Passwd, Reflect, Register, Shutdown, ShutdownScope, Target, Transfer, Unmute,
+    Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Ignore, Kickout, Logout,
+    MarkRead, Passwd, Reflect, Register, Shutdown, ShutdownScope, Target, Transfer, Unmute,
 };
 use chinwag_proto::room::{
     Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
@@ -314,6 +314,28 @@ fn expected() -> BTreeMap<&'static str, Expect> {
         ),
     );
 
+    v.insert(
+        "request/ignore",
+        Req(
+            39,
+            Request::Ignore(Ignore {
+                src: s(""),
+                dst: s("bob"),
+                ignore: true,
+            }),
+        ),
+    );
+    v.insert(
+        "request/ignores",
+        Req(
+            40,
+            Request::Ignores(Target {
+                src: s(""),
+                dst: s(""),
+            }),
+        ),
+    );
+
     // Server frames.
     v.insert(
         "server/welcome",
@@ -516,6 +538,10 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 reason: s("spam"),
             }]),
         ),
+    );
+    v.insert(
+        "server/ignore-list",
+        Srv(40, ServerFrame::IgnoreList(vec![s("bob")])),
     );
     v.insert(
         "server/read-marker-list",

@@ -583,6 +583,7 @@ impl App {
             }
             Line::Room(line) => Request::Room(self.in_open_room(line)),
             Line::Moderation(act) => Request::Moderation(act),
+            Line::Ignore { name, ignore } => Request::Ignore { name, ignore },
         };
         self.job(request)
     }

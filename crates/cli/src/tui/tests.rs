@@ -1269,9 +1269,13 @@ fn read_markers_from_the_server_make_the_unread_counts() {
     key(&mut app, KeyCode::Char('p'), KeyModifiers::CONTROL);
     let again = key(&mut app, KeyCode::Char('n'), KeyModifiers::CONTROL);
     assert!(
-        !again
-            .iter()
-            .any(|e| matches!(e, Effect::Net(Job { request: Request::MarkRead { .. }, .. }))),
+        !again.iter().any(|e| matches!(
+            e,
+            Effect::Net(Job {
+                request: Request::MarkRead { .. },
+                ..
+            })
+        )),
         "{again:?}"
     );
     // A guest has no markers to ask for or keep.

@@ -56,7 +56,9 @@ pub fn speech(req: &Request) -> Speech<'_> {
         | Request::Revoke(_)
         | Request::Audit(_)
         | Request::MarkRead(_)
-        | Request::ReadMarkers(_) => Speech::Silent,
+        | Request::ReadMarkers(_)
+        | Request::Ignore(_)
+        | Request::Ignores(_) => Speech::Silent,
         // Only the sender reads its ECHO.
         Request::Reflect(_) => Speech::Silent,
         Request::Transfer(r) => Speech::Anywhere(&r.content),
@@ -203,6 +205,24 @@ mod tests {
                 before: 0,
                 limit: 1,
             }),
+            FrameType::MarkRead => Request::MarkRead(MarkRead {
+                src: src(),
+                conversation: t(),
+                id: 1,
+            }),
+            FrameType::ReadMarkers => Request::ReadMarkers(Target {
+                src: src(),
+                dst: "".into(),
+            }),
+            FrameType::Ignore => Request::Ignore(Ignore {
+                src: src(),
+                dst: t(),
+                ignore: true,
+            }),
+            FrameType::Ignores => Request::Ignores(Target {
+                src: src(),
+                dst: "".into(),
+            }),
             FrameType::Join => Request::Room(RoomRequest::Join(Join {
                 src: src(),
                 room: room(),
@@ -290,6 +310,10 @@ mod tests {
         (FrameType::Grant, 'S'),
         (FrameType::Revoke, 'S'),
         (FrameType::Audit, 'S'),
+        (FrameType::MarkRead, 'S'),
+        (FrameType::ReadMarkers, 'S'),
+        (FrameType::Ignore, 'S'),
+        (FrameType::Ignores, 'S'),
         (FrameType::Join, 'N'),
         (FrameType::Part, 'R'),
         (FrameType::RoomSend, 'R'),
