@@ -423,6 +423,16 @@ fn empty_dst(r: &mut Reader) -> Result<(), BodyError> {
     }
 }
 
+/// An operation packet whose `dst` must be empty.
+fn src_only(r: &mut Reader) -> Result<Target, BodyError> {
+    let src = r.str("src")?;
+    empty_dst(r)?;
+    Ok(Target {
+        src,
+        dst: "".into(),
+    })
+}
+
 fn target(r: &mut Reader) -> Result<Target, BodyError> {
     Ok(Target {
         src: r.str("src")?,
@@ -592,14 +602,7 @@ impl Decode for Request {
                 conversation: r.str("conversation")?,
                 id: r.u64("id")?,
             }),
-            FrameType::ReadMarkers => {
-                let src = r.str("src")?;
-                empty_dst(&mut r)?;
-                Request::ReadMarkers(Target {
-                    src,
-                    dst: "".into(),
-                })
-            }
+            FrameType::ReadMarkers => Request::ReadMarkers(src_only(&mut r)?),
             FrameType::Ignore => Request::Ignore(Ignore {
                 src: r.str("src")?,
                 dst: r.str("dst")?,
@@ -614,14 +617,7 @@ impl Decode for Request {
                     }
                 },
             }),
-            FrameType::Ignores => {
-                let src = r.str("src")?;
-                empty_dst(&mut r)?;
-                Request::Ignores(Target {
-                    src,
-                    dst: "".into(),
-                })
-            }
+            FrameType::Ignores => Request::Ignores(src_only(&mut r)?),
             room if room.is_room_request() => {
                 Request::Room(RoomRequest::decode_body(room, &mut r)?)
             }
