@@ -129,12 +129,17 @@ impl Irc {
                     return;
                 }
                 let channel = m.param(0).to_owned();
+                // IRC's default comment is the kicker's nick.
+                let reason = match m.param(2) {
+                    "" => self.nick().to_owned(),
+                    reason => reason.to_owned(),
+                };
                 for nick in split(m.param(1)) {
                     let request = room(RoomRequest::Kick(RoomKick {
                         src: "".into(),
                         room: channel.as_str().into(),
                         user: nick.as_str().into(),
-                        reason: m.param(2).into(),
+                        reason: reason.as_str().into(),
                     }));
                     let channel = channel.clone();
                     self.ask(request, Pending::Kick { channel, nick }, size);
@@ -165,9 +170,32 @@ impl Irc {
             "USER" | "PASS" => self.numeric("462", &["You may not reregister"]),
             "AUTHENTICATE" => self.numeric("907", &["You have already authenticated"]),
             "CHATHISTORY" => self.chathistory(&m),
-            "USERHOST" | "ISON" | "AWAY" | "SETNAME" | "TIME" | "INFO" | "ADMIN" | "LINKS"
-            | "STATS" | "WALLOPS" | "KNOCK" | "HELP" | "USERS" | "SUMMON" | "REHASH"
-            | "RESTART" | "SQUIT" | "CONNECT" | "TRACE" | "SERVLIST" | "SQUERY" | "WHOWAS" => {
+            "INFO" => {
+                self.numeric("371", &[&format!("chinwag {}", env!("CARGO_PKG_VERSION"))]);
+                self.numeric(
+                    "371",
+                    &["A chat server with accounts, rooms and durable history"],
+                );
+                self.numeric("374", &["End of INFO list"]);
+            }
+            "TIME" => {
+                let server = self.server.clone();
+                let now = crate::conn::iso8601(chinwag_proto::server::Timestamp::now());
+                self.numeric("391", &[&server, &now]);
+            }
+            "WHOWAS" => {
+                // chinwag keeps no record of names gone offline.
+                let nick = m.param(0).to_owned();
+                if nick.is_empty() {
+                    self.numeric("431", &["No nickname given"]);
+                } else {
+                    self.numeric("406", &[&nick, "There was no such nickname"]);
+                    self.numeric("369", &[&nick, "End of WHOWAS"]);
+                }
+            }
+            "USERHOST" | "ISON" | "AWAY" | "SETNAME" | "ADMIN" | "LINKS" | "STATS" | "WALLOPS"
+            | "KNOCK" | "HELP" | "USERS" | "SUMMON" | "REHASH" | "RESTART" | "SQUIT"
+            | "CONNECT" | "TRACE" | "SERVLIST" | "SQUERY" => {
                 let command = m.command.clone();
                 self.numeric(
                     "421",
@@ -269,7 +297,8 @@ impl Irc {
                 room: channel.as_str().into(),
                 reason: m.param(1).into(),
             }));
-            self.ask(request, Pending::Part { channel }, 0);
+            let reason = m.param(1).to_owned();
+            self.ask(request, Pending::Part { channel, reason }, 0);
         }
     }
 
@@ -426,6 +455,7 @@ impl Irc {
                             channel: target.clone(),
                             text,
                             echo: false,
+                            nick: nick.clone(),
                         };
                         self.ask(request, pending, 0);
                     }
@@ -454,6 +484,7 @@ impl Irc {
                             channel: target.clone(),
                             text,
                             echo: true,
+                            nick: nick.clone(),
                         };
                         self.ask(request, pending, 0);
                     }

@@ -49,6 +49,7 @@ pub enum Pending {
     },
     Part {
         channel: String,
+        reason: String,
     },
     TopicQuery {
         channel: String,
@@ -70,6 +71,7 @@ pub enum Pending {
         channel: String,
         text: String,
         echo: bool,
+        nick: String,
     },
     WhoChannel {
         channel: String,
@@ -82,6 +84,8 @@ pub enum Pending {
         nick: String,
     },
     Lusers,
+    /// The LUSERS of the welcome: the MOTD and the rest follow it.
+    WelcomeLusers,
     Oper,
     Kill {
         nick: String,
@@ -143,6 +147,12 @@ pub struct Irc {
     pub(crate) realname: String,
     /// The welcome was sent.
     pub(crate) welcomed: bool,
+    /// The mode of each channel this session is in, as last seen: a
+    /// mode change is shown as what changed.
+    pub(crate) modes: HashMap<chinwag_proto::RoomKey, chinwag_proto::room::RoomMode>,
+    /// Users shown as gone (QUIT) and not seen since: a departure is
+    /// told once, though the core tells it per room and server-wide.
+    pub(crate) gone: std::collections::HashSet<chinwag_proto::NameKey>,
     next_id: u32,
     pub(crate) pending: HashMap<RequestId, (Pending, Option<GroupId>)>,
     requests: VecDeque<(RequestId, Request, usize)>,
@@ -165,6 +175,8 @@ impl Irc {
             account: false,
             realname: String::new(),
             welcomed: false,
+            modes: HashMap::new(),
+            gone: std::collections::HashSet::new(),
             next_id: 0,
             pending: HashMap::new(),
             requests: VecDeque::new(),
@@ -273,7 +285,7 @@ impl Irc {
                 None => self.numeric("431", &["No nickname given"]),
             },
             "USER" => {
-                if m.params.len() < 4 || m.params[0].is_empty() {
+                if m.params.len() < 4 || m.params[0].is_empty() || m.params[3].is_empty() {
                     self.numeric("461", &["USER", "Not enough parameters"]);
                 } else if self.reg.user.is_some() {
                     self.numeric("462", &["You may not reregister"]);

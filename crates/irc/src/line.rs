@@ -12,6 +12,8 @@ pub const MAX_BODY: usize = 512;
 /// Most bytes of a line's tags, the leading `@` and the trailing space
 /// included.
 pub const MAX_TAGS: usize = 8191;
+/// Most bytes of the tags a client may send (`@`, its tags, the space).
+pub const MAX_CLIENT_TAGS: usize = 4096;
 /// Most bytes of a whole line: anything longer is cut off unread.
 pub const MAX_LINE: usize = MAX_TAGS + MAX_BODY;
 /// Most parameters a message may have.
@@ -55,7 +57,7 @@ pub enum LineError {
     InvalidUtf8 { at: usize },
     #[error("line has no command")]
     NoCommand,
-    #[error("command {0:?} is not a word or a three-digit number")]
+    #[error("command {0:?} is not visible ASCII")]
     BadCommand(String),
     #[error("line contains a NUL byte")]
     Nul,
@@ -144,8 +146,11 @@ pub fn parse(line: &[u8]) -> Result<Message, LineError> {
     if let Some(tagged) = rest.strip_prefix('@') {
         let (tags, after) = tagged.split_once(' ').unwrap_or((tagged, ""));
         let len = tags.len() + 2;
-        if len > MAX_TAGS {
-            return Err(LineError::TagsTooLong { len, max: MAX_TAGS });
+        if len > MAX_CLIENT_TAGS {
+            return Err(LineError::TagsTooLong {
+                len,
+                max: MAX_CLIENT_TAGS,
+            });
         }
         message.tags = parse_tags(tags);
         rest = after.trim_start_matches(' ');
@@ -164,9 +169,9 @@ pub fn parse(line: &[u8]) -> Result<Message, LineError> {
     if command.is_empty() {
         return Err(LineError::NoCommand);
     }
-    let is_word = command.bytes().all(|b| b.is_ascii_alphabetic());
-    let is_numeric = command.len() == 3 && command.bytes().all(|b| b.is_ascii_digit());
-    if !(is_word || is_numeric) {
+    // Letters or three digits, by the grammar; any other visible ASCII
+    // is taken too, to be answered as an unknown command.
+    if !command.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(LineError::BadCommand(command.to_owned()));
     }
     message.command = command.to_ascii_uppercase();
@@ -329,8 +334,8 @@ mod tests {
         assert_eq!(parse(b"").unwrap_err(), LineError::NoCommand);
         assert_eq!(parse(b":only-a-source").unwrap_err(), LineError::NoCommand);
         assert_eq!(
-            parse(b"PRIV-MSG x").unwrap_err(),
-            LineError::BadCommand("PRIV-MSG".into())
+            parse("PRIV\u{e9} x".as_bytes()).unwrap_err(),
+            LineError::BadCommand("PRIV\u{e9}".into())
         );
         assert_eq!(
             parse(b"PRIVMSG a :\xff").unwrap_err(),
@@ -342,13 +347,13 @@ mod tests {
             parse(long.as_bytes()).unwrap_err(),
             LineError::TooLong { len: 513, max: 512 }
         );
-        let tagged = format!("@a={} PING x", "v".repeat(9000));
+        let tagged = format!("@a={} PING x", "v".repeat(4094));
         assert!(matches!(
             parse(tagged.as_bytes()),
             Err(LineError::TagsTooLong { .. })
         ));
         // Long tags do not count against the body.
-        let tagged = format!("@a={} PRIVMSG a :{}", "v".repeat(8000), "x".repeat(490));
+        let tagged = format!("@a={} PRIVMSG a :{}", "v".repeat(4000), "x".repeat(490));
         assert!(parse(tagged.as_bytes()).is_ok());
     }
 

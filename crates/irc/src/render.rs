@@ -3,6 +3,7 @@
 
 use chinwag_core::cmd::{CmdError, Reply};
 use chinwag_core::event::Shared;
+use chinwag_core::session::Leave;
 use chinwag_proto::room::{MemberInfo, RoomInfo, RoomMode, SetRoomMode};
 use chinwag_proto::server::{Message, MessageKind, Notice, NoticeKind, Role};
 use chinwag_proto::{ErrorCode, NameKey, Request, RoomKey, RoomRequest, RoomRole, ServerFrame};
@@ -78,9 +79,18 @@ impl Irc {
             (Pending::Names { .. }, ServerFrame::MemberList { room, members }) => {
                 self.names_reply(&room, &members);
             }
-            (Pending::Part { channel }, _) => {
+            (Pending::Part { channel, reason }, _) => {
                 let me = self.nick().to_owned();
-                self.out.line(format!(":{} PART {channel}", self.mask(&me)));
+                let mut line = format!(":{} PART", self.mask(&me));
+                if reason.is_empty() {
+                    push_params(&mut line, &[&channel]);
+                } else {
+                    push_params(&mut line, &[&channel, &reason]);
+                }
+                self.out.line(line);
+                if let Some(key) = RoomKey::fold(&channel) {
+                    self.modes.remove(&key);
+                }
             }
             (Pending::TopicQuery { channel }, ServerFrame::RoomList(rooms)) => {
                 match find(&rooms, &channel) {
@@ -159,6 +169,7 @@ impl Irc {
                         channel,
                         text,
                         echo: false,
+                        nick: String::new(),
                     },
                     0,
                 );
@@ -168,6 +179,7 @@ impl Irc {
                     channel,
                     text,
                     echo,
+                    ..
                 },
                 _,
             ) => {
@@ -222,11 +234,20 @@ impl Irc {
                     }
                 }
             }
-            (Pending::Lusers, ServerFrame::UserList(users)) => self.lusers(
-                users.len(),
-                users.iter().filter(|u| u.role == Role::Admin).count(),
-            ),
-            (Pending::Oper, _) => self.numeric("381", &["You are now an IRC operator"]),
+            (Pending::Lusers, ServerFrame::UserList(users)) => {
+                let admins = users.iter().filter(|u| u.role == Role::Admin).count();
+                self.lusers(users.len(), admins);
+            }
+            (Pending::WelcomeLusers, ServerFrame::UserList(users)) => {
+                let admins = users.iter().filter(|u| u.role == Role::Admin).count();
+                self.lusers(users.len(), admins);
+                self.welcome_end();
+            }
+            (Pending::Oper, _) => {
+                self.numeric("381", &["You are now an IRC operator"]);
+                let me = self.nick().to_owned();
+                self.out.line(format!(":{} MODE {me} :+o", self.mask(&me)));
+            }
             (Pending::Mute { .. }, ServerFrame::Ok { message }) => {
                 let me = self.nick().to_owned();
                 self.server_line("NOTICE", &[&me, &message]);
@@ -286,9 +307,26 @@ impl Irc {
             Pending::WhoChannel { mask, .. } | Pending::WhoUsers { mask } => {
                 self.numeric("315", &[&mask, "End of /WHO list"])
             }
-            Pending::Part { channel }
-            | Pending::TopicSet { channel }
-            | Pending::Mode { channel, .. } => self.channel_error(code, &channel, &message, ""),
+            Pending::Mode {
+                channel,
+                text,
+                nick,
+                ..
+            } => match code {
+                ErrorCode::InvalidArgument | ErrorCode::InvalidContent => {
+                    let letter = text.chars().nth(1).unwrap_or('k').to_string();
+                    self.numeric("696", &[&channel, &letter, "*", &message]);
+                }
+                _ => self.channel_error(code, &channel, &message, &nick),
+            },
+            Pending::Part { channel, .. } | Pending::TopicSet { channel } => {
+                self.channel_error(code, &channel, &message, "")
+            }
+            Pending::Invite { channel, nick }
+                if code == ErrorCode::InvalidArgument && message.contains("already a member") =>
+            {
+                self.numeric("443", &[&nick, &channel, "is already on channel"]);
+            }
             Pending::Kick { channel, nick } | Pending::Invite { channel, nick } => {
                 self.channel_error(code, &channel, &message, &nick)
             }
@@ -312,6 +350,7 @@ impl Irc {
                 self.numeric("401", &[&nick, &message]);
                 self.numeric("318", &[&nick, "End of /WHOIS list"]);
             }
+            Pending::WelcomeLusers => self.welcome_end(),
             Pending::Ping { .. }
             | Pending::TopicQuery { .. }
             | Pending::List { .. }
@@ -362,6 +401,9 @@ impl Irc {
         let me = self.nick().to_owned();
         self.out
             .line(format!(":{} JOIN {}", self.mask(&me), info.room));
+        if let Some(key) = RoomKey::fold(&info.room) {
+            self.modes.insert(key, info.mode);
+        }
         if !info.topic.is_empty() {
             self.numeric("332", &[&info.room, &info.topic]);
         }
@@ -459,11 +501,14 @@ impl Irc {
         self.numeric("003", &["This server speaks chinwag underneath"]);
         self.numeric("004", &[&server, &version, "o", "ikoq", "koq"]);
         self.isupport();
-        self.ask(
-            Request::GetAllUser(chinwag_proto::request::GetAllUser { src: "".into() }),
-            Pending::Lusers,
-            0,
-        );
+        let users = Request::GetAllUser(chinwag_proto::request::GetAllUser { src: "".into() });
+        self.ask(users, Pending::WelcomeLusers, 0);
+    }
+
+    /// The rest of the welcome, after LUSERS: the MOTD (its end is the
+    /// end of registration for clients), then the rooms the account is in
+    /// and what arrived meanwhile.
+    fn welcome_end(&mut self) {
         self.motd();
         self.ask(
             Request::Room(RoomRequest::List { src: "".into() }),
@@ -528,7 +573,21 @@ impl Irc {
                 let subject = self.mask(&n.subject);
                 let room = &n.room;
                 let line = match n.kind {
-                    NoticeKind::RoomJoined => format!(":{subject} JOIN {room}"),
+                    NoticeKind::RoomJoined => {
+                        if let Some(key) = NameKey::fold(&n.subject) {
+                            self.gone.remove(&key);
+                        }
+                        format!(":{subject} JOIN {room}")
+                    }
+                    // Gone from the server, not from the room only.
+                    NoticeKind::RoomLeft if n.actor.is_empty() && is_departure(&n.text) => {
+                        match NameKey::fold(&n.subject) {
+                            Some(key) if self.gone.insert(key) => {
+                                format!(":{subject} QUIT :{}", n.text)
+                            }
+                            _ => return,
+                        }
+                    }
                     NoticeKind::RoomLeft if !n.actor.is_empty() => {
                         let prefix = format!("kicked by {}: ", n.actor);
                         let reason = n.text.strip_prefix(prefix.as_str()).unwrap_or(&n.text);
@@ -549,7 +608,13 @@ impl Irc {
                     }
                     NoticeKind::RoomMode => {
                         let mode = RoomMode::from_bits(n.until as u8).unwrap_or_default();
-                        format!(":{actor} MODE {room} {}", mode_change_letters(mode))
+                        let before = RoomKey::fold(room)
+                            .and_then(|key| self.modes.insert(key, mode))
+                            .unwrap_or_default();
+                        match mode_change_letters(before, mode) {
+                            Some(change) => format!(":{actor} MODE {room} {change}"),
+                            None => return,
+                        }
                     }
                     NoticeKind::RoomInvited => {
                         format!(":{actor} INVITE {me} {room}")
@@ -566,8 +631,17 @@ impl Irc {
         let me = self.nick().to_owned();
         match n.kind {
             NoticeKind::Left if !n.subject.eq_ignore_ascii_case(&me) => {
-                let mask = self.mask(&n.subject);
-                self.out.line(format!(":{mask} QUIT :{}", n.text));
+                if let Some(key) = NameKey::fold(&n.subject)
+                    && self.gone.insert(key)
+                {
+                    let mask = self.mask(&n.subject);
+                    self.out.line(format!(":{mask} QUIT :{}", n.text));
+                }
+            }
+            NoticeKind::Joined => {
+                if let Some(key) = NameKey::fold(&n.subject) {
+                    self.gone.remove(&key);
+                }
             }
             NoticeKind::Kicked => self.error(&format!("Killed by {} ({})", n.actor, n.text)),
             NoticeKind::Banned => self.error(&format!("Banned by {} ({})", n.actor, n.text)),
@@ -635,12 +709,47 @@ fn mode_letters(mode: RoomMode) -> String {
     letters
 }
 
-fn mode_change_letters(mode: RoomMode) -> String {
-    format!(
-        "{}i{}k",
-        if mode.invite_only() { '+' } else { '-' },
-        if mode.password() { '+' } else { '-' }
-    )
+/// What changed from `before` to `after`, as `+i`, `-k`, `+i-k`...; `None`
+/// if nothing did.
+fn mode_change_letters(before: RoomMode, after: RoomMode) -> Option<String> {
+    let mut plus = String::new();
+    let mut minus = String::new();
+    for (letter, was, is) in [
+        ('i', before.invite_only(), after.invite_only()),
+        ('k', before.password(), after.password()),
+    ] {
+        match (was, is) {
+            (false, true) => plus.push(letter),
+            (true, false) => minus.push(letter),
+            _ => {}
+        }
+    }
+    let mut change = String::new();
+    if !plus.is_empty() {
+        change.push('+');
+        change.push_str(&plus);
+    }
+    if !minus.is_empty() {
+        change.push('-');
+        change.push_str(&minus);
+    }
+    (!change.is_empty()).then_some(change)
+}
+
+/// Whether a room departure's text says the user left the server (the
+/// core's reasons for a session's end), rather than the room alone.
+fn is_departure(text: &str) -> bool {
+    [
+        Leave::Logout,
+        Leave::Disconnected,
+        Leave::TimedOut,
+        Leave::SlowConsumer,
+        Leave::Kicked,
+        Leave::Shutdown,
+        Leave::Protocol(""),
+    ]
+    .iter()
+    .any(|leave| leave.text() == text)
 }
 
 /// Whether `name` matches a WHO mask: `*` and `?` wildcards, case
