@@ -11,6 +11,7 @@
 //! - [`render`]: the core's replies and events as IRC lines.
 //! - [`output`]: the write buffer, labeled-response groups, and the
 //!   offline messages' acknowledgements.
+//! - [`fuzzing`]: the entry point of the `irc_lines` fuzz target.
 //!
 //! [`run`] is the driver: one task per connection owning the socket,
 //! feeding lines to [`conn::Irc`] and its requests to the core's
@@ -20,6 +21,7 @@
 pub mod caps;
 pub mod commands;
 pub mod conn;
+pub mod fuzzing;
 pub mod line;
 pub mod output;
 pub mod render;

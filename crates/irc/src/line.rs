@@ -171,7 +171,7 @@ pub fn parse(line: &[u8]) -> Result<Message, LineError> {
     }
     // Letters or three digits, by the grammar; any other visible ASCII
     // is taken too, to be answered as an unknown command.
-    if !command.bytes().all(|b| b.is_ascii_graphic()) {
+    if !command.bytes().all(|b| b.is_ascii_graphic()) || command.starts_with(['@', ':']) {
         return Err(LineError::BadCommand(command.to_owned()));
     }
     message.command = command.to_ascii_uppercase();
