@@ -558,8 +558,13 @@ impl Irc {
         self.ask(request, Pending::History { target }, 0);
     }
 
+    /// A standard reply `FAIL command code [context] :text`.
     pub(crate) fn fail(&mut self, command: &str, code: &str, context: &str, text: &str) {
-        self.server_line("FAIL", &[command, code, context, text]);
+        if context.is_empty() {
+            self.server_line("FAIL", &[command, code, text]);
+        } else {
+            self.server_line("FAIL", &[command, code, context, text]);
+        }
     }
 }
 

@@ -8,14 +8,14 @@
 //! anything the core decides: a refusal is the core's, rendered as the
 //! numeric IRC clients expect.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use chinwag_core::cmd::Reply;
 use chinwag_core::event::Shared;
 use chinwag_core::session::Sink;
 use chinwag_proto::request::{Logout, Register};
 use chinwag_proto::server::{MessageId, Timestamp};
-use chinwag_proto::{ErrorCode, Request, RequestId};
+use chinwag_proto::{ErrorCode, NameKey, Request, RequestId, RoomKey};
 
 use crate::caps::{self, Cap, Caps};
 use crate::line::{LineError, Message};
@@ -105,6 +105,7 @@ pub enum Pending {
     Quit,
     Rejoin,
     Malformed {
+        command: String,
         error: LineError,
     },
     History {
@@ -149,10 +150,11 @@ pub struct Irc {
     pub(crate) welcomed: bool,
     /// The mode of each channel this session is in, as last seen: a
     /// mode change is shown as what changed.
-    pub(crate) modes: HashMap<chinwag_proto::RoomKey, chinwag_proto::room::RoomMode>,
-    /// Users shown as gone (QUIT) and not seen since: a departure is
-    /// told once, though the core tells it per room and server-wide.
-    pub(crate) gone: std::collections::HashSet<chinwag_proto::NameKey>,
+    pub(crate) modes: HashMap<RoomKey, chinwag_proto::room::RoomMode>,
+    /// Who is in each channel this session is in, as shown to it: a user
+    /// gone from the server is shown a QUIT once, and only if in one of
+    /// them (the core tells it per room and server-wide).
+    pub(crate) channels: HashMap<RoomKey, HashSet<NameKey>>,
     next_id: u32,
     pub(crate) pending: HashMap<RequestId, (Pending, Option<GroupId>)>,
     requests: VecDeque<(RequestId, Request, usize)>,
@@ -176,7 +178,7 @@ impl Irc {
             realname: String::new(),
             welcomed: false,
             modes: HashMap::new(),
-            gone: std::collections::HashSet::new(),
+            channels: HashMap::new(),
             next_id: 0,
             pending: HashMap::new(),
             requests: VecDeque::new(),
@@ -241,12 +243,16 @@ impl Irc {
 
     /// A line that could not be parsed: the core counts it (too many close
     /// the connection), the answer is rendered here.
-    pub fn malformed(&mut self, error: LineError) -> (RequestId, ErrorCode, String) {
+    pub fn malformed(
+        &mut self,
+        command: String,
+        error: LineError,
+    ) -> (RequestId, ErrorCode, String) {
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let id = RequestId(self.next_id);
         let message = error.to_string();
         self.pending
-            .insert(id, (Pending::Malformed { error }, None));
+            .insert(id, (Pending::Malformed { command, error }, None));
         (id, ErrorCode::MalformedFrame, message)
     }
 
@@ -511,6 +517,37 @@ impl Irc {
     /// and the server.
     pub(crate) fn mask(&self, nick: &str) -> String {
         format!("{nick}!{nick}@chinwag")
+    }
+
+    /// `name` is in `room` now (if this session is in it).
+    pub(crate) fn seen_in(&mut self, room: &str, name: &str) {
+        if let (Some(room), Some(name)) = (RoomKey::fold(room), NameKey::fold(name))
+            && let Some(members) = self.channels.get_mut(&room)
+        {
+            members.insert(name);
+        }
+    }
+
+    /// `name` left `room`.
+    pub(crate) fn gone_from(&mut self, room: &str, name: &str) {
+        if let (Some(room), Some(name)) = (RoomKey::fold(room), NameKey::fold(name))
+            && let Some(members) = self.channels.get_mut(&room)
+        {
+            members.remove(&name);
+        }
+    }
+
+    /// `name` left the server: whether this session saw it in a channel
+    /// (and is to be shown a QUIT); it is in none of them any more.
+    pub(crate) fn quit(&mut self, name: &str) -> bool {
+        let Some(name) = NameKey::fold(name) else {
+            return false;
+        };
+        let mut seen = false;
+        for members in self.channels.values_mut() {
+            seen |= members.remove(&name);
+        }
+        seen
     }
 
     /// Holds an event until the welcome is out.

@@ -203,21 +203,19 @@ impl Driver {
             let parsed = match line {
                 Line::Text(bytes) => {
                     metrics.bytes_in.add(bytes.len() as u64);
-                    line::parse(&bytes)
+                    line::parse(&bytes).map_err(|error| (line::command_of(&bytes), error))
                 }
                 Line::TooLong(len) => {
                     metrics.bytes_in.add(len as u64);
-                    Err(LineError::TooLong {
-                        len,
-                        max: line::MAX_LINE,
-                    })
+                    let max = line::MAX_LINE;
+                    Err(("*".to_owned(), LineError::TooLong { len, max }))
                 }
             };
             match parsed {
                 Ok(message) => self.irc.line(message),
-                Err(error) => {
+                Err((command, error)) => {
                     tracing::debug!(%error, "bad line");
-                    let (id, code, message) = self.irc.malformed(error);
+                    let (id, code, message) = self.irc.malformed(command, error);
                     self.session
                         .malformed(id, code, message, false, &mut self.irc);
                 }

@@ -133,6 +133,26 @@ impl Lines {
     }
 }
 
+/// The command of a line that does not parse (read leniently, for the
+/// error reply): `*` if there is none.
+pub fn command_of(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let mut words = text.split(' ').filter(|w| !w.is_empty());
+    let mut word = words.next();
+    if word.is_some_and(|w| w.starts_with('@')) {
+        word = words.next();
+    }
+    if word.is_some_and(|w| w.starts_with(':')) {
+        word = words.next();
+    }
+    match word {
+        Some(command) if command.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            command.to_ascii_uppercase()
+        }
+        _ => "*".to_owned(),
+    }
+}
+
 /// Parses one line (without its CR LF).
 pub fn parse(line: &[u8]) -> Result<Message, LineError> {
     if line.contains(&0) {

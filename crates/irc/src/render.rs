@@ -90,6 +90,7 @@ impl Irc {
                 self.out.line(line);
                 if let Some(key) = RoomKey::fold(&channel) {
                     self.modes.remove(&key);
+                    self.channels.remove(&key);
                 }
             }
             (Pending::TopicQuery { channel }, ServerFrame::RoomList(rooms)) => {
@@ -345,7 +346,7 @@ impl Irc {
             Pending::History { target } => {
                 self.fail("CHATHISTORY", "MESSAGE_ERROR", &target, &message)
             }
-            Pending::Malformed { error, .. } => self.malformed_reply(error),
+            Pending::Malformed { command, error } => self.malformed_reply(&command, error),
             Pending::Whois { nick } => {
                 self.numeric("401", &[&nick, &message]);
                 self.numeric("318", &[&nick, "End of /WHOIS list"]);
@@ -381,17 +382,17 @@ impl Irc {
         self.numeric("400", &[command, message]);
     }
 
-    fn malformed_reply(&mut self, error: LineError) {
+    fn malformed_reply(&mut self, command: &str, error: LineError) {
         match error {
             LineError::TooLong { .. } | LineError::TagsTooLong { .. } => {
                 self.numeric("417", &[&format!("Input line was too long: {error}")])
             }
             LineError::InvalidUtf8 { .. } => {
-                self.fail("*", "INVALID_UTF8", "*", &error.to_string())
+                self.fail(command, "INVALID_UTF8", "", &error.to_string())
             }
             LineError::BadCommand(command) => self.numeric("421", &[&command, "Unknown command"]),
             LineError::NoCommand | LineError::Nul => {
-                self.fail("*", "INVALID_MESSAGE", "*", &error.to_string())
+                self.fail(command, "INVALID_MESSAGE", "", &error.to_string())
             }
         }
     }
@@ -403,6 +404,7 @@ impl Irc {
             .line(format!(":{} JOIN {}", self.mask(&me), info.room));
         if let Some(key) = RoomKey::fold(&info.room) {
             self.modes.insert(key, info.mode);
+            self.channels.entry(key).or_default();
         }
         if !info.topic.is_empty() {
             self.numeric("332", &[&info.room, &info.topic]);
@@ -413,6 +415,7 @@ impl Irc {
     fn names_reply(&mut self, room: &str, members: &[MemberInfo]) {
         let mut names = Vec::new();
         for member in members.iter().filter(|m| m.online) {
+            self.seen_in(room, &member.name);
             let prefix = if member.role.moderates() { "@" } else { "" };
             let name = if self.caps.has(Cap::UserhostInNames) {
                 self.mask(&member.name)
@@ -574,28 +577,33 @@ impl Irc {
                 let room = &n.room;
                 let line = match n.kind {
                     NoticeKind::RoomJoined => {
-                        if let Some(key) = NameKey::fold(&n.subject) {
-                            self.gone.remove(&key);
-                        }
+                        self.seen_in(room, &n.subject);
                         format!(":{subject} JOIN {room}")
                     }
                     // Gone from the server, not from the room only.
                     NoticeKind::RoomLeft if n.actor.is_empty() && is_departure(&n.text) => {
-                        match NameKey::fold(&n.subject) {
-                            Some(key) if self.gone.insert(key) => {
-                                format!(":{subject} QUIT :{}", n.text)
-                            }
-                            _ => return,
+                        if !self.quit(&n.subject) {
+                            return;
                         }
+                        format!(":{subject} QUIT :{}", n.text)
                     }
                     NoticeKind::RoomLeft if !n.actor.is_empty() => {
+                        self.gone_from(room, &n.subject);
                         let prefix = format!("kicked by {}: ", n.actor);
                         let reason = n.text.strip_prefix(prefix.as_str()).unwrap_or(&n.text);
                         format!(":{actor} KICK {room} {} :{reason}", n.subject)
                     }
-                    NoticeKind::RoomLeft => format!(":{subject} PART {room} :{}", n.text),
+                    NoticeKind::RoomLeft => {
+                        self.gone_from(room, &n.subject);
+                        format!(":{subject} PART {room} :{}", n.text)
+                    }
                     NoticeKind::RoomTopic => format!(":{actor} TOPIC {room} :{}", n.text),
-                    NoticeKind::RoomKicked => format!(":{actor} KICK {room} {me} :{}", n.text),
+                    NoticeKind::RoomKicked => {
+                        if let Some(key) = RoomKey::fold(room) {
+                            self.channels.remove(&key);
+                        }
+                        format!(":{actor} KICK {room} {me} :{}", n.text)
+                    }
                     NoticeKind::RoomMuted => format!(":{actor} MODE {room} +q {me}"),
                     NoticeKind::RoomUnmuted => format!(":{actor} MODE {room} -q {me}"),
                     NoticeKind::RoomRole => {
@@ -631,16 +639,9 @@ impl Irc {
         let me = self.nick().to_owned();
         match n.kind {
             NoticeKind::Left if !n.subject.eq_ignore_ascii_case(&me) => {
-                if let Some(key) = NameKey::fold(&n.subject)
-                    && self.gone.insert(key)
-                {
+                if self.quit(&n.subject) {
                     let mask = self.mask(&n.subject);
                     self.out.line(format!(":{mask} QUIT :{}", n.text));
-                }
-            }
-            NoticeKind::Joined => {
-                if let Some(key) = NameKey::fold(&n.subject) {
-                    self.gone.remove(&key);
                 }
             }
             NoticeKind::Kicked => self.error(&format!("Killed by {} ({})", n.actor, n.text)),
