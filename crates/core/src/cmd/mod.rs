@@ -26,6 +26,7 @@ mod kickout;
 mod logout;
 mod passwd;
 mod ping;
+mod profile;
 mod reflect;
 mod register;
 mod room;
@@ -164,7 +165,8 @@ pub fn need(req: &Request) -> Need {
         | Request::GetAllUser(_)
         | Request::Admin(_)
         | Request::Passwd(_)
-        | Request::History(_) => Need::Registered,
+        | Request::History(_)
+        | Request::Profile(_) => Need::Registered,
         Request::Transfer(_) | Request::Broadcast(_) => Need::Registered,
         Request::Kickout(_)
         | Request::Bantalk(_)
@@ -198,6 +200,7 @@ fn src(req: &Request) -> Option<&str> {
         Request::Ban(r) => &r.src,
         Request::Unban(r) | Request::Grant(r) | Request::Revoke(r) => &r.src,
         Request::Audit(r) => &r.src,
+        Request::Profile(r) => &r.src,
         Request::Room(r) => r.src(),
     })
 }
@@ -228,6 +231,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, req: Request) -> Outcome {
         Request::Grant(r) => grant::apply(r, true, ctx),
         Request::Revoke(r) => grant::apply(r, false, ctx),
         Request::Audit(r) => audit::apply(r, ctx),
+        Request::Profile(r) => profile::apply(r, ctx).into(),
         Request::Room(r) => room::dispatch(r, ctx),
     }
 }

@@ -63,6 +63,13 @@ pub fn speech(req: &Request) -> Speech<'_> {
         Request::Bantalk(r) => Speech::Anywhere(&r.reason),
         Request::Shutdown(r) => Speech::Anywhere(&r.reason),
         Request::Ban(r) => Speech::Anywhere(&r.reason),
+        // Every field is shown to whoever lists the users.
+        Request::Profile(r) => Speech::Anywhere(
+            [&r.username, &r.realname, &r.away]
+                .into_iter()
+                .find(|text| !text.is_empty())
+                .map_or("", |text| text),
+        ),
         Request::Room(r) => room_speech(r),
     };
     speech.said()
