@@ -193,9 +193,18 @@ impl Irc {
                     self.numeric("369", &[&nick, "End of WHOWAS"]);
                 }
             }
-            "USERHOST" | "ISON" | "AWAY" | "SETNAME" | "ADMIN" | "LINKS" | "STATS" | "WALLOPS"
-            | "KNOCK" | "HELP" | "USERS" | "SUMMON" | "REHASH" | "RESTART" | "SQUIT"
-            | "CONNECT" | "TRACE" | "SERVLIST" | "SQUERY" => {
+            "AWAY" => self.set_profile(Some(m.param(0).to_owned())),
+            "USERHOST" => {
+                let nicks: Vec<String> = m.params.iter().take(5).cloned().collect();
+                if nicks.is_empty() {
+                    self.numeric("461", &["USERHOST", "Not enough parameters"]);
+                } else {
+                    self.ask(all_users(), Pending::Userhost { nicks }, 0);
+                }
+            }
+            "ISON" | "SETNAME" | "ADMIN" | "LINKS" | "STATS" | "WALLOPS" | "KNOCK" | "HELP"
+            | "USERS" | "SUMMON" | "REHASH" | "RESTART" | "SQUIT" | "CONNECT" | "TRACE"
+            | "SERVLIST" | "SQUERY" => {
                 let command = m.command.clone();
                 self.numeric(
                     "421",

@@ -77,6 +77,20 @@ pub enum Pending {
         channel: String,
         mask: String,
     },
+    /// WHO of a channel, second step: the members' profiles.
+    WhoMembers {
+        channel: String,
+        mask: String,
+        members: Vec<chinwag_proto::room::MemberInfo>,
+    },
+    /// PROFILE: `Some(away)` for AWAY (answered 305/306), `None` for the
+    /// profile set at the welcome.
+    Profile {
+        away: Option<String>,
+    },
+    Userhost {
+        nicks: Vec<String>,
+    },
     WhoUsers {
         mask: String,
     },
@@ -146,6 +160,10 @@ pub struct Irc {
     pub(crate) me: Option<String>,
     pub(crate) account: bool,
     pub(crate) realname: String,
+    /// The user name given with USER.
+    pub(crate) username: String,
+    /// The away message set with AWAY; empty: not away.
+    pub(crate) away: String,
     /// The welcome was sent.
     pub(crate) welcomed: bool,
     /// The mode of each channel this session is in, as last seen: a
@@ -176,6 +194,8 @@ impl Irc {
             me: None,
             account: false,
             realname: String::new(),
+            username: String::new(),
+            away: String::new(),
             welcomed: false,
             modes: HashMap::new(),
             channels: HashMap::new(),
@@ -297,6 +317,7 @@ impl Irc {
                     self.numeric("462", &["You may not reregister"]);
                 } else {
                     self.reg.user = Some((m.params[0].clone(), m.params[3].clone()));
+                    self.username = m.params[0].clone();
                     self.realname = m.params[3].clone();
                     self.try_register();
                 }
@@ -548,6 +569,17 @@ impl Irc {
             seen |= members.remove(&name);
         }
         seen
+    }
+
+    /// Tells the core what others are shown about this user.
+    pub(crate) fn set_profile(&mut self, away: Option<String>) {
+        let request = Request::Profile(chinwag_proto::request::Profile {
+            src: "".into(),
+            username: self.username.as_str().into(),
+            realname: self.realname.as_str().into(),
+            away: away.as_deref().unwrap_or(&self.away).into(),
+        });
+        self.ask(request, Pending::Profile { away }, 0);
     }
 
     /// Holds an event until the welcome is out.

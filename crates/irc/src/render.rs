@@ -5,7 +5,7 @@ use chinwag_core::cmd::{CmdError, Reply};
 use chinwag_core::event::Shared;
 use chinwag_core::session::Leave;
 use chinwag_proto::room::{MemberInfo, RoomInfo, RoomMode, SetRoomMode};
-use chinwag_proto::server::{Message, MessageKind, Notice, NoticeKind, Role};
+use chinwag_proto::server::{Message, MessageKind, Notice, NoticeKind, Role, UserInfo};
 use chinwag_proto::{ErrorCode, NameKey, Request, RoomKey, RoomRequest, RoomRole, ServerFrame};
 
 use crate::caps::Cap;
@@ -190,20 +190,74 @@ impl Irc {
                         .line(format!(":{} MODE {channel} {text}", self.mask(&me)));
                 }
             }
-            (Pending::WhoChannel { channel, mask }, ServerFrame::MemberList { room, members }) => {
-                let _ = channel;
-                for member in members.iter().filter(|m| m.online) {
-                    let flags = if member.role.moderates() { "H@" } else { "H" };
-                    self.who_line(&room, &member.name, flags);
+            (Pending::WhoChannel { mask, .. }, ServerFrame::MemberList { room, members }) => {
+                // The members' profiles are in the user list.
+                let channel = room.to_string();
+                let members = members.into_iter().filter(|m| m.online).collect();
+                let users =
+                    Request::GetAllUser(chinwag_proto::request::GetAllUser { src: "".into() });
+                self.ask(
+                    users,
+                    Pending::WhoMembers {
+                        channel,
+                        mask,
+                        members,
+                    },
+                    0,
+                );
+            }
+            (
+                Pending::WhoMembers {
+                    channel,
+                    mask,
+                    members,
+                },
+                ServerFrame::UserList(users),
+            ) => {
+                for member in &members {
+                    let key = NameKey::fold(&member.name);
+                    if let Some(user) = users.iter().find(|u| NameKey::fold(&u.name) == key) {
+                        let op = if member.role.moderates() { "@" } else { "" };
+                        self.who_line(&channel, user, op);
+                    }
                 }
                 self.numeric("315", &[&mask, "End of /WHO list"]);
             }
             (Pending::WhoUsers { mask }, ServerFrame::UserList(users)) => {
                 for user in users.iter().filter(|u| matches_mask(&mask, &u.name)) {
-                    let flags = if user.role == Role::Admin { "H*" } else { "H" };
-                    self.who_line("*", &user.name, flags);
+                    self.who_line("*", user, "");
                 }
                 self.numeric("315", &[&mask, "End of /WHO list"]);
+            }
+            (Pending::Profile { away }, _) => match away {
+                Some(away) => {
+                    if away.is_empty() {
+                        self.numeric("305", &["You are no longer marked as being away"]);
+                    } else {
+                        self.numeric("306", &["You have been marked as being away"]);
+                    }
+                    self.away = away;
+                }
+                None => {}
+            },
+            (Pending::Userhost { nicks }, ServerFrame::UserList(users)) => {
+                let mut replies = Vec::new();
+                for nick in &nicks {
+                    let key = NameKey::fold(nick);
+                    if let Some(user) = users
+                        .iter()
+                        .find(|u| key.is_some() && NameKey::fold(&u.name) == key)
+                    {
+                        let oper = if user.role == Role::Admin { "*" } else { "" };
+                        let here = if user.away.is_empty() { '+' } else { '-' };
+                        replies.push(format!(
+                            "{}{oper}={here}{}@chinwag",
+                            user.name,
+                            username(user)
+                        ));
+                    }
+                }
+                self.numeric("302", &[&replies.join(" ")]);
             }
             (Pending::Whois { nick }, ServerFrame::UserList(users)) => {
                 let key = NameKey::fold(&nick);
@@ -213,12 +267,11 @@ impl Irc {
                 {
                     Some(user) => {
                         let name = user.name.to_string();
-                        let realname = if self.me.as_deref() == Some(&name) {
-                            self.realname.clone()
-                        } else {
-                            name.clone()
-                        };
-                        self.numeric("311", &[&name, &name, "chinwag", "*", &realname]);
+                        let (username, realname) = (username(user), realname(user));
+                        self.numeric("311", &[&name, &username, "chinwag", "*", &realname]);
+                        if !user.away.is_empty() {
+                            self.numeric("301", &[&name, &user.away]);
+                        }
                         let server = self.server.clone();
                         self.numeric("312", &[&name, &server, "chinwag"]);
                         if user.role == Role::Admin {
@@ -305,9 +358,12 @@ impl Irc {
             Pending::Names { channel, .. } => {
                 self.numeric("366", &[&channel, "End of /NAMES list"])
             }
-            Pending::WhoChannel { mask, .. } | Pending::WhoUsers { mask } => {
-                self.numeric("315", &[&mask, "End of /WHO list"])
-            }
+            Pending::Profile { away: Some(_) } => self.fail("AWAY", "CANNOT_SET", "", &message),
+            Pending::Profile { away: None } => {}
+            Pending::Userhost { .. } => self.numeric("302", &[""]),
+            Pending::WhoChannel { mask, .. }
+            | Pending::WhoMembers { mask, .. }
+            | Pending::WhoUsers { mask } => self.numeric("315", &[&mask, "End of /WHO list"]),
             Pending::Mode {
                 channel,
                 text,
@@ -442,13 +498,23 @@ impl Irc {
         self.numeric("366", &[room, "End of /NAMES list"]);
     }
 
-    fn who_line(&mut self, channel: &str, name: &str, flags: &str) {
+    /// One RPL_WHOREPLY: `flags` after here/gone and the operator star.
+    fn who_line(&mut self, channel: &str, user: &UserInfo, flags: &str) {
         let server = self.server.clone();
-        let realname = format!("0 {name}");
-        self.numeric(
-            "352",
-            &[channel, name, "chinwag", &server, name, flags, &realname],
-        );
+        let here = if user.away.is_empty() { 'H' } else { 'G' };
+        let oper = if user.role == Role::Admin { "*" } else { "" };
+        let flags = format!("{here}{oper}{flags}");
+        let realname = format!("0 {}", realname(user));
+        let params = [
+            channel,
+            &username(user),
+            "chinwag",
+            &server,
+            &user.name,
+            &flags,
+            &realname,
+        ];
+        self.numeric("352", &params);
     }
 
     fn lusers(&mut self, users: usize, admins: usize) {
@@ -512,6 +578,7 @@ impl Irc {
     /// end of registration for clients), then the rooms the account is in
     /// and what arrived meanwhile.
     fn welcome_end(&mut self) {
+        self.set_profile(None);
         self.motd();
         self.ask(
             Request::Room(RoomRequest::List { src: "".into() }),
@@ -692,6 +759,26 @@ impl Irc {
             self.out.line(line);
         }
     }
+}
+
+/// The user name shown for `user`: its profile's, or its name.
+fn username(user: &UserInfo) -> String {
+    let name = if user.username.is_empty() {
+        &user.name
+    } else {
+        &user.username
+    };
+    name.to_string()
+}
+
+/// The real name shown for `user`: its profile's, or its name.
+fn realname(user: &UserInfo) -> String {
+    let name = if user.realname.is_empty() {
+        &user.name
+    } else {
+        &user.realname
+    };
+    name.to_string()
 }
 
 fn find<'a>(rooms: &'a [RoomInfo], channel: &str) -> Option<&'a RoomInfo> {
