@@ -363,21 +363,19 @@ impl Irc {
 
     fn who(&mut self, m: &Message) {
         let mask = m.param(0).to_owned();
-        if mask.starts_with('#') {
+        let whox = m.param(1).strip_prefix('%').map(|fields| {
+            let (fields, token) = fields.split_once(',').unwrap_or((fields, ""));
+            (fields.to_owned(), token.to_owned())
+        });
+        let who = crate::conn::Who { mask, whox };
+        if who.mask.starts_with('#') {
             let request = room(RoomRequest::Members(Members {
                 src: "".into(),
-                room: mask.as_str().into(),
+                room: who.mask.as_str().into(),
             }));
-            self.ask(
-                request,
-                Pending::WhoChannel {
-                    channel: mask.clone(),
-                    mask,
-                },
-                0,
-            );
+            self.ask(request, Pending::WhoChannel { who }, 0);
         } else {
-            self.ask(all_users(), Pending::WhoUsers { mask }, 0);
+            self.ask(all_users(), Pending::WhoUsers { who }, 0);
         }
     }
 

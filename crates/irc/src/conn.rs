@@ -74,13 +74,12 @@ pub enum Pending {
         nick: String,
     },
     WhoChannel {
-        channel: String,
-        mask: String,
+        who: Who,
     },
     /// WHO of a channel, second step: the members' profiles.
     WhoMembers {
         channel: String,
-        mask: String,
+        who: Who,
         members: Vec<chinwag_proto::room::MemberInfo>,
     },
     /// PROFILE: `Some(away)` for AWAY (answered 305/306), `None` for the
@@ -92,7 +91,7 @@ pub enum Pending {
         nicks: Vec<String>,
     },
     WhoUsers {
-        mask: String,
+        who: Who,
     },
     Whois {
         nick: String,
@@ -125,6 +124,14 @@ pub enum Pending {
     History {
         target: String,
     },
+}
+
+/// A WHO query: its mask, and for WHOX (`WHO mask %fields[,token]`) the
+/// fields asked for and the token.
+#[derive(Clone, Debug)]
+pub struct Who {
+    pub mask: String,
+    pub whox: Option<(String, String)>,
 }
 
 /// Where registration is.

@@ -10,7 +10,7 @@ use chinwag_proto::{ErrorCode, NameKey, Request, RoomKey, RoomRequest, RoomRole,
 
 use crate::caps::Cap;
 use crate::commands::{ModeChange, to_irc_text};
-use crate::conn::{Irc, Pending, push_params};
+use crate::conn::{Irc, Pending, Who, push_params};
 use crate::line::LineError;
 
 /// What 004 and ISUPPORT say about channel modes: `q` (quiet: a room
@@ -190,7 +190,7 @@ impl Irc {
                         .line(format!(":{} MODE {channel} {text}", self.mask(&me)));
                 }
             }
-            (Pending::WhoChannel { mask, .. }, ServerFrame::MemberList { room, members }) => {
+            (Pending::WhoChannel { who }, ServerFrame::MemberList { room, members }) => {
                 // The members' profiles are in the user list.
                 let channel = room.to_string();
                 let members = members.into_iter().filter(|m| m.online).collect();
@@ -200,7 +200,7 @@ impl Irc {
                     users,
                     Pending::WhoMembers {
                         channel,
-                        mask,
+                        who,
                         members,
                     },
                     0,
@@ -209,7 +209,7 @@ impl Irc {
             (
                 Pending::WhoMembers {
                     channel,
-                    mask,
+                    who,
                     members,
                 },
                 ServerFrame::UserList(users),
@@ -218,16 +218,16 @@ impl Irc {
                     let key = NameKey::fold(&member.name);
                     if let Some(user) = users.iter().find(|u| NameKey::fold(&u.name) == key) {
                         let op = if member.role.moderates() { "@" } else { "" };
-                        self.who_line(&channel, user, op);
+                        self.who_line(&who, &channel, user, op);
                     }
                 }
-                self.numeric("315", &[&mask, "End of /WHO list"]);
+                self.numeric("315", &[&who.mask, "End of /WHO list"]);
             }
-            (Pending::WhoUsers { mask }, ServerFrame::UserList(users)) => {
-                for user in users.iter().filter(|u| matches_mask(&mask, &u.name)) {
-                    self.who_line("*", user, "");
+            (Pending::WhoUsers { who }, ServerFrame::UserList(users)) => {
+                for user in users.iter().filter(|u| matches_mask(&who.mask, &u.name)) {
+                    self.who_line(&who, "*", user, "");
                 }
-                self.numeric("315", &[&mask, "End of /WHO list"]);
+                self.numeric("315", &[&who.mask, "End of /WHO list"]);
             }
             (Pending::Profile { away }, _) => match away {
                 Some(away) => {
@@ -361,9 +361,9 @@ impl Irc {
             Pending::Profile { away: Some(_) } => self.fail("AWAY", "CANNOT_SET", "", &message),
             Pending::Profile { away: None } => {}
             Pending::Userhost { .. } => self.numeric("302", &[""]),
-            Pending::WhoChannel { mask, .. }
-            | Pending::WhoMembers { mask, .. }
-            | Pending::WhoUsers { mask } => self.numeric("315", &[&mask, "End of /WHO list"]),
+            Pending::WhoChannel { who }
+            | Pending::WhoMembers { who, .. }
+            | Pending::WhoUsers { who } => self.numeric("315", &[&who.mask, "End of /WHO list"]),
             Pending::Mode {
                 channel,
                 text,
@@ -499,11 +499,41 @@ impl Irc {
     }
 
     /// One RPL_WHOREPLY: `flags` after here/gone and the operator star.
-    fn who_line(&mut self, channel: &str, user: &UserInfo, flags: &str) {
+    fn who_line(&mut self, who: &Who, channel: &str, user: &UserInfo, flags: &str) {
         let server = self.server.clone();
         let here = if user.away.is_empty() { 'H' } else { 'G' };
         let oper = if user.role == Role::Admin { "*" } else { "" };
         let flags = format!("{here}{oper}{flags}");
+        if let Some((fields, token)) = &who.whox {
+            // RPL_WHOSPCRPL: the fields asked for, in WHOX's fixed order.
+            // chinwag has no idle times, hop counts or op levels; `0` is
+            // "no account" (the user list does not say which names are
+            // accounts).
+            let username = username(user);
+            let realname = realname(user);
+            let mut params: Vec<&str> = Vec::new();
+            for (letter, value) in [
+                ('t', token.as_str()),
+                ('c', channel),
+                ('u', &username),
+                ('i', "255.255.255.255"),
+                ('h', "chinwag"),
+                ('s', &server),
+                ('n', &user.name),
+                ('f', &flags),
+                ('d', "0"),
+                ('l', "0"),
+                ('a', "0"),
+                ('o', "n/a"),
+                ('r', &realname),
+            ] {
+                if fields.contains(letter) {
+                    params.push(value);
+                }
+            }
+            self.numeric("354", &params);
+            return;
+        }
         let realname = format!("0 {}", realname(user));
         let params = [
             channel,
@@ -603,6 +633,7 @@ impl Irc {
             "UTF8ONLY",
             "TARGMAX=PRIVMSG:,NOTICE:,JOIN:,PART:,KICK:1",
             "CHATHISTORY=100",
+            "WHOX",
             "are supported by this server",
         ];
         self.numeric("005", &tokens);
