@@ -25,6 +25,9 @@ pub enum ModeChange {
     Key(Option<String>),
 }
 
+/// Most nicks on one connection's MONITOR list.
+pub const MAX_MONITOR: usize = 100;
+
 /// The text chinwag keeps for a CTCP ACTION (`/me waves`): a native
 /// client shows it as it is, and an IRC client gets the ACTION back.
 pub const ACTION_PREFIX: &str = "/me ";
@@ -194,6 +197,7 @@ impl Irc {
                 }
             }
             "AWAY" => self.set_profile(Some(m.param(0).to_owned())),
+            "MONITOR" => self.monitor(&m),
             "USERHOST" => {
                 let nicks: Vec<String> = m.params.iter().take(5).cloned().collect();
                 if nicks.is_empty() {
@@ -376,6 +380,53 @@ impl Irc {
             self.ask(request, Pending::WhoChannel { who }, 0);
         } else {
             self.ask(all_users(), Pending::WhoUsers { who }, 0);
+        }
+    }
+
+    /// `MONITOR +|-|C|L|S [targets]`: presence of nicks, from the core's
+    /// presence notices and user list.
+    fn monitor(&mut self, m: &Message) {
+        match m.param(0) {
+            "+" => {
+                let mut added = Vec::new();
+                for nick in split(m.param(1)) {
+                    let Some(key) = chinwag_proto::NameKey::fold(&nick) else {
+                        self.numeric("432", &[&nick, "Erroneous nickname"]);
+                        continue;
+                    };
+                    if self.monitor.len() >= MAX_MONITOR && !self.monitor.contains_key(&key) {
+                        let max = MAX_MONITOR.to_string();
+                        self.numeric("734", &[&max, &nick, "Monitor list is full"]);
+                        break;
+                    }
+                    self.monitor.insert(key, nick.clone());
+                    added.push(nick);
+                }
+                if !added.is_empty() {
+                    self.ask(all_users(), Pending::Monitor { nicks: added }, 0);
+                }
+            }
+            "-" => {
+                for nick in split(m.param(1)) {
+                    if let Some(key) = chinwag_proto::NameKey::fold(&nick) {
+                        self.monitor.remove(&key);
+                    }
+                }
+            }
+            "C" | "c" => self.monitor.clear(),
+            "L" | "l" => {
+                let mut nicks: Vec<String> = self.monitor.values().cloned().collect();
+                nicks.sort();
+                for chunk in nicks.chunks(20) {
+                    self.numeric("732", &[&chunk.join(",")]);
+                }
+                self.numeric("733", &["End of MONITOR list"]);
+            }
+            "S" | "s" => {
+                let nicks = self.monitor.values().cloned().collect();
+                self.ask(all_users(), Pending::Monitor { nicks }, 0);
+            }
+            _ => self.numeric("461", &["MONITOR", "Not enough parameters"]),
         }
     }
 

@@ -90,6 +90,10 @@ pub enum Pending {
     Userhost {
         nicks: Vec<String>,
     },
+    /// MONITOR + or S: which of `nicks` are online.
+    Monitor {
+        nicks: Vec<String>,
+    },
     WhoUsers {
         who: Who,
     },
@@ -180,6 +184,9 @@ pub struct Irc {
     /// gone from the server is shown a QUIT once, and only if in one of
     /// them (the core tells it per room and server-wide).
     pub(crate) channels: HashMap<RoomKey, HashSet<NameKey>>,
+    /// MONITOR's list: the nicks whose comings and goings this session is
+    /// told (from the core's presence notices), as the client spelled them.
+    pub(crate) monitor: HashMap<NameKey, String>,
     next_id: u32,
     pub(crate) pending: HashMap<RequestId, (Pending, Option<GroupId>)>,
     requests: VecDeque<(RequestId, Request, usize)>,
@@ -206,6 +213,7 @@ impl Irc {
             welcomed: false,
             modes: HashMap::new(),
             channels: HashMap::new(),
+            monitor: HashMap::new(),
             next_id: 0,
             pending: HashMap::new(),
             requests: VecDeque::new(),

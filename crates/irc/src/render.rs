@@ -240,6 +240,25 @@ impl Irc {
                 }
                 None => {}
             },
+            (Pending::Monitor { nicks }, ServerFrame::UserList(users)) => {
+                let (mut online, mut offline) = (Vec::new(), Vec::new());
+                for nick in nicks {
+                    let key = NameKey::fold(&nick);
+                    match users
+                        .iter()
+                        .find(|u| key.is_some() && NameKey::fold(&u.name) == key)
+                    {
+                        Some(user) => online.push(self.mask(&user.name)),
+                        None => offline.push(nick),
+                    }
+                }
+                if !online.is_empty() {
+                    self.numeric("730", &[&online.join(",")]);
+                }
+                if !offline.is_empty() {
+                    self.numeric("731", &[&offline.join(",")]);
+                }
+            }
             (Pending::Userhost { nicks }, ServerFrame::UserList(users)) => {
                 let mut replies = Vec::new();
                 for nick in &nicks {
@@ -361,6 +380,7 @@ impl Irc {
             Pending::Profile { away: Some(_) } => self.fail("AWAY", "CANNOT_SET", "", &message),
             Pending::Profile { away: None } => {}
             Pending::Userhost { .. } => self.numeric("302", &[""]),
+            Pending::Monitor { .. } => self.unknown_error("MONITOR", &message),
             Pending::WhoChannel { who }
             | Pending::WhoMembers { who, .. }
             | Pending::WhoUsers { who } => self.numeric("315", &[&who.mask, "End of /WHO list"]),
@@ -622,6 +642,7 @@ impl Irc {
         let nicklen = format!("NICKLEN={}", chinwag_proto::limits::MAX_NAME_LEN);
         let channellen = format!("CHANNELLEN={}", chinwag_proto::limits::MAX_NAME_LEN + 1);
         let network = "NETWORK=chinwag".to_owned();
+        let monitor = format!("MONITOR={}", crate::commands::MAX_MONITOR);
         let tokens = [
             "CASEMAPPING=ascii",
             "CHANTYPES=#",
@@ -634,6 +655,7 @@ impl Irc {
             "TARGMAX=PRIVMSG:,NOTICE:,JOIN:,PART:,KICK:1",
             "CHATHISTORY=100",
             "WHOX",
+            &monitor,
             "are supported by this server",
         ];
         self.numeric("005", &tokens);
@@ -741,6 +763,15 @@ impl Irc {
                     let mask = self.mask(&n.subject);
                     self.out.line(format!(":{mask} QUIT :{}", n.text));
                 }
+                if self.monitors(&n.subject) {
+                    self.numeric("731", &[&n.subject]);
+                }
+            }
+            NoticeKind::Joined => {
+                if self.monitors(&n.subject) {
+                    let mask = self.mask(&n.subject);
+                    self.numeric("730", &[&mask]);
+                }
             }
             NoticeKind::Kicked => self.error(&format!("Killed by {} ({})", n.actor, n.text)),
             NoticeKind::Banned => self.error(&format!("Banned by {} ({})", n.actor, n.text)),
@@ -761,6 +792,10 @@ impl Irc {
             }
             _ => {}
         }
+    }
+
+    fn monitors(&self, name: &str) -> bool {
+        NameKey::fold(name).is_some_and(|key| self.monitor.contains_key(&key))
     }
 
     /// A chinwag message as PRIVMSG (a broadcast as NOTICE to `$*`).
