@@ -39,32 +39,30 @@ impl Irc {
                     tags,
                 },
                 ServerFrame::Sent(sent),
-            ) => {
-                if self.caps.has(Cap::EchoMessage) {
-                    let mut prefix = self.tags(sent.ts, Some(sent.id));
-                    if self.caps.has(Cap::MessageTags) && !tags.is_empty() {
-                        let client: Vec<String> = tags
-                            .iter()
-                            .map(|(k, v)| match v {
-                                Some(v) => {
-                                    let mut t = format!("{k}=");
-                                    crate::line::escape(v, &mut t);
-                                    t
-                                }
-                                None => k.clone(),
-                            })
-                            .collect();
-                        prefix = match prefix.strip_prefix('@') {
-                            Some(rest) => format!("@{};{rest}", client.join(";")),
-                            None => format!("@{} ", client.join(";")),
-                        };
-                    }
-                    let me = self.nick().to_owned();
-                    let command = if notice { "NOTICE" } else { "PRIVMSG" };
-                    let mut line = format!("{prefix}:{} {command}", self.mask(&me));
-                    push_params(&mut line, &[&target, &text]);
-                    self.out.line(line);
+            ) if self.caps.has(Cap::EchoMessage) => {
+                let mut prefix = self.tags(sent.ts, Some(sent.id));
+                if self.caps.has(Cap::MessageTags) && !tags.is_empty() {
+                    let client: Vec<String> = tags
+                        .iter()
+                        .map(|(k, v)| match v {
+                            Some(v) => {
+                                let mut t = format!("{k}=");
+                                crate::line::escape(v, &mut t);
+                                t
+                            }
+                            None => k.clone(),
+                        })
+                        .collect();
+                    prefix = match prefix.strip_prefix('@') {
+                        Some(rest) => format!("@{};{rest}", client.join(";")),
+                        None => format!("@{} ", client.join(";")),
+                    };
                 }
+                let me = self.nick().to_owned();
+                let command = if notice { "NOTICE" } else { "PRIVMSG" };
+                let mut line = format!("{prefix}:{} {command}", self.mask(&me));
+                push_params(&mut line, &[&target, &text]);
+                self.out.line(line);
             }
             (Pending::Join { .. }, ServerFrame::RoomList(rooms)) => {
                 for info in rooms {
@@ -183,12 +181,10 @@ impl Irc {
                     ..
                 },
                 _,
-            ) => {
-                if echo {
-                    let me = self.nick().to_owned();
-                    self.out
-                        .line(format!(":{} MODE {channel} {text}", self.mask(&me)));
-                }
+            ) if echo => {
+                let me = self.nick().to_owned();
+                self.out
+                    .line(format!(":{} MODE {channel} {text}", self.mask(&me)));
             }
             (Pending::WhoChannel { who }, ServerFrame::MemberList { room, members }) => {
                 // The members' profiles are in the user list.
@@ -229,17 +225,14 @@ impl Irc {
                 }
                 self.numeric("315", &[&who.mask, "End of /WHO list"]);
             }
-            (Pending::Profile { away }, _) => match away {
-                Some(away) => {
-                    if away.is_empty() {
-                        self.numeric("305", &["You are no longer marked as being away"]);
-                    } else {
-                        self.numeric("306", &["You have been marked as being away"]);
-                    }
-                    self.away = away;
+            (Pending::Profile { away: Some(away) }, _) => {
+                if away.is_empty() {
+                    self.numeric("305", &["You are no longer marked as being away"]);
+                } else {
+                    self.numeric("306", &["You have been marked as being away"]);
                 }
-                None => {}
-            },
+                self.away = away;
+            }
             (Pending::Monitor { nicks }, ServerFrame::UserList(users)) => {
                 let (mut online, mut offline) = (Vec::new(), Vec::new());
                 for nick in nicks {
@@ -767,11 +760,9 @@ impl Irc {
                     self.numeric("731", &[&n.subject]);
                 }
             }
-            NoticeKind::Joined => {
-                if self.monitors(&n.subject) {
-                    let mask = self.mask(&n.subject);
-                    self.numeric("730", &[&mask]);
-                }
+            NoticeKind::Joined if self.monitors(&n.subject) => {
+                let mask = self.mask(&n.subject);
+                self.numeric("730", &[&mask]);
             }
             NoticeKind::Kicked => self.error(&format!("Killed by {} ({})", n.actor, n.text)),
             NoticeKind::Banned => self.error(&format!("Banned by {} ({})", n.actor, n.text)),

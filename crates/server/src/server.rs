@@ -151,12 +151,9 @@ impl Server {
         if let Some(listener) = irc_listener {
             server.add_listener(listener, None, Protocol::Irc);
         }
-        match (&acceptor, irc_tls_listen) {
-            (Some(acceptor), Some(addr)) => {
-                let listener = listen(&addr).await?;
-                server.add_listener(listener, Some(acceptor.clone()), Protocol::Irc);
-            }
-            _ => {}
+        if let (Some(acceptor), Some(addr)) = (&acceptor, irc_tls_listen) {
+            let listener = listen(&addr).await?;
+            server.add_listener(listener, Some(acceptor.clone()), Protocol::Irc);
         }
         match (acceptor, tls_listen) {
             (Some(acceptor), Some(addr)) => {
