@@ -113,6 +113,9 @@ frame_types! {
     Revoke = 0x15,
     /// Read a page of the audit log; administrators only.
     Audit = 0x16,
+    /// Set what others are shown about the sender (user name, real name,
+    /// away message).
+    Profile = 0x17,
 
     /// Join a room, creating it if it does not exist.
     Join = 0x20,

@@ -176,6 +176,20 @@ pub struct Passwd {
     pub new: ByteString,
 }
 
+/// PROFILE: what others are shown about the sender besides its name
+/// (GETALLUSER's entries), each field replaced (empty: none).
+/// Body: `src | dst("") | username: str | realname: str | away: str`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Profile {
+    pub src: ByteString,
+    /// A short login name (IRC's `USER`).
+    pub username: ByteString,
+    /// A free-form name or description.
+    pub realname: ByteString,
+    /// Why the user is away; empty: not away.
+    pub away: ByteString,
+}
+
 /// The conversation a HISTORY request reads: `dst` is a user name (the
 /// direct conversation between the sender and that user) or
 /// [`BROADCAST_CONVERSATION`] or [`MY_CONVERSATIONS`].
@@ -273,6 +287,7 @@ pub enum Request {
     Ignore(Ignore),
     /// IGNORES: the names the sender ignores. Body: `src | dst("")`.
     Ignores(Target),
+    Profile(Profile),
     /// A room request (types 0x20-0x2F).
     Room(RoomRequest),
 }
@@ -312,6 +327,7 @@ impl Request {
             Request::ReadMarkers(_) => FrameType::ReadMarkers,
             Request::Ignore(_) => FrameType::Ignore,
             Request::Ignores(_) => FrameType::Ignores,
+            Request::Profile(_) => FrameType::Profile,
             Request::Room(r) => r.frame_type(),
         }
     }
@@ -362,6 +378,12 @@ impl Request {
                 operation_shape(b, &r.src, "")?;
                 put_str(b, "old", &r.old)?;
                 put_str(b, "new", &r.new)?;
+            }
+            Request::Profile(r) => {
+                operation_shape(b, &r.src, "")?;
+                put_str(b, "username", &r.username)?;
+                put_str(b, "realname", &r.realname)?;
+                put_str(b, "away", &r.away)?;
             }
             Request::History(r) => {
                 operation_shape(b, &r.src, &r.dst)?;
@@ -570,6 +592,16 @@ impl Decode for Request {
                     src,
                     old: r.str("old")?,
                     new: r.str("new")?,
+                })
+            }
+            FrameType::Profile => {
+                let src = r.str("src")?;
+                empty_dst(&mut r)?;
+                Request::Profile(Profile {
+                    src,
+                    username: r.str("username")?,
+                    realname: r.str("realname")?,
+                    away: r.str("away")?,
                 })
             }
             FrameType::History => Request::History(History {

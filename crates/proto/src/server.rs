@@ -277,8 +277,9 @@ pub struct Sent {
 
 /// One entry of USER_LIST.
 /// `name: str | role: u8 | muted_until: u64 | addr: str | advertised: str |
-/// connected_at: u64`. `addr`, `advertised` and `connected_at` are empty/0
-/// unless the requester is an administrator.
+/// connected_at: u64 | username: str | realname: str | away: str`. `addr`,
+/// `advertised` and `connected_at` are empty/0 unless the requester is an
+/// administrator.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserInfo {
     pub name: ByteString,
@@ -289,6 +290,11 @@ pub struct UserInfo {
     /// The address the client advertised in REGISTER (`ip:port`).
     pub advertised: ByteString,
     pub connected_at: Timestamp,
+    /// The user's PROFILE (empty when none was set).
+    pub username: ByteString,
+    pub realname: ByteString,
+    /// Empty: not away.
+    pub away: ByteString,
 }
 
 /// MESSAGE: a message for this user (event).
@@ -473,6 +479,9 @@ impl ServerFrame {
                     put_str(b, "addr", &u.addr)?;
                     put_str(b, "advertised", &u.advertised)?;
                     b.put_u64(u.connected_at.0);
+                    put_str(b, "username", &u.username)?;
+                    put_str(b, "realname", &u.realname)?;
+                    put_str(b, "away", &u.away)?;
                 }
             }
             ServerFrame::Echo { ts, content } => {
@@ -641,7 +650,7 @@ impl Decode for ServerFrame {
             FrameType::UserList => {
                 let count = r.u32("count")?;
                 // Never trust a count for an allocation: every entry takes
-                // at least 23 bytes, so the body bounds the real number.
+                // at least 29 bytes, so the body bounds the real number.
                 let mut users = Vec::new();
                 for _ in 0..count {
                     users.push(UserInfo {
@@ -651,6 +660,9 @@ impl Decode for ServerFrame {
                         addr: r.str("addr")?,
                         advertised: r.str("advertised")?,
                         connected_at: Timestamp(r.u64("connected_at")?),
+                        username: r.str("username")?,
+                        realname: r.str("realname")?,
+                        away: r.str("away")?,
                     });
                 }
                 ServerFrame::UserList(users)

@@ -796,6 +796,9 @@ impl App {
                             addr: "".into(),
                             advertised: "".into(),
                             connected_at: n.ts,
+                            username: "".into(),
+                            realname: "".into(),
+                            away: "".into(),
                         });
                         self.users.sort_by_key(|u| u.name.to_lowercase());
                     }

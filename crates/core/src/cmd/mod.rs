@@ -29,6 +29,7 @@ mod logout;
 mod mark_read;
 mod passwd;
 mod ping;
+mod profile;
 mod read_markers;
 mod reflect;
 mod register;
@@ -173,6 +174,7 @@ pub fn need(req: &Request) -> Need {
         | Request::ReadMarkers(_)
         | Request::Ignore(_)
         | Request::Ignores(_) => Need::Registered,
+        Request::Profile(_) => Need::Registered,
         Request::Transfer(_) | Request::Broadcast(_) => Need::Registered,
         Request::Kickout(_)
         | Request::Bantalk(_)
@@ -209,6 +211,7 @@ fn src(req: &Request) -> Option<&str> {
         Request::MarkRead(r) => &r.src,
         Request::ReadMarkers(r) | Request::Ignores(r) => &r.src,
         Request::Ignore(r) => &r.src,
+        Request::Profile(r) => &r.src,
         Request::Room(r) => r.src(),
     })
 }
@@ -243,6 +246,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, req: Request) -> Outcome {
         Request::ReadMarkers(r) => read_markers::apply(r, ctx),
         Request::Ignore(r) => ignore::apply(r, ctx),
         Request::Ignores(r) => ignores::apply(r, ctx),
+        Request::Profile(r) => profile::apply(r, ctx).into(),
         Request::Room(r) => room::dispatch(r, ctx),
     }
 }

@@ -67,6 +67,13 @@ pub fn speech(req: &Request) -> Speech<'_> {
         Request::Bantalk(r) => Speech::Anywhere(&r.reason),
         Request::Shutdown(r) => Speech::Anywhere(&r.reason),
         Request::Ban(r) => Speech::Anywhere(&r.reason),
+        // Every field is shown to whoever lists the users.
+        Request::Profile(r) => Speech::Anywhere(
+            [&r.username, &r.realname, &r.away]
+                .into_iter()
+                .find(|text| !text.is_empty())
+                .map_or("", |text| text),
+        ),
         Request::Room(r) => room_speech(r),
     };
     speech.said()
@@ -205,6 +212,12 @@ mod tests {
                 before: 0,
                 limit: 1,
             }),
+            FrameType::Profile => Request::Profile(Profile {
+                src: src(),
+                username: t(),
+                realname: t(),
+                away: t(),
+            }),
             FrameType::MarkRead => Request::MarkRead(MarkRead {
                 src: src(),
                 conversation: t(),
@@ -310,6 +323,7 @@ mod tests {
         (FrameType::Grant, 'S'),
         (FrameType::Revoke, 'S'),
         (FrameType::Audit, 'S'),
+        (FrameType::Profile, 'A'),
         (FrameType::MarkRead, 'S'),
         (FrameType::ReadMarkers, 'S'),
         (FrameType::Ignore, 'S'),

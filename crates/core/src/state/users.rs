@@ -13,10 +13,10 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use chinwag_proto::server::{MuteState, Role, Timestamp, UserInfo};
-use chinwag_proto::{NameKey, UserName};
+use chinwag_proto::{ByteString, NameKey, UserName};
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use tokio::sync::Notify;
@@ -97,6 +97,18 @@ pub struct Peer {
     /// the many who ignore nobody the lock.
     ignoring: RwLock<Vec<UserName>>,
     ignores_anyone: AtomicBool,
+    /// What PROFILE set; read only to list users, so a plain lock held for
+    /// a copy of three cheap strings.
+    profile: Mutex<UserProfile>,
+}
+
+/// What others are shown about a user besides its name (PROFILE).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserProfile {
+    pub username: ByteString,
+    pub realname: ByteString,
+    /// Empty: not away.
+    pub away: ByteString,
 }
 
 impl Peer {
@@ -112,6 +124,7 @@ impl Peer {
             sessions: RwLock::new(Arc::from(vec![first])),
             ignoring: RwLock::new(Vec::new()),
             ignores_anyone: AtomicBool::new(false),
+            profile: Mutex::new(UserProfile::default()),
         }
     }
 
@@ -254,9 +267,21 @@ impl Peer {
         }
     }
 
+    pub fn profile(&self) -> UserProfile {
+        self.profile
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_profile(&self, profile: UserProfile) {
+        *self.profile.lock().unwrap_or_else(|p| p.into_inner()) = profile;
+    }
+
     /// How this user appears in USER_LIST; addresses only for admins.
     pub fn info(&self, now: Timestamp, for_admin: bool) -> UserInfo {
         let first = self.first().filter(|_| for_admin);
+        let profile = self.profile();
         UserInfo {
             name: self.name.as_str().into(),
             role: self.role(),
@@ -268,6 +293,9 @@ impl Peer {
                 .as_ref()
                 .map_or_else(|| "".into(), |l| l.advertised.as_str().into()),
             connected_at: first.as_ref().map_or(Timestamp(0), |l| l.connected_at),
+            username: profile.username,
+            realname: profile.realname,
+            away: profile.away,
         }
     }
 
