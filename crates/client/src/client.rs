@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chinwag_proto::request::{
     Admin, Audit, BROADCAST_CONVERSATION, Ban, Bantalk, Broadcast, GetAllUser, Hello, History,
-    Ignore, Kickout, Logout, MarkRead, Passwd, Reflect, Register, Shutdown, ShutdownScope, Target,
-    Transfer, Unmute,
+    Ignore, Kickout, Logout, MarkRead, Passwd, Profile, Reflect, Register, Shutdown, ShutdownScope,
+    Target, Transfer, Unmute,
 };
 use chinwag_proto::server::{
     AuditEntry, Message, MessageId, ReadMarker, Registered, Sent, UserInfo, Welcome,
@@ -481,6 +481,24 @@ impl Client {
             ServerFrame::ReadMarkerList(markers) => Ok(markers),
             other => Err(unexpected("READ_MARKER_LIST", &other)),
         }
+    }
+
+    /// PROFILE: what others see of this user besides its name (in the
+    /// user list): a short user name, a real name, and why it is away
+    /// (empty: not away). Each call replaces all three.
+    pub async fn profile(
+        &self,
+        username: &str,
+        realname: &str,
+        away: &str,
+    ) -> Result<(), ClientError> {
+        self.expect_ok(Request::Profile(Profile {
+            src: "".into(),
+            username: username.into(),
+            realname: realname.into(),
+            away: away.into(),
+        }))
+        .await
     }
 
     /// IGNORE: stop being shown `name`'s messages (`ignore`), or be shown

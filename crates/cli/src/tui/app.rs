@@ -206,14 +206,36 @@ impl App {
             .collect()
     }
 
-    /// Opens the direct conversation with `name`.
+    /// Opens the direct conversation with `name` (and asks who is online
+    /// again, to show whether they are away).
     pub fn query(&mut self, name: &str) -> Vec<Effect> {
         if same_user(name, &self.me) {
             self.notify("that is you", Tone::Error);
             Vec::new()
         } else {
             let index = self.direct(name);
-            self.switch_to(index)
+            let mut effects = self.switch_to(index);
+            effects.extend(self.refresh_users(ConversationId::direct(name)));
+            effects
+        }
+    }
+
+    /// Writing to someone away says so, once per away message.
+    fn tell_away(&mut self, to: &str) {
+        let Some(away) = self
+            .users
+            .iter()
+            .find(|u| same_user(&u.name, to))
+            .map(|u| render::sanitize(&u.away).into_owned())
+            .filter(|away| !away.is_empty())
+        else {
+            return;
+        };
+        let now = self.now;
+        let conversation = self.current_mut();
+        if conversation.told_away.as_deref() != Some(&away) {
+            conversation.add_notice(now, format!("{to} is away: {away}"), Tone::Info);
+            conversation.told_away = Some(away);
         }
     }
 
@@ -472,6 +494,7 @@ impl App {
                 ConversationId::Everyone => self.job(Request::Broadcast(text)),
                 ConversationId::Direct(_) => {
                     let to = self.current().title.clone();
+                    self.tell_away(&to);
                     self.job(Request::Send { to, text })
                 }
                 ConversationId::Room(_) => {
@@ -584,6 +607,8 @@ impl App {
             Line::Room(line) => Request::Room(self.in_open_room(line)),
             Line::Moderation(act) => Request::Moderation(act),
             Line::Ignore { name, ignore } => Request::Ignore { name, ignore },
+            Line::Away(reason) => Request::Away(reason),
+            Line::Whois(name) => Request::Whois(name),
         };
         self.job(request)
     }

@@ -146,6 +146,8 @@ pub struct Conversation {
     pub room: Option<RoomHeader>,
     /// How far the server knows this account has read it.
     pub marked: Option<MessageId>,
+    /// The away message last shown when writing to this peer: shown once.
+    pub told_away: Option<String>,
 }
 
 /// What a room's header shows.
@@ -181,6 +183,7 @@ impl Conversation {
             backlog: Backlog::Unasked,
             room: None,
             marked: None,
+            told_away: None,
         }
     }
 

@@ -714,8 +714,15 @@ fn history_pages_back_with_the_command_and_page_up() {
 #[test]
 fn guests_are_told_direct_history_is_for_accounts() {
     let mut app = app(120, 16);
-    // Opening a direct conversation asks nothing.
-    assert!(type_line(&mut app, "/query bob").is_empty());
+    // Opening a direct conversation asks for no history (only who is
+    // online, to show whether bob is away).
+    assert_eq!(
+        type_line(&mut app, "/query bob"),
+        job(
+            ConversationId::direct("bob"),
+            Request::Users { show: false }
+        )
+    );
     assert!(type_line(&mut app, "/history").is_empty());
     assert!(shows(
         &app,
@@ -1289,4 +1296,36 @@ fn read_markers_from_the_server_make_the_unread_counts() {
 
 fn app_guest() -> App {
     app(100, 12)
+}
+
+#[test]
+fn away_shows_in_the_list_the_header_and_once_when_writing() {
+    let mut app = app(120, 14);
+    assert_eq!(
+        type_line(&mut app, "/away lunch"),
+        job(ConversationId::Everyone, Request::Away("lunch".into()))
+    );
+    let mut bob = user("bob", Role::User, MuteState::NotMuted);
+    bob.away = "at lunch".into();
+    app.on_net(NetEvent::Answer {
+        origin: ConversationId::Everyone,
+        result: Ok(Reply::Users {
+            users: vec![user("alice", Role::User, MuteState::NotMuted), bob],
+            show: false,
+        }),
+    });
+    assert!(shows(&app, " bob away"), "{:#?}", screen(&app));
+    app.query("bob");
+    assert!(shows(&app, "bob (direct, away: at lunch)"));
+    type_line(&mut app, "are you there?");
+    type_line(&mut app, "hello?");
+    let told = screen(&app)
+        .iter()
+        .filter(|row| row.contains("bob is away: at lunch"))
+        .count();
+    assert_eq!(told, 1, "{:#?}", screen(&app));
+    assert_eq!(
+        type_line(&mut app, "/whois bob"),
+        job(ConversationId::direct("bob"), Request::Whois("bob".into()))
+    );
 }
