@@ -23,6 +23,7 @@ commands:
   TEXT                      send TEXT to everyone
   /all TEXT                 the same
   /msg NAME TEXT            send TEXT to NAME only
+  /me TEXT                  an action, to everyone: `* you TEXT`
   /users                    list who is online
   /echo TEXT                have the server echo TEXT, and show the round trip
   /admin PASSWORD           become an administrator
@@ -321,6 +322,8 @@ pub fn parse(line: &str) -> Result<Line, String> {
             ("", _) => return Err(usage("/whois NAME")),
             (name, _) => Line::Whois(name.to_owned()),
         },
+        "me" if rest.trim().is_empty() => return Err(usage("/me TEXT")),
+        "me" => Line::Broadcast(chinwag_proto::text::action(rest.trim())),
         "ignore" => match split_word(rest) {
             ("", _) => Line::Ignore {
                 name: None,

@@ -288,7 +288,7 @@ impl Client {
     /// TRANSFER: sends `text` to the user `to`.
     pub async fn send(&self, to: &str, text: &str) -> Result<Sent, ClientError> {
         check_name(to)?;
-        self.check_text(text)?;
+        self.check_message(text)?;
         let request = Request::Transfer(Transfer {
             src: "".into(),
             dst: to.into(),
@@ -299,7 +299,7 @@ impl Client {
 
     /// BROADCAST: sends `text` to everyone else online.
     pub async fn broadcast(&self, text: &str) -> Result<Sent, ClientError> {
-        self.check_text(text)?;
+        self.check_message(text)?;
         let request = Request::Broadcast(Broadcast {
             src: "".into(),
             content: text.into(),
@@ -689,6 +689,13 @@ impl Client {
     pub(crate) fn check_text(&self, text: &str) -> Result<(), ClientError> {
         let max = self.shared.welcome.max_content as usize;
         chinwag_proto::text::validate(text, max)
+            .map_err(|e| ClientError::InvalidInput(e.to_string()))
+    }
+
+    /// A message's text: a text, or an action (`/me`) in its IRC form.
+    pub(crate) fn check_message(&self, text: &str) -> Result<(), ClientError> {
+        let max = self.shared.welcome.max_content as usize;
+        chinwag_proto::text::validate_message(text, max)
             .map_err(|e| ClientError::InvalidInput(e.to_string()))
     }
 

@@ -759,7 +759,7 @@ impl App {
         };
         self.spoke.insert(ConversationId::direct(&m.from), m.ts);
         let from = render::sanitize(&m.from);
-        let text = render::sanitize(&m.text);
+        let (action, text) = render::shown(&m.text);
         let direct = matches!(m.kind, MessageKind::Direct | MessageKind::Other(_));
         let mention = !own && mentions(&text, &self.me);
         // Queued messages come at login with their original time; a live
@@ -767,7 +767,7 @@ impl App {
         let sent_while_away = m.kind == MessageKind::Direct && m.ts < self.since;
         let open = index == self.open;
         let conversation = &mut self.conversations[index];
-        let new = conversation.add(m.id, m.ts, &from, &text, false, mention);
+        let new = conversation.add(m.id, m.ts, &from, &text, action, mention);
         if !new || own {
             return Vec::new();
         }
@@ -954,10 +954,10 @@ impl App {
         conversation.marked = Some(conversation.marked.map_or(marked, |m| m.max(marked)));
         for m in page {
             let from = render::sanitize(&m.from);
-            let text = render::sanitize(&m.text);
+            let (action, text) = render::shown(&m.text);
             let own = same_user(&m.from, &me);
             let mention = !own && mentions(&text, &me);
-            if conversation.add(m.id, m.ts, &from, &text, false, mention) && !own && !open {
+            if conversation.add(m.id, m.ts, &from, &text, action, mention) && !own && !open {
                 conversation.unread += 1;
                 if mention {
                     conversation.mentions += 1;
@@ -1017,7 +1017,8 @@ impl App {
                     Some(to) => self.direct(&to),
                 };
                 let me = self.me.clone();
-                self.conversations[index].add_message(sent.id, sent.ts, &me, &text);
+                let (action, text) = render::shown(&text);
+                self.conversations[index].add(sent.id, sent.ts, &me, &text, action, false);
             }
             Reply::Users { users, show } => {
                 if show {
@@ -1105,8 +1106,8 @@ impl App {
             .iter()
             .filter(|m| {
                 let from = render::sanitize(&m.from);
-                let text = render::sanitize(&m.text);
-                conversation.add_message(m.id, m.ts, &from, &text)
+                let (action, text) = render::shown(&m.text);
+                conversation.add(m.id, m.ts, &from, &text, action, false)
             })
             .count();
         conversation.backlog = if page.len() < usize::from(limit) {
@@ -1155,7 +1156,8 @@ impl App {
             }
             RoomReply::Sent { room, text, sent } => {
                 let room = self.room(room);
-                self.conversations[room].add_message(sent.id, sent.ts, &me, text);
+                let (action, text) = render::shown(text);
+                self.conversations[room].add(sent.id, sent.ts, &me, &text, action, false);
             }
             RoomReply::Left(room) => {
                 let room = self.room(room);

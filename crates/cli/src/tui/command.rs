@@ -42,6 +42,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "send TEXT to everyone, whichever conversation is open",
     ),
     ("query", "NAME", "open the conversation with NAME"),
+    (
+        "me",
+        "TEXT",
+        "an action in this conversation, shown as `* you TEXT`",
+    ),
     ("close", "", "close the open direct conversation"),
     ("users", "", "list who is online"),
     (
@@ -200,6 +205,9 @@ pub fn parse(input: &str) -> Result<Command, String> {
         "close" => Command::Close,
         "clear" => Command::Clear,
         "filter" => Command::Filter,
+        // An action, in the open conversation.
+        "me" if rest.is_empty() => return Err("usage: /me TEXT".to_owned()),
+        "me" => Command::Say(chinwag_proto::text::action(rest)),
         "passwd" if rest.is_empty() => Command::PasswordPrompt,
         _ => match line::parse(input)? {
             Line::Empty => Command::Empty,

@@ -192,6 +192,7 @@ impl Conversation {
     /// twice. Messages mostly arrive in order, so this is a push; older
     /// ones (history, a catch-up after a reconnect) slot in where they
     /// belong.
+    #[cfg(test)]
     pub fn add_message(&mut self, id: MessageId, ts: Timestamp, from: &str, text: &str) -> bool {
         self.add(id, ts, from, text, false, false)
     }

@@ -1329,3 +1329,26 @@ fn away_shows_in_the_list_the_header_and_once_when_writing() {
         job(ConversationId::direct("bob"), Request::Whois("bob".into()))
     );
 }
+
+#[test]
+fn me_sends_an_action_and_actions_show_as_such() {
+    let mut app = app(120, 14);
+    assert_eq!(
+        type_line(&mut app, "/me waves 👋"),
+        job(
+            ConversationId::Everyone,
+            Request::Broadcast("\u{1}ACTION waves 👋\u{1}".into())
+        )
+    );
+    assert!(type_line(&mut app, "/me").is_empty());
+    assert!(shows(&app, "! usage: /me TEXT"));
+    app.on_net(message(
+        MessageKind::Broadcast,
+        "bob",
+        "",
+        "\u{1}ACTION stretches\u{1}",
+        1,
+    ));
+    assert!(shows(&app, "14:03 * bob stretches"), "{:#?}", screen(&app));
+    assert!(!shows(&app, "ACTION"));
+}

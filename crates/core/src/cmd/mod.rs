@@ -367,6 +367,13 @@ fn check_text(text: &str, ctx: &Ctx<'_>) -> Result<(), CmdError> {
         .map_err(|e| CmdError::new(ErrorCode::InvalidContent, e.to_string()))
 }
 
+/// Checks the content of a message (TRANSFER, BROADCAST, ROOM_SEND): a
+/// text, or an action (`/me`) in IRC's CTCP form.
+fn check_message(text: &str, ctx: &Ctx<'_>) -> Result<(), CmdError> {
+    chinwag_proto::text::validate_message(text, ctx.state.config.limits.max_content as usize)
+        .map_err(|e| CmdError::new(ErrorCode::InvalidContent, e.to_string()))
+}
+
 /// Checks an optional reason (kick, mute, shutdown): empty, or valid text.
 /// Reasons are shown to other users, so they follow the same rules.
 fn check_reason(reason: &str, ctx: &Ctx<'_>) -> Result<(), CmdError> {
