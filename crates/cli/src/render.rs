@@ -76,13 +76,31 @@ pub fn message(m: &Message, clock: Clock) -> String {
         MessageKind::Broadcast => Cow::Borrowed("everyone"),
         MessageKind::Direct | MessageKind::Room | MessageKind::Other(_) => sanitize(&m.to),
     };
-    format!(
-        "[{}] {} -> {}: {}",
-        clock.hms(m.ts),
-        sanitize(&m.from),
-        to,
-        sanitize(&m.text)
-    )
+    match shown(&m.text) {
+        (true, does) => format!(
+            "[{}] -> {}: * {} {}",
+            clock.hms(m.ts),
+            to,
+            sanitize(&m.from),
+            does
+        ),
+        (false, text) => format!(
+            "[{}] {} -> {}: {}",
+            clock.hms(m.ts),
+            sanitize(&m.from),
+            to,
+            text
+        ),
+    }
+}
+
+/// A message's text as shown: whether it is an action (`/me waves`), and
+/// the text (the action's own) made safe for a terminal.
+pub fn shown(text: &str) -> (bool, Cow<'_, str>) {
+    match chinwag_proto::text::as_action(text) {
+        Some(does) => (true, sanitize(does)),
+        None => (false, sanitize(text)),
+    }
 }
 
 pub fn message_json(m: &Message) -> Value {
@@ -92,14 +110,18 @@ pub fn message_json(m: &Message) -> Value {
         MessageKind::Room => "room",
         MessageKind::Other(_) => "other",
     };
+    let action = chinwag_proto::text::as_action(&m.text);
     let mut v = json!({
         "type": "message",
         "id": m.id.0,
         "kind": kind,
         "from": &*m.from,
-        "text": &*m.text,
+        "text": action.unwrap_or(&m.text),
         "ts": m.ts.0,
     });
+    if action.is_some() {
+        v["action"] = json!(true);
+    }
     match m.kind {
         MessageKind::Broadcast => {}
         MessageKind::Room => v["room"] = json!(&*m.to),
@@ -564,6 +586,9 @@ mod tests {
             addr: addr.into(),
             advertised: "".into(),
             connected_at: Timestamp(connected_at),
+            username: "".into(),
+            realname: "".into(),
+            away: "".into(),
         }
     }
 

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chinwag_proto::request::{
     Admin, Audit, BROADCAST_CONVERSATION, Ban, Bantalk, Broadcast, GetAllUser, Hello, History,
-    Kickout, Logout, MarkRead, Passwd, Reflect, Register, Shutdown, ShutdownScope, Target,
-    Transfer, Unmute,
+    Ignore, Kickout, Logout, MarkRead, Passwd, Profile, Reflect, Register, Shutdown, ShutdownScope,
+    Target, Transfer, Unmute,
 };
 use chinwag_proto::server::{
     AuditEntry, Message, MessageId, ReadMarker, Registered, Sent, UserInfo, Welcome,
@@ -288,7 +288,7 @@ impl Client {
     /// TRANSFER: sends `text` to the user `to`.
     pub async fn send(&self, to: &str, text: &str) -> Result<Sent, ClientError> {
         check_name(to)?;
-        self.check_text(text)?;
+        self.check_message(text)?;
         let request = Request::Transfer(Transfer {
             src: "".into(),
             dst: to.into(),
@@ -299,7 +299,7 @@ impl Client {
 
     /// BROADCAST: sends `text` to everyone else online.
     pub async fn broadcast(&self, text: &str) -> Result<Sent, ClientError> {
-        self.check_text(text)?;
+        self.check_message(text)?;
         let request = Request::Broadcast(Broadcast {
             src: "".into(),
             content: text.into(),
@@ -483,6 +483,51 @@ impl Client {
         }
     }
 
+    /// PROFILE: what others see of this user besides its name (in the
+    /// user list): a short user name, a real name, and why it is away
+    /// (empty: not away). Each call replaces all three.
+    pub async fn profile(
+        &self,
+        username: &str,
+        realname: &str,
+        away: &str,
+    ) -> Result<(), ClientError> {
+        self.expect_ok(Request::Profile(Profile {
+            src: "".into(),
+            username: username.into(),
+            realname: realname.into(),
+            away: away.into(),
+        }))
+        .await
+    }
+
+    /// IGNORE: stop being shown `name`'s messages (`ignore`), or be shown
+    /// them again; the server's answer says what changed.
+    pub async fn ignore(&self, name: &str, ignore: bool) -> Result<String, ClientError> {
+        check_name(name)?;
+        let request = Request::Ignore(Ignore {
+            src: "".into(),
+            dst: name.into(),
+            ignore,
+        });
+        match self.request(request).await? {
+            ServerFrame::Ok { message } => Ok(message.to_string()),
+            other => Err(unexpected("OK", &other)),
+        }
+    }
+
+    /// IGNORES: whom this user ignores.
+    pub async fn ignores(&self) -> Result<Vec<String>, ClientError> {
+        let request = Request::Ignores(Target {
+            src: "".into(),
+            dst: "".into(),
+        });
+        match self.request(request).await? {
+            ServerFrame::IgnoreList(names) => Ok(names.iter().map(|n| n.to_string()).collect()),
+            other => Err(unexpected("IGNORE_LIST", &other)),
+        }
+    }
+
     /// BAN: keeps a user name or an IP address out for `duration` (rounded
     /// up to whole seconds), or for good when `None` (administrators only).
     pub async fn ban(
@@ -644,6 +689,13 @@ impl Client {
     pub(crate) fn check_text(&self, text: &str) -> Result<(), ClientError> {
         let max = self.shared.welcome.max_content as usize;
         chinwag_proto::text::validate(text, max)
+            .map_err(|e| ClientError::InvalidInput(e.to_string()))
+    }
+
+    /// A message's text: a text, or an action (`/me`) in its IRC form.
+    pub(crate) fn check_message(&self, text: &str) -> Result<(), ClientError> {
+        let max = self.shared.welcome.max_content as usize;
+        chinwag_proto::text::validate_message(text, max)
             .map_err(|e| ClientError::InvalidInput(e.to_string()))
     }
 

@@ -43,7 +43,7 @@ impl Client {
     /// ROOM_SEND: says `text` in `room`.
     pub async fn say(&self, room: &str, text: &str) -> Result<Sent, ClientError> {
         check_room(room)?;
-        self.check_text(text)?;
+        self.check_message(text)?;
         self.expect_sent(Request::Room(RoomRequest::Send(RoomSend {
             src: "".into(),
             room: room.into(),

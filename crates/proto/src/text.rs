@@ -11,6 +11,37 @@ pub enum TextError {
     ControlChar(char),
 }
 
+/// What starts an action (`/me waves`, protocol.md 2.4): IRC's CTCP ACTION form,
+/// `\x01ACTION waves\x01`, the same on every front end.
+const ACTION_START: &str = "\u{1}ACTION ";
+const ACTION_END: char = '\u{1}';
+
+/// The text of an action message, in the form a message carries it.
+pub fn action(text: &str) -> String {
+    format!("{ACTION_START}{text}{ACTION_END}")
+}
+
+/// What an action message does (`waves`), if `text` is one.
+pub fn as_action(text: &str) -> Option<&str> {
+    text.strip_prefix(ACTION_START)?.strip_suffix(ACTION_END)
+}
+
+/// Checks the text of a message (direct, broadcast, room): a valid text
+/// ([`validate`]), or an action whose own text is one. The action's
+/// markers are the only control characters a message may hold.
+pub fn validate_message(text: &str, max: usize) -> Result<(), TextError> {
+    if text.len() > max {
+        return Err(TextError::TooLong {
+            len: text.len(),
+            max,
+        });
+    }
+    match as_action(text) {
+        Some(inner) => validate(inner, max),
+        None => validate(text, max),
+    }
+}
+
 /// Checks a message text: not empty, at most `max` bytes of UTF-8, and no
 /// control characters other than tab and newline. Escape sequences would let
 /// one user repaint another user's terminal, so the server refuses them
@@ -60,5 +91,22 @@ mod tests {
             validate("a\u{7f}", 10),
             Err(TextError::ControlChar('\u{7f}'))
         );
+    }
+
+    #[test]
+    fn actions_are_messages_in_irc_form() {
+        let waves = action("waves 👋");
+        assert_eq!(waves, "\u{1}ACTION waves 👋\u{1}");
+        assert_eq!(as_action(&waves), Some("waves 👋"));
+        assert_eq!(as_action("waves"), None);
+        assert_eq!(validate_message(&waves, 64), Ok(()));
+        assert_eq!(validate_message("plain", 64), Ok(()));
+        // Only the whole form: a stray marker, an empty action or one with
+        // escapes inside is refused; so is an action in a reason.
+        assert!(validate_message("\u{1}ACTION waves", 64).is_err());
+        assert_eq!(validate_message(&action(""), 64), Err(TextError::Empty));
+        assert!(validate_message(&action("\u{1b}[2J"), 64).is_err());
+        assert!(validate(&waves, 64).is_err());
+        assert!(validate_message(&waves, 10).is_err());
     }
 }

@@ -4,8 +4,8 @@
 
 use bytes::BytesMut;
 use chinwag_proto::request::{
-    Admin, Bantalk, Broadcast, GetAllUser, Hello, Kickout, Logout, Reflect, Register, Shutdown,
-    ShutdownScope, Transfer, Unmute,
+    Admin, Bantalk, Broadcast, GetAllUser, Hello, Kickout, Logout, Profile, Reflect, Register,
+    Shutdown, ShutdownScope, Transfer, Unmute,
 };
 use chinwag_proto::room::{
     Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
@@ -103,6 +103,14 @@ fn request() -> impl Strategy<Value = Request> {
                 reason
             })),
         Just(Request::Ping),
+        (text(), text(), text(), text()).prop_map(|(src, username, realname, away)| {
+            Request::Profile(Profile {
+                src,
+                username,
+                realname,
+                away,
+            })
+        }),
         room_request().prop_map(Request::Room),
     ]
 }
@@ -267,16 +275,25 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
 }
 
 fn user_info() -> impl Strategy<Value = UserInfo> {
-    (text(), role(), mute_state(), text(), text(), ts()).prop_map(
-        |(name, role, muted, addr, advertised, connected_at)| UserInfo {
-            name,
-            role,
-            muted,
-            addr,
-            advertised,
-            connected_at,
-        },
+    (
+        (text(), role(), mute_state(), text(), text(), ts()),
+        (text(), text(), text()),
     )
+        .prop_map(
+            |((name, role, muted, addr, advertised, connected_at), (username, realname, away))| {
+                UserInfo {
+                    name,
+                    role,
+                    muted,
+                    addr,
+                    advertised,
+                    connected_at,
+                    username,
+                    realname,
+                    away,
+                }
+            },
+        )
 }
 
 fn server_frame() -> impl Strategy<Value = ServerFrame> {

@@ -476,3 +476,58 @@ async fn reasons_follow_the_text_rules() {
     assert_eq!(code(mute), ErrorCode::InvalidContent);
     assert_eq!(root.users().await.unwrap().len(), 2, "nothing happened");
 }
+
+#[tokio::test]
+async fn actions_travel_in_their_irc_form_and_nothing_else_holds_control_characters() {
+    let server = start().await;
+    let (alice, _) = user(&server, "alice").await;
+    let (bob, mut bob_events) = user(&server, "bob").await;
+    bob.join("#tea", None).await.unwrap();
+    alice.join("#tea", None).await.unwrap();
+    let waves = chinwag_proto::text::action("waves");
+    alice.send("bob", &waves).await.unwrap();
+    alice.say("#tea", &waves).await.unwrap();
+    for _ in 0..2 {
+        let got = wait_for(&mut bob_events, |e| match e {
+            Event::Message(m) => Some(m),
+            _ => None,
+        })
+        .await;
+        assert_eq!(chinwag_proto::text::as_action(&got.text), Some("waves"));
+    }
+    // A stray marker, an empty action, an action with escapes in it, or
+    // an action as a reason: refused.
+    // The client library refuses those before sending; the server is
+    // asked with raw requests.
+    for bad in [
+        "\u{1}ACTION waves",
+        "\u{1}ACTION \u{1}",
+        "\u{1}ACTION \u{1b}[2J\u{1}",
+    ] {
+        let refused = alice
+            .request(chinwag_proto::Request::Transfer(
+                chinwag_proto::request::Transfer {
+                    src: "".into(),
+                    dst: "bob".into(),
+                    content: bad.into(),
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Some(ErrorCode::InvalidContent), "{bad:?}");
+        assert!(matches!(
+            alice.send("bob", bad).await,
+            Err(ClientError::InvalidInput(_))
+        ));
+    }
+    let refused = alice
+        .request(chinwag_proto::Request::Reflect(
+            chinwag_proto::request::Reflect {
+                src: "".into(),
+                content: waves.as_str().into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::InvalidContent));
+}

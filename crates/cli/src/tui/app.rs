@@ -206,14 +206,36 @@ impl App {
             .collect()
     }
 
-    /// Opens the direct conversation with `name`.
+    /// Opens the direct conversation with `name` (and asks who is online
+    /// again, to show whether they are away).
     pub fn query(&mut self, name: &str) -> Vec<Effect> {
         if same_user(name, &self.me) {
             self.notify("that is you", Tone::Error);
             Vec::new()
         } else {
             let index = self.direct(name);
-            self.switch_to(index)
+            let mut effects = self.switch_to(index);
+            effects.extend(self.refresh_users(ConversationId::direct(name)));
+            effects
+        }
+    }
+
+    /// Writing to someone away says so, once per away message.
+    fn tell_away(&mut self, to: &str) {
+        let Some(away) = self
+            .users
+            .iter()
+            .find(|u| same_user(&u.name, to))
+            .map(|u| render::sanitize(&u.away).into_owned())
+            .filter(|away| !away.is_empty())
+        else {
+            return;
+        };
+        let now = self.now;
+        let conversation = self.current_mut();
+        if conversation.told_away.as_deref() != Some(&away) {
+            conversation.add_notice(now, format!("{to} is away: {away}"), Tone::Info);
+            conversation.told_away = Some(away);
         }
     }
 
@@ -472,6 +494,7 @@ impl App {
                 ConversationId::Everyone => self.job(Request::Broadcast(text)),
                 ConversationId::Direct(_) => {
                     let to = self.current().title.clone();
+                    self.tell_away(&to);
                     self.job(Request::Send { to, text })
                 }
                 ConversationId::Room(_) => {
@@ -583,6 +606,9 @@ impl App {
             }
             Line::Room(line) => Request::Room(self.in_open_room(line)),
             Line::Moderation(act) => Request::Moderation(act),
+            Line::Ignore { name, ignore } => Request::Ignore { name, ignore },
+            Line::Away(reason) => Request::Away(reason),
+            Line::Whois(name) => Request::Whois(name),
         };
         self.job(request)
     }
@@ -733,7 +759,7 @@ impl App {
         };
         self.spoke.insert(ConversationId::direct(&m.from), m.ts);
         let from = render::sanitize(&m.from);
-        let text = render::sanitize(&m.text);
+        let (action, text) = render::shown(&m.text);
         let direct = matches!(m.kind, MessageKind::Direct | MessageKind::Other(_));
         let mention = !own && mentions(&text, &self.me);
         // Queued messages come at login with their original time; a live
@@ -741,7 +767,7 @@ impl App {
         let sent_while_away = m.kind == MessageKind::Direct && m.ts < self.since;
         let open = index == self.open;
         let conversation = &mut self.conversations[index];
-        let new = conversation.add(m.id, m.ts, &from, &text, false, mention);
+        let new = conversation.add(m.id, m.ts, &from, &text, action, mention);
         if !new || own {
             return Vec::new();
         }
@@ -795,6 +821,9 @@ impl App {
                             addr: "".into(),
                             advertised: "".into(),
                             connected_at: n.ts,
+                            username: "".into(),
+                            realname: "".into(),
+                            away: "".into(),
                         });
                         self.users.sort_by_key(|u| u.name.to_lowercase());
                     }
@@ -925,10 +954,10 @@ impl App {
         conversation.marked = Some(conversation.marked.map_or(marked, |m| m.max(marked)));
         for m in page {
             let from = render::sanitize(&m.from);
-            let text = render::sanitize(&m.text);
+            let (action, text) = render::shown(&m.text);
             let own = same_user(&m.from, &me);
             let mention = !own && mentions(&text, &me);
-            if conversation.add(m.id, m.ts, &from, &text, false, mention) && !own && !open {
+            if conversation.add(m.id, m.ts, &from, &text, action, mention) && !own && !open {
                 conversation.unread += 1;
                 if mention {
                     conversation.mentions += 1;
@@ -988,7 +1017,8 @@ impl App {
                     Some(to) => self.direct(&to),
                 };
                 let me = self.me.clone();
-                self.conversations[index].add_message(sent.id, sent.ts, &me, &text);
+                let (action, text) = render::shown(&text);
+                self.conversations[index].add(sent.id, sent.ts, &me, &text, action, false);
             }
             Reply::Users { users, show } => {
                 if show {
@@ -1076,8 +1106,8 @@ impl App {
             .iter()
             .filter(|m| {
                 let from = render::sanitize(&m.from);
-                let text = render::sanitize(&m.text);
-                conversation.add_message(m.id, m.ts, &from, &text)
+                let (action, text) = render::shown(&m.text);
+                conversation.add(m.id, m.ts, &from, &text, action, false)
             })
             .count();
         conversation.backlog = if page.len() < usize::from(limit) {
@@ -1126,7 +1156,8 @@ impl App {
             }
             RoomReply::Sent { room, text, sent } => {
                 let room = self.room(room);
-                self.conversations[room].add_message(sent.id, sent.ts, &me, text);
+                let (action, text) = render::shown(text);
+                self.conversations[room].add(sent.id, sent.ts, &me, &text, action, false);
             }
             RoomReply::Left(room) => {
                 let room = self.room(room);

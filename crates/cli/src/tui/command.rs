@@ -42,6 +42,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "send TEXT to everyone, whichever conversation is open",
     ),
     ("query", "NAME", "open the conversation with NAME"),
+    (
+        "me",
+        "TEXT",
+        "an action in this conversation, shown as `* you TEXT`",
+    ),
     ("close", "", "close the open direct conversation"),
     ("users", "", "list who is online"),
     (
@@ -74,6 +79,22 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "ban an account or an address (CIDR too) for DURATION or for good (administrators)",
     ),
     ("unban", "NAME|ADDRESS", "lift a ban (administrators)"),
+    (
+        "away",
+        "[REASON]",
+        "say you are away (others see it in the user list); alone, you are back",
+    ),
+    (
+        "whois",
+        "NAME",
+        "who NAME is: role, mute, away, how long online, rooms you share",
+    ),
+    (
+        "ignore",
+        "[NAME]",
+        "stop being shown NAME's messages, in every session of your account; alone, list whom you ignore",
+    ),
+    ("unignore", "NAME", "be shown NAME's messages again"),
     (
         "audit",
         "[N]",
@@ -184,6 +205,9 @@ pub fn parse(input: &str) -> Result<Command, String> {
         "close" => Command::Close,
         "clear" => Command::Clear,
         "filter" => Command::Filter,
+        // An action, in the open conversation.
+        "me" if rest.is_empty() => return Err("usage: /me TEXT".to_owned()),
+        "me" => Command::Say(chinwag_proto::text::action(rest)),
         "passwd" if rest.is_empty() => Command::PasswordPrompt,
         _ => match line::parse(input)? {
             Line::Empty => Command::Empty,

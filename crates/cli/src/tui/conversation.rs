@@ -146,6 +146,8 @@ pub struct Conversation {
     pub room: Option<RoomHeader>,
     /// How far the server knows this account has read it.
     pub marked: Option<MessageId>,
+    /// The away message last shown when writing to this peer: shown once.
+    pub told_away: Option<String>,
 }
 
 /// What a room's header shows.
@@ -181,6 +183,7 @@ impl Conversation {
             backlog: Backlog::Unasked,
             room: None,
             marked: None,
+            told_away: None,
         }
     }
 
@@ -189,6 +192,7 @@ impl Conversation {
     /// twice. Messages mostly arrive in order, so this is a push; older
     /// ones (history, a catch-up after a reconnect) slot in where they
     /// belong.
+    #[cfg(test)]
     pub fn add_message(&mut self, id: MessageId, ts: Timestamp, from: &str, text: &str) -> bool {
         self.add(id, ts, from, text, false, false)
     }

@@ -34,6 +34,9 @@ fn user(name: &str, role: Role, muted: MuteState) -> UserInfo {
         addr: "".into(),
         advertised: "".into(),
         connected_at: Timestamp(0),
+        username: "".into(),
+        realname: "".into(),
+        away: "".into(),
     }
 }
 
@@ -711,8 +714,15 @@ fn history_pages_back_with_the_command_and_page_up() {
 #[test]
 fn guests_are_told_direct_history_is_for_accounts() {
     let mut app = app(120, 16);
-    // Opening a direct conversation asks nothing.
-    assert!(type_line(&mut app, "/query bob").is_empty());
+    // Opening a direct conversation asks for no history (only who is
+    // online, to show whether bob is away).
+    assert_eq!(
+        type_line(&mut app, "/query bob"),
+        job(
+            ConversationId::direct("bob"),
+            Request::Users { show: false }
+        )
+    );
     assert!(type_line(&mut app, "/history").is_empty());
     assert!(shows(
         &app,
@@ -1269,9 +1279,13 @@ fn read_markers_from_the_server_make_the_unread_counts() {
     key(&mut app, KeyCode::Char('p'), KeyModifiers::CONTROL);
     let again = key(&mut app, KeyCode::Char('n'), KeyModifiers::CONTROL);
     assert!(
-        !again
-            .iter()
-            .any(|e| matches!(e, Effect::Net(Job { request: Request::MarkRead { .. }, .. }))),
+        !again.iter().any(|e| matches!(
+            e,
+            Effect::Net(Job {
+                request: Request::MarkRead { .. },
+                ..
+            })
+        )),
         "{again:?}"
     );
     // A guest has no markers to ask for or keep.
@@ -1282,4 +1296,59 @@ fn read_markers_from_the_server_make_the_unread_counts() {
 
 fn app_guest() -> App {
     app(100, 12)
+}
+
+#[test]
+fn away_shows_in_the_list_the_header_and_once_when_writing() {
+    let mut app = app(120, 14);
+    assert_eq!(
+        type_line(&mut app, "/away lunch"),
+        job(ConversationId::Everyone, Request::Away("lunch".into()))
+    );
+    let mut bob = user("bob", Role::User, MuteState::NotMuted);
+    bob.away = "at lunch".into();
+    app.on_net(NetEvent::Answer {
+        origin: ConversationId::Everyone,
+        result: Ok(Reply::Users {
+            users: vec![user("alice", Role::User, MuteState::NotMuted), bob],
+            show: false,
+        }),
+    });
+    assert!(shows(&app, " bob away"), "{:#?}", screen(&app));
+    app.query("bob");
+    assert!(shows(&app, "bob (direct, away: at lunch)"));
+    type_line(&mut app, "are you there?");
+    type_line(&mut app, "hello?");
+    let told = screen(&app)
+        .iter()
+        .filter(|row| row.contains("bob is away: at lunch"))
+        .count();
+    assert_eq!(told, 1, "{:#?}", screen(&app));
+    assert_eq!(
+        type_line(&mut app, "/whois bob"),
+        job(ConversationId::direct("bob"), Request::Whois("bob".into()))
+    );
+}
+
+#[test]
+fn me_sends_an_action_and_actions_show_as_such() {
+    let mut app = app(120, 14);
+    assert_eq!(
+        type_line(&mut app, "/me waves 👋"),
+        job(
+            ConversationId::Everyone,
+            Request::Broadcast("\u{1}ACTION waves 👋\u{1}".into())
+        )
+    );
+    assert!(type_line(&mut app, "/me").is_empty());
+    assert!(shows(&app, "! usage: /me TEXT"));
+    app.on_net(message(
+        MessageKind::Broadcast,
+        "bob",
+        "",
+        "\u{1}ACTION stretches\u{1}",
+        1,
+    ));
+    assert!(shows(&app, "14:03 * bob stretches"), "{:#?}", screen(&app));
+    assert!(!shows(&app, "ACTION"));
 }

@@ -8,12 +8,12 @@ use chinwag_proto::request::Broadcast;
 use chinwag_proto::server::{DeliveryStatus, Message, MessageKind, Sent};
 
 use super::transfer::{not_stored, reached_only_here};
-use super::{Ctx, Outcome, check_text, later};
+use super::{Ctx, Outcome, check_message, later};
 use crate::event::Event;
 use crate::store::NewMessage;
 
 pub fn apply(req: Broadcast, ctx: &mut Ctx<'_>) -> Outcome {
-    if let Err(e) = check_text(&req.content, ctx) {
+    if let Err(e) = check_message(&req.content, ctx) {
         return e.into();
     }
     let me = match ctx.me() {

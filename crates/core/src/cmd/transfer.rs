@@ -12,14 +12,14 @@ use chinwag_proto::request::Transfer;
 use chinwag_proto::server::{DeliveryStatus, Message, MessageId, MessageKind, Sent, Timestamp};
 use chinwag_proto::{ByteString, ErrorCode, NameKey, ServerFrame, UserName};
 
-use super::{CmdError, Ctx, Outcome, check_text, later, no_such_user};
+use super::{CmdError, Ctx, Outcome, check_message, later, no_such_user};
 use crate::delivery::{Elsewhere, Unavailable};
 use crate::event::{Event, Shared};
 use crate::state::Peer;
 use crate::store::{NewMessage, StoreError};
 
 pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
-    if let Err(e) = check_text(&req.content, ctx) {
+    if let Err(e) = check_message(&req.content, ctx) {
         return e.into();
     }
     let me = match ctx.me() {

@@ -13,7 +13,7 @@ use chinwag_proto::server::{DeliveryStatus, Message, MessageKind, Sent};
 
 use super::{find, not_a_member};
 use crate::cmd::transfer::{not_stored, reached_only_here};
-use crate::cmd::{CmdError, Ctx, Outcome, check_text, later};
+use crate::cmd::{CmdError, Ctx, Outcome, check_message, later};
 use crate::event::Event;
 use crate::state::rooms::deliver;
 use crate::store::NewRoomMessage;
@@ -26,7 +26,7 @@ pub fn apply(req: RoomSend, ctx: &mut Ctx<'_>) -> Outcome {
 }
 
 fn check(req: &RoomSend, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
-    check_text(&req.content, ctx)?;
+    check_message(&req.content, ctx)?;
     let me = Arc::clone(ctx.me()?);
     let room = find(ctx, &req.room)?;
     {
