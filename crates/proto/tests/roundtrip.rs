@@ -549,3 +549,82 @@ proptest! {
         prop_assert_eq!(buf.len(), cut);
     }
 }
+
+// ------------------------------------------------------ the JSON form (serde)
+
+/// The JSON form names each value after its frame type and reads back as
+/// the same value: the WebSocket front end and the binary protocol cannot
+/// drift apart.
+#[cfg(feature = "serde")]
+mod json {
+    use super::*;
+    use chinwag_proto::json::{frame_type, type_name};
+
+    fn tag(value: &serde_json::Value) -> &str {
+        value["type"].as_str().expect("a type")
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn a_request_reads_back_and_is_named_after_its_frame_type(body in request()) {
+            let json = serde_json::to_value(&body).unwrap();
+            prop_assert_eq!(tag(&json), type_name(body.frame_type()));
+            prop_assert_eq!(frame_type(tag(&json)), Some(body.frame_type()));
+            let back: Request = serde_json::from_value(json).unwrap();
+            prop_assert_eq!(back, body);
+        }
+
+        #[test]
+        fn a_server_frame_reads_back_and_is_named_after_its_frame_type(body in server_frame()) {
+            let json = serde_json::to_value(&body).unwrap();
+            prop_assert_eq!(tag(&json), type_name(body.frame_type()));
+            let back: ServerFrame = serde_json::from_value(json).unwrap();
+            prop_assert_eq!(back, body);
+        }
+    }
+
+    #[test]
+    fn left_out_fields_take_their_defaults() {
+        let register: Request =
+            serde_json::from_str(r#"{"type":"register","body":{"name":"alice"}}"#).unwrap();
+        let Request::Register(register) = register else {
+            panic!("{register:?}")
+        };
+        assert!(register.take_offline && !register.multi_session);
+        assert_eq!((&*register.name, &*register.password), ("alice", ""));
+        let ping: Request = serde_json::from_str(r#"{"type":"ping"}"#).unwrap();
+        assert_eq!(ping, Request::Ping);
+        let rooms: Request = serde_json::from_str(r#"{"type":"rooms","body":{}}"#).unwrap();
+        assert_eq!(rooms, Request::Room(RoomRequest::List { src: "".into() }));
+    }
+
+    #[test]
+    fn kinds_go_by_name_and_unknown_ones_by_number() {
+        let notice = Notice {
+            kind: NoticeKind::Muted,
+            ts: Timestamp(1),
+            actor: "root".into(),
+            subject: "bob".into(),
+            until: u64::MAX,
+            text: "calm down".into(),
+        };
+        let json = serde_json::to_value(ServerFrame::Notice(notice)).unwrap();
+        assert_eq!(json["body"]["kind"], "muted");
+        assert_eq!(
+            serde_json::to_value(MessageKind::Other(9)).unwrap(),
+            serde_json::json!(9)
+        );
+        assert_eq!(
+            serde_json::from_str::<MessageKind>("\"room\"").unwrap(),
+            MessageKind::Room
+        );
+        assert!(serde_json::from_str::<NoticeKind>("\"nonsense\"").is_err());
+        assert!(serde_json::from_str::<RoomMode>("4").is_err(), "unknown mode bits");
+        assert_eq!(
+            serde_json::to_value(ServerFrame::error(ErrorCode::Muted, "no")).unwrap(),
+            serde_json::json!({"type": "error", "body": {"code": 302, "message": "no"}})
+        );
+    }
+}
