@@ -22,7 +22,11 @@ use crate::{MAGIC, PROTOCOL_VERSION};
 /// HELLO: the first frame on every connection.
 /// Body: `magic: 4 bytes "CHWG" | version: u16 | client: str`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Hello {
     pub version: u16,
     /// Free-form client software name, for logs (`chinwag-cli/0.1.0`).
@@ -45,7 +49,11 @@ impl Hello {
 /// when some bit of it is set (see [`Register::SKIP_OFFLINE`] and
 /// [`Register::MULTI_SESSION`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Register {
     pub name: ByteString,
     pub ip: ByteString,
@@ -101,7 +109,11 @@ impl Register {
 
 /// REFLECT (seed type 7): echo `content` back. Body: `src | dst("") | content`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Reflect {
     pub src: ByteString,
     pub content: ByteString,
@@ -109,7 +121,11 @@ pub struct Reflect {
 
 /// TRANSFER (seed type 0): send `content` to `dst`. Body: `src | dst | content`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Transfer {
     pub src: ByteString,
     pub dst: ByteString,
@@ -118,7 +134,11 @@ pub struct Transfer {
 
 /// BROADCAST (seed type 1): send to everyone else. Body: `src | dst("") | content`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Broadcast {
     pub src: ByteString,
     pub content: ByteString,
@@ -126,14 +146,22 @@ pub struct Broadcast {
 
 /// GETALLUSER (seed type 2): list online users. Body: `src | dst("")`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct GetAllUser {
     pub src: ByteString,
 }
 
 /// LOGOUT (seed type 3): leave cleanly. Body: `src | dst("")`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Logout {
     pub src: ByteString,
 }
@@ -141,7 +169,11 @@ pub struct Logout {
 /// ADMIN (seed type 6): become administrator.
 /// Body: `src | dst("") | password: str`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Admin {
     pub src: ByteString,
     pub password: ByteString,
@@ -149,7 +181,11 @@ pub struct Admin {
 
 /// KICKOUT (seed type 4): disconnect `dst`. Body: `src | dst | reason: str`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Kickout {
     pub src: ByteString,
     pub dst: ByteString,
@@ -159,7 +195,11 @@ pub struct Kickout {
 /// BANTALK (seed type 5): mute `dst` for `duration_secs` (0: until lifted).
 /// Body: `src | dst | duration_secs: u32 | reason: str`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Bantalk {
     pub src: ByteString,
     pub dst: ByteString,
@@ -169,7 +209,11 @@ pub struct Bantalk {
 
 /// UNMUTE: lift a mute on `dst`. Body: `src | dst`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Unmute {
     pub src: ByteString,
     pub dst: ByteString,
@@ -193,7 +237,11 @@ pub enum ShutdownScope {
 
 /// SHUTDOWN: stop the server. Body: `src | dst("") | scope: u8 | reason: str`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Shutdown {
     pub src: ByteString,
     pub scope: ShutdownScope,
@@ -203,7 +251,11 @@ pub struct Shutdown {
 /// PASSWD: change the account's password.
 /// Body: `src | dst("") | old: str | new: str`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Passwd {
     pub src: ByteString,
     pub old: ByteString,
@@ -225,7 +277,11 @@ pub const MY_CONVERSATIONS: &str = "@me";
 /// Body: `src | dst | before: u64 | after: u64 | limit: u16`.
 /// `before`/`after` are message ids (0: no bound).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct History {
     pub src: ByteString,
     pub dst: ByteString,
@@ -238,7 +294,11 @@ pub struct History {
 /// Body: `src | dst | duration_secs: u32 | reason: str`; `dst` is a user
 /// name or an IP address literal.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Ban {
     pub src: ByteString,
     pub dst: ByteString,
@@ -249,7 +309,11 @@ pub struct Ban {
 /// AUDIT: a page of the audit log, newest first.
 /// Body: `src | dst("") | before: u64 | limit: u16` (`before` 0: newest).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Audit {
     pub src: ByteString,
     pub before: u64,
@@ -299,7 +363,11 @@ pub enum Request {
 /// The body of requests that are just an operation packet with a target:
 /// `src | dst`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Target {
     pub src: ByteString,
     pub dst: ByteString,

@@ -224,7 +224,11 @@ impl std::fmt::Display for RoomMode {
 /// JOIN (0x20): join `room`, creating it if it does not exist.
 /// Body: `src | room | password: str`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Join {
     pub src: ByteString,
     pub room: ByteString,
@@ -234,7 +238,11 @@ pub struct Join {
 
 /// PART (0x21): leave `room`. Body: `src | room | reason: str`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Part {
     pub src: ByteString,
     pub room: ByteString,
@@ -243,7 +251,11 @@ pub struct Part {
 
 /// ROOM_SEND (0x22): say `content` in `room`. Body: `src | room | content`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct RoomSend {
     pub src: ByteString,
     pub room: ByteString,
@@ -252,7 +264,11 @@ pub struct RoomSend {
 
 /// MEMBERS (0x24): list `room`'s members. Body: `src | room`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Members {
     pub src: ByteString,
     pub room: ByteString,
@@ -261,7 +277,11 @@ pub struct Members {
 /// TOPIC (0x25): set (or, with an empty `topic`, clear) `room`'s topic.
 /// Body: `src | room | topic: str`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Topic {
     pub src: ByteString,
     pub room: ByteString,
@@ -271,7 +291,11 @@ pub struct Topic {
 /// ROOM_OP (0x26): make `user` an operator of `room`, or a plain member
 /// again. Body: `src | room | user: str | operator: u8 (0 or 1)`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct RoomOp {
     pub src: ByteString,
     pub room: ByteString,
@@ -282,7 +306,11 @@ pub struct RoomOp {
 /// ROOM_KICK (0x27): put `user` out of `room`.
 /// Body: `src | room | user: str | reason: str`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct RoomKick {
     pub src: ByteString,
     pub room: ByteString,
@@ -293,7 +321,11 @@ pub struct RoomKick {
 /// ROOM_MUTE (0x28): mute `user` in `room` for `duration_secs` (0: until
 /// lifted). Body: `src | room | user: str | duration_secs: u32 | reason: str`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct RoomMute {
     pub src: ByteString,
     pub room: ByteString,
@@ -306,7 +338,11 @@ pub struct RoomMute {
 /// password: str`. With the password flag set, an empty `password` keeps
 /// the current one; without it, `password` must be empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct SetRoomMode {
     pub src: ByteString,
     pub room: ByteString,
@@ -317,7 +353,11 @@ pub struct SetRoomMode {
 /// INVITE (0x2A): let `user` into `room` whatever its mode.
 /// Body: `src | room | user: str`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Invite {
     pub src: ByteString,
     pub room: ByteString,
@@ -327,7 +367,11 @@ pub struct Invite {
 /// ROOM_UNMUTE (0x2B): lift `user`'s mute in `room`.
 /// Body: `src | room | user: str`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct RoomUnmute {
     pub src: ByteString,
     pub room: ByteString,

@@ -621,7 +621,10 @@ mod json {
             MessageKind::Room
         );
         assert!(serde_json::from_str::<NoticeKind>("\"nonsense\"").is_err());
-        assert!(serde_json::from_str::<RoomMode>("4").is_err(), "unknown mode bits");
+        assert!(
+            serde_json::from_str::<RoomMode>("4").is_err(),
+            "unknown mode bits"
+        );
         assert_eq!(
             serde_json::to_value(ServerFrame::error(ErrorCode::Muted, "no")).unwrap(),
             serde_json::json!({"type": "error", "body": {"code": 302, "message": "no"}})
