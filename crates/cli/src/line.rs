@@ -29,6 +29,9 @@ commands:
   /kick NAME [REASON]       disconnect NAME (administrators)
   /mute NAME [FOR] [REASON] mute NAME for FOR (e.g. 10m), or until lifted (administrators)
   /unmute NAME              let NAME talk again (administrators)
+  /ban NAME|ADDRESS [FOR] [REASON]  ban an account or an address (CIDR too), for FOR or for good (administrators)
+  /unban NAME|ADDRESS       lift a ban (administrators)
+  /audit [N]                the last N (default 20) moderation acts (administrators)
   /shutdown [REASON]        stop the server (administrators)
   /history [NAME|#ROOM|all] the last messages with NAME (accounts), of ROOM, or of everyone
   /passwd OLD NEW           change your account's password
@@ -81,8 +84,70 @@ pub enum Line {
     },
     /// A room command: /join, /leave, /say, /topic, /members, /rooms.
     Room(RoomLine),
+    /// /ban, /unban, /audit.
+    Moderation(Moderation),
     Help,
     Quit,
+}
+
+/// The administrators' commands answered with text alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Moderation {
+    Ban {
+        target: String,
+        duration: Option<Duration>,
+        reason: String,
+    },
+    Unban(String),
+    Audit {
+        limit: u16,
+    },
+}
+
+/// How many audit entries `/audit` shows unless told.
+pub const AUDIT_PAGE: u16 = 20;
+
+impl Moderation {
+    /// Runs it; the answer as the user reads it.
+    pub async fn execute(self, client: &Client) -> Result<String, ClientError> {
+        match self {
+            Moderation::Ban {
+                target,
+                duration,
+                reason,
+            } => {
+                client.ban(&target, duration, &reason).await?;
+                Ok(match duration {
+                    Some(d) => format!("banned {target} for {}", render::duration(d)),
+                    None => format!("banned {target} for good"),
+                })
+            }
+            Moderation::Unban(target) => {
+                client.unban(&target).await?;
+                Ok(format!("unbanned {target}"))
+            }
+            Moderation::Audit { limit } => {
+                let entries = client.audit(None, limit).await?;
+                Ok(if entries.is_empty() {
+                    "the audit log is empty".to_owned()
+                } else {
+                    render::audit_table(&entries, Timestamp::now())
+                        .trim_end()
+                        .to_owned()
+                })
+            }
+        }
+    }
+}
+
+/// `[DURATION] [REASON]`: a first word that reads as a duration (`10m`)
+/// is one; the rest is the reason.
+fn duration_then_reason(rest: &str) -> (Option<Duration>, &str) {
+    let (first, after) = split_word(rest);
+    match humantime::parse_duration(first) {
+        Ok(d) => (Some(d), after),
+        Err(_) => (None, rest),
+    }
 }
 
 /// How many messages `/history` shows.
@@ -128,17 +193,35 @@ pub fn parse(line: &str) -> Result<Line, String> {
         "mute" => match split_word(rest) {
             ("", _) => return Err(usage("/mute NAME [DURATION] [REASON]")),
             (name, rest) => {
-                let (first, after) = split_word(rest);
-                let (duration, reason) = match humantime::parse_duration(first) {
-                    Ok(d) => (Some(d), after),
-                    Err(_) => (None, rest),
-                };
+                let (duration, reason) = duration_then_reason(rest);
                 Line::Mute {
                     name: name.to_owned(),
                     duration,
                     reason: reason.to_owned(),
                 }
             }
+        },
+        "ban" => match split_word(rest) {
+            ("", _) => return Err(usage("/ban NAME|ADDRESS [DURATION] [REASON]")),
+            (target, rest) => {
+                let (duration, reason) = duration_then_reason(rest);
+                Line::Moderation(Moderation::Ban {
+                    target: target.to_owned(),
+                    duration,
+                    reason: reason.to_owned(),
+                })
+            }
+        },
+        "unban" => match split_word(rest) {
+            ("", _) => return Err(usage("/unban NAME|ADDRESS")),
+            (target, _) => Line::Moderation(Moderation::Unban(target.to_owned())),
+        },
+        "audit" => match rest.trim() {
+            "" => Line::Moderation(Moderation::Audit { limit: AUDIT_PAGE }),
+            n => match n.parse::<u16>() {
+                Ok(limit) if limit > 0 => Line::Moderation(Moderation::Audit { limit }),
+                _ => return Err(usage("/audit [N]")),
+            },
         },
         "unmute" => match split_word(rest) {
             ("", _) => return Err(usage("/unmute NAME")),
@@ -312,6 +395,7 @@ async fn execute(
         Line::Room(line) => rooms::execute(client, line)
             .await
             .map(|reply| rooms::describe(&reply, me, clock)),
+        Line::Moderation(act) => act.execute(client).await,
     };
     Some(result.map_err(|error| match error {
         ClientError::Server { message, .. } => render::sanitize(&message).into_owned(),
@@ -411,6 +495,35 @@ mod tests {
             })
         );
         assert_eq!(parse("/unmute bob"), Ok(Line::Unmute("bob".into())));
+        assert_eq!(
+            parse("/ban 10.0.0.0/8 1d spam wave"),
+            Ok(Line::Moderation(Moderation::Ban {
+                target: "10.0.0.0/8".into(),
+                duration: Some(Duration::from_secs(86_400)),
+                reason: "spam wave".into()
+            }))
+        );
+        assert_eq!(
+            parse("/ban eve for good"),
+            Ok(Line::Moderation(Moderation::Ban {
+                target: "eve".into(),
+                duration: None,
+                reason: "for good".into()
+            }))
+        );
+        assert_eq!(
+            parse("/unban eve"),
+            Ok(Line::Moderation(Moderation::Unban("eve".into())))
+        );
+        assert_eq!(
+            parse("/audit"),
+            Ok(Line::Moderation(Moderation::Audit { limit: AUDIT_PAGE }))
+        );
+        assert_eq!(
+            parse("/audit 5"),
+            Ok(Line::Moderation(Moderation::Audit { limit: 5 }))
+        );
+        assert!(parse("/audit lots").is_err() && parse("/ban").is_err());
         assert_eq!(parse("/history"), Ok(Line::History { with: None }));
         for everyone in ["/history all", "/history *"] {
             assert_eq!(

@@ -122,6 +122,11 @@ struct Cli {
     #[arg(long, global = true)]
     utc: bool,
 
+    /// In the full-screen UI, do not ring the terminal bell when a message
+    /// names you or a direct message comes.
+    #[arg(long)]
+    no_bell: bool,
+
     /// Connect over TLS, trusting the system's root certificates (or
     /// --ca-file).
     #[arg(long, env = "CHINWAG_TLS", global = true)]
@@ -395,7 +400,7 @@ async fn dispatch(cli: Cli, target: Target) -> Result<Exit, Failure> {
     let clock = if cli.utc { Clock::Utc } else { Clock::Local };
     let Some(command) = cli.command else {
         if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
-            return tui::run(&target, clock).await;
+            return tui::run(&target, clock, !cli.no_bell).await;
         }
         return line::run(&target, clock).await;
     };

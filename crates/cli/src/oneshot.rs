@@ -6,6 +6,7 @@ use std::time::Duration;
 use chinwag_client::{Client, DeliveryStatus, HistoryQuery, Timestamp};
 
 use crate::exit::{Exit, Failure};
+use crate::line::Moderation;
 use crate::render;
 use crate::session::{self, Target, print_line};
 
@@ -192,16 +193,15 @@ pub async fn admin(
                 duration,
                 reason,
             } => {
-                client.ban(&target, duration, &reason).await?;
-                match duration {
-                    Some(d) => format!("banned {target} for {}", render::duration(d)),
-                    None => format!("banned {target} for good"),
+                Moderation::Ban {
+                    target,
+                    duration,
+                    reason,
                 }
+                .execute(&client)
+                .await?
             }
-            AdminAction::Unban { target } => {
-                client.unban(&target).await?;
-                format!("unbanned {target}")
-            }
+            AdminAction::Unban { target } => Moderation::Unban(target).execute(&client).await?,
             AdminAction::Grant { name } => {
                 client.grant(&name).await?;
                 format!("{name} is now an administrator")

@@ -143,13 +143,20 @@ impl Tmux {
 
     /// Opens a 100x30 terminal running `chinwag --name NAME` (the UI).
     fn open(&self, name: &str, server: SocketAddr) {
+        self.open_as(name, name, server, &[]);
+    }
+
+    /// Opens a 100x30 terminal `session` running `chinwag --name NAME
+    /// EXTRA...`.
+    fn open_as(&self, session: &str, name: &str, server: SocketAddr, extra: &[&str]) {
         let bin = chinwag_bin();
         let server = server.to_string();
-        self.run(&[
+        let shell = format!("\"$0\" \"$@\"; echo \"{EXITED}$?]\"; exec sleep 3600");
+        let mut args = vec![
             "new-session",
             "-d",
             "-s",
-            name,
+            session,
             "-x",
             "100",
             "-y",
@@ -162,13 +169,15 @@ impl Tmux {
             // of the tmux server for over 15 s.
             "sh",
             "-c",
-            &format!("\"$0\" \"$@\"; echo \"{EXITED}$?]\"; exec sleep 3600"),
+            &shell,
             bin.to_str().unwrap(),
             "--server",
             &server,
             "--name",
             name,
-        ]);
+        ];
+        args.extend(extra);
+        self.run(&args);
     }
 
     /// Types `text` literally, with no Enter.
@@ -270,8 +279,9 @@ fn two_people_chat_moderate_survive_a_restart_and_quit_cleanly() {
     tmux.wait_text("alice", &format!("connected to {addr} as alice"));
     tmux.open("bob", addr);
     tmux.wait_text("bob", &format!("connected to {addr} as bob"));
-    tmux.wait_text("alice", "bob joined");
     let screen = tmux.wait_text("alice", "online 2");
+    // bob has not spoken: the smart filter folds his arrival away.
+    assert!(!screen.contains("bob joined"), "{screen}");
     assert!(
         screen.contains(&format!(" {addr} | alice | online")),
         "{screen}"
@@ -314,6 +324,13 @@ fn two_people_chat_moderate_survive_a_restart_and_quit_cleanly() {
     tmux.wait_text("bob", "you were kicked by alice: bye now");
     tmux.wait_text("bob", "not reconnecting");
     tmux.wait_text("alice", "bob left (kicked by alice: bye now)");
+    // The audit log, in the UI.
+    tmux.type_line("alice", "/audit");
+    let screen = tmux.wait_text("alice", "ACTION");
+    assert!(
+        screen.contains("kick") && screen.contains("bye now"),
+        "{screen}"
+    );
 
     // The server crashes and comes back on the same address: alice's UI
     // reconnects by itself and registers again.
@@ -432,5 +449,66 @@ fn an_account_gets_what_came_while_away_and_its_history_after_a_restart() {
     tmux.press("dora", "C-c");
     assert_eq!(tmux.wait_exit("dora"), "4");
     assert_eq!(tmux.pane("dora", "#{?alternate_on,alternate,main}"), "main");
+    drop(daemon);
+}
+
+#[test]
+fn a_cjk_account_opens_with_its_rooms_is_mentioned_and_keeps_its_place_across_a_reconnect() {
+    let tmux = Tmux::new();
+    let data = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start("127.0.0.1:0", data.path());
+    let addr = daemon.addr;
+    // 小明’s account is a member of #tea (it created it, with a topic) and of
+    // #rust; its UI has not run yet.
+    let xm = ["--password", "xiaoming-secret"];
+    chinwag(addr, "小明", &[&xm[..], &["join", "#tea"]].concat());
+    chinwag(
+        addr,
+        "小明",
+        &[&xm[..], &["topic", "#tea", "绿茶 and oolong"]].concat(),
+    );
+    chinwag(addr, "小明", &[&xm[..], &["join", "#rust"]].concat());
+    chinwag(addr, "li", &["broadcast", "morning all"]);
+
+    tmux.open_as("xm", "小明", addr, &xm);
+    // It opens with both rooms listed and the latest broadcasts shown.
+    let screen = tmux.wait_for("xm", "both rooms listed", |s| {
+        conversation_row(s, "#tea").is_some() && conversation_row(s, "#rust").is_some()
+    });
+    assert!(screen.contains("| 小明 | online"), "{screen}");
+    tmux.wait_text("xm", "li: morning all");
+    // The room's header has its topic and 小明's role (the rooms come in
+    // the server's order, by name).
+    tmux.press("xm", "M-3");
+    tmux.wait_text("xm", "#tea (1 member, you are owner): 绿茶 and oolong");
+
+    // A mention in the other room: counted apart, highlighted there.
+    let li = ["--password", "li-secret"];
+    chinwag(addr, "li", &[&li[..], &["join", "#rust"]].concat());
+    chinwag(
+        addr,
+        "li",
+        &[&li[..], &["say", "#rust", "小明 have you seen this?"]].concat(),
+    );
+    let screen = tmux.wait_for("xm", "a mention count for #rust", |s| {
+        conversation_row(s, "#rust").is_some_and(|row| row.contains("1/@1"))
+    });
+    assert!(screen.contains("| 1 unread | 1 for you"), "{screen}");
+    tmux.press("xm", "M-2");
+    tmux.wait_text("xm", "li: 小明 have you seen this?");
+
+    // The server restarts; the UI comes back to the same conversation.
+    let addr = daemon.crash();
+    tmux.wait_text("xm", "connection lost");
+    let daemon = Daemon::start(&addr.to_string(), data.path());
+    let screen = tmux.wait_text("xm", &format!("reconnected to {addr} as 小明"));
+    assert!(screen.contains("┌ #rust"), "{screen}");
+    // Give the joins again a moment to be answered: still in #rust.
+    tmux.type_line("xm", "/echo still here");
+    let screen = tmux.wait_text("xm", "echo: still here");
+    assert!(screen.contains("┌ #rust"), "{screen}");
+    tmux.type_line("xm", "yes, 看到了");
+    tmux.wait_text("xm", "小明: yes, 看到了");
+    tmux.press("xm", "C-c");
     drop(daemon);
 }

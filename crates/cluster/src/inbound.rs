@@ -12,6 +12,7 @@ use super::{Cluster, Inbox};
 use chinwag_core::error::{CmdError, no_such_user};
 use chinwag_core::event::Event;
 use chinwag_core::ops;
+use chinwag_core::secrets::{Secret, SecretOutcome};
 use chinwag_core::state::rooms::deliver;
 use chinwag_core::state::{ConnId, Mute, State};
 use chinwag_core::store::{BanRecord, BanTarget};
@@ -131,6 +132,23 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
         }
         NodeMessage::Order(Order::Role { user, admin }) => {
             ops::role::set_role(state, &user, admin);
+            None
+        }
+        NodeMessage::Order(Order::Secret {
+            account,
+            addr,
+            failed,
+        }) => {
+            let secret = match account {
+                Some(name) => Secret::Account(NameKey::fold(&name)?),
+                None => Secret::Admin,
+            };
+            let outcome = SecretOutcome {
+                secret,
+                addr,
+                failed,
+            };
+            state.secrets.heard(outcome, std::time::Instant::now());
             None
         }
         NodeMessage::Order(Order::Shutdown { admin, reason }) => {

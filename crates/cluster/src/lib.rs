@@ -33,12 +33,13 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 use async_nats::{Client, ConnectOptions};
-use chinwag_proto::NameKey;
 use chinwag_proto::server::{Timestamp, UserInfo};
+use chinwag_proto::{NameKey, UserName};
 use tokio::sync::{Notify, mpsc};
 
 use chinwag_core::event::Shared;
 pub use chinwag_core::node::NodeId;
+use chinwag_core::ops;
 use chinwag_core::state::{ConnId, Peer, State};
 pub use delivery::ClusterDelivery;
 pub use liveness::Beat;
@@ -286,8 +287,13 @@ impl Cluster {
             for node in self.presence.remote_nodes() {
                 if let Ok(false) = self.liveness.is_alive(&node).await {
                     let freed = self.presence.reap(&node).await;
-                    if freed > 0 {
-                        tracing::warn!(%node, freed, "node stopped beating; freed its names");
+                    if !freed.is_empty() {
+                        tracing::warn!(%node, freed = freed.len(), "node stopped beating; freed its names");
+                    }
+                    for record in freed {
+                        if let Ok(name) = UserName::parse(&record.name) {
+                            ops::login::gone_with_its_node(&state, &name);
+                        }
                     }
                 }
             }

@@ -237,11 +237,26 @@ impl Presence {
             .await
         {
             Ok(revision) => {
-                if let Some(mut held) = self.claims.get_mut(&key)
-                    && held.conn == claim.conn
-                {
-                    held.revision = revision;
-                    held.record = claim.record;
+                let still_held = match self.claims.get_mut(&key) {
+                    Some(mut held) if held.conn == claim.conn => {
+                        held.revision = revision;
+                        held.record = claim.record;
+                        true
+                    }
+                    _ => false,
+                };
+                if !still_held {
+                    // Released while this update was on its way: the
+                    // release's delete expected the old revision and
+                    // missed, which left a ghost (listed, and the name
+                    // taken, until this node stopped). This frees it.
+                    if let Err(error) = self
+                        .kv
+                        .delete_expect_revision(bucket_key(&key), Some(revision))
+                        .await
+                    {
+                        tracing::debug!(%error, user = key.as_str(), "cannot release a name");
+                    }
                 }
             }
             Err(error) => tracing::debug!(%error, user = key.as_str(), "cannot update presence"),
@@ -392,16 +407,17 @@ impl Presence {
 
     /// Frees every name the mirror says `node` holds: it has stopped
     /// beating. Each delete expects the revision seen, so a name claimed
-    /// again meanwhile stays.
-    pub async fn reap(&self, node: &NodeId) -> usize {
-        let doomed: Vec<(NameKey, u64)> = self
+    /// again meanwhile stays, and of several nodes reaping at once only
+    /// one frees each name. Returns the records this node freed.
+    pub async fn reap(&self, node: &NodeId) -> Vec<PresenceRecord> {
+        let doomed: Vec<(NameKey, u64, PresenceRecord)> = self
             .mirror
             .iter()
             .filter(|l| &l.node == node)
-            .map(|l| (*l.key(), l.revision))
+            .map(|l| (*l.key(), l.revision, l.record.clone()))
             .collect();
-        let mut freed = 0;
-        for (key, revision) in doomed {
+        let mut freed = Vec::new();
+        for (key, revision, record) in doomed {
             if self
                 .kv
                 .delete_expect_revision(bucket_key(&key), Some(revision))
@@ -409,7 +425,7 @@ impl Presence {
                 .is_ok()
             {
                 self.mirror.remove_if(&key, |_, l| l.revision == revision);
-                freed += 1;
+                freed.push(record);
             }
         }
         freed

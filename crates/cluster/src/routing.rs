@@ -6,7 +6,8 @@
 //! - `chinwag.all`: what is for every node: broadcasts, room messages and
 //!   presence notices (one NATS message reaches every node: the NATS
 //!   server makes one copy per node, never one per user), mute, ban and
-//!   role changes, the cluster-wide shutdown.
+//!   role changes, the outcome of every secret check (so that the
+//!   password budgets are cluster-wide), the cluster-wide shutdown.
 //!
 //! A message says what it is in the `Chinwag-Op` header and which version
 //! of this format it is in `Chinwag-Version`. Messages for users carry the
@@ -25,6 +26,7 @@ use super::NodeId;
 use chinwag_core::delivery;
 use chinwag_core::error::{CmdError, Reply};
 use chinwag_core::event::{Event, Shared};
+use chinwag_core::secrets::Secret;
 
 /// The subject every node listens on.
 pub const ALL: &str = "chinwag.all";
@@ -84,6 +86,14 @@ pub enum Order {
     Role { user: String, admin: bool },
     /// Stop every node.
     Shutdown { admin: String, reason: String },
+    /// A password was checked (for every node: each counts it in its
+    /// budgets). `account` is the folded name, `None` for the admin
+    /// password.
+    Secret {
+        account: Option<String>,
+        addr: std::net::IpAddr,
+        failed: bool,
+    },
 }
 
 /// An order from the delivery layer, in this format's own terms.
@@ -131,6 +141,14 @@ impl From<delivery::Order> for Order {
             },
             delivery::Order::Role { user, admin } => Order::Role { user, admin },
             delivery::Order::Shutdown { admin, reason } => Order::Shutdown { admin, reason },
+            delivery::Order::Secret(outcome) => Order::Secret {
+                account: match outcome.secret {
+                    Secret::Account(key) => Some(key.as_str().to_owned()),
+                    Secret::Admin => None,
+                },
+                addr: outcome.addr,
+                failed: outcome.failed,
+            },
         }
     }
 }

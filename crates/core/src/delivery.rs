@@ -21,6 +21,7 @@ use futures::future::{self, BoxFuture};
 
 use crate::error::{CmdError, no_such_user};
 use crate::event::Shared;
+use crate::secrets::SecretOutcome;
 use crate::state::{ConnId, Mute, Peer};
 use crate::store::{BanRecord, BanTarget};
 
@@ -181,6 +182,8 @@ pub enum Order {
     Role { user: String, admin: bool },
     /// Stop.
     Shutdown { admin: String, reason: String },
+    /// A secret check's outcome, for the cluster-wide budgets.
+    Secret(SecretOutcome),
 }
 
 /// A single node's delivery: nobody is elsewhere.

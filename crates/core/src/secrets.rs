@@ -23,12 +23,14 @@
 //! rules are tested without sleeping.
 //!
 //! A `std::sync::Mutex` per map: each check is a hash lookup, never held
-//! across `.await`. In a cluster each node keeps its own budgets (see
-//! docs/security.md).
+//! across `.await`. In a cluster the budgets are cluster-wide: each node
+//! tells the others of every outcome ([`SecretGuard::share_with`]) and
+//! counts theirs as its own ([`SecretGuard::heard`]), so spreading guesses
+//! over the nodes buys nothing.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chinwag_proto::NameKey;
@@ -43,6 +45,17 @@ pub enum Secret {
     /// The server's admin password.
     Admin,
 }
+
+/// What became of one secret check: told to the other nodes of a cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretOutcome {
+    pub secret: Secret,
+    pub addr: IpAddr,
+    pub failed: bool,
+}
+
+/// Where a node tells its outcomes (the cluster), once set.
+type Share = Box<dyn Fn(SecretOutcome) + Send + Sync>;
 
 /// Failures per address before the first wait.
 pub const ADDRESS_FREE: u32 = 10;
@@ -65,6 +78,7 @@ pub struct SecretGuard {
     /// (secret, address) -> last successful use.
     known: Mutex<HashMap<(Secret, IpAddr), Instant>>,
     global: Mutex<Global>,
+    share: OnceLock<Share>,
 }
 
 /// The server-wide budget: a token bucket of failures.
@@ -89,6 +103,32 @@ impl SecretGuard {
                 tokens: GLOBAL_BURST,
                 last: now,
             }),
+            share: OnceLock::new(),
+        }
+    }
+
+    /// From now on, every outcome is also handed to `share` (a node
+    /// joining a cluster tells the others). Once; later calls are ignored.
+    pub fn share_with(&self, share: impl Fn(SecretOutcome) + Send + Sync + 'static) {
+        let _ = self.share.set(Box::new(share));
+    }
+
+    /// An outcome another node told: counted as if it happened here.
+    pub fn heard(&self, outcome: SecretOutcome, now: Instant) {
+        if outcome.failed {
+            self.count_failure(outcome.secret, outcome.addr, now);
+        } else {
+            self.remember(outcome.secret, outcome.addr, now);
+        }
+    }
+
+    fn tell(&self, secret: Secret, addr: IpAddr, failed: bool) {
+        if let Some(share) = self.share.get() {
+            share(SecretOutcome {
+                secret,
+                addr,
+                failed,
+            });
         }
     }
 
@@ -116,6 +156,11 @@ impl SecretGuard {
 
     /// A check of `secret` from `addr` failed.
     pub fn failed(&self, secret: Secret, addr: IpAddr, now: Instant) {
+        self.count_failure(secret, addr, now);
+        self.tell(secret, addr, true);
+    }
+
+    fn count_failure(&self, secret: Secret, addr: IpAddr, now: Instant) {
         {
             let mut by_addr = lock(&self.by_addr);
             if by_addr.len() >= MAX_TRACKED {
@@ -147,6 +192,11 @@ impl SecretGuard {
     /// the owner from now on. Its own budget is left as it is: a success
     /// at an account of one's own must not buy more guesses at others'.
     pub fn succeeded(&self, secret: Secret, addr: IpAddr, now: Instant) {
+        self.remember(secret, addr, now);
+        self.tell(secret, addr, false);
+    }
+
+    fn remember(&self, secret: Secret, addr: IpAddr, now: Instant) {
         let mut known = lock(&self.known);
         if known.len() >= MAX_TRACKED {
             known.retain(|_, at| now.saturating_duration_since(*at) < KNOWN_FOR);
@@ -309,5 +359,43 @@ mod tests {
         let after_a_second = t0 + Duration::from_secs(1);
         let secret = Secret::Account(NameKey::fold("fresh").unwrap());
         assert_eq!(guard.check(secret, ip(5000), after_a_second), Ok(()));
+    }
+
+    #[test]
+    fn two_nodes_sharing_outcomes_hold_one_budget() {
+        // Two nodes, each telling the other what it saw (as a cluster
+        // does over NATS): guesses alternating between them are counted
+        // once each, on both.
+        let t0 = Instant::now();
+        let a = std::sync::Arc::new(SecretGuard::new(t0));
+        let b = std::sync::Arc::new(SecretGuard::new(t0));
+        let told_a = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let told_b = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let (ta, tb) = (told_a.clone(), told_b.clone());
+        a.share_with(move |o| lock(&tb).push(o));
+        b.share_with(move |o| lock(&ta).push(o));
+        let deliver = |to: &SecretGuard, inbox: &Mutex<Vec<SecretOutcome>>| {
+            for outcome in lock(inbox).drain(..) {
+                to.heard(outcome, t0);
+            }
+        };
+        let mut checked = 0;
+        for n in 0..40u32 {
+            let node = if n % 2 == 0 { &a } else { &b };
+            if node.check(alice(), ip(n), t0).is_ok() {
+                node.failed(alice(), ip(n), t0);
+                checked += 1;
+            }
+            deliver(&a, &told_a);
+            deliver(&b, &told_b);
+        }
+        assert_eq!(checked, ACCOUNT_FREE, "one budget over both nodes");
+        // What another node hears it does not tell again.
+        assert!(lock(&told_a).is_empty() && lock(&told_b).is_empty());
+        // The owner's known address is known on every node.
+        a.succeeded(alice(), ip(999), t0);
+        deliver(&b, &told_b);
+        assert_eq!(b.check(alice(), ip(999), t0), Ok(()));
+        assert!(b.check(alice(), ip(998), t0).is_err());
     }
 }

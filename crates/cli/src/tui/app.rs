@@ -3,9 +3,12 @@
 //! what the network reports is folded into the state. The clock is a
 //! field (`now`), set by the main loop, so tests control time.
 
+use std::collections::HashMap;
+use std::time::Duration;
+
 use chinwag_client::{
-    Event, Message, MessageKind, MuteState, Notice, NoticeKind, Role, RoomNotice, Timestamp,
-    UserInfo,
+    Event, Message, MessageKind, MuteState, Notice, NoticeKind, Role, RoomInfo, RoomMode,
+    RoomNotice, RoomRole, Timestamp, UserInfo,
 };
 use chinwag_proto::request::BROADCAST_CONVERSATION;
 
@@ -14,7 +17,9 @@ use crate::line::{HISTORY_PAGE, Line};
 use crate::render::{self, Clock};
 use crate::rooms::{self, RoomLine, RoomReply};
 use crate::tui::command::{self, Command};
-use crate::tui::conversation::{Backlog, Conversation, ConversationId, Tone, same_user};
+use crate::tui::conversation::{
+    Backlog, Conversation, ConversationId, RoomHeader, Tone, mentions, same_user,
+};
 use crate::tui::input::Input;
 use crate::tui::net::{Job, NetEvent, Reply, Request};
 use crate::tui::view::{self, Areas};
@@ -36,7 +41,13 @@ pub enum Effect {
     Quit,
     /// Repaint everything (Ctrl-L).
     Redraw,
+    /// Ring the terminal's bell: a mention or a direct message.
+    Bell,
 }
+
+/// Someone who spoke within this long is not quiet: their joins and
+/// leaves stay in view while the smart filter is on.
+pub const SPOKE_LATELY: Duration = Duration::from_secs(10 * 60);
 
 /// The state of the connection, for the status line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,6 +108,16 @@ pub struct App {
     pub areas: Areas,
     /// How the program ends when the user quits.
     pub exit: Exit,
+    /// Fold away joins and leaves of people who have not spoken lately.
+    pub smart_filter: bool,
+    /// Ring the bell for mentions and direct messages.
+    pub bell: bool,
+    /// The help, shown over everything until a key closes it.
+    pub help: Option<Vec<String>>,
+    /// The first line of the help shown.
+    pub help_top: usize,
+    /// When each user (by folded name) last spoke.
+    spoke: HashMap<ConversationId, Timestamp>,
 }
 
 impl App {
@@ -116,6 +137,11 @@ impl App {
             prompt: None,
             areas: Areas::default(),
             exit: Exit::Success,
+            smart_filter: true,
+            bell: true,
+            help: None,
+            help_top: 0,
+            spoke: HashMap::new(),
         }
     }
 
@@ -288,7 +314,14 @@ impl App {
     pub fn scroll(&mut self, lines: isize) {
         let height = self.areas.messages_inner().height as usize;
         let width = self.areas.messages_inner().width as usize;
-        let total = view::wrapped_lines(self.current(), &self.me, self.clock, width).len();
+        let total = view::wrapped_lines(
+            self.current(),
+            &self.me,
+            self.clock,
+            width,
+            self.smart_filter,
+        )
+        .len();
         let top = total.saturating_sub(height);
         let conversation = self.current_mut();
         conversation.scroll = conversation.scroll.saturating_add_signed(lines).min(top);
@@ -393,11 +426,12 @@ impl App {
         self.account
     }
 
+    fn job_from(&self, origin: ConversationId, request: Request) -> Vec<Effect> {
+        vec![Effect::Net(Job { origin, request })]
+    }
+
     fn job(&self, request: Request) -> Vec<Effect> {
-        vec![Effect::Net(Job {
-            origin: self.current().id.clone(),
-            request,
-        })]
+        self.job_from(self.current().id.clone(), request)
     }
 
     fn run(&mut self, command: Command) -> Vec<Effect> {
@@ -438,6 +472,18 @@ impl App {
                 }
                 Vec::new()
             }
+            Command::Filter => {
+                self.smart_filter = !self.smart_filter;
+                self.notify(
+                    if self.smart_filter {
+                        "smart filter on: joins and leaves of people who have not spoken in 10 minutes are folded away"
+                    } else {
+                        "smart filter off: every join and leave is shown"
+                    },
+                    Tone::Info,
+                );
+                Vec::new()
+            }
             Command::Shared(line) => self.run_shared(line),
         }
     }
@@ -472,9 +518,7 @@ impl App {
             Line::Empty => return Vec::new(),
             Line::Quit => return vec![Effect::Quit],
             Line::Help => {
-                for text in command::help() {
-                    self.notify(text, Tone::Info);
-                }
+                self.help = Some(command::help());
                 return Vec::new();
             }
             Line::Broadcast(text) => Request::Broadcast(text),
@@ -507,6 +551,7 @@ impl App {
                 Request::Passwd { old, new }
             }
             Line::Room(line) => Request::Room(self.in_open_room(line)),
+            Line::Moderation(act) => Request::Moderation(act),
         };
         self.job(request)
     }
@@ -551,22 +596,30 @@ impl App {
                     )
                 };
                 self.notify(text, if reconnect { Tone::Alert } else { Tone::Info });
-                if reconnect {
-                    // A guest's rooms ended with the old connection.
-                    return self
-                        .room_titles()
-                        .into_iter()
-                        .map(|room| {
-                            Effect::Net(Job {
-                                origin: ConversationId::room(&room),
-                                request: Request::Room(RoomLine::Join {
-                                    room,
-                                    password: None,
-                                }),
-                            })
-                        })
-                        .collect();
+                if !reconnect {
+                    // Open with what is here for us: our rooms (an
+                    // account's memberships outlive its connections) and
+                    // the latest broadcasts.
+                    let mut effects = self.job_from(ConversationId::Everyone, Request::MyRooms);
+                    effects.extend(self.load_history(0, Shown::Quietly));
+                    return effects;
                 }
+                // A guest's rooms ended with the old connection. Each join
+                // is asked from its own room, so its answer does not move
+                // the user away from the conversation they had open.
+                return self
+                    .room_titles()
+                    .into_iter()
+                    .flat_map(|room| {
+                        self.job_from(
+                            ConversationId::room(&room),
+                            Request::Room(RoomLine::Join {
+                                room,
+                                password: None,
+                            }),
+                        )
+                    })
+                    .collect();
             }
             NetEvent::Lost { why, retry_in } => {
                 self.link = Link::Reconnecting {
@@ -604,7 +657,7 @@ impl App {
                 );
                 self.link = Link::Ended(why);
             }
-            NetEvent::Server(event) => self.on_server(event),
+            NetEvent::Server(event) => return self.on_server(event),
             NetEvent::Answer { origin, result } => return self.on_answer(origin, result),
         }
         Vec::new()
@@ -619,9 +672,9 @@ impl App {
         self.users = users;
     }
 
-    fn on_server(&mut self, event: Event) {
+    fn on_server(&mut self, event: Event) -> Vec<Effect> {
         match event {
-            Event::Message(message) => self.on_message(&message),
+            Event::Message(message) => return self.on_message(&message),
             Event::Notice(notice) => self.on_notice(&notice),
             Event::RoomNotice(notice) => self.on_room_notice(&notice),
             Event::Error { code, message } => self.notify(
@@ -630,30 +683,55 @@ impl App {
             ),
             Event::Closed { .. } => {}
         }
+        Vec::new()
     }
 
-    fn on_message(&mut self, m: &Message) {
+    fn on_message(&mut self, m: &Message) -> Vec<Effect> {
         // Sent by another session of this account: ours, in the
         // conversation with its recipient, and never unread.
-        let own = m.from.eq_ignore_ascii_case(&self.me);
+        let own = same_user(&m.from, &self.me);
         let index = match m.kind {
             MessageKind::Broadcast => 0,
             MessageKind::Room => self.room(&m.to),
             MessageKind::Direct | MessageKind::Other(_) if own => self.direct(&m.to),
             MessageKind::Direct | MessageKind::Other(_) => self.direct(&m.from),
         };
+        self.spoke.insert(ConversationId::direct(&m.from), m.ts);
         let from = render::sanitize(&m.from);
         let text = render::sanitize(&m.text);
+        let direct = matches!(m.kind, MessageKind::Direct | MessageKind::Other(_));
+        let mention = !own && mentions(&text, &self.me);
         // Queued messages come at login with their original time; a live
         // one cannot be older than the login.
         let sent_while_away = m.kind == MessageKind::Direct && m.ts < self.since;
+        let open = index == self.open;
         let conversation = &mut self.conversations[index];
-        if conversation.add_message(m.id, m.ts, &from, &text) && index != self.open && !own {
+        let new = conversation.add(m.id, m.ts, &from, &text, false, mention);
+        if !new || own {
+            return Vec::new();
+        }
+        if !open {
             conversation.unread += 1;
             if sent_while_away {
                 conversation.unread_away += 1;
             }
+            if mention {
+                conversation.mentions += 1;
+            }
         }
+        if (mention || direct) && self.bell && !sent_while_away {
+            vec![Effect::Bell]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Whether `name`'s joins and leaves are noise: they have not spoken
+    /// lately.
+    fn quiet(&self, name: &str) -> bool {
+        self.spoke
+            .get(&ConversationId::direct(name))
+            .is_none_or(|at| self.now.0.saturating_sub(at.0) > SPOKE_LATELY.as_millis() as u64)
     }
 
     fn on_notice(&mut self, n: &Notice) {
@@ -685,10 +763,13 @@ impl App {
                     self.users
                         .retain(|u| !u.name.eq_ignore_ascii_case(&subject));
                 }
-                self.conversations[0].add_notice(n.ts, text.clone(), Tone::Info);
+                // A departure with a reason (kicked, banned) is news.
+                let quiet = self.quiet(&subject) && n.text.is_empty();
+                self.conversations[0].add_presence(n.ts, text.clone(), quiet);
                 let direct = ConversationId::direct(&subject);
                 if let Some(index) = self.index_of(&direct) {
-                    self.conversations[index].add_notice(n.ts, text, Tone::Info);
+                    // Whoever I talk with directly is never noise.
+                    self.conversations[index].add_presence(n.ts, text, false);
                 }
             }
             NoticeKind::Muted | NoticeKind::Unmuted => {
@@ -718,7 +799,8 @@ impl App {
         }
     }
 
-    /// A room notice goes to its room's conversation (opened if need be).
+    /// A room notice goes to its room's conversation (opened if need be);
+    /// a new topic or mode goes into its header too.
     fn on_room_notice(&mut self, n: &RoomNotice) {
         let tone = match n.kind {
             NoticeKind::RoomKicked
@@ -728,7 +810,41 @@ impl App {
             _ => Tone::Info,
         };
         let index = self.room(&render::sanitize(&n.room));
-        self.conversations[index].add_notice(n.ts, rooms::notice_body(n), tone);
+        let quiet = matches!(n.kind, NoticeKind::RoomJoined | NoticeKind::RoomLeft)
+            && self.quiet(&n.subject);
+        let conversation = &mut self.conversations[index];
+        if let Some(header) = &mut conversation.room {
+            match n.kind {
+                NoticeKind::RoomTopic => header.topic = render::sanitize(&n.text).into_owned(),
+                NoticeKind::RoomMode => {
+                    if let Some(mode) = u8::try_from(n.until).ok().and_then(RoomMode::from_bits) {
+                        header.mode = mode;
+                    }
+                }
+                NoticeKind::RoomJoined => header.members = header.members.saturating_add(1),
+                NoticeKind::RoomLeft => header.members = header.members.saturating_sub(1),
+                _ => {}
+            }
+        }
+        if quiet {
+            conversation.add_presence(n.ts, rooms::notice_body(n), true);
+        } else {
+            conversation.add_notice(n.ts, rooms::notice_body(n), tone);
+        }
+    }
+
+    /// Opens a conversation for each room I am a member of, with its
+    /// header, and keeps the headers of the others up to date.
+    fn file_rooms(&mut self, rooms: &[RoomInfo]) {
+        for info in rooms {
+            let known = self.index_of(&ConversationId::room(&info.room));
+            let index = match known {
+                Some(index) => index,
+                None if info.role != RoomRole::None => self.room(&render::sanitize(&info.room)),
+                None => continue,
+            };
+            self.conversations[index].room = Some(RoomHeader::of(info));
+        }
     }
 
     /// Files an answer where it was asked. After a change of roles or
@@ -812,7 +928,10 @@ impl App {
                 return self.refresh_users(origin);
             }
             Reply::Done(text) => {
-                self.conversations[index].add_notice(now, text, Tone::Info);
+                // An audit table is several lines.
+                for line in text.lines() {
+                    self.conversations[index].add_notice(now, line, Tone::Info);
+                }
                 return self.refresh_users(origin);
             }
             Reply::History {
@@ -826,6 +945,7 @@ impl App {
                 Tone::Info,
             ),
             Reply::Room(reply) => return self.on_room_reply(index, reply),
+            Reply::MyRooms(rooms) => self.file_rooms(&rooms),
         }
         Vec::new()
     }
@@ -878,9 +998,15 @@ impl App {
                 let room = self.room(&render::sanitize(&info.room));
                 // The server's spelling of the name wins.
                 self.conversations[room].title = render::sanitize(&info.room).into_owned();
+                self.conversations[room].room = Some(RoomHeader::of(info));
                 let text = rooms::describe(&reply, &me, self.clock);
                 self.conversations[room].add_notice(now, text, Tone::Info);
-                return self.switch_to(room);
+                // Asked from elsewhere (/join typed in another
+                // conversation): go there. Asked from the room itself (a
+                // join again after a reconnect): stay where the user is.
+                if index != room {
+                    return self.switch_to(room);
+                }
             }
             RoomReply::Sent { room, text, sent } => {
                 let room = self.room(room);
@@ -888,13 +1014,22 @@ impl App {
             }
             RoomReply::Left(room) => {
                 let room = self.room(room);
+                self.conversations[room].room = None;
                 let text = rooms::describe(&reply, &me, self.clock);
                 self.conversations[room].add_notice(now, text, Tone::Info);
             }
-            RoomReply::Topic(_)
-            | RoomReply::Members { .. }
-            | RoomReply::List(_)
-            | RoomReply::Done(_) => {
+            RoomReply::Topic(info) => {
+                self.file_rooms(std::slice::from_ref(info));
+                let text = rooms::describe(&reply, &me, self.clock);
+                self.conversations[index].add_notice(now, text, Tone::Info);
+            }
+            RoomReply::List(infos) => {
+                self.file_rooms(infos);
+                for line in rooms::describe(&reply, &me, self.clock).lines() {
+                    self.conversations[index].add_notice(now, line, Tone::Info);
+                }
+            }
+            RoomReply::Members { .. } | RoomReply::Done(_) => {
                 for line in rooms::describe(&reply, &me, self.clock).lines() {
                     self.conversations[index].add_notice(now, line, Tone::Info);
                 }

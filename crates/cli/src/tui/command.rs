@@ -22,6 +22,8 @@ pub enum Command {
     Close,
     /// Clear the open conversation's scrollback.
     Clear,
+    /// Turn the smart filter of joins and leaves on or off.
+    Filter,
     /// `/passwd` alone: ask for the passwords without showing them.
     PasswordPrompt,
 }
@@ -53,6 +55,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "load earlier messages of this conversation (or NAME's, ROOM's, everyone's) from the server",
     ),
     ("clear", "", "clear this conversation's scrollback"),
+    (
+        "filter",
+        "",
+        "show or fold away joins and leaves of people who have not spoken in 10 minutes",
+    ),
     ("admin", "PASSWORD", "become an administrator"),
     ("kick", "NAME [REASON]", "disconnect NAME (administrators)"),
     (
@@ -61,6 +68,17 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "mute NAME for DURATION (e.g. 10m) or until lifted (administrators)",
     ),
     ("unmute", "NAME", "let NAME talk again (administrators)"),
+    (
+        "ban",
+        "NAME|ADDRESS [DURATION] [REASON]",
+        "ban an account or an address (CIDR too) for DURATION or for good (administrators)",
+    ),
+    ("unban", "NAME|ADDRESS", "lift a ban (administrators)"),
+    (
+        "audit",
+        "[N]",
+        "the last N (20) moderation acts (administrators)",
+    ),
     ("shutdown", "[REASON]", "stop the server (administrators)"),
     (
         "join",
@@ -165,6 +183,7 @@ pub fn parse(input: &str) -> Result<Command, String> {
         },
         "close" => Command::Close,
         "clear" => Command::Clear,
+        "filter" => Command::Filter,
         "passwd" if rest.is_empty() => Command::PasswordPrompt,
         _ => match line::parse(input)? {
             Line::Empty => Command::Empty,
@@ -237,6 +256,7 @@ mod tests {
         assert_eq!(parse("/close"), Ok(Command::Close));
         assert_eq!(parse("/passwd"), Ok(Command::PasswordPrompt));
         assert_eq!(parse("/clear"), Ok(Command::Clear));
+        assert_eq!(parse("/filter"), Ok(Command::Filter));
     }
 
     #[test]
@@ -270,6 +290,7 @@ mod tests {
                 ("mode", _) => "/mode #general +i".to_owned(),
                 ("passwd", _) => "/passwd old new".to_owned(),
                 ("history", _) => "/history bob".to_owned(),
+                ("audit", _) => "/audit 5".to_owned(),
                 (_, true) => format!("/{name} #general bob 10m some text"),
                 (_, false) => format!("/{name} bob 10m some text"),
             };

@@ -5,13 +5,34 @@
 //! and the rest of the UI only asks the id what it needs: a title, and
 //! where the text typed into it goes.
 
-use chinwag_client::Timestamp;
+use chinwag_client::{RoomInfo, RoomMode, RoomRole, Timestamp};
 use chinwag_proto::{MessageId, NameKey};
 
 /// Whether two spellings name the same user, as the server decides it: by
 /// the folded key (case, width and Unicode normalisation aside).
 pub fn same_user(a: &str, b: &str) -> bool {
     NameKey::fold(a).is_some_and(|key| NameKey::fold(b) == Some(key))
+}
+
+/// Whether `text` mentions `name`: the name, in any case, not inside a
+/// longer word. Names that start or end with a letter of a script
+/// written without spaces (小明) match wherever they appear.
+pub fn mentions(text: &str, name: &str) -> bool {
+    let name = name.to_lowercase();
+    let text = text.to_lowercase();
+    if name.is_empty() {
+        return false;
+    }
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let edge_is_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let (first, last) = (name.chars().next(), name.chars().next_back());
+    text.match_indices(&name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].chars().next();
+        let glued_before = edge_is_word(first) && word(before);
+        let glued_after = edge_is_word(last) && word(after);
+        !glued_before && !glued_after
+    })
 }
 
 /// How many entries a conversation keeps; older ones are dropped.
@@ -81,8 +102,21 @@ pub enum Tone {
 /// One line of a conversation before wrapping.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Body {
-    Message { from: String, text: String },
-    Notice { text: String, tone: Tone },
+    Message {
+        from: String,
+        text: String,
+        /// A `/me` action: shown as `* from text`.
+        action: bool,
+        /// It names me: highlighted.
+        mention: bool,
+    },
+    Notice {
+        text: String,
+        tone: Tone,
+        /// A join or leave of someone who had not spoken lately: folded
+        /// away while the smart filter is on.
+        quiet: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,7 +139,31 @@ pub struct Conversation {
     pub scroll: usize,
     /// Of the unread messages, how many were queued while we were away.
     pub unread_away: usize,
+    /// Of the unread messages, how many name me.
+    pub mentions: usize,
     pub backlog: Backlog,
+    /// A room's topic, mode and my role, as the server last told them.
+    pub room: Option<RoomHeader>,
+}
+
+/// What a room's header shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomHeader {
+    pub topic: String,
+    pub mode: RoomMode,
+    pub role: RoomRole,
+    pub members: u32,
+}
+
+impl RoomHeader {
+    pub fn of(info: &RoomInfo) -> RoomHeader {
+        RoomHeader {
+            topic: crate::render::sanitize(&info.topic).into_owned(),
+            mode: info.mode,
+            role: info.role,
+            members: info.members,
+        }
+    }
 }
 
 impl Conversation {
@@ -117,7 +175,9 @@ impl Conversation {
             unread: 0,
             scroll: 0,
             unread_away: 0,
+            mentions: 0,
             backlog: Backlog::Unasked,
+            room: None,
         }
     }
 
@@ -127,6 +187,20 @@ impl Conversation {
     /// ones (history, a catch-up after a reconnect) slot in where they
     /// belong.
     pub fn add_message(&mut self, id: MessageId, ts: Timestamp, from: &str, text: &str) -> bool {
+        self.add(id, ts, from, text, false, false)
+    }
+
+    /// [`add_message`](Self::add_message) with its kind (`action`: `/me`)
+    /// and whether it names me.
+    pub fn add(
+        &mut self,
+        id: MessageId,
+        ts: Timestamp,
+        from: &str,
+        text: &str,
+        action: bool,
+        mention: bool,
+    ) -> bool {
         let key = (ts, Some(id));
         let at = self
             .entries
@@ -149,6 +223,8 @@ impl Conversation {
                 body: Body::Message {
                     from: from.to_owned(),
                     text: text.to_owned(),
+                    action,
+                    mention,
                 },
             },
         );
@@ -158,13 +234,20 @@ impl Conversation {
 
     /// Adds a notice at the end.
     pub fn add_notice(&mut self, ts: Timestamp, text: impl Into<String>, tone: Tone) {
+        self.push_notice(ts, text.into(), tone, false);
+    }
+
+    /// Adds a join or leave; `quiet` when its subject has not spoken
+    /// lately (the smart filter folds it away).
+    pub fn add_presence(&mut self, ts: Timestamp, text: impl Into<String>, quiet: bool) {
+        self.push_notice(ts, text.into(), Tone::Info, quiet);
+    }
+
+    fn push_notice(&mut self, ts: Timestamp, text: String, tone: Tone, quiet: bool) {
         self.entries.push(Entry {
             ts,
             id: None,
-            body: Body::Notice {
-                text: text.into(),
-                tone,
-            },
+            body: Body::Notice { text, tone, quiet },
         });
         self.trim();
     }
@@ -178,6 +261,7 @@ impl Conversation {
     pub fn read(&mut self) {
         self.unread = 0;
         self.unread_away = 0;
+        self.mentions = 0;
     }
 
     fn trim(&mut self) {
@@ -243,5 +327,20 @@ mod tests {
         }
         assert_eq!(c.entries.len(), SCROLLBACK);
         assert_eq!(c.entries[0].id, Some(MessageId(10)));
+    }
+
+    #[test]
+    fn a_mention_is_the_name_as_a_word_in_any_case() {
+        assert!(mentions("alice: hi", "alice"));
+        assert!(mentions("hi ALICE!", "alice"));
+        assert!(mentions("@Alice, look", "alice"));
+        assert!(!mentions("no malice", "alice"));
+        assert!(!mentions("alicent", "alice"));
+        assert!(!mentions("alice_2 is someone else", "alice"));
+        assert!(mentions("José?", "josé"));
+        // Written without spaces: anywhere.
+        assert!(mentions("小明你好", "小明"));
+        assert!(!mentions("", "alice"));
+        assert!(!mentions("anything", ""));
     }
 }

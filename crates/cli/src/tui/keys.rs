@@ -37,6 +37,21 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     let alt = key.modifiers.contains(KeyModifiers::ALT);
     // A password prompt has no history to browse and nothing to complete.
     let prompting = app.prompt.is_some();
+    if app.help.is_some() && !(ctrl && key.code == KeyCode::Char('c')) {
+        // The help overlay scrolls with the arrows and pages; any other
+        // key closes it.
+        match key.code {
+            KeyCode::Up => app.help_top = app.help_top.saturating_sub(1),
+            KeyCode::Down => app.help_top += 1,
+            KeyCode::PageUp => app.help_top = app.help_top.saturating_sub(10),
+            KeyCode::PageDown => app.help_top += 10,
+            _ => {
+                app.help = None;
+                app.help_top = 0;
+            }
+        }
+        return Vec::new();
+    }
     match key.code {
         KeyCode::Char('c') if ctrl => return vec![Effect::Quit],
         KeyCode::Esc => app.cancel_prompt(),

@@ -44,7 +44,7 @@ use terminal::TerminalGuard;
 /// How many queued network events are applied before the next redraw.
 const EVENTS_PER_FRAME: usize = 256;
 
-pub async fn run(target: &Target, clock: Clock) -> Result<Exit, Failure> {
+pub async fn run(target: &Target, clock: Clock, bell: bool) -> Result<Exit, Failure> {
     // Connect before taking over the screen, so a wrong name or an
     // unreachable server is reported like in every other mode.
     // A password asked for here is kept for reconnects.
@@ -63,6 +63,7 @@ pub async fn run(target: &Target, clock: Clock) -> Result<Exit, Failure> {
         .size()
         .map_err(|e| Failure::connection(format!("cannot use the terminal: {e}")))?;
     app.resize(size.width, size.height);
+    app.bell = bell;
 
     let mut terminal_events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -99,6 +100,8 @@ pub async fn run(target: &Target, clock: Clock) -> Result<Exit, Failure> {
             _ = recv(&mut terminate) => vec![Effect::Quit],
             _ = recv(&mut hangup) => vec![Effect::Quit],
         };
+        // However many came at once, the bell rings once.
+        let mut rang = false;
         for effect in effects {
             match effect {
                 Effect::Net(job) => net.submit(job),
@@ -106,6 +109,13 @@ pub async fn run(target: &Target, clock: Clock) -> Result<Exit, Failure> {
                     let _ = guard.screen.clear();
                 }
                 Effect::Quit => break 'main,
+                Effect::Bell if rang => {}
+                Effect::Bell => {
+                    use std::io::Write;
+                    rang = true;
+                    let mut out = std::io::stdout();
+                    let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+                }
             }
         }
     }

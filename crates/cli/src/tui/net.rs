@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use chinwag_client::{
     Client, ClientError, ConnectOptions, Echo, ErrorCode, Event, Events, HistoryQuery, Message,
-    NoticeKind, Registered, Sent, Timestamp, UserInfo,
+    NoticeKind, Registered, RoomInfo, Sent, Timestamp, UserInfo,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::exit::Exit;
+use crate::line::Moderation;
 use crate::rooms::{self, RoomLine, RoomReply};
 use crate::session::{Offline, Target};
 use crate::tui::conversation::ConversationId;
@@ -69,6 +70,10 @@ pub enum Request {
     },
     /// A room command, its room filled in.
     Room(RoomLine),
+    /// The rooms, quietly: to list those I am a member of at login.
+    MyRooms,
+    /// /ban, /unban, /audit.
+    Moderation(Moderation),
 }
 
 /// A request and the conversation its answer belongs in.
@@ -106,6 +111,8 @@ pub enum Reply {
     /// PASSWD succeeded; reconnects use the new password.
     PasswordChanged,
     Room(RoomReply),
+    /// Every room, with my role in each.
+    MyRooms(Vec<RoomInfo>),
 }
 
 /// What the UI hears from the network task.
@@ -550,6 +557,8 @@ async fn execute(client: &Client, request: Request) -> Result<Reply, String> {
             .await
             .map(|()| Reply::PasswordChanged),
         Request::Room(line) => rooms::execute(client, line).await.map(Reply::Room),
+        Request::MyRooms => client.rooms().await.map(Reply::MyRooms),
+        Request::Moderation(act) => act.execute(client).await.map(Reply::Done),
     };
     result.map_err(|e| match e {
         ClientError::Server { message, code } => crate::render::error(code, &message),

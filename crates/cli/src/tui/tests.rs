@@ -14,8 +14,8 @@ use crossterm::event::{
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use super::app::{App, Effect, Link};
-use super::conversation::ConversationId;
+use super::app::{App, Effect, Link, SPOKE_LATELY};
+use super::conversation::{Backlog, ConversationId};
 use super::keys;
 use super::net::{Job, NetEvent, Reply, Request};
 use super::text;
@@ -41,7 +41,7 @@ fn user(name: &str, role: Role, muted: MuteState) -> UserInfo {
 fn app(width: u16, height: u16) -> App {
     let mut app = App::new("127.0.0.1:7070", "alice", Clock::Utc, Timestamp(T));
     app.resize(width, height);
-    app.on_net(NetEvent::Online {
+    let opening = app.on_net(NetEvent::Online {
         name: "alice".into(),
         users: vec![
             user("root", Role::Admin, MuteState::NotMuted),
@@ -53,6 +53,25 @@ fn app(width: u16, height: u16) -> App {
         account: false,
         since: Timestamp(T),
     });
+    // It asks for my rooms and the latest broadcasts, quietly.
+    assert_eq!(
+        opening,
+        [
+            job(ConversationId::Everyone, Request::MyRooms),
+            job(
+                ConversationId::Everyone,
+                Request::History {
+                    with: None,
+                    before: None,
+                    limit: 50,
+                    shown: false
+                }
+            )
+        ]
+        .concat()
+    );
+    // The tests below start before that page comes.
+    app.current_mut().backlog = Backlog::Unasked;
     app.current_mut().entries.clear();
     app
 }
@@ -319,8 +338,13 @@ fn local_commands_and_mistakes_answer_inline() {
     // below the whole /help.
     let mut app = app(160, 60);
     assert!(type_line(&mut app, "/help").is_empty());
+    // Over the conversation, not in it; any key closes it.
+    assert!(shows(&app, "help: any key closes"));
     assert!(shows(&app, "/mute NAME [DURATION] [REASON]"));
     assert!(shows(&app, "Alt-1 .. Alt-9"));
+    key(&mut app, KeyCode::Esc, KeyModifiers::NONE);
+    assert!(!shows(&app, "help: any key closes"));
+    assert!(!shows(&app, "/mute NAME [DURATION] [REASON]"));
     type_line(&mut app, "/frobnicate");
     assert!(shows(
         &app,
@@ -427,6 +451,8 @@ fn moderation_shows_as_notices_and_markers() {
     app.on_net(notice(NoticeKind::Unmuted, "", "alice", 0, ""));
     assert!(shows(&app, "* you may talk again"));
     assert!(!shows(&app, "| muted"));
+    // Every join and leave, for this test (the smart filter has its own).
+    type_line(&mut app, "/filter");
     app.on_net(notice(NoticeKind::Joined, "", "dave", 0, ""));
     assert!(shows(&app, "* dave joined") && shows(&app, "online 5"));
     app.on_net(notice(
@@ -538,6 +564,7 @@ fn account_app(width: u16, height: u16) -> App {
         account: true,
         since: Timestamp(T + 10_000),
     });
+    app.current_mut().backlog = Backlog::Unasked;
     app.current_mut().entries.clear();
     app
 }
@@ -889,4 +916,240 @@ fn rooms_are_conversations() {
             })
         )
     );
+}
+
+fn room_info(room: &str, topic: &str, role: chinwag_client::RoomRole) -> chinwag_client::RoomInfo {
+    chinwag_client::RoomInfo {
+        room: room.into(),
+        topic: topic.into(),
+        members: 3,
+        mode: chinwag_client::RoomMode::new(true, false),
+        role,
+    }
+}
+
+#[test]
+fn my_rooms_are_listed_at_login_with_topic_and_mode_in_the_header() {
+    use chinwag_client::{RoomNotice, RoomRole};
+
+    let mut app = app(140, 14);
+    app.on_net(NetEvent::Answer {
+        origin: ConversationId::Everyone,
+        result: Ok(Reply::MyRooms(vec![
+            room_info("#rust", "borrowck support group", RoomRole::Operator),
+            room_info("#elsewhere", "", RoomRole::None),
+            room_info("#tea", "", RoomRole::Member),
+        ])),
+    });
+    // The rooms I am in, not the others; the open conversation stays.
+    let titles: Vec<&str> = app.conversations.iter().map(|c| c.title.as_str()).collect();
+    assert_eq!(titles, ["everyone", "#rust", "#tea"]);
+    assert_eq!(app.open, 0);
+    assert!(shows(&app, "2 #rust"));
+    assert!(!shows(&app, "#elsewhere"));
+    key(&mut app, KeyCode::Char('n'), KeyModifiers::CONTROL);
+    assert!(
+        shows(
+            &app,
+            "#rust [invite-only] (3 members, you are operator): borrowck support group"
+        ),
+        "{:#?}",
+        screen(&app)
+    );
+    // A new topic or mode from the server goes into the header.
+    let room_notice = |kind, until, text: &str| {
+        NetEvent::Server(Event::RoomNotice(RoomNotice {
+            kind,
+            ts: Timestamp(T),
+            room: "#rust".into(),
+            actor: "bob".into(),
+            subject: "".into(),
+            until,
+            text: text.into(),
+        }))
+    };
+    app.on_net(room_notice(NoticeKind::RoomTopic, 0, "lifetimes today"));
+    app.on_net(room_notice(NoticeKind::RoomMode, 0, ""));
+    assert!(
+        shows(&app, "#rust (3 members, you are operator): lifetimes today"),
+        "{:#?}",
+        screen(&app)
+    );
+}
+
+#[test]
+fn a_reconnect_keeps_the_open_conversation() {
+    use crate::rooms::{RoomLine, RoomReply};
+    use chinwag_client::RoomRole;
+
+    let mut app = app(120, 14);
+    app.on_net(NetEvent::Answer {
+        origin: ConversationId::Everyone,
+        result: Ok(Reply::MyRooms(vec![
+            room_info("#a", "", RoomRole::Member),
+            room_info("#b", "", RoomRole::Member),
+        ])),
+    });
+    app.query("bob");
+    let bob = ConversationId::direct("bob");
+    app.on_net(NetEvent::Lost {
+        why: "connection reset".into(),
+        retry_in: Duration::from_secs(1),
+    });
+    let rejoins = app.on_net(NetEvent::Online {
+        name: "alice".into(),
+        users: vec![],
+        reconnect: true,
+        account: false,
+        since: Timestamp(T),
+    });
+    // Each room is joined again from its own conversation...
+    let rooms: Vec<ConversationId> = rejoins
+        .iter()
+        .map(|e| match e {
+            Effect::Net(Job {
+                origin,
+                request: Request::Room(RoomLine::Join { .. }),
+            }) => origin.clone(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        rooms,
+        [ConversationId::room("#a"), ConversationId::room("#b")]
+    );
+    // ... and their answers leave the user where they were.
+    for (origin, room) in rooms.into_iter().zip(["#a", "#b"]) {
+        app.on_net(NetEvent::Answer {
+            origin,
+            result: Ok(Reply::Room(RoomReply::Joined(room_info(
+                room,
+                "",
+                RoomRole::Member,
+            )))),
+        });
+    }
+    assert_eq!(app.current().id, bob);
+    // A /join typed by the user still goes to the room.
+    type_line(&mut app, "/join #c");
+    app.on_net(NetEvent::Answer {
+        origin: bob,
+        result: Ok(Reply::Room(RoomReply::Joined(room_info(
+            "#c",
+            "",
+            RoomRole::Owner,
+        )))),
+    });
+    assert_eq!(app.current().id, ConversationId::room("#c"));
+}
+
+#[test]
+fn mentions_are_highlighted_counted_apart_and_ring_the_bell() {
+    let mut app = app(120, 14);
+    let room = |text: &str, id| message(MessageKind::Room, "bob", "#rust", text, id);
+    // Not a mention: "malice" only contains the name.
+    assert!(app.on_net(room("no malice meant", 1)).is_empty());
+    assert_eq!(app.on_net(room("Alice: look at this", 2)), [Effect::Bell]);
+    assert!(shows(&app, "│2 #rust       2/@1│"), "{:#?}", screen(&app));
+    assert!(shows(&app, "| 2 unread | 1 for you"));
+    // A direct message rings too, but is not counted as a mention.
+    assert_eq!(
+        app.on_net(message(MessageKind::Direct, "carol", "alice", "hey", 3)),
+        [Effect::Bell]
+    );
+    assert!(shows(&app, "│3 carol          1│"), "{:#?}", screen(&app));
+    // My own words (from another session) never ring.
+    assert!(
+        app.on_net(message(
+            MessageKind::Room,
+            "alice",
+            "#rust",
+            "alice here",
+            4
+        ))
+        .is_empty()
+    );
+    // Without the bell: still highlighted and counted.
+    app.bell = false;
+    assert!(app.on_net(room("alice?", 5)).is_empty());
+    assert!(shows(&app, "| 4 unread | 2 for you"), "{:#?}", screen(&app));
+    // Opening the room reads them all.
+    key(&mut app, KeyCode::Char('n'), KeyModifiers::CONTROL);
+    assert!(shows(&app, "| 1 unread") && !shows(&app, "for you"));
+}
+
+#[test]
+fn the_smart_filter_folds_joins_and_leaves_of_the_quiet() {
+    let mut app = app(120, 14);
+    app.on_net(notice(NoticeKind::Joined, "", "dave", 0, ""));
+    assert!(!shows(&app, "dave joined"), "dave has not spoken");
+    app.on_net(message(MessageKind::Broadcast, "bob", "", "brb", 1));
+    app.on_net(notice(NoticeKind::Left, "", "bob", 0, ""));
+    assert!(shows(&app, "* bob left"), "bob spoke a moment ago");
+    // Ten minutes later bob counts as quiet again.
+    app.now = Timestamp(T + 1000 + SPOKE_LATELY.as_millis() as u64 + 1);
+    app.on_net(notice(NoticeKind::Joined, "", "bob", 0, ""));
+    assert!(!shows(&app, "* bob joined"));
+    // /filter shows everything that was folded.
+    type_line(&mut app, "/filter");
+    assert!(shows(&app, "* dave joined") && shows(&app, "* bob joined"));
+}
+
+#[test]
+fn the_help_scrolls_in_a_short_terminal() {
+    let mut app = app(120, 16);
+    type_line(&mut app, "/help");
+    let lines = app.help.as_ref().map_or(0, Vec::len);
+    assert!(
+        shows(&app, &format!(" help 1-14 of {lines}: arrows scroll")),
+        "{:#?}",
+        screen(&app)
+    );
+    assert!(shows(&app, "/msg NAME TEXT"));
+    key(&mut app, KeyCode::PageDown, KeyModifiers::NONE);
+    assert!(shows(&app, &format!(" help 11-24 of {lines}")));
+    assert!(!shows(&app, "/msg NAME TEXT"));
+    // Past the end, the last page stays full.
+    for _ in 0..20 {
+        key(&mut app, KeyCode::Down, KeyModifiers::NONE);
+        key(&mut app, KeyCode::PageDown, KeyModifiers::NONE);
+    }
+    assert!(shows(&app, &format!("-{lines} of {lines}")));
+    // Typing closes it; the key is not typed.
+    key(&mut app, KeyCode::Char('x'), KeyModifiers::NONE);
+    assert!(app.help.is_none() && app.input.is_empty());
+}
+
+#[test]
+fn bans_and_the_audit_log_from_the_ui() {
+    use crate::line::Moderation;
+
+    let mut app = app(120, 14);
+    assert_eq!(
+        type_line(&mut app, "/ban eve 1h spam"),
+        job(
+            ConversationId::Everyone,
+            Request::Moderation(Moderation::Ban {
+                target: "eve".into(),
+                duration: Some(Duration::from_secs(3600)),
+                reason: "spam".into()
+            })
+        )
+    );
+    assert_eq!(
+        type_line(&mut app, "/audit 3"),
+        job(
+            ConversationId::Everyone,
+            Request::Moderation(Moderation::Audit { limit: 3 })
+        )
+    );
+    // The table comes as one answer, shown line by line.
+    app.on_net(NetEvent::Answer {
+        origin: ConversationId::Everyone,
+        result: Ok(Reply::Done(
+            "ID  ACTION  TARGET\n7   ban     eve".to_owned(),
+        )),
+    });
+    assert!(shows(&app, "* ID  ACTION  TARGET"));
+    assert!(shows(&app, "* 7   ban     eve"));
 }

@@ -11,12 +11,12 @@
 //! ```
 //! Narrow terminals drop the users pane, then the conversations pane.
 
-use chinwag_client::{MuteState, Role};
+use chinwag_client::{MuteState, Role, RoomMode, RoomRole};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::render::{self, Clock};
 use crate::tui::app::{App, Link};
@@ -117,6 +117,7 @@ pub fn wrapped_lines(
     me: &str,
     clock: Clock,
     width: usize,
+    smart_filter: bool,
 ) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     let marker = match conversation.backlog {
@@ -131,19 +132,39 @@ pub fn wrapped_lines(
     for entry in &conversation.entries {
         let time = format!("{} ", clock.hms(entry.ts).get(..5).unwrap_or("??:??"));
         let (lead, text, style) = match &entry.body {
-            Body::Message { from, text } => {
+            Body::Message {
+                from,
+                text,
+                action,
+                mention,
+            } => {
                 let mut name = Style::new().fg(name_colour(from));
                 if same_user(from, me) {
                     name = name.add_modifier(Modifier::BOLD);
                 }
-                let lead = vec![
-                    Span::styled(time, TIME),
-                    Span::styled(from.clone(), name),
-                    Span::raw(": "),
-                ];
-                (lead, text, Style::new())
+                let style = if *mention {
+                    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+                } else {
+                    Style::new()
+                };
+                let lead = if *action {
+                    vec![
+                        Span::styled(time, TIME),
+                        Span::styled("* ", style),
+                        Span::styled(from.clone(), name),
+                        Span::raw(" "),
+                    ]
+                } else {
+                    vec![
+                        Span::styled(time, TIME),
+                        Span::styled(from.clone(), name),
+                        Span::raw(": "),
+                    ]
+                };
+                (lead, text, style)
             }
-            Body::Notice { text, tone } => {
+            Body::Notice { quiet: true, .. } if smart_filter => continue,
+            Body::Notice { text, tone, .. } => {
                 let (mark, style) = match tone {
                     Tone::Info => ("* ", Style::new().fg(Color::Cyan)),
                     Tone::Alert => (
@@ -201,6 +222,9 @@ pub fn render(frame: &mut Frame, app: &App) {
     }
     status(frame, app, areas.status);
     input(frame, app, areas.input);
+    if let Some(help) = &app.help {
+        help_overlay(frame, help, app.help_top, frame.area());
+    }
 }
 
 fn conversations(frame: &mut Frame, app: &App, area: Rect) {
@@ -217,10 +241,10 @@ fn conversations(frame: &mut Frame, app: &App, area: Rect) {
             } else {
                 "  ".to_owned()
             };
-            let unread = if c.unread > 0 {
-                format!(" {}", c.unread.min(999))
-            } else {
-                String::new()
+            let unread = match (c.unread, c.mentions) {
+                (0, _) => String::new(),
+                (n, 0) => format!(" {}", n.min(999)),
+                (n, m) => format!(" {}/@{}", n.min(999), m.min(99)),
             };
             let room = width.saturating_sub(key.len() + unread.len());
             let title = text::ellipsize(&c.title, room);
@@ -242,7 +266,14 @@ fn conversations(frame: &mut Frame, app: &App, area: Rect) {
                 Span::styled(key, style),
                 Span::styled(title, title_style),
                 Span::styled(pad, style),
-                Span::styled(unread, style.fg(Color::Yellow)),
+                Span::styled(
+                    unread,
+                    if c.mentions > 0 {
+                        style.fg(Color::Magenta).add_modifier(Modifier::BOLD)
+                    } else {
+                        style.fg(Color::Yellow)
+                    },
+                ),
             ])
         })
         .collect();
@@ -254,10 +285,16 @@ fn messages(frame: &mut Frame, app: &App, area: Rect) {
     let mut title = match &conversation.id {
         ConversationId::Everyone => " everyone ".to_owned(),
         ConversationId::Direct(_) => format!(" {} (direct) ", conversation.title),
-        ConversationId::Room(_) => format!(" {} ", conversation.title),
+        ConversationId::Room(_) => room_title(conversation),
     };
     let inner = inner(area);
-    let lines = wrapped_lines(conversation, &app.me, app.clock, inner.width as usize);
+    let lines = wrapped_lines(
+        conversation,
+        &app.me,
+        app.clock,
+        inner.width as usize,
+        app.smart_filter,
+    );
     let height = inner.height as usize;
     let scroll = conversation.scroll.min(lines.len().saturating_sub(height));
     if scroll > 0 {
@@ -268,6 +305,70 @@ fn messages(frame: &mut Frame, app: &App, area: Rect) {
     let visible: Vec<Line> = lines[start..end].to_vec();
     let block = Block::bordered().title(text::ellipsize(&title, inner.width as usize));
     frame.render_widget(Paragraph::new(visible).block(block), area);
+}
+
+/// A room's header: its name, mode when not open, member count and topic.
+fn room_title(conversation: &Conversation) -> String {
+    let Some(header) = &conversation.room else {
+        return format!(" {} ", conversation.title);
+    };
+    let mut title = format!(" {}", conversation.title);
+    if header.mode != RoomMode::default() {
+        title.push_str(&format!(" [{}]", header.mode));
+    }
+    let plural = if header.members == 1 { "" } else { "s" };
+    title.push_str(&format!(" ({} member{plural}", header.members));
+    if header.role != RoomRole::Member && header.role != RoomRole::None {
+        title.push_str(&format!(", you are {}", header.role.name()));
+    }
+    title.push(')');
+    if !header.topic.is_empty() {
+        title.push_str(&format!(": {}", header.topic));
+    }
+    title.push(' ');
+    title
+}
+
+/// The help, over the conversation, from line `top` (kept so that the
+/// last page stays full): arrows and pages scroll it, any other key
+/// closes it.
+fn help_overlay(frame: &mut Frame, lines: &[String], top: usize, area: Rect) {
+    let width = lines
+        .iter()
+        .map(|l| text::width(l))
+        .max()
+        .unwrap_or(0)
+        .saturating_add(4)
+        .min(area.width as usize) as u16;
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let popup = Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    );
+    let inner_width = width.saturating_sub(2) as usize;
+    let visible = height.saturating_sub(2) as usize;
+    let top = top.min(lines.len().saturating_sub(visible));
+    let rows: Vec<Line> = lines
+        .iter()
+        .skip(top)
+        .take(visible)
+        .map(|l| Line::raw(text::ellipsize(l, inner_width)))
+        .collect();
+    let title = if visible < lines.len() {
+        format!(
+            " help {}-{} of {}: arrows scroll, any other key closes ",
+            top + 1,
+            top + rows.len(),
+            lines.len()
+        )
+    } else {
+        " help: any key closes ".to_owned()
+    };
+    let block = Block::bordered().title(text::ellipsize(&title, inner_width));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(rows).block(block), popup);
 }
 
 fn users(frame: &mut Frame, app: &App, area: Rect) {
@@ -337,10 +438,14 @@ fn status(frame: &mut Frame, app: &App, area: Rect) {
     }
     let unread: usize = app.conversations.iter().map(|c| c.unread).sum();
     let away: usize = app.conversations.iter().map(|c| c.unread_away).sum();
+    let mentions: usize = app.conversations.iter().map(|c| c.mentions).sum();
     match (unread, away) {
         (0, _) => {}
         (n, 0) => parts.push(format!("{n} unread")),
         (n, away) => parts.push(format!("{n} unread, {away} sent while you were away")),
+    }
+    if mentions > 0 {
+        parts.push(format!("{mentions} for you"));
     }
     let line = format!(" {}", parts.join(" | "));
     let style = match app.link {

@@ -125,6 +125,20 @@ pub fn depart(state: &State, peer: &Peer, conn: ConnId, why: &str) {
     }
 }
 
+/// A user of another node that stopped without saying goodbye (its names
+/// were reaped here): everyone is told it left, once, by the node that
+/// freed the name.
+pub fn gone_with_its_node(state: &State, name: &UserName) {
+    announce(
+        state,
+        name,
+        NoticeKind::Left,
+        "",
+        Timestamp::now(),
+        "its server node stopped",
+    );
+}
+
 /// Disconnects an online user with every session: each gets `notice` as
 /// its last event, the user's rooms and name claim are let go, and
 /// everyone else gets a Left notice with `left_text`. Returns `false` if

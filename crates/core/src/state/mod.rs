@@ -33,7 +33,7 @@ use chinwag_proto::{NameKey, ServerFrame};
 use crate::admission::{Admission, AdmissionLimits};
 use crate::auth::AdminSecret;
 use crate::config::Config;
-use crate::delivery::{Delivery, Local};
+use crate::delivery::{Delivery, Local, Order, Unavailable};
 use crate::event::Event;
 use crate::metrics::Metrics;
 use crate::secrets::SecretGuard;
@@ -217,10 +217,18 @@ impl State {
 
     /// Delivers through `delivery` from now on (a node joining a
     /// cluster). Only before serving.
+    /// The secret budgets become cluster-wide: every outcome is told to
+    /// the other nodes.
     pub fn deliver_through(&self, delivery: Arc<dyn Delivery>) {
-        if self.delivery.set(delivery).is_err() {
+        if self.delivery.set(Arc::clone(&delivery)).is_err() {
             tracing::error!("joined a cluster twice; keeping the first");
+            return;
         }
+        self.secrets.share_with(move |outcome| {
+            if let Err(Unavailable(why)) = delivery.order_all(Order::Secret(outcome)) {
+                tracing::debug!(%why, "cannot share a secret check's outcome");
+            }
+        });
     }
 
     /// How many users are online: here, or in the whole cluster.
