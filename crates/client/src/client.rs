@@ -7,9 +7,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chinwag_proto::request::{
     Admin, Audit, BROADCAST_CONVERSATION, Ban, Bantalk, Broadcast, GetAllUser, Hello, History,
-    Kickout, Logout, Passwd, Reflect, Register, Shutdown, ShutdownScope, Target, Transfer, Unmute,
+    Kickout, Logout, MarkRead, Passwd, Reflect, Register, Shutdown, ShutdownScope, Target,
+    Transfer, Unmute,
 };
-use chinwag_proto::server::{AuditEntry, Message, Registered, Sent, UserInfo, Welcome};
+use chinwag_proto::server::{
+    AuditEntry, Message, MessageId, ReadMarker, Registered, Sent, UserInfo, Welcome,
+};
 use chinwag_proto::wire::Encode;
 use chinwag_proto::{
     ClientCodec, PROTOCOL_VERSION, Request, RequestId, ServerFrame, Timestamp, UserName,
@@ -447,6 +450,36 @@ impl Client {
         match self.request(request).await? {
             ServerFrame::HistoryPage(messages) => Ok(messages),
             other => Err(unexpected("HISTORY_PAGE", &other)),
+        }
+    }
+
+    /// MARK_READ: this account has read the conversation `with` (a user,
+    /// a `#room`, `None` for the broadcasts) up to message `id`. Markers
+    /// only move forward; accounts only.
+    pub async fn mark_read(&self, with: Option<&str>, id: MessageId) -> Result<(), ClientError> {
+        let conversation = match with {
+            Some(with) => with,
+            None => BROADCAST_CONVERSATION,
+        };
+        self.expect_ok(Request::MarkRead(MarkRead {
+            src: "".into(),
+            conversation: conversation.into(),
+            id: id.0,
+        }))
+        .await
+    }
+
+    /// READ_MARKERS: how far this account has read each conversation
+    /// (named as [`HistoryQuery::with`] names them, `*` for the
+    /// broadcasts).
+    pub async fn read_markers(&self) -> Result<Vec<ReadMarker>, ClientError> {
+        let request = Request::ReadMarkers(Target {
+            src: "".into(),
+            dst: "".into(),
+        });
+        match self.request(request).await? {
+            ServerFrame::ReadMarkerList(markers) => Ok(markers),
+            other => Err(unexpected("READ_MARKER_LIST", &other)),
         }
     }
 

@@ -138,6 +138,10 @@ frame_types! {
     Invite = 0x2A,
     /// Lift a member's mute in a room; room operators only.
     RoomUnmute = 0x2B,
+    /// An account has read a conversation up to a message.
+    MarkRead = 0x30,
+    /// The account's read markers.
+    ReadMarkers = 0x31,
 
     /// Answer to HELLO: the version in use and the server's limits.
     Welcome = 0x80,
@@ -165,6 +169,8 @@ frame_types! {
     MemberList = 0x8B,
     /// Something happened in a room this user is in (event).
     RoomNotice = 0x8C,
+    /// Answer to READ_MARKERS.
+    ReadMarkerList = 0xA0,
     /// A message delivered to this user (event).
     Message = 0x90,
     /// Something happened that this user should know about (event).

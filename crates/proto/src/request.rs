@@ -320,6 +320,22 @@ pub struct Audit {
     pub limit: u16,
 }
 
+/// MARK_READ: the sender's account has read `conversation` up to message
+/// `id` (and everything before it). Body: `src | conversation: str | id:
+/// u64`; `conversation` names it as HISTORY's `dst` does: a user, a
+/// `#room`, or `*` for the broadcasts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct MarkRead {
+    pub src: ByteString,
+    pub conversation: ByteString,
+    pub id: u64,
+}
+
 /// Every request of protocol version 1. With the `serde` feature, its
 /// JSON form (the WebSocket front end's, `docs/websocket.md`) is
 /// `{"type": ..., "body": {...}}`, the type being the frame type's name in
@@ -355,6 +371,10 @@ pub enum Request {
     /// REVOKE: take the administrator role from `dst`. Body: `src | dst`.
     Revoke(Target),
     Audit(Audit),
+    MarkRead(MarkRead),
+    /// READ_MARKERS: the sender's account's read markers. Body: `src |
+    /// dst("")`.
+    ReadMarkers(Target),
     /// A room request (types 0x20-0x2F).
     #[cfg_attr(feature = "serde", serde(untagged))]
     Room(RoomRequest),
@@ -396,6 +416,8 @@ impl Request {
             Request::Grant(_) => FrameType::Grant,
             Request::Revoke(_) => FrameType::Revoke,
             Request::Audit(_) => FrameType::Audit,
+            Request::MarkRead(_) => FrameType::MarkRead,
+            Request::ReadMarkers(_) => FrameType::ReadMarkers,
             Request::Room(r) => r.frame_type(),
         }
     }
@@ -466,6 +488,12 @@ impl Request {
                 b.put_u64(r.before);
                 b.put_u16(r.limit);
             }
+            Request::MarkRead(r) => {
+                put_str(b, "src", &r.src)?;
+                put_str(b, "conversation", &r.conversation)?;
+                b.put_u64(r.id);
+            }
+            Request::ReadMarkers(r) => operation_shape(b, &r.src, &r.dst)?,
             Request::Room(r) => r.encode_body(b)?,
         }
         Ok(())
@@ -659,6 +687,19 @@ impl Decode for Request {
                     src,
                     before: r.u64("before")?,
                     limit: r.u16("limit")?,
+                })
+            }
+            FrameType::MarkRead => Request::MarkRead(MarkRead {
+                src: r.str("src")?,
+                conversation: r.str("conversation")?,
+                id: r.u64("id")?,
+            }),
+            FrameType::ReadMarkers => {
+                let src = r.str("src")?;
+                empty_dst(&mut r)?;
+                Request::ReadMarkers(Target {
+                    src,
+                    dst: "".into(),
                 })
             }
             room if room.is_room_request() => {

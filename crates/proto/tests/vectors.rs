@@ -18,16 +18,16 @@ use std::collections::BTreeMap;
 
 use bytes::BytesMut;
 use chinwag_proto::request::{
-    Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Kickout, Logout, Passwd,
-    Reflect, Register, Shutdown, ShutdownScope, Target, Transfer, Unmute,
+    Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Kickout, Logout, MarkRead,
+    Passwd, Reflect, Register, Shutdown, ShutdownScope, Target, Transfer, Unmute,
 };
 use chinwag_proto::room::{
     Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
     RoomOp, RoomSend, RoomUnmute, SetRoomMode, Topic,
 };
 use chinwag_proto::server::{
-    AuditEntry, DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo,
-    Welcome,
+    AuditEntry, DeliveryStatus, Message, MuteState, Notice, ReadMarker, Registered, Role, Sent,
+    UserInfo, Welcome,
 };
 use chinwag_proto::{
     BodyError, ClientCodec, ErrorCode, FrameError, FrameType, Limits, MessageId, MessageKind,
@@ -292,6 +292,28 @@ fn expected() -> BTreeMap<&'static str, Expect> {
         ),
     );
 
+    v.insert(
+        "request/mark-read",
+        Req(
+            37,
+            Request::MarkRead(MarkRead {
+                src: s(""),
+                conversation: s("bob"),
+                id: 42,
+            }),
+        ),
+    );
+    v.insert(
+        "request/read-markers",
+        Req(
+            38,
+            Request::ReadMarkers(Target {
+                src: s(""),
+                dst: s(""),
+            }),
+        ),
+    );
+
     // Server frames.
     v.insert(
         "server/welcome",
@@ -493,6 +515,22 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 until: T + 3_602_000,
                 reason: s("spam"),
             }]),
+        ),
+    );
+    v.insert(
+        "server/read-marker-list",
+        Srv(
+            38,
+            ServerFrame::ReadMarkerList(vec![
+                ReadMarker {
+                    conversation: s("bob"),
+                    id: MessageId(42),
+                },
+                ReadMarker {
+                    conversation: s("#general"),
+                    id: MessageId(7),
+                },
+            ]),
         ),
     );
     v.insert(

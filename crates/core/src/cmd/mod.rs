@@ -24,8 +24,10 @@ mod hello;
 mod history;
 mod kickout;
 mod logout;
+mod mark_read;
 mod passwd;
 mod ping;
+mod read_markers;
 mod reflect;
 mod register;
 mod room;
@@ -164,7 +166,9 @@ pub fn need(req: &Request) -> Need {
         | Request::GetAllUser(_)
         | Request::Admin(_)
         | Request::Passwd(_)
-        | Request::History(_) => Need::Registered,
+        | Request::History(_)
+        | Request::MarkRead(_)
+        | Request::ReadMarkers(_) => Need::Registered,
         Request::Transfer(_) | Request::Broadcast(_) => Need::Registered,
         Request::Kickout(_)
         | Request::Bantalk(_)
@@ -198,6 +202,8 @@ fn src(req: &Request) -> Option<&str> {
         Request::Ban(r) => &r.src,
         Request::Unban(r) | Request::Grant(r) | Request::Revoke(r) => &r.src,
         Request::Audit(r) => &r.src,
+        Request::MarkRead(r) => &r.src,
+        Request::ReadMarkers(r) => &r.src,
         Request::Room(r) => r.src(),
     })
 }
@@ -228,6 +234,8 @@ pub fn dispatch(ctx: &mut Ctx<'_>, req: Request) -> Outcome {
         Request::Grant(r) => grant::apply(r, true, ctx),
         Request::Revoke(r) => grant::apply(r, false, ctx),
         Request::Audit(r) => audit::apply(r, ctx),
+        Request::MarkRead(r) => mark_read::apply(r, ctx),
+        Request::ReadMarkers(r) => read_markers::apply(r, ctx),
         Request::Room(r) => room::dispatch(r, ctx),
     }
 }

@@ -54,7 +54,9 @@ pub fn speech(req: &Request) -> Speech<'_> {
         | Request::Unban(_)
         | Request::Grant(_)
         | Request::Revoke(_)
-        | Request::Audit(_) => Speech::Silent,
+        | Request::Audit(_)
+        | Request::MarkRead(_)
+        | Request::ReadMarkers(_) => Speech::Silent,
         // Only the sender reads its ECHO.
         Request::Reflect(_) => Speech::Silent,
         Request::Transfer(r) => Speech::Anywhere(&r.content),

@@ -87,6 +87,17 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE accounts ADD COLUMN name_skeleton TEXT NOT NULL DEFAULT '';
     CREATE INDEX accounts_by_skeleton ON accounts (name_skeleton);
     ",
+    // 4: read markers: how far each account has read each conversation
+    // (`conv` as in `messages`), so unread counts follow it from session
+    // to session.
+    "
+    CREATE TABLE read_markers (
+        account    TEXT NOT NULL,    -- the folded account name
+        conv       TEXT NOT NULL,
+        message_id INTEGER NOT NULL,
+        PRIMARY KEY (account, conv)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build creates.

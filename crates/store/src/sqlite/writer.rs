@@ -21,8 +21,8 @@ use super::placeholder;
 use crate::rows::mute_column;
 use crate::writes::{self, Statement, Value};
 use crate::{
-    AuditRecord, BanRecord, BanTarget, MuteRecord, NewMessage, NewRoomMessage, Retention,
-    RoomWrite, StoreError,
+    AuditRecord, BanRecord, BanTarget, ConversationKey, MuteRecord, NewMessage, NewRoomMessage,
+    Retention, RoomWrite, StoreError,
 };
 
 /// Most jobs committed together.
@@ -36,6 +36,7 @@ pub enum Op {
     Room(RoomWrite),
     Enqueue(NameKey, MessageId),
     Delivered(NameKey, MessageId),
+    MarkRead(NameKey, ConversationKey, MessageId),
     CreateAccount {
         name: UserName,
         password_hash: String,
@@ -201,6 +202,19 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
         Op::Delivered(user, up_to) => {
             conn.prepare_cached("DELETE FROM inbox WHERE user_key = ?1 AND message_id <= ?2")?
                 .execute(params![user.as_str(), up_to.0 as i64])?;
+            Done::Unit
+        }
+        Op::MarkRead(account, conversation, up_to) => {
+            conn.prepare_cached(
+                "INSERT INTO read_markers (account, conv, message_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account, conv)
+                 DO UPDATE SET message_id = MAX(message_id, excluded.message_id)",
+            )?
+            .execute(params![
+                account.as_str(),
+                conversation.to_column(),
+                up_to.0 as i64
+            ])?;
             Done::Unit
         }
         Op::CreateAccount {
