@@ -6,14 +6,19 @@
 //! error codes and mute states as the numbers the binary protocol carries,
 //! message and notice kinds by name (a kind from a newer server as its
 //! number), room modes as their bits (unknown bits refused). It also maps a
-//! JSON `type` back to its frame type ([`frame_type`]).
+//! JSON `type` back to its frame type ([`frame_type`]), and reads a request
+//! type first, then its body.
 
 use serde::de::{self, Deserializer, Unexpected, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::ErrorCode;
 use crate::frame::FrameType;
-use crate::room::RoomMode;
+use crate::request::{
+    Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Kickout, Logout, MarkRead,
+    Passwd, Reflect, Register, Request, Shutdown, Target, Transfer, Unmute,
+};
+use crate::room::{RoomMode, RoomRequest};
 use crate::server::{MessageKind, MuteState, NoticeKind};
 
 /// A frame type's name in JSON: its protocol name in snake case
@@ -34,6 +39,84 @@ pub fn frame_type(name: &str) -> Option<FrameType> {
     (0..=u8::MAX)
         .filter_map(FrameType::from_u8)
         .find(|ty| type_name(*ty) == name)
+}
+
+/// A request is read in two steps: its type first, then its body as that
+/// type's, so that what is wrong with it is said precisely. (Serde's own
+/// reading of an enum with an untagged variant, the room requests, says
+/// only that the input matches none of them.)
+impl<'de> Deserialize<'de> for Request {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        let room = value
+            .get("type")
+            .and_then(serde_json::Value::as_str)
+            .and_then(frame_type)
+            .is_some_and(FrameType::is_room_request);
+        let read = if room {
+            RoomRequest::deserialize(value).map(Request::Room)
+        } else {
+            PlainRequest::deserialize(value).map(Request::from)
+        };
+        read.map_err(de::Error::custom)
+    }
+}
+
+/// The requests that are not room requests, as [`Request`] names them.
+#[derive(Deserialize)]
+#[serde(tag = "type", content = "body", rename_all = "snake_case")]
+enum PlainRequest {
+    Hello(Hello),
+    Register(Register),
+    Reflect(Reflect),
+    Transfer(Transfer),
+    Broadcast(Broadcast),
+    GetAllUser(GetAllUser),
+    Logout(Logout),
+    Admin(Admin),
+    Kickout(Kickout),
+    Bantalk(Bantalk),
+    Unmute(Unmute),
+    Shutdown(Shutdown),
+    Ping,
+    Passwd(Passwd),
+    History(History),
+    Ban(Ban),
+    Unban(Target),
+    Grant(Target),
+    Revoke(Target),
+    Audit(Audit),
+    MarkRead(MarkRead),
+    ReadMarkers(Target),
+}
+
+impl From<PlainRequest> for Request {
+    fn from(plain: PlainRequest) -> Request {
+        match plain {
+            PlainRequest::Hello(r) => Request::Hello(r),
+            PlainRequest::Register(r) => Request::Register(r),
+            PlainRequest::Reflect(r) => Request::Reflect(r),
+            PlainRequest::Transfer(r) => Request::Transfer(r),
+            PlainRequest::Broadcast(r) => Request::Broadcast(r),
+            PlainRequest::GetAllUser(r) => Request::GetAllUser(r),
+            PlainRequest::Logout(r) => Request::Logout(r),
+            PlainRequest::Admin(r) => Request::Admin(r),
+            PlainRequest::Kickout(r) => Request::Kickout(r),
+            PlainRequest::Bantalk(r) => Request::Bantalk(r),
+            PlainRequest::Unmute(r) => Request::Unmute(r),
+            PlainRequest::Shutdown(r) => Request::Shutdown(r),
+            PlainRequest::Ping => Request::Ping,
+            PlainRequest::Passwd(r) => Request::Passwd(r),
+            PlainRequest::History(r) => Request::History(r),
+            PlainRequest::Ban(r) => Request::Ban(r),
+            PlainRequest::Unban(r) => Request::Unban(r),
+            PlainRequest::Grant(r) => Request::Grant(r),
+            PlainRequest::Revoke(r) => Request::Revoke(r),
+            PlainRequest::Audit(r) => Request::Audit(r),
+            PlainRequest::MarkRead(r) => Request::MarkRead(r),
+            PlainRequest::ReadMarkers(r) => Request::ReadMarkers(r),
+        }
+    }
 }
 
 impl Serialize for ErrorCode {

@@ -339,11 +339,12 @@ pub struct MarkRead {
 /// Every request of protocol version 1. With the `serde` feature, its
 /// JSON form (the WebSocket front end's, `docs/websocket.md`) is
 /// `{"type": ..., "body": {...}}`, the type being the frame type's name in
-/// snake case; a room request is its own [`RoomRequest`] form.
+/// snake case; a room request is its own [`RoomRequest`] form (read as one:
+/// see `crate::json`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
+    derive(serde::Serialize),
     serde(tag = "type", content = "body", rename_all = "snake_case")
 )]
 pub enum Request {

@@ -177,7 +177,7 @@ const conn = new Connection({
     }
   },
   closed(code, reason) {
-    if (state.final || code === 4001 || code === 4002 || code === 4305 || code === 4301) {
+    if (state.final || code === 4001 || code === 4002) {
       state.final = state.final || reason || "disconnected";
       setConnection("offline", state.final);
       if (!state.everConnected) showLogin(state.final);

@@ -8,7 +8,7 @@
 //! without `rid`. `docs/websocket.md` describes it with examples.
 
 use chinwag_proto::json::frame_type;
-use chinwag_proto::{ErrorCode, FrameType, Request, RequestId, RoomRequest, ServerFrame};
+use chinwag_proto::{ErrorCode, FrameType, Request, RequestId, ServerFrame};
 use serde::{Deserialize, Serialize};
 
 /// The largest text message taken, for a server whose largest native frame
@@ -72,14 +72,7 @@ pub fn parse(text: &str) -> Result<(RequestId, Request), Rejected> {
     if let Some(body) = envelope.body {
         value.insert("body".into(), body);
     }
-    let value = serde_json::Value::Object(value);
-    // A room request is read as one, so that what is wrong with it is
-    // said, rather than that it matches no request at all.
-    let request = if ty.is_room_request() {
-        RoomRequest::deserialize(value).map(Request::Room)
-    } else {
-        Request::deserialize(value)
-    };
+    let request = Request::deserialize(serde_json::Value::Object(value));
     request.map(|request| (id, request)).map_err(|error| {
         rejected(
             ErrorCode::MalformedFrame,
@@ -148,6 +141,7 @@ pub mod close {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chinwag_proto::RoomRequest;
     use chinwag_proto::request::Transfer;
     use chinwag_proto::room::Join;
     use chinwag_proto::server::{MessageId, Sent, Timestamp};
@@ -224,10 +218,9 @@ mod tests {
         assert!(bad.message.contains("invalid type"), "{}", bad.message);
 
         let bad = parse(r#"{"rid":1,"type":"hello","extra":1}"#).unwrap_err();
-        assert!(
-            bad.hello && bad.message.contains("unknown field"),
-            "{bad:?}"
-        );
+        assert!(bad.message.contains("unknown field `extra`"), "{bad:?}");
+        let bad = parse(r#"{"rid":1,"type":"hello","body":{"version":"one"}}"#).unwrap_err();
+        assert!(bad.hello && bad.id == RequestId(1), "{bad:?}");
 
         let bad = parse(r#"{"rid":-1,"type":"ping"}"#).unwrap_err();
         assert_eq!(bad.code, ErrorCode::MalformedFrame);
@@ -249,6 +242,45 @@ mod tests {
             render(RequestId::NONE, &ServerFrame::Pong { ts: Timestamp(5) }),
             r#"{"type":"pong","body":{"ts":5}}"#
         );
+    }
+
+    /// Every example in docs/websocket.md: what a client sends (`→`) is a
+    /// request, what the server sends (`←`) a frame, with a `rid` on
+    /// replies only.
+    #[test]
+    fn the_examples_in_the_documentation_are_real() {
+        let doc = include_str!("../../../docs/websocket.md");
+        let (mut sent, mut told) = (0, 0);
+        // A bad request's example is followed by its exact answer.
+        let mut refused = None;
+        for line in doc.lines() {
+            if let Some(text) = line.strip_prefix("→ ") {
+                refused = parse(text).err().map(|rejected| {
+                    let error = ServerFrame::error(rejected.code, rejected.message);
+                    render(rejected.id, &error)
+                });
+                sent += 1;
+            } else if let Some(text) = line.strip_prefix("← ") {
+                if let Some(answer) = refused.take() {
+                    assert_eq!(answer, text, "the documented answer");
+                }
+                let mut value: serde_json::Value = serde_json::from_str(text).unwrap();
+                let object = value.as_object_mut().unwrap();
+                let rid = object.remove("rid");
+                let frame = ServerFrame::deserialize(value.clone())
+                    .unwrap_or_else(|e| panic!("{text}: {e}"));
+                assert_eq!(
+                    render(
+                        RequestId(rid.map_or(0, |r| r.as_u64().unwrap() as u32)),
+                        &frame
+                    ),
+                    text,
+                    "rendered as documented"
+                );
+                told += 1;
+            }
+        }
+        assert!(sent >= 34 && told >= 50, "{sent} requests, {told} frames");
     }
 
     #[test]
