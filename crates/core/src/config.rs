@@ -610,7 +610,7 @@ mod tests {
         let file: String = every
             .iter()
             .map(|(key, value)| {
-                if value.parse::<u64>().is_ok() || *value == "true" {
+                if value.parse::<u64>().is_ok() || *value == "true" || *value == "false" {
                     format!("{key} = {value}\n")
                 } else {
                     format!("{key} = {value:?}\n")
