@@ -131,6 +131,35 @@ test("two users chat, with unread counts, CJK and emoji", async () => {
   await bob.context().close();
 });
 
+test("one account in two browsers: both get its messages, and what one read is read in the other", async () => {
+  const first = await login("grace", "grace's password");
+  const heidi = await login("heidi");
+  await heidi.click("#people button:has-text('grace')");
+  await say(heidi, "are you there?");
+  await conversation(first, "heidi").locator(".badge").waitFor();
+  await conversation(first, "heidi").click();
+  await messageText(first, "are you there?").waitFor();
+  // She looks elsewhere; heidi writes again: one unread.
+  await joinRoom(first, "#elsewhere");
+  await heidi.fill("#text", "still there?");
+  await heidi.press("#text", "Enter");
+  await conversation(first, "heidi").locator(".badge").waitFor();
+  // The same account in a second browser: the history, and the one message
+  // after what she read in the first (the server's read marker).
+  const second = await login("grace", "grace's password");
+  const badge = conversation(second, "heidi").locator(".badge");
+  await badge.waitFor();
+  assert.equal(await badge.textContent(), "1");
+  await conversation(second, "heidi").click();
+  await messageText(second, "are you there?").waitFor();
+  // What one session sends, the other shows too.
+  await say(second, "yes, on my laptop");
+  await conversation(first, "heidi").click();
+  await messageText(first, "yes, on my laptop").waitFor();
+  await messageText(heidi, "yes, on my laptop").waitFor();
+  for (const page of [first, second, heidi]) await page.context().close();
+});
+
 test("a room with three members", async () => {
   const [alice, bob, carol] = [await login("alice", "alice's password"), await login("bob"), await login("carol")];
   await joinRoom(alice, "#general");

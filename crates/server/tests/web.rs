@@ -608,3 +608,28 @@ async fn a_shutdown_says_goodbye_with_1001() {
     let _ = ConnectOptions::default();
     web.server.stop().await;
 }
+
+#[tokio::test]
+async fn messages_that_waited_come_right_after_login() {
+    let web = start_web(config()).await;
+    // erin's account exists, and she is offline.
+    let erin = Web::user(web.web, "erin", "erin's password").await;
+    drop(erin);
+    let (frank, _frank_events) = user(&web.server, "frank").await;
+    let mut queued = false;
+    for _ in 0..50 {
+        match frank.send("erin", "while you were out").await {
+            Ok(sent) if sent.status == chinwag_proto::server::DeliveryStatus::Queued => {
+                queued = true;
+                break;
+            }
+            // Her first session may not have been let go yet.
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    assert!(queued, "the message waits for erin");
+    let mut erin = Web::user(web.web, "erin", "erin's password").await;
+    let waited = erin.event(is_message).await;
+    assert_eq!(waited["body"]["text"], "while you were out");
+    assert_eq!(waited["body"]["from"], "frank");
+}

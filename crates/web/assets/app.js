@@ -101,6 +101,7 @@ const state = {
   everConnected: false,
   final: null,         // a reason not to reconnect (kicked, banned)
   notify: false,
+  markers: new Map(),  // conversation key -> newest id read (accounts)
 };
 
 function conv(k, init) {
@@ -148,6 +149,8 @@ function addMessages(list, { live = false } = {}) {
     }
   }
   for (const c of touched) c.messages.sort((a, b) => a.id - b.id);
+  const open = state.convs.get(state.current);
+  if (open && touched.has(open) && !document.hidden) markRead(open);
   renderSidebar();
   if (touched.has(state.convs.get(state.current))) renderMessages({ stick: live });
 }
@@ -220,7 +223,10 @@ async function afterLogin(again) {
     for (const k of mine) state.convs.get(k).joined = true;
     renderSidebar();
     if (again) await catchUp();
-    else await loadRecent();
+    else {
+      await loadRecent();
+      await unreadFromMarkers();
+    }
     if (state.current) openConversation(state.current);
   } catch (error) {
     console.warn("after login", error);
@@ -239,6 +245,31 @@ async function loadRecent() {
     const first = [...state.convs.values()].find((c) => c.room) || state.convs.get(BROADCAST);
     if (first) openConversation(first.key);
   }
+}
+
+/** An account's unread counts at login: what came after each read marker
+ * (kept by the server, so a conversation read in the terminal is read here
+ * too). */
+async function unreadFromMarkers() {
+  if (!state.account) return;
+  const markers = await conn.request("read_markers", {}).catch(() => []);
+  for (const m of markers) state.markers.set(key(m.conversation), m.id);
+  for (const c of state.convs.values()) {
+    const read = state.markers.get(c.key);
+    if (read === undefined || c.key === state.current) continue;
+    c.unread = c.messages.filter((m) => !m.system && m.id > read && key(m.from) !== key(state.me)).length;
+  }
+  renderSidebar();
+}
+
+/** Tells the server (for an account) that `c` is read up to its newest message. */
+function markRead(c) {
+  if (!state.account) return;
+  const newest = c.messages.filter((m) => !m.system && !m.pending && Number.isInteger(m.id)).at(-1);
+  if (!newest || newest.id <= (state.markers.get(c.key) || 0)) return;
+  state.markers.set(c.key, newest.id);
+  const conversation = c.key === BROADCAST ? BROADCAST : c.name;
+  conn.request("mark_read", { conversation, id: newest.id }).catch(() => {});
 }
 
 /** After a reconnect: everything since the newest message seen. */
@@ -697,6 +728,7 @@ function openConversation(k) {
   state.current = k;
   c.unread = 0;
   c.mentions = 0;
+  markRead(c);
   $("chat").classList.add("in-conversation");
   renderSidebar();
   renderHeader();
@@ -907,7 +939,7 @@ function start() {
   document.addEventListener("keydown", (e) => { if (e.key === "Escape") hideMenu(); });
   document.addEventListener("visibilitychange", () => {
     const c = state.convs.get(state.current);
-    if (!document.hidden && c) { c.unread = 0; c.mentions = 0; renderSidebar(); }
+    if (!document.hidden && c) { c.unread = 0; c.mentions = 0; markRead(c); renderSidebar(); }
   });
   setInterval(renderComposer, 15000); // mutes run out
 }
