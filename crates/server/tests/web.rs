@@ -633,3 +633,61 @@ async fn messages_that_waited_come_right_after_login() {
     assert_eq!(waited["body"]["text"], "while you were out");
     assert_eq!(waited["body"]["from"], "frank");
 }
+
+#[tokio::test]
+async fn the_web_listener_speaks_tls_with_the_servers_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = chinwag_server::tls::generate(dir.path(), &["localhost".into()]).unwrap();
+    let acceptor = chinwag_server::tls::acceptor(&chinwag_server::config::TlsFiles {
+        cert: files.cert.clone(),
+        key: files.key.clone(),
+    })
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut server = Server::new(listener, config());
+    let web_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let web = web_listener.local_addr().unwrap();
+    server
+        .add_web_listener(web_listener, Some(acceptor), &[])
+        .unwrap();
+    assert_eq!(server.web_url().unwrap(), format!("https://{web}/"));
+    let handle = server.handle();
+    let task = tokio::spawn(server.run());
+
+    let options = chinwag_client::TlsOptions {
+        ca_file: Some(files.ca.clone()),
+        server_name: Some("localhost".into()),
+    };
+    let connector = chinwag_client::tls::connector(&options).unwrap();
+    let name = chinwag_client::tls::server_name("localhost", &options).unwrap();
+    let tcp = TcpStream::connect(web).await.unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    let url = format!("wss://localhost:{}/ws", web.port());
+    let (mut socket, _) = tokio_tungstenite::client_async(url, tls).await.unwrap();
+    let hello = json!({"rid": 1, "type": "hello", "body": {"version": 1, "client": "x"}});
+    socket.send(Message::text(hello.to_string())).await.unwrap();
+    let reply = tokio::time::timeout(PATIENCE, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let reply: Value = serde_json::from_str(reply.to_text().unwrap()).unwrap();
+    assert_eq!(reply["type"], "welcome", "{reply}");
+
+    // Plain HTTP on the TLS port gets nowhere, and the server carries on.
+    let mut plain = TcpStream::connect(web).await.unwrap();
+    plain
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, plain.read_to_end(&mut buf)).await;
+    assert!(!String::from_utf8_lossy(&buf).contains("chinwag"));
+    TestServer {
+        addr: web,
+        handle,
+        task,
+    }
+    .stop()
+    .await;
+}

@@ -176,7 +176,10 @@ const conn = new Connection({
       conn.close();
       showLogin(message);
     } else {
+      // Refused on a reconnect (the old session may still hold a guest's
+      // name): close, and the retry comes as after any drop.
       setConnection("offline", message);
+      if (conn.ws) conn.ws.close();
     }
   },
   closed(code, reason) {
