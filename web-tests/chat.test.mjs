@@ -80,8 +80,8 @@ after(async () => {
 });
 
 /** A page of a fresh browser profile, logged in as `name`. */
-async function login(name, password = "", viewport = { width: 1200, height: 760 }) {
-  const context = await browser.newContext({ viewport, locale: "en-GB", timezoneId: "UTC" });
+async function login(name, password = "", viewport = { width: 1200, height: 760 }, colorScheme = "light") {
+  const context = await browser.newContext({ viewport, colorScheme, locale: "en-GB", timezoneId: "UTC" });
   const page = await context.newPage();
   page.setDefaultTimeout(PATIENCE);
   const errors = [];
@@ -223,8 +223,10 @@ test("a moderator's mute is seen by the muted user", async () => {
   await loud.context().close();
 });
 
-test("a phone-sized screen shows one column at a time", async () => {
-  const phone = await login("pocket", "", { width: 390, height: 844 });
+test("a phone-sized screen shows one column at a time (dark, as the phone asks)", async () => {
+  const phone = await login("pocket", "", { width: 390, height: 844 }, "dark");
+  const background = await phone.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(background, "rgb(22, 24, 29)", "the dark palette");
   assert.ok(await phone.locator("#sidebar").isVisible(), "the conversation list first");
   await joinRoom(phone, "#general");
   assert.ok(!(await phone.locator("#sidebar").isVisible()), "then the conversation alone");
