@@ -32,6 +32,8 @@ commands:
   /ban NAME|ADDRESS [FOR] [REASON]  ban an account or an address (CIDR too), for FOR or for good (administrators)
   /unban NAME|ADDRESS       lift a ban (administrators)
   /audit [N]                the last N (default 20) moderation acts (administrators)
+  /ignore [NAME]            stop being shown NAME's messages (kept for your account); alone, list whom you ignore
+  /unignore NAME            be shown NAME's messages again
   /shutdown [REASON]        stop the server (administrators)
   /history [NAME|#ROOM|all] the last messages with NAME (accounts), of ROOM, or of everyone
   /passwd OLD NEW           change your account's password
@@ -86,6 +88,12 @@ pub enum Line {
     Room(RoomLine),
     /// /ban, /unban, /audit.
     Moderation(Moderation),
+    /// `/ignore NAME`, `/unignore NAME`; `/ignore` alone lists (`name`
+    /// `None`).
+    Ignore {
+        name: Option<String>,
+        ignore: bool,
+    },
     Help,
     Quit,
 }
@@ -136,6 +144,26 @@ impl Moderation {
                         .to_owned()
                 })
             }
+        }
+    }
+}
+
+/// `/ignore NAME`, `/unignore NAME`, or `/ignore` alone: the answer as
+/// the user reads it, the same in both modes.
+pub async fn ignoring(
+    client: &Client,
+    name: Option<String>,
+    ignore: bool,
+) -> Result<String, ClientError> {
+    match name {
+        Some(name) => client.ignore(&name, ignore).await,
+        None => {
+            let names = client.ignores().await?;
+            Ok(if names.is_empty() {
+                "you ignore nobody".to_owned()
+            } else {
+                format!("you ignore: {}", names.join(", "))
+            })
         }
     }
 }
@@ -221,6 +249,23 @@ pub fn parse(line: &str) -> Result<Line, String> {
             n => match n.parse::<u16>() {
                 Ok(limit) if limit > 0 => Line::Moderation(Moderation::Audit { limit }),
                 _ => return Err(usage("/audit [N]")),
+            },
+        },
+        "ignore" => match split_word(rest) {
+            ("", _) => Line::Ignore {
+                name: None,
+                ignore: true,
+            },
+            (name, _) => Line::Ignore {
+                name: Some(name.to_owned()),
+                ignore: true,
+            },
+        },
+        "unignore" => match split_word(rest) {
+            ("", _) => return Err(usage("/unignore NAME")),
+            (name, _) => Line::Ignore {
+                name: Some(name.to_owned()),
+                ignore: false,
             },
         },
         "unmute" => match split_word(rest) {
@@ -396,6 +441,7 @@ async fn execute(
             .await
             .map(|reply| rooms::describe(&reply, me, clock)),
         Line::Moderation(act) => act.execute(client).await,
+        Line::Ignore { name, ignore } => ignoring(client, name, ignore).await,
     };
     Some(result.map_err(|error| match error {
         ClientError::Server { message, .. } => render::sanitize(&message).into_owned(),
@@ -524,6 +570,28 @@ mod tests {
             Ok(Line::Moderation(Moderation::Audit { limit: 5 }))
         );
         assert!(parse("/audit lots").is_err() && parse("/ban").is_err());
+        assert_eq!(
+            parse("/ignore bob"),
+            Ok(Line::Ignore {
+                name: Some("bob".into()),
+                ignore: true
+            })
+        );
+        assert_eq!(
+            parse("/ignore"),
+            Ok(Line::Ignore {
+                name: None,
+                ignore: true
+            })
+        );
+        assert_eq!(
+            parse("/unignore bob"),
+            Ok(Line::Ignore {
+                name: Some("bob".into()),
+                ignore: false
+            })
+        );
+        assert!(parse("/unignore").is_err());
         assert_eq!(parse("/history"), Ok(Line::History { with: None }));
         for everyone in ["/history all", "/history *"] {
             assert_eq!(

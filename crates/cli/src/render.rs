@@ -564,6 +564,9 @@ mod tests {
             addr: addr.into(),
             advertised: "".into(),
             connected_at: Timestamp(connected_at),
+            username: "".into(),
+            realname: "".into(),
+            away: "".into(),
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chinwag_proto::request::{
     Admin, Audit, BROADCAST_CONVERSATION, Ban, Bantalk, Broadcast, GetAllUser, Hello, History,
-    Kickout, Logout, MarkRead, Passwd, Reflect, Register, Shutdown, ShutdownScope, Target,
+    Ignore, Kickout, Logout, MarkRead, Passwd, Reflect, Register, Shutdown, ShutdownScope, Target,
     Transfer, Unmute,
 };
 use chinwag_proto::server::{
@@ -480,6 +480,33 @@ impl Client {
         match self.request(request).await? {
             ServerFrame::ReadMarkerList(markers) => Ok(markers),
             other => Err(unexpected("READ_MARKER_LIST", &other)),
+        }
+    }
+
+    /// IGNORE: stop being shown `name`'s messages (`ignore`), or be shown
+    /// them again; the server's answer says what changed.
+    pub async fn ignore(&self, name: &str, ignore: bool) -> Result<String, ClientError> {
+        check_name(name)?;
+        let request = Request::Ignore(Ignore {
+            src: "".into(),
+            dst: name.into(),
+            ignore,
+        });
+        match self.request(request).await? {
+            ServerFrame::Ok { message } => Ok(message.to_string()),
+            other => Err(unexpected("OK", &other)),
+        }
+    }
+
+    /// IGNORES: whom this user ignores.
+    pub async fn ignores(&self) -> Result<Vec<String>, ClientError> {
+        let request = Request::Ignores(Target {
+            src: "".into(),
+            dst: "".into(),
+        });
+        match self.request(request).await? {
+            ServerFrame::IgnoreList(names) => Ok(names.iter().map(|n| n.to_string()).collect()),
+            other => Err(unexpected("IGNORE_LIST", &other)),
         }
     }
 

@@ -147,6 +147,9 @@ async fn pipelined_replies_out_of_order_are_matched_by_id() {
                     addr: "".into(),
                     advertised: "".into(),
                     connected_at: Timestamp(0),
+                    username: "".into(),
+                    realname: "".into(),
+                    away: "".into(),
                 }]),
                 Request::Reflect(r) => ServerFrame::Echo {
                     ts: Timestamp(9),

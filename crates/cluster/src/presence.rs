@@ -106,6 +106,10 @@ impl PresenceRecord {
             addr: shown(&self.addr),
             advertised: shown(&self.advertised),
             connected_at: Timestamp(if for_admin { self.since } else { 0 }),
+            // A profile stays on the user's own node.
+            username: "".into(),
+            realname: "".into(),
+            away: "".into(),
         }
     }
 

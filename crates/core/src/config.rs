@@ -122,6 +122,11 @@ pub struct Config {
     /// Reverse proxies in front of the web listener whose
     /// `X-Forwarded-For` is believed: addresses or networks.
     pub web_trusted_proxies: Vec<String>,
+    /// Where to serve IRC: `None` for [`DEFAULT_IRC_LISTEN`] when it is
+    /// free, [`IRC_OFF`] for nowhere.
+    pub irc_listen: Option<String>,
+    /// Where to serve IRC over TLS (needs `tls_cert` and `tls_key`).
+    pub irc_tls_listen: Option<String>,
     /// Where the database lives. `None`: a temporary directory, removed
     /// when the server is dropped (tests, benchmarks); `chinwagd` always
     /// sets one.
@@ -144,6 +149,11 @@ pub struct Config {
     /// How long a silent node keeps its users' names.
     pub node_timeout: Duration,
 }
+
+/// Where IRC is served when `irc_listen` is not set.
+pub const DEFAULT_IRC_LISTEN: &str = "127.0.0.1:6667";
+/// The `irc_listen` value for no IRC listener.
+pub const IRC_OFF: &str = "off";
 
 /// The PEM files of a TLS listener.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,6 +194,8 @@ impl Default for Config {
             web_listen: "127.0.0.1:8080".into(),
             web_origins: Vec::new(),
             web_trusted_proxies: Vec::new(),
+            irc_listen: None,
+            irc_tls_listen: None,
             data_dir: None,
             durability: Durability::Full,
             signup: Signup::Open,
@@ -286,6 +298,9 @@ impl Config {
         }
         if self.tls().is_none() && self.tls_listen.is_some() {
             return bad("tls_listen needs tls_cert and tls_key".into());
+        }
+        if self.tls().is_none() && self.irc_tls_listen.is_some() {
+            return bad("irc_tls_listen needs tls_cert and tls_key".into());
         }
         if self.history_max_count == Some(0) {
             return bad("history_max_count must be at least 1 (leave it unset to keep all)".into());
@@ -510,6 +525,8 @@ mod tests {
             ("web_listen", "10.0.0.1:4"),
             ("web_origins", "https://a.example,https://b.example"),
             ("web_trusted_proxies", "10.0.0.0/8"),
+            ("irc_listen", "10.0.0.1:4"),
+            ("irc_tls_listen", "10.0.0.1:5"),
             ("signup", "closed"),
             ("guests", "deny"),
             ("max_register_attempts", "4"),
@@ -559,6 +576,8 @@ mod tests {
             web_listen: "10.0.0.1:4".into(),
             web_origins: vec!["https://a.example".into(), "https://b.example".into()],
             web_trusted_proxies: vec!["10.0.0.0/8".into()],
+            irc_listen: Some("10.0.0.1:4".into()),
+            irc_tls_listen: Some("10.0.0.1:5".into()),
             signup: Signup::Closed,
             guests: Guests::Deny,
             max_register_attempts: 4,
@@ -728,6 +747,7 @@ mod tests {
     fn hardening_settings_are_checked_together() {
         invalid(&[("tls_cert", "cert.pem")]);
         invalid(&[("tls_listen", "127.0.0.1:0")]);
+        invalid(&[("irc_tls_listen", "127.0.0.1:0")]);
         invalid(&[("rate_byte_burst", "100")]);
         invalid(&[("max_name", "33")]);
         invalid(&[("max_connections_per_ip", "0")]);

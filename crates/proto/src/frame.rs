@@ -113,6 +113,9 @@ frame_types! {
     Revoke = 0x15,
     /// Read a page of the audit log; administrators only.
     Audit = 0x16,
+    /// Set what others are shown about the sender (user name, real name,
+    /// away message).
+    Profile = 0x17,
 
     /// Join a room, creating it if it does not exist.
     Join = 0x20,
@@ -142,6 +145,10 @@ frame_types! {
     MarkRead = 0x30,
     /// The account's read markers.
     ReadMarkers = 0x31,
+    /// Stop (or start again) being shown a user's messages.
+    Ignore = 0x32,
+    /// The users the sender ignores.
+    Ignores = 0x33,
 
     /// Answer to HELLO: the version in use and the server's limits.
     Welcome = 0x80,
@@ -171,6 +178,8 @@ frame_types! {
     RoomNotice = 0x8C,
     /// Answer to READ_MARKERS.
     ReadMarkerList = 0xA0,
+    /// Answer to IGNORES.
+    IgnoreList = 0xA1,
     /// A message delivered to this user (event).
     Message = 0x90,
     /// Something happened that this user should know about (event).

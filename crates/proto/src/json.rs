@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::error::ErrorCode;
 use crate::frame::FrameType;
 use crate::request::{
-    Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Kickout, Logout, MarkRead,
-    Passwd, Reflect, Register, Request, Shutdown, Target, Transfer, Unmute,
+    Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Ignore, Kickout, Logout,
+    MarkRead, Passwd, Profile, Reflect, Register, Request, Shutdown, Target, Transfer, Unmute,
 };
 use crate::room::{RoomMode, RoomRequest};
 use crate::server::{MessageKind, MuteState, NoticeKind};
@@ -88,6 +88,9 @@ enum PlainRequest {
     Audit(Audit),
     MarkRead(MarkRead),
     ReadMarkers(Target),
+    Ignore(Ignore),
+    Ignores(Target),
+    Profile(Profile),
 }
 
 impl From<PlainRequest> for Request {
@@ -115,6 +118,9 @@ impl From<PlainRequest> for Request {
             PlainRequest::Audit(r) => Request::Audit(r),
             PlainRequest::MarkRead(r) => Request::MarkRead(r),
             PlainRequest::ReadMarkers(r) => Request::ReadMarkers(r),
+            PlainRequest::Ignore(r) => Request::Ignore(r),
+            PlainRequest::Ignores(r) => Request::Ignores(r),
+            PlainRequest::Profile(r) => Request::Profile(r),
         }
     }
 }

@@ -262,6 +262,25 @@ pub struct Passwd {
     pub new: ByteString,
 }
 
+/// PROFILE: what others are shown about the sender besides its name
+/// (GETALLUSER's entries), each field replaced (empty: none).
+/// Body: `src | dst("") | username: str | realname: str | away: str`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct Profile {
+    pub src: ByteString,
+    /// A short login name (IRC's `USER`).
+    pub username: ByteString,
+    /// A free-form name or description.
+    pub realname: ByteString,
+    /// Why the user is away; empty: not away.
+    pub away: ByteString,
+}
+
 /// The conversation a HISTORY request reads: `dst` is a user name (the
 /// direct conversation between the sender and that user) or
 /// [`BROADCAST_CONVERSATION`] or [`MY_CONVERSATIONS`].
@@ -336,6 +355,20 @@ pub struct MarkRead {
     pub id: u64,
 }
 
+/// IGNORE: stop being shown `dst`'s messages (`ignore` 1), or be shown
+/// them again (0). Body: `src | dst | ignore: u8`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct Ignore {
+    pub src: ByteString,
+    pub dst: ByteString,
+    pub ignore: bool,
+}
+
 /// Every request of protocol version 1. With the `serde` feature, its
 /// JSON form (the WebSocket front end's, `docs/websocket.md`) is
 /// `{"type": ..., "body": {...}}`, the type being the frame type's name in
@@ -376,6 +409,10 @@ pub enum Request {
     /// READ_MARKERS: the sender's account's read markers. Body: `src |
     /// dst("")`.
     ReadMarkers(Target),
+    Ignore(Ignore),
+    /// IGNORES: the names the sender ignores. Body: `src | dst("")`.
+    Ignores(Target),
+    Profile(Profile),
     /// A room request (types 0x20-0x2F).
     #[cfg_attr(feature = "serde", serde(untagged))]
     Room(RoomRequest),
@@ -419,6 +456,9 @@ impl Request {
             Request::Audit(_) => FrameType::Audit,
             Request::MarkRead(_) => FrameType::MarkRead,
             Request::ReadMarkers(_) => FrameType::ReadMarkers,
+            Request::Ignore(_) => FrameType::Ignore,
+            Request::Ignores(_) => FrameType::Ignores,
+            Request::Profile(_) => FrameType::Profile,
             Request::Room(r) => r.frame_type(),
         }
     }
@@ -470,6 +510,12 @@ impl Request {
                 put_str(b, "old", &r.old)?;
                 put_str(b, "new", &r.new)?;
             }
+            Request::Profile(r) => {
+                operation_shape(b, &r.src, "")?;
+                put_str(b, "username", &r.username)?;
+                put_str(b, "realname", &r.realname)?;
+                put_str(b, "away", &r.away)?;
+            }
             Request::History(r) => {
                 operation_shape(b, &r.src, &r.dst)?;
                 b.put_u64(r.before);
@@ -494,7 +540,11 @@ impl Request {
                 put_str(b, "conversation", &r.conversation)?;
                 b.put_u64(r.id);
             }
-            Request::ReadMarkers(r) => operation_shape(b, &r.src, &r.dst)?,
+            Request::ReadMarkers(r) | Request::Ignores(r) => operation_shape(b, &r.src, &r.dst)?,
+            Request::Ignore(r) => {
+                operation_shape(b, &r.src, &r.dst)?;
+                b.put_u8(u8::from(r.ignore));
+            }
             Request::Room(r) => r.encode_body(b)?,
         }
         Ok(())
@@ -524,6 +574,16 @@ fn empty_dst(r: &mut Reader) -> Result<(), BodyError> {
     } else {
         Err(BodyError::MustBeEmpty { field: "dst" })
     }
+}
+
+/// An operation packet whose `dst` must be empty.
+fn src_only(r: &mut Reader) -> Result<Target, BodyError> {
+    let src = r.str("src")?;
+    empty_dst(r)?;
+    Ok(Target {
+        src,
+        dst: "".into(),
+    })
 }
 
 fn target(r: &mut Reader) -> Result<Target, BodyError> {
@@ -665,6 +725,16 @@ impl Decode for Request {
                     new: r.str("new")?,
                 })
             }
+            FrameType::Profile => {
+                let src = r.str("src")?;
+                empty_dst(&mut r)?;
+                Request::Profile(Profile {
+                    src,
+                    username: r.str("username")?,
+                    realname: r.str("realname")?,
+                    away: r.str("away")?,
+                })
+            }
             FrameType::History => Request::History(History {
                 src: r.str("src")?,
                 dst: r.str("dst")?,
@@ -695,14 +765,22 @@ impl Decode for Request {
                 conversation: r.str("conversation")?,
                 id: r.u64("id")?,
             }),
-            FrameType::ReadMarkers => {
-                let src = r.str("src")?;
-                empty_dst(&mut r)?;
-                Request::ReadMarkers(Target {
-                    src,
-                    dst: "".into(),
-                })
-            }
+            FrameType::ReadMarkers => Request::ReadMarkers(src_only(&mut r)?),
+            FrameType::Ignore => Request::Ignore(Ignore {
+                src: r.str("src")?,
+                dst: r.str("dst")?,
+                ignore: match r.u8("ignore")? {
+                    0 => false,
+                    1 => true,
+                    other => {
+                        return Err(BodyError::InvalidValue {
+                            field: "ignore",
+                            value: u64::from(other),
+                        });
+                    }
+                },
+            }),
+            FrameType::Ignores => Request::Ignores(src_only(&mut r)?),
             room if room.is_room_request() => {
                 Request::Room(RoomRequest::decode_body(room, &mut r)?)
             }

@@ -300,8 +300,9 @@ pub struct Sent {
 
 /// One entry of USER_LIST.
 /// `name: str | role: u8 | muted_until: u64 | addr: str | advertised: str |
-/// connected_at: u64`. `addr`, `advertised` and `connected_at` are empty/0
-/// unless the requester is an administrator.
+/// connected_at: u64 | username: str | realname: str | away: str`. `addr`,
+/// `advertised` and `connected_at` are empty/0 unless the requester is an
+/// administrator.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct UserInfo {
@@ -313,6 +314,11 @@ pub struct UserInfo {
     /// The address the client advertised in REGISTER (`ip:port`).
     pub advertised: ByteString,
     pub connected_at: Timestamp,
+    /// The user's PROFILE (empty when none was set).
+    pub username: ByteString,
+    pub realname: ByteString,
+    /// Empty: not away.
+    pub away: ByteString,
 }
 
 /// MESSAGE: a message for this user (event).
@@ -426,6 +432,9 @@ pub enum ServerFrame {
     /// READ_MARKER_LIST: answer to READ_MARKERS.
     /// Body: `count: u32 | count entries`.
     ReadMarkerList(Vec<ReadMarker>),
+    /// IGNORE_LIST: answer to IGNORES. Body: `count: u32 | count names:
+    /// str`.
+    IgnoreList(Vec<ByteString>),
 }
 
 impl ServerFrame {
@@ -447,6 +456,7 @@ impl ServerFrame {
             ServerFrame::MemberList { .. } => FrameType::MemberList,
             ServerFrame::RoomNotice(_) => FrameType::RoomNotice,
             ServerFrame::ReadMarkerList(_) => FrameType::ReadMarkerList,
+            ServerFrame::IgnoreList(_) => FrameType::IgnoreList,
         }
     }
 
@@ -504,6 +514,9 @@ impl ServerFrame {
                     put_str(b, "addr", &u.addr)?;
                     put_str(b, "advertised", &u.advertised)?;
                     b.put_u64(u.connected_at.0);
+                    put_str(b, "username", &u.username)?;
+                    put_str(b, "realname", &u.realname)?;
+                    put_str(b, "away", &u.away)?;
                 }
             }
             ServerFrame::Echo { ts, content } => {
@@ -543,6 +556,12 @@ impl ServerFrame {
                 for marker in markers {
                     put_str(b, "conversation", &marker.conversation)?;
                     b.put_u64(marker.id.0);
+                }
+            }
+            ServerFrame::IgnoreList(names) => {
+                put_count(b, "names", names.len())?;
+                for name in names {
+                    put_str(b, "name", name)?;
                 }
             }
             ServerFrame::RoomList(rooms) => {
@@ -666,7 +685,7 @@ impl Decode for ServerFrame {
             FrameType::UserList => {
                 let count = r.u32("count")?;
                 // Never trust a count for an allocation: every entry takes
-                // at least 23 bytes, so the body bounds the real number.
+                // at least 29 bytes, so the body bounds the real number.
                 let mut users = Vec::new();
                 for _ in 0..count {
                     users.push(UserInfo {
@@ -676,6 +695,9 @@ impl Decode for ServerFrame {
                         addr: r.str("addr")?,
                         advertised: r.str("advertised")?,
                         connected_at: Timestamp(r.u64("connected_at")?),
+                        username: r.str("username")?,
+                        realname: r.str("realname")?,
+                        away: r.str("away")?,
                     });
                 }
                 ServerFrame::UserList(users)
@@ -731,6 +753,14 @@ impl Decode for ServerFrame {
                     });
                 }
                 ServerFrame::ReadMarkerList(markers)
+            }
+            FrameType::IgnoreList => {
+                let count = r.u32("count")?;
+                let mut names = Vec::new();
+                for _ in 0..count {
+                    names.push(r.str("name")?);
+                }
+                ServerFrame::IgnoreList(names)
             }
             FrameType::RoomList => {
                 let count = r.u32("count")?;

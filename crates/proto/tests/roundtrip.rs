@@ -4,8 +4,8 @@
 
 use bytes::BytesMut;
 use chinwag_proto::request::{
-    Admin, Bantalk, Broadcast, GetAllUser, Hello, Kickout, Logout, Reflect, Register, Shutdown,
-    ShutdownScope, Transfer, Unmute,
+    Admin, Bantalk, Broadcast, GetAllUser, Hello, Kickout, Logout, Profile, Reflect, Register,
+    Shutdown, ShutdownScope, Transfer, Unmute,
 };
 use chinwag_proto::room::{
     Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
@@ -103,6 +103,14 @@ fn request() -> impl Strategy<Value = Request> {
                 reason
             })),
         Just(Request::Ping),
+        (text(), text(), text(), text()).prop_map(|(src, username, realname, away)| {
+            Request::Profile(Profile {
+                src,
+                username,
+                realname,
+                away,
+            })
+        }),
         room_request().prop_map(Request::Room),
     ]
 }
@@ -267,16 +275,25 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
 }
 
 fn user_info() -> impl Strategy<Value = UserInfo> {
-    (text(), role(), mute_state(), text(), text(), ts()).prop_map(
-        |(name, role, muted, addr, advertised, connected_at)| UserInfo {
-            name,
-            role,
-            muted,
-            addr,
-            advertised,
-            connected_at,
-        },
+    (
+        (text(), role(), mute_state(), text(), text(), ts()),
+        (text(), text(), text()),
     )
+        .prop_map(
+            |((name, role, muted, addr, advertised, connected_at), (username, realname, away))| {
+                UserInfo {
+                    name,
+                    role,
+                    muted,
+                    addr,
+                    advertised,
+                    connected_at,
+                    username,
+                    realname,
+                    away,
+                }
+            },
+        )
 }
 
 fn server_frame() -> impl Strategy<Value = ServerFrame> {
@@ -611,6 +628,9 @@ mod json {
             Request::Audit(Default::default()),
             Request::MarkRead(Default::default()),
             Request::ReadMarkers(Default::default()),
+            Request::Ignore(Default::default()),
+            Request::Ignores(Default::default()),
+            Request::Profile(Default::default()),
             Request::Room(RoomRequest::Join(Default::default())),
             Request::Room(RoomRequest::Part(Default::default())),
             Request::Room(RoomRequest::Send(Default::default())),
@@ -648,6 +668,9 @@ mod json {
                 | Request::Audit(_)
                 | Request::MarkRead(_)
                 | Request::ReadMarkers(_)
+                | Request::Ignore(_)
+                | Request::Ignores(_)
+                | Request::Profile(_)
                 | Request::Room(_) => {}
             }
         }
@@ -741,6 +764,7 @@ mod json {
                 conversation: "#r".into(),
                 id: MessageId(7),
             }]),
+            ServerFrame::IgnoreList(vec!["mallory".into()]),
         ];
         for frame in &frames {
             match frame {
@@ -759,7 +783,8 @@ mod json {
                 | ServerFrame::RoomList(_)
                 | ServerFrame::MemberList { .. }
                 | ServerFrame::RoomNotice(_)
-                | ServerFrame::ReadMarkerList(_) => {}
+                | ServerFrame::ReadMarkerList(_)
+                | ServerFrame::IgnoreList(_) => {}
             }
         }
         frames

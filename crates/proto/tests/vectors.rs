@@ -18,8 +18,9 @@ use std::collections::BTreeMap;
 
 use bytes::BytesMut;
 use chinwag_proto::request::{
-    Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Kickout, Logout, MarkRead,
-    Passwd, Reflect, Register, Shutdown, ShutdownScope, Target, Transfer, Unmute,
+    Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Ignore, Kickout, Logout,
+    MarkRead, Passwd, Profile, Reflect, Register, Shutdown, ShutdownScope, Target, Transfer,
+    Unmute,
 };
 use chinwag_proto::room::{
     Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
@@ -236,6 +237,18 @@ fn expected() -> BTreeMap<&'static str, Expect> {
         ),
     );
     v.insert(
+        "request/profile",
+        Req(
+            37,
+            Request::Profile(Profile {
+                src: s(""),
+                username: s("alice"),
+                realname: s("Alice A."),
+                away: s("lunch"),
+            }),
+        ),
+    );
+    v.insert(
         "request/history",
         Req(
             31,
@@ -308,6 +321,28 @@ fn expected() -> BTreeMap<&'static str, Expect> {
         Req(
             38,
             Request::ReadMarkers(Target {
+                src: s(""),
+                dst: s(""),
+            }),
+        ),
+    );
+
+    v.insert(
+        "request/ignore",
+        Req(
+            39,
+            Request::Ignore(Ignore {
+                src: s(""),
+                dst: s("bob"),
+                ignore: true,
+            }),
+        ),
+    );
+    v.insert(
+        "request/ignores",
+        Req(
+            40,
+            Request::Ignores(Target {
                 src: s(""),
                 dst: s(""),
             }),
@@ -391,6 +426,9 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                     addr: s("127.0.0.1:50412"),
                     advertised: s("10.0.0.7:5555"),
                     connected_at: Timestamp(T),
+                    username: s("alice"),
+                    realname: s("Alice A."),
+                    away: s(""),
                 },
                 UserInfo {
                     name: s("bob"),
@@ -399,6 +437,9 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                     addr: s("127.0.0.1:50420"),
                     advertised: s(""),
                     connected_at: Timestamp(T + 5_000),
+                    username: s(""),
+                    realname: s(""),
+                    away: s("gone fishing"),
                 },
             ]),
         ),
@@ -516,6 +557,10 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 reason: s("spam"),
             }]),
         ),
+    );
+    v.insert(
+        "server/ignore-list",
+        Srv(40, ServerFrame::IgnoreList(vec![s("bob")])),
     );
     v.insert(
         "server/read-marker-list",

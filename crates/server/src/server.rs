@@ -21,7 +21,7 @@ use crate::auth::AdminSecret;
 use crate::config::Config;
 use crate::state::State;
 use crate::store::{PostgresStore, Retention, SqliteStore, Store, StoreError};
-use crate::{native, proxy, tls};
+use crate::{irc, native, proxy, tls};
 
 /// How often old history is pruned, when retention is configured.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
@@ -41,6 +41,14 @@ pub struct Server {
 struct Listener {
     tcp: TcpListener,
     tls: Option<TlsAcceptor>,
+    protocol: Protocol,
+}
+
+/// The front end a listener serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Native,
+    Irc,
 }
 
 /// What a server is listening on.
@@ -48,6 +56,7 @@ struct Listener {
 pub struct ListenAddr {
     pub addr: SocketAddr,
     pub tls: bool,
+    pub protocol: Protocol,
 }
 
 /// Why the listeners could not be set up.
@@ -118,6 +127,7 @@ impl Server {
             listeners: vec![Listener {
                 tcp: listener,
                 tls: None,
+                protocol: Protocol::Native,
             }],
             metrics: None,
             web: None,
@@ -146,8 +156,17 @@ impl Server {
             false => None,
         };
         let trusted_proxies = config.web_trusted_proxies.clone();
+        let irc_listener = listen_irc(config.irc_listen.as_deref()).await?;
+        let irc_tls_listen = config.irc_tls_listen.clone();
         let mut server = Server::with_store(main, config, store);
         server._scratch = scratch;
+        if let Some(listener) = irc_listener {
+            server.add_listener(listener, None, Protocol::Irc);
+        }
+        if let (Some(acceptor), Some(addr)) = (&acceptor, irc_tls_listen) {
+            let listener = listen(&addr).await?;
+            server.add_listener(listener, Some(acceptor.clone()), Protocol::Irc);
+        }
         if let Some(listener) = web {
             server.add_web_listener(listener, acceptor.clone(), &trusted_proxies)?;
         }
@@ -182,9 +201,20 @@ impl Server {
 
     /// Also serves TLS on `listener`.
     pub fn add_tls_listener(&mut self, listener: TcpListener, acceptor: TlsAcceptor) {
+        self.add_listener(listener, Some(acceptor), Protocol::Native);
+    }
+
+    /// Also serves `protocol` on `listener` (over TLS with `tls`).
+    pub fn add_listener(
+        &mut self,
+        listener: TcpListener,
+        tls: Option<TlsAcceptor>,
+        protocol: Protocol,
+    ) {
         self.listeners.push(Listener {
             tcp: listener,
-            tls: Some(acceptor),
+            tls,
+            protocol,
         });
     }
 
@@ -217,7 +247,7 @@ impl Server {
         self.listeners[0].tcp.local_addr()
     }
 
-    /// Every native-protocol listener.
+    /// Every listener, of either protocol.
     pub fn listen_addrs(&self) -> std::io::Result<Vec<ListenAddr>> {
         self.listeners
             .iter()
@@ -225,6 +255,7 @@ impl Server {
                 Ok(ListenAddr {
                     addr: l.tcp.local_addr()?,
                     tls: l.tls.is_some(),
+                    protocol: l.protocol,
                 })
             })
             .collect()
@@ -332,6 +363,23 @@ async fn listen(addr: &str) -> Result<TcpListener, BindError> {
         })
 }
 
+/// The IRC listener `irc_listen` asks for: none when it is `off`; when
+/// it is not set, the default address if that is free (a second server on
+/// the machine then runs without IRC, and says so).
+async fn listen_irc(configured: Option<&str>) -> Result<Option<TcpListener>, BindError> {
+    match configured {
+        Some(crate::config::IRC_OFF) => Ok(None),
+        Some(addr) => listen(addr).await.map(Some),
+        None => match listen(crate::config::DEFAULT_IRC_LISTEN).await {
+            Ok(listener) => Ok(Some(listener)),
+            Err(error) => {
+                tracing::warn!(%error, "no IRC listener; set --irc-listen to serve IRC elsewhere");
+                Ok(None)
+            }
+        },
+    }
+}
+
 /// Accepts on one listener until shutdown.
 async fn accept_loop(listener: Listener, state: Arc<State>, sessions: TaskTracker) {
     let mut accept_backoff = Duration::from_millis(10);
@@ -357,20 +405,21 @@ async fn accept_loop(listener: Listener, state: Arc<State>, sessions: TaskTracke
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
         let tls = listener.tls.clone();
+        let protocol = listener.protocol;
         sessions.spawn(async move {
             // The PROXY header, the TLS handshake and HELLO each have the
             // handshake timeout from here.
             let deadline = Instant::now() + state.config.handshake_timeout;
-            let arrived = arrive(stream, addr, tls.is_some(), deadline, &state).await;
+            let arrived = arrive(stream, addr, tls.is_some(), protocol, deadline, &state).await;
             let Some((stream, addr, admitted)) = arrived else {
                 return;
             };
             match tls {
-                None => serve(stream, addr, admitted, state).await,
+                None => serve(stream, addr, admitted, protocol, state).await,
                 Some(acceptor) => {
                     let handshake = acceptor.accept(stream);
                     match tokio::time::timeout_at(deadline, handshake).await {
-                        Ok(Ok(stream)) => serve(stream, addr, admitted, state).await,
+                        Ok(Ok(stream)) => serve(stream, addr, admitted, protocol, state).await,
                         Ok(Err(error)) => {
                             state.metrics.tls_handshake_failures.inc();
                             tracing::debug!(%addr, %error, "TLS handshake failed");
@@ -418,6 +467,7 @@ async fn arrive(
     stream: TcpStream,
     peer: SocketAddr,
     tls: bool,
+    protocol: Protocol,
     deadline: Instant,
     state: &Arc<State>,
 ) -> Option<(TcpStream, SocketAddr, Result<Ticket, Refusal>)> {
@@ -459,7 +509,14 @@ async fn arrive(
                     "HELLO and REGISTER must complete within {}",
                     humantime::format_duration(state.config.handshake_timeout)
                 );
-                tell_and_close(stream, ErrorCode::HandshakeTimeout, &message, state).await;
+                tell_and_close(
+                    stream,
+                    protocol,
+                    ErrorCode::HandshakeTimeout,
+                    &message,
+                    state,
+                )
+                .await;
             }
             None
         }
@@ -489,33 +546,45 @@ fn admit(addr: SocketAddr, state: &State) -> Result<Ticket, Refusal> {
 }
 
 /// Runs the session of an admitted connection, or tells a refused one why.
-async fn serve<S>(stream: S, addr: SocketAddr, admitted: Result<Ticket, Refusal>, state: Arc<State>)
-where
+async fn serve<S>(
+    stream: S,
+    addr: SocketAddr,
+    admitted: Result<Ticket, Refusal>,
+    protocol: Protocol,
+    state: Arc<State>,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     match admitted {
         Ok(ticket) => {
-            native::run(stream, addr, state).await;
+            match protocol {
+                Protocol::Native => native::run(stream, addr, state).await,
+                Protocol::Irc => irc::run(stream, addr, state).await,
+            }
             drop(ticket);
         }
-        Err(refusal) => refuse(stream, refusal, &state).await,
+        Err(refusal) => {
+            tell_and_close(stream, protocol, refusal.code(), &refusal.message(), &state).await;
+        }
     }
 }
 
-/// Tells a refused connection why, then closes it.
-async fn refuse<S: AsyncWrite + Unpin>(stream: S, refusal: Refusal, state: &State) {
-    tell_and_close(stream, refusal.code(), &refusal.message(), state).await;
-}
-
-/// Sends one ERROR frame (id 0), then closes the stream.
+/// Sends one ERROR (a frame with id 0, or an IRC `ERROR` line), then
+/// closes the stream.
 async fn tell_and_close<S: AsyncWrite + Unpin>(
     mut stream: S,
+    protocol: Protocol,
     code: ErrorCode,
     message: &str,
     state: &State,
 ) {
-    let frame = ServerFrame::error(code, message);
-    if let Ok(bytes) = frame.to_frame(RequestId::NONE) {
+    let bytes = match protocol {
+        Protocol::Native => ServerFrame::error(code, message)
+            .to_frame(RequestId::NONE)
+            .ok(),
+        Protocol::Irc => Some(format!("ERROR :{message}\r\n").into_bytes().into()),
+    };
+    if let Some(bytes) = bytes {
         state.metrics.error_sent(code);
         let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&bytes)).await;
     }

@@ -404,6 +404,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreFuture<()>;
     /// Every read marker of `account`.
     fn read_markers(&self, account: NameKey) -> StoreFuture<Vec<ReadMarker>>;
+    /// `account` ignores `user` (`ignore`), or no longer does; returns
+    /// whether that changed anything.
+    fn set_ignore(&self, account: NameKey, user: UserName, ignore: bool) -> StoreFuture<bool>;
+    /// The users `account` ignores, as they were spelled.
+    fn ignores(&self, account: NameKey) -> StoreFuture<Vec<UserName>>;
 
     /// Finishes every write already submitted, then refuses new ones.
     fn close(&self) -> StoreFuture<()>;

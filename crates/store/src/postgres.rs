@@ -341,6 +341,38 @@ impl Store for PostgresStore {
         Box::pin(async move { Ok(markers.await?.into_iter().flatten().collect()) })
     }
 
+    fn set_ignore(&self, account: NameKey, user: UserName, ignore: bool) -> StoreFuture<bool> {
+        let done = if ignore {
+            self.execute(
+                "INSERT INTO ignores (account, ignored, name) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                vec![
+                    boxed(account.as_str().to_owned()),
+                    boxed(user.key().as_str().to_owned()),
+                    boxed(user.as_str().to_owned()),
+                ],
+            )
+        } else {
+            self.execute(
+                "DELETE FROM ignores WHERE account = $1 AND ignored = $2",
+                vec![
+                    boxed(account.as_str().to_owned()),
+                    boxed(user.key().as_str().to_owned()),
+                ],
+            )
+        };
+        Box::pin(async move { Ok(done.await? > 0) })
+    }
+
+    fn ignores(&self, account: NameKey) -> StoreFuture<Vec<UserName>> {
+        let names = self.query(
+            "SELECT name FROM ignores WHERE account = $1 ORDER BY ignored".to_owned(),
+            vec![boxed(account.as_str().to_owned())],
+            rows::user_name,
+        );
+        Box::pin(async move { Ok(names.await?.into_iter().flatten().collect()) })
+    }
+
     fn account(&self, name: NameKey) -> StoreFuture<Option<Account>> {
         let accounts = self.query(
             format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name_key = $1"),

@@ -9,7 +9,7 @@
 //! read is an error.
 
 use chinwag_proto::server::{MessageId, MuteState, Timestamp};
-use chinwag_proto::{NameKey, RoomRole};
+use chinwag_proto::{NameKey, RoomRole, UserName};
 
 use super::conversation::ConversationKey;
 use super::{
@@ -88,6 +88,11 @@ pub fn mute(row: &dyn Columns) -> Result<Option<MuteRecord>, StoreError> {
         by: row.text(2)?,
         reason: row.text(3)?,
     }))
+}
+
+/// A user name in column 0; `None` for one no chinwagd wrote.
+pub fn user_name(row: &dyn Columns) -> Result<Option<UserName>, StoreError> {
+    Ok(UserName::parse(&row.text(0)?).ok())
 }
 
 /// The columns [`read_marker`] reads, from `read_markers`.

@@ -306,6 +306,18 @@ impl Store for SqliteStore {
         })
     }
 
+    fn set_ignore(&self, account: NameKey, user: UserName, ignore: bool) -> StoreFuture<bool> {
+        flag(self.submit(Op::SetIgnore(account, user, ignore)))
+    }
+
+    fn ignores(&self, account: NameKey) -> StoreFuture<Vec<UserName>> {
+        self.readers.run(move |conn| {
+            let sql = "SELECT name FROM ignores WHERE account = ?1 ORDER BY ignored";
+            let names = query_rows(conn, sql, params![account.as_str()], rows::user_name)?;
+            Ok(names.into_iter().flatten().collect())
+        })
+    }
+
     fn ban(&self, ban: BanRecord, audit: AuditRecord) -> StoreFuture<()> {
         unit(self.submit(Op::Ban(ban, audit)))
     }

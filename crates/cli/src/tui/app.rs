@@ -583,6 +583,7 @@ impl App {
             }
             Line::Room(line) => Request::Room(self.in_open_room(line)),
             Line::Moderation(act) => Request::Moderation(act),
+            Line::Ignore { name, ignore } => Request::Ignore { name, ignore },
         };
         self.job(request)
     }
@@ -795,6 +796,9 @@ impl App {
                             addr: "".into(),
                             advertised: "".into(),
                             connected_at: n.ts,
+                            username: "".into(),
+                            realname: "".into(),
+                            away: "".into(),
                         });
                         self.users.sort_by_key(|u| u.name.to_lowercase());
                     }

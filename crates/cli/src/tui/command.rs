@@ -75,6 +75,12 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     ("unban", "NAME|ADDRESS", "lift a ban (administrators)"),
     (
+        "ignore",
+        "[NAME]",
+        "stop being shown NAME's messages, in every session of your account; alone, list whom you ignore",
+    ),
+    ("unignore", "NAME", "be shown NAME's messages again"),
+    (
         "audit",
         "[N]",
         "the last N (20) moderation acts (administrators)",

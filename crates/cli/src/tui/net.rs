@@ -79,6 +79,11 @@ pub enum Request {
     MyRooms,
     /// /ban, /unban, /audit.
     Moderation(Moderation),
+    /// `/ignore [NAME]`, `/unignore NAME`.
+    Ignore {
+        name: Option<String>,
+        ignore: bool,
+    },
     /// The account's read markers, at login.
     Markers,
     /// What came in a conversation (`with`, `None` for everyone) after
@@ -585,6 +590,9 @@ async fn execute(client: &Client, request: Request) -> Result<Reply, String> {
         Request::MyRooms => client.rooms().await.map(Reply::MyRooms),
         Request::Moderation(act) => act.execute(client).await.map(Reply::Done),
         Request::Markers => client.read_markers().await.map(Reply::Markers),
+        Request::Ignore { name, ignore } => crate::line::ignoring(client, name, ignore)
+            .await
+            .map(Reply::Done),
         Request::Unread { with, after } => {
             let query = HistoryQuery {
                 with: with.as_deref(),

@@ -34,6 +34,9 @@ fn user(name: &str, role: Role, muted: MuteState) -> UserInfo {
         addr: "".into(),
         advertised: "".into(),
         connected_at: Timestamp(0),
+        username: "".into(),
+        realname: "".into(),
+        away: "".into(),
     }
 }
 

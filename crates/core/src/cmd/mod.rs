@@ -22,11 +22,14 @@ mod getalluser;
 mod grant;
 mod hello;
 mod history;
+mod ignore;
+mod ignores;
 mod kickout;
 mod logout;
 mod mark_read;
 mod passwd;
 mod ping;
+mod profile;
 mod read_markers;
 mod reflect;
 mod register;
@@ -168,7 +171,10 @@ pub fn need(req: &Request) -> Need {
         | Request::Passwd(_)
         | Request::History(_)
         | Request::MarkRead(_)
-        | Request::ReadMarkers(_) => Need::Registered,
+        | Request::ReadMarkers(_)
+        | Request::Ignore(_)
+        | Request::Ignores(_) => Need::Registered,
+        Request::Profile(_) => Need::Registered,
         Request::Transfer(_) | Request::Broadcast(_) => Need::Registered,
         Request::Kickout(_)
         | Request::Bantalk(_)
@@ -203,7 +209,9 @@ fn src(req: &Request) -> Option<&str> {
         Request::Unban(r) | Request::Grant(r) | Request::Revoke(r) => &r.src,
         Request::Audit(r) => &r.src,
         Request::MarkRead(r) => &r.src,
-        Request::ReadMarkers(r) => &r.src,
+        Request::ReadMarkers(r) | Request::Ignores(r) => &r.src,
+        Request::Ignore(r) => &r.src,
+        Request::Profile(r) => &r.src,
         Request::Room(r) => r.src(),
     })
 }
@@ -236,6 +244,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, req: Request) -> Outcome {
         Request::Audit(r) => audit::apply(r, ctx),
         Request::MarkRead(r) => mark_read::apply(r, ctx),
         Request::ReadMarkers(r) => read_markers::apply(r, ctx),
+        Request::Ignore(r) => ignore::apply(r, ctx),
+        Request::Ignores(r) => ignores::apply(r, ctx),
+        Request::Profile(r) => profile::apply(r, ctx).into(),
         Request::Room(r) => room::dispatch(r, ctx),
     }
 }

@@ -56,7 +56,9 @@ pub fn speech(req: &Request) -> Speech<'_> {
         | Request::Revoke(_)
         | Request::Audit(_)
         | Request::MarkRead(_)
-        | Request::ReadMarkers(_) => Speech::Silent,
+        | Request::ReadMarkers(_)
+        | Request::Ignore(_)
+        | Request::Ignores(_) => Speech::Silent,
         // Only the sender reads its ECHO.
         Request::Reflect(_) => Speech::Silent,
         Request::Transfer(r) => Speech::Anywhere(&r.content),
@@ -65,6 +67,13 @@ pub fn speech(req: &Request) -> Speech<'_> {
         Request::Bantalk(r) => Speech::Anywhere(&r.reason),
         Request::Shutdown(r) => Speech::Anywhere(&r.reason),
         Request::Ban(r) => Speech::Anywhere(&r.reason),
+        // Every field is shown to whoever lists the users.
+        Request::Profile(r) => Speech::Anywhere(
+            [&r.username, &r.realname, &r.away]
+                .into_iter()
+                .find(|text| !text.is_empty())
+                .map_or("", |text| text),
+        ),
         Request::Room(r) => room_speech(r),
     };
     speech.said()
@@ -203,6 +212,30 @@ mod tests {
                 before: 0,
                 limit: 1,
             }),
+            FrameType::Profile => Request::Profile(Profile {
+                src: src(),
+                username: t(),
+                realname: t(),
+                away: t(),
+            }),
+            FrameType::MarkRead => Request::MarkRead(MarkRead {
+                src: src(),
+                conversation: t(),
+                id: 1,
+            }),
+            FrameType::ReadMarkers => Request::ReadMarkers(Target {
+                src: src(),
+                dst: "".into(),
+            }),
+            FrameType::Ignore => Request::Ignore(Ignore {
+                src: src(),
+                dst: t(),
+                ignore: true,
+            }),
+            FrameType::Ignores => Request::Ignores(Target {
+                src: src(),
+                dst: "".into(),
+            }),
             FrameType::Join => Request::Room(RoomRequest::Join(Join {
                 src: src(),
                 room: room(),
@@ -290,6 +323,11 @@ mod tests {
         (FrameType::Grant, 'S'),
         (FrameType::Revoke, 'S'),
         (FrameType::Audit, 'S'),
+        (FrameType::Profile, 'A'),
+        (FrameType::MarkRead, 'S'),
+        (FrameType::ReadMarkers, 'S'),
+        (FrameType::Ignore, 'S'),
+        (FrameType::Ignores, 'S'),
         (FrameType::Join, 'N'),
         (FrameType::Part, 'R'),
         (FrameType::RoomSend, 'R'),

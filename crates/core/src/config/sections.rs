@@ -42,6 +42,14 @@ const SERVER: Section = Section {
             "Server name announced to clients"
         ),
         setting!(
+            "irc_listen",
+            irc_listen: Option<String>,
+            "ADDR",
+            "Address to listen on for IRC clients (`off`: no IRC listener; \
+             docs/irc.md)"
+        )
+        .when_unset("127.0.0.1:6667, skipped with a warning when that is taken"),
+        setting!(
             "metrics_listen",
             metrics_listen: Option<String>,
             "ADDR",
@@ -77,6 +85,14 @@ const TLS: Section = Section {
             "Address of a TLS listener beside the plain one on --listen"
         )
         .when_unset("none, --listen serves TLS"),
+        setting!(
+            "irc_tls_listen",
+            irc_tls_listen: Option<String>,
+            "ADDR",
+            "Address of a TLS listener for IRC clients, with the certificate \
+             of --tls-cert"
+        )
+        .when_unset("none"),
     ],
 };
 

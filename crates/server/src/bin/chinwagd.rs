@@ -8,6 +8,7 @@ use anyhow::Context;
 use chinwag_proto::server::Timestamp;
 use chinwag_proto::{NameKey, UserName};
 use chinwag_server::config::{self, Config, Setting, Shape};
+use chinwag_server::server::Protocol;
 use chinwag_server::store::{
     AuditAction, AuditRecord, PostgresStore, SqliteStore, Store, StoreError,
 };
@@ -277,7 +278,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // reads the log up to "chinwagd listening" has seen every address.
     let listeners = server.listen_addrs()?;
     for extra in &listeners[1..] {
-        tracing::info!(addr = %extra.addr, "TLS listening");
+        match (extra.protocol, extra.tls) {
+            (Protocol::Irc, false) => tracing::info!(addr = %extra.addr, "IRC listening"),
+            (Protocol::Irc, true) => tracing::info!(addr = %extra.addr, "IRC listening with TLS"),
+            (Protocol::Native, _) => tracing::info!(addr = %extra.addr, "TLS listening"),
+        }
     }
     let main = listeners[0];
     let transport = if main.tls { "tls" } else { "tcp" };

@@ -100,6 +100,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, conv)
     );
     "#,
+    // 5: whom each account ignores (IGNORE).
+    r#"
+    CREATE TABLE ignores (
+        account TEXT NOT NULL,
+        ignored TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        PRIMARY KEY (account, ignored)
+    );
+    "#,
 ];
 
 /// The schema version this build creates.

@@ -98,6 +98,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, conv)
     ) WITHOUT ROWID;
     ",
+    // 5: whom each account ignores (IGNORE): kept for the account, so its
+    // every session is spared them.
+    "
+    CREATE TABLE ignores (
+        account TEXT NOT NULL,       -- the folded account name
+        ignored TEXT NOT NULL,       -- the folded name ignored
+        name    TEXT NOT NULL,       -- its spelling when ignored
+        PRIMARY KEY (account, ignored)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build creates.

@@ -37,6 +37,7 @@ pub enum Op {
     Enqueue(NameKey, MessageId),
     Delivered(NameKey, MessageId),
     MarkRead(NameKey, ConversationKey, MessageId),
+    SetIgnore(NameKey, UserName, bool),
     CreateAccount {
         name: UserName,
         password_hash: String,
@@ -217,6 +218,21 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
             ])?;
             Done::Unit
         }
+        Op::SetIgnore(account, user, true) => Done::Flag(
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO ignores (account, ignored, name) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![
+                account.as_str(),
+                user.key().as_str(),
+                user.as_str()
+            ])? > 0,
+        ),
+        Op::SetIgnore(account, user, false) => Done::Flag(
+            conn.prepare_cached("DELETE FROM ignores WHERE account = ?1 AND ignored = ?2")?
+                .execute(params![account.as_str(), user.key().as_str()])?
+                > 0,
+        ),
         Op::CreateAccount {
             name,
             password_hash,

@@ -1,0 +1,716 @@
+//! The commands of a registered IRC client, each turned into the core's
+//! requests (or answered on the spot when it asks nothing of the core:
+//! CAP, MOTD, VERSION). Every check (membership, roles, mutes, bans,
+//! flood control, limits) is the core's: nothing here refuses what the
+//! core would decide.
+
+use chinwag_proto::request::{
+    Admin, Bantalk, Broadcast, GetAllUser, History, Kickout, Logout, Shutdown, ShutdownScope,
+    Transfer, Unmute,
+};
+use chinwag_proto::room::{
+    Invite, Join, Members, Part, RoomKick, RoomMute, RoomSend, RoomUnmute, Topic,
+};
+use chinwag_proto::{Request, RoomRequest};
+
+use crate::conn::{Irc, Pending};
+use crate::line::Message;
+
+/// A channel mode change chinwag can make.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModeChange {
+    /// `+i` / `-i`.
+    InviteOnly(bool),
+    /// `+k key` / `-k`.
+    Key(Option<String>),
+}
+
+/// Most nicks on one connection's MONITOR list.
+pub const MAX_MONITOR: usize = 100;
+
+/// The text chinwag keeps for a CTCP ACTION (`/me waves`): a native
+/// client shows it as it is, and an IRC client gets the ACTION back.
+pub const ACTION_PREFIX: &str = "/me ";
+
+impl Irc {
+    pub(crate) fn registered_command(&mut self, m: Message) {
+        let size = m.params.iter().map(String::len).sum::<usize>() + m.command.len();
+        match m.command.as_str() {
+            "PRIVMSG" | "NOTICE" => self.message(&m, size),
+            "JOIN" => self.join(&m),
+            "PART" => self.part(&m),
+            "TOPIC" => self.topic(&m),
+            "NAMES" => self.names(&m),
+            "LIST" => {
+                let filter = split(m.param(0));
+                self.ask(
+                    room(RoomRequest::List { src: "".into() }),
+                    Pending::List { filter },
+                    0,
+                );
+            }
+            "WHO" => self.who(&m),
+            "WHOIS" => {
+                // `WHOIS server nick` names a server first.
+                let nick = m.params.last().cloned().unwrap_or_default();
+                if nick.is_empty() {
+                    self.numeric("431", &["No nickname given"]);
+                } else {
+                    self.ask(all_users(), Pending::Whois { nick }, 0);
+                }
+            }
+            "LUSERS" => self.ask(all_users(), Pending::Lusers, 0),
+            "MOTD" => self.motd(),
+            "VERSION" => self.version(),
+            "PING" => {
+                let token = m.param(0).to_owned();
+                if m.params.is_empty() {
+                    self.numeric("409", &["No origin specified"]);
+                } else {
+                    self.ask(Request::Ping, Pending::Ping { token }, 0);
+                }
+            }
+            "PONG" => {}
+            "QUIT" => {
+                let reason = m.param(0);
+                let text = if reason.is_empty() {
+                    "Closing link (quit)".to_owned()
+                } else {
+                    format!("Closing link (quit: {reason})")
+                };
+                self.error(&text);
+                self.ask(Request::Logout(Logout { src: "".into() }), Pending::Quit, 0);
+            }
+            "OPER" => {
+                if m.params.len() < 2 {
+                    self.numeric("461", &["OPER", "Not enough parameters"]);
+                } else {
+                    let password = m.param(1).into();
+                    self.ask(
+                        Request::Admin(Admin {
+                            src: "".into(),
+                            password,
+                        }),
+                        Pending::Oper,
+                        size,
+                    );
+                }
+            }
+            "KILL" => {
+                if m.params.is_empty() {
+                    self.numeric("461", &["KILL", "Not enough parameters"]);
+                } else {
+                    let nick = m.param(0).to_owned();
+                    let request = Request::Kickout(Kickout {
+                        src: "".into(),
+                        dst: nick.as_str().into(),
+                        reason: m.param(1).into(),
+                    });
+                    self.ask(request, Pending::Kill { nick }, size);
+                }
+            }
+            "DIE" => {
+                let request = Request::Shutdown(Shutdown {
+                    src: "".into(),
+                    scope: ShutdownScope::Node,
+                    reason: m.param(0).into(),
+                });
+                self.ask(request, Pending::Die, size);
+            }
+            "MUTE" | "BANTALK" => self.mute(&m, size),
+            "UNMUTE" => {
+                let target = m.param(0).to_owned();
+                let request = Request::Unmute(Unmute {
+                    src: "".into(),
+                    dst: target.as_str().into(),
+                });
+                self.ask(request, Pending::Mute { target }, size);
+            }
+            "KICK" => {
+                if m.params.len() < 2 {
+                    self.numeric("461", &["KICK", "Not enough parameters"]);
+                    return;
+                }
+                let channel = m.param(0).to_owned();
+                // IRC's default comment is the kicker's nick.
+                let reason = match m.param(2) {
+                    "" => self.nick().to_owned(),
+                    reason => reason.to_owned(),
+                };
+                for nick in split(m.param(1)) {
+                    let request = room(RoomRequest::Kick(RoomKick {
+                        src: "".into(),
+                        room: channel.as_str().into(),
+                        user: nick.as_str().into(),
+                        reason: reason.as_str().into(),
+                    }));
+                    let channel = channel.clone();
+                    self.ask(request, Pending::Kick { channel, nick }, size);
+                }
+            }
+            "INVITE" => {
+                if m.params.len() < 2 {
+                    self.numeric("461", &["INVITE", "Not enough parameters"]);
+                    return;
+                }
+                let (nick, channel) = (m.param(0).to_owned(), m.param(1).to_owned());
+                let request = room(RoomRequest::Invite(Invite {
+                    src: "".into(),
+                    room: channel.as_str().into(),
+                    user: nick.as_str().into(),
+                }));
+                self.ask(request, Pending::Invite { channel, nick }, 0);
+            }
+            "MODE" => self.mode(&m),
+            "CAP" => self.cap(&m),
+            "NICK" => {
+                let nick = m.param(0);
+                let me = self.nick().to_owned();
+                if !nick.eq_ignore_ascii_case(&me) {
+                    self.numeric("447", &["Cannot change nickname: a chinwag name is an account; reconnect with the other name"]);
+                }
+            }
+            "USER" | "PASS" => self.numeric("462", &["You may not reregister"]),
+            "AUTHENTICATE" => self.numeric("907", &["You have already authenticated"]),
+            "CHATHISTORY" => self.chathistory(&m),
+            "INFO" => {
+                self.numeric("371", &[&format!("chinwag {}", env!("CARGO_PKG_VERSION"))]);
+                self.numeric(
+                    "371",
+                    &["A chat server with accounts, rooms and durable history"],
+                );
+                self.numeric("374", &["End of INFO list"]);
+            }
+            "TIME" => {
+                let server = self.server.clone();
+                let now = crate::conn::iso8601(chinwag_proto::server::Timestamp::now());
+                self.numeric("391", &[&server, &now]);
+            }
+            "WHOWAS" => {
+                // chinwag keeps no record of names gone offline.
+                let nick = m.param(0).to_owned();
+                if nick.is_empty() {
+                    self.numeric("431", &["No nickname given"]);
+                } else {
+                    self.numeric("406", &[&nick, "There was no such nickname"]);
+                    self.numeric("369", &[&nick, "End of WHOWAS"]);
+                }
+            }
+            "AWAY" => self.set_profile(Some(m.param(0).to_owned())),
+            "MONITOR" => self.monitor(&m),
+            "USERHOST" => {
+                let nicks: Vec<String> = m.params.iter().take(5).cloned().collect();
+                if nicks.is_empty() {
+                    self.numeric("461", &["USERHOST", "Not enough parameters"]);
+                } else {
+                    self.ask(all_users(), Pending::Userhost { nicks }, 0);
+                }
+            }
+            "ISON" | "SETNAME" | "ADMIN" | "LINKS" | "STATS" | "WALLOPS" | "KNOCK" | "HELP"
+            | "USERS" | "SUMMON" | "REHASH" | "RESTART" | "SQUIT" | "CONNECT" | "TRACE"
+            | "SERVLIST" | "SQUERY" => {
+                let command = m.command.clone();
+                self.numeric(
+                    "421",
+                    &[&command, "Unknown command (chinwag does not offer it)"],
+                );
+            }
+            _ => {
+                let command = m.command.clone();
+                self.numeric("421", &[&command, "Unknown command"]);
+            }
+        }
+    }
+
+    fn message(&mut self, m: &Message, size: usize) {
+        let notice = m.command == "NOTICE";
+        if m.params.is_empty() || m.param(0).is_empty() {
+            if !notice {
+                self.numeric("411", &["No recipient given (PRIVMSG)"]);
+            }
+            return;
+        }
+        if m.params.len() < 2 || m.param(1).is_empty() {
+            if !notice {
+                self.numeric("412", &["No text to send"]);
+            }
+            return;
+        }
+        let Some(text) = to_chinwag_text(m.param(1)) else {
+            if !notice {
+                let target = m.param(0).to_owned();
+                self.fail(
+                    "PRIVMSG",
+                    "UNSUPPORTED_CTCP",
+                    &target,
+                    "chinwag carries no CTCP but ACTION",
+                );
+            }
+            return;
+        };
+        let tags: Vec<_> = m
+            .tags
+            .iter()
+            .filter(|(k, _)| k.starts_with('+'))
+            .cloned()
+            .collect();
+        for target in split(m.param(0)) {
+            let request = if target == "$*" || target == "$$*" {
+                Request::Broadcast(Broadcast {
+                    src: "".into(),
+                    content: text.as_str().into(),
+                })
+            } else if target.starts_with('#') {
+                room(RoomRequest::Send(RoomSend {
+                    src: "".into(),
+                    room: target.as_str().into(),
+                    content: text.as_str().into(),
+                }))
+            } else {
+                Request::Transfer(Transfer {
+                    src: "".into(),
+                    dst: target.as_str().into(),
+                    content: text.as_str().into(),
+                })
+            };
+            let pending = Pending::Message {
+                target,
+                text: m.param(1).to_owned(),
+                notice,
+                tags: tags.clone(),
+            };
+            self.ask(request, pending, size);
+        }
+    }
+
+    fn join(&mut self, m: &Message) {
+        if m.params.is_empty() {
+            self.numeric("461", &["JOIN", "Not enough parameters"]);
+            return;
+        }
+        let keys = split(m.param(1));
+        for (i, channel) in split(m.param(0)).into_iter().enumerate() {
+            let request = room(RoomRequest::Join(Join {
+                src: "".into(),
+                room: channel.as_str().into(),
+                password: keys.get(i).map_or("", String::as_str).into(),
+            }));
+            self.ask(request, Pending::Join { channel }, 0);
+        }
+    }
+
+    fn part(&mut self, m: &Message) {
+        if m.params.is_empty() {
+            self.numeric("461", &["PART", "Not enough parameters"]);
+            return;
+        }
+        for channel in split(m.param(0)) {
+            let request = room(RoomRequest::Part(Part {
+                src: "".into(),
+                room: channel.as_str().into(),
+                reason: m.param(1).into(),
+            }));
+            let reason = m.param(1).to_owned();
+            self.ask(request, Pending::Part { channel, reason }, 0);
+        }
+    }
+
+    fn topic(&mut self, m: &Message) {
+        if m.params.is_empty() {
+            self.numeric("461", &["TOPIC", "Not enough parameters"]);
+            return;
+        }
+        let channel = m.param(0).to_owned();
+        if m.params.len() < 2 {
+            // Members first: a non-member of an invite-only room learns
+            // nothing.
+            let request = room(RoomRequest::List { src: "".into() });
+            self.ask(request, Pending::TopicQuery { channel }, 0);
+            return;
+        }
+        let request = room(RoomRequest::Topic(Topic {
+            src: "".into(),
+            room: channel.as_str().into(),
+            topic: m.param(1).into(),
+        }));
+        self.ask(request, Pending::TopicSet { channel }, m.param(1).len());
+    }
+
+    fn names(&mut self, m: &Message) {
+        let channels = split(m.param(0));
+        if channels.is_empty() {
+            let nick = self.nick().to_owned();
+            self.numeric("366", &[&nick, "*", "End of /NAMES list"]);
+            let _ = nick;
+            return;
+        }
+        for channel in channels {
+            self.ask_names(&channel, true);
+        }
+    }
+
+    pub(crate) fn ask_names(&mut self, channel: &str, quiet_errors: bool) {
+        let request = room(RoomRequest::Members(Members {
+            src: "".into(),
+            room: channel.into(),
+        }));
+        let channel = channel.to_owned();
+        self.ask(
+            request,
+            Pending::Names {
+                channel,
+                quiet_errors,
+            },
+            0,
+        );
+    }
+
+    fn who(&mut self, m: &Message) {
+        let mask = m.param(0).to_owned();
+        let whox = m.param(1).strip_prefix('%').map(|fields| {
+            let (fields, token) = fields.split_once(',').unwrap_or((fields, ""));
+            (fields.to_owned(), token.to_owned())
+        });
+        let who = crate::conn::Who { mask, whox };
+        if who.mask.starts_with('#') {
+            let request = room(RoomRequest::Members(Members {
+                src: "".into(),
+                room: who.mask.as_str().into(),
+            }));
+            self.ask(request, Pending::WhoChannel { who }, 0);
+        } else {
+            self.ask(all_users(), Pending::WhoUsers { who }, 0);
+        }
+    }
+
+    /// `MONITOR +|-|C|L|S [targets]`: presence of nicks, from the core's
+    /// presence notices and user list.
+    fn monitor(&mut self, m: &Message) {
+        match m.param(0) {
+            "+" => {
+                let mut added = Vec::new();
+                for nick in split(m.param(1)) {
+                    let Some(key) = chinwag_proto::NameKey::fold(&nick) else {
+                        self.numeric("432", &[&nick, "Erroneous nickname"]);
+                        continue;
+                    };
+                    if self.monitor.len() >= MAX_MONITOR && !self.monitor.contains_key(&key) {
+                        let max = MAX_MONITOR.to_string();
+                        self.numeric("734", &[&max, &nick, "Monitor list is full"]);
+                        break;
+                    }
+                    self.monitor.insert(key, nick.clone());
+                    added.push(nick);
+                }
+                if !added.is_empty() {
+                    self.ask(all_users(), Pending::Monitor { nicks: added }, 0);
+                }
+            }
+            "-" => {
+                for nick in split(m.param(1)) {
+                    if let Some(key) = chinwag_proto::NameKey::fold(&nick) {
+                        self.monitor.remove(&key);
+                    }
+                }
+            }
+            "C" | "c" => self.monitor.clear(),
+            "L" | "l" => {
+                let mut nicks: Vec<String> = self.monitor.values().cloned().collect();
+                nicks.sort();
+                for chunk in nicks.chunks(20) {
+                    self.numeric("732", &[&chunk.join(",")]);
+                }
+                self.numeric("733", &["End of MONITOR list"]);
+            }
+            "S" | "s" => {
+                let nicks = self.monitor.values().cloned().collect();
+                self.ask(all_users(), Pending::Monitor { nicks }, 0);
+            }
+            _ => self.numeric("461", &["MONITOR", "Not enough parameters"]),
+        }
+    }
+
+    /// `MUTE nick [seconds] [:reason]`, server-wide (administrators).
+    fn mute(&mut self, m: &Message, size: usize) {
+        if m.params.is_empty() {
+            self.numeric("461", &[&m.command, "Not enough parameters"]);
+            return;
+        }
+        let target = m.param(0).to_owned();
+        let (duration_secs, reason) = match m.param(1).parse::<u32>() {
+            Ok(secs) => (secs, m.param(2)),
+            Err(_) => (0, m.param(1)),
+        };
+        let request = Request::Bantalk(Bantalk {
+            src: "".into(),
+            dst: target.as_str().into(),
+            duration_secs,
+            reason: reason.into(),
+        });
+        self.ask(request, Pending::Mute { target }, size);
+    }
+
+    fn mode(&mut self, m: &Message) {
+        let target = m.param(0).to_owned();
+        if target.is_empty() {
+            self.numeric("461", &["MODE", "Not enough parameters"]);
+            return;
+        }
+        if !target.starts_with('#') {
+            let me = self.nick().to_owned();
+            if !target.eq_ignore_ascii_case(&me) {
+                self.numeric("502", &["Can't change mode for other users"]);
+            } else if m.params.len() < 2 {
+                self.numeric("221", &["+"]);
+            } else {
+                self.numeric("501", &["Unknown MODE flag (chinwag has no user modes)"]);
+            }
+            return;
+        }
+        if m.params.len() < 2 {
+            let request = room(RoomRequest::List { src: "".into() });
+            self.ask(request, Pending::ChannelModeQuery { channel: target }, 0);
+            return;
+        }
+        let mut adding = true;
+        let mut args = m.params[2..].iter();
+        for c in m.param(1).chars() {
+            match c {
+                '+' => adding = true,
+                '-' => adding = false,
+                'i' => self.mode_lookup(&target, ModeChange::InviteOnly(adding)),
+                'k' => {
+                    let key = if adding {
+                        args.next().cloned()
+                    } else {
+                        args.next().map(|_| String::new()).and(None)
+                    };
+                    if adding && key.is_none() {
+                        self.numeric(
+                            "696",
+                            &[
+                                &target,
+                                "k",
+                                "*",
+                                "You must specify a parameter for the key mode",
+                            ],
+                        );
+                        continue;
+                    }
+                    self.mode_lookup(&target, ModeChange::Key(key));
+                }
+                'o' => match args.next() {
+                    Some(nick) => {
+                        let request = room(RoomRequest::Op(chinwag_proto::room::RoomOp {
+                            src: "".into(),
+                            room: target.as_str().into(),
+                            user: nick.as_str().into(),
+                            operator: adding,
+                        }));
+                        let text = format!("{}o {nick}", if adding { '+' } else { '-' });
+                        // The members, this session too, are told by the core.
+                        let pending = Pending::Mode {
+                            channel: target.clone(),
+                            text,
+                            echo: false,
+                            nick: nick.clone(),
+                        };
+                        self.ask(request, pending, 0);
+                    }
+                    None => self.numeric("696", &[&target, "o", "*", "You must specify a nick"]),
+                },
+                'q' => match args.next() {
+                    Some(nick) => {
+                        let request = if adding {
+                            room(RoomRequest::Mute(RoomMute {
+                                src: "".into(),
+                                room: target.as_str().into(),
+                                user: nick.as_str().into(),
+                                duration_secs: 0,
+                                reason: "".into(),
+                            }))
+                        } else {
+                            room(RoomRequest::Unmute(RoomUnmute {
+                                src: "".into(),
+                                room: target.as_str().into(),
+                                user: nick.as_str().into(),
+                            }))
+                        };
+                        let text = format!("{}q {nick}", if adding { '+' } else { '-' });
+                        // Only the muted member is told by the core.
+                        let pending = Pending::Mode {
+                            channel: target.clone(),
+                            text,
+                            echo: true,
+                            nick: nick.clone(),
+                        };
+                        self.ask(request, pending, 0);
+                    }
+                    // The list of quieted members is the member list's.
+                    None => {
+                        let channel = target.clone();
+                        self.numeric("728", &[&channel, "q", "End of channel quiet list"]);
+                    }
+                },
+                'b' if args.len() == 0 => {
+                    self.numeric("368", &[&target, "End of channel ban list"]);
+                }
+                other => {
+                    let flag = other.to_string();
+                    self.numeric("472", &[&flag, "is an unknown mode char to me"]);
+                }
+            }
+        }
+    }
+
+    /// A change of the room's mode byte: the current mode first.
+    fn mode_lookup(&mut self, channel: &str, change: ModeChange) {
+        let request = room(RoomRequest::List { src: "".into() });
+        let channel = channel.to_owned();
+        self.ask(request, Pending::ChannelModeSet { channel, change }, 0);
+    }
+
+    /// `CHATHISTORY LATEST|BEFORE|AFTER target ref limit` over chinwag's
+    /// history (message ids as `msgid=`).
+    fn chathistory(&mut self, m: &Message) {
+        let sub = m.param(0).to_ascii_uppercase();
+        let target = m.param(1).to_owned();
+        let limit: u16 = m
+            .params
+            .last()
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(50)
+            .min(100);
+        let bound = |r: &str| -> Option<u64> {
+            if r == "*" {
+                Some(0)
+            } else {
+                r.strip_prefix("msgid=").and_then(|id| id.parse().ok())
+            }
+        };
+        let (before, after) = match sub.as_str() {
+            "LATEST" => (0, bound(m.param(2)).unwrap_or(0)),
+            "BEFORE" => (bound(m.param(2)).unwrap_or(0), 0),
+            "AFTER" => (0, bound(m.param(2)).unwrap_or(0)),
+            _ => {
+                self.fail(
+                    "CHATHISTORY",
+                    "INVALID_PARAMS",
+                    &sub,
+                    "LATEST, BEFORE and AFTER are supported",
+                );
+                return;
+            }
+        };
+        if target.is_empty() {
+            self.fail("CHATHISTORY", "INVALID_PARAMS", &sub, "Missing target");
+            return;
+        }
+        let request = Request::History(History {
+            src: "".into(),
+            dst: target.as_str().into(),
+            before,
+            after,
+            limit,
+        });
+        self.ask(request, Pending::History { target }, 0);
+    }
+
+    /// A standard reply `FAIL command code [context] :text`.
+    pub(crate) fn fail(&mut self, command: &str, code: &str, context: &str, text: &str) {
+        if context.is_empty() {
+            self.server_line("FAIL", &[command, code, text]);
+        } else {
+            self.server_line("FAIL", &[command, code, context, text]);
+        }
+    }
+}
+
+fn room(request: RoomRequest) -> Request {
+    Request::Room(request)
+}
+
+fn all_users() -> Request {
+    Request::GetAllUser(GetAllUser { src: "".into() })
+}
+
+/// A comma-separated list, without empty items.
+pub(crate) fn split(list: &str) -> Vec<String> {
+    list.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The text chinwag keeps for an IRC message: a CTCP ACTION becomes
+/// [`ACTION_PREFIX`] and its text; IRC formatting codes (bold, colours,
+/// ...), which chinwag refuses as control characters, are taken out. Any
+/// other CTCP has no chinwag form: `None`.
+pub fn to_chinwag_text(text: &str) -> Option<String> {
+    let text = match text.strip_prefix('\u{1}') {
+        Some(ctcp) => {
+            let ctcp = ctcp.strip_suffix('\u{1}').unwrap_or(ctcp);
+            format!("{ACTION_PREFIX}{}", ctcp.strip_prefix("ACTION ")?)
+        }
+        None => text.to_owned(),
+    };
+    Some(strip_formatting(&text))
+}
+
+/// The IRC text for a chinwag message (the inverse of
+/// [`to_chinwag_text`] for an ACTION).
+pub fn to_irc_text(text: &str) -> String {
+    match text.strip_prefix(ACTION_PREFIX) {
+        Some(action) => format!("\u{1}ACTION {action}\u{1}"),
+        None => text.to_owned(),
+    }
+}
+
+fn strip_formatting(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{2}' | '\u{f}' | '\u{11}' | '\u{16}' | '\u{1d}' | '\u{1e}' | '\u{1f}' => {}
+            '\u{3}' => {
+                // Colour: up to two digits, then optionally ",NN".
+                for _ in 0..2 {
+                    if chars.peek().is_some_and(char::is_ascii_digit) {
+                        chars.next();
+                    }
+                }
+                let mut look = chars.clone();
+                if look.next() == Some(',') && look.peek().is_some_and(char::is_ascii_digit) {
+                    chars.next();
+                    for _ in 0..2 {
+                        if chars.peek().is_some_and(char::is_ascii_digit) {
+                            chars.next();
+                        }
+                    }
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_and_formatting() {
+        assert_eq!(
+            to_chinwag_text("\u{1}ACTION waves\u{1}").as_deref(),
+            Some("/me waves")
+        );
+        assert_eq!(to_irc_text("/me waves"), "\u{1}ACTION waves\u{1}");
+        assert_eq!(to_chinwag_text("\u{1}VERSION\u{1}"), None);
+        assert_eq!(
+            to_chinwag_text("\u{2}bold\u{2} \u{3}04,12red\u{3} x").as_deref(),
+            Some("bold red x")
+        );
+        assert_eq!(split("#a,,#b"), vec!["#a", "#b"]);
+    }
+}

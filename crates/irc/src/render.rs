@@ -1,0 +1,935 @@
+//! The core's replies and events as IRC lines: numerics for the answers,
+//! and messages, joins, parts, kicks, topics and modes for the events.
+
+use chinwag_core::cmd::{CmdError, Reply};
+use chinwag_core::event::Shared;
+use chinwag_core::session::Leave;
+use chinwag_proto::room::{MemberInfo, RoomInfo, RoomMode, SetRoomMode};
+use chinwag_proto::server::{Message, MessageKind, Notice, NoticeKind, Role, UserInfo};
+use chinwag_proto::{ErrorCode, NameKey, Request, RoomKey, RoomRequest, RoomRole, ServerFrame};
+
+use crate::caps::Cap;
+use crate::commands::{ModeChange, to_irc_text};
+use crate::conn::{Irc, Pending, Who, push_params};
+use crate::line::LineError;
+
+/// What 004 and ISUPPORT say about channel modes: `q` (quiet: a room
+/// mute) takes a nick, `k` a key, `i` none; `o` is the operator prefix.
+const CHANMODES: &str = "CHANMODES=q,k,,i";
+
+impl Irc {
+    pub(crate) fn render_reply(&mut self, pending: Pending, reply: Reply) {
+        let frame = match reply {
+            Ok(frame) => frame,
+            Err(error) => return self.render_error(pending, error),
+        };
+        match (pending, frame) {
+            (Pending::Register { sasl }, ServerFrame::Registered(r)) => {
+                self.registered(&r.name, sasl, r.role == Role::Admin);
+            }
+            (Pending::Ping { token }, _) => {
+                let server = self.server.clone();
+                self.server_line("PONG", &[&server, &token]);
+            }
+            (
+                Pending::Message {
+                    target,
+                    text,
+                    notice,
+                    tags,
+                },
+                ServerFrame::Sent(sent),
+            ) if self.caps.has(Cap::EchoMessage) => {
+                let mut prefix = self.tags(sent.ts, Some(sent.id));
+                if self.caps.has(Cap::MessageTags) && !tags.is_empty() {
+                    let client: Vec<String> = tags
+                        .iter()
+                        .map(|(k, v)| match v {
+                            Some(v) => {
+                                let mut t = format!("{k}=");
+                                crate::line::escape(v, &mut t);
+                                t
+                            }
+                            None => k.clone(),
+                        })
+                        .collect();
+                    prefix = match prefix.strip_prefix('@') {
+                        Some(rest) => format!("@{};{rest}", client.join(";")),
+                        None => format!("@{} ", client.join(";")),
+                    };
+                }
+                let me = self.nick().to_owned();
+                let command = if notice { "NOTICE" } else { "PRIVMSG" };
+                let mut line = format!("{prefix}:{} {command}", self.mask(&me));
+                push_params(&mut line, &[&target, &text]);
+                self.out.line(line);
+            }
+            (Pending::Join { .. }, ServerFrame::RoomList(rooms)) => {
+                for info in rooms {
+                    self.joined(&info);
+                }
+            }
+            (Pending::Rejoin, ServerFrame::RoomList(rooms)) => {
+                for info in rooms.iter().filter(|r| r.role != RoomRole::None) {
+                    self.joined(info);
+                }
+            }
+            (Pending::Names { .. }, ServerFrame::MemberList { room, members }) => {
+                self.names_reply(&room, &members);
+            }
+            (Pending::Part { channel, reason }, _) => {
+                let me = self.nick().to_owned();
+                let mut line = format!(":{} PART", self.mask(&me));
+                if reason.is_empty() {
+                    push_params(&mut line, &[&channel]);
+                } else {
+                    push_params(&mut line, &[&channel, &reason]);
+                }
+                self.out.line(line);
+                if let Some(key) = RoomKey::fold(&channel) {
+                    self.modes.remove(&key);
+                    self.channels.remove(&key);
+                }
+            }
+            (Pending::TopicQuery { channel }, ServerFrame::RoomList(rooms)) => {
+                match find(&rooms, &channel) {
+                    Some(info) if info.topic.is_empty() => {
+                        self.numeric("331", &[&info.room, "No topic is set"]);
+                    }
+                    Some(info) => self.numeric("332", &[&info.room, &info.topic]),
+                    None => self.numeric("403", &[&channel, "No such channel"]),
+                }
+            }
+            (Pending::TopicSet { .. }, ServerFrame::RoomList(rooms)) => {
+                let me = self.nick().to_owned();
+                for info in rooms {
+                    let mut line = format!(":{} TOPIC", self.mask(&me));
+                    push_params(&mut line, &[&info.room, &info.topic]);
+                    self.out.line(line);
+                }
+            }
+            (Pending::List { filter }, ServerFrame::RoomList(rooms)) => {
+                self.numeric("321", &["Channel", "Users  Name"]);
+                for info in &rooms {
+                    let wanted = filter.is_empty()
+                        || filter
+                            .iter()
+                            .any(|f| RoomKey::fold(f) == RoomKey::fold(&info.room));
+                    let hidden = info.mode.invite_only() && info.role == RoomRole::None;
+                    if wanted && !hidden {
+                        let count = info.members.to_string();
+                        self.numeric("322", &[&info.room, &count, &info.topic]);
+                    }
+                }
+                self.numeric("323", &["End of /LIST"]);
+            }
+            (Pending::ChannelModeQuery { channel }, ServerFrame::RoomList(rooms)) => {
+                match find(&rooms, &channel) {
+                    Some(info) => {
+                        let modes = mode_letters(info.mode);
+                        self.numeric("324", &[&info.room, &modes]);
+                    }
+                    None => self.numeric("403", &[&channel, "No such channel"]),
+                }
+            }
+            (Pending::ChannelModeSet { channel, change }, ServerFrame::RoomList(rooms)) => {
+                let Some(info) = find(&rooms, &channel) else {
+                    self.numeric("403", &[&channel, "No such channel"]);
+                    return;
+                };
+                let current = info.mode;
+                let (mode, password, text) = match change {
+                    ModeChange::InviteOnly(on) => (
+                        RoomMode::new(on, current.password()),
+                        String::new(),
+                        if on { "+i" } else { "-i" }.to_owned(),
+                    ),
+                    ModeChange::Key(Some(key)) => (
+                        RoomMode::new(current.invite_only(), true),
+                        key.clone(),
+                        format!("+k {key}"),
+                    ),
+                    ModeChange::Key(None) => (
+                        RoomMode::new(current.invite_only(), false),
+                        String::new(),
+                        "-k".to_owned(),
+                    ),
+                };
+                let request = Request::Room(RoomRequest::Mode(SetRoomMode {
+                    src: "".into(),
+                    room: info.room.clone(),
+                    mode,
+                    password: password.into(),
+                }));
+                let channel = info.room.to_string();
+                self.ask(
+                    request,
+                    Pending::Mode {
+                        channel,
+                        text,
+                        echo: false,
+                        nick: String::new(),
+                    },
+                    0,
+                );
+            }
+            (
+                Pending::Mode {
+                    channel,
+                    text,
+                    echo,
+                    ..
+                },
+                _,
+            ) if echo => {
+                let me = self.nick().to_owned();
+                self.out
+                    .line(format!(":{} MODE {channel} {text}", self.mask(&me)));
+            }
+            (Pending::WhoChannel { who }, ServerFrame::MemberList { room, members }) => {
+                // The members' profiles are in the user list.
+                let channel = room.to_string();
+                let members = members.into_iter().filter(|m| m.online).collect();
+                let users =
+                    Request::GetAllUser(chinwag_proto::request::GetAllUser { src: "".into() });
+                self.ask(
+                    users,
+                    Pending::WhoMembers {
+                        channel,
+                        who,
+                        members,
+                    },
+                    0,
+                );
+            }
+            (
+                Pending::WhoMembers {
+                    channel,
+                    who,
+                    members,
+                },
+                ServerFrame::UserList(users),
+            ) => {
+                for member in &members {
+                    let key = NameKey::fold(&member.name);
+                    if let Some(user) = users.iter().find(|u| NameKey::fold(&u.name) == key) {
+                        let op = if member.role.moderates() { "@" } else { "" };
+                        self.who_line(&who, &channel, user, op);
+                    }
+                }
+                self.numeric("315", &[&who.mask, "End of /WHO list"]);
+            }
+            (Pending::WhoUsers { who }, ServerFrame::UserList(users)) => {
+                for user in users.iter().filter(|u| matches_mask(&who.mask, &u.name)) {
+                    self.who_line(&who, "*", user, "");
+                }
+                self.numeric("315", &[&who.mask, "End of /WHO list"]);
+            }
+            (Pending::Profile { away: Some(away) }, _) => {
+                if away.is_empty() {
+                    self.numeric("305", &["You are no longer marked as being away"]);
+                } else {
+                    self.numeric("306", &["You have been marked as being away"]);
+                }
+                self.away = away;
+            }
+            (Pending::Monitor { nicks }, ServerFrame::UserList(users)) => {
+                let (mut online, mut offline) = (Vec::new(), Vec::new());
+                for nick in nicks {
+                    let key = NameKey::fold(&nick);
+                    match users
+                        .iter()
+                        .find(|u| key.is_some() && NameKey::fold(&u.name) == key)
+                    {
+                        Some(user) => online.push(self.mask(&user.name)),
+                        None => offline.push(nick),
+                    }
+                }
+                if !online.is_empty() {
+                    self.numeric("730", &[&online.join(",")]);
+                }
+                if !offline.is_empty() {
+                    self.numeric("731", &[&offline.join(",")]);
+                }
+            }
+            (Pending::Userhost { nicks }, ServerFrame::UserList(users)) => {
+                let mut replies = Vec::new();
+                for nick in &nicks {
+                    let key = NameKey::fold(nick);
+                    if let Some(user) = users
+                        .iter()
+                        .find(|u| key.is_some() && NameKey::fold(&u.name) == key)
+                    {
+                        let oper = if user.role == Role::Admin { "*" } else { "" };
+                        let here = if user.away.is_empty() { '+' } else { '-' };
+                        replies.push(format!(
+                            "{}{oper}={here}{}@chinwag",
+                            user.name,
+                            username(user)
+                        ));
+                    }
+                }
+                self.numeric("302", &[&replies.join(" ")]);
+            }
+            (Pending::Whois { nick }, ServerFrame::UserList(users)) => {
+                let key = NameKey::fold(&nick);
+                match users
+                    .iter()
+                    .find(|u| key.is_some() && NameKey::fold(&u.name) == key)
+                {
+                    Some(user) => {
+                        let name = user.name.to_string();
+                        let (username, realname) = (username(user), realname(user));
+                        self.numeric("311", &[&name, &username, "chinwag", "*", &realname]);
+                        if !user.away.is_empty() {
+                            self.numeric("301", &[&name, &user.away]);
+                        }
+                        let server = self.server.clone();
+                        self.numeric("312", &[&name, &server, "chinwag"]);
+                        if user.role == Role::Admin {
+                            self.numeric(
+                                "313",
+                                &[&name, "is an IRC operator (a chinwag administrator)"],
+                            );
+                        }
+                        self.numeric("318", &[&name, "End of /WHOIS list"]);
+                    }
+                    None => {
+                        self.numeric("401", &[&nick, "No such nick/channel"]);
+                        self.numeric("318", &[&nick, "End of /WHOIS list"]);
+                    }
+                }
+            }
+            (Pending::Lusers, ServerFrame::UserList(users)) => {
+                let admins = users.iter().filter(|u| u.role == Role::Admin).count();
+                self.lusers(users.len(), admins);
+            }
+            (Pending::WelcomeLusers, ServerFrame::UserList(users)) => {
+                let admins = users.iter().filter(|u| u.role == Role::Admin).count();
+                self.lusers(users.len(), admins);
+                self.welcome_end();
+            }
+            (Pending::Oper, _) => {
+                self.numeric("381", &["You are now an IRC operator"]);
+                let me = self.nick().to_owned();
+                self.out.line(format!(":{} MODE {me} :+o", self.mask(&me)));
+            }
+            (Pending::Mute { .. }, ServerFrame::Ok { message }) => {
+                let me = self.nick().to_owned();
+                self.server_line("NOTICE", &[&me, &message]);
+            }
+            (Pending::Invite { channel, nick }, _) => self.numeric("341", &[&nick, &channel]),
+            (Pending::History { target }, ServerFrame::HistoryPage(mut page)) => {
+                page.reverse();
+                let batch = self.caps.has(Cap::Batch).then(|| self.out.batch_id());
+                if let Some(batch) = &batch {
+                    self.server_line("BATCH", &[&format!("+{batch}"), "chathistory", &target]);
+                }
+                for message in &page {
+                    self.message_line(message, batch.as_deref());
+                }
+                if let Some(batch) = &batch {
+                    self.server_line("BATCH", &[&format!("-{batch}")]);
+                }
+            }
+            // Answers with nothing to show (KILL, KICK, DIE, QUIT: the
+            // events say it).
+            _ => {}
+        }
+    }
+
+    fn render_error(&mut self, pending: Pending, error: CmdError) {
+        let CmdError { code, message } = error;
+        if code.closes_connection() {
+            self.error(&message);
+            return;
+        }
+        let message = message.to_string();
+        match pending {
+            Pending::Register { sasl } => self.refused(code, &message, sasl),
+            Pending::Message { notice: true, .. } | Pending::Quit | Pending::Rejoin => {}
+            Pending::Message { target, .. } => match code {
+                ErrorCode::NoSuchUser => self.numeric("401", &[&target, "No such nick/channel"]),
+                ErrorCode::NoSuchRoom | ErrorCode::InvalidRoomName => {
+                    self.numeric("403", &[&target, "No such channel"])
+                }
+                ErrorCode::NotAMember | ErrorCode::Muted => {
+                    self.numeric("404", &[&target, &message])
+                }
+                ErrorCode::Forbidden => self.numeric("481", &[&message]),
+                _ => self.unknown_error("PRIVMSG", &message),
+            },
+            Pending::Join { channel } => match code {
+                ErrorCode::InviteOnly => self.numeric("473", &[&channel, &message]),
+                ErrorCode::RoomPassword => self.numeric("475", &[&channel, &message]),
+                ErrorCode::TooManyRooms => self.numeric("405", &[&channel, &message]),
+                ErrorCode::InvalidRoomName => self.numeric("479", &[&channel, &message]),
+                ErrorCode::Banned => self.numeric("474", &[&channel, &message]),
+                _ => self.unknown_error("JOIN", &message),
+            },
+            Pending::Names { channel, .. } => {
+                self.numeric("366", &[&channel, "End of /NAMES list"])
+            }
+            Pending::Profile { away: Some(_) } => self.fail("AWAY", "CANNOT_SET", "", &message),
+            Pending::Profile { away: None } => {}
+            Pending::Userhost { .. } => self.numeric("302", &[""]),
+            Pending::Monitor { .. } => self.unknown_error("MONITOR", &message),
+            Pending::WhoChannel { who }
+            | Pending::WhoMembers { who, .. }
+            | Pending::WhoUsers { who } => self.numeric("315", &[&who.mask, "End of /WHO list"]),
+            Pending::Mode {
+                channel,
+                text,
+                nick,
+                ..
+            } => match code {
+                ErrorCode::InvalidArgument | ErrorCode::InvalidContent => {
+                    let letter = text.chars().nth(1).unwrap_or('k').to_string();
+                    self.numeric("696", &[&channel, &letter, "*", &message]);
+                }
+                _ => self.channel_error(code, &channel, &message, &nick),
+            },
+            Pending::Part { channel, .. } | Pending::TopicSet { channel } => {
+                self.channel_error(code, &channel, &message, "")
+            }
+            Pending::Invite { channel, nick }
+                if code == ErrorCode::InvalidArgument && message.contains("already a member") =>
+            {
+                self.numeric("443", &[&nick, &channel, "is already on channel"]);
+            }
+            Pending::Kick { channel, nick } | Pending::Invite { channel, nick } => {
+                self.channel_error(code, &channel, &message, &nick)
+            }
+            Pending::Oper => match code {
+                ErrorCode::BadPassword | ErrorCode::TooManyAttempts => {
+                    self.numeric("464", &[&message])
+                }
+                _ => self.numeric("491", &[&message]),
+            },
+            Pending::Kill { nick } | Pending::Mute { target: nick } => match code {
+                ErrorCode::Forbidden => self.numeric("481", &[&message]),
+                ErrorCode::NoSuchUser => self.numeric("401", &[&nick, "No such nick/channel"]),
+                _ => self.unknown_error("KILL", &message),
+            },
+            Pending::Die => self.numeric("481", &[&message]),
+            Pending::History { target } => {
+                self.fail("CHATHISTORY", "MESSAGE_ERROR", &target, &message)
+            }
+            Pending::Malformed { command, error } => self.malformed_reply(&command, error),
+            Pending::Whois { nick } => {
+                self.numeric("401", &[&nick, &message]);
+                self.numeric("318", &[&nick, "End of /WHOIS list"]);
+            }
+            Pending::WelcomeLusers => self.welcome_end(),
+            Pending::Ping { .. }
+            | Pending::TopicQuery { .. }
+            | Pending::List { .. }
+            | Pending::ChannelModeQuery { .. }
+            | Pending::ChannelModeSet { .. }
+            | Pending::Lusers => self.unknown_error("*", &message),
+        }
+    }
+
+    fn channel_error(&mut self, code: ErrorCode, channel: &str, message: &str, nick: &str) {
+        match code {
+            ErrorCode::NoSuchRoom | ErrorCode::InvalidRoomName => {
+                self.numeric("403", &[channel, "No such channel"])
+            }
+            ErrorCode::NotAMember if !nick.is_empty() && message.contains(nick) => {
+                self.numeric("441", &[nick, channel, message])
+            }
+            ErrorCode::NotAMember => self.numeric("442", &[channel, message]),
+            ErrorCode::NotRoomOperator | ErrorCode::Forbidden => {
+                self.numeric("482", &[channel, message])
+            }
+            ErrorCode::NoSuchUser => self.numeric("401", &[nick, "No such nick/channel"]),
+            _ => self.unknown_error("*", message),
+        }
+    }
+
+    fn unknown_error(&mut self, command: &str, message: &str) {
+        self.numeric("400", &[command, message]);
+    }
+
+    fn malformed_reply(&mut self, command: &str, error: LineError) {
+        match error {
+            LineError::TooLong { .. } | LineError::TagsTooLong { .. } => {
+                self.numeric("417", &[&format!("Input line was too long: {error}")])
+            }
+            LineError::InvalidUtf8 { .. } => {
+                self.fail(command, "INVALID_UTF8", "", &error.to_string())
+            }
+            LineError::BadCommand(command) => self.numeric("421", &[&command, "Unknown command"]),
+            LineError::NoCommand | LineError::Nul => {
+                self.fail(command, "INVALID_MESSAGE", "", &error.to_string())
+            }
+        }
+    }
+
+    /// This session is in `info`'s room: JOIN, its topic, its names.
+    fn joined(&mut self, info: &RoomInfo) {
+        let me = self.nick().to_owned();
+        self.out
+            .line(format!(":{} JOIN {}", self.mask(&me), info.room));
+        if let Some(key) = RoomKey::fold(&info.room) {
+            self.modes.insert(key, info.mode);
+            self.channels.entry(key).or_default();
+        }
+        if !info.topic.is_empty() {
+            self.numeric("332", &[&info.room, &info.topic]);
+        }
+        self.ask_names(&info.room.clone(), false);
+    }
+
+    fn names_reply(&mut self, room: &str, members: &[MemberInfo]) {
+        let mut names = Vec::new();
+        for member in members.iter().filter(|m| m.online) {
+            self.seen_in(room, &member.name);
+            let prefix = if member.role.moderates() { "@" } else { "" };
+            let name = if self.caps.has(Cap::UserhostInNames) {
+                self.mask(&member.name)
+            } else {
+                member.name.to_string()
+            };
+            names.push(format!("{prefix}{name}"));
+        }
+        // Lines of at most ~400 bytes of names.
+        let mut chunk = String::new();
+        for name in names {
+            if !chunk.is_empty() && chunk.len() + name.len() > 400 {
+                self.numeric("353", &["=", room, &chunk]);
+                chunk.clear();
+            }
+            if !chunk.is_empty() {
+                chunk.push(' ');
+            }
+            chunk.push_str(&name);
+        }
+        if !chunk.is_empty() {
+            self.numeric("353", &["=", room, &chunk]);
+        }
+        self.numeric("366", &[room, "End of /NAMES list"]);
+    }
+
+    /// One RPL_WHOREPLY: `flags` after here/gone and the operator star.
+    fn who_line(&mut self, who: &Who, channel: &str, user: &UserInfo, flags: &str) {
+        let server = self.server.clone();
+        let here = if user.away.is_empty() { 'H' } else { 'G' };
+        let oper = if user.role == Role::Admin { "*" } else { "" };
+        let flags = format!("{here}{oper}{flags}");
+        if let Some((fields, token)) = &who.whox {
+            // RPL_WHOSPCRPL: the fields asked for, in WHOX's fixed order.
+            // chinwag has no idle times, hop counts or op levels; `0` is
+            // "no account" (the user list does not say which names are
+            // accounts).
+            let username = username(user);
+            let realname = realname(user);
+            let mut params: Vec<&str> = Vec::new();
+            for (letter, value) in [
+                ('t', token.as_str()),
+                ('c', channel),
+                ('u', &username),
+                ('i', "255.255.255.255"),
+                ('h', "chinwag"),
+                ('s', &server),
+                ('n', &user.name),
+                ('f', &flags),
+                ('d', "0"),
+                ('l', "0"),
+                ('a', "0"),
+                ('o', "n/a"),
+                ('r', &realname),
+            ] {
+                if fields.contains(letter) {
+                    params.push(value);
+                }
+            }
+            self.numeric("354", &params);
+            return;
+        }
+        let realname = format!("0 {}", realname(user));
+        let params = [
+            channel,
+            &username(user),
+            "chinwag",
+            &server,
+            &user.name,
+            &flags,
+            &realname,
+        ];
+        self.numeric("352", &params);
+    }
+
+    fn lusers(&mut self, users: usize, admins: usize) {
+        self.numeric(
+            "251",
+            &[&format!(
+                "There are {users} users and 0 invisible on 1 servers"
+            )],
+        );
+        if admins > 0 {
+            self.numeric("252", &[&admins.to_string(), "operator(s) online"]);
+        }
+        self.numeric("255", &[&format!("I have {users} clients and 0 servers")]);
+        self.numeric(
+            "265",
+            &[
+                &users.to_string(),
+                &users.to_string(),
+                &format!("Current local users {users}, max {users}"),
+            ],
+        );
+        self.numeric(
+            "266",
+            &[
+                &users.to_string(),
+                &users.to_string(),
+                &format!("Current global users {users}, max {users}"),
+            ],
+        );
+    }
+
+    /// 001 to 005, LUSERS, the MOTD; then the rooms the account is in,
+    /// and what arrived meanwhile.
+    pub(crate) fn welcome(&mut self) {
+        if self.welcomed {
+            return;
+        }
+        self.welcomed = true;
+        let me = self.nick().to_owned();
+        let server = self.server.clone();
+        let version = version();
+        self.numeric(
+            "001",
+            &[&format!(
+                "Welcome to the chinwag IRC network, {}",
+                self.mask(&me)
+            )],
+        );
+        self.numeric(
+            "002",
+            &[&format!("Your host is {server}, running version {version}")],
+        );
+        self.numeric("003", &["This server speaks chinwag underneath"]);
+        self.numeric("004", &[&server, &version, "o", "ikoq", "koq"]);
+        self.isupport();
+        let users = Request::GetAllUser(chinwag_proto::request::GetAllUser { src: "".into() });
+        self.ask(users, Pending::WelcomeLusers, 0);
+    }
+
+    /// The rest of the welcome, after LUSERS: the MOTD (its end is the
+    /// end of registration for clients), then the rooms the account is in
+    /// and what arrived meanwhile.
+    fn welcome_end(&mut self) {
+        self.set_profile(None);
+        self.motd();
+        self.ask(
+            Request::Room(RoomRequest::List { src: "".into() }),
+            Pending::Rejoin,
+            0,
+        );
+        self.release_held();
+    }
+
+    pub(crate) fn isupport(&mut self) {
+        let nicklen = format!("NICKLEN={}", chinwag_proto::limits::MAX_NAME_LEN);
+        let channellen = format!("CHANNELLEN={}", chinwag_proto::limits::MAX_NAME_LEN + 1);
+        let network = "NETWORK=chinwag".to_owned();
+        let monitor = format!("MONITOR={}", crate::commands::MAX_MONITOR);
+        let tokens = [
+            "CASEMAPPING=ascii",
+            "CHANTYPES=#",
+            CHANMODES,
+            "PREFIX=(o)@",
+            &nicklen,
+            &channellen,
+            &network,
+            "UTF8ONLY",
+            "TARGMAX=PRIVMSG:,NOTICE:,JOIN:,PART:,KICK:1",
+            "CHATHISTORY=100",
+            "WHOX",
+            &monitor,
+            "are supported by this server",
+        ];
+        self.numeric("005", &tokens);
+    }
+
+    pub(crate) fn motd(&mut self) {
+        let server = self.server.clone();
+        self.numeric("375", &[&format!("- {server} Message of the day - ")]);
+        self.numeric(
+            "372",
+            &["- This is chinwag: rooms are channels, accounts are nicks."],
+        );
+        self.numeric(
+            "372",
+            &["- Messages are kept: CHATHISTORY reads them back."],
+        );
+        self.numeric("376", &["End of /MOTD command."]);
+    }
+
+    pub(crate) fn version(&mut self) {
+        let server = self.server.clone();
+        self.numeric("351", &[&version(), &server, "chinwag IRC front end"]);
+        self.isupport();
+    }
+
+    /// An event, as this connection shows it.
+    pub(crate) fn render_event(&mut self, event: &Shared) {
+        match event.frame() {
+            ServerFrame::Message(m) => self.message_line(m, None),
+            ServerFrame::Notice(n) => self.notice_event(n),
+            ServerFrame::RoomNotice(n) => {
+                let me = self.nick().to_owned();
+                let actor = if n.actor.is_empty() {
+                    self.server.clone()
+                } else {
+                    self.mask(&n.actor)
+                };
+                let subject = self.mask(&n.subject);
+                let room = &n.room;
+                let line = match n.kind {
+                    NoticeKind::RoomJoined => {
+                        self.seen_in(room, &n.subject);
+                        format!(":{subject} JOIN {room}")
+                    }
+                    // Gone from the server, not from the room only.
+                    NoticeKind::RoomLeft if n.actor.is_empty() && is_departure(&n.text) => {
+                        if !self.quit(&n.subject) {
+                            return;
+                        }
+                        format!(":{subject} QUIT :{}", n.text)
+                    }
+                    NoticeKind::RoomLeft if !n.actor.is_empty() => {
+                        self.gone_from(room, &n.subject);
+                        let prefix = format!("kicked by {}: ", n.actor);
+                        let reason = n.text.strip_prefix(prefix.as_str()).unwrap_or(&n.text);
+                        format!(":{actor} KICK {room} {} :{reason}", n.subject)
+                    }
+                    NoticeKind::RoomLeft => {
+                        self.gone_from(room, &n.subject);
+                        format!(":{subject} PART {room} :{}", n.text)
+                    }
+                    NoticeKind::RoomTopic => format!(":{actor} TOPIC {room} :{}", n.text),
+                    NoticeKind::RoomKicked => {
+                        if let Some(key) = RoomKey::fold(room) {
+                            self.channels.remove(&key);
+                        }
+                        format!(":{actor} KICK {room} {me} :{}", n.text)
+                    }
+                    NoticeKind::RoomMuted => format!(":{actor} MODE {room} +q {me}"),
+                    NoticeKind::RoomUnmuted => format!(":{actor} MODE {room} -q {me}"),
+                    NoticeKind::RoomRole => {
+                        let op = RoomRole::from_u8(n.until as u8).is_some_and(RoomRole::moderates);
+                        format!(
+                            ":{actor} MODE {room} {}o {}",
+                            if op { '+' } else { '-' },
+                            n.subject
+                        )
+                    }
+                    NoticeKind::RoomMode => {
+                        let mode = RoomMode::from_bits(n.until as u8).unwrap_or_default();
+                        let before = RoomKey::fold(room)
+                            .and_then(|key| self.modes.insert(key, mode))
+                            .unwrap_or_default();
+                        match mode_change_letters(before, mode) {
+                            Some(change) => format!(":{actor} MODE {room} {change}"),
+                            None => return,
+                        }
+                    }
+                    NoticeKind::RoomInvited => {
+                        format!(":{actor} INVITE {me} {room}")
+                    }
+                    _ => return,
+                };
+                self.out.line(line);
+            }
+            _ => {}
+        }
+    }
+
+    fn notice_event(&mut self, n: &Notice) {
+        let me = self.nick().to_owned();
+        match n.kind {
+            NoticeKind::Left if !n.subject.eq_ignore_ascii_case(&me) => {
+                if self.quit(&n.subject) {
+                    let mask = self.mask(&n.subject);
+                    self.out.line(format!(":{mask} QUIT :{}", n.text));
+                }
+                if self.monitors(&n.subject) {
+                    self.numeric("731", &[&n.subject]);
+                }
+            }
+            NoticeKind::Joined if self.monitors(&n.subject) => {
+                let mask = self.mask(&n.subject);
+                self.numeric("730", &[&mask]);
+            }
+            NoticeKind::Kicked => self.error(&format!("Killed by {} ({})", n.actor, n.text)),
+            NoticeKind::Banned => self.error(&format!("Banned by {} ({})", n.actor, n.text)),
+            NoticeKind::Shutdown => {
+                self.server_line("NOTICE", &[&me, "The server is shutting down"]);
+            }
+            NoticeKind::Muted => {
+                let text = format!("You are muted by {}: {}", n.actor, n.text);
+                self.server_line("NOTICE", &[&me, &text]);
+            }
+            NoticeKind::Unmuted => self.server_line("NOTICE", &[&me, "You may talk again"]),
+            NoticeKind::CatchUp => {
+                let text = format!(
+                    "You fell behind; read what you missed with CHATHISTORY AFTER <target> msgid={}",
+                    n.until
+                );
+                self.server_line("NOTICE", &[&me, &text]);
+            }
+            _ => {}
+        }
+    }
+
+    fn monitors(&self, name: &str) -> bool {
+        NameKey::fold(name).is_some_and(|key| self.monitor.contains_key(&key))
+    }
+
+    /// A chinwag message as PRIVMSG (a broadcast as NOTICE to `$*`).
+    pub(crate) fn message_line(&mut self, m: &Message, batch: Option<&str>) {
+        let me = self.nick().to_owned();
+        let mut tags = self.tags(m.ts, Some(m.id));
+        if let Some(batch) = batch {
+            tags = match tags.strip_prefix('@') {
+                Some(rest) => format!("@batch={batch};{rest}"),
+                None => format!("@batch={batch} "),
+            };
+        }
+        let (command, target) = match m.kind {
+            MessageKind::Room => ("PRIVMSG", m.to.to_string()),
+            MessageKind::Broadcast => ("NOTICE", "$*".to_owned()),
+            _ if m.from.eq_ignore_ascii_case(&me) => ("PRIVMSG", m.to.to_string()),
+            _ => ("PRIVMSG", me.clone()),
+        };
+        let text = to_irc_text(&m.text);
+        // Lines of text: IRC has no newline in a message.
+        for part in text.split('\n') {
+            let mut line = format!("{tags}:{} {command}", self.mask(&m.from));
+            push_params(
+                &mut line,
+                &[&target, if part.is_empty() { " " } else { part }],
+            );
+            self.out.line(line);
+        }
+    }
+}
+
+/// The user name shown for `user`: its profile's, or its name.
+fn username(user: &UserInfo) -> String {
+    let name = if user.username.is_empty() {
+        &user.name
+    } else {
+        &user.username
+    };
+    name.to_string()
+}
+
+/// The real name shown for `user`: its profile's, or its name.
+fn realname(user: &UserInfo) -> String {
+    let name = if user.realname.is_empty() {
+        &user.name
+    } else {
+        &user.realname
+    };
+    name.to_string()
+}
+
+fn find<'a>(rooms: &'a [RoomInfo], channel: &str) -> Option<&'a RoomInfo> {
+    let key = RoomKey::fold(channel)?;
+    rooms.iter().find(|r| RoomKey::fold(&r.room) == Some(key))
+}
+
+fn mode_letters(mode: RoomMode) -> String {
+    let mut letters = String::from("+");
+    if mode.invite_only() {
+        letters.push('i');
+    }
+    if mode.password() {
+        letters.push('k');
+    }
+    letters
+}
+
+/// What changed from `before` to `after`, as `+i`, `-k`, `+i-k`...; `None`
+/// if nothing did.
+fn mode_change_letters(before: RoomMode, after: RoomMode) -> Option<String> {
+    let mut plus = String::new();
+    let mut minus = String::new();
+    for (letter, was, is) in [
+        ('i', before.invite_only(), after.invite_only()),
+        ('k', before.password(), after.password()),
+    ] {
+        match (was, is) {
+            (false, true) => plus.push(letter),
+            (true, false) => minus.push(letter),
+            _ => {}
+        }
+    }
+    let mut change = String::new();
+    if !plus.is_empty() {
+        change.push('+');
+        change.push_str(&plus);
+    }
+    if !minus.is_empty() {
+        change.push('-');
+        change.push_str(&minus);
+    }
+    (!change.is_empty()).then_some(change)
+}
+
+/// Whether a room departure's text says the user left the server (the
+/// core's reasons for a session's end), rather than the room alone.
+fn is_departure(text: &str) -> bool {
+    [
+        Leave::Logout,
+        Leave::Disconnected,
+        Leave::TimedOut,
+        Leave::SlowConsumer,
+        Leave::Kicked,
+        Leave::Shutdown,
+        Leave::Protocol(""),
+    ]
+    .iter()
+    .any(|leave| leave.text() == text)
+}
+
+/// Whether `name` matches a WHO mask: `*` and `?` wildcards, case
+/// folded as names are.
+fn matches_mask(mask: &str, name: &str) -> bool {
+    fn glob(p: &[char], s: &[char]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some('*'), _) => glob(&p[1..], s) || (!s.is_empty() && glob(p, &s[1..])),
+            (Some('?'), Some(_)) => glob(&p[1..], &s[1..]),
+            (Some(a), Some(b)) => a == b && glob(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    if mask.is_empty() || mask == "0" {
+        return true;
+    }
+    let p: Vec<char> = mask.to_lowercase().chars().take(64).collect();
+    let s: Vec<char> = name.to_lowercase().chars().collect();
+    glob(&p, &s)
+}
+
+fn version() -> String {
+    format!("chinwag-{}", env!("CARGO_PKG_VERSION"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn who_masks() {
+        assert!(matches_mask("al*", "Alice"));
+        assert!(matches_mask("*", "bob"));
+        assert!(!matches_mask("b?b", "bobby"));
+        assert!(matches_mask("b?b*", "bobby"));
+    }
+}
