@@ -154,9 +154,10 @@ impl Sink for Outgoing {
     }
 
     fn event(&mut self, event: &Shared) {
-        let frame = event.frame();
-        self.note(frame);
-        self.push(protocol::render(RequestId::NONE, frame));
+        self.note(event.frame());
+        // Rendered at the edge, once for every WebSocket recipient.
+        let text = event.json(|frame| protocol::render(RequestId::NONE, frame));
+        self.push(text.to_owned());
     }
 
     fn delivered_up_to(&mut self, id: MessageId) {
