@@ -34,6 +34,7 @@ fn start_server(args: &[&str]) -> (Server, String) {
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(chinwagd_bin())
         .args(["--listen", "127.0.0.1:0", "--admin-password", "pw"])
+        .args(["--web-listen", "127.0.0.1:0"])
         .arg("--data")
         .arg(data.path())
         .args(args)

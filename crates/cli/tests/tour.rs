@@ -207,6 +207,7 @@ impl Daemon {
         let mut command = Command::new(chinwagd_bin());
         command
             .args(["--listen", "127.0.0.1:0"])
+            .args(["--web-listen", "127.0.0.1:0"])
             .arg("--data")
             .arg(data);
         for var in CHINWAG_ENV {

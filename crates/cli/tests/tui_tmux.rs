@@ -45,6 +45,7 @@ impl Daemon {
         }
         command
             .args(["--listen", listen, "--admin-password", ADMIN_PASSWORD])
+            .args(["--web-listen", "127.0.0.1:0"])
             .arg("--data")
             .arg(data)
             .env("CHINWAG_LOG", "info")

@@ -112,6 +112,16 @@ pub struct Config {
     pub tls_listen: Option<String>,
     /// Where to serve `/metrics` and `/healthz`; off when `None`.
     pub metrics_listen: Option<String>,
+    /// Whether to serve the web client and its WebSocket on `web_listen`.
+    pub web: bool,
+    /// Address of the web listener.
+    pub web_listen: String,
+    /// Origins besides the web listener's own host whose pages may open
+    /// the WebSocket (`https://chat.example.org`).
+    pub web_origins: Vec<String>,
+    /// Reverse proxies in front of the web listener whose
+    /// `X-Forwarded-For` is believed: addresses or networks.
+    pub web_trusted_proxies: Vec<String>,
     /// Where to serve IRC: `None` for [`DEFAULT_IRC_LISTEN`] when it is
     /// free, [`IRC_OFF`] for nowhere.
     pub irc_listen: Option<String>,
@@ -180,6 +190,10 @@ impl Default for Config {
             tls_key: None,
             tls_listen: None,
             metrics_listen: None,
+            web: true,
+            web_listen: "127.0.0.1:8080".into(),
+            web_origins: Vec::new(),
+            web_trusted_proxies: Vec::new(),
             irc_listen: None,
             irc_tls_listen: None,
             data_dir: None,
@@ -507,6 +521,10 @@ mod tests {
             ("tls_cert", "c.pem"),
             ("tls_key", "k.pem"),
             ("tls_listen", "10.0.0.1:3"),
+            ("web", "false"),
+            ("web_listen", "10.0.0.1:4"),
+            ("web_origins", "https://a.example,https://b.example"),
+            ("web_trusted_proxies", "10.0.0.0/8"),
             ("irc_listen", "10.0.0.1:4"),
             ("irc_tls_listen", "10.0.0.1:5"),
             ("signup", "closed"),
@@ -554,6 +572,10 @@ mod tests {
             tls_cert: Some("c.pem".into()),
             tls_key: Some("k.pem".into()),
             tls_listen: Some("10.0.0.1:3".into()),
+            web: false,
+            web_listen: "10.0.0.1:4".into(),
+            web_origins: vec!["https://a.example".into(), "https://b.example".into()],
+            web_trusted_proxies: vec!["10.0.0.0/8".into()],
             irc_listen: Some("10.0.0.1:4".into()),
             irc_tls_listen: Some("10.0.0.1:5".into()),
             signup: Signup::Closed,
@@ -607,7 +629,7 @@ mod tests {
         let file: String = every
             .iter()
             .map(|(key, value)| {
-                if value.parse::<u64>().is_ok() || *value == "true" {
+                if value.parse::<u64>().is_ok() || *value == "true" || *value == "false" {
                     format!("{key} = {value}\n")
                 } else {
                     format!("{key} = {value:?}\n")

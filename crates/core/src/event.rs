@@ -24,6 +24,9 @@ pub struct Event {
     /// The native protocol's rendering, made by the first session that
     /// writes it and shared by the others.
     native: OnceLock<Bytes>,
+    /// The WebSocket front end's rendering (JSON, by `chinwag-web`), made
+    /// and shared the same way.
+    json: OnceLock<Box<str>>,
 }
 
 /// Two events are equal when they say the same thing.
@@ -48,6 +51,7 @@ impl Event {
             frame,
             size,
             native: OnceLock::new(),
+            json: OnceLock::new(),
         })
     }
 
@@ -82,6 +86,12 @@ impl Event {
     /// The native rendering, if some session made it already.
     pub fn native_if_rendered(&self) -> Option<&Bytes> {
         self.native.get()
+    }
+
+    /// The event as JSON text, rendered once by `render` (the WebSocket
+    /// front end's, which the core does not know).
+    pub fn json(&self, render: impl FnOnce(&ServerFrame) -> String) -> &str {
+        self.json.get_or_init(|| render(&self.frame).into())
     }
 }
 
@@ -137,5 +147,7 @@ mod tests {
         assert_eq!(event.size(), OVERHEAD + 5 + 8 + 2);
         let notice = Event::new(ServerFrame::ok("fine"));
         assert_eq!(notice.message_id(), None);
+        assert_eq!(event.json(|_| "{}".into()), "{}");
+        assert_eq!(event.json(|_| unreachable!("rendered once")), "{}");
     }
 }

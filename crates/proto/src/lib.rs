@@ -15,6 +15,7 @@
 //!   [`Encoder`](tokio_util::codec::Encoder) pair for either side.
 //! - [`name`], [`text`], [`limits`]: what a valid name and message are.
 //! - [`error`]: error codes carried in ERROR frames, and decode errors.
+//! - [`json`] (feature `serde`): the JSON form of requests and frames.
 //! - [`fuzzing`]: the entry points of the fuzz targets (`fuzz/`), which the
 //!   test suite also runs over the committed seed corpus.
 //!
@@ -25,6 +26,8 @@ pub mod codec;
 pub mod error;
 pub mod frame;
 pub mod fuzzing;
+#[cfg(feature = "serde")]
+pub mod json;
 pub mod limits;
 pub mod name;
 pub mod request;

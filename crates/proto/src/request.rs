@@ -21,7 +21,12 @@ use crate::{MAGIC, PROTOCOL_VERSION};
 
 /// HELLO: the first frame on every connection.
 /// Body: `magic: 4 bytes "CHWG" | version: u16 | client: str`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Hello {
     pub version: u16,
     /// Free-form client software name, for logs (`chinwag-cli/0.1.0`).
@@ -44,6 +49,11 @@ impl Hello {
 /// when some bit of it is set (see [`Register::SKIP_OFFLINE`] and
 /// [`Register::MULTI_SESSION`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Register {
     pub name: ByteString,
     pub ip: ByteString,
@@ -58,6 +68,21 @@ pub struct Register {
     /// what the others send). Without it, a connection is the account's
     /// only session, as clients that predate sessions expect.
     pub multi_session: bool,
+}
+
+/// What a client that leaves options out asks for (JSON front ends): a
+/// single session that takes the offline queue.
+impl Default for Register {
+    fn default() -> Register {
+        Register {
+            name: ByteString::new(),
+            ip: ByteString::new(),
+            port: 0,
+            password: ByteString::new(),
+            take_offline: true,
+            multi_session: false,
+        }
+    }
 }
 
 impl Register {
@@ -83,14 +108,24 @@ impl Register {
 }
 
 /// REFLECT (seed type 7): echo `content` back. Body: `src | dst("") | content`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Reflect {
     pub src: ByteString,
     pub content: ByteString,
 }
 
 /// TRANSFER (seed type 0): send `content` to `dst`. Body: `src | dst | content`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Transfer {
     pub src: ByteString,
     pub dst: ByteString,
@@ -98,34 +133,59 @@ pub struct Transfer {
 }
 
 /// BROADCAST (seed type 1): send to everyone else. Body: `src | dst("") | content`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Broadcast {
     pub src: ByteString,
     pub content: ByteString,
 }
 
 /// GETALLUSER (seed type 2): list online users. Body: `src | dst("")`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct GetAllUser {
     pub src: ByteString,
 }
 
 /// LOGOUT (seed type 3): leave cleanly. Body: `src | dst("")`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Logout {
     pub src: ByteString,
 }
 
 /// ADMIN (seed type 6): become administrator.
 /// Body: `src | dst("") | password: str`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Admin {
     pub src: ByteString,
     pub password: ByteString,
 }
 
 /// KICKOUT (seed type 4): disconnect `dst`. Body: `src | dst | reason: str`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Kickout {
     pub src: ByteString,
     pub dst: ByteString,
@@ -134,7 +194,12 @@ pub struct Kickout {
 
 /// BANTALK (seed type 5): mute `dst` for `duration_secs` (0: until lifted).
 /// Body: `src | dst | duration_secs: u32 | reason: str`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Bantalk {
     pub src: ByteString,
     pub dst: ByteString,
@@ -143,24 +208,40 @@ pub struct Bantalk {
 }
 
 /// UNMUTE: lift a mute on `dst`. Body: `src | dst`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Unmute {
     pub src: ByteString,
     pub dst: ByteString,
 }
 
 /// How much a SHUTDOWN stops.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 #[repr(u8)]
 pub enum ShutdownScope {
     /// The server (node) that received the request.
+    #[default]
     Node = 0,
     /// Every node of a cluster; the same as `Node` on a single server.
     Cluster = 1,
 }
 
 /// SHUTDOWN: stop the server. Body: `src | dst("") | scope: u8 | reason: str`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Shutdown {
     pub src: ByteString,
     pub scope: ShutdownScope,
@@ -169,7 +250,12 @@ pub struct Shutdown {
 
 /// PASSWD: change the account's password.
 /// Body: `src | dst("") | old: str | new: str`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Passwd {
     pub src: ByteString,
     pub old: ByteString,
@@ -179,7 +265,12 @@ pub struct Passwd {
 /// PROFILE: what others are shown about the sender besides its name
 /// (GETALLUSER's entries), each field replaced (empty: none).
 /// Body: `src | dst("") | username: str | realname: str | away: str`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Profile {
     pub src: ByteString,
     /// A short login name (IRC's `USER`).
@@ -204,7 +295,12 @@ pub const MY_CONVERSATIONS: &str = "@me";
 /// HISTORY: a page of one conversation, newest first.
 /// Body: `src | dst | before: u64 | after: u64 | limit: u16`.
 /// `before`/`after` are message ids (0: no bound).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct History {
     pub src: ByteString,
     pub dst: ByteString,
@@ -216,7 +312,12 @@ pub struct History {
 /// BAN: keep a name or an address out for `duration_secs` (0: for good).
 /// Body: `src | dst | duration_secs: u32 | reason: str`; `dst` is a user
 /// name or an IP address literal.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Ban {
     pub src: ByteString,
     pub dst: ByteString,
@@ -226,7 +327,12 @@ pub struct Ban {
 
 /// AUDIT: a page of the audit log, newest first.
 /// Body: `src | dst("") | before: u64 | limit: u16` (`before` 0: newest).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Audit {
     pub src: ByteString,
     pub before: u64,
@@ -237,7 +343,12 @@ pub struct Audit {
 /// `id` (and everything before it). Body: `src | conversation: str | id:
 /// u64`; `conversation` names it as HISTORY's `dst` does: a user, a
 /// `#room`, or `*` for the broadcasts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct MarkRead {
     pub src: ByteString,
     pub conversation: ByteString,
@@ -246,15 +357,29 @@ pub struct MarkRead {
 
 /// IGNORE: stop being shown `dst`'s messages (`ignore` 1), or be shown
 /// them again (0). Body: `src | dst | ignore: u8`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Ignore {
     pub src: ByteString,
     pub dst: ByteString,
     pub ignore: bool,
 }
 
-/// Every request of protocol version 1.
+/// Every request of protocol version 1. With the `serde` feature, its
+/// JSON form (the WebSocket front end's, `docs/websocket.md`) is
+/// `{"type": ..., "body": {...}}`, the type being the frame type's name in
+/// snake case; a room request is its own [`RoomRequest`] form (read as one:
+/// see `crate::json`).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(tag = "type", content = "body", rename_all = "snake_case")
+)]
 pub enum Request {
     Hello(Hello),
     Register(Register),
@@ -289,12 +414,18 @@ pub enum Request {
     Ignores(Target),
     Profile(Profile),
     /// A room request (types 0x20-0x2F).
+    #[cfg_attr(feature = "serde", serde(untagged))]
     Room(RoomRequest),
 }
 
 /// The body of requests that are just an operation packet with a target:
 /// `src | dst`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Target {
     pub src: ByteString,
     pub dst: ByteString,

@@ -132,6 +132,11 @@ impl std::fmt::Debug for RoomKey {
 /// A member's standing in a room. On the wire a `u8`; 0 means "not a
 /// member" where a frame says what the requester is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 #[repr(u8)]
 pub enum RoomRole {
     #[default]
@@ -218,7 +223,12 @@ impl std::fmt::Display for RoomMode {
 
 /// JOIN (0x20): join `room`, creating it if it does not exist.
 /// Body: `src | room | password: str`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Join {
     pub src: ByteString,
     pub room: ByteString,
@@ -227,7 +237,12 @@ pub struct Join {
 }
 
 /// PART (0x21): leave `room`. Body: `src | room | reason: str`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Part {
     pub src: ByteString,
     pub room: ByteString,
@@ -235,7 +250,12 @@ pub struct Part {
 }
 
 /// ROOM_SEND (0x22): say `content` in `room`. Body: `src | room | content`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct RoomSend {
     pub src: ByteString,
     pub room: ByteString,
@@ -243,7 +263,12 @@ pub struct RoomSend {
 }
 
 /// MEMBERS (0x24): list `room`'s members. Body: `src | room`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Members {
     pub src: ByteString,
     pub room: ByteString,
@@ -251,7 +276,12 @@ pub struct Members {
 
 /// TOPIC (0x25): set (or, with an empty `topic`, clear) `room`'s topic.
 /// Body: `src | room | topic: str`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Topic {
     pub src: ByteString,
     pub room: ByteString,
@@ -260,7 +290,12 @@ pub struct Topic {
 
 /// ROOM_OP (0x26): make `user` an operator of `room`, or a plain member
 /// again. Body: `src | room | user: str | operator: u8 (0 or 1)`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct RoomOp {
     pub src: ByteString,
     pub room: ByteString,
@@ -270,7 +305,12 @@ pub struct RoomOp {
 
 /// ROOM_KICK (0x27): put `user` out of `room`.
 /// Body: `src | room | user: str | reason: str`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct RoomKick {
     pub src: ByteString,
     pub room: ByteString,
@@ -280,7 +320,12 @@ pub struct RoomKick {
 
 /// ROOM_MUTE (0x28): mute `user` in `room` for `duration_secs` (0: until
 /// lifted). Body: `src | room | user: str | duration_secs: u32 | reason: str`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct RoomMute {
     pub src: ByteString,
     pub room: ByteString,
@@ -292,7 +337,12 @@ pub struct RoomMute {
 /// ROOM_MODE (0x29): set `room`'s mode. Body: `src | room | mode: u8 |
 /// password: str`. With the password flag set, an empty `password` keeps
 /// the current one; without it, `password` must be empty.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct SetRoomMode {
     pub src: ByteString,
     pub room: ByteString,
@@ -302,7 +352,12 @@ pub struct SetRoomMode {
 
 /// INVITE (0x2A): let `user` into `room` whatever its mode.
 /// Body: `src | room | user: str`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Invite {
     pub src: ByteString,
     pub room: ByteString,
@@ -311,30 +366,49 @@ pub struct Invite {
 
 /// ROOM_UNMUTE (0x2B): lift `user`'s mute in `room`.
 /// Body: `src | room | user: str`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct RoomUnmute {
     pub src: ByteString,
     pub room: ByteString,
     pub user: ByteString,
 }
 
-/// The room requests.
+/// The room requests. In JSON (the `serde` feature), each variant is named
+/// after its frame type, as [`crate::Request`]'s are.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "type", content = "body", rename_all = "snake_case")
+)]
 pub enum RoomRequest {
     Join(Join),
     Part(Part),
+    #[cfg_attr(feature = "serde", serde(rename = "room_send"))]
     Send(RoomSend),
     /// ROOMS (0x23): list the rooms. Body: `src | dst("")`.
+    #[cfg_attr(feature = "serde", serde(rename = "rooms"))]
     List {
+        #[cfg_attr(feature = "serde", serde(default))]
         src: ByteString,
     },
     Members(Members),
     Topic(Topic),
+    #[cfg_attr(feature = "serde", serde(rename = "room_op"))]
     Op(RoomOp),
+    #[cfg_attr(feature = "serde", serde(rename = "room_kick"))]
     Kick(RoomKick),
+    #[cfg_attr(feature = "serde", serde(rename = "room_mute"))]
     Mute(RoomMute),
+    #[cfg_attr(feature = "serde", serde(rename = "room_mode"))]
     Mode(SetRoomMode),
     Invite(Invite),
+    #[cfg_attr(feature = "serde", serde(rename = "room_unmute"))]
     Unmute(RoomUnmute),
 }
 
@@ -530,6 +604,7 @@ impl RoomRequest {
 /// One entry of ROOM_LIST.
 /// `room: str | topic: str | members: u32 | mode: u8 | role: u8`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RoomInfo {
     pub room: ByteString,
     pub topic: ByteString,
@@ -543,6 +618,7 @@ pub struct RoomInfo {
 /// One entry of MEMBER_LIST.
 /// `name: str | role: u8 | online: u8 | muted_until: u64`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MemberInfo {
     pub name: ByteString,
     pub role: RoomRole,
@@ -555,6 +631,7 @@ pub struct MemberInfo {
 /// Body: `kind: u8 | ts: u64 | room: str | actor: str | subject: str |
 /// until: u64 | text: str`. The kinds are NOTICE kinds 9 and up.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RoomNotice {
     pub kind: NoticeKind,
     pub ts: Timestamp,

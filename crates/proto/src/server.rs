@@ -11,6 +11,11 @@ use crate::wire::{Decode, Encode, Reader, put_frame, put_str};
 
 /// Milliseconds since the Unix epoch, UTC.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 pub struct Timestamp(pub u64);
 
 impl Timestamp {
@@ -24,10 +29,20 @@ impl Timestamp {
 
 /// A server-assigned message id; ids grow with time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 pub struct MessageId(pub u64);
 
 /// A user's role.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 #[repr(u8)]
 pub enum Role {
     #[default]
@@ -233,6 +248,7 @@ impl NoticeKind {
 /// Body: `version: u16 | server: str | max_frame: u32 | max_name: u16 |
 /// max_content: u32 | heartbeat_secs: u16`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Welcome {
     pub version: u16,
     pub server: ByteString,
@@ -247,6 +263,7 @@ pub struct Welcome {
 /// REGISTERED: answer to REGISTER.
 /// Body: `name: str | role: u8 | muted_until: u64 | server_time: u64`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Registered {
     /// The name as registered (its spelling as the server keeps it).
     pub name: ByteString,
@@ -257,6 +274,11 @@ pub struct Registered {
 
 /// Whether a sent message reached its recipient live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum DeliveryStatus {
     /// Handed to the recipients' connections.
     Delivered,
@@ -267,6 +289,7 @@ pub enum DeliveryStatus {
 /// SENT: answer to TRANSFER and BROADCAST.
 /// Body: `id: u64 | ts: u64 | status: u8 | recipients: u32`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Sent {
     pub id: MessageId,
     pub ts: Timestamp,
@@ -281,6 +304,7 @@ pub struct Sent {
 /// `advertised` and `connected_at` are empty/0 unless the requester is an
 /// administrator.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct UserInfo {
     pub name: ByteString,
     pub role: Role,
@@ -300,6 +324,7 @@ pub struct UserInfo {
 /// MESSAGE: a message for this user (event).
 /// Body: `id: u64 | ts: u64 | kind: u8 | from: str | to: str | text: str`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Message {
     pub id: MessageId,
     pub ts: Timestamp,
@@ -312,6 +337,7 @@ pub struct Message {
 /// NOTICE: something this user should know (event).
 /// Body: `kind: u8 | ts: u64 | actor: str | subject: str | until: u64 | text: str`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Notice {
     pub kind: NoticeKind,
     pub ts: Timestamp,
@@ -326,6 +352,7 @@ pub struct Notice {
 /// conversation named as HISTORY's `dst` names it (the other user of a
 /// direct conversation, folded; a `#room`; `*`).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ReadMarker {
     pub conversation: ByteString,
     pub id: MessageId,
@@ -334,6 +361,7 @@ pub struct ReadMarker {
 /// `id: u64 | ts: u64 | actor: str | action: str | target: str | until: u64 |
 /// reason: str`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AuditEntry {
     pub id: u64,
     pub ts: Timestamp,
@@ -350,8 +378,15 @@ pub struct AuditEntry {
     pub reason: ByteString,
 }
 
-/// Every server-to-client frame of protocol version 1.
+/// Every server-to-client frame of protocol version 1. In JSON (the
+/// `serde` feature): `{"type": ..., "body": ...}`, the type being the frame
+/// type's name in snake case.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "type", content = "body", rename_all = "snake_case")
+)]
 pub enum ServerFrame {
     Welcome(Welcome),
     /// OK: generic success. Body: `message: str`.

@@ -566,3 +566,290 @@ proptest! {
         prop_assert_eq!(buf.len(), cut);
     }
 }
+
+// ------------------------------------------------------ the JSON form (serde)
+
+/// The JSON form names each value after its frame type and reads back as
+/// the same value: the WebSocket front end and the binary protocol cannot
+/// drift apart.
+#[cfg(feature = "serde")]
+mod json {
+    use super::*;
+    use chinwag_proto::json::{frame_type, type_name};
+
+    fn tag(value: &serde_json::Value) -> &str {
+        value["type"].as_str().expect("a type")
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn a_request_reads_back_and_is_named_after_its_frame_type(body in request()) {
+            let json = serde_json::to_value(&body).unwrap();
+            prop_assert_eq!(tag(&json), type_name(body.frame_type()));
+            prop_assert_eq!(frame_type(tag(&json)), Some(body.frame_type()));
+            let back: Request = serde_json::from_value(json).unwrap();
+            prop_assert_eq!(back, body);
+        }
+
+        #[test]
+        fn a_server_frame_reads_back_and_is_named_after_its_frame_type(body in server_frame()) {
+            let json = serde_json::to_value(&body).unwrap();
+            prop_assert_eq!(tag(&json), type_name(body.frame_type()));
+            let back: ServerFrame = serde_json::from_value(json).unwrap();
+            prop_assert_eq!(back, body);
+        }
+    }
+
+    /// One of every request: the match has no wildcard, so a new request
+    /// does not compile until it is here (and has its JSON form).
+    fn every_request() -> Vec<Request> {
+        let requests = vec![
+            Request::Hello(Hello::current("test")),
+            Request::Register(Register::default()),
+            Request::Reflect(Default::default()),
+            Request::Transfer(Default::default()),
+            Request::Broadcast(Default::default()),
+            Request::GetAllUser(Default::default()),
+            Request::Logout(Default::default()),
+            Request::Admin(Default::default()),
+            Request::Kickout(Default::default()),
+            Request::Bantalk(Default::default()),
+            Request::Unmute(Default::default()),
+            Request::Shutdown(Default::default()),
+            Request::Ping,
+            Request::Passwd(Default::default()),
+            Request::History(Default::default()),
+            Request::Ban(Default::default()),
+            Request::Unban(Default::default()),
+            Request::Grant(Default::default()),
+            Request::Revoke(Default::default()),
+            Request::Audit(Default::default()),
+            Request::MarkRead(Default::default()),
+            Request::ReadMarkers(Default::default()),
+            Request::Ignore(Default::default()),
+            Request::Ignores(Default::default()),
+            Request::Profile(Default::default()),
+            Request::Room(RoomRequest::Join(Default::default())),
+            Request::Room(RoomRequest::Part(Default::default())),
+            Request::Room(RoomRequest::Send(Default::default())),
+            Request::Room(RoomRequest::List { src: "".into() }),
+            Request::Room(RoomRequest::Members(Default::default())),
+            Request::Room(RoomRequest::Topic(Default::default())),
+            Request::Room(RoomRequest::Op(Default::default())),
+            Request::Room(RoomRequest::Kick(Default::default())),
+            Request::Room(RoomRequest::Mute(Default::default())),
+            Request::Room(RoomRequest::Mode(Default::default())),
+            Request::Room(RoomRequest::Invite(Default::default())),
+            Request::Room(RoomRequest::Unmute(Default::default())),
+        ];
+        for request in &requests {
+            match request {
+                Request::Hello(_)
+                | Request::Register(_)
+                | Request::Reflect(_)
+                | Request::Transfer(_)
+                | Request::Broadcast(_)
+                | Request::GetAllUser(_)
+                | Request::Logout(_)
+                | Request::Admin(_)
+                | Request::Kickout(_)
+                | Request::Bantalk(_)
+                | Request::Unmute(_)
+                | Request::Shutdown(_)
+                | Request::Ping
+                | Request::Passwd(_)
+                | Request::History(_)
+                | Request::Ban(_)
+                | Request::Unban(_)
+                | Request::Grant(_)
+                | Request::Revoke(_)
+                | Request::Audit(_)
+                | Request::MarkRead(_)
+                | Request::ReadMarkers(_)
+                | Request::Ignore(_)
+                | Request::Ignores(_)
+                | Request::Profile(_)
+                | Request::Room(_) => {}
+            }
+        }
+        requests
+    }
+
+    /// One of every server frame, as [`every_request`].
+    fn every_frame() -> Vec<ServerFrame> {
+        let message = Message {
+            id: MessageId(3),
+            ts: Timestamp(4),
+            kind: MessageKind::Room,
+            from: "a".into(),
+            to: "#r".into(),
+            text: "hi 👋".into(),
+        };
+        let frames = vec![
+            ServerFrame::Welcome(Welcome {
+                version: 1,
+                server: "s".into(),
+                max_frame: 1,
+                max_name: 2,
+                max_content: 3,
+                heartbeat_secs: 4,
+            }),
+            ServerFrame::ok("fine"),
+            ServerFrame::error(ErrorCode::Other(999), "odd"),
+            ServerFrame::Registered(Registered {
+                name: "a".into(),
+                role: Role::Admin,
+                muted: MuteState::UntilLifted,
+                server_time: Timestamp(5),
+            }),
+            ServerFrame::Sent(Sent {
+                id: MessageId(1),
+                ts: Timestamp(2),
+                status: DeliveryStatus::Queued,
+                recipients: 0,
+            }),
+            ServerFrame::UserList(vec![]),
+            ServerFrame::Echo {
+                ts: Timestamp(1),
+                content: "e".into(),
+            },
+            ServerFrame::Pong { ts: Timestamp(1) },
+            ServerFrame::Message(message.clone()),
+            ServerFrame::Notice(Notice {
+                kind: NoticeKind::Other(200),
+                ts: Timestamp(1),
+                actor: "".into(),
+                subject: "".into(),
+                until: 0,
+                text: "".into(),
+            }),
+            ServerFrame::HistoryPage(vec![message]),
+            ServerFrame::AuditPage(vec![chinwag_proto::server::AuditEntry {
+                id: 1,
+                ts: Timestamp(2),
+                actor: "root".into(),
+                action: "mute".into(),
+                target: "bob".into(),
+                until: u64::MAX,
+                reason: "".into(),
+            }]),
+            ServerFrame::RoomList(vec![RoomInfo {
+                room: "#r".into(),
+                topic: "t".into(),
+                members: 2,
+                mode: RoomMode::new(true, false),
+                role: RoomRole::Owner,
+            }]),
+            ServerFrame::MemberList {
+                room: "#r".into(),
+                members: vec![MemberInfo {
+                    name: "a".into(),
+                    role: RoomRole::Member,
+                    online: true,
+                    muted: MuteState::Until(Timestamp(9)),
+                }],
+            },
+            ServerFrame::RoomNotice(RoomNotice {
+                kind: NoticeKind::RoomTopic,
+                ts: Timestamp(1),
+                room: "#r".into(),
+                actor: "a".into(),
+                subject: "".into(),
+                until: 0,
+                text: "new".into(),
+            }),
+            ServerFrame::ReadMarkerList(vec![chinwag_proto::server::ReadMarker {
+                conversation: "#r".into(),
+                id: MessageId(7),
+            }]),
+            ServerFrame::IgnoreList(vec!["mallory".into()]),
+        ];
+        for frame in &frames {
+            match frame {
+                ServerFrame::Welcome(_)
+                | ServerFrame::Ok { .. }
+                | ServerFrame::Error { .. }
+                | ServerFrame::Registered(_)
+                | ServerFrame::Sent(_)
+                | ServerFrame::UserList(_)
+                | ServerFrame::Echo { .. }
+                | ServerFrame::Pong { .. }
+                | ServerFrame::Message(_)
+                | ServerFrame::Notice(_)
+                | ServerFrame::HistoryPage(_)
+                | ServerFrame::AuditPage(_)
+                | ServerFrame::RoomList(_)
+                | ServerFrame::MemberList { .. }
+                | ServerFrame::RoomNotice(_)
+                | ServerFrame::ReadMarkerList(_)
+                | ServerFrame::IgnoreList(_) => {}
+            }
+        }
+        frames
+    }
+
+    #[test]
+    fn every_request_and_frame_reads_back_and_is_named_after_its_frame_type() {
+        for request in every_request() {
+            let json = serde_json::to_value(&request).unwrap();
+            assert_eq!(tag(&json), type_name(request.frame_type()), "{json}");
+            assert_eq!(frame_type(tag(&json)), Some(request.frame_type()));
+            let back: Request = serde_json::from_value(json).unwrap();
+            assert_eq!(back, request);
+        }
+        for frame in every_frame() {
+            let json = serde_json::to_value(&frame).unwrap();
+            assert_eq!(tag(&json), type_name(frame.frame_type()), "{json}");
+            let back: ServerFrame = serde_json::from_value(json).unwrap();
+            assert_eq!(back, frame);
+        }
+    }
+
+    #[test]
+    fn left_out_fields_take_their_defaults() {
+        let read = |text: &str| serde_json::from_str::<Request>(text).unwrap();
+        let register = read(r#"{"type":"register","body":{"name":"alice"}}"#);
+        let Request::Register(register) = register else {
+            panic!("{register:?}")
+        };
+        assert!(register.take_offline && !register.multi_session);
+        assert_eq!((&*register.name, &*register.password), ("alice", ""));
+        let ping = read(r#"{"type":"ping"}"#);
+        assert_eq!(ping, Request::Ping);
+        let rooms = read(r#"{"type":"rooms","body":{}}"#);
+        assert_eq!(rooms, Request::Room(RoomRequest::List { src: "".into() }));
+    }
+
+    #[test]
+    fn kinds_go_by_name_and_unknown_ones_by_number() {
+        let notice = Notice {
+            kind: NoticeKind::Muted,
+            ts: Timestamp(1),
+            actor: "root".into(),
+            subject: "bob".into(),
+            until: u64::MAX,
+            text: "calm down".into(),
+        };
+        let json = serde_json::to_value(ServerFrame::Notice(notice)).unwrap();
+        assert_eq!(json["body"]["kind"], "muted");
+        assert_eq!(
+            serde_json::to_value(MessageKind::Other(9)).unwrap(),
+            serde_json::json!(9)
+        );
+        assert_eq!(
+            serde_json::from_str::<MessageKind>("\"room\"").unwrap(),
+            MessageKind::Room
+        );
+        assert!(serde_json::from_str::<NoticeKind>("\"nonsense\"").is_err());
+        assert!(
+            serde_json::from_str::<RoomMode>("4").is_err(),
+            "unknown mode bits"
+        );
+        assert_eq!(
+            serde_json::to_value(ServerFrame::error(ErrorCode::Muted, "no")).unwrap(),
+            serde_json::json!({"type": "error", "body": {"code": 302, "message": "no"}})
+        );
+    }
+}

@@ -4,7 +4,8 @@
 //! (the native wire format), `chinwag-core` (the chat, protocol-neutral and
 //! without I/O), `chinwag-store` (SQLite and PostgreSQL), `chinwag-cluster`
 //! (NATS), `chinwag-native` (the native protocol's driver), `chinwag-irc`
-//! (the IRC front end). This crate
+//! (the IRC front end), `chinwag-web` (the WebSocket front end and the web
+//! client). This crate
 //! binds what the configuration asks for and runs a front end's driver for
 //! each connection:
 //!
@@ -17,7 +18,8 @@
 //!
 //! The core's modules are re-exported under their own names
 //! (`chinwag_server::state`, `chinwag_server::session`, ...), and so are the
-//! other layers (`chinwag_server::store`, `::cluster`, `::native`, `::irc`).
+//! other layers (`chinwag_server::store`, `::cluster`, `::native`, `::irc`,
+//! `::web`).
 
 pub mod metrics_http;
 pub mod proxy;
@@ -32,4 +34,5 @@ pub use chinwag_core::{
 };
 pub use chinwag_irc as irc;
 pub use chinwag_native as native;
+pub use chinwag_web as web;
 pub use server::{BindError, Handle, ListenAddr, Server};

@@ -1,6 +1,8 @@
 //! The listeners: accept connections (plain TCP, TLS, or both), admit or
 //! refuse each at the door, and run a session for each admitted one until
-//! shutdown; then wait (up to the grace period) for them to finish.
+//! shutdown; then wait (up to the grace period) for them to finish. The
+//! web listener (`chinwag-web`) runs beside them, its WebSocket sessions
+//! waited for alike.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +30,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(600);
 pub struct Server {
     listeners: Vec<Listener>,
     metrics: Option<TcpListener>,
+    web: Option<crate::web::Web>,
     state: Arc<State>,
     /// The data directory when none was configured; removed on drop, after
     /// the state (and its store) is gone.
@@ -67,6 +70,8 @@ pub enum BindError {
     Store(#[from] StoreError),
     #[error("cannot join the cluster: {0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+    #[error("invalid configuration: {0}")]
+    Web(String),
 }
 
 /// A handle to stop a running server from outside (signals, tests).
@@ -125,13 +130,15 @@ impl Server {
                 protocol: Protocol::Native,
             }],
             metrics: None,
+            web: None,
             state: State::new(config, admin, store),
             _scratch: None,
         }
     }
 
     /// Binds what `config` asks for: `listen` (TLS when a certificate is
-    /// configured and `tls_listen` is not), `tls_listen`, `metrics_listen`.
+    /// configured and `tls_listen` is not), `tls_listen`, `metrics_listen`,
+    /// `web_listen` (TLS too when a certificate is configured).
     pub async fn bind(config: Config) -> Result<Server, BindError> {
         let acceptor = config.tls().as_ref().map(tls::acceptor).transpose()?;
         // The store before the port: a second chinwagd with the same
@@ -144,6 +151,11 @@ impl Server {
         let main = listen(&config.listen).await?;
         let tls_listen = config.tls_listen.clone();
         let metrics_listen = config.metrics_listen.clone();
+        let web = match config.web {
+            true => Some(listen(&config.web_listen).await?),
+            false => None,
+        };
+        let trusted_proxies = config.web_trusted_proxies.clone();
         let irc_listener = listen_irc(config.irc_listen.as_deref()).await?;
         let irc_tls_listen = config.irc_tls_listen.clone();
         let mut server = Server::with_store(main, config, store);
@@ -154,6 +166,9 @@ impl Server {
         if let (Some(acceptor), Some(addr)) = (&acceptor, irc_tls_listen) {
             let listener = listen(&addr).await?;
             server.add_listener(listener, Some(acceptor.clone()), Protocol::Irc);
+        }
+        if let Some(listener) = web {
+            server.add_web_listener(listener, acceptor.clone(), &trusted_proxies)?;
         }
         match (acceptor, tls_listen) {
             (Some(acceptor), Some(addr)) => {
@@ -208,6 +223,25 @@ impl Server {
         self.metrics = Some(listener);
     }
 
+    /// Also serves the web client and its WebSocket on `listener` (TLS
+    /// when `tls` is given), believing `X-Forwarded-For` from
+    /// `trusted_proxies`.
+    pub fn add_web_listener(
+        &mut self,
+        listener: TcpListener,
+        tls: Option<TlsAcceptor>,
+        trusted_proxies: &[String],
+    ) -> Result<(), BindError> {
+        let web = crate::web::Web::new(listener, tls, trusted_proxies).map_err(BindError::Web)?;
+        self.web = Some(web);
+        Ok(())
+    }
+
+    /// The web client's address, if the web listener is on.
+    pub fn web_url(&self) -> Option<String> {
+        self.web.as_ref().and_then(|web| web.url().ok())
+    }
+
     /// The address of the first listener.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listeners[0].tcp.local_addr()
@@ -257,6 +291,7 @@ impl Server {
         let Server {
             listeners,
             metrics,
+            web,
             state,
             _scratch,
         } = self;
@@ -269,6 +304,9 @@ impl Server {
         let mut accepting = tokio::task::JoinSet::new();
         for listener in listeners {
             accepting.spawn(accept_loop(listener, Arc::clone(&state), sessions.clone()));
+        }
+        if let Some(web) = web {
+            accepting.spawn(web.serve(Arc::clone(&state), sessions.clone()));
         }
         while accepting.join_next().await.is_some() {}
         sessions.close();

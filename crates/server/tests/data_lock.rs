@@ -21,6 +21,7 @@ fn chinwagd(data: &Path, args: &[&str]) -> Output {
         .args(args)
         .env_remove("CHINWAG_CONFIG")
         .env_remove("CHINWAG_DATA")
+        .env("CHINWAG_WEB_LISTEN", "127.0.0.1:0")
         .env("CHINWAG_LOG", "warn")
         .env("RUST_BACKTRACE", "1")
         .stdout(Stdio::piped())

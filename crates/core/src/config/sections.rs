@@ -10,6 +10,7 @@ use super::setting::{Section, setting};
 pub const SECTIONS: &[Section] = &[
     SERVER,
     TLS,
+    WEB,
     ACCOUNTS,
     CONNECTIONS,
     LIMITS,
@@ -92,6 +93,42 @@ const TLS: Section = Section {
              of --tls-cert"
         )
         .when_unset("none"),
+    ],
+};
+
+const WEB: Section = Section {
+    heading: "Web",
+    settings: &[
+        setting!(
+            "web",
+            web: bool,
+            "BOOL",
+            "Serve the web client and its WebSocket on --web-listen (--web false \
+             turns them off); TLS with --tls-cert and --tls-key when those are given"
+        ),
+        setting!(
+            "web_listen",
+            web_listen: String,
+            "ADDR",
+            "Address of the web listener: the web client at /, the WebSocket at /ws"
+        ),
+        setting!(
+            "web_origins",
+            web_origins: Vec<String>,
+            "ORIGINS",
+            "Origins, besides the web listener's own host, whose pages may open \
+             the WebSocket, comma-separated (https://chat.example.org)"
+        )
+        .when_unset("the listener's own host only"),
+        setting!(
+            "web_trusted_proxies",
+            web_trusted_proxies: Vec<String>,
+            "ADDRS",
+            "Reverse proxies in front of the web listener whose X-Forwarded-For \
+             header names the client, comma-separated addresses or networks \
+             (10.0.0.0/8); from anyone else the header is ignored"
+        )
+        .when_unset("none, the header is ignored"),
     ],
 };
 

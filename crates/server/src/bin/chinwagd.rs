@@ -267,6 +267,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(addr) = server.metrics_addr() {
         tracing::info!(%addr, "metrics listening");
     }
+    if let Some(url) = server.web_url() {
+        tracing::info!(%url, "web listening");
+        // For the person who just started it: where to point a browser.
+        if std::io::stderr().is_terminal() {
+            eprintln!("\n  chinwag is running: open {url} in a browser\n");
+        }
+    }
     // The main listener (--listen) is logged last, so that a script that
     // reads the log up to "chinwagd listening" has seen every address.
     let listeners = server.listen_addrs()?;

@@ -50,6 +50,8 @@ impl Daemon {
             .arg("--data")
             .arg(data)
             .args(extra)
+            // The web listener on a free port: tests run side by side.
+            .env("CHINWAG_WEB_LISTEN", "127.0.0.1:0")
             .env("CHINWAG_RATE_REQUESTS", "0")
             .env("CHINWAG_RATE_BYTES", "0")
             .env_remove("CHINWAG_ADMIN_PASSWORD")
