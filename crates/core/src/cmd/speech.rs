@@ -208,6 +208,12 @@ mod tests {
                 before: 0,
                 limit: 1,
             }),
+            FrameType::Profile => Request::Profile(Profile {
+                src: src(),
+                username: t(),
+                realname: t(),
+                away: t(),
+            }),
             FrameType::Join => Request::Room(RoomRequest::Join(Join {
                 src: src(),
                 room: room(),
@@ -295,6 +301,7 @@ mod tests {
         (FrameType::Grant, 'S'),
         (FrameType::Revoke, 'S'),
         (FrameType::Audit, 'S'),
+        (FrameType::Profile, 'A'),
         (FrameType::Join, 'N'),
         (FrameType::Part, 'R'),
         (FrameType::RoomSend, 'R'),
