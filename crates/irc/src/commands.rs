@@ -492,9 +492,8 @@ impl Irc {
                         .as_deref()
                         .is_some_and(|k| k.is_empty() || k.contains(' '))
                     {
-                        let shown = key.as_deref().unwrap_or_default();
                         let why = "A key is one word: no spaces, not empty";
-                        self.numeric("696", &[&target, "k", shown, why]);
+                        self.numeric("696", &[&target, "k", "*", why]);
                         continue;
                     }
                     if adding && key.is_none() {
