@@ -32,6 +32,10 @@ commands:
   /ban NAME|ADDRESS [FOR] [REASON]  ban an account or an address (CIDR too), for FOR or for good (administrators)
   /unban NAME|ADDRESS       lift a ban (administrators)
   /audit [N]                the last N (default 20) moderation acts (administrators)
+  /away [REASON]            say you are away (shown in the user list); alone, you are back
+  /whois NAME               who NAME is: role, mute, away, since when online, rooms in common
+  /ignore [NAME]            stop being shown NAME's messages (kept for your account); alone, list whom you ignore
+  /unignore NAME            be shown NAME's messages again
   /shutdown [REASON]        stop the server (administrators)
   /history [NAME|#ROOM|all] the last messages with NAME (accounts), of ROOM, or of everyone
   /passwd OLD NEW           change your account's password
@@ -86,6 +90,16 @@ pub enum Line {
     Room(RoomLine),
     /// /ban, /unban, /audit.
     Moderation(Moderation),
+    /// `/away [REASON]`: empty, back.
+    Away(String),
+    /// `/whois NAME`.
+    Whois(String),
+    /// `/ignore NAME`, `/unignore NAME`; `/ignore` alone lists (`name`
+    /// `None`).
+    Ignore {
+        name: Option<String>,
+        ignore: bool,
+    },
     Help,
     Quit,
 }
@@ -136,6 +150,85 @@ impl Moderation {
                         .to_owned()
                 })
             }
+        }
+    }
+}
+
+/// `/away [REASON]`: the answer as the user reads it.
+pub async fn away(client: &Client, reason: &str) -> Result<String, ClientError> {
+    client.profile("", "", reason).await?;
+    Ok(if reason.is_empty() {
+        "you are back".to_owned()
+    } else {
+        format!("you are away: {reason}")
+    })
+}
+
+/// `/whois NAME`: what the server shows of a user online, and the rooms
+/// the asker shares with it.
+pub async fn whois(client: &Client, name: &str) -> Result<String, ClientError> {
+    let users = client.users().await?;
+    let Some(user) = users.iter().find(|u| same_name(&u.name, name)) else {
+        return Ok(format!("{name} is not online"));
+    };
+    let now = Timestamp::now();
+    let mut lines = vec![format!(
+        "{}: {}, online for {}",
+        render::sanitize(&user.name),
+        match user.role {
+            chinwag_client::Role::Admin => "administrator",
+            _ => "user",
+        },
+        render::duration(std::time::Duration::from_millis(
+            now.0.saturating_sub(user.connected_at.0) / 1000 * 1000
+        ))
+    )];
+    if user.muted.at(now) != chinwag_client::MuteState::NotMuted {
+        lines.push(format!("  {}", render::muted(user.muted, now)));
+    }
+    if !user.away.is_empty() {
+        lines.push(format!("  away: {}", render::sanitize(&user.away)));
+    }
+    if !user.realname.is_empty() {
+        lines.push(format!("  real name: {}", render::sanitize(&user.realname)));
+    }
+    let mut shared = Vec::new();
+    for room in client.rooms().await? {
+        if room.role == chinwag_client::RoomRole::None {
+            continue;
+        }
+        let members = client.members(&room.room).await?;
+        if members.iter().any(|m| same_name(&m.name, name)) {
+            shared.push(render::sanitize(&room.room).into_owned());
+        }
+    }
+    if !shared.is_empty() {
+        lines.push(format!("  in your rooms: {}", shared.join(", ")));
+    }
+    Ok(lines.join("\n"))
+}
+
+/// Whether two spellings name the same user, as the server folds them.
+fn same_name(a: &str, b: &str) -> bool {
+    chinwag_proto::NameKey::fold(a).is_some_and(|k| chinwag_proto::NameKey::fold(b) == Some(k))
+}
+
+/// `/ignore NAME`, `/unignore NAME`, or `/ignore` alone: the answer as
+/// the user reads it, the same in both modes.
+pub async fn ignoring(
+    client: &Client,
+    name: Option<String>,
+    ignore: bool,
+) -> Result<String, ClientError> {
+    match name {
+        Some(name) => client.ignore(&name, ignore).await,
+        None => {
+            let names = client.ignores().await?;
+            Ok(if names.is_empty() {
+                "you ignore nobody".to_owned()
+            } else {
+                format!("you ignore: {}", names.join(", "))
+            })
         }
     }
 }
@@ -221,6 +314,28 @@ pub fn parse(line: &str) -> Result<Line, String> {
             n => match n.parse::<u16>() {
                 Ok(limit) if limit > 0 => Line::Moderation(Moderation::Audit { limit }),
                 _ => return Err(usage("/audit [N]")),
+            },
+        },
+        "away" => Line::Away(rest.trim().to_owned()),
+        "whois" => match split_word(rest) {
+            ("", _) => return Err(usage("/whois NAME")),
+            (name, _) => Line::Whois(name.to_owned()),
+        },
+        "ignore" => match split_word(rest) {
+            ("", _) => Line::Ignore {
+                name: None,
+                ignore: true,
+            },
+            (name, _) => Line::Ignore {
+                name: Some(name.to_owned()),
+                ignore: true,
+            },
+        },
+        "unignore" => match split_word(rest) {
+            ("", _) => return Err(usage("/unignore NAME")),
+            (name, _) => Line::Ignore {
+                name: Some(name.to_owned()),
+                ignore: false,
             },
         },
         "unmute" => match split_word(rest) {
@@ -396,6 +511,9 @@ async fn execute(
             .await
             .map(|reply| rooms::describe(&reply, me, clock)),
         Line::Moderation(act) => act.execute(client).await,
+        Line::Ignore { name, ignore } => ignoring(client, name, ignore).await,
+        Line::Away(reason) => away(client, &reason).await,
+        Line::Whois(name) => whois(client, &name).await,
     };
     Some(result.map_err(|error| match error {
         ClientError::Server { message, .. } => render::sanitize(&message).into_owned(),
@@ -524,6 +642,35 @@ mod tests {
             Ok(Line::Moderation(Moderation::Audit { limit: 5 }))
         );
         assert!(parse("/audit lots").is_err() && parse("/ban").is_err());
+        assert_eq!(
+            parse("/ignore bob"),
+            Ok(Line::Ignore {
+                name: Some("bob".into()),
+                ignore: true
+            })
+        );
+        assert_eq!(
+            parse("/ignore"),
+            Ok(Line::Ignore {
+                name: None,
+                ignore: true
+            })
+        );
+        assert_eq!(
+            parse("/unignore bob"),
+            Ok(Line::Ignore {
+                name: Some("bob".into()),
+                ignore: false
+            })
+        );
+        assert!(parse("/unignore").is_err());
+        assert_eq!(
+            parse("/away gone fishing"),
+            Ok(Line::Away("gone fishing".into()))
+        );
+        assert_eq!(parse("/away"), Ok(Line::Away("".into())));
+        assert_eq!(parse("/whois bob"), Ok(Line::Whois("bob".into())));
+        assert!(parse("/whois").is_err());
         assert_eq!(parse("/history"), Ok(Line::History { with: None }));
         for everyone in ["/history all", "/history *"] {
             assert_eq!(

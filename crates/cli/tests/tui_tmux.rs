@@ -508,6 +508,13 @@ fn a_cjk_account_opens_with_its_rooms_is_mentioned_and_keeps_its_place_across_a_
     assert!(screen.contains("┌ #rust"), "{screen}");
     tmux.type_line("xm", "yes, 看到了");
     tmux.wait_text("xm", "小明: yes, 看到了");
+    // Away, as everyone's user list shows it; /whois says so too.
+    tmux.type_line("xm", "/away 喝茶 (tea time)");
+    tmux.wait_text("xm", "you are away: 喝茶 (tea time)");
+    tmux.wait_text("xm", " 小明 away");
+    tmux.type_line("xm", "/whois 小明");
+    tmux.wait_text("xm", "away: 喝茶 (tea time)");
+    tmux.wait_text("xm", "in your rooms: #rust, #tea");
     tmux.press("xm", "C-c");
     drop(daemon);
 }

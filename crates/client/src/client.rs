@@ -7,9 +7,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chinwag_proto::request::{
     Admin, Audit, BROADCAST_CONVERSATION, Ban, Bantalk, Broadcast, GetAllUser, Hello, History,
-    Kickout, Logout, Passwd, Reflect, Register, Shutdown, ShutdownScope, Target, Transfer, Unmute,
+    Ignore, Kickout, Logout, MarkRead, Passwd, Profile, Reflect, Register, Shutdown, ShutdownScope,
+    Target, Transfer, Unmute,
 };
-use chinwag_proto::server::{AuditEntry, Message, Registered, Sent, UserInfo, Welcome};
+use chinwag_proto::server::{
+    AuditEntry, Message, MessageId, ReadMarker, Registered, Sent, UserInfo, Welcome,
+};
 use chinwag_proto::wire::Encode;
 use chinwag_proto::{
     ClientCodec, PROTOCOL_VERSION, Request, RequestId, ServerFrame, Timestamp, UserName,
@@ -447,6 +450,81 @@ impl Client {
         match self.request(request).await? {
             ServerFrame::HistoryPage(messages) => Ok(messages),
             other => Err(unexpected("HISTORY_PAGE", &other)),
+        }
+    }
+
+    /// MARK_READ: this account has read the conversation `with` (a user,
+    /// a `#room`, `None` for the broadcasts) up to message `id`. Markers
+    /// only move forward; accounts only.
+    pub async fn mark_read(&self, with: Option<&str>, id: MessageId) -> Result<(), ClientError> {
+        let conversation = match with {
+            Some(with) => with,
+            None => BROADCAST_CONVERSATION,
+        };
+        self.expect_ok(Request::MarkRead(MarkRead {
+            src: "".into(),
+            conversation: conversation.into(),
+            id: id.0,
+        }))
+        .await
+    }
+
+    /// READ_MARKERS: how far this account has read each conversation
+    /// (named as [`HistoryQuery::with`] names them, `*` for the
+    /// broadcasts).
+    pub async fn read_markers(&self) -> Result<Vec<ReadMarker>, ClientError> {
+        let request = Request::ReadMarkers(Target {
+            src: "".into(),
+            dst: "".into(),
+        });
+        match self.request(request).await? {
+            ServerFrame::ReadMarkerList(markers) => Ok(markers),
+            other => Err(unexpected("READ_MARKER_LIST", &other)),
+        }
+    }
+
+    /// PROFILE: what others see of this user besides its name (in the
+    /// user list): a short user name, a real name, and why it is away
+    /// (empty: not away). Each call replaces all three.
+    pub async fn profile(
+        &self,
+        username: &str,
+        realname: &str,
+        away: &str,
+    ) -> Result<(), ClientError> {
+        self.expect_ok(Request::Profile(Profile {
+            src: "".into(),
+            username: username.into(),
+            realname: realname.into(),
+            away: away.into(),
+        }))
+        .await
+    }
+
+    /// IGNORE: stop being shown `name`'s messages (`ignore`), or be shown
+    /// them again; the server's answer says what changed.
+    pub async fn ignore(&self, name: &str, ignore: bool) -> Result<String, ClientError> {
+        check_name(name)?;
+        let request = Request::Ignore(Ignore {
+            src: "".into(),
+            dst: name.into(),
+            ignore,
+        });
+        match self.request(request).await? {
+            ServerFrame::Ok { message } => Ok(message.to_string()),
+            other => Err(unexpected("OK", &other)),
+        }
+    }
+
+    /// IGNORES: whom this user ignores.
+    pub async fn ignores(&self) -> Result<Vec<String>, ClientError> {
+        let request = Request::Ignores(Target {
+            src: "".into(),
+            dst: "".into(),
+        });
+        match self.request(request).await? {
+            ServerFrame::IgnoreList(names) => Ok(names.iter().map(|n| n.to_string()).collect()),
+            other => Err(unexpected("IGNORE_LIST", &other)),
         }
     }
 

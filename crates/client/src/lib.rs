@@ -42,8 +42,8 @@ pub mod tls;
 
 pub use chinwag_proto::room::{MemberInfo, RoomInfo, RoomMode, RoomNotice};
 pub use chinwag_proto::server::{
-    AuditEntry, DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo,
-    Welcome,
+    AuditEntry, DeliveryStatus, Message, MuteState, Notice, ReadMarker, Registered, Role, Sent,
+    UserInfo, Welcome,
 };
 pub use chinwag_proto::{
     ErrorCode, MessageKind, NoticeKind, Request, RoomRole, ServerFrame, Timestamp,

@@ -141,6 +141,14 @@ frame_types! {
     Invite = 0x2A,
     /// Lift a member's mute in a room; room operators only.
     RoomUnmute = 0x2B,
+    /// An account has read a conversation up to a message.
+    MarkRead = 0x30,
+    /// The account's read markers.
+    ReadMarkers = 0x31,
+    /// Stop (or start again) being shown a user's messages.
+    Ignore = 0x32,
+    /// The users the sender ignores.
+    Ignores = 0x33,
 
     /// Answer to HELLO: the version in use and the server's limits.
     Welcome = 0x80,
@@ -168,6 +176,10 @@ frame_types! {
     MemberList = 0x8B,
     /// Something happened in a room this user is in (event).
     RoomNotice = 0x8C,
+    /// Answer to READ_MARKERS.
+    ReadMarkerList = 0xA0,
+    /// Answer to IGNORES.
+    IgnoreList = 0xA1,
     /// A message delivered to this user (event).
     Message = 0x90,
     /// Something happened that this user should know about (event).

@@ -233,6 +233,26 @@ pub struct Audit {
     pub limit: u16,
 }
 
+/// MARK_READ: the sender's account has read `conversation` up to message
+/// `id` (and everything before it). Body: `src | conversation: str | id:
+/// u64`; `conversation` names it as HISTORY's `dst` does: a user, a
+/// `#room`, or `*` for the broadcasts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarkRead {
+    pub src: ByteString,
+    pub conversation: ByteString,
+    pub id: u64,
+}
+
+/// IGNORE: stop being shown `dst`'s messages (`ignore` 1), or be shown
+/// them again (0). Body: `src | dst | ignore: u8`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ignore {
+    pub src: ByteString,
+    pub dst: ByteString,
+    pub ignore: bool,
+}
+
 /// Every request of protocol version 1.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
@@ -260,6 +280,13 @@ pub enum Request {
     /// REVOKE: take the administrator role from `dst`. Body: `src | dst`.
     Revoke(Target),
     Audit(Audit),
+    MarkRead(MarkRead),
+    /// READ_MARKERS: the sender's account's read markers. Body: `src |
+    /// dst("")`.
+    ReadMarkers(Target),
+    Ignore(Ignore),
+    /// IGNORES: the names the sender ignores. Body: `src | dst("")`.
+    Ignores(Target),
     Profile(Profile),
     /// A room request (types 0x20-0x2F).
     Room(RoomRequest),
@@ -296,6 +323,10 @@ impl Request {
             Request::Grant(_) => FrameType::Grant,
             Request::Revoke(_) => FrameType::Revoke,
             Request::Audit(_) => FrameType::Audit,
+            Request::MarkRead(_) => FrameType::MarkRead,
+            Request::ReadMarkers(_) => FrameType::ReadMarkers,
+            Request::Ignore(_) => FrameType::Ignore,
+            Request::Ignores(_) => FrameType::Ignores,
             Request::Profile(_) => FrameType::Profile,
             Request::Room(r) => r.frame_type(),
         }
@@ -373,6 +404,16 @@ impl Request {
                 b.put_u64(r.before);
                 b.put_u16(r.limit);
             }
+            Request::MarkRead(r) => {
+                put_str(b, "src", &r.src)?;
+                put_str(b, "conversation", &r.conversation)?;
+                b.put_u64(r.id);
+            }
+            Request::ReadMarkers(r) | Request::Ignores(r) => operation_shape(b, &r.src, &r.dst)?,
+            Request::Ignore(r) => {
+                operation_shape(b, &r.src, &r.dst)?;
+                b.put_u8(u8::from(r.ignore));
+            }
             Request::Room(r) => r.encode_body(b)?,
         }
         Ok(())
@@ -402,6 +443,16 @@ fn empty_dst(r: &mut Reader) -> Result<(), BodyError> {
     } else {
         Err(BodyError::MustBeEmpty { field: "dst" })
     }
+}
+
+/// An operation packet whose `dst` must be empty.
+fn src_only(r: &mut Reader) -> Result<Target, BodyError> {
+    let src = r.str("src")?;
+    empty_dst(r)?;
+    Ok(Target {
+        src,
+        dst: "".into(),
+    })
 }
 
 fn target(r: &mut Reader) -> Result<Target, BodyError> {
@@ -578,6 +629,27 @@ impl Decode for Request {
                     limit: r.u16("limit")?,
                 })
             }
+            FrameType::MarkRead => Request::MarkRead(MarkRead {
+                src: r.str("src")?,
+                conversation: r.str("conversation")?,
+                id: r.u64("id")?,
+            }),
+            FrameType::ReadMarkers => Request::ReadMarkers(src_only(&mut r)?),
+            FrameType::Ignore => Request::Ignore(Ignore {
+                src: r.str("src")?,
+                dst: r.str("dst")?,
+                ignore: match r.u8("ignore")? {
+                    0 => false,
+                    1 => true,
+                    other => {
+                        return Err(BodyError::InvalidValue {
+                            field: "ignore",
+                            value: u64::from(other),
+                        });
+                    }
+                },
+            }),
+            FrameType::Ignores => Request::Ignores(src_only(&mut r)?),
             room if room.is_room_request() => {
                 Request::Room(RoomRequest::decode_body(room, &mut r)?)
             }

@@ -322,6 +322,15 @@ pub struct Notice {
 }
 
 /// One entry of AUDIT_PAGE: an administrator's action.
+/// One entry of READ_MARKER_LIST: `conversation: str | id: u64`, the
+/// conversation named as HISTORY's `dst` names it (the other user of a
+/// direct conversation, folded; a `#room`; `*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadMarker {
+    pub conversation: ByteString,
+    pub id: MessageId,
+}
+
 /// `id: u64 | ts: u64 | actor: str | action: str | target: str | until: u64 |
 /// reason: str`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -385,6 +394,12 @@ pub enum ServerFrame {
         members: Vec<MemberInfo>,
     },
     RoomNotice(RoomNotice),
+    /// READ_MARKER_LIST: answer to READ_MARKERS.
+    /// Body: `count: u32 | count entries`.
+    ReadMarkerList(Vec<ReadMarker>),
+    /// IGNORE_LIST: answer to IGNORES. Body: `count: u32 | count names:
+    /// str`.
+    IgnoreList(Vec<ByteString>),
 }
 
 impl ServerFrame {
@@ -405,6 +420,8 @@ impl ServerFrame {
             ServerFrame::RoomList(_) => FrameType::RoomList,
             ServerFrame::MemberList { .. } => FrameType::MemberList,
             ServerFrame::RoomNotice(_) => FrameType::RoomNotice,
+            ServerFrame::ReadMarkerList(_) => FrameType::ReadMarkerList,
+            ServerFrame::IgnoreList(_) => FrameType::IgnoreList,
         }
     }
 
@@ -497,6 +514,19 @@ impl ServerFrame {
                     put_str(b, "target", &e.target)?;
                     b.put_u64(e.until);
                     put_str(b, "reason", &e.reason)?;
+                }
+            }
+            ServerFrame::ReadMarkerList(markers) => {
+                put_count(b, "markers", markers.len())?;
+                for marker in markers {
+                    put_str(b, "conversation", &marker.conversation)?;
+                    b.put_u64(marker.id.0);
+                }
+            }
+            ServerFrame::IgnoreList(names) => {
+                put_count(b, "names", names.len())?;
+                for name in names {
+                    put_str(b, "name", name)?;
                 }
             }
             ServerFrame::RoomList(rooms) => {
@@ -678,6 +708,25 @@ impl Decode for ServerFrame {
                 until: r.u64("until")?,
                 text: r.str("text")?,
             }),
+            FrameType::ReadMarkerList => {
+                let count = r.u32("count")?;
+                let mut markers = Vec::new();
+                for _ in 0..count {
+                    markers.push(ReadMarker {
+                        conversation: r.str("conversation")?,
+                        id: MessageId(r.u64("id")?),
+                    });
+                }
+                ServerFrame::ReadMarkerList(markers)
+            }
+            FrameType::IgnoreList => {
+                let count = r.u32("count")?;
+                let mut names = Vec::new();
+                for _ in 0..count {
+                    names.push(r.str("name")?);
+                }
+                ServerFrame::IgnoreList(names)
+            }
             FrameType::RoomList => {
                 let count = r.u32("count")?;
                 // As for USER_LIST: the body, not the count, bounds the

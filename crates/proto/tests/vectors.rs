@@ -18,16 +18,17 @@ use std::collections::BTreeMap;
 
 use bytes::BytesMut;
 use chinwag_proto::request::{
-    Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Kickout, Logout, Passwd,
-    Profile, Reflect, Register, Shutdown, ShutdownScope, Target, Transfer, Unmute,
+    Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Ignore, Kickout, Logout,
+    MarkRead, Passwd, Profile, Reflect, Register, Shutdown, ShutdownScope, Target, Transfer,
+    Unmute,
 };
 use chinwag_proto::room::{
     Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
     RoomOp, RoomSend, RoomUnmute, SetRoomMode, Topic,
 };
 use chinwag_proto::server::{
-    AuditEntry, DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo,
-    Welcome,
+    AuditEntry, DeliveryStatus, Message, MuteState, Notice, ReadMarker, Registered, Role, Sent,
+    UserInfo, Welcome,
 };
 use chinwag_proto::{
     BodyError, ClientCodec, ErrorCode, FrameError, FrameType, Limits, MessageId, MessageKind,
@@ -304,6 +305,50 @@ fn expected() -> BTreeMap<&'static str, Expect> {
         ),
     );
 
+    v.insert(
+        "request/mark-read",
+        Req(
+            37,
+            Request::MarkRead(MarkRead {
+                src: s(""),
+                conversation: s("bob"),
+                id: 42,
+            }),
+        ),
+    );
+    v.insert(
+        "request/read-markers",
+        Req(
+            38,
+            Request::ReadMarkers(Target {
+                src: s(""),
+                dst: s(""),
+            }),
+        ),
+    );
+
+    v.insert(
+        "request/ignore",
+        Req(
+            39,
+            Request::Ignore(Ignore {
+                src: s(""),
+                dst: s("bob"),
+                ignore: true,
+            }),
+        ),
+    );
+    v.insert(
+        "request/ignores",
+        Req(
+            40,
+            Request::Ignores(Target {
+                src: s(""),
+                dst: s(""),
+            }),
+        ),
+    );
+
     // Server frames.
     v.insert(
         "server/welcome",
@@ -511,6 +556,26 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 until: T + 3_602_000,
                 reason: s("spam"),
             }]),
+        ),
+    );
+    v.insert(
+        "server/ignore-list",
+        Srv(40, ServerFrame::IgnoreList(vec![s("bob")])),
+    );
+    v.insert(
+        "server/read-marker-list",
+        Srv(
+            38,
+            ServerFrame::ReadMarkerList(vec![
+                ReadMarker {
+                    conversation: s("bob"),
+                    id: MessageId(42),
+                },
+                ReadMarker {
+                    conversation: s("#general"),
+                    id: MessageId(7),
+                },
+            ]),
         ),
     );
     v.insert(

@@ -337,3 +337,69 @@ async fn a_later_account_does_not_read_a_guests_direct_messages() {
         .unwrap();
     assert_eq!(texts(hers), ["hello, account", "a secret for the guest"]);
 }
+
+#[tokio::test]
+async fn read_markers_are_the_accounts_and_follow_it_across_sessions_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_in(dir.path()).await;
+    let (alice, _) = account(&server, "alice", "alice-secret").await;
+    let (bob, _) = account(&server, "bob", "bob-secret").await;
+    let first = bob.send("alice", "one").await.unwrap().id;
+    let second = bob.send("alice", "two").await.unwrap().id;
+    bob.send("alice", "three").await.unwrap();
+    alice.join("#tea", None).await.unwrap();
+    let in_room = alice.say("#tea", "hello room").await.unwrap().id;
+
+    // alice has read two of bob's three; a late, older mark loses nothing.
+    alice.mark_read(Some("Bob"), second).await.unwrap();
+    alice.mark_read(Some("bob"), first).await.unwrap();
+    alice.mark_read(Some("#tea"), in_room).await.unwrap();
+    // Marks of what one cannot read are refused, as HISTORY would be.
+    assert_eq!(
+        code(bob.mark_read(Some("#tea"), in_room).await),
+        ErrorCode::NotAMember
+    );
+    assert_eq!(
+        code(alice.mark_read(Some("#nowhere"), in_room).await),
+        ErrorCode::NoSuchRoom
+    );
+    assert_eq!(
+        code(alice.mark_read(None, chinwag_proto::MessageId(0)).await),
+        ErrorCode::InvalidArgument
+    );
+    let (guest, _) = user(&server, "guest").await;
+    assert_eq!(
+        code(guest.mark_read(None, first).await),
+        ErrorCode::AccountRequired
+    );
+    assert_eq!(code(guest.read_markers().await), ErrorCode::AccountRequired);
+    alice.logout().await.unwrap();
+    server.stop().await;
+
+    // After a restart, another session of alice finds the markers, and
+    // what is unread after them.
+    let server = start_in(dir.path()).await;
+    let (alice, _) = account(&server, "alice", "alice-secret").await;
+    let mut markers: Vec<(String, u64)> = alice
+        .read_markers()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.conversation.to_string(), m.id.0))
+        .collect();
+    markers.sort();
+    assert_eq!(
+        markers,
+        [("#tea".to_owned(), in_room.0), ("bob".to_owned(), second.0)]
+    );
+    let unread = alice
+        .history(&HistoryQuery {
+            with: Some("bob"),
+            before: None,
+            after: Some(second.0),
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    assert_eq!(texts(&unread), ["three"]);
+}

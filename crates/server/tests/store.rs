@@ -94,6 +94,7 @@ on_both_backends!(
     accounts_are_found_by_lookalike_names,
     migrating_to_skeletons_fills_them_for_existing_accounts,
     direct_messages_before_an_account_existed_are_not_its_own,
+    read_markers_move_forward_per_account_and_conversation,
 );
 
 fn key(name: &str) -> NameKey {
@@ -700,8 +701,11 @@ async fn migrating_to_skeletons_fills_them_for_existing_accounts(db: Db) {
         Db::Sqlite(_) => "PRAGMA user_version = 2;",
         Db::Postgres(_) => "UPDATE schema_version SET version = 2;",
     };
+    // A version 2 database has none of what the later migrations add.
     db.run_sql(&format!(
-        "DROP INDEX accounts_by_skeleton;
+        "DROP TABLE read_markers;
+         DROP TABLE ignores;
+         DROP INDEX accounts_by_skeleton;
          ALTER TABLE accounts DROP COLUMN name_skeleton;
          INSERT INTO accounts (name_key, name, password_hash, admin, created_at)
            VALUES ('modern', 'Modern', 'h', {no}, 1);
@@ -717,6 +721,58 @@ async fn migrating_to_skeletons_fills_them_for_existing_accounts(db: Db) {
     let found = store.account_like(key("rnodern")).await.unwrap();
     assert_eq!(found.map(|a| a.name).as_deref(), Some("Modern"));
     assert!(store.account(key("MODERN")).await.unwrap().is_some());
+    store.close().await.unwrap();
+}
+
+/// Each account's markers are its own, one per conversation, and only
+/// move forward; they survive a reopen.
+async fn read_markers_move_forward_per_account_and_conversation(db: Db) {
+    let store = db.open().await;
+    let bob_alice = ConversationKey::direct(key("bob"), key("alice"));
+    let room = ConversationKey::Room(RoomKey::fold("#tea").unwrap());
+    store
+        .mark_read(key("alice"), bob_alice, MessageId(7))
+        .await
+        .unwrap();
+    store
+        .mark_read(key("alice"), bob_alice, MessageId(5))
+        .await
+        .unwrap();
+    store
+        .mark_read(key("alice"), room, MessageId(3))
+        .await
+        .unwrap();
+    store
+        .mark_read(key("alice"), ConversationKey::Broadcast, MessageId(9))
+        .await
+        .unwrap();
+    store
+        .mark_read(key("bob"), bob_alice, MessageId(2))
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+
+    let store = db.open().await;
+    let mut alice: Vec<(String, u64)> = store
+        .read_markers(key("alice"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.conversation.to_column(), m.up_to.0))
+        .collect();
+    alice.sort();
+    assert_eq!(
+        alice,
+        [
+            ("#tea".to_owned(), 3),
+            ("*".to_owned(), 9),
+            ("alice bob".to_owned(), 7)
+        ]
+    );
+    let bob = store.read_markers(key("bob")).await.unwrap();
+    assert_eq!(bob.len(), 1);
+    assert_eq!(bob[0].up_to, MessageId(2));
+    assert!(store.read_markers(key("carol")).await.unwrap().is_empty());
     store.close().await.unwrap();
 }
 

@@ -308,6 +308,13 @@ impl AuditAction {
     }
 }
 
+/// How far an account has read a conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadMarker {
+    pub conversation: ConversationKey,
+    pub up_to: MessageId,
+}
+
 /// How much history to keep. Messages still waiting in an offline queue
 /// are kept whatever their age.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -387,6 +394,21 @@ pub trait Store: Send + Sync + 'static {
     fn write_room(&self, write: RoomWrite) -> StoreFuture<()>;
     /// Every stored room, with its account members and mutes.
     fn rooms(&self) -> StoreFuture<Vec<RoomRecord>>;
+    /// `account` has read `conversation` up to `up_to`. A marker only
+    /// moves forward: an older id leaves it where it is.
+    fn mark_read(
+        &self,
+        account: NameKey,
+        conversation: ConversationKey,
+        up_to: MessageId,
+    ) -> StoreFuture<()>;
+    /// Every read marker of `account`.
+    fn read_markers(&self, account: NameKey) -> StoreFuture<Vec<ReadMarker>>;
+    /// `account` ignores `user` (`ignore`), or no longer does; returns
+    /// whether that changed anything.
+    fn set_ignore(&self, account: NameKey, user: UserName, ignore: bool) -> StoreFuture<bool>;
+    /// The users `account` ignores, as they were spelled.
+    fn ignores(&self, account: NameKey) -> StoreFuture<Vec<UserName>>;
 
     /// Finishes every write already submitted, then refuses new ones.
     fn close(&self) -> StoreFuture<()>;

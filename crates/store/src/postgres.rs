@@ -23,16 +23,17 @@ use tokio_postgres::types::{IsNull, ToSql, Type};
 
 pub use migrations::LATEST as SCHEMA_VERSION;
 
+use super::ConversationKey;
 use super::query::{HistoryPlan, pending_sql};
 use super::rows::{
     self, ACCOUNT_COLUMNS, AUDIT_COLUMNS, BAN_COLUMNS, Columns, MEMBER_COLUMNS, MUTE_COLUMNS,
-    ROOM_COLUMNS, ROOM_MUTE_COLUMNS, mute_column,
+    READ_MARKER_COLUMNS, ROOM_COLUMNS, ROOM_MUTE_COLUMNS, mute_column,
 };
 use super::writes::{self, Statement, Value};
 use super::{
     Account, AuditLogEntry, AuditRecord, BanRecord, BanTarget, HistoryQuery, MuteRecord,
-    NewMessage, NewRoomMessage, Retention, RoomRecord, RoomWrite, Store, StoreError, StoreFuture,
-    StoredMessage,
+    NewMessage, NewRoomMessage, ReadMarker, Retention, RoomRecord, RoomWrite, Store, StoreError,
+    StoreFuture, StoredMessage,
 };
 
 /// How long a call waits for a connection (or to open one) before it
@@ -310,6 +311,66 @@ impl Store for PostgresStore {
             vec![boxed(user.as_str().to_owned()), boxed(up_to.0 as i64)],
         );
         Box::pin(async move { done.await.map(drop) })
+    }
+
+    fn mark_read(
+        &self,
+        account: NameKey,
+        conversation: ConversationKey,
+        up_to: MessageId,
+    ) -> StoreFuture<()> {
+        let done = self.execute(
+            "INSERT INTO read_markers (account, conv, message_id) VALUES ($1, $2, $3)
+             ON CONFLICT (account, conv)
+             DO UPDATE SET message_id = GREATEST(read_markers.message_id, excluded.message_id)",
+            vec![
+                boxed(account.as_str().to_owned()),
+                boxed(conversation.to_column()),
+                boxed(up_to.0 as i64),
+            ],
+        );
+        Box::pin(async move { done.await.map(drop) })
+    }
+
+    fn read_markers(&self, account: NameKey) -> StoreFuture<Vec<ReadMarker>> {
+        let markers = self.query(
+            format!("SELECT {READ_MARKER_COLUMNS} FROM read_markers WHERE account = $1"),
+            vec![boxed(account.as_str().to_owned())],
+            rows::read_marker,
+        );
+        Box::pin(async move { Ok(markers.await?.into_iter().flatten().collect()) })
+    }
+
+    fn set_ignore(&self, account: NameKey, user: UserName, ignore: bool) -> StoreFuture<bool> {
+        let done = if ignore {
+            self.execute(
+                "INSERT INTO ignores (account, ignored, name) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                vec![
+                    boxed(account.as_str().to_owned()),
+                    boxed(user.key().as_str().to_owned()),
+                    boxed(user.as_str().to_owned()),
+                ],
+            )
+        } else {
+            self.execute(
+                "DELETE FROM ignores WHERE account = $1 AND ignored = $2",
+                vec![
+                    boxed(account.as_str().to_owned()),
+                    boxed(user.key().as_str().to_owned()),
+                ],
+            )
+        };
+        Box::pin(async move { Ok(done.await? > 0) })
+    }
+
+    fn ignores(&self, account: NameKey) -> StoreFuture<Vec<UserName>> {
+        let names = self.query(
+            "SELECT name FROM ignores WHERE account = $1 ORDER BY ignored".to_owned(),
+            vec![boxed(account.as_str().to_owned())],
+            rows::user_name,
+        );
+        Box::pin(async move { Ok(names.await?.into_iter().flatten().collect()) })
     }
 
     fn account(&self, name: NameKey) -> StoreFuture<Option<Account>> {

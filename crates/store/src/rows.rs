@@ -9,12 +9,12 @@
 //! read is an error.
 
 use chinwag_proto::server::{MessageId, MuteState, Timestamp};
-use chinwag_proto::{NameKey, RoomRole};
+use chinwag_proto::{NameKey, RoomRole, UserName};
 
 use super::conversation::ConversationKey;
 use super::{
     Account, AuditAction, AuditLogEntry, AuditRecord, BanRecord, BanTarget, MemberRecord,
-    MuteRecord, RoomMeta, StoreError, StoredMessage,
+    MuteRecord, ReadMarker, RoomMeta, StoreError, StoredMessage,
 };
 
 /// The values of one result row, by column index (from 0).
@@ -87,6 +87,25 @@ pub fn mute(row: &dyn Columns) -> Result<Option<MuteRecord>, StoreError> {
         until: mute_state(row.int(1)?),
         by: row.text(2)?,
         reason: row.text(3)?,
+    }))
+}
+
+/// A user name in column 0; `None` for one no chinwagd wrote.
+pub fn user_name(row: &dyn Columns) -> Result<Option<UserName>, StoreError> {
+    Ok(UserName::parse(&row.text(0)?).ok())
+}
+
+/// The columns [`read_marker`] reads, from `read_markers`.
+pub const READ_MARKER_COLUMNS: &str = "conv, message_id";
+
+/// A read marker; `None` for a conversation key no chinwagd wrote.
+pub fn read_marker(row: &dyn Columns) -> Result<Option<ReadMarker>, StoreError> {
+    let Ok(conversation) = ConversationKey::from_column(&row.text(0)?) else {
+        return Ok(None);
+    };
+    Ok(Some(ReadMarker {
+        conversation,
+        up_to: MessageId(row.int(1)? as u64),
     }))
 }
 

@@ -29,15 +29,16 @@ pub use migrations::LATEST as SCHEMA_VERSION;
 use readers::Readers;
 use writer::{Done, Job, Op};
 
+use super::ConversationKey;
 use super::query::{HistoryPlan, pending_sql};
 use super::rows::{
     self, ACCOUNT_COLUMNS, AUDIT_COLUMNS, BAN_COLUMNS, Columns, MEMBER_COLUMNS, MUTE_COLUMNS,
-    ROOM_COLUMNS, ROOM_MUTE_COLUMNS,
+    READ_MARKER_COLUMNS, ROOM_COLUMNS, ROOM_MUTE_COLUMNS,
 };
 use super::{
     Account, AuditLogEntry, AuditRecord, BanRecord, BanTarget, Durability, HistoryQuery,
-    MuteRecord, NewMessage, NewRoomMessage, Retention, RoomRecord, RoomWrite, Store, StoreError,
-    StoreFuture, StoredMessage,
+    MuteRecord, NewMessage, NewRoomMessage, ReadMarker, Retention, RoomRecord, RoomWrite, Store,
+    StoreError, StoreFuture, StoredMessage,
 };
 
 /// The database file's name inside the data directory.
@@ -285,6 +286,35 @@ impl Store for SqliteStore {
             let sql = format!("SELECT {MUTE_COLUMNS} FROM mutes");
             let mutes = query_rows(conn, &sql, [], rows::mute)?;
             Ok(mutes.into_iter().flatten().collect())
+        })
+    }
+
+    fn mark_read(
+        &self,
+        account: NameKey,
+        conversation: ConversationKey,
+        up_to: MessageId,
+    ) -> StoreFuture<()> {
+        unit(self.submit(Op::MarkRead(account, conversation, up_to)))
+    }
+
+    fn read_markers(&self, account: NameKey) -> StoreFuture<Vec<ReadMarker>> {
+        self.readers.run(move |conn| {
+            let sql = format!("SELECT {READ_MARKER_COLUMNS} FROM read_markers WHERE account = ?1");
+            let markers = query_rows(conn, &sql, params![account.as_str()], rows::read_marker)?;
+            Ok(markers.into_iter().flatten().collect())
+        })
+    }
+
+    fn set_ignore(&self, account: NameKey, user: UserName, ignore: bool) -> StoreFuture<bool> {
+        flag(self.submit(Op::SetIgnore(account, user, ignore)))
+    }
+
+    fn ignores(&self, account: NameKey) -> StoreFuture<Vec<UserName>> {
+        self.readers.run(move |conn| {
+            let sql = "SELECT name FROM ignores WHERE account = ?1 ORDER BY ignored";
+            let names = query_rows(conn, sql, params![account.as_str()], rows::user_name)?;
+            Ok(names.into_iter().flatten().collect())
         })
     }
 

@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chinwag_client::{
-    Event, Message, MessageKind, MuteState, Notice, NoticeKind, Role, RoomInfo, RoomMode,
-    RoomNotice, RoomRole, Timestamp, UserInfo,
+    Event, Message, MessageKind, MuteState, Notice, NoticeKind, ReadMarker, Role, RoomInfo,
+    RoomMode, RoomNotice, RoomRole, Timestamp, UserInfo,
 };
+use chinwag_proto::MessageId;
 use chinwag_proto::request::BROADCAST_CONVERSATION;
 
 use crate::exit::Exit;
@@ -205,14 +206,36 @@ impl App {
             .collect()
     }
 
-    /// Opens the direct conversation with `name`.
+    /// Opens the direct conversation with `name` (and asks who is online
+    /// again, to show whether they are away).
     pub fn query(&mut self, name: &str) -> Vec<Effect> {
         if same_user(name, &self.me) {
             self.notify("that is you", Tone::Error);
             Vec::new()
         } else {
             let index = self.direct(name);
-            self.switch_to(index)
+            let mut effects = self.switch_to(index);
+            effects.extend(self.refresh_users(ConversationId::direct(name)));
+            effects
+        }
+    }
+
+    /// Writing to someone away says so, once per away message.
+    fn tell_away(&mut self, to: &str) {
+        let Some(away) = self
+            .users
+            .iter()
+            .find(|u| same_user(&u.name, to))
+            .map(|u| render::sanitize(&u.away).into_owned())
+            .filter(|away| !away.is_empty())
+        else {
+            return;
+        };
+        let now = self.now;
+        let conversation = self.current_mut();
+        if conversation.told_away.as_deref() != Some(&away) {
+            conversation.add_notice(now, format!("{to} is away: {away}"), Tone::Info);
+            conversation.told_away = Some(away);
         }
     }
 
@@ -228,11 +251,41 @@ impl App {
         conversation.read();
         let first_time = conversation.backlog == Backlog::Unasked;
         let kept = self.account || conversation.id.history_for_guests();
-        if first_time && kept && conversation.id != ConversationId::Everyone {
-            self.load_history(index, Shown::Quietly)
-        } else {
-            Vec::new()
+        let mut effects = self.mark_read(index);
+        if first_time && kept && self.conversations[index].id != ConversationId::Everyone {
+            effects.extend(self.load_history(index, Shown::Quietly));
         }
+        effects
+    }
+
+    /// How the server names conversation `index` (HISTORY's `with`):
+    /// `None` for everyone.
+    fn with_of(&self, index: usize) -> Option<String> {
+        let conversation = &self.conversations[index];
+        match conversation.id {
+            ConversationId::Everyone => None,
+            ConversationId::Direct(_) | ConversationId::Room(_) => Some(conversation.title.clone()),
+        }
+    }
+
+    /// Tells the server an account has read conversation `index` up to
+    /// its newest message, when that is news to the server. Read markers
+    /// are the account's: another session (or front end) then finds the
+    /// same conversations unread.
+    fn mark_read(&mut self, index: usize) -> Vec<Effect> {
+        let with = self.with_of(index);
+        let conversation = &mut self.conversations[index];
+        let member =
+            !matches!(conversation.id, ConversationId::Room(_)) || conversation.room.is_some();
+        let Some(newest) = conversation.newest_id() else {
+            return Vec::new();
+        };
+        if !self.account || !member || conversation.marked.is_some_and(|m| m >= newest) {
+            return Vec::new();
+        }
+        conversation.marked = Some(newest);
+        let origin = conversation.id.clone();
+        self.job_from(origin, Request::MarkRead { with, id: newest })
     }
 
     pub fn next_conversation(&mut self) -> Vec<Effect> {
@@ -441,6 +494,7 @@ impl App {
                 ConversationId::Everyone => self.job(Request::Broadcast(text)),
                 ConversationId::Direct(_) => {
                     let to = self.current().title.clone();
+                    self.tell_away(&to);
                     self.job(Request::Send { to, text })
                 }
                 ConversationId::Room(_) => {
@@ -552,6 +606,9 @@ impl App {
             }
             Line::Room(line) => Request::Room(self.in_open_room(line)),
             Line::Moderation(act) => Request::Moderation(act),
+            Line::Ignore { name, ignore } => Request::Ignore { name, ignore },
+            Line::Away(reason) => Request::Away(reason),
+            Line::Whois(name) => Request::Whois(name),
         };
         self.job(request)
     }
@@ -602,6 +659,10 @@ impl App {
                     // the latest broadcasts.
                     let mut effects = self.job_from(ConversationId::Everyone, Request::MyRooms);
                     effects.extend(self.load_history(0, Shown::Quietly));
+                    if account {
+                        // What is unread, as the server keeps it.
+                        effects.extend(self.job_from(ConversationId::Everyone, Request::Markers));
+                    }
                     return effects;
                 }
                 // A guest's rooms ended with the old connection. Each join
@@ -719,11 +780,15 @@ impl App {
                 conversation.mentions += 1;
             }
         }
-        if (mention || direct) && self.bell && !sent_while_away {
-            vec![Effect::Bell]
+        let mut effects = if open {
+            self.mark_read(index)
         } else {
             Vec::new()
+        };
+        if (mention || direct) && self.bell && !sent_while_away {
+            effects.push(Effect::Bell);
         }
+        effects
     }
 
     /// Whether `name`'s joins and leaves are noise: they have not spoken
@@ -833,6 +898,76 @@ impl App {
             conversation.add_presence(n.ts, rooms::notice_body(n), true);
         } else {
             conversation.add_notice(n.ts, rooms::notice_body(n), tone);
+        }
+    }
+
+    /// The account's read markers: each conversation's unread messages
+    /// are asked for.
+    fn on_markers(&mut self, markers: &[ReadMarker]) -> Vec<Effect> {
+        markers
+            .iter()
+            .flat_map(|marker| {
+                let name = render::sanitize(&marker.conversation).into_owned();
+                let (origin, with) = if name == BROADCAST_CONVERSATION {
+                    (ConversationId::Everyone, None)
+                } else if name.starts_with('#') {
+                    (ConversationId::room(&name), Some(name))
+                } else {
+                    (ConversationId::direct(&name), Some(name))
+                };
+                if let Some(index) = self.index_of(&origin) {
+                    self.conversations[index].marked = Some(marker.id);
+                }
+                self.job_from(
+                    origin,
+                    Request::Unread {
+                        with,
+                        after: marker.id.0,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Files the messages of a conversation that came after its read
+    /// marker: unread, unless they are mine or it is open.
+    fn file_unread(&mut self, with: Option<String>, after: u64, page: &[Message]) -> Vec<Effect> {
+        let from_others = page
+            .iter()
+            .filter(|m| !same_user(&m.from, &self.me))
+            .count();
+        let index = match with.as_deref() {
+            None => 0,
+            Some(room) if room.starts_with('#') => match self.index_of(&ConversationId::room(room))
+            {
+                Some(index) => index,
+                // No longer a member: nothing to show.
+                None => return Vec::new(),
+            },
+            Some(_) if from_others == 0 => return Vec::new(),
+            Some(name) => self.direct(name),
+        };
+        let me = self.me.clone();
+        let open = index == self.open;
+        let conversation = &mut self.conversations[index];
+        let marked = MessageId(after);
+        conversation.marked = Some(conversation.marked.map_or(marked, |m| m.max(marked)));
+        for m in page {
+            let from = render::sanitize(&m.from);
+            let text = render::sanitize(&m.text);
+            let own = same_user(&m.from, &me);
+            let mention = !own && mentions(&text, &me);
+            if conversation.add(m.id, m.ts, &from, &text, false, mention) && !own && !open {
+                conversation.unread += 1;
+                if mention {
+                    conversation.mentions += 1;
+                }
+            }
+        }
+        if open {
+            self.mark_read(index)
+        } else {
+            Vec::new()
         }
     }
 
@@ -949,6 +1084,13 @@ impl App {
             ),
             Reply::Room(reply) => return self.on_room_reply(index, reply),
             Reply::MyRooms(rooms) => self.file_rooms(&rooms),
+            Reply::Markers(markers) => return self.on_markers(&markers),
+            Reply::Unread {
+                with,
+                after,
+                messages,
+            } => return self.file_unread(with, after, &messages),
+            Reply::Marked => {}
         }
         Vec::new()
     }

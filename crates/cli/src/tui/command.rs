@@ -75,6 +75,22 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     ("unban", "NAME|ADDRESS", "lift a ban (administrators)"),
     (
+        "away",
+        "[REASON]",
+        "say you are away (others see it in the user list); alone, you are back",
+    ),
+    (
+        "whois",
+        "NAME",
+        "who NAME is: role, mute, away, how long online, rooms you share",
+    ),
+    (
+        "ignore",
+        "[NAME]",
+        "stop being shown NAME's messages, in every session of your account; alone, list whom you ignore",
+    ),
+    ("unignore", "NAME", "be shown NAME's messages again"),
+    (
         "audit",
         "[N]",
         "the last N (20) moderation acts (administrators)",

@@ -144,6 +144,10 @@ pub struct Conversation {
     pub backlog: Backlog,
     /// A room's topic, mode and my role, as the server last told them.
     pub room: Option<RoomHeader>,
+    /// How far the server knows this account has read it.
+    pub marked: Option<MessageId>,
+    /// The away message last shown when writing to this peer: shown once.
+    pub told_away: Option<String>,
 }
 
 /// What a room's header shows.
@@ -178,6 +182,8 @@ impl Conversation {
             mentions: 0,
             backlog: Backlog::Unasked,
             room: None,
+            marked: None,
+            told_away: None,
         }
     }
 
@@ -250,6 +256,11 @@ impl Conversation {
             body: Body::Notice { text, tone, quiet },
         });
         self.trim();
+    }
+
+    /// The newest message's id.
+    pub fn newest_id(&self) -> Option<MessageId> {
+        self.entries.iter().filter_map(|e| e.id).max()
     }
 
     /// The oldest message's id: history pages go back from there.

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use chinwag_client::{
     Client, ClientError, ConnectOptions, Echo, ErrorCode, Event, Events, HistoryQuery, Message,
-    NoticeKind, Registered, RoomInfo, Sent, Timestamp, UserInfo,
+    NoticeKind, ReadMarker, Registered, RoomInfo, Sent, Timestamp, UserInfo,
 };
+use chinwag_proto::MessageId;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -25,6 +26,10 @@ use crate::tui::conversation::ConversationId;
 
 /// How many events may wait for the UI before the connection stops reading.
 const EVENT_BUFFER: usize = 1024;
+
+/// How many unread messages of one conversation are fetched at login; a
+/// conversation with more shows this many (the rest is history).
+pub const UNREAD_PAGE: u16 = 100;
 
 /// How long a polite LOGOUT may take when quitting.
 const LOGOUT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -74,6 +79,28 @@ pub enum Request {
     MyRooms,
     /// /ban, /unban, /audit.
     Moderation(Moderation),
+    /// `/away [REASON]`.
+    Away(String),
+    /// `/whois NAME`.
+    Whois(String),
+    /// `/ignore [NAME]`, `/unignore NAME`.
+    Ignore {
+        name: Option<String>,
+        ignore: bool,
+    },
+    /// The account's read markers, at login.
+    Markers,
+    /// What came in a conversation (`with`, `None` for everyone) after
+    /// the marker `after`: its unread messages, oldest first.
+    Unread {
+        with: Option<String>,
+        after: u64,
+    },
+    /// The account has read a conversation up to `id`.
+    MarkRead {
+        with: Option<String>,
+        id: MessageId,
+    },
 }
 
 /// A request and the conversation its answer belongs in.
@@ -113,6 +140,13 @@ pub enum Reply {
     Room(RoomReply),
     /// Every room, with my role in each.
     MyRooms(Vec<RoomInfo>),
+    Markers(Vec<ReadMarker>),
+    Unread {
+        with: Option<String>,
+        after: u64,
+        messages: Vec<Message>,
+    },
+    Marked,
 }
 
 /// What the UI hears from the network task.
@@ -559,6 +593,29 @@ async fn execute(client: &Client, request: Request) -> Result<Reply, String> {
         Request::Room(line) => rooms::execute(client, line).await.map(Reply::Room),
         Request::MyRooms => client.rooms().await.map(Reply::MyRooms),
         Request::Moderation(act) => act.execute(client).await.map(Reply::Done),
+        Request::Markers => client.read_markers().await.map(Reply::Markers),
+        Request::Away(reason) => crate::line::away(client, &reason).await.map(Reply::Done),
+        Request::Whois(name) => crate::line::whois(client, &name).await.map(Reply::Done),
+        Request::Ignore { name, ignore } => crate::line::ignoring(client, name, ignore)
+            .await
+            .map(Reply::Done),
+        Request::Unread { with, after } => {
+            let query = HistoryQuery {
+                with: with.as_deref(),
+                before: None,
+                after: Some(after),
+                limit: UNREAD_PAGE,
+            };
+            client.history(&query).await.map(|messages| Reply::Unread {
+                with,
+                after,
+                messages,
+            })
+        }
+        Request::MarkRead { with, id } => client
+            .mark_read(with.as_deref(), id)
+            .await
+            .map(|()| Reply::Marked),
     };
     result.map_err(|e| match e {
         ClientError::Server { message, code } => crate::render::error(code, &message),

@@ -613,9 +613,21 @@ fn opening_a_direct_conversation_loads_its_history_once() {
     let bob = ConversationId::direct("bob");
     // A live message first: history goes back from it.
     app.on_net(message(MessageKind::Direct, "bob", "alice", "live 12", 12));
+    // Opening it marks it read (the account's marker, on the server)
+    // and loads what came before.
     assert_eq!(
         key(&mut app, KeyCode::Char('n'), KeyModifiers::CONTROL),
-        job(bob.clone(), history(Some("bob"), Some(12), false))
+        [
+            job(
+                bob.clone(),
+                Request::MarkRead {
+                    with: Some("bob".into()),
+                    id: MessageId(12)
+                }
+            ),
+            job(bob.clone(), history(Some("bob"), Some(12), false))
+        ]
+        .concat()
     );
     assert!(shows(&app, "— loading earlier messages… —"));
     // Newest first, as the server sends it, and one already shown.
@@ -702,8 +714,15 @@ fn history_pages_back_with_the_command_and_page_up() {
 #[test]
 fn guests_are_told_direct_history_is_for_accounts() {
     let mut app = app(120, 16);
-    // Opening a direct conversation asks nothing.
-    assert!(type_line(&mut app, "/query bob").is_empty());
+    // Opening a direct conversation asks for no history (only who is
+    // online, to show whether bob is away).
+    assert_eq!(
+        type_line(&mut app, "/query bob"),
+        job(
+            ConversationId::direct("bob"),
+            Request::Users { show: false }
+        )
+    );
     assert!(type_line(&mut app, "/history").is_empty());
     assert!(shows(
         &app,
@@ -1155,4 +1174,158 @@ fn bans_and_the_audit_log_from_the_ui() {
     });
     assert!(shows(&app, "* ID  ACTION  TARGET"));
     assert!(shows(&app, "* 7   ban     eve"));
+}
+
+#[test]
+fn read_markers_from_the_server_make_the_unread_counts() {
+    use chinwag_client::ReadMarker;
+
+    let mut app = App::new("127.0.0.1:7070", "alice", Clock::Utc, Timestamp(T));
+    app.resize(120, 14);
+    let opening = app.on_net(NetEvent::Online {
+        name: "alice".into(),
+        users: vec![],
+        reconnect: false,
+        account: true,
+        since: Timestamp(T),
+    });
+    assert!(opening.contains(&Effect::Net(Job {
+        origin: ConversationId::Everyone,
+        request: Request::Markers
+    })));
+    // Read in another session: bob's conversation up to 10, everyone's up
+    // to 3. What came after each is asked for.
+    let asks = app.on_net(NetEvent::Answer {
+        origin: ConversationId::Everyone,
+        result: Ok(Reply::Markers(vec![
+            ReadMarker {
+                conversation: "bob".into(),
+                id: MessageId(10),
+            },
+            ReadMarker {
+                conversation: "*".into(),
+                id: MessageId(3),
+            },
+        ])),
+    });
+    assert_eq!(
+        asks,
+        [
+            job(
+                ConversationId::direct("bob"),
+                Request::Unread {
+                    with: Some("bob".into()),
+                    after: 10
+                }
+            ),
+            job(
+                ConversationId::Everyone,
+                Request::Unread {
+                    with: None,
+                    after: 3
+                }
+            ),
+        ]
+        .concat()
+    );
+    let unread = |with: Option<&str>, after, messages: Vec<Message>| NetEvent::Answer {
+        origin: ConversationId::Everyone,
+        result: Ok(Reply::Unread {
+            with: with.map(str::to_owned),
+            after,
+            messages,
+        }),
+    };
+    // Two of bob's since the marker (one naming alice), and my own reply.
+    app.on_net(unread(
+        Some("bob"),
+        10,
+        vec![
+            stored(MessageKind::Direct, "bob", "alice", "still there?", 11),
+            stored(MessageKind::Direct, "bob", "alice", "alice!", 12),
+            stored(MessageKind::Direct, "alice", "bob", "yes", 13),
+        ],
+    ));
+    assert!(shows(&app, "│2 bob         2/@1│"), "{:#?}", screen(&app));
+    // Everyone is open: what came there is read at once, and the server
+    // is told.
+    let marks = app.on_net(unread(
+        None,
+        3,
+        vec![stored(MessageKind::Broadcast, "carol", "", "morning", 4)],
+    ));
+    assert_eq!(
+        marks,
+        job(
+            ConversationId::Everyone,
+            Request::MarkRead {
+                with: None,
+                id: MessageId(4)
+            }
+        )
+    );
+    // Opening bob's marks it read up to the newest; again, nothing new.
+    let opened = key(&mut app, KeyCode::Char('n'), KeyModifiers::CONTROL);
+    assert_eq!(
+        opened[0],
+        Effect::Net(Job {
+            origin: ConversationId::direct("bob"),
+            request: Request::MarkRead {
+                with: Some("bob".into()),
+                id: MessageId(13)
+            }
+        })
+    );
+    key(&mut app, KeyCode::Char('p'), KeyModifiers::CONTROL);
+    let again = key(&mut app, KeyCode::Char('n'), KeyModifiers::CONTROL);
+    assert!(
+        !again.iter().any(|e| matches!(
+            e,
+            Effect::Net(Job {
+                request: Request::MarkRead { .. },
+                ..
+            })
+        )),
+        "{again:?}"
+    );
+    // A guest has no markers to ask for or keep.
+    let mut guest = app_guest();
+    guest.on_net(message(MessageKind::Broadcast, "bob", "", "hi", 1));
+    assert!(guest.switch_to(0).is_empty());
+}
+
+fn app_guest() -> App {
+    app(100, 12)
+}
+
+#[test]
+fn away_shows_in_the_list_the_header_and_once_when_writing() {
+    let mut app = app(120, 14);
+    assert_eq!(
+        type_line(&mut app, "/away lunch"),
+        job(ConversationId::Everyone, Request::Away("lunch".into()))
+    );
+    let mut bob = user("bob", Role::User, MuteState::NotMuted);
+    bob.away = "at lunch".into();
+    app.on_net(NetEvent::Answer {
+        origin: ConversationId::Everyone,
+        result: Ok(Reply::Users {
+            users: vec![user("alice", Role::User, MuteState::NotMuted), bob],
+            show: false,
+        }),
+    });
+    assert!(shows(&app, " bob away"), "{:#?}", screen(&app));
+    app.query("bob");
+    assert!(shows(&app, "bob (direct, away: at lunch)"));
+    type_line(&mut app, "are you there?");
+    type_line(&mut app, "hello?");
+    let told = screen(&app)
+        .iter()
+        .filter(|row| row.contains("bob is away: at lunch"))
+        .count();
+    assert_eq!(told, 1, "{:#?}", screen(&app));
+    assert_eq!(
+        type_line(&mut app, "/whois bob"),
+        job(ConversationId::direct("bob"), Request::Whois("bob".into()))
+    );
 }

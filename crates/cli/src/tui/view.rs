@@ -284,7 +284,19 @@ fn messages(frame: &mut Frame, app: &App, area: Rect) {
     let conversation = app.current();
     let mut title = match &conversation.id {
         ConversationId::Everyone => " everyone ".to_owned(),
-        ConversationId::Direct(_) => format!(" {} (direct) ", conversation.title),
+        ConversationId::Direct(_) => match app
+            .users
+            .iter()
+            .find(|u| same_user(&u.name, &conversation.title))
+            .filter(|u| !u.away.is_empty())
+        {
+            Some(user) => format!(
+                " {} (direct, away: {}) ",
+                conversation.title,
+                render::sanitize(&user.away)
+            ),
+            None => format!(" {} (direct) ", conversation.title),
+        },
         ConversationId::Room(_) => room_title(conversation),
     };
     let inner = inner(area);
@@ -387,7 +399,11 @@ fn users(frame: &mut Frame, app: &App, area: Rect) {
         }
         let marker = if user.role == Role::Admin { "@" } else { " " };
         let muted = user.muted.at(app.now) != MuteState::NotMuted;
-        let suffix = if muted { " muted" } else { "" };
+        let suffix = match (muted, user.away.is_empty()) {
+            (true, _) => " muted",
+            (false, false) => " away",
+            (false, true) => "",
+        };
         let name = text::ellipsize(
             &render::sanitize(&user.name),
             width.saturating_sub(1 + suffix.len()),

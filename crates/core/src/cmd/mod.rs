@@ -22,11 +22,15 @@ mod getalluser;
 mod grant;
 mod hello;
 mod history;
+mod ignore;
+mod ignores;
 mod kickout;
 mod logout;
+mod mark_read;
 mod passwd;
 mod ping;
 mod profile;
+mod read_markers;
 mod reflect;
 mod register;
 mod room;
@@ -166,7 +170,11 @@ pub fn need(req: &Request) -> Need {
         | Request::Admin(_)
         | Request::Passwd(_)
         | Request::History(_)
-        | Request::Profile(_) => Need::Registered,
+        | Request::MarkRead(_)
+        | Request::ReadMarkers(_)
+        | Request::Ignore(_)
+        | Request::Ignores(_) => Need::Registered,
+        Request::Profile(_) => Need::Registered,
         Request::Transfer(_) | Request::Broadcast(_) => Need::Registered,
         Request::Kickout(_)
         | Request::Bantalk(_)
@@ -200,6 +208,9 @@ fn src(req: &Request) -> Option<&str> {
         Request::Ban(r) => &r.src,
         Request::Unban(r) | Request::Grant(r) | Request::Revoke(r) => &r.src,
         Request::Audit(r) => &r.src,
+        Request::MarkRead(r) => &r.src,
+        Request::ReadMarkers(r) | Request::Ignores(r) => &r.src,
+        Request::Ignore(r) => &r.src,
         Request::Profile(r) => &r.src,
         Request::Room(r) => r.src(),
     })
@@ -231,6 +242,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, req: Request) -> Outcome {
         Request::Grant(r) => grant::apply(r, true, ctx),
         Request::Revoke(r) => grant::apply(r, false, ctx),
         Request::Audit(r) => audit::apply(r, ctx),
+        Request::MarkRead(r) => mark_read::apply(r, ctx),
+        Request::ReadMarkers(r) => read_markers::apply(r, ctx),
+        Request::Ignore(r) => ignore::apply(r, ctx),
+        Request::Ignores(r) => ignores::apply(r, ctx),
         Request::Profile(r) => profile::apply(r, ctx).into(),
         Request::Room(r) => room::dispatch(r, ctx),
     }

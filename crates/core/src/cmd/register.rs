@@ -32,10 +32,12 @@ use crate::store::{BanRecord, Store, StoreError};
 /// How a REGISTER was admitted.
 enum Login {
     Guest,
-    /// An existing account, with its role and when it was created.
+    /// An existing account, with its role, when it was created and whom
+    /// it ignores.
     Account {
         admin: bool,
         since: Timestamp,
+        ignoring: Vec<UserName>,
     },
     /// A new account, just created.
     Created {
@@ -134,10 +136,13 @@ fn login(
             None => new_name_looks_like(&*store, &spelling, lookalike_online).await?,
             Some(_) => None,
         };
-        let admitted = match admitted {
+        let mut admitted = match admitted {
             Some(refused) => Err(refused),
             None => admit(&*store, account, spelling.clone(), password, signup, guests).await?,
         };
+        if let Ok(Login::Account { ignoring, .. }) = &mut admitted {
+            *ignoring = store.ignores(key).await?;
+        }
         // Where names are claimed beyond this node, the claim comes before
         // the name is taken here: of several nodes racing for it, exactly
         // one gets it.
@@ -225,6 +230,7 @@ async fn admit(
                 Ok(Ok(Login::Account {
                     admin: account.admin,
                     since: account.created_at,
+                    ignoring: Vec::new(),
                 }))
             } else {
                 Ok(Err(CmdError::new(
@@ -319,6 +325,10 @@ fn finish(
         account_since: match login {
             Login::Account { since, .. } | Login::Created { since } => since,
             Login::Guest => Timestamp(0),
+        },
+        ignoring: match login {
+            Login::Account { ignoring, .. } => ignoring,
+            Login::Created { .. } | Login::Guest => Vec::new(),
         },
         claimed_elsewhere,
     };

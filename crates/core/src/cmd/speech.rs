@@ -54,7 +54,11 @@ pub fn speech(req: &Request) -> Speech<'_> {
         | Request::Unban(_)
         | Request::Grant(_)
         | Request::Revoke(_)
-        | Request::Audit(_) => Speech::Silent,
+        | Request::Audit(_)
+        | Request::MarkRead(_)
+        | Request::ReadMarkers(_)
+        | Request::Ignore(_)
+        | Request::Ignores(_) => Speech::Silent,
         // Only the sender reads its ECHO.
         Request::Reflect(_) => Speech::Silent,
         Request::Transfer(r) => Speech::Anywhere(&r.content),
@@ -214,6 +218,24 @@ mod tests {
                 realname: t(),
                 away: t(),
             }),
+            FrameType::MarkRead => Request::MarkRead(MarkRead {
+                src: src(),
+                conversation: t(),
+                id: 1,
+            }),
+            FrameType::ReadMarkers => Request::ReadMarkers(Target {
+                src: src(),
+                dst: "".into(),
+            }),
+            FrameType::Ignore => Request::Ignore(Ignore {
+                src: src(),
+                dst: t(),
+                ignore: true,
+            }),
+            FrameType::Ignores => Request::Ignores(Target {
+                src: src(),
+                dst: "".into(),
+            }),
             FrameType::Join => Request::Room(RoomRequest::Join(Join {
                 src: src(),
                 room: room(),
@@ -302,6 +324,10 @@ mod tests {
         (FrameType::Revoke, 'S'),
         (FrameType::Audit, 'S'),
         (FrameType::Profile, 'A'),
+        (FrameType::MarkRead, 'S'),
+        (FrameType::ReadMarkers, 'S'),
+        (FrameType::Ignore, 'S'),
+        (FrameType::Ignores, 'S'),
         (FrameType::Join, 'N'),
         (FrameType::Part, 'R'),
         (FrameType::RoomSend, 'R'),

@@ -27,6 +27,8 @@ pub struct Login {
     /// When the account was created (0 for a guest): its direct messages
     /// begin there.
     pub account_since: Timestamp,
+    /// Whom the account ignores (see IGNORE).
+    pub ignoring: Vec<UserName>,
     /// The name was claimed beyond this node for this session (see
     /// [`crate::delivery::Delivery::claim`]); a session joining an account
     /// online here shares its first session's claim.
@@ -51,12 +53,14 @@ pub fn login(state: &Arc<State>, login: Login, now: Timestamp) -> Result<Online,
         account,
         admin,
         account_since,
+        ignoring,
         claimed_elsewhere,
     } = login;
     let conn = link.conn;
     let fresh = Peer::new(name.clone(), link)
         .with_account(account)
-        .with_account_since(account_since);
+        .with_account_since(account_since)
+        .with_ignoring(ignoring);
     let claimed = match state.users.claim(fresh) {
         Ok(claimed) => claimed,
         Err(_) => {

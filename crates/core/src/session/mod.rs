@@ -551,7 +551,15 @@ impl Session {
         let Some(last) = messages.last().map(|m| m.id) else {
             return;
         };
+        let ignoring = self.conn.peer.as_ref().map(Arc::clone);
         for message in &messages {
+            if ignoring
+                .as_ref()
+                .is_some_and(|me| me.ignores(message.from.as_str()))
+            {
+                // Acknowledged with the rest: it leaves the queue unseen.
+                continue;
+            }
             let event = Event::new(ServerFrame::Message(store_wire::message(message)));
             self.tell(&event, sink);
         }

@@ -92,6 +92,11 @@ pub struct Peer {
     /// Copied on write: a login or a departure replaces the list, and a
     /// delivery reads a snapshot without holding the lock.
     sessions: RwLock<Arc<[Arc<Link>]>>,
+    /// Whom the user ignores (IGNORE): their messages are not delivered
+    /// to any of its sessions. `ignores_anyone` spares every delivery to
+    /// the many who ignore nobody the lock.
+    ignoring: RwLock<Vec<UserName>>,
+    ignores_anyone: AtomicBool,
     /// What PROFILE set; read only to list users, so a plain lock held for
     /// a copy of three cheap strings.
     profile: Mutex<UserProfile>,
@@ -117,8 +122,62 @@ impl Peer {
             admin: AtomicBool::new(false),
             muted: AtomicU64::new(0),
             sessions: RwLock::new(Arc::from(vec![first])),
+            ignoring: RwLock::new(Vec::new()),
+            ignores_anyone: AtomicBool::new(false),
             profile: Mutex::new(UserProfile::default()),
         }
+    }
+
+    /// Starts with the users the account ignores (from the store).
+    pub fn with_ignoring(self, users: Vec<UserName>) -> Peer {
+        self.ignores_anyone
+            .store(!users.is_empty(), Ordering::Release);
+        *self.ignoring.write().unwrap_or_else(|p| p.into_inner()) = users;
+        self
+    }
+
+    /// Whether the user ignores `name`.
+    pub fn ignores(&self, name: &str) -> bool {
+        if !self.ignores_anyone.load(Ordering::Acquire) {
+            return false;
+        }
+        let Some(key) = NameKey::fold(name) else {
+            return false;
+        };
+        self.ignoring
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|u| u.key() == key)
+    }
+
+    /// Ignores `user` (or no longer does); returns whether that changed
+    /// anything.
+    pub fn set_ignoring(&self, user: &UserName, ignore: bool) -> bool {
+        let mut ignoring = self.ignoring.write().unwrap_or_else(|p| p.into_inner());
+        let at = ignoring.iter().position(|u| u.key() == user.key());
+        let changed = match (at, ignore) {
+            (None, true) => {
+                ignoring.push(user.clone());
+                true
+            }
+            (Some(at), false) => {
+                ignoring.remove(at);
+                true
+            }
+            _ => false,
+        };
+        self.ignores_anyone
+            .store(!ignoring.is_empty(), Ordering::Release);
+        changed
+    }
+
+    /// The users ignored, as spelled when ignored.
+    pub fn ignoring(&self) -> Vec<UserName> {
+        self.ignoring
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Marks the peer as logged in to an account.
@@ -173,6 +232,10 @@ impl Peer {
     /// took it. A full queue marks that session as slow and does not hold
     /// up the others.
     pub fn push(&self, event: &Shared, except: Option<ConnId>) -> u32 {
+        if event.message().is_some_and(|m| self.ignores(&m.from)) {
+            // Dropped as if taken: whom one ignores is not told so.
+            return self.sessions().len() as u32;
+        }
         let mut took = 0;
         // The read lock is held for the pushes (a push never waits): no
         // copy of the list per delivery. Lock order: a `Users` shard, then

@@ -90,6 +90,25 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE accounts ADD COLUMN name_skeleton TEXT NOT NULL DEFAULT '';
     CREATE INDEX accounts_by_skeleton ON accounts (name_skeleton);
     "#,
+    // 4: read markers: how far each account has read each conversation
+    // (`conv` as in `messages`).
+    r#"
+    CREATE TABLE read_markers (
+        account    TEXT NOT NULL,
+        conv       TEXT NOT NULL,
+        message_id BIGINT NOT NULL,
+        PRIMARY KEY (account, conv)
+    );
+    "#,
+    // 5: whom each account ignores (IGNORE).
+    r#"
+    CREATE TABLE ignores (
+        account TEXT NOT NULL,
+        ignored TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        PRIMARY KEY (account, ignored)
+    );
+    "#,
 ];
 
 /// The schema version this build creates.

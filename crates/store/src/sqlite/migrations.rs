@@ -87,6 +87,27 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE accounts ADD COLUMN name_skeleton TEXT NOT NULL DEFAULT '';
     CREATE INDEX accounts_by_skeleton ON accounts (name_skeleton);
     ",
+    // 4: read markers: how far each account has read each conversation
+    // (`conv` as in `messages`), so unread counts follow it from session
+    // to session.
+    "
+    CREATE TABLE read_markers (
+        account    TEXT NOT NULL,    -- the folded account name
+        conv       TEXT NOT NULL,
+        message_id INTEGER NOT NULL,
+        PRIMARY KEY (account, conv)
+    ) WITHOUT ROWID;
+    ",
+    // 5: whom each account ignores (IGNORE): kept for the account, so its
+    // every session is spared them.
+    "
+    CREATE TABLE ignores (
+        account TEXT NOT NULL,       -- the folded account name
+        ignored TEXT NOT NULL,       -- the folded name ignored
+        name    TEXT NOT NULL,       -- its spelling when ignored
+        PRIMARY KEY (account, ignored)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build creates.

@@ -21,8 +21,8 @@ use super::placeholder;
 use crate::rows::mute_column;
 use crate::writes::{self, Statement, Value};
 use crate::{
-    AuditRecord, BanRecord, BanTarget, MuteRecord, NewMessage, NewRoomMessage, Retention,
-    RoomWrite, StoreError,
+    AuditRecord, BanRecord, BanTarget, ConversationKey, MuteRecord, NewMessage, NewRoomMessage,
+    Retention, RoomWrite, StoreError,
 };
 
 /// Most jobs committed together.
@@ -36,6 +36,8 @@ pub enum Op {
     Room(RoomWrite),
     Enqueue(NameKey, MessageId),
     Delivered(NameKey, MessageId),
+    MarkRead(NameKey, ConversationKey, MessageId),
+    SetIgnore(NameKey, UserName, bool),
     CreateAccount {
         name: UserName,
         password_hash: String,
@@ -203,6 +205,34 @@ fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
                 .execute(params![user.as_str(), up_to.0 as i64])?;
             Done::Unit
         }
+        Op::MarkRead(account, conversation, up_to) => {
+            conn.prepare_cached(
+                "INSERT INTO read_markers (account, conv, message_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account, conv)
+                 DO UPDATE SET message_id = MAX(message_id, excluded.message_id)",
+            )?
+            .execute(params![
+                account.as_str(),
+                conversation.to_column(),
+                up_to.0 as i64
+            ])?;
+            Done::Unit
+        }
+        Op::SetIgnore(account, user, true) => Done::Flag(
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO ignores (account, ignored, name) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![
+                account.as_str(),
+                user.key().as_str(),
+                user.as_str()
+            ])? > 0,
+        ),
+        Op::SetIgnore(account, user, false) => Done::Flag(
+            conn.prepare_cached("DELETE FROM ignores WHERE account = ?1 AND ignored = ?2")?
+                .execute(params![account.as_str(), user.key().as_str()])?
+                > 0,
+        ),
         Op::CreateAccount {
             name,
             password_hash,
