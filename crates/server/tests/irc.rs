@@ -11,25 +11,10 @@ use chinwag_client::Event;
 use chinwag_proto::Request;
 use chinwag_proto::request::Profile;
 use chinwag_proto::server::NoticeKind;
-use chinwag_server::Server;
-use chinwag_server::server::Protocol;
 use common::*;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-
-/// A server with an IRC listener beside the native one.
-async fn start_irc() -> (TestServer, SocketAddr) {
-    let native = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let irc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let irc_addr = irc.local_addr().unwrap();
-    let mut server = Server::new(native, config());
-    server.add_listener(irc, None, Protocol::Irc);
-    let addr = server.local_addr().unwrap();
-    let handle = server.handle();
-    let task = tokio::spawn(server.run());
-    (TestServer { addr, handle, task }, irc_addr)
-}
 
 /// An IRC connection, read line by line.
 struct Irc {
