@@ -8,6 +8,7 @@
 mod common;
 
 use std::process::{Command, Output};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chinwag_client::Event;
@@ -75,6 +76,12 @@ impl Pane {
     }
 }
 
+/// Runs `f` with the pane on a blocking thread (tmux calls block).
+async fn with_pane(pane: &Arc<Pane>, f: impl FnOnce(&Pane) + Send + 'static) {
+    let pane = Arc::clone(pane);
+    tokio::task::spawn_blocking(move || f(&pane)).await.unwrap();
+}
+
 impl Drop for Pane {
     fn drop(&mut self) {
         self.tmux(&["kill-server"]);
@@ -103,11 +110,8 @@ async fn irssi_chats_with_a_native_user() {
         "irssi registered through the core"
     );
 
-    let pane = std::sync::Arc::new(pane);
-    let typing = std::sync::Arc::clone(&pane);
-    tokio::task::spawn_blocking(move || typing.type_line("/join #mixed"))
-        .await
-        .unwrap();
+    let pane = Arc::new(pane);
+    with_pane(&pane, |pane| pane.type_line("/join #mixed")).await;
     wait_for(&mut alice_events, |e| match e {
         Event::RoomNotice(n) if n.kind == NoticeKind::RoomJoined => Some(n),
         _ => None,
@@ -116,14 +120,8 @@ async fn irssi_chats_with_a_native_user() {
 
     // Native to IRC, then IRC to native.
     alice.say("#mixed", "hello irssi").await.unwrap();
-    let reading = std::sync::Arc::clone(&pane);
-    tokio::task::spawn_blocking(move || reading.wait_for("hello irssi"))
-        .await
-        .unwrap();
-    let typing = std::sync::Arc::clone(&pane);
-    tokio::task::spawn_blocking(move || typing.type_line("hi from irssi"))
-        .await
-        .unwrap();
+    with_pane(&pane, |pane| pane.wait_for("hello irssi")).await;
+    with_pane(&pane, |pane| pane.type_line("hi from irssi")).await;
     let got = wait_for(&mut alice_events, |e| match e {
         Event::Message(m) => Some(m),
         _ => None,
@@ -137,8 +135,7 @@ async fn irssi_chats_with_a_native_user() {
     // A direct message from the native side opens a query window in
     // irssi, named after alice.
     alice.send("carol", "psst, carol").await.unwrap();
-    let reading = std::sync::Arc::clone(&pane);
-    tokio::task::spawn_blocking(move || {
+    with_pane(&pane, |reading| {
         // Until the window exists, going to it does nothing: try again.
         let deadline = Instant::now() + PATIENCE;
         while !reading.screen().contains("psst, carol") {
@@ -147,13 +144,9 @@ async fn irssi_chats_with_a_native_user() {
             std::thread::sleep(POLL * 5);
         }
     })
-    .await
-    .unwrap();
+    .await;
 
-    let typing = std::sync::Arc::clone(&pane);
-    tokio::task::spawn_blocking(move || typing.type_line("/quit"))
-        .await
-        .unwrap();
+    with_pane(&pane, |pane| pane.type_line("/quit")).await;
     let left = notice(&mut alice_events, NoticeKind::Left).await;
     assert_eq!(&*left.subject, "carol");
     server.stop().await;
