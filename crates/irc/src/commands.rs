@@ -483,8 +483,19 @@ impl Irc {
                     let key = if adding {
                         args.next().cloned()
                     } else {
-                        args.next().map(|_| String::new()).and(None)
+                        // `-k` may name the key; it is not needed.
+                        args.next();
+                        None
                     };
+                    // A key is one JOIN parameter: no spaces, not empty.
+                    if key
+                        .as_deref()
+                        .is_some_and(|k| k.is_empty() || k.contains(' '))
+                    {
+                        let why = "A key is one word: no spaces, not empty";
+                        self.numeric("696", &[&target, "k", "*", why]);
+                        continue;
+                    }
                     if adding && key.is_none() {
                         self.numeric(
                             "696",

@@ -696,12 +696,18 @@ fn register(name: &str, password: &str) -> Request {
 }
 
 /// Appends parameters, the last as a trailing one when it needs to be.
+/// A middle parameter that cannot be one (empty, with a space, starting
+/// with `:`) is sent as `*`, so that it never shifts the ones after it.
 pub(crate) fn push_params(line: &mut String, params: &[&str]) {
     let last = params.len().saturating_sub(1);
     for (i, param) in params.iter().enumerate() {
         line.push(' ');
-        if i == last && (param.is_empty() || param.starts_with(':') || param.contains(' ')) {
+        let awkward = param.is_empty() || param.starts_with(':') || param.contains(' ');
+        if i == last && awkward {
             line.push(':');
+        } else if awkward {
+            line.push('*');
+            continue;
         }
         line.push_str(param);
     }
@@ -729,6 +735,16 @@ pub fn iso8601(ts: Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_never_shift() {
+        let mut line = String::from(":srv 696 me");
+        push_params(&mut line, &["#c", "k", "two words", "why not"]);
+        assert_eq!(line, ":srv 696 me #c k * :why not");
+        let mut line = String::from("PRIVMSG");
+        push_params(&mut line, &["#c", ":)"]);
+        assert_eq!(line, "PRIVMSG #c ::)");
+    }
 
     #[test]
     fn timestamps_in_iso8601() {

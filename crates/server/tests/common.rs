@@ -87,6 +87,19 @@ pub async fn start_with(config: Config) -> TestServer {
     TestServer { addr, handle, task }
 }
 
+/// A server with an IRC listener beside the native one; the IRC address.
+pub async fn start_irc() -> (TestServer, SocketAddr) {
+    let native = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let irc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let irc_addr = irc.local_addr().unwrap();
+    let mut server = Server::new(native, config());
+    server.add_listener(irc, None, chinwag_server::server::Protocol::Irc);
+    let addr = server.local_addr().unwrap();
+    let handle = server.handle();
+    let task = tokio::spawn(server.run());
+    (TestServer { addr, handle, task }, irc_addr)
+}
+
 /// A connected, registered client.
 pub async fn user(server: &TestServer, name: &str) -> (Client, Events) {
     let (client, events) = connect(server).await;

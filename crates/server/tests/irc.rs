@@ -8,26 +8,13 @@ mod common;
 use std::net::SocketAddr;
 
 use chinwag_client::Event;
+use chinwag_proto::Request;
+use chinwag_proto::request::Profile;
 use chinwag_proto::server::NoticeKind;
-use chinwag_server::Server;
-use chinwag_server::server::Protocol;
 use common::*;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-
-/// A server with an IRC listener beside the native one.
-async fn start_irc() -> (TestServer, SocketAddr) {
-    let native = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let irc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let irc_addr = irc.local_addr().unwrap();
-    let mut server = Server::new(native, config());
-    server.add_listener(irc, None, Protocol::Irc);
-    let addr = server.local_addr().unwrap();
-    let handle = server.handle();
-    let task = tokio::spawn(server.run());
-    (TestServer { addr, handle, task }, irc_addr)
-}
 
 /// An IRC connection, read line by line.
 struct Irc {
@@ -338,5 +325,58 @@ async fn operators_use_the_cores_administration() {
     root.send("KILL bob :goodbye").await;
     assert!(bob.expect("ERROR").await.contains("goodbye"));
     assert!(bob.closes().await);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn profiles_and_away_status_are_the_cores() {
+    let (server, irc_addr) = start_irc().await;
+    let (alice, _alice_events) = user(&server, "alice").await;
+    let mut bob = Irc::connect(irc_addr).await;
+    bob.send("NICK bob").await;
+    bob.send("USER bobby 0 * :Bob Builder").await;
+    bob.expect(" 376 ").await;
+
+    // USER's names and AWAY reach native users through PROFILE.
+    bob.send("AWAY :at lunch").await;
+    bob.expect(" 306 ").await;
+    let users = alice.users().await.unwrap();
+    let entry = users.iter().find(|u| &*u.name == "bob").unwrap();
+    assert_eq!(
+        (&*entry.username, &*entry.realname, &*entry.away),
+        ("bobby", "Bob Builder", "at lunch")
+    );
+
+    // A native user's PROFILE, seen from IRC.
+    let profile = Request::Profile(Profile {
+        src: "".into(),
+        username: "al".into(),
+        realname: "Alice Liddell".into(),
+        away: "down the rabbit hole".into(),
+    });
+    alice.request(profile).await.unwrap();
+    bob.send("WHOIS alice").await;
+    assert!(
+        bob.expect(" 311 ")
+            .await
+            .ends_with(" alice al chinwag * :Alice Liddell")
+    );
+    assert!(
+        bob.expect(" 301 ")
+            .await
+            .ends_with(" alice :down the rabbit hole")
+    );
+    bob.send("WHO alice").await;
+    assert!(bob.expect(" 352 ").await.contains(" al chinwag "));
+    bob.send("AWAY").await;
+    bob.expect(" 305 ").await;
+    let users = alice.users().await.unwrap();
+    assert_eq!(&*users.iter().find(|u| &*u.name == "bob").unwrap().away, "");
+
+    // MONITOR follows the core's presence.
+    bob.send("MONITOR + carol").await;
+    assert!(bob.expect(" 731 ").await.ends_with(" carol"));
+    let (_carol, _carol_events) = user(&server, "carol").await;
+    assert!(bob.expect(" 730 ").await.ends_with(" carol!carol@chinwag"));
     server.stop().await;
 }
