@@ -28,10 +28,6 @@ pub enum ModeChange {
 /// Most nicks on one connection's MONITOR list.
 pub const MAX_MONITOR: usize = 100;
 
-/// The text chinwag keeps for a CTCP ACTION (`/me waves`): a native
-/// client shows it as it is, and an IRC client gets the ACTION back.
-pub const ACTION_PREFIX: &str = "/me ";
-
 impl Irc {
     pub(crate) fn registered_command(&mut self, m: Message) {
         let size = m.params.iter().map(String::len).sum::<usize>() + m.command.len();
@@ -653,28 +649,19 @@ pub(crate) fn split(list: &str) -> Vec<String> {
         .collect()
 }
 
-/// The text chinwag keeps for an IRC message: a CTCP ACTION becomes
-/// [`ACTION_PREFIX`] and its text; IRC formatting codes (bold, colours,
-/// ...), which chinwag refuses as control characters, are taken out. Any
-/// other CTCP has no chinwag form: `None`.
+/// The text chinwag keeps for an IRC message. A CTCP ACTION (`/me
+/// waves`) is chinwag's action form already (protocol.md 2.4): it stays
+/// one, every front end showing it as an action. IRC formatting codes
+/// (bold, colours, ...), which chinwag refuses as control characters, are
+/// taken out. Any other CTCP has no chinwag form: `None`.
 pub fn to_chinwag_text(text: &str) -> Option<String> {
-    let text = match text.strip_prefix('\u{1}') {
+    Some(match text.strip_prefix('\u{1}') {
         Some(ctcp) => {
             let ctcp = ctcp.strip_suffix('\u{1}').unwrap_or(ctcp);
-            format!("{ACTION_PREFIX}{}", ctcp.strip_prefix("ACTION ")?)
+            chinwag_proto::text::action(&strip_formatting(ctcp.strip_prefix("ACTION ")?))
         }
-        None => text.to_owned(),
-    };
-    Some(strip_formatting(&text))
-}
-
-/// The IRC text for a chinwag message (the inverse of
-/// [`to_chinwag_text`] for an ACTION).
-pub fn to_irc_text(text: &str) -> String {
-    match text.strip_prefix(ACTION_PREFIX) {
-        Some(action) => format!("\u{1}ACTION {action}\u{1}"),
-        None => text.to_owned(),
-    }
+        None => strip_formatting(text),
+    })
 }
 
 fn strip_formatting(text: &str) -> String {
@@ -713,10 +700,16 @@ mod tests {
     #[test]
     fn actions_and_formatting() {
         assert_eq!(
-            to_chinwag_text("\u{1}ACTION waves\u{1}").as_deref(),
-            Some("/me waves")
+            to_chinwag_text("\u{1}ACTION \u{2}waves\u{2}\u{1}").as_deref(),
+            Some("\u{1}ACTION waves\u{1}")
         );
-        assert_eq!(to_irc_text("/me waves"), "\u{1}ACTION waves\u{1}");
+        // Unterminated, as some clients send it: the same action.
+        assert_eq!(
+            to_chinwag_text("\u{1}ACTION waves").as_deref(),
+            Some("\u{1}ACTION waves\u{1}")
+        );
+        // A native user's literal "/me" is text, not an action.
+        assert_eq!(to_chinwag_text("/me waves").as_deref(), Some("/me waves"));
         assert_eq!(to_chinwag_text("\u{1}VERSION\u{1}"), None);
         assert_eq!(
             to_chinwag_text("\u{2}bold\u{2} \u{3}04,12red\u{3} x").as_deref(),

@@ -9,7 +9,7 @@ use chinwag_proto::server::{Message, MessageKind, Notice, NoticeKind, Role, User
 use chinwag_proto::{ErrorCode, NameKey, Request, RoomKey, RoomRequest, RoomRole, ServerFrame};
 
 use crate::caps::Cap;
-use crate::commands::{ModeChange, to_irc_text};
+use crate::commands::ModeChange;
 use crate::conn::{Irc, Pending, Who, push_params};
 use crate::line::LineError;
 
@@ -805,7 +805,8 @@ impl Irc {
             _ if m.from.eq_ignore_ascii_case(&me) => ("PRIVMSG", m.to.to_string()),
             _ => ("PRIVMSG", me.clone()),
         };
-        let text = to_irc_text(&m.text);
+        // An action is in IRC's own form already (protocol.md 2.4).
+        let text = &m.text;
         // Lines of text: IRC has no newline in a message.
         for part in text.split('\n') {
             let mut line = format!("{tags}:{} {command}", self.mask(&m.from));

@@ -133,10 +133,21 @@ async fn irc_and_native_users_talk_in_direct_messages_and_rooms() {
             .ends_with(":alice!alice@chinwag PRIVMSG #mixed :hello, channel")
     );
 
-    // A /me is an ACTION for IRC and "/me ..." for chinwag.
+    // A /me is the same action on both sides (protocol.md 2.4); a native
+    // "/me" typed as text stays text.
     bob.send("PRIVMSG #mixed :\u{1}ACTION waves\u{1}").await;
-    assert_eq!(&*message(&mut alice_events).await.text, "/me waves");
-    alice.say("#mixed", "/me bows").await.unwrap();
+    let got = message(&mut alice_events).await;
+    assert_eq!(chinwag_proto::text::as_action(&got.text), Some("waves"));
+    alice.say("#mixed", "/me is text").await.unwrap();
+    assert!(
+        bob.expect("PRIVMSG #mixed")
+            .await
+            .ends_with(":alice!alice@chinwag PRIVMSG #mixed :/me is text")
+    );
+    alice
+        .say("#mixed", &chinwag_proto::text::action("bows"))
+        .await
+        .unwrap();
     assert!(
         bob.expect("PRIVMSG #mixed")
             .await
