@@ -124,6 +124,10 @@ test("two users chat, with unread counts, CJK and emoji", async () => {
   await messageText(alice, "hello alice 👋 你好").waitFor();
   await say(alice, "hi bob! こんにちは 🎉");
   await messageText(bob, "hi bob! こんにちは 🎉").waitFor();
+  // An action, as every front end carries it (IRC's /me).
+  await alice.fill("#text", "/me waves");
+  await alice.press("#text", "Enter");
+  await messageText(bob, "* alice waves").waitFor();
   assert.equal(await alice.locator("#messages .day").first().textContent(), "Today");
   assert.ok((await alice.locator("#messages .from").allTextContents()).includes("bob"));
   assert.deepEqual(alice.errors, []);

@@ -435,9 +435,19 @@ async function joinRoom(name, { open = true, password = "" } = {}) {
   if (open) openConversation(c.key);
 }
 
+/** An action (`/me waves`) in the form every front end carries it
+ * (protocol.md 2.4, IRC's CTCP ACTION); `null` for a plain text. */
+const ACTION_START = "\u0001ACTION ";
+function actionOf(text) {
+  return text.startsWith(ACTION_START) && text.endsWith("\u0001") && text.length > ACTION_START.length + 1
+    ? text.slice(ACTION_START.length, -1)
+    : null;
+}
+
 async function send(text) {
   const c = state.convs.get(state.current);
   if (!c || !text.trim()) return;
+  if (text.startsWith("/me ") && text.slice(4).trim()) text = `${ACTION_START}${text.slice(4).trim()}\u0001`;
   const local = { id: Number.MAX_SAFE_INTEGER, ts: Date.now(), from: state.me, text, pending: true, kind: "direct" };
   c.messages.push(local);
   renderMessages({ stick: true });
@@ -799,7 +809,9 @@ function renderMessages({ stick = false } = {}) {
         el("time", { datetime: time.toISOString(), title: time.toLocaleString() },
           time.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }))));
     }
-    item.append(el("div", { class: "text" }, m.text));
+    const action = actionOf(m.text);
+    if (action === null) item.append(el("div", { class: "text" }, m.text));
+    else item.append(el("div", { class: "text action" }, `* ${m.from} ${action}`));
     if (m.failed) item.append(el("div", { class: "system" }, `not sent: ${m.failed}`));
     list.append(item);
     lastFrom = m.from;
