@@ -347,7 +347,6 @@ pub struct Notice {
     pub text: ByteString,
 }
 
-/// One entry of AUDIT_PAGE: an administrator's action.
 /// One entry of READ_MARKER_LIST: `conversation: str | id: u64`, the
 /// conversation named as HISTORY's `dst` names it (the other user of a
 /// direct conversation, folded; a `#room`; `*`).
@@ -358,6 +357,7 @@ pub struct ReadMarker {
     pub id: MessageId,
 }
 
+/// One entry of AUDIT_PAGE: an administrator's action.
 /// `id: u64 | ts: u64 | actor: str | action: str | target: str | until: u64 |
 /// reason: str`.
 #[derive(Clone, Debug, PartialEq, Eq)]
