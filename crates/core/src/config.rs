@@ -152,6 +152,8 @@ pub struct Config {
 
 /// Where IRC is served when `irc_listen` is not set.
 pub const DEFAULT_IRC_LISTEN: &str = "127.0.0.1:6667";
+/// The web listener's default address.
+pub const DEFAULT_WEB_LISTEN: &str = "127.0.0.1:8080";
 /// The `irc_listen` value for no IRC listener.
 pub const IRC_OFF: &str = "off";
 
@@ -191,7 +193,7 @@ impl Default for Config {
             tls_listen: None,
             metrics_listen: None,
             web: true,
-            web_listen: "127.0.0.1:8080".into(),
+            web_listen: DEFAULT_WEB_LISTEN.into(),
             web_origins: Vec::new(),
             web_trusted_proxies: Vec::new(),
             irc_listen: None,

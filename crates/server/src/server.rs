@@ -152,7 +152,7 @@ impl Server {
         let tls_listen = config.tls_listen.clone();
         let metrics_listen = config.metrics_listen.clone();
         let web = match config.web {
-            true => Some(listen(&config.web_listen).await?),
+            true => listen_web(&config.web_listen).await?,
             false => None,
         };
         let trusted_proxies = config.web_trusted_proxies.clone();
@@ -377,6 +377,21 @@ async fn listen_irc(configured: Option<&str>) -> Result<Option<TcpListener>, Bin
                 Ok(None)
             }
         },
+    }
+}
+
+/// The web listener: at an address given, or else there; at the default
+/// address only if it is free (like IRC's: a second server on the
+/// machine, or another program on 8080, leaves chinwagd running without
+/// the web client, and it says so).
+async fn listen_web(addr: &str) -> Result<Option<TcpListener>, BindError> {
+    match listen(addr).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(error) if addr == crate::config::DEFAULT_WEB_LISTEN => {
+            tracing::warn!(%error, "no web listener; set --web-listen to serve the web client elsewhere");
+            Ok(None)
+        }
+        Err(error) => Err(error),
     }
 }
 
