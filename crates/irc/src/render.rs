@@ -571,22 +571,10 @@ impl Irc {
             self.numeric("252", &[&admins.to_string(), "operator(s) online"]);
         }
         self.numeric("255", &[&format!("I have {users} clients and 0 servers")]);
-        self.numeric(
-            "265",
-            &[
-                &users.to_string(),
-                &users.to_string(),
-                &format!("Current local users {users}, max {users}"),
-            ],
-        );
-        self.numeric(
-            "266",
-            &[
-                &users.to_string(),
-                &users.to_string(),
-                &format!("Current global users {users}, max {users}"),
-            ],
-        );
+        // The short forms: the core keeps no count of the most users
+        // online at once.
+        self.numeric("265", &[&format!("Current local users: {users}")]);
+        self.numeric("266", &[&format!("Current global users: {users}")]);
     }
 
     /// 001 to 005, LUSERS, the MOTD; then the rooms the account is in,
