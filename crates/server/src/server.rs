@@ -581,7 +581,9 @@ async fn serve<S>(
         Ok(ticket) => {
             match protocol {
                 Protocol::Native => native::run(stream, addr, state).await,
-                Protocol::Irc => irc::run(stream, addr, state).await,
+                // Boxed, as the TLS path is: inline, the larger driver's
+                // future would make every connection's task that large.
+                Protocol::Irc => Box::pin(irc::run(stream, addr, state)).await,
             }
             drop(ticket);
         }
