@@ -254,6 +254,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let generated = config.admin_password.is_none();
     let database = config.database.clone();
     let server = Server::bind(config).await?;
+    // Before anything says "listening": a SIGTERM sent by whoever read
+    // that line is then a clean shutdown, never the default action.
+    let signalled = signals();
     match database {
         Some(_) => tracing::info!("PostgreSQL database open"),
         None => tracing::info!(data = %data_dir.display(), "database open"),
@@ -290,7 +293,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     let handle = server.handle();
     tokio::spawn(async move {
-        let reason = wait_for_signal().await;
+        let reason = signalled.await;
         tracing::info!("{reason}; shutting down");
         handle.shut_down(&format!("the server is shutting down ({reason})"));
     });
@@ -381,27 +384,34 @@ async fn set_role(store: &dyn Store, place: &str, name: &str, admin: bool) -> an
     Ok(())
 }
 
-/// Waits for SIGINT or SIGTERM and names it.
-async fn wait_for_signal() -> &'static str {
+/// Takes over SIGINT and SIGTERM now; the future names the first to come.
+fn signals() -> impl std::future::Future<Output = &'static str> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return "received SIGINT";
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            let recv = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = recv(int) => "received SIGINT",
+                () = recv(term) => "received SIGTERM",
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => "received SIGINT",
-            _ = term.recv() => "received SIGTERM",
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
-        "received Ctrl-C"
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+            "received Ctrl-C"
+        }
     }
 }
 
