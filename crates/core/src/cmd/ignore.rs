@@ -57,12 +57,15 @@ pub fn apply(req: Ignore, ctx: &mut Ctx<'_>) -> Outcome {
         return Ok(ServerFrame::ok(said)).into();
     }
     let store = &ctx.state.store;
-    later(
-        false,
-        store.set_ignore(me.name.key(), user, req.ignore),
-        move |stored, _| match stored {
-            Ok(_) => Ok(ServerFrame::ok(said)).into(),
-            Err(error) => CmdError::from(error).into(),
-        },
-    )
+    let stored = store.set_ignore(me.name.key(), user.clone(), req.ignore);
+    later(false, stored, move |stored, _| match stored {
+        Ok(_) => Ok(ServerFrame::ok(said)).into(),
+        Err(error) => {
+            // Not kept, so not in force either: the answer says so.
+            if changed {
+                me.set_ignoring(&user, !req.ignore);
+            }
+            CmdError::from(error).into()
+        }
+    })
 }
