@@ -34,7 +34,7 @@ commands:
   /unban NAME|ADDRESS       lift a ban (administrators)
   /audit [N]                the last N (default 20) moderation acts (administrators)
   /away [REASON]            say you are away (shown in the user list); alone, you are back
-  /whois NAME               who NAME is: role, mute, away, since when online, rooms in common
+  /whois NAME               who NAME is: role, mute, sessions, idle, away, rooms in common
   /ignore [NAME]            stop being shown NAME's messages (kept for your account); alone, list whom you ignore
   /unignore NAME            be shown NAME's messages again
   /shutdown [REASON]        stop the server (administrators)
@@ -186,6 +186,17 @@ pub async fn whois(client: &Client, name: &str) -> Result<String, ClientError> {
     )];
     if user.muted.at(now) != chinwag_client::MuteState::NotMuted {
         lines.push(format!("  {}", render::muted(user.muted, now)));
+    }
+    if user.sessions > 1 {
+        lines.push(format!("  {} sessions", user.sessions));
+    }
+    if user.last_spoke.0 != 0 {
+        lines.push(format!(
+            "  idle {}",
+            render::duration(std::time::Duration::from_millis(
+                now.0.saturating_sub(user.last_spoke.0) / 1000 * 1000
+            ))
+        ));
     }
     if !user.away.is_empty() {
         lines.push(format!("  away: {}", render::sanitize(&user.away)));

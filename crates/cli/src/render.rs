@@ -589,6 +589,8 @@ mod tests {
             username: "".into(),
             realname: "".into(),
             away: "".into(),
+            sessions: 0,
+            last_spoke: chinwag_proto::Timestamp(0),
         }
     }
 

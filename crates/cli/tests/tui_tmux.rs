@@ -519,6 +519,8 @@ fn a_cjk_account_opens_with_its_rooms_is_mentioned_and_keeps_its_place_across_a_
     tmux.type_line("xm", "/whois 小明");
     tmux.wait_text("xm", "away: 喝茶 (tea time)");
     tmux.wait_text("xm", "in your rooms: #rust, #tea");
+    // It spoke a moment ago.
+    tmux.wait_text("xm", "  idle ");
     tmux.press("xm", "C-c");
     drop(daemon);
 }

@@ -106,10 +106,13 @@ impl PresenceRecord {
             addr: shown(&self.addr),
             advertised: shown(&self.advertised),
             connected_at: Timestamp(if for_admin { self.since } else { 0 }),
-            // A profile stays on the user's own node.
+            // A profile, the sessions and the last message stay on the
+            // user's own node.
             username: "".into(),
             realname: "".into(),
             away: "".into(),
+            sessions: 0,
+            last_spoke: Timestamp(0),
         }
     }
 

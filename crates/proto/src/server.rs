@@ -319,6 +319,12 @@ pub struct UserInfo {
     pub realname: ByteString,
     /// Empty: not away.
     pub away: ByteString,
+    /// How many sessions the user is online with (0: not known here, a
+    /// user of another node).
+    pub sessions: u16,
+    /// When the user last sent a message (0: not since it came online, or
+    /// not known here).
+    pub last_spoke: Timestamp,
 }
 
 /// MESSAGE: a message for this user (event).
@@ -517,6 +523,8 @@ impl ServerFrame {
                     put_str(b, "username", &u.username)?;
                     put_str(b, "realname", &u.realname)?;
                     put_str(b, "away", &u.away)?;
+                    b.put_u16(u.sessions);
+                    b.put_u64(u.last_spoke.0);
                 }
             }
             ServerFrame::Echo { ts, content } => {
@@ -685,7 +693,7 @@ impl Decode for ServerFrame {
             FrameType::UserList => {
                 let count = r.u32("count")?;
                 // Never trust a count for an allocation: every entry takes
-                // at least 29 bytes, so the body bounds the real number.
+                // at least 39 bytes, so the body bounds the real number.
                 let mut users = Vec::new();
                 for _ in 0..count {
                     users.push(UserInfo {
@@ -698,6 +706,8 @@ impl Decode for ServerFrame {
                         username: r.str("username")?,
                         realname: r.str("realname")?,
                         away: r.str("away")?,
+                        sessions: r.u16("sessions")?,
+                        last_spoke: Timestamp(r.u64("last_spoke")?),
                     });
                 }
                 ServerFrame::UserList(users)

@@ -277,10 +277,13 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
 fn user_info() -> impl Strategy<Value = UserInfo> {
     (
         (text(), role(), mute_state(), text(), text(), ts()),
-        (text(), text(), text()),
+        (text(), text(), text(), any::<u16>(), ts()),
     )
         .prop_map(
-            |((name, role, muted, addr, advertised, connected_at), (username, realname, away))| {
+            |(
+                (name, role, muted, addr, advertised, connected_at),
+                (username, realname, away, sessions, last_spoke),
+            )| {
                 UserInfo {
                     name,
                     role,
@@ -291,6 +294,8 @@ fn user_info() -> impl Strategy<Value = UserInfo> {
                     username,
                     realname,
                     away,
+                    sessions,
+                    last_spoke,
                 }
             },
         )

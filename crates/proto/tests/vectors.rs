@@ -429,6 +429,8 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                     username: s("alice"),
                     realname: s("Alice A."),
                     away: s(""),
+                    sessions: 2,
+                    last_spoke: Timestamp(T + 2_000),
                 },
                 UserInfo {
                     name: s("bob"),
@@ -440,6 +442,8 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                     username: s(""),
                     realname: s(""),
                     away: s("gone fishing"),
+                    sessions: 1,
+                    last_spoke: Timestamp(0),
                 },
             ]),
         ),

@@ -210,3 +210,27 @@ async fn offline_messages_go_to_the_sessions_that_take_them() {
     assert_eq!((got.id, &*got.text), (sent.id, "while you were out"));
     nothing_more(&oneshot, &mut oneshot_events, "the one-shot session").await;
 }
+
+#[tokio::test]
+async fn the_user_list_says_how_many_sessions_and_when_each_user_last_spoke() {
+    let server = start().await;
+    let (bob, _bob_events) = user(&server, "bob").await;
+    let (laptop, _l) = alice(&server, true).await.unwrap();
+    let (_phone, _p) = alice(&server, true).await.unwrap();
+    let listed = |users: &[chinwag_client::UserInfo], name: &str| {
+        let user = users.iter().find(|u| &*u.name == name).unwrap();
+        (user.sessions, user.last_spoke.0)
+    };
+    let users = bob.users().await.unwrap();
+    assert_eq!(
+        listed(&users, "alice"),
+        (2, 0),
+        "two sessions, silent so far"
+    );
+    let sent = laptop.send("bob", "hi").await.unwrap();
+    let users = bob.users().await.unwrap();
+    let (sessions, last_spoke) = listed(&users, "alice");
+    assert_eq!(sessions, 2);
+    assert!(last_spoke >= sent.ts.0.saturating_sub(1_000) && last_spoke <= sent.ts.0);
+    assert_eq!(listed(&users, "bob"), (1, 0));
+}

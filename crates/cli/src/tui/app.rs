@@ -824,6 +824,8 @@ impl App {
                             username: "".into(),
                             realname: "".into(),
                             away: "".into(),
+                            sessions: 0,
+                            last_spoke: chinwag_proto::Timestamp(0),
                         });
                         self.users.sort_by_key(|u| u.name.to_lowercase());
                     }

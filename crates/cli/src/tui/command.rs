@@ -87,7 +87,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "whois",
         "NAME",
-        "who NAME is: role, mute, away, how long online, rooms you share",
+        "who NAME is: role, mute, sessions, idle, away, how long online, rooms you share",
     ),
     (
         "ignore",

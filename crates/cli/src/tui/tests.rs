@@ -37,6 +37,8 @@ fn user(name: &str, role: Role, muted: MuteState) -> UserInfo {
         username: "".into(),
         realname: "".into(),
         away: "".into(),
+        sessions: 0,
+        last_spoke: chinwag_proto::Timestamp(0),
     }
 }
 

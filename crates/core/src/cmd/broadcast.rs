@@ -21,6 +21,8 @@ pub fn apply(req: Broadcast, ctx: &mut Ctx<'_>) -> Outcome {
         Err(e) => return e.into(),
     };
     let ts = ctx.now.wall;
+    // For USER_LIST's idle time.
+    me.spoke(ts);
     let append = ctx.state.store.append(NewMessage {
         ts,
         from: me.name.clone(),

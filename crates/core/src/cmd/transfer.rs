@@ -27,6 +27,8 @@ pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
         Err(e) => return e.into(),
     };
     let ts = ctx.now.wall;
+    // For USER_LIST's idle time.
+    me.spoke(ts);
     let store = Arc::clone(&ctx.state.store);
     if let Some(to) = ctx.state.users.get(&req.dst) {
         let append = store.append(NewMessage {

@@ -97,6 +97,8 @@ pub struct Peer {
     /// the many who ignore nobody the lock.
     ignoring: RwLock<Vec<UserName>>,
     ignores_anyone: AtomicBool,
+    /// When the user last sent a message (ms; 0: not yet).
+    last_spoke: AtomicU64,
     /// What PROFILE set; read only to list users, so a plain lock held for
     /// a copy of three cheap strings.
     profile: Mutex<UserProfile>,
@@ -124,6 +126,7 @@ impl Peer {
             sessions: RwLock::new(Arc::from(vec![first])),
             ignoring: RwLock::new(Vec::new()),
             ignores_anyone: AtomicBool::new(false),
+            last_spoke: AtomicU64::new(0),
             profile: Mutex::new(UserProfile::default()),
         }
     }
@@ -296,7 +299,14 @@ impl Peer {
             username: profile.username,
             realname: profile.realname,
             away: profile.away,
+            sessions: u16::try_from(self.sessions().len()).unwrap_or(u16::MAX),
+            last_spoke: Timestamp(self.last_spoke.load(Ordering::Relaxed)),
         }
+    }
+
+    /// The user sent a message at `now` (for USER_LIST's idle time).
+    pub fn spoke(&self, now: Timestamp) {
+        self.last_spoke.store(now.0, Ordering::Relaxed);
     }
 
     fn with_session(&self, link: Arc<Link>) {

@@ -28,6 +28,8 @@ pub fn apply(req: RoomSend, ctx: &mut Ctx<'_>) -> Outcome {
 fn check(req: &RoomSend, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
     check_message(&req.content, ctx)?;
     let me = Arc::clone(ctx.me()?);
+    // For USER_LIST's idle time.
+    me.spoke(ctx.now.wall);
     let room = find(ctx, &req.room)?;
     {
         let state = room.read();
