@@ -52,6 +52,9 @@ pub struct ClusterConfig {
     /// NATS server URLs (`nats://host:port`); the client fails over between
     /// them.
     pub servers: Vec<String>,
+    /// Certificate authorities (PEM) trusted for `tls://` servers, besides
+    /// the system's.
+    pub ca: Option<std::path::PathBuf>,
     pub node: NodeId,
     /// A node that has not beaten for this long is taken for dead and its
     /// users' names are freed.
@@ -77,6 +80,7 @@ impl ClusterConfig {
         };
         Some(ClusterConfig {
             servers: config.cluster.clone(),
+            ca: config.cluster_ca.clone(),
             node,
             node_timeout: config.node_timeout,
             request_timeout: ClusterConfig::DEFAULT_REQUEST_TIMEOUT,
@@ -129,7 +133,11 @@ impl Cluster {
         let reconnected = Arc::new(Notify::new());
         let wake = Arc::clone(&reconnected);
         let node = config.node.clone();
-        let client = ConnectOptions::new()
+        let mut options = ConnectOptions::new();
+        if let Some(ca) = &config.ca {
+            options = options.add_root_certificates(ca.clone());
+        }
+        let client = options
             .name(format!("chinwagd {node}"))
             .connection_timeout(config.request_timeout)
             .request_timeout(Some(config.request_timeout))

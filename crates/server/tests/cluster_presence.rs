@@ -17,6 +17,7 @@ use common::nats::Nats;
 async fn node(nats: &Nats, id: &str) -> Arc<Cluster> {
     let config = ClusterConfig {
         servers: vec![nats.url()],
+        ca: None,
         node: NodeId::parse(id).unwrap(),
         node_timeout: ClusterConfig::DEFAULT_NODE_TIMEOUT,
         request_timeout: Duration::from_secs(2),
