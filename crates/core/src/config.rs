@@ -61,6 +61,8 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// The name announced in WELCOME.
     pub server_name: String,
+    /// One line about the server (IRC's server info, in LINKS).
+    pub server_description: String,
     pub limits: Limits,
     /// How often clients should send something; the idle timeout is twice
     /// this.
@@ -170,6 +172,7 @@ impl Default for Config {
             listen: "127.0.0.1:7070".into(),
             admin_password: None,
             server_name: format!("chinwagd/{}", env!("CARGO_PKG_VERSION")),
+            server_description: "chinwag chat server".into(),
             limits: Limits::DEFAULT,
             heartbeat: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
@@ -519,6 +522,7 @@ mod tests {
             ("listen", "10.0.0.1:1"),
             ("admin_password", "pw"),
             ("server_name", "name"),
+            ("server_description", "about"),
             ("metrics_listen", "10.0.0.1:2"),
             ("tls_cert", "c.pem"),
             ("tls_key", "k.pem"),
@@ -570,6 +574,7 @@ mod tests {
             listen: "10.0.0.1:1".into(),
             admin_password: Some("pw".into()),
             server_name: "name".into(),
+            server_description: "about".into(),
             metrics_listen: Some("10.0.0.1:2".into()),
             tls_cert: Some("c.pem".into()),
             tls_key: Some("k.pem".into()),

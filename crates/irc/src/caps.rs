@@ -11,6 +11,7 @@ pub enum Cap {
     LabeledResponse,
     MessageTags,
     MultiPrefix,
+    ReadMarker,
     Sasl,
     ServerTime,
     UserhostInNames,
@@ -18,7 +19,7 @@ pub enum Cap {
 
 impl Cap {
     /// Every capability offered, in the order CAP LS lists them.
-    pub const ALL: [Cap; 10] = [
+    pub const ALL: [Cap; 11] = [
         Cap::Batch,
         Cap::CapNotify,
         Cap::EchoMessage,
@@ -26,6 +27,7 @@ impl Cap {
         Cap::LabeledResponse,
         Cap::MessageTags,
         Cap::MultiPrefix,
+        Cap::ReadMarker,
         Cap::Sasl,
         Cap::ServerTime,
         Cap::UserhostInNames,
@@ -40,6 +42,7 @@ impl Cap {
             Cap::LabeledResponse => "labeled-response",
             Cap::MessageTags => "message-tags",
             Cap::MultiPrefix => "multi-prefix",
+            Cap::ReadMarker => "draft/read-marker",
             Cap::Sasl => "sasl",
             Cap::ServerTime => "server-time",
             Cap::UserhostInNames => "userhost-in-names",

@@ -193,6 +193,9 @@ impl Irc {
                 }
             }
             "AWAY" => self.set_profile(Some(m.param(0).to_owned())),
+            "MARKREAD" => self.markread(&m),
+            "HELP" | "HELPOP" => self.help(&m),
+            "LINKS" => self.links(),
             "MONITOR" => self.monitor(&m),
             "USERHOST" => {
                 let nicks: Vec<String> = m.params.iter().take(5).cloned().collect();
@@ -202,9 +205,8 @@ impl Irc {
                     self.ask(all_users(), Pending::Userhost { nicks }, 0);
                 }
             }
-            "ISON" | "SETNAME" | "ADMIN" | "LINKS" | "STATS" | "WALLOPS" | "KNOCK" | "HELP"
-            | "USERS" | "SUMMON" | "REHASH" | "RESTART" | "SQUIT" | "CONNECT" | "TRACE"
-            | "SERVLIST" | "SQUERY" => {
+            "ISON" | "SETNAME" | "ADMIN" | "STATS" | "WALLOPS" | "KNOCK" | "USERS" | "SUMMON"
+            | "REHASH" | "RESTART" | "SQUIT" | "CONNECT" | "TRACE" | "SERVLIST" | "SQUERY" => {
                 let command = m.command.clone();
                 self.numeric(
                     "421",

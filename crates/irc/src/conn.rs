@@ -128,6 +128,10 @@ pub enum Pending {
     History {
         target: String,
     },
+    /// MARKREAD, and the one after a JOIN.
+    ReadMarker {
+        target: String,
+    },
 }
 
 /// A WHO query: its mask, and for WHOX (`WHO mask %fields[,token]`) the
@@ -164,6 +168,8 @@ pub enum Sasl {
 
 pub struct Irc {
     pub(crate) server: String,
+    /// The server's one line of info (LINKS).
+    pub(crate) description: String,
     pub(crate) reg: Registration,
     pub(crate) caps: Caps,
     pub(crate) cap_version: u32,
@@ -202,6 +208,7 @@ impl Irc {
     pub fn new(server: &str) -> Irc {
         Irc {
             server: server.to_owned(),
+            description: String::new(),
             reg: Registration::default(),
             caps: Caps::default(),
             cap_version: 0,
@@ -222,6 +229,12 @@ impl Irc {
             held: Vec::new(),
             errored: false,
         }
+    }
+
+    /// The server's one line of info, as LINKS shows it.
+    pub fn with_description(mut self, description: &str) -> Irc {
+        self.description = description.to_owned();
+        self
     }
 
     /// The next request for the core, with its size on the wire.

@@ -23,6 +23,7 @@ pub mod commands;
 pub mod conn;
 pub mod fuzzing;
 pub mod line;
+pub mod meta;
 pub mod output;
 pub mod render;
 
@@ -66,7 +67,9 @@ where
 {
     let session = Session::new(state, addr, Greeting::None, Instant::now());
     let span = tracing::info_span!("irc", id = %session.id(), %addr);
-    let irc = Irc::new(&server_name(&session.state().config.server_name));
+    let config = &session.state().config;
+    let irc =
+        Irc::new(&server_name(&config.server_name)).with_description(&config.server_description);
     Driver {
         session,
         irc,

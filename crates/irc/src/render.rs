@@ -319,6 +319,9 @@ impl Irc {
                 self.server_line("NOTICE", &[&me, &message]);
             }
             (Pending::Invite { channel, nick }, _) => self.numeric("341", &[&nick, &channel]),
+            (Pending::ReadMarker { .. }, ServerFrame::ReadMarkerAt(marker)) => {
+                self.markread_line(&marker);
+            }
             (Pending::History { target }, ServerFrame::HistoryPage(mut page)) => {
                 page.reverse();
                 let batch = self.caps.has(Cap::Batch).then(|| self.out.batch_id());
@@ -416,6 +419,13 @@ impl Irc {
                 self.fail("CHATHISTORY", "MESSAGE_ERROR", &target, &message)
             }
             Pending::Malformed { command, error } => self.malformed_reply(&command, error),
+            Pending::ReadMarker { target } => self.markread_error(
+                &target,
+                &CmdError {
+                    code,
+                    message: message.into(),
+                },
+            ),
             Pending::Whois { nick } => {
                 self.numeric("401", &[&nick, &message]);
                 self.numeric("318", &[&nick, "End of /WHOIS list"]);
@@ -477,6 +487,10 @@ impl Irc {
         }
         if !info.topic.is_empty() {
             self.numeric("332", &[&info.room, &info.topic]);
+        }
+        // draft/read-marker: the channel's marker before the end of NAMES.
+        if self.caps.has(Cap::ReadMarker) {
+            self.ask_markread(&info.room.clone(), 0);
         }
         self.ask_names(&info.room.clone(), false);
     }
@@ -667,6 +681,7 @@ impl Irc {
         match event.frame() {
             ServerFrame::Message(m) => self.message_line(m, None),
             ServerFrame::Notice(n) => self.notice_event(n),
+            ServerFrame::ReadMarkerAt(marker) => self.markread_event(marker),
             ServerFrame::RoomNotice(n) => {
                 let me = self.nick().to_owned();
                 let actor = if n.actor.is_empty() {

@@ -149,6 +149,9 @@ frame_types! {
     Ignore = 0x32,
     /// The users the sender ignores.
     Ignores = 0x33,
+    /// Read a conversation up to a point in time, or ask how far it was
+    /// read (IRC's read-marker).
+    MarkReadAt = 0x3B,
 
     /// Answer to HELLO: the version in use and the server's limits.
     Welcome = 0x80,
@@ -180,6 +183,9 @@ frame_types! {
     ReadMarkerList = 0xA0,
     /// Answer to IGNORES.
     IgnoreList = 0xA1,
+    /// Answer to MARK_READ_AT, and a marker another session of the
+    /// account moved (event).
+    ReadMarkerAt = 0xA7,
     /// A message delivered to this user (event).
     Message = 0x90,
     /// Something happened that this user should know about (event).

@@ -355,6 +355,23 @@ pub struct MarkRead {
     pub id: u64,
 }
 
+/// MARK_READ_AT: the sender has read `conversation` up to the time `ts`
+/// (milliseconds since the epoch), or, with `ts` 0, asks how far it has
+/// read it. Body: `src | conversation: str | ts: u64`; `conversation` as
+/// for MARK_READ. A marker only moves forward; the answer (READ_MARKER_AT)
+/// is the marker as it stands after the request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct MarkReadAt {
+    pub src: ByteString,
+    pub conversation: ByteString,
+    pub ts: u64,
+}
+
 /// IGNORE: stop being shown `dst`'s messages (`ignore` 1), or be shown
 /// them again (0). Body: `src | dst | ignore: u8`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -406,6 +423,7 @@ pub enum Request {
     Revoke(Target),
     Audit(Audit),
     MarkRead(MarkRead),
+    MarkReadAt(MarkReadAt),
     /// READ_MARKERS: the sender's account's read markers. Body: `src |
     /// dst("")`.
     ReadMarkers(Target),
@@ -455,6 +473,7 @@ impl Request {
             Request::Revoke(_) => FrameType::Revoke,
             Request::Audit(_) => FrameType::Audit,
             Request::MarkRead(_) => FrameType::MarkRead,
+            Request::MarkReadAt(_) => FrameType::MarkReadAt,
             Request::ReadMarkers(_) => FrameType::ReadMarkers,
             Request::Ignore(_) => FrameType::Ignore,
             Request::Ignores(_) => FrameType::Ignores,
@@ -539,6 +558,11 @@ impl Request {
                 put_str(b, "src", &r.src)?;
                 put_str(b, "conversation", &r.conversation)?;
                 b.put_u64(r.id);
+            }
+            Request::MarkReadAt(r) => {
+                put_str(b, "src", &r.src)?;
+                put_str(b, "conversation", &r.conversation)?;
+                b.put_u64(r.ts);
             }
             Request::ReadMarkers(r) | Request::Ignores(r) => operation_shape(b, &r.src, &r.dst)?,
             Request::Ignore(r) => {
@@ -764,6 +788,11 @@ impl Decode for Request {
                 src: r.str("src")?,
                 conversation: r.str("conversation")?,
                 id: r.u64("id")?,
+            }),
+            FrameType::MarkReadAt => Request::MarkReadAt(MarkReadAt {
+                src: r.str("src")?,
+                conversation: r.str("conversation")?,
+                ts: r.u64("ts")?,
             }),
             FrameType::ReadMarkers => Request::ReadMarkers(src_only(&mut r)?),
             FrameType::Ignore => Request::Ignore(Ignore {

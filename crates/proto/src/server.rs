@@ -363,6 +363,18 @@ pub struct ReadMarker {
     pub id: MessageId,
 }
 
+/// READ_MARKER_AT: how far the account (or a guest, for as long as it is
+/// connected) has read a conversation. Body: `conversation: str | id: u64 |
+/// ts: u64`: the newest message read (0: none known) and the time read up
+/// to (0: no marker).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReadMarkerAt {
+    pub conversation: ByteString,
+    pub id: MessageId,
+    pub ts: Timestamp,
+}
+
 /// One entry of AUDIT_PAGE: an administrator's action.
 /// `id: u64 | ts: u64 | actor: str | action: str | target: str | until: u64 |
 /// reason: str`.
@@ -441,6 +453,7 @@ pub enum ServerFrame {
     /// IGNORE_LIST: answer to IGNORES. Body: `count: u32 | count names:
     /// str`.
     IgnoreList(Vec<ByteString>),
+    ReadMarkerAt(ReadMarkerAt),
 }
 
 impl ServerFrame {
@@ -463,6 +476,7 @@ impl ServerFrame {
             ServerFrame::RoomNotice(_) => FrameType::RoomNotice,
             ServerFrame::ReadMarkerList(_) => FrameType::ReadMarkerList,
             ServerFrame::IgnoreList(_) => FrameType::IgnoreList,
+            ServerFrame::ReadMarkerAt(_) => FrameType::ReadMarkerAt,
         }
     }
 
@@ -571,6 +585,11 @@ impl ServerFrame {
                 for name in names {
                     put_str(b, "name", name)?;
                 }
+            }
+            ServerFrame::ReadMarkerAt(m) => {
+                put_str(b, "conversation", &m.conversation)?;
+                b.put_u64(m.id.0);
+                b.put_u64(m.ts.0);
             }
             ServerFrame::RoomList(rooms) => {
                 put_count(b, "rooms", rooms.len())?;
@@ -772,6 +791,11 @@ impl Decode for ServerFrame {
                 }
                 ServerFrame::IgnoreList(names)
             }
+            FrameType::ReadMarkerAt => ServerFrame::ReadMarkerAt(ReadMarkerAt {
+                conversation: r.str("conversation")?,
+                id: MessageId(r.u64("id")?),
+                ts: Timestamp(r.u64("ts")?),
+            }),
             FrameType::RoomList => {
                 let count = r.u32("count")?;
                 // As for USER_LIST: the body, not the count, bounds the

@@ -632,6 +632,7 @@ mod json {
             Request::Revoke(Default::default()),
             Request::Audit(Default::default()),
             Request::MarkRead(Default::default()),
+            Request::MarkReadAt(Default::default()),
             Request::ReadMarkers(Default::default()),
             Request::Ignore(Default::default()),
             Request::Ignores(Default::default()),
@@ -672,6 +673,7 @@ mod json {
                 | Request::Revoke(_)
                 | Request::Audit(_)
                 | Request::MarkRead(_)
+                | Request::MarkReadAt(_)
                 | Request::ReadMarkers(_)
                 | Request::Ignore(_)
                 | Request::Ignores(_)
@@ -770,6 +772,11 @@ mod json {
                 id: MessageId(7),
             }]),
             ServerFrame::IgnoreList(vec!["mallory".into()]),
+            ServerFrame::ReadMarkerAt(chinwag_proto::server::ReadMarkerAt {
+                conversation: "#r".into(),
+                id: MessageId(7),
+                ts: chinwag_proto::Timestamp(9),
+            }),
         ];
         for frame in &frames {
             match frame {
@@ -789,7 +796,8 @@ mod json {
                 | ServerFrame::MemberList { .. }
                 | ServerFrame::RoomNotice(_)
                 | ServerFrame::ReadMarkerList(_)
-                | ServerFrame::IgnoreList(_) => {}
+                | ServerFrame::IgnoreList(_)
+                | ServerFrame::ReadMarkerAt(_) => {}
             }
         }
         frames

@@ -19,16 +19,16 @@ use std::collections::BTreeMap;
 use bytes::BytesMut;
 use chinwag_proto::request::{
     Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Ignore, Kickout, Logout,
-    MarkRead, Passwd, Profile, Reflect, Register, Shutdown, ShutdownScope, Target, Transfer,
-    Unmute,
+    MarkRead, MarkReadAt, Passwd, Profile, Reflect, Register, Shutdown, ShutdownScope, Target,
+    Transfer, Unmute,
 };
 use chinwag_proto::room::{
     Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
     RoomOp, RoomSend, RoomUnmute, SetRoomMode, Topic,
 };
 use chinwag_proto::server::{
-    AuditEntry, DeliveryStatus, Message, MuteState, Notice, ReadMarker, Registered, Role, Sent,
-    UserInfo, Welcome,
+    AuditEntry, DeliveryStatus, Message, MuteState, Notice, ReadMarker, ReadMarkerAt, Registered,
+    Role, Sent, UserInfo, Welcome,
 };
 use chinwag_proto::{
     BodyError, ClientCodec, ErrorCode, FrameError, FrameType, Limits, MessageId, MessageKind,
@@ -328,6 +328,17 @@ fn expected() -> BTreeMap<&'static str, Expect> {
     );
 
     v.insert(
+        "request/mark-read-at",
+        Req(
+            60,
+            Request::MarkReadAt(MarkReadAt {
+                src: s(""),
+                conversation: s("#general"),
+                ts: T,
+            }),
+        ),
+    );
+    v.insert(
         "request/ignore",
         Req(
             39,
@@ -580,6 +591,17 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                     id: MessageId(7),
                 },
             ]),
+        ),
+    );
+    v.insert(
+        "server/read-marker-at",
+        Srv(
+            60,
+            ServerFrame::ReadMarkerAt(ReadMarkerAt {
+                conversation: s("#general"),
+                id: MessageId(7),
+                ts: Timestamp(T),
+            }),
         ),
     );
     v.insert(

@@ -12,8 +12,8 @@ use chinwag_proto::server::{MessageId, MuteState, Timestamp};
 use chinwag_proto::{NameKey, RoomKey, RoomName, RoomRole, UserName};
 use chinwag_server::store::{
     AuditAction, AuditRecord, BanRecord, BanTarget, Conversation, ConversationKey, Durability,
-    HistoryQuery, MemberRecord, MuteRecord, NewMessage, NewRoomMessage, PostgresStore, Retention,
-    RoomMeta, RoomRecord, RoomWrite, SqliteStore, Store, StoreError,
+    HistoryQuery, MemberRecord, MuteRecord, NewMessage, NewRoomMessage, PostgresStore, ReadMarker,
+    Retention, RoomMeta, RoomRecord, RoomWrite, SqliteStore, Store, StoreError,
 };
 use common::postgres::TestDatabase;
 
@@ -97,6 +97,7 @@ on_both_backends!(
     migrating_to_skeletons_fills_them_for_existing_accounts,
     direct_messages_before_an_account_existed_are_not_its_own,
     read_markers_move_forward_per_account_and_conversation,
+    read_markers_by_time_find_the_message_read_up_to,
 );
 
 fn key(name: &str) -> NameKey {
@@ -881,6 +882,54 @@ async fn read_markers_move_forward_per_account_and_conversation(db: Db) {
     assert_eq!(bob.len(), 1);
     assert_eq!(bob[0].up_to, MessageId(2));
     assert!(store.read_markers(key("carol")).await.unwrap().is_empty());
+    store.close().await.unwrap();
+}
+
+/// A marker set by time points at the newest message at or before that
+/// time; one set by id takes that message's time; neither goes back.
+async fn read_markers_by_time_find_the_message_read_up_to(db: Db) {
+    let store = db.open().await;
+    let tea = RoomKey::fold("#tea").unwrap();
+    let room = ConversationKey::Room(tea);
+    let mut ids = Vec::new();
+    for ts in [100, 200, 300] {
+        let id = store.append(dm("bob", "alice", "hi", ts)).await.unwrap();
+        ids.push(id);
+    }
+    let bob_alice = ConversationKey::direct(key("bob"), key("alice"));
+    let marker = |markers: Vec<ReadMarker>, conv: ConversationKey| {
+        markers
+            .into_iter()
+            .find(|m| m.conversation == conv)
+            .map(|m| (m.up_to, m.ts))
+    };
+    store
+        .mark_read_at(key("alice"), bob_alice, Timestamp(250))
+        .await
+        .unwrap();
+    let found = marker(store.read_markers(key("alice")).await.unwrap(), bob_alice);
+    assert_eq!(found, Some((ids[1], Timestamp(250))));
+    // Back in time: nothing moves.
+    store
+        .mark_read_at(key("alice"), bob_alice, Timestamp(150))
+        .await
+        .unwrap();
+    let found = marker(store.read_markers(key("alice")).await.unwrap(), bob_alice);
+    assert_eq!(found, Some((ids[1], Timestamp(250))));
+    // By id: the time of the message read.
+    store
+        .mark_read(key("alice"), bob_alice, ids[2])
+        .await
+        .unwrap();
+    let found = marker(store.read_markers(key("alice")).await.unwrap(), bob_alice);
+    assert_eq!(found, Some((ids[2], Timestamp(300))));
+    // A room with no messages yet: the time alone.
+    store
+        .mark_read_at(key("alice"), room, Timestamp(1_000))
+        .await
+        .unwrap();
+    let found = marker(store.read_markers(key("alice")).await.unwrap(), room);
+    assert_eq!(found, Some((MessageId(0), Timestamp(1_000))));
     store.close().await.unwrap();
 }
 

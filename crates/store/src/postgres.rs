@@ -316,13 +316,38 @@ impl Store for PostgresStore {
         up_to: MessageId,
     ) -> StoreFuture<()> {
         let done = self.execute(
-            "INSERT INTO read_markers (account, conv, message_id) VALUES ($1, $2, $3)
+            "INSERT INTO read_markers (account, conv, message_id, ts)
+             VALUES ($1, $2, $3, COALESCE((SELECT ts FROM messages WHERE id = $3), 0))
              ON CONFLICT (account, conv)
-             DO UPDATE SET message_id = GREATEST(read_markers.message_id, excluded.message_id)",
+             DO UPDATE SET message_id = GREATEST(read_markers.message_id, excluded.message_id),
+                           ts = GREATEST(read_markers.ts, excluded.ts)",
             vec![
                 boxed(account.as_str().to_owned()),
                 boxed(conversation.to_column()),
                 boxed(up_to.0 as i64),
+            ],
+        );
+        Box::pin(async move { done.await.map(drop) })
+    }
+
+    fn mark_read_at(
+        &self,
+        account: NameKey,
+        conversation: ConversationKey,
+        ts: Timestamp,
+    ) -> StoreFuture<()> {
+        let done = self.execute(
+            "INSERT INTO read_markers (account, conv, message_id, ts)
+             VALUES ($1, $2,
+                     COALESCE((SELECT MAX(id) FROM messages WHERE conv = $2 AND ts <= $3), 0),
+                     $3)
+             ON CONFLICT (account, conv)
+             DO UPDATE SET message_id = GREATEST(read_markers.message_id, excluded.message_id),
+                           ts = GREATEST(read_markers.ts, excluded.ts)",
+            vec![
+                boxed(account.as_str().to_owned()),
+                boxed(conversation.to_column()),
+                boxed(ts.0 as i64),
             ],
         );
         Box::pin(async move { done.await.map(drop) })

@@ -308,6 +308,15 @@ impl Store for SqliteStore {
         unit(self.submit(Op::MarkRead(account, conversation, up_to)))
     }
 
+    fn mark_read_at(
+        &self,
+        account: NameKey,
+        conversation: ConversationKey,
+        ts: Timestamp,
+    ) -> StoreFuture<()> {
+        unit(self.submit(Op::MarkReadAt(account, conversation, ts)))
+    }
+
     fn read_markers(&self, account: NameKey) -> StoreFuture<Vec<ReadMarker>> {
         self.readers.run(move |conn| {
             let sql = format!("SELECT {READ_MARKER_COLUMNS} FROM read_markers WHERE account = ?1");

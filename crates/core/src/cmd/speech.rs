@@ -56,6 +56,7 @@ pub fn speech(req: &Request) -> Speech<'_> {
         | Request::Revoke(_)
         | Request::Audit(_)
         | Request::MarkRead(_)
+        | Request::MarkReadAt(_)
         | Request::ReadMarkers(_)
         | Request::Ignore(_)
         | Request::Ignores(_) => Speech::Silent,
@@ -223,6 +224,11 @@ mod tests {
                 conversation: t(),
                 id: 1,
             }),
+            FrameType::MarkReadAt => Request::MarkReadAt(MarkReadAt {
+                src: src(),
+                conversation: t(),
+                ts: 1,
+            }),
             FrameType::ReadMarkers => Request::ReadMarkers(Target {
                 src: src(),
                 dst: "".into(),
@@ -325,6 +331,7 @@ mod tests {
         (FrameType::Audit, 'S'),
         (FrameType::Profile, 'A'),
         (FrameType::MarkRead, 'S'),
+        (FrameType::MarkReadAt, 'S'),
         (FrameType::ReadMarkers, 'S'),
         (FrameType::Ignore, 'S'),
         (FrameType::Ignores, 'S'),

@@ -42,6 +42,13 @@ const SERVER: Section = Section {
             "Server name announced to clients"
         ),
         setting!(
+            "server_description",
+            server_description: String,
+            "TEXT",
+            "One line about the server, shown where IRC shows a server's info \
+             (LINKS)"
+        ),
+        setting!(
             "irc_listen",
             irc_listen: Option<String>,
             "ADDR",

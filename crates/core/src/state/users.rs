@@ -102,6 +102,10 @@ pub struct Peer {
     /// What PROFILE set; read only to list users, so a plain lock held for
     /// a copy of three cheap strings.
     profile: Mutex<UserProfile>,
+    /// A guest's read markers by time (MARK_READ_AT), by conversation
+    /// column (`crate::store::ConversationKey::to_column`): an account's
+    /// are the store's.
+    read_at: Mutex<std::collections::HashMap<String, Timestamp>>,
 }
 
 /// What others are shown about a user besides its name (PROFILE).
@@ -128,7 +132,20 @@ impl Peer {
             ignores_anyone: AtomicBool::new(false),
             last_spoke: AtomicU64::new(0),
             profile: Mutex::new(UserProfile::default()),
+            read_at: Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// A guest's read marker by time for `conversation`, moved to `ts` if
+    /// that is later (0: only read it); 0 for none.
+    pub fn guest_read_at(&self, conversation: String, ts: Timestamp) -> Timestamp {
+        let mut markers = self.read_at.lock().unwrap_or_else(|p| p.into_inner());
+        if ts.0 == 0 {
+            return markers.get(&conversation).copied().unwrap_or_default();
+        }
+        let marker = markers.entry(conversation).or_default();
+        *marker = (*marker).max(ts);
+        *marker
     }
 
     /// Starts with the users the account ignores (from the store).

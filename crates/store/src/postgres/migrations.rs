@@ -109,6 +109,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, ignored)
     );
     "#,
+    // read markers by time (MARK_READ_AT, IRC's read-marker).
+    r#"
+    ALTER TABLE read_markers ADD COLUMN ts BIGINT NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build creates.

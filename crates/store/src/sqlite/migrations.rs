@@ -108,6 +108,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, ignored)
     ) WITHOUT ROWID;
     ",
+    // read markers by time (MARK_READ_AT, IRC's read-marker): the time
+    // each marker reads up to, beside its message id; 0 for none.
+    "
+    ALTER TABLE read_markers ADD COLUMN ts INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The schema version this build creates.
