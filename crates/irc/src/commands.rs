@@ -246,6 +246,22 @@ impl Irc {
             }
             return;
         };
+        // Relayed with the sender's mask in front, the line must still fit
+        // IRC's 512 bytes: refused whole (ERR_INPUTTOOLONG), never cut.
+        let me = self.nick().to_owned();
+        let longest = split(m.param(0))
+            .into_iter()
+            .map(|target| {
+                let mut line = format!(":{} {}", self.mask(&me), m.command);
+                crate::conn::push_params(&mut line, &[&target, m.param(1)]);
+                line.len() + 2
+            })
+            .max()
+            .unwrap_or_default();
+        if longest > crate::line::MAX_BODY {
+            self.numeric("417", &["Input line was too long"]);
+            return;
+        }
         let tags: Vec<_> = m
             .tags
             .iter()
