@@ -10,6 +10,7 @@ pub enum Cap {
     InviteNotify,
     LabeledResponse,
     MessageTags,
+    Metadata,
     MultiPrefix,
     ReadMarker,
     Sasl,
@@ -19,13 +20,14 @@ pub enum Cap {
 
 impl Cap {
     /// Every capability offered, in the order CAP LS lists them.
-    pub const ALL: [Cap; 11] = [
+    pub const ALL: [Cap; 12] = [
         Cap::Batch,
         Cap::CapNotify,
         Cap::EchoMessage,
         Cap::InviteNotify,
         Cap::LabeledResponse,
         Cap::MessageTags,
+        Cap::Metadata,
         Cap::MultiPrefix,
         Cap::ReadMarker,
         Cap::Sasl,
@@ -41,6 +43,7 @@ impl Cap {
             Cap::InviteNotify => "invite-notify",
             Cap::LabeledResponse => "labeled-response",
             Cap::MessageTags => "message-tags",
+            Cap::Metadata => "draft/metadata-3",
             Cap::MultiPrefix => "multi-prefix",
             Cap::ReadMarker => "draft/read-marker",
             Cap::Sasl => "sasl",
@@ -53,6 +56,7 @@ impl Cap {
     fn value(self) -> Option<&'static str> {
         match self {
             Cap::Sasl => Some("PLAIN"),
+            Cap::Metadata => Some(crate::metadata::CAP_VALUE),
             _ => None,
         }
     }

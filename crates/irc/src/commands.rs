@@ -194,6 +194,7 @@ impl Irc {
             }
             "AWAY" => self.set_profile(Some(m.param(0).to_owned())),
             "MARKREAD" => self.markread(&m),
+            "METADATA" => self.metadata(&m),
             "HELP" | "HELPOP" => self.help(&m),
             "LINKS" => self.links(),
             "MONITOR" => self.monitor(&m),

@@ -128,6 +128,11 @@ pub enum Pending {
     History {
         target: String,
     },
+    /// METADATA, and the metadata of a WHOIS.
+    Metadata {
+        target: String,
+        op: crate::metadata::MetaOp,
+    },
     /// MARKREAD, and the one after a JOIN.
     ReadMarker {
         target: String,

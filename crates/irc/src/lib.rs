@@ -24,6 +24,7 @@ pub mod conn;
 pub mod fuzzing;
 pub mod line;
 pub mod meta;
+pub mod metadata;
 pub mod output;
 pub mod render;
 

@@ -292,7 +292,7 @@ impl Irc {
                                 &[&name, "is an IRC operator (a chinwag administrator)"],
                             );
                         }
-                        self.numeric("318", &[&name, "End of /WHOIS list"]);
+                        self.whois_metadata(&name);
                     }
                     None => {
                         self.numeric("401", &[&nick, "No such nick/channel"]);
@@ -319,6 +319,9 @@ impl Irc {
                 self.server_line("NOTICE", &[&me, &message]);
             }
             (Pending::Invite { channel, nick }, _) => self.numeric("341", &[&nick, &channel]),
+            (Pending::Metadata { target, op }, ServerFrame::Metadata(m)) => {
+                self.metadata_reply(target, op, m);
+            }
             (Pending::ReadMarker { .. }, ServerFrame::ReadMarkerAt(marker)) => {
                 self.markread_line(&marker);
             }
@@ -419,6 +422,14 @@ impl Irc {
                 self.fail("CHATHISTORY", "MESSAGE_ERROR", &target, &message)
             }
             Pending::Malformed { command, error } => self.malformed_reply(&command, error),
+            Pending::Metadata { target, op } => self.metadata_error(
+                &target,
+                op,
+                &CmdError {
+                    code,
+                    message: message.clone().into(),
+                },
+            ),
             Pending::ReadMarker { target } => self.markread_error(
                 &target,
                 &CmdError {
@@ -682,6 +693,7 @@ impl Irc {
             ServerFrame::Message(m) => self.message_line(m, None),
             ServerFrame::Notice(n) => self.notice_event(n),
             ServerFrame::ReadMarkerAt(marker) => self.markread_event(marker),
+            ServerFrame::Metadata(m) => self.metadata_event(m),
             ServerFrame::RoomNotice(n) => {
                 let me = self.nick().to_owned();
                 let actor = if n.actor.is_empty() {

@@ -16,8 +16,8 @@ use crate::error::ErrorCode;
 use crate::frame::FrameType;
 use crate::request::{
     Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Ignore, Kickout, Logout,
-    MarkRead, MarkReadAt, Passwd, Profile, Reflect, Register, Request, Shutdown, Target, Transfer,
-    Unmute,
+    MarkRead, MarkReadAt, MetadataGet, MetadataSet, MetadataSub, Passwd, Profile, Reflect,
+    Register, Request, Shutdown, Target, Transfer, Unmute,
 };
 use crate::room::{RoomMode, RoomRequest};
 use crate::server::{MessageKind, MuteState, NoticeKind};
@@ -89,6 +89,9 @@ enum PlainRequest {
     Audit(Audit),
     MarkRead(MarkRead),
     MarkReadAt(MarkReadAt),
+    MetadataSet(MetadataSet),
+    MetadataGet(MetadataGet),
+    MetadataSub(MetadataSub),
     ReadMarkers(Target),
     Ignore(Ignore),
     Ignores(Target),
@@ -120,6 +123,9 @@ impl From<PlainRequest> for Request {
             PlainRequest::Audit(r) => Request::Audit(r),
             PlainRequest::MarkRead(r) => Request::MarkRead(r),
             PlainRequest::MarkReadAt(r) => Request::MarkReadAt(r),
+            PlainRequest::MetadataSet(r) => Request::MetadataSet(r),
+            PlainRequest::MetadataGet(r) => Request::MetadataGet(r),
+            PlainRequest::MetadataSub(r) => Request::MetadataSub(r),
             PlainRequest::ReadMarkers(r) => Request::ReadMarkers(r),
             PlainRequest::Ignore(r) => Request::Ignore(r),
             PlainRequest::Ignores(r) => Request::Ignores(r),

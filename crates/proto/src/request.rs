@@ -372,6 +372,52 @@ pub struct MarkReadAt {
     pub ts: u64,
 }
 
+/// METADATA_SET: sets `key` of `target`'s metadata to `value`, or unsets
+/// it (`value` empty); `key` `*` with `value` empty clears every key.
+/// `target` is a user (the sender itself) or a `#room` (its operators).
+/// Body: `src | target: str | key: str | value: str`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct MetadataSet {
+    pub src: ByteString,
+    pub target: ByteString,
+    pub key: ByteString,
+    pub value: ByteString,
+}
+
+/// METADATA_GET: `target`'s values of `keys`, or all of them (`keys`
+/// empty). Body: `src | target: str | count: u16 | count keys: str`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct MetadataGet {
+    pub src: ByteString,
+    pub target: ByteString,
+    pub keys: Vec<ByteString>,
+}
+
+/// METADATA_SUB: subscribes this session to the keys of `add` and
+/// unsubscribes it from those of `remove`. Body: `src | count: u16 | count
+/// keys: str | count: u16 | count keys: str`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct MetadataSub {
+    pub src: ByteString,
+    pub add: Vec<ByteString>,
+    pub remove: Vec<ByteString>,
+}
+
 /// IGNORE: stop being shown `dst`'s messages (`ignore` 1), or be shown
 /// them again (0). Body: `src | dst | ignore: u8`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -424,6 +470,9 @@ pub enum Request {
     Audit(Audit),
     MarkRead(MarkRead),
     MarkReadAt(MarkReadAt),
+    MetadataSet(MetadataSet),
+    MetadataGet(MetadataGet),
+    MetadataSub(MetadataSub),
     /// READ_MARKERS: the sender's account's read markers. Body: `src |
     /// dst("")`.
     ReadMarkers(Target),
@@ -474,6 +523,9 @@ impl Request {
             Request::Audit(_) => FrameType::Audit,
             Request::MarkRead(_) => FrameType::MarkRead,
             Request::MarkReadAt(_) => FrameType::MarkReadAt,
+            Request::MetadataSet(_) => FrameType::MetadataSet,
+            Request::MetadataGet(_) => FrameType::MetadataGet,
+            Request::MetadataSub(_) => FrameType::MetadataSub,
             Request::ReadMarkers(_) => FrameType::ReadMarkers,
             Request::Ignore(_) => FrameType::Ignore,
             Request::Ignores(_) => FrameType::Ignores,
@@ -564,6 +616,22 @@ impl Request {
                 put_str(b, "conversation", &r.conversation)?;
                 b.put_u64(r.ts);
             }
+            Request::MetadataSet(r) => {
+                put_str(b, "src", &r.src)?;
+                put_str(b, "target", &r.target)?;
+                put_str(b, "key", &r.key)?;
+                put_str(b, "value", &r.value)?;
+            }
+            Request::MetadataGet(r) => {
+                put_str(b, "src", &r.src)?;
+                put_str(b, "target", &r.target)?;
+                put_keys(b, &r.keys)?;
+            }
+            Request::MetadataSub(r) => {
+                put_str(b, "src", &r.src)?;
+                put_keys(b, &r.add)?;
+                put_keys(b, &r.remove)?;
+            }
             Request::ReadMarkers(r) | Request::Ignores(r) => operation_shape(b, &r.src, &r.dst)?,
             Request::Ignore(r) => {
                 operation_shape(b, &r.src, &r.dst)?;
@@ -601,6 +669,26 @@ fn empty_dst(r: &mut Reader) -> Result<(), BodyError> {
 }
 
 /// An operation packet whose `dst` must be empty.
+/// A list of metadata keys: `count: u16 | count keys: str`.
+fn put_keys(b: &mut BytesMut, keys: &[ByteString]) -> Result<(), EncodeError> {
+    let count =
+        u16::try_from(keys.len()).map_err(|_| EncodeError::TooManyEntries { field: "keys" })?;
+    b.put_u16(count);
+    for key in keys {
+        put_str(b, "key", key)?;
+    }
+    Ok(())
+}
+
+fn keys(r: &mut Reader) -> Result<Vec<ByteString>, BodyError> {
+    let count = r.u16("count")?;
+    let mut keys = Vec::new();
+    for _ in 0..count {
+        keys.push(r.str("key")?);
+    }
+    Ok(keys)
+}
+
 fn src_only(r: &mut Reader) -> Result<Target, BodyError> {
     let src = r.str("src")?;
     empty_dst(r)?;
@@ -793,6 +881,22 @@ impl Decode for Request {
                 src: r.str("src")?,
                 conversation: r.str("conversation")?,
                 ts: r.u64("ts")?,
+            }),
+            FrameType::MetadataSet => Request::MetadataSet(MetadataSet {
+                src: r.str("src")?,
+                target: r.str("target")?,
+                key: r.str("key")?,
+                value: r.str("value")?,
+            }),
+            FrameType::MetadataGet => Request::MetadataGet(MetadataGet {
+                src: r.str("src")?,
+                target: r.str("target")?,
+                keys: keys(&mut r)?,
+            }),
+            FrameType::MetadataSub => Request::MetadataSub(MetadataSub {
+                src: r.str("src")?,
+                add: keys(&mut r)?,
+                remove: keys(&mut r)?,
             }),
             FrameType::ReadMarkers => Request::ReadMarkers(src_only(&mut r)?),
             FrameType::Ignore => Request::Ignore(Ignore {

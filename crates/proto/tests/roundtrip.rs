@@ -633,6 +633,17 @@ mod json {
             Request::Audit(Default::default()),
             Request::MarkRead(Default::default()),
             Request::MarkReadAt(Default::default()),
+            Request::MetadataSet(Default::default()),
+            Request::MetadataGet(chinwag_proto::request::MetadataGet {
+                src: "".into(),
+                target: "#r".into(),
+                keys: vec!["a".into(), "b".into()],
+            }),
+            Request::MetadataSub(chinwag_proto::request::MetadataSub {
+                src: "".into(),
+                add: vec!["a".into()],
+                remove: vec!["b".into()],
+            }),
             Request::ReadMarkers(Default::default()),
             Request::Ignore(Default::default()),
             Request::Ignores(Default::default()),
@@ -674,6 +685,9 @@ mod json {
                 | Request::Audit(_)
                 | Request::MarkRead(_)
                 | Request::MarkReadAt(_)
+                | Request::MetadataSet(_)
+                | Request::MetadataGet(_)
+                | Request::MetadataSub(_)
                 | Request::ReadMarkers(_)
                 | Request::Ignore(_)
                 | Request::Ignores(_)
@@ -777,6 +791,13 @@ mod json {
                 id: MessageId(7),
                 ts: chinwag_proto::Timestamp(9),
             }),
+            ServerFrame::Metadata(chinwag_proto::server::Metadata {
+                target: "bob".into(),
+                entries: vec![chinwag_proto::server::MetadataEntry {
+                    key: "avatar".into(),
+                    value: "".into(),
+                }],
+            }),
         ];
         for frame in &frames {
             match frame {
@@ -797,7 +818,8 @@ mod json {
                 | ServerFrame::RoomNotice(_)
                 | ServerFrame::ReadMarkerList(_)
                 | ServerFrame::IgnoreList(_)
-                | ServerFrame::ReadMarkerAt(_) => {}
+                | ServerFrame::ReadMarkerAt(_)
+                | ServerFrame::Metadata(_) => {}
             }
         }
         frames

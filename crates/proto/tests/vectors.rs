@@ -19,16 +19,16 @@ use std::collections::BTreeMap;
 use bytes::BytesMut;
 use chinwag_proto::request::{
     Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Ignore, Kickout, Logout,
-    MarkRead, MarkReadAt, Passwd, Profile, Reflect, Register, Shutdown, ShutdownScope, Target,
-    Transfer, Unmute,
+    MarkRead, MarkReadAt, MetadataGet, MetadataSet, MetadataSub, Passwd, Profile, Reflect,
+    Register, Shutdown, ShutdownScope, Target, Transfer, Unmute,
 };
 use chinwag_proto::room::{
     Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
     RoomOp, RoomSend, RoomUnmute, SetRoomMode, Topic,
 };
 use chinwag_proto::server::{
-    AuditEntry, DeliveryStatus, Message, MuteState, Notice, ReadMarker, ReadMarkerAt, Registered,
-    Role, Sent, UserInfo, Welcome,
+    AuditEntry, DeliveryStatus, Message, Metadata, MetadataEntry, MuteState, Notice, ReadMarker,
+    ReadMarkerAt, Registered, Role, Sent, UserInfo, Welcome,
 };
 use chinwag_proto::{
     BodyError, ClientCodec, ErrorCode, FrameError, FrameType, Limits, MessageId, MessageKind,
@@ -328,6 +328,40 @@ fn expected() -> BTreeMap<&'static str, Expect> {
     );
 
     v.insert(
+        "request/metadata-set",
+        Req(
+            61,
+            Request::MetadataSet(MetadataSet {
+                src: s(""),
+                target: s("#general"),
+                key: s("color"),
+                value: s("red"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/metadata-get",
+        Req(
+            62,
+            Request::MetadataGet(MetadataGet {
+                src: s(""),
+                target: s("bob"),
+                keys: vec![s("avatar")],
+            }),
+        ),
+    );
+    v.insert(
+        "request/metadata-sub",
+        Req(
+            63,
+            Request::MetadataSub(MetadataSub {
+                src: s(""),
+                add: vec![s("avatar")],
+                remove: vec![],
+            }),
+        ),
+    );
+    v.insert(
         "request/mark-read-at",
         Req(
             60,
@@ -591,6 +625,19 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                     id: MessageId(7),
                 },
             ]),
+        ),
+    );
+    v.insert(
+        "server/metadata",
+        Srv(
+            62,
+            ServerFrame::Metadata(Metadata {
+                target: s("bob"),
+                entries: vec![MetadataEntry {
+                    key: s("avatar"),
+                    value: s("b.png"),
+                }],
+            }),
         ),
     );
     v.insert(

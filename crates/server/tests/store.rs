@@ -98,6 +98,7 @@ on_both_backends!(
     direct_messages_before_an_account_existed_are_not_its_own,
     read_markers_move_forward_per_account_and_conversation,
     read_markers_by_time_find_the_message_read_up_to,
+    metadata_is_kept_per_account_and_key,
 );
 
 fn key(name: &str) -> NameKey {
@@ -930,6 +931,45 @@ async fn read_markers_by_time_find_the_message_read_up_to(db: Db) {
         .unwrap();
     let found = marker(store.read_markers(key("alice")).await.unwrap(), room);
     assert_eq!(found, Some((MessageId(0), Timestamp(1_000))));
+    store.close().await.unwrap();
+}
+
+/// An account's metadata: set, replaced, deleted, cleared; kept across a
+/// reopen; each account's its own.
+async fn metadata_is_kept_per_account_and_key(db: Db) {
+    let store = db.open().await;
+    let set = |account: &str, key: &str, value: Option<&str>| {
+        store.set_metadata(key_of(account), key.to_owned(), value.map(str::to_owned))
+    };
+    fn key_of(name: &str) -> NameKey {
+        NameKey::fold(name).unwrap()
+    }
+    set("alice", "avatar", Some("a.png")).await.unwrap();
+    set("alice", "color", Some("red")).await.unwrap();
+    set("alice", "color", Some("blue")).await.unwrap();
+    set("alice", "display-name", Some("Alice")).await.unwrap();
+    set("alice", "avatar", None).await.unwrap();
+    set("bob", "color", Some("green")).await.unwrap();
+    store.close().await.unwrap();
+    let store = db.open().await;
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    assert_eq!(
+        store.metadata(key("alice")).await.unwrap(),
+        pairs(&[("color", "blue"), ("display-name", "Alice")])
+    );
+    store
+        .set_metadata(key("alice"), "*".into(), None)
+        .await
+        .unwrap();
+    assert!(store.metadata(key("alice")).await.unwrap().is_empty());
+    assert_eq!(
+        store.metadata(key("bob")).await.unwrap(),
+        pairs(&[("color", "green")])
+    );
     store.close().await.unwrap();
 }
 

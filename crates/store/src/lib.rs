@@ -415,6 +415,12 @@ pub trait Store: Send + Sync + 'static {
         conversation: ConversationKey,
         ts: Timestamp,
     ) -> StoreFuture<()>;
+    /// Sets `key` of `account`'s metadata to `value`, or deletes it
+    /// (`None`); `key` `*` with `None` deletes every key.
+    fn set_metadata(&self, account: NameKey, key: String, value: Option<String>)
+    -> StoreFuture<()>;
+    /// `account`'s metadata, by key.
+    fn metadata(&self, account: NameKey) -> StoreFuture<Vec<(String, String)>>;
     /// Every read marker of `account`.
     fn read_markers(&self, account: NameKey) -> StoreFuture<Vec<ReadMarker>>;
     /// `account` ignores `user` (`ignore`), or no longer does; returns

@@ -353,6 +353,38 @@ impl Store for PostgresStore {
         Box::pin(async move { done.await.map(drop) })
     }
 
+    fn set_metadata(
+        &self,
+        account: NameKey,
+        key: String,
+        value: Option<String>,
+    ) -> StoreFuture<()> {
+        let done = match value {
+            Some(value) => self.execute(
+                "INSERT INTO metadata (account, key, value) VALUES ($1, $2, $3)
+                 ON CONFLICT (account, key) DO UPDATE SET value = excluded.value",
+                vec![boxed(account.as_str().to_owned()), boxed(key), boxed(value)],
+            ),
+            None if key == "*" => self.execute(
+                "DELETE FROM metadata WHERE account = $1",
+                vec![boxed(account.as_str().to_owned())],
+            ),
+            None => self.execute(
+                "DELETE FROM metadata WHERE account = $1 AND key = $2",
+                vec![boxed(account.as_str().to_owned()), boxed(key)],
+            ),
+        };
+        Box::pin(async move { done.await.map(drop) })
+    }
+
+    fn metadata(&self, account: NameKey) -> StoreFuture<Vec<(String, String)>> {
+        self.query(
+            "SELECT key, value FROM metadata WHERE account = $1 ORDER BY key".to_owned(),
+            vec![boxed(account.as_str().to_owned())],
+            rows::metadata,
+        )
+    }
+
     fn read_markers(&self, account: NameKey) -> StoreFuture<Vec<ReadMarker>> {
         let markers = self.query(
             format!("SELECT {READ_MARKER_COLUMNS} FROM read_markers WHERE account = $1"),

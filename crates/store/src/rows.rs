@@ -95,6 +95,11 @@ pub fn user_name(row: &dyn Columns) -> Result<Option<UserName>, StoreError> {
     Ok(UserName::parse(&row.text(0)?).ok())
 }
 
+/// A metadata key and its value.
+pub fn metadata(row: &dyn Columns) -> Result<(String, String), StoreError> {
+    Ok((row.text(0)?, row.text(1)?))
+}
+
 /// The columns [`read_marker`] reads, from `read_markers`.
 pub const READ_MARKER_COLUMNS: &str = "conv, message_id, ts";
 

@@ -38,6 +38,7 @@ enum Login {
         admin: bool,
         since: Timestamp,
         ignoring: Vec<UserName>,
+        metadata: Vec<(String, String)>,
     },
     /// A new account, just created.
     Created {
@@ -140,8 +141,12 @@ fn login(
             Some(refused) => Err(refused),
             None => admit(&*store, account, spelling.clone(), password, signup, guests).await?,
         };
-        if let Ok(Login::Account { ignoring, .. }) = &mut admitted {
+        if let Ok(Login::Account {
+            ignoring, metadata, ..
+        }) = &mut admitted
+        {
             *ignoring = store.ignores(key).await?;
+            *metadata = store.metadata(key).await?;
         }
         // Where names are claimed beyond this node, the claim comes before
         // the name is taken here: of several nodes racing for it, exactly
@@ -231,6 +236,7 @@ async fn admit(
                     admin: account.admin,
                     since: account.created_at,
                     ignoring: Vec::new(),
+                    metadata: Vec::new(),
                 }))
             } else {
                 Ok(Err(CmdError::new(
@@ -325,6 +331,10 @@ fn finish(
         account_since: match login {
             Login::Account { since, .. } | Login::Created { since } => since,
             Login::Guest => Timestamp(0),
+        },
+        metadata: match &login {
+            Login::Account { metadata, .. } => metadata.clone(),
+            Login::Created { .. } | Login::Guest => Vec::new(),
         },
         ignoring: match login {
             Login::Account { ignoring, .. } => ignoring,

@@ -57,9 +57,15 @@ pub fn speech(req: &Request) -> Speech<'_> {
         | Request::Audit(_)
         | Request::MarkRead(_)
         | Request::MarkReadAt(_)
+        | Request::MetadataGet(_)
+        | Request::MetadataSub(_)
         | Request::ReadMarkers(_)
         | Request::Ignore(_)
         | Request::Ignores(_) => Speech::Silent,
+        // A value is shown to whoever reads the metadata; unsetting shows
+        // nothing.
+        Request::MetadataSet(r) if r.value.is_empty() => Speech::Silent,
+        Request::MetadataSet(r) => Speech::Anywhere(&r.value),
         // Only the sender reads its ECHO.
         Request::Reflect(_) => Speech::Silent,
         Request::Transfer(r) => Speech::Anywhere(&r.content),
@@ -229,6 +235,22 @@ mod tests {
                 conversation: t(),
                 ts: 1,
             }),
+            FrameType::MetadataSet => Request::MetadataSet(MetadataSet {
+                src: src(),
+                target: t(),
+                key: t(),
+                value: t(),
+            }),
+            FrameType::MetadataGet => Request::MetadataGet(MetadataGet {
+                src: src(),
+                target: t(),
+                keys: vec![t()],
+            }),
+            FrameType::MetadataSub => Request::MetadataSub(MetadataSub {
+                src: src(),
+                add: vec![t()],
+                remove: vec![],
+            }),
             FrameType::ReadMarkers => Request::ReadMarkers(Target {
                 src: src(),
                 dst: "".into(),
@@ -332,6 +354,9 @@ mod tests {
         (FrameType::Profile, 'A'),
         (FrameType::MarkRead, 'S'),
         (FrameType::MarkReadAt, 'S'),
+        (FrameType::MetadataSet, 'A'),
+        (FrameType::MetadataGet, 'S'),
+        (FrameType::MetadataSub, 'S'),
         (FrameType::ReadMarkers, 'S'),
         (FrameType::Ignore, 'S'),
         (FrameType::Ignores, 'S'),

@@ -113,6 +113,15 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE read_markers ADD COLUMN ts BIGINT NOT NULL DEFAULT 0;
     "#,
+    // metadata (METADATA_SET, IRC's draft/metadata-3).
+    r#"
+    CREATE TABLE metadata (
+        account TEXT NOT NULL,
+        key     TEXT NOT NULL,
+        value   TEXT NOT NULL,
+        PRIMARY KEY (account, key)
+    );
+    "#,
 ];
 
 /// The schema version this build creates.

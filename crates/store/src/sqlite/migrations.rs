@@ -113,6 +113,16 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE read_markers ADD COLUMN ts INTEGER NOT NULL DEFAULT 0;
     ",
+    // metadata (METADATA_SET, IRC's draft/metadata-3): each account's
+    // keys and values.
+    "
+    CREATE TABLE metadata (
+        account TEXT NOT NULL,       -- the folded account name
+        key     TEXT NOT NULL,
+        value   TEXT NOT NULL,
+        PRIMARY KEY (account, key)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build creates.

@@ -38,6 +38,7 @@ pub enum Op {
     Delivered(NameKey, MessageId),
     MarkRead(NameKey, ConversationKey, MessageId),
     MarkReadAt(NameKey, ConversationKey, Timestamp),
+    SetMetadata(NameKey, String, Option<String>),
     SetIgnore(NameKey, UserName, bool),
     CreateAccount {
         name: UserName,
@@ -234,6 +235,24 @@ fn apply(conn: &Connection, op: &Op, ids: &mut i64) -> rusqlite::Result<Done> {
                 conversation.to_column(),
                 up_to.0 as i64
             ])?;
+            Done::Unit
+        }
+        Op::SetMetadata(account, key, Some(value)) => {
+            conn.prepare_cached(
+                "INSERT INTO metadata (account, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account, key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![account.as_str(), key, value])?;
+            Done::Unit
+        }
+        Op::SetMetadata(account, key, None) if key == "*" => {
+            conn.prepare_cached("DELETE FROM metadata WHERE account = ?1")?
+                .execute(params![account.as_str()])?;
+            Done::Unit
+        }
+        Op::SetMetadata(account, key, None) => {
+            conn.prepare_cached("DELETE FROM metadata WHERE account = ?1 AND key = ?2")?
+                .execute(params![account.as_str(), key])?;
             Done::Unit
         }
         Op::MarkReadAt(account, conversation, ts) => {
