@@ -61,6 +61,9 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// The name announced in WELCOME.
     pub server_name: String,
+    /// The password every connection gives before it registers; `None`:
+    /// none needed.
+    pub server_password: Option<String>,
     /// One line about the server (IRC's server info, in LINKS).
     pub server_description: String,
     pub limits: Limits,
@@ -179,6 +182,7 @@ impl Default for Config {
             admin_password: None,
             server_name: format!("chinwagd/{}", env!("CARGO_PKG_VERSION")),
             server_description: "chinwag chat server".into(),
+            server_password: None,
             limits: Limits::DEFAULT,
             heartbeat: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
@@ -540,6 +544,7 @@ mod tests {
             ("admin_password", "pw"),
             ("server_name", "name"),
             ("server_description", "about"),
+            ("server_password", "door"),
             ("metrics_listen", "10.0.0.1:2"),
             ("tls_cert", "c.pem"),
             ("tls_key", "k.pem"),
@@ -594,6 +599,7 @@ mod tests {
             admin_password: Some("pw".into()),
             server_name: "name".into(),
             server_description: "about".into(),
+            server_password: Some("door".into()),
             metrics_listen: Some("10.0.0.1:2".into()),
             tls_cert: Some("c.pem".into()),
             tls_key: Some("k.pem".into()),

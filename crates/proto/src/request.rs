@@ -20,7 +20,10 @@ use crate::wire::{Decode, Encode, Reader, put_frame, put_str};
 use crate::{MAGIC, PROTOCOL_VERSION};
 
 /// HELLO: the first frame on every connection.
-/// Body: `magic: 4 bytes "CHWG" | version: u16 | client: str`.
+/// Body: `magic: 4 bytes "CHWG" | version: u16 | client: str [|
+/// server_password: str]`; `server_password` is present only when not
+/// empty (a server started with a password admits only connections that
+/// give it).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
@@ -31,6 +34,8 @@ pub struct Hello {
     pub version: u16,
     /// Free-form client software name, for logs (`chinwag-cli/0.1.0`).
     pub client: ByteString,
+    /// The server's password (`--server-password`), if it has one.
+    pub server_password: ByteString,
 }
 
 impl Hello {
@@ -38,6 +43,7 @@ impl Hello {
         Hello {
             version: PROTOCOL_VERSION,
             client: client.into(),
+            server_password: ByteString::new(),
         }
     }
 }
@@ -540,6 +546,9 @@ impl Request {
                 b.put_slice(&MAGIC);
                 b.put_u16(r.version);
                 put_str(b, "client", &r.client)?;
+                if !r.server_password.is_empty() {
+                    put_str(b, "server_password", &r.server_password)?;
+                }
             }
             Request::Register(r) => {
                 put_str(b, "name", &r.name)?;
@@ -720,9 +729,27 @@ impl Decode for Request {
                 if r.bytes("magic", 4)?[..] != MAGIC {
                     return Err(BodyError::BadMagic);
                 }
+                let version = r.u16("version")?;
+                let client = r.str("client")?;
+                // Absent means empty; present, it must not be (one
+                // encoding per body).
+                let server_password = if r.is_empty() {
+                    ByteString::new()
+                } else {
+                    match r.str("server_password")? {
+                        empty if empty.is_empty() => {
+                            return Err(BodyError::InvalidValue {
+                                field: "server_password",
+                                value: 0,
+                            });
+                        }
+                        password => password,
+                    }
+                };
                 Request::Hello(Hello {
-                    version: r.u16("version")?,
-                    client: r.str("client")?,
+                    version,
+                    client,
+                    server_password,
                 })
             }
             FrameType::Register => {

@@ -48,8 +48,11 @@ fn request_id() -> impl Strategy<Value = RequestId> {
 
 fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
-        (any::<u16>(), text())
-            .prop_map(|(version, client)| Request::Hello(Hello { version, client })),
+        (any::<u16>(), text()).prop_map(|(version, client)| Request::Hello(Hello {
+            version,
+            client,
+            server_password: Default::default(),
+        })),
         (
             text(),
             text(),

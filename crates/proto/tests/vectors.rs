@@ -86,6 +86,18 @@ fn expected() -> BTreeMap<&'static str, Expect> {
             Request::Hello(Hello {
                 version: 1,
                 client: s("chinwag-cli/0.1.0"),
+                server_password: s(""),
+            }),
+        ),
+    );
+    v.insert(
+        "request/hello-server-password",
+        Req(
+            64,
+            Request::Hello(Hello {
+                version: 1,
+                client: s(""),
+                server_password: s("s3cret"),
             }),
         ),
     );

@@ -418,3 +418,74 @@ async fn irc_over_websocket_speaks_lines_as_messages() {
         .unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 }
+
+#[tokio::test]
+async fn a_server_password_is_asked_of_every_front_end() {
+    use chinwag_proto::request::{Hello, Register};
+    use chinwag_proto::{ErrorCode, PROTOCOL_VERSION};
+    use common::raw::Raw;
+
+    let native = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let irc_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let irc_addr = irc_listener.local_addr().unwrap();
+    let mut server = Server::new(
+        native,
+        chinwag_server::Config {
+            server_password: Some("door-password".into()),
+            ..config()
+        },
+    );
+    server.add_listener(irc_listener, None, chinwag_server::server::Protocol::Irc);
+    let addr = server.local_addr().unwrap();
+    let handle = server.handle();
+    let task = tokio::spawn(server.run());
+    let server = TestServer { addr, handle, task };
+
+    // IRC: PASS is the server's password.
+    let _ok = Irc::register(irc_addr, "withpass", "", Some("door-password")).await;
+    for pass in [None, Some("wrong-password")] {
+        let (rd, wr) = TcpStream::connect(irc_addr).await.unwrap().into_split();
+        let mut irc = Irc {
+            lines: BufReader::new(rd).lines(),
+            wr,
+        };
+        if let Some(pass) = pass {
+            irc.send(&format!("PASS {pass}")).await;
+        }
+        irc.send("NICK nopass").await;
+        irc.send("USER nopass 0 * :nopass").await;
+        assert!(irc.expect(" 464 ").await.contains("464"));
+        assert!(irc.expect("ERROR").await.starts_with("ERROR"));
+    }
+
+    // Native: HELLO's server_password.
+    let register = |name: &str| {
+        Request::Register(Register {
+            name: name.into(),
+            ip: "".into(),
+            port: 0,
+            password: "".into(),
+            take_offline: true,
+            multi_session: false,
+        })
+    };
+    let mut without = Raw::connect(&server).await;
+    without.send(1, Request::Hello(Hello::current("t"))).await;
+    without.recv().await;
+    without.send(2, register("native1")).await;
+    assert_eq!(without.error().await, (2, ErrorCode::BadPassword));
+    without.assert_closed().await;
+    let mut with = Raw::connect(&server).await;
+    with.send(
+        1,
+        Request::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            client: "t".into(),
+            server_password: "door-password".into(),
+        }),
+    )
+    .await;
+    with.recv().await;
+    with.send(2, register("native2")).await;
+    assert!(matches!(with.recv().await.1, ServerFrame::Registered(_)));
+}

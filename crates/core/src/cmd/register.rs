@@ -47,6 +47,9 @@ enum Login {
 }
 
 pub fn apply(req: Register, ctx: &mut Ctx<'_>) -> Outcome {
+    if let Err(refused) = server_password(ctx) {
+        return refused.into();
+    }
     match check(&req, ctx) {
         Ok(name) => {
             // Looked up now, on the connection task; it counts only if the
@@ -60,6 +63,32 @@ pub fn apply(req: Register, ctx: &mut Ctx<'_>) -> Outcome {
         }
         Err(e) => e.into(),
     }
+}
+
+/// A server with a password (`--server-password`) registers only
+/// connections that gave it (HELLO's `server_password`, IRC's PASS); any
+/// other is refused and closed.
+fn server_password(ctx: &mut Ctx<'_>) -> Result<(), CmdError> {
+    use subtle::ConstantTimeEq;
+    let Some(expected) = &ctx.state.config.server_password else {
+        return Ok(());
+    };
+    if ctx.conn.peer.is_some() {
+        return Ok(());
+    }
+    let given = ctx.conn.server_password.as_bytes();
+    if bool::from(given.ct_eq(expected.as_bytes())) {
+        return Ok(());
+    }
+    ctx.conn.leave = Some(crate::session::Leave::Protocol("wrong server password"));
+    Err(CmdError::new(
+        ErrorCode::BadPassword,
+        if given.is_empty() {
+            "this server needs its password to connect"
+        } else {
+            "wrong server password"
+        },
+    ))
 }
 
 /// Everything that needs neither the store nor a hash.
