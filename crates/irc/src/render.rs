@@ -422,21 +422,12 @@ impl Irc {
                 self.fail("CHATHISTORY", "MESSAGE_ERROR", &target, &message)
             }
             Pending::Malformed { command, error } => self.malformed_reply(&command, error),
-            Pending::Metadata { target, op } => self.metadata_error(
-                &target,
-                op,
-                &CmdError {
-                    code,
-                    message: message.clone().into(),
-                },
-            ),
-            Pending::ReadMarker { target } => self.markread_error(
-                &target,
-                &CmdError {
-                    code,
-                    message: message.into(),
-                },
-            ),
+            Pending::Metadata { target, op } => {
+                self.metadata_error(&target, op, &CmdError { code, message })
+            }
+            Pending::ReadMarker { target } => {
+                self.markread_error(&target, &CmdError { code, message })
+            }
             Pending::Whois { nick } => {
                 self.numeric("401", &[&nick, &message]);
                 self.numeric("318", &[&nick, "End of /WHOIS list"]);

@@ -815,6 +815,7 @@ async fn migrating_to_skeletons_fills_them_for_existing_accounts(db: Db) {
     db.run_sql(&format!(
         "DROP TABLE read_markers;
          DROP TABLE ignores;
+         DROP TABLE metadata;
          DROP INDEX accounts_by_skeleton;
          ALTER TABLE accounts DROP COLUMN name_skeleton;
          INSERT INTO accounts (name_key, name, password_hash, admin, created_at)
