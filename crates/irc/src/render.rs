@@ -10,7 +10,7 @@ use chinwag_proto::{ErrorCode, NameKey, Request, RoomKey, RoomRequest, RoomRole,
 
 use crate::caps::Cap;
 use crate::commands::ModeChange;
-use crate::conn::{Irc, Pending, Who, push_params};
+use crate::conn::{Irc, Pending, Who, push_params, push_text};
 use crate::line::LineError;
 
 /// What 004 and ISUPPORT say about channel modes: `q` (quiet: a room
@@ -61,7 +61,7 @@ impl Irc {
                 let me = self.nick().to_owned();
                 let command = if notice { "NOTICE" } else { "PRIVMSG" };
                 let mut line = format!("{prefix}:{} {command}", self.mask(&me));
-                push_params(&mut line, &[&target, &text]);
+                push_text(&mut line, &[&target], &text);
                 self.out.line(line);
             }
             (Pending::Join { .. }, ServerFrame::RoomList(rooms)) => {
@@ -824,10 +824,7 @@ impl Irc {
         // Lines of text: IRC has no newline in a message.
         for part in text.split('\n') {
             let mut line = format!("{tags}:{} {command}", self.mask(&m.from));
-            push_params(
-                &mut line,
-                &[&target, if part.is_empty() { " " } else { part }],
-            );
+            push_text(&mut line, &[&target], if part.is_empty() { " " } else { part });
             self.out.line(line);
         }
     }
