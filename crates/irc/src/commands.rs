@@ -254,7 +254,7 @@ impl Irc {
             .into_iter()
             .map(|target| {
                 let mut line = format!(":{} {}", self.mask(&me), m.command);
-                crate::conn::push_params(&mut line, &[&target, m.param(1)]);
+                crate::conn::push_text(&mut line, &[&target], m.param(1));
                 line.len() + 2
             })
             .max()
