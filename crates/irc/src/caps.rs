@@ -10,7 +10,9 @@ pub enum Cap {
     InviteNotify,
     LabeledResponse,
     MessageTags,
+    Metadata,
     MultiPrefix,
+    ReadMarker,
     Sasl,
     ServerTime,
     UserhostInNames,
@@ -18,14 +20,16 @@ pub enum Cap {
 
 impl Cap {
     /// Every capability offered, in the order CAP LS lists them.
-    pub const ALL: [Cap; 10] = [
+    pub const ALL: [Cap; 12] = [
         Cap::Batch,
         Cap::CapNotify,
         Cap::EchoMessage,
         Cap::InviteNotify,
         Cap::LabeledResponse,
         Cap::MessageTags,
+        Cap::Metadata,
         Cap::MultiPrefix,
+        Cap::ReadMarker,
         Cap::Sasl,
         Cap::ServerTime,
         Cap::UserhostInNames,
@@ -39,7 +43,9 @@ impl Cap {
             Cap::InviteNotify => "invite-notify",
             Cap::LabeledResponse => "labeled-response",
             Cap::MessageTags => "message-tags",
+            Cap::Metadata => "draft/metadata-3",
             Cap::MultiPrefix => "multi-prefix",
+            Cap::ReadMarker => "draft/read-marker",
             Cap::Sasl => "sasl",
             Cap::ServerTime => "server-time",
             Cap::UserhostInNames => "userhost-in-names",
@@ -50,6 +56,7 @@ impl Cap {
     fn value(self) -> Option<&'static str> {
         match self {
             Cap::Sasl => Some("PLAIN"),
+            Cap::Metadata => Some(crate::metadata::CAP_VALUE),
             _ => None,
         }
     }

@@ -193,6 +193,10 @@ impl Irc {
                 }
             }
             "AWAY" => self.set_profile(Some(m.param(0).to_owned())),
+            "MARKREAD" => self.markread(&m),
+            "METADATA" => self.metadata(&m),
+            "HELP" | "HELPOP" => self.help(&m),
+            "LINKS" => self.links(),
             "MONITOR" => self.monitor(&m),
             "USERHOST" => {
                 let nicks: Vec<String> = m.params.iter().take(5).cloned().collect();
@@ -202,9 +206,8 @@ impl Irc {
                     self.ask(all_users(), Pending::Userhost { nicks }, 0);
                 }
             }
-            "ISON" | "SETNAME" | "ADMIN" | "LINKS" | "STATS" | "WALLOPS" | "KNOCK" | "HELP"
-            | "USERS" | "SUMMON" | "REHASH" | "RESTART" | "SQUIT" | "CONNECT" | "TRACE"
-            | "SERVLIST" | "SQUERY" => {
+            "ISON" | "SETNAME" | "ADMIN" | "STATS" | "WALLOPS" | "KNOCK" | "USERS" | "SUMMON"
+            | "REHASH" | "RESTART" | "SQUIT" | "CONNECT" | "TRACE" | "SERVLIST" | "SQUERY" => {
                 let command = m.command.clone();
                 self.numeric(
                     "421",
@@ -244,6 +247,22 @@ impl Irc {
             }
             return;
         };
+        // Relayed with the sender's mask in front, the line must still fit
+        // IRC's 512 bytes: refused whole (ERR_INPUTTOOLONG), never cut.
+        let me = self.nick().to_owned();
+        let longest = split(m.param(0))
+            .into_iter()
+            .map(|target| {
+                let mut line = format!(":{} {}", self.mask(&me), m.command);
+                crate::conn::push_text(&mut line, &[&target], m.param(1));
+                line.len() + 2
+            })
+            .max()
+            .unwrap_or_default();
+        if longest > crate::line::MAX_BODY {
+            self.numeric("417", &["Input line was too long"]);
+            return;
+        }
         let tags: Vec<_> = m
             .tags
             .iter()

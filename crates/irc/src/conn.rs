@@ -128,6 +128,15 @@ pub enum Pending {
     History {
         target: String,
     },
+    /// METADATA, and the metadata of a WHOIS.
+    Metadata {
+        target: String,
+        op: crate::metadata::MetaOp,
+    },
+    /// MARKREAD, and the one after a JOIN.
+    ReadMarker {
+        target: String,
+    },
 }
 
 /// A WHO query: its mask, and for WHOX (`WHO mask %fields[,token]`) the
@@ -164,6 +173,10 @@ pub enum Sasl {
 
 pub struct Irc {
     pub(crate) server: String,
+    /// The server's one line of info (LINKS).
+    pub(crate) description: String,
+    /// The server has a password: PASS is it, not an account's.
+    pub(crate) server_password: bool,
     pub(crate) reg: Registration,
     pub(crate) caps: Caps,
     pub(crate) cap_version: u32,
@@ -202,6 +215,8 @@ impl Irc {
     pub fn new(server: &str) -> Irc {
         Irc {
             server: server.to_owned(),
+            description: String::new(),
+            server_password: false,
             reg: Registration::default(),
             caps: Caps::default(),
             cap_version: 0,
@@ -222,6 +237,24 @@ impl Irc {
             held: Vec::new(),
             errored: false,
         }
+    }
+
+    /// The server's one line of info, as LINKS shows it.
+    pub fn with_description(mut self, description: &str) -> Irc {
+        self.description = description.to_owned();
+        self
+    }
+
+    /// The server has a password (`--server-password`): PASS gives it,
+    /// and accounts log in with SASL.
+    pub fn with_server_password(mut self, required: bool) -> Irc {
+        self.server_password = required;
+        self
+    }
+
+    /// What PASS gave, as the server's password (empty if none).
+    pub fn server_password_given(&self) -> &str {
+        self.reg.pass.as_deref().unwrap_or("")
     }
 
     /// The next request for the core, with its size on the wire.
@@ -500,7 +533,11 @@ impl Irc {
             return;
         }
         self.reg.sent = true;
-        let password = self.reg.pass.clone().unwrap_or_default();
+        let password = if self.server_password {
+            String::new()
+        } else {
+            self.reg.pass.clone().unwrap_or_default()
+        };
         self.ask(
             register(&nick, &password),
             Pending::Register { sasl: false },

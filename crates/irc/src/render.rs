@@ -292,7 +292,7 @@ impl Irc {
                                 &[&name, "is an IRC operator (a chinwag administrator)"],
                             );
                         }
-                        self.numeric("318", &[&name, "End of /WHOIS list"]);
+                        self.whois_metadata(&name);
                     }
                     None => {
                         self.numeric("401", &[&nick, "No such nick/channel"]);
@@ -319,6 +319,12 @@ impl Irc {
                 self.server_line("NOTICE", &[&me, &message]);
             }
             (Pending::Invite { channel, nick }, _) => self.numeric("341", &[&nick, &channel]),
+            (Pending::Metadata { target, op }, ServerFrame::Metadata(m)) => {
+                self.metadata_reply(target, op, m);
+            }
+            (Pending::ReadMarker { .. }, ServerFrame::ReadMarkerAt(marker)) => {
+                self.markread_line(&marker);
+            }
             (Pending::History { target }, ServerFrame::HistoryPage(mut page)) => {
                 page.reverse();
                 let batch = self.caps.has(Cap::Batch).then(|| self.out.batch_id());
@@ -416,6 +422,12 @@ impl Irc {
                 self.fail("CHATHISTORY", "MESSAGE_ERROR", &target, &message)
             }
             Pending::Malformed { command, error } => self.malformed_reply(&command, error),
+            Pending::Metadata { target, op } => {
+                self.metadata_error(&target, op, &CmdError { code, message })
+            }
+            Pending::ReadMarker { target } => {
+                self.markread_error(&target, &CmdError { code, message })
+            }
             Pending::Whois { nick } => {
                 self.numeric("401", &[&nick, &message]);
                 self.numeric("318", &[&nick, "End of /WHOIS list"]);
@@ -485,6 +497,10 @@ impl Irc {
         }
         if !info.topic.is_empty() {
             self.numeric("332", &[&info.room, &info.topic]);
+        }
+        // draft/read-marker: the channel's marker before the end of NAMES.
+        if self.caps.has(Cap::ReadMarker) {
+            self.ask_markread(&info.room.clone(), 0);
         }
         self.ask_names(&info.room.clone(), false);
     }
@@ -675,6 +691,8 @@ impl Irc {
         match event.frame() {
             ServerFrame::Message(m) => self.message_line(m, None),
             ServerFrame::Notice(n) => self.notice_event(n),
+            ServerFrame::ReadMarkerAt(marker) => self.markread_event(marker),
+            ServerFrame::Metadata(m) => self.metadata_event(m),
             ServerFrame::RoomNotice(n) => {
                 let me = self.nick().to_owned();
                 let actor = if n.actor.is_empty() {
@@ -806,7 +824,11 @@ impl Irc {
         // Lines of text: IRC has no newline in a message.
         for part in text.split('\n') {
             let mut line = format!("{tags}:{} {command}", self.mask(&m.from));
-            push_text(&mut line, &[&target], if part.is_empty() { " " } else { part });
+            push_text(
+                &mut line,
+                &[&target],
+                if part.is_empty() { " " } else { part },
+            );
             self.out.line(line);
         }
     }

@@ -109,6 +109,19 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, ignored)
     );
     "#,
+    // read markers by time (MARK_READ_AT, IRC's read-marker).
+    r#"
+    ALTER TABLE read_markers ADD COLUMN ts BIGINT NOT NULL DEFAULT 0;
+    "#,
+    // metadata (METADATA_SET, IRC's draft/metadata-3).
+    r#"
+    CREATE TABLE metadata (
+        account TEXT NOT NULL,
+        key     TEXT NOT NULL,
+        value   TEXT NOT NULL,
+        PRIMARY KEY (account, key)
+    );
+    "#,
 ];
 
 /// The schema version this build creates.
