@@ -150,6 +150,15 @@ frame_types! {
     /// The users the sender ignores.
     Ignores = 0x33,
 
+    /// Change the sender's name (a guest's rename).
+    Nick = 0x18,
+    /// Set or clear the sender's user flags (bot, invisible).
+    UserMode = 0x19,
+    /// One online user, by exact name.
+    Whois = 0x1A,
+    /// The recent departures of a name.
+    Whowas = 0x1B,
+
     /// Answer to HELLO: the version in use and the server's limits.
     Welcome = 0x80,
     /// Generic success.
@@ -180,6 +189,10 @@ frame_types! {
     ReadMarkerList = 0xA0,
     /// Answer to IGNORES.
     IgnoreList = 0xA1,
+    /// A user changed its name, profile or flags (event).
+    UserUpdate = 0xA4,
+    /// Answer to WHOWAS.
+    WhowasList = 0xA5,
     /// A message delivered to this user (event).
     Message = 0x90,
     /// Something happened that this user should know about (event).

@@ -120,6 +120,8 @@ pub struct Conn {
     pub leave: Option<Leave>,
     /// Set when logged in to an account: its offline queue.
     pub inbox: Option<Inbox>,
+    /// A PROFILE sent before REGISTER: the user comes online with it.
+    pub profile: Option<crate::state::users::UserProfile>,
 }
 
 impl Conn {
@@ -134,6 +136,7 @@ impl Conn {
             throttle: Throttle::default(),
             leave: None,
             inbox: None,
+            profile: None,
         }
     }
 }

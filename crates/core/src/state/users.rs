@@ -12,10 +12,10 @@
 //! come online with its first session and go with its last.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use chinwag_proto::server::{MuteState, Role, Timestamp, UserInfo};
+use chinwag_proto::server::{MuteState, Role, Timestamp, UserInfo, user_flags};
 use chinwag_proto::{ByteString, NameKey, UserName};
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
@@ -102,6 +102,9 @@ pub struct Peer {
     /// What PROFILE set; read only to list users, so a plain lock held for
     /// a copy of three cheap strings.
     profile: Mutex<UserProfile>,
+    /// What USER_MODE set: [`user_flags::BOT`] and
+    /// [`user_flags::INVISIBLE`].
+    modes: AtomicU8,
 }
 
 /// What others are shown about a user besides its name (PROFILE).
@@ -128,7 +131,57 @@ impl Peer {
             ignores_anyone: AtomicBool::new(false),
             last_spoke: AtomicU64::new(0),
             profile: Mutex::new(UserProfile::default()),
+            modes: AtomicU8::new(0),
         }
+    }
+
+    /// The same user under another name (a guest's rename): the same stay
+    /// online, sessions, role, mute, profile, flags and ignore list.
+    pub fn renamed(&self, name: UserName) -> Peer {
+        Peer {
+            id: self.id,
+            name,
+            account: self.account,
+            account_since: self.account_since,
+            admin: AtomicBool::new(self.is_admin()),
+            muted: AtomicU64::new(self.muted.load(Ordering::Acquire)),
+            sessions: RwLock::new(self.sessions()),
+            ignoring: RwLock::new(self.ignoring()),
+            ignores_anyone: AtomicBool::new(self.ignores_anyone.load(Ordering::Acquire)),
+            last_spoke: AtomicU64::new(self.last_spoke.load(Ordering::Relaxed)),
+            profile: Mutex::new(self.profile()),
+            modes: AtomicU8::new(self.modes.load(Ordering::Acquire)),
+        }
+    }
+
+    /// Starts with `profile` (set before REGISTER).
+    pub fn with_profile(self, profile: UserProfile) -> Peer {
+        self.set_profile(profile);
+        self
+    }
+
+    /// The user's flags as others see them ([`user_flags`]).
+    pub fn flags(&self) -> u8 {
+        let account = if self.account { user_flags::ACCOUNT } else { 0 };
+        account | self.modes.load(Ordering::Acquire)
+    }
+
+    /// Sets and clears USER_MODE flags; returns the flags before and after.
+    pub fn change_modes(&self, set: u8, clear: u8) -> (u8, u8) {
+        let set = set & user_flags::SETTABLE;
+        let clear = clear & user_flags::SETTABLE;
+        let before = self
+            .modes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |m| {
+                Some((m | set) & !clear)
+            })
+            .unwrap_or_else(|m| m);
+        let account = self.flags() & user_flags::ACCOUNT;
+        (before | account, ((before | set) & !clear) | account)
+    }
+
+    pub fn is_invisible(&self) -> bool {
+        self.modes.load(Ordering::Acquire) & user_flags::INVISIBLE != 0
     }
 
     /// Starts with the users the account ignores (from the store).
@@ -301,6 +354,7 @@ impl Peer {
             away: profile.away,
             sessions: u16::try_from(self.sessions().len()).unwrap_or(u16::MAX),
             last_spoke: Timestamp(self.last_spoke.load(Ordering::Relaxed)),
+            flags: self.flags(),
         }
     }
 
@@ -500,6 +554,43 @@ impl Users {
         removed
     }
 
+    /// Puts `renamed` (see [`Peer::renamed`]) in the place of `old`, which
+    /// must still hold its name: under the same key for a change of case,
+    /// else under the new name, which must be free. Exactly one of several
+    /// racing for a name gets it; the old name is freed once.
+    pub fn rename(&self, old: &Arc<Peer>, renamed: Peer) -> Result<Arc<Peer>, NameTaken> {
+        let (old_key, new_key) = (old.name.key(), renamed.name.key());
+        let renamed = Arc::new(renamed);
+        if old_key == new_key {
+            return match self.online.entry(old_key) {
+                Entry::Occupied(mut slot) if slot.get().id == old.id => {
+                    slot.insert(Arc::clone(&renamed));
+                    Ok(renamed)
+                }
+                _ => Err(NameTaken),
+            };
+        }
+        match self.online.entry(new_key) {
+            Entry::Vacant(slot) => {
+                slot.insert(Arc::clone(&renamed));
+            }
+            Entry::Occupied(_) => return Err(NameTaken),
+        }
+        if self
+            .online
+            .remove_if(&old_key, |_, p| p.id == old.id)
+            .is_none()
+        {
+            // Gone meanwhile (a kick): the new name is not kept either.
+            self.online
+                .remove_if(&new_key, |_, p| Arc::ptr_eq(p, &renamed));
+            return Err(NameTaken);
+        }
+        self.unindex_skeleton(old_key);
+        self.index_skeleton(new_key);
+        Ok(renamed)
+    }
+
     /// An online user whose name looks like `name` (the same confusable
     /// skeleton) but is another name.
     pub fn lookalike(&self, name: &UserName) -> Option<Arc<Peer>> {
@@ -578,11 +669,17 @@ impl Users {
             .collect()
     }
 
-    /// Everyone online, sorted by name.
-    pub fn list(&self, now: Timestamp, for_admin: bool) -> Vec<UserInfo> {
+    /// Everyone online for whom `visible` is true, sorted by name.
+    pub fn list(
+        &self,
+        now: Timestamp,
+        for_admin: bool,
+        visible: impl Fn(&Peer) -> bool,
+    ) -> Vec<UserInfo> {
         let mut users: Vec<UserInfo> = self
             .online
             .iter()
+            .filter(|peer| visible(peer))
             .map(|peer| peer.info(now, for_admin))
             .collect();
         users.sort_by_cached_key(|u| u.name.to_ascii_lowercase());
