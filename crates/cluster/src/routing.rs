@@ -482,6 +482,20 @@ mod tests {
                     from: "alice".into(),
                     to: "bob".into(),
                     text: "hi".into(),
+                    sender_flags: 3,
+                },
+            },
+            NodeMessage::Fanout {
+                except: "bob".into(),
+                event: NodeEvent::UserUpdate {
+                    ts: 3,
+                    name: "Robert".into(),
+                    old_name: "bob".into(),
+                    changed: 1,
+                    flags: 2,
+                    username: "rob".into(),
+                    realname: "Robert B.".into(),
+                    away: "".into(),
                 },
             },
             NodeMessage::Fanout {

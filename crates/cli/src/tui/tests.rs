@@ -39,6 +39,7 @@ fn user(name: &str, role: Role, muted: MuteState) -> UserInfo {
         away: "".into(),
         sessions: 0,
         last_spoke: chinwag_proto::Timestamp(0),
+        flags: 0,
     }
 }
 

@@ -113,7 +113,15 @@ pub fn login(state: &Arc<State>, login: Login, now: Timestamp) -> Result<Online,
     }
     // Others see the user come online once, with its first session.
     if first {
-        announce(state, &name, NoticeKind::Joined, "", now, "", u64::from(peer.flags()));
+        announce(
+            state,
+            &name,
+            NoticeKind::Joined,
+            "",
+            now,
+            "",
+            u64::from(peer.flags()),
+        );
     } else if let Some(profile) = profile
         && muted == MuteState::NotMuted
     {
