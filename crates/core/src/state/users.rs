@@ -686,3 +686,71 @@ impl Users {
         users
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(conn: u64, name: &str) -> Peer {
+        let link = Link::new(
+            ConnId(conn),
+            Arc::new(Outbox::new(4, 4096)),
+            "127.0.0.1:1".parse().unwrap(),
+            String::new(),
+            Timestamp(0),
+        );
+        Peer::new(UserName::parse(name).unwrap(), Arc::new(link))
+    }
+
+    #[test]
+    fn a_rename_takes_a_free_name_once_and_frees_the_old_one() {
+        let users = Users::default();
+        let Ok(Claimed::First(bob)) = users.claim(peer(1, "bob")) else {
+            panic!("claimed")
+        };
+        let Ok(Claimed::First(alice)) = users.claim(peer(2, "alice")) else {
+            panic!("claimed")
+        };
+        let taken = users.rename(&bob, bob.renamed(UserName::parse("Alice").unwrap()));
+        assert!(taken.is_err(), "alice's");
+        assert!(users.get("bob").is_some());
+        let robert = users
+            .rename(&bob, bob.renamed(UserName::parse("robert").unwrap()))
+            .unwrap();
+        assert!(users.get("bob").is_none());
+        assert_eq!(users.get("ROBERT").unwrap().id, bob.id);
+        // The stale old peer cannot rename again: its name is gone.
+        assert!(
+            users
+                .rename(&bob, bob.renamed(UserName::parse("bobby").unwrap()))
+                .is_err()
+        );
+        assert!(users.get("bobby").is_none(), "nothing left behind");
+        // A change of case keeps the key.
+        let again = users
+            .rename(&robert, robert.renamed(UserName::parse("Robert").unwrap()))
+            .unwrap();
+        assert_eq!(again.name.as_str(), "Robert");
+        assert_eq!(users.len(), 2);
+        assert!(
+            users
+                .lookalike(&UserName::parse("robert").unwrap())
+                .is_none()
+        );
+        let _ = alice;
+    }
+
+    #[test]
+    fn modes_are_bot_and_invisible_and_the_account_bit_is_not_theirs() {
+        let bob = peer(1, "bob").with_account(true);
+        assert_eq!(bob.flags(), user_flags::ACCOUNT);
+        let (before, after) = bob.change_modes(user_flags::BOT | user_flags::ACCOUNT, 0);
+        assert_eq!(before, user_flags::ACCOUNT);
+        assert_eq!(after, user_flags::ACCOUNT | user_flags::BOT);
+        let (_, after) =
+            bob.change_modes(user_flags::INVISIBLE, user_flags::BOT | user_flags::ACCOUNT);
+        assert_eq!(after, user_flags::ACCOUNT | user_flags::INVISIBLE);
+        assert!(bob.is_invisible());
+        assert_eq!(bob.info(Timestamp(0), false).flags, after);
+    }
+}
