@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chinwag_client::{
     AuditEntry, ErrorCode, Event, Message, MessageKind, MuteState, Notice, NoticeKind, Role,
-    Timestamp, UserInfo,
+    Timestamp, UserInfo, UserUpdate, user_changed,
 };
 use serde_json::{Value, json};
 use unicode_width::UnicodeWidthStr;
@@ -66,6 +66,19 @@ pub fn event(event: &Event, format: Format, now: Timestamp) -> Option<String> {
         (Event::Error { code, message }, Format::Json) => {
             json!({"type": "error", "code": code.name(), "message": message}).to_string()
         }
+        (Event::User(u), Format::Human(clock)) => user_update(u, clock)?,
+        (Event::User(u), Format::Json) => json!({
+            "type": "user_update",
+            "name": &*u.name,
+            "old_name": &*u.old_name,
+            "changed": u.changed,
+            "flags": u.flags,
+            "username": &*u.username,
+            "realname": &*u.realname,
+            "away": &*u.away,
+            "ts": u.ts.0,
+        })
+        .to_string(),
         (Event::Closed { .. }, _) => return None,
     })
 }
@@ -172,6 +185,24 @@ pub fn notice(n: &Notice, clock: Clock) -> String {
         other => format!("notice {}{}", other.to_u8(), suffix(": ", &text)),
     };
     format!("[{}] * {body}", clock.hms(n.ts))
+}
+
+/// A user's change, as a line: a rename, going away or coming back;
+/// `None` for what is not worth a line (a flag, a user name).
+pub fn user_update(u: &UserUpdate, clock: Clock) -> Option<String> {
+    let name = sanitize(&u.name);
+    let body = if u.changed & user_changed::NAME != 0 {
+        format!("{} is now known as {name}", sanitize(&u.old_name))
+    } else if u.changed & user_changed::AWAY != 0 && u.away.is_empty() {
+        format!("{name} is back")
+    } else if u.changed & user_changed::AWAY != 0 {
+        format!("{name} is away: {}", sanitize(&u.away))
+    } else if u.changed & user_changed::REALNAME != 0 {
+        format!("{name} is now called {}", sanitize(&u.realname))
+    } else {
+        return None;
+    };
+    Some(format!("[{}] * {body}", clock.hms(u.ts)))
 }
 
 pub fn notice_json(n: &Notice) -> Value {
@@ -591,6 +622,7 @@ mod tests {
             away: "".into(),
             sessions: 0,
             last_spoke: chinwag_proto::Timestamp(0),
+            flags: 0,
         }
     }
 

@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 
 use chinwag_proto::ErrorCode;
 use chinwag_proto::room::RoomNotice;
-use chinwag_proto::server::{Message, Notice};
+use chinwag_proto::server::{Message, Notice, UserUpdate};
 use tokio::sync::mpsc;
 
 /// A frame the server sent without being asked (request id 0), or the end
@@ -20,6 +20,9 @@ pub enum Event {
     /// Something that happened in a room this user is in (or was put out
     /// of, or invited to): a join, a leave, a topic, a kick, a mute.
     RoomNotice(RoomNotice),
+    /// A user changed its name, profile or flags (USER_UPDATE): a rename
+    /// (`old_name` not empty), an away message, a real name.
+    User(UserUpdate),
     /// An ERROR the server raised on its own, usually right before it
     /// closes the connection (`IdleTimeout`, `SlowConsumer`, ...).
     Error { code: ErrorCode, message: String },

@@ -43,7 +43,7 @@ pub mod tls;
 pub use chinwag_proto::room::{MemberInfo, RoomInfo, RoomMode, RoomNotice};
 pub use chinwag_proto::server::{
     AuditEntry, DeliveryStatus, Message, MuteState, Notice, ReadMarker, Registered, Role, Sent,
-    UserInfo, Welcome,
+    UserInfo, UserUpdate, Welcome, WhowasEntry, user_changed, user_flags,
 };
 pub use chinwag_proto::{
     ErrorCode, MessageKind, NoticeKind, Request, RoomRole, ServerFrame, Timestamp,

@@ -152,6 +152,7 @@ async fn pipelined_replies_out_of_order_are_matched_by_id() {
                     away: "".into(),
                     sessions: 0,
                     last_spoke: chinwag_proto::Timestamp(0),
+                    flags: 0,
                 }]),
                 Request::Reflect(r) => ServerFrame::Echo {
                     ts: Timestamp(9),

@@ -113,6 +113,12 @@ impl PresenceRecord {
             away: "".into(),
             sessions: 0,
             last_spoke: Timestamp(0),
+            // Bot and invisible stay on the user's node too.
+            flags: if self.account {
+                chinwag_proto::server::user_flags::ACCOUNT
+            } else {
+                0
+            },
         }
     }
 

@@ -164,6 +164,9 @@ pub enum NodeEvent {
         from: String,
         to: String,
         text: String,
+        /// The sender's user flags (absent from older nodes: 0).
+        #[serde(default)]
+        sender_flags: u8,
     },
     Notice {
         kind: u8,
@@ -182,6 +185,17 @@ pub enum NodeEvent {
         until: u64,
         text: String,
     },
+    /// A user's change (USER_UPDATE).
+    UserUpdate {
+        ts: u64,
+        name: String,
+        old_name: String,
+        changed: u8,
+        flags: u8,
+        username: String,
+        realname: String,
+        away: String,
+    },
 }
 
 impl NodeEvent {
@@ -196,6 +210,17 @@ impl NodeEvent {
                 from: m.from.to_string(),
                 to: m.to.to_string(),
                 text: m.text.to_string(),
+                sender_flags: event.sender_flags(),
+            },
+            ServerFrame::UserUpdate(u) => NodeEvent::UserUpdate {
+                ts: u.ts.0,
+                name: u.name.to_string(),
+                old_name: u.old_name.to_string(),
+                changed: u.changed,
+                flags: u.flags,
+                username: u.username.to_string(),
+                realname: u.realname.to_string(),
+                away: u.away.to_string(),
             },
             ServerFrame::Notice(n) => NodeEvent::Notice {
                 kind: n.kind.to_u8(),
@@ -228,13 +253,38 @@ impl NodeEvent {
                 from,
                 to,
                 text,
-            } => ServerFrame::Message(Message {
-                id: MessageId(id),
+                sender_flags,
+            } => {
+                return Event::from_sender(
+                    ServerFrame::Message(Message {
+                        id: MessageId(id),
+                        ts: Timestamp(ts),
+                        kind: MessageKind::from_u8(kind),
+                        from: from.into(),
+                        to: to.into(),
+                        text: text.into(),
+                    }),
+                    sender_flags,
+                );
+            }
+            NodeEvent::UserUpdate {
+                ts,
+                name,
+                old_name,
+                changed,
+                flags,
+                username,
+                realname,
+                away,
+            } => ServerFrame::UserUpdate(chinwag_proto::server::UserUpdate {
                 ts: Timestamp(ts),
-                kind: MessageKind::from_u8(kind),
-                from: from.into(),
-                to: to.into(),
-                text: text.into(),
+                name: name.into(),
+                old_name: old_name.into(),
+                changed,
+                flags,
+                username: username.into(),
+                realname: realname.into(),
+                away: away.into(),
             }),
             NodeEvent::Notice {
                 kind,
@@ -432,6 +482,20 @@ mod tests {
                     from: "alice".into(),
                     to: "bob".into(),
                     text: "hi".into(),
+                    sender_flags: 3,
+                },
+            },
+            NodeMessage::Fanout {
+                except: "bob".into(),
+                event: NodeEvent::UserUpdate {
+                    ts: 3,
+                    name: "Robert".into(),
+                    old_name: "bob".into(),
+                    changed: 1,
+                    flags: 2,
+                    username: "rob".into(),
+                    realname: "Robert B.".into(),
+                    away: "".into(),
                 },
             },
             NodeMessage::Fanout {

@@ -27,6 +27,11 @@ pub struct Event {
     /// The WebSocket front end's rendering (JSON, by `chinwag-web`), made
     /// and shared the same way.
     json: OnceLock<Box<str>>,
+    /// For a message: its sender's user flags when it was sent
+    /// (`chinwag_proto::server::user_flags`), for front ends that show
+    /// them with each message (IRC's `account` and `bot` tags). Not part
+    /// of the native MESSAGE frame, whose clients ask USER_LIST.
+    sender_flags: u8,
 }
 
 /// Two events are equal when they say the same thing.
@@ -46,13 +51,25 @@ const OVERHEAD: usize = 32;
 impl Event {
     /// An event that answers no request.
     pub fn new(frame: ServerFrame) -> Shared {
+        Event::from_sender(frame, 0)
+    }
+
+    /// A message from a sender whose user flags are `sender_flags`.
+    pub fn from_sender(frame: ServerFrame, sender_flags: u8) -> Shared {
         let size = OVERHEAD + text_size(&frame);
         Arc::new(Event {
             frame,
             size,
             native: OnceLock::new(),
             json: OnceLock::new(),
+            sender_flags,
         })
+    }
+
+    /// The sender's user flags, for a message built with
+    /// [`Event::from_sender`] (0 otherwise).
+    pub fn sender_flags(&self) -> u8 {
+        self.sender_flags
     }
 
     pub fn frame(&self) -> &ServerFrame {

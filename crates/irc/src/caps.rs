@@ -4,9 +4,14 @@
 /// One capability this server offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cap {
+    AccountNotify,
+    AccountTag,
+    AwayNotify,
     Batch,
     CapNotify,
     EchoMessage,
+    ExtendedJoin,
+    ExtendedMonitor,
     InviteNotify,
     LabeledResponse,
     MessageTags,
@@ -15,15 +20,21 @@ pub enum Cap {
     ReadMarker,
     Sasl,
     ServerTime,
+    Setname,
     UserhostInNames,
 }
 
 impl Cap {
     /// Every capability offered, in the order CAP LS lists them.
-    pub const ALL: [Cap; 12] = [
+    pub const ALL: [Cap; 18] = [
+        Cap::AccountNotify,
+        Cap::AccountTag,
+        Cap::AwayNotify,
         Cap::Batch,
         Cap::CapNotify,
         Cap::EchoMessage,
+        Cap::ExtendedJoin,
+        Cap::ExtendedMonitor,
         Cap::InviteNotify,
         Cap::LabeledResponse,
         Cap::MessageTags,
@@ -32,14 +43,20 @@ impl Cap {
         Cap::ReadMarker,
         Cap::Sasl,
         Cap::ServerTime,
+        Cap::Setname,
         Cap::UserhostInNames,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
+            Cap::AccountNotify => "account-notify",
+            Cap::AccountTag => "account-tag",
+            Cap::AwayNotify => "away-notify",
             Cap::Batch => "batch",
             Cap::CapNotify => "cap-notify",
             Cap::EchoMessage => "echo-message",
+            Cap::ExtendedJoin => "extended-join",
+            Cap::ExtendedMonitor => "extended-monitor",
             Cap::InviteNotify => "invite-notify",
             Cap::LabeledResponse => "labeled-response",
             Cap::MessageTags => "message-tags",
@@ -48,6 +65,7 @@ impl Cap {
             Cap::ReadMarker => "draft/read-marker",
             Cap::Sasl => "sasl",
             Cap::ServerTime => "server-time",
+            Cap::Setname => "setname",
             Cap::UserhostInNames => "userhost-in-names",
         }
     }

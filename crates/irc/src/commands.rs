@@ -6,11 +6,12 @@
 
 use chinwag_proto::request::{
     Admin, Bantalk, Broadcast, GetAllUser, History, Kickout, Logout, Shutdown, ShutdownScope,
-    Transfer, Unmute,
+    Target, Transfer, Unmute, UserMode, Whowas,
 };
 use chinwag_proto::room::{
     Invite, Join, Members, Part, RoomKick, RoomMute, RoomSend, RoomUnmute, Topic,
 };
+use chinwag_proto::server::user_flags;
 use chinwag_proto::{Request, RoomRequest};
 
 use crate::conn::{Irc, Pending};
@@ -52,7 +53,7 @@ impl Irc {
                 if nick.is_empty() {
                     self.numeric("431", &["No nickname given"]);
                 } else {
-                    self.ask(all_users(), Pending::Whois { nick }, 0);
+                    self.ask(one_user(&nick), Pending::Whois { nick }, 0);
                 }
             }
             "LUSERS" => self.ask(all_users(), Pending::Lusers, 0),
@@ -160,10 +161,29 @@ impl Irc {
             "MODE" => self.mode(&m),
             "CAP" => self.cap(&m),
             "NICK" => {
-                let nick = m.param(0);
-                let me = self.nick().to_owned();
-                if !nick.eq_ignore_ascii_case(&me) {
-                    self.numeric("447", &["Cannot change nickname: a chinwag name is an account; reconnect with the other name"]);
+                let nick = m.param(0).to_owned();
+                if nick.is_empty() {
+                    self.numeric("431", &["No nickname given"]);
+                } else if nick != self.nick() {
+                    let request = Request::Nick(Target {
+                        src: "".into(),
+                        dst: nick.as_str().into(),
+                    });
+                    self.ask(request, Pending::Nick { nick }, size);
+                }
+            }
+            "SETNAME" => {
+                let realname = m.param(0).to_owned();
+                if realname.is_empty() {
+                    self.fail("SETNAME", "INVALID_REALNAME", "", "Realname is not valid");
+                } else {
+                    let request = Request::Profile(chinwag_proto::request::Profile {
+                        src: "".into(),
+                        username: self.username.as_str().into(),
+                        realname: realname.as_str().into(),
+                        away: self.away.as_str().into(),
+                    });
+                    self.ask(request, Pending::Setname { realname }, size);
                 }
             }
             "USER" | "PASS" => self.numeric("462", &["You may not reregister"]),
@@ -183,13 +203,21 @@ impl Irc {
                 self.numeric("391", &[&server, &now]);
             }
             "WHOWAS" => {
-                // chinwag keeps no record of names gone offline.
                 let nick = m.param(0).to_owned();
                 if nick.is_empty() {
                     self.numeric("431", &["No nickname given"]);
                 } else {
-                    self.numeric("406", &[&nick, "There was no such nickname"]);
-                    self.numeric("369", &[&nick, "End of WHOWAS"]);
+                    // A count of 0 or less (or none): every entry kept.
+                    let limit = m
+                        .param(1)
+                        .parse::<i64>()
+                        .map_or(0, |n| n.clamp(0, i64::from(u16::MAX)) as u16);
+                    let request = Request::Whowas(Whowas {
+                        src: "".into(),
+                        dst: nick.as_str().into(),
+                        limit,
+                    });
+                    self.ask(request, Pending::Whowas { nick }, 0);
                 }
             }
             "AWAY" => self.set_profile(Some(m.param(0).to_owned())),
@@ -206,8 +234,8 @@ impl Irc {
                     self.ask(all_users(), Pending::Userhost { nicks }, 0);
                 }
             }
-            "ISON" | "SETNAME" | "ADMIN" | "STATS" | "WALLOPS" | "KNOCK" | "USERS" | "SUMMON"
-            | "REHASH" | "RESTART" | "SQUIT" | "CONNECT" | "TRACE" | "SERVLIST" | "SQUERY" => {
+            "ISON" | "ADMIN" | "STATS" | "WALLOPS" | "KNOCK" | "USERS" | "SUMMON" | "REHASH"
+            | "RESTART" | "SQUIT" | "CONNECT" | "TRACE" | "SERVLIST" | "SQUERY" => {
                 let command = m.command.clone();
                 self.numeric(
                     "421",
@@ -387,7 +415,15 @@ impl Irc {
             (fields.to_owned(), token.to_owned())
         });
         let who = crate::conn::Who { mask, whox };
-        if who.mask.starts_with('#') {
+        if !who.mask.starts_with('#')
+            && !who.mask.is_empty()
+            && who.mask != "0"
+            && !who.mask.contains(['*', '?'])
+        {
+            // A nick, not a mask: that user, invisible or not.
+            let request = one_user(&who.mask);
+            self.ask(request, Pending::WhoUsers { who }, 0);
+        } else if who.mask.starts_with('#') {
             let request = room(RoomRequest::Members(Members {
                 src: "".into(),
                 room: who.mask.as_str().into(),
@@ -476,9 +512,10 @@ impl Irc {
             if !target.eq_ignore_ascii_case(&me) {
                 self.numeric("502", &["Can't change mode for other users"]);
             } else if m.params.len() < 2 {
-                self.numeric("221", &["+"]);
+                let modes = self.user_modes();
+                self.numeric("221", &[&modes]);
             } else {
-                self.numeric("501", &["Unknown MODE flag (chinwag has no user modes)"]);
+                self.user_mode(m.param(1));
             }
             return;
         }
@@ -589,6 +626,59 @@ impl Irc {
         }
     }
 
+    /// `MODE me +B-i...`: the bot and invisible flags are the core's;
+    /// other letters are refused (`o` comes with OPER).
+    fn user_mode(&mut self, change: &str) {
+        let (mut set, mut clear, mut adding) = (0u8, 0u8, true);
+        for c in change.chars() {
+            let flag = match c {
+                '+' => {
+                    adding = true;
+                    continue;
+                }
+                '-' => {
+                    adding = false;
+                    continue;
+                }
+                'B' => user_flags::BOT,
+                'i' => user_flags::INVISIBLE,
+                _ => {
+                    self.numeric(
+                        "501",
+                        &["Unknown MODE flag (chinwag's user modes are B and i)"],
+                    );
+                    continue;
+                }
+            };
+            if adding {
+                set |= flag;
+                clear &= !flag;
+            } else {
+                clear |= flag;
+                set &= !flag;
+            }
+        }
+        if set != 0 || clear != 0 {
+            let request = Request::UserMode(UserMode {
+                src: "".into(),
+                set,
+                clear,
+            });
+            self.ask(request, Pending::UserMode, 0);
+        }
+    }
+
+    /// This user's modes, as 221 shows them.
+    pub(crate) fn user_modes(&self) -> String {
+        let mut modes = String::from("+");
+        for (flag, letter) in [(user_flags::BOT, 'B'), (user_flags::INVISIBLE, 'i')] {
+            if self.umodes & flag != 0 {
+                modes.push(letter);
+            }
+        }
+        modes
+    }
+
     /// A change of the room's mode byte: the current mode first.
     fn mode_lookup(&mut self, channel: &str, change: ModeChange) {
         let request = room(RoomRequest::List { src: "".into() });
@@ -658,6 +748,14 @@ fn room(request: RoomRequest) -> Request {
 
 fn all_users() -> Request {
     Request::GetAllUser(GetAllUser { src: "".into() })
+}
+
+/// WHOIS of the core: one user by name.
+fn one_user(nick: &str) -> Request {
+    Request::Whois(Target {
+        src: "".into(),
+        dst: nick.into(),
+    })
 }
 
 /// A comma-separated list, without empty items.

@@ -100,6 +100,19 @@ pub enum Pending {
     Whois {
         nick: String,
     },
+    /// NICK after registration: the core's rename.
+    Nick {
+        nick: String,
+    },
+    /// SETNAME: the profile with a new real name.
+    Setname {
+        realname: String,
+    },
+    /// MODE on oneself: the user flags now.
+    UserMode,
+    Whowas {
+        nick: String,
+    },
     Lusers,
     /// The LUSERS of the welcome: the MOTD and the rest follow it.
     WelcomeLusers,
@@ -188,6 +201,10 @@ pub struct Irc {
     pub(crate) username: String,
     /// The away message set with AWAY; empty: not away.
     pub(crate) away: String,
+    /// The user flags (`chinwag_proto::server::user_flags`) as last told.
+    pub(crate) umodes: u8,
+    /// The profile went with REGISTER (sent just before it).
+    pub(crate) profile_sent: bool,
     /// The welcome was sent.
     pub(crate) welcomed: bool,
     /// The mode of each channel this session is in, as last seen: a
@@ -225,6 +242,8 @@ impl Irc {
             realname: String::new(),
             username: String::new(),
             away: String::new(),
+            umodes: 0,
+            profile_sent: false,
             welcomed: false,
             modes: HashMap::new(),
             channels: HashMap::new(),
@@ -367,6 +386,8 @@ impl Irc {
                     self.reg.user = Some((m.params[0].clone(), m.params[3].clone()));
                     self.username = m.params[0].clone();
                     self.realname = m.params[3].clone();
+                    // A SASL login went before: the profile goes after.
+                    self.profile_sent = false;
                     self.try_register();
                 }
             }
@@ -512,6 +533,9 @@ impl Irc {
         }
         self.reg.sasl = Sasl::Checking;
         self.reg.sent = true;
+        if self.reg.user.is_some() {
+            self.send_profile_first();
+        }
         let request = register(authcid, password);
         self.ask(request, Pending::Register { sasl: true }, 0);
     }
@@ -538,6 +562,7 @@ impl Irc {
         } else {
             self.reg.pass.clone().unwrap_or_default()
         };
+        self.send_profile_first();
         self.ask(
             register(&nick, &password),
             Pending::Register { sasl: false },
@@ -621,6 +646,29 @@ impl Irc {
             seen |= members.remove(&name);
         }
         seen
+    }
+
+    /// The profile (USER's names) goes before REGISTER, so that the user
+    /// comes online with it: nobody is told of a change.
+    fn send_profile_first(&mut self) {
+        self.profile_sent = true;
+        self.set_profile(None);
+    }
+
+    /// Whether `name` is in one of this session's channels.
+    pub(crate) fn shares_channel(&self, name: &str) -> bool {
+        NameKey::fold(name).is_some_and(|key| self.channels.values().any(|m| m.contains(&key)))
+    }
+
+    /// `old` is called `new` now, in every channel this session sees it.
+    pub(crate) fn renamed(&mut self, old: &str, new: &str) {
+        if let (Some(old), Some(new)) = (NameKey::fold(old), NameKey::fold(new)) {
+            for members in self.channels.values_mut() {
+                if members.remove(&old) {
+                    members.insert(new);
+                }
+            }
+        }
     }
 
     /// Tells the core what others are shown about this user.

@@ -5,7 +5,9 @@ use chinwag_core::cmd::{CmdError, Reply};
 use chinwag_core::event::Shared;
 use chinwag_core::session::Leave;
 use chinwag_proto::room::{MemberInfo, RoomInfo, RoomMode, SetRoomMode};
-use chinwag_proto::server::{Message, MessageKind, Notice, NoticeKind, Role, UserInfo};
+use chinwag_proto::server::{
+    Message, MessageKind, Notice, NoticeKind, Role, UserInfo, UserUpdate, user_changed, user_flags,
+};
 use chinwag_proto::{ErrorCode, NameKey, Request, RoomKey, RoomRequest, RoomRole, ServerFrame};
 
 use crate::caps::Cap;
@@ -25,7 +27,60 @@ impl Irc {
         };
         match (pending, frame) {
             (Pending::Register { sasl }, ServerFrame::Registered(r)) => {
-                self.registered(&r.name, sasl, r.role == Role::Admin);
+                let account = sasl || self.reg.pass.as_deref().is_some_and(|p| !p.is_empty());
+                self.registered(&r.name, sasl, account);
+            }
+            (Pending::Nick { .. }, ServerFrame::Registered(r)) => {
+                let old = self.nick().to_owned();
+                if old != *r.name {
+                    let mask = self.mask(&old);
+                    self.out.line(format!(":{mask} NICK :{}", r.name));
+                    self.renamed(&old, &r.name);
+                    self.me = Some(r.name.to_string());
+                }
+            }
+            (Pending::Setname { realname }, _) => {
+                self.realname = realname.clone();
+                if self.caps.has(Cap::Setname) {
+                    let me = self.nick().to_owned();
+                    let mut line = format!(":{} SETNAME", self.mask(&me));
+                    push_params(&mut line, &[&realname]);
+                    self.out.line(line);
+                }
+            }
+            (Pending::UserMode, ServerFrame::UserList(users)) => {
+                let now = users.first().map_or(self.umodes, |u| u.flags)
+                    & chinwag_proto::server::user_flags::SETTABLE;
+                let change = flag_change_letters(self.umodes, now);
+                self.umodes = now;
+                if let Some(change) = change {
+                    let me = self.nick().to_owned();
+                    let mut line = format!(":{} MODE", self.mask(&me));
+                    push_params(&mut line, &[&me, &change]);
+                    self.out.line(line);
+                }
+            }
+            (Pending::Whowas { nick }, ServerFrame::WhowasList(entries)) => {
+                if entries.is_empty() {
+                    self.numeric("406", &[&nick, "There was no such nickname"]);
+                }
+                let server = self.server.clone();
+                for entry in &entries {
+                    let username = if entry.username.is_empty() {
+                        &entry.name
+                    } else {
+                        &entry.username
+                    };
+                    let realname = if entry.realname.is_empty() {
+                        &entry.name
+                    } else {
+                        &entry.realname
+                    };
+                    self.numeric("314", &[&entry.name, username, "chinwag", "*", realname]);
+                    let when = crate::conn::iso8601(entry.gone);
+                    self.numeric("312", &[&entry.name, &server, &when]);
+                }
+                self.numeric("369", &[&nick, "End of WHOWAS"]);
             }
             (Pending::Ping { token }, _) => {
                 let server = self.server.clone();
@@ -41,6 +96,12 @@ impl Irc {
                 ServerFrame::Sent(sent),
             ) if self.caps.has(Cap::EchoMessage) => {
                 let mut prefix = self.tags(sent.ts, Some(sent.id));
+                let mut own = self.sender_flags();
+                if !self.caps.has(Cap::AccountTag) {
+                    own &= !chinwag_proto::server::user_flags::ACCOUNT;
+                }
+                let me = self.nick().to_owned();
+                prefix = self.with_sender_tags(prefix, &me, own);
                 if self.caps.has(Cap::MessageTags) && !tags.is_empty() {
                     let client: Vec<String> = tags
                         .iter()
@@ -58,7 +119,6 @@ impl Irc {
                         None => format!("@{} ", client.join(";")),
                     };
                 }
-                let me = self.nick().to_owned();
                 let command = if notice { "NOTICE" } else { "PRIVMSG" };
                 let mut line = format!("{prefix}:{} {command}", self.mask(&me));
                 push_text(&mut line, &[&target], &text);
@@ -292,6 +352,12 @@ impl Irc {
                                 &[&name, "is an IRC operator (a chinwag administrator)"],
                             );
                         }
+                        if user.flags & chinwag_proto::server::user_flags::BOT != 0 {
+                            self.numeric("335", &[&name, "is a bot"]);
+                        }
+                        if user.flags & chinwag_proto::server::user_flags::ACCOUNT != 0 {
+                            self.numeric("330", &[&name, &name, "is logged in as"]);
+                        }
                         self.whois_metadata(&name);
                     }
                     None => {
@@ -332,7 +398,7 @@ impl Irc {
                     self.server_line("BATCH", &[&format!("+{batch}"), "chathistory", &target]);
                 }
                 for message in &page {
-                    self.message_line(message, batch.as_deref());
+                    self.message_line(message, batch.as_deref(), 0);
                 }
                 if let Some(batch) = &batch {
                     self.server_line("BATCH", &[&format!("-{batch}")]);
@@ -433,6 +499,21 @@ impl Irc {
                 self.numeric("318", &[&nick, "End of /WHOIS list"]);
             }
             Pending::WelcomeLusers => self.welcome_end(),
+            Pending::Nick { nick } => match code {
+                ErrorCode::NameTaken | ErrorCode::AccountRequired => {
+                    self.numeric("433", &[&nick, &message])
+                }
+                ErrorCode::InvalidName | ErrorCode::Banned => {
+                    self.numeric("432", &[&nick, &message])
+                }
+                _ => self.numeric("447", &[&message]),
+            },
+            Pending::Setname { .. } => self.fail("SETNAME", "CANNOT_CHANGE_REALNAME", "", &message),
+            Pending::UserMode => self.numeric("501", &[&message]),
+            Pending::Whowas { nick } => {
+                self.numeric("406", &[&nick, &message]);
+                self.numeric("369", &[&nick, "End of WHOWAS"]);
+            }
             Pending::Ping { .. }
             | Pending::TopicQuery { .. }
             | Pending::List { .. }
@@ -489,8 +570,20 @@ impl Irc {
             return;
         }
         let me = self.nick().to_owned();
-        self.out
-            .line(format!(":{} JOIN {}", self.mask(&me), info.room));
+        if self.caps.has(Cap::ExtendedJoin) {
+            let account = if self.account { me.as_str() } else { "*" };
+            let realname = if self.realname.is_empty() {
+                me.clone()
+            } else {
+                self.realname.clone()
+            };
+            let mut line = format!(":{} JOIN {} {account}", self.mask(&me), info.room);
+            push_params(&mut line, &[&realname]);
+            self.out.line(line);
+        } else {
+            self.out
+                .line(format!(":{} JOIN {}", self.mask(&me), info.room));
+        }
         if let Some(key) = RoomKey::fold(&info.room) {
             self.modes.insert(key, info.mode);
             self.channels.entry(key).or_default();
@@ -540,12 +633,21 @@ impl Irc {
         let server = self.server.clone();
         let here = if user.away.is_empty() { 'H' } else { 'G' };
         let oper = if user.role == Role::Admin { "*" } else { "" };
-        let flags = format!("{here}{oper}{flags}");
+        let bot = if user.flags & chinwag_proto::server::user_flags::BOT != 0 {
+            "B"
+        } else {
+            ""
+        };
+        let flags = format!("{here}{oper}{flags}{bot}");
+        let account = if user.flags & chinwag_proto::server::user_flags::ACCOUNT != 0 {
+            user.name.to_string()
+        } else {
+            "0".to_owned()
+        };
         if let Some((fields, token)) = &who.whox {
             // RPL_WHOSPCRPL: the fields asked for, in WHOX's fixed order.
-            // chinwag has no idle times, hop counts or op levels; `0` is
-            // "no account" (the user list does not say which names are
-            // accounts).
+            // chinwag has no hop counts or op levels; the account is the
+            // name for a user logged in to one, `0` for a guest.
             let username = username(user);
             let realname = realname(user);
             let mut params: Vec<&str> = Vec::new();
@@ -560,7 +662,7 @@ impl Irc {
                 ('f', &flags),
                 ('d', "0"),
                 ('l', "0"),
-                ('a', "0"),
+                ('a', &account),
                 ('o', "n/a"),
                 ('r', &realname),
             ] {
@@ -623,7 +725,7 @@ impl Irc {
             &[&format!("Your host is {server}, running version {version}")],
         );
         self.numeric("003", &["This server speaks chinwag underneath"]);
-        self.numeric("004", &[&server, &version, "o", "ikoq", "koq"]);
+        self.numeric("004", &[&server, &version, "Bio", "ikoq", "koq"]);
         self.isupport();
         let users = Request::GetAllUser(chinwag_proto::request::GetAllUser { src: "".into() });
         self.ask(users, Pending::WelcomeLusers, 0);
@@ -633,7 +735,9 @@ impl Irc {
     /// end of registration for clients), then the rooms the account is in
     /// and what arrived meanwhile.
     fn welcome_end(&mut self) {
-        self.set_profile(None);
+        if !self.profile_sent {
+            self.set_profile(None);
+        }
         self.motd();
         self.ask(
             Request::Room(RoomRequest::List { src: "".into() }),
@@ -661,6 +765,7 @@ impl Irc {
             "CHATHISTORY=100",
             "WHOX",
             &monitor,
+            "BOT=B",
             "are supported by this server",
         ];
         self.numeric("005", &tokens);
@@ -689,7 +794,8 @@ impl Irc {
     /// An event, as this connection shows it.
     pub(crate) fn render_event(&mut self, event: &Shared) {
         match event.frame() {
-            ServerFrame::Message(m) => self.message_line(m, None),
+            ServerFrame::Message(m) => self.message_line(m, None, event.sender_flags()),
+            ServerFrame::UserUpdate(u) => self.user_update(u),
             ServerFrame::Notice(n) => self.notice_event(n),
             ServerFrame::ReadMarkerAt(marker) => self.markread_event(marker),
             ServerFrame::Metadata(m) => self.metadata_event(m),
@@ -705,7 +811,21 @@ impl Irc {
                 let line = match n.kind {
                     NoticeKind::RoomJoined => {
                         self.seen_in(room, &n.subject);
-                        format!(":{subject} JOIN {room}")
+                        if self.caps.has(Cap::ExtendedJoin) {
+                            let account = if n.until & u64::from(user_flags::ACCOUNT) != 0 {
+                                n.subject.as_ref()
+                            } else {
+                                "*"
+                            };
+                            let realname = if n.text.is_empty() {
+                                &n.subject
+                            } else {
+                                &n.text
+                            };
+                            format!(":{subject} JOIN {room} {account} :{realname}")
+                        } else {
+                            format!(":{subject} JOIN {room}")
+                        }
                     }
                     // Gone from the server, not from the room only.
                     NoticeKind::RoomLeft if n.actor.is_empty() && is_departure(&n.text) => {
@@ -803,10 +923,96 @@ impl Irc {
         NameKey::fold(name).is_some_and(|key| self.monitor.contains_key(&key))
     }
 
+    /// A user's change (USER_UPDATE), as the capabilities enabled show
+    /// it to those who see the user: in a common channel, or watched with
+    /// MONITOR and extended-monitor.
+    fn user_update(&mut self, u: &UserUpdate) {
+        let watched = |irc: &Irc, name: &str| {
+            irc.shares_channel(name) || (irc.caps.has(Cap::ExtendedMonitor) && irc.monitors(name))
+        };
+        let mine = self.me.as_deref().and_then(NameKey::fold);
+        if u.changed & user_changed::NAME != 0 {
+            let (old, new) = (u.old_name.as_ref(), u.name.as_ref());
+            if NameKey::fold(old) == mine && mine.is_some() {
+                // This user, renamed by another session.
+                let mask = self.mask(old);
+                self.out.line(format!(":{mask} NICK :{new}"));
+                self.renamed(old, new);
+                self.me = Some(new.to_owned());
+                return;
+            }
+            if self.shares_channel(old) {
+                let mask = self.mask(old);
+                self.out.line(format!(":{mask} NICK :{new}"));
+                self.renamed(old, new);
+            }
+            if NameKey::fold(old) != NameKey::fold(new) {
+                if self.monitors(old) {
+                    self.numeric("731", &[old]);
+                }
+                if self.monitors(new) {
+                    let mask = self.mask(new);
+                    self.numeric("730", &[&mask]);
+                }
+            }
+            return;
+        }
+        let own = NameKey::fold(&u.name) == mine;
+        let seen = own || watched(self, &u.name);
+        let mask = self.mask(&u.name);
+        let away_told =
+            u.changed & user_changed::AWAY != 0 || (u.changed == 0 && !u.away.is_empty());
+        if own {
+            self.away = u.away.to_string();
+            self.realname = u.realname.to_string();
+            self.umodes = u.flags & user_flags::SETTABLE;
+        }
+        if away_told && seen && !own && self.caps.has(Cap::AwayNotify) {
+            if u.away.is_empty() {
+                self.out.line(format!(":{mask} AWAY"));
+            } else {
+                let mut line = format!(":{mask} AWAY");
+                push_params(&mut line, &[&u.away]);
+                self.out.line(line);
+            }
+        }
+        if u.changed & user_changed::REALNAME != 0 && seen && self.caps.has(Cap::Setname) {
+            let mut line = format!(":{mask} SETNAME");
+            push_params(&mut line, &[&u.realname]);
+            self.out.line(line);
+        }
+    }
+
+    /// This session's own flags, as its messages carry them.
+    pub(crate) fn sender_flags(&self) -> u8 {
+        let account = if self.account { user_flags::ACCOUNT } else { 0 };
+        account | self.umodes
+    }
+
+    /// `tags` (as [`Irc::tags`] made them) with the `account` and `bot`
+    /// tags for a sender with `flags`, as the capabilities ask.
+    pub(crate) fn with_sender_tags(&self, tags: String, from: &str, flags: u8) -> String {
+        let mut extra = Vec::new();
+        if flags & user_flags::ACCOUNT != 0 && self.caps.has(Cap::AccountTag) {
+            extra.push(format!("account={from}"));
+        }
+        if flags & user_flags::BOT != 0 && self.caps.has(Cap::MessageTags) {
+            extra.push("bot".to_owned());
+        }
+        if extra.is_empty() {
+            return tags;
+        }
+        match tags.strip_prefix('@') {
+            Some(rest) => format!("@{};{rest}", extra.join(";")),
+            None => format!("@{} ", extra.join(";")),
+        }
+    }
+
     /// A chinwag message as PRIVMSG (a broadcast as NOTICE to `$*`).
-    pub(crate) fn message_line(&mut self, m: &Message, batch: Option<&str>) {
+    pub(crate) fn message_line(&mut self, m: &Message, batch: Option<&str>, sender_flags: u8) {
         let me = self.nick().to_owned();
         let mut tags = self.tags(m.ts, Some(m.id));
+        tags = self.with_sender_tags(tags, &m.from, sender_flags);
         if let Some(batch) = batch {
             tags = match tags.strip_prefix('@') {
                 Some(rest) => format!("@batch={batch};{rest}"),
@@ -880,6 +1086,29 @@ fn mode_change_letters(before: RoomMode, after: RoomMode) -> Option<String> {
         ('k', before.password(), after.password()),
     ] {
         match (was, is) {
+            (false, true) => plus.push(letter),
+            (true, false) => minus.push(letter),
+            _ => {}
+        }
+    }
+    let mut change = String::new();
+    if !plus.is_empty() {
+        change.push('+');
+        change.push_str(&plus);
+    }
+    if !minus.is_empty() {
+        change.push('-');
+        change.push_str(&minus);
+    }
+    (!change.is_empty()).then_some(change)
+}
+
+/// What changed from the user flags `before` to `after`, as `+B`, `-i`,
+/// `+B-i`...; `None` if nothing did.
+fn flag_change_letters(before: u8, after: u8) -> Option<String> {
+    let (mut plus, mut minus) = (String::new(), String::new());
+    for (flag, letter) in [(user_flags::BOT, 'B'), (user_flags::INVISIBLE, 'i')] {
+        match (before & flag != 0, after & flag != 0) {
             (false, true) => plus.push(letter),
             (true, false) => minus.push(letter),
             _ => {}

@@ -159,6 +159,15 @@ frame_types! {
     /// read (IRC's read-marker).
     MarkReadAt = 0x3B,
 
+    /// Change the sender's name (a guest's rename).
+    Nick = 0x18,
+    /// Set or clear the sender's user flags (bot, invisible).
+    UserMode = 0x19,
+    /// One online user, by exact name.
+    Whois = 0x1A,
+    /// The recent departures of a name.
+    Whowas = 0x1B,
+
     /// Answer to HELLO: the version in use and the server's limits.
     Welcome = 0x80,
     /// Generic success.
@@ -189,6 +198,10 @@ frame_types! {
     ReadMarkerList = 0xA0,
     /// Answer to IGNORES.
     IgnoreList = 0xA1,
+    /// A user changed its name, profile or flags (event).
+    UserUpdate = 0xA4,
+    /// Answer to WHOWAS.
+    WhowasList = 0xA5,
     /// Answer to the METADATA requests, and a change to metadata this
     /// session subscribed to (event).
     Metadata = 0xA6,

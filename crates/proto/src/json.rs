@@ -17,7 +17,7 @@ use crate::frame::FrameType;
 use crate::request::{
     Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Ignore, Kickout, Logout,
     MarkRead, MarkReadAt, MetadataGet, MetadataSet, MetadataSub, Passwd, Profile, Reflect,
-    Register, Request, Shutdown, Target, Transfer, Unmute,
+    Register, Request, Shutdown, Target, Transfer, Unmute, UserMode, Whowas,
 };
 use crate::room::{RoomMode, RoomRequest};
 use crate::server::{MessageKind, MuteState, NoticeKind};
@@ -96,6 +96,10 @@ enum PlainRequest {
     Ignore(Ignore),
     Ignores(Target),
     Profile(Profile),
+    Nick(Target),
+    UserMode(UserMode),
+    Whois(Target),
+    Whowas(Whowas),
 }
 
 impl From<PlainRequest> for Request {
@@ -130,6 +134,10 @@ impl From<PlainRequest> for Request {
             PlainRequest::Ignore(r) => Request::Ignore(r),
             PlainRequest::Ignores(r) => Request::Ignores(r),
             PlainRequest::Profile(r) => Request::Profile(r),
+            PlainRequest::Nick(r) => Request::Nick(r),
+            PlainRequest::UserMode(r) => Request::UserMode(r),
+            PlainRequest::Whois(r) => Request::Whois(r),
+            PlainRequest::Whowas(r) => Request::Whowas(r),
         }
     }
 }

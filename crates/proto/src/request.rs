@@ -287,6 +287,38 @@ pub struct Profile {
     pub away: ByteString,
 }
 
+/// USER_MODE: sets and clears the sender's user flags
+/// ([`crate::server::user_flags`]: only BOT and INVISIBLE may be set).
+/// Body: `src | dst("") | set: u8 | clear: u8`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct UserMode {
+    pub src: ByteString,
+    /// Flags to set.
+    pub set: u8,
+    /// Flags to clear.
+    pub clear: u8,
+}
+
+/// WHOWAS: the server's record of a name's recent departures, newest
+/// first. Body: `src | dst | limit: u16` (`limit` 0: every one kept).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct Whowas {
+    pub src: ByteString,
+    /// The name asked about.
+    pub dst: ByteString,
+    pub limit: u16,
+}
+
 /// The conversation a HISTORY request reads: `dst` is a user name (the
 /// direct conversation between the sender and that user) or
 /// [`BROADCAST_CONVERSATION`] or [`MY_CONVERSATIONS`].
@@ -486,6 +518,13 @@ pub enum Request {
     /// IGNORES: the names the sender ignores. Body: `src | dst("")`.
     Ignores(Target),
     Profile(Profile),
+    /// NICK: change the sender's name to `dst`. Body: `src | dst`.
+    Nick(Target),
+    UserMode(UserMode),
+    /// WHOIS: the online user `dst` (exact name), invisible or not.
+    /// Body: `src | dst`.
+    Whois(Target),
+    Whowas(Whowas),
     /// A room request (types 0x20-0x2F).
     #[cfg_attr(feature = "serde", serde(untagged))]
     Room(RoomRequest),
@@ -536,6 +575,10 @@ impl Request {
             Request::Ignore(_) => FrameType::Ignore,
             Request::Ignores(_) => FrameType::Ignores,
             Request::Profile(_) => FrameType::Profile,
+            Request::Nick(_) => FrameType::Nick,
+            Request::UserMode(_) => FrameType::UserMode,
+            Request::Whois(_) => FrameType::Whois,
+            Request::Whowas(_) => FrameType::Whowas,
             Request::Room(r) => r.frame_type(),
         }
     }
@@ -595,6 +638,16 @@ impl Request {
                 put_str(b, "username", &r.username)?;
                 put_str(b, "realname", &r.realname)?;
                 put_str(b, "away", &r.away)?;
+            }
+            Request::Nick(r) | Request::Whois(r) => operation_shape(b, &r.src, &r.dst)?,
+            Request::UserMode(r) => {
+                operation_shape(b, &r.src, "")?;
+                b.put_u8(r.set);
+                b.put_u8(r.clear);
+            }
+            Request::Whowas(r) => {
+                operation_shape(b, &r.src, &r.dst)?;
+                b.put_u16(r.limit);
             }
             Request::History(r) => {
                 operation_shape(b, &r.src, &r.dst)?;
@@ -874,6 +927,35 @@ impl Decode for Request {
                     away: r.str("away")?,
                 })
             }
+            FrameType::Nick => Request::Nick(target(&mut r)?),
+            FrameType::Whois => Request::Whois(target(&mut r)?),
+            FrameType::UserMode => {
+                let src = r.str("src")?;
+                empty_dst(&mut r)?;
+                let mut flag = |field| match r.u8(field)? {
+                    f if f & !crate::server::user_flags::SETTABLE != 0 => {
+                        Err(BodyError::InvalidValue {
+                            field,
+                            value: f.into(),
+                        })
+                    }
+                    f => Ok(f),
+                };
+                let set = flag("set")?;
+                let clear = flag("clear")?;
+                if set & clear != 0 {
+                    return Err(BodyError::InvalidValue {
+                        field: "clear",
+                        value: clear.into(),
+                    });
+                }
+                Request::UserMode(UserMode { src, set, clear })
+            }
+            FrameType::Whowas => Request::Whowas(Whowas {
+                src: r.str("src")?,
+                dst: r.str("dst")?,
+                limit: r.u16("limit")?,
+            }),
             FrameType::History => Request::History(History {
                 src: r.str("src")?,
                 dst: r.str("dst")?,

@@ -325,6 +325,68 @@ pub struct UserInfo {
     /// When the user last sent a message (0: not since it came online, or
     /// not known here).
     pub last_spoke: Timestamp,
+    /// The user's flags ([`user_flags`]): logged in to an account, a bot,
+    /// invisible.
+    pub flags: u8,
+}
+
+/// The bits of a user's `flags` (USER_LIST, USER_UPDATE, WHOWAS_LIST,
+/// NOTICE Joined and ROOM_NOTICE RoomJoined).
+pub mod user_flags {
+    /// Logged in to an account (the name is the account's), not a guest.
+    pub const ACCOUNT: u8 = 1;
+    /// The user says it is a bot (USER_MODE).
+    pub const BOT: u8 = 2;
+    /// Not listed by GETALLUSER to those who share no room with it
+    /// (USER_MODE).
+    pub const INVISIBLE: u8 = 4;
+    /// What USER_MODE may set and clear.
+    pub const SETTABLE: u8 = BOT | INVISIBLE;
+}
+
+/// The bits of USER_UPDATE's `changed`.
+pub mod user_changed {
+    /// The user was renamed: `old_name` is the name before.
+    pub const NAME: u8 = 1;
+    pub const USERNAME: u8 = 2;
+    pub const REALNAME: u8 = 4;
+    pub const AWAY: u8 = 8;
+    pub const FLAGS: u8 = 16;
+}
+
+/// USER_UPDATE: a user changed its name, its profile or its flags
+/// (event). Carries the user's whole public state after the change.
+/// Body: `ts: u64 | name: str | old_name: str | changed: u8 | flags: u8 |
+/// username: str | realname: str | away: str`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct UserUpdate {
+    pub ts: Timestamp,
+    /// The user's name (after a rename, the new one).
+    pub name: ByteString,
+    /// Before a rename, the old name; empty otherwise.
+    pub old_name: ByteString,
+    /// What changed ([`user_changed`]); 0: nothing, a reminder of the
+    /// state of a user who just joined a room while away.
+    pub changed: u8,
+    pub flags: u8,
+    pub username: ByteString,
+    pub realname: ByteString,
+    /// Empty: not away.
+    pub away: ByteString,
+}
+
+/// One entry of WHOWAS_LIST: a name as it was when it went away.
+/// `name: str | username: str | realname: str | flags: u8 | gone: u64`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct WhowasEntry {
+    pub name: ByteString,
+    pub username: ByteString,
+    pub realname: ByteString,
+    pub flags: u8,
+    /// When it went offline or was renamed.
+    pub gone: Timestamp,
 }
 
 /// MESSAGE: a message for this user (event).
@@ -474,6 +536,10 @@ pub enum ServerFrame {
     IgnoreList(Vec<ByteString>),
     ReadMarkerAt(ReadMarkerAt),
     Metadata(Metadata),
+    UserUpdate(UserUpdate),
+    /// WHOWAS_LIST: answer to WHOWAS, newest first.
+    /// Body: `count: u32 | count entries`.
+    WhowasList(Vec<WhowasEntry>),
 }
 
 impl ServerFrame {
@@ -498,6 +564,8 @@ impl ServerFrame {
             ServerFrame::IgnoreList(_) => FrameType::IgnoreList,
             ServerFrame::ReadMarkerAt(_) => FrameType::ReadMarkerAt,
             ServerFrame::Metadata(_) => FrameType::Metadata,
+            ServerFrame::UserUpdate(_) => FrameType::UserUpdate,
+            ServerFrame::WhowasList(_) => FrameType::WhowasList,
         }
     }
 
@@ -560,6 +628,7 @@ impl ServerFrame {
                     put_str(b, "away", &u.away)?;
                     b.put_u16(u.sessions);
                     b.put_u64(u.last_spoke.0);
+                    b.put_u8(u.flags);
                 }
             }
             ServerFrame::Echo { ts, content } => {
@@ -618,6 +687,26 @@ impl ServerFrame {
                 for e in &m.entries {
                     put_str(b, "key", &e.key)?;
                     put_str(b, "value", &e.value)?;
+                }
+            }
+            ServerFrame::UserUpdate(u) => {
+                b.put_u64(u.ts.0);
+                put_str(b, "name", &u.name)?;
+                put_str(b, "old_name", &u.old_name)?;
+                b.put_u8(u.changed);
+                b.put_u8(u.flags);
+                put_str(b, "username", &u.username)?;
+                put_str(b, "realname", &u.realname)?;
+                put_str(b, "away", &u.away)?;
+            }
+            ServerFrame::WhowasList(entries) => {
+                put_count(b, "entries", entries.len())?;
+                for e in entries {
+                    put_str(b, "name", &e.name)?;
+                    put_str(b, "username", &e.username)?;
+                    put_str(b, "realname", &e.realname)?;
+                    b.put_u8(e.flags);
+                    b.put_u64(e.gone.0);
                 }
             }
             ServerFrame::RoomList(rooms) => {
@@ -741,7 +830,7 @@ impl Decode for ServerFrame {
             FrameType::UserList => {
                 let count = r.u32("count")?;
                 // Never trust a count for an allocation: every entry takes
-                // at least 39 bytes, so the body bounds the real number.
+                // at least 40 bytes, so the body bounds the real number.
                 let mut users = Vec::new();
                 for _ in 0..count {
                     users.push(UserInfo {
@@ -756,6 +845,7 @@ impl Decode for ServerFrame {
                         away: r.str("away")?,
                         sessions: r.u16("sessions")?,
                         last_spoke: Timestamp(r.u64("last_spoke")?),
+                        flags: r.u8("flags")?,
                     });
                 }
                 ServerFrame::UserList(users)
@@ -875,6 +965,30 @@ impl Decode for ServerFrame {
                     });
                 }
                 ServerFrame::MemberList { room, members }
+            }
+            FrameType::UserUpdate => ServerFrame::UserUpdate(UserUpdate {
+                ts: Timestamp(r.u64("ts")?),
+                name: r.str("name")?,
+                old_name: r.str("old_name")?,
+                changed: r.u8("changed")?,
+                flags: r.u8("flags")?,
+                username: r.str("username")?,
+                realname: r.str("realname")?,
+                away: r.str("away")?,
+            }),
+            FrameType::WhowasList => {
+                let count = r.u32("count")?;
+                let mut entries = Vec::new();
+                for _ in 0..count {
+                    entries.push(WhowasEntry {
+                        name: r.str("name")?,
+                        username: r.str("username")?,
+                        realname: r.str("realname")?,
+                        flags: r.u8("flags")?,
+                        gone: Timestamp(r.u64("gone")?),
+                    });
+                }
+                ServerFrame::WhowasList(entries)
             }
             FrameType::RoomNotice => ServerFrame::RoomNotice(RoomNotice {
                 kind: NoticeKind::from_u8(r.u8("kind")?),

@@ -5,7 +5,7 @@
 use bytes::BytesMut;
 use chinwag_proto::request::{
     Admin, Bantalk, Broadcast, GetAllUser, Hello, Kickout, Logout, Profile, Reflect, Register,
-    Shutdown, ShutdownScope, Transfer, Unmute,
+    Shutdown, ShutdownScope, Target, Transfer, Unmute,
 };
 use chinwag_proto::room::{
     Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
@@ -113,6 +113,19 @@ fn request() -> impl Strategy<Value = Request> {
                 realname,
                 away,
             })
+        }),
+        (text(), text()).prop_map(|(src, dst)| Request::Nick(Target { src, dst })),
+        (text(), text()).prop_map(|(src, dst)| Request::Whois(Target { src, dst })),
+        (text(), 0u8..=6, 0u8..=6).prop_map(|(src, set, clear)| {
+            let set = set & chinwag_proto::server::user_flags::SETTABLE;
+            Request::UserMode(chinwag_proto::request::UserMode {
+                src,
+                set,
+                clear: clear & chinwag_proto::server::user_flags::SETTABLE & !set,
+            })
+        }),
+        (text(), text(), any::<u16>()).prop_map(|(src, dst, limit)| {
+            Request::Whowas(chinwag_proto::request::Whowas { src, dst, limit })
         }),
         room_request().prop_map(Request::Room),
     ]
@@ -280,12 +293,12 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
 fn user_info() -> impl Strategy<Value = UserInfo> {
     (
         (text(), role(), mute_state(), text(), text(), ts()),
-        (text(), text(), text(), any::<u16>(), ts()),
+        (text(), text(), text(), any::<u16>(), ts(), any::<u8>()),
     )
         .prop_map(
             |(
                 (name, role, muted, addr, advertised, connected_at),
-                (username, realname, away, sessions, last_spoke),
+                (username, realname, away, sessions, last_spoke, flags),
             )| {
                 UserInfo {
                     name,
@@ -299,6 +312,7 @@ fn user_info() -> impl Strategy<Value = UserInfo> {
                     away,
                     sessions,
                     last_spoke,
+                    flags,
                 }
             },
         )
@@ -390,6 +404,41 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                     text,
                 })
             }),
+        (
+            ts(),
+            (text(), text(), any::<u8>(), any::<u8>()),
+            (text(), text(), text())
+        )
+            .prop_map(
+                |(ts, (name, old_name, changed, flags), (username, realname, away))| {
+                    ServerFrame::UserUpdate(chinwag_proto::server::UserUpdate {
+                        ts,
+                        name,
+                        old_name,
+                        changed,
+                        flags,
+                        username,
+                        realname,
+                        away,
+                    })
+                }
+            ),
+        vec((text(), text(), text(), any::<u8>(), ts()), 0..4).prop_map(|entries| {
+            ServerFrame::WhowasList(
+                entries
+                    .into_iter()
+                    .map(|(name, username, realname, flags, gone)| {
+                        chinwag_proto::server::WhowasEntry {
+                            name,
+                            username,
+                            realname,
+                            flags,
+                            gone,
+                        }
+                    })
+                    .collect(),
+            )
+        }),
         room_frame(),
     ]
 }
@@ -651,6 +700,10 @@ mod json {
             Request::Ignore(Default::default()),
             Request::Ignores(Default::default()),
             Request::Profile(Default::default()),
+            Request::Nick(Default::default()),
+            Request::UserMode(Default::default()),
+            Request::Whois(Default::default()),
+            Request::Whowas(Default::default()),
             Request::Room(RoomRequest::Join(Default::default())),
             Request::Room(RoomRequest::Part(Default::default())),
             Request::Room(RoomRequest::Send(Default::default())),
@@ -695,6 +748,10 @@ mod json {
                 | Request::Ignore(_)
                 | Request::Ignores(_)
                 | Request::Profile(_)
+                | Request::Nick(_)
+                | Request::UserMode(_)
+                | Request::Whois(_)
+                | Request::Whowas(_)
                 | Request::Room(_) => {}
             }
         }
@@ -801,6 +858,23 @@ mod json {
                     value: "".into(),
                 }],
             }),
+            ServerFrame::UserUpdate(chinwag_proto::server::UserUpdate {
+                ts: Timestamp(1),
+                name: "b".into(),
+                old_name: "a".into(),
+                changed: 1,
+                flags: 0,
+                username: "".into(),
+                realname: "".into(),
+                away: "".into(),
+            }),
+            ServerFrame::WhowasList(vec![chinwag_proto::server::WhowasEntry {
+                name: "a".into(),
+                username: "u".into(),
+                realname: "r".into(),
+                flags: 1,
+                gone: Timestamp(2),
+            }]),
         ];
         for frame in &frames {
             match frame {
@@ -822,7 +896,9 @@ mod json {
                 | ServerFrame::ReadMarkerList(_)
                 | ServerFrame::IgnoreList(_)
                 | ServerFrame::ReadMarkerAt(_)
-                | ServerFrame::Metadata(_) => {}
+                | ServerFrame::Metadata(_)
+                | ServerFrame::UserUpdate(_)
+                | ServerFrame::WhowasList(_) => {}
             }
         }
         frames

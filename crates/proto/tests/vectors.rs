@@ -20,7 +20,7 @@ use bytes::BytesMut;
 use chinwag_proto::request::{
     Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Ignore, Kickout, Logout,
     MarkRead, MarkReadAt, MetadataGet, MetadataSet, MetadataSub, Passwd, Profile, Reflect,
-    Register, Shutdown, ShutdownScope, Target, Transfer, Unmute,
+    Register, Shutdown, ShutdownScope, Target, Transfer, Unmute, UserMode, Whowas,
 };
 use chinwag_proto::room::{
     Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
@@ -28,7 +28,7 @@ use chinwag_proto::room::{
 };
 use chinwag_proto::server::{
     AuditEntry, DeliveryStatus, Message, Metadata, MetadataEntry, MuteState, Notice, ReadMarker,
-    ReadMarkerAt, Registered, Role, Sent, UserInfo, Welcome,
+    ReadMarkerAt, Registered, Role, Sent, UserInfo, UserUpdate, Welcome, WhowasEntry,
 };
 use chinwag_proto::{
     BodyError, ClientCodec, ErrorCode, FrameError, FrameType, Limits, MessageId, MessageKind,
@@ -261,6 +261,48 @@ fn expected() -> BTreeMap<&'static str, Expect> {
         ),
     );
     v.insert(
+        "request/nick",
+        Req(
+            41,
+            Request::Nick(Target {
+                src: s(""),
+                dst: s("Robert"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/user-mode",
+        Req(
+            42,
+            Request::UserMode(UserMode {
+                src: s(""),
+                set: 2,
+                clear: 4,
+            }),
+        ),
+    );
+    v.insert(
+        "request/whois",
+        Req(
+            43,
+            Request::Whois(Target {
+                src: s(""),
+                dst: s("bob"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/whowas",
+        Req(
+            44,
+            Request::Whowas(Whowas {
+                src: s(""),
+                dst: s("bob"),
+                limit: 2,
+            }),
+        ),
+    );
+    v.insert(
         "request/history",
         Req(
             31,
@@ -488,6 +530,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                     away: s(""),
                     sessions: 2,
                     last_spoke: Timestamp(T + 2_000),
+                    flags: 1,
                 },
                 UserInfo {
                     name: s("bob"),
@@ -501,6 +544,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                     away: s("gone fishing"),
                     sessions: 1,
                     last_spoke: Timestamp(0),
+                    flags: 0,
                 },
             ]),
         ),
@@ -616,6 +660,35 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 target: s("bob"),
                 until: T + 3_602_000,
                 reason: s("spam"),
+            }]),
+        ),
+    );
+    v.insert(
+        "server/user-update",
+        Srv(
+            0,
+            ServerFrame::UserUpdate(UserUpdate {
+                ts: Timestamp(T + 2_000),
+                name: s("Robert"),
+                old_name: s("bob"),
+                changed: 1,
+                flags: 2,
+                username: s("rob"),
+                realname: s("Robert B."),
+                away: s(""),
+            }),
+        ),
+    );
+    v.insert(
+        "server/whowas-list",
+        Srv(
+            44,
+            ServerFrame::WhowasList(vec![WhowasEntry {
+                name: s("bob"),
+                username: s("bob"),
+                realname: s("Bob B."),
+                flags: 0,
+                gone: Timestamp(T + 3_000),
             }]),
         ),
     );

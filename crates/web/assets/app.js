@@ -302,6 +302,9 @@ function onEvent(type, b) {
     case "room_notice":
       onRoomNotice(b);
       break;
+    case "user_update":
+      onUserUpdate(b);
+      break;
     case "error":
       // An error the server raised on its own: it closes the connection
       // next; say why meanwhile.
@@ -350,6 +353,23 @@ function onNotice(n) {
     default:
       break;
   }
+}
+
+// A user changed its name, away message or real name (USER_UPDATE).
+function onUserUpdate(u) {
+  if (!u.old_name) return;
+  // A rename: the online list follows it; the rooms' member lists are
+  // asked again, and a direct conversation with the old name says so.
+  state.online.delete(key(u.old_name));
+  state.online.set(key(u.name), u.name);
+  if (state.me && key(u.old_name) === key(state.me)) state.me = u.name;
+  const c = state.convs.get(key(u.old_name));
+  if (c && !c.room) {
+    c.messages.push({ system: true, ts: u.ts, text: `${u.old_name} is now known as ${u.name}`, id: (c.messages.at(-1)?.id ?? 0) + 0.001 });
+  }
+  for (const room of state.convs.values()) if (room.room && room.members) refreshMembers(room);
+  renderSidebar();
+  if (c && state.current === c.key) renderMessages({ stick: true });
 }
 
 async function catchUpFrom(until) {

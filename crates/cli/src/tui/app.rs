@@ -738,6 +738,7 @@ impl App {
             Event::Message(message) => return self.on_message(&message),
             Event::Notice(notice) => self.on_notice(&notice),
             Event::RoomNotice(notice) => self.on_room_notice(&notice),
+            Event::User(update) => self.on_user_update(&update),
             Event::Error { code, message } => self.notify(
                 format!("server: {}", render::error(code, &message)),
                 Tone::Error,
@@ -799,6 +800,44 @@ impl App {
             .is_none_or(|at| self.now.0.saturating_sub(at.0) > SPOKE_LATELY.as_millis() as u64)
     }
 
+    /// A user's change: the user list follows it; a rename is shown where
+    /// the user is seen (the server conversation, a direct one, its rooms'
+    /// lists come from MEMBERS again).
+    fn on_user_update(&mut self, u: &chinwag_client::UserUpdate) {
+        let renamed = u.changed & chinwag_client::user_changed::NAME != 0;
+        let known = if renamed { &u.old_name } else { &u.name };
+        if let Some(user) = self
+            .users
+            .iter_mut()
+            .find(|user| user.name.eq_ignore_ascii_case(known))
+        {
+            user.name = u.name.clone();
+            user.username = u.username.clone();
+            user.realname = u.realname.clone();
+            user.away = u.away.clone();
+            user.flags = u.flags;
+        }
+        if renamed {
+            self.users.sort_by_key(|u| u.name.to_lowercase());
+            if same_user(&u.old_name, &self.me) {
+                self.me = u.name.to_string();
+            }
+        }
+        let Some(line) = render::user_update(u, self.clock) else {
+            return;
+        };
+        // Drop the time: the view shows its own.
+        let text = line
+            .split_once("* ")
+            .map_or(line.clone(), |(_, t)| t.to_owned());
+        let quiet = !renamed && self.quiet(&u.name);
+        self.conversations[0].add_presence(u.ts, text.clone(), quiet);
+        let direct = ConversationId::direct(if renamed { &u.old_name } else { &u.name });
+        if let Some(index) = self.index_of(&direct) {
+            self.conversations[index].add_presence(u.ts, text, false);
+        }
+    }
+
     fn on_notice(&mut self, n: &Notice) {
         let subject = render::sanitize(&n.subject).into_owned();
         let text = render::notice(n, self.clock);
@@ -826,6 +865,7 @@ impl App {
                             away: "".into(),
                             sessions: 0,
                             last_spoke: chinwag_proto::Timestamp(0),
+                            flags: n.until as u8,
                         });
                         self.users.sort_by_key(|u| u.name.to_lowercase());
                     }

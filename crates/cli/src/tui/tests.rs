@@ -39,6 +39,7 @@ fn user(name: &str, role: Role, muted: MuteState) -> UserInfo {
         away: "".into(),
         sessions: 0,
         last_spoke: chinwag_proto::Timestamp(0),
+        flags: 0,
     }
 }
 
@@ -1353,4 +1354,22 @@ fn me_sends_an_action_and_actions_show_as_such() {
     ));
     assert!(shows(&app, "14:03 * bob stretches"), "{:#?}", screen(&app));
     assert!(!shows(&app, "ACTION"));
+}
+
+#[test]
+fn a_rename_is_shown_and_the_user_list_follows_it() {
+    let mut app = app(100, 30);
+    app.on_net(NetEvent::Server(Event::User(chinwag_client::UserUpdate {
+        ts: Timestamp(T + 1_000),
+        name: "robert".into(),
+        old_name: "bob".into(),
+        changed: chinwag_client::user_changed::NAME,
+        flags: 0,
+        username: "".into(),
+        realname: "".into(),
+        away: "".into(),
+    })));
+    assert!(shows(&app, "* bob is now known as robert"));
+    assert!(shows(&app, "robert"));
+    assert!(!screen(&app).iter().any(|row| row.contains("│ bob")));
 }

@@ -46,7 +46,7 @@ pub fn apply(req: Broadcast, ctx: &mut Ctx<'_>) -> Outcome {
         // One event, shared by every recipient's queue (the sender's other
         // sessions included); the delivery layer takes it to everyone
         // elsewhere (one NATS message for all other nodes).
-        let event = Event::new(message);
+        let event = Event::from_sender(message, me.flags());
         let mut recipients = ctx.state.users.push_to_all(&event, Some(&ctx.sender(&me)));
         match ctx.state.delivery().to_all(&event) {
             Ok(elsewhere) => recipients += elsewhere,

@@ -29,6 +29,7 @@ mod logout;
 mod mark_read;
 mod mark_read_at;
 pub mod metadata;
+mod nick;
 mod passwd;
 mod ping;
 mod profile;
@@ -41,6 +42,9 @@ pub mod speech;
 mod transfer;
 mod unban;
 mod unmute;
+mod user_mode;
+mod whois;
+mod whowas;
 
 pub use crate::error::{CmdError, Reply, no_such_user};
 
@@ -180,7 +184,11 @@ pub fn need(req: &Request) -> Need {
         | Request::ReadMarkers(_)
         | Request::Ignore(_)
         | Request::Ignores(_) => Need::Registered,
-        Request::Profile(_) => Need::Registered,
+        // Before REGISTER, kept for it (the profile to come online with).
+        Request::Profile(_) => Need::Handshake,
+        Request::Nick(_) | Request::UserMode(_) | Request::Whois(_) | Request::Whowas(_) => {
+            Need::Registered
+        }
         Request::Transfer(_) | Request::Broadcast(_) => Need::Registered,
         Request::Kickout(_)
         | Request::Bantalk(_)
@@ -222,6 +230,9 @@ fn src(req: &Request) -> Option<&str> {
         Request::ReadMarkers(r) | Request::Ignores(r) => &r.src,
         Request::Ignore(r) => &r.src,
         Request::Profile(r) => &r.src,
+        Request::Nick(r) | Request::Whois(r) => &r.src,
+        Request::UserMode(r) => &r.src,
+        Request::Whowas(r) => &r.src,
         Request::Room(r) => r.src(),
     })
 }
@@ -261,6 +272,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, req: Request) -> Outcome {
         Request::Ignore(r) => ignore::apply(r, ctx),
         Request::Ignores(r) => ignores::apply(r, ctx),
         Request::Profile(r) => profile::apply(r, ctx).into(),
+        Request::Nick(r) => nick::apply(r, ctx),
+        Request::UserMode(r) => user_mode::apply(r, ctx).into(),
+        Request::Whois(r) => whois::apply(r, ctx).into(),
+        Request::Whowas(r) => whowas::apply(r, ctx).into(),
         Request::Room(r) => room::dispatch(r, ctx),
     }
 }

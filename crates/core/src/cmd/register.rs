@@ -370,6 +370,7 @@ fn finish(
             Login::Created { .. } | Login::Guest => Vec::new(),
         },
         claimed_elsewhere,
+        profile: ctx.conn.profile.clone(),
     };
     let Online { peer, muted, .. } = match ops::login::login(ctx.state, login, ctx.now.wall) {
         Ok(online) => online,
@@ -379,6 +380,7 @@ fn finish(
     tracing::info!(account, sessions = peer.sessions().len(), "registered");
     ctx.conn.phase = Phase::Registered;
     ctx.conn.peer = Some(Arc::clone(&peer));
+    ctx.conn.profile = None;
     // A connection that shows no messages (a one-shot command) leaves the
     // queue for the next one that does.
     if account && req.take_offline {

@@ -61,7 +61,12 @@ pub fn speech(req: &Request) -> Speech<'_> {
         | Request::MetadataSub(_)
         | Request::ReadMarkers(_)
         | Request::Ignore(_)
-        | Request::Ignores(_) => Speech::Silent,
+        | Request::Ignores(_)
+        | Request::UserMode(_)
+        | Request::Whois(_)
+        | Request::Whowas(_) => Speech::Silent,
+        // A new name is text everyone who lists the users reads.
+        Request::Nick(r) => Speech::Anywhere(&r.dst),
         // A value is shown to whoever reads the metadata; unsetting shows
         // nothing.
         Request::MetadataSet(r) if r.value.is_empty() => Speech::Silent,
@@ -264,6 +269,24 @@ mod tests {
                 src: src(),
                 dst: "".into(),
             }),
+            FrameType::Nick => Request::Nick(Target {
+                src: src(),
+                dst: t(),
+            }),
+            FrameType::UserMode => Request::UserMode(UserMode {
+                src: src(),
+                set: 2,
+                clear: 0,
+            }),
+            FrameType::Whois => Request::Whois(Target {
+                src: src(),
+                dst: t(),
+            }),
+            FrameType::Whowas => Request::Whowas(Whowas {
+                src: src(),
+                dst: t(),
+                limit: 0,
+            }),
             FrameType::Join => Request::Room(RoomRequest::Join(Join {
                 src: src(),
                 room: room(),
@@ -351,6 +374,10 @@ mod tests {
         (FrameType::Grant, 'S'),
         (FrameType::Revoke, 'S'),
         (FrameType::Audit, 'S'),
+        (FrameType::Nick, 'A'),
+        (FrameType::UserMode, 'S'),
+        (FrameType::Whois, 'S'),
+        (FrameType::Whowas, 'S'),
         (FrameType::Profile, 'A'),
         (FrameType::MarkRead, 'S'),
         (FrameType::MarkReadAt, 'S'),

@@ -76,7 +76,12 @@ pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
     };
     later(false, work, move |stored, ctx| match stored {
         Ok(Some((id, to))) => {
-            echo(ctx, &me, &to, &direct(id, ts, &me.name, &to, req.content));
+            echo(
+                ctx,
+                &me,
+                &to,
+                &direct(id, ts, (&me.name, me.flags()), &to, req.content),
+            );
             queued(ctx, &to, id, ts)
         }
         Ok(None) => no_such_user(&req.dst).into(),
@@ -88,18 +93,21 @@ pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
 fn direct(
     id: MessageId,
     ts: Timestamp,
-    from: &UserName,
+    (from, flags): (&UserName, u8),
     to: &UserName,
     text: ByteString,
 ) -> Shared {
-    Event::new(ServerFrame::Message(Message {
-        id,
-        ts,
-        kind: MessageKind::Direct,
-        from: from.as_str().into(),
-        to: to.as_str().into(),
-        text,
-    }))
+    Event::from_sender(
+        ServerFrame::Message(Message {
+            id,
+            ts,
+            kind: MessageKind::Direct,
+            from: from.as_str().into(),
+            to: to.as_str().into(),
+            text,
+        }),
+        flags,
+    )
 }
 
 /// Shows the sender's other sessions what this one sent (as IRCv3's
@@ -124,7 +132,7 @@ fn deliver(
 ) -> Outcome {
     // Whoever holds the name now: the recipient may have reconnected.
     let current = ctx.state.users.get(to.name.as_str());
-    let event = direct(id, ts, &me.name, &to.name, text);
+    let event = direct(id, ts, (&me.name, me.flags()), &to.name, text);
     if let Some(peer) = &current
         && peer.push(&event, None) > 0
     {
@@ -170,6 +178,7 @@ fn send_remote(ctx: &mut Ctx<'_>, me: Arc<Peer>, found: Elsewhere, text: ByteStr
     let store = Arc::clone(&ctx.state.store);
     let ts = ctx.now.wall;
     let from = me.name.clone();
+    let flags = me.flags();
     let work = async move {
         let id = store
             .append(NewMessage {
@@ -180,7 +189,7 @@ fn send_remote(ctx: &mut Ctx<'_>, me: Arc<Peer>, found: Elsewhere, text: ByteStr
                 queue_for: None,
             })
             .await?;
-        let event = direct(id, ts, &from, &to, text);
+        let event = direct(id, ts, (&from, flags), &to, text);
         let answer = delivery.to_user(&found, &event).await;
         Ok::<_, StoreError>((id, to, event, answer))
     };

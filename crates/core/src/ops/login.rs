@@ -13,6 +13,7 @@ use super::mute::schedule_expiry;
 use super::rooms;
 use crate::error::CmdError;
 use crate::event::Event;
+use crate::state::users::UserProfile;
 use crate::state::{Claimed, ConnId, Link, Peer, Released, State};
 
 /// A login that passed every check (and, with a password, the store).
@@ -35,6 +36,8 @@ pub struct Login {
     /// [`crate::delivery::Delivery::claim`]); a session joining an account
     /// online here shares its first session's claim.
     pub claimed_elsewhere: bool,
+    /// A PROFILE the session sent before REGISTER, if any.
+    pub profile: Option<UserProfile>,
 }
 
 /// The user online after a login.
@@ -58,13 +61,15 @@ pub fn login(state: &Arc<State>, login: Login, now: Timestamp) -> Result<Online,
         ignoring,
         metadata,
         claimed_elsewhere,
+        profile,
     } = login;
     let conn = link.conn;
     let fresh = Peer::new(name.clone(), link)
         .with_account(account)
         .with_account_since(account_since)
         .with_ignoring(ignoring)
-        .with_metadata(metadata);
+        .with_metadata(metadata)
+        .with_profile(profile.clone().unwrap_or_default());
     let claimed = match state.users.claim(fresh) {
         Ok(claimed) => claimed,
         Err(_) => {
@@ -93,6 +98,10 @@ pub fn login(state: &Arc<State>, login: Login, now: Timestamp) -> Result<Online,
         // Claim first, then read the mute: see state::mutes for why this
         // order.
         let muted = state.mutes.get(&name.key(), now);
+        if muted != MuteState::NotMuted && profile.is_some() {
+            // A muted user shows others no text of its own.
+            peer.set_profile(UserProfile::default());
+        }
         peer.set_muted(muted);
         if let MuteState::Until(end) = muted {
             let left = Duration::from_millis(end.0.saturating_sub(now.0));
@@ -108,7 +117,26 @@ pub fn login(state: &Arc<State>, login: Login, now: Timestamp) -> Result<Online,
     }
     // Others see the user come online once, with its first session.
     if first {
-        announce(state, &name, NoticeKind::Joined, "", now, "");
+        announce(
+            state,
+            &name,
+            NoticeKind::Joined,
+            "",
+            now,
+            "",
+            u64::from(peer.flags()),
+        );
+    } else if let Some(profile) = profile
+        && muted == MuteState::NotMuted
+    {
+        // Another session of an account online: its profile is the
+        // user's now.
+        let changed = super::users::changes(&peer.profile(), &profile);
+        peer.set_profile(profile);
+        if changed != 0 {
+            let event = super::users::update(&peer, changed, "", now);
+            super::users::tell_change(state, &peer, &event, Some(conn));
+        }
     }
     Ok(Online { peer, first, muted })
 }
@@ -129,6 +157,7 @@ pub fn depart(state: &State, peer: &Peer, conn: ConnId, why: &str) {
             "",
             Timestamp::now(),
             why,
+            0,
         );
     }
 }
@@ -144,6 +173,7 @@ pub fn gone_with_its_node(state: &State, name: &UserName) {
         "",
         Timestamp::now(),
         "its server node stopped",
+        0,
     );
 }
 
@@ -169,6 +199,7 @@ pub fn disconnect(state: &State, victim: &Peer, notice: Notice, left_text: Strin
         &actor,
         ts,
         &left_text,
+        0,
     );
     true
 }
@@ -176,11 +207,13 @@ pub fn disconnect(state: &State, victim: &Peer, notice: Notice, left_text: Strin
 /// A user whose name was freed here: its rooms and its claim beyond this
 /// node go.
 fn offline(state: &State, peer: &Peer, why: &str) {
+    state.whowas.record(peer, Timestamp::now());
     rooms::disconnected(state, peer, why);
     state.delivery().release(peer.name.key(), peer.id);
 }
 
-/// Tells everyone else that `subject` came (Joined) or went (Left).
+/// Tells everyone else that `subject` came (Joined, `until` its user
+/// flags) or went (Left).
 fn announce(
     state: &State,
     subject: &UserName,
@@ -188,6 +221,7 @@ fn announce(
     actor: &str,
     ts: Timestamp,
     text: &str,
+    until: u64,
 ) {
     state.announce_presence(
         ServerFrame::Notice(Notice {
@@ -195,7 +229,7 @@ fn announce(
             ts,
             actor: actor.into(),
             subject: subject.as_str().into(),
-            until: 0,
+            until,
             text: text.into(),
         }),
         &subject.key(),

@@ -11,6 +11,8 @@
 //! - [`role`]: an account holder gains or loses the admin role.
 //! - [`rooms`]: what the room operations share: their notices, and what
 //!   a user's departure does to its rooms.
+//! - [`users`]: a user's change of profile, flags or name, as others are
+//!   told of it.
 
 pub mod ban;
 pub mod kick;
@@ -18,3 +20,4 @@ pub mod login;
 pub mod mute;
 pub mod role;
 pub mod rooms;
+pub mod users;

@@ -122,6 +122,8 @@ pub struct Conn {
     pub inbox: Option<Inbox>,
     /// The server password the connection gave (HELLO, or IRC's PASS).
     pub server_password: chinwag_proto::ByteString,
+    /// A PROFILE sent before REGISTER: the user comes online with it.
+    pub profile: Option<crate::state::users::UserProfile>,
 }
 
 impl Conn {
@@ -137,6 +139,7 @@ impl Conn {
             leave: None,
             inbox: None,
             server_password: chinwag_proto::ByteString::new(),
+            profile: None,
         }
     }
 }

@@ -248,3 +248,143 @@ async fn the_answers_of_one_commit_are_given_in_one_turn() {
         Ok(ServerFrame::Sent(sent)) if sent.status == DeliveryStatus::Delivered
     )));
 }
+
+/// The USER_UPDATE events `said` got, in order.
+fn user_updates(said: &Said) -> Vec<chinwag_proto::server::UserUpdate> {
+    said.events
+        .iter()
+        .filter_map(|e| match e.frame() {
+            ServerFrame::UserUpdate(u) => Some(u.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_guest_renames_and_the_others_are_told_once_and_the_old_name_is_free() {
+    use chinwag_proto::request::Target;
+    use chinwag_proto::server::user_changed;
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    let (mut alice, mut alice_said) = registered(&state, "alice").await;
+    let (mut bob, mut bob_said) = registered(&state, "bob").await;
+    let nick = |to: &str| {
+        Request::Nick(Target {
+            src: "".into(),
+            dst: to.into(),
+        })
+    };
+    // Taken.
+    bob.request(
+        Now::current(),
+        RequestId(3),
+        nick("Alice"),
+        10,
+        &mut bob_said,
+    );
+    let refused = answer(&mut bob, &mut bob_said, 3).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::NameTaken);
+    // Free.
+    bob.request(
+        Now::current(),
+        RequestId(4),
+        nick("robert"),
+        10,
+        &mut bob_said,
+    );
+    let Ok(ServerFrame::Registered(r)) = answer(&mut bob, &mut bob_said, 4).await else {
+        panic!("REGISTERED")
+    };
+    assert_eq!(&*r.name, "robert");
+    assert!(state.users.get("bob").is_none(), "the old name is free");
+    assert!(state.users.get("robert").is_some());
+    alice.pull(&mut alice_said);
+    let updates = user_updates(&alice_said);
+    assert_eq!(updates.len(), 1, "told once");
+    assert_eq!(
+        (&*updates[0].old_name, &*updates[0].name, updates[0].changed),
+        ("bob", "robert", user_changed::NAME)
+    );
+    bob.pull(&mut bob_said);
+    assert!(
+        user_updates(&bob_said).is_empty(),
+        "the renamer has its answer"
+    );
+    // The same name again: nothing changes, nobody is told.
+    bob.request(
+        Now::current(),
+        RequestId(5),
+        nick("robert"),
+        10,
+        &mut bob_said,
+    );
+    assert!(answer(&mut bob, &mut bob_said, 5).await.is_ok());
+    alice.pull(&mut alice_said);
+    assert_eq!(user_updates(&alice_said).len(), 1);
+    // Recorded for WHOWAS.
+    let key = chinwag_proto::NameKey::fold("bob").unwrap();
+    assert_eq!(state.whowas.find(&key, 0).len(), 1);
+    // Messages to the new name reach the renamed session.
+    let send = Request::Transfer(Transfer {
+        src: "".into(),
+        dst: "robert".into(),
+        content: "hi".into(),
+    });
+    alice.request(Now::current(), RequestId(6), send, 10, &mut alice_said);
+    assert!(answer(&mut alice, &mut alice_said, 6).await.is_ok());
+    bob.pull(&mut bob_said);
+    assert!(bob_said.events.iter().any(|e| e.message().is_some()));
+    // Its departure frees the new name.
+    bob.request(
+        Now::current(),
+        RequestId(7),
+        Request::Logout(chinwag_proto::request::Logout { src: "".into() }),
+        10,
+        &mut bob_said,
+    );
+    answer(&mut bob, &mut bob_said, 7).await.unwrap();
+    bob.finish();
+    assert!(state.users.get("robert").is_none());
+}
+
+#[tokio::test]
+async fn a_profile_before_register_is_the_one_the_user_comes_online_with() {
+    use chinwag_proto::request::Profile;
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    let (mut alice, mut alice_said) = registered(&state, "alice").await;
+    let mut session = Session::new(Arc::clone(&state), addr(), Greeting::Hello, Instant::now());
+    let mut said = Said::default();
+    session.request(
+        Now::current(),
+        RequestId(1),
+        Request::Hello(Hello::current("test")),
+        10,
+        &mut said,
+    );
+    let profile = Request::Profile(Profile {
+        src: "".into(),
+        username: "b".into(),
+        realname: "Bob B.".into(),
+        away: "".into(),
+    });
+    session.request(Now::current(), RequestId(2), profile, 10, &mut said);
+    let register = Request::Register(Register {
+        name: "bob".into(),
+        ip: "".into(),
+        port: 0,
+        password: "".into(),
+        take_offline: true,
+        multi_session: false,
+    });
+    session.request(Now::current(), RequestId(3), register, 10, &mut said);
+    assert!(answer(&mut session, &mut said, 2).await.is_ok());
+    assert!(answer(&mut session, &mut said, 3).await.is_ok());
+    let bob = state.users.get("bob").unwrap();
+    assert_eq!(&*bob.profile().realname, "Bob B.");
+    alice.pull(&mut alice_said);
+    assert!(
+        user_updates(&alice_said).is_empty(),
+        "coming online with a profile is no change"
+    );
+}

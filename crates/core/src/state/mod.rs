@@ -21,6 +21,7 @@ pub mod bans;
 pub mod mutes;
 pub mod rooms;
 pub mod users;
+pub mod whowas;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -43,6 +44,7 @@ pub use bans::Bans;
 pub use mutes::{Mute, Mutes};
 pub use rooms::{Room, Rooms};
 pub use users::{Claimed, Link, Peer, Released, Sender, Users};
+pub use whowas::Whowas;
 
 /// A connection's number, unique for the life of the process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,6 +68,8 @@ pub struct State {
     pub admission: Arc<Admission>,
     pub metrics: Metrics,
     pub bans: Bans,
+    /// Recent departures, for WHOWAS.
+    pub whowas: Whowas,
     pub store: Arc<dyn Store>,
     /// The limiter every secret check goes through.
     pub secrets: SecretGuard,
@@ -87,6 +91,7 @@ impl State {
             users: Users::new(config.max_sessions),
             mutes: Mutes::default(),
             bans: Bans::default(),
+            whowas: Whowas::default(),
             rooms: Rooms::new(config.max_rooms, config.max_rooms_per_user)
                 .with_store(Arc::clone(&store)),
             shutdown: Shutdown::new(config.shutdown_grace),

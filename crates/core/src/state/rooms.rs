@@ -476,6 +476,30 @@ impl Rooms {
         true
     }
 
+    /// The user once called `old` is `peer` now (a guest's rename): its
+    /// memberships, roles and room mutes follow it to the new name.
+    pub fn rename_member(&self, old: &NameKey, peer: &Arc<Peer>) {
+        let new = peer.name.key();
+        for room in self.rooms_of(old) {
+            let mut state = room.write();
+            let Some(mut member) = state.members.remove(old) else {
+                continue;
+            };
+            member.name = peer.name.clone();
+            member.peer = Some(Arc::clone(peer));
+            state.members.insert(new, member);
+            if let Some(mute) = state.mutes.remove(old) {
+                state.mutes.insert(new, mute);
+            }
+            state.recipients = None;
+        }
+        if *old != new
+            && let Some((_, keys)) = self.joined.remove(old)
+        {
+            self.joined.entry(new).or_default().extend(keys);
+        }
+    }
+
     /// The room called `name` (any case), if it exists.
     pub fn get(&self, name: &str) -> Option<Arc<Room>> {
         let key = RoomKey::fold(name)?;
@@ -749,6 +773,31 @@ mod tests {
                 .leave(&r, &NameKey::fold("alice").unwrap(), Some(ConnId(7)))
                 .is_some()
         );
+    }
+
+    #[test]
+    fn a_renamed_member_keeps_its_role_and_mute() {
+        let rooms = Rooms::new(10, 10);
+        let (alice, bob) = (peer(1, "alice"), peer(2, "bob"));
+        let (r, _) = rooms.join(&room("#x"), &alice, "", false).unwrap();
+        rooms.join(&room("#x"), &bob, "", false).unwrap();
+        r.write()
+            .mute(bob.name.key(), MuteState::UntilLifted, Timestamp(0));
+        let robert = Arc::new(bob.renamed(UserName::parse("Robert").unwrap()));
+        rooms.rename_member(&bob.name.key(), &robert);
+        let state = r.read();
+        assert!(state.member(&bob.name.key()).is_none());
+        let member = state.member(&robert.name.key()).unwrap();
+        assert_eq!(member.name.as_str(), "Robert");
+        assert_eq!(member.role, RoomRole::Member);
+        assert_eq!(
+            state.muted(&robert.name.key(), Timestamp(1)),
+            MuteState::UntilLifted
+        );
+        drop(state);
+        assert!(rooms.rooms_of(&bob.name.key()).is_empty());
+        assert_eq!(rooms.rooms_of(&robert.name.key()).len(), 1);
+        assert!(r.recipients().iter().any(|p| Arc::ptr_eq(p, &robert)));
     }
 
     #[test]

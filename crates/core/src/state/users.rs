@@ -12,10 +12,10 @@
 //! come online with its first session and go with its last.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use chinwag_proto::server::{MuteState, Role, Timestamp, UserInfo};
+use chinwag_proto::server::{MuteState, Role, Timestamp, UserInfo, user_flags};
 use chinwag_proto::{ByteString, NameKey, UserName};
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
@@ -120,6 +120,9 @@ pub struct Peer {
     read_at: Mutex<std::collections::HashMap<String, Timestamp>>,
     /// The user's metadata (METADATA_SET): an account's as stored.
     pub metadata: Mutex<std::collections::BTreeMap<String, String>>,
+    /// What USER_MODE set: [`user_flags::BOT`] and
+    /// [`user_flags::INVISIBLE`].
+    modes: AtomicU8,
 }
 
 /// What others are shown about a user besides its name (PROFILE).
@@ -148,6 +151,7 @@ impl Peer {
             profile: Mutex::new(UserProfile::default()),
             read_at: Mutex::new(std::collections::HashMap::new()),
             metadata: Mutex::new(std::collections::BTreeMap::new()),
+            modes: AtomicU8::new(0),
         }
     }
 
@@ -167,6 +171,58 @@ impl Peer {
     pub fn with_metadata(self, metadata: Vec<(String, String)>) -> Peer {
         *self.metadata.lock().unwrap_or_else(|p| p.into_inner()) = metadata.into_iter().collect();
         self
+    }
+
+
+    /// The same user under another name (a guest's rename): the same stay
+    /// online, sessions, role, mute, profile, flags and ignore list.
+    pub fn renamed(&self, name: UserName) -> Peer {
+        Peer {
+            id: self.id,
+            name,
+            account: self.account,
+            account_since: self.account_since,
+            admin: AtomicBool::new(self.is_admin()),
+            muted: AtomicU64::new(self.muted.load(Ordering::Acquire)),
+            sessions: RwLock::new(self.sessions()),
+            ignoring: RwLock::new(self.ignoring()),
+            ignores_anyone: AtomicBool::new(self.ignores_anyone.load(Ordering::Acquire)),
+            last_spoke: AtomicU64::new(self.last_spoke.load(Ordering::Relaxed)),
+            profile: Mutex::new(self.profile()),
+            modes: AtomicU8::new(self.modes.load(Ordering::Acquire)),
+            read_at: Mutex::new(self.read_at.lock().unwrap_or_else(|p| p.into_inner()).clone()),
+            metadata: Mutex::new(self.metadata.lock().unwrap_or_else(|p| p.into_inner()).clone()),
+        }
+    }
+
+    /// Starts with `profile` (set before REGISTER).
+    pub fn with_profile(self, profile: UserProfile) -> Peer {
+        self.set_profile(profile);
+        self
+    }
+
+    /// The user's flags as others see them ([`user_flags`]).
+    pub fn flags(&self) -> u8 {
+        let account = if self.account { user_flags::ACCOUNT } else { 0 };
+        account | self.modes.load(Ordering::Acquire)
+    }
+
+    /// Sets and clears USER_MODE flags; returns the flags before and after.
+    pub fn change_modes(&self, set: u8, clear: u8) -> (u8, u8) {
+        let set = set & user_flags::SETTABLE;
+        let clear = clear & user_flags::SETTABLE;
+        let before = self
+            .modes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |m| {
+                Some((m | set) & !clear)
+            })
+            .unwrap_or_else(|m| m);
+        let account = self.flags() & user_flags::ACCOUNT;
+        (before | account, ((before | set) & !clear) | account)
+    }
+
+    pub fn is_invisible(&self) -> bool {
+        self.modes.load(Ordering::Acquire) & user_flags::INVISIBLE != 0
     }
 
     /// Starts with the users the account ignores (from the store).
@@ -339,6 +395,7 @@ impl Peer {
             away: profile.away,
             sessions: u16::try_from(self.sessions().len()).unwrap_or(u16::MAX),
             last_spoke: Timestamp(self.last_spoke.load(Ordering::Relaxed)),
+            flags: self.flags(),
         }
     }
 
@@ -538,6 +595,43 @@ impl Users {
         removed
     }
 
+    /// Puts `renamed` (see [`Peer::renamed`]) in the place of `old`, which
+    /// must still hold its name: under the same key for a change of case,
+    /// else under the new name, which must be free. Exactly one of several
+    /// racing for a name gets it; the old name is freed once.
+    pub fn rename(&self, old: &Arc<Peer>, renamed: Peer) -> Result<Arc<Peer>, NameTaken> {
+        let (old_key, new_key) = (old.name.key(), renamed.name.key());
+        let renamed = Arc::new(renamed);
+        if old_key == new_key {
+            return match self.online.entry(old_key) {
+                Entry::Occupied(mut slot) if slot.get().id == old.id => {
+                    slot.insert(Arc::clone(&renamed));
+                    Ok(renamed)
+                }
+                _ => Err(NameTaken),
+            };
+        }
+        match self.online.entry(new_key) {
+            Entry::Vacant(slot) => {
+                slot.insert(Arc::clone(&renamed));
+            }
+            Entry::Occupied(_) => return Err(NameTaken),
+        }
+        if self
+            .online
+            .remove_if(&old_key, |_, p| p.id == old.id)
+            .is_none()
+        {
+            // Gone meanwhile (a kick): the new name is not kept either.
+            self.online
+                .remove_if(&new_key, |_, p| Arc::ptr_eq(p, &renamed));
+            return Err(NameTaken);
+        }
+        self.unindex_skeleton(old_key);
+        self.index_skeleton(new_key);
+        Ok(renamed)
+    }
+
     /// An online user whose name looks like `name` (the same confusable
     /// skeleton) but is another name.
     pub fn lookalike(&self, name: &UserName) -> Option<Arc<Peer>> {
@@ -616,14 +710,88 @@ impl Users {
             .collect()
     }
 
-    /// Everyone online, sorted by name.
-    pub fn list(&self, now: Timestamp, for_admin: bool) -> Vec<UserInfo> {
+    /// Everyone online for whom `visible` is true, sorted by name.
+    pub fn list(
+        &self,
+        now: Timestamp,
+        for_admin: bool,
+        visible: impl Fn(&Peer) -> bool,
+    ) -> Vec<UserInfo> {
         let mut users: Vec<UserInfo> = self
             .online
             .iter()
+            .filter(|peer| visible(peer))
             .map(|peer| peer.info(now, for_admin))
             .collect();
         users.sort_by_cached_key(|u| u.name.to_ascii_lowercase());
         users
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(conn: u64, name: &str) -> Peer {
+        let link = Link::new(
+            ConnId(conn),
+            Arc::new(Outbox::new(4, 4096)),
+            "127.0.0.1:1".parse().unwrap(),
+            String::new(),
+            Timestamp(0),
+        );
+        Peer::new(UserName::parse(name).unwrap(), Arc::new(link))
+    }
+
+    #[test]
+    fn a_rename_takes_a_free_name_once_and_frees_the_old_one() {
+        let users = Users::default();
+        let Ok(Claimed::First(bob)) = users.claim(peer(1, "bob")) else {
+            panic!("claimed")
+        };
+        let Ok(Claimed::First(alice)) = users.claim(peer(2, "alice")) else {
+            panic!("claimed")
+        };
+        let taken = users.rename(&bob, bob.renamed(UserName::parse("Alice").unwrap()));
+        assert!(taken.is_err(), "alice's");
+        assert!(users.get("bob").is_some());
+        let robert = users
+            .rename(&bob, bob.renamed(UserName::parse("robert").unwrap()))
+            .unwrap();
+        assert!(users.get("bob").is_none());
+        assert_eq!(users.get("ROBERT").unwrap().id, bob.id);
+        // The stale old peer cannot rename again: its name is gone.
+        assert!(
+            users
+                .rename(&bob, bob.renamed(UserName::parse("bobby").unwrap()))
+                .is_err()
+        );
+        assert!(users.get("bobby").is_none(), "nothing left behind");
+        // A change of case keeps the key.
+        let again = users
+            .rename(&robert, robert.renamed(UserName::parse("Robert").unwrap()))
+            .unwrap();
+        assert_eq!(again.name.as_str(), "Robert");
+        assert_eq!(users.len(), 2);
+        assert!(
+            users
+                .lookalike(&UserName::parse("robert").unwrap())
+                .is_none()
+        );
+        let _ = alice;
+    }
+
+    #[test]
+    fn modes_are_bot_and_invisible_and_the_account_bit_is_not_theirs() {
+        let bob = peer(1, "bob").with_account(true);
+        assert_eq!(bob.flags(), user_flags::ACCOUNT);
+        let (before, after) = bob.change_modes(user_flags::BOT | user_flags::ACCOUNT, 0);
+        assert_eq!(before, user_flags::ACCOUNT);
+        assert_eq!(after, user_flags::ACCOUNT | user_flags::BOT);
+        let (_, after) =
+            bob.change_modes(user_flags::INVISIBLE, user_flags::BOT | user_flags::ACCOUNT);
+        assert_eq!(after, user_flags::ACCOUNT | user_flags::INVISIBLE);
+        assert!(bob.is_invisible());
+        assert_eq!(bob.info(Timestamp(0), false).flags, after);
     }
 }

@@ -21,16 +21,24 @@ pub fn apply(req: Join, ctx: &mut Ctx<'_>) -> Reply {
         tracing::info!(room = %room.name, created = joined == Joined::Created, "joined room");
         let members = room.read().len();
         if joined == Joined::Joined && announces_presence(ctx.state, members) {
+            // With the joiner's flags and real name (IRC's extended-join).
+            let profile = me.profile();
             let frame = notice(
                 NoticeKind::RoomJoined,
                 ctx.now.wall,
                 &room,
                 "",
                 me.name.as_str(),
-                0,
-                "",
+                u64::from(me.flags()),
+                &profile.realname,
             );
             tell_members(ctx.state, &room, &frame, Some(&ctx.sender(&me)));
+            if !profile.away.is_empty() {
+                // The members learn the joiner is away (USER_UPDATE with
+                // nothing changed).
+                let state = crate::ops::users::update(&me, 0, "", ctx.now.wall);
+                tell_members(ctx.state, &room, &state, Some(&ctx.sender(&me)));
+            }
         }
         crate::cmd::metadata::joined(&room, &me, ctx.conn.id);
     }

@@ -57,14 +57,17 @@ fn check(req: &RoomSend, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
         // an `Arc` snapshot, and the event is one, shared by every
         // recipient's queue (and rendered once per wire format).
         let recipients = room.recipients();
-        let event = Event::new(ServerFrame::Message(Message {
-            id,
-            ts,
-            kind: MessageKind::Room,
-            from: me.name.as_str().into(),
-            to: room.name.as_str().into(),
-            text,
-        }));
+        let event = Event::from_sender(
+            ServerFrame::Message(Message {
+                id,
+                ts,
+                kind: MessageKind::Room,
+                from: me.name.as_str().into(),
+                to: room.name.as_str().into(),
+                text,
+            }),
+            me.flags(),
+        );
         let delivered = deliver(&recipients, &event, Some(&ctx.sender(&me)));
         // The members elsewhere get it through the delivery layer (one
         // NATS message; each node hands it to its own members of the
