@@ -9,6 +9,7 @@ pub enum Cap {
     EchoMessage,
     InviteNotify,
     LabeledResponse,
+    MessageRedaction,
     MessageTags,
     MultiPrefix,
     Sasl,
@@ -18,12 +19,13 @@ pub enum Cap {
 
 impl Cap {
     /// Every capability offered, in the order CAP LS lists them.
-    pub const ALL: [Cap; 10] = [
+    pub const ALL: [Cap; 11] = [
         Cap::Batch,
         Cap::CapNotify,
         Cap::EchoMessage,
         Cap::InviteNotify,
         Cap::LabeledResponse,
+        Cap::MessageRedaction,
         Cap::MessageTags,
         Cap::MultiPrefix,
         Cap::Sasl,
@@ -38,6 +40,7 @@ impl Cap {
             Cap::EchoMessage => "echo-message",
             Cap::InviteNotify => "invite-notify",
             Cap::LabeledResponse => "labeled-response",
+            Cap::MessageRedaction => "draft/message-redaction",
             Cap::MessageTags => "message-tags",
             Cap::MultiPrefix => "multi-prefix",
             Cap::Sasl => "sasl",

@@ -149,6 +149,9 @@ frame_types! {
     Ignore = 0x32,
     /// The users the sender ignores.
     Ignores = 0x33,
+    /// Delete a message: its sender, a room operator (in the room) or an
+    /// administrator.
+    Redact = 0x34,
 
     /// Answer to HELLO: the version in use and the server's limits.
     Welcome = 0x80,
@@ -180,6 +183,8 @@ frame_types! {
     ReadMarkerList = 0xA0,
     /// Answer to IGNORES.
     IgnoreList = 0xA1,
+    /// A message was deleted (event).
+    Redacted = 0xA2,
     /// A message delivered to this user (event).
     Message = 0x90,
     /// Something happened that this user should know about (event).

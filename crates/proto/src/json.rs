@@ -16,7 +16,8 @@ use crate::error::ErrorCode;
 use crate::frame::FrameType;
 use crate::request::{
     Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Ignore, Kickout, Logout,
-    MarkRead, Passwd, Profile, Reflect, Register, Request, Shutdown, Target, Transfer, Unmute,
+    MarkRead, Passwd, Profile, Redact, Reflect, Register, Request, Shutdown, Target, Transfer,
+    Unmute,
 };
 use crate::room::{RoomMode, RoomRequest};
 use crate::server::{MessageKind, MuteState, NoticeKind};
@@ -91,6 +92,7 @@ enum PlainRequest {
     Ignore(Ignore),
     Ignores(Target),
     Profile(Profile),
+    Redact(Redact),
 }
 
 impl From<PlainRequest> for Request {
@@ -121,6 +123,7 @@ impl From<PlainRequest> for Request {
             PlainRequest::Ignore(r) => Request::Ignore(r),
             PlainRequest::Ignores(r) => Request::Ignores(r),
             PlainRequest::Profile(r) => Request::Profile(r),
+            PlainRequest::Redact(r) => Request::Redact(r),
         }
     }
 }

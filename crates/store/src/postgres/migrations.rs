@@ -109,6 +109,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, ignored)
     );
     "#,
+    // 6: message flags: 1 a NOTICE, 2 deleted (REDACT).
+    r#"
+    ALTER TABLE messages ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build creates.

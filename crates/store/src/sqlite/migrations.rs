@@ -108,6 +108,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, ignored)
     ) WITHOUT ROWID;
     ",
+    // 6: message flags: 1 a NOTICE, 2 deleted (REDACT: the text is
+    // erased, history skips it).
+    "
+    ALTER TABLE messages ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The schema version this build creates.
