@@ -447,6 +447,7 @@ mod tests {
             from: "alice".into(),
             to: to.into(),
             text: text.into(),
+            ..Default::default()
         }
     }
 

@@ -263,6 +263,7 @@ mod tests {
             from: "alice".into(),
             to: "".into(),
             text: format!("m{id}").into(),
+            ..Default::default()
         }
     }
 

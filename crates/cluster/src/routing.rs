@@ -479,6 +479,8 @@ mod tests {
                     from: "alice".into(),
                     to: "bob".into(),
                     text: "hi".into(),
+                    notice: false,
+                    tags: String::new(),
                 },
             },
             NodeMessage::Fanout {

@@ -140,6 +140,7 @@ mod tests {
             from: "alice".into(),
             to: "#general".into(),
             text: "hi".into(),
+            ..Default::default()
         }));
         assert_eq!(event.message_id(), Some((MessageId(7), MessageKind::Room)));
         let first = event.native().clone();

@@ -306,7 +306,7 @@ pub struct Registered {
 }
 
 /// Whether a sent message reached its recipient live.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
     derive(serde::Serialize, serde::Deserialize),
@@ -314,6 +314,7 @@ pub struct Registered {
 )]
 pub enum DeliveryStatus {
     /// Handed to the recipients' connections.
+    #[default]
     Delivered,
     /// Stored for a recipient who is offline.
     Queued,
@@ -322,7 +323,7 @@ pub enum DeliveryStatus {
 /// SENT: answer to TRANSFER and BROADCAST.
 /// Body: `id: u64 | ts: u64 | status: u8 | recipients: u32 [| away: str]`;
 /// `away` is there only when it is not empty.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Sent {
     pub id: MessageId,

@@ -149,6 +149,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 src: s("alice"),
                 dst: s("bob"),
                 content: s("你好"),
+                ..Default::default()
             }),
         ),
     );
@@ -159,6 +160,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
             Request::Broadcast(Broadcast {
                 src: s(""),
                 content: s("hello, everyone"),
+                ..Default::default()
             }),
         ),
     );
@@ -168,7 +170,13 @@ fn expected() -> BTreeMap<&'static str, Expect> {
     );
     v.insert(
         "request/logout",
-        Req(7, Request::Logout(Logout { src: s("alice") })),
+        Req(
+            7,
+            Request::Logout(Logout {
+                src: s("alice"),
+                ..Default::default()
+            }),
+        ),
     );
     v.insert(
         "request/admin",
@@ -411,6 +419,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 ts: Timestamp(T + 123),
                 status: DeliveryStatus::Delivered,
                 recipients: 1,
+                ..Default::default()
             }),
         ),
     );
@@ -478,6 +487,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 from: s("alice"),
                 to: s("bob"),
                 text: s("你好"),
+                ..Default::default()
             }),
         ),
     );
@@ -492,6 +502,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 from: s("alice"),
                 to: s(""),
                 text: s("hello, everyone"),
+                ..Default::default()
             }),
         ),
     );
@@ -535,6 +546,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                     from: s("alice"),
                     to: s("bob"),
                     text: s("你好"),
+                    ..Default::default()
                 },
                 Message {
                     id: MessageId(41),
@@ -543,6 +555,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                     from: s("bob"),
                     to: s("alice"),
                     text: s("hi"),
+                    ..Default::default()
                 },
             ]),
         ),
@@ -726,6 +739,7 @@ fn rooms(v: &mut BTreeMap<&'static str, Expect>) {
                 src: s("alice"),
                 room: general(),
                 content: s("hi all"),
+                ..Default::default()
             }),
         ),
     );
@@ -893,6 +907,7 @@ fn rooms(v: &mut BTreeMap<&'static str, Expect>) {
                 from: s("alice"),
                 to: general(),
                 text: s("hi all"),
+                ..Default::default()
             }),
         ),
     );

@@ -114,6 +114,7 @@ fn dm(from: &str, to: &str, text: &str, ts: u64) -> NewMessage {
         to: Some(name(to)),
         text: text.into(),
         queue_for: None,
+        notice: false,
     }
 }
 
@@ -521,6 +522,7 @@ async fn appends_of_one_commit_each_get_their_own_row(db: Db) {
                     from: name("alice"),
                     room: room.clone(),
                     text,
+                    notice: false,
                 })
             } else if i % 7 == 0 {
                 store.append(NewMessage {
@@ -683,6 +685,7 @@ async fn rooms_and_their_messages(db: Db) {
             from: name("alice"),
             room: room.clone(),
             text: "hello room".into(),
+            notice: false,
         })
         .await
         .unwrap();

@@ -109,6 +109,7 @@ async fn two_sessions_talk_without_a_socket() {
         src: "".into(),
         dst: "bob".into(),
         content: "hi".into(),
+        ..Default::default()
     });
     alice.request(Now::current(), RequestId(3), send, 10, &mut alice_said);
     let Ok(ServerFrame::Sent(sent)) = answer(&mut alice, &mut alice_said, 3).await else {
@@ -127,7 +128,10 @@ async fn two_sessions_talk_without_a_socket() {
     bob.request(
         Now::current(),
         RequestId(4),
-        Request::Logout(chinwag_proto::request::Logout { src: "".into() }),
+        Request::Logout(chinwag_proto::request::Logout {
+            src: "".into(),
+            ..Default::default()
+        }),
         10,
         &mut bob_said,
     );
@@ -221,6 +225,7 @@ async fn the_answers_of_one_commit_are_given_in_one_turn() {
             src: "".into(),
             dst: "bob".into(),
             content: format!("message {id}").as_str().into(),
+            ..Default::default()
         });
         alice.request(Now::current(), RequestId(id), send, 10, &mut said);
     }
@@ -231,6 +236,7 @@ async fn the_answers_of_one_commit_are_given_in_one_turn() {
         from: chinwag_proto::UserName::parse("carol").unwrap(),
         to: None,
         text: "barrier".into(),
+        notice: false,
         queue_for: None,
     };
     state.store.append(barrier).await.unwrap();
