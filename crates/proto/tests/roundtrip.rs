@@ -349,35 +349,42 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                 Just(DeliveryStatus::Delivered),
                 Just(DeliveryStatus::Queued)
             ],
-            any::<u32>()
+            any::<u32>(),
+            text()
         )
-            .prop_map(|(id, ts, status, recipients)| ServerFrame::Sent(Sent {
-                id: MessageId(id),
-                ts,
-                status,
-                recipients,
-                ..Default::default()
-            })),
+            .prop_map(
+                |(id, ts, status, recipients, away)| ServerFrame::Sent(Sent {
+                    id: MessageId(id),
+                    ts,
+                    status,
+                    recipients,
+                    away,
+                })
+            ),
         vec(user_info(), 0..5).prop_map(ServerFrame::UserList),
         (ts(), text()).prop_map(|(ts, content)| ServerFrame::Echo { ts, content }),
         ts().prop_map(|ts| ServerFrame::Pong { ts }),
         (
             any::<u64>(),
             ts(),
-            any::<u8>().prop_map(MessageKind::from_u8),
+            // The kind is the low six bits; the others are flags.
+            (0u8..0x40).prop_map(MessageKind::from_u8),
             text(),
             text(),
+            text(),
+            any::<bool>(),
             text()
         )
             .prop_map(
-                |(id, ts, kind, from, to, text)| ServerFrame::Message(Message {
+                |(id, ts, kind, from, to, text, notice, tags)| ServerFrame::Message(Message {
                     id: MessageId(id),
                     ts,
                     kind,
                     from,
                     to,
                     text,
-                    ..Default::default()
+                    notice,
+                    tags,
                 })
             ),
         (

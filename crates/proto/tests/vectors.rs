@@ -19,16 +19,16 @@ use std::collections::BTreeMap;
 use bytes::BytesMut;
 use chinwag_proto::request::{
     Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Ignore, Kickout, Logout,
-    MarkRead, Passwd, Profile, Reflect, Register, Shutdown, ShutdownScope, Target, Transfer,
-    Unmute,
+    MarkRead, Passwd, Profile, Redact, Reflect, Register, SendOptions, Shutdown, ShutdownScope,
+    Target, Transfer, Unmute,
 };
 use chinwag_proto::room::{
     Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
     RoomOp, RoomSend, RoomUnmute, SetRoomMode, Topic,
 };
 use chinwag_proto::server::{
-    AuditEntry, DeliveryStatus, Message, MuteState, Notice, ReadMarker, Registered, Role, Sent,
-    UserInfo, Welcome,
+    AuditEntry, DeliveryStatus, Message, MuteState, Notice, ReadMarker, Redacted, Registered, Role,
+    Sent, UserInfo, Welcome,
 };
 use chinwag_proto::{
     BodyError, ClientCodec, ErrorCode, FrameError, FrameType, Limits, MessageId, MessageKind,
@@ -465,6 +465,102 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 ts: Timestamp(T + 200),
                 content: s("hi"),
             },
+        ),
+    );
+    v.insert(
+        "request/transfer-tags",
+        Req(
+            50,
+            Request::Transfer(Transfer {
+                src: s(""),
+                dst: s("bob"),
+                content: s(""),
+                options: SendOptions {
+                    notice: false,
+                    tags: s("+typing=active"),
+                },
+            }),
+        ),
+    );
+    v.insert(
+        "request/room-send-notice",
+        Req(
+            51,
+            Request::Room(RoomRequest::Send(RoomSend {
+                src: s(""),
+                room: s("#general"),
+                content: s("back in 5"),
+                options: SendOptions {
+                    notice: true,
+                    tags: s(""),
+                },
+            })),
+        ),
+    );
+    v.insert(
+        "request/logout-reason",
+        Req(
+            52,
+            Request::Logout(Logout {
+                src: s(""),
+                reason: s("bye"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/redact",
+        Req(
+            53,
+            Request::Redact(Redact {
+                src: s(""),
+                dst: s("#general"),
+                id: 44,
+                reason: s("spam"),
+            }),
+        ),
+    );
+    v.insert(
+        "server/sent-away",
+        Srv(
+            54,
+            ServerFrame::Sent(Sent {
+                id: MessageId(45),
+                ts: Timestamp(T + 600),
+                status: DeliveryStatus::Delivered,
+                recipients: 1,
+                away: s("lunch"),
+            }),
+        ),
+    );
+    v.insert(
+        "server/message-notice-tags",
+        Srv(
+            0,
+            ServerFrame::Message(Message {
+                id: MessageId(46),
+                ts: Timestamp(T + 700),
+                kind: MessageKind::Room,
+                from: s("alice"),
+                to: s("#general"),
+                text: s("back in 5"),
+                notice: true,
+                tags: s("+draft/reply=44"),
+            }),
+        ),
+    );
+    v.insert(
+        "server/redacted",
+        Srv(
+            0,
+            ServerFrame::Redacted(Redacted {
+                id: MessageId(44),
+                ts: Timestamp(T + 800),
+                kind: MessageKind::Room,
+                actor: s("alice"),
+                from: s("bob"),
+                to: s("#general"),
+                reason: s("spam"),
+            }),
         ),
     );
     v.insert(
