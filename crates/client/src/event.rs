@@ -20,6 +20,8 @@ pub enum Event {
     /// Something that happened in a room this user is in (or was put out
     /// of, or invited to): a join, a leave, a topic, a kick, a mute.
     RoomNotice(RoomNotice),
+    /// A message this user may have seen was deleted (REDACT).
+    Redacted(chinwag_proto::server::Redacted),
     /// An ERROR the server raised on its own, usually right before it
     /// closes the connection (`IdleTimeout`, `SlowConsumer`, ...).
     Error { code: ErrorCode, message: String },
