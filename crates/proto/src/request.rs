@@ -162,10 +162,23 @@ pub struct Broadcast {
 )]
 pub struct SendOptions {
     /// Send it as a NOTICE: a message no one answers automatically.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "std::ops::Not::not"))]
     pub notice: bool,
     /// Client tags (protocol.md 2.5); with an empty text, a message of
     /// tags alone (not stored).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "ByteStr::is_empty"))]
     pub tags: ByteString,
+}
+
+/// For serde's `skip_serializing_if`.
+#[cfg(feature = "serde")]
+struct ByteStr;
+
+#[cfg(feature = "serde")]
+impl ByteStr {
+    fn is_empty(value: &ByteString) -> bool {
+        value.is_empty()
+    }
 }
 
 impl SendOptions {
