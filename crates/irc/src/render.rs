@@ -502,7 +502,15 @@ impl Irc {
     }
 
     /// This session is in `info`'s room: JOIN, its topic, its names.
+    /// Shows this connection in the channel `info`, once: a JOIN of a
+    /// channel shown already (a client rejoining after a reconnect, when
+    /// the server has joined it for the account) is ignored, as IRC
+    /// servers ignore it.
     fn joined(&mut self, info: &RoomInfo) {
+        let key = RoomKey::fold(&info.room);
+        if key.is_some_and(|key| self.channels.contains_key(&key)) {
+            return;
+        }
         let me = self.nick().to_owned();
         self.out
             .line(format!(":{} JOIN {}", self.mask(&me), info.room));
