@@ -67,17 +67,16 @@ impl Irc {
                     reason,
                 },
                 _,
-            ) => {
-                if self.caps.has(Cap::MessageRedaction) {
-                    let me = self.nick().to_owned();
-                    let mut line = format!(":{} REDACT", self.mask(&me));
-                    if reason.is_empty() {
-                        push_params(&mut line, &[&target, &msgid]);
-                    } else {
-                        push_params(&mut line, &[&target, &msgid, &reason]);
-                    }
-                    self.out.line(line);
+            ) if self.caps.has(Cap::MessageRedaction) => {
+                // The deleting session's own REDACT, as the others get it.
+                let me = self.nick().to_owned();
+                let mut line = format!(":{} REDACT", self.mask(&me));
+                if reason.is_empty() {
+                    push_params(&mut line, &[&target, &msgid]);
+                } else {
+                    push_params(&mut line, &[&target, &msgid, &reason]);
                 }
+                self.out.line(line);
             }
             (Pending::Join { .. }, ServerFrame::RoomList(rooms)) => {
                 for info in rooms {
