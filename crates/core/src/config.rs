@@ -61,6 +61,11 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// The name announced in WELCOME.
     pub server_name: String,
+    /// The password every connection gives before it registers; `None`:
+    /// none needed.
+    pub server_password: Option<String>,
+    /// One line about the server (IRC's server info, in LINKS).
+    pub server_description: String,
     pub limits: Limits,
     /// How often clients should send something; the idle timeout is twice
     /// this.
@@ -176,6 +181,8 @@ impl Default for Config {
             listen: "127.0.0.1:7070".into(),
             admin_password: None,
             server_name: format!("chinwagd/{}", env!("CARGO_PKG_VERSION")),
+            server_description: "chinwag chat server".into(),
+            server_password: None,
             limits: Limits::DEFAULT,
             heartbeat: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
@@ -536,6 +543,8 @@ mod tests {
             ("listen", "10.0.0.1:1"),
             ("admin_password", "pw"),
             ("server_name", "name"),
+            ("server_description", "about"),
+            ("server_password", "door"),
             ("metrics_listen", "10.0.0.1:2"),
             ("tls_cert", "c.pem"),
             ("tls_key", "k.pem"),
@@ -589,6 +598,8 @@ mod tests {
             listen: "10.0.0.1:1".into(),
             admin_password: Some("pw".into()),
             server_name: "name".into(),
+            server_description: "about".into(),
+            server_password: Some("door".into()),
             metrics_listen: Some("10.0.0.1:2".into()),
             tls_cert: Some("c.pem".into()),
             tls_key: Some("k.pem".into()),

@@ -11,7 +11,9 @@ pub enum Cap {
     LabeledResponse,
     MessageRedaction,
     MessageTags,
+    Metadata,
     MultiPrefix,
+    ReadMarker,
     Sasl,
     ServerTime,
     UserhostInNames,
@@ -19,7 +21,7 @@ pub enum Cap {
 
 impl Cap {
     /// Every capability offered, in the order CAP LS lists them.
-    pub const ALL: [Cap; 11] = [
+    pub const ALL: [Cap; 13] = [
         Cap::Batch,
         Cap::CapNotify,
         Cap::EchoMessage,
@@ -27,7 +29,9 @@ impl Cap {
         Cap::LabeledResponse,
         Cap::MessageRedaction,
         Cap::MessageTags,
+        Cap::Metadata,
         Cap::MultiPrefix,
+        Cap::ReadMarker,
         Cap::Sasl,
         Cap::ServerTime,
         Cap::UserhostInNames,
@@ -42,7 +46,9 @@ impl Cap {
             Cap::LabeledResponse => "labeled-response",
             Cap::MessageRedaction => "draft/message-redaction",
             Cap::MessageTags => "message-tags",
+            Cap::Metadata => "draft/metadata-3",
             Cap::MultiPrefix => "multi-prefix",
+            Cap::ReadMarker => "draft/read-marker",
             Cap::Sasl => "sasl",
             Cap::ServerTime => "server-time",
             Cap::UserhostInNames => "userhost-in-names",
@@ -53,6 +59,7 @@ impl Cap {
     fn value(self) -> Option<&'static str> {
         match self {
             Cap::Sasl => Some("PLAIN"),
+            Cap::Metadata => Some(crate::metadata::CAP_VALUE),
             _ => None,
         }
     }

@@ -198,6 +198,10 @@ impl Irc {
                 }
             }
             "AWAY" => self.set_profile(Some(m.param(0).to_owned())),
+            "MARKREAD" => self.markread(&m),
+            "METADATA" => self.metadata(&m),
+            "HELP" | "HELPOP" => self.help(&m),
+            "LINKS" => self.links(),
             "MONITOR" => self.monitor(&m),
             "USERHOST" => {
                 let nicks: Vec<String> = m.params.iter().take(5).cloned().collect();
@@ -207,9 +211,8 @@ impl Irc {
                     self.ask(all_users(), Pending::Userhost { nicks }, 0);
                 }
             }
-            "ISON" | "SETNAME" | "ADMIN" | "LINKS" | "STATS" | "WALLOPS" | "KNOCK" | "HELP"
-            | "USERS" | "SUMMON" | "REHASH" | "RESTART" | "SQUIT" | "CONNECT" | "TRACE"
-            | "SERVLIST" | "SQUERY" => {
+            "ISON" | "SETNAME" | "ADMIN" | "STATS" | "WALLOPS" | "KNOCK" | "USERS" | "SUMMON"
+            | "REHASH" | "RESTART" | "SQUIT" | "CONNECT" | "TRACE" | "SERVLIST" | "SQUERY" => {
                 let command = m.command.clone();
                 self.numeric(
                     "421",
@@ -274,6 +277,22 @@ impl Irc {
             notice: quiet,
             tags: tags.as_str().into(),
         };
+        // Relayed with the sender's mask in front, the line must still fit
+        // IRC's 512 bytes: refused whole (ERR_INPUTTOOLONG), never cut.
+        let me = self.nick().to_owned();
+        let longest = split(m.param(0))
+            .into_iter()
+            .map(|target| {
+                let mut line = format!(":{} {}", self.mask(&me), m.command);
+                crate::conn::push_text(&mut line, &[&target], m.param(1));
+                line.len() + 2
+            })
+            .max()
+            .unwrap_or_default();
+        if longest > crate::line::MAX_BODY {
+            self.numeric("417", &["Input line was too long"]);
+            return;
+        }
         for target in split(m.param(0)) {
             let request = if target == "$*" || target == "$$*" {
                 Request::Broadcast(Broadcast {
@@ -760,6 +779,11 @@ pub fn to_chinwag_text(text: &str) -> Option<String> {
 }
 
 fn strip_formatting(text: &str) -> String {
+    const CODES: &[u8] = &[0x02, 0x03, 0x0f, 0x11, 0x16, 0x1d, 0x1e, 0x1f];
+    // Most text has no formatting: one pass over the bytes, one copy.
+    if !text.bytes().any(|b| CODES.contains(&b)) {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {

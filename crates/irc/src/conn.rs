@@ -136,6 +136,15 @@ pub enum Pending {
     History {
         target: String,
     },
+    /// METADATA, and the metadata of a WHOIS.
+    Metadata {
+        target: String,
+        op: crate::metadata::MetaOp,
+    },
+    /// MARKREAD, and the one after a JOIN.
+    ReadMarker {
+        target: String,
+    },
 }
 
 /// A WHO query: its mask, and for WHOX (`WHO mask %fields[,token]`) the
@@ -172,6 +181,10 @@ pub enum Sasl {
 
 pub struct Irc {
     pub(crate) server: String,
+    /// The server's one line of info (LINKS).
+    pub(crate) description: String,
+    /// The server has a password: PASS is it, not an account's.
+    pub(crate) server_password: bool,
     pub(crate) reg: Registration,
     pub(crate) caps: Caps,
     pub(crate) cap_version: u32,
@@ -210,6 +223,8 @@ impl Irc {
     pub fn new(server: &str) -> Irc {
         Irc {
             server: server.to_owned(),
+            description: String::new(),
+            server_password: false,
             reg: Registration::default(),
             caps: Caps::default(),
             cap_version: 0,
@@ -230,6 +245,24 @@ impl Irc {
             held: Vec::new(),
             errored: false,
         }
+    }
+
+    /// The server's one line of info, as LINKS shows it.
+    pub fn with_description(mut self, description: &str) -> Irc {
+        self.description = description.to_owned();
+        self
+    }
+
+    /// The server has a password (`--server-password`): PASS gives it,
+    /// and accounts log in with SASL.
+    pub fn with_server_password(mut self, required: bool) -> Irc {
+        self.server_password = required;
+        self
+    }
+
+    /// What PASS gave, as the server's password (empty if none).
+    pub fn server_password_given(&self) -> &str {
+        self.reg.pass.as_deref().unwrap_or("")
     }
 
     /// The next request for the core, with its size on the wire.
@@ -508,7 +541,11 @@ impl Irc {
             return;
         }
         self.reg.sent = true;
-        let password = self.reg.pass.clone().unwrap_or_default();
+        let password = if self.server_password {
+            String::new()
+        } else {
+            self.reg.pass.clone().unwrap_or_default()
+        };
         self.ask(
             register(&nick, &password),
             Pending::Register { sasl: false },
@@ -711,6 +748,16 @@ fn register(name: &str, password: &str) -> Request {
 /// Appends parameters, the last as a trailing one when it needs to be.
 /// A middle parameter that cannot be one (empty, with a space, starting
 /// with `:`) is sent as `*`, so that it never shifts the ones after it.
+/// [`push_params`] for a line whose last parameter is text (the text of
+/// PRIVMSG and NOTICE): that one always gets its `:`, as IRC servers
+/// write it, even when it is one word: clients and bots that take the
+/// text from after " :" find it.
+pub(crate) fn push_text(line: &mut String, params: &[&str], text: &str) {
+    push_params(line, params);
+    line.push_str(" :");
+    line.push_str(text);
+}
+
 pub(crate) fn push_params(line: &mut String, params: &[&str]) {
     let last = params.len().saturating_sub(1);
     for (i, param) in params.iter().enumerate() {

@@ -23,6 +23,8 @@ pub mod commands;
 pub mod conn;
 pub mod fuzzing;
 pub mod line;
+pub mod meta;
+pub mod metadata;
 pub mod output;
 pub mod render;
 
@@ -66,7 +68,10 @@ where
 {
     let session = Session::new(state, addr, Greeting::None, Instant::now());
     let span = tracing::info_span!("irc", id = %session.id(), %addr);
-    let irc = Irc::new(&server_name(&session.state().config.server_name));
+    let config = &session.state().config;
+    let irc = Irc::new(&server_name(&config.server_name))
+        .with_description(&config.server_description)
+        .with_server_password(config.server_password.is_some());
     Driver {
         session,
         irc,
@@ -190,6 +195,10 @@ impl Driver {
             while self.session.accepts_requests()
                 && let Some((id, request, size)) = self.irc.take_request()
             {
+                if let chinwag_proto::Request::Register(_) = &request {
+                    let given = self.irc.server_password_given().to_owned();
+                    self.session.set_server_password(&given);
+                }
                 self.session.request(now, id, request, size, &mut self.irc);
             }
             if !self.session.accepts_requests() || self.irc.has_requests() {

@@ -10,7 +10,7 @@ use chinwag_proto::{ErrorCode, NameKey, Request, RoomKey, RoomRequest, RoomRole,
 
 use crate::caps::Cap;
 use crate::commands::ModeChange;
-use crate::conn::{Irc, Pending, Who, push_params};
+use crate::conn::{Irc, Pending, Who, push_params, push_text};
 use crate::line::LineError;
 
 /// What 004 and ISUPPORT say about channel modes: `q` (quiet: a room
@@ -56,7 +56,7 @@ impl Irc {
                 if tagmsg {
                     push_params(&mut line, &[&target]);
                 } else {
-                    push_params(&mut line, &[&target, &text]);
+                    push_text(&mut line, &[&target], &text);
                 }
                 self.out.line(line);
             }
@@ -306,7 +306,7 @@ impl Irc {
                                 &[&name, "is an IRC operator (a chinwag administrator)"],
                             );
                         }
-                        self.numeric("318", &[&name, "End of /WHOIS list"]);
+                        self.whois_metadata(&name);
                     }
                     None => {
                         self.numeric("401", &[&nick, "No such nick/channel"]);
@@ -333,6 +333,12 @@ impl Irc {
                 self.server_line("NOTICE", &[&me, &message]);
             }
             (Pending::Invite { channel, nick }, _) => self.numeric("341", &[&nick, &channel]),
+            (Pending::Metadata { target, op }, ServerFrame::Metadata(m)) => {
+                self.metadata_reply(target, op, m);
+            }
+            (Pending::ReadMarker { .. }, ServerFrame::ReadMarkerAt(marker)) => {
+                self.markread_line(&marker);
+            }
             (Pending::History { target }, ServerFrame::HistoryPage(mut page)) => {
                 page.reverse();
                 let batch = self.caps.has(Cap::Batch).then(|| self.out.batch_id());
@@ -450,6 +456,12 @@ impl Irc {
                 self.fail("CHATHISTORY", "MESSAGE_ERROR", &target, &message)
             }
             Pending::Malformed { command, error } => self.malformed_reply(&command, error),
+            Pending::Metadata { target, op } => {
+                self.metadata_error(&target, op, &CmdError { code, message })
+            }
+            Pending::ReadMarker { target } => {
+                self.markread_error(&target, &CmdError { code, message })
+            }
             Pending::Whois { nick } => {
                 self.numeric("401", &[&nick, &message]);
                 self.numeric("318", &[&nick, "End of /WHOIS list"]);
@@ -519,6 +531,10 @@ impl Irc {
         }
         if !info.topic.is_empty() {
             self.numeric("332", &[&info.room, &info.topic]);
+        }
+        // draft/read-marker: the channel's marker before the end of NAMES.
+        if self.caps.has(Cap::ReadMarker) {
+            self.ask_markread(&info.room.clone(), 0);
         }
         self.ask_names(&info.room.clone(), false);
     }
@@ -710,6 +726,8 @@ impl Irc {
             ServerFrame::Message(m) => self.message_line(m, None),
             ServerFrame::Notice(n) => self.notice_event(n),
             ServerFrame::Redacted(r) => self.redacted(r),
+            ServerFrame::ReadMarkerAt(marker) => self.markread_event(marker),
+            ServerFrame::Metadata(m) => self.metadata_event(m),
             ServerFrame::RoomNotice(n) => {
                 let me = self.nick().to_owned();
                 let actor = if n.actor.is_empty() {
@@ -875,9 +893,10 @@ impl Irc {
         // Lines of text: IRC has no newline in a message.
         for part in text.split('\n') {
             let mut line = format!("{tags}:{} {command}", self.mask(&m.from));
-            push_params(
+            push_text(
                 &mut line,
-                &[&target, if part.is_empty() { " " } else { part }],
+                &[&target],
+                if part.is_empty() { " " } else { part },
             );
             self.out.line(line);
         }

@@ -152,6 +152,15 @@ frame_types! {
     /// Delete a message: its sender, a room operator (in the room) or an
     /// administrator.
     Redact = 0x34,
+    /// Set or unset a key of a user's or a room's metadata.
+    MetadataSet = 0x38,
+    /// Read keys of a user's or a room's metadata.
+    MetadataGet = 0x39,
+    /// Change which metadata keys this session is told about.
+    MetadataSub = 0x3A,
+    /// Read a conversation up to a point in time, or ask how far it was
+    /// read (IRC's read-marker).
+    MarkReadAt = 0x3B,
 
     /// Answer to HELLO: the version in use and the server's limits.
     Welcome = 0x80,
@@ -185,6 +194,12 @@ frame_types! {
     IgnoreList = 0xA1,
     /// A message was deleted (event).
     Redacted = 0xA2,
+    /// Answer to the METADATA requests, and a change to metadata this
+    /// session subscribed to (event).
+    Metadata = 0xA6,
+    /// Answer to MARK_READ_AT, and a marker another session of the
+    /// account moved (event).
+    ReadMarkerAt = 0xA7,
     /// A message delivered to this user (event).
     Message = 0x90,
     /// Something happened that this user should know about (event).

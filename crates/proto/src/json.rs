@@ -16,8 +16,8 @@ use crate::error::ErrorCode;
 use crate::frame::FrameType;
 use crate::request::{
     Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Ignore, Kickout, Logout,
-    MarkRead, Passwd, Profile, Redact, Reflect, Register, Request, Shutdown, Target, Transfer,
-    Unmute,
+    MarkRead, MarkReadAt, MetadataGet, MetadataSet, MetadataSub, Passwd, Profile, Redact, Reflect,
+    Register, Request, Shutdown, Target, Transfer, Unmute,
 };
 use crate::room::{RoomMode, RoomRequest};
 use crate::server::{MessageKind, MuteState, NoticeKind};
@@ -88,6 +88,10 @@ enum PlainRequest {
     Revoke(Target),
     Audit(Audit),
     MarkRead(MarkRead),
+    MarkReadAt(MarkReadAt),
+    MetadataSet(MetadataSet),
+    MetadataGet(MetadataGet),
+    MetadataSub(MetadataSub),
     ReadMarkers(Target),
     Ignore(Ignore),
     Ignores(Target),
@@ -119,6 +123,10 @@ impl From<PlainRequest> for Request {
             PlainRequest::Revoke(r) => Request::Revoke(r),
             PlainRequest::Audit(r) => Request::Audit(r),
             PlainRequest::MarkRead(r) => Request::MarkRead(r),
+            PlainRequest::MarkReadAt(r) => Request::MarkReadAt(r),
+            PlainRequest::MetadataSet(r) => Request::MetadataSet(r),
+            PlainRequest::MetadataGet(r) => Request::MetadataGet(r),
+            PlainRequest::MetadataSub(r) => Request::MetadataSub(r),
             PlainRequest::ReadMarkers(r) => Request::ReadMarkers(r),
             PlainRequest::Ignore(r) => Request::Ignore(r),
             PlainRequest::Ignores(r) => Request::Ignores(r),

@@ -20,7 +20,10 @@ use crate::wire::{Decode, Encode, Reader, put_frame, put_str};
 use crate::{MAGIC, PROTOCOL_VERSION};
 
 /// HELLO: the first frame on every connection.
-/// Body: `magic: 4 bytes "CHWG" | version: u16 | client: str`.
+/// Body: `magic: 4 bytes "CHWG" | version: u16 | client: str [|
+/// server_password: str]`; `server_password` is present only when not
+/// empty (a server started with a password admits only connections that
+/// give it).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
@@ -31,6 +34,8 @@ pub struct Hello {
     pub version: u16,
     /// Free-form client software name, for logs (`chinwag-cli/0.1.0`).
     pub client: ByteString,
+    /// The server's password (`--server-password`), if it has one.
+    pub server_password: ByteString,
 }
 
 impl Hello {
@@ -38,6 +43,7 @@ impl Hello {
         Hello {
             version: PROTOCOL_VERSION,
             client: client.into(),
+            server_password: ByteString::new(),
         }
     }
 }
@@ -471,6 +477,69 @@ pub struct MarkRead {
     pub id: u64,
 }
 
+/// MARK_READ_AT: the sender has read `conversation` up to the time `ts`
+/// (milliseconds since the epoch), or, with `ts` 0, asks how far it has
+/// read it. Body: `src | conversation: str | ts: u64`; `conversation` as
+/// for MARK_READ. A marker only moves forward; the answer (READ_MARKER_AT)
+/// is the marker as it stands after the request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct MarkReadAt {
+    pub src: ByteString,
+    pub conversation: ByteString,
+    pub ts: u64,
+}
+
+/// METADATA_SET: sets `key` of `target`'s metadata to `value`, or unsets
+/// it (`value` empty); `key` `*` with `value` empty clears every key.
+/// `target` is a user (the sender itself) or a `#room` (its operators).
+/// Body: `src | target: str | key: str | value: str`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct MetadataSet {
+    pub src: ByteString,
+    pub target: ByteString,
+    pub key: ByteString,
+    pub value: ByteString,
+}
+
+/// METADATA_GET: `target`'s values of `keys`, or all of them (`keys`
+/// empty). Body: `src | target: str | count: u16 | count keys: str`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct MetadataGet {
+    pub src: ByteString,
+    pub target: ByteString,
+    pub keys: Vec<ByteString>,
+}
+
+/// METADATA_SUB: subscribes this session to the keys of `add` and
+/// unsubscribes it from those of `remove`. Body: `src | count: u16 | count
+/// keys: str | count: u16 | count keys: str`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct MetadataSub {
+    pub src: ByteString,
+    pub add: Vec<ByteString>,
+    pub remove: Vec<ByteString>,
+}
+
 /// IGNORE: stop being shown `dst`'s messages (`ignore` 1), or be shown
 /// them again (0). Body: `src | dst | ignore: u8`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -522,6 +591,10 @@ pub enum Request {
     Revoke(Target),
     Audit(Audit),
     MarkRead(MarkRead),
+    MarkReadAt(MarkReadAt),
+    MetadataSet(MetadataSet),
+    MetadataGet(MetadataGet),
+    MetadataSub(MetadataSub),
     /// READ_MARKERS: the sender's account's read markers. Body: `src |
     /// dst("")`.
     ReadMarkers(Target),
@@ -572,6 +645,10 @@ impl Request {
             Request::Revoke(_) => FrameType::Revoke,
             Request::Audit(_) => FrameType::Audit,
             Request::MarkRead(_) => FrameType::MarkRead,
+            Request::MarkReadAt(_) => FrameType::MarkReadAt,
+            Request::MetadataSet(_) => FrameType::MetadataSet,
+            Request::MetadataGet(_) => FrameType::MetadataGet,
+            Request::MetadataSub(_) => FrameType::MetadataSub,
             Request::ReadMarkers(_) => FrameType::ReadMarkers,
             Request::Ignore(_) => FrameType::Ignore,
             Request::Ignores(_) => FrameType::Ignores,
@@ -587,6 +664,9 @@ impl Request {
                 b.put_slice(&MAGIC);
                 b.put_u16(r.version);
                 put_str(b, "client", &r.client)?;
+                if !r.server_password.is_empty() {
+                    put_str(b, "server_password", &r.server_password)?;
+                }
             }
             Request::Register(r) => {
                 put_str(b, "name", &r.name)?;
@@ -674,6 +754,27 @@ impl Request {
                 put_str(b, "conversation", &r.conversation)?;
                 b.put_u64(r.id);
             }
+            Request::MarkReadAt(r) => {
+                put_str(b, "src", &r.src)?;
+                put_str(b, "conversation", &r.conversation)?;
+                b.put_u64(r.ts);
+            }
+            Request::MetadataSet(r) => {
+                put_str(b, "src", &r.src)?;
+                put_str(b, "target", &r.target)?;
+                put_str(b, "key", &r.key)?;
+                put_str(b, "value", &r.value)?;
+            }
+            Request::MetadataGet(r) => {
+                put_str(b, "src", &r.src)?;
+                put_str(b, "target", &r.target)?;
+                put_keys(b, &r.keys)?;
+            }
+            Request::MetadataSub(r) => {
+                put_str(b, "src", &r.src)?;
+                put_keys(b, &r.add)?;
+                put_keys(b, &r.remove)?;
+            }
             Request::ReadMarkers(r) | Request::Ignores(r) => operation_shape(b, &r.src, &r.dst)?,
             Request::Ignore(r) => {
                 operation_shape(b, &r.src, &r.dst)?;
@@ -711,6 +812,26 @@ fn empty_dst(r: &mut Reader) -> Result<(), BodyError> {
 }
 
 /// An operation packet whose `dst` must be empty.
+/// A list of metadata keys: `count: u16 | count keys: str`.
+fn put_keys(b: &mut BytesMut, keys: &[ByteString]) -> Result<(), EncodeError> {
+    let count =
+        u16::try_from(keys.len()).map_err(|_| EncodeError::TooManyEntries { field: "keys" })?;
+    b.put_u16(count);
+    for key in keys {
+        put_str(b, "key", key)?;
+    }
+    Ok(())
+}
+
+fn keys(r: &mut Reader) -> Result<Vec<ByteString>, BodyError> {
+    let count = r.u16("count")?;
+    let mut keys = Vec::new();
+    for _ in 0..count {
+        keys.push(r.str("key")?);
+    }
+    Ok(keys)
+}
+
 fn src_only(r: &mut Reader) -> Result<Target, BodyError> {
     let src = r.str("src")?;
     empty_dst(r)?;
@@ -742,9 +863,27 @@ impl Decode for Request {
                 if r.bytes("magic", 4)?[..] != MAGIC {
                     return Err(BodyError::BadMagic);
                 }
+                let version = r.u16("version")?;
+                let client = r.str("client")?;
+                // Absent means empty; present, it must not be (one
+                // encoding per body).
+                let server_password = if r.is_empty() {
+                    ByteString::new()
+                } else {
+                    match r.str("server_password")? {
+                        empty if empty.is_empty() => {
+                            return Err(BodyError::InvalidValue {
+                                field: "server_password",
+                                value: 0,
+                            });
+                        }
+                        password => password,
+                    }
+                };
                 Request::Hello(Hello {
-                    version: r.u16("version")?,
-                    client: r.str("client")?,
+                    version,
+                    client,
+                    server_password,
                 })
             }
             FrameType::Register => {
@@ -919,6 +1058,27 @@ impl Decode for Request {
                 src: r.str("src")?,
                 conversation: r.str("conversation")?,
                 id: r.u64("id")?,
+            }),
+            FrameType::MarkReadAt => Request::MarkReadAt(MarkReadAt {
+                src: r.str("src")?,
+                conversation: r.str("conversation")?,
+                ts: r.u64("ts")?,
+            }),
+            FrameType::MetadataSet => Request::MetadataSet(MetadataSet {
+                src: r.str("src")?,
+                target: r.str("target")?,
+                key: r.str("key")?,
+                value: r.str("value")?,
+            }),
+            FrameType::MetadataGet => Request::MetadataGet(MetadataGet {
+                src: r.str("src")?,
+                target: r.str("target")?,
+                keys: keys(&mut r)?,
+            }),
+            FrameType::MetadataSub => Request::MetadataSub(MetadataSub {
+                src: r.str("src")?,
+                add: keys(&mut r)?,
+                remove: keys(&mut r)?,
             }),
             FrameType::ReadMarkers => Request::ReadMarkers(src_only(&mut r)?),
             FrameType::Ignore => Request::Ignore(Ignore {

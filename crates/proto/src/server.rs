@@ -431,6 +431,37 @@ pub struct ReadMarker {
     pub id: MessageId,
 }
 
+/// READ_MARKER_AT: how far the account (or a guest, for as long as it is
+/// connected) has read a conversation. Body: `conversation: str | id: u64 |
+/// ts: u64`: the newest message read (0: none known) and the time read up
+/// to (0: no marker).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReadMarkerAt {
+    pub conversation: ByteString,
+    pub id: MessageId,
+    pub ts: Timestamp,
+}
+
+/// METADATA: keys of a user's or a room's metadata. Body: `target: str |
+/// count: u32 | count entries (key: str | value: str)`, an empty value
+/// meaning the key is not set. An empty `target`: the keys the session
+/// subscribed to (the answer to METADATA_SUB).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Metadata {
+    pub target: ByteString,
+    pub entries: Vec<MetadataEntry>,
+}
+
+/// One key of [`Metadata`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct MetadataEntry {
+    pub key: ByteString,
+    pub value: ByteString,
+}
+
 /// One entry of AUDIT_PAGE: an administrator's action.
 /// `id: u64 | ts: u64 | actor: str | action: str | target: str | until: u64 |
 /// reason: str`.
@@ -510,6 +541,8 @@ pub enum ServerFrame {
     /// str`.
     IgnoreList(Vec<ByteString>),
     Redacted(Redacted),
+    ReadMarkerAt(ReadMarkerAt),
+    Metadata(Metadata),
 }
 
 impl ServerFrame {
@@ -533,6 +566,8 @@ impl ServerFrame {
             ServerFrame::ReadMarkerList(_) => FrameType::ReadMarkerList,
             ServerFrame::IgnoreList(_) => FrameType::IgnoreList,
             ServerFrame::Redacted(_) => FrameType::Redacted,
+            ServerFrame::ReadMarkerAt(_) => FrameType::ReadMarkerAt,
+            ServerFrame::Metadata(_) => FrameType::Metadata,
         }
     }
 
@@ -643,6 +678,19 @@ impl ServerFrame {
                 put_count(b, "names", names.len())?;
                 for name in names {
                     put_str(b, "name", name)?;
+                }
+            }
+            ServerFrame::ReadMarkerAt(m) => {
+                put_str(b, "conversation", &m.conversation)?;
+                b.put_u64(m.id.0);
+                b.put_u64(m.ts.0);
+            }
+            ServerFrame::Metadata(m) => {
+                put_str(b, "target", &m.target)?;
+                put_count(b, "entries", m.entries.len())?;
+                for e in &m.entries {
+                    put_str(b, "key", &e.key)?;
+                    put_str(b, "value", &e.value)?;
                 }
             }
             ServerFrame::RoomList(rooms) => {
@@ -898,6 +946,23 @@ impl Decode for ServerFrame {
                     names.push(r.str("name")?);
                 }
                 ServerFrame::IgnoreList(names)
+            }
+            FrameType::ReadMarkerAt => ServerFrame::ReadMarkerAt(ReadMarkerAt {
+                conversation: r.str("conversation")?,
+                id: MessageId(r.u64("id")?),
+                ts: Timestamp(r.u64("ts")?),
+            }),
+            FrameType::Metadata => {
+                let target = r.str("target")?;
+                let count = r.u32("count")?;
+                let mut entries = Vec::new();
+                for _ in 0..count {
+                    entries.push(MetadataEntry {
+                        key: r.str("key")?,
+                        value: r.str("value")?,
+                    });
+                }
+                ServerFrame::Metadata(Metadata { target, entries })
             }
             FrameType::RoomList => {
                 let count = r.u32("count")?;

@@ -48,8 +48,11 @@ fn request_id() -> impl Strategy<Value = RequestId> {
 
 fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
-        (any::<u16>(), text())
-            .prop_map(|(version, client)| Request::Hello(Hello { version, client })),
+        (any::<u16>(), text()).prop_map(|(version, client)| Request::Hello(Hello {
+            version,
+            client,
+            server_password: Default::default(),
+        })),
         (
             text(),
             text(),
@@ -650,6 +653,18 @@ mod json {
             Request::Revoke(Default::default()),
             Request::Audit(Default::default()),
             Request::MarkRead(Default::default()),
+            Request::MarkReadAt(Default::default()),
+            Request::MetadataSet(Default::default()),
+            Request::MetadataGet(chinwag_proto::request::MetadataGet {
+                src: "".into(),
+                target: "#r".into(),
+                keys: vec!["a".into(), "b".into()],
+            }),
+            Request::MetadataSub(chinwag_proto::request::MetadataSub {
+                src: "".into(),
+                add: vec!["a".into()],
+                remove: vec!["b".into()],
+            }),
             Request::ReadMarkers(Default::default()),
             Request::Ignore(Default::default()),
             Request::Ignores(Default::default()),
@@ -718,6 +733,10 @@ mod json {
                 | Request::Revoke(_)
                 | Request::Audit(_)
                 | Request::MarkRead(_)
+                | Request::MarkReadAt(_)
+                | Request::MetadataSet(_)
+                | Request::MetadataGet(_)
+                | Request::MetadataSub(_)
                 | Request::ReadMarkers(_)
                 | Request::Ignore(_)
                 | Request::Ignores(_)
@@ -846,6 +865,18 @@ mod json {
                 recipients: 1,
                 away: "lunch".into(),
             }),
+            ServerFrame::ReadMarkerAt(chinwag_proto::server::ReadMarkerAt {
+                conversation: "#r".into(),
+                id: MessageId(7),
+                ts: chinwag_proto::Timestamp(9),
+            }),
+            ServerFrame::Metadata(chinwag_proto::server::Metadata {
+                target: "bob".into(),
+                entries: vec![chinwag_proto::server::MetadataEntry {
+                    key: "avatar".into(),
+                    value: "".into(),
+                }],
+            }),
         ];
         for frame in &frames {
             match frame {
@@ -866,7 +897,9 @@ mod json {
                 | ServerFrame::RoomNotice(_)
                 | ServerFrame::ReadMarkerList(_)
                 | ServerFrame::IgnoreList(_)
-                | ServerFrame::Redacted(_) => {}
+                | ServerFrame::Redacted(_)
+                | ServerFrame::ReadMarkerAt(_)
+                | ServerFrame::Metadata(_) => {}
             }
         }
         frames

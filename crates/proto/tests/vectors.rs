@@ -19,16 +19,16 @@ use std::collections::BTreeMap;
 use bytes::BytesMut;
 use chinwag_proto::request::{
     Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Ignore, Kickout, Logout,
-    MarkRead, Passwd, Profile, Redact, Reflect, Register, SendOptions, Shutdown, ShutdownScope,
-    Target, Transfer, Unmute,
+    MarkRead, MarkReadAt, MetadataGet, MetadataSet, MetadataSub, Passwd, Profile, Redact, Reflect,
+    Register, SendOptions, Shutdown, ShutdownScope, Target, Transfer, Unmute,
 };
 use chinwag_proto::room::{
     Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
     RoomOp, RoomSend, RoomUnmute, SetRoomMode, Topic,
 };
 use chinwag_proto::server::{
-    AuditEntry, DeliveryStatus, Message, MuteState, Notice, ReadMarker, Redacted, Registered, Role,
-    Sent, UserInfo, Welcome,
+    AuditEntry, DeliveryStatus, Message, Metadata, MetadataEntry, MuteState, Notice, ReadMarker,
+    ReadMarkerAt, Redacted, Registered, Role, Sent, UserInfo, Welcome,
 };
 use chinwag_proto::{
     BodyError, ClientCodec, ErrorCode, FrameError, FrameType, Limits, MessageId, MessageKind,
@@ -86,6 +86,18 @@ fn expected() -> BTreeMap<&'static str, Expect> {
             Request::Hello(Hello {
                 version: 1,
                 client: s("chinwag-cli/0.1.0"),
+                server_password: s(""),
+            }),
+        ),
+    );
+    v.insert(
+        "request/hello-server-password",
+        Req(
+            64,
+            Request::Hello(Hello {
+                version: 1,
+                client: s(""),
+                server_password: s("s3cret"),
             }),
         ),
     );
@@ -335,6 +347,51 @@ fn expected() -> BTreeMap<&'static str, Expect> {
         ),
     );
 
+    v.insert(
+        "request/metadata-set",
+        Req(
+            61,
+            Request::MetadataSet(MetadataSet {
+                src: s(""),
+                target: s("#general"),
+                key: s("color"),
+                value: s("red"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/metadata-get",
+        Req(
+            62,
+            Request::MetadataGet(MetadataGet {
+                src: s(""),
+                target: s("bob"),
+                keys: vec![s("avatar")],
+            }),
+        ),
+    );
+    v.insert(
+        "request/metadata-sub",
+        Req(
+            63,
+            Request::MetadataSub(MetadataSub {
+                src: s(""),
+                add: vec![s("avatar")],
+                remove: vec![],
+            }),
+        ),
+    );
+    v.insert(
+        "request/mark-read-at",
+        Req(
+            60,
+            Request::MarkReadAt(MarkReadAt {
+                src: s(""),
+                conversation: s("#general"),
+                ts: T,
+            }),
+        ),
+    );
     v.insert(
         "request/ignore",
         Req(
@@ -689,6 +746,30 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                     id: MessageId(7),
                 },
             ]),
+        ),
+    );
+    v.insert(
+        "server/metadata",
+        Srv(
+            62,
+            ServerFrame::Metadata(Metadata {
+                target: s("bob"),
+                entries: vec![MetadataEntry {
+                    key: s("avatar"),
+                    value: s("b.png"),
+                }],
+            }),
+        ),
+    );
+    v.insert(
+        "server/read-marker-at",
+        Srv(
+            60,
+            ServerFrame::ReadMarkerAt(ReadMarkerAt {
+                conversation: s("#general"),
+                id: MessageId(7),
+                ts: Timestamp(T),
+            }),
         ),
     );
     v.insert(

@@ -100,6 +100,7 @@ async fn an_unknown_version_or_bad_magic_is_refused() {
         Request::Hello(Hello {
             version: 99,
             client: "future".into(),
+            server_password: "".into(),
         }),
     )
     .await;

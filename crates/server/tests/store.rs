@@ -12,8 +12,8 @@ use chinwag_proto::server::{MessageId, MuteState, Timestamp};
 use chinwag_proto::{NameKey, RoomKey, RoomName, RoomRole, UserName};
 use chinwag_server::store::{
     AuditAction, AuditRecord, BanRecord, BanTarget, Conversation, ConversationKey, Durability,
-    HistoryQuery, MemberRecord, MuteRecord, NewMessage, NewRoomMessage, PostgresStore, Retention,
-    RoomMeta, RoomRecord, RoomWrite, SqliteStore, Store, StoreError,
+    HistoryQuery, MemberRecord, MuteRecord, NewMessage, NewRoomMessage, PostgresStore, ReadMarker,
+    Retention, RoomMeta, RoomRecord, RoomWrite, SqliteStore, Store, StoreError,
 };
 use common::postgres::TestDatabase;
 
@@ -98,6 +98,8 @@ on_both_backends!(
     direct_messages_before_an_account_existed_are_not_its_own,
     read_markers_move_forward_per_account_and_conversation,
     a_notice_keeps_its_kind_and_a_redacted_message_leaves_history,
+    read_markers_by_time_find_the_message_read_up_to,
+    metadata_is_kept_per_account_and_key,
 );
 
 fn key(name: &str) -> NameKey {
@@ -818,6 +820,7 @@ async fn migrating_to_skeletons_fills_them_for_existing_accounts(db: Db) {
         "DROP TABLE read_markers;
          DROP TABLE ignores;
          ALTER TABLE messages DROP COLUMN flags;
+         DROP TABLE metadata;
          DROP INDEX accounts_by_skeleton;
          ALTER TABLE accounts DROP COLUMN name_skeleton;
          INSERT INTO accounts (name_key, name, password_hash, admin, created_at)
@@ -886,6 +889,93 @@ async fn read_markers_move_forward_per_account_and_conversation(db: Db) {
     assert_eq!(bob.len(), 1);
     assert_eq!(bob[0].up_to, MessageId(2));
     assert!(store.read_markers(key("carol")).await.unwrap().is_empty());
+    store.close().await.unwrap();
+}
+
+/// A marker set by time points at the newest message at or before that
+/// time; one set by id takes that message's time; neither goes back.
+async fn read_markers_by_time_find_the_message_read_up_to(db: Db) {
+    let store = db.open().await;
+    let tea = RoomKey::fold("#tea").unwrap();
+    let room = ConversationKey::Room(tea);
+    let mut ids = Vec::new();
+    for ts in [100, 200, 300] {
+        let id = store.append(dm("bob", "alice", "hi", ts)).await.unwrap();
+        ids.push(id);
+    }
+    let bob_alice = ConversationKey::direct(key("bob"), key("alice"));
+    let marker = |markers: Vec<ReadMarker>, conv: ConversationKey| {
+        markers
+            .into_iter()
+            .find(|m| m.conversation == conv)
+            .map(|m| (m.up_to, m.ts))
+    };
+    store
+        .mark_read_at(key("alice"), bob_alice, Timestamp(250))
+        .await
+        .unwrap();
+    let found = marker(store.read_markers(key("alice")).await.unwrap(), bob_alice);
+    assert_eq!(found, Some((ids[1], Timestamp(250))));
+    // Back in time: nothing moves.
+    store
+        .mark_read_at(key("alice"), bob_alice, Timestamp(150))
+        .await
+        .unwrap();
+    let found = marker(store.read_markers(key("alice")).await.unwrap(), bob_alice);
+    assert_eq!(found, Some((ids[1], Timestamp(250))));
+    // By id: the time of the message read.
+    store
+        .mark_read(key("alice"), bob_alice, ids[2])
+        .await
+        .unwrap();
+    let found = marker(store.read_markers(key("alice")).await.unwrap(), bob_alice);
+    assert_eq!(found, Some((ids[2], Timestamp(300))));
+    // A room with no messages yet: the time alone.
+    store
+        .mark_read_at(key("alice"), room, Timestamp(1_000))
+        .await
+        .unwrap();
+    let found = marker(store.read_markers(key("alice")).await.unwrap(), room);
+    assert_eq!(found, Some((MessageId(0), Timestamp(1_000))));
+    store.close().await.unwrap();
+}
+
+/// An account's metadata: set, replaced, deleted, cleared; kept across a
+/// reopen; each account's its own.
+async fn metadata_is_kept_per_account_and_key(db: Db) {
+    let store = db.open().await;
+    let set = |account: &str, key: &str, value: Option<&str>| {
+        store.set_metadata(key_of(account), key.to_owned(), value.map(str::to_owned))
+    };
+    fn key_of(name: &str) -> NameKey {
+        NameKey::fold(name).unwrap()
+    }
+    set("alice", "avatar", Some("a.png")).await.unwrap();
+    set("alice", "color", Some("red")).await.unwrap();
+    set("alice", "color", Some("blue")).await.unwrap();
+    set("alice", "display-name", Some("Alice")).await.unwrap();
+    set("alice", "avatar", None).await.unwrap();
+    set("bob", "color", Some("green")).await.unwrap();
+    store.close().await.unwrap();
+    let store = db.open().await;
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    assert_eq!(
+        store.metadata(key("alice")).await.unwrap(),
+        pairs(&[("color", "blue"), ("display-name", "Alice")])
+    );
+    store
+        .set_metadata(key("alice"), "*".into(), None)
+        .await
+        .unwrap();
+    assert!(store.metadata(key("alice")).await.unwrap().is_empty());
+    assert_eq!(
+        store.metadata(key("bob")).await.unwrap(),
+        pairs(&[("color", "green")])
+    );
     store.close().await.unwrap();
 }
 

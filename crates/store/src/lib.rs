@@ -323,6 +323,9 @@ impl AuditAction {
 pub struct ReadMarker {
     pub conversation: ConversationKey,
     pub up_to: MessageId,
+    /// The time read up to (0: only an id was ever marked before times
+    /// were kept).
+    pub ts: Timestamp,
 }
 
 /// How much history to keep. Messages still waiting in an offline queue
@@ -410,13 +413,29 @@ pub trait Store: Send + Sync + 'static {
     /// Every stored room, with its account members and mutes.
     fn rooms(&self) -> StoreFuture<Vec<RoomRecord>>;
     /// `account` has read `conversation` up to `up_to`. A marker only
-    /// moves forward: an older id leaves it where it is.
+    /// moves forward: an older id leaves it where it is. Its time moves to
+    /// that of message `up_to`, if that is later.
     fn mark_read(
         &self,
         account: NameKey,
         conversation: ConversationKey,
         up_to: MessageId,
     ) -> StoreFuture<()>;
+    /// `account` has read `conversation` up to the time `ts`: the marker's
+    /// time moves to `ts` and its id to the newest message of the
+    /// conversation at or before `ts`, each only if that is later.
+    fn mark_read_at(
+        &self,
+        account: NameKey,
+        conversation: ConversationKey,
+        ts: Timestamp,
+    ) -> StoreFuture<()>;
+    /// Sets `key` of `account`'s metadata to `value`, or deletes it
+    /// (`None`); `key` `*` with `None` deletes every key.
+    fn set_metadata(&self, account: NameKey, key: String, value: Option<String>)
+    -> StoreFuture<()>;
+    /// `account`'s metadata, by key.
+    fn metadata(&self, account: NameKey) -> StoreFuture<Vec<(String, String)>>;
     /// Every read marker of `account`.
     fn read_markers(&self, account: NameKey) -> StoreFuture<Vec<ReadMarker>>;
     /// `account` ignores `user` (`ignore`), or no longer does; returns

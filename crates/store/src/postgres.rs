@@ -369,9 +369,11 @@ impl Store for PostgresStore {
         up_to: MessageId,
     ) -> StoreFuture<()> {
         let done = self.execute(
-            "INSERT INTO read_markers (account, conv, message_id) VALUES ($1, $2, $3)
+            "INSERT INTO read_markers (account, conv, message_id, ts)
+             VALUES ($1, $2, $3, COALESCE((SELECT ts FROM messages WHERE id = $3), 0))
              ON CONFLICT (account, conv)
-             DO UPDATE SET message_id = GREATEST(read_markers.message_id, excluded.message_id)",
+             DO UPDATE SET message_id = GREATEST(read_markers.message_id, excluded.message_id),
+                           ts = GREATEST(read_markers.ts, excluded.ts)",
             vec![
                 boxed(account.as_str().to_owned()),
                 boxed(conversation.to_column()),
@@ -379,6 +381,61 @@ impl Store for PostgresStore {
             ],
         );
         Box::pin(async move { done.await.map(drop) })
+    }
+
+    fn mark_read_at(
+        &self,
+        account: NameKey,
+        conversation: ConversationKey,
+        ts: Timestamp,
+    ) -> StoreFuture<()> {
+        let done = self.execute(
+            "INSERT INTO read_markers (account, conv, message_id, ts)
+             VALUES ($1, $2,
+                     COALESCE((SELECT MAX(id) FROM messages WHERE conv = $2 AND ts <= $3), 0),
+                     $3)
+             ON CONFLICT (account, conv)
+             DO UPDATE SET message_id = GREATEST(read_markers.message_id, excluded.message_id),
+                           ts = GREATEST(read_markers.ts, excluded.ts)",
+            vec![
+                boxed(account.as_str().to_owned()),
+                boxed(conversation.to_column()),
+                boxed(ts.0 as i64),
+            ],
+        );
+        Box::pin(async move { done.await.map(drop) })
+    }
+
+    fn set_metadata(
+        &self,
+        account: NameKey,
+        key: String,
+        value: Option<String>,
+    ) -> StoreFuture<()> {
+        let done = match value {
+            Some(value) => self.execute(
+                "INSERT INTO metadata (account, key, value) VALUES ($1, $2, $3)
+                 ON CONFLICT (account, key) DO UPDATE SET value = excluded.value",
+                vec![boxed(account.as_str().to_owned()), boxed(key), boxed(value)],
+            ),
+            None if key == "*" => self.execute(
+                "DELETE FROM metadata WHERE account = $1",
+                vec![boxed(account.as_str().to_owned())],
+            ),
+            None => self.execute(
+                "DELETE FROM metadata WHERE account = $1 AND key = $2",
+                vec![boxed(account.as_str().to_owned()), boxed(key)],
+            ),
+        };
+        Box::pin(async move { done.await.map(drop) })
+    }
+
+    fn metadata(&self, account: NameKey) -> StoreFuture<Vec<(String, String)>> {
+        self.query(
+            "SELECT key, value FROM metadata WHERE account = $1 ORDER BY key".to_owned(),
+            vec![boxed(account.as_str().to_owned())],
+            rows::metadata,
+        )
     }
 
     fn read_markers(&self, account: NameKey) -> StoreFuture<Vec<ReadMarker>> {

@@ -96,8 +96,13 @@ pub fn user_name(row: &dyn Columns) -> Result<Option<UserName>, StoreError> {
     Ok(UserName::parse(&row.text(0)?).ok())
 }
 
+/// A metadata key and its value.
+pub fn metadata(row: &dyn Columns) -> Result<(String, String), StoreError> {
+    Ok((row.text(0)?, row.text(1)?))
+}
+
 /// The columns [`read_marker`] reads, from `read_markers`.
-pub const READ_MARKER_COLUMNS: &str = "conv, message_id";
+pub const READ_MARKER_COLUMNS: &str = "conv, message_id, ts";
 
 /// A read marker; `None` for a conversation key no chinwagd wrote.
 pub fn read_marker(row: &dyn Columns) -> Result<Option<ReadMarker>, StoreError> {
@@ -107,6 +112,7 @@ pub fn read_marker(row: &dyn Columns) -> Result<Option<ReadMarker>, StoreError> 
     Ok(Some(ReadMarker {
         conversation,
         up_to: MessageId(row.int(1)? as u64),
+        ts: Timestamp(row.int(2)? as u64),
     }))
 }
 

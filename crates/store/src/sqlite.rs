@@ -324,6 +324,31 @@ impl Store for SqliteStore {
         unit(self.submit(Op::MarkRead(account, conversation, up_to)))
     }
 
+    fn mark_read_at(
+        &self,
+        account: NameKey,
+        conversation: ConversationKey,
+        ts: Timestamp,
+    ) -> StoreFuture<()> {
+        unit(self.submit(Op::MarkReadAt(account, conversation, ts)))
+    }
+
+    fn set_metadata(
+        &self,
+        account: NameKey,
+        key: String,
+        value: Option<String>,
+    ) -> StoreFuture<()> {
+        unit(self.submit(Op::SetMetadata(account, key, value)))
+    }
+
+    fn metadata(&self, account: NameKey) -> StoreFuture<Vec<(String, String)>> {
+        self.readers.run(move |conn| {
+            let sql = "SELECT key, value FROM metadata WHERE account = ?1 ORDER BY key";
+            query_rows(conn, sql, params![account.as_str()], rows::metadata)
+        })
+    }
+
     fn read_markers(&self, account: NameKey) -> StoreFuture<Vec<ReadMarker>> {
         self.readers.run(move |conn| {
             let sql = format!("SELECT {READ_MARKER_COLUMNS} FROM read_markers WHERE account = ?1");

@@ -1,6 +1,7 @@
 //! The web listener: HTTP/1.1 (plain, or TLS with the server's
 //! certificate), the web client's files with their security headers, and
-//! the WebSocket handshake at `/ws`.
+//! the WebSocket handshake at `/ws`, and IRC over WebSocket at `/` and
+//! `/irc` (`crate::irc`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -108,6 +109,8 @@ impl Web {
         };
         let router = Router::new()
             .route("/ws", get(websocket))
+            .route("/", get(irc_or_file))
+            .route("/irc", get(irc_or_file))
             .fallback(file)
             .layer(axum::middleware::map_response(security_headers))
             .with_state(app);
@@ -206,6 +209,100 @@ async fn file(method: Method, uri: Uri) -> Response {
     response
 }
 
+/// `/` and `/irc`: a WebSocket asking for an IRC subprotocol (or none) is
+/// an IRC client; anything else is a request for the web client's page.
+async fn irc_or_file(
+    Extract(app): Extract<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+) -> Response {
+    use axum::extract::FromRequestParts;
+    let (mut parts, _) = request.into_parts();
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(_) => return file(parts.method, parts.uri).await,
+    };
+    let headers = parts.headers;
+    let offered = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok());
+    let chosen = crate::irc::choose(offered);
+    if offered.is_some() && chosen.is_none() {
+        let body = "IRC over WebSocket speaks text.ircv3.net or binary.ircv3.net\n";
+        return (StatusCode::BAD_REQUEST, body).into_response();
+    }
+    let Some((client, token)) = handshake(&app, peer, &headers) else {
+        return forbidden();
+    };
+    let upgrade = match chosen {
+        Some(protocol) => upgrade.protocols([protocol]),
+        None => upgrade,
+    };
+    let binary = chosen == Some(crate::irc::BINARY);
+    upgrade
+        .max_message_size(crate::irc::MAX_MESSAGE)
+        .max_frame_size(crate::irc::MAX_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            let state = app.state;
+            match state.admission.admit(client.ip()) {
+                Ok(ticket) => {
+                    state.metrics.connections_accepted.inc();
+                    crate::irc::run(socket, client, state, binary).await;
+                    drop(ticket);
+                }
+                Err(refusal) => {
+                    state.metrics.connections_refused.inc();
+                    tracing::info!(addr = %client, "refused: {}", refusal.message());
+                    state.metrics.error_sent(refusal.code());
+                    let mut socket = socket;
+                    let line = format!("ERROR :{}", refusal.message());
+                    let message = if binary {
+                        axum::extract::ws::Message::Binary(line.into_bytes().into())
+                    } else {
+                        axum::extract::ws::Message::Text(line.into())
+                    };
+                    let _ = socket.send(message).await;
+                }
+            }
+            drop(token);
+        })
+}
+
+/// What every WebSocket handshake checks and takes: the Origin check, the
+/// client's address (through trusted proxies), and a place among the
+/// tracked sessions. `None`: the origin is refused.
+fn handshake(
+    app: &App,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Option<(SocketAddr, tokio_util::task::task_tracker::TaskTrackerToken)> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if !origin::allowed(
+        text(header::ORIGIN),
+        text(header::HOST),
+        &app.state.config.web_origins,
+    ) {
+        tracing::info!(%peer, origin = ?text(header::ORIGIN), "cross-site WebSocket refused");
+        return None;
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    Some((app.proxies.client(peer, &forwarded), app.sessions.token()))
+}
+
+fn forbidden() -> Response {
+    let body = "this page may not open a WebSocket to this server \
+                (its origin is not the server's, nor in web_origins)\n";
+    (StatusCode::FORBIDDEN, body).into_response()
+}
+
 /// The WebSocket handshake: the Origin check, the client's address, the
 /// door; then the driver.
 async fn websocket(
@@ -214,30 +311,10 @@ async fn websocket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let text = |name| {
-        headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
+    let Some((client, token)) = handshake(&app, peer, &headers) else {
+        return forbidden();
     };
-    let config = &app.state.config;
-    if !origin::allowed(
-        text(header::ORIGIN),
-        text(header::HOST),
-        &config.web_origins,
-    ) {
-        tracing::info!(%peer, origin = ?text(header::ORIGIN), "cross-site WebSocket refused");
-        let body = "this page may not open a WebSocket to this server \
-                    (its origin is not the server's, nor in web_origins)\n";
-        return (StatusCode::FORBIDDEN, body).into_response();
-    }
-    let forwarded: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let client = app.proxies.client(peer, &forwarded);
-    let max = protocol::max_message(config.limits.max_frame);
-    let token = app.sessions.token();
+    let max = protocol::max_message(app.state.config.limits.max_frame);
     upgrade
         .max_message_size(max)
         .max_frame_size(max)

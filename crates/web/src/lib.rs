@@ -17,6 +17,7 @@ pub mod assets;
 pub mod driver;
 pub mod forwarded;
 pub mod http;
+pub mod irc;
 pub mod origin;
 pub mod protocol;
 

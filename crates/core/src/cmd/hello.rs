@@ -25,6 +25,7 @@ pub fn apply(req: Hello, ctx: &mut Ctx<'_>) -> Reply {
         ));
     }
     tracing::debug!(client = %req.client, "hello");
+    ctx.conn.server_password = req.server_password;
     ctx.conn.phase = Phase::AwaitRegister;
     let config = &ctx.state.config;
     Ok(ServerFrame::Welcome(Welcome {

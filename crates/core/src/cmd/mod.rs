@@ -27,6 +27,8 @@ mod ignores;
 mod kickout;
 mod logout;
 mod mark_read;
+mod mark_read_at;
+pub mod metadata;
 mod passwd;
 mod ping;
 mod profile;
@@ -173,6 +175,10 @@ pub fn need(req: &Request) -> Need {
         | Request::Passwd(_)
         | Request::History(_)
         | Request::MarkRead(_)
+        | Request::MarkReadAt(_)
+        | Request::MetadataSet(_)
+        | Request::MetadataGet(_)
+        | Request::MetadataSub(_)
         | Request::ReadMarkers(_)
         | Request::Ignore(_)
         | Request::Ignores(_) => Need::Registered,
@@ -211,6 +217,10 @@ fn src(req: &Request) -> Option<&str> {
         Request::Unban(r) | Request::Grant(r) | Request::Revoke(r) => &r.src,
         Request::Audit(r) => &r.src,
         Request::MarkRead(r) => &r.src,
+        Request::MarkReadAt(r) => &r.src,
+        Request::MetadataSet(r) => &r.src,
+        Request::MetadataGet(r) => &r.src,
+        Request::MetadataSub(r) => &r.src,
         Request::ReadMarkers(r) | Request::Ignores(r) => &r.src,
         Request::Ignore(r) => &r.src,
         Request::Profile(r) => &r.src,
@@ -246,6 +256,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, req: Request) -> Outcome {
         Request::Revoke(r) => grant::apply(r, false, ctx),
         Request::Audit(r) => audit::apply(r, ctx),
         Request::MarkRead(r) => mark_read::apply(r, ctx),
+        Request::MarkReadAt(r) => mark_read_at::apply(r, ctx),
+        Request::MetadataSet(r) => metadata::set(r, ctx),
+        Request::MetadataGet(r) => metadata::get(r, ctx).into(),
+        Request::MetadataSub(r) => metadata::sub(r, ctx).into(),
         Request::ReadMarkers(r) => read_markers::apply(r, ctx),
         Request::Ignore(r) => ignore::apply(r, ctx),
         Request::Ignores(r) => ignores::apply(r, ctx),

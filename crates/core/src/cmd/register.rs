@@ -38,6 +38,7 @@ enum Login {
         admin: bool,
         since: Timestamp,
         ignoring: Vec<UserName>,
+        metadata: Vec<(String, String)>,
     },
     /// A new account, just created.
     Created {
@@ -46,6 +47,9 @@ enum Login {
 }
 
 pub fn apply(req: Register, ctx: &mut Ctx<'_>) -> Outcome {
+    if let Err(refused) = server_password(ctx) {
+        return refused.into();
+    }
     match check(&req, ctx) {
         Ok(name) => {
             // Looked up now, on the connection task; it counts only if the
@@ -59,6 +63,32 @@ pub fn apply(req: Register, ctx: &mut Ctx<'_>) -> Outcome {
         }
         Err(e) => e.into(),
     }
+}
+
+/// A server with a password (`--server-password`) registers only
+/// connections that gave it (HELLO's `server_password`, IRC's PASS); any
+/// other is refused and closed.
+fn server_password(ctx: &mut Ctx<'_>) -> Result<(), CmdError> {
+    use subtle::ConstantTimeEq;
+    let Some(expected) = &ctx.state.config.server_password else {
+        return Ok(());
+    };
+    if ctx.conn.peer.is_some() {
+        return Ok(());
+    }
+    let given = ctx.conn.server_password.as_bytes();
+    if bool::from(given.ct_eq(expected.as_bytes())) {
+        return Ok(());
+    }
+    ctx.conn.leave = Some(crate::session::Leave::Protocol("wrong server password"));
+    Err(CmdError::new(
+        ErrorCode::BadPassword,
+        if given.is_empty() {
+            "this server needs its password to connect"
+        } else {
+            "wrong server password"
+        },
+    ))
 }
 
 /// Everything that needs neither the store nor a hash.
@@ -140,8 +170,12 @@ fn login(
             Some(refused) => Err(refused),
             None => admit(&*store, account, spelling.clone(), password, signup, guests).await?,
         };
-        if let Ok(Login::Account { ignoring, .. }) = &mut admitted {
+        if let Ok(Login::Account {
+            ignoring, metadata, ..
+        }) = &mut admitted
+        {
             *ignoring = store.ignores(key).await?;
+            *metadata = store.metadata(key).await?;
         }
         // Where names are claimed beyond this node, the claim comes before
         // the name is taken here: of several nodes racing for it, exactly
@@ -231,6 +265,7 @@ async fn admit(
                     admin: account.admin,
                     since: account.created_at,
                     ignoring: Vec::new(),
+                    metadata: Vec::new(),
                 }))
             } else {
                 Ok(Err(CmdError::new(
@@ -325,6 +360,10 @@ fn finish(
         account_since: match login {
             Login::Account { since, .. } | Login::Created { since } => since,
             Login::Guest => Timestamp(0),
+        },
+        metadata: match &login {
+            Login::Account { metadata, .. } => metadata.clone(),
+            Login::Created { .. } | Login::Guest => Vec::new(),
         },
         ignoring: match login {
             Login::Account { ignoring, .. } => ignoring,

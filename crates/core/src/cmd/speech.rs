@@ -56,11 +56,18 @@ pub fn speech(req: &Request) -> Speech<'_> {
         | Request::Revoke(_)
         | Request::Audit(_)
         | Request::MarkRead(_)
+        | Request::MarkReadAt(_)
+        | Request::MetadataGet(_)
+        | Request::MetadataSub(_)
         | Request::ReadMarkers(_)
         | Request::Ignore(_)
         | Request::Ignores(_) => Speech::Silent,
         // A reason for leaving is dropped, not refused, when the user is
         // muted (cmd::logout): leaving is always allowed.
+        // A value is shown to whoever reads the metadata; unsetting shows
+        // nothing.
+        Request::MetadataSet(r) if r.value.is_empty() => Speech::Silent,
+        Request::MetadataSet(r) => Speech::Anywhere(&r.value),
         // Only the sender reads its ECHO.
         Request::Reflect(_) => Speech::Silent,
         Request::Transfer(r) => Speech::Anywhere(sent(&r.content, &r.options)),
@@ -241,6 +248,27 @@ mod tests {
                 conversation: t(),
                 id: 1,
             }),
+            FrameType::MarkReadAt => Request::MarkReadAt(MarkReadAt {
+                src: src(),
+                conversation: t(),
+                ts: 1,
+            }),
+            FrameType::MetadataSet => Request::MetadataSet(MetadataSet {
+                src: src(),
+                target: t(),
+                key: t(),
+                value: t(),
+            }),
+            FrameType::MetadataGet => Request::MetadataGet(MetadataGet {
+                src: src(),
+                target: t(),
+                keys: vec![t()],
+            }),
+            FrameType::MetadataSub => Request::MetadataSub(MetadataSub {
+                src: src(),
+                add: vec![t()],
+                remove: vec![],
+            }),
             FrameType::ReadMarkers => Request::ReadMarkers(Target {
                 src: src(),
                 dst: "".into(),
@@ -350,6 +378,10 @@ mod tests {
         (FrameType::Audit, 'S'),
         (FrameType::Profile, 'A'),
         (FrameType::MarkRead, 'S'),
+        (FrameType::MarkReadAt, 'S'),
+        (FrameType::MetadataSet, 'A'),
+        (FrameType::MetadataGet, 'S'),
+        (FrameType::MetadataSub, 'S'),
         (FrameType::ReadMarkers, 'S'),
         (FrameType::Ignore, 'S'),
         (FrameType::Ignores, 'S'),

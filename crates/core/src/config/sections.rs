@@ -36,10 +36,25 @@ const SERVER: Section = Section {
         )
         .when_unset("generated and logged at start-up"),
         setting!(
+            "server_password",
+            server_password: Option<String>,
+            "PASSWORD",
+            "Password every connection must give before it registers (IRC's \
+             PASS, HELLO's server_password on the native and web protocols)"
+        )
+        .when_unset("none: anyone may connect"),
+        setting!(
             "server_name",
             server_name: String,
             "NAME",
             "Server name announced to clients"
+        ),
+        setting!(
+            "server_description",
+            server_description: String,
+            "TEXT",
+            "One line about the server, shown where IRC shows a server's info \
+             (LINKS)"
         ),
         setting!(
             "irc_listen",

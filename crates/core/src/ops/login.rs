@@ -29,6 +29,8 @@ pub struct Login {
     pub account_since: Timestamp,
     /// Whom the account ignores (see IGNORE).
     pub ignoring: Vec<UserName>,
+    /// The account's metadata (see METADATA_SET).
+    pub metadata: Vec<(String, String)>,
     /// The name was claimed beyond this node for this session (see
     /// [`crate::delivery::Delivery::claim`]); a session joining an account
     /// online here shares its first session's claim.
@@ -54,13 +56,15 @@ pub fn login(state: &Arc<State>, login: Login, now: Timestamp) -> Result<Online,
         admin,
         account_since,
         ignoring,
+        metadata,
         claimed_elsewhere,
     } = login;
     let conn = link.conn;
     let fresh = Peer::new(name.clone(), link)
         .with_account(account)
         .with_account_since(account_since)
-        .with_ignoring(ignoring);
+        .with_ignoring(ignoring)
+        .with_metadata(metadata);
     let claimed = match state.users.claim(fresh) {
         Ok(claimed) => claimed,
         Err(_) => {

@@ -130,6 +130,8 @@ pub struct Conn {
     pub leave: Option<Leave>,
     /// Set when logged in to an account: its offline queue.
     pub inbox: Option<Inbox>,
+    /// The server password the connection gave (HELLO, or IRC's PASS).
+    pub server_password: chinwag_proto::ByteString,
 }
 
 impl Conn {
@@ -144,6 +146,7 @@ impl Conn {
             throttle: Throttle::default(),
             leave: None,
             inbox: None,
+            server_password: chinwag_proto::ByteString::new(),
         }
     }
 }
@@ -258,6 +261,12 @@ impl Session {
             delayed: VecDeque::new(),
             drained: Vec::new(),
         }
+    }
+
+    /// The server password a front end without HELLO was given (IRC's
+    /// PASS), checked at REGISTER as HELLO's is.
+    pub fn set_server_password(&mut self, password: &str) {
+        self.conn.server_password = password.into();
     }
 
     pub fn id(&self) -> ConnId {

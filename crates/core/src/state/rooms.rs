@@ -89,6 +89,8 @@ pub struct RoomState {
     /// Set when the last member left and the room left the registry: a
     /// joiner that looked it up just before must look again.
     deleted: bool,
+    /// The room's metadata (METADATA_SET), kept while the room exists.
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 impl RoomState {

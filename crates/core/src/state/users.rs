@@ -42,6 +42,8 @@ pub struct Link {
     /// The client asked to share its account with other sessions
     /// (REGISTER option MULTI_SESSION). A session that did not is alone.
     pub shared: bool,
+    /// The metadata keys this session subscribed to (METADATA_SUB).
+    pub metadata_subs: Mutex<Vec<String>>,
 }
 
 impl Link {
@@ -60,7 +62,17 @@ impl Link {
             connected_at,
             inbox: Arc::new(Notify::new()),
             shared: false,
+            metadata_subs: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Whether this session subscribed to metadata key `key`.
+    pub fn subscribes(&self, key: &str) -> bool {
+        self.metadata_subs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|k| k == key)
     }
 
     /// Marks the session as willing to share its account.
@@ -102,6 +114,12 @@ pub struct Peer {
     /// What PROFILE set; read only to list users, so a plain lock held for
     /// a copy of three cheap strings.
     profile: Mutex<UserProfile>,
+    /// A guest's read markers by time (MARK_READ_AT), by conversation
+    /// column (`crate::store::ConversationKey::to_column`): an account's
+    /// are the store's.
+    read_at: Mutex<std::collections::HashMap<String, Timestamp>>,
+    /// The user's metadata (METADATA_SET): an account's as stored.
+    pub metadata: Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 /// What others are shown about a user besides its name (PROFILE).
@@ -128,7 +146,27 @@ impl Peer {
             ignores_anyone: AtomicBool::new(false),
             last_spoke: AtomicU64::new(0),
             profile: Mutex::new(UserProfile::default()),
+            read_at: Mutex::new(std::collections::HashMap::new()),
+            metadata: Mutex::new(std::collections::BTreeMap::new()),
         }
+    }
+
+    /// A guest's read marker by time for `conversation`, moved to `ts` if
+    /// that is later (0: only read it); 0 for none.
+    pub fn guest_read_at(&self, conversation: String, ts: Timestamp) -> Timestamp {
+        let mut markers = self.read_at.lock().unwrap_or_else(|p| p.into_inner());
+        if ts.0 == 0 {
+            return markers.get(&conversation).copied().unwrap_or_default();
+        }
+        let marker = markers.entry(conversation).or_default();
+        *marker = (*marker).max(ts);
+        *marker
+    }
+
+    /// Starts with the account's metadata (from the store).
+    pub fn with_metadata(self, metadata: Vec<(String, String)>) -> Peer {
+        *self.metadata.lock().unwrap_or_else(|p| p.into_inner()) = metadata.into_iter().collect();
+        self
     }
 
     /// Starts with the users the account ignores (from the store).

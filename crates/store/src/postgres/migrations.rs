@@ -109,7 +109,20 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, ignored)
     );
     "#,
-    // 6: message flags: 1 a NOTICE, 2 deleted (REDACT).
+    // read markers by time (MARK_READ_AT, IRC's read-marker).
+    r#"
+    ALTER TABLE read_markers ADD COLUMN ts BIGINT NOT NULL DEFAULT 0;
+    "#,
+    // metadata (METADATA_SET, IRC's draft/metadata-3).
+    r#"
+    CREATE TABLE metadata (
+        account TEXT NOT NULL,
+        key     TEXT NOT NULL,
+        value   TEXT NOT NULL,
+        PRIMARY KEY (account, key)
+    );
+    "#,
+    // message flags: 1 a NOTICE, 2 deleted (REDACT).
     r#"
     ALTER TABLE messages ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
     "#,

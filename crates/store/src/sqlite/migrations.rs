@@ -108,8 +108,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, ignored)
     ) WITHOUT ROWID;
     ",
-    // 6: message flags: 1 a NOTICE, 2 deleted (REDACT: the text is
-    // erased, history skips it).
+    // read markers by time (MARK_READ_AT, IRC's read-marker): the time
+    // each marker reads up to, beside its message id; 0 for none.
+    "
+    ALTER TABLE read_markers ADD COLUMN ts INTEGER NOT NULL DEFAULT 0;
+    ",
+    // metadata (METADATA_SET, IRC's draft/metadata-3): each account's
+    // keys and values.
+    "
+    CREATE TABLE metadata (
+        account TEXT NOT NULL,       -- the folded account name
+        key     TEXT NOT NULL,
+        value   TEXT NOT NULL,
+        PRIMARY KEY (account, key)
+    ) WITHOUT ROWID;
+    ",
+    // message flags: 1 a NOTICE, 2 deleted (REDACT: the text is erased,
+    // history skips it).
     "
     ALTER TABLE messages ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
     ",

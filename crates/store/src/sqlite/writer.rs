@@ -38,6 +38,8 @@ pub enum Op {
     Delivered(NameKey, MessageId),
     Redact(MessageId),
     MarkRead(NameKey, ConversationKey, MessageId),
+    MarkReadAt(NameKey, ConversationKey, Timestamp),
+    SetMetadata(NameKey, String, Option<String>),
     SetIgnore(NameKey, UserName, bool),
     CreateAccount {
         name: UserName,
@@ -228,14 +230,51 @@ fn apply(conn: &Connection, op: &Op, ids: &mut i64) -> rusqlite::Result<Done> {
         ),
         Op::MarkRead(account, conversation, up_to) => {
             conn.prepare_cached(
-                "INSERT INTO read_markers (account, conv, message_id) VALUES (?1, ?2, ?3)
+                "INSERT INTO read_markers (account, conv, message_id, ts)
+                 VALUES (?1, ?2, ?3, COALESCE((SELECT ts FROM messages WHERE id = ?3), 0))
                  ON CONFLICT (account, conv)
-                 DO UPDATE SET message_id = MAX(message_id, excluded.message_id)",
+                 DO UPDATE SET message_id = MAX(message_id, excluded.message_id),
+                               ts = MAX(ts, excluded.ts)",
             )?
             .execute(params![
                 account.as_str(),
                 conversation.to_column(),
                 up_to.0 as i64
+            ])?;
+            Done::Unit
+        }
+        Op::SetMetadata(account, key, Some(value)) => {
+            conn.prepare_cached(
+                "INSERT INTO metadata (account, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account, key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![account.as_str(), key, value])?;
+            Done::Unit
+        }
+        Op::SetMetadata(account, key, None) if key == "*" => {
+            conn.prepare_cached("DELETE FROM metadata WHERE account = ?1")?
+                .execute(params![account.as_str()])?;
+            Done::Unit
+        }
+        Op::SetMetadata(account, key, None) => {
+            conn.prepare_cached("DELETE FROM metadata WHERE account = ?1 AND key = ?2")?
+                .execute(params![account.as_str(), key])?;
+            Done::Unit
+        }
+        Op::MarkReadAt(account, conversation, ts) => {
+            conn.prepare_cached(
+                "INSERT INTO read_markers (account, conv, message_id, ts)
+                 VALUES (?1, ?2,
+                         COALESCE((SELECT MAX(id) FROM messages WHERE conv = ?2 AND ts <= ?3), 0),
+                         ?3)
+                 ON CONFLICT (account, conv)
+                 DO UPDATE SET message_id = MAX(message_id, excluded.message_id),
+                               ts = MAX(ts, excluded.ts)",
+            )?
+            .execute(params![
+                account.as_str(),
+                conversation.to_column(),
+                ts.0 as i64
             ])?;
             Done::Unit
         }

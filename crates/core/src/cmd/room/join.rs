@@ -32,6 +32,7 @@ pub fn apply(req: Join, ctx: &mut Ctx<'_>) -> Reply {
             );
             tell_members(ctx.state, &room, &frame, Some(&ctx.sender(&me)));
         }
+        crate::cmd::metadata::joined(&room, &me, ctx.conn.id);
     }
     Ok(ServerFrame::RoomList(vec![room.info(&me.name.key())]))
 }
