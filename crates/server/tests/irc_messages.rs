@@ -158,7 +158,7 @@ async fn a_notice_is_a_kind_of_message_on_every_front_end() {
     assert!(
         bob.expect("deploying")
             .await
-            .ends_with(":alice!alice@chinwag NOTICE #ops deploying")
+            .ends_with(":alice!alice@chinwag NOTICE #ops :deploying")
     );
 
     // History keeps the kind.
@@ -194,15 +194,15 @@ async fn client_tags_reach_those_who_asked_and_tags_alone_are_not_kept() {
     // Client-only tags travel with the message; other tags do not.
     bob.send(r"@+draft/reply=7;+example.com/x=a\sb;label=1;fizz=buzz PRIVMSG #t :hi")
         .await;
-    let echo = bob.expect("PRIVMSG #t hi").await;
-    let relayed = carol.expect("PRIVMSG #t hi").await;
+    let echo = bob.expect("PRIVMSG #t :hi").await;
+    let relayed = carol.expect("PRIVMSG #t :hi").await;
     for line in [&echo, &relayed] {
         assert_eq!(tag(line, "+draft/reply"), Some("7"), "{line}");
         assert_eq!(tag(line, "+example.com/x"), Some(r"a\sb"), "{line}");
         assert_eq!(tag(line, "fizz"), None, "{line}");
     }
     assert_eq!(tag(&echo, "msgid"), tag(&relayed, "msgid"));
-    let plain = dave.expect("PRIVMSG #t hi").await;
+    let plain = dave.expect("PRIVMSG #t :hi").await;
     assert!(!plain.contains("+draft/reply"), "{plain}");
     let got = message(&mut alice_events).await;
     assert_eq!(&*got.tags, r"+draft/reply=7;+example.com/x=a\sb");
