@@ -368,7 +368,7 @@ async fn receive(
                     latency.record_ns(now.saturating_sub(stamp.sent_ns));
                 }
             }
-            Some(Event::Notice(_) | Event::RoomNotice(_) | Event::User(_)) => {
+            Some(Event::Notice(_) | Event::RoomNotice(_) | Event::User(_) | Event::Redacted(_)) => {
                 tracker.notices.fetch_add(1, Ordering::Relaxed);
             }
             Some(Event::Error { code, message }) => {

@@ -549,6 +549,7 @@ fn own_message(sent: Sent, me: &str, to: &str, text: &str, clock: Clock) -> Stri
         from: me.into(),
         to: to.into(),
         text: text.into(),
+        ..Default::default()
     };
     render::message(&message, clock)
 }

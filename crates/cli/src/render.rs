@@ -60,6 +60,30 @@ pub fn event(event: &Event, format: Format, now: Timestamp) -> Option<String> {
         (Event::Notice(n), Format::Json) => notice_json(n).to_string(),
         (Event::RoomNotice(n), Format::Human(clock)) => rooms::notice(n, clock),
         (Event::RoomNotice(n), Format::Json) => rooms::notice_json(n).to_string(),
+        (Event::Redacted(r), Format::Human(clock)) => {
+            let reason = if r.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", sanitize(&r.reason))
+            };
+            format!(
+                "[{}] * {} deleted message {} of {}{reason}",
+                clock.hms(r.ts),
+                sanitize(&r.actor),
+                r.id.0,
+                sanitize(&r.from)
+            )
+        }
+        (Event::Redacted(r), Format::Json) => json!({
+            "type": "redacted",
+            "id": r.id.0,
+            "ts": r.ts.0,
+            "actor": &*r.actor,
+            "from": &*r.from,
+            "to": &*r.to,
+            "reason": &*r.reason,
+        })
+        .to_string(),
         (Event::Error { code, message }, Format::Human(clock)) => {
             format!("[{}] ! {}", clock.hms(now), error(*code, message))
         }
@@ -89,6 +113,26 @@ pub fn message(m: &Message, clock: Clock) -> String {
         MessageKind::Broadcast => Cow::Borrowed("everyone"),
         MessageKind::Direct | MessageKind::Room | MessageKind::Other(_) => sanitize(&m.to),
     };
+    if m.text.is_empty() {
+        // Client tags alone (a typing notification, a reaction).
+        return format!(
+            "[{}] {} -> {}: [{}]",
+            clock.hms(m.ts),
+            sanitize(&m.from),
+            to,
+            sanitize(&m.tags)
+        );
+    }
+    if m.notice {
+        // A NOTICE: `-alice-`, as IRC clients show one.
+        return format!(
+            "[{}] -{}- -> {}: {}",
+            clock.hms(m.ts),
+            sanitize(&m.from),
+            to,
+            shown(&m.text).1
+        );
+    }
     match shown(&m.text) {
         (true, does) => format!(
             "[{}] -> {}: * {} {}",
@@ -134,6 +178,12 @@ pub fn message_json(m: &Message) -> Value {
     });
     if action.is_some() {
         v["action"] = json!(true);
+    }
+    if m.notice {
+        v["notice"] = json!(true);
+    }
+    if !m.tags.is_empty() {
+        v["tags"] = json!(&*m.tags);
     }
     match m.kind {
         MessageKind::Broadcast => {}
@@ -478,6 +528,7 @@ mod tests {
             from: "alice".into(),
             to: to.into(),
             text: text.into(),
+            ..Default::default()
         }
     }
 

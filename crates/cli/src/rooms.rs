@@ -856,6 +856,7 @@ pub fn describe(reply: &RoomReply, me: &str, clock: Clock) -> String {
                 from: me.into(),
                 to: room.as_str().into(),
                 text: text.as_str().into(),
+                ..Default::default()
             },
             clock,
         ),

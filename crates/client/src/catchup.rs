@@ -120,6 +120,12 @@ impl CatchUp {
 
     /// A live message arrived: what to deliver now.
     pub fn on_live(&mut self, message: Message) -> Option<Message> {
+        // A message of tags alone is in no history and has an id of its
+        // own kind (protocol.md 2.5): shown as it comes, and never a
+        // cursor.
+        if message.id.is_ephemeral() {
+            return Some(message);
+        }
         let id = message.id.0;
         if self.read_from_history(id) {
             return None;
@@ -263,6 +269,7 @@ mod tests {
             from: "alice".into(),
             to: "".into(),
             text: format!("m{id}").into(),
+            ..Default::default()
         }
     }
 

@@ -293,6 +293,7 @@ impl Client {
             src: "".into(),
             dst: to.into(),
             content: text.into(),
+            ..Default::default()
         });
         self.expect_sent(request).await
     }
@@ -303,6 +304,7 @@ impl Client {
         let request = Request::Broadcast(Broadcast {
             src: "".into(),
             content: text.into(),
+            ..Default::default()
         });
         self.expect_sent(request).await
     }
@@ -620,8 +622,11 @@ impl Client {
     /// LOGOUT: waits for the server's OK; the server then closes the
     /// connection, and [`Events`] ends with [`Event::Closed`].
     pub async fn logout(&self) -> Result<(), ClientError> {
-        self.expect_ok(Request::Logout(Logout { src: "".into() }))
-            .await
+        self.expect_ok(Request::Logout(Logout {
+            src: "".into(),
+            ..Default::default()
+        }))
+        .await
     }
 
     /// Sends any request and returns its reply frame. An ERROR reply is

@@ -310,6 +310,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             ServerFrame::Notice(notice) => self.push_event(Event::Notice(notice)),
             ServerFrame::RoomNotice(notice) => self.push_event(Event::RoomNotice(notice)),
             ServerFrame::UserUpdate(update) => self.push_event(Event::User(update)),
+            ServerFrame::Redacted(redacted) => self.push_event(Event::Redacted(redacted)),
             ServerFrame::Error { code, message } => {
                 let message = message.to_string();
                 self.server_error = Some((code, message.clone()));

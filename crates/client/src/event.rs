@@ -23,6 +23,8 @@ pub enum Event {
     /// A user changed its name, profile or flags (USER_UPDATE): a rename
     /// (`old_name` not empty), an away message, a real name.
     User(UserUpdate),
+    /// A message this user may have seen was deleted (REDACT).
+    Redacted(chinwag_proto::server::Redacted),
     /// An ERROR the server raised on its own, usually right before it
     /// closes the connection (`IdleTimeout`, `SlowConsumer`, ...).
     Error { code: ErrorCode, message: String },

@@ -48,6 +48,7 @@ impl Client {
             src: "".into(),
             room: room.into(),
             content: text.into(),
+            ..Default::default()
         })))
         .await
     }

@@ -80,6 +80,7 @@ fn sent(id: u64) -> ServerFrame {
         ts: Timestamp(1_000),
         status: DeliveryStatus::Delivered,
         recipients: 1,
+        ..Default::default()
     })
 }
 
@@ -91,6 +92,7 @@ fn message(text: &str) -> Message {
         from: "bob".into(),
         to: "alice".into(),
         text: text.into(),
+        ..Default::default()
     }
 }
 

@@ -18,7 +18,9 @@
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use chinwag_proto::room::RoomNotice;
-use chinwag_proto::server::{Message, MessageId, MessageKind, Notice, NoticeKind, Timestamp};
+use chinwag_proto::server::{
+    Message, MessageId, MessageKind, Notice, NoticeKind, Redacted, Timestamp,
+};
 use chinwag_proto::{ErrorCode, ServerFrame};
 use serde::{Deserialize, Serialize};
 
@@ -164,9 +166,22 @@ pub enum NodeEvent {
         from: String,
         to: String,
         text: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        notice: bool,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        tags: String,
         /// The sender's user flags (absent from older nodes: 0).
         #[serde(default)]
         sender_flags: u8,
+    },
+    Redacted {
+        id: u64,
+        ts: u64,
+        kind: u8,
+        actor: String,
+        from: String,
+        to: String,
+        reason: String,
     },
     Notice {
         kind: u8,
@@ -210,6 +225,8 @@ impl NodeEvent {
                 from: m.from.to_string(),
                 to: m.to.to_string(),
                 text: m.text.to_string(),
+                notice: m.notice,
+                tags: m.tags.to_string(),
                 sender_flags: event.sender_flags(),
             },
             ServerFrame::UserUpdate(u) => NodeEvent::UserUpdate {
@@ -221,6 +238,15 @@ impl NodeEvent {
                 username: u.username.to_string(),
                 realname: u.realname.to_string(),
                 away: u.away.to_string(),
+            },
+            ServerFrame::Redacted(r) => NodeEvent::Redacted {
+                id: r.id.0,
+                ts: r.ts.0,
+                kind: r.kind.to_u8(),
+                actor: r.actor.to_string(),
+                from: r.from.to_string(),
+                to: r.to.to_string(),
+                reason: r.reason.to_string(),
             },
             ServerFrame::Notice(n) => NodeEvent::Notice {
                 kind: n.kind.to_u8(),
@@ -254,6 +280,8 @@ impl NodeEvent {
                 to,
                 text,
                 sender_flags,
+                notice,
+                tags,
             } => {
                 return Event::from_sender(
                     ServerFrame::Message(Message {
@@ -263,6 +291,8 @@ impl NodeEvent {
                         from: from.into(),
                         to: to.into(),
                         text: text.into(),
+                        notice,
+                        tags: tags.into(),
                     }),
                     sender_flags,
                 );
@@ -285,6 +315,23 @@ impl NodeEvent {
                 username: username.into(),
                 realname: realname.into(),
                 away: away.into(),
+            }),
+            NodeEvent::Redacted {
+                id,
+                ts,
+                kind,
+                actor,
+                from,
+                to,
+                reason,
+            } => ServerFrame::Redacted(Redacted {
+                id: MessageId(id),
+                ts: Timestamp(ts),
+                kind: MessageKind::from_u8(kind),
+                actor: actor.into(),
+                from: from.into(),
+                to: to.into(),
+                reason: reason.into(),
             }),
             NodeEvent::Notice {
                 kind,
@@ -482,6 +529,8 @@ mod tests {
                     from: "alice".into(),
                     to: "bob".into(),
                     text: "hi".into(),
+                    notice: false,
+                    tags: String::new(),
                     sender_flags: 3,
                 },
             },
@@ -561,9 +610,21 @@ mod tests {
             from: "alice".into(),
             to: "#rust".into(),
             text: "hello".into(),
+            notice: true,
+            tags: "+typing=active".into(),
         }));
         let crossed = NodeEvent::of(&event).unwrap().into_event();
         assert_eq!(crossed, event);
+        let redacted = Event::new(ServerFrame::Redacted(Redacted {
+            id: MessageId(9),
+            ts: Timestamp(6),
+            kind: MessageKind::Room,
+            actor: "alice".into(),
+            from: "bob".into(),
+            to: "#rust".into(),
+            reason: "spam".into(),
+        }));
+        assert_eq!(NodeEvent::of(&redacted).unwrap().into_event(), redacted);
         assert_eq!(NodeEvent::of(&Event::new(ServerFrame::ok("fine"))), None);
     }
 

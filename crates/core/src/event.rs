@@ -84,9 +84,13 @@ impl Event {
         }
     }
 
-    /// The message id and kind, for the queue's catch-up rules.
+    /// The message id and kind, for the queue's catch-up rules. A message
+    /// of tags alone has none: it is not in history, so it can be no
+    /// resume point, and the queue holds it as it holds a notice.
     pub fn message_id(&self) -> Option<(MessageId, MessageKind)> {
-        self.message().map(|m| (m.id, m.kind))
+        self.message()
+            .filter(|m| !m.id.is_ephemeral())
+            .map(|m| (m.id, m.kind))
     }
 
     /// The weight of the event in a queue's byte bound.
@@ -157,6 +161,7 @@ mod tests {
             from: "alice".into(),
             to: "#general".into(),
             text: "hi".into(),
+            ..Default::default()
         }));
         assert_eq!(event.message_id(), Some((MessageId(7), MessageKind::Room)));
         let first = event.native().clone();
@@ -164,6 +169,12 @@ mod tests {
         assert_eq!(event.size(), OVERHEAD + 5 + 8 + 2);
         let notice = Event::new(ServerFrame::ok("fine"));
         assert_eq!(notice.message_id(), None);
+        let typing = Event::new(ServerFrame::Message(Message {
+            id: MessageId(MessageId::EPHEMERAL | 1),
+            tags: "+typing=active".into(),
+            ..Message::default()
+        }));
+        assert_eq!(typing.message_id(), None, "no resume point");
         assert_eq!(event.json(|_| "{}".into()), "{}");
         assert_eq!(event.json(|_| unreachable!("rendered once")), "{}");
     }

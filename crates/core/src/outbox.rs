@@ -379,6 +379,7 @@ mod tests {
                 "".into()
             },
             text: "hi".into(),
+            ..Default::default()
         }))
     }
 

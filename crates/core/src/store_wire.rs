@@ -15,10 +15,13 @@ pub fn message(stored: &StoredMessage) -> Message {
         from: stored.from.as_str().into(),
         to: stored.to.as_str().into(),
         text: stored.text.as_str().into(),
+        notice: stored.notice,
+        // Client tags are relayed, not stored.
+        tags: Default::default(),
     }
 }
 
-fn kind(conversation: &ConversationKey) -> MessageKind {
+pub fn kind(conversation: &ConversationKey) -> MessageKind {
     match conversation {
         ConversationKey::Broadcast => MessageKind::Broadcast,
         ConversationKey::Direct(_) => MessageKind::Direct,

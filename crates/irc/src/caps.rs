@@ -14,6 +14,7 @@ pub enum Cap {
     ExtendedMonitor,
     InviteNotify,
     LabeledResponse,
+    MessageRedaction,
     MessageTags,
     Metadata,
     MultiPrefix,
@@ -26,7 +27,7 @@ pub enum Cap {
 
 impl Cap {
     /// Every capability offered, in the order CAP LS lists them.
-    pub const ALL: [Cap; 18] = [
+    pub const ALL: [Cap; 19] = [
         Cap::AccountNotify,
         Cap::AccountTag,
         Cap::AwayNotify,
@@ -37,6 +38,7 @@ impl Cap {
         Cap::ExtendedMonitor,
         Cap::InviteNotify,
         Cap::LabeledResponse,
+        Cap::MessageRedaction,
         Cap::MessageTags,
         Cap::Metadata,
         Cap::MultiPrefix,
@@ -59,6 +61,7 @@ impl Cap {
             Cap::ExtendedMonitor => "extended-monitor",
             Cap::InviteNotify => "invite-notify",
             Cap::LabeledResponse => "labeled-response",
+            Cap::MessageRedaction => "draft/message-redaction",
             Cap::MessageTags => "message-tags",
             Cap::Metadata => "draft/metadata-3",
             Cap::MultiPrefix => "multi-prefix",

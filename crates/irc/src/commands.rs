@@ -5,8 +5,8 @@
 //! core would decide.
 
 use chinwag_proto::request::{
-    Admin, Bantalk, Broadcast, GetAllUser, History, Kickout, Logout, Shutdown, ShutdownScope,
-    Target, Transfer, Unmute, UserMode, Whowas,
+    Admin, Bantalk, Broadcast, GetAllUser, History, Kickout, Logout, Redact, SendOptions, Shutdown,
+    ShutdownScope, Target, Transfer, Unmute, UserMode, Whowas,
 };
 use chinwag_proto::room::{
     Invite, Join, Members, Part, RoomKick, RoomMute, RoomSend, RoomUnmute, Topic,
@@ -33,7 +33,8 @@ impl Irc {
     pub(crate) fn registered_command(&mut self, m: Message) {
         let size = m.params.iter().map(String::len).sum::<usize>() + m.command.len();
         match m.command.as_str() {
-            "PRIVMSG" | "NOTICE" => self.message(&m, size),
+            "PRIVMSG" | "NOTICE" | "TAGMSG" => self.message(&m, size),
+            "REDACT" => self.redact(&m, size),
             "JOIN" => self.join(&m),
             "PART" => self.part(&m),
             "TOPIC" => self.topic(&m),
@@ -76,7 +77,11 @@ impl Irc {
                     format!("Closing link (quit: {reason})")
                 };
                 self.error(&text);
-                self.ask(Request::Logout(Logout { src: "".into() }), Pending::Quit, 0);
+                let request = Request::Logout(Logout {
+                    src: "".into(),
+                    reason: reason.into(),
+                });
+                self.ask(request, Pending::Quit, 0);
             }
             "OPER" => {
                 if m.params.len() < 2 {
@@ -249,31 +254,56 @@ impl Irc {
         }
     }
 
+    /// PRIVMSG, NOTICE and TAGMSG: one chinwag message each (a NOTICE is
+    /// one of kind notice, a TAGMSG one of client tags alone).
     fn message(&mut self, m: &Message, size: usize) {
-        let notice = m.command == "NOTICE";
+        let command: &'static str = match m.command.as_str() {
+            "NOTICE" => "NOTICE",
+            "TAGMSG" => "TAGMSG",
+            _ => "PRIVMSG",
+        };
+        // Automatic replies are never sent in answer to a NOTICE.
+        let quiet = command == "NOTICE";
+        let tagmsg = command == "TAGMSG";
         if m.params.is_empty() || m.param(0).is_empty() {
-            if !notice {
-                self.numeric("411", &["No recipient given (PRIVMSG)"]);
+            if !quiet {
+                self.numeric("411", &[&format!("No recipient given ({command})")]);
             }
             return;
         }
-        if m.params.len() < 2 || m.param(1).is_empty() {
-            if !notice {
-                self.numeric("412", &["No text to send"]);
+        let tags = client_tags(m);
+        let text = if tagmsg {
+            if tags.is_empty() {
+                // Nothing to relay.
+                return;
             }
-            return;
-        }
-        let Some(text) = to_chinwag_text(m.param(1)) else {
-            if !notice {
-                let target = m.param(0).to_owned();
-                self.fail(
-                    "PRIVMSG",
-                    "UNSUPPORTED_CTCP",
-                    &target,
-                    "chinwag carries no CTCP but ACTION",
-                );
+            String::new()
+        } else {
+            if m.params.len() < 2 || m.param(1).is_empty() {
+                if !quiet {
+                    self.numeric("412", &["No text to send"]);
+                }
+                return;
             }
-            return;
+            match to_chinwag_text(m.param(1)) {
+                Some(text) => text,
+                None => {
+                    if !quiet {
+                        let target = m.param(0).to_owned();
+                        self.fail(
+                            command,
+                            "UNSUPPORTED_CTCP",
+                            &target,
+                            "chinwag carries no CTCP but ACTION",
+                        );
+                    }
+                    return;
+                }
+            }
+        };
+        let options = SendOptions {
+            notice: quiet,
+            tags: tags.as_str().into(),
         };
         // Relayed with the sender's mask in front, the line must still fit
         // IRC's 512 bytes: refused whole (ERR_INPUTTOOLONG), never cut.
@@ -291,39 +321,69 @@ impl Irc {
             self.numeric("417", &["Input line was too long"]);
             return;
         }
-        let tags: Vec<_> = m
-            .tags
-            .iter()
-            .filter(|(k, _)| k.starts_with('+'))
-            .cloned()
-            .collect();
         for target in split(m.param(0)) {
             let request = if target == "$*" || target == "$$*" {
                 Request::Broadcast(Broadcast {
                     src: "".into(),
                     content: text.as_str().into(),
+                    options: options.clone(),
                 })
             } else if target.starts_with('#') {
                 room(RoomRequest::Send(RoomSend {
                     src: "".into(),
                     room: target.as_str().into(),
                     content: text.as_str().into(),
+                    options: options.clone(),
                 }))
             } else {
                 Request::Transfer(Transfer {
                     src: "".into(),
                     dst: target.as_str().into(),
                     content: text.as_str().into(),
+                    options: options.clone(),
                 })
             };
             let pending = Pending::Message {
                 target,
                 text: m.param(1).to_owned(),
-                notice,
+                command,
                 tags: tags.clone(),
             };
             self.ask(request, pending, size);
         }
+    }
+
+    /// `REDACT target msgid [:reason]` (draft/message-redaction): the
+    /// core's REDACT. A msgid that is not one of chinwag's (a number) names
+    /// no message: the core is asked about id 0, which is none, so that
+    /// it still judges the target first.
+    fn redact(&mut self, m: &Message, size: usize) {
+        if m.params.len() < 2 {
+            self.fail(
+                "REDACT",
+                "NEED_MORE_PARAMS",
+                "",
+                "REDACT target msgid [:reason]",
+            );
+            return;
+        }
+        let (target, msgid, reason) = (m.param(0), m.param(1), m.param(2));
+        let dst = match target {
+            "$*" | "$$*" => chinwag_proto::request::BROADCAST_CONVERSATION,
+            target => target,
+        };
+        let request = Request::Redact(Redact {
+            src: "".into(),
+            dst: dst.into(),
+            id: msgid.parse().unwrap_or(0),
+            reason: reason.into(),
+        });
+        let pending = Pending::Redact {
+            target: target.to_owned(),
+            msgid: msgid.to_owned(),
+            reason: reason.to_owned(),
+        };
+        self.ask(request, pending, size);
     }
 
     fn join(&mut self, m: &Message) {
@@ -740,6 +800,14 @@ impl Irc {
             self.server_line("FAIL", &[command, code, context, text]);
         }
     }
+
+    /// `FAIL command code context... :text`, with several context params.
+    pub(crate) fn fail_params(&mut self, command: &str, code: &str, context: &[&str], text: &str) {
+        let mut params = vec![command, code];
+        params.extend_from_slice(context);
+        params.push(text);
+        self.server_line("FAIL", &params);
+    }
 }
 
 fn room(request: RoomRequest) -> Request {
@@ -759,6 +827,33 @@ fn one_user(nick: &str) -> Request {
 }
 
 /// A comma-separated list, without empty items.
+/// A line's client-only tags (`+key[=value]`), in the core's form: IRC's
+/// own escaped form, joined by `;` (protocol.md 2.5); empty if none.
+/// Other tags (`label`, a server tag a client made up) are not relayed.
+fn client_tags(m: &Message) -> String {
+    // A key given twice: the last value counts.
+    let mut tags: Vec<(&str, Option<&str>)> = Vec::new();
+    for (key, value) in m.tags.iter().filter(|(k, _)| k.starts_with('+')) {
+        let value = value.as_deref().filter(|v| !v.is_empty());
+        match tags.iter_mut().find(|(k, _)| k == key) {
+            Some(tag) => tag.1 = value,
+            None => tags.push((key, value)),
+        }
+    }
+    let mut out = String::new();
+    for (key, value) in tags {
+        if !out.is_empty() {
+            out.push(';');
+        }
+        out.push_str(key);
+        if let Some(value) = value {
+            out.push('=');
+            crate::line::escape(value, &mut out);
+        }
+    }
+    out
+}
+
 pub(crate) fn split(list: &str) -> Vec<String> {
     list.split(',')
         .filter(|s| !s.is_empty())

@@ -34,11 +34,19 @@ pub enum Pending {
     Ping {
         token: String,
     },
+    /// PRIVMSG, NOTICE or TAGMSG (`command`); `tags` are the client
+    /// tags sent, in the core's form (protocol.md 2.5).
     Message {
         target: String,
         text: String,
-        notice: bool,
-        tags: Vec<(String, Option<String>)>,
+        command: &'static str,
+        tags: String,
+    },
+    /// REDACT of `msgid` in `target`, with `reason`.
+    Redact {
+        target: String,
+        msgid: String,
+        reason: String,
     },
     Join {
         channel: String,
@@ -396,7 +404,7 @@ impl Irc {
             "PONG" => {}
             "QUIT" => {
                 self.error("Closing link (quit)");
-                self.ask(Request::Logout(Logout { src: "".into() }), Pending::Quit, 0);
+                self.ask(Request::Logout(Logout::default()), Pending::Quit, 0);
             }
             _ if self.me.is_some() && self.reg.sent => {
                 // SASL logged in and the welcome waits for CAP END: the
@@ -706,9 +714,14 @@ impl Irc {
     }
 
     /// The server-time and msgid tags a message line carries, as this
-    /// connection's capabilities ask.
-    pub(crate) fn tags(&self, ts: Timestamp, id: Option<MessageId>) -> String {
+    /// connection's capabilities ask, after the sender's client tags
+    /// `client` (in the core's form, which is IRC's) if it takes message
+    /// tags.
+    pub(crate) fn tags_with(&self, ts: Timestamp, id: Option<MessageId>, client: &str) -> String {
         let mut tags = Vec::new();
+        if !client.is_empty() && self.caps.has(Cap::MessageTags) {
+            tags.push(client.to_owned());
+        }
         if self.caps.has(Cap::ServerTime) {
             tags.push(format!("time={}", iso8601(ts)));
         }

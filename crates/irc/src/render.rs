@@ -6,7 +6,8 @@ use chinwag_core::event::Shared;
 use chinwag_core::session::Leave;
 use chinwag_proto::room::{MemberInfo, RoomInfo, RoomMode, SetRoomMode};
 use chinwag_proto::server::{
-    Message, MessageKind, Notice, NoticeKind, Role, UserInfo, UserUpdate, user_changed, user_flags,
+    Message, MessageKind, Notice, NoticeKind, Redacted, Role, UserInfo, UserUpdate, user_changed,
+    user_flags,
 };
 use chinwag_proto::{ErrorCode, NameKey, Request, RoomKey, RoomRequest, RoomRole, ServerFrame};
 
@@ -90,38 +91,52 @@ impl Irc {
                 Pending::Message {
                     target,
                     text,
-                    notice,
+                    command,
                     tags,
                 },
                 ServerFrame::Sent(sent),
-            ) if self.caps.has(Cap::EchoMessage) => {
-                let mut prefix = self.tags(sent.ts, Some(sent.id));
+            ) => {
+                // RPL_AWAY: the core says the recipient is away (never
+                // for a NOTICE: no automatic replies to one).
+                if command == "PRIVMSG" && !sent.away.is_empty() {
+                    self.numeric("301", &[&target, &sent.away]);
+                }
+                let tagmsg = command == "TAGMSG";
+                if !self.caps.has(Cap::EchoMessage) || (tagmsg && !self.caps.has(Cap::MessageTags))
+                {
+                    return;
+                }
+                let prefix = self.tags_with(sent.ts, Some(sent.id), &tags);
                 let mut own = self.sender_flags();
                 if !self.caps.has(Cap::AccountTag) {
                     own &= !chinwag_proto::server::user_flags::ACCOUNT;
                 }
                 let me = self.nick().to_owned();
-                prefix = self.with_sender_tags(prefix, &me, own);
-                if self.caps.has(Cap::MessageTags) && !tags.is_empty() {
-                    let client: Vec<String> = tags
-                        .iter()
-                        .map(|(k, v)| match v {
-                            Some(v) => {
-                                let mut t = format!("{k}=");
-                                crate::line::escape(v, &mut t);
-                                t
-                            }
-                            None => k.clone(),
-                        })
-                        .collect();
-                    prefix = match prefix.strip_prefix('@') {
-                        Some(rest) => format!("@{};{rest}", client.join(";")),
-                        None => format!("@{} ", client.join(";")),
-                    };
-                }
-                let command = if notice { "NOTICE" } else { "PRIVMSG" };
+                let prefix = self.with_sender_tags(prefix, &me, own);
                 let mut line = format!("{prefix}:{} {command}", self.mask(&me));
-                push_text(&mut line, &[&target], &text);
+                if tagmsg {
+                    push_params(&mut line, &[&target]);
+                } else {
+                    push_text(&mut line, &[&target], &text);
+                }
+                self.out.line(line);
+            }
+            (
+                Pending::Redact {
+                    target,
+                    msgid,
+                    reason,
+                },
+                _,
+            ) if self.caps.has(Cap::MessageRedaction) => {
+                // The deleting session's own REDACT, as the others get it.
+                let me = self.nick().to_owned();
+                let mut line = format!(":{} REDACT", self.mask(&me));
+                if reason.is_empty() {
+                    push_params(&mut line, &[&target, &msgid]);
+                } else {
+                    push_params(&mut line, &[&target, &msgid, &reason]);
+                }
                 self.out.line(line);
             }
             (Pending::Join { .. }, ServerFrame::RoomList(rooms)) => {
@@ -419,7 +434,27 @@ impl Irc {
         let message = message.to_string();
         match pending {
             Pending::Register { sasl } => self.refused(code, &message, sasl),
-            Pending::Message { notice: true, .. } | Pending::Quit | Pending::Rejoin => {}
+            Pending::Message {
+                command: "NOTICE", ..
+            }
+            | Pending::Quit
+            | Pending::Rejoin => {}
+            Pending::Redact { target, msgid, .. } => match code {
+                ErrorCode::NoSuchMessage => {
+                    self.fail_params("REDACT", "UNKNOWN_MSGID", &[&target, &msgid], &message)
+                }
+                ErrorCode::Forbidden | ErrorCode::NotRoomOperator => {
+                    self.fail_params("REDACT", "REDACT_FORBIDDEN", &[&target, &msgid], &message)
+                }
+                ErrorCode::NoSuchRoom
+                | ErrorCode::InvalidRoomName
+                | ErrorCode::NoSuchUser
+                | ErrorCode::NotAMember
+                | ErrorCode::InvalidArgument => {
+                    self.fail_params("REDACT", "INVALID_TARGET", &[&target], &message)
+                }
+                _ => self.fail_params("REDACT", "UNKNOWN_ERROR", &[&target, &msgid], &message),
+            },
             Pending::Message { target, .. } => match code {
                 ErrorCode::NoSuchUser => self.numeric("401", &[&target, "No such nick/channel"]),
                 ErrorCode::NoSuchRoom | ErrorCode::InvalidRoomName => {
@@ -797,6 +832,7 @@ impl Irc {
             ServerFrame::Message(m) => self.message_line(m, None, event.sender_flags()),
             ServerFrame::UserUpdate(u) => self.user_update(u),
             ServerFrame::Notice(n) => self.notice_event(n),
+            ServerFrame::Redacted(r) => self.redacted(r),
             ServerFrame::ReadMarkerAt(marker) => self.markread_event(marker),
             ServerFrame::Metadata(m) => self.metadata_event(m),
             ServerFrame::RoomNotice(n) => {
@@ -832,7 +868,7 @@ impl Irc {
                         if !self.quit(&n.subject) {
                             return;
                         }
-                        format!(":{subject} QUIT :{}", n.text)
+                        format!(":{subject} QUIT :{}", quit_text(&n.text))
                     }
                     NoticeKind::RoomLeft if !n.actor.is_empty() => {
                         self.gone_from(room, &n.subject);
@@ -888,7 +924,8 @@ impl Irc {
             NoticeKind::Left if !n.subject.eq_ignore_ascii_case(&me) => {
                 if self.quit(&n.subject) {
                     let mask = self.mask(&n.subject);
-                    self.out.line(format!(":{mask} QUIT :{}", n.text));
+                    self.out
+                        .line(format!(":{mask} QUIT :{}", quit_text(&n.text)));
                 }
                 if self.monitors(&n.subject) {
                     self.numeric("731", &[&n.subject]);
@@ -1008,10 +1045,36 @@ impl Irc {
         }
     }
 
-    /// A chinwag message as PRIVMSG (a broadcast as NOTICE to `$*`).
+    /// A deleted message (draft/message-redaction): `REDACT target msgid
+    /// [:reason]`, for a connection that asked for them.
+    fn redacted(&mut self, r: &Redacted) {
+        if !self.caps.has(Cap::MessageRedaction) {
+            return;
+        }
+        let target = match r.kind {
+            MessageKind::Broadcast => "$*".to_owned(),
+            _ => r.to.to_string(),
+        };
+        let msgid = r.id.0.to_string();
+        let mut line = format!(":{} REDACT", self.mask(&r.actor));
+        if r.reason.is_empty() {
+            push_params(&mut line, &[&target, &msgid]);
+        } else {
+            push_params(&mut line, &[&target, &msgid, &r.reason]);
+        }
+        self.out.line(line);
+    }
+
+    /// A chinwag message as PRIVMSG, or NOTICE for one of kind notice (a
+    /// broadcast always as NOTICE to `$*`), or TAGMSG for client tags
+    /// alone (only to a connection that takes message tags).
     pub(crate) fn message_line(&mut self, m: &Message, batch: Option<&str>, sender_flags: u8) {
         let me = self.nick().to_owned();
-        let mut tags = self.tags(m.ts, Some(m.id));
+        let tagmsg = m.text.is_empty();
+        if tagmsg && !self.caps.has(Cap::MessageTags) {
+            return;
+        }
+        let mut tags = self.tags_with(m.ts, Some(m.id), &m.tags);
         tags = self.with_sender_tags(tags, &m.from, sender_flags);
         if let Some(batch) = batch {
             tags = match tags.strip_prefix('@') {
@@ -1019,12 +1082,19 @@ impl Irc {
                 None => format!("@batch={batch} "),
             };
         }
+        let said = if m.notice { "NOTICE" } else { "PRIVMSG" };
         let (command, target) = match m.kind {
-            MessageKind::Room => ("PRIVMSG", m.to.to_string()),
+            MessageKind::Room => (said, m.to.to_string()),
             MessageKind::Broadcast => ("NOTICE", "$*".to_owned()),
-            _ if m.from.eq_ignore_ascii_case(&me) => ("PRIVMSG", m.to.to_string()),
-            _ => ("PRIVMSG", me.clone()),
+            _ if m.from.eq_ignore_ascii_case(&me) => (said, m.to.to_string()),
+            _ => (said, me.clone()),
         };
+        if tagmsg {
+            let mut line = format!("{tags}:{} TAGMSG", self.mask(&m.from));
+            push_params(&mut line, &[&target]);
+            self.out.line(line);
+            return;
+        }
         // An action is in IRC's own form already (protocol.md 2.4).
         let text = &m.text;
         // Lines of text: IRC has no newline in a message.
@@ -1126,20 +1196,34 @@ fn flag_change_letters(before: u8, after: u8) -> Option<String> {
     (!change.is_empty()).then_some(change)
 }
 
+/// How IRC shows why a user left the server: a LOGOUT's reason as
+/// `Quit: REASON`, as IRC servers do; the core's other reasons as they are.
+fn quit_text(text: &str) -> String {
+    match text.strip_prefix(LOGOUT_REASON) {
+        Some(reason) => format!("Quit: {reason}"),
+        None => text.to_owned(),
+    }
+}
+
+/// What the core's departure text starts with after a LOGOUT with a
+/// reason (`Leave::describe`).
+const LOGOUT_REASON: &str = "logout: ";
+
 /// Whether a room departure's text says the user left the server (the
 /// core's reasons for a session's end), rather than the room alone.
 fn is_departure(text: &str) -> bool {
-    [
-        Leave::Logout,
-        Leave::Disconnected,
-        Leave::TimedOut,
-        Leave::SlowConsumer,
-        Leave::Kicked,
-        Leave::Shutdown,
-        Leave::Protocol(""),
-    ]
-    .iter()
-    .any(|leave| leave.text() == text)
+    text.starts_with(LOGOUT_REASON)
+        || [
+            Leave::Logout(Default::default()),
+            Leave::Disconnected,
+            Leave::TimedOut,
+            Leave::SlowConsumer,
+            Leave::Kicked,
+            Leave::Shutdown,
+            Leave::Protocol(""),
+        ]
+        .iter()
+        .any(|leave| leave.text() == text)
 }
 
 /// Whether `name` matches a WHO mask: `*` and `?` wildcards, case

@@ -19,6 +19,7 @@ fn transfer() -> Request {
         src: "".into(),
         dst: "receiver-42".into(),
         content: TEXT.into(),
+        ..Default::default()
     })
 }
 
@@ -30,6 +31,7 @@ fn message() -> ServerFrame {
         from: "sender-42".into(),
         to: "receiver-42".into(),
         text: TEXT.into(),
+        ..Default::default()
     })
 }
 
@@ -53,6 +55,7 @@ fn encode(c: &mut Criterion) {
         ts: Timestamp(1_700_000_000_000),
         status: DeliveryStatus::Delivered,
         recipients: 1,
+        ..Default::default()
     });
     let mut buf = BytesMut::with_capacity(64 * 1024);
     group.bench_function("transfer", |b| {

@@ -89,6 +89,9 @@ error_codes! {
     /// The sender is in as many rooms as the server allows, or the server
     /// has as many rooms as it allows.
     TooManyRooms = 212,
+    /// No message with that id in that conversation (REDACT), or it was
+    /// deleted already.
+    NoSuchMessage = 220,
 
     /// The command is for administrators only.
     Forbidden = 300,

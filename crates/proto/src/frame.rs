@@ -149,6 +149,9 @@ frame_types! {
     Ignore = 0x32,
     /// The users the sender ignores.
     Ignores = 0x33,
+    /// Delete a message: its sender, a room operator (in the room) or an
+    /// administrator.
+    Redact = 0x34,
     /// Set or unset a key of a user's or a room's metadata.
     MetadataSet = 0x38,
     /// Read keys of a user's or a room's metadata.
@@ -198,6 +201,8 @@ frame_types! {
     ReadMarkerList = 0xA0,
     /// Answer to IGNORES.
     IgnoreList = 0xA1,
+    /// A message was deleted (event).
+    Redacted = 0xA2,
     /// A user changed its name, profile or flags (event).
     UserUpdate = 0xA4,
     /// Answer to WHOWAS.

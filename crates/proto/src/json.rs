@@ -16,7 +16,7 @@ use crate::error::ErrorCode;
 use crate::frame::FrameType;
 use crate::request::{
     Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Ignore, Kickout, Logout,
-    MarkRead, MarkReadAt, MetadataGet, MetadataSet, MetadataSub, Passwd, Profile, Reflect,
+    MarkRead, MarkReadAt, MetadataGet, MetadataSet, MetadataSub, Passwd, Profile, Redact, Reflect,
     Register, Request, Shutdown, Target, Transfer, Unmute, UserMode, Whowas,
 };
 use crate::room::{RoomMode, RoomRequest};
@@ -100,6 +100,7 @@ enum PlainRequest {
     UserMode(UserMode),
     Whois(Target),
     Whowas(Whowas),
+    Redact(Redact),
 }
 
 impl From<PlainRequest> for Request {
@@ -138,6 +139,7 @@ impl From<PlainRequest> for Request {
             PlainRequest::UserMode(r) => Request::UserMode(r),
             PlainRequest::Whois(r) => Request::Whois(r),
             PlainRequest::Whowas(r) => Request::Whowas(r),
+            PlainRequest::Redact(r) => Request::Redact(r),
         }
     }
 }

@@ -125,7 +125,8 @@ pub struct Reflect {
     pub content: ByteString,
 }
 
-/// TRANSFER (seed type 0): send `content` to `dst`. Body: `src | dst | content`.
+/// TRANSFER (seed type 0): send `content` to `dst`. Body: `src | dst |
+/// content [| options: u8 [| tags: str]]` (see [`SendOptions`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
@@ -136,9 +137,12 @@ pub struct Transfer {
     pub src: ByteString,
     pub dst: ByteString,
     pub content: ByteString,
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    pub options: SendOptions,
 }
 
-/// BROADCAST (seed type 1): send to everyone else. Body: `src | dst("") | content`.
+/// BROADCAST (seed type 1): send to everyone else. Body: `src | dst("") |
+/// content [| options: u8 [| tags: str]]` (see [`SendOptions`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
@@ -148,6 +152,99 @@ pub struct Transfer {
 pub struct Broadcast {
     pub src: ByteString,
     pub content: ByteString,
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    pub options: SendOptions,
+}
+
+/// What a message request (TRANSFER, BROADCAST, ROOM_SEND) may say beside
+/// its text, in an optional tail: `options: u8 [| tags: str]`, present
+/// only when a bit of `options` is set (so that every body has one
+/// encoding). In JSON, the fields `notice` and `tags` of the body.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct SendOptions {
+    /// Send it as a NOTICE: a message no one answers automatically.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "std::ops::Not::not"))]
+    pub notice: bool,
+    /// Client tags (protocol.md 2.5); with an empty text, a message of
+    /// tags alone (not stored).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "ByteStr::is_empty"))]
+    pub tags: ByteString,
+}
+
+/// For serde's `skip_serializing_if`.
+#[cfg(feature = "serde")]
+struct ByteStr;
+
+#[cfg(feature = "serde")]
+impl ByteStr {
+    fn is_empty(value: &ByteString) -> bool {
+        value.is_empty()
+    }
+}
+
+impl SendOptions {
+    /// `options` bit: a NOTICE.
+    pub const NOTICE: u8 = 0x01;
+    /// `options` bit: a `tags: str` field follows.
+    pub const TAGS: u8 = 0x02;
+    const KNOWN: u8 = SendOptions::NOTICE | SendOptions::TAGS;
+
+    fn bits(&self) -> u8 {
+        let mut bits = 0;
+        if self.notice {
+            bits |= SendOptions::NOTICE;
+        }
+        if !self.tags.is_empty() {
+            bits |= SendOptions::TAGS;
+        }
+        bits
+    }
+
+    pub(crate) fn encode(&self, b: &mut BytesMut) -> Result<(), EncodeError> {
+        let bits = self.bits();
+        if bits != 0 {
+            b.put_u8(bits);
+        }
+        if !self.tags.is_empty() {
+            put_str(b, "tags", &self.tags)?;
+        }
+        Ok(())
+    }
+
+    /// The tail, if there is one (the last thing in the body).
+    pub(crate) fn decode(r: &mut Reader) -> Result<SendOptions, BodyError> {
+        if r.is_empty() {
+            return Ok(SendOptions::default());
+        }
+        let bits = r.u8("options")?;
+        if bits == 0 || bits & !SendOptions::KNOWN != 0 {
+            return Err(BodyError::InvalidValue {
+                field: "options",
+                value: bits.into(),
+            });
+        }
+        let tags = if bits & SendOptions::TAGS != 0 {
+            let tags = r.str("tags")?;
+            if tags.is_empty() {
+                return Err(BodyError::InvalidValue {
+                    field: "tags",
+                    value: 0,
+                });
+            }
+            tags
+        } else {
+            ByteString::new()
+        };
+        Ok(SendOptions {
+            notice: bits & SendOptions::NOTICE != 0,
+            tags,
+        })
+    }
 }
 
 /// GETALLUSER (seed type 2): list online users. Body: `src | dst("")`.
@@ -161,7 +258,8 @@ pub struct GetAllUser {
     pub src: ByteString,
 }
 
-/// LOGOUT (seed type 3): leave cleanly. Body: `src | dst("")`.
+/// LOGOUT (seed type 3): leave cleanly. Body: `src | dst("") [| reason:
+/// str]`, `reason` present only when not empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
@@ -170,6 +268,24 @@ pub struct GetAllUser {
 )]
 pub struct Logout {
     pub src: ByteString,
+    /// Shown to the others in the Left notice (IRC's `QUIT :reason`).
+    pub reason: ByteString,
+}
+
+/// REDACT: delete a message. Body: `src | dst | id: u64 | reason: str`;
+/// `dst` names the message's conversation as HISTORY's does (a user, a
+/// `#room`, `*`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct Redact {
+    pub src: ByteString,
+    pub dst: ByteString,
+    pub id: u64,
+    pub reason: ByteString,
 }
 
 /// ADMIN (seed type 6): become administrator.
@@ -525,6 +641,7 @@ pub enum Request {
     /// Body: `src | dst`.
     Whois(Target),
     Whowas(Whowas),
+    Redact(Redact),
     /// A room request (types 0x20-0x2F).
     #[cfg_attr(feature = "serde", serde(untagged))]
     Room(RoomRequest),
@@ -579,6 +696,7 @@ impl Request {
             Request::UserMode(_) => FrameType::UserMode,
             Request::Whois(_) => FrameType::Whois,
             Request::Whowas(_) => FrameType::Whowas,
+            Request::Redact(_) => FrameType::Redact,
             Request::Room(r) => r.frame_type(),
         }
     }
@@ -604,10 +722,26 @@ impl Request {
                 }
             }
             Request::Reflect(r) => transfer_shape(b, &r.src, "", &r.content)?,
-            Request::Transfer(r) => transfer_shape(b, &r.src, &r.dst, &r.content)?,
-            Request::Broadcast(r) => transfer_shape(b, &r.src, "", &r.content)?,
+            Request::Transfer(r) => {
+                transfer_shape(b, &r.src, &r.dst, &r.content)?;
+                r.options.encode(b)?;
+            }
+            Request::Broadcast(r) => {
+                transfer_shape(b, &r.src, "", &r.content)?;
+                r.options.encode(b)?;
+            }
             Request::GetAllUser(r) => operation_shape(b, &r.src, "")?,
-            Request::Logout(r) => operation_shape(b, &r.src, "")?,
+            Request::Logout(r) => {
+                operation_shape(b, &r.src, "")?;
+                if !r.reason.is_empty() {
+                    put_str(b, "reason", &r.reason)?;
+                }
+            }
+            Request::Redact(r) => {
+                operation_shape(b, &r.src, &r.dst)?;
+                b.put_u64(r.id);
+                put_str(b, "reason", &r.reason)?;
+            }
             Request::Admin(r) => {
                 operation_shape(b, &r.src, "")?;
                 put_str(b, "password", &r.password)?;
@@ -846,6 +980,7 @@ impl Decode for Request {
                 src: r.str("src")?,
                 dst: r.str("dst")?,
                 content: r.str("content")?,
+                options: SendOptions::decode(&mut r)?,
             }),
             FrameType::Broadcast => {
                 let src = r.str("src")?;
@@ -853,6 +988,7 @@ impl Decode for Request {
                 Request::Broadcast(Broadcast {
                     src,
                     content: r.str("content")?,
+                    options: SendOptions::decode(&mut r)?,
                 })
             }
             FrameType::GetAllUser => {
@@ -863,8 +999,27 @@ impl Decode for Request {
             FrameType::Logout => {
                 let src = r.str("src")?;
                 empty_dst(&mut r)?;
-                Request::Logout(Logout { src })
+                let reason = if r.is_empty() {
+                    ByteString::new()
+                } else {
+                    match r.str("reason")? {
+                        reason if reason.is_empty() => {
+                            return Err(BodyError::InvalidValue {
+                                field: "reason",
+                                value: 0,
+                            });
+                        }
+                        reason => reason,
+                    }
+                };
+                Request::Logout(Logout { src, reason })
             }
+            FrameType::Redact => Request::Redact(Redact {
+                src: r.str("src")?,
+                dst: r.str("dst")?,
+                id: r.u64("id")?,
+                reason: r.str("reason")?,
+            }),
             FrameType::Admin => {
                 let src = r.str("src")?;
                 empty_dst(&mut r)?;

@@ -17,6 +17,7 @@ use crate::error::{BodyError, EncodeError};
 use crate::frame::FrameType;
 use crate::limits::MAX_NAME_LEN;
 use crate::name::NameKey;
+use crate::request::SendOptions;
 use crate::server::{MuteState, NoticeKind, Timestamp};
 use crate::wire::{Reader, put_str};
 
@@ -249,7 +250,8 @@ pub struct Part {
     pub reason: ByteString,
 }
 
-/// ROOM_SEND (0x22): say `content` in `room`. Body: `src | room | content`.
+/// ROOM_SEND (0x22): say `content` in `room`. Body: `src | room | content
+/// [| options: u8 [| tags: str]]` (see [`SendOptions`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
@@ -260,6 +262,8 @@ pub struct RoomSend {
     pub src: ByteString,
     pub room: ByteString,
     pub content: ByteString,
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    pub options: SendOptions,
 }
 
 /// MEMBERS (0x24): list `room`'s members. Body: `src | room`.
@@ -465,6 +469,7 @@ impl RoomRequest {
             RoomRequest::Send(r) => {
                 head(b, &r.src, &r.room)?;
                 put_str(b, "content", &r.content)?;
+                r.options.encode(b)?;
             }
             RoomRequest::List { src } => {
                 put_str(b, "src", src)?;
@@ -526,6 +531,7 @@ impl RoomRequest {
                 src: r.str("src")?,
                 room: r.str("room")?,
                 content: r.str("content")?,
+                options: SendOptions::decode(r)?,
             }),
             FrameType::Rooms => {
                 let src = r.str("src")?;

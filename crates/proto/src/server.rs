@@ -36,6 +36,17 @@ impl Timestamp {
 )]
 pub struct MessageId(pub u64);
 
+impl MessageId {
+    /// The top bit marks the id of a message that was not stored (tags
+    /// alone, e.g. a typing notification): unique while the server runs,
+    /// never in history.
+    pub const EPHEMERAL: u64 = 1 << 63;
+
+    pub fn is_ephemeral(self) -> bool {
+        self.0 & MessageId::EPHEMERAL != 0
+    }
+}
+
 /// A user's role.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(
@@ -88,9 +99,10 @@ impl MuteState {
 }
 
 /// What a MESSAGE is addressed to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MessageKind {
     /// To one user; `to` is that user.
+    #[default]
     Direct,
     /// To everyone; `to` is empty.
     Broadcast,
@@ -118,6 +130,27 @@ impl MessageKind {
             k => MessageKind::Other(k),
         }
     }
+}
+
+/// The `kind` byte of a MESSAGE (and of a HISTORY_PAGE entry) carries
+/// flags above the kind itself (protocol.md 7.9): the kind is the low six
+/// bits.
+pub const KIND_MASK: u8 = 0x3F;
+/// `kind` flag: the message is a NOTICE (clients never answer it
+/// automatically, and show it apart from ordinary messages).
+pub const KIND_NOTICE: u8 = 0x40;
+/// `kind` flag: a `tags: str` field follows `text` (the sender's client
+/// tags, protocol.md 2.5).
+pub const KIND_TAGS: u8 = 0x80;
+
+#[cfg_attr(not(feature = "serde"), allow(dead_code))]
+fn is_empty(value: &ByteString) -> bool {
+    value.is_empty()
+}
+
+#[cfg_attr(not(feature = "serde"), allow(dead_code))]
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// What a NOTICE reports. Clients ignore kinds they do not know.
@@ -273,7 +306,7 @@ pub struct Registered {
 }
 
 /// Whether a sent message reached its recipient live.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
     derive(serde::Serialize, serde::Deserialize),
@@ -281,14 +314,16 @@ pub struct Registered {
 )]
 pub enum DeliveryStatus {
     /// Handed to the recipients' connections.
+    #[default]
     Delivered,
     /// Stored for a recipient who is offline.
     Queued,
 }
 
 /// SENT: answer to TRANSFER and BROADCAST.
-/// Body: `id: u64 | ts: u64 | status: u8 | recipients: u32`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Body: `id: u64 | ts: u64 | status: u8 | recipients: u32 [| away: str]`;
+/// `away` is there only when it is not empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Sent {
     pub id: MessageId,
@@ -296,6 +331,10 @@ pub struct Sent {
     pub status: DeliveryStatus,
     /// How many connections the message was handed to.
     pub recipients: u32,
+    /// The recipient of a direct message is away: its away message
+    /// (PROFILE). Empty otherwise.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_empty"))]
+    pub away: ByteString,
 }
 
 /// One entry of USER_LIST.
@@ -390,8 +429,10 @@ pub struct WhowasEntry {
 }
 
 /// MESSAGE: a message for this user (event).
-/// Body: `id: u64 | ts: u64 | kind: u8 | from: str | to: str | text: str`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Body: `id: u64 | ts: u64 | kind: u8 | from: str | to: str | text: str
+/// [| tags: str]`; the `kind` byte carries the flags [`KIND_NOTICE`] and
+/// [`KIND_TAGS`] (which says `tags` is there).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Message {
     pub id: MessageId,
@@ -399,7 +440,15 @@ pub struct Message {
     pub kind: MessageKind,
     pub from: ByteString,
     pub to: ByteString,
+    /// Empty only for a message of tags alone (not stored, see
+    /// [`MessageId::is_ephemeral`]).
     pub text: ByteString,
+    /// A NOTICE rather than an ordinary message.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_false"))]
+    pub notice: bool,
+    /// The sender's client tags (protocol.md 2.5), or empty.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "is_empty"))]
+    pub tags: ByteString,
 }
 
 /// NOTICE: something this user should know (event).
@@ -413,6 +462,25 @@ pub struct Notice {
     pub subject: ByteString,
     pub until: u64,
     pub text: ByteString,
+}
+
+/// REDACTED: a message this user may have seen was deleted (event).
+/// Body: `id: u64 | ts: u64 | kind: u8 | actor: str | from: str | to: str |
+/// reason: str`; `kind`, `from` and `to` are the message's, as its MESSAGE
+/// said them, so the receiver finds its conversation the same way.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Redacted {
+    pub id: MessageId,
+    /// When it was deleted.
+    pub ts: Timestamp,
+    pub kind: MessageKind,
+    /// Who deleted it: its sender, a room operator or an administrator.
+    pub actor: ByteString,
+    pub from: ByteString,
+    pub to: ByteString,
+    /// Why, or empty.
+    pub reason: ByteString,
 }
 
 /// One entry of READ_MARKER_LIST: `conversation: str | id: u64`, the
@@ -534,6 +602,7 @@ pub enum ServerFrame {
     /// IGNORE_LIST: answer to IGNORES. Body: `count: u32 | count names:
     /// str`.
     IgnoreList(Vec<ByteString>),
+    Redacted(Redacted),
     ReadMarkerAt(ReadMarkerAt),
     Metadata(Metadata),
     UserUpdate(UserUpdate),
@@ -562,6 +631,7 @@ impl ServerFrame {
             ServerFrame::RoomNotice(_) => FrameType::RoomNotice,
             ServerFrame::ReadMarkerList(_) => FrameType::ReadMarkerList,
             ServerFrame::IgnoreList(_) => FrameType::IgnoreList,
+            ServerFrame::Redacted(_) => FrameType::Redacted,
             ServerFrame::ReadMarkerAt(_) => FrameType::ReadMarkerAt,
             ServerFrame::Metadata(_) => FrameType::Metadata,
             ServerFrame::UserUpdate(_) => FrameType::UserUpdate,
@@ -613,6 +683,9 @@ impl ServerFrame {
                     DeliveryStatus::Queued => 1,
                 });
                 b.put_u32(s.recipients);
+                if !s.away.is_empty() {
+                    put_str(b, "away", &s.away)?;
+                }
             }
             ServerFrame::UserList(users) => {
                 put_count(b, "users", users.len())?;
@@ -729,6 +802,15 @@ impl ServerFrame {
                     b.put_u64(m.muted.to_wire());
                 }
             }
+            ServerFrame::Redacted(d) => {
+                b.put_u64(d.id.0);
+                b.put_u64(d.ts.0);
+                b.put_u8(d.kind.to_u8() & KIND_MASK);
+                put_str(b, "actor", &d.actor)?;
+                put_str(b, "from", &d.from)?;
+                put_str(b, "to", &d.to)?;
+                put_str(b, "reason", &d.reason)?;
+            }
             ServerFrame::RoomNotice(n) => {
                 b.put_u8(n.kind.to_u8());
                 b.put_u64(n.ts.0);
@@ -752,20 +834,52 @@ fn put_count(b: &mut BytesMut, field: &'static str, n: usize) -> Result<(), Enco
 fn put_message(b: &mut BytesMut, m: &Message) -> Result<(), EncodeError> {
     b.put_u64(m.id.0);
     b.put_u64(m.ts.0);
-    b.put_u8(m.kind.to_u8());
+    let mut kind = m.kind.to_u8() & KIND_MASK;
+    if m.notice {
+        kind |= KIND_NOTICE;
+    }
+    if !m.tags.is_empty() {
+        kind |= KIND_TAGS;
+    }
+    b.put_u8(kind);
     put_str(b, "from", &m.from)?;
     put_str(b, "to", &m.to)?;
-    put_str(b, "text", &m.text)
+    put_str(b, "text", &m.text)?;
+    if !m.tags.is_empty() {
+        put_str(b, "tags", &m.tags)?;
+    }
+    Ok(())
 }
 
 fn message(r: &mut Reader) -> Result<Message, BodyError> {
+    let id = MessageId(r.u64("id")?);
+    let ts = Timestamp(r.u64("ts")?);
+    let kind = r.u8("kind")?;
+    let from = r.str("from")?;
+    let to = r.str("to")?;
+    let text = r.str("text")?;
+    let tags = if kind & KIND_TAGS != 0 {
+        let tags = r.str("tags")?;
+        // One encoding per message: the flag says there are some.
+        if tags.is_empty() {
+            return Err(BodyError::InvalidValue {
+                field: "kind",
+                value: kind.into(),
+            });
+        }
+        tags
+    } else {
+        ByteString::new()
+    };
     Ok(Message {
-        id: MessageId(r.u64("id")?),
-        ts: Timestamp(r.u64("ts")?),
-        kind: MessageKind::from_u8(r.u8("kind")?),
-        from: r.str("from")?,
-        to: r.str("to")?,
-        text: r.str("text")?,
+        id,
+        ts,
+        kind: MessageKind::from_u8(kind & KIND_MASK),
+        from,
+        to,
+        text,
+        notice: kind & KIND_NOTICE != 0,
+        tags,
     })
 }
 
@@ -826,6 +940,19 @@ impl Decode for ServerFrame {
                     }
                 },
                 recipients: r.u32("recipients")?,
+                away: if r.is_empty() {
+                    ByteString::new()
+                } else {
+                    match r.str("away")? {
+                        away if away.is_empty() => {
+                            return Err(BodyError::InvalidValue {
+                                field: "away",
+                                value: 0,
+                            });
+                        }
+                        away => away,
+                    }
+                },
             }),
             FrameType::UserList => {
                 let count = r.u32("count")?;
@@ -990,6 +1117,15 @@ impl Decode for ServerFrame {
                 }
                 ServerFrame::WhowasList(entries)
             }
+            FrameType::Redacted => ServerFrame::Redacted(Redacted {
+                id: MessageId(r.u64("id")?),
+                ts: Timestamp(r.u64("ts")?),
+                kind: MessageKind::from_u8(r.u8("kind")? & KIND_MASK),
+                actor: r.str("actor")?,
+                from: r.str("from")?,
+                to: r.str("to")?,
+                reason: r.str("reason")?,
+            }),
             FrameType::RoomNotice => ServerFrame::RoomNotice(RoomNotice {
                 kind: NoticeKind::from_u8(r.u8("kind")?),
                 ts: Timestamp(r.u64("ts")?),

@@ -9,6 +9,50 @@ pub enum TextError {
     TooLong { len: usize, max: usize },
     #[error("the text contains the control character U+{:04X}", *.0 as u32)]
     ControlChar(char),
+    #[error("bad client tags: {0}")]
+    BadTags(&'static str),
+}
+
+/// Most bytes of a message's client tags (protocol.md 2.5): what IRC
+/// allows a client's tags, without the `@` and the space after them.
+pub const MAX_TAGS: usize = 4094;
+
+/// Checks a message's client tags (protocol.md 2.5): IRCv3's client-only
+/// tags in their escaped form, `+key[=value]` joined by `;`, at most
+/// [`MAX_TAGS`] bytes. A key is `+`, an optional vendor (a host name and
+/// `/`), and letters, digits and `-`; a value has no `;`, space, CR, LF or
+/// NUL (they are escaped as `\:`, `\s`, `\r`, `\n`, `\0`). No key twice.
+pub fn validate_tags(tags: &str) -> Result<(), TextError> {
+    if tags.len() > MAX_TAGS {
+        return Err(TextError::TooLong {
+            len: tags.len(),
+            max: MAX_TAGS,
+        });
+    }
+    let mut keys: Vec<&str> = Vec::new();
+    for tag in tags.split(';') {
+        let (key, value) = tag.split_once('=').unwrap_or((tag, ""));
+        let Some(name) = key.strip_prefix('+') else {
+            return Err(TextError::BadTags("a client tag's key starts with +"));
+        };
+        let (vendor, name) = name.rsplit_once('/').unwrap_or(("", name));
+        let host = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '-';
+        if name.is_empty() || !name.chars().all(word) || !vendor.chars().all(host) {
+            return Err(TextError::BadTags("a key is letters, digits and -"));
+        }
+        if value
+            .chars()
+            .any(|c| matches!(c, ';' | ' ' | '\r' | '\n' | '\0') || c.is_control())
+        {
+            return Err(TextError::BadTags("a value holds a character to escape"));
+        }
+        if keys.contains(&key) {
+            return Err(TextError::BadTags("a key is given twice"));
+        }
+        keys.push(key);
+    }
+    Ok(())
 }
 
 /// What starts an action (`/me waves`, protocol.md 2.4): IRC's CTCP ACTION form,
@@ -91,6 +135,22 @@ mod tests {
             validate("a\u{7f}", 10),
             Err(TextError::ControlChar('\u{7f}'))
         );
+    }
+
+    #[test]
+    fn validates_client_tags() {
+        assert_eq!(validate_tags("+typing=active"), Ok(()));
+        assert_eq!(validate_tags("+draft/reply=12;+draft/react=l😃l"), Ok(()));
+        assert_eq!(validate_tags("+example.com/flag"), Ok(()));
+        assert_eq!(validate_tags("+buzz=fizz\\:buzz"), Ok(()));
+        for bad in [
+            "", "msgid=1", "+", "+a b", "+a=b c", "+a;+a", "+a=\u{1}", "+a/=1", "+=x",
+        ] {
+            assert!(validate_tags(bad).is_err(), "{bad:?}");
+        }
+        let long = format!("+k={}", "a".repeat(MAX_TAGS - 3));
+        assert_eq!(validate_tags(&long), Ok(()));
+        assert!(validate_tags(&format!("{long}a")).is_err());
     }
 
     #[test]

@@ -4,15 +4,15 @@
 
 use bytes::BytesMut;
 use chinwag_proto::request::{
-    Admin, Bantalk, Broadcast, GetAllUser, Hello, Kickout, Logout, Profile, Reflect, Register,
-    Shutdown, ShutdownScope, Target, Transfer, Unmute,
+    Admin, Bantalk, Broadcast, GetAllUser, Hello, Kickout, Logout, Profile, Redact, Reflect,
+    Register, SendOptions, Shutdown, ShutdownScope, Target, Transfer, Unmute,
 };
 use chinwag_proto::room::{
     Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
     RoomOp, RoomSend, RoomUnmute, SetRoomMode, Topic,
 };
 use chinwag_proto::server::{
-    DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo, Welcome,
+    DeliveryStatus, Message, MuteState, Notice, Redacted, Registered, Role, Sent, UserInfo, Welcome,
 };
 use chinwag_proto::{
     ByteString, ClientCodec, Codec, ErrorCode, MessageId, MessageKind, NoticeKind, Packet, Request,
@@ -75,11 +75,19 @@ fn request() -> impl Strategy<Value = Request> {
         (text(), text(), text()).prop_map(|(src, dst, content)| Request::Transfer(Transfer {
             src,
             dst,
-            content
+            content,
+            ..Default::default()
         })),
-        (text(), text()).prop_map(|(src, content)| Request::Broadcast(Broadcast { src, content })),
+        (text(), text()).prop_map(|(src, content)| Request::Broadcast(Broadcast {
+            src,
+            content,
+            ..Default::default()
+        })),
         text().prop_map(|src| Request::GetAllUser(GetAllUser { src })),
-        text().prop_map(|src| Request::Logout(Logout { src })),
+        text().prop_map(|src| Request::Logout(Logout {
+            src,
+            ..Default::default()
+        })),
         (text(), text()).prop_map(|(src, password)| Request::Admin(Admin { src, password })),
         (text(), text(), text()).prop_map(|(src, dst, reason)| Request::Kickout(Kickout {
             src,
@@ -154,7 +162,8 @@ fn room_request() -> impl Strategy<Value = RoomRequest> {
         (text(), text(), text()).prop_map(|(src, room, content)| RoomRequest::Send(RoomSend {
             src,
             room,
-            content
+            content,
+            ..Default::default()
         })),
         text().prop_map(|src| RoomRequest::List { src }),
         (text(), text()).prop_map(|(src, room)| RoomRequest::Members(Members { src, room })),
@@ -357,33 +366,42 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                 Just(DeliveryStatus::Delivered),
                 Just(DeliveryStatus::Queued)
             ],
-            any::<u32>()
+            any::<u32>(),
+            text()
         )
-            .prop_map(|(id, ts, status, recipients)| ServerFrame::Sent(Sent {
-                id: MessageId(id),
-                ts,
-                status,
-                recipients,
-            })),
+            .prop_map(
+                |(id, ts, status, recipients, away)| ServerFrame::Sent(Sent {
+                    id: MessageId(id),
+                    ts,
+                    status,
+                    recipients,
+                    away,
+                })
+            ),
         vec(user_info(), 0..5).prop_map(ServerFrame::UserList),
         (ts(), text()).prop_map(|(ts, content)| ServerFrame::Echo { ts, content }),
         ts().prop_map(|ts| ServerFrame::Pong { ts }),
         (
             any::<u64>(),
             ts(),
-            any::<u8>().prop_map(MessageKind::from_u8),
+            // The kind is the low six bits; the others are flags.
+            (0u8..0x40).prop_map(MessageKind::from_u8),
             text(),
             text(),
+            text(),
+            any::<bool>(),
             text()
         )
             .prop_map(
-                |(id, ts, kind, from, to, text)| ServerFrame::Message(Message {
+                |(id, ts, kind, from, to, text, notice, tags)| ServerFrame::Message(Message {
                     id: MessageId(id),
                     ts,
                     kind,
                     from,
                     to,
                     text,
+                    notice,
+                    tags,
                 })
             ),
         (
@@ -716,6 +734,34 @@ mod json {
             Request::Room(RoomRequest::Mode(Default::default())),
             Request::Room(RoomRequest::Invite(Default::default())),
             Request::Room(RoomRequest::Unmute(Default::default())),
+            Request::Redact(Redact {
+                src: "".into(),
+                dst: "#r".into(),
+                id: 9,
+                reason: "spam".into(),
+            }),
+            Request::Logout(Logout {
+                src: "".into(),
+                reason: "bye".into(),
+            }),
+            Request::Transfer(Transfer {
+                src: "".into(),
+                dst: "bob".into(),
+                content: "".into(),
+                options: SendOptions {
+                    notice: true,
+                    tags: "+typing=active".into(),
+                },
+            }),
+            Request::Room(RoomRequest::Send(RoomSend {
+                src: "".into(),
+                room: "#r".into(),
+                content: "hi".into(),
+                options: SendOptions {
+                    notice: true,
+                    tags: String::new().into(),
+                },
+            })),
         ];
         for request in &requests {
             match request {
@@ -752,6 +798,7 @@ mod json {
                 | Request::UserMode(_)
                 | Request::Whois(_)
                 | Request::Whowas(_)
+                | Request::Redact(_)
                 | Request::Room(_) => {}
             }
         }
@@ -767,6 +814,7 @@ mod json {
             from: "a".into(),
             to: "#r".into(),
             text: "hi 👋".into(),
+            ..Default::default()
         };
         let frames = vec![
             ServerFrame::Welcome(Welcome {
@@ -790,6 +838,7 @@ mod json {
                 ts: Timestamp(2),
                 status: DeliveryStatus::Queued,
                 recipients: 0,
+                ..Default::default()
             }),
             ServerFrame::UserList(vec![]),
             ServerFrame::Echo {
@@ -806,7 +855,7 @@ mod json {
                 until: 0,
                 text: "".into(),
             }),
-            ServerFrame::HistoryPage(vec![message]),
+            ServerFrame::HistoryPage(vec![message.clone()]),
             ServerFrame::AuditPage(vec![chinwag_proto::server::AuditEntry {
                 id: 1,
                 ts: Timestamp(2),
@@ -846,6 +895,33 @@ mod json {
                 id: MessageId(7),
             }]),
             ServerFrame::IgnoreList(vec!["mallory".into()]),
+            ServerFrame::Redacted(Redacted {
+                id: MessageId(3),
+                ts: Timestamp(5),
+                kind: MessageKind::Room,
+                actor: "op".into(),
+                from: "a".into(),
+                to: "#r".into(),
+                reason: "".into(),
+            }),
+            ServerFrame::Message(Message {
+                notice: true,
+                tags: "+draft/react=👍".into(),
+                text: "".into(),
+                ..message.clone()
+            }),
+            ServerFrame::HistoryPage(vec![Message {
+                notice: true,
+                tags: "+a;+b=c".into(),
+                ..message.clone()
+            }]),
+            ServerFrame::Sent(Sent {
+                id: MessageId(3),
+                ts: Timestamp(4),
+                status: DeliveryStatus::Delivered,
+                recipients: 1,
+                away: "lunch".into(),
+            }),
             ServerFrame::ReadMarkerAt(chinwag_proto::server::ReadMarkerAt {
                 conversation: "#r".into(),
                 id: MessageId(7),
@@ -895,6 +971,7 @@ mod json {
                 | ServerFrame::RoomNotice(_)
                 | ServerFrame::ReadMarkerList(_)
                 | ServerFrame::IgnoreList(_)
+                | ServerFrame::Redacted(_)
                 | ServerFrame::ReadMarkerAt(_)
                 | ServerFrame::Metadata(_)
                 | ServerFrame::UserUpdate(_)

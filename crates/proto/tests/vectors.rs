@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use bytes::BytesMut;
 use chinwag_proto::request::{
     Admin, Audit, Ban, Bantalk, Broadcast, GetAllUser, Hello, History, Ignore, Kickout, Logout,
-    MarkRead, MarkReadAt, MetadataGet, MetadataSet, MetadataSub, Passwd, Profile, Reflect,
-    Register, Shutdown, ShutdownScope, Target, Transfer, Unmute, UserMode, Whowas,
+    MarkRead, MarkReadAt, MetadataGet, MetadataSet, MetadataSub, Passwd, Profile, Redact, Reflect,
+    Register, SendOptions, Shutdown, ShutdownScope, Target, Transfer, Unmute, UserMode, Whowas,
 };
 use chinwag_proto::room::{
     Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
@@ -28,7 +28,7 @@ use chinwag_proto::room::{
 };
 use chinwag_proto::server::{
     AuditEntry, DeliveryStatus, Message, Metadata, MetadataEntry, MuteState, Notice, ReadMarker,
-    ReadMarkerAt, Registered, Role, Sent, UserInfo, UserUpdate, Welcome, WhowasEntry,
+    ReadMarkerAt, Redacted, Registered, Role, Sent, UserInfo, UserUpdate, Welcome, WhowasEntry,
 };
 use chinwag_proto::{
     BodyError, ClientCodec, ErrorCode, FrameError, FrameType, Limits, MessageId, MessageKind,
@@ -161,6 +161,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 src: s("alice"),
                 dst: s("bob"),
                 content: s("你好"),
+                ..Default::default()
             }),
         ),
     );
@@ -171,6 +172,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
             Request::Broadcast(Broadcast {
                 src: s(""),
                 content: s("hello, everyone"),
+                ..Default::default()
             }),
         ),
     );
@@ -180,7 +182,13 @@ fn expected() -> BTreeMap<&'static str, Expect> {
     );
     v.insert(
         "request/logout",
-        Req(7, Request::Logout(Logout { src: s("alice") })),
+        Req(
+            7,
+            Request::Logout(Logout {
+                src: s("alice"),
+                ..Default::default()
+            }),
+        ),
     );
     v.insert(
         "request/admin",
@@ -510,6 +518,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 ts: Timestamp(T + 123),
                 status: DeliveryStatus::Delivered,
                 recipients: 1,
+                ..Default::default()
             }),
         ),
     );
@@ -560,6 +569,102 @@ fn expected() -> BTreeMap<&'static str, Expect> {
         ),
     );
     v.insert(
+        "request/transfer-tags",
+        Req(
+            50,
+            Request::Transfer(Transfer {
+                src: s(""),
+                dst: s("bob"),
+                content: s(""),
+                options: SendOptions {
+                    notice: false,
+                    tags: s("+typing=active"),
+                },
+            }),
+        ),
+    );
+    v.insert(
+        "request/room-send-notice",
+        Req(
+            51,
+            Request::Room(RoomRequest::Send(RoomSend {
+                src: s(""),
+                room: s("#general"),
+                content: s("back in 5"),
+                options: SendOptions {
+                    notice: true,
+                    tags: s(""),
+                },
+            })),
+        ),
+    );
+    v.insert(
+        "request/logout-reason",
+        Req(
+            52,
+            Request::Logout(Logout {
+                src: s(""),
+                reason: s("bye"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/redact",
+        Req(
+            53,
+            Request::Redact(Redact {
+                src: s(""),
+                dst: s("#general"),
+                id: 44,
+                reason: s("spam"),
+            }),
+        ),
+    );
+    v.insert(
+        "server/sent-away",
+        Srv(
+            54,
+            ServerFrame::Sent(Sent {
+                id: MessageId(45),
+                ts: Timestamp(T + 600),
+                status: DeliveryStatus::Delivered,
+                recipients: 1,
+                away: s("lunch"),
+            }),
+        ),
+    );
+    v.insert(
+        "server/message-notice-tags",
+        Srv(
+            0,
+            ServerFrame::Message(Message {
+                id: MessageId(46),
+                ts: Timestamp(T + 700),
+                kind: MessageKind::Room,
+                from: s("alice"),
+                to: s("#general"),
+                text: s("back in 5"),
+                notice: true,
+                tags: s("+draft/reply=44"),
+            }),
+        ),
+    );
+    v.insert(
+        "server/redacted",
+        Srv(
+            0,
+            ServerFrame::Redacted(Redacted {
+                id: MessageId(44),
+                ts: Timestamp(T + 800),
+                kind: MessageKind::Room,
+                actor: s("alice"),
+                from: s("bob"),
+                to: s("#general"),
+                reason: s("spam"),
+            }),
+        ),
+    );
+    v.insert(
         "server/pong",
         Srv(
             13,
@@ -579,6 +684,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 from: s("alice"),
                 to: s("bob"),
                 text: s("你好"),
+                ..Default::default()
             }),
         ),
     );
@@ -593,6 +699,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 from: s("alice"),
                 to: s(""),
                 text: s("hello, everyone"),
+                ..Default::default()
             }),
         ),
     );
@@ -636,6 +743,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                     from: s("alice"),
                     to: s("bob"),
                     text: s("你好"),
+                    ..Default::default()
                 },
                 Message {
                     id: MessageId(41),
@@ -644,6 +752,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                     from: s("bob"),
                     to: s("alice"),
                     text: s("hi"),
+                    ..Default::default()
                 },
             ]),
         ),
@@ -880,6 +989,7 @@ fn rooms(v: &mut BTreeMap<&'static str, Expect>) {
                 src: s("alice"),
                 room: general(),
                 content: s("hi all"),
+                ..Default::default()
             }),
         ),
     );
@@ -1047,6 +1157,7 @@ fn rooms(v: &mut BTreeMap<&'static str, Expect>) {
                 from: s("alice"),
                 to: general(),
                 text: s("hi all"),
+                ..Default::default()
             }),
         ),
     );

@@ -101,6 +101,7 @@ fn dispatch(c: &mut Criterion) {
                 src: "".into(),
                 dst: "bob".into(),
                 content: content.clone(),
+                ..Default::default()
             });
             let reply = run(&rt, &state, &mut alice, black_box(request));
             assert!(matches!(reply, Ok(ServerFrame::Sent(_))));
@@ -147,6 +148,7 @@ fn fan_out(c: &mut Criterion) {
             let request = Request::Broadcast(Broadcast {
                 src: "".into(),
                 content: content.clone(),
+                ..Default::default()
             });
             let reply = run(&rt, &state, &mut sender, request);
             assert!(matches!(reply, Ok(ServerFrame::Sent(s)) if s.recipients == RECIPIENTS as u32));

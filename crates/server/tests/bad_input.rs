@@ -219,6 +219,7 @@ async fn a_client_may_pipeline_requests_without_waiting() {
         Request::Broadcast(Broadcast {
             src: "".into(),
             content: format!("n{id}").into(),
+            ..Default::default()
         })
         .encode(RequestId(id), &mut batch)
         .unwrap();
@@ -249,12 +250,24 @@ async fn src_is_checked_before_register_and_on_logout() {
     raw.send(1, Request::Hello(Hello::current("raw-test")))
         .await;
     raw.recv().await;
-    raw.send(2, Request::Logout(Logout { src: "bob".into() }))
-        .await;
+    raw.send(
+        2,
+        Request::Logout(Logout {
+            src: "bob".into(),
+            ..Default::default()
+        }),
+    )
+    .await;
     assert_eq!(raw.error().await, (2, ErrorCode::SpoofedSource));
     let mut raw = Raw::registered(&server, "alice").await;
-    raw.send(3, Request::Logout(Logout { src: "bob".into() }))
-        .await;
+    raw.send(
+        3,
+        Request::Logout(Logout {
+            src: "bob".into(),
+            ..Default::default()
+        }),
+    )
+    .await;
     assert_eq!(raw.error().await, (3, ErrorCode::SpoofedSource));
     raw.ping_ok(4).await;
 }

@@ -136,6 +136,7 @@ async fn spoofed_src_is_refused() {
             src: "bob".into(),
             dst: "bob".into(),
             content: "I am bob".into(),
+            ..Default::default()
         }))
         .await;
     assert_eq!(code(reply), ErrorCode::SpoofedSource);
@@ -145,6 +146,7 @@ async fn spoofed_src_is_refused() {
             src: "ALICE".into(),
             dst: "bob".into(),
             content: "I am alice".into(),
+            ..Default::default()
         }))
         .await;
     assert!(reply.is_ok());
@@ -172,6 +174,7 @@ async fn bad_text_is_refused() {
                 src: "".into(),
                 dst: "bob".into(),
                 content: bad.into(),
+                ..Default::default()
             }))
             .await;
         assert_eq!(code(reply), ErrorCode::InvalidContent);
@@ -510,6 +513,7 @@ async fn actions_travel_in_their_irc_form_and_nothing_else_holds_control_charact
                     src: "".into(),
                     dst: "bob".into(),
                     content: bad.into(),
+                    ..Default::default()
                 },
             ))
             .await

@@ -267,6 +267,7 @@ async fn the_default_flood_control_stops_a_piped_flood_after_its_burst() {
         let broadcast = Request::Broadcast(chinwag_proto::request::Broadcast {
             src: "".into(),
             content: format!("line {id}").into(),
+            ..Default::default()
         });
         batch.extend_from_slice(
             &chinwag_proto::wire::Encode::to_frame(&broadcast, chinwag_proto::RequestId(id))

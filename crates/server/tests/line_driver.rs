@@ -44,6 +44,7 @@ fn parse(line: &str) -> Option<Request> {
             src: "".into(),
             dst: first.into(),
             content: text.into(),
+            ..Default::default()
         }),
         "JOIN" => Request::Room(RoomRequest::Join(Join {
             src: "".into(),
@@ -54,6 +55,7 @@ fn parse(line: &str) -> Option<Request> {
             src: "".into(),
             room: first.into(),
             content: text.into(),
+            ..Default::default()
         })),
         "OPER" => Request::Admin(Admin {
             src: "".into(),

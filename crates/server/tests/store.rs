@@ -97,6 +97,7 @@ on_both_backends!(
     migrating_to_skeletons_fills_them_for_existing_accounts,
     direct_messages_before_an_account_existed_are_not_its_own,
     read_markers_move_forward_per_account_and_conversation,
+    a_notice_keeps_its_kind_and_a_redacted_message_leaves_history,
     read_markers_by_time_find_the_message_read_up_to,
     metadata_is_kept_per_account_and_key,
 );
@@ -116,6 +117,7 @@ fn dm(from: &str, to: &str, text: &str, ts: u64) -> NewMessage {
         to: Some(name(to)),
         text: text.into(),
         queue_for: None,
+        notice: false,
     }
 }
 
@@ -523,6 +525,7 @@ async fn appends_of_one_commit_each_get_their_own_row(db: Db) {
                     from: name("alice"),
                     room: room.clone(),
                     text,
+                    notice: false,
                 })
             } else if i % 7 == 0 {
                 store.append(NewMessage {
@@ -685,6 +688,7 @@ async fn rooms_and_their_messages(db: Db) {
             from: name("alice"),
             room: room.clone(),
             text: "hello room".into(),
+            notice: false,
         })
         .await
         .unwrap();
@@ -815,6 +819,7 @@ async fn migrating_to_skeletons_fills_them_for_existing_accounts(db: Db) {
     db.run_sql(&format!(
         "DROP TABLE read_markers;
          DROP TABLE ignores;
+         ALTER TABLE messages DROP COLUMN flags;
          DROP TABLE metadata;
          DROP INDEX accounts_by_skeleton;
          ALTER TABLE accounts DROP COLUMN name_skeleton;
@@ -1088,4 +1093,44 @@ fn a_data_directory_that_cannot_be_created_is_a_clear_error() {
         Ok(_) => panic!("opened a data directory inside a file"),
     };
     assert!(matches!(error, StoreError::DataDir { .. }), "{error}");
+}
+
+/// A NOTICE is stored as one; a deleted message (REDACT) is gone from
+/// history and the offline queue, and is deleted once.
+async fn a_notice_keeps_its_kind_and_a_redacted_message_leaves_history(db: Db) {
+    let store = db.open().await;
+    let notice = store
+        .append(NewMessage {
+            notice: true,
+            ..dm("alice", "bob", "automatic", 1)
+        })
+        .await
+        .unwrap();
+    let queued = store
+        .append(NewMessage {
+            queue_for: Some(key("bob")),
+            ..dm("alice", "bob", "oops", 2)
+        })
+        .await
+        .unwrap();
+    let stored = store.message(notice).await.unwrap().unwrap();
+    assert!(stored.notice && stored.text == "automatic");
+    assert!(store.redact(queued).await.unwrap());
+    assert!(!store.redact(queued).await.unwrap(), "deleted once");
+    assert_eq!(store.message(queued).await.unwrap(), None);
+    let page = store
+        .history(HistoryQuery {
+            conversation: Conversation::Direct(key("alice"), key("bob")),
+            before: None,
+            after: None,
+            limit: 10,
+            direct_since: Timestamp(0),
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.iter().map(|m| m.id).collect::<Vec<_>>(), vec![notice]);
+    assert!(page[0].notice);
+    let pending = store.pending(key("bob"), MessageId(0), 10).await.unwrap();
+    assert!(pending.is_empty(), "{pending:?}");
+    store.close().await.unwrap();
 }

@@ -104,6 +104,8 @@ pub struct NewMessage {
     /// The recipient of a direct message; `None` for a broadcast.
     pub to: Option<UserName>,
     pub text: String,
+    /// A NOTICE (protocol.md 7.9).
+    pub notice: bool,
     /// Also put it in this account's offline queue, in the same commit.
     pub queue_for: Option<NameKey>,
 }
@@ -136,7 +138,15 @@ pub struct StoredMessage {
     /// name with its `#`, or empty for a broadcast.
     pub to: String,
     pub text: String,
+    /// A NOTICE.
+    pub notice: bool,
 }
+
+/// The `flags` column of `messages`: a NOTICE.
+pub const FLAG_NOTICE: i64 = 1;
+/// The `flags` column of `messages`: deleted (REDACT); its text is gone
+/// and history and the offline queue skip it.
+pub const FLAG_REDACTED: i64 = 2;
 
 /// Which conversation a history query reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -344,6 +354,11 @@ pub trait Store: Send + Sync + 'static {
         after: MessageId,
         limit: u32,
     ) -> StoreFuture<Vec<StoredMessage>>;
+    /// A stored message that was not deleted, by id.
+    fn message(&self, id: MessageId) -> StoreFuture<Option<StoredMessage>>;
+    /// Deletes a message (REDACT): its text is erased and history no
+    /// longer returns it. `false` if there is no such message left.
+    fn redact(&self, id: MessageId) -> StoreFuture<bool>;
     /// Removes the messages up to `up_to` from `user`'s offline queue:
     /// they have been handed to the user's socket.
     fn delivered(&self, user: NameKey, up_to: MessageId) -> StoreFuture<()>;

@@ -30,7 +30,7 @@ use append::Append;
 pub use migrations::LATEST as SCHEMA_VERSION;
 
 use super::ConversationKey;
-use super::query::{HistoryPlan, pending_sql};
+use super::query::{HistoryPlan, message_sql, pending_sql};
 use super::rows::{
     self, ACCOUNT_COLUMNS, AUDIT_COLUMNS, BAN_COLUMNS, Columns, MEMBER_COLUMNS, MUTE_COLUMNS,
     READ_MARKER_COLUMNS, ROOM_COLUMNS, ROOM_MUTE_COLUMNS, mute_column,
@@ -334,6 +334,24 @@ impl Store for PostgresStore {
             ],
             rows::message,
         )
+    }
+
+    fn message(&self, id: MessageId) -> StoreFuture<Option<StoredMessage>> {
+        let found = self.query(
+            message_sql(placeholder),
+            vec![boxed(id.0 as i64)],
+            rows::message,
+        );
+        Box::pin(async move { Ok(found.await?.into_iter().next()) })
+    }
+
+    fn redact(&self, id: MessageId) -> StoreFuture<bool> {
+        // The SQL of `crate::query::redact_sql`, in this dialect.
+        let done = self.execute(
+            "UPDATE messages SET text = '', flags = flags | 2 WHERE id = $1 AND (messages.flags & 2) = 0",
+            vec![boxed(id.0 as i64)],
+        );
+        Box::pin(async move { Ok(done.await? > 0) })
     }
 
     fn delivered(&self, user: NameKey, up_to: MessageId) -> StoreFuture<()> {

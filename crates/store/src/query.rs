@@ -11,6 +11,25 @@ use super::{Conversation, HistoryQuery};
 /// How a backend writes the `n`th statement parameter (from 1).
 pub type Placeholder = fn(usize) -> String;
 
+/// A message by id, unless deleted. Parameter 1: the id.
+pub fn message_sql(placeholder: Placeholder) -> String {
+    format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = {} AND {}",
+        placeholder(1),
+        not_redacted()
+    )
+}
+
+/// Deletes a message's text and marks it deleted. Parameter 1: the id.
+pub fn redact_sql(placeholder: Placeholder) -> String {
+    format!(
+        "UPDATE messages SET text = '', flags = flags | {} WHERE id = {} AND {}",
+        super::FLAG_REDACTED,
+        placeholder(1),
+        not_redacted()
+    )
+}
+
 /// A history page as one statement and its parameters, in placeholder
 /// order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,7 +67,8 @@ impl HistoryPlan {
         let not_direct = direct_excluded();
         let rows = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE {filter} AND id > {after} AND id < {before} \
-             AND ({not_direct} OR ts >= {since})"
+             AND ({not_direct} OR ts >= {since}) AND {}",
+            not_redacted()
         );
         let sql = if query.after.is_some() && query.before.is_none() {
             format!("SELECT * FROM ({rows} ORDER BY id ASC LIMIT {limit}) page ORDER BY id DESC")
@@ -64,6 +84,11 @@ impl HistoryPlan {
             direct_since: query.direct_since.0 as i64,
         }
     }
+}
+
+/// The rows that were not deleted (REDACT).
+pub fn not_redacted() -> String {
+    format!("(messages.flags & {}) = 0", super::FLAG_REDACTED)
 }
 
 /// The rows that are no direct message: a broadcast, or a room's.
@@ -88,9 +113,10 @@ fn one(conversation: ConversationKey, placeholder: Placeholder) -> (String, Stri
 pub fn pending_sql(placeholder: Placeholder) -> String {
     format!(
         "SELECT {MESSAGE_COLUMNS} FROM inbox JOIN messages ON messages.id = inbox.message_id
-         WHERE inbox.user_key = {} AND inbox.message_id > {} ORDER BY inbox.message_id ASC LIMIT {}",
+         WHERE inbox.user_key = {} AND inbox.message_id > {} AND {} ORDER BY inbox.message_id ASC LIMIT {}",
         placeholder(1),
         placeholder(2),
+        not_redacted(),
         placeholder(3)
     )
 }

@@ -19,6 +19,8 @@ pub struct NewRoomMessage {
     pub from: UserName,
     pub room: RoomName,
     pub text: String,
+    /// A NOTICE (protocol.md 7.9).
+    pub notice: bool,
 }
 
 impl NewRoomMessage {

@@ -39,7 +39,7 @@ pub fn mute_column(state: MuteState) -> i64 {
 }
 
 /// The columns [`message`] reads, from `messages`.
-pub const MESSAGE_COLUMNS: &str = "id, ts, conv, sender, recipient, text";
+pub const MESSAGE_COLUMNS: &str = "id, ts, conv, sender, recipient, text, flags";
 
 pub fn message(row: &dyn Columns) -> Result<StoredMessage, StoreError> {
     let id = MessageId(row.int(0)? as u64);
@@ -52,6 +52,7 @@ pub fn message(row: &dyn Columns) -> Result<StoredMessage, StoreError> {
         from: row.text(3)?,
         to: row.text(4)?,
         text: row.text(5)?,
+        notice: row.int(6)? & super::FLAG_NOTICE != 0,
     })
 }
 

@@ -32,7 +32,7 @@ use readers::Readers;
 use writer::{Done, Job, Op};
 
 use super::ConversationKey;
-use super::query::{HistoryPlan, pending_sql};
+use super::query::{HistoryPlan, message_sql, pending_sql};
 use super::rows::{
     self, ACCOUNT_COLUMNS, AUDIT_COLUMNS, BAN_COLUMNS, Columns, MEMBER_COLUMNS, MUTE_COLUMNS,
     READ_MARKER_COLUMNS, ROOM_COLUMNS, ROOM_MUTE_COLUMNS,
@@ -229,6 +229,22 @@ impl Store for SqliteStore {
                 rows::message,
             )
         })
+    }
+
+    fn message(&self, id: MessageId) -> StoreFuture<Option<StoredMessage>> {
+        self.readers.run(move |conn| {
+            let found = query_rows(
+                conn,
+                &message_sql(placeholder),
+                params![id.0 as i64],
+                rows::message,
+            )?;
+            Ok(found.into_iter().next())
+        })
+    }
+
+    fn redact(&self, id: MessageId) -> StoreFuture<bool> {
+        flag(self.submit(Op::Redact(id)))
     }
 
     fn delivered(&self, user: NameKey, up_to: MessageId) -> StoreFuture<()> {

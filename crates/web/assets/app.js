@@ -294,7 +294,12 @@ async function catchUp() {
 function onEvent(type, b) {
   switch (type) {
     case "message":
-      addMessages([b], { live: true });
+      // Client tags alone (a typing notification): not stored, nothing to
+      // show yet; their id is outside the stored ones' (protocol.md 2.5).
+      if (b.text) addMessages([b], { live: true });
+      break;
+    case "redacted":
+      onRedacted(b);
       break;
     case "notice":
       onNotice(b);
@@ -313,6 +318,18 @@ function onEvent(type, b) {
       break;
     default:
       break;
+  }
+}
+
+/** A message was deleted: it gives way to "message deleted" where shown. */
+function onRedacted(r) {
+  for (const c of state.convs.values()) {
+    const m = c.messages.find((m) => m.id === r.id);
+    if (m) {
+      m.text = "";
+      m.redacted = r.actor;
+      if (c.key === state.current) renderMessages();
+    }
   }
 }
 
@@ -830,8 +847,10 @@ function renderMessages({ stick = false } = {}) {
           time.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }))));
     }
     const action = actionOf(m.text);
-    if (action === null) item.append(el("div", { class: "text" }, m.text));
-    else item.append(el("div", { class: "text action" }, `* ${m.from} ${action}`));
+    if (m.redacted) item.append(el("div", { class: "text redacted" }, `message deleted by ${m.redacted}`));
+    else if (action !== null) item.append(el("div", { class: "text action" }, `* ${m.from} ${action}`));
+    else if (m.notice) item.append(el("div", { class: "text notice", title: "notice" }, m.text));
+    else item.append(el("div", { class: "text" }, m.text));
     if (m.failed) item.append(el("div", { class: "system" }, `not sent: ${m.failed}`));
     list.append(item);
     lastFrom = m.from;

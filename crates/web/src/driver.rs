@@ -122,7 +122,7 @@ impl Outgoing {
     fn close_frame(&self, leave: Option<&Leave>) -> Message {
         match (&self.last_word, leave) {
             (Some((code, reason)), _) => close_message(*code, reason),
-            (None, Some(Leave::Logout)) => close_message(close::NORMAL, "logged out"),
+            (None, Some(Leave::Logout(_))) => close_message(close::NORMAL, "logged out"),
             (None, Some(Leave::Shutdown)) => {
                 close_message(close::GOING_AWAY, "the server is shutting down")
             }
@@ -446,7 +446,8 @@ mod tests {
         assert_eq!((frame.code, frame.reason.as_str()), (4400, "excess flood"));
 
         let out = Outgoing::default();
-        let Message::Close(Some(frame)) = out.close_frame(Some(&Leave::Logout)) else {
+        let Message::Close(Some(frame)) = out.close_frame(Some(&Leave::Logout(Default::default())))
+        else {
             panic!("a close frame")
         };
         assert_eq!(frame.code, close::NORMAL);

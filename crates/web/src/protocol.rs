@@ -158,6 +158,7 @@ mod tests {
                 src: "".into(),
                 dst: "bob".into(),
                 content: "你好 👋".into(),
+                ..Default::default()
             })
         );
         let (_, join) = parse(r##"{"rid":8,"type":"join","body":{"room":"#rust"}}"##).unwrap();
@@ -233,6 +234,7 @@ mod tests {
             ts: Timestamp(1_700_000_000_000),
             status: chinwag_proto::server::DeliveryStatus::Delivered,
             recipients: 2,
+            ..Default::default()
         });
         assert_eq!(
             render(RequestId(9), &sent),

@@ -739,6 +739,7 @@ impl App {
             Event::Notice(notice) => self.on_notice(&notice),
             Event::RoomNotice(notice) => self.on_room_notice(&notice),
             Event::User(update) => self.on_user_update(&update),
+            Event::Redacted(redacted) => self.on_redacted(&redacted),
             Event::Error { code, message } => self.notify(
                 format!("server: {}", render::error(code, &message)),
                 Tone::Error,
@@ -748,7 +749,24 @@ impl App {
         Vec::new()
     }
 
+    /// A deleted message: its text gives way to "message deleted" where
+    /// it is shown.
+    fn on_redacted(&mut self, r: &chinwag_proto::server::Redacted) {
+        let own = same_user(&r.from, &self.me);
+        let index = match r.kind {
+            MessageKind::Broadcast => 0,
+            MessageKind::Room => self.room(&r.to),
+            MessageKind::Direct | MessageKind::Other(_) if own => self.direct(&r.to),
+            MessageKind::Direct | MessageKind::Other(_) => self.direct(&r.from),
+        };
+        self.conversations[index].redact(r.id, &render::sanitize(&r.actor));
+    }
+
     fn on_message(&mut self, m: &Message) -> Vec<Effect> {
+        if m.text.is_empty() {
+            // Client tags alone (a typing notification): nothing to show.
+            return Vec::new();
+        }
         // Sent by another session of this account: ours, in the
         // conversation with its recipient, and never unread.
         let own = same_user(&m.from, &self.me);
@@ -760,6 +778,12 @@ impl App {
         };
         self.spoke.insert(ConversationId::direct(&m.from), m.ts);
         let from = render::sanitize(&m.from);
+        // A NOTICE shows its sender as `-alice-`, as IRC clients do.
+        let from = if m.notice {
+            std::borrow::Cow::Owned(format!("-{from}-"))
+        } else {
+            from
+        };
         let (action, text) = render::shown(&m.text);
         let direct = matches!(m.kind, MessageKind::Direct | MessageKind::Other(_));
         let mention = !own && mentions(&text, &self.me);

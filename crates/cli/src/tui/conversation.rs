@@ -239,6 +239,16 @@ impl Conversation {
         true
     }
 
+    /// A message deleted by `actor`: its text is replaced.
+    pub fn redact(&mut self, id: MessageId, actor: &str) {
+        for entry in self.entries.iter_mut().filter(|e| e.id == Some(id)) {
+            if let Body::Message { text, action, .. } = &mut entry.body {
+                *text = format!("(message deleted by {actor})");
+                *action = false;
+            }
+        }
+    }
+
     /// Adds a notice at the end.
     pub fn add_notice(&mut self, ts: Timestamp, text: impl Into<String>, tone: Tone) {
         self.push_notice(ts, text.into(), tone, false);

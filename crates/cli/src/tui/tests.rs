@@ -90,6 +90,7 @@ fn message(kind: MessageKind, from: &str, to: &str, text: &str, id: u64) -> NetE
         from: from.into(),
         to: to.into(),
         text: text.into(),
+        ..Default::default()
     }))
 }
 
@@ -296,6 +297,7 @@ fn text_goes_to_the_open_conversation() {
                 ts: Timestamp(T),
                 status: DeliveryStatus::Delivered,
                 recipients: 1,
+                ..Default::default()
             },
         }),
     });

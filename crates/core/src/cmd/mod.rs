@@ -34,6 +34,7 @@ mod passwd;
 mod ping;
 mod profile;
 mod read_markers;
+mod redact;
 mod reflect;
 mod register;
 mod room;
@@ -52,8 +53,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chinwag_proto::server::{MuteState, Timestamp};
-use chinwag_proto::{ErrorCode, Request};
+use chinwag_proto::request::SendOptions;
+use chinwag_proto::server::{Message, MessageId, MessageKind, MuteState, Timestamp};
+use chinwag_proto::{ByteString, ErrorCode, Request, ServerFrame};
 use futures::future::BoxFuture;
 
 use crate::session::{Conn, Leave, Phase};
@@ -186,9 +188,11 @@ pub fn need(req: &Request) -> Need {
         | Request::Ignores(_) => Need::Registered,
         // Before REGISTER, kept for it (the profile to come online with).
         Request::Profile(_) => Need::Handshake,
-        Request::Nick(_) | Request::UserMode(_) | Request::Whois(_) | Request::Whowas(_) => {
-            Need::Registered
-        }
+        Request::Nick(_)
+        | Request::UserMode(_)
+        | Request::Whois(_)
+        | Request::Whowas(_)
+        | Request::Redact(_) => Need::Registered,
         Request::Transfer(_) | Request::Broadcast(_) => Need::Registered,
         Request::Kickout(_)
         | Request::Bantalk(_)
@@ -233,6 +237,7 @@ fn src(req: &Request) -> Option<&str> {
         Request::Nick(r) | Request::Whois(r) => &r.src,
         Request::UserMode(r) => &r.src,
         Request::Whowas(r) => &r.src,
+        Request::Redact(r) => &r.src,
         Request::Room(r) => r.src(),
     })
 }
@@ -276,6 +281,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, req: Request) -> Outcome {
         Request::UserMode(r) => user_mode::apply(r, ctx).into(),
         Request::Whois(r) => whois::apply(r, ctx).into(),
         Request::Whowas(r) => whowas::apply(r, ctx).into(),
+        Request::Redact(r) => redact::apply(r, ctx),
         Request::Room(r) => room::dispatch(r, ctx),
     }
 }
@@ -396,11 +402,50 @@ fn check_text(text: &str, ctx: &Ctx<'_>) -> Result<(), CmdError> {
         .map_err(|e| CmdError::new(ErrorCode::InvalidContent, e.to_string()))
 }
 
-/// Checks the content of a message (TRANSFER, BROADCAST, ROOM_SEND): a
-/// text, or an action (`/me`) in IRC's CTCP form.
-fn check_message(text: &str, ctx: &Ctx<'_>) -> Result<(), CmdError> {
+/// Checks what a message request (TRANSFER, BROADCAST, ROOM_SEND) sends:
+/// a text, or an action (`/me`) in IRC's CTCP form; its client tags, if
+/// any (protocol.md 2.5). A message of tags alone (no text) is allowed:
+/// it is relayed, not stored (see [`tags_only`]).
+fn check_message(text: &str, options: &SendOptions, ctx: &Ctx<'_>) -> Result<(), CmdError> {
+    let invalid =
+        |e: chinwag_proto::TextError| CmdError::new(ErrorCode::InvalidContent, e.to_string());
+    if !options.tags.is_empty() {
+        chinwag_proto::text::validate_tags(&options.tags).map_err(invalid)?;
+        if text.is_empty() {
+            return Ok(());
+        }
+    }
     chinwag_proto::text::validate_message(text, ctx.state.config.limits.max_content as usize)
-        .map_err(|e| CmdError::new(ErrorCode::InvalidContent, e.to_string()))
+        .map_err(invalid)
+}
+
+/// Whether a (checked) message is tags alone: relayed to whoever is
+/// online, never stored, with an ephemeral id
+/// ([`chinwag_proto::MessageId::is_ephemeral`]).
+fn tags_only(text: &str) -> bool {
+    text.is_empty()
+}
+
+/// The MESSAGE a message request makes.
+fn message_frame(
+    id: MessageId,
+    ts: Timestamp,
+    kind: MessageKind,
+    from: &str,
+    to: &str,
+    text: ByteString,
+    options: &SendOptions,
+) -> ServerFrame {
+    ServerFrame::Message(Message {
+        id,
+        ts,
+        kind,
+        from: from.into(),
+        to: to.into(),
+        text,
+        notice: options.notice,
+        tags: options.tags.clone(),
+    })
 }
 
 /// Checks an optional reason (kick, mute, shutdown): empty, or valid text.

@@ -67,18 +67,21 @@ pub fn speech(req: &Request) -> Speech<'_> {
         | Request::Whowas(_) => Speech::Silent,
         // A new name is text everyone who lists the users reads.
         Request::Nick(r) => Speech::Anywhere(&r.dst),
+        // A reason for leaving is dropped, not refused, when the user is
+        // muted (cmd::logout): leaving is always allowed.
         // A value is shown to whoever reads the metadata; unsetting shows
         // nothing.
         Request::MetadataSet(r) if r.value.is_empty() => Speech::Silent,
         Request::MetadataSet(r) => Speech::Anywhere(&r.value),
         // Only the sender reads its ECHO.
         Request::Reflect(_) => Speech::Silent,
-        Request::Transfer(r) => Speech::Anywhere(&r.content),
-        Request::Broadcast(r) => Speech::Anywhere(&r.content),
+        Request::Transfer(r) => Speech::Anywhere(sent(&r.content, &r.options)),
+        Request::Broadcast(r) => Speech::Anywhere(sent(&r.content, &r.options)),
         Request::Kickout(r) => Speech::Anywhere(&r.reason),
         Request::Bantalk(r) => Speech::Anywhere(&r.reason),
         Request::Shutdown(r) => Speech::Anywhere(&r.reason),
         Request::Ban(r) => Speech::Anywhere(&r.reason),
+        Request::Redact(r) => Speech::Anywhere(&r.reason),
         // Every field is shown to whoever lists the users.
         Request::Profile(r) => Speech::Anywhere(
             [&r.username, &r.realname, &r.away]
@@ -91,6 +94,16 @@ pub fn speech(req: &Request) -> Speech<'_> {
     speech.said()
 }
 
+/// What a message shows: its text, or its client tags when it has no text
+/// (a reaction's value is text others read too).
+fn sent<'a>(content: &'a str, options: &'a chinwag_proto::request::SendOptions) -> &'a str {
+    if content.is_empty() {
+        &options.tags
+    } else {
+        content
+    }
+}
+
 fn room_speech(req: &RoomRequest) -> Speech<'_> {
     match req {
         RoomRequest::Join(r) => Speech::NewRoom(&r.room),
@@ -100,7 +113,7 @@ fn room_speech(req: &RoomRequest) -> Speech<'_> {
         },
         RoomRequest::Send(r) => Speech::InRoom {
             room: &r.room,
-            text: &r.content,
+            text: sent(&r.content, &r.options),
         },
         RoomRequest::Topic(r) => Speech::InRoom {
             room: &r.room,
@@ -157,13 +170,18 @@ mod tests {
                 src: src(),
                 dst: t(),
                 content: t(),
+                options: SendOptions::default(),
             }),
             FrameType::Broadcast => Request::Broadcast(Broadcast {
                 src: src(),
                 content: t(),
+                options: SendOptions::default(),
             }),
             FrameType::GetAllUser => Request::GetAllUser(GetAllUser { src: src() }),
-            FrameType::Logout => Request::Logout(Logout { src: src() }),
+            FrameType::Logout => Request::Logout(Logout {
+                src: src(),
+                reason: t(),
+            }),
             FrameType::Admin => Request::Admin(Admin {
                 src: src(),
                 password: t(),
@@ -287,6 +305,12 @@ mod tests {
                 dst: t(),
                 limit: 0,
             }),
+            FrameType::Redact => Request::Redact(Redact {
+                src: src(),
+                dst: t(),
+                id: 1,
+                reason: t(),
+            }),
             FrameType::Join => Request::Room(RoomRequest::Join(Join {
                 src: src(),
                 room: room(),
@@ -301,6 +325,7 @@ mod tests {
                 src: src(),
                 room: room(),
                 content: t(),
+                options: SendOptions::default(),
             })),
             FrameType::Rooms => Request::Room(RoomRequest::List { src: src() }),
             FrameType::Members => Request::Room(RoomRequest::Members(Members {
@@ -387,6 +412,7 @@ mod tests {
         (FrameType::ReadMarkers, 'S'),
         (FrameType::Ignore, 'S'),
         (FrameType::Ignores, 'S'),
+        (FrameType::Redact, 'A'),
         (FrameType::Join, 'N'),
         (FrameType::Part, 'R'),
         (FrameType::RoomSend, 'R'),

@@ -4,22 +4,27 @@
 //!
 //! The message reaches the recipient only after it is stored, so what a
 //! user saw and what history says always agree, and the SENT the sender
-//! gets means the message is durable.
+//! gets means the message is durable. A message of client tags alone
+//! (a typing notification, a reaction) is not stored: it reaches the
+//! recipient if it is online, and nobody otherwise.
+//!
+//! SENT says, for a recipient that set an away message (PROFILE), what it
+//! is, so that every front end can tell the sender (IRC's `301`).
 
 use std::sync::Arc;
 
-use chinwag_proto::request::Transfer;
-use chinwag_proto::server::{DeliveryStatus, Message, MessageId, MessageKind, Sent, Timestamp};
+use chinwag_proto::request::{SendOptions, Transfer};
+use chinwag_proto::server::{DeliveryStatus, MessageId, MessageKind, Sent, Timestamp};
 use chinwag_proto::{ByteString, ErrorCode, NameKey, ServerFrame, UserName};
 
-use super::{CmdError, Ctx, Outcome, check_message, later, no_such_user};
+use super::{CmdError, Ctx, Outcome, check_message, later, message_frame, no_such_user, tags_only};
 use crate::delivery::{Elsewhere, Unavailable};
 use crate::event::{Event, Shared};
 use crate::state::Peer;
 use crate::store::{NewMessage, StoreError};
 
 pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
-    if let Err(e) = check_message(&req.content, ctx) {
+    if let Err(e) = check_message(&req.content, &req.options, ctx) {
         return e.into();
     }
     let me = match ctx.me() {
@@ -27,24 +32,29 @@ pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
         Err(e) => return e.into(),
     };
     let ts = ctx.now.wall;
+    if tags_only(&req.content) {
+        return relay_tags(ctx, &me, req, ts);
+    }
     // For USER_LIST's idle time.
     me.spoke(ts);
     let store = Arc::clone(&ctx.state.store);
+    let options = req.options;
     if let Some(to) = ctx.state.users.get(&req.dst) {
         let append = store.append(NewMessage {
             ts,
             from: me.name.clone(),
             to: Some(to.name.clone()),
             text: req.content.to_string(),
+            notice: options.notice,
             queue_for: None,
         });
         return later(false, append, move |stored, ctx| match stored {
-            Ok(id) => deliver(ctx, &me, &to, id, ts, req.content),
+            Ok(id) => deliver(ctx, &me, &to, id, ts, req.content, &options),
             Err(error) => not_stored(error),
         });
     }
     if let Some(found) = ctx.state.delivery().locate(&req.dst) {
-        return send_remote(ctx, me, found, req.content);
+        return send_remote(ctx, me, found, req.content, options);
     }
     // Cut off from the other nodes, this node cannot know whether the
     // recipient is online elsewhere.
@@ -57,6 +67,7 @@ pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
     };
     let from = me.name.clone();
     let text = req.content.to_string();
+    let notice = options.notice;
     let work = async move {
         let Some(account) = store.account(key).await? else {
             return Ok(None);
@@ -69,6 +80,7 @@ pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
                 from,
                 to: Some(to.clone()),
                 text,
+                notice,
                 queue_for: Some(key),
             })
             .await?;
@@ -76,12 +88,8 @@ pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
     };
     later(false, work, move |stored, ctx| match stored {
         Ok(Some((id, to))) => {
-            echo(
-                ctx,
-                &me,
-                &to,
-                &direct(id, ts, (&me.name, me.flags()), &to, req.content),
-            );
+            let event = direct(id, ts, (&me.name, me.flags()), &to, req.content, &options);
+            echo(ctx, &me, &to, &event);
             queued(ctx, &to, id, ts)
         }
         Ok(None) => no_such_user(&req.dst).into(),
@@ -96,18 +104,82 @@ fn direct(
     (from, flags): (&UserName, u8),
     to: &UserName,
     text: ByteString,
+    options: &SendOptions,
 ) -> Shared {
     Event::from_sender(
-        ServerFrame::Message(Message {
+        message_frame(
             id,
             ts,
-            kind: MessageKind::Direct,
-            from: from.as_str().into(),
-            to: to.as_str().into(),
+            MessageKind::Direct,
+            from.as_str(),
+            to.as_str(),
             text,
-        }),
+            options,
+        ),
         flags,
     )
+}
+
+/// A message of tags alone: handed to the recipient's sessions if it is
+/// online (here or elsewhere), never stored or queued.
+fn relay_tags(ctx: &mut Ctx<'_>, me: &Arc<Peer>, req: Transfer, ts: Timestamp) -> Outcome {
+    let id = ctx.state.ephemeral_id();
+    if let Some(to) = ctx.state.users.get(&req.dst) {
+        let event = direct(
+            id,
+            ts,
+            (&me.name, me.flags()),
+            &to.name,
+            req.content,
+            &req.options,
+        );
+        let took = to.push(&event, None);
+        echo(ctx, me, &to.name, &event);
+        let status = DeliveryStatus::Delivered;
+        return sent(id, ts, status, u32::from(took > 0), away_of(&to));
+    }
+    let Some(found) = ctx.state.delivery().locate(&req.dst) else {
+        return CmdError::new(
+            ErrorCode::NoSuchUser,
+            format!(
+                "{} is not online (a message without text is not kept)",
+                &*req.dst
+            ),
+        )
+        .into();
+    };
+    let Ok(to) = UserName::parse(&found.name) else {
+        return no_such_user(&found.name).into();
+    };
+    let event = direct(
+        id,
+        ts,
+        (&me.name, me.flags()),
+        &to,
+        req.content,
+        &req.options,
+    );
+    let delivery = Arc::clone(ctx.state.delivery());
+    let me = Arc::clone(me);
+    let work = async move {
+        delivery
+            .to_user(&found, &event)
+            .await
+            .into_result()
+            .map(|_| event)
+    };
+    later(false, work, move |answer, ctx| match answer {
+        Ok(event) => {
+            echo(ctx, &me, &to, &event);
+            sent(id, ts, DeliveryStatus::Delivered, 1, ByteString::new())
+        }
+        Err(refusal) => refusal.into(),
+    })
+}
+
+/// The away message of an online recipient (empty: not away).
+fn away_of(to: &Peer) -> ByteString {
+    to.profile().away
 }
 
 /// Shows the sender's other sessions what this one sent (as IRCv3's
@@ -129,15 +201,16 @@ fn deliver(
     id: MessageId,
     ts: Timestamp,
     text: ByteString,
+    options: &SendOptions,
 ) -> Outcome {
     // Whoever holds the name now: the recipient may have reconnected.
     let current = ctx.state.users.get(to.name.as_str());
-    let event = direct(id, ts, (&me.name, me.flags()), &to.name, text);
+    let event = direct(id, ts, (&me.name, me.flags()), &to.name, text, options);
     if let Some(peer) = &current
         && peer.push(&event, None) > 0
     {
         echo(ctx, me, &to.name, &event);
-        return sent(id, ts, DeliveryStatus::Delivered, 1);
+        return sent(id, ts, DeliveryStatus::Delivered, 1, away_of(peer));
     }
     let account = current.as_ref().map_or(to.account, |peer| peer.account);
     if !account {
@@ -166,7 +239,13 @@ fn deliver(
 /// it to the delivery layer. If it cannot be delivered (the recipient left
 /// or fell behind, or its node did not answer), an account gets it in its
 /// offline queue, as for a local recipient.
-fn send_remote(ctx: &mut Ctx<'_>, me: Arc<Peer>, found: Elsewhere, text: ByteString) -> Outcome {
+fn send_remote(
+    ctx: &mut Ctx<'_>,
+    me: Arc<Peer>,
+    found: Elsewhere,
+    text: ByteString,
+    options: SendOptions,
+) -> Outcome {
     let delivery = Arc::clone(ctx.state.delivery());
     if let Err(error) = delivery.reachable() {
         return CmdError::from(error).into();
@@ -186,10 +265,11 @@ fn send_remote(ctx: &mut Ctx<'_>, me: Arc<Peer>, found: Elsewhere, text: ByteStr
                 from: from.clone(),
                 to: Some(to.clone()),
                 text: text.to_string(),
+                notice: options.notice,
                 queue_for: None,
             })
             .await?;
-        let event = direct(id, ts, (&from, flags), &to, text);
+        let event = direct(id, ts, (&from, flags), &to, text, &options);
         let answer = delivery.to_user(&found, &event).await;
         Ok::<_, StoreError>((id, to, event, answer))
     };
@@ -201,7 +281,7 @@ fn send_remote(ctx: &mut Ctx<'_>, me: Arc<Peer>, found: Elsewhere, text: ByteStr
         let refusal = match answer.into_result() {
             Ok(_) => {
                 echo(ctx, &me, &to, &event);
-                return sent(id, ts, DeliveryStatus::Delivered, 1);
+                return sent(id, ts, DeliveryStatus::Delivered, 1, ByteString::new());
             }
             Err(refusal) => refusal,
         };
@@ -226,14 +306,22 @@ fn queued(ctx: &mut Ctx<'_>, to: &UserName, id: MessageId, ts: Timestamp) -> Out
     if let Some(peer) = ctx.state.users.get(to.as_str()) {
         peer.wake_inboxes();
     }
-    sent(id, ts, DeliveryStatus::Queued, 0)
+    sent(id, ts, DeliveryStatus::Queued, 0, ByteString::new())
 }
-fn sent(id: MessageId, ts: Timestamp, status: DeliveryStatus, recipients: u32) -> Outcome {
+
+fn sent(
+    id: MessageId,
+    ts: Timestamp,
+    status: DeliveryStatus,
+    recipients: u32,
+    away: ByteString,
+) -> Outcome {
     Ok(ServerFrame::Sent(Sent {
         id,
         ts,
         status,
         recipients,
+        away,
     }))
     .into()
 }

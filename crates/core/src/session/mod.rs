@@ -28,7 +28,7 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use chinwag_proto::server::{MessageId, Notice, NoticeKind};
-use chinwag_proto::{ErrorCode, Request, RequestId, ServerFrame};
+use chinwag_proto::{ByteString, ErrorCode, Request, RequestId, ServerFrame};
 use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
 use futures::{FutureExt, StreamExt};
@@ -82,7 +82,8 @@ pub enum Phase {
 /// Why a connection ends; its text is what the others are told.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Leave {
-    Logout,
+    /// LOGOUT, with the reason the user gave (empty: none).
+    Logout(ByteString),
     Disconnected,
     TimedOut,
     SlowConsumer,
@@ -96,13 +97,22 @@ pub enum Leave {
 impl Leave {
     pub fn text(&self) -> &'static str {
         match self {
-            Leave::Logout => "logout",
+            Leave::Logout(_) => "logout",
             Leave::Disconnected => "disconnected",
             Leave::TimedOut => "timed out",
             Leave::SlowConsumer => "too slow to read its messages",
             Leave::Kicked => "kicked",
             Leave::Shutdown => "server shutdown",
             Leave::Protocol(_) => "protocol error",
+        }
+    }
+
+    /// What the others are told (NOTICE Left): [`Leave::text`], and after
+    /// a LOGOUT with a reason, `logout: REASON`.
+    pub fn describe(&self) -> String {
+        match self {
+            Leave::Logout(reason) if !reason.is_empty() => format!("logout: {reason}"),
+            other => other.text().to_owned(),
         }
     }
 }
@@ -841,7 +851,7 @@ impl Session {
     /// or the shutdown already took care of that).
     fn depart(&mut self, leave: Leave) {
         if let Some(peer) = self.conn.peer.take() {
-            ops::login::depart(&self.state, &peer, self.conn.id, leave.text());
+            ops::login::depart(&self.state, &peer, self.conn.id, &leave.describe());
         }
         self.conn.leave.get_or_insert(leave);
     }

@@ -109,6 +109,7 @@ async fn two_sessions_talk_without_a_socket() {
         src: "".into(),
         dst: "bob".into(),
         content: "hi".into(),
+        ..Default::default()
     });
     alice.request(Now::current(), RequestId(3), send, 10, &mut alice_said);
     let Ok(ServerFrame::Sent(sent)) = answer(&mut alice, &mut alice_said, 3).await else {
@@ -127,7 +128,10 @@ async fn two_sessions_talk_without_a_socket() {
     bob.request(
         Now::current(),
         RequestId(4),
-        Request::Logout(chinwag_proto::request::Logout { src: "".into() }),
+        Request::Logout(chinwag_proto::request::Logout {
+            src: "".into(),
+            ..Default::default()
+        }),
         10,
         &mut bob_said,
     );
@@ -221,6 +225,7 @@ async fn the_answers_of_one_commit_are_given_in_one_turn() {
             src: "".into(),
             dst: "bob".into(),
             content: format!("message {id}").as_str().into(),
+            ..Default::default()
         });
         alice.request(Now::current(), RequestId(id), send, 10, &mut said);
     }
@@ -231,6 +236,7 @@ async fn the_answers_of_one_commit_are_given_in_one_turn() {
         from: chinwag_proto::UserName::parse("carol").unwrap(),
         to: None,
         text: "barrier".into(),
+        notice: false,
         queue_for: None,
     };
     state.store.append(barrier).await.unwrap();
@@ -326,9 +332,9 @@ async fn a_guest_renames_and_the_others_are_told_once_and_the_old_name_is_free()
     assert_eq!(state.whowas.find(&key, 0).len(), 1);
     // Messages to the new name reach the renamed session.
     let send = Request::Transfer(Transfer {
-        src: "".into(),
         dst: "robert".into(),
         content: "hi".into(),
+        ..Default::default()
     });
     alice.request(Now::current(), RequestId(6), send, 10, &mut alice_said);
     assert!(answer(&mut alice, &mut alice_said, 6).await.is_ok());
@@ -338,7 +344,7 @@ async fn a_guest_renames_and_the_others_are_told_once_and_the_old_name_is_free()
     bob.request(
         Now::current(),
         RequestId(7),
-        Request::Logout(chinwag_proto::request::Logout { src: "".into() }),
+        Request::Logout(chinwag_proto::request::Logout::default()),
         10,
         &mut bob_said,
     );
@@ -387,4 +393,152 @@ async fn a_profile_before_register_is_the_one_the_user_comes_online_with() {
         user_updates(&alice_said).is_empty(),
         "coming online with a profile is no change"
     );
+}
+
+/// Sends `request` as `id` and waits for its answer.
+async fn ask(session: &mut Session, said: &mut Said, id: u32, request: Request) -> Reply {
+    session.request(Now::current(), RequestId(id), request, 10, said);
+    answer(session, said, id).await
+}
+
+#[tokio::test]
+async fn a_notice_keeps_its_kind_and_tags_alone_are_relayed_not_stored() {
+    use chinwag_proto::request::SendOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    let (mut alice, mut alice_said) = registered(&state, "alice").await;
+    let (mut bob, mut bob_said) = registered(&state, "bob").await;
+
+    let notice = Request::Transfer(Transfer {
+        dst: "bob".into(),
+        content: "automatic".into(),
+        options: SendOptions {
+            notice: true,
+            tags: "+draft/reply=1".into(),
+        },
+        ..Default::default()
+    });
+    let Ok(ServerFrame::Sent(sent)) = ask(&mut alice, &mut alice_said, 3, notice).await else {
+        panic!("a SENT");
+    };
+    assert!(!sent.id.is_ephemeral());
+    bob.pull(&mut bob_said);
+    let got = bob_said
+        .events
+        .last()
+        .and_then(|e| e.message().cloned())
+        .unwrap();
+    assert!(got.notice && &*got.tags == "+draft/reply=1", "{got:?}");
+
+    let typing = Request::Transfer(Transfer {
+        dst: "bob".into(),
+        options: SendOptions {
+            notice: false,
+            tags: "+typing=active".into(),
+        },
+        ..Default::default()
+    });
+    let Ok(ServerFrame::Sent(ephemeral)) = ask(&mut alice, &mut alice_said, 4, typing).await else {
+        panic!("a SENT");
+    };
+    assert!(ephemeral.id.is_ephemeral());
+    bob.pull(&mut bob_said);
+    let got = bob_said
+        .events
+        .last()
+        .and_then(|e| e.message().cloned())
+        .unwrap();
+    assert_eq!((got.id, got.text.is_empty()), (ephemeral.id, true));
+
+    // Bad tags, and a message with neither text nor tags, are refused.
+    for (id, tags) in [(5, "typing"), (6, "")] {
+        let bad = Request::Transfer(Transfer {
+            dst: "bob".into(),
+            options: SendOptions {
+                notice: false,
+                tags: tags.into(),
+            },
+            ..Default::default()
+        });
+        let Err(error) = ask(&mut alice, &mut alice_said, id, bad).await else {
+            panic!("{tags:?} is refused");
+        };
+        assert_eq!(error.code, ErrorCode::InvalidContent);
+    }
+
+    // Stored: the notice, with its kind and without its tags; not the
+    // typing notification. (Guests have no direct history to ask for:
+    // the store is read directly.)
+    let page = state
+        .store
+        .history(crate::store::HistoryQuery {
+            conversation: crate::store::Conversation::Direct(
+                chinwag_proto::NameKey::fold("alice").unwrap(),
+                chinwag_proto::NameKey::fold("bob").unwrap(),
+            ),
+            before: None,
+            after: None,
+            limit: 10,
+            direct_since: chinwag_proto::Timestamp(0),
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert!(page[0].notice);
+}
+
+#[tokio::test]
+async fn a_message_is_deleted_by_its_sender_not_by_others() {
+    use chinwag_proto::request::Redact;
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    let (mut alice, mut alice_said) = registered(&state, "alice").await;
+    let (mut bob, mut bob_said) = registered(&state, "bob").await;
+    let send = Request::Transfer(Transfer {
+        dst: "bob".into(),
+        content: "oops".into(),
+        ..Default::default()
+    });
+    let Ok(ServerFrame::Sent(sent)) = ask(&mut alice, &mut alice_said, 3, send).await else {
+        panic!("a SENT");
+    };
+    let redact = |dst: &str, id: u64| {
+        Request::Redact(Redact {
+            src: "".into(),
+            dst: dst.into(),
+            id,
+            reason: "typo".into(),
+        })
+    };
+    // bob received it but did not send it.
+    let Err(error) = ask(&mut bob, &mut bob_said, 3, redact("alice", sent.id.0)).await else {
+        panic!("not bob's to delete");
+    };
+    assert_eq!(error.code, ErrorCode::Forbidden);
+    // Another conversation's id is no message of this one.
+    let Err(error) = ask(&mut alice, &mut alice_said, 4, redact("carol", sent.id.0)).await else {
+        panic!("not in that conversation");
+    };
+    assert_eq!(error.code, ErrorCode::NoSuchMessage);
+    assert!(matches!(
+        ask(&mut alice, &mut alice_said, 5, redact("bob", sent.id.0)).await,
+        Ok(ServerFrame::Ok { .. })
+    ));
+    bob.pull(&mut bob_said);
+    assert!(bob_said.events.iter().any(|e| matches!(
+        e.frame(),
+        ServerFrame::Redacted(r) if r.id == sent.id && r.actor == "alice" && r.reason == "typo"
+    )));
+    assert_eq!(state.store.message(sent.id).await.unwrap(), None);
+    let Err(error) = ask(&mut alice, &mut alice_said, 6, redact("bob", sent.id.0)).await else {
+        panic!("deleted once");
+    };
+    assert_eq!(error.code, ErrorCode::NoSuchMessage);
+}
+
+#[test]
+fn a_logout_reason_is_told_after_logout() {
+    assert_eq!(Leave::Logout("".into()).describe(), "logout");
+    assert_eq!(Leave::Logout("bye".into()).describe(), "logout: bye");
+    assert_eq!(Leave::TimedOut.describe(), "timed out");
 }

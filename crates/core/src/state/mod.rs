@@ -83,6 +83,8 @@ pub struct State {
     /// A single node's delivery, until (unless) the node joins a cluster.
     local: Arc<dyn Delivery>,
     next_conn: AtomicU64,
+    /// The ids of messages that are not stored (tags alone).
+    next_ephemeral: AtomicU64,
 }
 
 impl State {
@@ -109,6 +111,7 @@ impl State {
             delivery: OnceLock::new(),
             local: Arc::new(Local),
             next_conn: AtomicU64::new(1),
+            next_ephemeral: AtomicU64::new(1),
         })
     }
 
@@ -133,6 +136,13 @@ impl State {
         }
         self.rooms.restore(self.store.rooms().await?);
         Ok(())
+    }
+
+    /// The id of a message that is not stored (tags alone): its top bit
+    /// set, unique while this node runs, never in history.
+    pub fn ephemeral_id(&self) -> MessageId {
+        let n = self.next_ephemeral.fetch_add(1, Ordering::Relaxed);
+        MessageId(MessageId::EPHEMERAL | (n & !MessageId::EPHEMERAL))
     }
 
     pub fn next_conn_id(&self) -> ConnId {

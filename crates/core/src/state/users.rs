@@ -173,7 +173,6 @@ impl Peer {
         self
     }
 
-
     /// The same user under another name (a guest's rename): the same stay
     /// online, sessions, role, mute, profile, flags and ignore list.
     pub fn renamed(&self, name: UserName) -> Peer {
@@ -190,8 +189,18 @@ impl Peer {
             last_spoke: AtomicU64::new(self.last_spoke.load(Ordering::Relaxed)),
             profile: Mutex::new(self.profile()),
             modes: AtomicU8::new(self.modes.load(Ordering::Acquire)),
-            read_at: Mutex::new(self.read_at.lock().unwrap_or_else(|p| p.into_inner()).clone()),
-            metadata: Mutex::new(self.metadata.lock().unwrap_or_else(|p| p.into_inner()).clone()),
+            read_at: Mutex::new(
+                self.read_at
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+            ),
+            metadata: Mutex::new(
+                self.metadata
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+            ),
         }
     }
 

@@ -33,6 +33,8 @@ pub struct Append {
     pub sender: String,
     pub recipient: String,
     pub text: String,
+    /// The `flags` column.
+    pub flags: i32,
     /// Also put it in this account's offline queue.
     pub queue_for: Option<String>,
     pub reply: oneshot::Sender<Result<MessageId, StoreError>>,
@@ -46,6 +48,7 @@ impl Append {
             sender: m.from.as_str().to_owned(),
             recipient: m.recipient().to_owned(),
             queue_for: m.queue_for.map(|key| key.as_str().to_owned()),
+            flags: flags(m.notice),
             text: m.text,
             reply,
         }
@@ -60,11 +63,17 @@ impl Append {
             conv: m.conversation().to_column(),
             sender: m.from.as_str().to_owned(),
             recipient: m.room.as_str().to_owned(),
+            flags: flags(m.notice),
             text: m.text,
             queue_for: None,
             reply,
         }
     }
+}
+
+/// The `flags` column of a new message.
+fn flags(notice: bool) -> i32 {
+    if notice { crate::FLAG_NOTICE as i32 } else { 0 }
 }
 
 /// Writes appends until every sender is gone.
@@ -144,6 +153,7 @@ async fn insert(
     let sender = column(|a| &a.sender);
     let recipient = column(|a| &a.recipient);
     let text = column(|a| &a.text);
+    let flags: Vec<i32> = batch.iter().map(|a| a.flags).collect();
     let (queued_users, queued_ids): (Vec<&str>, Vec<i64>) = batch
         .iter()
         .zip(ids)
@@ -152,13 +162,16 @@ async fn insert(
     let tx = client.transaction().await?;
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO messages (id, ts, conv, sender, recipient, text)
+            "INSERT INTO messages (id, ts, conv, sender, recipient, text, flags)
              OVERRIDING SYSTEM VALUE
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])",
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::integer[])",
         )
         .await?;
-    tx.execute(&stmt, &[&ids, &ts, &conv, &sender, &recipient, &text])
-        .await?;
+    tx.execute(
+        &stmt,
+        &[&ids, &ts, &conv, &sender, &recipient, &text, &flags],
+    )
+    .await?;
     if !queued_ids.is_empty() {
         let stmt = tx
             .prepare_cached(

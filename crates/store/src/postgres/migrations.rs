@@ -122,6 +122,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, key)
     );
     "#,
+    // message flags: 1 a NOTICE, 2 deleted (REDACT).
+    r#"
+    ALTER TABLE messages ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build creates.

@@ -21,7 +21,7 @@ use crate::{NewMessage, NewRoomMessage};
 /// cut into as many of the largest as fit, then the next, down to one row.
 const CHUNKS: [usize; 3] = [64, 8, 1];
 /// Columns of a row, as bound.
-const COLUMNS: usize = 6;
+const COLUMNS: usize = 7;
 
 /// One message to insert.
 pub struct Row<'a> {
@@ -30,6 +30,7 @@ pub struct Row<'a> {
     pub sender: &'a str,
     pub recipient: &'a str,
     pub text: &'a str,
+    pub flags: i64,
 }
 
 impl<'a> Row<'a> {
@@ -40,6 +41,7 @@ impl<'a> Row<'a> {
             sender: m.from.as_str(),
             recipient: m.recipient(),
             text: &m.text,
+            flags: flags(m.notice),
         }
     }
 
@@ -50,8 +52,14 @@ impl<'a> Row<'a> {
             sender: m.from.as_str(),
             recipient: m.room.as_str(),
             text: &m.text,
+            flags: flags(m.notice),
         }
     }
+}
+
+/// The `flags` column of a new message.
+fn flags(notice: bool) -> i64 {
+    if notice { crate::FLAG_NOTICE } else { 0 }
 }
 
 /// The id the next message gets: one more than any id `messages` ever
@@ -114,6 +122,7 @@ fn insert_chunk(conn: &Connection, first: i64, rows: &[Row<'_>]) -> rusqlite::Re
         stmt.raw_bind_parameter(at + 4, row.sender)?;
         stmt.raw_bind_parameter(at + 5, row.recipient)?;
         stmt.raw_bind_parameter(at + 6, row.text)?;
+        stmt.raw_bind_parameter(at + 7, row.flags)?;
     }
     stmt.raw_execute()?;
     Ok(())
@@ -138,7 +147,7 @@ fn sql(rows: usize) -> &'static str {
                     .collect::<Vec<_>>()
                     .join(", ");
                 format!(
-                    "INSERT INTO messages (id, ts, conv, sender, recipient, text) VALUES {values}"
+                    "INSERT INTO messages (id, ts, conv, sender, recipient, text, flags) VALUES {values}"
                 )
             })
             .collect()

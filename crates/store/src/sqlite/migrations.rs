@@ -123,6 +123,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, key)
     ) WITHOUT ROWID;
     ",
+    // message flags: 1 a NOTICE, 2 deleted (REDACT: the text is erased,
+    // history skips it).
+    "
+    ALTER TABLE messages ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// The schema version this build creates.

@@ -36,6 +36,7 @@ pub enum Op {
     Room(RoomWrite),
     Enqueue(NameKey, MessageId),
     Delivered(NameKey, MessageId),
+    Redact(MessageId),
     MarkRead(NameKey, ConversationKey, MessageId),
     MarkReadAt(NameKey, ConversationKey, Timestamp),
     SetMetadata(NameKey, String, Option<String>),
@@ -75,7 +76,7 @@ impl Op {
     fn is_one_statement(&self) -> bool {
         match self {
             Op::Append(m) => m.queue_for.is_none(),
-            Op::AppendRoom(_) | Op::Enqueue(..) | Op::Delivered(..) => true,
+            Op::AppendRoom(_) | Op::Enqueue(..) | Op::Delivered(..) | Op::Redact(_) => true,
             _ => false,
         }
     }
@@ -222,6 +223,11 @@ fn apply(conn: &Connection, op: &Op, ids: &mut i64) -> rusqlite::Result<Done> {
                 .execute(params![user.as_str(), up_to.0 as i64])?;
             Done::Unit
         }
+        Op::Redact(id) => Done::Flag(
+            conn.prepare_cached(&crate::query::redact_sql(|n| format!("?{n}")))?
+                .execute(params![id.0 as i64])?
+                > 0,
+        ),
         Op::MarkRead(account, conversation, up_to) => {
             conn.prepare_cached(
                 "INSERT INTO read_markers (account, conv, message_id, ts)

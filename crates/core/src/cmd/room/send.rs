@@ -7,14 +7,16 @@
 
 use std::sync::Arc;
 
-use chinwag_proto::ServerFrame;
 use chinwag_proto::room::RoomSend;
-use chinwag_proto::server::{DeliveryStatus, Message, MessageKind, Sent};
+use chinwag_proto::server::{DeliveryStatus, MessageId, MessageKind, Sent, Timestamp};
+use chinwag_proto::{ByteString, ServerFrame};
 
 use super::{find, not_a_member};
 use crate::cmd::transfer::{not_stored, reached_only_here};
-use crate::cmd::{CmdError, Ctx, Outcome, check_message, later};
+use crate::cmd::{CmdError, Ctx, Outcome, check_message, later, message_frame, tags_only};
 use crate::event::Event;
+use crate::state::Peer;
+use crate::state::rooms::Room;
 use crate::state::rooms::deliver;
 use crate::store::NewRoomMessage;
 
@@ -26,10 +28,8 @@ pub fn apply(req: RoomSend, ctx: &mut Ctx<'_>) -> Outcome {
 }
 
 fn check(req: &RoomSend, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
-    check_message(&req.content, ctx)?;
+    check_message(&req.content, &req.options, ctx)?;
     let me = Arc::clone(ctx.me()?);
-    // For USER_LIST's idle time.
-    me.spoke(ctx.now.wall);
     let room = find(ctx, &req.room)?;
     {
         let state = room.read();
@@ -41,46 +41,65 @@ fn check(req: &RoomSend, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
         // (cmd::speech).
     }
     let ts = ctx.now.wall;
-    let text = req.content.clone();
+    if tags_only(&req.content) {
+        // Not stored: relayed to the members online.
+        let id = ctx.state.ephemeral_id();
+        return Ok(fan_out(ctx, &me, &room, id, ts, req.clone()));
+    }
+    // For USER_LIST's idle time.
+    me.spoke(ts);
     let append = ctx.state.store.append_room(NewRoomMessage {
         ts,
         from: me.name.clone(),
         room: room.name.clone(),
-        text: text.to_string(),
+        text: req.content.to_string(),
+        notice: req.options.notice,
     });
-    Ok(later(false, append, move |stored, ctx| {
-        let id = match stored {
-            Ok(id) => id,
-            Err(error) => return not_stored(error),
-        };
-        // The room's lock is not held for the fan-out: the recipients are
-        // an `Arc` snapshot, and the event is one, shared by every
-        // recipient's queue (and rendered once per wire format).
-        let recipients = room.recipients();
-        let event = Event::from_sender(
-            ServerFrame::Message(Message {
-                id,
-                ts,
-                kind: MessageKind::Room,
-                from: me.name.as_str().into(),
-                to: room.name.as_str().into(),
-                text,
-            }),
-            me.flags(),
-        );
-        let delivered = deliver(&recipients, &event, Some(&ctx.sender(&me)));
-        // The members elsewhere get it through the delivery layer (one
-        // NATS message; each node hands it to its own members of the
-        // room).
-        if let Err(error) = ctx.state.delivery().to_room(&room.name, &event) {
-            return reached_only_here(delivered, "members on this node", error);
-        }
-        Ok(ServerFrame::Sent(Sent {
+    let req = req.clone();
+    Ok(later(false, append, move |stored, ctx| match stored {
+        Ok(id) => fan_out(ctx, &me, &room, id, ts, req),
+        Err(error) => not_stored(error),
+    }))
+}
+
+/// Hands the message to the room's members online.
+fn fan_out(
+    ctx: &mut Ctx<'_>,
+    me: &Peer,
+    room: &Arc<Room>,
+    id: MessageId,
+    ts: Timestamp,
+    req: RoomSend,
+) -> Outcome {
+    // The room's lock is not held for the fan-out: the recipients are
+    // an `Arc` snapshot, and the event is one, shared by every
+    // recipient's queue (and rendered once per wire format).
+    let recipients = room.recipients();
+    let event = Event::from_sender(
+        message_frame(
             id,
             ts,
-            status: DeliveryStatus::Delivered,
-            recipients: delivered,
-        }))
-        .into()
+            MessageKind::Room,
+            me.name.as_str(),
+            room.name.as_str(),
+            req.content,
+            &req.options,
+        ),
+        me.flags(),
+    );
+    let delivered = deliver(&recipients, &event, Some(&ctx.sender(me)));
+    // The members elsewhere get it through the delivery layer (one
+    // NATS message; each node hands it to its own members of the
+    // room).
+    if let Err(error) = ctx.state.delivery().to_room(&room.name, &event) {
+        return reached_only_here(delivered, "members on this node", error);
+    }
+    Ok(ServerFrame::Sent(Sent {
+        id,
+        ts,
+        status: DeliveryStatus::Delivered,
+        recipients: delivered,
+        away: ByteString::new(),
     }))
+    .into()
 }
