@@ -73,6 +73,13 @@ pub enum Pending {
         echo: bool,
         nick: String,
     },
+    /// `MODE #c +b` (or `+e`, `+I`): one of the lists shown for the
+    /// letter; the end numeric follows the `last`.
+    MaskList {
+        channel: String,
+        letter: char,
+        last: bool,
+    },
     WhoChannel {
         who: Who,
     },
