@@ -75,6 +75,7 @@ pub fn message(m: &Message, clock: Clock) -> String {
     let to = match m.kind {
         MessageKind::Broadcast => Cow::Borrowed("everyone"),
         MessageKind::Direct | MessageKind::Room | MessageKind::Other(_) => sanitize(&m.to),
+        MessageKind::RoomOperators => Cow::Owned(format!("{} operators", sanitize(&m.to))),
     };
     match shown(&m.text) {
         (true, does) => format!(
@@ -108,6 +109,7 @@ pub fn message_json(m: &Message) -> Value {
         MessageKind::Direct => "direct",
         MessageKind::Broadcast => "broadcast",
         MessageKind::Room => "room",
+        MessageKind::RoomOperators => "room_operators",
         MessageKind::Other(_) => "other",
     };
     let action = chinwag_proto::text::as_action(&m.text);
@@ -124,7 +126,7 @@ pub fn message_json(m: &Message) -> Value {
     }
     match m.kind {
         MessageKind::Broadcast => {}
-        MessageKind::Room => v["room"] = json!(&*m.to),
+        MessageKind::Room | MessageKind::RoomOperators => v["room"] = json!(&*m.to),
         MessageKind::Direct | MessageKind::Other(_) => v["to"] = json!(&*m.to),
     }
     v

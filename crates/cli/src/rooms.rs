@@ -664,6 +664,7 @@ mod tests {
             members: 3,
             mode: RoomMode::new(true, false),
             role: RoomRole::Owner,
+            ..Default::default()
         }];
         assert_eq!(
             rooms_table(&rooms),
@@ -675,6 +676,7 @@ mod tests {
             role: RoomRole::Member,
             online: false,
             muted: MuteState::UntilLifted,
+            voiced: false,
         }];
         assert_eq!(
             members_table(&members, Timestamp(0)),

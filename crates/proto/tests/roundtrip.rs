@@ -8,8 +8,9 @@ use chinwag_proto::request::{
     Shutdown, ShutdownScope, Transfer, Unmute,
 };
 use chinwag_proto::room::{
-    Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
-    RoomOp, RoomSend, RoomUnmute, SetRoomMode, Topic,
+    Invite, Join, MaskAction, MaskEntry, MaskList, MemberInfo, Members, Part, RoomInfo, RoomKick,
+    RoomLimit, RoomMask, RoomMode, RoomMute, RoomNotice, RoomOp, RoomSend, RoomUnmute, RoomVoice,
+    SetRoomMode, Topic,
 };
 use chinwag_proto::server::{
     DeliveryStatus, Message, MuteState, Notice, Registered, Role, Sent, UserInfo, Welcome,
@@ -116,7 +117,7 @@ fn request() -> impl Strategy<Value = Request> {
 }
 
 fn room_mode() -> impl Strategy<Value = RoomMode> {
-    (0u8..=3).prop_map(|bits| RoomMode::from_bits(bits).expect("bits 0-3 are valid"))
+    (0u8..=63).prop_map(|bits| RoomMode::from_bits(bits).expect("bits 0-63 are valid"))
 }
 
 fn room_role() -> impl Strategy<Value = RoomRole> {
@@ -190,39 +191,100 @@ fn room_request() -> impl Strategy<Value = RoomRequest> {
             room,
             user
         })),
+        (text(), text(), any::<u32>())
+            .prop_map(|(src, room, limit)| RoomRequest::Limit(RoomLimit { src, room, limit })),
+        (text(), text(), text(), any::<bool>()).prop_map(|(src, room, user, voiced)| {
+            RoomRequest::Voice(RoomVoice {
+                src,
+                room,
+                user,
+                voiced,
+            })
+        }),
+        (text(), text(), mask_list(), 0u8..=2, text()).prop_map(
+            |(src, room, list, action, mask)| RoomRequest::Mask(RoomMask {
+                src,
+                room,
+                list,
+                action: match action {
+                    0 => MaskAction::List,
+                    1 => MaskAction::Add,
+                    _ => MaskAction::Remove,
+                },
+                mask,
+            })
+        ),
+        (text(), text(), text()).prop_map(|(src, room, content)| RoomRequest::SendOps(RoomSend {
+            src,
+            room,
+            content
+        })),
     ]
+}
+
+fn mask_list() -> impl Strategy<Value = MaskList> {
+    (0u8..=4).prop_map(|list| MaskList::from_u8(list).expect("lists 0-4 are valid"))
 }
 
 fn room_frame() -> impl Strategy<Value = ServerFrame> {
     prop_oneof![
         vec(
-            (text(), text(), any::<u32>(), room_mode(), room_role()).prop_map(
-                |(room, topic, members, mode, role)| RoomInfo {
-                    room,
-                    topic,
-                    members,
-                    mode,
-                    role,
-                }
-            ),
+            (
+                (text(), text(), any::<u32>(), room_mode(), room_role()),
+                (any::<u32>(), ts(), text(), ts())
+            )
+                .prop_map(
+                    |((room, topic, members, mode, role), (limit, created, topic_by, topic_ts))| {
+                        RoomInfo {
+                            room,
+                            topic,
+                            members,
+                            mode,
+                            role,
+                            limit,
+                            created,
+                            topic_by,
+                            topic_ts,
+                        }
+                    }
+                ),
             0..5
         )
         .prop_map(ServerFrame::RoomList),
         (
             text(),
             vec(
-                (text(), room_role(), any::<bool>(), mute_state()).prop_map(
-                    |(name, role, online, muted)| MemberInfo {
+                (
+                    text(),
+                    room_role(),
+                    any::<bool>(),
+                    mute_state(),
+                    any::<bool>()
+                )
+                    .prop_map(|(name, role, online, muted, voiced)| MemberInfo {
                         name,
                         role,
                         online,
                         muted,
-                    }
-                ),
+                        voiced,
+                    }),
                 0..5
             )
         )
             .prop_map(|(room, members)| ServerFrame::MemberList { room, members }),
+        (
+            text(),
+            mask_list(),
+            vec(
+                (text(), text(), ts()).prop_map(|(mask, set_by, set_at)| MaskEntry {
+                    mask,
+                    set_by,
+                    set_at
+                }),
+                0..5
+            )
+        )
+            .prop_map(|(room, list, masks)| ServerFrame::MaskList { room, list, masks }),
         (
             any::<u8>().prop_map(NoticeKind::from_u8),
             ts(),
@@ -648,6 +710,10 @@ mod json {
             Request::Room(RoomRequest::Mode(Default::default())),
             Request::Room(RoomRequest::Invite(Default::default())),
             Request::Room(RoomRequest::Unmute(Default::default())),
+            Request::Room(RoomRequest::Limit(Default::default())),
+            Request::Room(RoomRequest::Voice(Default::default())),
+            Request::Room(RoomRequest::Mask(Default::default())),
+            Request::Room(RoomRequest::SendOps(Default::default())),
         ];
         for request in &requests {
             match request {
@@ -746,6 +812,10 @@ mod json {
                 members: 2,
                 mode: RoomMode::new(true, false),
                 role: RoomRole::Owner,
+                limit: 5,
+                created: Timestamp(1),
+                topic_by: "a".into(),
+                topic_ts: Timestamp(2),
             }]),
             ServerFrame::MemberList {
                 room: "#r".into(),
@@ -754,6 +824,16 @@ mod json {
                     role: RoomRole::Member,
                     online: true,
                     muted: MuteState::Until(Timestamp(9)),
+                    voiced: true,
+                }],
+            },
+            ServerFrame::MaskList {
+                room: "#r".into(),
+                list: MaskList::Mute,
+                masks: vec![MaskEntry {
+                    mask: "b!*@*".into(),
+                    set_by: "a".into(),
+                    set_at: Timestamp(3),
                 }],
             },
             ServerFrame::RoomNotice(RoomNotice {
@@ -789,7 +869,8 @@ mod json {
                 | ServerFrame::MemberList { .. }
                 | ServerFrame::RoomNotice(_)
                 | ServerFrame::ReadMarkerList(_)
-                | ServerFrame::IgnoreList(_) => {}
+                | ServerFrame::IgnoreList(_)
+                | ServerFrame::MaskList { .. } => {}
             }
         }
         frames

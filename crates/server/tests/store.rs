@@ -8,12 +8,13 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chinwag_proto::room::MaskList;
 use chinwag_proto::server::{MessageId, MuteState, Timestamp};
 use chinwag_proto::{NameKey, RoomKey, RoomName, RoomRole, UserName};
 use chinwag_server::store::{
     AuditAction, AuditRecord, BanRecord, BanTarget, Conversation, ConversationKey, Durability,
-    HistoryQuery, MemberRecord, MuteRecord, NewMessage, NewRoomMessage, PostgresStore, Retention,
-    RoomMeta, RoomRecord, RoomWrite, SqliteStore, Store, StoreError,
+    HistoryQuery, MaskRecord, MemberRecord, MuteRecord, NewMessage, NewRoomMessage, PostgresStore,
+    Retention, RoomMeta, RoomRecord, RoomWrite, SqliteStore, Store, StoreError,
 };
 use common::postgres::TestDatabase;
 
@@ -619,6 +620,10 @@ async fn rooms_and_their_messages(db: Db) {
         topic: "crabs".into(),
         mode: 3,
         password: Some("pw".into()),
+        limit: 10,
+        created: Timestamp(1_000),
+        topic_by: "Alice".into(),
+        topic_ts: Timestamp(2_000),
     };
     store
         .write_room(RoomWrite::Meta(meta.clone()))
@@ -628,11 +633,13 @@ async fn rooms_and_their_messages(db: Db) {
         name: "Alice".into(),
         role: RoomRole::Owner,
         since: 1,
+        voiced: false,
     };
     let member = MemberRecord {
         name: "bob".into(),
         role: RoomRole::Member,
         since: 2,
+        voiced: false,
     };
     for m in [&owner, &member] {
         store
@@ -642,8 +649,30 @@ async fn rooms_and_their_messages(db: Db) {
     }
     let op = MemberRecord {
         role: RoomRole::Operator,
+        voiced: true,
         ..member.clone()
     };
+    let ban = MaskRecord {
+        list: MaskList::Ban,
+        mask: "carol!*@*".into(),
+        set_by: "Alice".into(),
+        set_at: Timestamp(3_000),
+    };
+    let mute = MaskRecord {
+        list: MaskList::Mute,
+        mask: "dave!*@*".into(),
+        set_at: Timestamp(4_000),
+        ..ban.clone()
+    };
+    for mask in [&ban, &mute] {
+        for _ in 0..2 {
+            // Adding one twice keeps one.
+            store
+                .write_room(RoomWrite::Mask(key, mask.clone()))
+                .await
+                .unwrap();
+        }
+    }
     store
         .write_room(RoomWrite::Member(key, op.clone()))
         .await
@@ -663,8 +692,14 @@ async fn rooms_and_their_messages(db: Db) {
             meta: meta.clone(),
             members: vec![owner.clone(), op],
             mutes: vec![(self::key("bob"), MuteState::UntilLifted)],
+            masks: vec![ban.clone(), mute.clone()],
         }]
     );
+    store
+        .write_room(RoomWrite::Unmask(key, MaskList::Ban, ban.mask.clone()))
+        .await
+        .unwrap();
+    assert_eq!(store.rooms().await.unwrap()[0].masks, [mute.clone()]);
     store
         .write_room(RoomWrite::Mute(key, self::key("bob"), MuteState::NotMuted))
         .await

@@ -860,6 +860,7 @@ fn rooms_are_conversations() {
             members: 2,
             mode: RoomMode::default(),
             role: RoomRole::Member,
+            ..Default::default()
         }))),
     });
     assert_eq!(app.current().id, ConversationId::room("#general"));
@@ -949,6 +950,7 @@ fn room_info(room: &str, topic: &str, role: chinwag_client::RoomRole) -> chinwag
         members: 3,
         mode: chinwag_client::RoomMode::new(true, false),
         role,
+        ..Default::default()
     }
 }
 
