@@ -1088,4 +1088,164 @@ mod tests {
         assert_eq!(state.muted(&bob, Timestamp(1000)), MuteState::NotMuted);
         assert!(!state.unmute(&bob, Timestamp(2000)), "it had run out");
     }
+
+    fn mask(list: MaskList, mask: &str) -> MaskRecord {
+        MaskRecord {
+            list,
+            mask: normalize_mask(mask).unwrap(),
+            set_by: "o".into(),
+            set_at: Timestamp(0),
+        }
+    }
+
+    #[test]
+    fn masks_are_normalised_and_match_name_user_and_host() {
+        assert_eq!(normalize_mask("Bar").unwrap(), "bar!*@*");
+        assert_eq!(normalize_mask("*evan@*").unwrap(), "*!*evan@*");
+        assert_eq!(normalize_mask("bar!x").unwrap(), "bar!x@*");
+        assert_eq!(normalize_mask("B!u@H").unwrap(), "b!u@h");
+        assert!(normalize_mask("").is_err());
+        assert!(normalize_mask("a b").is_err());
+        assert!(normalize_mask("a,b").is_err());
+        assert!(normalize_mask(&"x".repeat(MAX_MASK + 1)).is_err());
+
+        let qux = Subject::new("Qux", "evan");
+        assert!(qux.matches("qux!*@*"));
+        assert!(qux.matches("*!*evan@*"));
+        assert!(qux.matches("q?x!evan@chinwag"));
+        assert!(!qux.matches("bar!*@*"));
+        assert!(!qux.matches("*!*evan@elsewhere"));
+        // No profile user name: the name stands in.
+        assert!(Subject::new("bar", "").matches("*!bar@*"));
+        assert!(glob(b"*a*b*c*", b"xaybzc"));
+        assert!(!glob(b"*a*b*c*", b"xaybz"));
+        assert!(glob(b"**", b""));
+    }
+
+    #[test]
+    fn bans_exceptions_limits_and_invitations_gate_joining() {
+        let rooms = Rooms::new(10, 10);
+        let now = Timestamp(5);
+        let (owner, bar, baz, qux) = (peer(1, "o"), peer(2, "bar"), peer(3, "baz"), peer(4, "qux"));
+        let (r, _) = rooms.join(&room("#b"), &owner, "", false, now).unwrap();
+        assert_eq!(r.read().created, now, "the creation time is kept");
+        assert_eq!(r.read().mode, RoomMode::NEW);
+        r.write().add_mask(mask(MaskList::Ban, "ba*")).unwrap();
+        assert_eq!(
+            rooms.join(&room("#b"), &bar, "", false, now).unwrap_err(),
+            JoinRefused::Banned
+        );
+        r.write()
+            .add_mask(mask(MaskList::BanException, "bar"))
+            .unwrap();
+        rooms.join(&room("#b"), &bar, "", false, now).unwrap();
+        assert_eq!(
+            rooms.join(&room("#b"), &baz, "", false, now).unwrap_err(),
+            JoinRefused::Banned
+        );
+        r.write().invite(baz.name.key());
+        rooms.join(&room("#b"), &baz, "", false, now).unwrap();
+
+        // A limit of 3 with 3 members: full, unless invited.
+        r.write().limit = 3;
+        assert_eq!(
+            rooms.join(&room("#b"), &qux, "", false, now).unwrap_err(),
+            JoinRefused::Full(3)
+        );
+        r.write().invite(qux.name.key());
+        rooms.join(&room("#b"), &qux, "", false, now).unwrap();
+        rooms.leave(&r, &qux.name.key(), None).unwrap();
+
+        // Invite-only: an invite exception lets in uninvited.
+        r.write().limit = 0;
+        r.write()
+            .set_mode(RoomMode::NEW.with(RoomMode::INVITE_ONLY, true), None);
+        assert_eq!(
+            rooms.join(&room("#b"), &qux, "", false, now).unwrap_err(),
+            JoinRefused::InviteOnly
+        );
+        r.write()
+            .add_mask(mask(MaskList::InviteException, "qux"))
+            .unwrap();
+        rooms.join(&room("#b"), &qux, "", false, now).unwrap();
+
+        // Lists: no duplicates, removal by the normalised mask.
+        let mut state = r.write();
+        assert_eq!(state.add_mask(mask(MaskList::Ban, "BA*")), Ok(false));
+        assert!(state.remove_mask(MaskList::Ban, "ba*!*@*"));
+        assert!(!state.remove_mask(MaskList::Ban, "ba*!*@*"));
+        assert_eq!(state.mask_list(MaskList::BanException).len(), 1);
+    }
+
+    #[test]
+    fn moderation_and_mute_masks_spare_the_voiced_and_operators() {
+        let rooms = Rooms::new(10, 10);
+        let now = Timestamp(0);
+        let (owner, bar) = (peer(1, "o"), peer(2, "bar"));
+        let (r, _) = rooms.join(&room("#m"), &owner, "", false, now).unwrap();
+        rooms.join(&room("#m"), &bar, "", false, now).unwrap();
+        let (o, b) = (owner.name.key(), bar.name.key());
+        let (who_o, who_b) = (Subject::of(&owner), Subject::of(&bar));
+        let mut state = r.write();
+        assert_eq!(state.silenced(&b, &who_b, now), None);
+        state.mode = state.mode.with(RoomMode::MODERATED, true);
+        assert_eq!(state.silenced(&b, &who_b, now), Some(Silenced::Moderated));
+        assert_eq!(state.silenced(&o, &who_o, now), None, "the owner talks");
+        state.set_voice(&b, true);
+        assert_eq!(state.silenced(&b, &who_b, now), None, "voiced");
+        state.set_voice(&b, false);
+        state.mode = state.mode.with(RoomMode::MODERATED, false);
+        state.add_mask(mask(MaskList::Mute, "bar")).unwrap();
+        assert_eq!(state.silenced(&b, &who_b, now), Some(Silenced::Masked));
+        state
+            .add_mask(mask(MaskList::MuteException, "*!bar@*"))
+            .unwrap();
+        assert_eq!(state.silenced(&b, &who_b, now), None, "excepted");
+        // A mute by name holds even the voiced.
+        state.set_voice(&b, true);
+        state.mute(b, MuteState::UntilLifted, now);
+        assert_eq!(
+            state.silenced(&b, &who_b, now),
+            Some(Silenced::Muted(MuteState::UntilLifted))
+        );
+    }
+
+    #[test]
+    fn an_owner_steps_down_to_the_oldest_operator_or_to_nobody() {
+        let rooms = Rooms::new(10, 10);
+        let now = Timestamp(0);
+        let people: Vec<_> = ["o", "a", "b"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| peer(i as u64, n))
+            .collect();
+        let (r, _) = rooms.join(&room("#s"), &people[0], "", false, now).unwrap();
+        let (heir, _) = r.write().step_down(&people[0].name.key());
+        assert_eq!(heir, None, "no operator: no owner");
+        assert_eq!(r.read().role_of(&people[0].name.key()), RoomRole::Member);
+        for p in &people[1..] {
+            rooms.join(&room("#s"), p, "", false, now).unwrap();
+        }
+        r.write().set_role(&people[2].name.key(), RoomRole::Owner);
+        r.write()
+            .set_role(&people[1].name.key(), RoomRole::Operator);
+        let (heir, records) = r.write().step_down(&people[2].name.key());
+        assert_eq!(heir.unwrap().as_str(), "a");
+        assert!(records.is_empty(), "guests are not stored");
+        assert_eq!(r.read().role_of(&people[1].name.key()), RoomRole::Owner);
+        assert_eq!(r.read().role_of(&people[2].name.key()), RoomRole::Member);
+    }
+
+    #[test]
+    fn secret_rooms_show_themselves_to_members_only() {
+        let rooms = Rooms::new(10, 10);
+        let (owner, other) = (peer(1, "o"), peer(2, "x"));
+        let (r, _) = rooms
+            .join(&room("#s"), &owner, "", false, Timestamp(0))
+            .unwrap();
+        assert!(r.read().visible_to(&other.name.key()));
+        r.write().mode = RoomMode::NEW.with(RoomMode::SECRET, true);
+        assert!(!r.read().visible_to(&other.name.key()));
+        assert!(r.read().visible_to(&owner.name.key()));
+    }
 }
