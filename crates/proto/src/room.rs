@@ -254,19 +254,22 @@ impl RoomMode {
     }
 }
 
+/// What sets the room apart from a new one ([`RoomMode::NEW`]): "open"
+/// when nothing does, else e.g. "invite-only, password", "moderated,
+/// secret", "open to non-members".
 impl std::fmt::Display for RoomMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = [
-            (Self::INVITE_ONLY, "invite-only"),
-            (Self::PASSWORD, "password"),
-            (Self::MODERATED, "moderated"),
-            (Self::NO_EXTERNAL, "members-only sending"),
-            (Self::SECRET, "secret"),
-            (Self::TOPIC_LOCK, "operators-only topic"),
+            (Self::INVITE_ONLY, true, "invite-only"),
+            (Self::PASSWORD, true, "password"),
+            (Self::MODERATED, true, "moderated"),
+            (Self::SECRET, true, "secret"),
+            (Self::NO_EXTERNAL, false, "open to non-members"),
+            (Self::TOPIC_LOCK, false, "open topic"),
         ]
         .into_iter()
-        .filter(|(flag, _)| self.has(*flag))
-        .map(|(_, name)| name)
+        .filter(|(flag, set, _)| self.has(*flag) == *set)
+        .map(|(_, _, name)| name)
         .collect();
         if names.is_empty() {
             f.write_str("open")
@@ -989,8 +992,15 @@ mod tests {
     fn modes_refuse_unknown_bits() {
         assert_eq!(RoomMode::from_bits(3), Some(RoomMode::new(true, true)));
         assert_eq!(RoomMode::from_bits(64), None);
-        assert_eq!(RoomMode::new(true, false).to_string(), "invite-only");
-        assert_eq!(RoomMode::default().to_string(), "open");
+        assert_eq!(
+            RoomMode::NEW.with(RoomMode::INVITE_ONLY, true).to_string(),
+            "invite-only"
+        );
+        assert_eq!(RoomMode::NEW.to_string(), "open");
+        assert_eq!(
+            RoomMode::default().to_string(),
+            "open to non-members, open topic"
+        );
         let mode = RoomMode::NEW.with(RoomMode::MODERATED, true);
         assert!(mode.moderated() && mode.no_external() && mode.topic_lock());
         assert!(!mode.with(RoomMode::TOPIC_LOCK, false).topic_lock());

@@ -136,7 +136,10 @@ async fn limits_moderation_voice_and_members_only_sending() {
     // NAMES: op first, then voiced; multi-prefix shows both.
     op.ask("MODE #c +v chanop").await;
     let names = op.ask("NAMES #c").await;
-    assert!(has(&names, " 353 chanop = #c :@chanop +alice bob"), "{names:?}");
+    assert!(
+        has(&names, " 353 chanop = #c :@chanop +alice bob"),
+        "{names:?}"
+    );
     op.ask("CAP REQ multi-prefix").await;
     let names = op.ask("NAMES #c").await;
     assert!(has(&names, ":@+chanop +alice bob"), "{names:?}");
@@ -205,7 +208,10 @@ async fn bans_exceptions_mute_masks_and_secret_rooms() {
     // and a mute exception spare.
     let mut qux = Irc::register(irc_addr, "qux").await;
     qux.ask("JOIN #b").await;
-    assert!(has(&op.ask("MODE #b +b m:*!qux-user@*").await, "+b m:*!qux-user@*"));
+    assert!(has(
+        &op.ask("MODE #b +b m:*!qux-user@*").await,
+        "+b m:*!qux-user@*"
+    ));
     assert!(has(&qux.ask("PRIVMSG #b :hi").await, " 404 qux #b "));
     op.ask("MODE #b +v qux").await;
     qux.send("PRIVMSG #b :voiced now").await;
@@ -236,8 +242,14 @@ async fn bans_exceptions_mute_masks_and_secret_rooms() {
     assert!(!has(&frank.ask("LIST").await, " 322 "));
 
     // 401 for names that do not exist; 441 for those not in the room.
-    assert!(has(&op.ask("MODE #b +o nobody").await, " 401 chanop nobody "));
-    assert!(has(&op.ask("INVITE nobody #b").await, " 401 chanop nobody "));
+    assert!(has(
+        &op.ask("MODE #b +o nobody").await,
+        " 401 chanop nobody "
+    ));
+    assert!(has(
+        &op.ask("INVITE nobody #b").await,
+        " 401 chanop nobody "
+    ));
     assert!(has(&op.ask("MODE #b +o frank").await, " 441 "));
     server.stop().await;
 }
@@ -269,7 +281,10 @@ async fn the_owner_steps_down_and_multi_kick() {
     assert!(has(&down, "MODE #k -o foo"), "{down:?}");
     let members = bar.members("#k").await.unwrap();
     let role = |name: &str| members.iter().find(|m| &*m.name == name).unwrap().role;
-    assert_eq!((role("foo"), role("bar")), (RoomRole::Member, RoomRole::Owner));
+    assert_eq!(
+        (role("foo"), role("bar")),
+        (RoomRole::Member, RoomRole::Owner)
+    );
     foo.ask("MODE #k +i").await;
     assert!(has(&foo.ask("INVITE baz #k").await, " 482 foo #k "));
     server.stop().await;
