@@ -200,6 +200,11 @@ impl Irc {
                     self.ask(request, Pending::Kick { channel, nick }, size);
                 }
             }
+            "INVITE" if m.params.is_empty() => {
+                // The rooms this user is invited to (the core's list says).
+                let request = room(RoomRequest::List { src: "".into() });
+                self.ask(request, Pending::InviteList, 0);
+            }
             "INVITE" => {
                 if m.params.len() < 2 {
                     self.numeric("461", &["INVITE", "Not enough parameters"]);
@@ -403,12 +408,22 @@ impl Irc {
             let _ = nick;
             return;
         }
-        for channel in channels {
-            self.ask_names(&channel, true);
+        // `NAMES #a,#b`: the names of each, then one 366 for the list.
+        let all = channels.join(",");
+        let last = channels.len() - 1;
+        for (i, channel) in channels.iter().enumerate() {
+            let end = (i == last).then(|| all.clone());
+            self.ask_names_ending(channel, true, end);
         }
     }
 
     pub(crate) fn ask_names(&mut self, channel: &str, quiet_errors: bool) {
+        self.ask_names_ending(channel, quiet_errors, Some(channel.to_owned()));
+    }
+
+    /// NAMES of one channel; `end`: what the `366` after it names (none
+    /// when another channel of the same NAMES follows).
+    fn ask_names_ending(&mut self, channel: &str, quiet_errors: bool, end: Option<String>) {
         let request = room(RoomRequest::Members(Members {
             src: "".into(),
             room: channel.into(),
@@ -419,6 +434,7 @@ impl Irc {
             Pending::Names {
                 channel,
                 quiet_errors,
+                end,
             },
             0,
         );

@@ -46,6 +46,9 @@ pub enum Pending {
     Names {
         channel: String,
         quiet_errors: bool,
+        /// What the closing `366` names; `None`: no `366` (another
+        /// channel of the same NAMES follows).
+        end: Option<String>,
     },
     Part {
         channel: String,
@@ -122,6 +125,8 @@ pub enum Pending {
         channel: String,
         nick: String,
     },
+    /// `INVITE` alone: the rooms this user is invited to.
+    InviteList,
     Mute {
         target: String,
     },

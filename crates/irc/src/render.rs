@@ -75,8 +75,16 @@ impl Irc {
                     self.joined(info);
                 }
             }
-            (Pending::Names { .. }, ServerFrame::MemberList { room, members }) => {
+            (Pending::Names { end, .. }, ServerFrame::MemberList { room, members }) => {
                 self.names_reply(&room, &members);
+                if let Some(end) = end {
+                    let end = if end.contains(',') {
+                        end
+                    } else {
+                        room.to_string()
+                    };
+                    self.numeric("366", &[&end, "End of /NAMES list"]);
+                }
             }
             (Pending::Part { channel, reason }, _) => {
                 let me = self.nick().to_owned();
@@ -350,6 +358,12 @@ impl Irc {
                 self.server_line("NOTICE", &[&me, &message]);
             }
             (Pending::Invite { channel, nick }, _) => self.numeric("341", &[&nick, &channel]),
+            (Pending::InviteList, ServerFrame::RoomList(rooms)) => {
+                for info in rooms.iter().filter(|r| r.invited) {
+                    self.numeric("336", &[&info.room]);
+                }
+                self.numeric("337", &["End of /INVITE list"]);
+            }
             (Pending::History { target }, ServerFrame::HistoryPage(mut page)) => {
                 page.reverse();
                 let batch = self.caps.has(Cap::Batch).then(|| self.out.batch_id());
@@ -399,8 +413,10 @@ impl Irc {
                 ErrorCode::Banned => self.numeric("474", &[&channel, &message]),
                 _ => self.unknown_error("JOIN", &message),
             },
-            Pending::Names { channel, .. } => {
-                self.numeric("366", &[&channel, "End of /NAMES list"])
+            Pending::Names { end, .. } => {
+                if let Some(end) = end {
+                    self.numeric("366", &[&end, "End of /NAMES list"]);
+                }
             }
             Pending::MaskList {
                 channel,
@@ -475,6 +491,7 @@ impl Irc {
             | Pending::List { .. }
             | Pending::ChannelModeQuery { .. }
             | Pending::ChannelModeSet { .. }
+            | Pending::InviteList
             | Pending::Lusers => self.unknown_error("*", &message),
         }
     }
@@ -584,7 +601,6 @@ impl Irc {
         if !chunk.is_empty() {
             self.numeric("353", &[symbol, room, &chunk]);
         }
-        self.numeric("366", &[room, "End of /NAMES list"]);
     }
 
     /// One RPL_WHOREPLY: `flags` after here/gone and the operator star.
@@ -717,7 +733,7 @@ impl Irc {
             &channellen,
             &network,
             "UTF8ONLY",
-            "TARGMAX=PRIVMSG:,NOTICE:,JOIN:,PART:,KICK:",
+            "TARGMAX=PRIVMSG:,NOTICE:,JOIN:,PART:,KICK:,NAMES:",
             "CHATHISTORY=100",
             "WHOX",
             &monitor,

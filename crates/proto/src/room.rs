@@ -847,7 +847,7 @@ impl RoomRequest {
 
 /// One entry of ROOM_LIST.
 /// `room: str | topic: str | members: u32 | mode: u8 | role: u8 |
-/// limit: u32 | created: u64 | topic_by: str | topic_ts: u64`.
+/// limit: u32 | created: u64 | topic_by: str | topic_ts: u64 | invited: u8`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
@@ -870,6 +870,8 @@ pub struct RoomInfo {
     pub topic_by: ByteString,
     /// When the topic was set (0: never, or not known).
     pub topic_ts: Timestamp,
+    /// The requester has an invitation to it, not yet used.
+    pub invited: bool,
 }
 
 /// One entry of MEMBER_LIST.

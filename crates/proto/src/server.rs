@@ -615,6 +615,7 @@ impl ServerFrame {
                     b.put_u64(room.created.0);
                     put_str(b, "topic_by", &room.topic_by)?;
                     b.put_u64(room.topic_ts.0);
+                    b.put_u8(u8::from(room.invited));
                 }
             }
             ServerFrame::MemberList { room, members } => {
@@ -834,6 +835,7 @@ impl Decode for ServerFrame {
                         created: Timestamp(r.u64("created")?),
                         topic_by: r.str("topic_by")?,
                         topic_ts: Timestamp(r.u64("topic_ts")?),
+                        invited: flag(&mut r, "invited")?,
                     });
                 }
                 ServerFrame::RoomList(rooms)

@@ -231,10 +231,13 @@ fn room_frame() -> impl Strategy<Value = ServerFrame> {
         vec(
             (
                 (text(), text(), any::<u32>(), room_mode(), room_role()),
-                (any::<u32>(), ts(), text(), ts())
+                (any::<u32>(), ts(), text(), ts(), any::<bool>())
             )
                 .prop_map(
-                    |((room, topic, members, mode, role), (limit, created, topic_by, topic_ts))| {
+                    |(
+                        (room, topic, members, mode, role),
+                        (limit, created, topic_by, topic_ts, invited),
+                    )| {
                         RoomInfo {
                             room,
                             topic,
@@ -245,6 +248,7 @@ fn room_frame() -> impl Strategy<Value = ServerFrame> {
                             created,
                             topic_by,
                             topic_ts,
+                            invited,
                         }
                     }
                 ),
@@ -816,6 +820,7 @@ mod json {
                 created: Timestamp(1),
                 topic_by: "a".into(),
                 topic_ts: Timestamp(2),
+                invited: true,
             }]),
             ServerFrame::MemberList {
                 room: "#r".into(),

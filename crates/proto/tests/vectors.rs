@@ -900,6 +900,7 @@ fn rooms(v: &mut BTreeMap<&'static str, Expect>) {
                     created: Timestamp(T),
                     topic_by: s("alice"),
                     topic_ts: Timestamp(T + 600),
+                    invited: false,
                 },
                 RoomInfo {
                     room: s("#ops"),
@@ -911,6 +912,7 @@ fn rooms(v: &mut BTreeMap<&'static str, Expect>) {
                     created: Timestamp(T),
                     topic_by: s(""),
                     topic_ts: Timestamp(0),
+                    invited: true,
                 },
             ]),
         ),

@@ -218,6 +218,7 @@ impl RoomState {
             created: self.created,
             topic_by: self.topic_by.as_str().into(),
             topic_ts: self.topic_ts,
+            invited: self.is_invited(viewer),
         }
     }
 
@@ -331,9 +332,10 @@ impl RoomState {
     }
 
     /// Whether `viewer` (not an administrator) may see the room in lists
-    /// and its members: a secret room shows itself to its members only.
+    /// and its members: a secret room shows itself to its members (and to
+    /// those it invited) only.
     pub fn visible_to(&self, viewer: &NameKey) -> bool {
-        !self.mode.secret() || self.members.contains_key(viewer)
+        !self.mode.secret() || self.members.contains_key(viewer) || self.is_invited(viewer)
     }
 
     /// `user`'s mute in this room at `now`.
