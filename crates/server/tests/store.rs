@@ -699,7 +699,7 @@ async fn rooms_and_their_messages(db: Db) {
         .write_room(RoomWrite::Unmask(key, MaskList::Ban, ban.mask.clone()))
         .await
         .unwrap();
-    assert_eq!(store.rooms().await.unwrap()[0].masks, [mute.clone()]);
+    assert_eq!(store.rooms().await.unwrap()[0].masks, [mute]);
     store
         .write_room(RoomWrite::Mute(key, self::key("bob"), MuteState::NotMuted))
         .await

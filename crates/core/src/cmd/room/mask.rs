@@ -37,7 +37,7 @@ pub fn apply(req: RoomMask, ctx: &mut Ctx<'_>) -> Reply {
     let changed = {
         let mut state = room.write();
         acting_rank(&state, me, &room, RoomRole::Operator)?;
-        let changed = if added {
+        if added {
             let record = MaskRecord {
                 list: req.list,
                 mask: mask.clone(),
@@ -68,8 +68,7 @@ pub fn apply(req: RoomMask, ctx: &mut Ctx<'_>) -> Reply {
                     .save(RoomWrite::Unmask(room.name.key(), req.list, mask.clone()));
             }
             removed
-        };
-        changed
+        }
     };
     if changed {
         let removal = if added { 0 } else { 256 };

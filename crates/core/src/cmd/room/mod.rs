@@ -64,7 +64,7 @@ pub fn dispatch(req: RoomRequest, ctx: &mut Ctx<'_>) -> Outcome {
         RoomRequest::List { .. } => list::apply(ctx).into(),
         RoomRequest::Members(r) => members::apply(r, ctx).into(),
         RoomRequest::Topic(r) => topic::apply(r, ctx).into(),
-        RoomRequest::Op(r) => op::apply(r, ctx).into(),
+        RoomRequest::Op(r) => op::apply(r, ctx),
         RoomRequest::Kick(r) => kick::apply(r, ctx).into(),
         RoomRequest::Mute(r) => mute::apply(r, ctx).into(),
         RoomRequest::Mode(r) => mode::apply(r, ctx).into(),

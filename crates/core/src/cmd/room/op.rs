@@ -80,12 +80,13 @@ fn op(req: &RoomOp, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
         tell_members(ctx.state, &room, &frame, None);
     }
     let (name, role) = &changes[0];
-    Ok(Outcome::from(Ok::<_, CmdError>(ServerFrame::ok(format!(
+    let done = ServerFrame::ok(format!(
         "{name} is now {} of {}",
         match role {
             RoomRole::Operator => "an operator",
             _ => "a member",
         },
         room.name
-    )))))
+    ));
+    Ok(Outcome::from(Ok::<_, CmdError>(done)))
 }

@@ -44,7 +44,7 @@ fn voice(req: &RoomVoice, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
         "",
     );
     tell_members(ctx.state, &room, &frame, None);
-    Ok(Outcome::from(Ok::<_, CmdError>(ServerFrame::ok(format!(
+    let done = ServerFrame::ok(format!(
         "{name} {} in {}",
         if req.voiced {
             "may talk whatever the moderation"
@@ -52,5 +52,6 @@ fn voice(req: &RoomVoice, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
             "is no longer voiced"
         },
         room.name
-    )))))
+    ));
+    Ok(Outcome::from(Ok::<_, CmdError>(done)))
 }
