@@ -848,10 +848,18 @@ async fn migrating_to_skeletons_fills_them_for_existing_accounts(db: Db) {
     db.run_sql(&format!(
         "DROP TABLE read_markers;
          DROP TABLE ignores;
+         DROP TABLE room_masks;
+         ALTER TABLE rooms DROP COLUMN member_limit;
+         ALTER TABLE rooms DROP COLUMN created;
+         ALTER TABLE rooms DROP COLUMN topic_by;
+         ALTER TABLE rooms DROP COLUMN topic_ts;
+         ALTER TABLE room_members DROP COLUMN voiced;
          DROP INDEX accounts_by_skeleton;
          ALTER TABLE accounts DROP COLUMN name_skeleton;
          INSERT INTO accounts (name_key, name, password_hash, admin, created_at)
            VALUES ('modern', 'Modern', 'h', {no}, 1);
+         INSERT INTO rooms (room_key, name, topic, mode, password)
+           VALUES ('old', '#old', 'then', 1, NULL);
          {back_to_version_2}",
         no = if matches!(db, Db::Sqlite(_)) {
             "0"
@@ -864,6 +872,14 @@ async fn migrating_to_skeletons_fills_them_for_existing_accounts(db: Db) {
     let found = store.account_like(key("rnodern")).await.unwrap();
     assert_eq!(found.map(|a| a.name).as_deref(), Some("Modern"));
     assert!(store.account(key("MODERN")).await.unwrap().is_some());
+    // A room from before the room settings keeps what rooms did then:
+    // members-only sending and an operators' topic (8 + 32).
+    let rooms = store.rooms().await.unwrap();
+    let old = &rooms[0].meta;
+    assert_eq!(
+        (old.mode, old.limit, old.created, old.topic_by.as_str()),
+        (1 | 8 | 32, 0, Timestamp(0), "")
+    );
     store.close().await.unwrap();
 }
 
