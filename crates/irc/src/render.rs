@@ -1066,6 +1066,59 @@ mod tests {
     use super::*;
 
     #[test]
+    fn mode_letters_and_changes() {
+        assert_eq!(mode_letters(RoomMode::NEW), "+nt");
+        assert_eq!(mode_letters(RoomMode::default()), "+");
+        let before = RoomMode::NEW;
+        let after = before
+            .with(RoomMode::INVITE_ONLY | RoomMode::MODERATED, true)
+            .with(RoomMode::TOPIC_LOCK, false);
+        assert_eq!(mode_change_letters(before, after).as_deref(), Some("+im-t"));
+        assert_eq!(mode_change_letters(after, after), None);
+    }
+
+    #[test]
+    fn list_filters() {
+        let info = |room: &str, members| RoomInfo {
+            room: room.into(),
+            members,
+            ..RoomInfo::default()
+        };
+        let now = chinwag_proto::server::Timestamp(0);
+        let chan1 = info("#chan1", 1);
+        assert!(list_filter("*an1", &chan1, now));
+        assert!(!list_filter("*an2", &chan1, now));
+        assert!(list_filter("!*an2", &chan1, now));
+        assert!(list_filter(">0", &chan1, now) && !list_filter(">1", &chan1, now));
+        assert!(list_filter("<2", &chan1, now) && !list_filter("<1", &chan1, now));
+        assert!(list_filter("#CHAN1", &chan1, now));
+        assert!(
+            !list_filter(">x", &chan1, now),
+            "a bad count matches nothing"
+        );
+    }
+
+    #[test]
+    fn list_modes_and_the_mute_extban() {
+        use crate::commands::{list_letter, mask_list};
+        use chinwag_proto::room::MaskList;
+        assert_eq!(mask_list('b', "bar"), Some((MaskList::Ban, "bar".into())));
+        assert_eq!(
+            mask_list('b', "m:bar"),
+            Some((MaskList::Mute, "bar".into()))
+        );
+        assert_eq!(
+            mask_list('e', "m:*!evan@*"),
+            Some((MaskList::MuteException, "*!evan@*".into()))
+        );
+        assert_eq!(mask_list('I', "m:bar"), None, "no mute invite exceptions");
+        for list in MaskList::ALL {
+            let (letter, prefix) = list_letter(list);
+            assert_eq!(mask_list(letter, &format!("{prefix}x")).unwrap().0, list);
+        }
+    }
+
+    #[test]
     fn who_masks() {
         assert!(matches_mask("al*", "Alice"));
         assert!(matches_mask("*", "bob"));

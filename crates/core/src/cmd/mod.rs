@@ -310,8 +310,8 @@ fn check_speech(ctx: &Ctx<'_>, me: &Peer, said: speech::Speech<'_>) -> Result<()
                 let state = room.read();
                 let key = me.name.key();
                 if state.member(&key).is_some() || !state.mode.no_external() {
-                    let who = crate::state::rooms::Subject::of(me);
-                    silenced(state.silenced(&key, &who, now), room.name.as_str(), now)?;
+                    let who = || crate::state::rooms::Subject::of(me);
+                    silenced(state.silenced(&key, who, now), room.name.as_str(), now)?;
                 }
             }
             Ok(())
