@@ -52,6 +52,9 @@ pub struct ClusterConfig {
     /// NATS server URLs (`nats://host:port`); the client fails over between
     /// them.
     pub servers: Vec<String>,
+    /// Certificate authorities (PEM) trusted for `tls://` servers, besides
+    /// the system's.
+    pub ca: Option<std::path::PathBuf>,
     pub node: NodeId,
     /// A node that has not beaten for this long is taken for dead and its
     /// users' names are freed.
@@ -77,6 +80,7 @@ impl ClusterConfig {
         };
         Some(ClusterConfig {
             servers: config.cluster.clone(),
+            ca: config.cluster_ca.clone(),
             node,
             node_timeout: config.node_timeout,
             request_timeout: ClusterConfig::DEFAULT_REQUEST_TIMEOUT,
@@ -114,6 +118,11 @@ pub struct Cluster {
     queued: std::sync::Mutex<Option<mpsc::Receiver<NodeMessage>>>,
 }
 
+/// How many node timeouts the delete marker of a freed name is kept,
+/// so that every node's watch sees the delete before it is purged: a node
+/// lagging that far behind has long been taken for dead.
+const MARKER_GRACE: u32 = 10;
+
 /// Most messages for all nodes waiting to be published; beyond that NATS
 /// is too slow and senders are told the cluster is unavailable.
 const OUTGOING: usize = 16 * 1024;
@@ -129,7 +138,11 @@ impl Cluster {
         let reconnected = Arc::new(Notify::new());
         let wake = Arc::clone(&reconnected);
         let node = config.node.clone();
-        let client = ConnectOptions::new()
+        let mut options = ConnectOptions::new();
+        if let Some(ca) = &config.ca {
+            options = options.add_root_certificates(ca.clone());
+        }
+        let client = options
             .name(format!("chinwagd {node}"))
             .connection_timeout(config.request_timeout)
             .request_timeout(Some(config.request_timeout))
@@ -284,6 +297,9 @@ impl Cluster {
                 }
             }
             self.forget_departed(&state).await;
+            self.presence
+                .sweep(MARKER_GRACE * self.config.node_timeout)
+                .await;
             for node in self.presence.remote_nodes() {
                 if let Ok(false) = self.liveness.is_alive(&node).await {
                     let freed = self.presence.reap(&node).await;
@@ -342,6 +358,19 @@ impl Cluster {
     ) -> Result<(), ClusterError> {
         self.ensure_reachable()?;
         self.presence.claim(key, conn, record).await
+    }
+
+    /// Purges the delete markers of names freed more than `grace` ago
+    /// (done by the node itself every beat, for those freed more than
+    /// ten node timeouts ago).
+    pub async fn sweep_freed_names(&self, grace: Duration) {
+        self.presence.sweep(grace).await;
+    }
+
+    /// How many entries the presence bucket stores: one per online user,
+    /// plus the markers of names freed and not yet swept.
+    pub async fn presence_entries(&self) -> Result<u64, ClusterError> {
+        self.presence.stored().await
     }
 
     /// The record a peer claims its name with.

@@ -165,6 +165,9 @@ pub struct Presence {
     mirror: DashMap<NameKey, Located>,
     /// The names this node holds, with the revision of each claim.
     claims: DashMap<NameKey, Claim>,
+    /// Bucket keys this node freed, and when: their delete markers, for
+    /// [`Presence::sweep`].
+    released: std::sync::Mutex<std::collections::VecDeque<(String, u64, Instant)>>,
 }
 
 impl Presence {
@@ -174,6 +177,7 @@ impl Presence {
             node,
             mirror: DashMap::new(),
             claims: DashMap::new(),
+            released: Default::default(),
         }
     }
 
@@ -222,13 +226,85 @@ impl Presence {
         };
         self.mirror
             .remove_if(&key, |_, l| l.revision == claim.revision);
+        // If this fails, the reaper of another node frees it.
+        self.free(&key, claim.revision).await;
+    }
+
+    /// Deletes the record of `key` if it is still at `revision`; whether
+    /// it did. The delete marker JetStream keeps for the key is noted, to
+    /// be purged by [`Presence::sweep`].
+    async fn free(&self, key: &NameKey, revision: u64) -> bool {
+        let bucket_key = bucket_key(key);
         if let Err(error) = self
             .kv
-            .delete_expect_revision(bucket_key(&key), Some(claim.revision))
+            .delete_expect_revision(&bucket_key, Some(revision))
             .await
         {
-            // The reaper of another node frees it if the bucket kept it.
             tracing::debug!(%error, user = key.as_str(), "cannot release a name");
+            return false;
+        }
+        // The sequence up to which the key's history can go: its marker,
+        // or, if the name was claimed again already, all before that claim.
+        let upto = match self.kv.entry(bucket_key.as_str()).await {
+            Ok(Some(entry)) if entry.operation == Operation::Put => entry.revision,
+            Ok(Some(entry)) => entry.revision + 1,
+            Ok(None) => return true,
+            Err(error) => {
+                tracing::debug!(%error, user = key.as_str(), "cannot read a released name");
+                return true;
+            }
+        };
+        self.released
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_back((bucket_key, upto, Instant::now()));
+        true
+    }
+
+    /// How many entries the bucket's stream holds.
+    pub async fn stored(&self) -> Result<u64, ClusterError> {
+        let mut stream = self.kv.stream.clone();
+        let info = stream.info().await.map_err(unavailable)?;
+        Ok(info.state.messages)
+    }
+
+    /// Drops the delete markers of names freed more than `grace` ago, and
+    /// everything before them on their keys (never a later claim).
+    ///
+    /// JetStream keeps a marker for every key ever deleted: without this
+    /// the bucket would grow by an entry for every name ever used. A
+    /// marker is kept for `grace` first, so that every node's watch (even
+    /// one that lagged) has seen the delete; a node that far behind has
+    /// long been taken for dead by the others. The
+    /// purge removes the marker and what came before it on that key only:
+    /// a claim made since (a later sequence) stays.
+    pub async fn sweep(&self, grace: Duration) {
+        let due: Vec<(String, u64)> = {
+            let mut released = self
+                .released
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut due = Vec::new();
+            while released
+                .front()
+                .is_some_and(|(_, _, at)| at.elapsed() >= grace)
+            {
+                due.extend(released.pop_front().map(|(key, upto, _)| (key, upto)));
+            }
+            due
+        };
+        for (bucket_key, upto) in due {
+            let purged = self
+                .kv
+                .stream
+                .purge()
+                .filter(format!("$KV.{BUCKET}.{bucket_key}"))
+                .sequence(upto)
+                .await;
+            if let Err(error) = purged {
+                // Only space: the next release of the name purges it too.
+                tracing::debug!(%error, key = bucket_key, "cannot purge a released name");
+            }
         }
     }
 
@@ -257,13 +333,7 @@ impl Presence {
                     // release's delete expected the old revision and
                     // missed, which left a ghost (listed, and the name
                     // taken, until this node stopped). This frees it.
-                    if let Err(error) = self
-                        .kv
-                        .delete_expect_revision(bucket_key(&key), Some(revision))
-                        .await
-                    {
-                        tracing::debug!(%error, user = key.as_str(), "cannot release a name");
-                    }
+                    self.free(&key, revision).await;
                 }
             }
             Err(error) => tracing::debug!(%error, user = key.as_str(), "cannot update presence"),
@@ -425,12 +495,7 @@ impl Presence {
             .collect();
         let mut freed = Vec::new();
         for (key, revision, record) in doomed {
-            if self
-                .kv
-                .delete_expect_revision(bucket_key(&key), Some(revision))
-                .await
-                .is_ok()
-            {
+            if self.free(&key, revision).await {
                 self.mirror.remove_if(&key, |_, l| l.revision == revision);
                 freed.push(record);
             }

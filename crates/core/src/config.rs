@@ -141,9 +141,15 @@ pub struct Config {
     /// A PostgreSQL database (`postgres://...`) to use instead of the
     /// embedded one; the nodes of a cluster share one.
     pub database: Option<String>,
+    /// Certificate authorities (a PEM file) trusted for a `database` URL
+    /// with `sslmode=require`, besides the system's.
+    pub database_ca: Option<PathBuf>,
     /// Cluster mode: the NATS servers to join through; a single node
     /// when empty.
     pub cluster: Vec<String>,
+    /// Certificate authorities (a PEM file) trusted for `tls://` NATS
+    /// servers, besides the system's.
+    pub cluster_ca: Option<PathBuf>,
     /// This node's id in a cluster; generated when `None`.
     pub node_id: Option<String>,
     /// How long a silent node keeps its users' names.
@@ -205,7 +211,9 @@ impl Default for Config {
             history_max_age: None,
             history_max_count: None,
             database: None,
+            database_ca: None,
             cluster: Vec::new(),
+            cluster_ca: None,
             node_id: None,
             node_timeout: DEFAULT_NODE_TIMEOUT,
         }
@@ -316,10 +324,13 @@ impl Config {
     fn validate_cluster(&self) -> Result<(), ConfigError> {
         let bad = |what: String| Err(ConfigError::Invalid(what));
         for url in &self.cluster {
-            let host = url.strip_prefix("nats://").unwrap_or(url);
+            let host = ["nats://", "tls://"]
+                .iter()
+                .find_map(|scheme| url.strip_prefix(scheme))
+                .unwrap_or(url);
             if host.is_empty() || host.contains('/') || !host.contains(':') {
                 return bad(format!(
-                    "cluster: {url:?} is not a NATS address (nats://HOST:PORT)"
+                    "cluster: {url:?} is not a NATS address (nats://HOST:PORT or tls://HOST:PORT)"
                 ));
             }
         }
@@ -338,6 +349,12 @@ impl Config {
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {
             return bad("database must be a PostgreSQL URL (postgres://USER@HOST/DB)".into());
+        }
+        if self.database_ca.is_some() && self.database.is_none() {
+            return bad("database_ca is for a PostgreSQL database: give database too".into());
+        }
+        if self.cluster_ca.is_some() && self.cluster.is_empty() {
+            return bad("cluster_ca is for cluster mode: give cluster too".into());
         }
         Ok(())
     }
@@ -559,9 +576,11 @@ mod tests {
             ("data", "/d"),
             ("durability", "normal"),
             ("database", "postgres://db/x"),
+            ("database_ca", "/db-ca.pem"),
             ("history_max_age", "26s"),
             ("history_max_count", "27"),
             ("cluster", "nats://a:1,nats://b:2"),
+            ("cluster_ca", "/nats-ca.pem"),
             ("node_id", "n28"),
             ("node_timeout", "29s"),
         ];
@@ -614,9 +633,11 @@ mod tests {
             data_dir: Some("/d".into()),
             durability: Durability::Normal,
             database: Some("postgres://db/x".into()),
+            database_ca: Some("/db-ca.pem".into()),
             history_max_age: Some(secs(26)),
             history_max_count: Some(27),
             cluster: vec!["nats://a:1".into(), "nats://b:2".into()],
+            cluster_ca: Some("/nats-ca.pem".into()),
             node_id: Some("n28".into()),
             node_timeout: secs(29),
         };
@@ -768,6 +789,9 @@ mod tests {
     #[test]
     fn cluster_settings() {
         invalid(&[("cluster", "nats://host")]);
+        invalid(&[("cluster", "tls://host")]);
+        invalid(&[("database_ca", "/ca.pem")]);
+        invalid(&[("cluster_ca", "/ca.pem")]);
         invalid(&[("cluster", "nats://host:4222"), ("node_id", "a.b")]);
         invalid(&[("node_id", "n1")]);
         invalid(&[("cluster", "nats://host:4222"), ("node_timeout", "100ms")]);

@@ -849,6 +849,11 @@ pub fn to_chinwag_text(text: &str) -> Option<String> {
 }
 
 fn strip_formatting(text: &str) -> String {
+    const CODES: &[u8] = &[0x02, 0x03, 0x0f, 0x11, 0x16, 0x1d, 0x1e, 0x1f];
+    // Most text has no formatting: one pass over the bytes, one copy.
+    if !text.bytes().any(|b| CODES.contains(&b)) {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {

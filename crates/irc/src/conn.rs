@@ -710,6 +710,16 @@ fn register(name: &str, password: &str) -> Request {
 /// Appends parameters, the last as a trailing one when it needs to be.
 /// A middle parameter that cannot be one (empty, with a space, starting
 /// with `:`) is sent as `*`, so that it never shifts the ones after it.
+/// [`push_params`] for a line whose last parameter is text (the text of
+/// PRIVMSG and NOTICE): that one always gets its `:`, as IRC servers
+/// write it, even when it is one word: clients and bots that take the
+/// text from after " :" find it.
+pub(crate) fn push_text(line: &mut String, params: &[&str], text: &str) {
+    push_params(line, params);
+    line.push_str(" :");
+    line.push_str(text);
+}
+
 pub(crate) fn push_params(line: &mut String, params: &[&str]) {
     let last = params.len().saturating_sub(1);
     for (i, param) in params.iter().enumerate() {

@@ -9,7 +9,7 @@ use chinwag_proto::server::{Message, MessageKind, Notice, NoticeKind, Role, User
 use chinwag_proto::{ErrorCode, NameKey, Request, RoomKey, RoomRequest, RoomRole, ServerFrame};
 
 use crate::caps::Cap;
-use crate::conn::{Irc, Pending, Who, push_params};
+use crate::conn::{Irc, Pending, Who, push_params, push_text};
 use crate::line::LineError;
 
 /// What 004 and ISUPPORT say about channel modes: the lists `b` (bans,
@@ -62,7 +62,7 @@ impl Irc {
                 let me = self.nick().to_owned();
                 let command = if notice { "NOTICE" } else { "PRIVMSG" };
                 let mut line = format!("{prefix}:{} {command}", self.mask(&me));
-                push_params(&mut line, &[&target, &text]);
+                push_text(&mut line, &[&target], &text);
                 self.out.line(line);
             }
             (Pending::Join { .. }, ServerFrame::RoomList(rooms)) => {
@@ -533,7 +533,15 @@ impl Irc {
     }
 
     /// This session is in `info`'s room: JOIN, its topic, its names.
+    /// Shows this connection in the channel `info`, once: a JOIN of a
+    /// channel shown already (a client rejoining after a reconnect, when
+    /// the server has joined it for the account) is ignored, as IRC
+    /// servers ignore it.
     fn joined(&mut self, info: &RoomInfo) {
+        let key = RoomKey::fold(&info.room);
+        if key.is_some_and(|key| self.channels.contains_key(&key)) {
+            return;
+        }
         let me = self.nick().to_owned();
         self.out
             .line(format!(":{} JOIN {}", self.mask(&me), info.room));
@@ -924,10 +932,7 @@ impl Irc {
         // Lines of text: IRC has no newline in a message.
         for part in text.split('\n') {
             let mut line = format!("{tags}:{} {command}", self.mask(&m.from));
-            push_params(
-                &mut line,
-                &[&target, if part.is_empty() { " " } else { part }],
-            );
+            push_text(&mut line, &[&target], if part.is_empty() { " " } else { part });
             self.out.line(line);
         }
     }

@@ -145,7 +145,12 @@ impl Server {
         // settings is then told that the data directory is in use, and by
         // which process, rather than that the address is.
         let (store, scratch): (Arc<dyn Store>, _) = match &config.database {
-            Some(url) => (Arc::new(PostgresStore::connect(url).await?), None),
+            Some(url) => (
+                Arc::new(
+                    PostgresStore::connect_trusting(url, config.database_ca.as_deref()).await?,
+                ),
+                None,
+            ),
             None => open_sqlite(&config)?,
         };
         let main = listen(&config.listen).await?;

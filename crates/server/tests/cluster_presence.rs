@@ -17,6 +17,7 @@ use common::nats::Nats;
 async fn node(nats: &Nats, id: &str) -> Arc<Cluster> {
     let config = ClusterConfig {
         servers: vec![nats.url()],
+        ca: None,
         node: NodeId::parse(id).unwrap(),
         node_timeout: ClusterConfig::DEFAULT_NODE_TIMEOUT,
         request_timeout: Duration::from_secs(2),
@@ -136,4 +137,59 @@ async fn an_outage_is_reported_at_once_and_survived() {
             other => panic!("no recovery: {other:?}"),
         }
     }
+}
+
+#[tokio::test]
+async fn freed_names_leave_nothing_behind_in_the_bucket() {
+    let nats = Nats::start();
+    let (a, b) = (node(&nats, "a").await, node(&nats, "b").await);
+    b.claim(record("b", "stays"), key("stays"), ConnId(1))
+        .await
+        .unwrap();
+    for round in 0..20 {
+        let name = format!("passer{round}");
+        a.claim(record("a", &name), key(&name), ConnId(round))
+            .await
+            .unwrap();
+        a.release(key(&name), ConnId(round));
+    }
+    // One name freed and claimed again at once: its new claim must
+    // survive the sweep of its old marker.
+    a.claim(record("a", "again"), key("again"), ConnId(100))
+        .await
+        .unwrap();
+    a.release(key("again"), ConnId(100));
+    let deadline = Instant::now() + PATIENCE;
+    while b
+        .claim(record("b", "again"), key("again"), ConnId(2))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "again was not freed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The releases run in the background: wait until the 20 markers are
+    // there (the bucket keeps one entry per key: the 2 claims held and 20
+    // markers), then sweep them.
+    let deadline = Instant::now() + PATIENCE;
+    while a.presence_entries().await.unwrap() < 22 {
+        assert!(Instant::now() < deadline, "the releases did not happen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.sweep_freed_names(Duration::ZERO).await;
+    assert_eq!(
+        a.presence_entries().await.unwrap(),
+        2,
+        "only the two names held now are stored"
+    );
+    assert_eq!(
+        a.claim(record("a", "again"), key("again"), ConnId(101))
+            .await,
+        Err(ClusterError::Taken),
+        "the claim made after the release is intact"
+    );
+    assert_eq!(
+        a.claim(record("a", "stays"), key("stays"), ConnId(3)).await,
+        Err(ClusterError::Taken)
+    );
 }

@@ -11,6 +11,7 @@
 
 mod append;
 mod migrations;
+mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +24,7 @@ use deadpool_postgres::{Pool, PoolConfig, Runtime, Timeouts};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::NoTls;
 use tokio_postgres::types::{IsNull, ToSql, Type};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use append::Append;
 pub use migrations::LATEST as SCHEMA_VERSION;
@@ -59,8 +61,39 @@ fn failed(error: impl std::fmt::Display) -> StoreError {
 
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user@host/db`) and
-    /// brings its schema up to date.
+    /// brings its schema up to date; over TLS when the URL says
+    /// `sslmode=require`, trusting the system's certificate authorities.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        PostgresStore::connect_trusting(url, None).await
+    }
+
+    /// [`PostgresStore::connect`], trusting also the certificate
+    /// authorities in the PEM file `ca` for a URL with `sslmode=require`.
+    ///
+    /// With `sslmode=require` every connection is TLS and the server's
+    /// certificate must be valid for the URL's host and signed by a trusted
+    /// authority (what libpq calls `verify-full`): a database reached over
+    /// a network is authenticated, not only encrypted. Without it
+    /// (`disable`, or `prefer`, the default) connections are plain, as on
+    /// a trusted local socket or loopback.
+    pub async fn connect_trusting(
+        url: &str,
+        ca: Option<&std::path::Path>,
+    ) -> Result<PostgresStore, StoreError> {
+        let parsed: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Failed(format!("invalid database URL: {e}")))?;
+        let tls = match parsed.get_ssl_mode() {
+            tokio_postgres::config::SslMode::Require => Some(tls::client_config(ca)?),
+            _ if ca.is_some() => {
+                return Err(StoreError::Failed(
+                    "a database CA file is given but the database URL does not ask for TLS: \
+                     add sslmode=require to it"
+                        .into(),
+                ));
+            }
+            _ => None,
+        };
         let mut config = deadpool_postgres::Config::new();
         config.url = Some(url.to_owned());
         config.connect_timeout = Some(TIMEOUT);
@@ -73,9 +106,11 @@ impl PostgresStore {
             },
             ..PoolConfig::default()
         });
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1), NoTls)
-            .map_err(|e| StoreError::Failed(format!("invalid database URL: {e}")))?;
+        let pool = match tls {
+            Some(tls) => config.create_pool(Some(Runtime::Tokio1), MakeRustlsConnect::new(tls)),
+            None => config.create_pool(Some(Runtime::Tokio1), NoTls),
+        }
+        .map_err(|e| StoreError::Failed(format!("invalid database URL: {e}")))?;
         let closed = Arc::new(AtomicBool::new(false));
         let (appends, queued) = mpsc::unbounded_channel();
         tokio::spawn(append::run(pool.clone(), Arc::clone(&closed), queued));

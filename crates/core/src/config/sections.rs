@@ -312,6 +312,15 @@ const STORAGE: Section = Section {
         )
         .when_unset("the embedded database in --data"),
         setting!(
+            "database_ca",
+            database_ca: Option<std::path::PathBuf>,
+            "FILE",
+            "Trust the certificate authorities in this PEM file, besides the \
+             system's, for a --database URL with sslmode=require (TLS, the \
+             server's certificate checked against its host name)"
+        )
+        .when_unset("the system's only"),
+        setting!(
             "history_max_age",
             history_max_age: Option<std::time::Duration>,
             "DURATION",
@@ -336,10 +345,18 @@ const CLUSTER: Section = Section {
             cluster: Vec<String>,
             "URLS",
             "Cluster mode: join the other nodes through these NATS servers \
-             (JetStream on), comma-separated nats://HOST:PORT; see \
-             docs/cluster.md"
+             (JetStream on), comma-separated nats://HOST:PORT, or \
+             tls://HOST:PORT for TLS; see docs/cluster.md"
         )
         .when_unset("off, a single node"),
+        setting!(
+            "cluster_ca",
+            cluster_ca: Option<std::path::PathBuf>,
+            "FILE",
+            "Trust the certificate authorities in this PEM file, besides the \
+             system's, for tls://HOST:PORT NATS servers in --cluster"
+        )
+        .when_unset("the system's only"),
         setting!(
             "node_id",
             node_id: Option<String>,

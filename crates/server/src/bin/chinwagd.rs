@@ -306,7 +306,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn admin(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
     let (store, place): (Box<dyn Store>, String) = match &config.database {
         Some(url) => (
-            Box::new(PostgresStore::connect(url).await?),
+            Box::new(PostgresStore::connect_trusting(url, config.database_ca.as_deref()).await?),
             "the database".to_owned(),
         ),
         None => {

@@ -15,6 +15,8 @@ pub struct Nats {
     child: Option<Child>,
     pub port: u16,
     dir: PathBuf,
+    /// The certificate and key it serves TLS with, if it does.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// The nats-server binary: `CHINWAG_NATS_SERVER`, or Debian's (which
@@ -32,6 +34,16 @@ fn binary() -> String {
 
 impl Nats {
     pub fn start() -> Nats {
+        Nats::start_with(None)
+    }
+
+    /// A server that takes only TLS connections, with this certificate
+    /// and key (PEM files).
+    pub fn start_tls(cert: PathBuf, key: PathBuf) -> Nats {
+        Nats::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(PathBuf, PathBuf)>) -> Nats {
         static SEQ: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "chinwag-nats-{}-{}",
@@ -48,13 +60,15 @@ impl Nats {
             child: None,
             port,
             dir,
+            tls,
         };
         nats.resume();
         nats
     }
 
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "tls" } else { "nats" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Starts the server (again), on the same port and store.
@@ -70,6 +84,15 @@ impl Nats {
                 "-sd",
             ])
             .arg(&self.dir)
+            .args(self.tls.iter().flat_map(|(cert, key)| {
+                [
+                    "--tls".as_ref(),
+                    "--tlscert".as_ref(),
+                    cert.as_os_str(),
+                    "--tlskey".as_ref(),
+                    key.as_os_str(),
+                ]
+            }))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
