@@ -935,7 +935,7 @@ mod json {
         );
         assert!(serde_json::from_str::<NoticeKind>("\"nonsense\"").is_err());
         assert!(
-            serde_json::from_str::<RoomMode>("4").is_err(),
+            serde_json::from_str::<RoomMode>("64").is_err(),
             "unknown mode bits"
         );
         assert_eq!(
