@@ -932,7 +932,11 @@ impl Irc {
         // Lines of text: IRC has no newline in a message.
         for part in text.split('\n') {
             let mut line = format!("{tags}:{} {command}", self.mask(&m.from));
-            push_text(&mut line, &[&target], if part.is_empty() { " " } else { part });
+            push_text(
+                &mut line,
+                &[&target],
+                if part.is_empty() { " " } else { part },
+            );
             self.out.line(line);
         }
     }
