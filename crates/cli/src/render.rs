@@ -112,6 +112,7 @@ pub fn message(m: &Message, clock: Clock) -> String {
     let to = match m.kind {
         MessageKind::Broadcast => Cow::Borrowed("everyone"),
         MessageKind::Direct | MessageKind::Room | MessageKind::Other(_) => sanitize(&m.to),
+        MessageKind::RoomOperators => Cow::Owned(format!("{} operators", sanitize(&m.to))),
     };
     if m.text.is_empty() {
         // Client tags alone (a typing notification, a reaction).
@@ -165,6 +166,7 @@ pub fn message_json(m: &Message) -> Value {
         MessageKind::Direct => "direct",
         MessageKind::Broadcast => "broadcast",
         MessageKind::Room => "room",
+        MessageKind::RoomOperators => "room_operators",
         MessageKind::Other(_) => "other",
     };
     let action = chinwag_proto::text::as_action(&m.text);
@@ -187,7 +189,7 @@ pub fn message_json(m: &Message) -> Value {
     }
     match m.kind {
         MessageKind::Broadcast => {}
-        MessageKind::Room => v["room"] = json!(&*m.to),
+        MessageKind::Room | MessageKind::RoomOperators => v["room"] = json!(&*m.to),
         MessageKind::Direct | MessageKind::Other(_) => v["to"] = json!(&*m.to),
     }
     v

@@ -330,7 +330,10 @@ pub async fn apply(
                 Some(None) => (false, None),
                 Some(Some(p)) => (true, Some(p)),
             };
-            let mode = RoomMode::new(invite_only, has_password);
+            // The other flags (moderation, secrecy, ...) stay as they are.
+            let mode = current
+                .with(RoomMode::INVITE_ONLY, invite_only)
+                .with(RoomMode::PASSWORD, has_password);
             client
                 .room_mode(room, mode, new_password.as_deref())
                 .await?;
@@ -642,7 +645,7 @@ mod tests {
             "bob is now the owner"
         );
         assert_eq!(
-            notice_body(&note(NoticeKind::RoomMode, "alice", "", 3, "")),
+            notice_body(&note(NoticeKind::RoomMode, "alice", "", 43, "")),
             "alice made the room invite-only, password"
         );
     }
@@ -662,8 +665,9 @@ mod tests {
             room: "#general".into(),
             topic: "chat".into(),
             members: 3,
-            mode: RoomMode::new(true, false),
+            mode: RoomMode::NEW.with(RoomMode::INVITE_ONLY, true),
             role: RoomRole::Owner,
+            ..Default::default()
         }];
         assert_eq!(
             rooms_table(&rooms),
@@ -675,6 +679,7 @@ mod tests {
             role: RoomRole::Member,
             online: false,
             muted: MuteState::UntilLifted,
+            voiced: false,
         }];
         assert_eq!(
             members_table(&members, Timestamp(0)),

@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use chinwag_proto::room::{
-    Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomOp,
-    RoomSend, RoomUnmute, SetRoomMode, Topic,
+    Invite, Join, MaskAction, MaskEntry, MaskList, MemberInfo, Members, Part, RoomInfo, RoomKick,
+    RoomLimit, RoomMask, RoomMode, RoomMute, RoomOp, RoomSend, RoomUnmute, RoomVoice, SetRoomMode,
+    Topic,
 };
 use chinwag_proto::server::Sent;
 use chinwag_proto::{Request, RoomName, RoomRequest, ServerFrame};
@@ -202,6 +203,94 @@ impl Client {
             src: "".into(),
             room: room.into(),
             user: user.into(),
+        })))
+        .await
+    }
+
+    /// ROOM_LIMIT: lets at most `limit` members into `room`; 0 lifts the
+    /// limit (operators).
+    pub async fn room_limit(&self, room: &str, limit: u32) -> Result<(), ClientError> {
+        check_room(room)?;
+        self.expect_ok(Request::Room(RoomRequest::Limit(RoomLimit {
+            src: "".into(),
+            room: room.into(),
+            limit,
+        })))
+        .await
+    }
+
+    /// ROOM_VOICE: lets `user` talk in `room` whatever its moderation, or
+    /// takes that back (operators).
+    pub async fn room_voice(
+        &self,
+        room: &str,
+        user: &str,
+        voiced: bool,
+    ) -> Result<(), ClientError> {
+        check_room(room)?;
+        check_name(user)?;
+        self.expect_ok(Request::Room(RoomRequest::Voice(RoomVoice {
+            src: "".into(),
+            room: room.into(),
+            user: user.into(),
+            voiced,
+        })))
+        .await
+    }
+
+    /// ROOM_MASK: adds `mask` to one of `room`'s mask lists, or removes it
+    /// (operators).
+    pub async fn room_mask(
+        &self,
+        room: &str,
+        list: MaskList,
+        mask: &str,
+        add: bool,
+    ) -> Result<(), ClientError> {
+        check_room(room)?;
+        self.expect_ok(Request::Room(RoomRequest::Mask(RoomMask {
+            src: "".into(),
+            room: room.into(),
+            list,
+            action: if add {
+                MaskAction::Add
+            } else {
+                MaskAction::Remove
+            },
+            mask: mask.into(),
+        })))
+        .await
+    }
+
+    /// ROOM_MASK: one of `room`'s mask lists, oldest first.
+    pub async fn room_masks(
+        &self,
+        room: &str,
+        list: MaskList,
+    ) -> Result<Vec<MaskEntry>, ClientError> {
+        check_room(room)?;
+        let request = Request::Room(RoomRequest::Mask(RoomMask {
+            src: "".into(),
+            room: room.into(),
+            list,
+            action: MaskAction::List,
+            mask: "".into(),
+        }));
+        match self.request(request).await? {
+            ServerFrame::MaskList { masks, .. } => Ok(masks),
+            other => Err(unexpected("MASK_LIST", &other)),
+        }
+    }
+
+    /// ROOM_SEND_OPS: says `text` to `room`'s operators only (not stored).
+    pub async fn say_to_operators(&self, room: &str, text: &str) -> Result<Sent, ClientError> {
+        check_room(room)?;
+        self.check_message(text)?;
+        self.expect_sent(Request::Room(RoomRequest::SendOps(RoomSend {
+            src: "".into(),
+            room: room.into(),
+            content: text.into(),
+            ..Default::default()
         })))
         .await
     }

@@ -115,7 +115,8 @@ fn message_of(event: &Shared, direct_in_history: bool) -> Option<(MessageId, boo
         // An account's rooms are stored with it, so `@me` finds them; a
         // guest's are not.
         MessageKind::Direct | MessageKind::Room => direct_in_history,
-        MessageKind::Other(_) => false,
+        // Not stored at all.
+        MessageKind::RoomOperators | MessageKind::Other(_) => false,
     };
     Some((id, in_history))
 }

@@ -9,7 +9,8 @@ use chinwag_proto::request::{
     ShutdownScope, Target, Transfer, Unmute, UserMode, Whowas,
 };
 use chinwag_proto::room::{
-    Invite, Join, Members, Part, RoomKick, RoomMute, RoomSend, RoomUnmute, Topic,
+    Invite, Join, MaskAction, MaskList, Members, Part, RoomKick, RoomLimit, RoomMask, RoomMute,
+    RoomSend, RoomUnmute, RoomVoice, Topic,
 };
 use chinwag_proto::server::user_flags;
 use chinwag_proto::{Request, RoomRequest};
@@ -17,13 +18,62 @@ use chinwag_proto::{Request, RoomRequest};
 use crate::conn::{Irc, Pending};
 use crate::line::Message;
 
-/// A channel mode change chinwag can make.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ModeChange {
-    /// `+i` / `-i`.
-    InviteOnly(bool),
-    /// `+k key` / `-k`.
-    Key(Option<String>),
+/// The changes to a room's mode flags one MODE line asks for, made as
+/// one ROOM_MODE (so that `+int` is one change, echoed as one line).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModeChange {
+    /// Flags to set and to clear ([`RoomMode`](chinwag_proto::room::RoomMode)
+    /// bits).
+    pub set: u8,
+    pub clear: u8,
+    /// `+k key` (`Some(Some)`), `-k` (`Some(None)`).
+    pub key: Option<Option<String>>,
+}
+
+impl ModeChange {
+    fn is_empty(&self) -> bool {
+        self.set == 0 && self.clear == 0 && self.key.is_none()
+    }
+}
+
+/// The channel mode letter of each room mode flag that takes no
+/// parameter.
+pub const FLAG_LETTERS: [(char, u8); 5] = [
+    ('i', chinwag_proto::room::RoomMode::INVITE_ONLY),
+    ('m', chinwag_proto::room::RoomMode::MODERATED),
+    ('n', chinwag_proto::room::RoomMode::NO_EXTERNAL),
+    ('s', chinwag_proto::room::RoomMode::SECRET),
+    ('t', chinwag_proto::room::RoomMode::TOPIC_LOCK),
+];
+
+/// The mask list a list mode letter (and its argument) names, and the
+/// mask without its extban prefix: `+b m:mask` is a mute mask, `+e
+/// m:mask` a mute exception.
+pub fn mask_list(letter: char, arg: &str) -> Option<(MaskList, String)> {
+    let (muting, mask) = match arg.strip_prefix("m:") {
+        Some(mask) => (true, mask),
+        None => (false, arg),
+    };
+    let list = match (letter, muting) {
+        ('b', false) => MaskList::Ban,
+        ('b', true) => MaskList::Mute,
+        ('e', false) => MaskList::BanException,
+        ('e', true) => MaskList::MuteException,
+        ('I', false) => MaskList::InviteException,
+        _ => return None,
+    };
+    Some((list, mask.to_owned()))
+}
+
+/// The mode letter and the extban prefix a mask list is shown with.
+pub fn list_letter(list: MaskList) -> (char, &'static str) {
+    match list {
+        MaskList::Ban => ('b', ""),
+        MaskList::Mute => ('b', "m:"),
+        MaskList::BanException => ('e', ""),
+        MaskList::MuteException => ('e', "m:"),
+        MaskList::InviteException => ('I', ""),
+    }
 }
 
 /// Most nicks on one connection's MONITOR list.
@@ -133,22 +183,33 @@ impl Irc {
                     self.numeric("461", &["KICK", "Not enough parameters"]);
                     return;
                 }
-                let channel = m.param(0).to_owned();
                 // IRC's default comment is the kicker's nick.
                 let reason = match m.param(2) {
                     "" => self.nick().to_owned(),
                     reason => reason.to_owned(),
                 };
-                for nick in split(m.param(1)) {
+                // One channel for every nick, or a channel per nick.
+                let channels = split(m.param(0));
+                let nicks = split(m.param(1));
+                if channels.len() != 1 && channels.len() != nicks.len() {
+                    self.numeric("461", &["KICK", "Give one channel, or one per nick"]);
+                    return;
+                }
+                for (i, nick) in nicks.into_iter().enumerate() {
+                    let channel = channels.get(i).unwrap_or(&channels[0]).clone();
                     let request = room(RoomRequest::Kick(RoomKick {
                         src: "".into(),
                         room: channel.as_str().into(),
                         user: nick.as_str().into(),
                         reason: reason.as_str().into(),
                     }));
-                    let channel = channel.clone();
                     self.ask(request, Pending::Kick { channel, nick }, size);
                 }
+            }
+            "INVITE" if m.params.is_empty() => {
+                // The rooms this user is invited to (the core's list says).
+                let request = room(RoomRequest::List { src: "".into() });
+                self.ask(request, Pending::InviteList, 0);
             }
             "INVITE" => {
                 if m.params.len() < 2 {
@@ -328,6 +389,14 @@ impl Irc {
                     content: text.as_str().into(),
                     options: options.clone(),
                 })
+            } else if let Some(channel) = target.strip_prefix('@').filter(|t| t.starts_with('#')) {
+                // STATUSMSG: to the channel's operators only.
+                room(RoomRequest::SendOps(RoomSend {
+                    src: "".into(),
+                    room: channel.into(),
+                    content: text.as_str().into(),
+                    options: options.clone(),
+                }))
             } else if target.starts_with('#') {
                 room(RoomRequest::Send(RoomSend {
                     src: "".into(),
@@ -447,12 +516,22 @@ impl Irc {
             let _ = nick;
             return;
         }
-        for channel in channels {
-            self.ask_names(&channel, true);
+        // `NAMES #a,#b`: the names of each, then one 366 for the list.
+        let all = channels.join(",");
+        let last = channels.len() - 1;
+        for (i, channel) in channels.iter().enumerate() {
+            let end = (i == last).then(|| all.clone());
+            self.ask_names_ending(channel, true, end);
         }
     }
 
     pub(crate) fn ask_names(&mut self, channel: &str, quiet_errors: bool) {
+        self.ask_names_ending(channel, quiet_errors, Some(channel.to_owned()));
+    }
+
+    /// NAMES of one channel; `end`: what the `366` after it names (none
+    /// when another channel of the same NAMES follows).
+    fn ask_names_ending(&mut self, channel: &str, quiet_errors: bool, end: Option<String>) {
         let request = room(RoomRequest::Members(Members {
             src: "".into(),
             room: channel.into(),
@@ -463,6 +542,7 @@ impl Irc {
             Pending::Names {
                 channel,
                 quiet_errors,
+                end,
             },
             0,
         );
@@ -586,11 +666,25 @@ impl Irc {
         }
         let mut adding = true;
         let mut args = m.params[2..].iter();
+        let mut flags = ModeChange::default();
         for c in m.param(1).chars() {
+            let sign = if adding { '+' } else { '-' };
             match c {
                 '+' => adding = true,
                 '-' => adding = false,
-                'i' => self.mode_lookup(&target, ModeChange::InviteOnly(adding)),
+                c if FLAG_LETTERS.iter().any(|(l, _)| *l == c) => {
+                    let bit = FLAG_LETTERS
+                        .iter()
+                        .find(|(l, _)| *l == c)
+                        .map_or(0, |f| f.1);
+                    if adding {
+                        flags.set |= bit;
+                        flags.clear &= !bit;
+                    } else {
+                        flags.clear |= bit;
+                        flags.set &= !bit;
+                    }
+                }
                 'k' => {
                     let key = if adding {
                         args.next().cloned()
@@ -620,27 +714,66 @@ impl Irc {
                         );
                         continue;
                     }
-                    self.mode_lookup(&target, ModeChange::Key(key));
+                    flags.key = Some(key);
                 }
-                'o' => match args.next() {
+                'l' => {
+                    let limit = if adding {
+                        let arg = args.next().map(String::as_str).unwrap_or("");
+                        match arg.parse::<u32>() {
+                            Ok(n) if n > 0 => n,
+                            _ => {
+                                let why = "The limit must be a whole number above 0";
+                                self.numeric("696", &[&target, "l", arg, why]);
+                                continue;
+                            }
+                        }
+                    } else {
+                        0
+                    };
+                    let request = room(RoomRequest::Limit(RoomLimit {
+                        src: "".into(),
+                        room: target.as_str().into(),
+                        limit,
+                    }));
+                    // The members, this session too, are told by the core.
+                    let pending = Pending::Mode {
+                        channel: target.clone(),
+                        text: format!("{sign}l"),
+                        echo: false,
+                        nick: String::new(),
+                    };
+                    self.ask(request, pending, 0);
+                }
+                'o' | 'v' => match args.next() {
                     Some(nick) => {
-                        let request = room(RoomRequest::Op(chinwag_proto::room::RoomOp {
-                            src: "".into(),
-                            room: target.as_str().into(),
-                            user: nick.as_str().into(),
-                            operator: adding,
-                        }));
-                        let text = format!("{}o {nick}", if adding { '+' } else { '-' });
+                        let request = if c == 'o' {
+                            room(RoomRequest::Op(chinwag_proto::room::RoomOp {
+                                src: "".into(),
+                                room: target.as_str().into(),
+                                user: nick.as_str().into(),
+                                operator: adding,
+                            }))
+                        } else {
+                            room(RoomRequest::Voice(RoomVoice {
+                                src: "".into(),
+                                room: target.as_str().into(),
+                                user: nick.as_str().into(),
+                                voiced: adding,
+                            }))
+                        };
                         // The members, this session too, are told by the core.
                         let pending = Pending::Mode {
                             channel: target.clone(),
-                            text,
+                            text: format!("{sign}{c} {nick}"),
                             echo: false,
                             nick: nick.clone(),
                         };
                         self.ask(request, pending, 0);
                     }
-                    None => self.numeric("696", &[&target, "o", "*", "You must specify a nick"]),
+                    None => {
+                        let letter = c.to_string();
+                        self.numeric("696", &[&target, &letter, "*", "You must specify a nick"])
+                    }
                 },
                 'q' => match args.next() {
                     Some(nick) => {
@@ -659,7 +792,7 @@ impl Irc {
                                 user: nick.as_str().into(),
                             }))
                         };
-                        let text = format!("{}q {nick}", if adding { '+' } else { '-' });
+                        let text = format!("{sign}q {nick}");
                         // Only the muted member is told by the core.
                         let pending = Pending::Mode {
                             channel: target.clone(),
@@ -675,14 +808,66 @@ impl Irc {
                         self.numeric("728", &[&channel, "q", "End of channel quiet list"]);
                     }
                 },
-                'b' if args.len() == 0 => {
-                    self.numeric("368", &[&target, "End of channel ban list"]);
-                }
+                'b' | 'e' | 'I' => match args.next() {
+                    Some(arg) => {
+                        let Some((list, mask)) = mask_list(c, arg) else {
+                            let letter = c.to_string();
+                            let why = "Unknown extban (only m: is offered)";
+                            self.numeric("696", &[&target, &letter, arg, why]);
+                            continue;
+                        };
+                        let request = room(RoomRequest::Mask(RoomMask {
+                            src: "".into(),
+                            room: target.as_str().into(),
+                            list,
+                            action: if adding {
+                                MaskAction::Add
+                            } else {
+                                MaskAction::Remove
+                            },
+                            mask: mask.as_str().into(),
+                        }));
+                        // The members, this session too, are told by the core.
+                        let pending = Pending::Mode {
+                            channel: target.clone(),
+                            text: format!("{sign}{c} {arg}"),
+                            echo: false,
+                            nick: String::new(),
+                        };
+                        self.ask(request, pending, 0);
+                    }
+                    None => {
+                        let lists: &[MaskList] = match c {
+                            'b' => &[MaskList::Ban, MaskList::Mute],
+                            'e' => &[MaskList::BanException, MaskList::MuteException],
+                            _ => &[MaskList::InviteException],
+                        };
+                        let count = lists.len();
+                        for (i, list) in lists.iter().enumerate() {
+                            let request = room(RoomRequest::Mask(RoomMask {
+                                src: "".into(),
+                                room: target.as_str().into(),
+                                list: *list,
+                                action: MaskAction::List,
+                                mask: "".into(),
+                            }));
+                            let pending = Pending::MaskList {
+                                channel: target.clone(),
+                                letter: c,
+                                last: i + 1 == count,
+                            };
+                            self.ask(request, pending, 0);
+                        }
+                    }
+                },
                 other => {
                     let flag = other.to_string();
                     self.numeric("472", &[&flag, "is an unknown mode char to me"]);
                 }
             }
+        }
+        if !flags.is_empty() {
+            self.mode_lookup(&target, flags);
         }
     }
 

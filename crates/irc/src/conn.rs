@@ -54,6 +54,9 @@ pub enum Pending {
     Names {
         channel: String,
         quiet_errors: bool,
+        /// What the closing `366` names; `None`: no `366` (another
+        /// channel of the same NAMES follows).
+        end: Option<String>,
     },
     Part {
         channel: String,
@@ -80,6 +83,13 @@ pub enum Pending {
         text: String,
         echo: bool,
         nick: String,
+    },
+    /// `MODE #c +b` (or `+e`, `+I`): one of the lists shown for the
+    /// letter; the end numeric follows the `last`.
+    MaskList {
+        channel: String,
+        letter: char,
+        last: bool,
     },
     WhoChannel {
         who: Who,
@@ -136,6 +146,8 @@ pub enum Pending {
         channel: String,
         nick: String,
     },
+    /// `INVITE` alone: the rooms this user is invited to.
+    InviteList,
     Mute {
         target: String,
     },

@@ -12,13 +12,14 @@ use chinwag_proto::server::{
 use chinwag_proto::{ErrorCode, NameKey, Request, RoomKey, RoomRequest, RoomRole, ServerFrame};
 
 use crate::caps::Cap;
-use crate::commands::ModeChange;
 use crate::conn::{Irc, Pending, Who, push_params, push_text};
 use crate::line::LineError;
 
-/// What 004 and ISUPPORT say about channel modes: `q` (quiet: a room
-/// mute) takes a nick, `k` a key, `i` none; `o` is the operator prefix.
-const CHANMODES: &str = "CHANMODES=q,k,,i";
+/// What 004 and ISUPPORT say about channel modes: the lists `b` (bans,
+/// and mute masks as the extban `m:`), `e` (exceptions), `I` (invite
+/// exceptions) and `q` (quiet: a room mute, by nick); `k` a key; `l` a
+/// limit; the flags `i m n s t`. `o` and `v` are the prefixes.
+const CHANMODES: &str = "CHANMODES=beIq,k,l,imnst";
 
 impl Irc {
     pub(crate) fn render_reply(&mut self, pending: Pending, reply: Reply) {
@@ -149,8 +150,16 @@ impl Irc {
                     self.joined(info);
                 }
             }
-            (Pending::Names { .. }, ServerFrame::MemberList { room, members }) => {
+            (Pending::Names { end, .. }, ServerFrame::MemberList { room, members }) => {
                 self.names_reply(&room, &members);
+                if let Some(end) = end {
+                    let end = if end.contains(',') {
+                        end
+                    } else {
+                        room.to_string()
+                    };
+                    self.numeric("366", &[&end, "End of /NAMES list"]);
+                }
             }
             (Pending::Part { channel, reason }, _) => {
                 let me = self.nick().to_owned();
@@ -171,7 +180,10 @@ impl Irc {
                     Some(info) if info.topic.is_empty() => {
                         self.numeric("331", &[&info.room, "No topic is set"]);
                     }
-                    Some(info) => self.numeric("332", &[&info.room, &info.topic]),
+                    Some(info) => {
+                        self.numeric("332", &[&info.room, &info.topic]);
+                        self.topic_time(info);
+                    }
                     None => self.numeric("403", &[&channel, "No such channel"]),
                 }
             }
@@ -185,13 +197,14 @@ impl Irc {
             }
             (Pending::List { filter }, ServerFrame::RoomList(rooms)) => {
                 self.numeric("321", &["Channel", "Users  Name"]);
+                let now = chinwag_proto::server::Timestamp::now();
                 for info in &rooms {
-                    let wanted = filter.is_empty()
-                        || filter
-                            .iter()
-                            .any(|f| RoomKey::fold(f) == RoomKey::fold(&info.room));
-                    let hidden = info.mode.invite_only() && info.role == RoomRole::None;
-                    if wanted && !hidden {
+                    // The core lists a secret room to its members only.
+                    // Names and masks: any of them; conditions: all.
+                    let (names, conditions): (Vec<&String>, Vec<&String>) =
+                        filter.iter().partition(|f| !f.starts_with(['<', '>', '!']));
+                    let named = names.is_empty() || names.iter().any(|f| list_filter(f, info, now));
+                    if named && conditions.iter().all(|f| list_filter(f, info, now)) {
                         let count = info.members.to_string();
                         self.numeric("322", &[&info.room, &count, &info.topic]);
                     }
@@ -201,8 +214,17 @@ impl Irc {
             (Pending::ChannelModeQuery { channel }, ServerFrame::RoomList(rooms)) => {
                 match find(&rooms, &channel) {
                     Some(info) => {
-                        let modes = mode_letters(info.mode);
-                        self.numeric("324", &[&info.room, &modes]);
+                        let mut params = vec![info.room.to_string(), mode_letters(info.mode)];
+                        if info.limit > 0 {
+                            params[1].push('l');
+                            params.push(info.limit.to_string());
+                        }
+                        let params: Vec<&str> = params.iter().map(String::as_str).collect();
+                        self.numeric("324", &params);
+                        if info.created.0 > 0 {
+                            let created = (info.created.0 / 1000).to_string();
+                            self.numeric("329", &[&info.room, &created]);
+                        }
                     }
                     None => self.numeric("403", &[&channel, "No such channel"]),
                 }
@@ -212,24 +234,18 @@ impl Irc {
                     self.numeric("403", &[&channel, "No such channel"]);
                     return;
                 };
-                let current = info.mode;
-                let (mode, password, text) = match change {
-                    ModeChange::InviteOnly(on) => (
-                        RoomMode::new(on, current.password()),
-                        String::new(),
-                        if on { "+i" } else { "-i" }.to_owned(),
-                    ),
-                    ModeChange::Key(Some(key)) => (
-                        RoomMode::new(current.invite_only(), true),
-                        key.clone(),
-                        format!("+k {key}"),
-                    ),
-                    ModeChange::Key(None) => (
-                        RoomMode::new(current.invite_only(), false),
-                        String::new(),
-                        "-k".to_owned(),
-                    ),
-                };
+                let mut mode = RoomMode::from_bits((info.mode.bits() | change.set) & !change.clear)
+                    .unwrap_or(info.mode);
+                let mut password = String::new();
+                match &change.key {
+                    Some(Some(key)) => {
+                        mode = mode.with(RoomMode::PASSWORD, true);
+                        password = key.clone();
+                    }
+                    Some(None) => mode = mode.with(RoomMode::PASSWORD, false),
+                    None => {}
+                }
+                let text = mode_change_letters(info.mode, mode).unwrap_or_default();
                 let request = Request::Room(RoomRequest::Mode(SetRoomMode {
                     src: "".into(),
                     room: info.room.clone(),
@@ -247,6 +263,29 @@ impl Irc {
                     },
                     0,
                 );
+            }
+            (
+                Pending::MaskList {
+                    channel,
+                    letter,
+                    last,
+                },
+                ServerFrame::MaskList { list, masks, .. },
+            ) => {
+                let (_, prefix) = crate::commands::list_letter(list);
+                let (entry, end, what) = match letter {
+                    'b' => ("367", "368", "End of channel ban list"),
+                    'e' => ("348", "349", "End of channel exception list"),
+                    _ => ("346", "347", "End of channel invite exception list"),
+                };
+                for m in &masks {
+                    let mask = format!("{prefix}{}", m.mask);
+                    let at = (m.set_at.0 / 1000).to_string();
+                    self.numeric(entry, &[&channel, &mask, &m.set_by, &at]);
+                }
+                if last {
+                    self.numeric(end, &[&channel, what]);
+                }
             }
             (
                 Pending::Mode {
@@ -288,8 +327,8 @@ impl Irc {
                 for member in &members {
                     let key = NameKey::fold(&member.name);
                     if let Some(user) = users.iter().find(|u| NameKey::fold(&u.name) == key) {
-                        let op = if member.role.moderates() { "@" } else { "" };
-                        self.who_line(&who, &channel, user, op);
+                        let prefix = self.prefix(member);
+                        self.who_line(&who, &channel, user, &prefix);
                     }
                 }
                 self.numeric("315", &[&who.mask, "End of /WHO list"]);
@@ -406,6 +445,12 @@ impl Irc {
             (Pending::ReadMarker { .. }, ServerFrame::ReadMarkerAt(marker)) => {
                 self.markread_line(&marker);
             }
+            (Pending::InviteList, ServerFrame::RoomList(rooms)) => {
+                for info in rooms.iter().filter(|r| r.invited) {
+                    self.numeric("336", &[&info.room]);
+                }
+                self.numeric("337", &["End of /INVITE list"]);
+            }
             (Pending::History { target }, ServerFrame::HistoryPage(mut page)) => {
                 page.reverse();
                 let batch = self.caps.has(Cap::Batch).then(|| self.out.batch_id());
@@ -468,14 +513,33 @@ impl Irc {
             },
             Pending::Join { channel } => match code {
                 ErrorCode::InviteOnly => self.numeric("473", &[&channel, &message]),
+                ErrorCode::RoomFull => self.numeric("471", &[&channel, &message]),
                 ErrorCode::RoomPassword => self.numeric("475", &[&channel, &message]),
                 ErrorCode::TooManyRooms => self.numeric("405", &[&channel, &message]),
                 ErrorCode::InvalidRoomName => self.numeric("479", &[&channel, &message]),
                 ErrorCode::Banned => self.numeric("474", &[&channel, &message]),
                 _ => self.unknown_error("JOIN", &message),
             },
-            Pending::Names { channel, .. } => {
-                self.numeric("366", &[&channel, "End of /NAMES list"])
+            Pending::Names { end, .. } => {
+                if let Some(end) = end {
+                    self.numeric("366", &[&end, "End of /NAMES list"]);
+                }
+            }
+            Pending::MaskList {
+                channel,
+                letter,
+                last,
+            } => {
+                if last {
+                    let end = match letter {
+                        'b' => "368",
+                        'e' => "349",
+                        _ => "347",
+                    };
+                    self.numeric(end, &[&channel, "End of list"]);
+                } else {
+                    self.channel_error(code, &channel, &message, "");
+                }
             }
             Pending::Profile { away: Some(_) } => self.fail("AWAY", "CANNOT_SET", "", &message),
             Pending::Profile { away: None } => {}
@@ -492,7 +556,8 @@ impl Irc {
             } => match code {
                 ErrorCode::InvalidArgument | ErrorCode::InvalidContent => {
                     let letter = text.chars().nth(1).unwrap_or('k').to_string();
-                    self.numeric("696", &[&channel, &letter, "*", &message]);
+                    let arg = text.split_once(' ').map_or("*", |(_, arg)| arg);
+                    self.numeric("696", &[&channel, &letter, arg, &message]);
                 }
                 _ => self.channel_error(code, &channel, &message, &nick),
             },
@@ -554,6 +619,7 @@ impl Irc {
             | Pending::List { .. }
             | Pending::ChannelModeQuery { .. }
             | Pending::ChannelModeSet { .. }
+            | Pending::InviteList
             | Pending::Lusers => self.unknown_error("*", &message),
         }
     }
@@ -625,6 +691,7 @@ impl Irc {
         }
         if !info.topic.is_empty() {
             self.numeric("332", &[&info.room, &info.topic]);
+            self.topic_time(info);
         }
         // draft/read-marker: the channel's marker before the end of NAMES.
         if self.caps.has(Cap::ReadMarker) {
@@ -633,11 +700,37 @@ impl Irc {
         self.ask_names(&info.room.clone(), false);
     }
 
+    /// RPL_TOPICWHOTIME, when the core knows who set the topic.
+    fn topic_time(&mut self, info: &RoomInfo) {
+        if !info.topic_by.is_empty() {
+            let at = (info.topic_ts.0 / 1000).to_string();
+            self.numeric("333", &[&info.room, &info.topic_by, &at]);
+        }
+    }
+
+    /// A member's prefixes: the highest only, or all of them with
+    /// multi-prefix.
+    fn prefix(&self, member: &MemberInfo) -> String {
+        let mut prefix = String::new();
+        if member.role.moderates() {
+            prefix.push('@');
+        }
+        if member.voiced && (prefix.is_empty() || self.caps.has(Cap::MultiPrefix)) {
+            prefix.push('+');
+        }
+        prefix
+    }
+
     fn names_reply(&mut self, room: &str, members: &[MemberInfo]) {
+        // `@` for a secret room, `=` for the others.
+        let secret = RoomKey::fold(room)
+            .and_then(|key| self.modes.get(&key))
+            .is_some_and(|mode| mode.secret());
+        let symbol = if secret { "@" } else { "=" };
         let mut names = Vec::new();
         for member in members.iter().filter(|m| m.online) {
             self.seen_in(room, &member.name);
-            let prefix = if member.role.moderates() { "@" } else { "" };
+            let prefix = self.prefix(member);
             let name = if self.caps.has(Cap::UserhostInNames) {
                 self.mask(&member.name)
             } else {
@@ -649,7 +742,7 @@ impl Irc {
         let mut chunk = String::new();
         for name in names {
             if !chunk.is_empty() && chunk.len() + name.len() > 400 {
-                self.numeric("353", &["=", room, &chunk]);
+                self.numeric("353", &[symbol, room, &chunk]);
                 chunk.clear();
             }
             if !chunk.is_empty() {
@@ -658,9 +751,8 @@ impl Irc {
             chunk.push_str(&name);
         }
         if !chunk.is_empty() {
-            self.numeric("353", &["=", room, &chunk]);
+            self.numeric("353", &[symbol, room, &chunk]);
         }
-        self.numeric("366", &[room, "End of /NAMES list"]);
     }
 
     /// One RPL_WHOREPLY: `flags` after here/gone and the operator star.
@@ -760,7 +852,10 @@ impl Irc {
             &[&format!("Your host is {server}, running version {version}")],
         );
         self.numeric("003", &["This server speaks chinwag underneath"]);
-        self.numeric("004", &[&server, &version, "Bio", "ikoq", "koq"]);
+        self.numeric(
+            "004",
+            &[&server, &version, "Bio", "beIiklmnoqstv", "beIkloqv"],
+        );
         self.isupport();
         let users = Request::GetAllUser(chinwag_proto::request::GetAllUser { src: "".into() });
         self.ask(users, Pending::WelcomeLusers, 0);
@@ -791,19 +886,29 @@ impl Irc {
             "CASEMAPPING=ascii",
             "CHANTYPES=#",
             CHANMODES,
-            "PREFIX=(o)@",
+            "PREFIX=(ov)@+",
+            "EXCEPTS=e",
+            "INVEX=I",
+            "EXTBAN=,m",
+            "ELIST=MNU",
+            "STATUSMSG=@",
             &nicklen,
             &channellen,
             &network,
             "UTF8ONLY",
-            "TARGMAX=PRIVMSG:,NOTICE:,JOIN:,PART:,KICK:1",
+            "TARGMAX=PRIVMSG:,NOTICE:,JOIN:,PART:,KICK:,NAMES:",
             "CHATHISTORY=100",
             "WHOX",
             &monitor,
             "BOT=B",
-            "are supported by this server",
         ];
-        self.numeric("005", &tokens);
+        // At most 13 tokens a line (15 parameters, with the nick and the
+        // text).
+        for chunk in tokens.chunks(13) {
+            let mut params: Vec<&str> = chunk.to_vec();
+            params.push("are supported by this server");
+            self.numeric("005", &params);
+        }
     }
 
     pub(crate) fn motd(&mut self) {
@@ -881,6 +986,24 @@ impl Irc {
                         format!(":{subject} PART {room} :{}", n.text)
                     }
                     NoticeKind::RoomTopic => format!(":{actor} TOPIC {room} :{}", n.text),
+                    NoticeKind::RoomLimit => match n.until {
+                        0 => format!(":{actor} MODE {room} -l"),
+                        limit => format!(":{actor} MODE {room} +l {limit}"),
+                    },
+                    NoticeKind::RoomVoice => format!(
+                        ":{actor} MODE {room} {}v {}",
+                        if n.until == 1 { '+' } else { '-' },
+                        n.subject
+                    ),
+                    NoticeKind::RoomMask => {
+                        let Some(list) = chinwag_proto::room::MaskList::from_u8(n.until as u8)
+                        else {
+                            return;
+                        };
+                        let (letter, prefix) = crate::commands::list_letter(list);
+                        let sign = if n.until >= 256 { '-' } else { '+' };
+                        format!(":{actor} MODE {room} {sign}{letter} {prefix}{}", n.subject)
+                    }
                     NoticeKind::RoomKicked => {
                         if let Some(key) = RoomKey::fold(room) {
                             self.channels.remove(&key);
@@ -1074,7 +1197,9 @@ impl Irc {
         if tagmsg && !self.caps.has(Cap::MessageTags) {
             return;
         }
-        let mut tags = self.tags_with(m.ts, Some(m.id), &m.tags);
+        // A message to a room's operators is not stored: it has no id.
+        let id = (m.id.0 != 0).then_some(m.id);
+        let mut tags = self.tags_with(m.ts, id, &m.tags);
         tags = self.with_sender_tags(tags, &m.from, sender_flags);
         if let Some(batch) = batch {
             tags = match tags.strip_prefix('@') {
@@ -1085,6 +1210,7 @@ impl Irc {
         let said = if m.notice { "NOTICE" } else { "PRIVMSG" };
         let (command, target) = match m.kind {
             MessageKind::Room => (said, m.to.to_string()),
+            MessageKind::RoomOperators => (said, format!("@{}", m.to)),
             MessageKind::Broadcast => ("NOTICE", "$*".to_owned()),
             _ if m.from.eq_ignore_ascii_case(&me) => (said, m.to.to_string()),
             _ => (said, me.clone()),
@@ -1137,25 +1263,31 @@ fn find<'a>(rooms: &'a [RoomInfo], channel: &str) -> Option<&'a RoomInfo> {
 
 fn mode_letters(mode: RoomMode) -> String {
     let mut letters = String::from("+");
-    if mode.invite_only() {
-        letters.push('i');
-    }
-    if mode.password() {
-        letters.push('k');
+    for (letter, flag) in MODE_FLAGS {
+        if mode.has(flag) {
+            letters.push(letter);
+        }
     }
     letters
 }
+
+/// Every mode flag with its letter, `k` (the password) included.
+const MODE_FLAGS: [(char, u8); 6] = [
+    ('i', RoomMode::INVITE_ONLY),
+    ('k', RoomMode::PASSWORD),
+    ('m', RoomMode::MODERATED),
+    ('n', RoomMode::NO_EXTERNAL),
+    ('s', RoomMode::SECRET),
+    ('t', RoomMode::TOPIC_LOCK),
+];
 
 /// What changed from `before` to `after`, as `+i`, `-k`, `+i-k`...; `None`
 /// if nothing did.
 fn mode_change_letters(before: RoomMode, after: RoomMode) -> Option<String> {
     let mut plus = String::new();
     let mut minus = String::new();
-    for (letter, was, is) in [
-        ('i', before.invite_only(), after.invite_only()),
-        ('k', before.password(), after.password()),
-    ] {
-        match (was, is) {
+    for (letter, flag) in MODE_FLAGS {
+        match (before.has(flag), after.has(flag)) {
             (false, true) => plus.push(letter),
             (true, false) => minus.push(letter),
             _ => {}
@@ -1209,6 +1341,25 @@ fn quit_text(text: &str) -> String {
 /// reason (`Leave::describe`).
 const LOGOUT_REASON: &str = "logout: ";
 
+/// Whether a room passes one LIST filter (ELIST): a mask (`M`), a
+/// negated mask (`N`, `!mask`), or a member count (`U`, `>n` / `<n`). A
+/// filter this server does not know lets everything through.
+fn list_filter(filter: &str, info: &RoomInfo, _now: chinwag_proto::server::Timestamp) -> bool {
+    if let Some(n) = filter.strip_prefix('>') {
+        return n.parse::<u32>().is_ok_and(|n| info.members > n);
+    }
+    if let Some(n) = filter.strip_prefix('<') {
+        return n.parse::<u32>().is_ok_and(|n| info.members < n);
+    }
+    if let Some(mask) = filter.strip_prefix('!') {
+        return !matches_mask(mask, &info.room);
+    }
+    if filter.contains(['*', '?']) {
+        return matches_mask(filter, &info.room);
+    }
+    RoomKey::fold(filter) == RoomKey::fold(&info.room)
+}
+
 /// Whether a room departure's text says the user left the server (the
 /// core's reasons for a session's end), rather than the room alone.
 fn is_departure(text: &str) -> bool {
@@ -1253,6 +1404,59 @@ fn version() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mode_letters_and_changes() {
+        assert_eq!(mode_letters(RoomMode::NEW), "+nt");
+        assert_eq!(mode_letters(RoomMode::default()), "+");
+        let before = RoomMode::NEW;
+        let after = before
+            .with(RoomMode::INVITE_ONLY | RoomMode::MODERATED, true)
+            .with(RoomMode::TOPIC_LOCK, false);
+        assert_eq!(mode_change_letters(before, after).as_deref(), Some("+im-t"));
+        assert_eq!(mode_change_letters(after, after), None);
+    }
+
+    #[test]
+    fn list_filters() {
+        let info = |room: &str, members| RoomInfo {
+            room: room.into(),
+            members,
+            ..RoomInfo::default()
+        };
+        let now = chinwag_proto::server::Timestamp(0);
+        let chan1 = info("#chan1", 1);
+        assert!(list_filter("*an1", &chan1, now));
+        assert!(!list_filter("*an2", &chan1, now));
+        assert!(list_filter("!*an2", &chan1, now));
+        assert!(list_filter(">0", &chan1, now) && !list_filter(">1", &chan1, now));
+        assert!(list_filter("<2", &chan1, now) && !list_filter("<1", &chan1, now));
+        assert!(list_filter("#CHAN1", &chan1, now));
+        assert!(
+            !list_filter(">x", &chan1, now),
+            "a bad count matches nothing"
+        );
+    }
+
+    #[test]
+    fn list_modes_and_the_mute_extban() {
+        use crate::commands::{list_letter, mask_list};
+        use chinwag_proto::room::MaskList;
+        assert_eq!(mask_list('b', "bar"), Some((MaskList::Ban, "bar".into())));
+        assert_eq!(
+            mask_list('b', "m:bar"),
+            Some((MaskList::Mute, "bar".into()))
+        );
+        assert_eq!(
+            mask_list('e', "m:*!evan@*"),
+            Some((MaskList::MuteException, "*!evan@*".into()))
+        );
+        assert_eq!(mask_list('I', "m:bar"), None, "no mute invite exceptions");
+        for list in MaskList::ALL {
+            let (letter, prefix) = list_letter(list);
+            assert_eq!(mask_list(letter, &format!("{prefix}x")).unwrap().0, list);
+        }
+    }
 
     #[test]
     fn who_masks() {

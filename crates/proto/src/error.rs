@@ -115,6 +115,8 @@ error_codes! {
     RoomPassword = 308,
     /// The request is for the room's operators (or its owner) only.
     NotRoomOperator = 309,
+    /// The room has as many members as its limit lets in.
+    RoomFull = 320,
 
     /// The client kept sending much faster than its rate limit allows
     /// ("excess flood"); the connection closes.

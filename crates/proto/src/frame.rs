@@ -141,6 +141,15 @@ frame_types! {
     Invite = 0x2A,
     /// Lift a member's mute in a room; room operators only.
     RoomUnmute = 0x2B,
+    /// Limit how many members a room lets in; room operators only.
+    RoomLimit = 0x2C,
+    /// Let a member talk whatever the room's moderation; room operators
+    /// only.
+    RoomVoice = 0x2D,
+    /// Read or change a room's ban, mute and exception masks.
+    RoomMask = 0x2E,
+    /// Send a message to a room's operators only.
+    RoomSendOps = 0x2F,
     /// An account has read a conversation up to a message.
     MarkRead = 0x30,
     /// The account's read markers.
@@ -213,6 +222,8 @@ frame_types! {
     /// Answer to MARK_READ_AT, and a marker another session of the
     /// account moved (event).
     ReadMarkerAt = 0xA7,
+    /// Answer to ROOM_MASK's listing: one of a room's mask lists.
+    MaskList = 0xA8,
     /// A message delivered to this user (event).
     Message = 0x90,
     /// Something happened that this user should know about (event).

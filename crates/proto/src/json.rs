@@ -181,7 +181,7 @@ impl<'de> Deserialize<'de> for RoomMode {
         RoomMode::from_bits(bits).ok_or_else(|| {
             de::Error::invalid_value(
                 Unexpected::Unsigned(bits.into()),
-                &"mode bits 0 to 3 (1 invite-only, 2 password)",
+                &"mode bits 0 to 63 (1 invite-only, 2 password, 4 moderated, 8 no external, 16 secret, 32 topic lock)",
             )
         })
     }
@@ -193,6 +193,7 @@ impl MessageKind {
             MessageKind::Direct => Some("direct"),
             MessageKind::Broadcast => Some("broadcast"),
             MessageKind::Room => Some("room"),
+            MessageKind::RoomOperators => Some("room_operators"),
             MessageKind::Other(_) => None,
         }
     }

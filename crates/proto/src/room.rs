@@ -2,10 +2,10 @@
 //!
 //! - [`RoomName`] / [`RoomKey`]: what a valid room name is, and how two
 //!   compare (case-insensitively, like user names).
-//! - [`RoomRequest`]: the room requests (types 0x20-0x2B), each with its
+//! - [`RoomRequest`]: the room requests (types 0x20-0x2F), each with its
 //!   body. They travel as [`Request::Room`](crate::Request::Room).
-//! - [`RoomInfo`], [`MemberInfo`], [`RoomNotice`]: the bodies of the server
-//!   frames ROOM_LIST, MEMBER_LIST and ROOM_NOTICE.
+//! - [`RoomInfo`], [`MemberInfo`], [`RoomNotice`], [`MaskEntry`]: the bodies
+//!   of the server frames ROOM_LIST, MEMBER_LIST, ROOM_NOTICE and MASK_LIST.
 //!
 //! Every room request starts like an operation packet, `src | room`, where
 //! `room` takes the place of `dst`.
@@ -184,7 +184,25 @@ impl RoomMode {
     pub const INVITE_ONLY: u8 = 1;
     /// Joining needs the room's password (unless invited).
     pub const PASSWORD: u8 = 2;
-    const ALL: u8 = RoomMode::INVITE_ONLY | RoomMode::PASSWORD;
+    /// Only operators and voiced members may talk.
+    pub const MODERATED: u8 = 4;
+    /// Only members may send to the room (without it, anyone may).
+    pub const NO_EXTERNAL: u8 = 8;
+    /// The room is listed, and its members shown, to its members (and
+    /// administrators) only.
+    pub const SECRET: u8 = 16;
+    /// Only operators may set the topic (without it, any member may).
+    pub const TOPIC_LOCK: u8 = 32;
+    const ALL: u8 = RoomMode::INVITE_ONLY
+        | RoomMode::PASSWORD
+        | RoomMode::MODERATED
+        | RoomMode::NO_EXTERNAL
+        | RoomMode::SECRET
+        | RoomMode::TOPIC_LOCK;
+    /// A new room's mode (before its password): what rooms did before
+    /// these flags existed, members only sending and operators only
+    /// setting the topic.
+    pub const NEW: RoomMode = RoomMode(RoomMode::NO_EXTERNAL | RoomMode::TOPIC_LOCK);
 
     pub fn new(invite_only: bool, password: bool) -> RoomMode {
         RoomMode(
@@ -202,24 +220,127 @@ impl RoomMode {
         self.0
     }
 
+    /// This mode with `flags` set (`on`) or cleared.
+    pub fn with(self, flags: u8, on: bool) -> RoomMode {
+        let flags = flags & Self::ALL;
+        RoomMode(if on { self.0 | flags } else { self.0 & !flags })
+    }
+
+    pub fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+
     pub fn invite_only(self) -> bool {
-        self.0 & Self::INVITE_ONLY != 0
+        self.has(Self::INVITE_ONLY)
     }
 
     pub fn password(self) -> bool {
-        self.0 & Self::PASSWORD != 0
+        self.has(Self::PASSWORD)
+    }
+
+    pub fn moderated(self) -> bool {
+        self.has(Self::MODERATED)
+    }
+
+    pub fn no_external(self) -> bool {
+        self.has(Self::NO_EXTERNAL)
+    }
+
+    pub fn secret(self) -> bool {
+        self.has(Self::SECRET)
+    }
+
+    pub fn topic_lock(self) -> bool {
+        self.has(Self::TOPIC_LOCK)
     }
 }
 
+/// What sets the room apart from a new one ([`RoomMode::NEW`]): "open"
+/// when nothing does, else e.g. "invite-only, password", "moderated,
+/// secret", "open to non-members".
 impl std::fmt::Display for RoomMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.invite_only(), self.password()) {
-            (false, false) => f.write_str("open"),
-            (true, false) => f.write_str("invite-only"),
-            (false, true) => f.write_str("password"),
-            (true, true) => f.write_str("invite-only, password"),
+        let names: Vec<&str> = [
+            (Self::INVITE_ONLY, true, "invite-only"),
+            (Self::PASSWORD, true, "password"),
+            (Self::MODERATED, true, "moderated"),
+            (Self::SECRET, true, "secret"),
+            (Self::NO_EXTERNAL, false, "open to non-members"),
+            (Self::TOPIC_LOCK, false, "open topic"),
+        ]
+        .into_iter()
+        .filter(|(flag, set, _)| self.has(*flag) == *set)
+        .map(|(_, _, name)| name)
+        .collect();
+        if names.is_empty() {
+            f.write_str("open")
+        } else {
+            f.write_str(&names.join(", "))
         }
     }
+}
+
+/// Which of a room's mask lists ([`RoomMask`]). On the wire a `u8`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
+#[repr(u8)]
+pub enum MaskList {
+    /// Who matches may not join (unless invited or excepted).
+    #[default]
+    Ban = 0,
+    /// Who matches is not held back by a ban.
+    BanException = 1,
+    /// Who matches may join an invite-only room uninvited.
+    InviteException = 2,
+    /// Who matches may not talk in the room (unless voiced, an operator,
+    /// or excepted).
+    Mute = 3,
+    /// Who matches is not held back by a mute mask.
+    MuteException = 4,
+}
+
+impl MaskList {
+    pub const ALL: [MaskList; 5] = [
+        MaskList::Ban,
+        MaskList::BanException,
+        MaskList::InviteException,
+        MaskList::Mute,
+        MaskList::MuteException,
+    ];
+
+    pub fn from_u8(value: u8) -> Option<MaskList> {
+        MaskList::ALL.into_iter().find(|l| *l as u8 == value)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MaskList::Ban => "ban",
+            MaskList::BanException => "ban exception",
+            MaskList::InviteException => "invite exception",
+            MaskList::Mute => "mute",
+            MaskList::MuteException => "mute exception",
+        }
+    }
+}
+
+/// What ROOM_MASK does with its list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
+#[repr(u8)]
+pub enum MaskAction {
+    /// Answer with the list (MASK_LIST); `mask` must be empty.
+    #[default]
+    List = 0,
+    Add = 1,
+    Remove = 2,
 }
 
 /// JOIN (0x20): join `room`, creating it if it does not exist.
@@ -382,6 +503,53 @@ pub struct RoomUnmute {
     pub user: ByteString,
 }
 
+/// ROOM_LIMIT (0x2C): let at most `limit` members into `room` (0: no
+/// limit). Members already in stay. Body: `src | room | limit: u32`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct RoomLimit {
+    pub src: ByteString,
+    pub room: ByteString,
+    pub limit: u32,
+}
+
+/// ROOM_VOICE (0x2D): let `user` talk in `room` whatever its moderation
+/// and mute masks, or take that away. Body: `src | room | user: str |
+/// voiced: u8 (0 or 1)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct RoomVoice {
+    pub src: ByteString,
+    pub room: ByteString,
+    pub user: ByteString,
+    pub voiced: bool,
+}
+
+/// ROOM_MASK (0x2E): read or change one of `room`'s mask lists.
+/// Body: `src | room | list: u8 | action: u8 | mask: str`. A mask is
+/// `nick!user@host` with `*` and `?` wildcards (protocol.md 8.4).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
+pub struct RoomMask {
+    pub src: ByteString,
+    pub room: ByteString,
+    pub list: MaskList,
+    pub action: MaskAction,
+    pub mask: ByteString,
+}
+
 /// The room requests. In JSON (the `serde` feature), each variant is named
 /// after its frame type, as [`crate::Request`]'s are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -414,6 +582,16 @@ pub enum RoomRequest {
     Invite(Invite),
     #[cfg_attr(feature = "serde", serde(rename = "room_unmute"))]
     Unmute(RoomUnmute),
+    #[cfg_attr(feature = "serde", serde(rename = "room_limit"))]
+    Limit(RoomLimit),
+    #[cfg_attr(feature = "serde", serde(rename = "room_voice"))]
+    Voice(RoomVoice),
+    #[cfg_attr(feature = "serde", serde(rename = "room_mask"))]
+    Mask(RoomMask),
+    /// ROOM_SEND_OPS (0x2F): say `content` to `room`'s operators only.
+    /// Body: `src | room | content`, as ROOM_SEND's.
+    #[cfg_attr(feature = "serde", serde(rename = "room_send_ops"))]
+    SendOps(RoomSend),
 }
 
 impl RoomRequest {
@@ -431,6 +609,10 @@ impl RoomRequest {
             RoomRequest::Mode(_) => FrameType::RoomMode,
             RoomRequest::Invite(_) => FrameType::Invite,
             RoomRequest::Unmute(_) => FrameType::RoomUnmute,
+            RoomRequest::Limit(_) => FrameType::RoomLimit,
+            RoomRequest::Voice(_) => FrameType::RoomVoice,
+            RoomRequest::Mask(_) => FrameType::RoomMask,
+            RoomRequest::SendOps(_) => FrameType::RoomSendOps,
         }
     }
 
@@ -449,6 +631,10 @@ impl RoomRequest {
             RoomRequest::Mode(r) => &r.src,
             RoomRequest::Invite(r) => &r.src,
             RoomRequest::Unmute(r) => &r.src,
+            RoomRequest::Limit(r) => &r.src,
+            RoomRequest::Voice(r) => &r.src,
+            RoomRequest::Mask(r) => &r.src,
+            RoomRequest::SendOps(r) => &r.src,
         }
     }
 
@@ -466,7 +652,7 @@ impl RoomRequest {
                 head(b, &r.src, &r.room)?;
                 put_str(b, "reason", &r.reason)?;
             }
-            RoomRequest::Send(r) => {
+            RoomRequest::Send(r) | RoomRequest::SendOps(r) => {
                 head(b, &r.src, &r.room)?;
                 put_str(b, "content", &r.content)?;
                 r.options.encode(b)?;
@@ -509,6 +695,21 @@ impl RoomRequest {
                 head(b, &r.src, &r.room)?;
                 put_str(b, "user", &r.user)?;
             }
+            RoomRequest::Limit(r) => {
+                head(b, &r.src, &r.room)?;
+                b.put_u32(r.limit);
+            }
+            RoomRequest::Voice(r) => {
+                head(b, &r.src, &r.room)?;
+                put_str(b, "user", &r.user)?;
+                b.put_u8(u8::from(r.voiced));
+            }
+            RoomRequest::Mask(r) => {
+                head(b, &r.src, &r.room)?;
+                b.put_u8(r.list as u8);
+                b.put_u8(r.action as u8);
+                put_str(b, "mask", &r.mask)?;
+            }
         }
         Ok(())
     }
@@ -528,6 +729,12 @@ impl RoomRequest {
                 reason: r.str("reason")?,
             }),
             FrameType::RoomSend => RoomRequest::Send(RoomSend {
+                src: r.str("src")?,
+                room: r.str("room")?,
+                content: r.str("content")?,
+                options: SendOptions::decode(r)?,
+            }),
+            FrameType::RoomSendOps => RoomRequest::SendOps(RoomSend {
                 src: r.str("src")?,
                 room: r.str("room")?,
                 content: r.str("content")?,
@@ -602,15 +809,58 @@ impl RoomRequest {
                 room: r.str("room")?,
                 user: r.str("user")?,
             }),
+            FrameType::RoomLimit => RoomRequest::Limit(RoomLimit {
+                src: r.str("src")?,
+                room: r.str("room")?,
+                limit: r.u32("limit")?,
+            }),
+            FrameType::RoomVoice => RoomRequest::Voice(RoomVoice {
+                src: r.str("src")?,
+                room: r.str("room")?,
+                user: r.str("user")?,
+                voiced: flag(r, "voiced")?,
+            }),
+            FrameType::RoomMask => {
+                let src = r.str("src")?;
+                let room = r.str("room")?;
+                let value = r.u8("list")?;
+                let list = MaskList::from_u8(value).ok_or(BodyError::InvalidValue {
+                    field: "list",
+                    value: value.into(),
+                })?;
+                let action = match r.u8("action")? {
+                    0 => MaskAction::List,
+                    1 => MaskAction::Add,
+                    2 => MaskAction::Remove,
+                    other => {
+                        return Err(BodyError::InvalidValue {
+                            field: "action",
+                            value: other.into(),
+                        });
+                    }
+                };
+                RoomRequest::Mask(RoomMask {
+                    src,
+                    room,
+                    list,
+                    action,
+                    mask: r.str("mask")?,
+                })
+            }
             _ => return Err(BodyError::UnknownType(ty as u8)),
         })
     }
 }
 
 /// One entry of ROOM_LIST.
-/// `room: str | topic: str | members: u32 | mode: u8 | role: u8`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+/// `room: str | topic: str | members: u32 | mode: u8 | role: u8 |
+/// limit: u32 | created: u64 | topic_by: str | topic_ts: u64 | invited: u8`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct RoomInfo {
     pub room: ByteString,
     pub topic: ByteString,
@@ -619,18 +869,55 @@ pub struct RoomInfo {
     pub mode: RoomMode,
     /// The requester's role in it ([`RoomRole::None`]: not a member).
     pub role: RoomRole,
+    /// Most members it lets in (0: no limit).
+    pub limit: u32,
+    /// When it was created (0: before rooms kept it).
+    pub created: Timestamp,
+    /// Who set the topic (empty: nobody, or not known).
+    pub topic_by: ByteString,
+    /// When the topic was set (0: never, or not known).
+    pub topic_ts: Timestamp,
+    /// The requester has an invitation to it, not yet used.
+    pub invited: bool,
 }
 
 /// One entry of MEMBER_LIST.
-/// `name: str | role: u8 | online: u8 | muted_until: u64`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+/// `name: str | role: u8 | online: u8 | muted_until: u64 | voiced: u8`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct MemberInfo {
     pub name: ByteString,
     pub role: RoomRole,
     pub online: bool,
     /// The member's mute in this room.
     pub muted: MuteState,
+    /// May talk whatever the room's moderation and mute masks.
+    pub voiced: bool,
+}
+
+/// One entry of MASK_LIST: `mask: str | set_by: str | set_at: u64`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct MaskEntry {
+    pub mask: ByteString,
+    pub set_by: ByteString,
+    pub set_at: Timestamp,
+}
+
+/// A `0`/`1` byte.
+pub(crate) fn flag(r: &mut Reader, field: &'static str) -> Result<bool, BodyError> {
+    match r.u8(field)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(BodyError::InvalidValue {
+            field,
+            value: other.into(),
+        }),
+    }
 }
 
 /// ROOM_NOTICE (0x8C): something that happened in a room (event).
@@ -713,7 +1000,19 @@ mod tests {
     #[test]
     fn modes_refuse_unknown_bits() {
         assert_eq!(RoomMode::from_bits(3), Some(RoomMode::new(true, true)));
-        assert_eq!(RoomMode::from_bits(4), None);
-        assert_eq!(RoomMode::new(true, false).to_string(), "invite-only");
+        assert_eq!(RoomMode::from_bits(64), None);
+        assert_eq!(
+            RoomMode::NEW.with(RoomMode::INVITE_ONLY, true).to_string(),
+            "invite-only"
+        );
+        assert_eq!(RoomMode::NEW.to_string(), "open");
+        assert_eq!(
+            RoomMode::default().to_string(),
+            "open to non-members, open topic"
+        );
+        let mode = RoomMode::NEW.with(RoomMode::MODERATED, true);
+        assert!(mode.moderated() && mode.no_external() && mode.topic_lock());
+        assert!(!mode.with(RoomMode::TOPIC_LOCK, false).topic_lock());
+        assert_eq!(mode.with(128, true), mode, "unknown flags are ignored");
     }
 }

@@ -6,7 +6,9 @@ use bytestring::ByteString;
 
 use crate::error::{BodyError, EncodeError, ErrorCode};
 use crate::frame::{FrameType, RequestId};
-use crate::room::{MemberInfo, RoomInfo, RoomNotice, room_mode, room_role};
+use crate::room::{
+    MaskEntry, MaskList, MemberInfo, RoomInfo, RoomNotice, flag, room_mode, room_role,
+};
 use crate::wire::{Decode, Encode, Reader, put_frame, put_str};
 
 /// Milliseconds since the Unix epoch, UTC.
@@ -108,6 +110,9 @@ pub enum MessageKind {
     Broadcast,
     /// To a room's members; `to` is the room (`#general`).
     Room,
+    /// To a room's operators (and owner) only; `to` is the room. Not
+    /// stored: its `id` is 0 (ROOM_SEND_OPS).
+    RoomOperators,
     /// A kind from a newer server; clients show it like a direct message.
     Other(u8),
 }
@@ -118,6 +123,7 @@ impl MessageKind {
             MessageKind::Direct => 0,
             MessageKind::Broadcast => 1,
             MessageKind::Room => 2,
+            MessageKind::RoomOperators => 3,
             MessageKind::Other(k) => k,
         }
     }
@@ -127,6 +133,7 @@ impl MessageKind {
             0 => MessageKind::Direct,
             1 => MessageKind::Broadcast,
             2 => MessageKind::Room,
+            3 => MessageKind::RoomOperators,
             k => MessageKind::Other(k),
         }
     }
@@ -203,6 +210,13 @@ pub enum NoticeKind {
     RoomMode,
     /// `actor` invited `subject` (the receiver) into the room.
     RoomInvited,
+    /// `actor` added `subject` (a mask) to a mask list, or removed it:
+    /// `until` is the list (a [`MaskList`]), plus 256 for a removal.
+    RoomMask,
+    /// `actor` voiced `subject` (`until` 1) or took the voice back (0).
+    RoomVoice,
+    /// `actor` set the room's member limit to `until` (0: none).
+    RoomLimit,
     Other(u8),
 }
 
@@ -226,6 +240,9 @@ impl NoticeKind {
             NoticeKind::RoomRole => 15,
             NoticeKind::RoomMode => 16,
             NoticeKind::RoomInvited => 17,
+            NoticeKind::RoomMask => 40,
+            NoticeKind::RoomVoice => 41,
+            NoticeKind::RoomLimit => 42,
             NoticeKind::Other(k) => k,
         }
     }
@@ -249,6 +266,9 @@ impl NoticeKind {
             15 => NoticeKind::RoomRole,
             16 => NoticeKind::RoomMode,
             17 => NoticeKind::RoomInvited,
+            40 => NoticeKind::RoomMask,
+            41 => NoticeKind::RoomVoice,
+            42 => NoticeKind::RoomLimit,
             k => NoticeKind::Other(k),
         }
     }
@@ -272,6 +292,9 @@ impl NoticeKind {
             NoticeKind::RoomRole => "room-role",
             NoticeKind::RoomMode => "room-mode",
             NoticeKind::RoomInvited => "room-invited",
+            NoticeKind::RoomMask => "room-mask",
+            NoticeKind::RoomVoice => "room-voice",
+            NoticeKind::RoomLimit => "room-limit",
             NoticeKind::Other(_) => "other",
         }
     }
@@ -609,6 +632,13 @@ pub enum ServerFrame {
     /// WHOWAS_LIST: answer to WHOWAS, newest first.
     /// Body: `count: u32 | count entries`.
     WhowasList(Vec<WhowasEntry>),
+    /// MASK_LIST: answer to ROOM_MASK's listing.
+    /// Body: `room: str | list: u8 | count: u32 | count entries`.
+    MaskList {
+        room: ByteString,
+        list: MaskList,
+        masks: Vec<MaskEntry>,
+    },
 }
 
 impl ServerFrame {
@@ -636,6 +666,7 @@ impl ServerFrame {
             ServerFrame::Metadata(_) => FrameType::Metadata,
             ServerFrame::UserUpdate(_) => FrameType::UserUpdate,
             ServerFrame::WhowasList(_) => FrameType::WhowasList,
+            ServerFrame::MaskList { .. } => FrameType::MaskList,
         }
     }
 
@@ -790,6 +821,11 @@ impl ServerFrame {
                     b.put_u32(room.members);
                     b.put_u8(room.mode.bits());
                     b.put_u8(room.role as u8);
+                    b.put_u32(room.limit);
+                    b.put_u64(room.created.0);
+                    put_str(b, "topic_by", &room.topic_by)?;
+                    b.put_u64(room.topic_ts.0);
+                    b.put_u8(u8::from(room.invited));
                 }
             }
             ServerFrame::MemberList { room, members } => {
@@ -800,6 +836,17 @@ impl ServerFrame {
                     b.put_u8(m.role as u8);
                     b.put_u8(u8::from(m.online));
                     b.put_u64(m.muted.to_wire());
+                    b.put_u8(u8::from(m.voiced));
+                }
+            }
+            ServerFrame::MaskList { room, list, masks } => {
+                put_str(b, "room", room)?;
+                b.put_u8(*list as u8);
+                put_count(b, "masks", masks.len())?;
+                for m in masks {
+                    put_str(b, "mask", &m.mask)?;
+                    put_str(b, "set_by", &m.set_by)?;
+                    b.put_u64(m.set_at.0);
                 }
             }
             ServerFrame::Redacted(d) => {
@@ -1066,6 +1113,11 @@ impl Decode for ServerFrame {
                         members: r.u32("members")?,
                         mode: room_mode(&mut r)?,
                         role: room_role(&mut r)?,
+                        limit: r.u32("limit")?,
+                        created: Timestamp(r.u64("created")?),
+                        topic_by: r.str("topic_by")?,
+                        topic_ts: Timestamp(r.u64("topic_ts")?),
+                        invited: flag(&mut r, "invited")?,
                     });
                 }
                 ServerFrame::RoomList(rooms)
@@ -1089,6 +1141,7 @@ impl Decode for ServerFrame {
                             }
                         },
                         muted: MuteState::from_wire(r.u64("muted_until")?),
+                        voiced: flag(&mut r, "voiced")?,
                     });
                 }
                 ServerFrame::MemberList { room, members }
@@ -1126,6 +1179,24 @@ impl Decode for ServerFrame {
                 to: r.str("to")?,
                 reason: r.str("reason")?,
             }),
+            FrameType::MaskList => {
+                let room = r.str("room")?;
+                let value = r.u8("list")?;
+                let list = MaskList::from_u8(value).ok_or(BodyError::InvalidValue {
+                    field: "list",
+                    value: value.into(),
+                })?;
+                let count = r.u32("count")?;
+                let mut masks = Vec::new();
+                for _ in 0..count {
+                    masks.push(MaskEntry {
+                        mask: r.str("mask")?,
+                        set_by: r.str("set_by")?,
+                        set_at: Timestamp(r.u64("set_at")?),
+                    });
+                }
+                ServerFrame::MaskList { room, list, masks }
+            }
             FrameType::RoomNotice => ServerFrame::RoomNotice(RoomNotice {
                 kind: NoticeKind::from_u8(r.u8("kind")?),
                 ts: Timestamp(r.u64("ts")?),

@@ -8,8 +8,9 @@ use chinwag_proto::request::{
     Register, SendOptions, Shutdown, ShutdownScope, Target, Transfer, Unmute,
 };
 use chinwag_proto::room::{
-    Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
-    RoomOp, RoomSend, RoomUnmute, SetRoomMode, Topic,
+    Invite, Join, MaskAction, MaskEntry, MaskList, MemberInfo, Members, Part, RoomInfo, RoomKick,
+    RoomLimit, RoomMask, RoomMode, RoomMute, RoomNotice, RoomOp, RoomSend, RoomUnmute, RoomVoice,
+    SetRoomMode, Topic,
 };
 use chinwag_proto::server::{
     DeliveryStatus, Message, MuteState, Notice, Redacted, Registered, Role, Sent, UserInfo, Welcome,
@@ -140,7 +141,7 @@ fn request() -> impl Strategy<Value = Request> {
 }
 
 fn room_mode() -> impl Strategy<Value = RoomMode> {
-    (0u8..=3).prop_map(|bits| RoomMode::from_bits(bits).expect("bits 0-3 are valid"))
+    (0u8..=63).prop_map(|bits| RoomMode::from_bits(bits).expect("bits 0-63 are valid"))
 }
 
 fn room_role() -> impl Strategy<Value = RoomRole> {
@@ -215,39 +216,105 @@ fn room_request() -> impl Strategy<Value = RoomRequest> {
             room,
             user
         })),
+        (text(), text(), any::<u32>())
+            .prop_map(|(src, room, limit)| RoomRequest::Limit(RoomLimit { src, room, limit })),
+        (text(), text(), text(), any::<bool>()).prop_map(|(src, room, user, voiced)| {
+            RoomRequest::Voice(RoomVoice {
+                src,
+                room,
+                user,
+                voiced,
+            })
+        }),
+        (text(), text(), mask_list(), 0u8..=2, text()).prop_map(
+            |(src, room, list, action, mask)| RoomRequest::Mask(RoomMask {
+                src,
+                room,
+                list,
+                action: match action {
+                    0 => MaskAction::List,
+                    1 => MaskAction::Add,
+                    _ => MaskAction::Remove,
+                },
+                mask,
+            })
+        ),
+        (text(), text(), text()).prop_map(|(src, room, content)| RoomRequest::SendOps(RoomSend {
+            src,
+            room,
+            content,
+            ..Default::default()
+        })),
     ]
+}
+
+fn mask_list() -> impl Strategy<Value = MaskList> {
+    (0u8..=4).prop_map(|list| MaskList::from_u8(list).expect("lists 0-4 are valid"))
 }
 
 fn room_frame() -> impl Strategy<Value = ServerFrame> {
     prop_oneof![
         vec(
-            (text(), text(), any::<u32>(), room_mode(), room_role()).prop_map(
-                |(room, topic, members, mode, role)| RoomInfo {
-                    room,
-                    topic,
-                    members,
-                    mode,
-                    role,
-                }
-            ),
+            (
+                (text(), text(), any::<u32>(), room_mode(), room_role()),
+                (any::<u32>(), ts(), text(), ts(), any::<bool>())
+            )
+                .prop_map(
+                    |(
+                        (room, topic, members, mode, role),
+                        (limit, created, topic_by, topic_ts, invited),
+                    )| {
+                        RoomInfo {
+                            room,
+                            topic,
+                            members,
+                            mode,
+                            role,
+                            limit,
+                            created,
+                            topic_by,
+                            topic_ts,
+                            invited,
+                        }
+                    }
+                ),
             0..5
         )
         .prop_map(ServerFrame::RoomList),
         (
             text(),
             vec(
-                (text(), room_role(), any::<bool>(), mute_state()).prop_map(
-                    |(name, role, online, muted)| MemberInfo {
+                (
+                    text(),
+                    room_role(),
+                    any::<bool>(),
+                    mute_state(),
+                    any::<bool>()
+                )
+                    .prop_map(|(name, role, online, muted, voiced)| MemberInfo {
                         name,
                         role,
                         online,
                         muted,
-                    }
-                ),
+                        voiced,
+                    }),
                 0..5
             )
         )
             .prop_map(|(room, members)| ServerFrame::MemberList { room, members }),
+        (
+            text(),
+            mask_list(),
+            vec(
+                (text(), text(), ts()).prop_map(|(mask, set_by, set_at)| MaskEntry {
+                    mask,
+                    set_by,
+                    set_at
+                }),
+                0..5
+            )
+        )
+            .prop_map(|(room, list, masks)| ServerFrame::MaskList { room, list, masks }),
         (
             any::<u8>().prop_map(NoticeKind::from_u8),
             ts(),
@@ -762,6 +829,10 @@ mod json {
                     tags: String::new().into(),
                 },
             })),
+            Request::Room(RoomRequest::Limit(Default::default())),
+            Request::Room(RoomRequest::Voice(Default::default())),
+            Request::Room(RoomRequest::Mask(Default::default())),
+            Request::Room(RoomRequest::SendOps(Default::default())),
         ];
         for request in &requests {
             match request {
@@ -871,6 +942,11 @@ mod json {
                 members: 2,
                 mode: RoomMode::new(true, false),
                 role: RoomRole::Owner,
+                limit: 5,
+                created: Timestamp(1),
+                topic_by: "a".into(),
+                topic_ts: Timestamp(2),
+                invited: true,
             }]),
             ServerFrame::MemberList {
                 room: "#r".into(),
@@ -879,6 +955,16 @@ mod json {
                     role: RoomRole::Member,
                     online: true,
                     muted: MuteState::Until(Timestamp(9)),
+                    voiced: true,
+                }],
+            },
+            ServerFrame::MaskList {
+                room: "#r".into(),
+                list: MaskList::Mute,
+                masks: vec![MaskEntry {
+                    mask: "b!*@*".into(),
+                    set_by: "a".into(),
+                    set_at: Timestamp(3),
                 }],
             },
             ServerFrame::RoomNotice(RoomNotice {
@@ -975,7 +1061,8 @@ mod json {
                 | ServerFrame::ReadMarkerAt(_)
                 | ServerFrame::Metadata(_)
                 | ServerFrame::UserUpdate(_)
-                | ServerFrame::WhowasList(_) => {}
+                | ServerFrame::WhowasList(_)
+                | ServerFrame::MaskList { .. } => {}
             }
         }
         frames
@@ -1035,7 +1122,7 @@ mod json {
         );
         assert!(serde_json::from_str::<NoticeKind>("\"nonsense\"").is_err());
         assert!(
-            serde_json::from_str::<RoomMode>("4").is_err(),
+            serde_json::from_str::<RoomMode>("64").is_err(),
             "unknown mode bits"
         );
         assert_eq!(

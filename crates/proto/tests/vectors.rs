@@ -23,8 +23,9 @@ use chinwag_proto::request::{
     Register, SendOptions, Shutdown, ShutdownScope, Target, Transfer, Unmute, UserMode, Whowas,
 };
 use chinwag_proto::room::{
-    Invite, Join, MemberInfo, Members, Part, RoomInfo, RoomKick, RoomMode, RoomMute, RoomNotice,
-    RoomOp, RoomSend, RoomUnmute, SetRoomMode, Topic,
+    Invite, Join, MaskAction, MaskEntry, MaskList, MemberInfo, Members, Part, RoomInfo, RoomKick,
+    RoomLimit, RoomMask, RoomMode, RoomMute, RoomNotice, RoomOp, RoomSend, RoomUnmute, RoomVoice,
+    SetRoomMode, Topic,
 };
 use chinwag_proto::server::{
     AuditEntry, DeliveryStatus, Message, Metadata, MetadataEntry, MuteState, Notice, ReadMarker,
@@ -942,7 +943,7 @@ fn expected() -> BTreeMap<&'static str, Expect> {
             0x29,
             BodyError::InvalidValue {
                 field: "mode",
-                value: 4,
+                value: 64,
             },
         )),
     );
@@ -1087,6 +1088,69 @@ fn rooms(v: &mut BTreeMap<&'static str, Expect>) {
         ),
     );
     v.insert(
+        "request/room-limit",
+        room(
+            53,
+            RoomRequest::Limit(RoomLimit {
+                src: s(""),
+                room: general(),
+                limit: 10,
+            }),
+        ),
+    );
+    v.insert(
+        "request/room-voice",
+        room(
+            54,
+            RoomRequest::Voice(RoomVoice {
+                src: s(""),
+                room: general(),
+                user: s("carol"),
+                voiced: true,
+            }),
+        ),
+    );
+    v.insert(
+        "request/room-mask",
+        room(
+            55,
+            RoomRequest::Mask(RoomMask {
+                src: s(""),
+                room: general(),
+                list: MaskList::Ban,
+                action: MaskAction::Add,
+                mask: s("dave!*@*"),
+            }),
+        ),
+    );
+    v.insert(
+        "request/room-send-ops",
+        room(
+            56,
+            RoomRequest::SendOps(RoomSend {
+                src: s(""),
+                room: general(),
+                content: s("help"),
+                ..Default::default()
+            }),
+        ),
+    );
+    v.insert(
+        "server/mask-list",
+        Srv(
+            57,
+            ServerFrame::MaskList {
+                room: general(),
+                list: MaskList::Ban,
+                masks: vec![MaskEntry {
+                    mask: s("dave!*@*"),
+                    set_by: s("alice"),
+                    set_at: Timestamp(T + 800),
+                }],
+            },
+        ),
+    );
+    v.insert(
         "server/room-list",
         Srv(
             43,
@@ -1095,8 +1159,13 @@ fn rooms(v: &mut BTreeMap<&'static str, Expect>) {
                     room: general(),
                     topic: s("Rust chat"),
                     members: 3,
-                    mode: RoomMode::default(),
+                    mode: RoomMode::NEW,
                     role: RoomRole::Owner,
+                    limit: 0,
+                    created: Timestamp(T),
+                    topic_by: s("alice"),
+                    topic_ts: Timestamp(T + 600),
+                    invited: false,
                 },
                 RoomInfo {
                     room: s("#ops"),
@@ -1104,6 +1173,11 @@ fn rooms(v: &mut BTreeMap<&'static str, Expect>) {
                     members: 1,
                     mode: RoomMode::new(true, false),
                     role: RoomRole::None,
+                    limit: 10,
+                    created: Timestamp(T),
+                    topic_by: s(""),
+                    topic_ts: Timestamp(0),
+                    invited: true,
                 },
             ]),
         ),
@@ -1120,12 +1194,14 @@ fn rooms(v: &mut BTreeMap<&'static str, Expect>) {
                         role: RoomRole::Owner,
                         online: true,
                         muted: MuteState::NotMuted,
+                        voiced: false,
                     },
                     MemberInfo {
                         name: s("carol"),
                         role: RoomRole::Member,
                         online: false,
                         muted: MuteState::Until(Timestamp(T + 300_000)),
+                        voiced: true,
                     },
                 ],
             },

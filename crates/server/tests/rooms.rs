@@ -167,9 +167,14 @@ async fn operators_kick_and_mute_but_not_their_betters() {
         (&*role.subject, role.until),
         ("bob", RoomRole::Operator as u64)
     );
+    // The owner is not made an operator, and only it may step down.
     assert_eq!(
-        code(alice.room_op("#general", "alice", false).await),
+        code(alice.room_op("#general", "alice", true).await),
         ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        code(bob.room_op("#general", "alice", false).await),
+        ErrorCode::NotRoomOperator
     );
 
     // An operator mutes a member in the room only.

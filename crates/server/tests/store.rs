@@ -8,12 +8,13 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chinwag_proto::room::MaskList;
 use chinwag_proto::server::{MessageId, MuteState, Timestamp};
 use chinwag_proto::{NameKey, RoomKey, RoomName, RoomRole, UserName};
 use chinwag_server::store::{
     AuditAction, AuditRecord, BanRecord, BanTarget, Conversation, ConversationKey, Durability,
-    HistoryQuery, MemberRecord, MuteRecord, NewMessage, NewRoomMessage, PostgresStore, ReadMarker,
-    Retention, RoomMeta, RoomRecord, RoomWrite, SqliteStore, Store, StoreError,
+    HistoryQuery, MaskRecord, MemberRecord, MuteRecord, NewMessage, NewRoomMessage, PostgresStore,
+    ReadMarker, Retention, RoomMeta, RoomRecord, RoomWrite, SqliteStore, Store, StoreError,
 };
 use common::postgres::TestDatabase;
 
@@ -624,6 +625,10 @@ async fn rooms_and_their_messages(db: Db) {
         topic: "crabs".into(),
         mode: 3,
         password: Some("pw".into()),
+        limit: 10,
+        created: Timestamp(1_000),
+        topic_by: "Alice".into(),
+        topic_ts: Timestamp(2_000),
     };
     store
         .write_room(RoomWrite::Meta(meta.clone()))
@@ -633,11 +638,13 @@ async fn rooms_and_their_messages(db: Db) {
         name: "Alice".into(),
         role: RoomRole::Owner,
         since: 1,
+        voiced: false,
     };
     let member = MemberRecord {
         name: "bob".into(),
         role: RoomRole::Member,
         since: 2,
+        voiced: false,
     };
     for m in [&owner, &member] {
         store
@@ -647,8 +654,30 @@ async fn rooms_and_their_messages(db: Db) {
     }
     let op = MemberRecord {
         role: RoomRole::Operator,
+        voiced: true,
         ..member.clone()
     };
+    let ban = MaskRecord {
+        list: MaskList::Ban,
+        mask: "carol!*@*".into(),
+        set_by: "Alice".into(),
+        set_at: Timestamp(3_000),
+    };
+    let mute = MaskRecord {
+        list: MaskList::Mute,
+        mask: "dave!*@*".into(),
+        set_at: Timestamp(4_000),
+        ..ban.clone()
+    };
+    for mask in [&ban, &mute] {
+        for _ in 0..2 {
+            // Adding one twice keeps one.
+            store
+                .write_room(RoomWrite::Mask(key, mask.clone()))
+                .await
+                .unwrap();
+        }
+    }
     store
         .write_room(RoomWrite::Member(key, op.clone()))
         .await
@@ -668,8 +697,14 @@ async fn rooms_and_their_messages(db: Db) {
             meta: meta.clone(),
             members: vec![owner.clone(), op],
             mutes: vec![(self::key("bob"), MuteState::UntilLifted)],
+            masks: vec![ban.clone(), mute.clone()],
         }]
     );
+    store
+        .write_room(RoomWrite::Unmask(key, MaskList::Ban, ban.mask.clone()))
+        .await
+        .unwrap();
+    assert_eq!(store.rooms().await.unwrap()[0].masks, [mute]);
     store
         .write_room(RoomWrite::Mute(key, self::key("bob"), MuteState::NotMuted))
         .await
@@ -821,10 +856,18 @@ async fn migrating_to_skeletons_fills_them_for_existing_accounts(db: Db) {
          DROP TABLE ignores;
          ALTER TABLE messages DROP COLUMN flags;
          DROP TABLE metadata;
+         DROP TABLE room_masks;
+         ALTER TABLE rooms DROP COLUMN member_limit;
+         ALTER TABLE rooms DROP COLUMN created;
+         ALTER TABLE rooms DROP COLUMN topic_by;
+         ALTER TABLE rooms DROP COLUMN topic_ts;
+         ALTER TABLE room_members DROP COLUMN voiced;
          DROP INDEX accounts_by_skeleton;
          ALTER TABLE accounts DROP COLUMN name_skeleton;
          INSERT INTO accounts (name_key, name, password_hash, admin, created_at)
            VALUES ('modern', 'Modern', 'h', {no}, 1);
+         INSERT INTO rooms (room_key, name, topic, mode, password)
+           VALUES ('old', '#old', 'then', 1, NULL);
          {back_to_version_2}",
         no = if matches!(db, Db::Sqlite(_)) {
             "0"
@@ -837,6 +880,14 @@ async fn migrating_to_skeletons_fills_them_for_existing_accounts(db: Db) {
     let found = store.account_like(key("rnodern")).await.unwrap();
     assert_eq!(found.map(|a| a.name).as_deref(), Some("Modern"));
     assert!(store.account(key("MODERN")).await.unwrap().is_some());
+    // A room from before the room settings keeps what rooms did then:
+    // members-only sending and an operators' topic (8 + 32).
+    let rooms = store.rooms().await.unwrap();
+    let old = &rooms[0].meta;
+    assert_eq!(
+        (old.mode, old.limit, old.created, old.topic_by.as_str()),
+        (1 | 8 | 32, 0, Timestamp(0), "")
+    );
     store.close().await.unwrap();
 }
 

@@ -44,7 +44,7 @@ use futures::future::BoxFuture;
 
 pub use conversation::{BadConversationKey, ConversationKey, DirectPair};
 pub use postgres::PostgresStore;
-pub use rooms::{MemberRecord, NewRoomMessage, RoomMeta, RoomRecord, RoomWrite};
+pub use rooms::{MaskRecord, MemberRecord, NewRoomMessage, RoomMeta, RoomRecord, RoomWrite};
 pub use sqlite::SqliteStore;
 
 /// What every store method returns.

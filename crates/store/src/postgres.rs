@@ -33,7 +33,7 @@ use super::ConversationKey;
 use super::query::{HistoryPlan, message_sql, pending_sql};
 use super::rows::{
     self, ACCOUNT_COLUMNS, AUDIT_COLUMNS, BAN_COLUMNS, Columns, MEMBER_COLUMNS, MUTE_COLUMNS,
-    READ_MARKER_COLUMNS, ROOM_COLUMNS, ROOM_MUTE_COLUMNS, mute_column,
+    READ_MARKER_COLUMNS, ROOM_COLUMNS, ROOM_MASK_COLUMNS, ROOM_MUTE_COLUMNS, mute_column,
 };
 use super::writes::{self, Statement, Value};
 use super::{
@@ -691,6 +691,9 @@ impl Store for PostgresStore {
                 "SELECT {MEMBER_COLUMNS} FROM room_members WHERE room_key = $1 ORDER BY since"
             );
             let mutes = format!("SELECT {ROOM_MUTE_COLUMNS} FROM room_mutes WHERE room_key = $1");
+            let masks = format!(
+                "SELECT {ROOM_MASK_COLUMNS} FROM room_masks WHERE room_key = $1 ORDER BY set_at"
+            );
             let mut records = Vec::with_capacity(rooms.len());
             for row in &rooms {
                 let (key, meta) = rows::room(row)?;
@@ -698,7 +701,11 @@ impl Store for PostgresStore {
                     meta,
                     members: Vec::new(),
                     mutes: Vec::new(),
+                    masks: Vec::new(),
                 };
+                for row in client.query(&masks, &[&key]).await.map_err(failed)? {
+                    record.masks.extend(rows::room_mask(&row)?);
+                }
                 for row in client.query(&members, &[&key]).await.map_err(failed)? {
                     record.members.extend(rows::member(&row)?);
                 }
@@ -745,11 +752,13 @@ impl ToSql for Value {
             Value::Int(value) => value.to_sql(ty, out),
             Value::Text(text) => text.to_sql(ty, out),
             Value::MaybeText(text) => text.to_sql(ty, out),
+            Value::Bool(flag) => flag.to_sql(ty, out),
         }
     }
 
     fn accepts(ty: &Type) -> bool {
-        <i16 as ToSql>::accepts(ty)
+        <bool as ToSql>::accepts(ty)
+            || <i16 as ToSql>::accepts(ty)
             || <i32 as ToSql>::accepts(ty)
             || <i64 as ToSql>::accepts(ty)
             || <String as ToSql>::accepts(ty)

@@ -1,12 +1,14 @@
 //! What the store keeps of rooms: their messages (history, conversation
 //! [`ConversationKey::Room`]), and the state that outlives a restart: name, topic, mode,
-//! password, the memberships of accounts (guests' end with their
-//! connection, so they are never written) and room mutes.
+//! password, member limit, creation time, the memberships of accounts
+//! (guests' end with their connection, so they are never written), room
+//! mutes and the mask lists (bans, mutes, exceptions).
 //!
 //! The server changes a room in memory first and writes the change
 //! through ([`RoomWrite`]) while it still holds the room's lock, so the
 //! writes reach the store in the order the changes happened.
 
+use chinwag_proto::room::MaskList;
 use chinwag_proto::server::{MuteState, Timestamp};
 use chinwag_proto::{NameKey, RoomKey, RoomName, RoomRole, UserName};
 
@@ -39,6 +41,13 @@ pub struct RoomMeta {
     /// The mode flags (ROOM_MODE's `mode`).
     pub mode: u8,
     pub password: Option<String>,
+    /// Most members it lets in (0: no limit).
+    pub limit: u32,
+    /// When it was created (0: before rooms kept it).
+    pub created: Timestamp,
+    /// Who set the topic, and when.
+    pub topic_by: String,
+    pub topic_ts: Timestamp,
 }
 
 /// An account's membership.
@@ -49,6 +58,17 @@ pub struct MemberRecord {
     pub role: RoomRole,
     /// Order of joining (who inherits the room).
     pub since: u64,
+    pub voiced: bool,
+}
+
+/// One entry of a room's mask lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaskRecord {
+    pub list: MaskList,
+    /// `nick!user@host`, folded to lower case.
+    pub mask: String,
+    pub set_by: String,
+    pub set_at: Timestamp,
 }
 
 /// A room as stored.
@@ -57,6 +77,7 @@ pub struct RoomRecord {
     pub meta: RoomMeta,
     pub members: Vec<MemberRecord>,
     pub mutes: Vec<(NameKey, MuteState)>,
+    pub masks: Vec<MaskRecord>,
 }
 
 /// One change to a stored room.
@@ -71,4 +92,8 @@ pub enum RoomWrite {
     RemoveMember(RoomKey, NameKey),
     /// Sets a room mute; `NotMuted` removes it.
     Mute(RoomKey, NameKey, MuteState),
+    /// Adds a mask to one of the room's lists.
+    Mask(RoomKey, MaskRecord),
+    /// Removes a mask (as folded) from one of the room's lists.
+    Unmask(RoomKey, MaskList, String),
 }

@@ -8,13 +8,14 @@
 //! refusing to start over it), and a message whose conversation cannot be
 //! read is an error.
 
+use chinwag_proto::room::MaskList;
 use chinwag_proto::server::{MessageId, MuteState, Timestamp};
 use chinwag_proto::{NameKey, RoomRole, UserName};
 
 use super::conversation::ConversationKey;
 use super::{
-    Account, AuditAction, AuditLogEntry, AuditRecord, BanRecord, BanTarget, MemberRecord,
-    MuteRecord, ReadMarker, RoomMeta, StoreError, StoredMessage,
+    Account, AuditAction, AuditLogEntry, AuditRecord, BanRecord, BanTarget, MaskRecord,
+    MemberRecord, MuteRecord, ReadMarker, RoomMeta, StoreError, StoredMessage,
 };
 
 /// The values of one result row, by column index (from 0).
@@ -155,7 +156,8 @@ pub fn audit_entry(row: &dyn Columns) -> Result<AuditLogEntry, StoreError> {
 }
 
 /// The columns [`room`] reads, from `rooms`.
-pub const ROOM_COLUMNS: &str = "room_key, name, topic, mode, password";
+pub const ROOM_COLUMNS: &str =
+    "room_key, name, topic, mode, password, member_limit, created, topic_by, topic_ts";
 
 /// A room's settings, with its key (to read its members and mutes by).
 pub fn room(row: &dyn Columns) -> Result<(String, RoomMeta), StoreError> {
@@ -166,12 +168,16 @@ pub fn room(row: &dyn Columns) -> Result<(String, RoomMeta), StoreError> {
         mode: u8::try_from(mode)
             .map_err(|_| StoreError::Failed(format!("room mode {mode} is not a ROOM_MODE")))?,
         password: row.optional_text(4)?,
+        limit: u32::try_from(row.int(5)?).unwrap_or(0),
+        created: Timestamp(row.int(6)? as u64),
+        topic_by: row.text(7)?,
+        topic_ts: Timestamp(row.int(8)? as u64),
     };
     Ok((row.text(0)?, meta))
 }
 
 /// The columns [`member`] reads, from `room_members`.
-pub const MEMBER_COLUMNS: &str = "name, role, since";
+pub const MEMBER_COLUMNS: &str = "name, role, since, voiced";
 
 pub fn member(row: &dyn Columns) -> Result<Option<MemberRecord>, StoreError> {
     let role = u8::try_from(row.int(1)?)
@@ -185,6 +191,23 @@ pub fn member(row: &dyn Columns) -> Result<Option<MemberRecord>, StoreError> {
         name: row.text(0)?,
         role,
         since: row.int(2)? as u64,
+        voiced: row.flag(3)?,
+    }))
+}
+
+/// The columns [`room_mask`] reads, from `room_masks`.
+pub const ROOM_MASK_COLUMNS: &str = "list, mask, set_by, set_at";
+
+/// A mask entry; `None` for a list this build does not know.
+pub fn room_mask(row: &dyn Columns) -> Result<Option<MaskRecord>, StoreError> {
+    let Some(list) = u8::try_from(row.int(0)?).ok().and_then(MaskList::from_u8) else {
+        return Ok(None);
+    };
+    Ok(Some(MaskRecord {
+        list,
+        mask: row.text(1)?,
+        set_by: row.text(2)?,
+        set_at: Timestamp(row.int(3)? as u64),
     }))
 }
 

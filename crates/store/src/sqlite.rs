@@ -35,7 +35,7 @@ use super::ConversationKey;
 use super::query::{HistoryPlan, message_sql, pending_sql};
 use super::rows::{
     self, ACCOUNT_COLUMNS, AUDIT_COLUMNS, BAN_COLUMNS, Columns, MEMBER_COLUMNS, MUTE_COLUMNS,
-    READ_MARKER_COLUMNS, ROOM_COLUMNS, ROOM_MUTE_COLUMNS,
+    READ_MARKER_COLUMNS, ROOM_COLUMNS, ROOM_MASK_COLUMNS, ROOM_MUTE_COLUMNS,
 };
 use super::{
     Account, AuditLogEntry, AuditRecord, BanRecord, BanTarget, Durability, HistoryQuery,
@@ -430,13 +430,19 @@ impl Store for SqliteStore {
                 "SELECT {MEMBER_COLUMNS} FROM room_members WHERE room_key = ?1 ORDER BY since"
             );
             let mutes = format!("SELECT {ROOM_MUTE_COLUMNS} FROM room_mutes WHERE room_key = ?1");
+            let masks = format!(
+                "SELECT {ROOM_MASK_COLUMNS} FROM room_masks WHERE room_key = ?1 ORDER BY set_at"
+            );
             let mut records = Vec::with_capacity(rooms.len());
             for (key, meta) in rooms {
                 let mut record = RoomRecord {
                     meta,
                     members: Vec::new(),
                     mutes: Vec::new(),
+                    masks: Vec::new(),
                 };
+                let found = query_rows(conn, &masks, params![key], rows::room_mask)?;
+                record.masks.extend(found.into_iter().flatten());
                 let found = query_rows(conn, &members, params![key], rows::member)?;
                 record.members.extend(found.into_iter().flatten());
                 let found = query_rows(conn, &mutes, params![key], rows::room_mute)?;

@@ -18,6 +18,8 @@ pub enum Value {
     Text(String),
     /// A text column that may be NULL.
     MaybeText(Option<String>),
+    /// A flag (SQLite: an integer 0 or 1; PostgreSQL: a BOOLEAN).
+    Bool(bool),
 }
 
 /// One statement and its parameters, in placeholder order.
@@ -40,11 +42,14 @@ pub fn room_write(write: &RoomWrite, placeholder: Placeholder) -> Vec<Statement>
     match write {
         RoomWrite::Meta(meta) => vec![Statement {
             sql: format!(
-                "INSERT INTO rooms (room_key, name, topic, mode, password)
+                "INSERT INTO rooms (room_key, name, topic, mode, password,
+                   member_limit, created, topic_by, topic_ts)
                  VALUES ({})
                  ON CONFLICT (room_key) DO UPDATE SET
-                   topic = excluded.topic, mode = excluded.mode, password = excluded.password",
-                first(5, p)
+                   topic = excluded.topic, mode = excluded.mode, password = excluded.password,
+                   member_limit = excluded.member_limit, topic_by = excluded.topic_by,
+                   topic_ts = excluded.topic_ts",
+                first(9, p)
             ),
             params: vec![
                 // The server checks room names, so every one has a key.
@@ -55,11 +60,15 @@ pub fn room_write(write: &RoomWrite, placeholder: Placeholder) -> Vec<Statement>
                 Value::Text(meta.topic.clone()),
                 Value::Int(i64::from(meta.mode)),
                 Value::MaybeText(meta.password.clone()),
+                Value::Int(i64::from(meta.limit)),
+                Value::Int(meta.created.0 as i64),
+                Value::Text(meta.topic_by.clone()),
+                Value::Int(meta.topic_ts.0 as i64),
             ],
         }],
         // Members and mutes go with it: said explicitly rather than left to
         // ON DELETE CASCADE, which SQLite applies only with a pragma.
-        RoomWrite::Delete(key) => ["room_members", "room_mutes", "rooms"]
+        RoomWrite::Delete(key) => ["room_members", "room_mutes", "room_masks", "rooms"]
             .into_iter()
             .map(|table| Statement {
                 sql: format!("DELETE FROM {table} WHERE room_key = {}", p(1)),
@@ -68,10 +77,11 @@ pub fn room_write(write: &RoomWrite, placeholder: Placeholder) -> Vec<Statement>
             .collect(),
         RoomWrite::Member(key, member) => vec![Statement {
             sql: format!(
-                "INSERT INTO room_members (room_key, name_key, name, role, since)
+                "INSERT INTO room_members (room_key, name_key, name, role, since, voiced)
                  VALUES ({})
-                 ON CONFLICT (room_key, name_key) DO UPDATE SET role = excluded.role",
-                first(5, p)
+                 ON CONFLICT (room_key, name_key) DO UPDATE SET
+                   role = excluded.role, voiced = excluded.voiced",
+                first(6, p)
             ),
             params: vec![
                 room(key),
@@ -82,6 +92,7 @@ pub fn room_write(write: &RoomWrite, placeholder: Placeholder) -> Vec<Statement>
                 Value::Text(member.name.clone()),
                 Value::Int(i64::from(member.role as u8)),
                 Value::Int(member.since as i64),
+                Value::Bool(member.voiced),
             ],
         }],
         RoomWrite::RemoveMember(key, name) => vec![Statement {
@@ -107,6 +118,33 @@ pub fn room_write(write: &RoomWrite, placeholder: Placeholder) -> Vec<Statement>
                 first(3, p)
             ),
             params: vec![room(key), user(name), Value::Int(mute_column(*until))],
+        }],
+        RoomWrite::Mask(key, mask) => vec![Statement {
+            sql: format!(
+                "INSERT INTO room_masks (room_key, list, mask, set_by, set_at) VALUES ({})
+                 ON CONFLICT (room_key, list, mask) DO NOTHING",
+                first(5, p)
+            ),
+            params: vec![
+                room(key),
+                Value::Int(i64::from(mask.list as u8)),
+                Value::Text(mask.mask.clone()),
+                Value::Text(mask.set_by.clone()),
+                Value::Int(mask.set_at.0 as i64),
+            ],
+        }],
+        RoomWrite::Unmask(key, list, mask) => vec![Statement {
+            sql: format!(
+                "DELETE FROM room_masks WHERE room_key = {} AND list = {} AND mask = {}",
+                p(1),
+                p(2),
+                p(3)
+            ),
+            params: vec![
+                room(key),
+                Value::Int(i64::from(*list as u8)),
+                Value::Text(mask.clone()),
+            ],
         }],
     }
 }

@@ -204,7 +204,7 @@ mod tests {
         );
 
         let bad =
-            parse(r##"{"rid":5,"type":"room_mode","body":{"room":"#a","mode":9}}"##).unwrap_err();
+            parse(r##"{"rid":5,"type":"room_mode","body":{"room":"#a","mode":64}}"##).unwrap_err();
         assert_eq!(
             (bad.id, bad.code),
             (RequestId(5), ErrorCode::MalformedFrame)

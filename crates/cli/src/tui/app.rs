@@ -755,7 +755,7 @@ impl App {
         let own = same_user(&r.from, &self.me);
         let index = match r.kind {
             MessageKind::Broadcast => 0,
-            MessageKind::Room => self.room(&r.to),
+            MessageKind::Room | MessageKind::RoomOperators => self.room(&r.to),
             MessageKind::Direct | MessageKind::Other(_) if own => self.direct(&r.to),
             MessageKind::Direct | MessageKind::Other(_) => self.direct(&r.from),
         };
@@ -772,7 +772,7 @@ impl App {
         let own = same_user(&m.from, &self.me);
         let index = match m.kind {
             MessageKind::Broadcast => 0,
-            MessageKind::Room => self.room(&m.to),
+            MessageKind::Room | MessageKind::RoomOperators => self.room(&m.to),
             MessageKind::Direct | MessageKind::Other(_) if own => self.direct(&m.to),
             MessageKind::Direct | MessageKind::Other(_) => self.direct(&m.from),
         };

@@ -861,8 +861,9 @@ fn rooms_are_conversations() {
             room: "#General".into(),
             topic: "chat".into(),
             members: 2,
-            mode: RoomMode::default(),
+            mode: RoomMode::NEW,
             role: RoomRole::Member,
+            ..Default::default()
         }))),
     });
     assert_eq!(app.current().id, ConversationId::room("#general"));
@@ -950,8 +951,9 @@ fn room_info(room: &str, topic: &str, role: chinwag_client::RoomRole) -> chinwag
         room: room.into(),
         topic: topic.into(),
         members: 3,
-        mode: chinwag_client::RoomMode::new(true, false),
+        mode: chinwag_client::RoomMode::NEW.with(chinwag_client::RoomMode::INVITE_ONLY, true),
         role,
+        ..Default::default()
     }
 }
 
@@ -996,7 +998,7 @@ fn my_rooms_are_listed_at_login_with_topic_and_mode_in_the_header() {
         }))
     };
     app.on_net(room_notice(NoticeKind::RoomTopic, 0, "lifetimes today"));
-    app.on_net(room_notice(NoticeKind::RoomMode, 0, ""));
+    app.on_net(room_notice(NoticeKind::RoomMode, 40, ""));
     assert!(
         shows(&app, "#rust (3 members, you are operator): lifetimes today"),
         "{:#?}",

@@ -325,7 +325,7 @@ fn room_title(conversation: &Conversation) -> String {
         return format!(" {} ", conversation.title);
     };
     let mut title = format!(" {}", conversation.title);
-    if header.mode != RoomMode::default() {
+    if header.mode != RoomMode::NEW {
         title.push_str(&format!(" [{}]", header.mode));
     }
     let plural = if header.members == 1 { "" } else { "s" };

@@ -339,12 +339,14 @@ fn check_speech(ctx: &Ctx<'_>, me: &Peer, said: speech::Speech<'_>) -> Result<()
             if let Speech::InRoom { room, .. } = said
                 && let Some(room) = ctx.state.rooms.get(room)
             {
-                // A room mute is the members' business: a non-member is
-                // told it is not one by the handler.
+                // A non-member of a room that takes messages from members
+                // only is told it is not one by the handler; anyone else
+                // is held back by a mute, the moderation or a mute mask.
                 let state = room.read();
                 let key = me.name.key();
-                if state.member(&key).is_some() {
-                    muted(state.muted(&key, now), room.name.as_str(), now)?;
+                if state.member(&key).is_some() || !state.mode.no_external() {
+                    let who = || crate::state::rooms::Subject::of(me);
+                    silenced(state.silenced(&key, who, now), room.name.as_str(), now)?;
                 }
             }
             Ok(())
@@ -359,6 +361,27 @@ fn check_speech(ctx: &Ctx<'_>, me: &Peer, said: speech::Speech<'_>) -> Result<()
             })
         }
         Speech::NewRoom(_) => Ok(()),
+    }
+}
+
+/// The error for what holds a user back in `room`, if anything.
+fn silenced(
+    why: Option<crate::state::rooms::Silenced>,
+    room: &str,
+    now: Timestamp,
+) -> Result<(), CmdError> {
+    use crate::state::rooms::Silenced;
+    match why {
+        None => Ok(()),
+        Some(Silenced::Muted(state)) => muted(state, room, now),
+        Some(Silenced::Moderated) => Err(CmdError::new(
+            ErrorCode::Muted,
+            format!("{room} is moderated: only its operators and voiced members may talk"),
+        )),
+        Some(Silenced::Masked) => Err(CmdError::new(
+            ErrorCode::Muted,
+            format!("you are muted in {room} by a mask until an operator lifts it"),
+        )),
     }
 }
 

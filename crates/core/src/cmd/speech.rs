@@ -111,7 +111,7 @@ fn room_speech(req: &RoomRequest) -> Speech<'_> {
             room: &r.room,
             text: &r.reason,
         },
-        RoomRequest::Send(r) => Speech::InRoom {
+        RoomRequest::Send(r) | RoomRequest::SendOps(r) => Speech::InRoom {
             room: &r.room,
             text: sent(&r.content, &r.options),
         },
@@ -134,7 +134,12 @@ fn room_speech(req: &RoomRequest) -> Speech<'_> {
         | RoomRequest::Op(_)
         | RoomRequest::Mode(_)
         | RoomRequest::Invite(_)
-        | RoomRequest::Unmute(_) => Speech::Silent,
+        | RoomRequest::Unmute(_)
+        | RoomRequest::Limit(_)
+        | RoomRequest::Voice(_) => Speech::Silent,
+        // A mask is shown to the members, but says nothing of its own:
+        // a list entry, like a role.
+        RoomRequest::Mask(_) => Speech::Silent,
     }
 }
 
@@ -372,6 +377,30 @@ mod tests {
                 room: room(),
                 user: t(),
             })),
+            FrameType::RoomSendOps => Request::Room(RoomRequest::SendOps(RoomSend {
+                src: src(),
+                room: room(),
+                content: t(),
+                ..Default::default()
+            })),
+            FrameType::RoomLimit => Request::Room(RoomRequest::Limit(RoomLimit {
+                src: src(),
+                room: room(),
+                limit: 1,
+            })),
+            FrameType::RoomVoice => Request::Room(RoomRequest::Voice(RoomVoice {
+                src: src(),
+                room: room(),
+                user: t(),
+                voiced: true,
+            })),
+            FrameType::RoomMask => Request::Room(RoomRequest::Mask(RoomMask {
+                src: src(),
+                room: room(),
+                list: MaskList::Ban,
+                action: MaskAction::Add,
+                mask: t(),
+            })),
             _ => return None,
         })
     }
@@ -425,6 +454,10 @@ mod tests {
         (FrameType::RoomMode, 'S'),
         (FrameType::Invite, 'S'),
         (FrameType::RoomUnmute, 'S'),
+        (FrameType::RoomSendOps, 'R'),
+        (FrameType::RoomLimit, 'S'),
+        (FrameType::RoomVoice, 'S'),
+        (FrameType::RoomMask, 'S'),
     ];
 
     #[test]

@@ -28,7 +28,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use chinwag_proto::room::{MemberInfo, RoomInfo, RoomMode};
+use chinwag_proto::room::{MaskEntry, MaskList, MemberInfo, RoomInfo, RoomMode};
 use chinwag_proto::server::{MuteState, Timestamp};
 use chinwag_proto::{NameKey, RoomKey, RoomName, RoomRole, UserName};
 use dashmap::DashMap;
@@ -36,7 +36,7 @@ use dashmap::DashMap;
 use super::ConnId;
 use super::users::{Peer, Sender};
 use crate::event::Shared;
-use crate::store::{MemberRecord, RoomMeta, RoomRecord, RoomWrite, Store};
+use crate::store::{MaskRecord, MemberRecord, RoomMeta, RoomRecord, RoomWrite, Store};
 
 /// Longest topic, in bytes.
 pub const MAX_TOPIC: usize = 256;
@@ -44,6 +44,14 @@ pub const MAX_TOPIC: usize = 256;
 pub const MAX_PASSWORD: usize = 64;
 /// Most invitations a room keeps at once.
 pub const MAX_INVITATIONS: usize = 1000;
+/// Most masks in each of a room's mask lists.
+pub const MAX_MASKS: usize = 100;
+/// Longest mask, in bytes.
+pub const MAX_MASK: usize = 128;
+/// The host part of every user's `nick!user@host` mask: chinwag keeps no
+/// host names of its own (and shows no addresses), so every user has
+/// this one.
+pub const USER_HOST: &str = "chinwag";
 
 /// The connections a room message goes to, shared by every send until the
 /// membership or someone's presence changes.
@@ -61,6 +69,8 @@ pub struct Member {
     /// An account's membership (kept while offline, and stored); else a
     /// guest's (ends with its connection).
     pub account: bool,
+    /// May talk whatever the room's moderation and mute masks.
+    pub voiced: bool,
 }
 
 impl Member {
@@ -69,16 +79,120 @@ impl Member {
             name: self.name.as_str().to_owned(),
             role: self.role,
             since: self.since,
+            voiced: self.voiced,
         }
     }
+
+    /// Operators and voiced members talk whatever the moderation.
+    pub fn may_always_talk(&self) -> bool {
+        self.voiced || self.role.moderates()
+    }
+}
+
+/// Who a mask is matched against: a user's name and the user name its
+/// profile gives (its name when it gives none), as `name!user@chinwag`.
+#[derive(Clone, Debug)]
+pub struct Subject {
+    /// `name!user@host`, folded to lower case.
+    full: String,
+}
+
+impl Subject {
+    pub fn new(name: &str, username: &str) -> Subject {
+        let user = if username.is_empty() { name } else { username };
+        Subject {
+            full: format!("{name}!{user}@{USER_HOST}").to_ascii_lowercase(),
+        }
+    }
+
+    /// The subject for an online user.
+    pub fn of(peer: &Peer) -> Subject {
+        Subject::new(peer.name.as_str(), &peer.profile().username)
+    }
+
+    /// Whether `mask` (as [`normalize_mask`] leaves it) matches.
+    pub fn matches(&self, mask: &str) -> bool {
+        glob(mask.as_bytes(), self.full.as_bytes())
+    }
+}
+
+/// `*` any run of bytes, `?` any one byte; iterative, so a long run of
+/// stars costs no deep recursion.
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == b'*')
+}
+
+/// A mask in the form the lists keep: `nick!user@host`, lower case. A
+/// bare `nick` is `nick!*@*`, `user@host` is `*!user@host`, `nick!user`
+/// is `nick!user@*`.
+pub fn normalize_mask(mask: &str) -> Result<String, String> {
+    if mask.is_empty() {
+        return Err("a mask cannot be empty".into());
+    }
+    if mask.len() > MAX_MASK {
+        return Err(format!(
+            "a mask is at most {MAX_MASK} bytes, this one is {}",
+            mask.len()
+        ));
+    }
+    if let Some(bad) = mask
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || *c == ',')
+    {
+        return Err(format!("a mask cannot contain {bad:?}"));
+    }
+    let mask = mask.to_ascii_lowercase();
+    Ok(match (mask.find('!'), mask.find('@')) {
+        (None, None) => format!("{mask}!*@*"),
+        (None, Some(_)) => format!("*!{mask}"),
+        (Some(_), None) => format!("{mask}@*"),
+        (Some(_), Some(_)) => mask,
+    })
+}
+
+/// Why a member (or, in a room open to them, a non-member) may not talk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Silenced {
+    /// Muted in the room, by name.
+    Muted(MuteState),
+    /// The room is moderated and the user neither voiced nor an operator.
+    Moderated,
+    /// A mute mask matches (and no mute exception does).
+    Masked,
 }
 
 /// What a room holds besides its name; read and written under its lock.
 #[derive(Debug, Default)]
 pub struct RoomState {
     pub topic: String,
+    /// Who set the topic, and when.
+    pub topic_by: String,
+    pub topic_ts: Timestamp,
     pub mode: RoomMode,
+    /// Most members it lets in (0: no limit).
+    pub limit: u32,
+    /// When it was created (0: before rooms kept it).
+    pub created: Timestamp,
     password: Option<String>,
+    /// The mask lists, each in the order the masks were added.
+    masks: Vec<MaskRecord>,
     members: HashMap<NameKey, Member>,
     invited: HashSet<NameKey>,
     /// Mutes by name, so that leaving and joining again lifts none.
@@ -94,6 +208,22 @@ pub struct RoomState {
 }
 
 impl RoomState {
+    /// How the room looks to `viewer`, for ROOM_LIST.
+    pub fn info(&self, name: &RoomName, viewer: &NameKey) -> RoomInfo {
+        RoomInfo {
+            room: name.as_str().into(),
+            topic: self.topic.as_str().into(),
+            members: u32::try_from(self.len()).unwrap_or(u32::MAX),
+            mode: self.mode,
+            role: self.role_of(viewer),
+            limit: self.limit,
+            created: self.created,
+            topic_by: self.topic_by.as_str().into(),
+            topic_ts: self.topic_ts,
+            invited: self.is_invited(viewer),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.members.len()
     }
@@ -119,6 +249,14 @@ impl RoomState {
         member.account.then(|| member.record())
     }
 
+    /// Voices `user` or takes its voice (nothing if not a member);
+    /// returns what to store, for an account.
+    pub fn set_voice(&mut self, user: &NameKey, voiced: bool) -> Option<MemberRecord> {
+        let member = self.members.get_mut(user)?;
+        member.voiced = voiced;
+        member.account.then(|| member.record())
+    }
+
     /// The settings to store.
     pub fn meta(&self, name: &RoomName) -> RoomMeta {
         RoomMeta {
@@ -126,7 +264,90 @@ impl RoomState {
             topic: self.topic.clone(),
             mode: self.mode.bits(),
             password: self.password.clone(),
+            limit: self.limit,
+            created: self.created,
+            topic_by: self.topic_by.clone(),
+            topic_ts: self.topic_ts,
         }
+    }
+
+    /// Whether a mask of `list` matches `who`.
+    pub fn listed(&self, list: MaskList, who: &Subject) -> bool {
+        self.masks
+            .iter()
+            .any(|m| m.list == list && who.matches(&m.mask))
+    }
+
+    /// One mask list, oldest first.
+    pub fn mask_list(&self, list: MaskList) -> Vec<MaskEntry> {
+        self.masks
+            .iter()
+            .filter(|m| m.list == list)
+            .map(|m| MaskEntry {
+                mask: m.mask.as_str().into(),
+                set_by: m.set_by.as_str().into(),
+                set_at: m.set_at,
+            })
+            .collect()
+    }
+
+    /// Adds a mask (normalised); `Ok(false)` if it is there already,
+    /// `Err` if the list is full.
+    pub fn add_mask(&mut self, record: MaskRecord) -> Result<bool, usize> {
+        let same = |m: &&MaskRecord| m.list == record.list && m.mask == record.mask;
+        if self.masks.iter().any(|m| same(&m)) {
+            return Ok(false);
+        }
+        if self.masks.iter().filter(|m| m.list == record.list).count() >= MAX_MASKS {
+            return Err(MAX_MASKS);
+        }
+        self.masks.push(record);
+        Ok(true)
+    }
+
+    /// Removes a mask (normalised); whether it was there.
+    pub fn remove_mask(&mut self, list: MaskList, mask: &str) -> bool {
+        let before = self.masks.len();
+        self.masks.retain(|m| !(m.list == list && m.mask == mask));
+        self.masks.len() != before
+    }
+
+    /// Whether `user` may put text in front of the room's members now: a
+    /// mute by name holds anyone back; the moderation and the mute masks
+    /// hold back whoever is neither voiced nor an operator. `who` gives the
+    /// user as masks see it; it is asked for only when the room has mute
+    /// masks (most rooms have none, and a message should not pay for it).
+    pub fn silenced(
+        &self,
+        user: &NameKey,
+        who: impl FnOnce() -> Subject,
+        now: Timestamp,
+    ) -> Option<Silenced> {
+        let muted = self.muted(user, now);
+        if muted != MuteState::NotMuted {
+            return Some(Silenced::Muted(muted));
+        }
+        if self.member(user).is_some_and(Member::may_always_talk) {
+            return None;
+        }
+        if self.mode.moderated() {
+            return Some(Silenced::Moderated);
+        }
+        if !self.masks.iter().any(|m| m.list == MaskList::Mute) {
+            return None;
+        }
+        let who = who();
+        if self.listed(MaskList::Mute, &who) && !self.listed(MaskList::MuteException, &who) {
+            return Some(Silenced::Masked);
+        }
+        None
+    }
+
+    /// Whether `viewer` (not an administrator) may see the room in lists
+    /// and its members: a secret room shows itself to its members (and to
+    /// those it invited) only.
+    pub fn visible_to(&self, viewer: &NameKey) -> bool {
+        !self.mode.secret() || self.members.contains_key(viewer) || self.is_invited(viewer)
     }
 
     /// `user`'s mute in this room at `now`.
@@ -215,6 +436,7 @@ impl RoomState {
                 role: m.role,
                 online: m.peer.is_some(),
                 muted: self.muted(&m.name.key(), now),
+                voiced: m.voiced,
             })
             .collect()
     }
@@ -231,9 +453,29 @@ impl RoomState {
                 since,
                 peer: Some(Arc::clone(peer)),
                 account: peer.account,
+                voiced: false,
             },
         );
         self.recipients = None;
+    }
+
+    /// The owner gives the room up and becomes a plain member: the
+    /// longest-standing operator, if there is one, owns it now (returned);
+    /// if not, the room has no owner (and no operators) until its members
+    /// change. What to store comes with each change.
+    pub fn step_down(&mut self, owner: &NameKey) -> (Option<UserName>, Vec<MemberRecord>) {
+        let mut records = Vec::new();
+        records.extend(self.set_role(owner, RoomRole::Member));
+        let heir = self
+            .members
+            .values()
+            .filter(|m| m.role == RoomRole::Operator)
+            .min_by_key(|m| m.since)
+            .map(|m| m.name.clone());
+        if let Some(heir) = &heir {
+            records.extend(self.set_role(&heir.key(), RoomRole::Owner));
+        }
+        (heir, records)
     }
 
     /// Removes a member. If it was the owner, the longest-standing
@@ -292,14 +534,7 @@ impl Room {
 
     /// How the room looks to `viewer`, for ROOM_LIST.
     pub fn info(&self, viewer: &NameKey) -> RoomInfo {
-        let state = self.read();
-        RoomInfo {
-            room: self.name.as_str().into(),
-            topic: state.topic.as_str().into(),
-            members: u32::try_from(state.len()).unwrap_or(u32::MAX),
-            mode: state.mode,
-            role: state.role_of(viewer),
-        }
+        self.read().info(&self.name, viewer)
     }
 }
 
@@ -323,6 +558,10 @@ pub fn deliver(recipients: &[Arc<Peer>], event: &Shared, sender: Option<&Sender>
 pub enum JoinRefused {
     InviteOnly,
     BadPassword,
+    /// A ban mask matches the joiner (and no ban exception does).
+    Banned,
+    /// The room has as many members as its limit.
+    Full(u32),
     /// The user is in `max_rooms_per_user` rooms already.
     UserLimit(usize),
     /// The server holds `max_rooms` rooms already.
@@ -409,8 +648,13 @@ impl Rooms {
             }
             let mut state = RoomState {
                 topic: record.meta.topic,
-                mode: RoomMode::from_bits(record.meta.mode).unwrap_or_default(),
+                topic_by: record.meta.topic_by,
+                topic_ts: record.meta.topic_ts,
+                mode: RoomMode::from_bits(record.meta.mode).unwrap_or(RoomMode::NEW),
+                limit: record.meta.limit,
+                created: record.meta.created,
                 password: record.meta.password,
+                masks: record.masks,
                 ..RoomState::default()
             };
             for m in record.members {
@@ -430,6 +674,7 @@ impl Rooms {
                         since: m.since,
                         peer: None,
                         account: true,
+                        voiced: m.voiced,
                     },
                 );
             }
@@ -538,15 +783,18 @@ impl Rooms {
 
     /// Joins `peer` to the room `name`, creating it (owned by `peer`, with
     /// `password` if not empty) if it does not exist. An administrator
-    /// (`admin`) gets past the room's mode.
+    /// (`admin`) gets past the room's mode, bans and limit; so does an
+    /// invitation.
     pub fn join(
         &self,
         name: &RoomName,
         peer: &Arc<Peer>,
         password: &str,
         admin: bool,
+        now: Timestamp,
     ) -> Result<(Arc<Room>, Joined), JoinRefused> {
         let user = peer.name.key();
+        let who = Subject::of(peer);
         let key = name.key();
         loop {
             let existing = self.registry.get(&key).map(|r| Arc::clone(&r));
@@ -587,19 +835,31 @@ impl Rooms {
                 // A new room (or one whose last member left while we
                 // looked it up and was not yet deleted): the joiner owns it.
                 state.set_mode(
-                    RoomMode::new(false, !password.is_empty()),
+                    RoomMode::NEW.with(RoomMode::PASSWORD, !password.is_empty()),
                     (!password.is_empty()).then(|| password.to_owned()),
                 );
+                state.created = now;
                 state.add(peer, RoomRole::Owner);
                 self.save(RoomWrite::Meta(state.meta(&room.name)));
                 Joined::Created
             } else {
-                let invited = state.is_invited(&user);
-                if state.mode.invite_only() && !invited && !admin {
+                let let_in = admin || state.is_invited(&user);
+                if !let_in
+                    && state.listed(MaskList::Ban, &who)
+                    && !state.listed(MaskList::BanException, &who)
+                {
+                    return Err(JoinRefused::Banned);
+                }
+                if state.mode.invite_only()
+                    && !let_in
+                    && !state.listed(MaskList::InviteException, &who)
+                {
                     return Err(JoinRefused::InviteOnly);
                 }
-                if state.mode.password() && !invited && !admin && !state.password_matches(password)
-                {
+                if state.limit > 0 && state.len() >= state.limit as usize && !let_in {
+                    return Err(JoinRefused::Full(state.limit));
+                }
+                if state.mode.password() && !let_in && !state.password_matches(password) {
                     return Err(JoinRefused::BadPassword);
                 }
                 state.add(peer, RoomRole::Member);
@@ -709,16 +969,23 @@ mod tests {
     fn the_creator_owns_the_room_and_others_join_as_members() {
         let rooms = Rooms::new(10, 10);
         let (alice, bob) = (peer(1, "alice"), peer(2, "bob"));
-        let (r, how) = rooms.join(&room("#General"), &alice, "", false).unwrap();
+        let (r, how) = rooms
+            .join(&room("#General"), &alice, "", false, Timestamp(0))
+            .unwrap();
         assert_eq!(how, Joined::Created);
-        let (r2, how) = rooms.join(&room("#general"), &bob, "", false).unwrap();
+        let (r2, how) = rooms
+            .join(&room("#general"), &bob, "", false, Timestamp(0))
+            .unwrap();
         assert_eq!(how, Joined::Joined);
         assert!(Arc::ptr_eq(&r, &r2), "one room, whatever the case");
         assert_eq!(r.name.as_str(), "#General", "the creator's spelling");
         assert_eq!(r.read().role_of(&alice.name.key()), RoomRole::Owner);
         assert_eq!(r.read().role_of(&bob.name.key()), RoomRole::Member);
         assert_eq!(
-            rooms.join(&room("#general"), &bob, "", false).unwrap().1,
+            rooms
+                .join(&room("#general"), &bob, "", false, Timestamp(0))
+                .unwrap()
+                .1,
             Joined::AlreadyMember
         );
         assert_eq!(r.recipients().len(), 2);
@@ -733,9 +1000,11 @@ mod tests {
             .enumerate()
             .map(|(i, n)| peer(i as u64, n))
             .collect();
-        let (r, _) = rooms.join(&room("#x"), &people[0], "", false).unwrap();
+        let (r, _) = rooms
+            .join(&room("#x"), &people[0], "", false, Timestamp(0))
+            .unwrap();
         for p in &people[1..] {
-            rooms.join(&room("#x"), p, "", false).unwrap();
+            rooms.join(&room("#x"), p, "", false, Timestamp(0)).unwrap();
         }
         r.write()
             .set_role(&people[3].name.key(), RoomRole::Operator);
@@ -753,7 +1022,9 @@ mod tests {
         assert!(rooms.get("#x").is_none(), "the empty room is deleted");
         assert!(rooms.rooms_of(&people[2].name.key()).is_empty());
         // Joining again creates it afresh.
-        let (_, how) = rooms.join(&room("#x"), &people[2], "", false).unwrap();
+        let (_, how) = rooms
+            .join(&room("#x"), &people[2], "", false, Timestamp(0))
+            .unwrap();
         assert_eq!(how, Joined::Created);
     }
 
@@ -761,7 +1032,7 @@ mod tests {
     fn a_leave_for_an_old_connection_spares_the_new_one() {
         let rooms = Rooms::new(10, 10);
         let (r, _) = rooms
-            .join(&room("#x"), &peer(7, "alice"), "", false)
+            .join(&room("#x"), &peer(7, "alice"), "", false, Timestamp(0))
             .unwrap();
         assert!(
             rooms
@@ -779,8 +1050,12 @@ mod tests {
     fn a_renamed_member_keeps_its_role_and_mute() {
         let rooms = Rooms::new(10, 10);
         let (alice, bob) = (peer(1, "alice"), peer(2, "bob"));
-        let (r, _) = rooms.join(&room("#x"), &alice, "", false).unwrap();
-        rooms.join(&room("#x"), &bob, "", false).unwrap();
+        let (r, _) = rooms
+            .join(&room("#x"), &alice, "", false, Timestamp(0))
+            .unwrap();
+        rooms
+            .join(&room("#x"), &bob, "", false, Timestamp(0))
+            .unwrap();
         r.write()
             .mute(bob.name.key(), MuteState::UntilLifted, Timestamp(0));
         let robert = Arc::new(bob.renamed(UserName::parse("Robert").unwrap()));
@@ -809,23 +1084,35 @@ mod tests {
             peer(3, "carol"),
             peer(4, "root"),
         );
-        let (r, _) = rooms.join(&room("#k"), &owner, "pw", false).unwrap();
+        let (r, _) = rooms
+            .join(&room("#k"), &owner, "pw", false, Timestamp(0))
+            .unwrap();
         assert!(r.read().mode.password());
         assert_eq!(
-            rooms.join(&room("#k"), &bob, "nope", false).unwrap_err(),
+            rooms
+                .join(&room("#k"), &bob, "nope", false, Timestamp(0))
+                .unwrap_err(),
             JoinRefused::BadPassword
         );
-        rooms.join(&room("#k"), &bob, "pw", false).unwrap();
+        rooms
+            .join(&room("#k"), &bob, "pw", false, Timestamp(0))
+            .unwrap();
         r.write().set_mode(RoomMode::new(true, true), None);
         assert!(r.read().password_matches("pw"), "the password is kept");
         assert_eq!(
-            rooms.join(&room("#k"), &carol, "pw", false).unwrap_err(),
+            rooms
+                .join(&room("#k"), &carol, "pw", false, Timestamp(0))
+                .unwrap_err(),
             JoinRefused::InviteOnly
         );
         r.write().invite(carol.name.key());
-        rooms.join(&room("#k"), &carol, "", false).unwrap();
+        rooms
+            .join(&room("#k"), &carol, "", false, Timestamp(0))
+            .unwrap();
         assert!(!r.read().is_invited(&carol.name.key()), "used up");
-        rooms.join(&room("#k"), &root, "", true).unwrap();
+        rooms
+            .join(&room("#k"), &root, "", true, Timestamp(0))
+            .unwrap();
         r.write().set_mode(RoomMode::default(), None);
         assert!(!r.read().has_password());
     }
@@ -834,16 +1121,22 @@ mod tests {
     fn limits_hold_and_refused_creations_leave_nothing_behind() {
         let rooms = Rooms::new(2, 1);
         let (a, b) = (peer(1, "a"), peer(2, "b"));
-        rooms.join(&room("#one"), &a, "", false).unwrap();
+        rooms
+            .join(&room("#one"), &a, "", false, Timestamp(0))
+            .unwrap();
         assert_eq!(
-            rooms.join(&room("#two"), &a, "", false).unwrap_err(),
+            rooms
+                .join(&room("#two"), &a, "", false, Timestamp(0))
+                .unwrap_err(),
             JoinRefused::UserLimit(1)
         );
         assert!(rooms.get("#two").is_none());
-        rooms.join(&room("#two"), &b, "", false).unwrap();
+        rooms
+            .join(&room("#two"), &b, "", false, Timestamp(0))
+            .unwrap();
         assert_eq!(
             rooms
-                .join(&room("#three"), &peer(3, "c"), "", false)
+                .join(&room("#three"), &peer(3, "c"), "", false, Timestamp(0))
                 .unwrap_err(),
             JoinRefused::ServerLimit(2)
         );
@@ -861,5 +1154,175 @@ mod tests {
         );
         assert_eq!(state.muted(&bob, Timestamp(1000)), MuteState::NotMuted);
         assert!(!state.unmute(&bob, Timestamp(2000)), "it had run out");
+    }
+
+    fn mask(list: MaskList, mask: &str) -> MaskRecord {
+        MaskRecord {
+            list,
+            mask: normalize_mask(mask).unwrap(),
+            set_by: "o".into(),
+            set_at: Timestamp(0),
+        }
+    }
+
+    #[test]
+    fn masks_are_normalised_and_match_name_user_and_host() {
+        assert_eq!(normalize_mask("Bar").unwrap(), "bar!*@*");
+        assert_eq!(normalize_mask("*evan@*").unwrap(), "*!*evan@*");
+        assert_eq!(normalize_mask("bar!x").unwrap(), "bar!x@*");
+        assert_eq!(normalize_mask("B!u@H").unwrap(), "b!u@h");
+        assert!(normalize_mask("").is_err());
+        assert!(normalize_mask("a b").is_err());
+        assert!(normalize_mask("a,b").is_err());
+        assert!(normalize_mask(&"x".repeat(MAX_MASK + 1)).is_err());
+
+        let qux = Subject::new("Qux", "evan");
+        assert!(qux.matches("qux!*@*"));
+        assert!(qux.matches("*!*evan@*"));
+        assert!(qux.matches("q?x!evan@chinwag"));
+        assert!(!qux.matches("bar!*@*"));
+        assert!(!qux.matches("*!*evan@elsewhere"));
+        // No profile user name: the name stands in.
+        assert!(Subject::new("bar", "").matches("*!bar@*"));
+        assert!(glob(b"*a*b*c*", b"xaybzc"));
+        assert!(!glob(b"*a*b*c*", b"xaybz"));
+        assert!(glob(b"**", b""));
+    }
+
+    #[test]
+    fn bans_exceptions_limits_and_invitations_gate_joining() {
+        let rooms = Rooms::new(10, 10);
+        let now = Timestamp(5);
+        let (owner, bar, baz, qux) = (peer(1, "o"), peer(2, "bar"), peer(3, "baz"), peer(4, "qux"));
+        let (r, _) = rooms.join(&room("#b"), &owner, "", false, now).unwrap();
+        assert_eq!(r.read().created, now, "the creation time is kept");
+        assert_eq!(r.read().mode, RoomMode::NEW);
+        r.write().add_mask(mask(MaskList::Ban, "ba*")).unwrap();
+        assert_eq!(
+            rooms.join(&room("#b"), &bar, "", false, now).unwrap_err(),
+            JoinRefused::Banned
+        );
+        r.write()
+            .add_mask(mask(MaskList::BanException, "bar"))
+            .unwrap();
+        rooms.join(&room("#b"), &bar, "", false, now).unwrap();
+        assert_eq!(
+            rooms.join(&room("#b"), &baz, "", false, now).unwrap_err(),
+            JoinRefused::Banned
+        );
+        r.write().invite(baz.name.key());
+        rooms.join(&room("#b"), &baz, "", false, now).unwrap();
+
+        // A limit of 3 with 3 members: full, unless invited.
+        r.write().limit = 3;
+        assert_eq!(
+            rooms.join(&room("#b"), &qux, "", false, now).unwrap_err(),
+            JoinRefused::Full(3)
+        );
+        r.write().invite(qux.name.key());
+        rooms.join(&room("#b"), &qux, "", false, now).unwrap();
+        rooms.leave(&r, &qux.name.key(), None).unwrap();
+
+        // Invite-only: an invite exception lets in uninvited.
+        r.write().limit = 0;
+        r.write()
+            .set_mode(RoomMode::NEW.with(RoomMode::INVITE_ONLY, true), None);
+        assert_eq!(
+            rooms.join(&room("#b"), &qux, "", false, now).unwrap_err(),
+            JoinRefused::InviteOnly
+        );
+        r.write()
+            .add_mask(mask(MaskList::InviteException, "qux"))
+            .unwrap();
+        rooms.join(&room("#b"), &qux, "", false, now).unwrap();
+
+        // Lists: no duplicates, removal by the normalised mask.
+        let mut state = r.write();
+        assert_eq!(state.add_mask(mask(MaskList::Ban, "BA*")), Ok(false));
+        assert!(state.remove_mask(MaskList::Ban, "ba*!*@*"));
+        assert!(!state.remove_mask(MaskList::Ban, "ba*!*@*"));
+        assert_eq!(state.mask_list(MaskList::BanException).len(), 1);
+    }
+
+    #[test]
+    fn moderation_and_mute_masks_spare_the_voiced_and_operators() {
+        let rooms = Rooms::new(10, 10);
+        let now = Timestamp(0);
+        let (owner, bar) = (peer(1, "o"), peer(2, "bar"));
+        let (r, _) = rooms.join(&room("#m"), &owner, "", false, now).unwrap();
+        rooms.join(&room("#m"), &bar, "", false, now).unwrap();
+        let (o, b) = (owner.name.key(), bar.name.key());
+        let (who_o, who_b) = (Subject::of(&owner), Subject::of(&bar));
+        let mut state = r.write();
+        assert_eq!(state.silenced(&b, || who_b.clone(), now), None);
+        state.mode = state.mode.with(RoomMode::MODERATED, true);
+        assert_eq!(
+            state.silenced(&b, || who_b.clone(), now),
+            Some(Silenced::Moderated)
+        );
+        assert_eq!(
+            state.silenced(&o, || who_o.clone(), now),
+            None,
+            "the owner talks"
+        );
+        state.set_voice(&b, true);
+        assert_eq!(state.silenced(&b, || who_b.clone(), now), None, "voiced");
+        state.set_voice(&b, false);
+        state.mode = state.mode.with(RoomMode::MODERATED, false);
+        state.add_mask(mask(MaskList::Mute, "bar")).unwrap();
+        assert_eq!(
+            state.silenced(&b, || who_b.clone(), now),
+            Some(Silenced::Masked)
+        );
+        state
+            .add_mask(mask(MaskList::MuteException, "*!bar@*"))
+            .unwrap();
+        assert_eq!(state.silenced(&b, || who_b.clone(), now), None, "excepted");
+        // A mute by name holds even the voiced.
+        state.set_voice(&b, true);
+        state.mute(b, MuteState::UntilLifted, now);
+        assert_eq!(
+            state.silenced(&b, || who_b.clone(), now),
+            Some(Silenced::Muted(MuteState::UntilLifted))
+        );
+    }
+
+    #[test]
+    fn an_owner_steps_down_to_the_oldest_operator_or_to_nobody() {
+        let rooms = Rooms::new(10, 10);
+        let now = Timestamp(0);
+        let people: Vec<_> = ["o", "a", "b"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| peer(i as u64, n))
+            .collect();
+        let (r, _) = rooms.join(&room("#s"), &people[0], "", false, now).unwrap();
+        let (heir, _) = r.write().step_down(&people[0].name.key());
+        assert_eq!(heir, None, "no operator: no owner");
+        assert_eq!(r.read().role_of(&people[0].name.key()), RoomRole::Member);
+        for p in &people[1..] {
+            rooms.join(&room("#s"), p, "", false, now).unwrap();
+        }
+        r.write().set_role(&people[2].name.key(), RoomRole::Owner);
+        r.write()
+            .set_role(&people[1].name.key(), RoomRole::Operator);
+        let (heir, records) = r.write().step_down(&people[2].name.key());
+        assert_eq!(heir.unwrap().as_str(), "a");
+        assert!(records.is_empty(), "guests are not stored");
+        assert_eq!(r.read().role_of(&people[1].name.key()), RoomRole::Owner);
+        assert_eq!(r.read().role_of(&people[2].name.key()), RoomRole::Member);
+    }
+
+    #[test]
+    fn secret_rooms_show_themselves_to_members_only() {
+        let rooms = Rooms::new(10, 10);
+        let (owner, other) = (peer(1, "o"), peer(2, "x"));
+        let (r, _) = rooms
+            .join(&room("#s"), &owner, "", false, Timestamp(0))
+            .unwrap();
+        assert!(r.read().visible_to(&other.name.key()));
+        r.write().mode = RoomMode::NEW.with(RoomMode::SECRET, true);
+        assert!(!r.read().visible_to(&other.name.key()));
+        assert!(r.read().visible_to(&owner.name.key()));
     }
 }

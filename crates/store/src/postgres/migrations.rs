@@ -126,6 +126,24 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE messages ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
     "#,
+    // the room settings that IRC's channel modes express (as in the
+    // SQLite migrations).
+    r#"
+    ALTER TABLE rooms ADD COLUMN member_limit BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE rooms ADD COLUMN created BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE rooms ADD COLUMN topic_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE rooms ADD COLUMN topic_ts BIGINT NOT NULL DEFAULT 0;
+    UPDATE rooms SET mode = mode | 40;
+    ALTER TABLE room_members ADD COLUMN voiced BOOLEAN NOT NULL DEFAULT FALSE;
+    CREATE TABLE room_masks (
+        room_key TEXT NOT NULL,
+        list     SMALLINT NOT NULL,
+        mask     TEXT NOT NULL,
+        set_by   TEXT NOT NULL,
+        set_at   BIGINT NOT NULL,
+        PRIMARY KEY (room_key, list, mask)
+    );
+    "#,
 ];
 
 /// The schema version this build creates.

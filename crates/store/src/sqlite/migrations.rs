@@ -128,6 +128,27 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE messages ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
     ",
+    // the room settings that IRC's channel modes express: a member
+    // limit, the creation time, who set the topic and when, voiced
+    // members, and the ban, mute and exception masks. Stored rooms keep
+    // what they did before the flags existed: members only sending (8)
+    // and operators only setting the topic (32).
+    "
+    ALTER TABLE rooms ADD COLUMN member_limit INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rooms ADD COLUMN created INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rooms ADD COLUMN topic_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE rooms ADD COLUMN topic_ts INTEGER NOT NULL DEFAULT 0;
+    UPDATE rooms SET mode = mode | 40;
+    ALTER TABLE room_members ADD COLUMN voiced INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE room_masks (
+        room_key TEXT NOT NULL,
+        list     INTEGER NOT NULL,   -- 0 ban, 1 ban exception, 2 invite exception, 3 mute, 4 mute exception
+        mask     TEXT NOT NULL,      -- nick!user@host, folded to lower case
+        set_by   TEXT NOT NULL,
+        set_at   INTEGER NOT NULL,
+        PRIMARY KEY (room_key, list, mask)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build creates.

@@ -424,6 +424,7 @@ impl ToSql for Value {
             Value::Int(value) => value.to_sql(),
             Value::Text(text) => text.to_sql(),
             Value::MaybeText(text) => text.to_sql(),
+            Value::Bool(flag) => flag.to_sql(),
         }
     }
 }

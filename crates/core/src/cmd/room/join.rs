@@ -15,7 +15,7 @@ pub fn apply(req: Join, ctx: &mut Ctx<'_>) -> Reply {
     let (room, joined) = ctx
         .state
         .rooms
-        .join(&name, &me, &req.password, me.is_admin())
+        .join(&name, &me, &req.password, me.is_admin(), ctx.now.wall)
         .map_err(|refused| refusal(refused, &name))?;
     if joined != Joined::AlreadyMember {
         tracing::info!(room = %room.name, created = joined == Joined::Created, "joined room");
@@ -54,6 +54,13 @@ fn refusal(refused: JoinRefused, name: &chinwag_proto::RoomName) -> CmdError {
         JoinRefused::BadPassword => CmdError::new(
             ErrorCode::RoomPassword,
             format!("{name} needs a password, and that one is not it"),
+        ),
+        JoinRefused::Banned => {
+            CmdError::new(ErrorCode::Banned, format!("you are banned from {name}"))
+        }
+        JoinRefused::Full(limit) => CmdError::new(
+            ErrorCode::RoomFull,
+            format!("{name} is full: it lets in {limit} members"),
         ),
         JoinRefused::UserLimit(max) => CmdError::new(
             ErrorCode::TooManyRooms,

@@ -1,5 +1,5 @@
-//! MEMBERS: list a room's members; an invite-only room shows them to its
-//! members and administrators only.
+//! MEMBERS: list a room's members; an invite-only or secret room shows
+//! them to its members and administrators only.
 
 use chinwag_proto::ServerFrame;
 use chinwag_proto::room::Members;
@@ -11,7 +11,10 @@ pub fn apply(req: Members, ctx: &mut Ctx<'_>) -> Reply {
     let me = ctx.me()?;
     let room = find(ctx, &req.room)?;
     let state = room.read();
-    if state.mode.invite_only() && !me.is_admin() && state.member(&me.name.key()).is_none() {
+    if (state.mode.invite_only() || state.mode.secret())
+        && !me.is_admin()
+        && state.member(&me.name.key()).is_none()
+    {
         return Err(not_a_member(&room));
     }
     Ok(ServerFrame::MemberList {

@@ -9,7 +9,9 @@
 mod invite;
 mod join;
 mod kick;
+mod limit;
 mod list;
+mod mask;
 mod members;
 mod mode;
 mod mute;
@@ -18,12 +20,13 @@ mod part;
 mod send;
 mod topic;
 mod unmute;
+mod voice;
 
 use std::sync::Arc;
 
 use chinwag_proto::{ErrorCode, NameKey, RoomName, RoomRequest, RoomRole};
 
-use super::{CmdError, Ctx, Need, Outcome};
+use super::{CmdError, Ctx, Need, Outcome, later, no_such_user};
 use crate::event::Shared;
 use crate::ops;
 use crate::ops::rooms::{announce_departure, announces_presence, notice};
@@ -34,6 +37,7 @@ use crate::state::{Peer, Room, Sender, State};
 pub fn need(req: &RoomRequest) -> Need {
     match req {
         RoomRequest::Send(_)
+        | RoomRequest::SendOps(_)
         | RoomRequest::Join(_)
         | RoomRequest::Part(_)
         | RoomRequest::List { .. }
@@ -44,7 +48,10 @@ pub fn need(req: &RoomRequest) -> Need {
         | RoomRequest::Mute(_)
         | RoomRequest::Mode(_)
         | RoomRequest::Invite(_)
-        | RoomRequest::Unmute(_) => Need::Registered,
+        | RoomRequest::Unmute(_)
+        | RoomRequest::Limit(_)
+        | RoomRequest::Voice(_)
+        | RoomRequest::Mask(_) => Need::Registered,
     }
 }
 
@@ -53,15 +60,19 @@ pub fn dispatch(req: RoomRequest, ctx: &mut Ctx<'_>) -> Outcome {
         RoomRequest::Join(r) => join::apply(r, ctx).into(),
         RoomRequest::Part(r) => part::apply(r, ctx).into(),
         RoomRequest::Send(r) => send::apply(r, ctx),
+        RoomRequest::SendOps(r) => send::to_operators(r, ctx).into(),
         RoomRequest::List { .. } => list::apply(ctx).into(),
         RoomRequest::Members(r) => members::apply(r, ctx).into(),
         RoomRequest::Topic(r) => topic::apply(r, ctx).into(),
-        RoomRequest::Op(r) => op::apply(r, ctx).into(),
+        RoomRequest::Op(r) => op::apply(r, ctx),
         RoomRequest::Kick(r) => kick::apply(r, ctx).into(),
         RoomRequest::Mute(r) => mute::apply(r, ctx).into(),
         RoomRequest::Mode(r) => mode::apply(r, ctx).into(),
-        RoomRequest::Invite(r) => invite::apply(r, ctx).into(),
+        RoomRequest::Invite(r) => invite::apply(r, ctx),
         RoomRequest::Unmute(r) => unmute::apply(r, ctx).into(),
+        RoomRequest::Limit(r) => limit::apply(r, ctx).into(),
+        RoomRequest::Voice(r) => voice::apply(r, ctx),
+        RoomRequest::Mask(r) => mask::apply(r, ctx).into(),
     }
 }
 
@@ -147,6 +158,34 @@ fn target_member(
         ));
     }
     Ok((key, member.name.clone()))
+}
+
+/// The error for a target that is not a member of `room`: ERROR
+/// NoSuchUser when nobody of that name exists (online anywhere, or as an
+/// account), else NotAMember. Looks the account up in the store when the
+/// name is not online.
+fn absent_target(ctx: &Ctx<'_>, room: &Room, user: &str) -> Outcome {
+    let not_member = CmdError::new(
+        ErrorCode::NotAMember,
+        format!("{user:?} is not a member of {}", room.name),
+    );
+    if ctx.state.users.get(user).is_some() || ctx.state.delivery().locate(user).is_some() {
+        return not_member.into();
+    }
+    let Some(key) = NameKey::fold(user) else {
+        return no_such_user(user).into();
+    };
+    let store = Arc::clone(&ctx.state.store);
+    let user = user.to_owned();
+    later(
+        false,
+        async move { store.account(key).await },
+        move |found, _ctx| match found {
+            Ok(Some(_)) => not_member.into(),
+            Ok(None) => no_such_user(&user).into(),
+            Err(error) => CmdError::from(error).into(),
+        },
+    )
 }
 
 /// Checks an optional room text (topic, reason, password) and its length.

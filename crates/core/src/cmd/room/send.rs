@@ -13,12 +13,64 @@ use chinwag_proto::{ByteString, ServerFrame};
 
 use super::{find, not_a_member};
 use crate::cmd::transfer::{not_stored, reached_only_here};
-use crate::cmd::{CmdError, Ctx, Outcome, check_message, later, message_frame, tags_only};
+use crate::cmd::{CmdError, Ctx, Outcome, Reply, check_message, later, message_frame, tags_only};
 use crate::event::Event;
-use crate::state::Peer;
-use crate::state::rooms::Room;
 use crate::state::rooms::deliver;
+use crate::state::{Peer, Room};
 use crate::store::NewRoomMessage;
+
+/// Whether `me` may send to `room`: a room without NO_EXTERNAL takes
+/// messages from anyone, one with it from its members only. Mutes,
+/// server-wide and in the room, moderation and mute masks were checked by
+/// the router (cmd::speech).
+fn may_send(me: &Peer, room: &Room) -> Result<(), CmdError> {
+    let state = room.read();
+    if state.member(&me.name.key()).is_none() && state.mode.no_external() {
+        return Err(not_a_member(room));
+    }
+    Ok(())
+}
+
+/// ROOM_SEND_OPS: a message to the room's operators (and owner) only,
+/// from anyone who may send to the room. It is not stored (the room's
+/// history is every member's to read), so its id is 0, and it reaches the
+/// operators online on this node only.
+pub fn to_operators(req: RoomSend, ctx: &mut Ctx<'_>) -> Reply {
+    check_message(&req.content, &req.options, ctx)?;
+    let me = Arc::clone(ctx.me()?);
+    me.spoke(ctx.now.wall);
+    let room = find(ctx, &req.room)?;
+    may_send(&me, &room)?;
+    let operators: Vec<Arc<Peer>> = {
+        let state = room.read();
+        room.recipients()
+            .iter()
+            .filter(|p| state.role_of(&p.name.key()).moderates())
+            .cloned()
+            .collect()
+    };
+    let ts = ctx.now.wall;
+    let event = Event::from_sender(
+        message_frame(
+            MessageId(0),
+            ts,
+            MessageKind::RoomOperators,
+            me.name.as_str(),
+            room.name.as_str(),
+            req.content.clone(),
+            &req.options,
+        ),
+        me.flags(),
+    );
+    let delivered = deliver(&operators, &event, Some(&ctx.sender(&me)));
+    Ok(ServerFrame::Sent(Sent {
+        id: MessageId(0),
+        ts,
+        status: DeliveryStatus::Delivered,
+        recipients: delivered,
+        away: ByteString::new(),
+    }))
+}
 
 pub fn apply(req: RoomSend, ctx: &mut Ctx<'_>) -> Outcome {
     match check(&req, ctx) {
@@ -31,15 +83,7 @@ fn check(req: &RoomSend, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
     check_message(&req.content, &req.options, ctx)?;
     let me = Arc::clone(ctx.me()?);
     let room = find(ctx, &req.room)?;
-    {
-        let state = room.read();
-        let key = me.name.key();
-        if state.member(&key).is_none() {
-            return Err(not_a_member(&room));
-        }
-        // Mutes, server-wide and in this room, were checked by the router
-        // (cmd::speech).
-    }
+    may_send(&me, &room)?;
     let ts = ctx.now.wall;
     if tags_only(&req.content) {
         // Not stored: relayed to the members online.

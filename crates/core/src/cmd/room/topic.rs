@@ -1,4 +1,5 @@
-//! TOPIC: set or clear a room's topic (operators).
+//! TOPIC: set or clear a room's topic (operators, or any member when the
+//! room's TOPIC_LOCK flag is off).
 
 use chinwag_proto::room::Topic;
 use chinwag_proto::{NoticeKind, RoomRole, ServerFrame};
@@ -14,8 +15,15 @@ pub fn apply(req: Topic, ctx: &mut Ctx<'_>) -> Reply {
     check_room_text(&req.topic, MAX_TOPIC, "topic", ctx)?;
     {
         let mut state = room.write();
-        acting_rank(&state, &me, &room, RoomRole::Operator)?;
+        let needed = if state.mode.topic_lock() {
+            RoomRole::Operator
+        } else {
+            RoomRole::Member
+        };
+        acting_rank(&state, &me, &room, needed)?;
         state.topic = req.topic.to_string();
+        state.topic_by = me.name.to_string();
+        state.topic_ts = ctx.now.wall;
         ctx.state
             .rooms
             .save(RoomWrite::Meta(state.meta(&room.name)));
