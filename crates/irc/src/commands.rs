@@ -368,14 +368,14 @@ impl Irc {
         };
         // Relayed with the sender's mask in front, the line must still fit
         // IRC's 512 bytes: refused whole (ERR_INPUTTOOLONG), never cut.
-        let me = self.nick().to_owned();
+        // `:nick!nick@chinwag COMMAND target :text` and CR LF, counted
+        // rather than written out.
+        let me = self.nick().len();
+        let fixed =
+            1 + 2 * me + "!@chinwag ".len() + m.command.len() + 1 + 2 + m.param(1).len() + 2;
         let longest = split(m.param(0))
-            .into_iter()
-            .map(|target| {
-                let mut line = format!(":{} {}", self.mask(&me), m.command);
-                crate::conn::push_text(&mut line, &[&target], m.param(1));
-                line.len() + 2
-            })
+            .iter()
+            .map(|target| fixed + target.len())
             .max()
             .unwrap_or_default();
         if longest > crate::line::MAX_BODY {

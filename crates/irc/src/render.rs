@@ -1223,14 +1223,29 @@ impl Irc {
         }
         // An action is in IRC's own form already (protocol.md 2.4).
         let text = &m.text;
-        // Lines of text: IRC has no newline in a message.
+        // Lines of text: IRC has no newline in a message. Each line is
+        // written in one buffer (this is the hot path of every message).
+        let from = &*m.from;
         for part in text.split('\n') {
-            let mut line = format!("{tags}:{} {command}", self.mask(&m.from));
-            push_text(
-                &mut line,
-                &[&target],
-                if part.is_empty() { " " } else { part },
+            let part = if part.is_empty() { " " } else { part };
+            let mut line = String::with_capacity(
+                tags.len() + 2 * from.len() + command.len() + target.len() + part.len() + 16,
             );
+            for piece in [
+                &*tags,
+                ":",
+                from,
+                "!",
+                from,
+                "@chinwag ",
+                command,
+                " ",
+                &target,
+                " :",
+                part,
+            ] {
+                line.push_str(piece);
+            }
             self.out.line(line);
         }
     }
