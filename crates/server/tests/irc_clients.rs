@@ -327,7 +327,9 @@ async fn weechat_chats_reconnects_and_reads_what_it_missed() {
     assert_eq!(&*joined.subject, "dave", "weechat reconnected");
     with_weechat(&weechat, |w| {
         w.wait_for("irc.chinwag.alice", "while you were away", 1);
-        w.wait_for(ROOM, "dave (dave@chinwag) has joined #mixed", 2);
+        // With extended-join weechat shows the account and real name
+        // between the nick and the mask.
+        w.wait_for(ROOM, "(dave@chinwag) has joined #mixed", 2);
         w.input(SERVER, "/quote CHATHISTORY LATEST #mixed * 10");
         w.wait_for(ROOM, "missed in the room", 1);
         let log = w.log(ROOM);
