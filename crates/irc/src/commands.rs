@@ -373,8 +373,9 @@ impl Irc {
         let me = self.nick().len();
         let fixed =
             1 + 2 * me + "!@chinwag ".len() + m.command.len() + 1 + 2 + m.param(1).len() + 2;
-        let longest = split(m.param(0))
-            .iter()
+        let longest = m
+            .param(0)
+            .split(',')
             .map(|target| fixed + target.len())
             .max()
             .unwrap_or_default();
@@ -382,11 +383,19 @@ impl Irc {
             self.numeric("417", &["Input line was too long"]);
             return;
         }
+        // One buffer for every target (a ByteString clone shares it).
+        let text: chinwag_proto::ByteString = text.into();
+        // The text is kept for the answer only to echo it (echo-message).
+        let echoed = if self.caps.has(crate::caps::Cap::EchoMessage) {
+            m.param(1)
+        } else {
+            ""
+        };
         for target in split(m.param(0)) {
             let request = if target == "$*" || target == "$$*" {
                 Request::Broadcast(Broadcast {
                     src: "".into(),
-                    content: text.as_str().into(),
+                    content: text.clone(),
                     options: options.clone(),
                 })
             } else if let Some(channel) = target.strip_prefix('@').filter(|t| t.starts_with('#')) {
@@ -394,27 +403,27 @@ impl Irc {
                 room(RoomRequest::SendOps(RoomSend {
                     src: "".into(),
                     room: channel.into(),
-                    content: text.as_str().into(),
+                    content: text.clone(),
                     options: options.clone(),
                 }))
             } else if target.starts_with('#') {
                 room(RoomRequest::Send(RoomSend {
                     src: "".into(),
                     room: target.as_str().into(),
-                    content: text.as_str().into(),
+                    content: text.clone(),
                     options: options.clone(),
                 }))
             } else {
                 Request::Transfer(Transfer {
                     src: "".into(),
                     dst: target.as_str().into(),
-                    content: text.as_str().into(),
+                    content: text.clone(),
                     options: options.clone(),
                 })
             };
             let pending = Pending::Message {
                 target,
-                text: m.param(1).to_owned(),
+                text: echoed.to_owned(),
                 command,
                 tags: tags.clone(),
             };

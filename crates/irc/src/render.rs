@@ -1192,7 +1192,6 @@ impl Irc {
     /// broadcast always as NOTICE to `$*`), or TAGMSG for client tags
     /// alone (only to a connection that takes message tags).
     pub(crate) fn message_line(&mut self, m: &Message, batch: Option<&str>, sender_flags: u8) {
-        let me = self.nick().to_owned();
         let tagmsg = m.text.is_empty();
         if tagmsg && !self.caps.has(Cap::MessageTags) {
             return;
@@ -1207,45 +1206,56 @@ impl Irc {
                 None => format!("@batch={batch} "),
             };
         }
-        let said = if m.notice { "NOTICE" } else { "PRIVMSG" };
-        let (command, target) = match m.kind {
-            MessageKind::Room => (said, m.to.to_string()),
-            MessageKind::RoomOperators => (said, format!("@{}", m.to)),
-            MessageKind::Broadcast => ("NOTICE", "$*".to_owned()),
-            _ if m.from.eq_ignore_ascii_case(&me) => (said, m.to.to_string()),
-            _ => (said, me.clone()),
-        };
-        if tagmsg {
-            let mut line = format!("{tags}:{} TAGMSG", self.mask(&m.from));
-            push_params(&mut line, &[&target]);
-            self.out.line(line);
-            return;
-        }
-        // An action is in IRC's own form already (protocol.md 2.4).
-        let text = &m.text;
-        // Lines of text: IRC has no newline in a message. Each line is
-        // written in one buffer (this is the hot path of every message).
-        let from = &*m.from;
-        for part in text.split('\n') {
-            let part = if part.is_empty() { " " } else { part };
-            let mut line = String::with_capacity(
-                tags.len() + 2 * from.len() + command.len() + target.len() + part.len() + 16,
-            );
-            for piece in [
-                &*tags,
-                ":",
-                from,
-                "!",
-                from,
-                "@chinwag ",
-                command,
-                " ",
-                &target,
-                " :",
-                part,
-            ] {
-                line.push_str(piece);
+        // This is the hot path of every message: the lines are written
+        // straight into buffers of their size, borrowing what they show.
+        let lines = {
+            let me = self.nick();
+            let said = if m.notice { "NOTICE" } else { "PRIVMSG" };
+            let (command, prefix, target): (&str, &str, &str) = match m.kind {
+                MessageKind::Room => (said, "", &m.to),
+                MessageKind::RoomOperators => (said, "@", &m.to),
+                MessageKind::Broadcast => ("NOTICE", "", "$*"),
+                _ if m.from.eq_ignore_ascii_case(me) => (said, "", &m.to),
+                _ => (said, "", me),
+            };
+            let from = &*m.from;
+            let line = |command: &str, text: Option<&str>| {
+                let text = text.unwrap_or_default();
+                let mut line = String::with_capacity(
+                    tags.len() + 2 * from.len() + command.len() + target.len() + text.len() + 18,
+                );
+                for piece in [
+                    &*tags,
+                    ":",
+                    from,
+                    "!",
+                    from,
+                    "@chinwag ",
+                    command,
+                    " ",
+                    prefix,
+                    target,
+                ] {
+                    line.push_str(piece);
+                }
+                if !text.is_empty() {
+                    line.push_str(" :");
+                    line.push_str(text);
+                }
+                line
+            };
+            if tagmsg {
+                vec![line("TAGMSG", None)]
+            } else {
+                // An action is in IRC's own form already (protocol.md
+                // 2.4). Lines of text: IRC has no newline in a message.
+                m.text
+                    .split('\n')
+                    .map(|part| line(command, Some(if part.is_empty() { " " } else { part })))
+                    .collect::<Vec<_>>()
             }
+        };
+        for line in lines {
             self.out.line(line);
         }
     }
