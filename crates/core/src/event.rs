@@ -27,6 +27,10 @@ pub struct Event {
     /// The WebSocket front end's rendering (JSON, by `chinwag-web`), made
     /// and shared the same way.
     json: OnceLock<Box<str>>,
+    /// The IRC front end's rendering of what every IRC recipient sees
+    /// alike (a room message's line without its per-connection tags),
+    /// made and shared the same way.
+    irc: OnceLock<Box<str>>,
     /// For a message: its sender's user flags when it was sent
     /// (`chinwag_proto::server::user_flags`), for front ends that show
     /// them with each message (IRC's `account` and `bot` tags). Not part
@@ -62,6 +66,7 @@ impl Event {
             size,
             native: OnceLock::new(),
             json: OnceLock::new(),
+            irc: OnceLock::new(),
             sender_flags,
         })
     }
@@ -113,6 +118,12 @@ impl Event {
     /// front end's, which the core does not know).
     pub fn json(&self, render: impl FnOnce(&ServerFrame) -> String) -> &str {
         self.json.get_or_init(|| render(&self.frame).into())
+    }
+
+    /// What the IRC front end shows every recipient alike, rendered once
+    /// by `render` (`chinwag-irc`'s, which the core does not know).
+    pub fn irc(&self, render: impl FnOnce(&ServerFrame) -> String) -> &str {
+        self.irc.get_or_init(|| render(&self.frame).into())
     }
 }
 

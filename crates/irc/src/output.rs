@@ -47,6 +47,19 @@ impl Output {
         self.raw(&line);
     }
 
+    /// [`Output::line`] for a line in pieces, written straight into the
+    /// buffer when no label's group collects it.
+    pub fn line_of(&mut self, pieces: &[&str]) {
+        if self.current.is_some_and(|id| self.groups.contains_key(&id)) {
+            self.line(pieces.concat());
+            return;
+        }
+        for piece in pieces {
+            self.buf.extend_from_slice(piece.as_bytes());
+        }
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
     fn raw(&mut self, line: &str) {
         self.buf.extend_from_slice(line.as_bytes());
         self.buf.extend_from_slice(b"\r\n");

@@ -934,6 +934,11 @@ impl Irc {
     /// An event, as this connection shows it.
     pub(crate) fn render_event(&mut self, event: &Shared) {
         match event.frame() {
+            ServerFrame::Message(m) if shared_line(m) => {
+                let tags = self.message_tags(m, None, event.sender_flags());
+                let body = event.irc(|_| room_line(m));
+                self.out.line_of(&[&tags, body]);
+            }
             ServerFrame::Message(m) => self.message_line(m, None, event.sender_flags()),
             ServerFrame::UserUpdate(u) => self.user_update(u),
             ServerFrame::Notice(n) => self.notice_event(n),
@@ -1191,11 +1196,8 @@ impl Irc {
     /// A chinwag message as PRIVMSG, or NOTICE for one of kind notice (a
     /// broadcast always as NOTICE to `$*`), or TAGMSG for client tags
     /// alone (only to a connection that takes message tags).
-    pub(crate) fn message_line(&mut self, m: &Message, batch: Option<&str>, sender_flags: u8) {
-        let tagmsg = m.text.is_empty();
-        if tagmsg && !self.caps.has(Cap::MessageTags) {
-            return;
-        }
+    /// The tags this connection shows on message `m` (empty for none).
+    fn message_tags(&self, m: &Message, batch: Option<&str>, sender_flags: u8) -> String {
         // A message to a room's operators is not stored: it has no id.
         let id = (m.id.0 != 0).then_some(m.id);
         let mut tags = self.tags_with(m.ts, id, &m.tags);
@@ -1206,6 +1208,15 @@ impl Irc {
                 None => format!("@batch={batch} "),
             };
         }
+        tags
+    }
+
+    pub(crate) fn message_line(&mut self, m: &Message, batch: Option<&str>, sender_flags: u8) {
+        let tagmsg = m.text.is_empty();
+        if tagmsg && !self.caps.has(Cap::MessageTags) {
+            return;
+        }
+        let tags = self.message_tags(m, batch, sender_flags);
         // This is the hot path of every message: the lines are written
         // straight into buffers of their size, borrowing what they show.
         let lines = {
@@ -1259,6 +1270,50 @@ impl Irc {
             self.out.line(line);
         }
     }
+}
+
+/// Whether every IRC recipient of message `m` sees the same line but for
+/// its tags: a one-line room message or broadcast with text.
+fn shared_line(m: &Message) -> bool {
+    matches!(
+        m.kind,
+        MessageKind::Room | MessageKind::RoomOperators | MessageKind::Broadcast
+    ) && !m.text.is_empty()
+        && !m.text.contains('\n')
+}
+
+/// The line of a [`shared_line`] message, without tags (rendered once per
+/// message and shared by every IRC recipient).
+fn room_line(m: &Message) -> String {
+    let command = match m.kind {
+        MessageKind::Broadcast => "NOTICE",
+        _ if m.notice => "NOTICE",
+        _ => "PRIVMSG",
+    };
+    let target: &str = match m.kind {
+        MessageKind::Broadcast => "$*",
+        _ => &m.to,
+    };
+    let prefix = if m.kind == MessageKind::RoomOperators {
+        "@"
+    } else {
+        ""
+    };
+    let from = &*m.from;
+    [
+        ":",
+        from,
+        "!",
+        from,
+        "@chinwag ",
+        command,
+        " ",
+        prefix,
+        target,
+        " :",
+        &m.text,
+    ]
+    .concat()
 }
 
 /// The user name shown for `user`: its profile's, or its name.
