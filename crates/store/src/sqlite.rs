@@ -1,6 +1,9 @@
 //! The embedded backend: one SQLite database file, `chinwag.db`, in the
 //! data directory.
 //!
+//! - `log`: the message log, where a message is durable before it is
+//!   acknowledged, and what it holds after a crash.
+//! - `appender`: the log thread, which every write enters in order.
 //! - `writer`: the single writer thread with group commit.
 //! - `append`: message rows, many to an INSERT.
 //! - `readers`: read-only connections for queries.
@@ -8,10 +11,14 @@
 //! - `lock`: the data directory's lock, one process at a time.
 //!
 //! WAL mode lets queries run while the writer commits. `synchronous` is
-//! FULL or NORMAL according to [`Durability`].
+//! FULL or NORMAL according to [`Durability`], and the message log is
+//! synced on every group or not accordingly. A query that reads messages
+//! first waits until every acknowledged one is in SQLite (`fenced`).
 
 mod append;
+mod appender;
 mod lock;
+mod log;
 mod migrations;
 mod readers;
 mod writer;
@@ -25,8 +32,10 @@ use chinwag_proto::{NameKey, UserName};
 use rusqlite::{Connection, Row, params};
 use tokio::sync::oneshot;
 
+use appender::Progress;
 use lock::DataDirLock;
 pub use lock::LOCK_FILE;
+pub use log::LOG_DIR;
 pub use migrations::LATEST as SCHEMA_VERSION;
 use readers::Readers;
 use writer::{Done, Job, Op};
@@ -47,7 +56,9 @@ use super::{
 pub const DB_FILE: &str = "chinwag.db";
 
 pub struct SqliteStore {
+    /// To the log thread, which every write enters.
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    progress: Arc<Progress>,
     readers: Arc<Readers>,
     path: PathBuf,
     /// Held from open until closed (or dropped).
@@ -85,13 +96,27 @@ impl SqliteStore {
         // among them, so none is compiled twice.
         conn.set_prepared_statement_cache_capacity(64);
 
-        let (tx, rx) = mpsc::channel();
+        let log_dir = dir.join(LOG_DIR);
+        let next_id = recover(&mut conn, &log_dir)?;
+        let log = log::Log::open(&log_dir, next_id, durability == Durability::Full)
+            .map_err(data_dir_error)?;
+        let progress = Arc::new(Progress::new(next_id - 1));
+
+        let (to_writer, writes) = mpsc::channel();
+        let writer_progress = Arc::clone(&progress);
         std::thread::Builder::new()
             .name("chinwag-store-writer".into())
-            .spawn(move || writer::run(conn, rx))
+            .spawn(move || writer::run(conn, writes, writer_progress))
+            .map_err(data_dir_error)?;
+        let (tx, rx) = mpsc::channel();
+        let log_progress = Arc::clone(&progress);
+        std::thread::Builder::new()
+            .name("chinwag-store-log".into())
+            .spawn(move || appender::run(log, next_id, rx, to_writer, log_progress))
             .map_err(data_dir_error)?;
         Ok(SqliteStore {
             jobs: Mutex::new(Some(tx)),
+            progress,
             readers: Arc::new(Readers::new(path.clone())),
             path,
             lock: Mutex::new(Some(lock)),
@@ -126,6 +151,50 @@ impl SqliteStore {
             rx.await.map_err(|_| StoreError::Closed)?
         }
     }
+}
+
+impl SqliteStore {
+    /// Runs a query that reads messages once every acknowledged message
+    /// is in SQLite (they are durable in the log first, and committed to
+    /// SQLite a moment later).
+    fn fenced<T, F>(&self, query: F) -> StoreFuture<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        if !self.progress.behind() {
+            return self.readers.run(query);
+        }
+        let flushed = self.submit(Op::Flush);
+        let readers = Arc::clone(&self.readers);
+        Box::pin(async move {
+            flushed.await?;
+            readers.run(query).await
+        })
+    }
+}
+
+/// Puts into SQLite what the message log at `dir` holds and SQLite does
+/// not (the server stopped between the two); returns the id the next
+/// message gets.
+fn recover(conn: &mut Connection, dir: &Path) -> Result<i64, StoreError> {
+    let entries = log::recover(dir).map_err(|error| StoreError::DataDir {
+        dir: dir.display().to_string(),
+        error: error.to_string(),
+    })?;
+    let tx = conn.transaction()?;
+    let next = append::next_id(&tx)?;
+    let missing: Vec<log::Entry> = entries.into_iter().filter(|e| e.id >= next).collect();
+    let Some(last) = missing.last().map(|entry| entry.id) else {
+        return Ok(next);
+    };
+    writer::index(&tx, &missing)?;
+    tx.commit()?;
+    tracing::info!(
+        messages = missing.len(),
+        "messages recovered from the message log"
+    );
+    Ok(last + 1)
 }
 
 fn unit(done: impl Future<Output = Result<Done, StoreError>> + Send + 'static) -> StoreFuture<()> {
@@ -198,7 +267,7 @@ impl Store for SqliteStore {
     }
 
     fn history(&self, query: HistoryQuery) -> StoreFuture<Vec<StoredMessage>> {
-        self.readers.run(move |conn| {
+        self.fenced(move |conn| {
             let plan = HistoryPlan::new(&query, placeholder);
             query_rows(
                 conn,
@@ -221,7 +290,7 @@ impl Store for SqliteStore {
         after: MessageId,
         limit: u32,
     ) -> StoreFuture<Vec<StoredMessage>> {
-        self.readers.run(move |conn| {
+        self.fenced(move |conn| {
             query_rows(
                 conn,
                 &pending_sql(placeholder),
@@ -232,7 +301,7 @@ impl Store for SqliteStore {
     }
 
     fn message(&self, id: MessageId) -> StoreFuture<Option<StoredMessage>> {
-        self.readers.run(move |conn| {
+        self.fenced(move |conn| {
             let found = query_rows(
                 conn,
                 &message_sql(placeholder),

@@ -1,10 +1,9 @@
 //! Message rows, written many to a statement.
 //!
-//! The writer gives every message its id itself (the next after the
+//! The log thread gives every message its id itself (the next after the
 //! highest ever used, which `sqlite_sequence` keeps for the AUTOINCREMENT
-//! column), so that a run of appends in one group commit goes into
-//! `messages` as a few multi-row INSERTs, each with its ids known in
-//! advance. Measured, that halves the writer's instructions per message
+//! column), so that a run of logged messages goes into `messages` as a
+//! few multi-row INSERTs, each with its ids known in advance. Measured, that halves the writer's instructions per message
 //! against one INSERT each: a statement's setup, its AUTOINCREMENT
 //! bookkeeping (a read and a write of `sqlite_sequence`) and the binding
 //! machinery are paid once per chunk. A chunk that fails is undone by
@@ -15,7 +14,7 @@ use std::sync::OnceLock;
 
 use rusqlite::Connection;
 
-use crate::{NewMessage, NewRoomMessage};
+use super::log::Entry;
 
 /// The sizes of the multi-row statements, largest first; a run of rows is
 /// cut into as many of the largest as fit, then the next, down to one row.
@@ -26,7 +25,7 @@ const COLUMNS: usize = 7;
 /// One message to insert.
 pub struct Row<'a> {
     pub ts: i64,
-    pub conv: String,
+    pub conv: &'a str,
     pub sender: &'a str,
     pub recipient: &'a str,
     pub text: &'a str,
@@ -34,32 +33,17 @@ pub struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
-    pub fn direct(m: &'a NewMessage) -> Row<'a> {
+    /// The row of a message from the log.
+    pub fn logged(entry: &'a Entry) -> Row<'a> {
         Row {
-            ts: m.ts.0 as i64,
-            conv: m.conversation().to_column(),
-            sender: m.from.as_str(),
-            recipient: m.recipient(),
-            text: &m.text,
-            flags: flags(m.notice),
+            ts: entry.ts,
+            conv: &entry.conv,
+            sender: &entry.sender,
+            recipient: &entry.recipient,
+            text: &entry.text,
+            flags: entry.flags,
         }
     }
-
-    pub fn room(m: &'a NewRoomMessage) -> Row<'a> {
-        Row {
-            ts: m.ts.0 as i64,
-            conv: m.conversation().to_column(),
-            sender: m.from.as_str(),
-            recipient: m.room.as_str(),
-            text: &m.text,
-            flags: flags(m.notice),
-        }
-    }
-}
-
-/// The `flags` column of a new message.
-fn flags(notice: bool) -> i64 {
-    if notice { crate::FLAG_NOTICE } else { 0 }
 }
 
 /// The id the next message gets: one more than any id `messages` ever
@@ -118,7 +102,7 @@ fn insert_chunk(conn: &Connection, first: i64, rows: &[Row<'_>]) -> rusqlite::Re
         let at = i * COLUMNS;
         stmt.raw_bind_parameter(at + 1, id)?;
         stmt.raw_bind_parameter(at + 2, row.ts)?;
-        stmt.raw_bind_parameter(at + 3, row.conv.as_str())?;
+        stmt.raw_bind_parameter(at + 3, row.conv)?;
         stmt.raw_bind_parameter(at + 4, row.sender)?;
         stmt.raw_bind_parameter(at + 5, row.recipient)?;
         stmt.raw_bind_parameter(at + 6, row.text)?;

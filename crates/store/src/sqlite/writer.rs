@@ -1,15 +1,25 @@
 //! The one writer: a thread that owns the write connection and commits
 //! writes in groups.
 //!
-//! Callers send a [`Job`] and await its oneshot. The thread takes the first
-//! job waiting, then every other job already queued (up to [`MAX_BATCH`]),
-//! applies them all in one transaction (each inside its own savepoint, so
-//! one failing write does not undo the others) and commits once: one sync
-//! to disk pays for the whole group. Only then are the replies sent, so a
-//! reply always means "durable". If the commit fails (a full disk), every
-//! job of the group gets the error and nothing of it is kept.
+//! Every write reaches it through the log thread (`appender`), in the
+//! order it was submitted; callers await their job's oneshot. The thread
+//! takes the first job waiting, then every other job already queued (up
+//! to [`MAX_BATCH`]), applies them all in one transaction (each inside
+//! its own savepoint, so one failing write does not undo the others) and
+//! commits once: one sync to disk pays for the whole group. Only then are
+//! the replies sent, so a reply always means "durable". If the commit
+//! fails (a full disk), every job of the group gets the error and nothing
+//! of it is kept.
+//!
+//! Messages are the exception: they are durable in the message log
+//! before they get here, and arrive as [`Op::Index`] runs of rows nobody
+//! waits for. A group of only those waits up to [`INDEX_DELAY`] for more,
+//! so that one commit writes each index page once for many messages; any
+//! other write (a read's [`Op::Flush`] among them) ends the wait. Rows
+//! SQLite refuses are kept and tried again, first, until it takes them.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use chinwag_proto::server::{MessageId, Timestamp};
 use chinwag_proto::{NameKey, UserName};
@@ -17,6 +27,8 @@ use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, ToSql, TransactionBehavior, params, params_from_iter};
 use tokio::sync::oneshot;
 
+use super::appender::Progress;
+use super::log::Entry;
 use super::{append, placeholder};
 use crate::rows::mute_column;
 use crate::writes::{self, Statement, Value};
@@ -25,14 +37,28 @@ use crate::{
     Retention, RoomWrite, StoreError,
 };
 
-/// Most jobs committed together.
-const MAX_BATCH: usize = 512;
+/// Most jobs taken together.
+pub const MAX_BATCH: usize = 512;
+/// How long a group of only message rows waits for more.
+const INDEX_DELAY: Duration = Duration::from_millis(20);
+/// Rows that end that wait at once.
+const INDEX_ROWS: usize = 8192;
+/// How soon rows SQLite refused are tried again when nothing else comes.
+const RETRY: Duration = Duration::from_millis(500);
 
 /// One write.
 #[derive(Debug)]
 pub enum Op {
+    /// A message, for the log thread.
     Append(NewMessage),
+    /// A room message, for the log thread.
     AppendRoom(NewRoomMessage),
+    /// Logged messages, to insert (with their ids) into `messages`, and
+    /// `inbox` where they are queued.
+    Index(Vec<Entry>),
+    /// Answered once every row logged before it is committed: what a
+    /// query waits for to see every acknowledged message.
+    Flush,
     Room(RoomWrite),
     Enqueue(NameKey, MessageId),
     Delivered(NameKey, MessageId),
@@ -61,23 +87,20 @@ pub enum Op {
 }
 
 impl Op {
-    /// The message row of a plain append (one that queues nothing), which
-    /// goes into a multi-row INSERT with its neighbours.
-    fn as_row(&self) -> Option<append::Row<'_>> {
-        match self {
-            Op::Append(m) if m.queue_for.is_none() => Some(append::Row::direct(m)),
-            Op::AppendRoom(m) => Some(append::Row::room(m)),
-            _ => None,
-        }
-    }
-
     /// Whether the write is one SQL statement, which SQLite applies or
     /// undoes as a whole by itself.
     fn is_one_statement(&self) -> bool {
+        matches!(
+            self,
+            Op::Enqueue(..) | Op::Delivered(..) | Op::Redact(_) | Op::Flush
+        )
+    }
+
+    /// The message rows of an [`Op::Index`].
+    fn rows(&self) -> usize {
         match self {
-            Op::Append(m) => m.queue_for.is_none(),
-            Op::AppendRoom(_) | Op::Enqueue(..) | Op::Delivered(..) | Op::Redact(_) => true,
-            _ => false,
+            Op::Index(rows) => rows.len(),
+            _ => 0,
         }
     }
 }
@@ -97,17 +120,33 @@ pub struct Job {
 }
 
 /// Runs until every sender is gone or a [`Op::Close`] is committed.
-pub fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
+pub fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>, progress: Arc<Progress>) {
+    // Message rows SQLite refused, to try again before anything newer.
+    let mut refused: Vec<Job> = Vec::new();
+    loop {
+        let first = if refused.is_empty() {
+            jobs.recv().ok()
+        } else {
+            match jobs.recv_timeout(RETRY) {
+                Ok(job) => Some(job),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        };
+        if first.is_none() && refused.is_empty() {
+            break;
+        }
+        let mut batch = std::mem::take(&mut refused);
+        batch.extend(first);
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
+        gather_rows(&jobs, &mut batch);
         let closing = batch.iter().any(|job| matches!(job.op, Op::Close));
-        commit(&mut conn, batch);
+        refused = commit(&mut conn, batch, &progress);
         if closing {
             break;
         }
@@ -119,18 +158,101 @@ pub fn run(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
     }
 }
 
-fn commit(conn: &mut Connection, batch: Vec<Job>) {
-    let results = match apply_batch(conn, &batch) {
-        Ok(results) => results,
-        Err(error) => {
-            tracing::error!(%error, writes = batch.len(), "commit failed; nothing of it was kept");
-            batch.iter().map(|_| Err(error.clone())).collect()
+/// A group of only message rows waits a moment for more (nobody waits
+/// for it: the messages were answered from the log), until any other
+/// write comes or enough rows are there.
+fn gather_rows(jobs: &mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
+    if !batch.iter().all(|job| matches!(job.op, Op::Index(_))) {
+        return;
+    }
+    let deadline = Instant::now() + INDEX_DELAY;
+    let mut rows: usize = batch.iter().map(|job| job.op.rows()).sum();
+    while rows < INDEX_ROWS {
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            return;
+        };
+        match jobs.recv_timeout(left) {
+            Ok(job) => {
+                let more = matches!(job.op, Op::Index(_));
+                rows += job.op.rows();
+                batch.push(job);
+                if !more {
+                    return;
+                }
+            }
+            Err(_) => return,
         }
+    }
+}
+
+/// Commits a group and answers its jobs; returns its message rows if
+/// SQLite refused them (they are answered already, from the log).
+fn commit(conn: &mut Connection, batch: Vec<Job>, progress: &Progress) -> Vec<Job> {
+    let outcome = apply_batch(conn, &batch);
+    let Err(error) = outcome else {
+        let results = outcome.unwrap_or_default();
+        if let Some(last) = batch.iter().filter_map(last_row).max() {
+            progress.set_indexed(last);
+        }
+        answer(batch, results);
+        return Vec::new();
     };
+    tracing::error!(%error, writes = batch.len(), "commit failed; nothing of it was kept");
+    let (rows, others): (Vec<Job>, Vec<Job>) = batch
+        .into_iter()
+        .partition(|job| matches!(job.op, Op::Index(_)));
+    if rows.is_empty() {
+        let failed = others.iter().map(|_| Err(error.clone())).collect();
+        answer(others, failed);
+        return Vec::new();
+    }
+    // The other writes of the group go on without the rows (so that, for
+    // one, a write that makes room can be made), but a flush cannot: what
+    // it waits for is not there.
+    progress.set_refused(error.clone());
+    if others.is_empty() {
+        return rows;
+    }
+    let results = match apply_batch(conn, &others) {
+        Ok(results) => results,
+        Err(error) => others.iter().map(|_| Err(error.clone())).collect(),
+    };
+    // Made room? Then the rows go in now, before anyone hears of it.
+    let rows = match apply_batch(conn, &rows) {
+        Ok(_) => {
+            if let Some(last) = rows.iter().filter_map(last_row).max() {
+                progress.set_indexed(last);
+            }
+            answer(rows, Vec::new());
+            Vec::new()
+        }
+        Err(_) => rows,
+    };
+    let results = others
+        .iter()
+        .zip(results)
+        .map(|(job, result)| match job.op {
+            Op::Flush if !rows.is_empty() => Err(error.clone()),
+            _ => result,
+        })
+        .collect();
+    answer(others, results);
+    rows
+}
+
+fn answer(batch: Vec<Job>, results: Vec<Result<Done, StoreError>>) {
     for (job, result) in batch.into_iter().zip(results) {
         // The caller may have gone away (its connection closed); the write
         // stands either way.
         let _ = job.reply.send(result);
+    }
+}
+
+/// The highest message id of an [`Op::Index`].
+fn last_row(job: &Job) -> Option<i64> {
+    match &job.op {
+        Op::Index(rows) => rows.last().map(|row| row.id),
+        _ => None,
     }
 }
 
@@ -139,37 +261,20 @@ fn apply_batch(
     batch: &[Job],
 ) -> Result<Vec<Result<Done, StoreError>>, StoreError> {
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut ids = append::next_id(&tx)?;
     let mut results = Vec::with_capacity(batch.len());
-    let mut at = 0;
-    while at < batch.len() {
-        // A run of plain appends goes in as multi-row INSERTs.
-        let rows: Vec<append::Row<'_>> = batch[at..]
-            .iter()
-            .map_while(|job| job.op.as_row())
-            .collect();
-        if !rows.is_empty() {
-            append::insert(&tx, ids, &rows, |i, inserted| {
-                results.push(match inserted {
-                    Ok(id) => Ok(Done::Id(MessageId(id as u64))),
-                    Err(error) => {
-                        tracing::warn!(%error, op = ?batch[at + i].op, "write failed");
-                        Err(StoreError::from(error))
-                    }
-                });
-            });
-            ids += rows.len() as i64;
-            at += rows.len();
+    for job in batch {
+        if let Op::Index(entries) = &job.op {
+            // Acknowledged already: a row that does not go in fails the
+            // whole group, to be tried again.
+            index(&tx, entries)?;
+            results.push(Ok(Done::Unit));
             continue;
         }
-        let job = &batch[at];
-        at += 1;
         // A single statement is undone on its own if it fails; only a
         // write of several statements needs a savepoint around it (which
-        // costs a copy of every page it touches: measured, the biggest
-        // share of a message append).
+        // costs a copy of every page it touches).
         if job.op.is_one_statement() {
-            match apply(&tx, &job.op, &mut ids) {
+            match apply(&tx, &job.op) {
                 Ok(done) => results.push(Ok(done)),
                 Err(error) => {
                     tracing::warn!(%error, op = ?job.op, "write failed");
@@ -179,7 +284,7 @@ fn apply_batch(
             continue;
         }
         let mut sp = tx.savepoint()?;
-        match apply(&sp, &job.op, &mut ids) {
+        match apply(&sp, &job.op) {
             Ok(done) => {
                 sp.commit()?;
                 results.push(Ok(done));
@@ -196,26 +301,60 @@ fn apply_batch(
     Ok(results)
 }
 
-/// Applies one write; a message it stores takes the id `ids` (which then
-/// moves on).
-fn apply(conn: &Connection, op: &Op, ids: &mut i64) -> rusqlite::Result<Done> {
-    Ok(match op {
-        Op::Append(m) => {
-            let id = insert_one(conn, ids, append::Row::direct(m))?;
-            if let Some(user) = &m.queue_for {
-                enqueue(conn, user, id)?;
+/// Inserts logged messages as multi-row INSERTs (their ids given), and
+/// the offline-queue entries of those queued.
+pub fn index(conn: &Connection, entries: &[Entry]) -> rusqlite::Result<()> {
+    let rows: Vec<append::Row<'_>> = entries.iter().map(append::Row::logged).collect();
+    let mut failed = None;
+    for run in contiguous(entries) {
+        append::insert(conn, entries[run.start].id, &rows[run], |_, inserted| {
+            if let Err(error) = inserted
+                && failed.is_none()
+            {
+                failed = Some(error);
             }
-            Done::Id(MessageId(id as u64))
+        });
+    }
+    if let Some(error) = failed {
+        return Err(error);
+    }
+    for entry in entries {
+        if let Some(user) = &entry.queue_for {
+            enqueue(conn, user, entry.id)?;
         }
-        Op::AppendRoom(m) => Done::Id(MessageId(
-            insert_one(conn, ids, append::Row::room(m))? as u64
-        )),
+    }
+    Ok(())
+}
+
+/// The index ranges of `entries` whose ids follow one another.
+fn contiguous(entries: &[Entry]) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=entries.len() {
+        if i == entries.len() || entries[i].id != entries[i - 1].id + 1 {
+            runs.push(start..i);
+            start = i;
+        }
+    }
+    runs.retain(|run| !run.is_empty());
+    runs
+}
+
+/// Applies one write.
+fn apply(conn: &Connection, op: &Op) -> rusqlite::Result<Done> {
+    Ok(match op {
+        Op::Append(_) | Op::AppendRoom(_) | Op::Index(_) => {
+            // The log thread turns appends into `Index` runs, which
+            // `apply_batch` inserts itself.
+            return Err(rusqlite::Error::InvalidQuery);
+        }
+        Op::Flush => Done::Unit,
         Op::Room(write) => {
             write_room(conn, write)?;
             Done::Unit
         }
         Op::Enqueue(user, id) => {
-            enqueue(conn, user, id.0 as i64)?;
+            enqueue(conn, user.as_str(), id.0 as i64)?;
             Done::Unit
         }
         Op::Delivered(user, up_to) => {
@@ -393,18 +532,6 @@ fn apply(conn: &Connection, op: &Op, ids: &mut i64) -> rusqlite::Result<Done> {
     })
 }
 
-/// Inserts one message with the next id.
-fn insert_one(conn: &Connection, ids: &mut i64, row: append::Row<'_>) -> rusqlite::Result<i64> {
-    let id = *ids;
-    // Taken even if the insert fails: ids need only grow.
-    *ids += 1;
-    let mut outcome = Ok(id);
-    append::insert(conn, id, std::slice::from_ref(&row), |_, inserted| {
-        outcome = inserted
-    });
-    outcome
-}
-
 fn write_room(conn: &Connection, write: &RoomWrite) -> rusqlite::Result<()> {
     for statement in writes::room_write(write, placeholder) {
         execute(conn, &statement)?;
@@ -429,9 +556,9 @@ impl ToSql for Value {
     }
 }
 
-fn enqueue(conn: &Connection, user: &NameKey, id: i64) -> rusqlite::Result<()> {
+fn enqueue(conn: &Connection, user: &str, id: i64) -> rusqlite::Result<()> {
     conn.prepare_cached("INSERT OR IGNORE INTO inbox (user_key, message_id) VALUES (?1, ?2)")?
-        .execute(params![user.as_str(), id])?;
+        .execute(params![user, id])?;
     Ok(())
 }
 
