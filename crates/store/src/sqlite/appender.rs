@@ -7,10 +7,17 @@
 //!
 //! While SQLite refuses the log's rows (a full disk), appends are
 //! refused too: the log would otherwise grow with messages no query can
-//! see.
+//! see. And the log never runs more than [`MAX_AHEAD`] messages ahead of
+//! SQLite: when it is that far ahead it waits, so that under a load
+//! SQLite cannot keep up with, the acknowledgements slow down to SQLite's
+//! pace instead of the queue between them growing without end.
+
+/// Most messages logged but not yet in SQLite.
+const MAX_AHEAD: i64 = 32_768;
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -27,6 +34,8 @@ pub struct Progress {
     indexed: AtomicI64,
     /// Why SQLite last refused the log's rows, until it takes them.
     refused: Mutex<Option<StoreError>>,
+    /// Signalled when `indexed` moves on.
+    caught_up: Condvar,
 }
 
 impl Progress {
@@ -36,6 +45,7 @@ impl Progress {
             logged: AtomicI64::new(id),
             indexed: AtomicI64::new(id),
             refused: Mutex::new(None),
+            caught_up: Condvar::new(),
         }
     }
 
@@ -52,11 +62,30 @@ impl Progress {
     pub fn set_indexed(&self, id: i64) {
         self.indexed.fetch_max(id, Ordering::AcqRel);
         *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.caught_up.notify_all();
+    }
+
+    /// Waits while the log is [`MAX_AHEAD`] messages ahead of SQLite (and
+    /// SQLite is taking them: refused appends are answered at once).
+    fn wait_for_room(&self) {
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        while refused.is_none()
+            && self.logged.load(Ordering::Acquire) - self.indexed.load(Ordering::Acquire)
+                >= MAX_AHEAD
+        {
+            // Timed, so a missed signal costs a moment, not a hang.
+            refused = self
+                .caught_up
+                .wait_timeout(refused, Duration::from_millis(50))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
     }
 
     /// SQLite refused the log's rows.
     pub fn set_refused(&self, error: StoreError) {
         *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
+        self.caught_up.notify_all();
     }
 
     pub fn refused(&self) -> Option<StoreError> {
@@ -84,6 +113,7 @@ pub fn run(
                 Err(_) => break,
             }
         }
+        progress.wait_for_room();
         log.forget_up_to(progress.indexed());
         let closing = batch.iter().any(|job| matches!(job.op, Op::Close));
         pass(
@@ -195,4 +225,35 @@ fn hand_on_rows(writer: &mpsc::Sender<Job>, rows: &mut Vec<Entry>) {
         op: Op::Index(std::mem::take(rows)),
         reply,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_waits_while_it_is_too_far_ahead_of_sqlite() {
+        let progress = Arc::new(Progress::new(0));
+        progress.logged.store(MAX_AHEAD, Ordering::Release);
+        let (done, waited) = mpsc::channel();
+        let waiter = Arc::clone(&progress);
+        let thread = std::thread::spawn(move || {
+            waiter.wait_for_room();
+            done.send(()).unwrap();
+        });
+        // Still waiting while SQLite has taken nothing.
+        assert!(waited.recv_timeout(Duration::from_millis(200)).is_err());
+        progress.set_indexed(1);
+        waited.recv_timeout(Duration::from_secs(60)).unwrap();
+        thread.join().unwrap();
+    }
+
+    #[test]
+    fn a_refusing_sqlite_does_not_hold_the_log_up() {
+        let progress = Progress::new(0);
+        progress.logged.store(MAX_AHEAD * 2, Ordering::Release);
+        progress.set_refused(StoreError::Failed("disk full".into()));
+        progress.wait_for_room();
+        assert!(progress.refused().is_some());
+    }
 }
