@@ -83,8 +83,8 @@ async fn a_room_has_one_state_on_every_node() {
     );
     let joined = gus.join("#hall", None).await.unwrap();
     assert_eq!(
-        (joined.role, joined.members),
-        (RoomRole::Member, 3),
+        (joined.role, joined.created),
+        (RoomRole::Member, created.created),
         "gus joined the room olive created, not a room of his node's own"
     );
     let everyone = [
@@ -158,16 +158,17 @@ async fn a_room_has_one_state_on_every_node() {
         .await
         .unwrap();
     eventually(PATIENCE, "invite-only on n3", || async {
-        match watcher.join("#hall", None).await {
-            Err(ClientError::Server {
-                code: ErrorCode::InviteOnly,
-                ..
-            }) => Some(()),
-            Ok(_) => panic!("joined an invite-only room uninvited"),
-            Err(_) => None,
-        }
+        let info = watcher.room("#hall").await.ok()??;
+        info.mode.invite_only().then_some(())
     })
     .await;
+    match watcher.join("#hall", None).await {
+        Err(ClientError::Server {
+            code: ErrorCode::InviteOnly,
+            ..
+        }) => {}
+        other => panic!("joined an invite-only room uninvited: {other:?}"),
+    }
     bob.invite("#hall", "watcher").await.unwrap();
     eventually(PATIENCE, "the invitation on n3", || async {
         watcher.join("#hall", None).await.ok()
@@ -360,4 +361,79 @@ async fn the_guests_of_a_node_that_dies_or_restarts_leave_its_rooms_everywhere()
     .await;
     let again = fresh.join("#guests", None).await.unwrap();
     assert_eq!((again.role, again.members), (RoomRole::Member, 3));
+}
+
+#[tokio::test]
+async fn without_nats_rooms_stay_as_they_are_and_agree_again_when_it_returns() {
+    let mut trio = Trio::start().await;
+    let (olive, _olive_events) = user(trio.addr(0), "olive").await;
+    let (gus, _gus_events) = user(trio.addr(1), "gus").await;
+    let (nell, _nell_events) = user(trio.addr(1), "nell").await;
+    for member in [&olive, &gus, &nell] {
+        member.join("#x", None).await.unwrap();
+    }
+    members_everywhere(
+        &[&olive, &nell],
+        "#x",
+        &[
+            ("olive", RoomRole::Owner, true),
+            ("gus", RoomRole::Member, true),
+            ("nell", RoomRole::Member, true),
+        ],
+    )
+    .await;
+
+    trio.nats.stop();
+    // A change the other nodes cannot learn is not made (once the node
+    // has noticed NATS is gone; one made just before is in the database,
+    // which the nodes read again when NATS returns).
+    eventually(PATIENCE, "room changes refused", || async {
+        match olive.set_topic("#x", "alone").await {
+            Err(ClientError::Server {
+                code: ErrorCode::ClusterUnavailable,
+                ..
+            }) => Some(()),
+            _ => None,
+        }
+    })
+    .await;
+    eventually(PATIENCE, "n2 noticed too", || async {
+        match nell.join("#probe", None).await {
+            Err(ClientError::Server {
+                code: ErrorCode::ClusterUnavailable,
+                ..
+            }) => Some(()),
+            Ok(_) => panic!("a room created while cut off"),
+            Err(_) => None,
+        }
+    })
+    .await;
+    // A guest who leaves meanwhile leaves its rooms on its own node; n1
+    // learns it when NATS is back.
+    gus.logout().await.unwrap();
+
+    trio.nats.resume();
+    members_everywhere(
+        &[&olive, &nell],
+        "#x",
+        &[
+            ("olive", RoomRole::Owner, true),
+            ("nell", RoomRole::Member, true),
+        ],
+    )
+    .await;
+    let topics = [
+        olive.room("#x").await.unwrap().unwrap().topic,
+        nell.room("#x").await.unwrap().unwrap().topic,
+    ];
+    assert_eq!(topics[0], topics[1], "one topic");
+    eventually(PATIENCE * 3, "room changes made again", || async {
+        olive.set_topic("#x", "back").await.ok()
+    })
+    .await;
+    eventually(PATIENCE, "the new topic on n2", || async {
+        let info = nell.room("#x").await.ok()??;
+        (info.topic.deref() == "back").then_some(())
+    })
+    .await;
 }

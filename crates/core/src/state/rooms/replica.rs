@@ -471,23 +471,27 @@ impl Rooms {
         dropped
     }
 
-    /// Tells the other nodes again of this node's guests' memberships,
-    /// stamped now (after this node was cut off: they dropped them, or
-    /// took the guests for gone with this node).
+    /// Tells the other nodes again of this node's share of the rooms
+    /// (after this node was cut off: they dropped its guests, or took
+    /// them for gone with this node): each guest's membership stamped
+    /// now, then the rest of the room as this node has it.
     pub fn reannounce_guests(&self) {
         let Some(replica) = self.replica.get() else {
             return;
         };
         for room in self.all() {
             let mut state = room.write();
-            let guests: Vec<Membership> = state
-                .members
-                .iter()
-                .filter(|(_, m)| !m.account && m.home.is_none())
-                .filter_map(|(key, _)| state.membership(key, &replica.node))
-                .collect();
-            for guest in guests {
-                self.share(&room, &mut state, Change::Member(guest));
+            let guests = local_guests(&state);
+            for key in &guests {
+                if let Some(guest) = state.membership(key, &replica.node) {
+                    self.share(&room, &mut state, Change::Member(guest));
+                }
+            }
+            if guests.is_empty() && state.invited.is_empty() {
+                continue;
+            }
+            for change in room_state(&room, &state) {
+                replica.delivery.room_changed(change);
             }
         }
     }
@@ -503,42 +507,62 @@ impl Rooms {
         let mut changes = Vec::new();
         for room in self.all() {
             let state = room.read();
-            let guests: Vec<NameKey> = state
-                .members
-                .iter()
-                .filter(|(_, m)| !m.account && m.home.is_none())
-                .map(|(key, _)| *key)
-                .collect();
+            let guests = local_guests(&state);
             if guests.is_empty() && state.invited.is_empty() {
                 continue;
             }
-            let stamped = |slot: Slot, change: Change| RoomChange {
-                room: room.name.as_str().to_owned(),
-                stamp: state.stamps.get(&slot).cloned().unwrap_or_default(),
-                change,
-            };
             for key in &guests {
                 if let Some(membership) = state.membership(key, &replica.node) {
-                    changes.push(stamped(Slot::Member(*key), Change::Member(membership)));
+                    changes.push(RoomChange {
+                        room: room.name.as_str().to_owned(),
+                        stamp: state
+                            .stamps
+                            .get(&Slot::Member(*key))
+                            .cloned()
+                            .unwrap_or_default(),
+                        change: Change::Member(membership),
+                    });
                 }
             }
-            changes.push(stamped(
-                Slot::Settings,
-                Change::Settings(state.meta(&room.name)),
-            ));
-            for mask in &state.masks {
-                let slot = Slot::Mask(mask.list, mask.mask.clone());
-                changes.push(stamped(slot, Change::Mask(mask.clone())));
-            }
-            for (key, until) in &state.mutes {
-                changes.push(stamped(Slot::Mute(*key), Change::Mute(*key, *until)));
-            }
-            for key in &state.invited {
-                changes.push(stamped(Slot::Invite(*key), Change::Invited(*key)));
-            }
+            changes.extend(room_state(&room, &state));
         }
         changes
     }
+}
+
+/// The guests of this node in a room.
+fn local_guests(state: &RoomState) -> Vec<NameKey> {
+    state
+        .members
+        .iter()
+        .filter(|(_, m)| !m.account && m.home.is_none())
+        .map(|(key, _)| *key)
+        .collect()
+}
+
+/// A room's settings, masks, mutes and invitations, each with the stamp
+/// this node holds for it (a node that has a newer one keeps its own).
+fn room_state(room: &Room, state: &RoomState) -> Vec<RoomChange> {
+    let stamped = |slot: Slot, change: Change| RoomChange {
+        room: room.name.as_str().to_owned(),
+        stamp: state.stamps.get(&slot).cloned().unwrap_or_default(),
+        change,
+    };
+    let mut changes = vec![stamped(
+        Slot::Settings,
+        Change::Settings(state.meta(&room.name)),
+    )];
+    for mask in &state.masks {
+        let slot = Slot::Mask(mask.list, mask.mask.clone());
+        changes.push(stamped(slot, Change::Mask(mask.clone())));
+    }
+    for (key, until) in &state.mutes {
+        changes.push(stamped(Slot::Mute(*key), Change::Mute(*key, *until)));
+    }
+    for key in &state.invited {
+        changes.push(stamped(Slot::Invite(*key), Change::Invited(*key)));
+    }
+    changes
 }
 
 #[cfg(test)]
