@@ -11,10 +11,9 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::time::{Duration, Instant};
 
-use chinwag_client::{Client, ClientError, ConnectOptions, Event, Events, HistoryQuery};
+use chinwag_client::{Client, ClientError, Event, Events, HistoryQuery};
 use chinwag_proto::ErrorCode;
 use chinwag_proto::server::{DeliveryStatus, MessageKind, NoticeKind};
-use common::daemon::Daemon;
 use common::trio::{PASSWORD, Trio, admin, code, connect, eventually, until_listed, user};
 use common::{PATIENCE, closed, notice, wait_for};
 
