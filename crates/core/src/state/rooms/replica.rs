@@ -373,12 +373,55 @@ impl Rooms {
             let taken = state.takes(slot.clone(), &change.stamp);
             if taken {
                 self.apply_to(&room, &mut state, change.change.clone(), &change.stamp);
+            } else {
+                self.store_winner(&room, &state, &slot);
             }
             if state.is_empty() {
                 self.delete(&room, &mut state);
             }
             return taken;
         }
+    }
+
+    /// A change from another node lost to one made here (two changes of
+    /// one element at once): both nodes wrote theirs to the store, in an
+    /// order nobody knows, so this node writes the winner again. The
+    /// store then agrees with every copy.
+    fn store_winner(&self, room: &Room, state: &RoomState, slot: &Slot) {
+        let Some(replica) = self.replica.get() else {
+            return;
+        };
+        if state
+            .stamps
+            .get(slot)
+            .is_none_or(|s| s.node != replica.node)
+        {
+            return;
+        }
+        let key = room.name.key();
+        let write = match slot {
+            Slot::Settings => RoomWrite::Meta(state.meta(&room.name)),
+            Slot::Member(user) => match state.members.get(user) {
+                Some(member) if member.account => RoomWrite::Member(key, member.record()),
+                Some(_) => return,
+                None => RoomWrite::RemoveMember(key, *user),
+            },
+            Slot::Mute(user) => RoomWrite::Mute(
+                key,
+                *user,
+                state.mutes.get(user).copied().unwrap_or_default(),
+            ),
+            Slot::Mask(list, mask) => match state
+                .masks
+                .iter()
+                .find(|m| m.list == *list && m.mask == *mask)
+            {
+                Some(record) => RoomWrite::Mask(key, record.clone()),
+                None => RoomWrite::Unmask(key, *list, mask.clone()),
+            },
+            Slot::Invite(_) => return,
+        };
+        self.store(write);
     }
 
     fn apply_to(&self, room: &Room, state: &mut RoomState, change: Change, stamp: &Stamp) {
@@ -776,6 +819,57 @@ mod tests {
         carry(b_sent.take(), &a);
         assert!(a.get("#r").is_none() && b.get("#r").is_none());
         assert!(a.rooms_of(&bob.name.key()).is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_store_ends_with_the_change_that_won() {
+        use crate::store::{Durability, SqliteStore, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(dir.path(), Durability::Normal).unwrap());
+        let (a, a_sent) = {
+            let rooms = Rooms::new(10, 10).with_store(Arc::clone(&store));
+            let collector = Arc::new(Collector {
+                node: "a".into(),
+                sent: Mutex::new(Vec::new()),
+            });
+            rooms.replicate_through(Arc::clone(&collector) as Arc<dyn Delivery>, "a".into());
+            (rooms, collector)
+        };
+        let name = RoomName::parse("#r").unwrap();
+        a.join(&name, &peer(1, "alice"), "", false, Timestamp(0))
+            .unwrap();
+        set_topic(&a, "from a");
+        let won = a_sent.take().pop().unwrap();
+        // Another node set a topic at the same moment, with an older stamp,
+        // and its write reached the store last.
+        let mut meta = a.get("#r").unwrap().read().meta(&name);
+        meta.topic = "from b".into();
+        store
+            .write_room(RoomWrite::Meta(meta.clone()))
+            .await
+            .unwrap();
+        let lost = RoomChange {
+            room: "#r".into(),
+            stamp: Stamp {
+                ts: won.stamp.ts - 1,
+                node: "b".into(),
+            },
+            change: Change::Settings(meta),
+        };
+        assert!(!a.apply(lost), "the older change loses");
+        assert_eq!(a.get("#r").unwrap().read().topic, "from a");
+        // a wrote its topic again; a later write queues behind it.
+        store
+            .write_room(RoomWrite::Mute(
+                name.key(),
+                NameKey::fold("x").unwrap(),
+                MuteState::NotMuted,
+            ))
+            .await
+            .unwrap();
+        let stored = store.rooms().await.unwrap();
+        assert_eq!(stored[0].meta.topic, "from a");
     }
 
     #[test]
