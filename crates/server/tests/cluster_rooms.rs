@@ -1,6 +1,7 @@
 //! One state per room across the cluster: three real nodes (see
 //! `common::trio`) and clients on each. Whatever changes a room on one node
-//! (joins, leaves, topic, mode, roles, mutes, invitations, kicks) is what
+//! (joins, leaves, topic, mode, roles, mutes, invitations, kicks, a
+//! guest's rename) is what
 //! every node answers; a room created on several nodes at once has one
 //! owner; the guests of a node that dies or restarts leave its rooms
 //! everywhere. Every wait is a polling deadline.
@@ -11,6 +12,7 @@ use std::ops::Deref;
 
 use chinwag_client::{Client, ClientError, Event, Events, HistoryQuery};
 use chinwag_proto::ErrorCode;
+use chinwag_proto::request::{Request, Target};
 use chinwag_proto::room::{MemberInfo, RoomMode, RoomRole};
 use chinwag_proto::server::{MuteState, NoticeKind};
 use common::trio::{Trio, code, connect, eventually, user};
@@ -194,6 +196,25 @@ async fn a_room_has_one_state_on_every_node() {
         ErrorCode::NotAMember
     );
 
+    // A guest renamed on n3 is renamed in the room everywhere.
+    watcher
+        .request(Request::Nick(Target {
+            src: "".into(),
+            dst: "wanda".into(),
+        }))
+        .await
+        .unwrap();
+    members_everywhere(
+        &[&olive, &bob, &watcher],
+        "#hall",
+        &[
+            ("olive", RoomRole::Owner, true),
+            ("bob", RoomRole::Operator, true),
+            ("wanda", RoomRole::Member, true),
+        ],
+    )
+    .await;
+
     // bob's account is a member wherever it logs in: offline everywhere
     // once it left n2, then online from n3, where it talks and reads the
     // room's history as a member.
@@ -205,7 +226,7 @@ async fn a_room_has_one_state_on_every_node() {
         &[
             ("olive", RoomRole::Owner, true),
             ("bob", RoomRole::Operator, false),
-            ("watcher", RoomRole::Member, true),
+            ("wanda", RoomRole::Member, true),
         ],
     )
     .await;
@@ -224,7 +245,7 @@ async fn a_room_has_one_state_on_every_node() {
         &[
             ("olive", RoomRole::Owner, true),
             ("bob", RoomRole::Operator, true),
-            ("watcher", RoomRole::Member, true),
+            ("wanda", RoomRole::Member, true),
         ],
     )
     .await;
