@@ -709,7 +709,7 @@ impl Rooms {
                         // [`Rooms::apply`]).
                         let room = Arc::new(Room::new(name.clone()));
                         self.take_record(&room, &mut room.write(), record.clone());
-                        if self.register(key, room) {
+                        if room.read().is_empty() || self.register(key, room) {
                             break;
                         }
                         continue;
