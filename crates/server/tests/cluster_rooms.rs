@@ -272,7 +272,7 @@ async fn a_room_has_one_state_on_every_node() {
 }
 
 #[tokio::test]
-async fn a_room_created_on_three_nodes_at_once_has_one_owner() {
+async fn a_room_created_or_changed_on_three_nodes_at_once_has_one_owner_and_one_topic() {
     let trio = Trio::start().await;
     let (a, _a_events) = user(trio.addr(0), "ann").await;
     let (b, _b_events) = user(trio.addr(1), "ben").await;
@@ -305,6 +305,56 @@ async fn a_room_created_on_three_nodes_at_once_has_one_owner() {
             .collect();
         want.sort_by_key(|(name, role, _)| (std::cmp::Reverse(*role), *name));
         members_everywhere(&[&a, &b, &c], &room, &want).await;
+    }
+
+    // Three topics set at once on three nodes: every node ends with the
+    // same one (and it is one of them).
+    let clients = [&a, &b, &c];
+    let mut owner = None;
+    for client in clients {
+        if client.room("#race0").await.unwrap().unwrap().role == RoomRole::Owner {
+            owner = Some(client);
+        }
+    }
+    let owner = owner.expect("#race0 has an owner");
+    for name in ["ann", "ben", "cat"] {
+        let _ = owner.room_op("#race0", name, true).await;
+    }
+    for client in clients {
+        eventually(PATIENCE, "everyone an operator", || async {
+            let members = client.members("#race0").await.ok()?;
+            members
+                .iter()
+                .all(|m| m.role >= RoomRole::Operator)
+                .then_some(())
+        })
+        .await;
+    }
+    for round in 0..5 {
+        let topics = [
+            format!("a{round}"),
+            format!("b{round}"),
+            format!("c{round}"),
+        ];
+        let (ta, tb, tc) = tokio::join!(
+            a.set_topic("#race0", &topics[0]),
+            b.set_topic("#race0", &topics[1]),
+            c.set_topic("#race0", &topics[2])
+        );
+        for set in [ta, tb, tc] {
+            set.unwrap();
+        }
+        let agreed = eventually(PATIENCE, "one topic on every node", || async {
+            let mut seen = Vec::new();
+            for client in clients {
+                seen.push(client.room("#race0").await.ok()??.topic.to_string());
+            }
+            seen.windows(2)
+                .all(|pair| pair[0] == pair[1])
+                .then(|| seen[0].clone())
+        })
+        .await;
+        assert!(topics.contains(&agreed), "{agreed} is one of {topics:?}");
     }
 }
 
