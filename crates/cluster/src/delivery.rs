@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chinwag_proto::server::{Timestamp, UserInfo};
-use chinwag_proto::{NameKey, RoomName};
+use chinwag_proto::{NameKey, RoomKey, RoomName};
 use futures::future::BoxFuture;
 
 use super::presence::PresenceRecord;
@@ -14,6 +14,7 @@ use chinwag_core::delivery::{
     ClaimError, Delivery, Elsewhere, Handed, NameClaim, Order, Unavailable,
 };
 use chinwag_core::event::Shared;
+use chinwag_core::state::rooms::RoomChange;
 use chinwag_core::state::{ConnId, Peer};
 use chinwag_core::store::BanTarget;
 
@@ -164,5 +165,33 @@ impl Delivery for ClusterDelivery {
     fn leave(&self) -> BoxFuture<'static, ()> {
         let cluster = Arc::clone(&self.cluster);
         Box::pin(async move { cluster.leave().await })
+    }
+
+    fn node(&self) -> &str {
+        self.cluster.node().as_str()
+    }
+
+    fn room_changed(&self, change: RoomChange) {
+        let room = change.room.clone();
+        if let Err(error) = self
+            .cluster
+            .tell_all(NodeMessage::RoomChange(change.into()))
+        {
+            tracing::warn!(%error, %room, "a room change did not reach the other nodes");
+        }
+    }
+
+    fn claim_room(&self, room: RoomKey) -> BoxFuture<'static, Result<bool, Unavailable>> {
+        let cluster = Arc::clone(&self.cluster);
+        Box::pin(async move { cluster.claim_room(room).await.map_err(unavailable) })
+    }
+
+    fn release_room(&self, room: RoomKey) {
+        self.cluster.release_room(room);
+    }
+
+    fn room_snapshot(&self) -> BoxFuture<'static, Vec<RoomChange>> {
+        let cluster = Arc::clone(&self.cluster);
+        Box::pin(async move { cluster.room_snapshot(true).await })
     }
 }

@@ -7,7 +7,9 @@ use chinwag_proto::server::{MuteState, Notice, NoticeKind, Timestamp};
 use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
 use futures::StreamExt;
 
-use super::routing::{NodeMessage, Order, RemoteReply};
+use bytes::Bytes;
+
+use super::routing::{NodeMessage, Order, RemoteReply, RoomChangeWire};
 use super::{Cluster, Inbox};
 use chinwag_core::error::{CmdError, no_such_user};
 use chinwag_core::event::Event;
@@ -37,9 +39,13 @@ pub async fn serve(cluster: Arc<Cluster>, state: Arc<State>, mut inbox: Inbox) {
         if origin == cluster.node().as_str() {
             continue;
         }
-        if let Some(reply) = apply(&state, decoded)
+        let reply = match decoded {
+            NodeMessage::RoomSync { fresh } => Some(room_sync(&state, &origin, fresh)),
+            other => apply(&state, other).map(|reply| reply.encode()),
+        };
+        if let Some(reply) = reply
             && let Some(to) = message.reply
-            && let Err(error) = cluster.client.publish(to, reply.encode()).await
+            && let Err(error) = cluster.client.publish(to, reply).await
         {
             tracing::debug!(%error, "cannot answer another node");
         }
@@ -156,7 +162,37 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
             state.shut_down(&admin, &reason);
             None
         }
+        NodeMessage::RoomChange(change) => {
+            match change.into_change() {
+                Some(change) => {
+                    state.rooms.apply(change);
+                }
+                None => tracing::warn!("unreadable room change from another node"),
+            }
+            None
+        }
+        NodeMessage::RoomSync { .. } => None,
     }
+}
+
+/// Another node (`origin`) starts (`fresh`) or comes back after it was
+/// cut off: the guests it had before are dropped, and it gets this node's
+/// share of the rooms' state (see
+/// [`chinwag_core::state::Rooms::snapshot`]).
+fn room_sync(state: &Arc<State>, origin: &str, fresh: bool) -> Bytes {
+    let dropped = state.rooms.drop_guests_of(origin);
+    if fresh {
+        ops::rooms::guests_dropped(state, dropped);
+    }
+    let changes: Vec<RoomChangeWire> = state
+        .rooms
+        .snapshot()
+        .into_iter()
+        .map(RoomChangeWire::from)
+        .collect();
+    serde_json::to_vec(&changes)
+        .map(Bytes::from)
+        .unwrap_or_default()
 }
 
 /// A local user whose name another node holds now (this node was cut off

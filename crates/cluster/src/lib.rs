@@ -10,6 +10,7 @@
 //!   atomically, and each node's mirror of it.
 //! - [`liveness`]: heartbeats, and freeing the names of a node that
 //!   stopped beating.
+//! - [`room_claims`]: which node creates a room several create at once.
 //! - [`routing`]: the subjects and the messages between nodes.
 //! - [`inbound`]: what a node does with a message from another.
 //! - [`delivery`]: the delivery layer ([`chinwag_core::delivery::Delivery`])
@@ -26,6 +27,7 @@ pub mod delivery;
 pub mod inbound;
 pub mod liveness;
 pub mod presence;
+pub mod room_claims;
 pub mod routing;
 
 use std::sync::Arc;
@@ -33,6 +35,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 use async_nats::{Client, ConnectOptions};
+use bytes::Bytes;
 use chinwag_proto::server::{Timestamp, UserInfo};
 use chinwag_proto::{NameKey, UserName};
 use tokio::sync::{Notify, mpsc};
@@ -110,9 +113,13 @@ pub struct Cluster {
     js: jetstream::Context,
     presence: Presence,
     liveness: liveness::Liveness,
+    rooms: room_claims::RoomClaims,
     /// Woken when the connection to NATS comes back: the mirror is
     /// rebuilt and the claims re-checked.
     reconnected: Arc<Notify>,
+    /// Woken likewise, but not by the first connection: the rooms are
+    /// brought up to date.
+    rejoined: Arc<Notify>,
     /// Messages for every node, waiting for the publisher task.
     outgoing: mpsc::Sender<NodeMessage>,
     queued: std::sync::Mutex<Option<mpsc::Receiver<NodeMessage>>>,
@@ -136,7 +143,10 @@ impl Cluster {
         listen: &str,
     ) -> Result<Arc<Cluster>, ClusterError> {
         let reconnected = Arc::new(Notify::new());
+        let rejoined = Arc::new(Notify::new());
         let wake = Arc::clone(&reconnected);
+        let rejoin = Arc::clone(&rejoined);
+        let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let node = config.node.clone();
         let mut options = ConnectOptions::new();
         if let Some(ca) = &config.ca {
@@ -153,11 +163,16 @@ impl Cluster {
             })
             .event_callback(move |event| {
                 let wake = Arc::clone(&wake);
+                let rejoin = Arc::clone(&rejoin);
+                let first = Arc::clone(&first);
                 async move {
                     match event {
                         async_nats::Event::Connected => {
                             tracing::info!("connected to NATS");
                             wake.notify_one();
+                            if !first.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                                rejoin.notify_one();
+                            }
                         }
                         async_nats::Event::Disconnected => {
                             tracing::warn!("lost the connection to NATS; serving local users only")
@@ -177,7 +192,7 @@ impl Cluster {
         let js = jetstream::ContextBuilder::new()
             .timeout(config.request_timeout)
             .build(client.clone());
-        let (presence_kv, nodes_kv) = buckets(&js, config.node_timeout).await?;
+        let (presence_kv, nodes_kv, rooms_kv) = buckets(&js, config.node_timeout).await?;
         let beat = Beat {
             listen: listen.to_owned(),
             started: Timestamp::now().0,
@@ -187,11 +202,13 @@ impl Cluster {
             outgoing,
             queued: std::sync::Mutex::new(Some(queued)),
             presence: Presence::new(presence_kv, node.clone()),
-            liveness: liveness::Liveness::new(nodes_kv, node, &beat),
+            liveness: liveness::Liveness::new(nodes_kv, node.clone(), &beat),
+            rooms: room_claims::RoomClaims::new(rooms_kv, node),
             client,
             js,
             config,
             reconnected,
+            rejoined,
         };
         cluster.liveness.beat().await?;
         Ok(Arc::new(cluster))
@@ -240,6 +257,7 @@ impl Cluster {
         let inbox = futures::stream::select(mine, all);
         tokio::spawn(inbound::serve(Arc::clone(self), Arc::clone(&state), inbox));
         tokio::spawn(Arc::clone(self).follow(Arc::clone(&state)));
+        tokio::spawn(Arc::clone(self).rejoin_rooms(Arc::clone(&state)));
         let queued = self.queued.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(queued) = queued {
             tokio::spawn(Arc::clone(self).publish(Arc::clone(&state), queued));
@@ -265,6 +283,30 @@ impl Cluster {
                 () = state.shutdown.wait() => return,
                 () = tokio::time::sleep(Duration::from_millis(200)) => {}
             }
+        }
+    }
+
+    /// Brings the rooms up to date whenever NATS comes back: while this
+    /// node was cut off, the others may have changed rooms (they wrote the
+    /// changes to the database) and dropped this node's guests, and this
+    /// node's guests may have left. So: the store's state for the
+    /// accounts, the others' snapshots for their guests, and this node's
+    /// guests told to the others again.
+    async fn rejoin_rooms(self: Arc<Self>, state: Arc<State>) {
+        loop {
+            tokio::select! {
+                () = state.shutdown.wait() => return,
+                () = self.rejoined.notified() => {}
+            }
+            match state.store.rooms().await {
+                Ok(records) => state.rooms.reload(records),
+                Err(error) => tracing::warn!(%error, "cannot read the rooms back from the store"),
+            }
+            for change in self.room_snapshot(false).await {
+                state.rooms.apply(change);
+            }
+            state.rooms.reannounce_guests();
+            tracing::info!("rooms brought up to date after a NATS outage");
         }
     }
 
@@ -309,6 +351,7 @@ impl Cluster {
                     for record in freed {
                         if let Ok(name) = UserName::parse(&record.name) {
                             ops::login::gone_with_its_node(&state, &name);
+                            ops::rooms::gone_with_its_node(&state, &name);
                         }
                     }
                 }
@@ -442,6 +485,53 @@ impl Cluster {
         node: &NodeId,
         message: NodeMessage,
     ) -> Result<RemoteReply, ClusterError> {
+        let answer = self.ask(node, message).await?;
+        RemoteReply::decode(&answer).map_err(|e| ClusterError::Unavailable(e.message))
+    }
+
+    /// Claims the name of a room about to be created here (see
+    /// [`room_claims`]).
+    pub async fn claim_room(&self, room: chinwag_proto::RoomKey) -> Result<bool, ClusterError> {
+        self.ensure_reachable()?;
+        self.rooms.claim(room).await
+    }
+
+    /// Lets go of this node's claim on a room (in the background).
+    pub fn release_room(self: &Arc<Self>, room: chinwag_proto::RoomKey) {
+        let cluster = Arc::clone(self);
+        tokio::spawn(async move { cluster.rooms.release(room).await });
+    }
+
+    /// Asks every other live node for the rooms' state this node cannot
+    /// read from the database (see [`NodeMessage::RoomSync`]). A node that
+    /// does not answer is skipped: its guests arrive as they join.
+    pub async fn room_snapshot(&self, fresh: bool) -> Vec<chinwag_core::state::rooms::RoomChange> {
+        let mut changes = Vec::new();
+        let nodes = match self.liveness.nodes().await {
+            Ok(nodes) => nodes,
+            Err(error) => {
+                tracing::warn!(%error, "cannot list the other nodes for their rooms");
+                return changes;
+            }
+        };
+        for node in nodes.iter().filter(|n| *n != self.node()) {
+            match self.ask(node, NodeMessage::RoomSync { fresh }).await {
+                Ok(answer) => {
+                    match serde_json::from_slice::<Vec<routing::RoomChangeWire>>(&answer) {
+                        Ok(list) => {
+                            changes.extend(list.into_iter().filter_map(|c| c.into_change()))
+                        }
+                        Err(error) => tracing::warn!(%node, %error, "unreadable rooms from a node"),
+                    }
+                }
+                Err(error) => tracing::warn!(%node, %error, "no rooms from a node"),
+            }
+        }
+        changes
+    }
+
+    /// Sends a request to one node and waits for its answer, as sent.
+    async fn ask(&self, node: &NodeId, message: NodeMessage) -> Result<Bytes, ClusterError> {
         self.ensure_reachable()?;
         let (headers, body) = message.encode(self.node());
         let answer = self
@@ -454,7 +544,7 @@ impl Cluster {
                 }
                 _ => ClusterError::Unavailable(format!("no answer from node {node}: {e}")),
             })?;
-        RemoteReply::decode(&answer.payload).map_err(|e| ClusterError::Unavailable(e.message))
+        Ok(answer.payload)
     }
 
     /// Sends a message to every other node (one NATS message; the NATS
@@ -519,15 +609,16 @@ impl Cluster {
     }
 }
 
-/// Opens (creating them the first time) the presence and the nodes
-/// buckets.
+/// Opens (creating them the first time) the presence, the nodes and the
+/// room claims buckets.
 async fn buckets(
     js: &jetstream::Context,
     node_timeout: Duration,
-) -> Result<(kv::Store, kv::Store), ClusterError> {
+) -> Result<(kv::Store, kv::Store, kv::Store), ClusterError> {
     Ok((
         bucket(js, presence::BUCKET, Duration::ZERO).await?,
         bucket(js, liveness::BUCKET, node_timeout).await?,
+        bucket(js, room_claims::BUCKET, room_claims::CLAIM_LIFE).await?,
     ))
 }
 

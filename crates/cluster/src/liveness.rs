@@ -62,6 +62,17 @@ impl Liveness {
         Ok(entry.is_some_and(|e| e.operation == kv::Operation::Put))
     }
 
+    /// The nodes that beat within the timeout.
+    pub async fn nodes(&self) -> Result<Vec<NodeId>, ClusterError> {
+        use futures::TryStreamExt;
+        let keys = self.kv.keys().await.map_err(unavailable)?;
+        let keys: Vec<String> = keys.try_collect().await.map_err(unavailable)?;
+        Ok(keys
+            .iter()
+            .filter_map(|key| NodeId::parse(key).ok())
+            .collect())
+    }
+
     /// Says "gone" (on a clean shutdown), so the others free this node's
     /// names at once instead of after the timeout.
     pub async fn leave(&self) {

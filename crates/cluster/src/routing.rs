@@ -7,7 +7,11 @@
 //!   presence notices (one NATS message reaches every node: the NATS
 //!   server makes one copy per node, never one per user), mute, ban and
 //!   role changes, the outcome of every secret check (so that the
-//!   password budgets are cluster-wide), the cluster-wide shutdown.
+//!   password budgets are cluster-wide), the cluster-wide shutdown, and
+//!   every change to a room's state ([`RoomChangeWire`]).
+//! - A node that starts asks each other node, on its subject, for the
+//!   rooms' state it cannot read from the database (`room_sync`); the
+//!   answer is a JSON list of room changes.
 //!
 //! A message says what it is in the `Chinwag-Op` header and which version
 //! of this format it is in `Chinwag-Version`. Messages for users carry the
@@ -29,6 +33,11 @@ use chinwag_core::delivery;
 use chinwag_core::error::{CmdError, Reply};
 use chinwag_core::event::{Event, Shared};
 use chinwag_core::secrets::Secret;
+use chinwag_core::state::rooms::{Change, Membership, RoomChange, Stamp};
+use chinwag_core::store::{MaskRecord, MemberRecord, RoomMeta};
+use chinwag_proto::room::MaskList;
+use chinwag_proto::server::MuteState;
+use chinwag_proto::{NameKey, RoomRole};
 
 /// The subject every node listens on.
 pub const ALL: &str = "chinwag.all";
@@ -389,6 +398,16 @@ pub enum NodeMessage {
         event: NodeEvent,
     },
     Order(Order),
+    /// A change to a room's state, for every node's copy.
+    RoomChange(RoomChangeWire),
+    /// A node that starts (`fresh`), or that comes back after it was cut
+    /// off, asks another for its rooms' state (a request; the answer is a
+    /// JSON list of [`RoomChangeWire`]). The node asked drops the guests
+    /// the asking node had before: a fresh node's are gone (their rooms
+    /// are told), a returning one's come again in its own snapshot.
+    RoomSync {
+        fresh: bool,
+    },
 }
 
 impl NodeMessage {
@@ -418,6 +437,14 @@ impl NodeMessage {
                 headers.insert(OP, "order");
                 json(order)
             }
+            NodeMessage::RoomChange(change) => {
+                headers.insert(OP, "room_change");
+                json(change)
+            }
+            NodeMessage::RoomSync { fresh } => {
+                headers.insert(OP, "room_sync");
+                json(&RoomSyncWire { fresh: *fresh })
+            }
         };
         (headers, body)
     }
@@ -446,9 +473,226 @@ impl NodeMessage {
                 event: event()?,
             },
             "order" => NodeMessage::Order(serde_json::from_slice(&body).ok()?),
+            "room_change" => NodeMessage::RoomChange(serde_json::from_slice(&body).ok()?),
+            "room_sync" => {
+                let sync: RoomSyncWire = serde_json::from_slice(&body).ok()?;
+                NodeMessage::RoomSync { fresh: sync.fresh }
+            }
             _ => return None,
         };
         Some((origin, message))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct RoomSyncWire {
+    fresh: bool,
+}
+
+/// A change to a room, in this format's own terms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomChangeWire {
+    pub room: String,
+    /// The change's stamp: when (ms) and on which node.
+    pub ts: u64,
+    pub node: String,
+    #[serde(flatten)]
+    pub change: ChangeWire,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum ChangeWire {
+    Created {
+        meta: MetaWire,
+        owner: MemberWire,
+    },
+    Settings {
+        meta: MetaWire,
+    },
+    Member {
+        member: MemberWire,
+    },
+    Left {
+        user: String,
+    },
+    /// `until`: a `MuteState` in its wire form (0 lifts the mute).
+    Mute {
+        user: String,
+        until: u64,
+    },
+    Mask {
+        list: u8,
+        mask: String,
+        set_by: String,
+        set_at: u64,
+    },
+    Unmask {
+        list: u8,
+        mask: String,
+    },
+    Invited {
+        user: String,
+    },
+}
+
+/// A room's settings. The password crosses too: every node checks it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaWire {
+    pub name: String,
+    pub topic: String,
+    pub mode: u8,
+    pub password: Option<String>,
+    pub limit: u32,
+    pub created: u64,
+    pub topic_by: String,
+    pub topic_ts: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberWire {
+    pub name: String,
+    pub role: u8,
+    pub since: u64,
+    pub voiced: bool,
+    pub account: bool,
+    /// A guest's node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
+}
+
+impl From<RoomMeta> for MetaWire {
+    fn from(meta: RoomMeta) -> MetaWire {
+        MetaWire {
+            name: meta.name,
+            topic: meta.topic,
+            mode: meta.mode,
+            password: meta.password,
+            limit: meta.limit,
+            created: meta.created.0,
+            topic_by: meta.topic_by,
+            topic_ts: meta.topic_ts.0,
+        }
+    }
+}
+
+impl From<MetaWire> for RoomMeta {
+    fn from(meta: MetaWire) -> RoomMeta {
+        RoomMeta {
+            name: meta.name,
+            topic: meta.topic,
+            mode: meta.mode,
+            password: meta.password,
+            limit: meta.limit,
+            created: Timestamp(meta.created),
+            topic_by: meta.topic_by,
+            topic_ts: Timestamp(meta.topic_ts),
+        }
+    }
+}
+
+impl From<Membership> for MemberWire {
+    fn from(m: Membership) -> MemberWire {
+        MemberWire {
+            name: m.record.name,
+            role: m.record.role as u8,
+            since: m.record.since,
+            voiced: m.record.voiced,
+            account: m.account,
+            home: m.home,
+        }
+    }
+}
+
+impl MemberWire {
+    fn into_membership(self) -> Option<Membership> {
+        Some(Membership {
+            record: MemberRecord {
+                name: self.name,
+                role: RoomRole::from_u8(self.role)?,
+                since: self.since,
+                voiced: self.voiced,
+            },
+            account: self.account,
+            home: self.home,
+        })
+    }
+}
+
+impl From<RoomChange> for RoomChangeWire {
+    fn from(change: RoomChange) -> RoomChangeWire {
+        let user = |key: NameKey| key.as_str().to_owned();
+        RoomChangeWire {
+            room: change.room,
+            ts: change.stamp.ts,
+            node: change.stamp.node,
+            change: match change.change {
+                Change::Created { meta, owner } => ChangeWire::Created {
+                    meta: meta.into(),
+                    owner: owner.into(),
+                },
+                Change::Settings(meta) => ChangeWire::Settings { meta: meta.into() },
+                Change::Member(member) => ChangeWire::Member {
+                    member: member.into(),
+                },
+                Change::Left(key) => ChangeWire::Left { user: user(key) },
+                Change::Mute(key, until) => ChangeWire::Mute {
+                    user: user(key),
+                    until: until.to_wire(),
+                },
+                Change::Mask(mask) => ChangeWire::Mask {
+                    list: mask.list as u8,
+                    mask: mask.mask,
+                    set_by: mask.set_by,
+                    set_at: mask.set_at.0,
+                },
+                Change::Unmask(list, mask) => ChangeWire::Unmask {
+                    list: list as u8,
+                    mask,
+                },
+                Change::Invited(key) => ChangeWire::Invited { user: user(key) },
+            },
+        }
+    }
+}
+
+impl RoomChangeWire {
+    /// The change for this node's rooms; `None` if it does not read.
+    pub fn into_change(self) -> Option<RoomChange> {
+        let user = |name: &str| NameKey::fold(name);
+        let change = match self.change {
+            ChangeWire::Created { meta, owner } => Change::Created {
+                meta: meta.into(),
+                owner: owner.into_membership()?,
+            },
+            ChangeWire::Settings { meta } => Change::Settings(meta.into()),
+            ChangeWire::Member { member } => Change::Member(member.into_membership()?),
+            ChangeWire::Left { user: name } => Change::Left(user(&name)?),
+            ChangeWire::Mute { user: name, until } => {
+                Change::Mute(user(&name)?, MuteState::from_wire(until))
+            }
+            ChangeWire::Mask {
+                list,
+                mask,
+                set_by,
+                set_at,
+            } => Change::Mask(MaskRecord {
+                list: MaskList::from_u8(list)?,
+                mask,
+                set_by,
+                set_at: Timestamp(set_at),
+            }),
+            ChangeWire::Unmask { list, mask } => Change::Unmask(MaskList::from_u8(list)?, mask),
+            ChangeWire::Invited { user: name } => Change::Invited(user(&name)?),
+        };
+        Some(RoomChange {
+            room: self.room,
+            stamp: Stamp {
+                ts: self.ts,
+                node: self.node,
+            },
+            change,
+        })
     }
 }
 
@@ -626,6 +870,73 @@ mod tests {
         }));
         assert_eq!(NodeEvent::of(&redacted).unwrap().into_event(), redacted);
         assert_eq!(NodeEvent::of(&Event::new(ServerFrame::ok("fine"))), None);
+    }
+
+    #[test]
+    fn room_changes_cross_unchanged() {
+        let origin = NodeId::parse("n2").unwrap();
+        let meta = RoomMeta {
+            name: "#Rust".into(),
+            topic: "crabs".into(),
+            mode: 5,
+            password: Some("pw".into()),
+            limit: 9,
+            created: Timestamp(3),
+            topic_by: "alice".into(),
+            topic_ts: Timestamp(4),
+        };
+        let guest = Membership {
+            record: MemberRecord {
+                name: "Gus".into(),
+                role: RoomRole::Operator,
+                since: 7,
+                voiced: true,
+            },
+            account: false,
+            home: Some("n2".into()),
+        };
+        let bob = NameKey::fold("bob").unwrap();
+        let changes = [
+            Change::Created {
+                meta: meta.clone(),
+                owner: guest.clone(),
+            },
+            Change::Settings(meta),
+            Change::Member(guest),
+            Change::Left(bob),
+            Change::Mute(bob, MuteState::Until(Timestamp(99))),
+            Change::Mute(bob, MuteState::NotMuted),
+            Change::Mask(MaskRecord {
+                list: MaskList::MuteException,
+                mask: "b*!*@*".into(),
+                set_by: "alice".into(),
+                set_at: Timestamp(5),
+            }),
+            Change::Unmask(MaskList::Ban, "x!*@*".into()),
+            Change::Invited(bob),
+        ];
+        for change in changes {
+            let change = RoomChange {
+                room: "#Rust".into(),
+                stamp: Stamp {
+                    ts: 11,
+                    node: "n2".into(),
+                },
+                change,
+            };
+            let (headers, body) = NodeMessage::RoomChange(change.clone().into()).encode(&origin);
+            let Some((_, NodeMessage::RoomChange(back))) =
+                NodeMessage::decode(Some(&headers), body)
+            else {
+                panic!("a room change did not come back as one");
+            };
+            assert_eq!(back.into_change(), Some(change));
+        }
+        let (headers, body) = NodeMessage::RoomSync { fresh: true }.encode(&origin);
+        assert_eq!(
+            NodeMessage::decode(Some(&headers), body).map(|(_, m)| m),
+            Some(NodeMessage::RoomSync { fresh: true })
+        );
     }
 
     #[test]

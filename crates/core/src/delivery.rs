@@ -4,7 +4,9 @@
 //! elsewhere, to everyone elsewhere; announce presence; send an order
 //! (kick, mute, unmute, ban, unban, role, shutdown) to the other nodes;
 //! find a user elsewhere, count and list the users there; claim a name
-//! beyond this node.
+//! beyond this node; keep one state per room (hand every change of a
+//! room to the other nodes, claim a new room's name, fetch the rooms'
+//! state from the others at start-up).
 //!
 //! The core owns the [`Delivery`] trait. [`Local`] is a single node's:
 //! nobody is elsewhere, so every call is a no-op that says "not there"
@@ -16,12 +18,13 @@
 //! node's users themselves, and ask here only for what is beyond them.
 
 use chinwag_proto::server::{MuteState, Timestamp, UserInfo};
-use chinwag_proto::{ErrorCode, NameKey, RoomName, UserName};
+use chinwag_proto::{ErrorCode, NameKey, RoomKey, RoomName, UserName};
 use futures::future::{self, BoxFuture};
 
 use crate::error::{CmdError, no_such_user};
 use crate::event::Shared;
 use crate::secrets::SecretOutcome;
+use crate::state::rooms::RoomChange;
 use crate::state::{ConnId, Mute, Peer};
 use crate::store::{BanRecord, BanTarget};
 
@@ -81,6 +84,28 @@ pub trait Delivery: Send + Sync {
 
     /// Leaves the others on a clean shutdown.
     fn leave(&self) -> BoxFuture<'static, ()>;
+
+    /// This node's id among the others (empty for a single node).
+    fn node(&self) -> &str;
+
+    /// Hands a change this node made to a room to the other nodes, in the
+    /// order made (dropped if they cannot be reached: room commands check
+    /// [`Delivery::reachable`] first).
+    fn room_changed(&self, change: RoomChange);
+
+    /// Claims the name of a room about to be created here: of several
+    /// nodes racing to create one room, exactly one gets `true`; the
+    /// others join the room it creates. The claim lasts a moment, long
+    /// enough for every node to learn of the room.
+    fn claim_room(&self, room: RoomKey) -> BoxFuture<'static, Result<bool, Unavailable>>;
+
+    /// Lets go of the claim on a room's name (its last member left here).
+    fn release_room(&self, room: RoomKey);
+
+    /// What the other nodes hold of the rooms that this node cannot read
+    /// from the store (their guests, the invitations), for a node that
+    /// starts; they drop the guests this node had before.
+    fn room_snapshot(&self) -> BoxFuture<'static, Vec<RoomChange>>;
 }
 
 /// A user online elsewhere.
@@ -246,6 +271,22 @@ impl Delivery for Local {
 
     fn leave(&self) -> BoxFuture<'static, ()> {
         Box::pin(future::ready(()))
+    }
+
+    fn node(&self) -> &str {
+        ""
+    }
+
+    fn room_changed(&self, _change: RoomChange) {}
+
+    fn claim_room(&self, _room: RoomKey) -> BoxFuture<'static, Result<bool, Unavailable>> {
+        Box::pin(future::ready(Ok(true)))
+    }
+
+    fn release_room(&self, _room: RoomKey) {}
+
+    fn room_snapshot(&self) -> BoxFuture<'static, Vec<RoomChange>> {
+        Box::pin(future::ready(Vec::new()))
     }
 }
 

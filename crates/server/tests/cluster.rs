@@ -11,110 +11,11 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::time::{Duration, Instant};
 
-use chinwag_client::{Client, ClientError, ConnectOptions, Event, Events, HistoryQuery};
+use chinwag_client::{Client, ClientError, Event, Events, HistoryQuery};
 use chinwag_proto::ErrorCode;
 use chinwag_proto::server::{DeliveryStatus, MessageKind, NoticeKind};
-use common::daemon::Daemon;
-use common::nats::Nats;
-use common::postgres::TestDatabase;
+use common::trio::{PASSWORD, Trio, admin, code, connect, eventually, until_listed, user};
 use common::{PATIENCE, closed, notice, wait_for};
-
-const PASSWORD: &str = "cluster-admin-password";
-
-/// A NATS server, a database and three nodes. The nodes are dropped
-/// (killed) first, the database last.
-struct Trio {
-    nodes: Vec<Daemon>,
-    nats: Nats,
-    _db: TestDatabase,
-}
-
-impl Trio {
-    async fn start() -> Trio {
-        let db = TestDatabase::create().await;
-        let nats = Nats::start();
-        let url = nats.url();
-        let nodes = (1..=3)
-            .map(|n| {
-                Daemon::start(&[
-                    "--cluster",
-                    &url,
-                    "--node-id",
-                    &format!("n{n}"),
-                    "--admin-password",
-                    PASSWORD,
-                    "--database",
-                    &db.url,
-                ])
-            })
-            .collect();
-        Trio {
-            nodes,
-            nats,
-            _db: db,
-        }
-    }
-
-    fn addr(&self, node: usize) -> SocketAddr {
-        self.nodes[node].addr
-    }
-}
-
-async fn connect(addr: SocketAddr) -> (Client, Events) {
-    Client::connect(addr, ConnectOptions::default())
-        .await
-        .unwrap()
-}
-
-async fn user(addr: SocketAddr, name: &str) -> (Client, Events) {
-    let (client, events) = connect(addr).await;
-    client.register(name, None).await.unwrap();
-    (client, events)
-}
-
-async fn admin(addr: SocketAddr, name: &str) -> (Client, Events) {
-    let (client, events) = user(addr, name).await;
-    client.admin(PASSWORD).await.unwrap();
-    (client, events)
-}
-
-fn code(error: ClientError) -> ErrorCode {
-    match error {
-        ClientError::Server { code, .. } => code,
-        other => panic!("expected an error from the server, got {other}"),
-    }
-}
-
-/// Retries `attempt` until it returns `Some`, for at most `within`.
-async fn eventually<T, F, Fut>(within: Duration, what: &str, mut attempt: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(done) = attempt().await {
-            return done;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits until `client`'s GETALLUSER lists exactly `names`.
-async fn until_listed(client: &Client, names: &[&str]) {
-    eventually(PATIENCE, "listing", || async {
-        let listed: Vec<String> = client
-            .users()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|u| u.name.to_string())
-            .collect();
-        (listed == names).then_some(())
-    })
-    .await
-}
 
 async fn message(events: &mut Events) -> chinwag_proto::server::Message {
     wait_for(events, |e| match e {

@@ -10,6 +10,8 @@ pub mod nats;
 pub mod postgres;
 #[path = "common/raw.rs"]
 pub mod raw;
+#[path = "common/trio.rs"]
+pub mod trio;
 
 use std::net::SocketAddr;
 use std::time::Duration;

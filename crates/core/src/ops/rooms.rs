@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use chinwag_proto::room::RoomNotice;
 use chinwag_proto::server::Timestamp;
-use chinwag_proto::{NoticeKind, RoomRole, ServerFrame};
+use chinwag_proto::{NoticeKind, RoomRole, ServerFrame, UserName};
 
 use crate::event::{Event, Shared};
-use crate::state::rooms::{Departure, deliver};
+use crate::state::rooms::{Departure, Recipients, deliver};
 use crate::state::{Peer, Room, Sender, State};
 
 /// A ROOM_NOTICE, one event shared by every member it goes to.
@@ -107,5 +107,45 @@ pub fn disconnected(state: &State, peer: &Peer, why: &str) {
         if !state.shutdown.is_started() {
             announce_departure(state, &room, &departure, "", why, now);
         }
+    }
+}
+
+/// A guest of another node that stopped without saying goodbye (this node
+/// freed its name): it leaves its rooms, as it would have on its own
+/// node, and their members everywhere are told. An account stays a
+/// member (offline).
+pub fn gone_with_its_node(state: &State, name: &UserName) {
+    let user = name.key();
+    let now = Timestamp::now();
+    for room in state.rooms.rooms_of(&user) {
+        let elsewhere = room.read().member(&user).is_some_and(|m| m.home.is_some());
+        if !elsewhere {
+            continue;
+        }
+        if let Some(departure) = state.rooms.leave(&room, &user, None) {
+            announce_departure(state, &room, &departure, "", "its server node stopped", now);
+        }
+    }
+}
+
+/// Guests of a node that started afresh were dropped from rooms here
+/// (see [`crate::state::Rooms::drop_guests_of`]): each node tells its own
+/// members.
+pub fn guests_dropped(state: &State, dropped: Vec<(Arc<Room>, UserName, Recipients)>) {
+    let now = Timestamp::now();
+    for (room, name, remaining) in dropped {
+        if !announces_presence(state, room.read().len() + 1) {
+            continue;
+        }
+        let left = notice(
+            NoticeKind::RoomLeft,
+            now,
+            &room,
+            "",
+            name.as_str(),
+            0,
+            "its server node restarted",
+        );
+        deliver(&remaining, &left, None);
     }
 }

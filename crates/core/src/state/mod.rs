@@ -135,6 +135,11 @@ impl State {
             self.bans.set(ban);
         }
         self.rooms.restore(self.store.rooms().await?);
+        // In cluster mode: the guests of other nodes and the invitations,
+        // which the store does not keep.
+        for change in self.delivery().room_snapshot().await {
+            self.rooms.apply(change);
+        }
         Ok(())
     }
 
@@ -239,6 +244,8 @@ impl State {
             tracing::error!("joined a cluster twice; keeping the first");
             return;
         }
+        self.rooms
+            .replicate_through(Arc::clone(&delivery), delivery.node().to_owned());
         self.secrets.share_with(move |outcome| {
             if let Err(Unavailable(why)) = delivery.order_all(Order::Secret(outcome)) {
                 tracing::debug!(%why, "cannot share a secret check's outcome");

@@ -24,9 +24,16 @@
 //! changes happened). A guest's membership ends with its connection and is
 //! never written; an account's lasts until it leaves, across disconnects
 //! (its member entry is then offline) and restarts.
+//!
+//! Across nodes (cluster mode), every change is also handed to the other
+//! nodes, which apply it to their copy: see [`replica`].
+
+mod replica;
+
+pub use replica::{Change, Membership, RoomChange, Stamp};
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use chinwag_proto::room::{MaskEntry, MaskList, MemberInfo, RoomInfo, RoomMode};
 use chinwag_proto::server::{MuteState, Timestamp};
@@ -71,6 +78,10 @@ pub struct Member {
     pub account: bool,
     /// May talk whatever the room's moderation and mute masks.
     pub voiced: bool,
+    /// The node of a guest connected to another node (cluster mode): its
+    /// membership ends with that node. `None` for an account or a guest
+    /// of this node.
+    pub home: Option<String>,
 }
 
 impl Member {
@@ -205,6 +216,9 @@ pub struct RoomState {
     deleted: bool,
     /// The room's metadata (METADATA_SET), kept while the room exists.
     pub metadata: std::collections::BTreeMap<String, String>,
+    /// When each element was last changed, and where (cluster mode; see
+    /// [`replica`]).
+    stamps: HashMap<replica::Slot, Stamp>,
 }
 
 impl RoomState {
@@ -241,20 +255,24 @@ impl RoomState {
         self.members.get(user).map_or(RoomRole::None, |m| m.role)
     }
 
-    /// Changes a member's role (nothing if `user` is not a member);
-    /// returns what to store, for an account.
-    pub fn set_role(&mut self, user: &NameKey, role: RoomRole) -> Option<MemberRecord> {
-        let member = self.members.get_mut(user)?;
+    /// Changes a member's role; `false` if `user` is not a member. The
+    /// caller saves it ([`Rooms::save_member`]).
+    pub fn set_role(&mut self, user: &NameKey, role: RoomRole) -> bool {
+        let Some(member) = self.members.get_mut(user) else {
+            return false;
+        };
         member.role = role;
-        member.account.then(|| member.record())
+        true
     }
 
-    /// Voices `user` or takes its voice (nothing if not a member);
-    /// returns what to store, for an account.
-    pub fn set_voice(&mut self, user: &NameKey, voiced: bool) -> Option<MemberRecord> {
-        let member = self.members.get_mut(user)?;
+    /// Voices `user` or takes its voice; `false` if not a member. The
+    /// caller saves it ([`Rooms::save_member`]).
+    pub fn set_voice(&mut self, user: &NameKey, voiced: bool) -> bool {
+        let Some(member) = self.members.get_mut(user) else {
+            return false;
+        };
         member.voiced = voiced;
-        member.account.then(|| member.record())
+        true
     }
 
     /// The settings to store.
@@ -393,8 +411,9 @@ impl RoomState {
         }
     }
 
-    /// Records an invitation; `false` if too many are pending.
-    pub fn invite(&mut self, user: NameKey) -> bool {
+    /// Records an invitation; `false` if too many are pending. Handlers
+    /// go through [`Rooms::invite`], which tells the other nodes.
+    fn invite(&mut self, user: NameKey) -> bool {
         if self.invited.len() >= MAX_INVITATIONS && !self.invited.contains(&user) {
             return false;
         }
@@ -420,8 +439,13 @@ impl RoomState {
         list
     }
 
-    /// The owner, then operators, then members, each by name.
-    pub fn member_list(&self, now: Timestamp) -> Vec<MemberInfo> {
+    /// The owner, then operators, then members, each by name. A member
+    /// not connected here is online if `online_elsewhere` says so.
+    pub fn member_list(
+        &self,
+        now: Timestamp,
+        online_elsewhere: impl Fn(&str) -> bool,
+    ) -> Vec<MemberInfo> {
         let mut members: Vec<&Member> = self.members.values().collect();
         members.sort_by_cached_key(|m| {
             (
@@ -434,7 +458,7 @@ impl RoomState {
             .map(|m| MemberInfo {
                 name: m.name.as_str().into(),
                 role: m.role,
-                online: m.peer.is_some(),
+                online: m.peer.is_some() || online_elsewhere(m.name.as_str()),
                 muted: self.muted(&m.name.key(), now),
                 voiced: m.voiced,
             })
@@ -454,6 +478,7 @@ impl RoomState {
                 peer: Some(Arc::clone(peer)),
                 account: peer.account,
                 voiced: false,
+                home: None,
             },
         );
         self.recipients = None;
@@ -462,20 +487,19 @@ impl RoomState {
     /// The owner gives the room up and becomes a plain member: the
     /// longest-standing operator, if there is one, owns it now (returned);
     /// if not, the room has no owner (and no operators) until its members
-    /// change. What to store comes with each change.
-    pub fn step_down(&mut self, owner: &NameKey) -> (Option<UserName>, Vec<MemberRecord>) {
-        let mut records = Vec::new();
-        records.extend(self.set_role(owner, RoomRole::Member));
+    /// change. The caller saves both ([`Rooms::save_member`]).
+    pub fn step_down(&mut self, owner: &NameKey) -> Option<UserName> {
+        self.set_role(owner, RoomRole::Member);
         let heir = self
             .members
             .values()
             .filter(|m| m.role == RoomRole::Operator)
-            .min_by_key(|m| m.since)
+            .min_by_key(|m| (m.since, m.name.key()))
             .map(|m| m.name.clone());
         if let Some(heir) = &heir {
-            records.extend(self.set_role(&heir.key(), RoomRole::Owner));
+            self.set_role(&heir.key(), RoomRole::Owner);
         }
-        (heir, records)
+        heir
     }
 
     /// Removes a member. If it was the owner, the longest-standing
@@ -489,7 +513,7 @@ impl RoomState {
             && let Some(next) = self
                 .members
                 .values_mut()
-                .max_by_key(|m| (m.role, std::cmp::Reverse(m.since)))
+                .max_by_key(|m| (m.role, std::cmp::Reverse((m.since, m.name.key()))))
         {
             next.role = RoomRole::Owner;
             heir = Some(next.name.clone());
@@ -506,7 +530,7 @@ pub struct Room {
 }
 
 impl Room {
-    fn new(name: RoomName) -> Room {
+    pub(crate) fn new(name: RoomName) -> Room {
         Room {
             name,
             state: RwLock::new(RoomState::default()),
@@ -600,6 +624,9 @@ pub struct Rooms {
     joined: DashMap<NameKey, HashSet<RoomKey>>,
     max_rooms: usize,
     max_per_user: usize,
+    /// Where changes go besides the store: the other nodes, in cluster
+    /// mode (see [`replica`]).
+    replica: OnceLock<replica::Replica>,
 }
 
 impl Rooms {
@@ -610,6 +637,7 @@ impl Rooms {
             joined: DashMap::new(),
             max_rooms,
             max_per_user,
+            replica: OnceLock::new(),
         }
     }
 
@@ -621,8 +649,9 @@ impl Rooms {
 
     /// Writes a change through to the store. Called under the room's lock:
     /// the write is submitted at once (so in order); its result is only
-    /// logged, since the change has been made in memory already.
-    pub fn save(&self, write: RoomWrite) {
+    /// logged, since the change has been made in memory already. Handlers
+    /// call [`Rooms::save`], which tells the other nodes too.
+    fn store(&self, write: RoomWrite) {
         let Some(store) = &self.store else { return };
         let done = store.write_room(write);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -635,58 +664,129 @@ impl Rooms {
     }
 
     /// Rebuilds the stored rooms at start-up, every member offline. A room
-    /// with no members left (only guests were in it) is deleted.
+    /// with no members left (only guests were in it) is deleted; in
+    /// cluster mode it is left alone, as guests of other nodes may still
+    /// be in it (they arrive with the other nodes' snapshots, and whoever
+    /// creates the room afresh clears what is left of it).
     pub fn restore(&self, records: Vec<RoomRecord>) {
+        let records = records
+            .into_iter()
+            .filter(|record| {
+                if record.members.is_empty()
+                    && !self.replicated()
+                    && let Some(key) = RoomKey::fold(&record.meta.name)
+                {
+                    self.store(RoomWrite::Delete(key));
+                }
+                !record.members.is_empty()
+            })
+            .collect();
+        self.reload(records);
+    }
+
+    /// Takes what the store says of the rooms (at start-up, or after this
+    /// node was cut off from the others, who wrote their changes there):
+    /// the settings, masks, mutes and the accounts' memberships. The
+    /// guests' memberships stay as they are, as do the connections of the
+    /// accounts online here. A room the store has no record of keeps its
+    /// guests only; a record without members brings back only a room
+    /// that still has some here.
+    pub fn reload(&self, records: Vec<RoomRecord>) {
+        let mut stored = HashSet::new();
         for record in records {
             let Ok(name) = RoomName::parse(&record.meta.name) else {
                 tracing::warn!(room = %record.meta.name, "skipping a stored room with a bad name");
                 continue;
             };
-            if record.members.is_empty() {
-                self.save(RoomWrite::Delete(name.key()));
+            let key = name.key();
+            stored.insert(key);
+            loop {
+                let room = match self.registry.get(&key).map(|r| Arc::clone(&r)) {
+                    Some(room) => room,
+                    None if record.members.is_empty() => break,
+                    None => {
+                        // Filled before it is registered (see
+                        // [`Rooms::apply`]).
+                        let room = Arc::new(Room::new(name.clone()));
+                        self.take_record(&room, &mut room.write(), record.clone());
+                        if room.read().is_empty() || self.register(key, room) {
+                            break;
+                        }
+                        continue;
+                    }
+                };
+                let mut state = room.write();
+                if state.deleted {
+                    continue;
+                }
+                self.take_record(&room, &mut state, record.clone());
+                if state.is_empty() {
+                    self.delete(&room, &mut state);
+                }
+                break;
+            }
+        }
+        for room in self.all() {
+            if stored.contains(&room.name.key()) {
                 continue;
             }
-            let mut state = RoomState {
-                topic: record.meta.topic,
-                topic_by: record.meta.topic_by,
-                topic_ts: record.meta.topic_ts,
-                mode: RoomMode::from_bits(record.meta.mode).unwrap_or(RoomMode::NEW),
-                limit: record.meta.limit,
-                created: record.meta.created,
-                password: record.meta.password,
-                masks: record.masks,
-                ..RoomState::default()
-            };
-            for m in record.members {
-                let Ok(user) = UserName::parse(&m.name) else {
-                    continue;
-                };
-                state.next_since = state.next_since.max(m.since + 1);
-                self.joined
-                    .entry(user.key())
-                    .or_default()
-                    .insert(name.key());
-                state.members.insert(
-                    user.key(),
-                    Member {
-                        name: user,
-                        role: m.role,
-                        since: m.since,
-                        peer: None,
-                        account: true,
-                        voiced: m.voiced,
-                    },
-                );
+            let mut state = room.write();
+            let accounts: Vec<NameKey> = state
+                .members
+                .iter()
+                .filter(|(_, m)| m.account)
+                .map(|(key, _)| *key)
+                .collect();
+            for key in accounts {
+                state.members.remove(&key);
+                state.recipients = None;
+                self.unjoin(&key, &room);
             }
-            state.mutes.extend(record.mutes);
-            self.registry.insert(
-                name.key(),
-                Arc::new(Room {
-                    name,
-                    state: RwLock::new(state),
-                }),
-            );
+            if state.is_empty() {
+                self.delete(&room, &mut state);
+            }
         }
+    }
+
+    /// Makes `state` what `record` says, but for the guests.
+    fn take_record(&self, room: &Room, state: &mut RoomState, record: RoomRecord) {
+        state.set_settings(record.meta);
+        state.masks = record.masks;
+        state.mutes = record.mutes.into_iter().collect();
+        let mut accounts = HashSet::new();
+        for m in record.members {
+            let Ok(user) = UserName::parse(&m.name) else {
+                continue;
+            };
+            let key = user.key();
+            accounts.insert(key);
+            state.next_since = state.next_since.max(m.since + 1);
+            let peer = state.members.get(&key).and_then(|old| old.peer.clone());
+            state.members.insert(
+                key,
+                Member {
+                    name: user,
+                    role: m.role,
+                    since: m.since,
+                    peer,
+                    account: true,
+                    voiced: m.voiced,
+                    home: None,
+                },
+            );
+            self.joined.entry(key).or_default().insert(room.name.key());
+        }
+        let gone: Vec<NameKey> = state
+            .members
+            .iter()
+            .filter(|(key, m)| m.account && !accounts.contains(*key))
+            .map(|(key, _)| *key)
+            .collect();
+        for key in gone {
+            state.members.remove(&key);
+            self.unjoin(&key, room);
+        }
+        state.recipients = None;
     }
 
     /// An account logged in: its memberships reach this connection now.
@@ -733,10 +833,18 @@ impl Rooms {
             member.name = peer.name.clone();
             member.peer = Some(Arc::clone(peer));
             state.members.insert(new, member);
+            state.recipients = None;
+            if *old != new {
+                self.share(&room, &mut state, Change::Left(*old));
+            }
+            self.save_member(&room, &mut state, &new);
             if let Some(mute) = state.mutes.remove(old) {
                 state.mutes.insert(new, mute);
+                if *old != new {
+                    self.share(&room, &mut state, Change::Mute(*old, MuteState::NotMuted));
+                    self.share(&room, &mut state, Change::Mute(new, mute));
+                }
             }
-            state.recipients = None;
         }
         if *old != new
             && let Some((_, keys)) = self.joined.remove(old)
@@ -840,7 +948,7 @@ impl Rooms {
                 );
                 state.created = now;
                 state.add(peer, RoomRole::Owner);
-                self.save(RoomWrite::Meta(state.meta(&room.name)));
+                self.created(&room, &mut state, &user);
                 Joined::Created
             } else {
                 let let_in = admin || state.is_invited(&user);
@@ -863,13 +971,9 @@ impl Rooms {
                     return Err(JoinRefused::BadPassword);
                 }
                 state.add(peer, RoomRole::Member);
+                self.save_member(&room, &mut state, &user);
                 Joined::Joined
             };
-            if let Some(member) = state.members.get(&user)
-                && member.account
-            {
-                self.save(RoomWrite::Member(key, member.record()));
-            }
             self.joined.entry(user).or_default().insert(key);
             drop(state);
             return Ok((room, outcome));
@@ -888,6 +992,26 @@ impl Rooms {
             self.delete(room, &mut state);
         }
         why
+    }
+
+    /// Registers a room built (and filled) off the registry; `false` if
+    /// one of that name was registered meanwhile.
+    fn register(&self, key: RoomKey, room: Arc<Room>) -> bool {
+        match self.registry.entry(key) {
+            dashmap::mapref::entry::Entry::Vacant(vacant) => {
+                vacant.insert(room);
+                true
+            }
+            dashmap::mapref::entry::Entry::Occupied(_) => false,
+        }
+    }
+
+    /// `user` is no longer in `room`, for the per-user index.
+    fn unjoin(&self, user: &NameKey, room: &Room) {
+        if let Some(mut keys) = self.joined.get_mut(user) {
+            keys.remove(&room.name.key());
+        }
+        self.joined.remove_if(user, |_, keys| keys.is_empty());
     }
 
     fn delete(&self, room: &Arc<Room>, state: &mut RoomState) {
@@ -918,22 +1042,22 @@ impl Rooms {
             }
         }
         let (member, new_owner) = state.remove(user)?;
-        if let Some(mut keys) = self.joined.get_mut(user) {
-            keys.remove(&room.name.key());
+        self.unjoin(user, room);
+        if member.account && !state.is_empty() {
+            self.save(
+                room,
+                &mut state,
+                RoomWrite::RemoveMember(room.name.key(), *user),
+            );
+        } else {
+            self.share(room, &mut state, Change::Left(*user));
         }
-        self.joined.remove_if(user, |_, keys| keys.is_empty());
         if state.is_empty() {
             self.delete(room, &mut state);
-            self.save(RoomWrite::Delete(room.name.key()));
-        } else {
-            if member.account {
-                self.save(RoomWrite::RemoveMember(room.name.key(), *user));
-            }
-            if let Some(heir) = &new_owner
-                && let Some(record) = state.set_role(&heir.key(), RoomRole::Owner)
-            {
-                self.save(RoomWrite::Member(room.name.key(), record));
-            }
+            self.store(RoomWrite::Delete(room.name.key()));
+            self.emptied(room);
+        } else if let Some(heir) = &new_owner {
+            self.save_member(room, &mut state, &heir.key());
         }
         let remaining = state.recipients();
         Some(Departure {
@@ -1297,7 +1421,7 @@ mod tests {
             .map(|(i, n)| peer(i as u64, n))
             .collect();
         let (r, _) = rooms.join(&room("#s"), &people[0], "", false, now).unwrap();
-        let (heir, _) = r.write().step_down(&people[0].name.key());
+        let heir = r.write().step_down(&people[0].name.key());
         assert_eq!(heir, None, "no operator: no owner");
         assert_eq!(r.read().role_of(&people[0].name.key()), RoomRole::Member);
         for p in &people[1..] {
@@ -1306,9 +1430,8 @@ mod tests {
         r.write().set_role(&people[2].name.key(), RoomRole::Owner);
         r.write()
             .set_role(&people[1].name.key(), RoomRole::Operator);
-        let (heir, records) = r.write().step_down(&people[2].name.key());
+        let heir = r.write().step_down(&people[2].name.key());
         assert_eq!(heir.unwrap().as_str(), "a");
-        assert!(records.is_empty(), "guests are not stored");
         assert_eq!(r.read().role_of(&people[1].name.key()), RoomRole::Owner);
         assert_eq!(r.read().role_of(&people[2].name.key()), RoomRole::Member);
     }

@@ -73,7 +73,7 @@ fn invite(room: Arc<Room>, user: UserName, ctx: &mut Ctx<'_>) -> Result<ServerFr
         if state.member(&user.key()).is_some() {
             return Err(already_member(&user, &room));
         }
-        if !state.invite(user.key()) {
+        if !ctx.state.rooms.invite(&room, &mut state, user.key()) {
             return Err(CmdError::new(
                 ErrorCode::InvalidArgument,
                 format!(

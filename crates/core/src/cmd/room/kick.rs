@@ -4,7 +4,9 @@
 use chinwag_proto::room::RoomKick;
 use chinwag_proto::{NoticeKind, RoomRole, ServerFrame};
 
-use super::{acting_rank, announce_departure, find, not_a_member, notice, target_member};
+use super::{
+    acting_rank, announce_departure, find, not_a_member, notice, target_member, tell_user,
+};
 use crate::cmd::{Ctx, Reply, check_reason};
 
 pub fn apply(req: RoomKick, ctx: &mut Ctx<'_>) -> Reply {
@@ -27,19 +29,21 @@ pub fn apply(req: RoomKick, ctx: &mut Ctx<'_>) -> Reply {
         &req.reason
     };
     let victim = departure.member.name.clone();
-    if let Some(peer) = &departure.member.peer {
-        peer.push(
-            &notice(
-                NoticeKind::RoomKicked,
-                ctx.now.wall,
-                &room,
-                me.name.as_str(),
-                victim.as_str(),
-                0,
-                reason,
-            ),
-            None,
-        );
+    let kicked = notice(
+        NoticeKind::RoomKicked,
+        ctx.now.wall,
+        &room,
+        me.name.as_str(),
+        victim.as_str(),
+        0,
+        reason,
+    );
+    match &departure.member.peer {
+        Some(peer) => {
+            peer.push(&kicked, None);
+        }
+        // Online on another node, maybe.
+        None => tell_user(ctx.state, victim.as_str(), kicked),
     }
     announce_departure(
         ctx.state,

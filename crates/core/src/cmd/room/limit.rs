@@ -16,9 +16,10 @@ pub fn apply(req: RoomLimit, ctx: &mut Ctx<'_>) -> Reply {
         let mut state = room.write();
         acting_rank(&state, me, &room, RoomRole::Operator)?;
         state.limit = req.limit;
+        let meta = state.meta(&room.name);
         ctx.state
             .rooms
-            .save(RoomWrite::Meta(state.meta(&room.name)));
+            .save(&room, &mut state, RoomWrite::Meta(meta));
     }
     let frame = notice(
         NoticeKind::RoomLimit,

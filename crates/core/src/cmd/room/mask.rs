@@ -57,15 +57,17 @@ pub fn apply(req: RoomMask, ctx: &mut Ctx<'_>) -> Reply {
             if added {
                 ctx.state
                     .rooms
-                    .save(RoomWrite::Mask(room.name.key(), record));
+                    .save(&room, &mut state, RoomWrite::Mask(room.name.key(), record));
             }
             added
         } else {
             let removed = state.remove_mask(req.list, &mask);
             if removed {
-                ctx.state
-                    .rooms
-                    .save(RoomWrite::Unmask(room.name.key(), req.list, mask.clone()));
+                ctx.state.rooms.save(
+                    &room,
+                    &mut state,
+                    RoomWrite::Unmask(room.name.key(), req.list, mask.clone()),
+                );
             }
             removed
         }

@@ -19,6 +19,8 @@ pub fn apply(req: Members, ctx: &mut Ctx<'_>) -> Reply {
     }
     Ok(ServerFrame::MemberList {
         room: room.name.as_str().into(),
-        members: state.member_list(ctx.now.wall),
+        members: state.member_list(ctx.now.wall, |name| {
+            ctx.state.delivery().locate(name).is_some()
+        }),
     })
 }

@@ -56,8 +56,15 @@ pub fn need(req: &RoomRequest) -> Need {
 }
 
 pub fn dispatch(req: RoomRequest, ctx: &mut Ctx<'_>) -> Outcome {
+    if changes_rooms(&req)
+        && let Err(unavailable) = ctx.state.delivery().reachable()
+    {
+        // With other nodes, every node keeps the same state of a room: a
+        // change the others cannot learn now is not made.
+        return CmdError::from(unavailable).into();
+    }
     match req {
-        RoomRequest::Join(r) => join::apply(r, ctx).into(),
+        RoomRequest::Join(r) => join::apply(r, ctx),
         RoomRequest::Part(r) => part::apply(r, ctx).into(),
         RoomRequest::Send(r) => send::apply(r, ctx),
         RoomRequest::SendOps(r) => send::to_operators(r, ctx).into(),
@@ -73,6 +80,28 @@ pub fn dispatch(req: RoomRequest, ctx: &mut Ctx<'_>) -> Outcome {
         RoomRequest::Limit(r) => limit::apply(r, ctx).into(),
         RoomRequest::Voice(r) => voice::apply(r, ctx),
         RoomRequest::Mask(r) => mask::apply(r, ctx).into(),
+    }
+}
+
+/// Whether a request changes a room's state (which every node keeps).
+fn changes_rooms(req: &RoomRequest) -> bool {
+    match req {
+        RoomRequest::Send(_)
+        | RoomRequest::SendOps(_)
+        | RoomRequest::List { .. }
+        | RoomRequest::Members(_) => false,
+        RoomRequest::Mask(mask) => mask.action != chinwag_proto::room::MaskAction::List,
+        RoomRequest::Join(_)
+        | RoomRequest::Part(_)
+        | RoomRequest::Topic(_)
+        | RoomRequest::Op(_)
+        | RoomRequest::Kick(_)
+        | RoomRequest::Mute(_)
+        | RoomRequest::Mode(_)
+        | RoomRequest::Invite(_)
+        | RoomRequest::Unmute(_)
+        | RoomRequest::Limit(_)
+        | RoomRequest::Voice(_) => true,
     }
 }
 
@@ -208,9 +237,19 @@ fn tell_members(state: &State, room: &Room, event: &Shared, sender: Option<&Send
     ops::rooms::tell_members(state, room, &room.recipients(), event, sender);
 }
 
-/// Tells one user (every session), if online.
+/// Tells one user (every session), if online, here or elsewhere.
 fn tell_user(state: &State, user: &str, event: Shared) {
     if let Some(peer) = state.users.get(user) {
         peer.push(&event, None);
+        return;
     }
+    let Some(to) = state.delivery().locate(user) else {
+        return;
+    };
+    let handed = state.delivery().to_user(&to, &event);
+    tokio::spawn(async move {
+        if let Err(error) = handed.await.into_result() {
+            tracing::debug!(error = %error.message, "room notice not handed to a user elsewhere");
+        }
+    });
 }

@@ -30,9 +30,10 @@ pub fn apply(req: SetRoomMode, ctx: &mut Ctx<'_>) -> Reply {
         }
         let password = (!req.password.is_empty()).then(|| req.password.to_string());
         state.set_mode(req.mode, password);
+        let meta = state.meta(&room.name);
         ctx.state
             .rooms
-            .save(RoomWrite::Meta(state.meta(&room.name)));
+            .save(&room, &mut state, RoomWrite::Meta(meta));
     }
     let frame = notice(
         NoticeKind::RoomMode,

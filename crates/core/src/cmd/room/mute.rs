@@ -24,9 +24,11 @@ pub fn apply(req: RoomMute, ctx: &mut Ctx<'_>) -> Reply {
         let rank = acting_rank(&state, me, &room, RoomRole::Operator)?;
         let (key, name) = target_member(&state, &room, rank, &req.user)?;
         state.mute(key, until, ctx.now.wall);
-        ctx.state
-            .rooms
-            .save(RoomWrite::Mute(room.name.key(), key, until));
+        ctx.state.rooms.save(
+            &room,
+            &mut state,
+            RoomWrite::Mute(room.name.key(), key, until),
+        );
         name
     };
     tell_user(

@@ -7,7 +7,6 @@ use chinwag_proto::{ErrorCode, NameKey, NoticeKind, RoomRole, ServerFrame};
 
 use super::{absent_target, acting_rank, find, notice, tell_members};
 use crate::cmd::{CmdError, Ctx, Outcome};
-use crate::store::RoomWrite;
 
 pub fn apply(req: RoomOp, ctx: &mut Ctx<'_>) -> Outcome {
     match op(&req, ctx) {
@@ -48,22 +47,16 @@ fn op(req: &RoomOp, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
                     format!("{name} owns {}; only they may step down", room.name),
                 ));
             }
-            let (heir, records) = state.step_down(&key);
-            for record in records {
-                ctx.state
-                    .rooms
-                    .save(RoomWrite::Member(room.name.key(), record));
-            }
+            let heir = state.step_down(&key);
+            ctx.state.rooms.save_member(&room, &mut state, &key);
             changes.push((name, RoomRole::Member));
             if let Some(heir) = heir {
+                ctx.state.rooms.save_member(&room, &mut state, &heir.key());
                 changes.push((heir, RoomRole::Owner));
             }
         } else {
-            if let Some(record) = state.set_role(&key, role) {
-                ctx.state
-                    .rooms
-                    .save(RoomWrite::Member(room.name.key(), record));
-            }
+            state.set_role(&key, role);
+            ctx.state.rooms.save_member(&room, &mut state, &key);
             changes.push((name, role));
         }
     }

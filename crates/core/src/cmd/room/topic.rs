@@ -24,9 +24,10 @@ pub fn apply(req: Topic, ctx: &mut Ctx<'_>) -> Reply {
         state.topic = req.topic.to_string();
         state.topic_by = me.name.to_string();
         state.topic_ts = ctx.now.wall;
+        let meta = state.meta(&room.name);
         ctx.state
             .rooms
-            .save(RoomWrite::Meta(state.meta(&room.name)));
+            .save(&room, &mut state, RoomWrite::Meta(meta));
     }
     let frame = notice(
         NoticeKind::RoomTopic,

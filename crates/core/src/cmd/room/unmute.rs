@@ -17,11 +17,15 @@ pub fn apply(req: RoomUnmute, ctx: &mut Ctx<'_>) -> Reply {
             Some(key) => {
                 let lifted = state.unmute(&key, ctx.now.wall);
                 if lifted {
-                    ctx.state.rooms.save(RoomWrite::Mute(
-                        room.name.key(),
-                        key,
-                        chinwag_proto::server::MuteState::NotMuted,
-                    ));
+                    ctx.state.rooms.save(
+                        &room,
+                        &mut state,
+                        RoomWrite::Mute(
+                            room.name.key(),
+                            key,
+                            chinwag_proto::server::MuteState::NotMuted,
+                        ),
+                    );
                 }
                 (lifted, state.member(&key).map(|m| m.name.clone()))
             }

@@ -6,7 +6,6 @@ use chinwag_proto::{NameKey, NoticeKind, RoomRole, ServerFrame};
 
 use super::{absent_target, acting_rank, find, notice, tell_members};
 use crate::cmd::{CmdError, Ctx, Outcome};
-use crate::store::RoomWrite;
 
 pub fn apply(req: RoomVoice, ctx: &mut Ctx<'_>) -> Outcome {
     match voice(&req, ctx) {
@@ -27,11 +26,8 @@ fn voice(req: &RoomVoice, ctx: &mut Ctx<'_>) -> Result<Outcome, CmdError> {
             drop(state);
             return Ok(absent_target(ctx, &room, &req.user));
         };
-        if let Some(record) = state.set_voice(&key, req.voiced) {
-            ctx.state
-                .rooms
-                .save(RoomWrite::Member(room.name.key(), record));
-        }
+        state.set_voice(&key, req.voiced);
+        ctx.state.rooms.save_member(&room, &mut state, &key);
         name
     };
     let frame = notice(
