@@ -4,17 +4,17 @@
 use std::sync::Arc;
 
 use chinwag_proto::server::{MuteState, Notice, NoticeKind, Timestamp};
-use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
+use chinwag_proto::{ErrorCode, NameKey, ServerFrame, UserName};
 use futures::StreamExt;
 
-use super::routing::{NodeMessage, Order, RemoteReply};
+use super::routing::{self, NodeMessage, Order, RemoteReply};
 use super::{Cluster, Inbox};
 use chinwag_core::error::{CmdError, no_such_user};
-use chinwag_core::event::Event;
+use chinwag_core::event::{Event, Shared};
 use chinwag_core::ops;
 use chinwag_core::secrets::{Secret, SecretOutcome};
 use chinwag_core::state::rooms::deliver;
-use chinwag_core::state::{ConnId, Mute, State};
+use chinwag_core::state::{ConnId, Mute, Peer, State};
 use chinwag_core::store::{BanRecord, BanTarget};
 
 /// Serves the other nodes' messages until shutdown.
@@ -37,7 +37,20 @@ pub async fn serve(cluster: Arc<Cluster>, state: Arc<State>, mut inbox: Inbox) {
         if origin == cluster.node().as_str() {
             continue;
         }
-        if let Some(reply) = apply(&state, decoded)
+        // A request its sender has given up on is refused, not carried
+        // out: the sender told its client so already.
+        let late = message.reply.is_some()
+            && routing::too_late(message.headers.as_ref(), Timestamp::now());
+        let answer = if late {
+            tracing::warn!(%origin, "a request from another node came too late; refused");
+            Some(RemoteReply::error(CmdError::new(
+                ErrorCode::ClusterUnavailable,
+                "the request came after its sender gave up; not carried out",
+            )))
+        } else {
+            apply(&state, decoded)
+        };
+        if let Some(reply) = answer
             && let Some(to) = message.reply
             && let Err(error) = cluster.client.publish(to, reply.encode()).await
         {
@@ -51,7 +64,7 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
     match message {
         NodeMessage::Direct { user, event } => Some(match state.users.get(&user) {
             None => RemoteReply::error(no_such_user(&user)),
-            Some(peer) => match peer.push(&event.into_event(), None) {
+            Some(peer) => match handed_over(&peer, &event.into_event()) {
                 0 => RemoteReply::error(CmdError::new(
                     ErrorCode::Undeliverable,
                     format!(
@@ -62,6 +75,12 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
                 _ => RemoteReply::ok("delivered"),
             },
         }),
+        NodeMessage::Wake { user } => {
+            if let Some(peer) = state.users.get(&user) {
+                peer.wake_inboxes();
+            }
+            None
+        }
         NodeMessage::Fanout { except, event } => {
             let event = event.into_event();
             match NameKey::fold(&except) {
@@ -151,11 +170,24 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
             state.secrets.heard(outcome, std::time::Instant::now());
             None
         }
+        NodeMessage::Order(Order::Account { name }) => {
+            state.account_names.insert(&UserName::parse(&name).ok()?);
+            None
+        }
         NodeMessage::Order(Order::Shutdown { admin, reason }) => {
             tracing::warn!(%admin, %reason, "cluster-wide shutdown");
             state.shut_down(&admin, &reason);
             None
         }
+    }
+}
+
+/// Hands an event for one user to all its sessions; a message, by id
+/// once (see [`chinwag_core::state::Peer::push_direct`]).
+fn handed_over(peer: &Peer, event: &Shared) -> u32 {
+    match event.message() {
+        Some(message) => peer.push_direct(message.id, event),
+        None => peer.push(event, None),
     }
 }
 

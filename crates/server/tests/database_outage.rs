@@ -1,7 +1,8 @@
 //! A server on PostgreSQL whose database becomes unreachable: sends fail
 //! at once with StorageFailure, nothing that was acknowledged is lost, and
-//! the server recovers by itself when the database is back. The outage is
-//! a TCP proxy between the server and PostgreSQL that this test cuts.
+//! the server recovers by itself when the database is back; guests join,
+//! talk to each other and leave meanwhile. The outage is a TCP proxy
+//! between the server and PostgreSQL that this test cuts.
 
 mod common;
 
@@ -10,13 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use chinwag_client::{ClientError, HistoryQuery};
+use chinwag_client::{ClientError, Event, Events, HistoryQuery};
 use chinwag_proto::ErrorCode;
-use chinwag_proto::server::DeliveryStatus;
+use chinwag_proto::server::{DeliveryStatus, NoticeKind};
 use chinwag_server::Server;
 use chinwag_server::store::PostgresStore;
 use common::postgres::TestDatabase;
-use common::{PATIENCE, TestServer, account, config};
+use common::{
+    PATIENCE, TestServer, account, closed, config, connect, notice, user, wait_for,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
@@ -74,17 +77,29 @@ fn through(proxy: &Proxy, db: &TestDatabase) -> String {
         .replace(&server_of(db).to_string(), &proxy.addr.to_string())
 }
 
-#[tokio::test]
-async fn sends_fail_clearly_while_the_database_is_away_and_nothing_acknowledged_is_lost() {
-    let db = TestDatabase::create().await;
-    let proxy = Proxy::start(server_of(&db)).await;
-    let store = PostgresStore::connect(&through(&proxy, &db)).await.unwrap();
+/// A server on the test database, reached through `proxy`.
+async fn serve_through(proxy: &Proxy, db: &TestDatabase) -> TestServer {
+    let store = PostgresStore::connect(&through(proxy, db)).await.unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = Server::with_store(listener, config(), Arc::new(store));
     let addr = server.local_addr().unwrap();
     let handle = server.handle();
     let task = tokio::spawn(server.run());
-    let server = TestServer { addr, handle, task };
+    TestServer { addr, handle, task }
+}
+
+fn code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> ErrorCode {
+    match result {
+        Err(ClientError::Server { code, .. }) => code,
+        other => panic!("expected an error from the server, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn sends_fail_clearly_while_the_database_is_away_and_nothing_acknowledged_is_lost() {
+    let db = TestDatabase::create().await;
+    let proxy = Proxy::start(server_of(&db)).await;
+    let server = serve_through(&proxy, &db).await;
 
     let (alice, _alice_events) = account(&server, "alice", "alice-secret").await;
     let (_bob, _bob_events) = account(&server, "bob", "bob-secret").await;
@@ -125,4 +140,82 @@ async fn sends_fail_clearly_while_the_database_is_away_and_nothing_acknowledged_
     let stored: Vec<_> = page.iter().rev().map(|m| m.id).collect();
     assert_eq!(stored, acknowledged, "exactly what was acknowledged");
     server.stop().await;
+}
+
+/// What a guest does needs no database, but what others read back from
+/// history does: while it is away, guests still join, talk to each other
+/// and leave; accounts (and anything stored for others to read: room
+/// messages, broadcasts, a message to or from an account) get
+/// StorageFailure.
+#[tokio::test]
+async fn guests_join_chat_and_leave_while_the_database_is_away() {
+    let db = TestDatabase::create().await;
+    let proxy = Proxy::start(server_of(&db)).await;
+    let server = serve_through(&proxy, &db).await;
+    let (alice, _alice_events) = account(&server, "alice", "alice-secret").await;
+    let (early, mut early_events) = user(&server, "early").await;
+
+    proxy.cut();
+    // A guest joins: whether its name is an account's is known without
+    // the database.
+    let (guest, mut guest_events) = user(&server, "guest").await;
+    let refused = |name: &'static str, password: Option<&'static str>| {
+        let server = &server;
+        async move {
+            let (client, _events) = connect(server).await;
+            code(client.register(name, password).await)
+        }
+    };
+    assert_eq!(refused("ALICE", None).await, ErrorCode::AccountRequired);
+    // A Cyrillic а for the Latin a.
+    assert_eq!(refused("\u{430}lice", None).await, ErrorCode::NameTaken);
+    assert_eq!(
+        refused("alice", Some("alice-secret")).await,
+        ErrorCode::StorageFailure
+    );
+
+    // Guests talk: delivered, and not stored, as their ephemeral ids say.
+    let sent = guest.send("early", "can you hear me").await.unwrap();
+    assert_eq!(sent.status, DeliveryStatus::Delivered);
+    assert!(sent.id.is_ephemeral(), "{:?}", sent.id);
+    let got = message(&mut early_events).await;
+    assert_eq!((got.id, &*got.text), (sent.id, "can you hear me"));
+    early.send("guest", "loud and clear").await.unwrap();
+    assert_eq!(&*message(&mut guest_events).await.text, "loud and clear");
+
+    // Rooms are joined; their messages are history, so they wait.
+    guest.join("#lobby", None).await.unwrap();
+    early.join("#lobby", None).await.unwrap();
+    assert_eq!(
+        code(guest.say("#lobby", "hello room").await),
+        ErrorCode::StorageFailure
+    );
+    assert_eq!(
+        code(guest.broadcast("hello all").await),
+        ErrorCode::StorageFailure
+    );
+    // An account's messages, and messages to it, are stored or not sent.
+    assert_eq!(
+        code(alice.send("guest", "hi").await),
+        ErrorCode::StorageFailure
+    );
+    assert_eq!(
+        code(guest.send("alice", "hi").await),
+        ErrorCode::StorageFailure
+    );
+
+    guest.logout().await.unwrap();
+    closed(&mut guest_events).await;
+    let left = notice(&mut early_events, NoticeKind::Left).await;
+    assert_eq!(&*left.subject, "guest");
+    proxy.restore();
+    server.stop().await;
+}
+
+async fn message(events: &mut Events) -> chinwag_proto::server::Message {
+    wait_for(events, |e| match e {
+        Event::Message(m) => Some(m),
+        _ => None,
+    })
+    .await
 }
