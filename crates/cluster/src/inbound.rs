@@ -1,5 +1,7 @@
 //! What a node does with a message from another: the receiving half of
-//! every cross-node command.
+//! every cross-node command. A request read too late to be answered
+//! before its sender gives up (`Chinwag-Deadline`) is refused unread; a
+//! direct message is handed to a user once by id.
 
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use futures::StreamExt;
 
 use super::routing::{self, NodeMessage, Order, RemoteReply};
 use super::{Cluster, Inbox};
-use chinwag_core::error::{CmdError, no_such_user};
+use chinwag_core::error::{CmdError, no_such_user, undeliverable};
 use chinwag_core::event::{Event, Shared};
 use chinwag_core::ops;
 use chinwag_core::secrets::{Secret, SecretOutcome};
@@ -65,13 +67,7 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
         NodeMessage::Direct { user, event } => Some(match state.users.get(&user) {
             None => RemoteReply::error(no_such_user(&user)),
             Some(peer) => match handed_over(&peer, &event.into_event()) {
-                0 => RemoteReply::error(CmdError::new(
-                    ErrorCode::Undeliverable,
-                    format!(
-                        "{} is disconnecting or not reading fast enough; not delivered",
-                        peer.name
-                    ),
-                )),
+                0 => RemoteReply::error(undeliverable(peer.name.as_str())),
                 _ => RemoteReply::ok("delivered"),
             },
         }),

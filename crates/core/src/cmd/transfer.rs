@@ -33,6 +33,7 @@ use chinwag_proto::server::{DeliveryStatus, MessageId, MessageKind, Sent, Timest
 use chinwag_proto::{ByteString, ErrorCode, NameKey, ServerFrame, UserName};
 
 use super::{CmdError, Ctx, Outcome, check_message, later, message_frame, no_such_user, tags_only};
+use crate::error::undeliverable;
 use crate::delivery::{Elsewhere, Unavailable};
 use crate::event::{Event, Shared};
 use crate::state::Peer;
@@ -53,7 +54,7 @@ pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
     // For USER_LIST's idle time.
     me.spoke(ts);
     let store = Arc::clone(&ctx.state.store);
-    let options = req.options;
+    let options = req.options.clone();
     if let Some(to) = ctx.state.users.get(&req.dst) {
         let append = store.append(NewMessage {
             ts,
@@ -153,6 +154,9 @@ fn relay(
 ) -> Outcome {
     let id = ctx.state.ephemeral_id();
     if let Some(to) = ctx.state.users.get(&req.dst) {
+        // A message with text says whether it reached anyone; one of tags
+        // alone (a typing notification) is fire and forget.
+        let has_text = !tags_only(&req.content);
         let event = direct(
             id,
             ts,
@@ -162,6 +166,9 @@ fn relay(
             &req.options,
         );
         let took = to.push(&event, None);
+        if took == 0 && has_text {
+            return undeliverable(to.name.as_str()).into();
+        }
         echo(ctx, me, &to.name, &event);
         let status = DeliveryStatus::Delivered;
         return sent(id, ts, status, u32::from(took > 0), away_of(&to));
@@ -239,14 +246,7 @@ fn deliver(
     }
     let account = current.as_ref().map_or(to.account, |peer| peer.account);
     if !account {
-        let refusal = CmdError::new(
-            ErrorCode::Undeliverable,
-            format!(
-                "{} is disconnecting or not reading fast enough; not delivered",
-                to.name
-            ),
-        );
-        return withdrawn(ctx, id, refusal);
+        return withdrawn(ctx, id, undeliverable(to.name.as_str()));
     }
     let name = to.name.clone();
     let enqueue = ctx.state.store.enqueue(name.key(), id);

@@ -64,17 +64,6 @@ impl AccountNames {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.names
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys
-            .len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
@@ -91,7 +80,6 @@ mod tests {
         assert_eq!(names.known(&name("alice")), Known::Free);
         names.insert(&name("Alice"));
         names.insert(&name("ALICE"));
-        assert_eq!(names.len(), 1);
         assert_eq!(names.known(&name("aLiCe")), Known::Account);
         // A Cyrillic а in place of the Latin a.
         assert_eq!(

@@ -211,6 +211,12 @@ impl Peer {
                     .unwrap_or_else(|p| p.into_inner())
                     .clone(),
             ),
+            live: Mutex::new(
+                self.live
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+            ),
         }
     }
 
@@ -791,6 +797,21 @@ mod tests {
             Timestamp(0),
         );
         Peer::new(UserName::parse(name).unwrap(), Arc::new(link))
+    }
+
+    #[test]
+    fn a_direct_message_from_another_node_is_handed_over_once_by_id() {
+        let bob = peer(1, "bob");
+        let outbox = Arc::clone(&bob.sessions()[0].outbox);
+        let event = crate::event::Event::new(chinwag_proto::ServerFrame::ok("hi"));
+        assert!(!bob.got_live(MessageId(7)));
+        assert_eq!(bob.push_direct(MessageId(7), &event), 1);
+        assert_eq!(bob.push_direct(MessageId(7), &event), 1, "taken again");
+        assert!(bob.got_live(MessageId(7)));
+        assert!(!bob.got_live(MessageId(8)));
+        let mut drained = Vec::new();
+        outbox.drain_into(&mut drained);
+        assert_eq!(drained.len(), 1, "but delivered once");
     }
 
     #[test]
