@@ -153,6 +153,8 @@ async fn guests_join_chat_and_leave_while_the_database_is_away() {
     let proxy = Proxy::start(server_of(&db)).await;
     let server = serve_through(&proxy, &db).await;
     let (alice, _alice_events) = account(&server, "alice", "alice-secret").await;
+    let (robert, _robert_events) = account(&server, "robert", "robert-secret").await;
+    robert.logout().await.unwrap();
     let (early, mut early_events) = user(&server, "early").await;
 
     proxy.cut();
@@ -166,11 +168,11 @@ async fn guests_join_chat_and_leave_while_the_database_is_away() {
             code(client.register(name, password).await)
         }
     };
-    assert_eq!(refused("ALICE", None).await, ErrorCode::AccountRequired);
-    // A Cyrillic а for the Latin a.
-    assert_eq!(refused("\u{430}lice", None).await, ErrorCode::NameTaken);
+    assert_eq!(refused("ROBERT", None).await, ErrorCode::AccountRequired);
+    // A Cyrillic о for the Latin o.
+    assert_eq!(refused("r\u{43e}bert", None).await, ErrorCode::NameTaken);
     assert_eq!(
-        refused("alice", Some("alice-secret")).await,
+        refused("robert", Some("robert-secret")).await,
         ErrorCode::StorageFailure
     );
 
