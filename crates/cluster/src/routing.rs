@@ -430,7 +430,9 @@ pub enum NodeMessage {
     Order(Order),
     /// A message was put in the offline queue of `user`, online on the
     /// receiving node: its sessions fetch it.
-    Wake { user: String },
+    Wake {
+        user: String,
+    },
 }
 
 impl NodeMessage {
@@ -631,9 +633,7 @@ mod tests {
             NodeMessage::Order(Order::Account {
                 name: "Alice".into(),
             }),
-            NodeMessage::Wake {
-                user: "bob".into(),
-            },
+            NodeMessage::Wake { user: "bob".into() },
         ];
         for message in messages {
             let (headers, body) = message.encode(&origin);

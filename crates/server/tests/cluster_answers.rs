@@ -84,7 +84,10 @@ async fn until_listed(client: &Client, names: &[&str]) {
         if names.iter().all(|n| listed.iter().any(|l| l == n)) {
             return;
         }
-        assert!(Instant::now() < deadline, "{names:?} not listed: {listed:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{names:?} not listed: {listed:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -17,9 +17,7 @@ use chinwag_proto::server::{DeliveryStatus, NoticeKind};
 use chinwag_server::Server;
 use chinwag_server::store::PostgresStore;
 use common::postgres::TestDatabase;
-use common::{
-    PATIENCE, TestServer, account, closed, config, connect, notice, user, wait_for,
-};
+use common::{PATIENCE, TestServer, account, closed, config, connect, notice, user, wait_for};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 

@@ -33,8 +33,8 @@ use chinwag_proto::server::{DeliveryStatus, MessageId, MessageKind, Sent, Timest
 use chinwag_proto::{ByteString, ErrorCode, NameKey, ServerFrame, UserName};
 
 use super::{CmdError, Ctx, Outcome, check_message, later, message_frame, no_such_user, tags_only};
-use crate::error::undeliverable;
 use crate::delivery::{Elsewhere, Unavailable};
+use crate::error::undeliverable;
 use crate::event::{Event, Shared};
 use crate::state::Peer;
 use crate::store::{NewMessage, StoreError};
@@ -145,13 +145,7 @@ const NOT_STORED: &str = "the database cannot be reached, so the message is not 
 /// database is away, `unkept` says which): handed to the recipient's
 /// sessions if it is online (here or elsewhere), never stored or queued,
 /// under an ephemeral id.
-fn relay(
-    ctx: &mut Ctx<'_>,
-    me: &Arc<Peer>,
-    req: Transfer,
-    ts: Timestamp,
-    unkept: &str,
-) -> Outcome {
+fn relay(ctx: &mut Ctx<'_>, me: &Arc<Peer>, req: Transfer, ts: Timestamp, unkept: &str) -> Outcome {
     let id = ctx.state.ephemeral_id();
     if let Some(to) = ctx.state.users.get(&req.dst) {
         // A message with text says whether it reached anyone; one of tags

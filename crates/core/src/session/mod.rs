@@ -619,9 +619,10 @@ impl Session {
         };
         let me = self.conn.peer.as_ref().map(Arc::clone);
         for message in &messages {
-            if me.as_ref().is_some_and(|me| {
-                me.ignores(message.from.as_str()) || me.got_live(message.id)
-            }) {
+            if me
+                .as_ref()
+                .is_some_and(|me| me.ignores(message.from.as_str()) || me.got_live(message.id))
+            {
                 // Acknowledged with the rest: it leaves the queue unseen
                 // (ignored, or already delivered live: its sender queued
                 // it too after giving up on the other node's answer).

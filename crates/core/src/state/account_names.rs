@@ -63,7 +63,6 @@ impl AccountNames {
             None => Known::Free,
         }
     }
-
 }
 
 #[cfg(test)]

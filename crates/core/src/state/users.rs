@@ -211,12 +211,7 @@ impl Peer {
                     .unwrap_or_else(|p| p.into_inner())
                     .clone(),
             ),
-            live: Mutex::new(
-                self.live
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone(),
-            ),
+            live: Mutex::new(self.live.lock().unwrap_or_else(|p| p.into_inner()).clone()),
         }
     }
 
