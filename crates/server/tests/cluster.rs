@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use chinwag_client::{Client, ClientError, ConnectOptions, Event, Events, HistoryQuery};
 use chinwag_proto::ErrorCode;
 use chinwag_proto::server::{DeliveryStatus, MessageKind, NoticeKind};
+use common::cluster::{eventually, nodes, until_listed};
 use common::daemon::Daemon;
 use common::nats::Nats;
 use common::postgres::TestDatabase;
-use common::{PATIENCE, closed, notice, wait_for};
+use common::{PATIENCE, closed, message, notice, wait_for};
 
 const PASSWORD: &str = "cluster-admin-password";
 
@@ -33,21 +34,7 @@ impl Trio {
     async fn start() -> Trio {
         let db = TestDatabase::create().await;
         let nats = Nats::start();
-        let url = nats.url();
-        let nodes = (1..=3)
-            .map(|n| {
-                Daemon::start(&[
-                    "--cluster",
-                    &url,
-                    "--node-id",
-                    &format!("n{n}"),
-                    "--admin-password",
-                    PASSWORD,
-                    "--database",
-                    &db.url,
-                ])
-            })
-            .collect();
+        let nodes = nodes(3, &nats, &db, &["--admin-password", PASSWORD]);
         Trio {
             nodes,
             nats,
@@ -83,45 +70,6 @@ fn code(error: ClientError) -> ErrorCode {
         ClientError::Server { code, .. } => code,
         other => panic!("expected an error from the server, got {other}"),
     }
-}
-
-/// Retries `attempt` until it returns `Some`, for at most `within`.
-async fn eventually<T, F, Fut>(within: Duration, what: &str, mut attempt: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(done) = attempt().await {
-            return done;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits until `client`'s GETALLUSER lists exactly `names`.
-async fn until_listed(client: &Client, names: &[&str]) {
-    eventually(PATIENCE, "listing", || async {
-        let listed: Vec<String> = client
-            .users()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|u| u.name.to_string())
-            .collect();
-        (listed == names).then_some(())
-    })
-    .await
-}
-
-async fn message(events: &mut Events) -> chinwag_proto::server::Message {
-    wait_for(events, |e| match e {
-        Event::Message(m) => Some(m),
-        _ => None,
-    })
-    .await
 }
 
 #[tokio::test]

@@ -13,13 +13,14 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::time::{Duration, Instant};
 
-use chinwag_client::{Client, ClientError, ConnectOptions, Event, Events, HistoryQuery};
+use chinwag_client::{Client, ConnectOptions, Events, HistoryQuery};
 use chinwag_proto::ErrorCode;
-use chinwag_proto::server::{DeliveryStatus, Message};
+use chinwag_proto::server::DeliveryStatus;
+use common::cluster::{nodes, until_listed};
 use common::daemon::Daemon;
 use common::nats::Nats;
 use common::postgres::TestDatabase;
-use common::{PATIENCE, wait_for};
+use common::{PATIENCE, code, message};
 
 /// A NATS server, a database and two nodes, dropped (killed) in that
 /// order: nodes first.
@@ -33,21 +34,7 @@ impl Pair {
     async fn start() -> Pair {
         let db = TestDatabase::create().await;
         let nats = Nats::start();
-        let url = nats.url();
-        let nodes = (1..=2)
-            .map(|n| {
-                Daemon::start(&[
-                    "--cluster",
-                    &url,
-                    "--node-id",
-                    &format!("n{n}"),
-                    "--node-timeout",
-                    "30s",
-                    "--database",
-                    &db.url,
-                ])
-            })
-            .collect();
+        let nodes = nodes(2, &nats, &db, &["--node-timeout", "30s"]);
         Pair {
             nodes,
             _nats: nats,
@@ -67,44 +54,6 @@ async fn login(addr: SocketAddr, name: &str, password: Option<&str>) -> (Client,
         .unwrap();
     client.register(name, password).await.unwrap();
     (client, events)
-}
-
-/// Waits until `client` lists everyone in `names` (the other node's
-/// users are known through the presence mirror).
-async fn until_listed(client: &Client, names: &[&str]) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let listed: Vec<String> = client
-            .users()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|u| u.name.to_string())
-            .collect();
-        if names.iter().all(|n| listed.iter().any(|l| l == n)) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{names:?} not listed: {listed:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn message(events: &mut Events) -> Message {
-    wait_for(events, |e| match e {
-        Event::Message(m) => Some(m),
-        _ => None,
-    })
-    .await
-}
-
-fn code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> ErrorCode {
-    match result {
-        Err(ClientError::Server { code, .. }) => code,
-        other => panic!("expected an error from the server, got {other:?}"),
-    }
 }
 
 /// The texts of `reader`'s direct conversation with `with`, oldest first.

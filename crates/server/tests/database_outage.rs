@@ -11,13 +11,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use chinwag_client::{ClientError, Event, Events, HistoryQuery};
+use chinwag_client::{ClientError, HistoryQuery};
 use chinwag_proto::ErrorCode;
 use chinwag_proto::server::{DeliveryStatus, NoticeKind};
 use chinwag_server::Server;
 use chinwag_server::store::PostgresStore;
 use common::postgres::TestDatabase;
-use common::{PATIENCE, TestServer, account, closed, config, connect, notice, user, wait_for};
+use common::{PATIENCE, TestServer, account, closed, code, config, connect, message, notice, user};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
@@ -84,13 +84,6 @@ async fn serve_through(proxy: &Proxy, db: &TestDatabase) -> TestServer {
     let handle = server.handle();
     let task = tokio::spawn(server.run());
     TestServer { addr, handle, task }
-}
-
-fn code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> ErrorCode {
-    match result {
-        Err(ClientError::Server { code, .. }) => code,
-        other => panic!("expected an error from the server, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -210,12 +203,4 @@ async fn guests_join_chat_and_leave_while_the_database_is_away() {
     assert_eq!(&*left.subject, "guest");
     proxy.restore();
     server.stop().await;
-}
-
-async fn message(events: &mut Events) -> chinwag_proto::server::Message {
-    wait_for(events, |e| match e {
-        Event::Message(m) => Some(m),
-        _ => None,
-    })
-    .await
 }
