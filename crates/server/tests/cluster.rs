@@ -34,7 +34,7 @@ impl Trio {
     async fn start() -> Trio {
         let db = TestDatabase::create().await;
         let nats = Nats::start();
-        let nodes = nodes(3, &nats, &db, &["--admin-password", PASSWORD]);
+        let nodes = nodes(3, &nats, &db.url, &["--admin-password", PASSWORD]);
         Trio {
             nodes,
             nats,

@@ -13,10 +13,10 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::time::{Duration, Instant};
 
-use chinwag_client::{Client, ConnectOptions, Events, HistoryQuery};
+use chinwag_client::{Client, HistoryQuery};
 use chinwag_proto::ErrorCode;
 use chinwag_proto::server::DeliveryStatus;
-use common::cluster::{nodes, until_listed};
+use common::cluster::{login, nodes, until_listed};
 use common::daemon::Daemon;
 use common::nats::Nats;
 use common::postgres::TestDatabase;
@@ -34,7 +34,7 @@ impl Pair {
     async fn start() -> Pair {
         let db = TestDatabase::create().await;
         let nats = Nats::start();
-        let nodes = nodes(2, &nats, &db, &["--node-timeout", "30s"]);
+        let nodes = nodes(2, &nats, &db.url, &["--node-timeout", "30s"]);
         Pair {
             nodes,
             _nats: nats,
@@ -45,15 +45,6 @@ impl Pair {
     fn addr(&self, node: usize) -> SocketAddr {
         self.nodes[node].addr
     }
-}
-
-/// A client registered as `name`: a guest, or an account with `password`.
-async fn login(addr: SocketAddr, name: &str, password: Option<&str>) -> (Client, Events) {
-    let (client, events) = Client::connect(addr, ConnectOptions::default())
-        .await
-        .unwrap();
-    client.register(name, password).await.unwrap();
-    (client, events)
 }
 
 /// The texts of `reader`'s direct conversation with `with`, oldest first.

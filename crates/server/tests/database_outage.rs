@@ -11,11 +11,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use chinwag_client::{ClientError, HistoryQuery};
+use chinwag_client::{Client, ClientError, ConnectOptions, HistoryQuery};
 use chinwag_proto::ErrorCode;
 use chinwag_proto::server::{DeliveryStatus, NoticeKind};
 use chinwag_server::Server;
 use chinwag_server::store::PostgresStore;
+use common::cluster::{login, nodes, until_listed};
+use common::nats::Nats;
 use common::postgres::TestDatabase;
 use common::{PATIENCE, TestServer, account, closed, code, config, connect, message, notice, user};
 use tokio::net::{TcpListener, TcpStream};
@@ -203,4 +205,39 @@ async fn guests_join_chat_and_leave_while_the_database_is_away() {
     assert_eq!(&*left.subject, "guest");
     proxy.restore();
     server.stop().await;
+}
+
+/// The same across two nodes: a guest registers on a node that learned
+/// an account's name from the other (not from the database), and guests on
+/// different nodes talk while the database is away. Two workers: the
+/// proxy runs in this test while starting a node blocks one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guests_on_two_nodes_talk_while_the_database_is_away() {
+    let db = TestDatabase::create().await;
+    let proxy = Proxy::start(server_of(&db)).await;
+    let nats = Nats::start();
+    let nodes = nodes(2, &nats, &through(&proxy, &db), &[]);
+    // Created on n1 once both nodes run: n2 hears of it from n1.
+    let (robert, _robert_events) = login(nodes[0].addr, "robert", Some("robert-secret")).await;
+    robert.logout().await.unwrap();
+    let (ann, mut ann_events) = login(nodes[0].addr, "ann", None).await;
+
+    proxy.cut();
+    let (other, _other_events) = Client::connect(nodes[1].addr, ConnectOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        code(other.register("Robert", None).await),
+        ErrorCode::AccountRequired
+    );
+    let (ben, mut ben_events) = login(nodes[1].addr, "ben", None).await;
+    until_listed(&ann, &["ann", "ben"]).await;
+    let sent = ann.send("ben", "across nodes").await.unwrap();
+    assert_eq!(sent.status, DeliveryStatus::Delivered);
+    assert!(sent.id.is_ephemeral(), "{:?}", sent.id);
+    let got = message(&mut ben_events).await;
+    assert_eq!((got.id, &*got.text), (sent.id, "across nodes"));
+    ben.send("ann", "and back").await.unwrap();
+    assert_eq!(&*message(&mut ann_events).await.text, "and back");
+    proxy.restore();
 }

@@ -3,25 +3,36 @@
 
 use std::time::{Duration, Instant};
 
-use chinwag_client::Client;
+use std::net::SocketAddr;
+
+use chinwag_client::{Client, ConnectOptions, Events};
 
 use super::PATIENCE;
 use super::daemon::Daemon;
 use super::nats::Nats;
-use super::postgres::TestDatabase;
 
-/// `count` nodes, `n1`, `n2`, ..., on `nats` and `db`, each with `extra`
-/// flags.
-pub fn nodes(count: usize, nats: &Nats, db: &TestDatabase, extra: &[&str]) -> Vec<Daemon> {
+/// `count` nodes, `n1`, `n2`, ..., on `nats` and the PostgreSQL database
+/// at `database` (a URL), each with `extra` flags.
+pub fn nodes(count: usize, nats: &Nats, database: &str, extra: &[&str]) -> Vec<Daemon> {
     let url = nats.url();
     (1..=count)
         .map(|n| {
             let id = format!("n{n}");
-            let mut args = vec!["--cluster", &url, "--node-id", &id, "--database", &db.url];
+            let mut args = vec!["--cluster", &url, "--node-id", &id, "--database", database];
             args.extend_from_slice(extra);
             Daemon::start(&args)
         })
         .collect()
+}
+
+/// A client of the node at `addr` registered as `name`: a guest, or an
+/// account with `password`.
+pub async fn login(addr: SocketAddr, name: &str, password: Option<&str>) -> (Client, Events) {
+    let (client, events) = Client::connect(addr, ConnectOptions::default())
+        .await
+        .unwrap();
+    client.register(name, password).await.unwrap();
+    (client, events)
 }
 
 /// Retries `attempt` until it returns `Some`, for at most `within`.
