@@ -178,12 +178,13 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
     }
 }
 
-/// Hands an event for one user to all its sessions; a message, by id
-/// once (see [`chinwag_core::state::Peer::push_direct`]).
+/// Hands an event for one user to all its sessions; a stored message, by
+/// id once (see [`chinwag_core::state::Peer::push_direct`]). What is not
+/// stored (tags alone, a deletion) is never queued, so never twice.
 fn handed_over(peer: &Peer, event: &Shared) -> u32 {
     match event.message() {
-        Some(message) => peer.push_direct(message.id, event),
-        None => peer.push(event, None),
+        Some(message) if !message.id.is_ephemeral() => peer.push_direct(message.id, event),
+        _ => peer.push(event, None),
     }
 }
 
