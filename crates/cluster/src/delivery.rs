@@ -122,6 +122,17 @@ impl Delivery for ClusterDelivery {
         self.ask(to, message)
     }
 
+    fn queued(&self, to: &Elsewhere) {
+        if let Ok(node) = NodeId::parse(&to.node) {
+            self.cluster.tell(
+                &node,
+                NodeMessage::Wake {
+                    user: to.name.clone(),
+                },
+            );
+        }
+    }
+
     fn to_room(&self, room: &RoomName, event: &Shared) -> Result<(), Unavailable> {
         let Some(event) = NodeEvent::of(event) else {
             return Ok(());

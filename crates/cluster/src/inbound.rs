@@ -1,22 +1,24 @@
 //! What a node does with a message from another: the receiving half of
-//! every cross-node command.
+//! every cross-node command. A request read too late to be answered
+//! before its sender gives up (`Chinwag-Deadline`) is refused unread; a
+//! direct message is handed to a user once by id.
 
 use std::sync::Arc;
 
 use chinwag_proto::server::{MuteState, Notice, NoticeKind, Timestamp};
-use chinwag_proto::{ErrorCode, NameKey, ServerFrame};
+use chinwag_proto::{ErrorCode, NameKey, ServerFrame, UserName};
 use futures::StreamExt;
 
 use bytes::Bytes;
 
-use super::routing::{NodeMessage, Order, RemoteReply, RoomChangeWire};
+use super::routing::{self, NodeMessage, Order, RemoteReply, RoomChangeWire};
 use super::{Cluster, Inbox};
-use chinwag_core::error::{CmdError, no_such_user};
-use chinwag_core::event::Event;
+use chinwag_core::error::{CmdError, no_such_user, undeliverable};
+use chinwag_core::event::{Event, Shared};
 use chinwag_core::ops;
 use chinwag_core::secrets::{Secret, SecretOutcome};
 use chinwag_core::state::rooms::deliver;
-use chinwag_core::state::{ConnId, Mute, State};
+use chinwag_core::state::{ConnId, Mute, Peer, State};
 use chinwag_core::store::{BanRecord, BanTarget};
 
 /// Serves the other nodes' messages until shutdown.
@@ -39,9 +41,24 @@ pub async fn serve(cluster: Arc<Cluster>, state: Arc<State>, mut inbox: Inbox) {
         if origin == cluster.node().as_str() {
             continue;
         }
-        let reply = match decoded {
-            NodeMessage::RoomSync { fresh } => Some(room_sync(&state, &origin, fresh)),
-            other => apply(&state, other).map(|reply| reply.encode()),
+        // A request its sender has given up on is refused, not carried
+        // out: the sender told its client so already.
+        let late = message.reply.is_some()
+            && routing::too_late(message.headers.as_ref(), Timestamp::now());
+        let reply = if late {
+            tracing::warn!(%origin, "a request from another node came too late; refused");
+            Some(
+                RemoteReply::error(CmdError::new(
+                    ErrorCode::ClusterUnavailable,
+                    "the request came after its sender gave up; not carried out",
+                ))
+                .encode(),
+            )
+        } else {
+            match decoded {
+                NodeMessage::RoomSync { fresh } => Some(room_sync(&state, &origin, fresh)),
+                other => apply(&state, other).map(|reply| reply.encode()),
+            }
         };
         if let Some(reply) = reply
             && let Some(to) = message.reply
@@ -57,17 +74,17 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
     match message {
         NodeMessage::Direct { user, event } => Some(match state.users.get(&user) {
             None => RemoteReply::error(no_such_user(&user)),
-            Some(peer) => match peer.push(&event.into_event(), None) {
-                0 => RemoteReply::error(CmdError::new(
-                    ErrorCode::Undeliverable,
-                    format!(
-                        "{} is disconnecting or not reading fast enough; not delivered",
-                        peer.name
-                    ),
-                )),
+            Some(peer) => match handed_over(&peer, &event.into_event()) {
+                0 => RemoteReply::error(undeliverable(peer.name.as_str())),
                 _ => RemoteReply::ok("delivered"),
             },
         }),
+        NodeMessage::Wake { user } => {
+            if let Some(peer) = state.users.get(&user) {
+                peer.wake_inboxes();
+            }
+            None
+        }
         NodeMessage::Fanout { except, event } => {
             let event = event.into_event();
             match NameKey::fold(&except) {
@@ -157,6 +174,10 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
             state.secrets.heard(outcome, std::time::Instant::now());
             None
         }
+        NodeMessage::Order(Order::Account { name }) => {
+            state.account_names.insert(&UserName::parse(&name).ok()?);
+            None
+        }
         NodeMessage::Order(Order::Shutdown { admin, reason }) => {
             tracing::warn!(%admin, %reason, "cluster-wide shutdown");
             state.shut_down(&admin, &reason);
@@ -193,6 +214,16 @@ fn room_sync(state: &Arc<State>, origin: &str, fresh: bool) -> Bytes {
     serde_json::to_vec(&changes)
         .map(Bytes::from)
         .unwrap_or_default()
+}
+
+/// Hands an event for one user to all its sessions; a stored message, by
+/// id once (see [`chinwag_core::state::Peer::push_direct`]). What is not
+/// stored (tags alone, a deletion) is never queued, so never twice.
+fn handed_over(peer: &Peer, event: &Shared) -> u32 {
+    match event.message() {
+        Some(message) if !message.id.is_ephemeral() => peer.push_direct(message.id, event),
+        _ => peer.push(event, None),
+    }
 }
 
 /// A local user whose name another node holds now (this node was cut off

@@ -479,7 +479,10 @@ impl Cluster {
         self.presence.remote_count()
     }
 
-    /// Sends a request to one node and waits for its answer.
+    /// Sends a request to one node and waits for its answer, for at most
+    /// the request timeout. The request carries that deadline: a node that
+    /// gets it too late (it was frozen, or swamped) refuses it rather than
+    /// carry out what this node has given up on.
     pub async fn request(
         &self,
         node: &NodeId,
@@ -533,11 +536,16 @@ impl Cluster {
     /// Sends a request to one node and waits for its answer, as sent.
     async fn ask(&self, node: &NodeId, message: NodeMessage) -> Result<Bytes, ClusterError> {
         self.ensure_reachable()?;
-        let (headers, body) = message.encode(self.node());
-        let answer = self
+        let (mut headers, body) = message.encode(self.node());
+        let wait = self.config.request_timeout;
+        let deadline = Timestamp(Timestamp::now().0.saturating_add(wait.as_millis() as u64));
+        routing::set_deadline(&mut headers, deadline);
+        let request = self
             .client
-            .request_with_headers(routing::node_subject(node), headers, body)
+            .request_with_headers(routing::node_subject(node), headers, body);
+        let answer = tokio::time::timeout(wait, request)
             .await
+            .map_err(|_| ClusterError::Unavailable(format!("no answer from node {node} in time")))?
             .map_err(|e| match e.kind() {
                 async_nats::RequestErrorKind::NoResponders => {
                     ClusterError::Unavailable(format!("node {node} does not answer"))
@@ -545,6 +553,26 @@ impl Cluster {
                 _ => ClusterError::Unavailable(format!("no answer from node {node}: {e}")),
             })?;
         Ok(answer.payload)
+    }
+
+    /// Sends a message to one node without waiting for an answer (in the
+    /// background; dropped if NATS cannot be reached).
+    pub fn tell(self: &Arc<Self>, node: &NodeId, message: NodeMessage) {
+        if self.ensure_reachable().is_err() {
+            return;
+        }
+        let cluster = Arc::clone(self);
+        let subject = routing::node_subject(node);
+        let (headers, body) = message.encode(self.node());
+        tokio::spawn(async move {
+            if let Err(error) = cluster
+                .client
+                .publish_with_headers(subject, headers, body)
+                .await
+            {
+                tracing::debug!(%error, "cannot tell another node");
+            }
+        });
     }
 
     /// Sends a message to every other node (one NATS message; the NATS

@@ -2,13 +2,18 @@
 //!
 //! - `chinwag.node.<id>`: what is for one node: a direct message for one of
 //!   its users, an order about one of its users (kick). These are requests:
-//!   the node answers with a [`RemoteReply`].
+//!   the node answers with a [`RemoteReply`]. Each carries its sender's
+//!   deadline (`Chinwag-Deadline`): one that arrives too late to be
+//!   answered in time is refused, not carried out, so that what the
+//!   sender told its client (it gave up) stays true. Also, unanswered:
+//!   a wake-up for a user whose offline queue got a message.
 //! - `chinwag.all`: what is for every node: broadcasts, room messages and
 //!   presence notices (one NATS message reaches every node: the NATS
 //!   server makes one copy per node, never one per user), mute, ban and
 //!   role changes, the outcome of every secret check (so that the
-//!   password budgets are cluster-wide), the cluster-wide shutdown, and
-//!   every change to a room's state ([`RoomChangeWire`]).
+//!   password budgets are cluster-wide), new accounts' names, the
+//!   cluster-wide shutdown, and every change to a room's state
+//!   ([`RoomChangeWire`]).
 //! - A node that starts asks each other node, on its subject, for the
 //!   rooms' state it cannot read from the database (`room_sync`); the
 //!   answer is a JSON list of room changes.
@@ -18,6 +23,8 @@
 //! typed event ([`NodeEvent`], JSON), never a client protocol's frame: the
 //! receiving node queues it as an event, and each of its front ends renders
 //! it for its clients. Orders carry JSON too.
+
+use std::time::Duration;
 
 use async_nats::HeaderMap;
 use bytes::Bytes;
@@ -55,6 +62,32 @@ const VERSION_HEADER: &str = "Chinwag-Version";
 const USER: &str = "Chinwag-User";
 const ORIGIN: &str = "Chinwag-Origin";
 const ROOM: &str = "Chinwag-Room";
+const DEADLINE: &str = "Chinwag-Deadline";
+
+/// How long before a request's deadline its receiver stops carrying it
+/// out: the time its answer may take to reach the sender, plus what the
+/// nodes' clocks may disagree by (nothing on one machine; NTP keeps
+/// machines within milliseconds).
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+
+/// Marks a request with the time its sender gives up waiting for the
+/// answer (ms since the Unix epoch, the sender's clock).
+pub fn set_deadline(headers: &mut HeaderMap, deadline: Timestamp) {
+    headers.insert(DEADLINE, deadline.0.to_string().as_str());
+}
+
+/// Whether a request arrived too late to be carried out at `now`: its
+/// sender has given up (or will have by the time an answer reaches it),
+/// and told its client so; carrying it out would contradict that. A
+/// request without a deadline is never late.
+pub fn too_late(headers: Option<&HeaderMap>, now: Timestamp) -> bool {
+    let deadline = headers
+        .and_then(|h| h.get(DEADLINE))
+        .and_then(|v| v.as_str().parse::<u64>().ok());
+    deadline.is_some_and(|deadline| {
+        now.0.saturating_add(DEADLINE_MARGIN.as_millis() as u64) >= deadline
+    })
+}
 
 /// An order about a user, carried as JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +138,9 @@ pub enum Order {
         addr: std::net::IpAddr,
         failed: bool,
     },
+    /// An account was created (for every node: each keeps the names of
+    /// the accounts, for guests registering while the database is away).
+    Account { name: String },
 }
 
 /// An order from the delivery layer, in this format's own terms.
@@ -159,6 +195,9 @@ impl From<delivery::Order> for Order {
                 },
                 addr: outcome.addr,
                 failed: outcome.failed,
+            },
+            delivery::Order::Account(name) => Order::Account {
+                name: name.to_string(),
             },
         }
     }
@@ -408,6 +447,11 @@ pub enum NodeMessage {
     RoomSync {
         fresh: bool,
     },
+    /// A message was put in the offline queue of `user`, online on the
+    /// receiving node: its sessions fetch it.
+    Wake {
+        user: String,
+    },
 }
 
 impl NodeMessage {
@@ -445,6 +489,11 @@ impl NodeMessage {
                 headers.insert(OP, "room_sync");
                 json(&RoomSyncWire { fresh: *fresh })
             }
+            NodeMessage::Wake { user } => {
+                headers.insert(OP, "wake");
+                headers.insert(USER, user.as_str());
+                Bytes::new()
+            }
         };
         (headers, body)
     }
@@ -478,6 +527,7 @@ impl NodeMessage {
                 let sync: RoomSyncWire = serde_json::from_slice(&body).ok()?;
                 NodeMessage::RoomSync { fresh: sync.fresh }
             }
+            "wake" => NodeMessage::Wake { user: get(USER)? },
             _ => return None,
         };
         Some((origin, message))
@@ -824,6 +874,10 @@ mod tests {
                 admin: "root".into(),
                 reason: "".into(),
             }),
+            NodeMessage::Order(Order::Account {
+                name: "Alice".into(),
+            }),
+            NodeMessage::Wake { user: "bob".into() },
         ];
         for message in messages {
             let (headers, body) = message.encode(&origin);
@@ -937,6 +991,19 @@ mod tests {
             NodeMessage::decode(Some(&headers), body).map(|(_, m)| m),
             Some(NodeMessage::RoomSync { fresh: true })
         );
+    }
+
+    #[test]
+    fn a_request_is_late_from_its_deadline_less_the_margin() {
+        let origin = NodeId::parse("n1").unwrap();
+        let (mut headers, _) = NodeMessage::Wake { user: "bob".into() }.encode(&origin);
+        assert!(!too_late(Some(&headers), Timestamp(1_000)), "no deadline");
+        assert!(!too_late(None, Timestamp(1_000)));
+        set_deadline(&mut headers, Timestamp(10_000));
+        let margin = DEADLINE_MARGIN.as_millis() as u64;
+        assert!(!too_late(Some(&headers), Timestamp(10_000 - margin - 1)));
+        assert!(too_late(Some(&headers), Timestamp(10_000 - margin)));
+        assert!(too_late(Some(&headers), Timestamp(20_000)));
     }
 
     #[test]

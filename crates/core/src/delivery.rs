@@ -64,6 +64,12 @@ pub trait Delivery: Send + Sync {
     /// Hands `event` to every session of a user elsewhere.
     fn to_user(&self, to: &Elsewhere, event: &Shared) -> BoxFuture<'static, Handed>;
 
+    /// Tells the node of an account online elsewhere that a message was
+    /// put in its offline queue (its sender gave up on delivering it
+    /// live), so that its sessions there fetch it. In the background; if
+    /// that is lost, the account gets it at its next login.
+    fn queued(&self, to: &Elsewhere);
+
     /// Hands a room's event to its online members elsewhere.
     fn to_room(&self, room: &RoomName, event: &Shared) -> Result<(), Unavailable>;
 
@@ -209,6 +215,9 @@ pub enum Order {
     Shutdown { admin: String, reason: String },
     /// A secret check's outcome, for the cluster-wide budgets.
     Secret(SecretOutcome),
+    /// An account was created: every node knows the name is an account's,
+    /// also while the database cannot be reached.
+    Account(UserName),
 }
 
 /// A single node's delivery: nobody is elsewhere.
@@ -250,6 +259,8 @@ impl Delivery for Local {
     fn to_user(&self, to: &Elsewhere, _event: &Shared) -> BoxFuture<'static, Handed> {
         not_here(to)
     }
+
+    fn queued(&self, _to: &Elsewhere) {}
 
     fn to_room(&self, _room: &RoomName, _event: &Shared) -> Result<(), Unavailable> {
         Ok(())

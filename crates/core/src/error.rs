@@ -39,3 +39,11 @@ pub fn no_such_user(name: &str) -> CmdError {
         format!("no user named {name:?} is online"),
     )
 }
+
+/// A message for a user online whose sessions could not take it.
+pub fn undeliverable(name: &str) -> CmdError {
+    CmdError::new(
+        ErrorCode::Undeliverable,
+        format!("{name} is disconnecting or not reading fast enough; not delivered"),
+    )
+}

@@ -14,16 +14,9 @@ use std::time::{Duration, Instant};
 use chinwag_client::{Client, ClientError, Event, Events, HistoryQuery};
 use chinwag_proto::ErrorCode;
 use chinwag_proto::server::{DeliveryStatus, MessageKind, NoticeKind};
-use common::trio::{PASSWORD, Trio, admin, code, connect, eventually, until_listed, user};
-use common::{PATIENCE, closed, notice, wait_for};
-
-async fn message(events: &mut Events) -> chinwag_proto::server::Message {
-    wait_for(events, |e| match e {
-        Event::Message(m) => Some(m),
-        _ => None,
-    })
-    .await
-}
+use common::cluster::{eventually, until_listed};
+use common::trio::{PASSWORD, Trio, admin, code, connect, user};
+use common::{PATIENCE, closed, message, notice, wait_for};
 
 #[tokio::test]
 async fn direct_messages_broadcasts_and_listing_span_nodes() {

@@ -15,7 +15,8 @@ use chinwag_proto::ErrorCode;
 use chinwag_proto::request::{Request, Target};
 use chinwag_proto::room::{MemberInfo, RoomMode, RoomRole};
 use chinwag_proto::server::{MuteState, NoticeKind};
-use common::trio::{Trio, code, connect, eventually, user};
+use common::cluster::eventually;
+use common::trio::{Trio, code, connect, user};
 use common::{PATIENCE, wait_for};
 
 /// A member as MEMBERS shows it: name, role, online.

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+#[path = "common/cluster.rs"]
+pub mod cluster;
 #[path = "common/daemon.rs"]
 pub mod daemon;
 #[path = "common/nats.rs"]
@@ -16,8 +18,9 @@ pub mod trio;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use chinwag_client::{Client, ConnectOptions, Event, Events};
-use chinwag_proto::server::{Notice, NoticeKind};
+use chinwag_client::{Client, ClientError, ConnectOptions, Event, Events};
+use chinwag_proto::ErrorCode;
+use chinwag_proto::server::{Message, Notice, NoticeKind};
 use chinwag_server::{Config, Handle, Server};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -137,6 +140,24 @@ pub async fn wait_for<T>(events: &mut Events, mut pick: impl FnMut(Event) -> Opt
         if let Some(found) = pick(next_event(events).await) {
             return found;
         }
+    }
+}
+
+/// Waits for the next message, skipping other events.
+pub async fn message(events: &mut Events) -> Message {
+    wait_for(events, |e| match e {
+        Event::Message(m) => Some(m),
+        _ => None,
+    })
+    .await
+}
+
+/// The code of the error a request was answered with; fails the test if
+/// it succeeded.
+pub fn code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> ErrorCode {
+    match result {
+        Err(ClientError::Server { code, .. }) => code,
+        other => panic!("expected an error from the server, got {other:?}"),
     }
 }
 

@@ -258,8 +258,10 @@ async fn a_full_disk_is_an_error_to_the_sender_and_the_server_goes_on() {
     let handle = server.handle();
     let task = tokio::spawn(server.run());
     let server = TestServer { addr, handle, task };
-    let (alice, _) = user(&server, "alice").await;
-    let (_bob, mut bob_events) = user(&server, "bob").await;
+    // Accounts: a message between two guests, which no one reads back,
+    // would be delivered unstored (docs/storage.md).
+    let (alice, _) = account(&server, "alice", "alice-secret").await;
+    let (_bob, mut bob_events) = account(&server, "bob", "bob-secret").await;
     let before = alice.send("bob", "fits").await.unwrap();
     next_message(&mut bob_events).await;
 

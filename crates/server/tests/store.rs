@@ -369,6 +369,7 @@ async fn accounts_roles_mutes_bans_and_audit(db: Db) {
             .unwrap()
     );
     assert_eq!(store.admins().await.unwrap(), ["Alice"]);
+    assert_eq!(store.account_names().await.unwrap(), ["Alice"]);
 
     let mute = MuteRecord {
         name: key("bob"),

@@ -379,6 +379,8 @@ pub trait Store: Send + Sync + 'static {
     /// Grants or revokes the admin role and logs it; `false` if there is
     /// no such account (nothing is logged then).
     fn set_admin(&self, name: NameKey, admin: bool, audit: AuditRecord) -> StoreFuture<bool>;
+    /// The name of every account, as spelled at its creation.
+    fn account_names(&self) -> StoreFuture<Vec<String>>;
     /// The names of the accounts that hold the admin role.
     fn admins(&self) -> StoreFuture<Vec<String>>;
 

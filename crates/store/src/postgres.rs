@@ -538,6 +538,14 @@ impl Store for PostgresStore {
         Box::pin(async move { Ok(done.await? == 1) })
     }
 
+    fn account_names(&self) -> StoreFuture<Vec<String>> {
+        self.query(
+            "SELECT name FROM accounts ORDER BY name_key".to_owned(),
+            Vec::new(),
+            |row| row.text(0),
+        )
+    }
+
     fn admins(&self) -> StoreFuture<Vec<String>> {
         self.query(
             "SELECT name FROM accounts WHERE admin ORDER BY name_key".to_owned(),

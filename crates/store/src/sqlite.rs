@@ -361,6 +361,13 @@ impl Store for SqliteStore {
         flag(self.submit(Op::SetAdmin(name, admin, audit)))
     }
 
+    fn account_names(&self) -> StoreFuture<Vec<String>> {
+        self.readers.run(|conn| {
+            let sql = "SELECT name FROM accounts ORDER BY name_key";
+            query_rows(conn, sql, [], |row| row.text(0))
+        })
+    }
+
     fn admins(&self) -> StoreFuture<Vec<String>> {
         self.readers.run(|conn| {
             let sql = "SELECT name FROM accounts WHERE admin ORDER BY name_key";

@@ -9,6 +9,11 @@
 //! A name that is not an account yet (a guest, or an account being created)
 //! must not look like another's: one with the confusable skeleton of an
 //! account or of a user online under another name is NameTaken.
+//!
+//! A guest needs no database: when it cannot be reached, whether the name
+//! is an account's (or looks like one) is answered from the names this
+//! node keeps in memory ([`crate::state::AccountNames`]). Logging in to an
+//! account, or creating one, fails with StorageFailure meanwhile.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -20,13 +25,14 @@ use chinwag_proto::{ErrorCode, ServerFrame, UserName};
 use super::{CmdError, Ctx, Outcome, format_remaining, later};
 use crate::accounts::{self, too_many_attempts};
 use crate::config::{Guests, Signup};
-use crate::delivery::{ClaimError, Delivery, NameClaim};
+use crate::delivery::{ClaimError, Delivery, NameClaim, Order};
 use crate::inbox::Inbox;
 use crate::ops;
 use crate::ops::login::{Online, name_taken};
 use crate::secrets::Secret;
 use crate::session::Phase;
 use crate::state::Link;
+use crate::state::account_names::Known;
 use crate::store::{BanRecord, Store, StoreError};
 
 /// How a REGISTER was admitted.
@@ -156,27 +162,31 @@ fn login(
     let config = &ctx.state.config;
     let (signup, guests) = (config.signup, config.guests);
     let password = req.password.to_string();
-    let key = name.key();
     let spelling = name.clone();
     let claim = name_claim(&req, &name, ctx);
     let claiming = claim.is_some();
+    // What this node knows of the accounts' names, for a guest if the
+    // database cannot answer.
+    let known = password
+        .is_empty()
+        .then(|| ctx.state.account_names.known(&name));
     let work = async move {
-        let account = store.account(key).await?;
-        let admitted = match account {
-            None => new_name_looks_like(&*store, &spelling, lookalike_online).await?,
-            Some(_) => None,
+        let answered = by_store(
+            &*store,
+            &spelling,
+            lookalike_online.clone(),
+            password,
+            (signup, guests),
+        )
+        .await;
+        let admitted = match (answered, known) {
+            (Ok(admitted), _) => admitted,
+            (Err(StoreError::Failed(why)), Some(known)) => {
+                tracing::warn!(%why, "database unreachable: a guest is checked against the account names known here");
+                guest_by_names(known, &spelling, lookalike_online, guests)
+            }
+            (Err(error), _) => return Err(error),
         };
-        let mut admitted = match admitted {
-            Some(refused) => Err(refused),
-            None => admit(&*store, account, spelling.clone(), password, signup, guests).await?,
-        };
-        if let Ok(Login::Account {
-            ignoring, metadata, ..
-        }) = &mut admitted
-        {
-            *ignoring = store.ignores(key).await?;
-            *metadata = store.metadata(key).await?;
-        }
         // Where names are claimed beyond this node, the claim comes before
         // the name is taken here: of several nodes racing for it, exactly
         // one gets it.
@@ -221,6 +231,57 @@ fn login(
     })
 }
 
+/// Whether `name` may come in, as the store says: the account, its
+/// password, a new account or a guest; with an account's ignores and
+/// metadata.
+async fn by_store(
+    store: &dyn Store,
+    name: &UserName,
+    lookalike_online: Option<String>,
+    password: String,
+    (signup, guests): (Signup, Guests),
+) -> Result<Result<Login, CmdError>, StoreError> {
+    let key = name.key();
+    let account = store.account(key).await?;
+    let refused = match account {
+        None => new_name_looks_like(store, name, lookalike_online).await?,
+        Some(_) => None,
+    };
+    let mut admitted = match refused {
+        Some(refused) => Err(refused),
+        None => admit(store, account, name.clone(), password, signup, guests).await?,
+    };
+    if let Ok(Login::Account {
+        ignoring, metadata, ..
+    }) = &mut admitted
+    {
+        *ignoring = store.ignores(key).await?;
+        *metadata = store.metadata(key).await?;
+    }
+    Ok(admitted)
+}
+
+/// Whether a guest may take `name` while the database cannot be reached:
+/// decided on the accounts' names this node knows
+/// ([`crate::state::AccountNames`]), by the same rules as [`by_store`].
+fn guest_by_names(
+    known: Known,
+    name: &UserName,
+    lookalike_online: Option<String>,
+    guests: Guests,
+) -> Result<Login, CmdError> {
+    if guests == Guests::Deny {
+        return Err(accounts_only());
+    }
+    match (known, lookalike_online) {
+        (Known::Account, _) => Err(account_required(name)),
+        (_, Some(existing)) | (Known::LooksLike(existing), None) => {
+            Err(looks_like(name, &existing))
+        }
+        (Known::Free, None) => Ok(Login::Guest),
+    }
+}
+
 /// The refusal of a name that is no account yet but looks like an
 /// account's or like the name of a user online (`lookalike_online`).
 async fn new_name_looks_like(
@@ -232,12 +293,28 @@ async fn new_name_looks_like(
         Some(online) => Some(online),
         None => store.account_like(name.key()).await?.map(|a| a.name),
     };
-    Ok(existing.map(|existing| {
-        CmdError::new(
-            ErrorCode::NameTaken,
-            format!("{name} looks like the existing name {existing}; choose another"),
-        )
-    }))
+    Ok(existing.map(|existing| looks_like(name, &existing)))
+}
+
+fn looks_like(name: &UserName, existing: &str) -> CmdError {
+    CmdError::new(
+        ErrorCode::NameTaken,
+        format!("{name} looks like the existing name {existing}; choose another"),
+    )
+}
+
+fn account_required(name: &UserName) -> CmdError {
+    CmdError::new(
+        ErrorCode::AccountRequired,
+        format!("{name} is a registered account; log in with its password"),
+    )
+}
+
+fn accounts_only() -> CmdError {
+    CmdError::new(
+        ErrorCode::AccountRequired,
+        "this server admits accounts only: register with a password",
+    )
 }
 
 /// Decides whether the name may be used, creating the account if asked.
@@ -250,14 +327,8 @@ async fn admit(
     guests: Guests,
 ) -> Result<Result<Login, CmdError>, StoreError> {
     match (account, password.is_empty()) {
-        (Some(_), true) => Ok(Err(CmdError::new(
-            ErrorCode::AccountRequired,
-            format!("{name} is a registered account; log in with its password"),
-        ))),
-        (None, true) if guests == Guests::Deny => Ok(Err(CmdError::new(
-            ErrorCode::AccountRequired,
-            "this server admits accounts only: register with a password",
-        ))),
+        (Some(_), true) => Ok(Err(account_required(&name))),
+        (None, true) if guests == Guests::Deny => Ok(Err(accounts_only())),
         (None, true) => Ok(Ok(Login::Guest)),
         (Some(account), false) => {
             if accounts::verify(password, account.password_hash).await {
@@ -338,6 +409,7 @@ fn finish(
     ctx: &mut Ctx<'_>,
 ) -> Outcome {
     let account = !matches!(login, Login::Guest);
+    let created = matches!(login, Login::Created { .. });
     let advertised = match advertised_addr(&req.ip, req.port) {
         Ok(advertised) => advertised,
         Err(e) => return e.into(),
@@ -376,6 +448,15 @@ fn finish(
         Ok(online) => online,
         Err(refused) => return refused.into(),
     };
+    if created {
+        // Known as an account's name everywhere, for guests registering
+        // while the database is away; a node cut off from the others
+        // misses it (and learns it at its next start).
+        ctx.state.account_names.insert(&name);
+        if let Err(error) = ctx.state.delivery().order_all(Order::Account(name.clone())) {
+            tracing::debug!(%error, "cannot tell the other nodes of a new account");
+        }
+    }
     tracing::Span::current().record("user", name.as_str());
     tracing::info!(account, sessions = peer.sessions().len(), "registered");
     ctx.conn.phase = Phase::Registered;

@@ -10,6 +10,21 @@
 //!
 //! SENT says, for a recipient that set an away message (PROFILE), what it
 //! is, so that every front end can tell the sender (IRC's `301`).
+//!
+//! What SENT or the error says is what happened, also when the
+//! recipient's node is slow or dies mid-request: a message refused in the
+//! end (its recipient, a guest, is gone) is deleted again, so that history
+//! does not show it as sent; a request another node gets too late is not
+//! carried out there (see the cluster's routing); and a message queued
+//! for an account whose node did not answer in time is fetched by its
+//! sessions there at once
+//! ([`crate::delivery::Delivery::queued`]), once.
+//!
+//! A direct message between two guests is read back by no one (guests
+//! have no direct history, and an account reads only what came after its
+//! creation), so it does not need the database: if it cannot be stored
+//! (the database is away), it is delivered anyway, with an ephemeral id
+//! that says so.
 
 use std::sync::Arc;
 
@@ -19,6 +34,7 @@ use chinwag_proto::{ByteString, ErrorCode, NameKey, ServerFrame, UserName};
 
 use super::{CmdError, Ctx, Outcome, check_message, later, message_frame, no_such_user, tags_only};
 use crate::delivery::{Elsewhere, Unavailable};
+use crate::error::undeliverable;
 use crate::event::{Event, Shared};
 use crate::state::Peer;
 use crate::store::{NewMessage, StoreError};
@@ -33,12 +49,12 @@ pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
     };
     let ts = ctx.now.wall;
     if tags_only(&req.content) {
-        return relay_tags(ctx, &me, req, ts);
+        return relay(ctx, &me, req, ts, "a message without text is not kept");
     }
     // For USER_LIST's idle time.
     me.spoke(ts);
     let store = Arc::clone(&ctx.state.store);
-    let options = req.options;
+    let options = req.options.clone();
     if let Some(to) = ctx.state.users.get(&req.dst) {
         let append = store.append(NewMessage {
             ts,
@@ -48,13 +64,15 @@ pub fn apply(req: Transfer, ctx: &mut Ctx<'_>) -> Outcome {
             notice: options.notice,
             queue_for: None,
         });
+        let between_guests = !me.account && !to.account;
         return later(false, append, move |stored, ctx| match stored {
             Ok(id) => deliver(ctx, &me, &to, id, ts, req.content, &options),
+            Err(StoreError::Failed(_)) if between_guests => relay(ctx, &me, req, ts, NOT_STORED),
             Err(error) => not_stored(error),
         });
     }
     if let Some(found) = ctx.state.delivery().locate(&req.dst) {
-        return send_remote(ctx, me, found, req.content, options);
+        return send_remote(ctx, me, found, req);
     }
     // Cut off from the other nodes, this node cannot know whether the
     // recipient is online elsewhere.
@@ -120,11 +138,19 @@ fn direct(
     )
 }
 
-/// A message of tags alone: handed to the recipient's sessions if it is
-/// online (here or elsewhere), never stored or queued.
-fn relay_tags(ctx: &mut Ctx<'_>, me: &Arc<Peer>, req: Transfer, ts: Timestamp) -> Outcome {
+/// Why a direct message between guests was relayed without being stored.
+const NOT_STORED: &str = "the database cannot be reached, so the message is not kept";
+
+/// A message that is not stored (tags alone, or between guests while the
+/// database is away, `unkept` says which): handed to the recipient's
+/// sessions if it is online (here or elsewhere), never stored or queued,
+/// under an ephemeral id.
+fn relay(ctx: &mut Ctx<'_>, me: &Arc<Peer>, req: Transfer, ts: Timestamp, unkept: &str) -> Outcome {
     let id = ctx.state.ephemeral_id();
     if let Some(to) = ctx.state.users.get(&req.dst) {
+        // A message with text says whether it reached anyone; one of tags
+        // alone (a typing notification) is fire and forget.
+        let has_text = !tags_only(&req.content);
         let event = direct(
             id,
             ts,
@@ -134,6 +160,9 @@ fn relay_tags(ctx: &mut Ctx<'_>, me: &Arc<Peer>, req: Transfer, ts: Timestamp) -
             &req.options,
         );
         let took = to.push(&event, None);
+        if took == 0 && has_text {
+            return undeliverable(to.name.as_str()).into();
+        }
         echo(ctx, me, &to.name, &event);
         let status = DeliveryStatus::Delivered;
         return sent(id, ts, status, u32::from(took > 0), away_of(&to));
@@ -141,10 +170,7 @@ fn relay_tags(ctx: &mut Ctx<'_>, me: &Arc<Peer>, req: Transfer, ts: Timestamp) -
     let Some(found) = ctx.state.delivery().locate(&req.dst) else {
         return CmdError::new(
             ErrorCode::NoSuchUser,
-            format!(
-                "{} is not online (a message without text is not kept)",
-                &*req.dst
-            ),
+            format!("{} is not online ({unkept})", &*req.dst),
         )
         .into();
     };
@@ -214,14 +240,7 @@ fn deliver(
     }
     let account = current.as_ref().map_or(to.account, |peer| peer.account);
     if !account {
-        return CmdError::new(
-            ErrorCode::Undeliverable,
-            format!(
-                "{} is disconnecting or not reading fast enough; not delivered",
-                to.name
-            ),
-        )
-        .into();
+        return withdrawn(ctx, id, undeliverable(to.name.as_str()));
     }
     let name = to.name.clone();
     let enqueue = ctx.state.store.enqueue(name.key(), id);
@@ -237,15 +256,10 @@ fn deliver(
 
 /// A recipient elsewhere (on another node): store the message, then hand
 /// it to the delivery layer. If it cannot be delivered (the recipient left
-/// or fell behind, or its node did not answer), an account gets it in its
-/// offline queue, as for a local recipient.
-fn send_remote(
-    ctx: &mut Ctx<'_>,
-    me: Arc<Peer>,
-    found: Elsewhere,
-    text: ByteString,
-    options: SendOptions,
-) -> Outcome {
+/// or fell behind, or its node did not answer in time), an account gets
+/// it in its offline queue, as for a local recipient, and a guest's is
+/// deleted again.
+fn send_remote(ctx: &mut Ctx<'_>, me: Arc<Peer>, found: Elsewhere, req: Transfer) -> Outcome {
     let delivery = Arc::clone(ctx.state.delivery());
     if let Err(error) = delivery.reachable() {
         return CmdError::from(error).into();
@@ -254,6 +268,10 @@ fn send_remote(
         return no_such_user(&found.name).into();
     };
     let account = found.account;
+    // Kept to relay it unstored if the database is away.
+    let between_guests = (!account && !me.account).then(|| req.clone());
+    let (text, options) = (req.content, req.options);
+    let elsewhere = found.clone();
     let store = Arc::clone(&ctx.state.store);
     let ts = ctx.now.wall;
     let from = me.name.clone();
@@ -274,9 +292,10 @@ fn send_remote(
         Ok::<_, StoreError>((id, to, event, answer))
     };
     later(false, work, move |done, ctx| {
-        let (id, to, event, answer) = match done {
-            Ok(done) => done,
-            Err(error) => return not_stored(error),
+        let (id, to, event, answer) = match (done, between_guests) {
+            (Ok(done), _) => done,
+            (Err(StoreError::Failed(_)), Some(req)) => return relay(ctx, &me, req, ts, NOT_STORED),
+            (Err(error), _) => return not_stored(error),
         };
         let refusal = match answer.into_result() {
             Ok(_) => {
@@ -286,16 +305,32 @@ fn send_remote(
             Err(refusal) => refusal,
         };
         if !account {
-            return refusal.into();
+            return withdrawn(ctx, id, refusal);
         }
         let enqueue = ctx.state.store.enqueue(to.key(), id);
         later(false, enqueue, move |written, ctx| match written {
             Ok(()) => {
                 echo(ctx, &me, &to, &event);
+                // Still online there, maybe, on a node that was too slow.
+                ctx.state.delivery().queued(&elsewhere);
                 queued(ctx, &to, id, ts)
             }
             Err(error) => not_stored(error),
         })
+    })
+}
+
+/// A stored message that reached no one and never will (its recipient, a
+/// guest, is gone): deleted again, so that history does not show it as
+/// sent, and the sender gets `refusal`. If the store cannot delete it now,
+/// it stays in history (and the error is logged); the refusal holds.
+fn withdrawn(ctx: &mut Ctx<'_>, id: MessageId, refusal: CmdError) -> Outcome {
+    let erase = ctx.state.store.redact(id);
+    later(false, erase, move |erased, _| {
+        if let Err(error) = erased {
+            tracing::error!(%error, id = id.0, "a refused message stays in history");
+        }
+        refusal.into()
     })
 }
 

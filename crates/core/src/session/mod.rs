@@ -617,13 +617,15 @@ impl Session {
         let Some(last) = messages.last().map(|m| m.id) else {
             return;
         };
-        let ignoring = self.conn.peer.as_ref().map(Arc::clone);
+        let me = self.conn.peer.as_ref().map(Arc::clone);
         for message in &messages {
-            if ignoring
+            if me
                 .as_ref()
-                .is_some_and(|me| me.ignores(message.from.as_str()))
+                .is_some_and(|me| me.ignores(message.from.as_str()) || me.got_live(message.id))
             {
-                // Acknowledged with the rest: it leaves the queue unseen.
+                // Acknowledged with the rest: it leaves the queue unseen
+                // (ignored, or already delivered live: its sender queued
+                // it too after giving up on the other node's answer).
                 continue;
             }
             let event = Event::new(ServerFrame::Message(store_wire::message(message)));

@@ -4,6 +4,8 @@
 //! - [`mutes`]: who may not talk, kept by name so a mute outlives the
 //!   connection it was placed on.
 //! - [`bans`]: who may not log in.
+//! - [`account_names`]: which names are accounts', known without the
+//!   database.
 //! - the [`Store`]: everything that outlives the process. Mutes and bans
 //!   are written through to it and loaded from it at start-up.
 //!
@@ -17,6 +19,7 @@
 //! have their own order (see [`rooms`]); a room's lock is never taken
 //! while a `users` shard is held.
 
+pub mod account_names;
 pub mod bans;
 pub mod mutes;
 pub mod rooms;
@@ -29,7 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use chinwag_proto::server::{MessageId, Timestamp};
-use chinwag_proto::{NameKey, ServerFrame};
+use chinwag_proto::{NameKey, ServerFrame, UserName};
 
 use crate::admission::{Admission, AdmissionLimits};
 use crate::auth::AdminSecret;
@@ -40,6 +43,7 @@ use crate::metrics::Metrics;
 use crate::secrets::SecretGuard;
 use crate::shutdown::Shutdown;
 use crate::store::{AuditAction, AuditRecord, Store, StoreError};
+pub use account_names::AccountNames;
 pub use bans::Bans;
 pub use mutes::{Mute, Mutes};
 pub use rooms::{Room, Rooms};
@@ -68,6 +72,9 @@ pub struct State {
     pub admission: Arc<Admission>,
     pub metrics: Metrics,
     pub bans: Bans,
+    /// Every account's name, for guests registering while the database
+    /// cannot be reached.
+    pub account_names: AccountNames,
     /// Recent departures, for WHOWAS.
     pub whowas: Whowas,
     pub store: Arc<dyn Store>,
@@ -93,6 +100,7 @@ impl State {
             users: Users::new(config.max_sessions),
             mutes: Mutes::default(),
             bans: Bans::default(),
+            account_names: AccountNames::default(),
             whowas: Whowas::default(),
             rooms: Rooms::new(config.max_rooms, config.max_rooms_per_user)
                 .with_store(Arc::clone(&store)),
@@ -115,8 +123,8 @@ impl State {
         })
     }
 
-    /// Loads what must be in memory before the first connection: mutes and
-    /// bans.
+    /// Loads what must be in memory before the first connection: mutes,
+    /// bans, rooms and the accounts' names.
     pub async fn load(&self) -> Result<(), StoreError> {
         let now = Timestamp::now();
         for mute in self.store.mutes().await? {
@@ -139,6 +147,12 @@ impl State {
         // which the store does not keep.
         for change in self.delivery().room_snapshot().await {
             self.rooms.apply(change);
+        }
+        for name in self.store.account_names().await? {
+            match UserName::parse(&name) {
+                Ok(name) => self.account_names.insert(&name),
+                Err(error) => tracing::warn!(%name, %error, "unreadable stored account name"),
+            }
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use chinwag_proto::server::{MuteState, Role, Timestamp, UserInfo, user_flags};
+use chinwag_proto::server::{MessageId, MuteState, Role, Timestamp, UserInfo, user_flags};
 use chinwag_proto::{ByteString, NameKey, UserName};
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
@@ -123,7 +123,16 @@ pub struct Peer {
     /// What USER_MODE set: [`user_flags::BOT`] and
     /// [`user_flags::INVISIBLE`].
     modes: AtomicU8,
+    /// The direct messages another node handed to this user live, newest
+    /// last, so that a copy of one of them in the offline queue is not
+    /// delivered again (see [`Peer::push_direct`]).
+    live: Mutex<std::collections::VecDeque<MessageId>>,
 }
+
+/// How many live direct messages from other nodes a user remembers. A
+/// queued copy of one is fetched moments after its sender gave up, long
+/// before this many more arrive.
+const LIVE_REMEMBERED: usize = 256;
 
 /// What others are shown about a user besides its name (PROFILE).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -152,6 +161,7 @@ impl Peer {
             read_at: Mutex::new(std::collections::HashMap::new()),
             metadata: Mutex::new(std::collections::BTreeMap::new()),
             modes: AtomicU8::new(0),
+            live: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -201,6 +211,7 @@ impl Peer {
                     .unwrap_or_else(|p| p.into_inner())
                     .clone(),
             ),
+            live: Mutex::new(self.live.lock().unwrap_or_else(|p| p.into_inner()).clone()),
         }
     }
 
@@ -364,6 +375,37 @@ impl Peer {
         for link in self.sessions().iter() {
             link.outbox.close_with(Some(Arc::clone(last)));
         }
+    }
+
+    /// Hands a direct message from another node (`id`, stored) to every
+    /// session, once: a second copy of an id already handed over (a request
+    /// the sender repeated) is taken without being delivered again. The
+    /// id is remembered, so the offline queue skips a copy the sender
+    /// queued after giving up on this one ([`Peer::got_live`]).
+    pub fn push_direct(&self, id: MessageId, event: &Shared) -> u32 {
+        // Held across the push, so that of two copies arriving together
+        // one is delivered. Lock order: this, then the session list.
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if live.contains(&id) {
+            return self.sessions().len() as u32;
+        }
+        let took = self.push(event, None);
+        if took > 0 {
+            if live.len() == LIVE_REMEMBERED {
+                live.pop_front();
+            }
+            live.push_back(id);
+        }
+        took
+    }
+
+    /// Whether the direct message `id` already reached this user live
+    /// from another node.
+    pub fn got_live(&self, id: MessageId) -> bool {
+        self.live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&id)
     }
 
     /// Wakes the sessions that take the offline queue.
@@ -750,6 +792,21 @@ mod tests {
             Timestamp(0),
         );
         Peer::new(UserName::parse(name).unwrap(), Arc::new(link))
+    }
+
+    #[test]
+    fn a_direct_message_from_another_node_is_handed_over_once_by_id() {
+        let bob = peer(1, "bob");
+        let outbox = Arc::clone(&bob.sessions()[0].outbox);
+        let event = crate::event::Event::new(chinwag_proto::ServerFrame::ok("hi"));
+        assert!(!bob.got_live(MessageId(7)));
+        assert_eq!(bob.push_direct(MessageId(7), &event), 1);
+        assert_eq!(bob.push_direct(MessageId(7), &event), 1, "taken again");
+        assert!(bob.got_live(MessageId(7)));
+        assert!(!bob.got_live(MessageId(8)));
+        let mut drained = Vec::new();
+        outbox.drain_into(&mut drained);
+        assert_eq!(drained.len(), 1, "but delivered once");
     }
 
     #[test]

@@ -53,6 +53,20 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// The number a query of one row and one `bigint` column returns.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let driver = tokio::spawn(connection);
+        let count = client.query_one(sql, &[]).await.unwrap().get(0);
+        drop(client);
+        let _ = driver.await;
+        count
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         // Drop runs outside any runtime (or inside one that cannot block):

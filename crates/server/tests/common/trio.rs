@@ -3,12 +3,10 @@
 //! them.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 
 use chinwag_client::{Client, ClientError, ConnectOptions, Events};
 use chinwag_proto::ErrorCode;
 
-use super::PATIENCE;
 use super::daemon::Daemon;
 use super::nats::Nats;
 use super::postgres::TestDatabase;
@@ -46,16 +44,7 @@ impl Trio {
 
 /// Node `node` (0, 1 or 2), called `n1`, `n2` or `n3`.
 fn start_node(nats: &Nats, db: &TestDatabase, node: usize) -> Daemon {
-    Daemon::start(&[
-        "--cluster",
-        &nats.url(),
-        "--node-id",
-        &format!("n{}", node + 1),
-        "--admin-password",
-        PASSWORD,
-        "--database",
-        &db.url,
-    ])
+    super::cluster::node(node + 1, nats, &db.url, &["--admin-password", PASSWORD])
 }
 
 pub async fn connect(addr: SocketAddr) -> (Client, Events) {
@@ -81,35 +70,4 @@ pub fn code(error: ClientError) -> ErrorCode {
         ClientError::Server { code, .. } => code,
         other => panic!("expected an error from the server, got {other}"),
     }
-}
-
-/// Retries `attempt` until it returns `Some`, for at most `within`.
-pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut attempt: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(done) = attempt().await {
-            return done;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits until `client`'s GETALLUSER lists exactly `names`.
-pub async fn until_listed(client: &Client, names: &[&str]) {
-    eventually(PATIENCE, "listing", || async {
-        let listed: Vec<String> = client
-            .users()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|u| u.name.to_string())
-            .collect();
-        (listed == names).then_some(())
-    })
-    .await
 }

@@ -674,6 +674,7 @@ mod tests {
             Ok(0)
         }
         fn presence(&self, _event: &Shared, _subject: &NameKey) {}
+        fn queued(&self, _to: &Elsewhere) {}
         fn order_all(&self, _order: Order) -> Result<(), Unavailable> {
             Ok(())
         }
