@@ -381,6 +381,13 @@ pub trait Store: Send + Sync + 'static {
     fn set_admin(&self, name: NameKey, admin: bool, audit: AuditRecord) -> StoreFuture<bool>;
     /// The name of every account, as spelled at its creation.
     fn account_names(&self) -> StoreFuture<Vec<String>>;
+    /// Whether this process is the only one that writes the database
+    /// (the embedded SQLite, whose data directory one process locks):
+    /// then the accounts it created and read at start are all there are,
+    /// and a guest's name can be checked against them without a query.
+    fn sole_writer(&self) -> bool {
+        false
+    }
     /// The names of the accounts that hold the admin role.
     fn admins(&self) -> StoreFuture<Vec<String>>;
 

@@ -368,6 +368,10 @@ impl Store for SqliteStore {
         })
     }
 
+    fn sole_writer(&self) -> bool {
+        true
+    }
+
     fn admins(&self) -> StoreFuture<Vec<String>> {
         self.readers.run(|conn| {
             let sql = "SELECT name FROM accounts WHERE admin ORDER BY name_key";

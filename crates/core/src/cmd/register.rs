@@ -165,20 +165,33 @@ fn login(
     let spelling = name.clone();
     let claim = name_claim(&req, &name, ctx);
     let claiming = claim.is_some();
-    // What this node knows of the accounts' names, for a guest if the
-    // database cannot answer.
+    // What this node knows of the accounts' names, for a guest: all
+    // there is to know when this process alone writes the database (no
+    // query then: measured, the two queries were most of a guest's
+    // registration), else a fallback if the database cannot answer.
     let known = password
         .is_empty()
         .then(|| ctx.state.account_names.known(&name));
+    let sole_writer = store.sole_writer();
     let work = async move {
-        let answered = by_store(
-            &*store,
-            &spelling,
-            lookalike_online.clone(),
-            password,
-            (signup, guests),
-        )
-        .await;
+        let answered = match &known {
+            Some(known) if sole_writer => Ok(guest_by_names(
+                known.clone(),
+                &spelling,
+                lookalike_online.clone(),
+                guests,
+            )),
+            _ => {
+                by_store(
+                    &*store,
+                    &spelling,
+                    lookalike_online.clone(),
+                    password,
+                    (signup, guests),
+                )
+                .await
+            }
+        };
         let admitted = match (answered, known) {
             (Ok(admitted), _) => admitted,
             (Err(StoreError::Failed(why)), Some(known)) => {
@@ -270,14 +283,14 @@ fn guest_by_names(
     lookalike_online: Option<String>,
     guests: Guests,
 ) -> Result<Login, CmdError> {
-    if guests == Guests::Deny {
-        return Err(accounts_only());
-    }
+    // In `by_store`'s order: an account's name, a lookalike, then guests
+    // refused altogether.
     match (known, lookalike_online) {
         (Known::Account, _) => Err(account_required(name)),
         (_, Some(existing)) | (Known::LooksLike(existing), None) => {
             Err(looks_like(name, &existing))
         }
+        (Known::Free, None) if guests == Guests::Deny => Err(accounts_only()),
         (Known::Free, None) => Ok(Login::Guest),
     }
 }

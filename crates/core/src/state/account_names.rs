@@ -3,9 +3,11 @@
 //! can register while the database cannot be reached.
 //!
 //! Read from the store at start-up; an account created here is added at
-//! once, one created on another node when its order arrives. The store
-//! stays the authority: REGISTER asks it first, and turns here only when
-//! it fails (see `cmd::register`).
+//! once, one created on another node when its order arrives. A shared
+//! database (PostgreSQL) stays the authority: REGISTER asks it first,
+//! and turns here only when it fails; the embedded one, which this
+//! process alone writes, is not asked for a guest at all (see
+//! `cmd::register`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
