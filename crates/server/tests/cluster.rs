@@ -264,6 +264,9 @@ async fn accounts_offline_delivery_history_and_bans_come_from_the_shared_databas
     bob.register("bob", Some("bob-password-1")).await.unwrap();
     let got = message(&mut bob_events).await;
     assert_eq!(got.text.deref(), "while you were away");
+    // n2 learns that bob is on n3 from the presence mirror, a message's
+    // flight time later (docs/cluster.md); until then it would queue.
+    until_listed(&alice, &["alice", "bob"]).await;
     let sent = alice.send("bob", "live now").await.unwrap();
     assert_eq!(sent.status, DeliveryStatus::Delivered);
     assert_eq!(message(&mut bob_events).await.text.deref(), "live now");
