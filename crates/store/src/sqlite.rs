@@ -559,3 +559,63 @@ impl Store for SqliteStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn direct(from: &str, to: &str, text: &str, queue: bool) -> NewMessage {
+        let to = UserName::parse(to).unwrap();
+        NewMessage {
+            ts: Timestamp(1_700_000_000_000),
+            from: UserName::parse(from).unwrap(),
+            queue_for: queue.then(|| to.key()),
+            to: Some(to),
+            text: text.into(),
+            notice: false,
+        }
+    }
+
+    /// The process stopped after logging two messages and before SQLite
+    /// took them: on open they are in SQLite, the queued one in the
+    /// offline queue too, and ids go on after them.
+    #[tokio::test]
+    async fn messages_only_in_the_log_are_there_after_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), Durability::Full).unwrap();
+        let first = store
+            .append(direct("alice", "bob", "one", false))
+            .await
+            .unwrap()
+            .0 as i64;
+        store.close().await.unwrap();
+        drop(store);
+
+        let mut log = log::Log::open(&dir.path().join(LOG_DIR), first + 1, true).unwrap();
+        let mut records = Vec::new();
+        for (i, (text, queue)) in [("two", false), ("three", true)].into_iter().enumerate() {
+            let mut entry = log::Entry::direct(direct("alice", "bob", text, queue));
+            entry.id = first + 1 + i as i64;
+            entry.encode(&mut records);
+        }
+        log.append(first + 1, &records).unwrap();
+        drop(log);
+
+        let store = SqliteStore::open(dir.path(), Durability::Full).unwrap();
+        let two = store.message(MessageId(first as u64 + 1)).await.unwrap();
+        assert_eq!(two.map(|m| m.text).as_deref(), Some("two"));
+        let bob = UserName::parse("bob").unwrap().key();
+        let queued = store.pending(bob, MessageId(0), 10).await.unwrap();
+        let texts: Vec<&str> = queued.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["three"]);
+        let next = store
+            .append(direct("alice", "bob", "four", false))
+            .await
+            .unwrap();
+        assert_eq!(next.0 as i64, first + 3);
+        // And a query sees an append at once, though SQLite takes it a
+        // moment later.
+        let four = store.message(next).await.unwrap();
+        assert_eq!(four.map(|m| m.text).as_deref(), Some("four"));
+    }
+}
