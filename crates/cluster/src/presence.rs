@@ -285,7 +285,7 @@ impl Presence {
         conn: ConnId,
         record: PresenceRecord,
     ) -> Result<bool, ClusterError> {
-        let alone = self.enter(&key, &record).await?;
+        let alone = self.enter(&key, &record, false).await?;
         self.claims.insert(
             key,
             Claim {
@@ -299,8 +299,16 @@ impl Presence {
 
     /// Puts this node's `record` of `key` in the bucket: creates the key,
     /// or adds this node to the record of the same account online on
-    /// other nodes. Whether the user was online nowhere else.
-    async fn enter(&self, key: &NameKey, record: &PresenceRecord) -> Result<bool, ClusterError> {
+    /// other nodes. Whether the user was online nowhere else. A record
+    /// that lists this node already is another claim of this node's (two
+    /// logins racing here: the local directory takes one, so the other
+    /// must fail), unless this is the `recheck` of this node's own.
+    async fn enter(
+        &self,
+        key: &NameKey,
+        record: &PresenceRecord,
+        recheck: bool,
+    ) -> Result<bool, ClusterError> {
         let bucket_key = bucket_key(key);
         let me = self.node.as_str();
         for _ in 0..CONTENDED {
@@ -322,7 +330,9 @@ impl Presence {
                 return Err(ClusterError::Taken);
             };
             if held.holds(me) {
-                // Already this node's (a claim being re-checked).
+                if !recheck {
+                    return Err(ClusterError::Taken);
+                }
                 let alone = held.besides(me).is_empty();
                 self.mirror_put(*key, held, entry.revision);
                 return Ok(alone);
@@ -644,7 +654,7 @@ impl Presence {
             // Released meanwhile: nothing to claim again.
             return Ok(Recheck::Held);
         }
-        match self.enter(&key, &claim.record).await {
+        match self.enter(&key, &claim.record, true).await {
             Ok(_) => {
                 if !still_mine() {
                     // Released while this claimed it again.
