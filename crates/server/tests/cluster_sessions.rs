@@ -171,12 +171,22 @@ async fn an_account_on_two_nodes_is_one_user_everywhere() {
     // Back on n1 and n2: an admin on n3 kicks her; both sessions are put
     // out, and everyone is told she left once.
     let (_a1, mut a1_events) = alice(&trio, 0).await;
-    let (_a2, mut a2_events) = alice(&trio, 1).await;
+    let (a2, mut a2_events) = alice(&trio, 1).await;
     let (root, _) = admin(trio.addr(2), "root").await;
     let mut came = until_marker(&trio, 0, "mark3", &mut carol_events).await;
     came.extend(until_marker(&trio, 1, "mark4", &mut carol_events).await);
     assert_eq!(came.len(), 1, "one arrival for two sessions: {came:?}");
     assert_eq!(came[0].kind, NoticeKind::Joined);
+    // A mute from n3 holds on both sessions, and so does its lifting.
+    root.mute("alice", None, "hush").await.unwrap();
+    for events in [&mut a1_events, &mut a2_events] {
+        assert_eq!(notice(events, NoticeKind::Muted).await.text.deref(), "hush");
+    }
+    assert!(a2.send("carol", "muted?").await.is_err());
+    root.unmute("alice").await.unwrap();
+    for events in [&mut a1_events, &mut a2_events] {
+        notice(events, NoticeKind::Unmuted).await;
+    }
     root.kick("alice", "enough").await.unwrap();
     for events in [&mut a1_events, &mut a2_events] {
         let kicked = notice(events, NoticeKind::Kicked).await;
@@ -189,6 +199,28 @@ async fn an_account_on_two_nodes_is_one_user_everywhere() {
         (NoticeKind::Left, "alice")
     );
     for (node, marker) in [(0, "mark5"), (1, "mark6")] {
+        let more = until_marker(&trio, node, marker, &mut carol_events).await;
+        assert!(more.is_empty(), "node {node} told of alice again: {more:?}");
+    }
+    until_listed_times(&carol, "alice", 0).await;
+
+    // Back again, and banned: both sessions are put out, and everyone is
+    // told she left once.
+    let (_a1, mut a1_events) = alice(&trio, 0).await;
+    let (_a2, mut a2_events) = alice(&trio, 1).await;
+    assert_eq!(
+        alice_came_or_went(&mut carol_events).await.kind,
+        NoticeKind::Joined
+    );
+    until_listed_times(&root, "alice", 1).await;
+    root.ban("alice", None, "gone for good").await.unwrap();
+    for events in [&mut a1_events, &mut a2_events] {
+        notice(events, NoticeKind::Banned).await;
+        closed(events).await;
+    }
+    let left = alice_came_or_went(&mut carol_events).await;
+    assert_eq!(left.kind, NoticeKind::Left);
+    for (node, marker) in [(0, "mark7"), (1, "mark8")] {
         let more = until_marker(&trio, node, marker, &mut carol_events).await;
         assert!(more.is_empty(), "node {node} told of alice again: {more:?}");
     }
