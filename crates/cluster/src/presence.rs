@@ -714,6 +714,52 @@ impl Presence {
 mod tests {
     use super::*;
 
+    fn record(node: &str, account: bool, shared: bool) -> PresenceRecord {
+        PresenceRecord {
+            node: node.into(),
+            also: Vec::new(),
+            name: "alice".into(),
+            admin: false,
+            account,
+            shared,
+            muted: 0,
+            addr: String::new(),
+            advertised: String::new(),
+            since: 0,
+        }
+    }
+
+    #[test]
+    fn nodes_join_and_leave_a_record_and_the_last_empties_it() {
+        let first = record("n1", true, true);
+        assert!(first.admits(&record("n2", true, true)));
+        assert!(!first.admits(&record("n2", false, false)), "a guest");
+        assert!(!first.admits(&record("n2", true, false)), "not shared");
+        assert!(!record("n1", false, false).admits(&record("n2", true, true)));
+        let both = first.with("n2").with("n3").with("n2");
+        assert_eq!(both.nodes().collect::<Vec<_>>(), ["n1", "n2", "n3"]);
+        assert_eq!(both.besides("n2"), ["n1", "n3"]);
+        // The first node leaves: the next one is the record's node.
+        let rest = both.without("n1").unwrap();
+        assert_eq!(
+            (rest.node.as_str(), rest.also.as_slice()),
+            ("n2", &["n3".to_owned()][..])
+        );
+        assert!(!rest.holds("n1"));
+        let last = rest.without("n3").unwrap();
+        assert_eq!(last.nodes().collect::<Vec<_>>(), ["n2"]);
+        assert_eq!(
+            last.without("n9"),
+            Some(last.clone()),
+            "not there: unchanged"
+        );
+        assert_eq!(last.without("n2"), None);
+        // One node's record reads as it always did.
+        let json = String::from_utf8(first.encode().to_vec()).unwrap();
+        assert!(!json.contains("also"), "{json}");
+        assert_eq!(PresenceRecord::decode(json.as_bytes()), Some(first));
+    }
+
     #[test]
     fn bucket_keys_are_valid_nats_keys_and_read_back() {
         for name in ["alice", "Bob_2-x", "小明", "José", "Ærøskøbing"] {
