@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use super::presence::PresenceRecord;
 use super::{Cluster, ClusterError, NodeEvent, NodeId, NodeMessage};
 use chinwag_core::delivery::{
-    ClaimError, Delivery, Elsewhere, Handed, NameClaim, Order, Unavailable,
+    ClaimError, Delivery, Departure, Elsewhere, Handed, NameClaim, Order, Unavailable,
 };
 use chinwag_core::event::Shared;
 use chinwag_core::state::rooms::RoomChange;
@@ -132,8 +132,8 @@ impl Delivery for ClusterDelivery {
         })
     }
 
-    fn release(&self, name: NameKey, conn: ConnId, untold: Option<String>) {
-        self.cluster.release(name, conn, untold);
+    fn release(&self, name: NameKey, conn: ConnId, departure: Option<Departure>) {
+        self.cluster.release(name, conn, departure);
     }
 
     fn republish(&self, peer: &Peer) {

@@ -426,17 +426,30 @@ impl Cluster {
         PresenceRecord::of(peer, self.node(), now)
     }
 
-    /// Frees a name this node claimed (in the background). `untold`: see
+    /// Frees a name this node claimed (in the background), and gives
+    /// `departure` if this node was the last holding the user (or if the
+    /// bucket could not be told: the user left here in any case). See
     /// [`chinwag_core::delivery::Delivery::release`].
-    pub fn release(self: &Arc<Self>, key: NameKey, conn: ConnId, untold: Option<String>) {
+    pub fn release(
+        self: &Arc<Self>,
+        key: NameKey,
+        conn: ConnId,
+        departure: Option<chinwag_core::delivery::Departure>,
+    ) {
         let cluster = Arc::clone(self);
         tokio::spawn(async move {
             let taken_out = cluster.presence.release(key, conn).await;
-            if let (Some(why), TakenOut::Last(record)) = (untold, taken_out)
+            let last = matches!(taken_out, TakenOut::Last(_) | TakenOut::Failed);
+            if let Some(departure) = departure.filter(|_| last)
                 && let Some(state) = cluster.state.get().and_then(std::sync::Weak::upgrade)
-                && let Ok(name) = UserName::parse(&record.name)
             {
-                ops::login::left(&state, &name, "", Timestamp::now(), &why);
+                ops::login::left(
+                    &state,
+                    &departure.name,
+                    &departure.actor,
+                    Timestamp::now(),
+                    &departure.why,
+                );
             }
         });
     }

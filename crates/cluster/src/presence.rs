@@ -247,6 +247,10 @@ pub enum TakenOut {
     Others,
     /// The node was the last: the name is free, and this was its record.
     Last(PresenceRecord),
+    /// The bucket could not be read or written (NATS went away, or the
+    /// record kept changing): the node may still be listed, until it is
+    /// reaped or its claims are re-checked.
+    Failed,
 }
 
 /// How often a write to a name's record is tried again when another
@@ -395,7 +399,7 @@ impl Presence {
                 Ok(_) => return TakenOut::NotThere,
                 Err(error) => {
                     tracing::debug!(%error, user = key.as_str(), "cannot read a name to release");
-                    return TakenOut::NotThere;
+                    return TakenOut::Failed;
                 }
             };
             let Some(held) = PresenceRecord::decode(&entry.value).filter(|r| r.holds(node)) else {
@@ -424,7 +428,7 @@ impl Presence {
                 },
             }
         }
-        TakenOut::NotThere
+        TakenOut::Failed
     }
 
     /// Deletes the record of `key` if it is still at `revision`; whether

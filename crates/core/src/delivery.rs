@@ -57,12 +57,11 @@ pub trait Delivery: Send + Sync {
     /// sessions elsewhere hold it too, and everyone saw it come already).
     fn claim(&self, claim: NameClaim) -> BoxFuture<'static, Result<bool, ClaimError>>;
 
-    /// Frees a name claimed for `conn` (in the background). `untold`:
-    /// the text of a Left notice this node did not give because the user
-    /// seemed online elsewhere still (see [`crate::ops::login::Tell`]); if
-    /// this node turns out to be the last to let go (the others left at
-    /// the same moment), everyone is told then.
-    fn release(&self, name: NameKey, conn: ConnId, untold: Option<String>);
+    /// Frees a name claimed for `conn` (in the background). `departure`:
+    /// a Left notice for an account, which may be online on other nodes
+    /// still; it is given (to everyone) if this node turns out to be the
+    /// last holding the account, and not otherwise.
+    fn release(&self, name: NameKey, conn: ConnId, departure: Option<Departure>);
 
     /// Publishes a change of a local user's role or mute (in the
     /// background), for what others list.
@@ -136,6 +135,16 @@ pub struct Elsewhere {
     /// An account whose sessions accept more (REGISTER's multi-session
     /// option): it may log in here too.
     pub shared: bool,
+}
+
+/// A Left notice the delivery layer gives if the user left everywhere
+/// (see [`Delivery::release`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Departure {
+    pub name: UserName,
+    /// Who put the user out, if anyone.
+    pub actor: String,
+    pub why: String,
 }
 
 /// What became of an event or an order for a user elsewhere.
@@ -266,7 +275,7 @@ impl Delivery for Local {
         Box::pin(future::ready(Ok(true)))
     }
 
-    fn release(&self, _name: NameKey, _conn: ConnId, _untold: Option<String>) {}
+    fn release(&self, _name: NameKey, _conn: ConnId, _departure: Option<Departure>) {}
 
     fn republish(&self, _peer: &Peer) {}
 

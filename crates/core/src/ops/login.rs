@@ -11,6 +11,7 @@ use chinwag_proto::{ErrorCode, ServerFrame, UserName};
 
 use super::mute::schedule_expiry;
 use super::rooms;
+use crate::delivery::Departure;
 use crate::error::CmdError;
 use crate::event::Event;
 use crate::state::users::UserProfile;
@@ -149,9 +150,11 @@ pub fn login(state: &Arc<State>, login: Login, now: Timestamp) -> Result<Online,
 /// Who tells everyone that a user left.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tell {
-    /// This node, unless the user is still online on other nodes (an
-    /// account's sessions there): then none, until the last node holding
-    /// it lets go (see [`crate::delivery::Delivery::release`]).
+    /// This node, once the user is online nowhere else: at once for a
+    /// guest (or on a single node); for an account whose name is claimed
+    /// beyond this node, which may be online on other nodes still, when
+    /// its claim here is let go and no other node holds it (see
+    /// [`crate::delivery::Delivery::release`]).
     UnlessElsewhere,
     /// Not this node: the one that ordered the kick tells, once for all
     /// the nodes the user was on; or nobody at all (a shutdown).
@@ -215,12 +218,21 @@ pub fn disconnect(
 fn offline(state: &State, peer: &Peer, (actor, ts): (&str, Timestamp), why: &str, tell: Tell) {
     state.whowas.record(peer, Timestamp::now());
     rooms::disconnected(state, peer, why);
-    let elsewhere =
-        tell == Tell::UnlessElsewhere && state.delivery().locate(peer.name.as_str()).is_some();
-    state
-        .delivery()
-        .release(peer.name.key(), peer.id, elsewhere.then(|| why.to_owned()));
-    if tell == Tell::UnlessElsewhere && !elsewhere {
+    // Whether an account left everywhere is known once its claim here is
+    // let go: the delivery layer tells then, if no other node holds it.
+    // Cut off from the others, this node tells its own users at once.
+    let delivery = state.delivery();
+    let deferred = tell == Tell::UnlessElsewhere
+        && peer.account
+        && delivery.claims_names()
+        && delivery.reachable().is_ok();
+    let departure = deferred.then(|| Departure {
+        name: peer.name.clone(),
+        actor: actor.to_owned(),
+        why: why.to_owned(),
+    });
+    delivery.release(peer.name.key(), peer.id, departure);
+    if tell == Tell::UnlessElsewhere && !deferred {
         left(state, &peer.name, actor, ts, why);
     }
 }

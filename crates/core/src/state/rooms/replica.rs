@@ -619,7 +619,7 @@ mod tests {
 
     use super::*;
     use crate::delivery::{
-        ClaimError, Delivery, Elsewhere, Handed, Local, NameClaim, Order, Unavailable,
+        ClaimError, Delivery, Departure, Elsewhere, Handed, Local, NameClaim, Order, Unavailable,
     };
     use crate::event::Shared;
     use crate::outbox::Outbox;
@@ -662,7 +662,7 @@ mod tests {
         fn claim(&self, claim: NameClaim) -> BoxFuture<'static, Result<bool, ClaimError>> {
             Local.claim(claim)
         }
-        fn release(&self, _name: NameKey, _conn: ConnId, _untold: Option<String>) {}
+        fn release(&self, _name: NameKey, _conn: ConnId, _departure: Option<Departure>) {}
         fn republish(&self, _peer: &Peer) {}
         fn to_user(&self, to: &Elsewhere, event: &Shared) -> BoxFuture<'static, Handed> {
             Local.to_user(to, event)
