@@ -168,13 +168,30 @@ async fn an_account_on_two_nodes_is_one_user_everywhere() {
     );
     until_listed_times(&carol, "alice", 0).await;
 
+    // Back on both, and gone from both at the same moment: one arrival,
+    // one departure.
+    let (a1, _) = alice(&trio, 0).await;
+    let (a2, _) = alice(&trio, 1).await;
+    let mut came = until_marker(&trio, 0, "mark3", &mut carol_events).await;
+    came.extend(until_marker(&trio, 1, "mark4", &mut carol_events).await);
+    assert_eq!(came.len(), 1, "one arrival for two sessions: {came:?}");
+    let (out1, out2) = tokio::join!(a1.logout(), a2.logout());
+    (out1.unwrap(), out2.unwrap());
+    let left = alice_came_or_went(&mut carol_events).await;
+    assert_eq!(left.kind, NoticeKind::Left);
+    until_listed_times(&carol, "alice", 0).await;
+    for (node, marker) in [(0, "mark5"), (1, "mark6")] {
+        let more = until_marker(&trio, node, marker, &mut carol_events).await;
+        assert!(more.is_empty(), "node {node} told of alice again: {more:?}");
+    }
+
     // Back on n1 and n2: an admin on n3 kicks her; both sessions are put
     // out, and everyone is told she left once.
     let (_a1, mut a1_events) = alice(&trio, 0).await;
     let (a2, mut a2_events) = alice(&trio, 1).await;
     let (root, _) = admin(trio.addr(2), "root").await;
-    let mut came = until_marker(&trio, 0, "mark3", &mut carol_events).await;
-    came.extend(until_marker(&trio, 1, "mark4", &mut carol_events).await);
+    let mut came = until_marker(&trio, 0, "mark7", &mut carol_events).await;
+    came.extend(until_marker(&trio, 1, "mark8", &mut carol_events).await);
     assert_eq!(came.len(), 1, "one arrival for two sessions: {came:?}");
     assert_eq!(came[0].kind, NoticeKind::Joined);
     // A mute from n3 holds on both sessions, and so does its lifting.
@@ -198,7 +215,7 @@ async fn an_account_on_two_nodes_is_one_user_everywhere() {
         (left.kind, left.subject.deref()),
         (NoticeKind::Left, "alice")
     );
-    for (node, marker) in [(0, "mark5"), (1, "mark6")] {
+    for (node, marker) in [(0, "mark9"), (1, "mark10")] {
         let more = until_marker(&trio, node, marker, &mut carol_events).await;
         assert!(more.is_empty(), "node {node} told of alice again: {more:?}");
     }
@@ -220,7 +237,7 @@ async fn an_account_on_two_nodes_is_one_user_everywhere() {
     }
     let left = alice_came_or_went(&mut carol_events).await;
     assert_eq!(left.kind, NoticeKind::Left);
-    for (node, marker) in [(0, "mark7"), (1, "mark8")] {
+    for (node, marker) in [(0, "mark11"), (1, "mark12")] {
         let more = until_marker(&trio, node, marker, &mut carol_events).await;
         assert!(more.is_empty(), "node {node} told of alice again: {more:?}");
     }
