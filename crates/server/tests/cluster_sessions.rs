@@ -176,7 +176,8 @@ async fn an_account_on_two_nodes_is_one_user_everywhere() {
     came.extend(until_marker(&trio, 1, "mark4", &mut carol_events).await);
     assert_eq!(came.len(), 1, "one arrival for two sessions: {came:?}");
     let (out1, out2) = tokio::join!(a1.logout(), a2.logout());
-    (out1.unwrap(), out2.unwrap());
+    out1.unwrap();
+    out2.unwrap();
     let left = alice_came_or_went(&mut carol_events).await;
     assert_eq!(left.kind, NoticeKind::Left);
     until_listed_times(&carol, "alice", 0).await;

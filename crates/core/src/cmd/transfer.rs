@@ -14,8 +14,8 @@
 //! What SENT or the error says is what happened, also when the
 //! recipient's node is slow or dies mid-request: a message refused in the
 //! end (its recipient, a guest, is gone) is deleted again, so that history
-//! does not show it as sent; a request another node gets too late is not
-//! carried out there (see the cluster's routing); and a message queued
+//! does not show it as sent; a request another node gets after its
+//! deadline is not carried out there; and a message queued
 //! for an account whose node did not answer in time is fetched by its
 //! sessions there at once
 //! ([`crate::delivery::Delivery::queued`]), once.
