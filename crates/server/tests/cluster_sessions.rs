@@ -74,6 +74,15 @@ async fn until_marker(trio: &Trio, node: usize, marker: &str, events: &mut Event
     }
 }
 
+/// Whether the message `id` arrives on `events` within a second (earlier
+/// ones are skipped).
+async fn got_within(events: &mut Events, id: chinwag_proto::server::MessageId) -> bool {
+    let wait = async { while message(events).await.id != id {} };
+    tokio::time::timeout(std::time::Duration::from_secs(1), wait)
+        .await
+        .is_ok()
+}
+
 /// How many times `client`'s GETALLUSER lists `name`.
 async fn listed(client: &Client, name: &str) -> usize {
     client
@@ -278,4 +287,45 @@ async fn a_dead_node_takes_only_its_own_sessions() {
     let (guest, _) = connect(trio.addr(2)).await;
     let refused = code(guest.register("alice", None).await.unwrap_err());
     assert_eq!(refused, ErrorCode::NameTaken);
+}
+
+#[tokio::test]
+async fn both_nodes_claim_the_account_again_after_nats_lost_its_data() {
+    let mut trio = Trio::start().await;
+    let (carol, _carol_events) = user(trio.addr(2), "carol").await;
+    let (_a1, mut a1_events) = alice(&trio, 0).await;
+    let (_a2, mut a2_events) = alice(&trio, 1).await;
+    until_listed_times(&carol, "alice", 1).await;
+
+    trio.nats.stop();
+    trio.nats.wipe();
+    trio.nats.resume();
+    // Each node claims her again, the second joining the first's record:
+    // she is listed once, a message reaches both sessions, and her name
+    // is still taken.
+    let deadline = std::time::Instant::now() + PATIENCE * 3;
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alice's sessions were not reached again"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let Ok(sent) = carol.send("alice", "after the outage").await else {
+            continue;
+        };
+        let mut reached = 0;
+        for events in [&mut a1_events, &mut a2_events] {
+            if got_within(events, sent.id).await {
+                reached += 1;
+            }
+        }
+        if reached == 2 && listed(&carol, "alice").await == 1 {
+            break;
+        }
+    }
+    let (guest, _) = connect(trio.addr(2)).await;
+    assert_eq!(
+        code(guest.register("alice", None).await.unwrap_err()),
+        ErrorCode::NameTaken
+    );
 }
