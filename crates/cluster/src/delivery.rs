@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use super::presence::PresenceRecord;
 use super::{Cluster, ClusterError, NodeEvent, NodeId, NodeMessage};
 use chinwag_core::delivery::{
-    ClaimError, Delivery, Elsewhere, Handed, NameClaim, Order, Unavailable,
+    ClaimError, Delivery, Departure, Elsewhere, Handed, NameClaim, Order, Unavailable,
 };
 use chinwag_core::event::Shared;
 use chinwag_core::state::rooms::RoomChange;
@@ -28,24 +28,47 @@ impl ClusterDelivery {
         ClusterDelivery { cluster }
     }
 
-    /// Sends `message` to the node `to` is on and turns its answer into
-    /// what became of it.
+    /// Sends `message` to every node `to` is on, at once, and turns their
+    /// answers into what became of it: delivered if any node carried it
+    /// out; else unavailable if any node could not be reached; else the
+    /// first refusal.
     fn ask(&self, to: &Elsewhere, message: Option<NodeMessage>) -> BoxFuture<'static, Handed> {
         let cluster = Arc::clone(&self.cluster);
-        let node = NodeId::parse(&to.node);
+        let nodes: Result<Vec<NodeId>, _> = to.nodes.iter().map(|n| NodeId::parse(n)).collect();
         Box::pin(async move {
-            let (Ok(node), Some(message)) = (node, message) else {
+            let (Ok(nodes), Some(message)) = (nodes, message) else {
                 return Handed::Unavailable(Unavailable("not for another node".into()));
             };
-            match cluster.request(&node, message).await {
-                Ok(answer) => match answer.into_reply() {
-                    Ok(_) => Handed::Delivered,
-                    Err(refused) => Handed::NotThere(refused),
-                },
-                Err(error) => Handed::Unavailable(unavailable(error)),
-            }
+            let asked = nodes.iter().map(|node| {
+                let (cluster, message) = (&cluster, message.clone());
+                async move {
+                    match cluster.request(node, message).await {
+                        Ok(answer) => match answer.into_reply() {
+                            Ok(_) => Handed::Delivered,
+                            Err(refused) => Handed::NotThere(refused),
+                        },
+                        Err(error) => Handed::Unavailable(unavailable(error)),
+                    }
+                }
+            });
+            let answers = futures::future::join_all(asked).await;
+            combined(answers)
         })
     }
+}
+
+/// What became of one thing handed to several nodes.
+fn combined(answers: Vec<Handed>) -> Handed {
+    if answers.contains(&Handed::Delivered) {
+        return Handed::Delivered;
+    }
+    let unreachable = answers
+        .iter()
+        .find(|a| matches!(a, Handed::Unavailable(_)))
+        .cloned();
+    unreachable
+        .or_else(|| answers.into_iter().next())
+        .unwrap_or_else(|| Handed::Unavailable(Unavailable("no node to ask".into())))
 }
 
 /// A cluster error as the delivery layer reports it.
@@ -59,9 +82,10 @@ fn unavailable(error: ClusterError) -> Unavailable {
 impl Delivery for ClusterDelivery {
     fn locate(&self, name: &str) -> Option<Elsewhere> {
         self.cluster.locate(name).map(|found| Elsewhere {
-            node: found.node.to_string(),
+            nodes: found.nodes.iter().map(NodeId::to_string).collect(),
             name: found.record.name,
             account: found.record.account,
+            shared: found.record.shared,
         })
     }
 
@@ -85,13 +109,15 @@ impl Delivery for ClusterDelivery {
         true
     }
 
-    fn claim(&self, claim: NameClaim) -> BoxFuture<'static, Result<(), ClaimError>> {
+    fn claim(&self, claim: NameClaim) -> BoxFuture<'static, Result<bool, ClaimError>> {
         let cluster = Arc::clone(&self.cluster);
         let record = PresenceRecord {
             node: cluster.node().to_string(),
+            also: Vec::new(),
             name: claim.name.to_string(),
             admin: claim.admin,
             account: claim.account,
+            shared: claim.account && claim.shared,
             muted: claim.muted.to_wire(),
             addr: claim.addr,
             advertised: claim.advertised,
@@ -99,15 +125,15 @@ impl Delivery for ClusterDelivery {
         };
         Box::pin(async move {
             match cluster.claim(record, claim.name.key(), claim.conn).await {
-                Ok(()) => Ok(()),
+                Ok(alone) => Ok(alone),
                 Err(ClusterError::Taken) => Err(ClaimError::Taken),
                 Err(error) => Err(ClaimError::Unavailable(unavailable(error))),
             }
         })
     }
 
-    fn release(&self, name: NameKey, conn: ConnId) {
-        self.cluster.release(name, conn);
+    fn release(&self, name: NameKey, conn: ConnId, departure: Option<Departure>) {
+        self.cluster.release(name, conn, departure);
     }
 
     fn republish(&self, peer: &Peer) {
@@ -123,7 +149,7 @@ impl Delivery for ClusterDelivery {
     }
 
     fn queued(&self, to: &Elsewhere) {
-        if let Ok(node) = NodeId::parse(&to.node) {
+        for node in to.nodes.iter().filter_map(|n| NodeId::parse(n).ok()) {
             self.cluster.tell(
                 &node,
                 NodeMessage::Wake {

@@ -105,7 +105,17 @@ fn apply(state: &Arc<State>, message: NodeMessage) -> Option<RemoteReply> {
             reason,
             ts,
         }) => Some(match state.users.get(&user) {
-            Some(victim) if ops::kick::kick(state, &victim, &admin, &reason, Timestamp(ts)) => {
+            // The node that ordered the kick tells everyone, once.
+            Some(victim)
+                if ops::kick::kick(
+                    state,
+                    &victim,
+                    &admin,
+                    &reason,
+                    Timestamp(ts),
+                    ops::login::Tell::Nobody,
+                ) =>
+            {
                 RemoteReply::ok(format!("kicked {}", victim.name))
             }
             _ => RemoteReply::error(no_such_user(&user)),

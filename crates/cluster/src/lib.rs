@@ -46,7 +46,7 @@ use chinwag_core::ops;
 use chinwag_core::state::{ConnId, Peer, State};
 pub use delivery::ClusterDelivery;
 pub use liveness::Beat;
-use presence::{Located, Presence, PresenceRecord, Recheck};
+use presence::{Located, Presence, PresenceRecord, Recheck, TakenOut};
 pub use routing::{NodeEvent, NodeMessage, Order, RemoteReply};
 
 /// How a node joins a cluster.
@@ -123,6 +123,8 @@ pub struct Cluster {
     /// Messages for every node, waiting for the publisher task.
     outgoing: mpsc::Sender<NodeMessage>,
     queued: std::sync::Mutex<Option<mpsc::Receiver<NodeMessage>>>,
+    /// The node's state, once [`Cluster::start`] was given it.
+    state: std::sync::OnceLock<std::sync::Weak<State>>,
 }
 
 /// How many node timeouts the delete marker of a freed name is kept,
@@ -201,6 +203,7 @@ impl Cluster {
         let cluster = Cluster {
             outgoing,
             queued: std::sync::Mutex::new(Some(queued)),
+            state: std::sync::OnceLock::new(),
             presence: Presence::new(presence_kv, node.clone()),
             liveness: liveness::Liveness::new(nodes_kv, node.clone(), &beat),
             rooms: room_claims::RoomClaims::new(rooms_kv, node),
@@ -241,6 +244,7 @@ impl Cluster {
     /// listeners for the other nodes' messages, the presence mirror, the
     /// heartbeat, the re-check of claims and the reaper.
     pub async fn start(self: &Arc<Self>, state: Arc<State>) -> Result<(), ClusterError> {
+        let _ = self.state.set(Arc::downgrade(&state));
         let mine = self
             .client
             .subscribe(routing::node_subject(self.node()))
@@ -392,13 +396,14 @@ impl Cluster {
         }
     }
 
-    /// Claims `peer`'s name cluster-wide.
+    /// Claims `peer`'s name cluster-wide; whether the user was online
+    /// nowhere else (see [`Presence::claim`]).
     pub async fn claim(
         &self,
         record: PresenceRecord,
         key: NameKey,
         conn: ConnId,
-    ) -> Result<(), ClusterError> {
+    ) -> Result<bool, ClusterError> {
         self.ensure_reachable()?;
         self.presence.claim(key, conn, record).await
     }
@@ -421,10 +426,32 @@ impl Cluster {
         PresenceRecord::of(peer, self.node(), now)
     }
 
-    /// Frees a name this node claimed (in the background).
-    pub fn release(self: &Arc<Self>, key: NameKey, conn: ConnId) {
+    /// Frees a name this node claimed (in the background), and gives
+    /// `departure` if this node was the last holding the user (or if the
+    /// bucket could not be told: the user left here in any case). See
+    /// [`chinwag_core::delivery::Delivery::release`].
+    pub fn release(
+        self: &Arc<Self>,
+        key: NameKey,
+        conn: ConnId,
+        departure: Option<chinwag_core::delivery::Departure>,
+    ) {
         let cluster = Arc::clone(self);
-        tokio::spawn(async move { cluster.presence.release(key, conn).await });
+        tokio::spawn(async move {
+            let taken_out = cluster.presence.release(key, conn).await;
+            let last = matches!(taken_out, TakenOut::Last(_) | TakenOut::Failed);
+            if let Some(departure) = departure.filter(|_| last)
+                && let Some(state) = cluster.state.get().and_then(std::sync::Weak::upgrade)
+            {
+                ops::login::left(
+                    &state,
+                    &departure.name,
+                    &departure.actor,
+                    Timestamp::now(),
+                    &departure.why,
+                );
+            }
+        });
     }
 
     /// Publishes a change of a local user's role or mute (in the

@@ -1,13 +1,22 @@
 //! Presence: who is online, on which node.
 //!
 //! The `chinwag_presence` key-value bucket maps the folded name of every
-//! online user (see [`bucket_key`]) to a [`PresenceRecord`] naming the node
-//! it is connected to.
+//! online user (see [`bucket_key`]) to a [`PresenceRecord`] naming the
+//! nodes it is connected to: one for a guest, one or more for an account
+//! (its sessions may sit on several nodes).
 //! - A node claims a name with the bucket's atomic `create`: of any number
 //!   of nodes racing for one name, exactly one succeeds. Nobody checks
-//!   first and sets after.
-//! - It frees the name with a delete that expects the revision it created,
-//!   so it never frees a claim made by someone else since.
+//!   first and sets after. An account's login on a node where the record
+//!   exists already, an account's too, adds the node to it with an update
+//!   that expects the revision read (compare and set): of nodes adding
+//!   themselves at once, each either gets in or reads again. One key per
+//!   name keeps a guest and an account of the same name exclusive: a
+//!   guest's claim is only ever a `create`, and an account joins only an
+//!   account's record.
+//! - It frees the name by taking itself out of the record, again with
+//!   compare and set; the last node deletes the key, expecting the
+//!   revision it read, so it never frees a claim made by someone else
+//!   since.
 //! - Every node keeps a mirror of the whole bucket, fed by a watch, so
 //!   finding a user's node or listing everyone costs no round trip. The
 //!   mirror lags the bucket by a message's flight time; claims do not rely
@@ -61,14 +70,22 @@ fn name_key_of(bucket_key: &str) -> Option<NameKey> {
 /// What the bucket says about one online user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresenceRecord {
-    /// The node the user is connected to.
+    /// The node the user came online on (its address and connect time
+    /// are of the session there), or, once that node let go, the next.
     pub node: String,
+    /// The other nodes an account has sessions on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
     /// The spelling the user chose.
     pub name: String,
     pub admin: bool,
     /// Logged in to an account (which has an offline queue), not a guest.
     #[serde(default)]
     pub account: bool,
+    /// The account's sessions accept more (REGISTER's multi-session
+    /// option): only then may it log in on another node too.
+    #[serde(default)]
+    pub shared: bool,
     /// A `MuteState` in its wire form.
     pub muted: u64,
     pub addr: String,
@@ -83,7 +100,9 @@ impl PresenceRecord {
             node: node.as_str().to_owned(),
             name: peer.name.as_str().to_owned(),
             admin: peer.is_admin(),
+            also: Vec::new(),
             account: peer.account,
+            shared: peer.account && first.as_ref().is_some_and(|l| l.shared),
             muted: peer.muted(now).to_wire(),
             addr: first
                 .as_ref()
@@ -122,6 +141,53 @@ impl PresenceRecord {
         }
     }
 
+    /// The nodes holding the user.
+    pub fn nodes(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.node.as_str()).chain(self.also.iter().map(String::as_str))
+    }
+
+    /// Whether `node` holds the user.
+    pub fn holds(&self, node: &str) -> bool {
+        self.nodes().any(|n| n == node)
+    }
+
+    /// The nodes other than `node` holding the user.
+    pub fn besides(&self, node: &str) -> Vec<String> {
+        self.nodes()
+            .filter(|n| *n != node)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Whether `joining` (an account's claim made on another node) may
+    /// add its node to this record: both are the same account's, and both
+    /// sessions share it.
+    fn admits(&self, joining: &PresenceRecord) -> bool {
+        self.account && joining.account && self.shared && joining.shared
+    }
+
+    /// This record with `node` added.
+    fn with(&self, node: &str) -> PresenceRecord {
+        let mut joined = self.clone();
+        if !joined.holds(node) {
+            joined.also.push(node.to_owned());
+        }
+        joined
+    }
+
+    /// This record without `node`; `None` if no node is left.
+    fn without(&self, node: &str) -> Option<PresenceRecord> {
+        let mut rest = self.clone();
+        rest.also.retain(|n| n != node);
+        if rest.node == node {
+            if rest.also.is_empty() {
+                return None;
+            }
+            rest.node = rest.also.remove(0);
+        }
+        Some(rest)
+    }
+
     fn encode(&self) -> Bytes {
         serde_json::to_vec(self)
             .map(Bytes::from)
@@ -135,17 +201,24 @@ impl PresenceRecord {
 
 /// One entry of the mirror.
 #[derive(Clone, Debug)]
+struct Mirrored {
+    record: PresenceRecord,
+    revision: u64,
+}
+
+/// A user online on other nodes (and maybe on this one too).
+#[derive(Clone, Debug)]
 pub struct Located {
-    pub node: NodeId,
+    /// The other nodes holding it.
+    pub nodes: Vec<NodeId>,
     pub record: PresenceRecord,
-    pub revision: u64,
 }
 
 /// A name this node holds.
 #[derive(Clone, Debug)]
 struct Claim {
     conn: ConnId,
-    revision: u64,
+    /// What this node put in the record, to claim it again with.
     record: PresenceRecord,
     /// When it was made: a claim is made before the connection shows up
     /// in the local directory, so a young one without a user is not yet
@@ -164,12 +237,32 @@ pub enum Recheck {
     },
 }
 
+/// What taking a node out of a name's record did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TakenOut {
+    /// The record did not list the node (someone else took it out, or the
+    /// name is someone else's now): nothing was done.
+    NotThere,
+    /// Other nodes still hold the user (an account).
+    Others,
+    /// The node was the last: the name is free, and this was its record.
+    Last(PresenceRecord),
+    /// The bucket could not be read or written (NATS went away, or the
+    /// record kept changing): the node may still be listed, until it is
+    /// reaped or its claims are re-checked.
+    Failed,
+}
+
+/// How often a write to a name's record is tried again when another
+/// node changed the record between its read and its write.
+const CONTENDED: usize = 16;
+
 pub struct Presence {
     kv: kv::Store,
     node: NodeId,
     /// The whole bucket, as the watch last told it.
-    mirror: DashMap<NameKey, Located>,
-    /// The names this node holds, with the revision of each claim.
+    mirror: DashMap<NameKey, Mirrored>,
+    /// The names this node holds.
     claims: DashMap<NameKey, Claim>,
     /// Bucket keys this node freed, and when: their delete markers, for
     /// [`Presence::sweep`].
@@ -188,52 +281,154 @@ impl Presence {
     }
 
     /// Claims `record.name` for `conn`, atomically across the cluster.
+    /// Returns whether the user was online nowhere else (`false`: an
+    /// account's sessions on other nodes hold it too).
     pub async fn claim(
         &self,
         key: NameKey,
         conn: ConnId,
         record: PresenceRecord,
-    ) -> Result<(), ClusterError> {
-        match self.kv.create(bucket_key(&key), record.encode()).await {
-            Ok(revision) => {
-                self.remember(key, conn, revision, record);
-                Ok(())
-            }
-            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => Err(ClusterError::Taken),
-            Err(e) => Err(unavailable(e)),
-        }
-    }
-
-    fn remember(&self, key: NameKey, conn: ConnId, revision: u64, record: PresenceRecord) {
-        self.mirror.insert(
-            key,
-            Located {
-                node: self.node.clone(),
-                record: record.clone(),
-                revision,
-            },
-        );
+    ) -> Result<bool, ClusterError> {
+        let alone = self.enter(&key, &record, false).await?;
         self.claims.insert(
             key,
             Claim {
                 conn,
-                revision,
                 record,
                 at: Instant::now(),
             },
         );
+        Ok(alone)
     }
 
-    /// Frees the name if `conn` holds it. The delete expects the claim's
-    /// revision: if the reaper or a resync replaced it, nothing is lost.
-    pub async fn release(&self, key: NameKey, conn: ConnId) {
-        let Some((_, claim)) = self.claims.remove_if(&key, |_, c| c.conn == conn) else {
-            return;
-        };
-        self.mirror
-            .remove_if(&key, |_, l| l.revision == claim.revision);
+    /// Puts this node's `record` of `key` in the bucket: creates the key,
+    /// or adds this node to the record of the same account online on
+    /// other nodes. Whether the user was online nowhere else. A record
+    /// that lists this node already is another claim of this node's (two
+    /// logins racing here: the local directory takes one, so the other
+    /// must fail), unless this is the `recheck` of this node's own.
+    async fn enter(
+        &self,
+        key: &NameKey,
+        record: &PresenceRecord,
+        recheck: bool,
+    ) -> Result<bool, ClusterError> {
+        let bucket_key = bucket_key(key);
+        let me = self.node.as_str();
+        for _ in 0..CONTENDED {
+            match self.kv.create(&bucket_key, record.encode()).await {
+                Ok(revision) => {
+                    self.mirror_put(*key, record.clone(), revision);
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+            let entry = match self.kv.entry(bucket_key.as_str()).await {
+                Ok(Some(entry)) if entry.operation == Operation::Put => entry,
+                // Freed between the create and the read: create again.
+                Ok(_) => continue,
+                Err(e) => return Err(unavailable(e)),
+            };
+            let Some(held) = PresenceRecord::decode(&entry.value) else {
+                return Err(ClusterError::Taken);
+            };
+            if held.holds(me) {
+                if !recheck {
+                    return Err(ClusterError::Taken);
+                }
+                let alone = held.besides(me).is_empty();
+                self.mirror_put(*key, held, entry.revision);
+                return Ok(alone);
+            }
+            if !held.admits(record) {
+                return Err(ClusterError::Taken);
+            }
+            let joined = held.with(me);
+            match self
+                .kv
+                .update(&bucket_key, joined.encode(), entry.revision)
+                .await
+            {
+                Ok(revision) => {
+                    self.mirror_put(*key, joined, revision);
+                    return Ok(false);
+                }
+                // Most likely another node changed the record meanwhile:
+                // read it again.
+                Err(error) => {
+                    tracing::debug!(%error, user = key.as_str(), "presence record changed; again")
+                }
+            }
+        }
+        Err(ClusterError::Unavailable(format!(
+            "the presence record of {} kept changing",
+            key.as_str()
+        )))
+    }
+
+    /// Notes a record this node wrote, unless the watch brought a newer
+    /// one already.
+    fn mirror_put(&self, key: NameKey, record: PresenceRecord, revision: u64) {
+        let newer = self.mirror.get(&key).is_none_or(|m| m.revision < revision);
+        if newer {
+            self.mirror.insert(key, Mirrored { record, revision });
+        }
+    }
+
+    /// Frees the name if `conn` holds it: takes this node out of its
+    /// record (see [`Presence::take_out`]).
+    pub async fn release(&self, key: NameKey, conn: ConnId) -> TakenOut {
+        if self.claims.remove_if(&key, |_, c| c.conn == conn).is_none() {
+            return TakenOut::NotThere;
+        }
         // If this fails, the reaper of another node frees it.
-        self.free(&key, claim.revision).await;
+        self.take_out(&key, self.node.as_str()).await
+    }
+
+    /// Takes `node` out of the record of `key`, deleting the key if it was
+    /// the last node. Each write expects the revision read, so of several
+    /// nodes doing this at once (reapers, or an account's nodes leaving)
+    /// each change lands once, and a claim made since by someone else
+    /// (a record without `node`) is never touched.
+    async fn take_out(&self, key: &NameKey, node: &str) -> TakenOut {
+        let bucket_key = bucket_key(key);
+        for _ in 0..CONTENDED {
+            let entry = match self.kv.entry(bucket_key.as_str()).await {
+                Ok(Some(entry)) if entry.operation == Operation::Put => entry,
+                Ok(_) => return TakenOut::NotThere,
+                Err(error) => {
+                    tracing::debug!(%error, user = key.as_str(), "cannot read a name to release");
+                    return TakenOut::Failed;
+                }
+            };
+            let Some(held) = PresenceRecord::decode(&entry.value).filter(|r| r.holds(node)) else {
+                return TakenOut::NotThere;
+            };
+            match held.without(node) {
+                None => {
+                    if self.free(key, entry.revision).await {
+                        self.mirror
+                            .remove_if(key, |_, m| m.revision <= entry.revision);
+                        return TakenOut::Last(held);
+                    }
+                }
+                Some(rest) => match self
+                    .kv
+                    .update(&bucket_key, rest.encode(), entry.revision)
+                    .await
+                {
+                    Ok(revision) => {
+                        self.mirror_put(*key, rest, revision);
+                        return TakenOut::Others;
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, user = key.as_str(), "cannot leave a name's record")
+                    }
+                },
+            }
+        }
+        TakenOut::Failed
     }
 
     /// Deletes the record of `key` if it is still at `revision`; whether
@@ -314,58 +509,74 @@ impl Presence {
         }
     }
 
-    /// Rewrites this node's record of `key` (a role or mute changed).
-    pub async fn update(&self, key: NameKey, change: impl FnOnce(&mut PresenceRecord)) {
-        let Some(mut claim) = self.claims.get(&key).map(|c| c.clone()) else {
-            return;
-        };
-        change(&mut claim.record);
-        match self
-            .kv
-            .update(bucket_key(&key), claim.record.encode(), claim.revision)
-            .await
-        {
-            Ok(revision) => {
-                let still_held = match self.claims.get_mut(&key) {
-                    Some(mut held) if held.conn == claim.conn => {
-                        held.revision = revision;
-                        held.record = claim.record;
-                        true
-                    }
-                    _ => false,
-                };
-                if !still_held {
-                    // Released while this update was on its way: the
-                    // release's delete expected the old revision and
-                    // missed, which left a ghost (listed, and the name
-                    // taken, until this node stopped). This frees it.
-                    self.free(&key, revision).await;
+    /// Rewrites the record of `key`, which this node holds (a role or
+    /// mute changed: the account's, so the same for all its nodes).
+    pub async fn update(&self, key: NameKey, change: impl Fn(&mut PresenceRecord)) {
+        match self.claims.get_mut(&key) {
+            Some(mut claim) => change(&mut claim.record),
+            None => return,
+        }
+        let bucket_key = bucket_key(&key);
+        for _ in 0..CONTENDED {
+            let entry = match self.kv.entry(bucket_key.as_str()).await {
+                Ok(Some(entry)) if entry.operation == Operation::Put => entry,
+                _ => return,
+            };
+            // Released meanwhile (the record no longer lists this node):
+            // nothing of it to change.
+            let Some(mut record) = PresenceRecord::decode(&entry.value)
+                .filter(|r| r.holds(self.node.as_str()) && self.claims.contains_key(&key))
+            else {
+                return;
+            };
+            change(&mut record);
+            match self
+                .kv
+                .update(&bucket_key, record.encode(), entry.revision)
+                .await
+            {
+                Ok(revision) => {
+                    self.mirror_put(key, record, revision);
+                    return;
+                }
+                Err(error) => {
+                    tracing::debug!(%error, user = key.as_str(), "cannot update presence; again")
                 }
             }
-            Err(error) => tracing::debug!(%error, user = key.as_str(), "cannot update presence"),
         }
     }
 
-    /// The node another user is on, if the mirror knows one.
+    /// Where another user is online besides this node, if the mirror
+    /// knows.
     pub fn locate(&self, name: &str) -> Option<Located> {
         let key = NameKey::fold(name)?;
         let found = self.mirror.get(&key)?;
-        (found.node != self.node).then(|| found.clone())
+        let nodes: Vec<NodeId> = found
+            .record
+            .besides(self.node.as_str())
+            .iter()
+            .filter_map(|n| NodeId::parse(n).ok())
+            .collect();
+        (!nodes.is_empty()).then(|| Located {
+            nodes,
+            record: found.record.clone(),
+        })
     }
 
-    /// The users of the other nodes.
+    /// The users online on other nodes only (one held here too is listed
+    /// with this node's users).
     pub fn remote(&self) -> Vec<PresenceRecord> {
         self.mirror
             .iter()
-            .filter(|l| l.node != self.node)
-            .map(|l| l.record.clone())
+            .filter(|m| !m.record.holds(self.node.as_str()))
+            .map(|m| m.record.clone())
             .collect()
     }
 
-    /// How many users the other nodes have: the mirror less this node's
-    /// own claims. Called for every broadcast and presence notice, so it
-    /// counts rather than walks the mirror; it can be off by a claim in
-    /// flight.
+    /// How many users the other nodes have and this one has not: the
+    /// mirror less this node's own claims. Called for every broadcast and
+    /// presence notice, so it counts rather than walks the mirror; it can
+    /// be off by a claim in flight.
     pub fn remote_count(&self) -> usize {
         self.mirror.len().saturating_sub(self.claims.len())
     }
@@ -374,8 +585,8 @@ impl Presence {
     pub fn remote_nodes(&self) -> HashSet<NodeId> {
         self.mirror
             .iter()
-            .filter(|l| l.node != self.node)
-            .map(|l| l.node.clone())
+            .flat_map(|m| m.record.besides(self.node.as_str()))
+            .filter_map(|n| NodeId::parse(&n).ok())
             .collect()
     }
 
@@ -399,27 +610,11 @@ impl Presence {
                         tracing::warn!(key = entry.key, "unreadable presence record");
                         continue;
                     };
-                    let Ok(node) = NodeId::parse(&record.node) else {
-                        continue;
-                    };
-                    let newer = self
-                        .mirror
-                        .get(&key)
-                        .is_none_or(|l| l.revision < entry.revision);
-                    if newer {
-                        self.mirror.insert(
-                            key,
-                            Located {
-                                node,
-                                record,
-                                revision: entry.revision,
-                            },
-                        );
-                    }
+                    self.mirror_put(key, record, entry.revision);
                 }
                 Operation::Delete | Operation::Purge => {
                     self.mirror
-                        .remove_if(&key, |_, l| l.revision < entry.revision);
+                        .remove_if(&key, |_, m| m.revision < entry.revision);
                 }
             }
         }
@@ -429,7 +624,7 @@ impl Presence {
     /// Makes sure the bucket still says this node holds every name it
     /// holds. After a partition or a NATS restart another node may have
     /// reaped them: each is claimed again, unless someone else holds it
-    /// by now.
+    /// by now (an account's record on other nodes is joined again).
     pub async fn reconcile(&self) -> Vec<Recheck> {
         let held: Vec<(NameKey, Claim)> = self
             .claims
@@ -441,7 +636,7 @@ impl Presence {
             let intact = self
                 .mirror
                 .get(&key)
-                .is_some_and(|l| l.node == self.node && l.revision == claim.revision);
+                .is_some_and(|m| m.record.holds(self.node.as_str()));
             if intact {
                 continue;
             }
@@ -458,51 +653,46 @@ impl Presence {
     }
 
     async fn recheck(&self, key: NameKey, claim: &Claim) -> Result<Recheck, ClusterError> {
-        match self.kv.entry(bucket_key(&key)).await.map_err(unavailable)? {
-            Some(entry) if entry.operation == Operation::Put => {
-                let owner = PresenceRecord::decode(&entry.value).map(|r| r.node);
-                if owner.as_deref() == Some(self.node.as_str()) {
-                    if self.claims.get(&key).is_some_and(|c| c.conn == claim.conn) {
-                        self.remember(key, claim.conn, entry.revision, claim.record.clone());
-                    }
-                    return Ok(Recheck::Held);
-                }
-            }
-            _ if self.claims.get(&key).is_none_or(|c| c.conn != claim.conn) => {
-                // Released meanwhile: nothing to claim again.
-                return Ok(Recheck::Held);
-            }
-            _ => match self.claim(key, claim.conn, claim.record.clone()).await {
-                Ok(()) => {
-                    tracing::info!(user = key.as_str(), "claimed again after losing it");
-                    return Ok(Recheck::Held);
-                }
-                Err(ClusterError::Taken) => {}
-                Err(error) => return Err(error),
-            },
+        let still_mine = || self.claims.get(&key).is_some_and(|c| c.conn == claim.conn);
+        if !still_mine() {
+            // Released meanwhile: nothing to claim again.
+            return Ok(Recheck::Held);
         }
-        self.claims.remove_if(&key, |_, c| c.conn == claim.conn);
-        Ok(Recheck::Lost {
-            name: key,
-            conn: claim.conn,
-        })
+        match self.enter(&key, &claim.record, true).await {
+            Ok(_) => {
+                if !still_mine() {
+                    // Released while this claimed it again.
+                    self.take_out(&key, self.node.as_str()).await;
+                }
+                Ok(Recheck::Held)
+            }
+            Err(ClusterError::Taken) => {
+                self.claims.remove_if(&key, |_, c| c.conn == claim.conn);
+                Ok(Recheck::Lost {
+                    name: key,
+                    conn: claim.conn,
+                })
+            }
+            Err(error) => Err(error),
+        }
     }
 
-    /// Frees every name the mirror says `node` holds: it has stopped
-    /// beating. Each delete expects the revision seen, so a name claimed
-    /// again meanwhile stays, and of several nodes reaping at once only
-    /// one frees each name. Returns the records this node freed.
+    /// Takes `node` out of every record the mirror says it is in: it has
+    /// stopped beating. Each write expects the revision read, so a name
+    /// claimed again meanwhile stays, and of several nodes reaping at
+    /// once only one takes the node out of each record. Returns the
+    /// records of the users this left online nowhere (an account still
+    /// online on other nodes stays online).
     pub async fn reap(&self, node: &NodeId) -> Vec<PresenceRecord> {
-        let doomed: Vec<(NameKey, u64, PresenceRecord)> = self
+        let doomed: Vec<NameKey> = self
             .mirror
             .iter()
-            .filter(|l| &l.node == node)
-            .map(|l| (*l.key(), l.revision, l.record.clone()))
+            .filter(|m| m.record.holds(node.as_str()))
+            .map(|m| *m.key())
             .collect();
         let mut freed = Vec::new();
-        for (key, revision, record) in doomed {
-            if self.free(&key, revision).await {
-                self.mirror.remove_if(&key, |_, l| l.revision == revision);
+        for key in doomed {
+            if let TakenOut::Last(record) = self.take_out(&key, node.as_str()).await {
                 freed.push(record);
             }
         }
@@ -527,6 +717,52 @@ impl Presence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(node: &str, account: bool, shared: bool) -> PresenceRecord {
+        PresenceRecord {
+            node: node.into(),
+            also: Vec::new(),
+            name: "alice".into(),
+            admin: false,
+            account,
+            shared,
+            muted: 0,
+            addr: String::new(),
+            advertised: String::new(),
+            since: 0,
+        }
+    }
+
+    #[test]
+    fn nodes_join_and_leave_a_record_and_the_last_empties_it() {
+        let first = record("n1", true, true);
+        assert!(first.admits(&record("n2", true, true)));
+        assert!(!first.admits(&record("n2", false, false)), "a guest");
+        assert!(!first.admits(&record("n2", true, false)), "not shared");
+        assert!(!record("n1", false, false).admits(&record("n2", true, true)));
+        let both = first.with("n2").with("n3").with("n2");
+        assert_eq!(both.nodes().collect::<Vec<_>>(), ["n1", "n2", "n3"]);
+        assert_eq!(both.besides("n2"), ["n1", "n3"]);
+        // The first node leaves: the next one is the record's node.
+        let rest = both.without("n1").unwrap();
+        assert_eq!(
+            (rest.node.as_str(), rest.also.as_slice()),
+            ("n2", &["n3".to_owned()][..])
+        );
+        assert!(!rest.holds("n1"));
+        let last = rest.without("n3").unwrap();
+        assert_eq!(last.nodes().collect::<Vec<_>>(), ["n2"]);
+        assert_eq!(
+            last.without("n9"),
+            Some(last.clone()),
+            "not there: unchanged"
+        );
+        assert_eq!(last.without("n2"), None);
+        // One node's record reads as it always did.
+        let json = String::from_utf8(first.encode().to_vec()).unwrap();
+        assert!(!json.contains("also"), "{json}");
+        assert_eq!(PresenceRecord::decode(json.as_bytes()), Some(first));
+    }
 
     #[test]
     fn bucket_keys_are_valid_nats_keys_and_read_back() {

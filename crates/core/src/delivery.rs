@@ -51,17 +51,24 @@ pub trait Delivery: Send + Sync {
     fn claims_names(&self) -> bool;
 
     /// Claims a name for a user coming online here: of several nodes
-    /// racing for it, exactly one gets it.
-    fn claim(&self, claim: NameClaim) -> BoxFuture<'static, Result<(), ClaimError>>;
+    /// racing for it, exactly one gets it; an account that shares its
+    /// sessions may also join its own claim on other nodes. Whether the
+    /// user was online nowhere else before (`false`: the account's
+    /// sessions elsewhere hold it too, and everyone saw it come already).
+    fn claim(&self, claim: NameClaim) -> BoxFuture<'static, Result<bool, ClaimError>>;
 
-    /// Frees a name claimed for `conn` (in the background).
-    fn release(&self, name: NameKey, conn: ConnId);
+    /// Frees a name claimed for `conn` (in the background). `departure`:
+    /// a Left notice for an account, which may be online on other nodes
+    /// still; it is given (to everyone) if this node turns out to be the
+    /// last holding the account, and not otherwise.
+    fn release(&self, name: NameKey, conn: ConnId, departure: Option<Departure>);
 
     /// Publishes a change of a local user's role or mute (in the
     /// background), for what others list.
     fn republish(&self, peer: &Peer);
 
-    /// Hands `event` to every session of a user elsewhere.
+    /// Hands `event` to every session of a user elsewhere (on every node
+    /// holding one): delivered if any took it.
     fn to_user(&self, to: &Elsewhere, event: &Shared) -> BoxFuture<'static, Handed>;
 
     /// Tells the node of an account online elsewhere that a message was
@@ -114,16 +121,30 @@ pub trait Delivery: Send + Sync {
     fn room_snapshot(&self) -> BoxFuture<'static, Vec<RoomChange>>;
 }
 
-/// A user online elsewhere.
+/// A user online elsewhere (and maybe here too: an account's sessions
+/// may sit on several nodes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Elsewhere {
-    /// Where: a node id, as the implementation that found the user
-    /// understands it.
-    pub node: String,
+    /// Where: node ids, as the implementation that found the user
+    /// understands them; never this node.
+    pub nodes: Vec<String>,
     /// The spelling the user chose.
     pub name: String,
     /// Logged in to an account (which has an offline queue), not a guest.
     pub account: bool,
+    /// An account whose sessions accept more (REGISTER's multi-session
+    /// option): it may log in here too.
+    pub shared: bool,
+}
+
+/// A Left notice the delivery layer gives if the user left everywhere
+/// (see [`Delivery::release`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Departure {
+    pub name: UserName,
+    /// Who put the user out, if anyone.
+    pub actor: String,
+    pub why: String,
 }
 
 /// What became of an event or an order for a user elsewhere.
@@ -176,6 +197,8 @@ pub struct NameClaim {
     pub conn: ConnId,
     pub admin: bool,
     pub account: bool,
+    /// The session shares the account with others (multi-session).
+    pub shared: bool,
     pub muted: MuteState,
     pub addr: String,
     pub advertised: String,
@@ -248,11 +271,11 @@ impl Delivery for Local {
         false
     }
 
-    fn claim(&self, _claim: NameClaim) -> BoxFuture<'static, Result<(), ClaimError>> {
-        Box::pin(future::ready(Ok(())))
+    fn claim(&self, _claim: NameClaim) -> BoxFuture<'static, Result<bool, ClaimError>> {
+        Box::pin(future::ready(Ok(true)))
     }
 
-    fn release(&self, _name: NameKey, _conn: ConnId) {}
+    fn release(&self, _name: NameKey, _conn: ConnId, _departure: Option<Departure>) {}
 
     fn republish(&self, _peer: &Peer) {}
 

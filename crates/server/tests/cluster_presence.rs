@@ -28,9 +28,11 @@ async fn node(nats: &Nats, id: &str) -> Arc<Cluster> {
 fn record(node: &str, name: &str) -> PresenceRecord {
     PresenceRecord {
         node: node.into(),
+        also: Vec::new(),
         name: name.into(),
         admin: false,
         account: false,
+        shared: false,
         muted: 0,
         addr: "127.0.0.1:1".into(),
         advertised: String::new(),
@@ -64,7 +66,7 @@ async fn of_many_concurrent_claims_exactly_one_wins() {
         let mut won = 0;
         for attempt in attempts {
             match attempt.await.unwrap() {
-                Ok(()) => won += 1,
+                Ok(_) => won += 1,
                 Err(ClusterError::Taken) => {}
                 Err(other) => panic!("unexpected failure: {other}"),
             }
@@ -85,18 +87,18 @@ async fn a_released_name_can_be_claimed_again() {
         Err(ClusterError::Taken),
         "names are the same in any case"
     );
-    a.release(key("alice"), ConnId(2));
+    a.release(key("alice"), ConnId(2), None);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
         b.claim(record("b", "alice"), key("alice"), ConnId(1)).await,
         Err(ClusterError::Taken),
         "another connection's release frees nothing"
     );
-    a.release(key("alice"), ConnId(1));
+    a.release(key("alice"), ConnId(1), None);
     let deadline = Instant::now() + PATIENCE;
     loop {
         match b.claim(record("b", "alice"), key("alice"), ConnId(1)).await {
-            Ok(()) => break,
+            Ok(_) => break,
             Err(ClusterError::Taken) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(20)).await
             }
@@ -128,7 +130,7 @@ async fn an_outage_is_reported_at_once_and_survived() {
     let deadline = Instant::now() + PATIENCE;
     loop {
         match a.claim(record("a", "bob"), key("bob"), ConnId(1)).await {
-            Ok(()) => break,
+            Ok(_) => break,
             Err(ClusterError::Unavailable(_)) if Instant::now() < deadline => {
                 // JetStream may take a moment to come back after the
                 // connection does.
@@ -151,14 +153,14 @@ async fn freed_names_leave_nothing_behind_in_the_bucket() {
         a.claim(record("a", &name), key(&name), ConnId(round))
             .await
             .unwrap();
-        a.release(key(&name), ConnId(round));
+        a.release(key(&name), ConnId(round), None);
     }
     // One name freed and claimed again at once: its new claim must
     // survive the sweep of its old marker.
     a.claim(record("a", "again"), key("again"), ConnId(100))
         .await
         .unwrap();
-    a.release(key("again"), ConnId(100));
+    a.release(key("again"), ConnId(100), None);
     let deadline = Instant::now() + PATIENCE;
     while b
         .claim(record("b", "again"), key("again"), ConnId(2))
@@ -192,4 +194,130 @@ async fn freed_names_leave_nothing_behind_in_the_bucket() {
         a.claim(record("a", "stays"), key("stays"), ConnId(3)).await,
         Err(ClusterError::Taken)
     );
+}
+
+/// What node `node` claims for a session of the account `name` that
+/// shares it with others (or not).
+fn account(node: &str, name: &str, shared: bool) -> PresenceRecord {
+    PresenceRecord {
+        account: true,
+        shared,
+        ..record(node, name)
+    }
+}
+
+/// Whether a guest on `node` can take `name` now (and, if so, lets it
+/// go again).
+async fn free_for_a_guest(node: &Arc<Cluster>, name: &str) -> bool {
+    let record = record(node.node().as_str(), name);
+    match node.claim(record, key(name), ConnId(999)).await {
+        Ok(_) => {
+            node.release(key(name), ConnId(999), None);
+            true
+        }
+        Err(ClusterError::Taken) => false,
+        Err(other) => panic!("unexpected failure: {other}"),
+    }
+}
+
+/// Waits until a guest on `node` could take `name` (the releases run in
+/// the background).
+async fn until_free(node: &Arc<Cluster>, name: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    while !free_for_a_guest(node, name).await {
+        assert!(Instant::now() < deadline, "{name} was not freed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_account_is_held_by_several_nodes_and_freed_by_the_last() {
+    let nats = Nats::start();
+    let (a, b, c) = (
+        node(&nats, "a").await,
+        node(&nats, "b").await,
+        node(&nats, "c").await,
+    );
+    assert_eq!(
+        a.claim(account("a", "alice", true), key("alice"), ConnId(1))
+            .await,
+        Ok(true),
+        "the first node brings her online"
+    );
+    assert!(
+        !free_for_a_guest(&c, "alice").await,
+        "a guest cannot join an account's record"
+    );
+    assert_eq!(
+        c.claim(account("c", "alice", false), key("alice"), ConnId(1))
+            .await,
+        Err(ClusterError::Taken),
+        "nor a session that does not share the account"
+    );
+    assert_eq!(
+        b.claim(account("b", "alice", true), key("alice"), ConnId(7))
+            .await,
+        Ok(false),
+        "a second node joins: she was online already"
+    );
+
+    // a leaves: b still holds her, and a guest still cannot have the name.
+    a.release(key("alice"), ConnId(1), None);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!free_for_a_guest(&c, "alice").await);
+
+    // b, the last, leaves: the name is free.
+    b.release(key("alice"), ConnId(7), None);
+    until_free(&c, "alice").await;
+    assert_eq!(
+        c.claim(record("c", "alice"), key("alice"), ConnId(3)).await,
+        Ok(true)
+    );
+    assert_eq!(
+        a.claim(account("a", "alice", true), key("alice"), ConnId(4))
+            .await,
+        Err(ClusterError::Taken),
+        "an account cannot join a guest's record"
+    );
+}
+
+#[tokio::test]
+async fn nodes_joining_an_account_at_once_all_get_in() {
+    let nats = Nats::start();
+    let nodes = [
+        node(&nats, "n1").await,
+        node(&nats, "n2").await,
+        node(&nats, "n3").await,
+        node(&nats, "n4").await,
+    ];
+    let joins: Vec<_> = nodes
+        .iter()
+        .map(|node| {
+            let node = Arc::clone(node);
+            tokio::spawn(async move {
+                let record = account(node.node().as_str(), "bea", true);
+                node.claim(record, key("bea"), ConnId(1)).await
+            })
+        })
+        .collect();
+    let mut first = 0;
+    for join in joins {
+        if join.await.unwrap().unwrap() {
+            first += 1;
+        }
+    }
+    assert_eq!(first, 1, "one node brought her online");
+    // Each holds her: she stays online until the last leaves, whatever
+    // the order.
+    let watcher = node(&nats, "n5").await;
+    for node in &nodes[..3] {
+        node.release(key("bea"), ConnId(1), None);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !free_for_a_guest(&watcher, "bea").await,
+        "n4 holds her still"
+    );
+    nodes[3].release(key("bea"), ConnId(1), None);
+    until_free(&watcher, "bea").await;
 }

@@ -1,14 +1,19 @@
 //! KICKOUT: tell the target why, disconnect it, tell everyone else, and
 //! log it (see [`crate::ops::kick`]). The target may be elsewhere (on
-//! another node): the kick is sent there and the answer from
-//! there is the reply.
+//! other nodes, an account maybe here too): the kick is sent there, and
+//! this node tells everyone it left, once; the answer from there is the
+//! reply.
+
+use std::sync::Arc;
 
 use chinwag_proto::request::Kickout;
 use chinwag_proto::{ErrorCode, ServerFrame, UserName};
 
 use super::{CmdError, Ctx, Outcome, check_reason, later, no_such_user};
-use crate::delivery::Order;
-use crate::ops::kick::kick;
+use crate::delivery::{Elsewhere, Order};
+use crate::ops::kick::{kick, kicked};
+use crate::ops::login::Tell;
+use crate::state::Peer;
 use crate::store::AuditAction;
 
 pub fn apply(req: Kickout, ctx: &mut Ctx<'_>) -> Outcome {
@@ -19,8 +24,12 @@ pub fn apply(req: Kickout, ctx: &mut Ctx<'_>) -> Outcome {
     if let Err(e) = check_reason(&req.reason, ctx) {
         return e.into();
     }
-    let Some(victim) = ctx.state.users.get(&req.dst) else {
-        return kick_remote(req, admin, ctx);
+    let here = ctx.state.users.get(&req.dst);
+    if let Some(found) = ctx.state.delivery().locate(&req.dst) {
+        return kick_elsewhere(req, admin, (found, here), ctx);
+    }
+    let Some(victim) = here else {
+        return no_such_user(&req.dst).into();
     };
     if !kick(
         ctx.state,
@@ -28,31 +37,51 @@ pub fn apply(req: Kickout, ctx: &mut Ctx<'_>) -> Outcome {
         admin.as_str(),
         &req.reason,
         ctx.now.wall,
+        Tell::UnlessElsewhere,
     ) {
         return no_such_user(&req.dst).into();
     }
     logged(ctx, &admin, victim.name.as_str(), &req.reason)
 }
 
-/// A user not on this node: the kick goes where the user is.
-fn kick_remote(req: Kickout, admin: UserName, ctx: &mut Ctx<'_>) -> Outcome {
+/// A user on other nodes (`found`), and maybe on this one too (`here`):
+/// each kicks its sessions, and this node tells everyone it left.
+fn kick_elsewhere(
+    req: Kickout,
+    admin: UserName,
+    (found, here): (Elsewhere, Option<Arc<Peer>>),
+    ctx: &mut Ctx<'_>,
+) -> Outcome {
+    let kicked_here = here.is_some_and(|victim| {
+        kick(
+            ctx.state,
+            &victim,
+            admin.as_str(),
+            &req.reason,
+            ctx.now.wall,
+            Tell::Nobody,
+        )
+    });
     let delivery = ctx.state.delivery();
-    let Some(found) = delivery.locate(&req.dst) else {
-        return no_such_user(&req.dst).into();
-    };
     let name = found.name.clone();
+    let at = ctx.now.wall;
     let order = Order::Kick {
         user: name.clone(),
         admin: admin.to_string(),
         reason: req.reason.to_string(),
-        at: ctx.now.wall,
+        at,
     };
     later(
         false,
         delivery.order(&found, order),
         move |handed, ctx| match handed.into_result() {
-            Ok(()) => logged(ctx, &admin, &name, &req.reason),
-            Err(refused) => refused.into(),
+            Err(refused) if !kicked_here => refused.into(),
+            _ => {
+                if let Ok(user) = UserName::parse(&name) {
+                    kicked(ctx.state, &user, admin.as_str(), &req.reason, at);
+                }
+                logged(ctx, &admin, &name, &req.reason)
+            }
         },
     )
 }

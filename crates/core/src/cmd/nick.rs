@@ -41,6 +41,7 @@ pub fn apply(req: Target, ctx: &mut Ctx<'_>) -> Outcome {
         conn: me.id,
         admin: me.is_admin(),
         account: false,
+        shared: false,
         muted: ctx.state.mutes.get(&name.key(), ctx.now.wall),
         addr: ctx.conn.addr.to_string(),
         advertised: me.first().map(|l| l.advertised.clone()).unwrap_or_default(),
@@ -67,7 +68,7 @@ pub fn apply(req: Target, ctx: &mut Ctx<'_>) -> Outcome {
         }
         if let Some(claim) = claim {
             match delivery.claim(claim).await {
-                Ok(()) => {}
+                Ok(_) => {}
                 Err(ClaimError::Taken) => return Ok(Err(name_taken(&spelling))),
                 Err(ClaimError::Unavailable(error)) => return Ok(Err(CmdError::from(error))),
             }
@@ -85,7 +86,7 @@ pub fn apply(req: Target, ctx: &mut Ctx<'_>) -> Outcome {
         let still = ctx.conn.peer.as_ref().is_some_and(|p| Arc::ptr_eq(p, &me));
         if !still {
             if claiming {
-                ctx.state.delivery().release(name.key(), me.id);
+                ctx.state.delivery().release(name.key(), me.id, None);
             }
             return CmdError::new(ErrorCode::NotRegistered, "register first").into();
         }

@@ -137,13 +137,15 @@ fn tell(ctx: &mut Ctx<'_>, me: &Arc<Peer>, stored: &StoredMessage, req: &Redact)
     }
 }
 
-/// REDACTED to one end of a direct conversation, here or elsewhere.
+/// REDACTED to one end of a direct conversation, here and elsewhere (an
+/// account may have sessions on several nodes).
 fn tell_user(ctx: &Ctx<'_>, me: &Peer, name: &str, event: &Shared) {
     let except =
         (UserName::parse(name).ok().map(|n| n.key()) == Some(me.name.key())).then_some(ctx.conn.id);
     if let Some(peer) = ctx.state.users.get(name) {
         peer.push(event, except);
-    } else if let Some(found) = ctx.state.delivery().locate(name) {
+    }
+    if let Some(found) = ctx.state.delivery().locate(name) {
         let handed = ctx.state.delivery().to_user(&found, event);
         tokio::spawn(handed);
     }

@@ -128,11 +128,14 @@ fn check(req: &Register, ctx: &Ctx<'_>) -> Result<UserName, CmdError> {
     {
         return Err(name_taken(&name));
     }
-    // Nor online elsewhere; and if elsewhere cannot be asked now, whether
-    // it is cannot be known.
+    // Nor online elsewhere, but for an account whose sessions there
+    // share it (the claim decides, atomically); and if elsewhere cannot
+    // be asked now, whether it is cannot be known.
     if !online_here {
         let delivery = ctx.state.delivery();
-        if delivery.locate(name.as_str()).is_some() {
+        if let Some(found) = delivery.locate(name.as_str())
+            && (req.password.is_empty() || !found.shared || !req.multi_session)
+        {
             return Err(name_taken(&name));
         }
         delivery.reachable()?;
@@ -203,21 +206,24 @@ fn login(
         // Where names are claimed beyond this node, the claim comes before
         // the name is taken here: of several nodes racing for it, exactly
         // one gets it.
+        // An account that shares its sessions may be online on other
+        // nodes already: the claim then joins theirs.
+        let mut online_elsewhere = false;
         if let (Ok(login), Some((delivery, mut claim))) = (&admitted, claim) {
             claim.admin = matches!(login, Login::Account { admin: true, .. });
             claim.account = !matches!(login, Login::Guest);
             match delivery.claim(claim).await {
-                Ok(()) => {}
+                Ok(alone) => online_elsewhere = !alone,
                 Err(ClaimError::Taken) => return Ok(Err(name_taken(&spelling))),
                 Err(ClaimError::Unavailable(error)) => return Ok(Err(CmdError::from(error))),
             }
         }
-        Ok::<_, StoreError>(admitted)
+        Ok::<_, StoreError>(admitted.map(|login| (login, online_elsewhere)))
     };
     later(true, work, move |admitted, ctx| {
         let with_password = !req.password.is_empty();
-        let login = match admitted {
-            Ok(Ok(login)) => login,
+        let (login, online_elsewhere) = match admitted {
+            Ok(Ok(admitted)) => admitted,
             Ok(Err(refused)) => {
                 if with_password && refused.code == ErrorCode::BadPassword {
                     ctx.conn.throttle.failed(ctx.now.mono);
@@ -240,7 +246,7 @@ fn login(
                 ctx.now.mono,
             );
         }
-        finish(req, name, login, claiming, ctx)
+        finish(req, name, login, (claiming, online_elsewhere), ctx)
     })
 }
 
@@ -404,6 +410,7 @@ fn name_claim(
         conn: ctx.conn.id,
         admin: false,
         account: false,
+        shared: req.multi_session,
         muted: ctx.state.mutes.get(&name.key(), ctx.now.wall),
         addr: ctx.conn.addr.to_string(),
         advertised: advertised_addr(&req.ip, req.port).unwrap_or_default(),
@@ -418,7 +425,7 @@ fn finish(
     req: Register,
     name: UserName,
     login: Login,
-    claimed_elsewhere: bool,
+    (claimed_elsewhere, online_elsewhere): (bool, bool),
     ctx: &mut Ctx<'_>,
 ) -> Outcome {
     let account = !matches!(login, Login::Guest);
@@ -455,6 +462,7 @@ fn finish(
             Login::Created { .. } | Login::Guest => Vec::new(),
         },
         claimed_elsewhere,
+        online_elsewhere,
         profile: ctx.conn.profile.clone(),
     };
     let Online { peer, muted, .. } = match ops::login::login(ctx.state, login, ctx.now.wall) {

@@ -14,8 +14,8 @@
 //! What SENT or the error says is what happened, also when the
 //! recipient's node is slow or dies mid-request: a message refused in the
 //! end (its recipient, a guest, is gone) is deleted again, so that history
-//! does not show it as sent; a request another node gets too late is not
-//! carried out there (see the cluster's routing); and a message queued
+//! does not show it as sent; a request another node gets after its
+//! deadline is not carried out there; and a message queued
 //! for an account whose node did not answer in time is fetched by its
 //! sessions there at once
 //! ([`crate::delivery::Delivery::queued`]), once.
@@ -33,7 +33,7 @@ use chinwag_proto::server::{DeliveryStatus, MessageId, MessageKind, Sent, Timest
 use chinwag_proto::{ByteString, ErrorCode, NameKey, ServerFrame, UserName};
 
 use super::{CmdError, Ctx, Outcome, check_message, later, message_frame, no_such_user, tags_only};
-use crate::delivery::{Elsewhere, Unavailable};
+use crate::delivery::{Elsewhere, Handed, Unavailable};
 use crate::error::undeliverable;
 use crate::event::{Event, Shared};
 use crate::state::Peer;
@@ -163,6 +163,7 @@ fn relay(ctx: &mut Ctx<'_>, me: &Arc<Peer>, req: Transfer, ts: Timestamp, unkept
         if took == 0 && has_text {
             return undeliverable(to.name.as_str()).into();
         }
+        to_other_nodes(ctx, to.name.as_str(), &event);
         echo(ctx, me, &to.name, &event);
         let status = DeliveryStatus::Delivered;
         return sent(id, ts, status, u32::from(took > 0), away_of(&to));
@@ -209,17 +210,28 @@ fn away_of(to: &Peer) -> ByteString {
 }
 
 /// Shows the sender's other sessions what this one sent (as IRCv3's
-/// echo-message does for other devices). A message to oneself already
-/// reached every session.
+/// echo-message does for other devices), here and on other nodes. A
+/// message to oneself already reached every session.
 fn echo(ctx: &Ctx<'_>, me: &Peer, to: &UserName, event: &Shared) {
     if me.name.key() != to.key() {
         me.push(event, Some(ctx.conn.id));
+        to_other_nodes(ctx, me.name.as_str(), event);
     }
 }
 
-/// Hands a stored message to every session of the recipient. If the
-/// recipient has gone (or fell too far behind) since the send, an account
-/// gets it in its offline queue instead.
+/// Hands `event` to the sessions an account online here has on other
+/// nodes too, if any, in the background: those here took it already.
+fn to_other_nodes(ctx: &Ctx<'_>, name: &str, event: &Shared) {
+    let delivery = ctx.state.delivery();
+    if let Some(found) = delivery.locate(name) {
+        tokio::spawn(delivery.to_user(&found, event));
+    }
+}
+
+/// Hands a stored message to every session of the recipient, here and
+/// (an account) on other nodes. If the recipient has gone (or fell too
+/// far behind) since the send, an account gets it in its offline queue
+/// instead.
 fn deliver(
     ctx: &mut Ctx<'_>,
     me: &Arc<Peer>,
@@ -235,20 +247,49 @@ fn deliver(
     if let Some(peer) = &current
         && peer.push(&event, None) > 0
     {
+        to_other_nodes(ctx, to.name.as_str(), &event);
         echo(ctx, me, &to.name, &event);
         return sent(id, ts, DeliveryStatus::Delivered, 1, away_of(peer));
+    }
+    let name = to.name.clone();
+    let me = Arc::clone(me);
+    // None here took it; its sessions on other nodes may.
+    if let Some(found) = ctx.state.delivery().locate(name.as_str()) {
+        let handed = ctx.state.delivery().to_user(&found, &event);
+        return later(false, handed, move |handed, ctx| {
+            if handed == Handed::Delivered {
+                echo(ctx, &me, &name, &event);
+                return sent(id, ts, DeliveryStatus::Delivered, 1, ByteString::new());
+            }
+            enqueue(ctx, me, name, (id, ts), event, Some(found))
+        });
     }
     let account = current.as_ref().map_or(to.account, |peer| peer.account);
     if !account {
         return withdrawn(ctx, id, undeliverable(to.name.as_str()));
     }
-    let name = to.name.clone();
-    let enqueue = ctx.state.store.enqueue(name.key(), id);
-    let me = Arc::clone(me);
+    enqueue(ctx, me, name, (id, ts), event, None)
+}
+
+/// Puts a stored message in the offline queue of the account `to`, which
+/// none of its sessions took; tells its node(s) elsewhere to fetch it.
+fn enqueue(
+    ctx: &mut Ctx<'_>,
+    me: Arc<Peer>,
+    to: UserName,
+    (id, ts): (MessageId, Timestamp),
+    event: Shared,
+    elsewhere: Option<Elsewhere>,
+) -> Outcome {
+    let enqueue = ctx.state.store.enqueue(to.key(), id);
     later(false, enqueue, move |written, ctx| match written {
         Ok(()) => {
-            echo(ctx, &me, &name, &event);
-            queued(ctx, &name, id, ts)
+            echo(ctx, &me, &to, &event);
+            if let Some(elsewhere) = &elsewhere {
+                // Still online there, maybe, on a node that was too slow.
+                ctx.state.delivery().queued(elsewhere);
+            }
+            queued(ctx, &to, id, ts)
         }
         Err(error) => not_stored(error),
     })
@@ -307,16 +348,7 @@ fn send_remote(ctx: &mut Ctx<'_>, me: Arc<Peer>, found: Elsewhere, req: Transfer
         if !account {
             return withdrawn(ctx, id, refusal);
         }
-        let enqueue = ctx.state.store.enqueue(to.key(), id);
-        later(false, enqueue, move |written, ctx| match written {
-            Ok(()) => {
-                echo(ctx, &me, &to, &event);
-                // Still online there, maybe, on a node that was too slow.
-                ctx.state.delivery().queued(&elsewhere);
-                queued(ctx, &to, id, ts)
-            }
-            Err(error) => not_stored(error),
-        })
+        enqueue(ctx, me, to, (id, ts), event, Some(elsewhere))
     })
 }
 

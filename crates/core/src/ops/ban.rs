@@ -3,7 +3,7 @@
 
 use chinwag_proto::server::{Notice, NoticeKind, Timestamp};
 
-use super::login::disconnect;
+use super::login::{Tell, disconnect};
 use crate::state::{ConnId, State};
 use crate::store::{BanRecord, BanTarget};
 
@@ -46,6 +46,7 @@ pub fn ban(state: &State, ban: BanRecord, spare: Option<ConnId>, now: Timestamp)
             &victim,
             notice,
             format!("banned by {admin}: {reason}"),
+            Tell::UnlessElsewhere,
         ) {
             disconnected += 1;
         }

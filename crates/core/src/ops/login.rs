@@ -11,6 +11,7 @@ use chinwag_proto::{ErrorCode, ServerFrame, UserName};
 
 use super::mute::schedule_expiry;
 use super::rooms;
+use crate::delivery::Departure;
 use crate::error::CmdError;
 use crate::event::Event;
 use crate::state::users::UserProfile;
@@ -36,6 +37,9 @@ pub struct Login {
     /// [`crate::delivery::Delivery::claim`]); a session joining an account
     /// online here shares its first session's claim.
     pub claimed_elsewhere: bool,
+    /// The account was online on other nodes already (its claim joined
+    /// theirs): everyone saw it come then.
+    pub online_elsewhere: bool,
     /// A PROFILE the session sent before REGISTER, if any.
     pub profile: Option<UserProfile>,
 }
@@ -61,6 +65,7 @@ pub fn login(state: &Arc<State>, login: Login, now: Timestamp) -> Result<Online,
         ignoring,
         metadata,
         claimed_elsewhere,
+        online_elsewhere,
         profile,
     } = login;
     let conn = link.conn;
@@ -74,7 +79,7 @@ pub fn login(state: &Arc<State>, login: Login, now: Timestamp) -> Result<Online,
         Ok(claimed) => claimed,
         Err(_) => {
             if claimed_elsewhere {
-                state.delivery().release(name.key(), conn);
+                state.delivery().release(name.key(), conn, None);
             }
             return Err(name_taken(&name));
         }
@@ -115,8 +120,9 @@ pub fn login(state: &Arc<State>, login: Login, now: Timestamp) -> Result<Online,
         // An account's rooms outlive its connections: reach it there again.
         state.rooms.attach(&peer);
     }
-    // Others see the user come online once, with its first session.
-    if first {
+    // Others see the user come online once, with its first session
+    // anywhere.
+    if first && !online_elsewhere {
         announce(
             state,
             &name,
@@ -141,47 +147,59 @@ pub fn login(state: &Arc<State>, login: Login, now: Timestamp) -> Result<Online,
     Ok(Online { peer, first, muted })
 }
 
-/// Session `conn` of `peer` ended; when it was the user's last, frees the
-/// name and tells the others (unless a kick or the shutdown already took
-/// care of that).
+/// Who tells everyone that a user left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tell {
+    /// This node, once the user is online nowhere else: at once for a
+    /// guest (or on a single node); for an account whose name is claimed
+    /// beyond this node, which may be online on other nodes still, when
+    /// its claim here is let go and no other node holds it (see
+    /// [`crate::delivery::Delivery::release`]).
+    UnlessElsewhere,
+    /// Not this node: the one that ordered the kick tells, once for all
+    /// the nodes the user was on; or nobody at all (a shutdown).
+    Nobody,
+}
+
+/// Session `conn` of `peer` ended; when it was the user's last here,
+/// frees the name and tells the others it left (unless it is online on
+/// other nodes still, or the shutdown took care of that).
 pub fn depart(state: &State, peer: &Peer, conn: ConnId, why: &str) {
     if state.users.release(&peer.name, peer.id, conn) != Released::Last {
         return;
     }
-    offline(state, peer, why);
-    if !state.shutdown.is_started() {
-        announce(
-            state,
-            &peer.name,
-            NoticeKind::Left,
-            "",
-            Timestamp::now(),
-            why,
-            0,
-        );
-    }
+    let tell = if state.shutdown.is_started() {
+        Tell::Nobody
+    } else {
+        Tell::UnlessElsewhere
+    };
+    offline(state, peer, ("", Timestamp::now()), why, tell);
 }
 
 /// A user of another node that stopped without saying goodbye (its names
 /// were reaped here): everyone is told it left, once, by the node that
 /// freed the name.
 pub fn gone_with_its_node(state: &State, name: &UserName) {
-    announce(
-        state,
-        name,
-        NoticeKind::Left,
-        "",
-        Timestamp::now(),
-        "its server node stopped",
-        0,
-    );
+    left(state, name, "", Timestamp::now(), "its server node stopped");
 }
 
-/// Disconnects an online user with every session: each gets `notice` as
-/// its last event, the user's rooms and name claim are let go, and
-/// everyone else gets a Left notice with `left_text`. Returns `false` if
-/// the user had already gone.
-pub fn disconnect(state: &State, victim: &Peer, notice: Notice, left_text: String) -> bool {
+/// Tells everyone that `name` left (`actor`: who put it out, if anyone),
+/// for a node that knows it is the one to tell (see [`Tell`]).
+pub fn left(state: &State, name: &UserName, actor: &str, ts: Timestamp, why: &str) {
+    announce(state, name, NoticeKind::Left, actor, ts, why, 0);
+}
+
+/// Disconnects an online user with every session here: each gets
+/// `notice` as its last event, the user's rooms and name claim are let
+/// go, and everyone else gets a Left notice with `left_text` as `tell`
+/// says. Returns `false` if the user had already gone.
+pub fn disconnect(
+    state: &State,
+    victim: &Peer,
+    notice: Notice,
+    left_text: String,
+    tell: Tell,
+) -> bool {
     // Taking the name here, not in the victim's sessions, means that their
     // next frames (already in flight) find they are no longer registered,
     // and that the leave notice carries the reason.
@@ -191,25 +209,32 @@ pub fn disconnect(state: &State, victim: &Peer, notice: Notice, left_text: Strin
     let actor = notice.actor.clone();
     let ts = notice.ts;
     victim.close_all(&Event::new(ServerFrame::Notice(notice)));
-    offline(state, victim, &left_text);
-    announce(
-        state,
-        &victim.name,
-        NoticeKind::Left,
-        &actor,
-        ts,
-        &left_text,
-        0,
-    );
+    offline(state, victim, (&actor, ts), &left_text, tell);
     true
 }
 
 /// A user whose name was freed here: its rooms and its claim beyond this
-/// node go.
-fn offline(state: &State, peer: &Peer, why: &str) {
+/// node go, and everyone is told it left as `tell` says.
+fn offline(state: &State, peer: &Peer, (actor, ts): (&str, Timestamp), why: &str, tell: Tell) {
     state.whowas.record(peer, Timestamp::now());
     rooms::disconnected(state, peer, why);
-    state.delivery().release(peer.name.key(), peer.id);
+    // Whether an account left everywhere is known once its claim here is
+    // let go: the delivery layer tells then, if no other node holds it.
+    // Cut off from the others, this node tells its own users at once.
+    let delivery = state.delivery();
+    let deferred = tell == Tell::UnlessElsewhere
+        && peer.account
+        && delivery.claims_names()
+        && delivery.reachable().is_ok();
+    let departure = deferred.then(|| Departure {
+        name: peer.name.clone(),
+        actor: actor.to_owned(),
+        why: why.to_owned(),
+    });
+    delivery.release(peer.name.key(), peer.id, departure);
+    if tell == Tell::UnlessElsewhere && !deferred {
+        left(state, &peer.name, actor, ts, why);
+    }
 }
 
 /// Tells everyone else that `subject` came (Joined, `until` its user

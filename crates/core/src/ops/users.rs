@@ -103,7 +103,7 @@ pub fn rename(
         Ok(renamed) => renamed,
         Err(_) => {
             if claimed_elsewhere {
-                state.delivery().release(name.key(), peer.id);
+                state.delivery().release(name.key(), peer.id, None);
             }
             return Err(name_taken(&name));
         }
@@ -111,7 +111,7 @@ pub fn rename(
     state.rooms.rename_member(&old.key(), &renamed);
     if moved {
         state.whowas.record(peer, now);
-        state.delivery().release(old.key(), peer.id);
+        state.delivery().release(old.key(), peer.id, None);
     }
     let event = update(&renamed, user_changed::NAME, old.as_str(), now);
     tell_change(state, &renamed, &event, Some(conn));

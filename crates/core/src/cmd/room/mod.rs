@@ -237,11 +237,11 @@ fn tell_members(state: &State, room: &Room, event: &Shared, sender: Option<&Send
     ops::rooms::tell_members(state, room, &room.recipients(), event, sender);
 }
 
-/// Tells one user (every session), if online, here or elsewhere.
+/// Tells one user (every session), if online, here and elsewhere (an
+/// account may have sessions on several nodes).
 fn tell_user(state: &State, user: &str, event: Shared) {
     if let Some(peer) = state.users.get(user) {
         peer.push(&event, None);
-        return;
     }
     let Some(to) = state.delivery().locate(user) else {
         return;

@@ -619,7 +619,7 @@ mod tests {
 
     use super::*;
     use crate::delivery::{
-        ClaimError, Delivery, Elsewhere, Handed, Local, NameClaim, Order, Unavailable,
+        ClaimError, Delivery, Departure, Elsewhere, Handed, Local, NameClaim, Order, Unavailable,
     };
     use crate::event::Shared;
     use crate::outbox::Outbox;
@@ -659,10 +659,10 @@ mod tests {
         fn claims_names(&self) -> bool {
             true
         }
-        fn claim(&self, claim: NameClaim) -> BoxFuture<'static, Result<(), ClaimError>> {
+        fn claim(&self, claim: NameClaim) -> BoxFuture<'static, Result<bool, ClaimError>> {
             Local.claim(claim)
         }
-        fn release(&self, _name: NameKey, _conn: ConnId) {}
+        fn release(&self, _name: NameKey, _conn: ConnId, _departure: Option<Departure>) {}
         fn republish(&self, _peer: &Peer) {}
         fn to_user(&self, to: &Elsewhere, event: &Shared) -> BoxFuture<'static, Handed> {
             Local.to_user(to, event)
