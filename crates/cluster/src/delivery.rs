@@ -109,7 +109,7 @@ impl Delivery for ClusterDelivery {
         self.cluster.release(name, conn);
     }
 
-    fn republish(&self, peer: &Peer) {
+    fn republish(&self, peer: &Arc<Peer>) {
         self.cluster.republish(peer);
     }
 

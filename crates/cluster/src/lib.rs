@@ -110,6 +110,8 @@ pub struct Cluster {
     js: jetstream::Context,
     presence: Presence,
     liveness: liveness::Liveness,
+    /// When this run of the node joined.
+    started: Timestamp,
     /// Woken when the connection to NATS comes back: the mirror is
     /// rebuilt and the claims re-checked.
     reconnected: Arc<Notify>,
@@ -178,9 +180,10 @@ impl Cluster {
             .timeout(config.request_timeout)
             .build(client.clone());
         let (presence_kv, nodes_kv) = buckets(&js, config.node_timeout).await?;
+        let started = Timestamp::now();
         let beat = Beat {
             listen: listen.to_owned(),
-            started: Timestamp::now().0,
+            started: started.0,
         };
         let (outgoing, queued) = mpsc::channel(OUTGOING);
         let cluster = Cluster {
@@ -188,6 +191,7 @@ impl Cluster {
             queued: std::sync::Mutex::new(Some(queued)),
             presence: Presence::new(presence_kv, node.clone()),
             liveness: liveness::Liveness::new(nodes_kv, node, &beat),
+            started,
             client,
             js,
             config,
@@ -297,6 +301,14 @@ impl Cluster {
                 }
             }
             self.forget_departed(&state).await;
+            // Names an earlier run of this node held, if it was killed and
+            // started again before the others took it for dead: they show
+            // users who left with that run.
+            let strays = self.presence.free_strays().await;
+            tell_gone(
+                &state,
+                strays.iter().filter(|record| record.since < self.started.0),
+            );
             self.presence
                 .sweep(MARKER_GRACE * self.config.node_timeout)
                 .await;
@@ -306,11 +318,7 @@ impl Cluster {
                     if !freed.is_empty() {
                         tracing::warn!(%node, freed = freed.len(), "node stopped beating; freed its names");
                     }
-                    for record in freed {
-                        if let Ok(name) = UserName::parse(&record.name) {
-                            ops::login::gone_with_its_node(&state, &name);
-                        }
-                    }
+                    tell_gone(&state, &freed);
                 }
             }
         }
@@ -386,19 +394,10 @@ impl Cluster {
 
     /// Publishes a change of a local user's role or mute (in the
     /// background), for the others' GETALLUSER.
-    pub fn republish(self: &Arc<Self>, peer: &Peer) {
+    pub fn republish(self: &Arc<Self>, peer: &Arc<Peer>) {
         let cluster = Arc::clone(self);
-        let (admin, muted) = (peer.is_admin(), peer.muted(Timestamp::now()).to_wire());
-        let key = peer.name.key();
-        tokio::spawn(async move {
-            cluster
-                .presence
-                .update(key, |record| {
-                    record.admin = admin;
-                    record.muted = muted;
-                })
-                .await
-        });
+        let peer = Arc::clone(peer);
+        tokio::spawn(async move { cluster.presence.update(&peer).await });
     }
 
     /// The node a user who is not local is on.
@@ -515,6 +514,15 @@ impl Cluster {
             if let Err(error) = self.publish_all(message).await {
                 tracing::warn!(%error, "cannot tell the cluster");
             }
+        }
+    }
+}
+
+/// Tells everyone that the users of `records` left with their node.
+fn tell_gone<'a>(state: &State, records: impl IntoIterator<Item = &'a PresenceRecord>) {
+    for record in records {
+        if let Ok(name) = UserName::parse(&record.name) {
+            ops::login::gone_with_its_node(state, &name);
         }
     }
 }

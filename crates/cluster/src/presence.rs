@@ -13,7 +13,7 @@
 //!   mirror lags the bucket by a message's flight time; claims do not rely
 //!   on it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::kv::{self, CreateErrorKind, Operation};
@@ -28,6 +28,9 @@ use super::{ClusterError, NodeId, unavailable};
 use chinwag_core::state::{ConnId, Peer};
 
 pub const BUCKET: &str = "chinwag_presence";
+
+/// How many names of a dead node one node deletes at the same time.
+const REAP_CONCURRENCY: usize = 64;
 
 /// The bucket key of a name. Bucket keys may hold only ASCII letters,
 /// digits and `-/_=.`: an ASCII name's key is used as it is (as it always
@@ -171,6 +174,15 @@ pub struct Presence {
     mirror: DashMap<NameKey, Located>,
     /// The names this node holds, with the revision of each claim.
     claims: DashMap<NameKey, Claim>,
+    /// Names this node is claiming right now, with how many claims of
+    /// each are on their way: their records may reach the mirror before
+    /// the claim is remembered, and are not strays.
+    claiming: DashMap<NameKey, u32>,
+    /// Records that name this node without a claim of it, as the last
+    /// [`Presence::free_strays`] saw them: the revision of each.
+    strays: std::sync::Mutex<HashMap<NameKey, u64>>,
+    /// Held while a record is rewritten (see [`Presence::update`]).
+    updating: tokio::sync::Mutex<()>,
     /// Bucket keys this node freed, and when: their delete markers, for
     /// [`Presence::sweep`].
     released: std::sync::Mutex<std::collections::VecDeque<(String, u64, Instant)>>,
@@ -183,6 +195,9 @@ impl Presence {
             node,
             mirror: DashMap::new(),
             claims: DashMap::new(),
+            claiming: DashMap::new(),
+            strays: Default::default(),
+            updating: Default::default(),
             released: Default::default(),
         }
     }
@@ -194,6 +209,7 @@ impl Presence {
         conn: ConnId,
         record: PresenceRecord,
     ) -> Result<(), ClusterError> {
+        let _on_its_way = Claiming::new(&self.claiming, key);
         match self.kv.create(bucket_key(&key), record.encode()).await {
             Ok(revision) => {
                 self.remember(key, conn, revision, record);
@@ -314,12 +330,24 @@ impl Presence {
         }
     }
 
-    /// Rewrites this node's record of `key` (a role or mute changed).
-    pub async fn update(&self, key: NameKey, change: impl FnOnce(&mut PresenceRecord)) {
-        let Some(mut claim) = self.claims.get(&key).map(|c| c.clone()) else {
+    /// Rewrites the record of a local user whose role or mute changed,
+    /// with the role and mute it has now. One update at a time, each
+    /// reading the peer as it writes: two at once would start from the
+    /// same revision and one would fail, and one that ran late would
+    /// write an old change over a newer one.
+    pub async fn update(&self, peer: &Peer) {
+        let key = peer.name.key();
+        let _one_at_a_time = self.updating.lock().await;
+        let Some(mut claim) = self
+            .claims
+            .get(&key)
+            .filter(|c| c.conn == peer.id)
+            .map(|c| c.clone())
+        else {
             return;
         };
-        change(&mut claim.record);
+        claim.record.admin = peer.is_admin();
+        claim.record.muted = peer.muted(Timestamp::now()).to_wire();
         match self
             .kv
             .update(bucket_key(&key), claim.record.encode(), claim.revision)
@@ -492,6 +520,13 @@ impl Presence {
     /// beating. Each delete expects the revision seen, so a name claimed
     /// again meanwhile stays, and of several nodes reaping at once only
     /// one frees each name. Returns the records this node freed.
+    ///
+    /// Every live node reaps at once, each walking the names in its own
+    /// order (its mirror's) and skipping those its watch already shows
+    /// freed by another, so they share the work more than repeat it; the
+    /// deletes go out [`REAP_CONCURRENCY`] at a time, so a node with
+    /// thousands of users is freed in a few round trips' time rather than
+    /// thousands.
     pub async fn reap(&self, node: &NodeId) -> Vec<PresenceRecord> {
         let doomed: Vec<(NameKey, u64, PresenceRecord)> = self
             .mirror
@@ -499,14 +534,62 @@ impl Presence {
             .filter(|l| &l.node == node)
             .map(|l| (*l.key(), l.revision, l.record.clone()))
             .collect();
-        let mut freed = Vec::new();
-        for (key, revision, record) in doomed {
-            if self.free(&key, revision).await {
+        self.free_many(doomed).await
+    }
+
+    /// Frees each of `doomed` (name, revision seen, record) that the
+    /// mirror still shows at that revision, [`REAP_CONCURRENCY`] at a
+    /// time; returns the records this node freed.
+    async fn free_many(&self, doomed: Vec<(NameKey, u64, PresenceRecord)>) -> Vec<PresenceRecord> {
+        futures::stream::iter(doomed)
+            .map(|(key, revision, record)| async move {
+                let unchanged = self
+                    .mirror
+                    .get(&key)
+                    .is_some_and(|l| l.revision == revision);
+                if !(unchanged && self.free(&key, revision).await) {
+                    return None;
+                }
                 self.mirror.remove_if(&key, |_, l| l.revision == revision);
-                freed.push(record);
-            }
-        }
-        freed
+                Some(record)
+            })
+            .buffer_unordered(REAP_CONCURRENCY)
+            .filter_map(std::future::ready)
+            .collect()
+            .await
+    }
+
+    /// Frees the records that name this node but that it holds no claim
+    /// for, and returns them. Nobody else would: the others free a node's
+    /// names only when it stops beating. They are left by an earlier run
+    /// of this node (killed, and started again under the same id before
+    /// the others took it for dead), or by a REGISTER abandoned while its
+    /// claim was on the way. A record is freed only when two calls in a
+    /// row (a beat apart) saw it unclaimed at the same revision, and the
+    /// delete expects that revision.
+    pub async fn free_strays(&self) -> Vec<PresenceRecord> {
+        let unclaimed: Vec<(NameKey, u64, PresenceRecord)> = self
+            .mirror
+            .iter()
+            .filter(|l| {
+                l.node == self.node
+                    && !self.claims.contains_key(l.key())
+                    && !self.claiming.contains_key(l.key())
+            })
+            .map(|l| (*l.key(), l.revision, l.record.clone()))
+            .collect();
+        let seen_before = std::mem::replace(
+            &mut *self
+                .strays
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            unclaimed.iter().map(|(key, rev, _)| (*key, *rev)).collect(),
+        );
+        let strays = unclaimed
+            .into_iter()
+            .filter(|(key, revision, _)| seen_before.get(key) == Some(revision))
+            .collect();
+        self.free_many(strays).await
     }
 
     /// The names this node holds, with the connection holding each.
@@ -521,6 +604,29 @@ impl Presence {
             .filter(|c| c.at.elapsed() >= age)
             .map(|c| (*c.key(), c.conn))
             .collect()
+    }
+}
+
+/// Marks a name as being claimed by this node while the claim is on its
+/// way, until dropped (also when the REGISTER is abandoned half-way).
+struct Claiming<'a> {
+    claiming: &'a DashMap<NameKey, u32>,
+    key: NameKey,
+}
+
+impl<'a> Claiming<'a> {
+    fn new(claiming: &'a DashMap<NameKey, u32>, key: NameKey) -> Claiming<'a> {
+        *claiming.entry(key).or_insert(0) += 1;
+        Claiming { claiming, key }
+    }
+}
+
+impl Drop for Claiming<'_> {
+    fn drop(&mut self) {
+        if let Some(mut count) = self.claiming.get_mut(&self.key) {
+            *count -= 1;
+        }
+        self.claiming.remove_if(&self.key, |_, count| *count == 0);
     }
 }
 
