@@ -226,7 +226,7 @@ impl Cluster {
 
     /// Starts what keeps this node in the cluster, until shutdown: the
     /// listeners for the other nodes' messages, the presence mirror, the
-    /// heartbeat, the re-check of claims and the reaper.
+    /// heartbeat, and the re-check of claims and the reaper.
     pub async fn start(self: &Arc<Self>, state: Arc<State>) -> Result<(), ClusterError> {
         let mine = self
             .client
@@ -248,6 +248,7 @@ impl Cluster {
         if let Some(queued) = queued {
             tokio::spawn(Arc::clone(self).publish(Arc::clone(&state), queued));
         }
+        tokio::spawn(Arc::clone(self).beat(Arc::clone(&state)));
         tokio::spawn(Arc::clone(self).maintain(state));
         Ok(())
     }
@@ -272,9 +273,11 @@ impl Cluster {
         }
     }
 
-    /// Beats, re-checks this node's claims and frees the names of dead
-    /// nodes, several times per node timeout.
-    async fn maintain(self: Arc<Self>, state: Arc<State>) {
+    /// Beats several times per node timeout, in a task of its own: no
+    /// other work (reaping the thousands of names of a dead node takes
+    /// seconds) may delay a beat past the timeout and get this node taken
+    /// for dead too.
+    async fn beat(self: Arc<Self>, state: Arc<State>) {
         let mut tick = tokio::time::interval(liveness::beat_interval(self.config.node_timeout));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -288,11 +291,27 @@ impl Cluster {
             if let Err(error) = self.liveness.beat().await {
                 // Connected but the beat failed: NATS may have come back
                 // without its JetStream data. Set the buckets up again;
-                // the next round claims this node's names anew.
+                // the next round of `maintain` claims this node's names
+                // anew.
                 tracing::debug!(%error, "heartbeat failed");
                 if let Err(error) = buckets(&self.js, self.config.node_timeout).await {
                     tracing::debug!(%error, "cannot set the buckets up");
                 }
+            }
+        }
+    }
+
+    /// Re-checks this node's claims and frees the names of dead nodes,
+    /// several times per node timeout.
+    async fn maintain(self: Arc<Self>, state: Arc<State>) {
+        let mut tick = tokio::time::interval(liveness::beat_interval(self.config.node_timeout));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = state.shutdown.wait() => break,
+                _ = tick.tick() => {}
+            }
+            if !self.is_connected() {
                 continue;
             }
             for lost in self.presence.reconcile().await {

@@ -30,7 +30,7 @@ use chinwag_core::state::{ConnId, Peer};
 pub const BUCKET: &str = "chinwag_presence";
 
 /// How many names of a dead node one node deletes at the same time.
-const REAP_CONCURRENCY: usize = 64;
+const REAP_CONCURRENCY: usize = 256;
 
 /// The bucket key of a name. Bucket keys may hold only ASCII letters,
 /// digits and `-/_=.`: an ASCII name's key is used as it is (as it always
