@@ -278,13 +278,8 @@ impl Cluster {
     /// seconds) may delay a beat past the timeout and get this node taken
     /// for dead too.
     async fn beat(self: Arc<Self>, state: Arc<State>) {
-        let mut tick = tokio::time::interval(liveness::beat_interval(self.config.node_timeout));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = state.shutdown.wait() => break,
-                _ = tick.tick() => {}
-            }
+        let mut rounds = Rounds::new(self.config.node_timeout);
+        while rounds.next(&state).await {
             if !self.is_connected() {
                 continue;
             }
@@ -304,13 +299,8 @@ impl Cluster {
     /// Re-checks this node's claims and frees the names of dead nodes,
     /// several times per node timeout.
     async fn maintain(self: Arc<Self>, state: Arc<State>) {
-        let mut tick = tokio::time::interval(liveness::beat_interval(self.config.node_timeout));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = state.shutdown.wait() => break,
-                _ = tick.tick() => {}
-            }
+        let mut rounds = Rounds::new(self.config.node_timeout);
+        while rounds.next(&state).await {
             if !self.is_connected() {
                 continue;
             }
@@ -533,6 +523,26 @@ impl Cluster {
             if let Err(error) = self.publish_all(message).await {
                 tracing::warn!(%error, "cannot tell the cluster");
             }
+        }
+    }
+}
+
+/// The rounds of the heartbeat and of the maintenance: several per node
+/// timeout (see [`liveness::beat_interval`]), a late one not made up for.
+struct Rounds(tokio::time::Interval);
+
+impl Rounds {
+    fn new(node_timeout: Duration) -> Rounds {
+        let mut tick = tokio::time::interval(liveness::beat_interval(node_timeout));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Rounds(tick)
+    }
+
+    /// Waits for the next round; `false` once the node shuts down.
+    async fn next(&mut self, state: &State) -> bool {
+        tokio::select! {
+            () = state.shutdown.wait() => false,
+            _ = self.0.tick() => true,
         }
     }
 }
