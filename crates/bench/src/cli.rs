@@ -66,4 +66,7 @@ Examples:
   chinwag-bench --json --runs 3 broadcast --members 1000 --senders 4 --messages 500
   chinwag-bench --sources 16 room --members 10000 --senders 4 --messages 200
   chinwag-bench --server 127.0.0.1:7071,127.0.0.1:7072,127.0.0.1:7073 dm --pairs 100
-                                             across the nodes of a cluster";
+                                             across the nodes of a cluster
+  chinwag-bench --server A,B,C --sources 16 failover --connections 15000 --stop-file /tmp/stop
+                                             hold a cluster's users through a node's death
+                                             (scripts/cluster-demo)";

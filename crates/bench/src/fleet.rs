@@ -24,6 +24,9 @@ pub struct FleetSpec {
     pub deadline: Instant,
     /// Capacity of each connection's event channel.
     pub event_buffer: usize,
+    /// Log in to accounts with this password (created at the first
+    /// login) rather than as guests.
+    pub password: Option<String>,
 }
 
 /// One registered connection.
@@ -102,7 +105,7 @@ pub async fn open(spec: &FleetSpec, count: usize, name: impl Fn(usize) -> String
 }
 
 #[derive(Debug, thiserror::Error)]
-enum ConnectError {
+pub enum ConnectError {
     #[error("connect: {0}")]
     Socket(#[from] std::io::Error),
     #[error("{0}")]
@@ -123,6 +126,21 @@ impl FleetSpec {
 
 async fn connect(spec: &FleetSpec, index: usize, name: &str) -> Result<Member, ConnectError> {
     let server = spec.servers[index % spec.servers.len()];
+    let member = dial(spec, server, index).await?;
+    member
+        .client
+        .register(name, spec.password.as_deref())
+        .await?;
+    Ok(member)
+}
+
+/// Connects connection `index` to `server` (from its source address) and
+/// says HELLO; not registered yet.
+pub async fn dial(
+    spec: &FleetSpec,
+    server: SocketAddr,
+    index: usize,
+) -> Result<Member, ConnectError> {
     let socket = match server {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
@@ -138,6 +156,5 @@ async fn connect(spec: &FleetSpec, index: usize, name: &str) -> Result<Member, C
         ..ConnectOptions::default()
     };
     let (client, events) = Client::connect_stream(stream, options).await?;
-    client.register(name, None).await?;
     Ok(Member { client, events })
 }

@@ -2,7 +2,8 @@
 //! client library and measures it.
 //!
 //! - [`cli`]: the command line (options shared by every workload).
-//! - [`workload`]: one file per workload (`idle`, `dm`, `broadcast`); a new
+//! - [`workload`]: one file per workload (`idle`, `dm`, `broadcast`,
+//!   `room`, `history`, `failover`); a new
 //!   workload is a new file there and one line in its `Workload` enum.
 //! - [`flow`]: the message engine the message workloads share: windowed or
 //!   paced senders, receivers that time every delivery, and honest loss

@@ -252,3 +252,46 @@ fn refuses_bad_parameters() {
         assert!(stderr.contains(why), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn failover_holds_its_connections_and_loses_no_acknowledged_message() {
+    // No node dies here (one server): every connection is held, every
+    // acknowledged message is received; the run ends at its stop file.
+    let dir = tempfile::tempdir().unwrap();
+    let (ready, stop) = (dir.path().join("ready"), dir.path().join("stop"));
+    let stopper = {
+        let (ready, stop) = (ready.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !ready.exists() {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            std::fs::write(stop, "").unwrap();
+        })
+    };
+    let reports = bench_json(&[
+        "failover",
+        "--connections",
+        "12",
+        "--pairs",
+        "2",
+        "--rate",
+        "100",
+        "--drain",
+        "200ms",
+        "--ready-file",
+        ready.to_str().unwrap(),
+        "--stop-file",
+        stop.to_str().unwrap(),
+    ]);
+    stopper.join().unwrap();
+    let report = &reports[0];
+    assert_eq!(report["workload"], "failover");
+    assert_eq!(u64_field(report, "connections"), 12, "{report}");
+    assert_eq!(u64_field(report, "lost_connections"), 0, "{report}");
+    let acknowledged = u64_field(report, "acknowledged");
+    assert!(acknowledged > 0, "{report}");
+    assert_eq!(u64_field(report, "received_live"), acknowledged, "{report}");
+    assert_eq!(u64_field(report, "lost_messages"), 0, "{report}");
+    assert_eq!(u64_field(report, "unverified"), 0, "{report}");
+}

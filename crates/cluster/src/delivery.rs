@@ -136,7 +136,7 @@ impl Delivery for ClusterDelivery {
         self.cluster.release(name, conn, departure);
     }
 
-    fn republish(&self, peer: &Peer) {
+    fn republish(&self, peer: &Arc<Peer>) {
         self.cluster.republish(peer);
     }
 

@@ -114,6 +114,8 @@ pub struct Cluster {
     presence: Presence,
     liveness: liveness::Liveness,
     rooms: room_claims::RoomClaims,
+    /// When this run of the node joined.
+    started: Timestamp,
     /// Woken when the connection to NATS comes back: the mirror is
     /// rebuilt and the claims re-checked.
     reconnected: Arc<Notify>,
@@ -195,9 +197,10 @@ impl Cluster {
             .timeout(config.request_timeout)
             .build(client.clone());
         let (presence_kv, nodes_kv, rooms_kv) = buckets(&js, config.node_timeout).await?;
+        let started = Timestamp::now();
         let beat = Beat {
             listen: listen.to_owned(),
-            started: Timestamp::now().0,
+            started: started.0,
         };
         let (outgoing, queued) = mpsc::channel(OUTGOING);
         let cluster = Cluster {
@@ -207,6 +210,7 @@ impl Cluster {
             presence: Presence::new(presence_kv, node.clone()),
             liveness: liveness::Liveness::new(nodes_kv, node.clone(), &beat),
             rooms: room_claims::RoomClaims::new(rooms_kv, node),
+            started,
             client,
             js,
             config,
@@ -242,7 +246,7 @@ impl Cluster {
 
     /// Starts what keeps this node in the cluster, until shutdown: the
     /// listeners for the other nodes' messages, the presence mirror, the
-    /// heartbeat, the re-check of claims and the reaper.
+    /// heartbeat, and the re-check of claims and the reaper.
     pub async fn start(self: &Arc<Self>, state: Arc<State>) -> Result<(), ClusterError> {
         let _ = self.state.set(Arc::downgrade(&state));
         let mine = self
@@ -266,6 +270,7 @@ impl Cluster {
         if let Some(queued) = queued {
             tokio::spawn(Arc::clone(self).publish(Arc::clone(&state), queued));
         }
+        tokio::spawn(Arc::clone(self).beat(Arc::clone(&state)));
         tokio::spawn(Arc::clone(self).maintain(state));
         Ok(())
     }
@@ -314,27 +319,35 @@ impl Cluster {
         }
     }
 
-    /// Beats, re-checks this node's claims and frees the names of dead
-    /// nodes, several times per node timeout.
-    async fn maintain(self: Arc<Self>, state: Arc<State>) {
-        let mut tick = tokio::time::interval(liveness::beat_interval(self.config.node_timeout));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = state.shutdown.wait() => break,
-                _ = tick.tick() => {}
-            }
+    /// Beats several times per node timeout, in a task of its own: no
+    /// other work (reaping the thousands of names of a dead node takes
+    /// seconds) may delay a beat past the timeout and get this node taken
+    /// for dead too.
+    async fn beat(self: Arc<Self>, state: Arc<State>) {
+        let mut rounds = Rounds::new(self.config.node_timeout);
+        while rounds.next(&state).await {
             if !self.is_connected() {
                 continue;
             }
             if let Err(error) = self.liveness.beat().await {
                 // Connected but the beat failed: NATS may have come back
                 // without its JetStream data. Set the buckets up again;
-                // the next round claims this node's names anew.
+                // the next round of `maintain` claims this node's names
+                // anew.
                 tracing::debug!(%error, "heartbeat failed");
                 if let Err(error) = buckets(&self.js, self.config.node_timeout).await {
                     tracing::debug!(%error, "cannot set the buckets up");
                 }
+            }
+        }
+    }
+
+    /// Re-checks this node's claims and frees the names of dead nodes,
+    /// several times per node timeout.
+    async fn maintain(self: Arc<Self>, state: Arc<State>) {
+        let mut rounds = Rounds::new(self.config.node_timeout);
+        while rounds.next(&state).await {
+            if !self.is_connected() {
                 continue;
             }
             for lost in self.presence.reconcile().await {
@@ -343,6 +356,14 @@ impl Cluster {
                 }
             }
             self.forget_departed(&state).await;
+            // Names an earlier run of this node held, if it was killed and
+            // started again before the others took it for dead: they show
+            // users who left with that run.
+            let strays = self.presence.free_strays().await;
+            tell_gone(
+                &state,
+                strays.iter().filter(|record| record.since < self.started.0),
+            );
             self.presence
                 .sweep(MARKER_GRACE * self.config.node_timeout)
                 .await;
@@ -352,12 +373,7 @@ impl Cluster {
                     if !freed.is_empty() {
                         tracing::warn!(%node, freed = freed.len(), "node stopped beating; freed its names");
                     }
-                    for record in freed {
-                        if let Ok(name) = UserName::parse(&record.name) {
-                            ops::login::gone_with_its_node(&state, &name);
-                            ops::rooms::gone_with_its_node(&state, &name);
-                        }
-                    }
+                    tell_gone(&state, &freed);
                 }
             }
         }
@@ -456,19 +472,10 @@ impl Cluster {
 
     /// Publishes a change of a local user's role or mute (in the
     /// background), for the others' GETALLUSER.
-    pub fn republish(self: &Arc<Self>, peer: &Peer) {
+    pub fn republish(self: &Arc<Self>, peer: &Arc<Peer>) {
         let cluster = Arc::clone(self);
-        let (admin, muted) = (peer.is_admin(), peer.muted(Timestamp::now()).to_wire());
-        let key = peer.name.key();
-        tokio::spawn(async move {
-            cluster
-                .presence
-                .update(key, |record| {
-                    record.admin = admin;
-                    record.muted = muted;
-                })
-                .await
-        });
+        let peer = Arc::clone(peer);
+        tokio::spawn(async move { cluster.presence.update(&peer).await });
     }
 
     /// The node a user who is not local is on.
@@ -660,6 +667,36 @@ impl Cluster {
             if let Err(error) = self.publish_all(message).await {
                 tracing::warn!(%error, "cannot tell the cluster");
             }
+        }
+    }
+}
+
+/// The rounds of the heartbeat and of the maintenance: several per node
+/// timeout (see [`liveness::beat_interval`]), a late one not made up for.
+struct Rounds(tokio::time::Interval);
+
+impl Rounds {
+    fn new(node_timeout: Duration) -> Rounds {
+        let mut tick = tokio::time::interval(liveness::beat_interval(node_timeout));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Rounds(tick)
+    }
+
+    /// Waits for the next round; `false` once the node shuts down.
+    async fn next(&mut self, state: &State) -> bool {
+        tokio::select! {
+            () = state.shutdown.wait() => false,
+            _ = self.0.tick() => true,
+        }
+    }
+}
+
+/// Tells everyone that the users of `records` left with their node.
+fn tell_gone<'a>(state: &State, records: impl IntoIterator<Item = &'a PresenceRecord>) {
+    for record in records {
+        if let Ok(name) = UserName::parse(&record.name) {
+            ops::login::gone_with_its_node(state, &name);
+            ops::rooms::gone_with_its_node(state, &name);
         }
     }
 }

@@ -22,7 +22,7 @@
 //!   mirror lags the bucket by a message's flight time; claims do not rely
 //!   on it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::kv::{self, CreateErrorKind, Operation};
@@ -37,6 +37,9 @@ use super::{ClusterError, NodeId, unavailable};
 use chinwag_core::state::{ConnId, Peer};
 
 pub const BUCKET: &str = "chinwag_presence";
+
+/// How many names of a dead node one node deletes at the same time.
+const REAP_CONCURRENCY: usize = 256;
 
 /// The bucket key of a name. Bucket keys may hold only ASCII letters,
 /// digits and `-/_=.`: an ASCII name's key is used as it is (as it always
@@ -264,6 +267,15 @@ pub struct Presence {
     mirror: DashMap<NameKey, Mirrored>,
     /// The names this node holds.
     claims: DashMap<NameKey, Claim>,
+    /// Names this node is claiming right now, with how many claims of
+    /// each are on their way: their records may reach the mirror before
+    /// the claim is remembered, and are not strays.
+    claiming: DashMap<NameKey, u32>,
+    /// Records that name this node without a claim of it, as the last
+    /// [`Presence::free_strays`] saw them: the revision of each.
+    strays: std::sync::Mutex<HashMap<NameKey, u64>>,
+    /// Held while a record is rewritten (see [`Presence::update`]).
+    updating: tokio::sync::Mutex<()>,
     /// Bucket keys this node freed, and when: their delete markers, for
     /// [`Presence::sweep`].
     released: std::sync::Mutex<std::collections::VecDeque<(String, u64, Instant)>>,
@@ -276,6 +288,9 @@ impl Presence {
             node,
             mirror: DashMap::new(),
             claims: DashMap::new(),
+            claiming: DashMap::new(),
+            strays: Default::default(),
+            updating: Default::default(),
             released: Default::default(),
         }
     }
@@ -289,6 +304,7 @@ impl Presence {
         conn: ConnId,
         record: PresenceRecord,
     ) -> Result<bool, ClusterError> {
+        let _on_its_way = Claiming::new(&self.claiming, key);
         let alone = self.enter(&key, &record, false).await?;
         self.claims.insert(
             key,
@@ -383,15 +399,16 @@ impl Presence {
             return TakenOut::NotThere;
         }
         // If this fails, the reaper of another node frees it.
-        self.take_out(&key, self.node.as_str()).await
+        self.take_out(&key, self.node.as_str(), None).await
     }
 
     /// Takes `node` out of the record of `key`, deleting the key if it was
     /// the last node. Each write expects the revision read, so of several
     /// nodes doing this at once (reapers, or an account's nodes leaving)
     /// each change lands once, and a claim made since by someone else
-    /// (a record without `node`) is never touched.
-    async fn take_out(&self, key: &NameKey, node: &str) -> TakenOut {
+    /// (a record without `node`) is never touched. With `expected`, only
+    /// the record at that revision is changed.
+    async fn take_out(&self, key: &NameKey, node: &str, expected: Option<u64>) -> TakenOut {
         let bucket_key = bucket_key(key);
         for _ in 0..CONTENDED {
             let entry = match self.kv.entry(bucket_key.as_str()).await {
@@ -402,6 +419,9 @@ impl Presence {
                     return TakenOut::Failed;
                 }
             };
+            if expected.is_some_and(|revision| revision != entry.revision) {
+                return TakenOut::NotThere;
+            }
             let Some(held) = PresenceRecord::decode(&entry.value).filter(|r| r.holds(node)) else {
                 return TakenOut::NotThere;
             };
@@ -509,9 +529,20 @@ impl Presence {
         }
     }
 
-    /// Rewrites the record of `key`, which this node holds (a role or
-    /// mute changed: the account's, so the same for all its nodes).
-    pub async fn update(&self, key: NameKey, change: impl Fn(&mut PresenceRecord)) {
+    /// Rewrites the record of a local user whose role or mute changed,
+    /// with the role and mute it has now (the account's, so the same for
+    /// all its nodes). One update at a time, each reading the peer as it
+    /// writes: one that ran late would otherwise write an old change over
+    /// a newer one. Each write expects the revision read, so a change
+    /// another node made meanwhile (joining or leaving the record) is
+    /// read again, and a release that raced this one still frees the name.
+    pub async fn update(&self, peer: &Peer) {
+        let key = peer.name.key();
+        let _one_at_a_time = self.updating.lock().await;
+        let change = |record: &mut PresenceRecord| {
+            record.admin = peer.is_admin();
+            record.muted = peer.muted(Timestamp::now()).to_wire();
+        };
         match self.claims.get_mut(&key) {
             Some(mut claim) => change(&mut claim.record),
             None => return,
@@ -662,7 +693,7 @@ impl Presence {
             Ok(_) => {
                 if !still_mine() {
                     // Released while this claimed it again.
-                    self.take_out(&key, self.node.as_str()).await;
+                    self.take_out(&key, self.node.as_str(), None).await;
                 }
                 Ok(Recheck::Held)
             }
@@ -683,6 +714,13 @@ impl Presence {
     /// once only one takes the node out of each record. Returns the
     /// records of the users this left online nowhere (an account still
     /// online on other nodes stays online).
+    ///
+    /// Every live node reaps at once, each walking the names in its own
+    /// order (its mirror's) and skipping those its watch already shows
+    /// without the node, so they share the work more than repeat it; the
+    /// writes go out [`REAP_CONCURRENCY`] at a time, so a node with
+    /// thousands of users is freed in a few round trips' time rather than
+    /// thousands.
     pub async fn reap(&self, node: &NodeId) -> Vec<PresenceRecord> {
         let doomed: Vec<NameKey> = self
             .mirror
@@ -690,13 +728,68 @@ impl Presence {
             .filter(|m| m.record.holds(node.as_str()))
             .map(|m| *m.key())
             .collect();
-        let mut freed = Vec::new();
-        for key in doomed {
-            if let TakenOut::Last(record) = self.take_out(&key, node.as_str()).await {
-                freed.push(record);
+        futures::stream::iter(doomed)
+            .map(|key| async move {
+                let listed = self
+                    .mirror
+                    .get(&key)
+                    .is_some_and(|m| m.record.holds(node.as_str()));
+                if !listed {
+                    return None;
+                }
+                match self.take_out(&key, node.as_str(), None).await {
+                    TakenOut::Last(record) => Some(record),
+                    _ => None,
+                }
+            })
+            .buffer_unordered(REAP_CONCURRENCY)
+            .filter_map(std::future::ready)
+            .collect()
+            .await
+    }
+
+    /// Takes this node out of the records that list it but that it holds
+    /// no claim for, and returns those it freed. Nobody else would: the
+    /// others take a node out only when it stops beating. They are left by
+    /// an earlier run of this node (killed, and started again under the
+    /// same id before the others took it for dead), or by a REGISTER
+    /// abandoned while its claim was on the way. A record is changed only
+    /// when two calls in a row (a beat apart) saw it unclaimed at the same
+    /// revision, and the write expects that revision.
+    pub async fn free_strays(&self) -> Vec<PresenceRecord> {
+        let me = self.node.as_str();
+        let unclaimed: Vec<(NameKey, u64)> = self
+            .mirror
+            .iter()
+            .filter(|m| {
+                m.record.holds(me)
+                    && !self.claims.contains_key(m.key())
+                    && !self.claiming.contains_key(m.key())
+            })
+            .map(|m| (*m.key(), m.revision))
+            .collect();
+        let seen_before = std::mem::replace(
+            &mut *self
+                .strays
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            unclaimed.iter().copied().collect(),
+        );
+        futures::stream::iter(
+            unclaimed
+                .into_iter()
+                .filter(|(key, revision)| seen_before.get(key) == Some(revision)),
+        )
+        .map(|(key, revision)| async move {
+            match self.take_out(&key, me, Some(revision)).await {
+                TakenOut::Last(record) => Some(record),
+                _ => None,
             }
-        }
-        freed
+        })
+        .buffer_unordered(REAP_CONCURRENCY)
+        .filter_map(std::future::ready)
+        .collect()
+        .await
     }
 
     /// The names this node holds, with the connection holding each.
@@ -711,6 +804,29 @@ impl Presence {
             .filter(|c| c.at.elapsed() >= age)
             .map(|c| (*c.key(), c.conn))
             .collect()
+    }
+}
+
+/// Marks a name as being claimed by this node while the claim is on its
+/// way, until dropped (also when the REGISTER is abandoned half-way).
+struct Claiming<'a> {
+    claiming: &'a DashMap<NameKey, u32>,
+    key: NameKey,
+}
+
+impl<'a> Claiming<'a> {
+    fn new(claiming: &'a DashMap<NameKey, u32>, key: NameKey) -> Claiming<'a> {
+        *claiming.entry(key).or_insert(0) += 1;
+        Claiming { claiming, key }
+    }
+}
+
+impl Drop for Claiming<'_> {
+    fn drop(&mut self) {
+        if let Some(mut count) = self.claiming.get_mut(&self.key) {
+            *count -= 1;
+        }
+        self.claiming.remove_if(&self.key, |_, count| *count == 0);
     }
 }
 

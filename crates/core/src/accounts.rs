@@ -1,14 +1,16 @@
 //! Account passwords: the rules for a new one, argon2id hashing on a
 //! blocking thread (hashing is slow on purpose and must not stall a
-//! connection task). Wrong passwords are limited by [`crate::secrets`].
-//! Passwords are never logged.
+//! connection task), as many at once as there are cores. Wrong passwords
+//! are limited by [`crate::secrets`]. Passwords are never logged.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use chinwag_proto::ErrorCode;
+use tokio::sync::Semaphore;
 
 use crate::error::CmdError;
 
@@ -34,10 +36,27 @@ pub fn check_new_password(password: &str) -> Result<(), CmdError> {
     Ok(())
 }
 
+/// Runs `work` (a hash or a check) on a blocking thread once one of the
+/// cores is free for it. Each holds argon2's 19 MiB while it runs, and
+/// more at once than there are cores would only be slower each: without
+/// this bound, the thousands of account holders of a dead node logging
+/// in again at once on the others would want 19 MiB each.
+async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    static CORES: OnceLock<Semaphore> = OnceLock::new();
+    let cores = CORES.get_or_init(|| {
+        Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    });
+    // Never closed, so the permit always comes.
+    let _core = cores.acquire().await;
+    tokio::task::spawn_blocking(work).await
+}
+
 /// Hashes a password with argon2id and a fresh random salt, as a PHC
 /// string (`$argon2id$v=19$...`).
 pub async fn hash(password: String) -> Result<String, CmdError> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
             .map(|hash| hash.to_string())
@@ -57,7 +76,7 @@ pub async fn hash(password: String) -> Result<String, CmdError> {
 /// Whether `password` matches the stored PHC string. A hash that does not
 /// parse matches nothing.
 pub async fn verify(password: String, phc: String) -> bool {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         PasswordHash::new(&phc).is_ok_and(|parsed| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)

@@ -29,6 +29,10 @@ pub use setting::{Input, Section, Setting, SettingValue, Shape};
 /// configured otherwise.
 pub const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(6);
 
+/// Most connections to a PostgreSQL database a node keeps open, unless
+/// configured otherwise.
+pub const DEFAULT_DATABASE_POOL: usize = crate::store::postgres::DEFAULT_POOL;
+
 /// Whether REGISTER with a password may create an account.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Signup {
@@ -149,6 +153,8 @@ pub struct Config {
     /// Certificate authorities (a PEM file) trusted for a `database` URL
     /// with `sslmode=require`, besides the system's.
     pub database_ca: Option<PathBuf>,
+    /// Most connections to the `database` this node keeps open.
+    pub database_pool: usize,
     /// Cluster mode: the NATS servers to join through; a single node
     /// when empty.
     pub cluster: Vec<String>,
@@ -219,6 +225,7 @@ impl Default for Config {
             history_max_count: None,
             database: None,
             database_ca: None,
+            database_pool: DEFAULT_DATABASE_POOL,
             cluster: Vec::new(),
             cluster_ca: None,
             node_id: None,
@@ -359,6 +366,9 @@ impl Config {
         }
         if self.database_ca.is_some() && self.database.is_none() {
             return bad("database_ca is for a PostgreSQL database: give database too".into());
+        }
+        if !(1..=1000).contains(&self.database_pool) {
+            return bad("database_pool must be 1 to 1000".into());
         }
         if self.cluster_ca.is_some() && self.cluster.is_empty() {
             return bad("cluster_ca is for cluster mode: give cluster too".into());
@@ -586,6 +596,7 @@ mod tests {
             ("durability", "normal"),
             ("database", "postgres://db/x"),
             ("database_ca", "/db-ca.pem"),
+            ("database_pool", "30"),
             ("history_max_age", "26s"),
             ("history_max_count", "27"),
             ("cluster", "nats://a:1,nats://b:2"),
@@ -645,6 +656,7 @@ mod tests {
             durability: Durability::Normal,
             database: Some("postgres://db/x".into()),
             database_ca: Some("/db-ca.pem".into()),
+            database_pool: 30,
             history_max_age: Some(secs(26)),
             history_max_count: Some(27),
             cluster: vec!["nats://a:1".into(), "nats://b:2".into()],

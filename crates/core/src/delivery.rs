@@ -17,6 +17,8 @@
 //! Local deliveries never go through this layer: handlers push to this
 //! node's users themselves, and ask here only for what is beyond them.
 
+use std::sync::Arc;
+
 use chinwag_proto::server::{MuteState, Timestamp, UserInfo};
 use chinwag_proto::{ErrorCode, NameKey, RoomKey, RoomName, UserName};
 use futures::future::{self, BoxFuture};
@@ -64,8 +66,9 @@ pub trait Delivery: Send + Sync {
     fn release(&self, name: NameKey, conn: ConnId, departure: Option<Departure>);
 
     /// Publishes a change of a local user's role or mute (in the
-    /// background), for what others list.
-    fn republish(&self, peer: &Peer);
+    /// background), for what others list: the role and mute `peer` has
+    /// when the record is written.
+    fn republish(&self, peer: &Arc<Peer>);
 
     /// Hands `event` to every session of a user elsewhere (on every node
     /// holding one): delivered if any took it.
@@ -277,7 +280,7 @@ impl Delivery for Local {
 
     fn release(&self, _name: NameKey, _conn: ConnId, _departure: Option<Departure>) {}
 
-    fn republish(&self, _peer: &Peer) {}
+    fn republish(&self, _peer: &Arc<Peer>) {}
 
     fn to_user(&self, to: &Elsewhere, _event: &Shared) -> BoxFuture<'static, Handed> {
         not_here(to)

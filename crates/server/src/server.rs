@@ -147,7 +147,12 @@ impl Server {
         let (store, scratch): (Arc<dyn Store>, _) = match &config.database {
             Some(url) => (
                 Arc::new(
-                    PostgresStore::connect_trusting(url, config.database_ca.as_deref()).await?,
+                    PostgresStore::connect_pooled(
+                        url,
+                        config.database_ca.as_deref(),
+                        config.database_pool,
+                    )
+                    .await?,
                 ),
                 None,
             ),

@@ -1,6 +1,7 @@
 //! The cluster's presence layer against a real nats-server: name claims
-//! are atomic across nodes, a released name can be claimed again, and an
-//! outage is reported at once and survived.
+//! are atomic across nodes, a released name can be claimed again, an
+//! outage is reported at once and survived, and a record shows the last
+//! of changes made in quick succession.
 
 mod common;
 
@@ -8,9 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chinwag_proto::NameKey;
+use chinwag_proto::server::{MuteState, Timestamp};
 use chinwag_server::cluster::presence::PresenceRecord;
 use chinwag_server::cluster::{Cluster, ClusterConfig, ClusterError, NodeId};
-use chinwag_server::state::ConnId;
+use chinwag_server::outbox::Outbox;
+use chinwag_server::state::{ConnId, Link, Peer};
 use common::PATIENCE;
 use common::nats::Nats;
 
@@ -320,4 +323,69 @@ async fn nodes_joining_an_account_at_once_all_get_in() {
     );
     nodes[3].release(key("bea"), ConnId(1), None);
     until_free(&watcher, "bea").await;
+}
+
+/// A user of node `a` as its state holds it.
+fn peer(name: &str, conn: u64) -> Arc<Peer> {
+    let link = Link::new(
+        ConnId(conn),
+        Arc::new(Outbox::new(16, 1 << 16)),
+        "127.0.0.1:1".parse().unwrap(),
+        String::new(),
+        Timestamp(0),
+    );
+    Arc::new(Peer::new(
+        chinwag_proto::UserName::parse(name).unwrap(),
+        Arc::new(link),
+    ))
+}
+
+#[tokio::test]
+async fn the_record_shows_the_last_of_quick_role_and_mute_changes() {
+    let nats = Nats::start();
+    let a = node(&nats, "a").await;
+    let bucket = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap())
+        .get_key_value(chinwag_server::cluster::presence::BUCKET)
+        .await
+        .unwrap();
+    for round in 0..3u64 {
+        let carol = peer("carol", round);
+        a.claim(a.record(&carol, Timestamp::now()), key("carol"), carol.id)
+            .await
+            .unwrap();
+        // Changes in quick succession, each published in the background:
+        // each update starts while the one before is on its way.
+        for change in 0..10 {
+            carol.set_admin(change % 2 == 0);
+            carol.set_muted(if change % 3 == 0 {
+                MuteState::UntilLifted
+            } else {
+                MuteState::NotMuted
+            });
+            a.republish(&carol);
+            tokio::task::yield_now().await;
+        }
+        carol.set_admin(true);
+        carol.set_muted(MuteState::UntilLifted);
+        a.republish(&carol);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let value = bucket.get("carol").await.unwrap().unwrap();
+            let record: PresenceRecord = serde_json::from_slice(&value).unwrap();
+            if record.admin && record.muted == MuteState::UntilLifted.to_wire() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: the record still shows {record:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        a.release(key("carol"), carol.id, None);
+        let deadline = Instant::now() + PATIENCE;
+        while bucket.get("carol").await.unwrap().is_some() {
+            assert!(Instant::now() < deadline, "round {round}: carol stays");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }

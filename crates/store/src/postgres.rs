@@ -45,8 +45,8 @@ use super::{
 /// How long a call waits for a connection (or to open one) before it
 /// fails.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
-/// Most connections one node keeps open.
-const POOL_SIZE: usize = 16;
+/// Most connections one node keeps open, unless told otherwise.
+pub const DEFAULT_POOL: usize = 16;
 
 pub struct PostgresStore {
     pool: Pool,
@@ -80,6 +80,17 @@ impl PostgresStore {
         url: &str,
         ca: Option<&std::path::Path>,
     ) -> Result<PostgresStore, StoreError> {
+        PostgresStore::connect_pooled(url, ca, DEFAULT_POOL).await
+    }
+
+    /// [`PostgresStore::connect_trusting`], keeping at most `pool`
+    /// connections open (the nodes of a cluster share the database's
+    /// `max_connections`).
+    pub async fn connect_pooled(
+        url: &str,
+        ca: Option<&std::path::Path>,
+        pool: usize,
+    ) -> Result<PostgresStore, StoreError> {
         let parsed: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Failed(format!("invalid database URL: {e}")))?;
@@ -98,7 +109,7 @@ impl PostgresStore {
         config.url = Some(url.to_owned());
         config.connect_timeout = Some(TIMEOUT);
         config.pool = Some(PoolConfig {
-            max_size: POOL_SIZE,
+            max_size: pool.max(1),
             timeouts: Timeouts {
                 wait: Some(TIMEOUT),
                 create: Some(TIMEOUT),

@@ -6,6 +6,7 @@
 
 pub mod broadcast;
 pub mod dm;
+pub mod failover;
 pub mod history;
 pub mod idle;
 pub mod room;
@@ -36,6 +37,11 @@ pub enum Workload {
     /// A long conversation, then readers paging through it: pages read per
     /// second and page latency
     History(history::HistoryArgs),
+    /// Hold connections spread over a cluster's nodes with a trickle of
+    /// direct messages; when a node dies, register its users again on the
+    /// others: time to heal, and acknowledged messages lost (the cluster
+    /// scale demonstration, scripts/cluster-demo)
+    Failover(failover::FailoverArgs),
 }
 
 impl Workload {
@@ -62,6 +68,7 @@ impl Workload {
             Workload::Broadcast(args) => args.flow.drain,
             Workload::Room(args) => args.flow.drain,
             Workload::History(_) => Duration::ZERO,
+            Workload::Failover(args) => args.drain,
         }
     }
 
@@ -72,6 +79,7 @@ impl Workload {
             Workload::Broadcast(args) => broadcast::run(args, env).await,
             Workload::Room(args) => room::run(args, env).await,
             Workload::History(args) => history::run(args, env).await,
+            Workload::Failover(args) => failover::run(args, env).await,
         }
     }
 }
@@ -108,6 +116,7 @@ impl Env {
             concurrency: self.connect_concurrency,
             deadline,
             event_buffer,
+            password: None,
         }
     }
 }

@@ -336,6 +336,14 @@ const STORAGE: Section = Section {
         )
         .when_unset("the system's only"),
         setting!(
+            "database_pool",
+            database_pool: usize,
+            "N",
+            "Most connections to the --database this node keeps open; the \
+             nodes of a cluster together must stay within the database's \
+             max_connections"
+        ),
+        setting!(
             "history_max_age",
             history_max_age: Option<std::time::Duration>,
             "DURATION",

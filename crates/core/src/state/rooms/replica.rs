@@ -663,7 +663,7 @@ mod tests {
             Local.claim(claim)
         }
         fn release(&self, _name: NameKey, _conn: ConnId, _departure: Option<Departure>) {}
-        fn republish(&self, _peer: &Peer) {}
+        fn republish(&self, _peer: &Arc<Peer>) {}
         fn to_user(&self, to: &Elsewhere, event: &Shared) -> BoxFuture<'static, Handed> {
             Local.to_user(to, event)
         }
