@@ -86,6 +86,7 @@ impl Delivery for ClusterDelivery {
             name: found.record.name,
             account: found.record.account,
             shared: found.record.shared,
+            admin: found.record.admin,
         })
     }
 

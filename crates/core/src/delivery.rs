@@ -138,6 +138,10 @@ pub struct Elsewhere {
     /// An account whose sessions accept more (REGISTER's multi-session
     /// option): it may log in here too.
     pub shared: bool,
+    /// An administrator there (its role, or ADMIN in one of its
+    /// sessions): a session of the account joining here is one too, as
+    /// every session of an account is on one server.
+    pub admin: bool,
 }
 
 /// A Left notice the delivery layer gives if the user left everywhere

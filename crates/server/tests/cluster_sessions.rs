@@ -13,7 +13,7 @@ use std::ops::Deref;
 
 use chinwag_client::{Client, Event, Events};
 use chinwag_proto::ErrorCode;
-use chinwag_proto::server::{DeliveryStatus, Message, Notice, NoticeKind};
+use chinwag_proto::server::{DeliveryStatus, Message, Notice, NoticeKind, Role};
 use common::cluster::eventually;
 use common::trio::{Trio, admin, code, connect, user};
 use common::{PATIENCE, closed, notice, wait_for};
@@ -328,4 +328,46 @@ async fn both_nodes_claim_the_account_again_after_nats_lost_its_data() {
         code(guest.register("alice", None).await.unwrap_err()),
         ErrorCode::NameTaken
     );
+}
+
+/// Whether `client` may act as an administrator (reading the audit log
+/// is for administrators only).
+async fn is_admin(client: &Client) -> bool {
+    match client.audit(None, 1).await {
+        Ok(_) => true,
+        Err(error) => {
+            assert_eq!(code(error), ErrorCode::Forbidden);
+            false
+        }
+    }
+}
+
+#[tokio::test]
+async fn admin_in_one_session_elevates_the_account_on_every_node() {
+    let trio = Trio::start().await;
+    let (carol, _carol_events) = user(trio.addr(2), "carol").await;
+    let (a1, _a1_events) = alice(&trio, 0).await;
+    let (a2, _a2_events) = alice(&trio, 1).await;
+    until_listed_times(&carol, "alice", 1).await;
+    assert!(!is_admin(&a1).await && !is_admin(&a2).await);
+
+    // ADMIN on n1: her session on n2 is an administrator too, as every
+    // session of an account is on one server, and n3 lists her as one.
+    a1.admin(common::trio::PASSWORD).await.unwrap();
+    eventually(PATIENCE, "alice elevated on n2", || async {
+        is_admin(&a2).await.then_some(())
+    })
+    .await;
+    eventually(PATIENCE, "n3 lists alice as an administrator", || async {
+        let users = carol.users().await.unwrap();
+        users
+            .iter()
+            .any(|u| u.name.deref() == "alice" && u.role == Role::Admin)
+            .then_some(())
+    })
+    .await;
+
+    // A session she opens on n3 afterwards joins an administrator.
+    let (a3, _a3_events) = alice(&trio, 2).await;
+    assert!(is_admin(&a3).await);
 }

@@ -7,6 +7,7 @@ use chinwag_proto::request::Admin;
 
 use super::{CmdError, Ctx, Outcome, later};
 use crate::accounts::too_many_attempts;
+use crate::delivery::Order;
 use crate::secrets::Secret;
 use crate::store::AuditAction;
 
@@ -54,6 +55,17 @@ pub fn apply(req: Admin, ctx: &mut Ctx<'_>) -> Outcome {
         }
         me.set_admin(true);
         ctx.state.delivery().republish(&me);
+        // The account's sessions on other nodes are the same user: they
+        // are elevated with this one, as every session is on one server.
+        if me.account && ctx.state.delivery().locate(me.name.as_str()).is_some() {
+            let order = Order::Role {
+                user: me.name.to_string(),
+                admin: true,
+            };
+            if let Err(error) = ctx.state.delivery().order_all(order) {
+                tracing::warn!(%error, "the account's sessions on other nodes were not elevated");
+            }
+        }
         tracing::info!("elevated to administrator");
         Ok(ServerFrame::ok("you are now an administrator")).into()
     })

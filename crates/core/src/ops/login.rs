@@ -95,8 +95,16 @@ pub fn login(state: &Arc<State>, login: Login, now: Timestamp) -> Result<Online,
         ));
     }
     let peer = Arc::clone(claimed.peer());
-    // Role holders are administrators from login on.
-    if admin {
+    // Role holders are administrators from login on; so is a session
+    // joining an account that is one on other nodes (its role, or ADMIN
+    // in a session there): one user, one role, as on one server.
+    let elevated_elsewhere = || {
+        state
+            .delivery()
+            .locate(name.as_str())
+            .is_some_and(|there| there.account && there.admin)
+    };
+    if admin || (peer.account && online_elsewhere && elevated_elsewhere()) {
         peer.set_admin(true);
     }
     let muted = if first {
