@@ -30,8 +30,9 @@ pub mod presence;
 pub mod room_claims;
 pub mod routing;
 
+use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, kv};
 use async_nats::{Client, ConnectOptions};
@@ -207,7 +208,7 @@ impl Cluster {
             outgoing,
             queued: std::sync::Mutex::new(Some(queued)),
             state: std::sync::OnceLock::new(),
-            presence: Presence::new(presence_kv, node.clone()),
+            presence: Presence::new(presence_kv, js.clone(), node.clone()),
             liveness: liveness::Liveness::new(nodes_kv, node.clone(), &beat),
             rooms: room_claims::RoomClaims::new(rooms_kv, node),
             started,
@@ -346,10 +347,14 @@ impl Cluster {
     /// several times per node timeout.
     async fn maintain(self: Arc<Self>, state: Arc<State>) {
         let mut rounds = Rounds::new(self.config.node_timeout);
+        // Dead nodes this node has reaped its share of already.
+        let mut reaping = HashSet::new();
         while rounds.next(&state).await {
             if !self.is_connected() {
                 continue;
             }
+            // The dead first: their users wait for their names.
+            self.reap_dead(&state, &mut reaping).await;
             for lost in self.presence.reconcile().await {
                 if let Recheck::Lost { name, conn } = lost {
                     inbound::lost_name(&state, name, conn);
@@ -367,15 +372,46 @@ impl Cluster {
             self.presence
                 .sweep(MARKER_GRACE * self.config.node_timeout)
                 .await;
-            for node in self.presence.remote_nodes() {
-                if let Ok(false) = self.liveness.is_alive(&node).await {
-                    let freed = self.presence.reap(&node).await;
-                    if !freed.is_empty() {
-                        tracing::warn!(%node, freed = freed.len(), "node stopped beating; freed its names");
-                    }
-                    tell_gone(&state, &freed);
-                }
+        }
+    }
+
+    /// Frees the names of the nodes that stopped beating: in the first
+    /// round after a node is found dead, this node's share of them (see
+    /// [`presence::Share`]); in the next, whatever is still listed.
+    async fn reap_dead(&self, state: &State, reaping: &mut HashSet<NodeId>) {
+        let mut dead = Vec::new();
+        for node in self.presence.remote_nodes() {
+            if let Ok(false) = self.liveness.is_alive(&node).await {
+                dead.push(node);
             }
+        }
+        reaping.retain(|node| dead.contains(node));
+        if dead.is_empty() {
+            return;
+        }
+        let live = self
+            .liveness
+            .nodes(self.config.request_timeout)
+            .await
+            .unwrap_or_default();
+        for node in dead {
+            let started = Instant::now();
+            let share = if reaping.insert(node.clone()) {
+                presence::Share::among(self.node(), &live)
+            } else {
+                presence::Share::ALL
+            };
+            let freed = self.presence.reap(&node, share).await;
+            if !freed.is_empty() {
+                tracing::warn!(
+                    %node,
+                    freed = freed.len(),
+                    share = format!("{} of {}", share.index + 1, share.of),
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "node stopped beating; freed its names"
+                );
+            }
+            tell_gone(state, &freed);
         }
     }
 
@@ -544,7 +580,7 @@ impl Cluster {
     /// does not answer is skipped: its guests arrive as they join.
     pub async fn room_snapshot(&self, fresh: bool) -> Vec<chinwag_core::state::rooms::RoomChange> {
         let mut changes = Vec::new();
-        let nodes = match self.liveness.nodes().await {
+        let nodes = match self.liveness.nodes(self.config.request_timeout).await {
             Ok(nodes) => nodes,
             Err(error) => {
                 tracing::warn!(%error, "cannot list the other nodes for their rooms");

@@ -62,11 +62,19 @@ impl Liveness {
         Ok(entry.is_some_and(|e| e.operation == kv::Operation::Put))
     }
 
-    /// The nodes that beat within the timeout.
-    pub async fn nodes(&self) -> Result<Vec<NodeId>, ClusterError> {
+    /// The nodes that beat within the timeout, as far as NATS answers
+    /// within `wait`. Listing a bucket's keys can wait forever for its end
+    /// when keys expire meanwhile (as heartbeats do; nats-io/nats.rs#642
+    /// and nats-server#3481): a node starting up hung in it for good.
+    pub async fn nodes(&self, wait: Duration) -> Result<Vec<NodeId>, ClusterError> {
         use futures::TryStreamExt;
-        let keys = self.kv.keys().await.map_err(unavailable)?;
-        let keys: Vec<String> = keys.try_collect().await.map_err(unavailable)?;
+        let listing = async {
+            let keys = self.kv.keys().await.map_err(unavailable)?;
+            keys.try_collect::<Vec<String>>().await.map_err(unavailable)
+        };
+        let keys = tokio::time::timeout(wait, listing).await.map_err(|_| {
+            ClusterError::Unavailable("the list of live nodes did not come in time".into())
+        })??;
         Ok(keys
             .iter()
             .filter_map(|key| NodeId::parse(key).ok())

@@ -25,7 +25,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::kv::{self, CreateErrorKind, Operation};
+use async_nats::jetstream::{
+    self,
+    kv::{self, CreateErrorKind, Operation},
+};
 use bytes::Bytes;
 use chinwag_proto::NameKey;
 use chinwag_proto::server::{MuteState, Role, Timestamp, UserInfo};
@@ -35,6 +38,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{ClusterError, NodeId, unavailable};
 use chinwag_core::state::{ConnId, Peer};
+
+mod mirror;
+
+use mirror::Mirror;
 
 pub const BUCKET: &str = "chinwag_presence";
 
@@ -71,7 +78,7 @@ fn name_key_of(bucket_key: &str) -> Option<NameKey> {
 }
 
 /// What the bucket says about one online user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresenceRecord {
     /// The node the user came online on (its address and connect time
     /// are of the session there), or, once that node let go, the next.
@@ -202,13 +209,6 @@ impl PresenceRecord {
     }
 }
 
-/// One entry of the mirror.
-#[derive(Clone, Debug)]
-struct Mirrored {
-    record: PresenceRecord,
-    revision: u64,
-}
-
 /// A user online on other nodes (and maybe on this one too).
 #[derive(Clone, Debug)]
 pub struct Located {
@@ -256,15 +256,60 @@ pub enum TakenOut {
     Failed,
 }
 
+/// Which of a dead node's names a reaper takes on in its first round: the
+/// live nodes split them by a hash of the name, so that each name is
+/// written once rather than once per live node. Whatever is still listed
+/// a round later (a reaper died, or the nodes disagreed on who is alive)
+/// any node takes, with [`Share::ALL`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Share {
+    /// This node's place among the live nodes, sorted by id.
+    pub index: usize,
+    /// How many live nodes there are.
+    pub of: usize,
+}
+
+impl Share {
+    pub const ALL: Share = Share { index: 0, of: 1 };
+
+    /// `me`'s share among `live` (which may or may not list `me`).
+    pub fn among(me: &NodeId, live: &[NodeId]) -> Share {
+        let mut ids: Vec<&str> = live.iter().map(NodeId::as_str).collect();
+        if !ids.contains(&me.as_str()) {
+            ids.push(me.as_str());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let index = ids.iter().position(|id| *id == me.as_str()).unwrap_or(0);
+        Share {
+            index,
+            of: ids.len(),
+        }
+    }
+
+    fn covers(self, key: &NameKey) -> bool {
+        // FNV-1a: the same on every node and every build.
+        let hash = key
+            .as_str()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            });
+        self.of <= 1 || hash % self.of as u64 == self.index as u64
+    }
+}
+
 /// How often a write to a name's record is tried again when another
 /// node changed the record between its read and its write.
 const CONTENDED: usize = 16;
 
 pub struct Presence {
     kv: kv::Store,
+    /// For the deletes whose acknowledgement `kv` would drop.
+    js: jetstream::Context,
     node: NodeId,
     /// The whole bucket, as the watch last told it.
-    mirror: DashMap<NameKey, Mirrored>,
+    mirror: Mirror,
     /// The names this node holds.
     claims: DashMap<NameKey, Claim>,
     /// Names this node is claiming right now, with how many claims of
@@ -282,11 +327,12 @@ pub struct Presence {
 }
 
 impl Presence {
-    pub fn new(kv: kv::Store, node: NodeId) -> Presence {
+    pub fn new(kv: kv::Store, js: jetstream::Context, node: NodeId) -> Presence {
         Presence {
             kv,
+            js,
             node,
-            mirror: DashMap::new(),
+            mirror: Mirror::default(),
             claims: DashMap::new(),
             claiming: DashMap::new(),
             strays: Default::default(),
@@ -386,10 +432,7 @@ impl Presence {
     /// Notes a record this node wrote, unless the watch brought a newer
     /// one already.
     fn mirror_put(&self, key: NameKey, record: PresenceRecord, revision: u64) {
-        let newer = self.mirror.get(&key).is_none_or(|m| m.revision < revision);
-        if newer {
-            self.mirror.insert(key, Mirrored { record, revision });
-        }
+        self.mirror.put(key, record, revision);
     }
 
     /// Frees the name if `conn` holds it: takes this node out of its
@@ -428,8 +471,7 @@ impl Presence {
             match held.without(node) {
                 None => {
                     if self.free(key, entry.revision).await {
-                        self.mirror
-                            .remove_if(key, |_, m| m.revision <= entry.revision);
+                        self.mirror.remove_if(key, |m| m.revision <= entry.revision);
                         return TakenOut::Last(held);
                     }
                 }
@@ -452,34 +494,43 @@ impl Presence {
     }
 
     /// Deletes the record of `key` if it is still at `revision`; whether
-    /// it did. The delete marker JetStream keeps for the key is noted, to
-    /// be purged by [`Presence::sweep`].
+    /// it did. The delete marker JetStream keeps for the key is noted (its
+    /// sequence, from the write's acknowledgement: no second trip), to be
+    /// purged by [`Presence::sweep`].
     async fn free(&self, key: &NameKey, revision: u64) -> bool {
         let bucket_key = bucket_key(key);
-        if let Err(error) = self
-            .kv
-            .delete_expect_revision(&bucket_key, Some(revision))
-            .await
-        {
-            tracing::debug!(%error, user = key.as_str(), "cannot release a name");
-            return false;
-        }
-        // The sequence up to which the key's history can go: its marker,
-        // or, if the name was claimed again already, all before that claim.
-        let upto = match self.kv.entry(bucket_key.as_str()).await {
-            Ok(Some(entry)) if entry.operation == Operation::Put => entry.revision,
-            Ok(Some(entry)) => entry.revision + 1,
-            Ok(None) => return true,
-            Err(error) => {
-                tracing::debug!(%error, user = key.as_str(), "cannot read a released name");
-                return true;
-            }
+        // What `kv::Store::delete_expect_revision` sends, keeping the
+        // acknowledgement it drops.
+        let subject = format!(
+            "{}{bucket_key}",
+            self.kv.put_prefix.as_ref().unwrap_or(&self.kv.prefix)
+        );
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("KV-Operation", "DEL");
+        headers.insert(
+            async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+            async_nats::HeaderValue::from(revision),
+        );
+        let deleted = async {
+            self.js
+                .publish_with_headers(subject, headers, Bytes::new())
+                .await?
+                .await
         };
-        self.released
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push_back((bucket_key, upto, Instant::now()));
-        true
+        match deleted.await {
+            Ok(ack) => {
+                // The key's history can go up to and with its marker.
+                self.released
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push_back((bucket_key, ack.sequence + 1, Instant::now()));
+                true
+            }
+            Err(error) => {
+                tracing::debug!(%error, user = key.as_str(), "cannot release a name");
+                false
+            }
+        }
     }
 
     /// How many entries the bucket's stream holds.
@@ -612,12 +663,14 @@ impl Presence {
         self.mirror.len().saturating_sub(self.claims.len())
     }
 
-    /// The other nodes that have users on them.
+    /// The other nodes that have users on them (the mirror counts them:
+    /// this is called every maintenance round).
     pub fn remote_nodes(&self) -> HashSet<NodeId> {
         self.mirror
+            .nodes()
             .iter()
-            .flat_map(|m| m.record.besides(self.node.as_str()))
-            .filter_map(|n| NodeId::parse(&n).ok())
+            .filter(|n| *n != self.node.as_str())
+            .filter_map(|n| NodeId::parse(n).ok())
             .collect()
     }
 
@@ -644,8 +697,7 @@ impl Presence {
                     self.mirror_put(key, record, entry.revision);
                 }
                 Operation::Delete | Operation::Purge => {
-                    self.mirror
-                        .remove_if(&key, |_, m| m.revision < entry.revision);
+                    self.mirror.remove_if(&key, |m| m.revision < entry.revision);
                 }
             }
         }
@@ -657,20 +709,21 @@ impl Presence {
     /// reaped them: each is claimed again, unless someone else holds it
     /// by now (an account's record on other nodes is joined again).
     pub async fn reconcile(&self) -> Vec<Recheck> {
-        let held: Vec<(NameKey, Claim)> = self
+        // Runs every round over every claim: only the missing ones are
+        // copied out.
+        let missing: Vec<(NameKey, Claim)> = self
             .claims
             .iter()
+            .filter(|c| {
+                !self
+                    .mirror
+                    .get(c.key())
+                    .is_some_and(|m| m.record.holds(self.node.as_str()))
+            })
             .map(|c| (*c.key(), c.value().clone()))
             .collect();
         let mut lost = Vec::new();
-        for (key, claim) in held {
-            let intact = self
-                .mirror
-                .get(&key)
-                .is_some_and(|m| m.record.holds(self.node.as_str()));
-            if intact {
-                continue;
-            }
+        for (key, claim) in missing {
             match self.recheck(key, &claim).await {
                 Ok(Recheck::Held) => {}
                 Ok(lost_one) => lost.push(lost_one),
@@ -721,23 +774,21 @@ impl Presence {
     /// writes go out [`REAP_CONCURRENCY`] at a time, so a node with
     /// thousands of users is freed in a few round trips' time rather than
     /// thousands.
-    pub async fn reap(&self, node: &NodeId) -> Vec<PresenceRecord> {
+    pub async fn reap(&self, node: &NodeId, share: Share) -> Vec<PresenceRecord> {
         let doomed: Vec<NameKey> = self
             .mirror
             .iter()
-            .filter(|m| m.record.holds(node.as_str()))
+            .filter(|m| m.record.holds(node.as_str()) && share.covers(m.key()))
             .map(|m| *m.key())
             .collect();
         futures::stream::iter(doomed)
             .map(|key| async move {
-                let listed = self
+                let seen = self
                     .mirror
                     .get(&key)
-                    .is_some_and(|m| m.record.holds(node.as_str()));
-                if !listed {
-                    return None;
-                }
-                match self.take_out(&key, node.as_str(), None).await {
+                    .filter(|m| m.record.holds(node.as_str()))
+                    .map(|m| (m.record.clone(), m.revision))?;
+                match self.take_out_seen(&key, node.as_str(), seen).await {
                     TakenOut::Last(record) => Some(record),
                     _ => None,
                 }
@@ -746,6 +797,36 @@ impl Presence {
             .filter_map(std::future::ready)
             .collect()
             .await
+    }
+
+    /// [`Presence::take_out`], trying first with the record and revision
+    /// the mirror shows (one trip instead of two when nobody changed it
+    /// since); reads the record again only if that write is refused.
+    async fn take_out_seen(
+        &self,
+        key: &NameKey,
+        node: &str,
+        (record, revision): (PresenceRecord, u64),
+    ) -> TakenOut {
+        match record.without(node) {
+            None => {
+                if self.free(key, revision).await {
+                    self.mirror.remove_if(key, |m| m.revision <= revision);
+                    return TakenOut::Last(record);
+                }
+            }
+            Some(rest) => {
+                let written = self
+                    .kv
+                    .update(bucket_key(key), rest.encode(), revision)
+                    .await;
+                if let Ok(revision) = written {
+                    self.mirror_put(*key, rest, revision);
+                    return TakenOut::Others;
+                }
+            }
+        }
+        self.take_out(key, node, None).await
     }
 
     /// Takes this node out of the records that list it but that it holds
@@ -758,6 +839,18 @@ impl Presence {
     /// revision, and the write expects that revision.
     pub async fn free_strays(&self) -> Vec<PresenceRecord> {
         let me = self.node.as_str();
+        // No more records list this node than it has claims, and none was
+        // suspect last time: nothing to look for among the mirror's
+        // entries (a stray hidden by a claim missing from the bucket is
+        // found once the re-check has claimed that again).
+        let suspects = !self
+            .strays
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_empty();
+        if !suspects && self.mirror.listing_of(me) <= self.claims.len() {
+            return Vec::new();
+        }
         let unclaimed: Vec<(NameKey, u64)> = self
             .mirror
             .iter()

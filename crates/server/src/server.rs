@@ -305,7 +305,15 @@ impl Server {
             state,
             _scratch,
         } = self;
-        state.load().await?;
+        // What the server keeps in memory, before the first connection;
+        // a stop asked for meanwhile is not kept waiting by it.
+        tokio::select! {
+            loaded = state.load() => loaded?,
+            () = state.shutdown.wait() => {
+                tracing::info!("stopped while loading");
+                return Ok(());
+            }
+        }
         if let Some(listener) = metrics {
             tokio::spawn(crate::metrics_http::serve(listener, Arc::clone(&state)));
         }
